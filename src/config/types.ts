@@ -1,0 +1,67 @@
+/**
+ * The validated configuration (design §2). `parseConfig` produces it from the raw config.json;
+ * everything downstream works on these types only.
+ */
+
+/** Region ids of the multi-tenant stacks (aliases are resolved by the parser). */
+export type RegionId = 'us-east-1' | 'eu-central-1' | 'north-europe' | 'europe-west3' | 'us-east4';
+
+/**
+ * `changedSince` after parsing. Relative expressions stay relative until the export starts, so the
+ * instant is taken at the right moment; `lastRun` is resolved from the saved watermark.
+ */
+export type ChangedSince =
+  | { readonly kind: 'absolute'; readonly unixSeconds: number }
+  | { readonly kind: 'relative'; readonly secondsAgo: number; readonly text: string }
+  /** `yesterday` and similar calendar expressions: start of the day `daysAgo` days back, UTC. */
+  | { readonly kind: 'calendar'; readonly daysAgo: number; readonly text: string }
+  | { readonly kind: 'lastRun' };
+
+export interface TableConfig {
+  /** As configured: a table name inside the token's bucket, or a full id in that bucket. */
+  readonly name: string;
+  /** Destination table: a full id `stage.c-bucket.table` or a short name; default the source name. */
+  readonly destination?: string;
+  readonly changedSince?: ChangedSince;
+  /** false → full load; true → append, or upsert when a primary key is set. */
+  readonly incremental: boolean;
+  readonly primaryKey: readonly string[];
+  /** Take the source primary key and do a full load; `primaryKey` and `incremental` are ignored. */
+  readonly fullSync: boolean;
+  /** Copy only these columns, in this order. */
+  readonly columns?: readonly string[];
+  readonly extractMetadata: boolean;
+  readonly enabled: boolean;
+}
+
+export interface ProjectEndpoint {
+  /** Storage API base URL without a trailing slash, e.g. `https://connection.keboola.com`. */
+  readonly url: string;
+  /** The configured region, when one was given (used to compare with the token's `owner.region`). */
+  readonly region?: RegionId;
+  readonly token: string;
+}
+
+export interface DestinationConfig extends ProjectEndpoint {
+  /** Destination bucket id, e.g. `in.c-copy`. */
+  readonly bucket: string;
+}
+
+export interface Config {
+  /** `run` or a sync action name (`list`, `info`, `sourceInfo`, `testConnection`, `plan`). */
+  readonly action: string;
+  readonly source: ProjectEndpoint;
+  readonly tables: readonly TableConfig[];
+  /** Standalone mode when present; platform mode (out/tables) otherwise. */
+  readonly destination?: DestinationConfig;
+  /** Tables in flight at once, 1–32. */
+  readonly parallelism: number;
+  readonly debug: boolean;
+  /** `storage.output.default_bucket` from config.json, when the runner set one. */
+  readonly defaultBucket?: string;
+}
+
+/** What `parseConfig` returns: a config, or every problem found, each as `path: message`. */
+export type ParseResult =
+  | { readonly ok: true; readonly config: Config }
+  | { readonly ok: false; readonly problems: readonly string[] };

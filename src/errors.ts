@@ -1,0 +1,89 @@
+/**
+ * The two error families decide the exit code (design §8):
+ * - {@link UserError} and its subclasses: something the user can fix (config, token, permission,
+ *   missing table, API 4xx the user caused). Exit 1 with one sentence on stderr.
+ * - everything else: a bug or an outage that survived the retries. Exit 2 with class and cause.
+ *
+ * Messages never contain secrets: callers build them from ids, paths and API `error` texts only,
+ * and the logger masks registered secret values as a second line of defence.
+ */
+export class UserError extends Error {
+  override name = 'UserError';
+}
+
+/** The config failed validation; `problems` are `parameters.path: what is wrong` lines. */
+export class ConfigError extends UserError {
+  override name = 'ConfigError';
+  constructor(readonly problems: readonly string[]) {
+    super(
+      problems.length === 1
+        ? `Invalid configuration: ${problems[0]}`
+        : `Invalid configuration (${problems.length} problems): ${problems.join('; ')}`,
+    );
+  }
+}
+
+/**
+ * A Storage API answered with a non-2xx status. Built at the HTTP boundary from the response body
+ * (`error`, `code`, `exceptionId`); carries no request headers and no axios config.
+ */
+export class StorageApiError extends Error {
+  override name = 'StorageApiError';
+  constructor(
+    message: string,
+    readonly details: {
+      readonly method: string;
+      /** URL path without the query string (queries may hold signatures). */
+      readonly path: string;
+      readonly status: number;
+      readonly code?: string | undefined;
+      readonly exceptionId?: string | undefined;
+      readonly retryAfterSeconds?: number | undefined;
+      /** True for the 503 `{"status":"maintenance"}` body. */
+      readonly maintenance?: boolean | undefined;
+    },
+  ) {
+    super(message);
+  }
+}
+
+/** The token stopped working in the middle of a run (revoked, refreshed or expired): never retried. */
+export class TokenRevokedError extends UserError {
+  override name = 'TokenRevokedError';
+}
+
+/** A Storage job ended in `error`. */
+export class JobFailedError extends Error {
+  override name = 'JobFailedError';
+  constructor(
+    message: string,
+    readonly jobId: number,
+    readonly code: string | undefined,
+  ) {
+    super(message);
+  }
+}
+
+/** A wait (job polling, a download) passed its deadline. Names what was waited for. */
+export class DeadlineError extends Error {
+  override name = 'DeadlineError';
+}
+
+/** The run was interrupted by a signal; nothing new was finished. */
+export class InterruptedError extends Error {
+  override name = 'InterruptedError';
+}
+
+export function isUserError(error: unknown): error is UserError {
+  return error instanceof UserError;
+}
+
+/** Exit code for an error that reached the top of the process: 1 for user errors, else 2. */
+export function exitCodeFor(error: unknown): 1 | 2 {
+  return isUserError(error) ? 1 : 2;
+}
+
+/** The error's message, whatever was thrown. */
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

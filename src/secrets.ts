@@ -1,0 +1,56 @@
+/**
+ * Masks secrets by value in any text that leaves the process (logs, errors, state, summaries).
+ *
+ * Every secret is registered once, as soon as it is known (config `#` values, tokens, object-store
+ * credentials, SAS signatures, signed-URL query strings). `mask` replaces the plain value and its
+ * URL-encoded and base64 forms, because those are the shapes in which a secret shows up inside a
+ * URL, a header dump or an encoded blob.
+ */
+export class SecretMasker {
+  readonly #forms = new Set<string>();
+  static readonly replacement = '[hidden]';
+
+  /** Registers a secret. Values shorter than 6 characters are ignored: masking them would garble text. */
+  add(secret: string | undefined | null): void {
+    if (!secret || secret.length < 6) return;
+    for (const form of formsOf(secret)) this.#forms.add(form);
+  }
+
+  /** Registers every `#`-prefixed string value found anywhere in a JSON value. */
+  addHashKeys(value: unknown): void {
+    walk(value, (key, leaf) => {
+      if (key.startsWith('#') && typeof leaf === 'string') this.add(leaf);
+    });
+  }
+
+  /** Returns the text with every registered secret form replaced by `[hidden]`. */
+  mask(text: string): string {
+    let out = text;
+    // Longest first, so a secret that contains another is replaced whole.
+    for (const form of [...this.#forms].sort((a, b) => b.length - a.length)) {
+      if (out.includes(form)) out = out.split(form).join(SecretMasker.replacement);
+    }
+    return out;
+  }
+
+  get size(): number {
+    return this.#forms.size;
+  }
+}
+
+function formsOf(secret: string): string[] {
+  const forms = [secret, encodeURIComponent(secret), Buffer.from(secret).toString('base64')];
+  // base64 of the secret inside a longer blob is aligned at any of three offsets; the middle part
+  // that does not depend on the neighbours is still a reliable marker.
+  const b64 = Buffer.from(secret).toString('base64');
+  if (b64.length > 12) forms.push(b64.slice(4, -4));
+  return forms.filter((form) => form.length >= 6);
+}
+
+function walk(value: unknown, visit: (key: string, leaf: unknown) => void, depth = 0): void {
+  if (depth > 50 || value === null || typeof value !== 'object') return;
+  for (const [key, child] of Object.entries(value)) {
+    visit(key, child);
+    walk(child, visit, depth + 1);
+  }
+}

@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest';
+import { SecretMasker } from '../../src/secrets.js';
+
+describe('SecretMasker', () => {
+  const secret = '578-67319-460300c259ec3fcba4b95d1d5c14a8419268bc2b';
+
+  it.each([
+    ['plain', secret],
+    ['url-encoded', encodeURIComponent(`a=${secret}&b`)],
+    ['base64', Buffer.from(secret).toString('base64')],
+    ['base64 inside a longer blob', Buffer.from(`user:${secret}:x`).toString('base64')],
+  ])('masks the %s form', (_name, text) => {
+    const masker = new SecretMasker();
+    masker.add(secret);
+    expect(masker.mask(`before ${text} after`)).not.toContain(secret);
+    expect(masker.mask(`before ${Buffer.from(secret).toString('base64')}`)).toContain('[hidden]');
+  });
+
+  it('collects # values from nested config', () => {
+    const masker = new SecretMasker();
+    masker.addHashKeys({
+      parameters: { '#token': 'abcdefgh123', destination: { '#token': 'zyxwvu987' } },
+    });
+    expect(masker.mask('abcdefgh123 zyxwvu987')).toBe('[hidden] [hidden]');
+  });
+
+  it('ignores values too short to mask safely', () => {
+    const masker = new SecretMasker();
+    masker.add('abc');
+    expect(masker.mask('abc')).toBe('abc');
+  });
+});
