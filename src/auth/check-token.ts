@@ -1,0 +1,148 @@
+import { UserError } from '../errors.js';
+import type { TokenInfo } from '../storage/types.js';
+
+/** What a valid source token grants: one bucket, read-only. */
+export interface SourceAuthorization {
+  readonly bucketId: string;
+  readonly projectId: number;
+  readonly projectName: string;
+  /** Things the user should know but that do not stop the run. */
+  readonly warnings: readonly string[];
+}
+
+/** Warn when the token expires within this many days. */
+export const EXPIRY_WARNING_DAYS = 14;
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * Checks the source token's privileges (design §4) before any data moves.
+ * @returns the single bucket the token may read, with warnings
+ * @throws UserError naming exactly what is wrong with the token
+ */
+export function checkSourceToken(
+  token: TokenInfo,
+  options: { readonly configuredRegion?: string; readonly nowMs: number },
+): SourceAuthorization {
+  rejectPowerfulOrDeadToken(token);
+  const bucketId = singleReadBucket(token.bucketPermissions);
+  return {
+    bucketId,
+    projectId: token.owner.id,
+    projectName: token.owner.name,
+    warnings: tokenWarnings(token, options),
+  };
+}
+
+function rejectPowerfulOrDeadToken(token: TokenInfo): void {
+  if (token.isMasterToken || token.admin) {
+    throw new UserError(
+      'The token is a master token: use a limited token with read-only permissions to a single bucket.',
+    );
+  }
+  if (token.canManageBuckets) {
+    throw new UserError(
+      'The token can manage buckets: use a token with read-only permissions to a single bucket only.',
+    );
+  }
+  if (token.canManageTokens) {
+    throw new UserError(
+      'The token can manage tokens: use a token with read-only permissions to a single bucket only.',
+    );
+  }
+  if (token.isDisabled)
+    throw new UserError('The token is disabled: enable it or use another token.');
+  if (token.isExpired)
+    throw new UserError('The token has expired: refresh it or create a new one.');
+}
+
+function singleReadBucket(permissions: Readonly<Record<string, string>>): string {
+  const entries = Object.entries(permissions);
+  const [first] = entries;
+  if (entries.length !== 1 || !first) {
+    const found =
+      entries.length === 0
+        ? 'it has none'
+        : `it has ${entries.length}: ${entries.map(([id]) => id).join(', ')}`;
+    throw new UserError(
+      `The token must have read-only permissions to a single bucket only (${found}).`,
+    );
+  }
+  const [bucketId, permission] = first;
+  if (permission !== 'read') {
+    throw new UserError(
+      `The token must have read-only permissions to the bucket "${bucketId}" (it has "${permission}").`,
+    );
+  }
+  return bucketId;
+}
+
+function tokenWarnings(
+  token: TokenInfo,
+  options: { readonly configuredRegion?: string; readonly nowMs: number },
+): string[] {
+  const warnings: string[] = [];
+  const expiresMs = token.expires ? Date.parse(token.expires) : Number.NaN;
+  if (Number.isFinite(expiresMs) && expiresMs - options.nowMs < EXPIRY_WARNING_DAYS * DAY_MS) {
+    const days = Math.max(0, Math.floor((expiresMs - options.nowMs) / DAY_MS));
+    warnings.push(
+      `The source token expires in ${days} day(s) (${token.expires}): refresh it before scheduled runs fail.`,
+    );
+  }
+  if (token.canReadAllFileUploads) {
+    warnings.push(
+      'The source token can read all file uploads of the source project: a token without that permission is safer.',
+    );
+  }
+  if (
+    options.configuredRegion &&
+    token.owner.region &&
+    token.owner.region !== options.configuredRegion
+  ) {
+    warnings.push(
+      `The source project is in region "${token.owner.region}" but the configuration says "${options.configuredRegion}".`,
+    );
+  }
+  return warnings;
+}
+
+/** What the destination token may do with the destination bucket (standalone mode). */
+export interface DestinationAuthorization {
+  readonly projectId: number;
+  readonly projectName: string;
+  /** The bucket must be created before the first table is. */
+  readonly mustCreateBucket: boolean;
+}
+
+/**
+ * Checks the destination token (design §4): `write` (or `manage`) on the destination bucket, or the
+ * right to create it when it does not exist yet.
+ * @throws UserError naming the bucket and the missing permission
+ */
+export function checkDestinationToken(
+  token: TokenInfo,
+  bucketId: string,
+  bucketExists: boolean,
+): DestinationAuthorization {
+  if (token.isDisabled || token.isExpired) {
+    throw new UserError(
+      'The destination token is disabled or expired: refresh it or create a new one.',
+    );
+  }
+  const identity = { projectId: token.owner.id, projectName: token.owner.name };
+  const canManageAll = token.isMasterToken || token.canManageBuckets;
+  if (!bucketExists) {
+    if (!canManageAll) {
+      throw new UserError(
+        `The destination bucket "${bucketId}" does not exist and the destination token may not create buckets: create the bucket and give the token write permission to it.`,
+      );
+    }
+    return { ...identity, mustCreateBucket: true };
+  }
+  const permission = token.bucketPermissions[bucketId];
+  if (!canManageAll && permission !== 'write' && permission !== 'manage') {
+    throw new UserError(
+      `The destination token must have write permission to the bucket "${bucketId}" (it has ${permission ? `"${permission}"` : 'none'}).`,
+    );
+  }
+  return { ...identity, mustCreateBucket: false };
+}

@@ -1,0 +1,188 @@
+import type { ChangedSince, Config, TableConfig } from '../config/types.js';
+import { UserError } from '../errors.js';
+import type { TableDetail } from '../storage/types.js';
+
+export type LoadMode = 'full' | 'append' | 'upsert';
+
+/** Everything the job decided about one table before any data moves. */
+export interface TablePlan {
+  /** Position in `parameters.tables` (for messages). */
+  readonly index: number;
+  /** As configured (what `--table` matches). */
+  readonly configName: string;
+  /** Source table id: the state key (design §6). */
+  readonly sourceId: string;
+  readonly source: TableDetail;
+  /** Export columns, in output order. */
+  readonly columns: readonly string[];
+  readonly primaryKey: readonly string[];
+  readonly incremental: boolean;
+  readonly mode: LoadMode;
+  /** The window's lower bound as configured (absent: no filter). `fullSync` ignores it. */
+  readonly changedSince: ChangedSince | undefined;
+  /** `--full-refresh` asked to ignore the watermark: a full export and a full load. */
+  readonly fullRefresh: boolean;
+  readonly extractMetadata: boolean;
+  /** Output file name in out/tables (platform mode), `<name>.csv`. */
+  readonly fileName: string;
+  /** Full destination id when configured as one (manifest `destination`). */
+  readonly destinationId: string | undefined;
+  /** Destination table name without bucket. */
+  readonly destinationName: string;
+}
+
+export interface Selection {
+  /** `--table` values; empty means every enabled table. */
+  readonly only: readonly string[];
+  /** `--full-refresh` values. */
+  readonly fullRefresh: readonly string[];
+  readonly fullRefreshAll: boolean;
+}
+
+export const NO_SELECTION: Selection = { only: [], fullRefresh: [], fullRefreshAll: false };
+
+/**
+ * Resolves the configured tables against the source bucket's tables (pure).
+ * Tables not selected by `--table` and disabled tables are left out: their state is kept.
+ * @throws UserError listing every problem at once (missing table, unknown column, unknown
+ *   `--table` name, two tables writing to one output)
+ */
+export function planTables(
+  config: Pick<Config, 'tables'>,
+  bucketId: string,
+  bucketTables: readonly TableDetail[],
+  selection: Selection = NO_SELECTION,
+): TablePlan[] {
+  const problems: string[] = [];
+  checkSelectionNames(config.tables, [...selection.only, ...selection.fullRefresh], problems);
+  const plans: TablePlan[] = [];
+  config.tables.forEach((table, index) => {
+    if (!isSelected(table, selection.only)) return;
+    if (!table.enabled && selection.only.length === 0) return;
+    const plan = planTable(table, index, bucketId, bucketTables, selection, problems);
+    if (plan) plans.push(plan);
+  });
+  checkOutputsUnique(plans, problems);
+  if (problems.length > 0) throw new UserError(problems.join(' '));
+  return plans;
+}
+
+function planTable(
+  table: TableConfig,
+  index: number,
+  bucketId: string,
+  bucketTables: readonly TableDetail[],
+  selection: Selection,
+  problems: string[],
+): TablePlan | undefined {
+  const sourceName = sourceTableName(table.name, bucketId, problems);
+  if (sourceName === undefined) return undefined;
+  const source = bucketTables.find((t) => t.name === sourceName);
+  if (!source) {
+    problems.push(`The table "${sourceName}" was not found in the bucket "${bucketId}".`);
+    return undefined;
+  }
+  const path = `parameters.tables[${index}]`;
+  const columns = table.columns ? [...table.columns] : [...source.columns];
+  missingColumns(columns, source).forEach((column) =>
+    problems.push(`${path}.columns: the table "${source.id}" has no column "${column}".`),
+  );
+  const primaryKey = table.fullSync ? [...source.primaryKey] : [...table.primaryKey];
+  missingColumns(primaryKey, source).forEach((column) =>
+    problems.push(
+      `${path}.primaryKey: the table "${source.id}" has no column "${column}" (its columns: ${source.columns.join(', ')}).`,
+    ),
+  );
+  const fullRefresh = selection.fullRefreshAll || matchesAny(table, selection.fullRefresh);
+  const incremental = table.incremental && !table.fullSync && !fullRefresh;
+  const destination = splitDestination(table.destination, source.name);
+  return {
+    index,
+    configName: table.name,
+    sourceId: source.id,
+    source,
+    columns,
+    primaryKey,
+    incremental,
+    mode: loadMode(incremental, primaryKey),
+    changedSince: table.fullSync ? undefined : table.changedSince,
+    fullRefresh,
+    extractMetadata: table.extractMetadata,
+    // A full destination id names the file too: the manifest's `destination` decides where it goes,
+    // and two full ids with the same table name must not share one output file.
+    fileName: `${destination.id ?? destination.name}.csv`,
+    destinationId: destination.id,
+    destinationName: destination.name,
+  };
+}
+
+/** false → full load; true → append, or upsert when a primary key is set (design §5). */
+export function loadMode(incremental: boolean, primaryKey: readonly string[]): LoadMode {
+  if (!incremental) return 'full';
+  return primaryKey.length > 0 ? 'upsert' : 'append';
+}
+
+function sourceTableName(name: string, bucketId: string, problems: string[]): string | undefined {
+  const parts = name.split('.');
+  if (parts.length === 1) return name;
+  const tableBucket = parts.slice(0, 2).join('.');
+  if (parts.length !== 3 || tableBucket !== bucketId) {
+    problems.push(
+      `The table "${name}" is not in the bucket "${bucketId}", the only bucket the source token can read.`,
+    );
+    return undefined;
+  }
+  return parts[2];
+}
+
+function splitDestination(
+  destination: string | undefined,
+  sourceName: string,
+): { id: string | undefined; name: string } {
+  if (!destination) return { id: undefined, name: sourceName };
+  const parts = destination.split('.');
+  return parts.length === 3
+    ? { id: destination, name: parts[2] ?? sourceName }
+    : { id: undefined, name: destination };
+}
+
+function missingColumns(columns: readonly string[], source: TableDetail): string[] {
+  return columns.filter((column) => !source.columns.includes(column));
+}
+
+function isSelected(table: TableConfig, only: readonly string[]): boolean {
+  return only.length === 0 || matchesAny(table, only);
+}
+
+/** `--table` matches the configured name, the bare table name or the destination. */
+function matchesAny(table: TableConfig, names: readonly string[]): boolean {
+  const bare = table.name.split('.').pop();
+  return names.some((n) => n === table.name || n === bare || n === table.destination);
+}
+
+function checkSelectionNames(
+  tables: readonly TableConfig[],
+  names: readonly string[],
+  problems: string[],
+): void {
+  for (const name of new Set(names)) {
+    if (!tables.some((t) => matchesAny(t, [name]))) {
+      const known = tables.map((t) => t.name).join(', ');
+      problems.push(`No configured table is named "${name}" (configured: ${known || 'none'}).`);
+    }
+  }
+}
+
+function checkOutputsUnique(plans: readonly TablePlan[], problems: string[]): void {
+  const seen = new Map<string, string>();
+  for (const plan of plans) {
+    const key = plan.fileName;
+    const other = seen.get(key);
+    if (other) {
+      problems.push(
+        `The tables "${other}" and "${plan.configName}" both write to "${key}": give one a different destination.`,
+      );
+    }
+    seen.set(key, plan.configName);
+  }
+}

@@ -1,0 +1,71 @@
+import type { ChangedSince } from '../config/types.js';
+
+/** One table's entry in out/state.json, keyed by source table id (design §6). */
+export interface TableState {
+  /** Upper bound (unix seconds, Storage server clock) of the last successful `lastRun` export. */
+  readonly watermark?: number;
+  /** The same instant, readable. */
+  readonly watermarkIso?: string;
+  /** When the table last finished successfully (server clock, ISO). */
+  readonly lastSuccessAt?: string;
+  readonly mode?: string;
+  readonly rows?: number;
+}
+
+/** The export window in unix seconds: `[since, until)`, either bound optional. */
+export interface ExportWindow {
+  readonly since?: number;
+  readonly until?: number;
+  /** What to save as the watermark once the table is fully written or imported. */
+  readonly nextWatermark?: number;
+}
+
+/**
+ * Decides the export window (pure).
+ * - `lastRun`: from the saved watermark (none → everything) up to `serverNowSeconds`, which becomes
+ *   the next watermark. The same instant bounds this export and starts the next, so a row changed
+ *   while the run is going is read by exactly one of the two runs.
+ * - a fixed or relative `changedSince`: from that instant, unbounded, no watermark.
+ * - `--full-refresh`: no lower bound; a `lastRun` table still gets its next watermark.
+ */
+export function exportWindow(input: {
+  readonly changedSince: ChangedSince | undefined;
+  readonly fullRefresh: boolean;
+  readonly previous: TableState | undefined;
+  readonly serverNowSeconds: number;
+  /** Resolves absolute/relative/calendar forms to unix seconds at the server's now. */
+  readonly resolve: (changedSince: ChangedSince, nowMs: number) => number;
+}): ExportWindow {
+  const { changedSince, fullRefresh, previous, serverNowSeconds } = input;
+  if (changedSince?.kind === 'lastRun') {
+    const since = fullRefresh ? undefined : previous?.watermark;
+    return {
+      ...(since !== undefined ? { since } : {}),
+      until: serverNowSeconds,
+      nextWatermark: serverNowSeconds,
+    };
+  }
+  if (!changedSince || fullRefresh) return {};
+  return { since: input.resolve(changedSince, serverNowSeconds * 1000) };
+}
+
+/** The state entry after a successful table. Keeps the old watermark when this run made none. */
+export function nextTableState(
+  previous: TableState | undefined,
+  result: {
+    readonly window: ExportWindow;
+    readonly finishedAtIso: string;
+    readonly mode: string;
+    readonly rows: number;
+  },
+): TableState {
+  const watermark = result.window.nextWatermark ?? previous?.watermark;
+  return {
+    ...(watermark !== undefined
+      ? { watermark, watermarkIso: new Date(watermark * 1000).toISOString() }
+      : {}),
+    lastSuccessAt: result.finishedAtIso,
+    mode: result.mode,
+    rows: result.rows,
+  };
+}

@@ -1,0 +1,38 @@
+import type { TableDetail, TokenInfo } from '../../src/storage/types.js';
+
+/** A limited read-only token on one bucket, as tokens/verify answers it. */
+export function tokenInfo(overrides: Partial<TokenInfo> = {}): TokenInfo {
+  return {
+    id: '67319',
+    description: 'copy-job source token',
+    isMasterToken: false,
+    canManageBuckets: false,
+    canManageTokens: false,
+    canReadAllFileUploads: false,
+    expires: null,
+    isExpired: false,
+    isDisabled: false,
+    bucketPermissions: { 'in.c-sales': 'read' },
+    owner: { id: 578, name: 'Sales', region: 'us-east-1', fileStorageProvider: 'aws' },
+    ...overrides,
+  };
+}
+
+/** A table as the table list answers it. */
+export function tableDetail(name: string, overrides: Partial<TableDetail> = {}): TableDetail {
+  return {
+    id: `in.c-sales.${name}`,
+    name,
+    primaryKey: ['id'],
+    columns: ['id', 'name', 'amount'],
+    rowsCount: 10,
+    dataSizeBytes: 1024,
+    isTyped: false,
+    lastImportDate: null,
+    lastChangeDate: null,
+    metadata: [],
+    columnMetadata: {},
+    bucketId: 'in.c-sales',
+    ...overrides,
+  };
+}

@@ -1,0 +1,84 @@
+import { describe, expect, it } from 'vitest';
+import { checkDestinationToken, checkSourceToken } from '../../../src/auth/check-token.js';
+import { UserError } from '../../../src/errors.js';
+import { tokenInfo } from '../../helpers/fixtures.js';
+
+const nowMs = Date.parse('2026-01-01T00:00:00Z');
+
+describe('checkSourceToken', () => {
+  it('accepts a read-only token on one bucket', () => {
+    const auth = checkSourceToken(tokenInfo(), { nowMs });
+    expect(auth).toEqual({
+      bucketId: 'in.c-sales',
+      projectId: 578,
+      projectName: 'Sales',
+      warnings: [],
+    });
+  });
+
+  it.each([
+    [
+      'a write token',
+      { bucketPermissions: { 'in.c-sales': 'write' } },
+      'read-only permissions to the bucket "in.c-sales"',
+    ],
+    [
+      'two buckets',
+      { bucketPermissions: { 'in.c-a': 'read', 'in.c-b': 'read' } },
+      'single bucket only (it has 2: in.c-a, in.c-b)',
+    ],
+    ['no bucket', { bucketPermissions: {} }, 'single bucket only (it has none)'],
+    [
+      'a master token',
+      { isMasterToken: true, bucketPermissions: { 'in.c-a': 'manage' } },
+      'is a master token',
+    ],
+    ['canManageBuckets', { canManageBuckets: true }, 'can manage buckets'],
+    ['canManageTokens', { canManageTokens: true }, 'can manage tokens'],
+    ['an expired token', { isExpired: true }, 'has expired'],
+    ['a disabled token', { isDisabled: true }, 'is disabled'],
+  ])('rejects %s with one sentence', (_name, overrides, text) => {
+    const run = () => checkSourceToken(tokenInfo(overrides), { nowMs });
+    expect(run).toThrow(UserError);
+    expect(run).toThrow(text);
+  });
+
+  it('warns about expiry within 14 days, file-upload reach and a region mismatch', () => {
+    const auth = checkSourceToken(
+      tokenInfo({ expires: '2026-01-05T00:00:00+0000', canReadAllFileUploads: true }),
+      { nowMs, configuredRegion: 'eu-central-1' },
+    );
+    expect(auth.warnings).toHaveLength(3);
+    expect(auth.warnings[0]).toContain('expires in 4 day(s)');
+    expect(auth.warnings[1]).toContain('read all file uploads');
+    expect(auth.warnings[2]).toContain('"us-east-1"');
+  });
+
+  it('does not warn about a far expiry', () => {
+    const auth = checkSourceToken(tokenInfo({ expires: '2027-01-01T00:00:00+0000' }), { nowMs });
+    expect(auth.warnings).toEqual([]);
+  });
+});
+
+describe('checkDestinationToken', () => {
+  it('accepts write on an existing bucket', () => {
+    const token = tokenInfo({ bucketPermissions: { 'in.c-copy': 'write' } });
+    expect(checkDestinationToken(token, 'in.c-copy', true).mustCreateBucket).toBe(false);
+  });
+
+  it('rejects read on the bucket', () => {
+    const token = tokenInfo({ bucketPermissions: { 'in.c-copy': 'read' } });
+    expect(() => checkDestinationToken(token, 'in.c-copy', true)).toThrow(
+      'must have write permission to the bucket "in.c-copy" (it has "read")',
+    );
+  });
+
+  it('creates a missing bucket only with canManageBuckets', () => {
+    const limited = tokenInfo({ bucketPermissions: {} });
+    expect(() => checkDestinationToken(limited, 'in.c-copy', false)).toThrow(
+      'may not create buckets',
+    );
+    const manager = tokenInfo({ canManageBuckets: true });
+    expect(checkDestinationToken(manager, 'in.c-copy', false).mustCreateBucket).toBe(true);
+  });
+});

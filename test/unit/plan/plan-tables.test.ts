@@ -1,0 +1,117 @@
+import { describe, expect, it } from 'vitest';
+import type { TableConfig } from '../../../src/config/types.js';
+import { planTables } from '../../../src/plan/plan-tables.js';
+import { tableDetail } from '../../helpers/fixtures.js';
+
+const bucket = [
+  tableDetail('orders'),
+  tableDetail('customers', { primaryKey: [] }),
+  tableDetail('empty'),
+];
+
+function table(name: string, overrides: Partial<TableConfig> = {}): TableConfig {
+  return {
+    name,
+    incremental: false,
+    primaryKey: [],
+    fullSync: false,
+    extractMetadata: false,
+    enabled: true,
+    ...overrides,
+  };
+}
+
+describe('planTables', () => {
+  it('resolves names, full ids, modes and output names', () => {
+    const plans = planTables(
+      {
+        tables: [
+          table('orders', { incremental: true, primaryKey: ['id'] }),
+          table('in.c-sales.customers', { incremental: true, destination: 'out.c-x.clients' }),
+          table('empty', { destination: 'nothing' }),
+        ],
+      },
+      'in.c-sales',
+      bucket,
+    );
+    expect(plans.map((p) => [p.sourceId, p.mode, p.fileName, p.destinationId])).toEqual([
+      ['in.c-sales.orders', 'upsert', 'orders.csv', undefined],
+      ['in.c-sales.customers', 'append', 'out.c-x.clients.csv', 'out.c-x.clients'],
+      ['in.c-sales.empty', 'full', 'nothing.csv', undefined],
+    ]);
+  });
+
+  it('takes the source key and a full load for fullSync', () => {
+    const [plan] = planTables(
+      { tables: [table('orders', { fullSync: true, incremental: true, primaryKey: ['name'] })] },
+      'in.c-sales',
+      bucket,
+    );
+    expect(plan).toMatchObject({ primaryKey: ['id'], incremental: false, mode: 'full' });
+  });
+
+  it('reports every problem at once', () => {
+    expect(() =>
+      planTables(
+        {
+          tables: [
+            table('missing'),
+            table('in.c-other.orders'),
+            table('orders', { primaryKey: ['nope'] }),
+            table('customers', { columns: ['id', 'ghost'] }),
+          ],
+        },
+        'in.c-sales',
+        bucket,
+      ),
+    ).toThrow(
+      /The table "missing" was not found in the bucket "in.c-sales"\. .*not in the bucket "in\.c-sales".*primaryKey: the table "in\.c-sales\.orders" has no column "nope".*has no column "ghost"/,
+    );
+  });
+
+  it('runs only --table selections, skips disabled tables, and full-refreshes on request', () => {
+    const config = {
+      tables: [
+        table('orders', {
+          incremental: true,
+          primaryKey: ['id'],
+          changedSince: { kind: 'lastRun' } as const,
+        }),
+        table('customers'),
+        table('empty', { enabled: false }),
+      ],
+    };
+    expect(planTables(config, 'in.c-sales', bucket).map((p) => p.configName)).toEqual([
+      'orders',
+      'customers',
+    ]);
+    const [only] = planTables(config, 'in.c-sales', bucket, {
+      only: ['orders'],
+      fullRefresh: ['orders'],
+      fullRefreshAll: false,
+    });
+    expect(only).toMatchObject({
+      configName: 'orders',
+      fullRefresh: true,
+      incremental: false,
+      mode: 'full',
+    });
+    expect(() =>
+      planTables(config, 'in.c-sales', bucket, {
+        only: ['nope'],
+        fullRefresh: [],
+        fullRefreshAll: false,
+      }),
+    ).toThrow('No configured table is named "nope"');
+  });
+
+  it('refuses two tables writing to the same output', () => {
+    expect(() =>
+      planTables(
+        { tables: [table('orders'), table('customers', { destination: 'orders' })] },
+        'in.c-sales',
+        bucket,
+      ),
+    ).toThrow('both write to "orders.csv"');
+  });
+});

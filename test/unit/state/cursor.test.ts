@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest';
+import type { ChangedSince } from '../../../src/config/types.js';
+import { exportWindow, nextTableState } from '../../../src/state/cursor.js';
+
+const resolve = (cs: ChangedSince, nowMs: number) =>
+  cs.kind === 'absolute'
+    ? cs.unixSeconds
+    : cs.kind === 'relative'
+      ? Math.floor(nowMs / 1000) - cs.secondsAgo
+      : 0;
+
+describe('exportWindow', () => {
+  const base = { fullRefresh: false, previous: undefined, serverNowSeconds: 1_000_000, resolve };
+
+  it('exports everything up to server now on the first lastRun, and saves that instant', () => {
+    expect(exportWindow({ ...base, changedSince: { kind: 'lastRun' } })).toEqual({
+      until: 1_000_000,
+      nextWatermark: 1_000_000,
+    });
+  });
+
+  it('continues from the saved watermark to server now', () => {
+    const window = exportWindow({
+      ...base,
+      changedSince: { kind: 'lastRun' },
+      previous: { watermark: 900_000 },
+    });
+    expect(window).toEqual({ since: 900_000, until: 1_000_000, nextWatermark: 1_000_000 });
+  });
+
+  it('ignores the watermark on a full refresh but still saves the next one', () => {
+    const window = exportWindow({
+      ...base,
+      changedSince: { kind: 'lastRun' },
+      fullRefresh: true,
+      previous: { watermark: 900_000 },
+    });
+    expect(window).toEqual({ until: 1_000_000, nextWatermark: 1_000_000 });
+  });
+
+  it('resolves relative windows at the server clock, unbounded', () => {
+    expect(
+      exportWindow({
+        ...base,
+        changedSince: { kind: 'relative', secondsAgo: 86_400, text: '-1 day' },
+      }),
+    ).toEqual({ since: 913_600 });
+    expect(exportWindow({ ...base, changedSince: undefined })).toEqual({});
+  });
+});
+
+describe('nextTableState', () => {
+  it('moves the watermark only when the run produced one', () => {
+    const result = { finishedAtIso: '2026-01-01T00:00:00.000Z', mode: 'upsert', rows: 5 };
+    expect(
+      nextTableState({ watermark: 10 }, { ...result, window: { nextWatermark: 20 } }).watermark,
+    ).toBe(20);
+    expect(nextTableState({ watermark: 10 }, { ...result, window: {} }).watermark).toBe(10);
+    expect(nextTableState(undefined, { ...result, window: {} })).toEqual({
+      lastSuccessAt: result.finishedAtIso,
+      mode: 'upsert',
+      rows: 5,
+    });
+  });
+});
