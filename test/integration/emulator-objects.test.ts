@@ -258,6 +258,23 @@ describe('EmulatedObjectStore over HTTP', () => {
     });
   });
 
+  it('handles awkward S3 keys the way signers encode them', async () => {
+    const bucket = 'kbc-sapi-files';
+    const prefix = 'exp/awkward/';
+    const key = `${prefix}dir with space/žluť+plus=(1)!.csv`;
+    const params = h.store.uploadFields('aws', { bucket, key: prefix }, 3600)['uploadParams'] as {
+      credentials: AwsCredentials;
+    };
+    const put = await s3Request(h, params.credentials, 'PUT', bucket, key, {
+      body: Buffer.from('awkward'),
+      headers: { 'x-amz-server-side-encryption': 'AES256' },
+    });
+    expect(put.status).toBe(200);
+    expect(h.store.listKeys(bucket, prefix)).toEqual([key]);
+    const got = await s3Request(h, params.credentials, 'GET', bucket, key);
+    expect(got.body.toString()).toBe('awkward');
+  });
+
   describe('Azure Blob', () => {
     const container = 'exp-15-files-4516-27364641-2024-11-09';
     const name = 'table-exports/in/c-crm/customers/2.csv.gz';
