@@ -107,9 +107,9 @@ export function failureFactsOf(error: unknown): FailureFacts & { retryAfterSecon
   if (error instanceof StorageNetworkError) {
     return { networkCode: error.details.code, provenNotStarted: proven };
   }
-  const withFacts = error as { retryFacts?: FailureFacts } | null;
+  const withFacts = error as { retryFacts?: FailureFacts & { retryAfterSeconds?: number } } | null;
   if (withFacts && typeof withFacts === 'object' && withFacts.retryFacts) {
-    return withFacts.retryFacts;
+    return { ...withFacts.retryFacts, provenNotStarted: proven };
   }
   return {};
 }
@@ -137,13 +137,59 @@ export const realSleep: SleepFn = async (ms, signal) => {
   await delay(ms, undefined, signal ? { signal } : undefined);
 };
 
+export interface RetrierOptions {
+  readonly retry?: Partial<RetryOptions> | undefined;
+  readonly masker: SecretMasker;
+  readonly logger?: Logger | undefined;
+  readonly sleep?: SleepFn | undefined;
+  readonly now?: (() => number) | undefined;
+  readonly random?: (() => number) | undefined;
+}
+
+export type Retrier = <T>(
+  operation: (attempt: number) => Promise<T>,
+  context: RetryContext,
+) => Promise<T>;
+
+/**
+ * The one retry loop (p-retry without its own timers): after each failure the pure policy decides
+ * whether to retry, how long to wait (honouring Retry-After) and whether the budget allows it;
+ * the wait uses the injected `sleep`. Errors are rethrown unchanged.
+ */
+export function createRetrier(options: RetrierOptions): Retrier {
+  const retryOptions: RetryOptions = { ...DEFAULT_RETRY_OPTIONS, ...options.retry };
+  const now = options.now ?? Date.now;
+  const sleep = options.sleep ?? realSleep;
+  const random = options.random ?? Math.random;
+  return async (operation, context) => {
+    const startMs = now();
+    return pRetry(operation, {
+      retries: Math.max(0, retryOptions.maxAttempts - 1),
+      minTimeout: 0,
+      maxTimeout: 0,
+      factor: 1,
+      signal: context.signal,
+      shouldRetry: async ({ error, attemptNumber }) => {
+        const facts = failureFactsOf(error);
+        if (!isRetryable(facts, context.kind)) return false;
+        const waitMs = delayMs(attemptNumber, facts.retryAfterSeconds, random, retryOptions);
+        if (!withinBudget(attemptNumber, now() - startMs, waitMs, retryOptions)) return false;
+        options.logger?.warn(
+          { attempt: attemptNumber, waitMs },
+          options.masker.mask(`${context.description} failed (${error.message}); retrying`),
+        );
+        await sleep(waitMs, context.signal);
+        return true;
+      },
+    });
+  };
+}
+
 /** Creates the adapter; registers the token with the masker first. */
 export function createStorageHttp(options: StorageHttpOptions): StorageHttp {
   options.masker.add(options.token);
   const retryOptions: RetryOptions = { ...DEFAULT_RETRY_OPTIONS, ...options.retry };
   const now = options.now ?? Date.now;
-  const sleep = options.sleep ?? realSleep;
-  const random = options.random ?? Math.random;
   const instance = createAxios(options);
   let tokenWorked = false;
 
@@ -173,31 +219,7 @@ export function createStorageHttp(options: StorageHttpOptions): StorageHttp {
     throw apiError;
   }
 
-  async function withRetry<T>(
-    operation: (attempt: number) => Promise<T>,
-    context: RetryContext,
-  ): Promise<T> {
-    const startMs = now();
-    return pRetry(operation, {
-      retries: Math.max(0, retryOptions.maxAttempts - 1),
-      minTimeout: 0,
-      maxTimeout: 0,
-      factor: 1,
-      signal: context.signal,
-      shouldRetry: async ({ error, attemptNumber }) => {
-        const facts = failureFactsOf(error);
-        if (!isRetryable(facts, context.kind)) return false;
-        const waitMs = delayMs(attemptNumber, facts.retryAfterSeconds, random, retryOptions);
-        if (!withinBudget(attemptNumber, now() - startMs, waitMs, retryOptions)) return false;
-        options.logger?.warn(
-          { attempt: attemptNumber, waitMs },
-          options.masker.mask(`${context.description} failed (${error.message}); retrying`),
-        );
-        await sleep(waitMs, context.signal);
-        return true;
-      },
-    });
-  }
+  const withRetry = createRetrier({ ...options, retry: retryOptions });
 
   return {
     send,
