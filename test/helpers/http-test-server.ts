@@ -10,6 +10,8 @@ export interface ScriptedAnswer {
   readonly status: number;
   readonly body?: unknown;
   readonly headers?: Readonly<Record<string, string>>;
+  /** Raw response bytes instead of JSON (`body` is then ignored). */
+  readonly raw?: Buffer;
   /** Destroy the socket instead of answering (after the request body was read). */
   readonly destroy?: boolean;
 }
@@ -20,6 +22,7 @@ export interface RecordedRequest {
   readonly query: URLSearchParams;
   readonly headers: IncomingHttpHeaders;
   readonly rawBody: string;
+  readonly bodyBytes: Buffer;
   /** Parsed JSON body, or undefined. */
   readonly body: unknown;
 }
@@ -31,6 +34,8 @@ export interface HttpTestServer {
   readonly requests: RecordedRequest[];
   /** Replaces the script of a route. */
   route(method: string, path: string, ...answers: (ScriptedAnswer | RouteHandler)[]): void;
+  /** Answers requests that match no route (default: 404). */
+  fallback(handler: RouteHandler | undefined): void;
   /** Requests seen on a route. */
   count(method: string, path: string): number;
   /** Forgets routes and recorded requests. */
@@ -41,6 +46,7 @@ export interface HttpTestServer {
 export async function startHttpTestServer(): Promise<HttpTestServer> {
   const routes = new Map<string, (ScriptedAnswer | RouteHandler)[]>();
   const requests: RecordedRequest[] = [];
+  let fallbackHandler: RouteHandler | undefined;
 
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -48,13 +54,15 @@ export async function startHttpTestServer(): Promise<HttpTestServer> {
     req.on('end', () => {
       void (async () => {
         const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-        const rawBody = Buffer.concat(chunks).toString('utf8');
+        const bodyBytes = Buffer.concat(chunks);
+        const rawBody = bodyBytes.toString('utf8');
         const recorded: RecordedRequest = {
           method: req.method ?? 'GET',
           path: url.pathname,
           query: url.searchParams,
           headers: req.headers,
           rawBody,
+          bodyBytes,
           body: tryJson(rawBody),
         };
         requests.push(recorded);
@@ -62,7 +70,9 @@ export async function startHttpTestServer(): Promise<HttpTestServer> {
         const next = script && (script.length > 1 ? script.shift() : script[0]);
         const answer: ScriptedAnswer =
           next === undefined
-            ? { status: 404, body: { error: 'no route', code: 'test.noRoute' } }
+            ? fallbackHandler
+              ? await fallbackHandler(recorded)
+              : { status: 404, body: { error: 'no route', code: 'test.noRoute' } }
             : typeof next === 'function'
               ? await next(recorded)
               : next;
@@ -70,12 +80,14 @@ export async function startHttpTestServer(): Promise<HttpTestServer> {
           req.socket.destroy();
           return;
         }
-        const text = answer.body === undefined ? '' : JSON.stringify(answer.body);
+        const payload =
+          answer.raw ?? Buffer.from(answer.body === undefined ? '' : JSON.stringify(answer.body));
         res.writeHead(answer.status, {
-          'Content-Type': 'application/json',
+          'Content-Type': answer.raw ? 'application/octet-stream' : 'application/json',
+          'Content-Length': String(payload.length),
           ...answer.headers,
         });
-        res.end(text);
+        res.end(payload);
       })();
     });
   });
@@ -88,11 +100,15 @@ export async function startHttpTestServer(): Promise<HttpTestServer> {
     route(method, path, ...answers) {
       routes.set(`${method} ${path}`, answers);
     },
+    fallback(handler) {
+      fallbackHandler = handler;
+    },
     count(method, path) {
       return requests.filter((r) => r.method === method && r.path === path).length;
     },
     reset() {
       routes.clear();
+      fallbackHandler = undefined;
       requests.length = 0;
     },
     async close() {
