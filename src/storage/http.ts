@@ -72,6 +72,8 @@ export interface StorageHttp {
   withRetry<T>(operation: (attempt: number) => Promise<T>, context: RetryContext): Promise<T>;
   /** The effective retry options. */
   readonly retryOptions: RetryOptions;
+  /** The server clock from the `Date` header of the latest answer, in ms; undefined before one. */
+  lastServerDateMs(): number | undefined;
 }
 
 /** A Storage API request failed below HTTP (connection refused, reset, timeout, DNS). */
@@ -192,6 +194,7 @@ export function createStorageHttp(options: StorageHttpOptions): StorageHttp {
   const now = options.now ?? Date.now;
   const instance = createAxios(options);
   let tokenWorked = false;
+  let serverDateMs: number | undefined;
 
   async function send(request: StorageRequest): Promise<unknown> {
     let response: AxiosResponse<string>;
@@ -206,6 +209,9 @@ export function createStorageHttp(options: StorageHttpOptions): StorageHttp {
     } catch (error) {
       throw toNetworkError(error, request, options.masker);
     }
+    const dateHeader = response.headers['date'] as unknown;
+    const parsedDate = typeof dateHeader === 'string' ? Date.parse(dateHeader) : Number.NaN;
+    if (Number.isFinite(parsedDate)) serverDateMs = parsedDate;
     if (response.status >= 200 && response.status < 300) {
       tokenWorked = true;
       return parseBody(response.data);
@@ -225,6 +231,7 @@ export function createStorageHttp(options: StorageHttpOptions): StorageHttp {
     send,
     withRetry,
     retryOptions,
+    lastServerDateMs: () => serverDateMs,
     request: (request, kind = 'idempotent') =>
       withRetry(() => send(request), {
         kind,

@@ -260,6 +260,12 @@ export function createStorageClient(options: StorageClientOptions): StorageClien
       const path = `${STORAGE}/tokens/verify`;
       return parseTokenInfo(await get(path), `GET ${path}`);
     },
+    async serverTimeMs(): Promise<number> {
+      // A fresh answer's Date header is the server clock (1 s resolution); verify is cheap and
+      // allowed for every token. Without a Date header the local clock is the only fallback.
+      await get(`${STORAGE}/tokens/verify`);
+      return http.lastServerDateMs() ?? now();
+    },
     getBucket,
     findBucket: (bucketId) => find(() => getBucket(bucketId), ['storage.buckets.notFound']),
     async createBucket(stage, name) {
