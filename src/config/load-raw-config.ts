@@ -87,7 +87,9 @@ async function readConfigText(file: string, dataDir: string, readText: ReadText)
 /** `Unexpected token '}' at line 3, column 5`, without the snippet of content V8 puts in messages. */
 function describeJsonError(text: string, error: unknown): string {
   const message = error instanceof Error ? error.message : '';
-  const kind = message.split(/, "|\s+in JSON\b| is not valid JSON/)[0]?.trim() || 'syntax error';
+  // V8 appends a snippet of the text (`, "..."` or `, ..."..."`): cut it, and give up on any quote.
+  const cut = message.split(/, (?:\.\.\.)?"|\s+in JSON\b| is not valid JSON/)[0]?.trim() ?? '';
+  const kind = cut !== '' && !cut.includes('"') && cut.length <= 80 ? cut : 'syntax error';
   const offset = jsonErrorPosition(text);
   if (offset === undefined) return kind;
   const { line, column } = lineAndColumn(text, offset);
