@@ -8,14 +8,19 @@ export type Path = readonly (string | number)[];
 
 const PLAIN_KEY = /^[#A-Za-z_$][\w$#-]*$/;
 const MAX_SHOWN_LENGTH = 60;
+const MIN_SECRET_LENGTH = 6;
 
 export class Problems {
   readonly #lines: string[] = [];
   readonly #secrets: readonly string[];
 
-  /** `secrets`: every `#` value of the config; no message will contain any of them. */
+  /**
+   * `secrets`: every `#` value of the config; no value or key shown in a message will contain one.
+   * Values shorter than 6 characters are ignored, as in `SecretMasker`: they cannot be told apart
+   * from ordinary words, and no real token is that short.
+   */
   constructor(secrets: readonly string[]) {
-    this.#secrets = secrets.filter((secret) => secret.length > 0);
+    this.#secrets = secrets.filter((secret) => secret.length >= MIN_SECRET_LENGTH);
   }
 
   add(path: Path, message: string): void {
@@ -39,12 +44,15 @@ export class Problems {
     return JSON.stringify(text.length > MAX_SHOWN_LENGTH ? `${text.slice(0, 57)}...` : text);
   }
 
-  /** `parameters.tables[1].changedSince`; odd keys are quoted: `parameters["a b"]`. */
+  /**
+   * `parameters.tables[1].changedSince`; odd keys are quoted: `parameters["a b"]`. The first
+   * segment is the root key the parser chose (`parameters`, `action`) and is shown as is.
+   */
   formatPath(path: Path): string {
     return path
       .map((segment, index) => {
         if (typeof segment === 'number') return `[${segment}]`;
-        if (this.#containsSecret(segment)) return '[a hidden key]';
+        if (index > 0 && this.#containsSecret(segment)) return '[a hidden key]';
         if (PLAIN_KEY.test(segment) && segment.length <= MAX_SHOWN_LENGTH) {
           return index === 0 ? segment : `.${segment}`;
         }
