@@ -268,19 +268,20 @@ function readTables(
     list === undefined ? readSingleTable(params, problems) : readTableList(list, problems);
   if (tables === BAD) return BAD;
   if (action === 'run' && tables.length === 0) {
-    reportNoTables(list, singleKeys.length > 0, problems);
+    reportNoTables(params, singleKeys.length > 0, problems);
     return BAD;
   }
   return tables;
 }
 
-function reportNoTables(list: unknown, singleForm: boolean, problems: Problems): void {
+function reportNoTables(params: Params, singleForm: boolean, problems: Problems): void {
   if (singleForm) {
+    const state = own(params, 'tableName') === undefined ? 'is missing' : 'is empty';
     problems.add(
       ['parameters', 'tableName'],
-      'is empty; action "run" needs a table: name it (e.g. "orders"), or list tables in "tables"',
+      `${state}; action "run" needs a table: name it (e.g. "orders"), or list tables in "tables"`,
     );
-  } else if (list === undefined) {
+  } else if (own(params, 'tables') === undefined) {
     problems.add(
       ['parameters', 'tables'],
       'is missing; action "run" needs at least one table, e.g. "tables": [{"name": "orders"}] (or set "tableName")',

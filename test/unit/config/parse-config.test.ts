@@ -345,6 +345,13 @@ describe('parseConfig: problems', () => {
       ],
     ],
     [
+      'run with single-table keys but no tableName',
+      { parameters: { '#token': TOKEN, region: 'us', incremental: true } },
+      [
+        'parameters.tableName: is missing; action "run" needs a table: name it (e.g. "orders"), or list tables in "tables"',
+      ],
+    ],
+    [
       'neither region nor url',
       withParams({ region: undefined }),
       [
