@@ -10,6 +10,7 @@ const SOURCE_TOKEN = '101-1001-5ea1e5f0c0ffee00000000000000000000000001';
 const DEST_WRITE_TOKEN = '202-2001-a11a1e55c0ffee00000000000000000000000001';
 const DEST_MASTER_TOKEN = '202-2002-a11a1e55c0ffee00000000000000000000000002';
 const BIG_TOKEN = `303-3001-${'b'.repeat(40)}`;
+const AZURE_TOKEN = `404-4001-${'c'.repeat(40)}`;
 
 /** The demo seed plus a project holding a 200 000-row generated table. */
 function testSeed(): SeedInput {
@@ -36,6 +37,16 @@ function testSeed(): SeedInput {
           },
         ],
         tokens: [{ token: BIG_TOKEN, isMasterToken: true, description: 'big master' }],
+      },
+      {
+        id: 404,
+        name: 'Azure',
+        region: 'north-europe',
+        fileStorageProvider: 'azure',
+        buckets: [
+          { id: 'in.c-az', tables: [{ name: 't', columns: ['id'], rows: [['1'], ['2']] }] },
+        ],
+        tokens: [{ token: AZURE_TOKEN, isMasterToken: true }],
       },
     ],
   };
@@ -605,6 +616,41 @@ describe('export', () => {
     const missing = await api(SOURCE_TOKEN, 'GET', '/v2/storage/files/999999999');
     expect(missing.status).toBe(404);
     expect(missing.body).toMatchObject({ code: 'storage.files.notFound' });
+  });
+});
+
+describe('providers', () => {
+  it('serves Azure exports with a signed manifest url and azure:// entries', async () => {
+    const job = await runJob(AZURE_TOKEN, 'POST', '/v2/storage/tables/in.c-az.t/export-async', {
+      gzip: true,
+    });
+    const fileId = (job.results!.file as { id: number }).id;
+    const file = (await api(AZURE_TOKEN, 'GET', `/v2/storage/files/${fileId}?federationToken=1`))
+      .body;
+    expect(file).toMatchObject({ provider: 'azure', region: 'north-europe', isSliced: true });
+    expect(file.absPath).toMatchObject({ container: 'exp-15-files-404' });
+    const manifest = (await (await fetch(String(file.url))).json()) as {
+      entries: { url: string }[];
+    };
+    expect(manifest.entries).toHaveLength(1);
+    expect(manifest.entries[0]!.url).toMatch(
+      /^azure:\/\/kbcemulator\.blob\.core\.windows\.net\/exp-15-files-404\/table-exports\//,
+    );
+  });
+
+  it('refreshes GCS upload credentials', async () => {
+    const prepared = await api(BIG_TOKEN, 'POST', '/v2/storage/files/prepare', {
+      name: 'x.csv.gz',
+      federationToken: true,
+    });
+    expect(prepared.body.gcsUploadParams).toMatchObject({ token_type: 'Bearer' });
+    const refreshed = await api(
+      BIG_TOKEN,
+      'PUT',
+      `/v2/storage/files/${String(prepared.body.id)}/refresh`,
+    );
+    expect(refreshed.status).toBe(200);
+    expect(refreshed.body.gcsUploadParams).toMatchObject({ token_type: 'Bearer' });
   });
 });
 
