@@ -3,7 +3,7 @@
  * table metadata (reference/storage-api.md §2–3).
  */
 import { ApiError, accessDenied, validationError } from '../api-error.js';
-import { canRead, canWrite, type MetadataRecord, type TableState } from '../model.js';
+import { canRead, type MetadataRecord, type TableState } from '../model.js';
 import { scalarText } from '../params.js';
 import { json, route, type Route, type RouteContext } from '../router.js';
 import {
@@ -109,7 +109,6 @@ interface MetadataInput {
  */
 function postTableMetadata(ctx: RouteContext) {
   const table = ctx.core.tableFor(ctx.token, ctx.params.tableId ?? '', 'write');
-  if (!canWrite(ctx.token, table.bucketId)) throw accessDenied();
   const provider = ctx.body.provider;
   if (typeof provider !== 'string' || provider === '') {
     throw validationError('storage.metadata.invalidProvider', 'Provider is required.');
