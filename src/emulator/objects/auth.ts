@@ -96,6 +96,13 @@ export function authorizeS3(attempt: AccessAttempt, registry: CredentialRegistry
       'AWS authentication requires a valid Date or x-amz-date header',
     );
   }
+  if (parsed.scope.date !== requestTime.slice(0, 8)) {
+    return deny(
+      400,
+      'AuthorizationHeaderMalformed',
+      'Invalid credential date. Date is not the same as X-Amz-Date.',
+    );
+  }
   const payloadHash = header(request, 'x-amz-content-sha256');
   if (payloadHash === undefined) {
     return deny(
@@ -234,6 +241,7 @@ function authorizePresigned(
   const credential = registry.get(scope.accessKeyId);
   const provider = flavor === AWS_V4 ? 'aws' : 'gcp';
   if (!credential || credential.provider !== provider) return errors.unknownKey();
+  if (attempt.nowMs > requestMs + expiresSeconds * 1000) return errors.expiredUrl();
   if (isExpired(credential, attempt.nowMs)) return errors.expiredCredential();
   if (provider === 'aws' && query.get(`${p}Security-Token`) !== credential.sessionToken) {
     return deny(400, 'InvalidToken', 'The provided token is malformed or otherwise invalid.');
@@ -251,7 +259,6 @@ function authorizePresigned(
     stringToSign(flavor, requestTime, scope, canonical),
   );
   if (!safeEqual(expected, signature.toLowerCase())) return errors.badSignature();
-  if (attempt.nowMs > requestMs + expiresSeconds * 1000) return errors.expiredUrl();
   return checkScope(attempt, credential, errors) ?? { ok: true, credential };
 }
 

@@ -484,7 +484,8 @@ export class EmulatedObjectStore {
       sendJson(res, 200, this.#gcsResource(object), headOnly);
       return;
     }
-    const fault = this.#faults.take(method, path, DOWNLOAD_FAULTS);
+    // Data faults act on a body, so a HEAD does not use them up.
+    const fault = headOnly ? undefined : this.#faults.take(method, path, DOWNLOAD_FAULTS);
     const plan = downloadPlan(object.sizeBytes, fault);
     const headers: OutgoingHttpHeaders = {
       ...objectHeaders(api, object),

@@ -1,4 +1,4 @@
-import { safeDecode } from './sigv4.js';
+import { decodeS3PathSegment, safeDecode } from './sigv4.js';
 
 /**
  * Which object-store API a request addresses (pure: request line + Authorization scheme in, route
@@ -57,12 +57,14 @@ export function parseObjectRoute(
   if (first === 'upload' && segments[1] === 'storage' && segments[2] === 'v1') {
     return gcsUploadRoute(segments.slice(3), query);
   }
-  const bucket = safeDecode(first);
-  const key = safeDecode(segments.slice(1).join('/'));
+  const gcs = query.has('X-Goog-Signature') || /^Bearer /i.test(authorization ?? '');
+  // S3 reads `+` in a path as a space (a legacy rule its signers follow too); GCS does not.
+  const decode = gcs ? safeDecode : decodeS3PathSegment;
+  const bucket = decode(first);
+  const key = decode(segments.slice(1).join('/'));
   if (bucket === undefined || key === undefined) {
     return { api: 'invalid', provider: 'aws', reason: 'The request path is not valid.' };
   }
-  const gcs = query.has('X-Goog-Signature') || /^Bearer /i.test(authorization ?? '');
   return { api: gcs ? 'gcs-xml' : 's3', bucket, key };
 }
 

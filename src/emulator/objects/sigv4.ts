@@ -83,12 +83,21 @@ export function safeDecode(text: string): string | undefined {
   }
 }
 
-/** Canonical URI as S3 computes it: each segment decoded once, then strictly re-encoded. */
+/**
+ * Canonical URI as S3 computes it: each segment decoded once (`+` is a space in S3 paths), then
+ * strictly re-encoded; an encoded slash counts as a slash, since it names the same key.
+ */
 export function canonicalUri(rawPath: string): string {
   return rawPath
     .split('/')
-    .map((segment) => encodeRfc3986(safeDecode(segment) ?? segment))
-    .join('/');
+    .map((segment) => encodeRfc3986(decodeS3PathSegment(segment) ?? segment))
+    .join('/')
+    .replace(/%2F/g, '/');
+}
+
+/** S3's reading of a path segment: `+` means a space, then percent-decoding. */
+export function decodeS3PathSegment(segment: string): string | undefined {
+  return safeDecode(segment.replace(/\+/g, ' '));
 }
 
 /** Query pairs decoded the way form/URL parsers do (`+` is a space). */
