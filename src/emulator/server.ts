@@ -100,6 +100,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     throw error;
   }
   const server = createServer((req, res) => {
+    // The Date header is the server clock clients read (watermarks): it follows the emulator clock.
+    res.setHeader('Date', new Date(clock.nowMs()).toUTCString());
     route(core, control, req, res, logError).catch((error: unknown) => {
       logError(error);
       if (!res.headersSent)
