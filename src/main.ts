@@ -13,7 +13,14 @@ import { resolveChangedSince } from './config/changed-since.js';
 import { loadRawConfig, resolveDataDir } from './config/load-raw-config.js';
 import { parseConfig } from './config/parse-config.js';
 import type { Config } from './config/types.js';
-import { ConfigError, InterruptedError, UserError, exitCodeFor, isUserError } from './errors.js';
+import {
+  ConfigError,
+  InterruptedError,
+  UserError,
+  exitCodeFor,
+  isUserFixable,
+  messageOf,
+} from './errors.js';
 import { createLogger, type Logger } from './logger.js';
 import { openSliceSink } from './objects/slice-sink.js';
 import { openSliceSource } from './objects/slice-source.js';
@@ -74,7 +81,9 @@ export async function main(io: Io): Promise<number> {
         nowMs: Date.now,
         resolveChangedSince,
       });
-      io.stdout.write(`${JSON.stringify(document, null, cli.command === 'run' ? 2 : 0)}\n`);
+      io.stdout.write(
+        `${JSON.stringify(document, null, cli.command === 'run' && cli.dryRun ? 2 : 0)}\n`,
+      );
       return 0;
     }
     const endpoints = objectStoreEndpoints(io.env);
@@ -217,13 +226,13 @@ function logReport(logger: Logger, report: RunReport): number {
   logger.error(
     `${failed.length} of ${report.outcomes.length} table(s) failed: ${failed.map((o) => o.plan.sourceId).join(', ')}.`,
   );
-  return failed.every((o) => isUserError(o.error)) ? 1 : 2;
+  return failed.every((o) => isUserFixable(o.error)) ? 1 : 2;
 }
 
 /** User errors: one sentence on stderr, exit 1. Anything else: class and cause chain, exit 2. */
 function reportError(error: unknown, io: Io, masker: SecretMasker): number {
-  if (isUserError(error)) {
-    io.stderr.write(`${masker.mask(error.message)}\n`);
+  if (isUserFixable(error)) {
+    io.stderr.write(`${masker.mask(messageOf(error))}\n`);
     return 1;
   }
   if (error instanceof InterruptedError) {
