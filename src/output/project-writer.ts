@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
-import { checkDestinationToken } from '../auth/check-token.js';
+import { canSeeDestinationBucket, checkDestinationToken } from '../auth/check-token.js';
 import type { DestinationConfig } from '../config/types.js';
 import { UserError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -44,6 +44,14 @@ export class ProjectWriter implements OutputWriter {
     await this.#ensureBucket(this.#deps.destination.bucket);
   }
 
+  /** Write permission on the table's bucket and, for an existing table, the same primary key. */
+  async checkTable(plan: TablePlan): Promise<void> {
+    const tableId = destinationTableId(plan, this.#deps.destination);
+    await this.#ensureBucket(bucketOf(tableId));
+    const existing = await this.#deps.client.findTable(tableId);
+    if (existing) checkPrimaryKey(plan, existing);
+  }
+
   async writeTable(
     plan: TablePlan,
     exported: ExportedTable,
@@ -51,8 +59,9 @@ export class ProjectWriter implements OutputWriter {
   ): Promise<TableWriteResult> {
     const { client } = this.#deps;
     const tableId = destinationTableId(plan, this.#deps.destination);
-    const bucketId = tableId.split('.').slice(0, 2).join('.');
+    const bucketId = bucketOf(tableId);
     await this.#ensureBucket(bucketId);
+    // Checked again: the table may have been created or changed since checkTable.
     const existing = await client.findTable(tableId);
     if (existing) checkPrimaryKey(plan, existing);
 
@@ -198,8 +207,10 @@ export class ProjectWriter implements OutputWriter {
   async #checkBucket(bucketId: string): Promise<void> {
     const { client, logger } = this.#deps;
     const token = await client.verifyToken();
-    const bucket = await client.findBucket(bucketId);
-    const auth = checkDestinationToken(token, bucketId, bucket !== null);
+    // A limited token gets 403 for a bucket it has no permission to: only ask about visible ones.
+    const exists =
+      canSeeDestinationBucket(token, bucketId) && (await client.findBucket(bucketId)) !== null;
+    const auth = checkDestinationToken(token, bucketId, exists);
     if (auth.mustCreateBucket) {
       const [stage = 'in', name = ''] = bucketId.split('.');
       await client.createBucket(stage, name.replace(/^c-/, ''));
@@ -215,6 +226,10 @@ export class ProjectWriter implements OutputWriter {
 /** The destination table id: a configured full id, or the short name in the destination bucket. */
 export function destinationTableId(plan: TablePlan, destination: DestinationConfig): string {
   return plan.destinationId ?? `${destination.bucket}.${plan.destinationName}`;
+}
+
+function bucketOf(tableId: string): string {
+  return tableId.split('.').slice(0, 2).join('.');
 }
 
 /** Slice names of the upload, by manifest position. */
