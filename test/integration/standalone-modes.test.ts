@@ -95,6 +95,8 @@ describe('standalone upsert', () => {
       ].sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))),
     );
     expect((await readOutState(dataDir)).tables['in.c-sales.orders_u']?.mode).toBe('upsert');
+    // The scan covers the object-store credentials the emulator issued, too.
+    expect(control.objectStoreSecrets().length).toBeGreaterThan(0);
     await expectNoLeaks(control, run2, dataDir);
   });
 });
