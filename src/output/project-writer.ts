@@ -49,7 +49,7 @@ export class ProjectWriter implements OutputWriter {
     const tableId = destinationTableId(plan, this.#deps.destination);
     await this.#ensureBucket(bucketOf(tableId));
     const existing = await this.#deps.client.findTable(tableId);
-    if (existing) checkPrimaryKey(plan, existing);
+    if (existing) checkExistingTable(plan, existing);
   }
 
   async writeTable(
@@ -63,7 +63,7 @@ export class ProjectWriter implements OutputWriter {
     await this.#ensureBucket(bucketId);
     // Checked again: the table may have been created or changed since checkTable.
     const existing = await client.findTable(tableId);
-    if (existing) checkPrimaryKey(plan, existing);
+    if (existing) checkExistingTable(plan, existing);
 
     copy.progress.phase = 'transfer';
     const upload = await this.#uploadSlices(plan, exported, copy);
@@ -235,6 +235,22 @@ function bucketOf(tableId: string): string {
 /** Slice names of the upload, by manifest position. */
 function uploadSliceName(index: number): string {
   return `.part-${String(index).padStart(5, '0')}.gz`;
+}
+
+/**
+ * An existing destination table must have the configured primary key, and every one of its
+ * columns must be in the export: an import fails on table columns missing from the file
+ * (reference §6.4). Extra exported columns are fine (added to untyped tables).
+ * @throws UserError showing both keys, or naming the missing columns
+ */
+function checkExistingTable(plan: TablePlan, existing: TableDetail): void {
+  checkPrimaryKey(plan, existing);
+  const missing = existing.columns.filter((c) => !plan.columns.includes(c));
+  if (missing.length > 0) {
+    throw new UserError(
+      `The destination table "${existing.id}" has the columns ${missing.map((c) => `"${c}"`).join(', ')} that the export of "${plan.sourceId}" does not contain (it exports ${plan.columns.join(', ')}): add them to the table's columns, or drop them from the destination table.`,
+    );
+  }
 }
 
 function checkPrimaryKey(plan: TablePlan, existing: TableDetail): void {

@@ -94,6 +94,13 @@ function planTable(
       `${path}.primaryKey: the table "${source.id}" has no column "${column}" (its columns: ${source.columns.join(', ')}).`,
     ),
   );
+  primaryKey
+    .filter((column) => source.columns.includes(column) && !columns.includes(column))
+    .forEach((column) =>
+      problems.push(
+        `${path}.primaryKey: the key column "${column}" is not among the copied columns (${columns.join(', ')}); add it to "columns".`,
+      ),
+    );
   const fullRefresh = selection.fullRefreshAll || matchesAny(table, selection.fullRefresh);
   const incremental = table.incremental && !table.fullSync && !fullRefresh;
   const destination = splitDestination(table.destination, source.name);

@@ -117,3 +117,46 @@ describe('destination primary key', () => {
     await expectNoLeaks(control, result, dataDir);
   });
 });
+
+describe('destination columns', () => {
+  it('fails the table, before exporting, when the destination has columns the export lacks', async () => {
+    const { control, url } = emulator;
+    await control.createTable(DEST_PROJECT, 'in.c-copy', {
+      name: 'orders_cols',
+      columns: ['id', 'status', 'amount', 'note'],
+      rows: [['1', 'old', '1', 'n']],
+    });
+    control.resetStats();
+    const dataDir = await makeDataDir(
+      standaloneConfig(url, [{ name: 'orders', destination: 'orders_cols' }]),
+    );
+    const result = await runJob(url, dataDir);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(
+      'The destination table "in.c-copy.orders_cols" has the columns "note" that the export of "in.c-sales.orders" does not contain',
+    );
+    expect(exportStarts(control)).toEqual({});
+    expect(await destRows(control, 'in.c-copy.orders_cols')).toHaveLength(1);
+  });
+
+  it('adds exported columns an existing untyped table lacks', async () => {
+    const { control, url } = emulator;
+    await control.createTable(DEST_PROJECT, 'in.c-copy', {
+      name: 'orders_grow',
+      columns: ['id', 'status'],
+      primaryKey: ['id'],
+      rows: [['9', 'old']],
+    });
+    const dataDir = await makeDataDir(
+      standaloneConfig(url, [
+        { name: 'orders', destination: 'orders_grow', incremental: true, primaryKey: ['id'] },
+      ]),
+    );
+    const result = await runJob(url, dataDir);
+    expect(result.code).toBe(0);
+    const rows = await destRows(control, 'in.c-copy.orders_grow');
+    expect(rows).toHaveLength(6);
+    expect(rows).toContainEqual({ id: '9', status: 'old', amount: '' });
+    expect(rows).toContainEqual({ id: '5', status: 'sent', amount: '50' });
+  });
+});

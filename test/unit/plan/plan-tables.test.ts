@@ -141,3 +141,14 @@ describe('planTables: one source table twice', () => {
     expect(planTables({ tables: disabled }, 'in.c-sales', bucket)).toHaveLength(1);
   });
 });
+
+describe('planTables: primary key and columns', () => {
+  it('refuses a key column left out of the copied columns', () => {
+    const config = {
+      tables: [table('orders', { incremental: true, primaryKey: ['id'], columns: ['amount'] })],
+    };
+    expect(() => planTables(config, 'in.c-sales', bucket)).toThrow(
+      'parameters.tables[0].primaryKey: the key column "id" is not among the copied columns (amount); add it to "columns".',
+    );
+  });
+});
