@@ -23,9 +23,9 @@ export interface OutputWriter {
   /** Before any table: remove what an interrupted earlier run left, check the destination. */
   prepare(): Promise<void>;
   /**
-   * Optional, before the table's export starts: checks that the table can be written (standalone:
-   * destination bucket permission, primary key of an existing destination table), so a table that
-   * would fail does not export anything.
+   * Optional, before the table's export starts: checks that the table can be written
+   * (standalone: destination bucket permission, primary key and columns of an existing
+   * destination table), so a table that would fail does not export anything.
    * @throws UserError naming what is wrong
    */
   checkTable?(plan: TablePlan): Promise<void>;
