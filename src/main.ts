@@ -173,7 +173,17 @@ function buildClient(
     masker,
     logger,
     ...(io.env.KBC_RUNID ? { runId: io.env.KBC_RUNID } : {}),
+    ...pollFrom(io.env),
   });
+}
+
+/**
+ * `KBC_TABLE_SYNC_POLL_MS`: first job-poll wait in ms (tests against the emulator, whose jobs finish
+ * at once); absent or invalid → the client's default.
+ */
+function pollFrom(env: NodeJS.ProcessEnv): { poll?: { initialDelayMs: number } } {
+  const value = Number(env.KBC_TABLE_SYNC_POLL_MS);
+  return Number.isInteger(value) && value > 0 ? { poll: { initialDelayMs: value } } : {};
 }
 
 function buildWriter(

@@ -202,6 +202,7 @@ async function syncTable(
   deps: RunDeps,
 ): Promise<TableResult> {
   progress.start(deps.nowMs());
+  await deps.writer.checkTable?.(plan);
   progress.phase = 'export job';
   const window = exportWindow({
     changedSince: plan.changedSince,

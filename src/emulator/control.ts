@@ -96,6 +96,13 @@ export class EmulatorControl {
       objectStore: this.#core.objectStore.stats(),
     };
   }
+  /**
+   * Secret parts (secret keys, session tokens, SAS nonces, GCS tokens) of every object-store
+   * credential issued so far, for secret scans of the job's output.
+   */
+  objectStoreSecrets(): string[] {
+    return this.#core.objectStore.issuedSecrets();
+  }
   /** Zeroes the request and job-start counters. */
   resetStats(): void {
     this.#core.state.requestCounts.clear();

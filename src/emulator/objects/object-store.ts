@@ -258,6 +258,11 @@ export class EmulatedObjectStore {
     this.#credentials.expireAll(this.#clock.nowMs());
   }
 
+  /** Test control: secret parts of every issued credential (secret scans of job output). */
+  issuedSecrets(): string[] {
+    return this.#credentials.secrets();
+  }
+
   /** Request counters for tests and the benchmark. */
   stats(): ObjectStoreStats {
     const sum = (field: keyof ProviderCounters): number =>
