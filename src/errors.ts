@@ -81,15 +81,22 @@ export function isUserError(error: unknown): error is UserError {
 /**
  * Whether the user can fix it (exit 1): user errors, API 4xx answers the user caused (permission,
  * validation, not found; not 408/429, which are transient), and Storage jobs that failed on the
- * user's data or schema. Everything else is exit 2.
+ * user's data or schema (by error code). Everything else is exit 2.
  */
 export function isUserFixable(error: unknown): boolean {
-  if (isUserError(error) || error instanceof JobFailedError) return true;
+  if (isUserError(error)) return true;
+  if (error instanceof JobFailedError) return isDataOrSchemaJobError(error.code);
   if (error instanceof StorageApiError) {
     const { status } = error.details;
     return status >= 400 && status < 500 && status !== 408 && status !== 429;
   }
   return false;
+}
+
+/** Job error codes about the user's data or schema (`csvImport.columnsNotMatch`, validation). */
+function isDataOrSchemaJobError(code: string | undefined): boolean {
+  if (!code) return false;
+  return code.startsWith('csvImport.') || /validation|notFound|invalid|primaryKey/i.test(code);
 }
 
 /** Exit code for an error that reached the top of the process: 1 if the user can fix it, else 2. */
