@@ -87,7 +87,7 @@ export async function main(io: Io): Promise<number> {
       source,
       writer: buildWriter(config, dataDir, io, masker, logger, endpoints),
       openSliceSource: (file, refetchFile) =>
-        openSliceSource(file, { refetchFile, endpoints, masker }),
+        openSliceSource(file, { refetchFile, endpoints, masker, logger }),
       resolveChangedSince,
       nowMs: Date.now,
       tuning: tuningFrom(io.env),
@@ -180,7 +180,7 @@ function buildWriter(
     destination: config.destination,
     client: buildClient(config.destination, io, masker, logger),
     openSliceSink: (prepared, refreshFile) =>
-      openSliceSink(prepared, { refreshFile, endpoints, masker }),
+      openSliceSink(prepared, { refreshFile, endpoints, masker, logger }),
     logger,
     signal: io.signal,
   });
