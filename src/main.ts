@@ -15,6 +15,7 @@ import { parseConfig } from './config/parse-config.js';
 import type { Config } from './config/types.js';
 import { ConfigError, InterruptedError, UserError, exitCodeFor, isUserError } from './errors.js';
 import { createLogger, type Logger } from './logger.js';
+import { endpointsFromEnv } from './objects/endpoints.js';
 import { openSliceSink } from './objects/slice-sink.js';
 import { openSliceSource } from './objects/slice-source.js';
 import type { ObjectStoreEndpoints } from './objects/types.js';
@@ -186,11 +187,12 @@ function buildWriter(
   });
 }
 
-/** The cloud SDKs' own variables point transfers at emulators (design §3). */
+/**
+ * The cloud SDKs' own variables point transfers at emulators (design §3): `AWS_ENDPOINT_URL_S3`,
+ * else `AWS_ENDPOINT_URL`; `STORAGE_EMULATOR_HOST` (scheme optional).
+ */
 export function objectStoreEndpoints(env: NodeJS.ProcessEnv): ObjectStoreEndpoints {
-  const s3 = env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL;
-  const gcs = env.STORAGE_EMULATOR_HOST;
-  return { ...(s3 ? { s3 } : {}), ...(gcs ? { gcs } : {}) };
+  return endpointsFromEnv(env);
 }
 
 /** Concurrency overrides for benchmarks and tests; the defaults come from the benchmark. */

@@ -84,6 +84,27 @@ describe.each(PROVIDERS)('download credentials on %s expire after the first slic
   });
 });
 
+describe.each(PROVIDERS)('the signed manifest url on %s has expired', (provider) => {
+  it('fetches the file detail again and reads the manifest through the fresh url', async () => {
+    const fileDetails = requestCount('GET /v2/storage/files/{fileId}');
+    emulator.control.addFault({ kind: 'expireCredentials', method: 'GET', path: 'manifest' });
+    const run = await runJob(
+      emulator.url,
+      platformConfig(emulator.url, provider, [{ name: 'items' }]),
+      SEQUENTIAL,
+    );
+    try {
+      expectExitCode(run, 0);
+      expect(emulator.control.pendingFaults()).toEqual([]);
+      expect(requestCount('GET /v2/storage/files/{fileId}') - fileDetails).toBe(2);
+      expect(sortRows(await outputRows(run.dataDir, 'items.csv'))).toEqual(sortRows(ROWS));
+      await expectClean(run, [sourceToken(provider)]);
+    } finally {
+      await removeDir(run.dataDir);
+    }
+  });
+});
+
 describe('GCS upload credentials expire after the first slice', () => {
   it('refreshes them with PUT files/{id}/refresh, uploads the slice again and imports every row', async () => {
     const refreshes = requestCount('PUT /v2/storage/files/{fileId}/refresh');

@@ -74,3 +74,26 @@ describe.each(PROVIDERS)('platform mode, source on %s', (provider) => {
     }
   });
 });
+
+describe('object-store endpoint overrides, as the cloud SDKs read them', () => {
+  it.each([
+    ['aws', 'AWS_ENDPOINT_URL without AWS_ENDPOINT_URL_S3', { AWS_ENDPOINT_URL_S3: '' }],
+    ['gcp', 'STORAGE_EMULATOR_HOST as host:port', {}],
+  ] as const)('%s: %s', async (provider, _label, env) => {
+    const overrides: Record<string, string> =
+      provider === 'aws'
+        ? { ...env, AWS_ENDPOINT_URL: emulator.url }
+        : { STORAGE_EMULATOR_HOST: new URL(emulator.url).host };
+    const run = await runJob(
+      emulator.url,
+      platformConfig(emulator.url, provider, [{ name: 'items' }]),
+      overrides,
+    );
+    try {
+      expectExitCode(run, 0);
+      expect(sortRows(await outputRows(run.dataDir, 'items.csv'))).toEqual(sortRows(ROWS));
+    } finally {
+      await removeDir(run.dataDir);
+    }
+  });
+});
