@@ -165,7 +165,14 @@ function buildClient(
     masker,
     logger,
     ...(io.env.KBC_RUNID ? { runId: io.env.KBC_RUNID } : {}),
+    ...pollFrom(io.env),
   });
+}
+
+/** `KBC_TABLE_SYNC_POLL_INITIAL_MS`: first job-poll wait (tests against the emulator); default 250. */
+function pollFrom(env: NodeJS.ProcessEnv): { poll?: { initialDelayMs: number } } {
+  const value = Number(env.KBC_TABLE_SYNC_POLL_INITIAL_MS);
+  return Number.isInteger(value) && value > 0 ? { poll: { initialDelayMs: value } } : {};
 }
 
 function buildWriter(
