@@ -22,6 +22,7 @@ import {
   messageOf,
 } from './errors.js';
 import { createLogger, type Logger } from './logger.js';
+import { endpointsFromEnv } from './objects/endpoints.js';
 import { openSliceSink } from './objects/slice-sink.js';
 import { openSliceSource } from './objects/slice-source.js';
 import type { ObjectStoreEndpoints } from './objects/types.js';
@@ -96,7 +97,7 @@ export async function main(io: Io): Promise<number> {
       source,
       writer: buildWriter(config, dataDir, io, masker, logger, endpoints),
       openSliceSource: (file, refetchFile) =>
-        openSliceSource(file, { refetchFile, endpoints, masker }),
+        openSliceSource(file, { refetchFile, endpoints, masker, logger }),
       resolveChangedSince,
       nowMs: Date.now,
       tuning: tuningFrom(io.env),
@@ -199,17 +200,18 @@ function buildWriter(
     destination: config.destination,
     client: buildClient(config.destination, io, masker, logger),
     openSliceSink: (prepared, refreshFile) =>
-      openSliceSink(prepared, { refreshFile, endpoints, masker }),
+      openSliceSink(prepared, { refreshFile, endpoints, masker, logger }),
     logger,
     signal: io.signal,
   });
 }
 
-/** The cloud SDKs' own variables point transfers at emulators (design §3). */
+/**
+ * The cloud SDKs' own variables point transfers at emulators (design §3): `AWS_ENDPOINT_URL_S3`,
+ * else `AWS_ENDPOINT_URL`; `STORAGE_EMULATOR_HOST` (scheme optional).
+ */
 export function objectStoreEndpoints(env: NodeJS.ProcessEnv): ObjectStoreEndpoints {
-  const s3 = env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL;
-  const gcs = env.STORAGE_EMULATOR_HOST;
-  return { ...(s3 ? { s3 } : {}), ...(gcs ? { gcs } : {}) };
+  return endpointsFromEnv(env);
 }
 
 /** Concurrency overrides for benchmarks and tests; the defaults come from the benchmark. */

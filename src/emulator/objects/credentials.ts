@@ -66,18 +66,6 @@ export class CredentialRegistry {
     this.#byId.set(name, credential);
   }
 
-  /** Test control: the secret parts (secret key, session token, GCS token) of every credential issued so far. */
-  secrets(): string[] {
-    const out = new Set<string>();
-    for (const credential of this.#byId.values()) {
-      if (credential.secret) out.add(credential.secret);
-      if (credential.sessionToken) out.add(credential.sessionToken);
-      // A GCS access token is its id.
-      if (credential.provider === 'gcp') out.add(credential.id);
-    }
-    return [...out];
-  }
-
   /** Every credential issued so far expires at `nowMs` (strictly: is expired from then on). */
   expireAll(nowMs: number): void {
     for (const credential of this.#byId.values()) {
