@@ -23,7 +23,8 @@ import type { OutputWriter } from './output/output-writer.js';
 import { ProjectWriter } from './output/project-writer.js';
 import { DEFAULT_TUNING, runSync, type RunReport, type Tuning } from './run.js';
 import { SecretMasker } from './secrets.js';
-import { createStorageClient } from './storage/storage-client.js';
+import type { RetryOptions } from './storage/retry-policy.js';
+import { createStorageClient, type PollOptions } from './storage/storage-client.js';
 import type { StorageClient } from './storage/types.js';
 import { formatSummaryTable, summarize } from './summary.js';
 // Type only: the emulator is loaded on demand (it needs the dev dependencies, absent in the image).
@@ -87,7 +88,7 @@ export async function main(io: Io): Promise<number> {
       source,
       writer: buildWriter(config, dataDir, io, masker, logger, endpoints),
       openSliceSource: (file, refetchFile) =>
-        openSliceSource(file, { refetchFile, endpoints, masker }),
+        openSliceSource(file, { refetchFile, endpoints, masker, ...timingFrom(io.env) }),
       resolveChangedSince,
       nowMs: Date.now,
       tuning: tuningFrom(io.env),
@@ -98,7 +99,7 @@ export async function main(io: Io): Promise<number> {
   }
 }
 
-/** CLI action > `--dry-run` > `action` in config.json > `run`. Unknown names are exit 2. */
+/** CLI action > `--dry-run` > `action` in config.json > `run`. Unknown names are a ConfigError. */
 function chooseAction(
   cli: Exclude<CliArgs, { command: 'help' | 'emulator' }>,
   raw: unknown,
@@ -111,11 +112,17 @@ function chooseAction(
     raw.action
       ? raw.action
       : 'run';
+  const value: unknown = raw && typeof raw === 'object' && 'action' in raw ? raw.action : undefined;
+  if (value !== undefined && value !== null && typeof value !== 'string') {
+    // Never run a config whose action is not a name (an array, a number…) as if it said "run".
+    throw new ConfigError([`action: must be a string such as "run", not ${typeof value}`]);
+  }
   const action = cli.command === 'action' ? cli.name : cli.dryRun ? 'plan' : configured;
   if (action === 'run' || isSyncAction(action)) return action;
-  throw new Error(
-    `Unknown action "${action}": expected run, list, info, sourceInfo, testConnection or plan.`,
-  );
+  // A config.json naming an unknown action is the user's to fix (exit 1), like any config problem.
+  throw new ConfigError([
+    `action: ${JSON.stringify(action.slice(0, 40))} is not a known action; use one of run, list, info, sourceInfo, testConnection, plan`,
+  ]);
 }
 
 function parseOrThrow(raw: unknown, action: string): Config {
@@ -164,6 +171,7 @@ function buildClient(
     masker,
     logger,
     ...(io.env.KBC_RUNID ? { runId: io.env.KBC_RUNID } : {}),
+    ...timingFrom(io.env),
   });
 }
 
@@ -180,7 +188,7 @@ function buildWriter(
     destination: config.destination,
     client: buildClient(config.destination, io, masker, logger),
     openSliceSink: (prepared, refreshFile) =>
-      openSliceSink(prepared, { refreshFile, endpoints, masker }),
+      openSliceSink(prepared, { refreshFile, endpoints, masker, ...timingFrom(io.env) }),
     logger,
     signal: io.signal,
   });
@@ -191,6 +199,41 @@ export function objectStoreEndpoints(env: NodeJS.ProcessEnv): ObjectStoreEndpoin
   const s3 = env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL;
   const gcs = env.STORAGE_EMULATOR_HOST;
   return { ...(s3 ? { s3 } : {}), ...(gcs ? { gcs } : {}) };
+}
+
+/**
+ * Retry and job-polling overrides (fault-injection tests use small values; production keeps the
+ * defaults of docs/storage-client.md): `KBC_TABLE_SYNC_RETRY_BASE_MS`, `_RETRY_MAX_MS` (one backoff
+ * step), `_RETRY_AFTER_CAP_MS` (cap of an honoured Retry-After), `_RETRY_BUDGET_MS` (total time of
+ * one request), `_POLL_INITIAL_MS`, `_POLL_MAX_MS` and `_JOB_TIMEOUT_MS` (job polling deadline).
+ */
+export function timingFrom(env: NodeJS.ProcessEnv): {
+  retry?: Partial<RetryOptions>;
+  poll?: Partial<PollOptions>;
+} {
+  const pick = <K extends string>(names: Record<K, string>): Partial<Record<K, number>> => {
+    const out: Partial<Record<K, number>> = {};
+    for (const [key, name] of Object.entries(names) as [K, string][]) {
+      const value = Number(env[`KBC_TABLE_SYNC_${name}`]);
+      if (env[`KBC_TABLE_SYNC_${name}`] && Number.isInteger(value) && value > 0) out[key] = value;
+    }
+    return out;
+  };
+  const retry = pick({
+    baseDelayMs: 'RETRY_BASE_MS',
+    maxDelayMs: 'RETRY_MAX_MS',
+    maxRetryAfterMs: 'RETRY_AFTER_CAP_MS',
+    budgetMs: 'RETRY_BUDGET_MS',
+  });
+  const poll = pick({
+    initialDelayMs: 'POLL_INITIAL_MS',
+    maxDelayMs: 'POLL_MAX_MS',
+    timeoutMs: 'JOB_TIMEOUT_MS',
+  });
+  return {
+    ...(Object.keys(retry).length > 0 ? { retry } : {}),
+    ...(Object.keys(poll).length > 0 ? { poll } : {}),
+  };
 }
 
 /** Concurrency overrides for benchmarks and tests; the defaults come from the benchmark. */

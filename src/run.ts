@@ -1,5 +1,9 @@
 import pLimit from 'p-limit';
-import { checkSourceToken, type SourceAuthorization } from './auth/check-token.js';
+import {
+  checkSourceToken,
+  explainRejectedToken,
+  type SourceAuthorization,
+} from './auth/check-token.js';
 import type { ChangedSince, Config } from './config/types.js';
 import { InterruptedError, UserError, isUserError, messageOf } from './errors.js';
 import type { Logger } from './logger.js';
@@ -102,7 +106,9 @@ export async function authorizeSource(
   nowMs: number,
   logger: Logger,
 ): Promise<SourceAuthorization> {
-  const token = await source.verifyToken();
+  const token = await source.verifyToken().catch((error: unknown) => {
+    throw explainRejectedToken(error, 'source');
+  });
   const auth = checkSourceToken(token, {
     nowMs,
     ...(config.source.region ? { configuredRegion: config.source.region } : {}),

@@ -86,6 +86,15 @@ export class EmulatorControl {
     return this.#core.faults.pending();
   }
 
+  // ---- secrets (for secret scans) ----
+  /**
+   * Every secret the emulator has handed out so far: Storage API token strings (seeded and
+   * created) and the object-store secrets of `EmulatedObjectStore.issuedSecrets()`. Read-only.
+   */
+  issuedSecrets(): string[] {
+    return [...this.#core.state.tokens.keys(), ...this.#core.objectStore.issuedSecrets()];
+  }
+
   // ---- counters ----
   stats(): EmulatorStats {
     const state = this.#core.state;

@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
-import { checkDestinationToken } from '../auth/check-token.js';
+import { checkDestinationToken, explainRejectedToken } from '../auth/check-token.js';
 import type { DestinationConfig } from '../config/types.js';
 import { UserError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -197,7 +197,9 @@ export class ProjectWriter implements OutputWriter {
 
   async #checkBucket(bucketId: string): Promise<void> {
     const { client, logger } = this.#deps;
-    const token = await client.verifyToken();
+    const token = await client.verifyToken().catch((error: unknown) => {
+      throw explainRejectedToken(error, 'destination');
+    });
     const bucket = await client.findBucket(bucketId);
     const auth = checkDestinationToken(token, bucketId, bucket !== null);
     if (auth.mustCreateBucket) {

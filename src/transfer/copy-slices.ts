@@ -3,6 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import type { LimitFunction } from 'p-limit';
 import pLimit from 'p-limit';
 import { InterruptedError, messageOf } from '../errors.js';
+import { ObjectStoreError } from '../objects/errors.js';
 import type { SliceRef, SliceSource } from '../objects/types.js';
 import type { TableProgress } from './progress.js';
 import { GzipVerifier, type SliceTally } from './verify-gzip.js';
@@ -117,8 +118,13 @@ async function copySliceOnce(
   }
 }
 
-/** Credential, network and content errors are worth another attempt; programming errors are not. */
+/**
+ * Credential, network and content errors are worth another attempt; programming errors are not,
+ * nor an object-store refusal the store will repeat (`retryable: false`, e.g. expired S3 upload
+ * credentials, which cannot be refreshed).
+ */
 function isRetryableSliceError(error: unknown): boolean {
+  if (error instanceof ObjectStoreError) return error.retryable;
   return !(error instanceof TypeError || error instanceof RangeError);
 }
 

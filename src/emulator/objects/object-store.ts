@@ -116,6 +116,8 @@ export class EmulatedObjectStore {
     azure: { gets: 0, puts: 0, rejected: 0 },
     gcp: { gets: 0, puts: 0, rejected: 0 },
   };
+  /** Every secret value handed to clients (credential secrets, tokens, SAS sigs, signed queries). */
+  readonly #issuedSecrets = new Set<string>();
   #bytesOut = 0;
   #bytesIn = 0;
   #baseUrl = 'http://127.0.0.1';
@@ -253,6 +255,15 @@ export class EmulatedObjectStore {
     };
   }
 
+  /**
+   * Test control (secret scans): every secret value issued so far: S3 secret keys and session
+   * tokens, GCS bearer tokens, Azure SAS signatures, and the query string and signature of every
+   * signed URL. Access key ids are not secrets and are not listed.
+   */
+  issuedSecrets(): string[] {
+    return [...this.#issuedSecrets];
+  }
+
   /** Test control: every credential (and signed URL) issued so far expires now. */
   expireAllCredentials(): void {
     this.#credentials.expireAll(this.#clock.nowMs());
@@ -320,8 +331,13 @@ export class EmulatedObjectStore {
       ttlSeconds,
     );
     if (provider === 'azure') {
-      this.#credentials.alias(`sas:${this.#sasFields(credential).sig}`, credential);
+      const sig = this.#sasFields(credential).sig;
+      this.#credentials.alias(`sas:${sig}`, credential);
+      this.#issuedSecrets.add(sig);
     }
+    this.#issuedSecrets.add(credential.secret);
+    if (credential.sessionToken !== '') this.#issuedSecrets.add(credential.sessionToken);
+    if (provider === 'gcp' && purpose === 'federation') this.#issuedSecrets.add(credential.id);
     return credential;
   }
 
@@ -370,7 +386,7 @@ export class EmulatedObjectStore {
       return `${this.#baseUrl}/azure/${this.azureAccountName}/${encodeRfc3986(loc.bucket)}/${keyPath}?${this.#sasQuery(credential)}`;
     }
     const aws = provider === 'aws';
-    return presignUrl({
+    const signed = presignUrl({
       flavor: aws ? AWS_V4 : GOOG_V4,
       method: 'GET',
       origin: this.#baseUrl,
@@ -383,6 +399,11 @@ export class EmulatedObjectStore {
       nowMs: credential.issuedAtMs,
       expiresSeconds: Math.max(1, Math.min(604_800, ttlSeconds)),
     });
+    const query = signed.slice(signed.indexOf('?') + 1);
+    this.#issuedSecrets.add(query);
+    const signature = /Signature=([^&]+)/.exec(query)?.[1];
+    if (signature) this.#issuedSecrets.add(signature);
+    return signed;
   }
 
   // ------------------------------------------------------------ serving
