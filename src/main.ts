@@ -31,7 +31,8 @@ import type { OutputWriter } from './output/output-writer.js';
 import { ProjectWriter } from './output/project-writer.js';
 import { DEFAULT_TUNING, runSync, type RunReport, type Tuning } from './run.js';
 import { SecretMasker } from './secrets.js';
-import { createStorageClient } from './storage/storage-client.js';
+import type { RetryOptions } from './storage/retry-policy.js';
+import { createStorageClient, type PollOptions } from './storage/storage-client.js';
 import type { StorageClient } from './storage/types.js';
 import { formatSummaryTable, summarize } from './summary.js';
 // Type only: the emulator is loaded on demand (it needs the dev dependencies, absent in the image).
@@ -97,7 +98,7 @@ export async function main(io: Io): Promise<number> {
       source,
       writer: buildWriter(config, dataDir, io, masker, logger, endpoints),
       openSliceSource: (file, refetchFile) =>
-        openSliceSource(file, { refetchFile, endpoints, masker, logger }),
+        openSliceSource(file, { refetchFile, endpoints, masker, logger, ...timingFrom(io.env) }),
       resolveChangedSince,
       nowMs: Date.now,
       tuning: tuningFrom(io.env),
@@ -108,7 +109,12 @@ export async function main(io: Io): Promise<number> {
   }
 }
 
-/** CLI action > `--dry-run` > `action` in config.json > `run`. Unknown names are exit 2. */
+/**
+ * CLI action > `--dry-run` > `action` in config.json > `run`.
+ * An action that is not a string is a config problem (exit 1). An unknown action name is exit 2,
+ * as in Keboola's component libraries: the platform only sends actions the component registered,
+ * so an unknown one is an integration error, not something the user typed into a form.
+ */
 function chooseAction(
   cli: Exclude<CliArgs, { command: 'help' | 'emulator' }>,
   raw: unknown,
@@ -121,10 +127,15 @@ function chooseAction(
     raw.action
       ? raw.action
       : 'run';
+  const value: unknown = raw && typeof raw === 'object' && 'action' in raw ? raw.action : undefined;
+  if (value !== undefined && value !== null && typeof value !== 'string') {
+    // Never run a config whose action is not a name (an array, a number…) as if it said "run".
+    throw new ConfigError([`action: must be a string such as "run", not ${typeof value}`]);
+  }
   const action = cli.command === 'action' ? cli.name : cli.dryRun ? 'plan' : configured;
   if (action === 'run' || isSyncAction(action)) return action;
   throw new Error(
-    `Unknown action "${action}": expected run, list, info, sourceInfo, testConnection or plan.`,
+    `Unknown action ${JSON.stringify(action.slice(0, 40))}: expected run, list, info, sourceInfo, testConnection or plan.`,
   );
 }
 
@@ -174,17 +185,8 @@ function buildClient(
     masker,
     logger,
     ...(io.env.KBC_RUNID ? { runId: io.env.KBC_RUNID } : {}),
-    ...pollFrom(io.env),
+    ...timingFrom(io.env),
   });
-}
-
-/**
- * `KBC_TABLE_SYNC_POLL_MS`: first job-poll wait in ms (tests against the emulator, whose jobs finish
- * at once); absent or invalid → the client's default.
- */
-function pollFrom(env: NodeJS.ProcessEnv): { poll?: { initialDelayMs: number } } {
-  const value = Number(env.KBC_TABLE_SYNC_POLL_MS);
-  return Number.isInteger(value) && value > 0 ? { poll: { initialDelayMs: value } } : {};
 }
 
 function buildWriter(
@@ -200,7 +202,7 @@ function buildWriter(
     destination: config.destination,
     client: buildClient(config.destination, io, masker, logger),
     openSliceSink: (prepared, refreshFile) =>
-      openSliceSink(prepared, { refreshFile, endpoints, masker, logger }),
+      openSliceSink(prepared, { refreshFile, endpoints, masker, logger, ...timingFrom(io.env) }),
     logger,
     signal: io.signal,
   });
@@ -212,6 +214,41 @@ function buildWriter(
  */
 export function objectStoreEndpoints(env: NodeJS.ProcessEnv): ObjectStoreEndpoints {
   return endpointsFromEnv(env);
+}
+
+/**
+ * Retry and job-polling overrides (fault-injection tests use small values; production keeps the
+ * defaults of docs/storage-client.md): `KBC_TABLE_SYNC_RETRY_BASE_MS`, `_RETRY_MAX_MS` (one backoff
+ * step), `_RETRY_AFTER_CAP_MS` (cap of an honoured Retry-After), `_RETRY_BUDGET_MS` (total time of
+ * one request), `_POLL_INITIAL_MS`, `_POLL_MAX_MS` and `_JOB_TIMEOUT_MS` (job polling deadline).
+ */
+export function timingFrom(env: NodeJS.ProcessEnv): {
+  retry?: Partial<RetryOptions>;
+  poll?: Partial<PollOptions>;
+} {
+  const pick = <K extends string>(names: Record<K, string>): Partial<Record<K, number>> => {
+    const out: Partial<Record<K, number>> = {};
+    for (const [key, name] of Object.entries(names) as [K, string][]) {
+      const value = Number(env[`KBC_TABLE_SYNC_${name}`]);
+      if (env[`KBC_TABLE_SYNC_${name}`] && Number.isInteger(value) && value > 0) out[key] = value;
+    }
+    return out;
+  };
+  const retry = pick({
+    baseDelayMs: 'RETRY_BASE_MS',
+    maxDelayMs: 'RETRY_MAX_MS',
+    maxRetryAfterMs: 'RETRY_AFTER_CAP_MS',
+    budgetMs: 'RETRY_BUDGET_MS',
+  });
+  const poll = pick({
+    initialDelayMs: 'POLL_INITIAL_MS',
+    maxDelayMs: 'POLL_MAX_MS',
+    timeoutMs: 'JOB_TIMEOUT_MS',
+  });
+  return {
+    ...(Object.keys(retry).length > 0 ? { retry } : {}),
+    ...(Object.keys(poll).length > 0 ? { poll } : {}),
+  };
 }
 
 /** Concurrency overrides for benchmarks and tests; the defaults come from the benchmark. */

@@ -1,4 +1,4 @@
-import { UserError } from '../errors.js';
+import { StorageApiError, UserError } from '../errors.js';
 import type { TokenInfo } from '../storage/types.js';
 
 /** What a valid source token grants: one bucket, read-only. */
@@ -164,4 +164,18 @@ export function checkDestinationToken(
     );
   }
   return { ...identity, mustCreateBucket: false };
+}
+
+/**
+ * A 401 from `tokens/verify` at the start of a run means the configured token is unknown, revoked
+ * or expired: something the user fixes (exit 1), not an outage. Other errors are returned as they are.
+ */
+export function explainRejectedToken(error: unknown, role: 'source' | 'destination'): unknown {
+  if (!(error instanceof StorageApiError) || error.details.status !== 401) return error;
+  const reason =
+    error.details.code === 'storage.tokenExpired' ? 'has expired' : 'is invalid or was revoked';
+  const key = role === 'source' ? '"#token"' : '"destination.#token"';
+  return new UserError(
+    `The ${role} Storage API token ${reason} (tokens/verify answered 401): set a valid token in ${key}.`,
+  );
 }

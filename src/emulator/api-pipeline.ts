@@ -1,6 +1,6 @@
 /**
  * One Storage API request, end to end: count it, maintenance switch, faults that act before the
- * handler (latency, revokeToken, expireCredentials, status, reset), authentication, the route, and
+ * handler (latency, revokeToken, expireToken, expireCredentials, status, reset), authentication, the route, and
  * faults that act on the finished answer (`afterHandling: true`).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -83,10 +83,12 @@ async function applyBeforeFaults(
   const faults = core.faults;
   const latency = faults.take(method, path, ['latency']);
   if (latency?.kind === 'latency') await sleep(latency.ms);
-  if (faults.take(method, path, ['revokeToken'])) {
+  const tokenFault = faults.take(method, path, ['revokeToken', 'expireToken']);
+  if (tokenFault) {
     const header = req.headers['x-storageapi-token'];
     const token = core.state.tokens.get(Array.isArray(header) ? (header[0] ?? '') : (header ?? ''));
-    if (token) token.revoked = true;
+    if (token && tokenFault.kind === 'revokeToken') token.revoked = true;
+    if (token && tokenFault.kind === 'expireToken') token.expiresMs = core.clock.nowMs();
   }
   if (faults.take(method, path, ['expireCredentials'])) core.objectStore.expireAllCredentials();
   return faults.take(method, path, ['status', 'reset'], (s) => !isAfterHandling(s));

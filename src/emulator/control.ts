@@ -86,6 +86,15 @@ export class EmulatorControl {
     return this.#core.faults.pending();
   }
 
+  // ---- secrets (for secret scans) ----
+  /**
+   * Every secret the emulator has handed out so far: Storage API token strings (seeded and
+   * created) and the object-store secrets of `EmulatedObjectStore.issuedSecrets()`. Read-only.
+   */
+  issuedSecrets(): string[] {
+    return [...this.#core.state.tokens.keys(), ...this.#core.objectStore.issuedSecrets()];
+  }
+
   // ---- counters ----
   stats(): EmulatorStats {
     const state = this.#core.state;
@@ -96,14 +105,7 @@ export class EmulatorControl {
       objectStore: this.#core.objectStore.stats(),
     };
   }
-  /**
-   * Every object-store secret issued so far (access keys, secret keys, session tokens, SAS
-   * queries and signatures, bearer tokens, signed-URL queries): for secret scans of job output.
-   */
-  issuedSecrets(): string[] {
-    return this.#core.objectStore.issuedSecrets();
-  }
-  /** The same list as {@link issuedSecrets} (older name used by some tests). */
+  /** Only the object-store part of {@link issuedSecrets}. */
   objectStoreSecrets(): string[] {
     return this.#core.objectStore.issuedSecrets();
   }

@@ -37,6 +37,8 @@ export type FaultKind =
   | { readonly kind: 'jobError'; readonly code: string; readonly message: string }
   /** The request's token is revoked (as by a refresh) just before the request is handled. */
   | { readonly kind: 'revokeToken' }
+  /** The request's token expires (emulator clock) just before the request is handled. */
+  | { readonly kind: 'expireToken' }
   /** Every provider credential issued so far expires just before the request is handled. */
   | { readonly kind: 'expireCredentials' };
 

@@ -1,6 +1,10 @@
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
-import { canSeeDestinationBucket, checkDestinationToken } from '../auth/check-token.js';
+import {
+  canSeeDestinationBucket,
+  checkDestinationToken,
+  explainRejectedToken,
+} from '../auth/check-token.js';
 import type { DestinationConfig } from '../config/types.js';
 import { UserError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -206,7 +210,9 @@ export class ProjectWriter implements OutputWriter {
 
   async #checkBucket(bucketId: string): Promise<void> {
     const { client, logger } = this.#deps;
-    const token = await client.verifyToken();
+    const token = await client.verifyToken().catch((error: unknown) => {
+      throw explainRejectedToken(error, 'destination');
+    });
     // A limited token gets 403 for a bucket it has no permission to: only ask about visible ones.
     const exists =
       canSeeDestinationBucket(token, bucketId) && (await client.findBucket(bucketId)) !== null;

@@ -341,6 +341,10 @@ export function networkCodeOf(error: unknown): string {
     if (typeof record.message === 'string' && record.message.includes('socket hang up')) {
       return 'socket hang up';
     }
+    // Axios: the connection broke after the headers, in the middle of the body.
+    if (typeof record.message === 'string' && record.message.includes('stream has been aborted')) {
+      return 'ECONNRESET';
+    }
     if (record.cause) return networkCodeOf(record.cause);
   }
   return 'UNKNOWN';

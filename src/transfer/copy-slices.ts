@@ -3,7 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import type { LimitFunction } from 'p-limit';
 import pLimit from 'p-limit';
 import { InterruptedError, messageOf } from '../errors.js';
-import { UploadCredentialsRefusedError } from '../objects/errors.js';
+import { ObjectStoreError, UploadCredentialsRefusedError } from '../objects/errors.js';
 import type { SliceRef, SliceSource } from '../objects/types.js';
 import type { TableProgress } from './progress.js';
 import { GzipVerifier, type SliceTally } from './verify-gzip.js';
@@ -131,14 +131,13 @@ async function copySliceOnce(
 
 /**
  * Credential, network and content errors are worth another attempt; programming errors are not,
- * nor refused S3/Azure upload credentials (they cannot be refreshed, so every retry would fail).
+ * nor an object-store refusal the store will repeat (`retryable: false`, e.g. refused S3/Azure
+ * upload credentials, which cannot be refreshed).
  */
 function isRetryableSliceError(error: unknown): boolean {
-  return !(
-    error instanceof TypeError ||
-    error instanceof RangeError ||
-    error instanceof UploadCredentialsRefusedError
-  );
+  if (error instanceof UploadCredentialsRefusedError) return false;
+  if (error instanceof ObjectStoreError) return error.retryable;
+  return !(error instanceof TypeError || error instanceof RangeError);
 }
 
 function throwIfAborted(signal: AbortSignal): void {

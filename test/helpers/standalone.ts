@@ -176,7 +176,7 @@ export function runJob(
     env: {
       AWS_ENDPOINT_URL_S3: url,
       STORAGE_EMULATOR_HOST: url,
-      KBC_TABLE_SYNC_POLL_MS: '20',
+      KBC_TABLE_SYNC_POLL_INITIAL_MS: '20',
       ...env,
     },
     timeoutMs: 60_000,

@@ -213,7 +213,7 @@ describe('platform mode', () => {
       [
         'an invalid token',
         () => config({ '#token': TOKENS.invalid, tables: [{ name: 'orders' }] }),
-        /token is not valid/,
+        /token is invalid or was revoked/,
       ],
       [
         'an expired token',

@@ -109,7 +109,7 @@ export function cliEnv(
     AWS_ENDPOINT_URL_S3: emulatorUrl,
     STORAGE_EMULATOR_HOST: emulatorUrl,
     KBC_TABLE_SYNC_PROGRESS_MS: '60000',
-    KBC_TABLE_SYNC_POLL_MS: '20',
+    KBC_TABLE_SYNC_POLL_INITIAL_MS: '20',
     ...extra,
   };
 }

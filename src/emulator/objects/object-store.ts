@@ -116,10 +116,10 @@ export class EmulatedObjectStore {
     azure: { gets: 0, puts: 0, rejected: 0 },
     gcp: { gets: 0, puts: 0, rejected: 0 },
   };
+  /** Every secret value handed to clients (credential secrets, tokens, SAS sigs, signed queries). */
+  readonly #issuedSecrets = new Set<string>();
   #bytesOut = 0;
   #bytesIn = 0;
-  /** Every secret string handed out (test control: secret scans of job output). */
-  readonly #issuedSecrets = new Set<string>();
   #baseUrl = 'http://127.0.0.1';
 
   constructor(options: ObjectStoreOptions) {
@@ -398,7 +398,7 @@ export class EmulatedObjectStore {
       return `${this.#baseUrl}/azure/${this.azureAccountName}/${encodeRfc3986(loc.bucket)}/${keyPath}?${this.#sasQuery(credential)}`;
     }
     const aws = provider === 'aws';
-    return presignUrl({
+    const signed = presignUrl({
       flavor: aws ? AWS_V4 : GOOG_V4,
       method: 'GET',
       origin: this.#baseUrl,
@@ -411,6 +411,11 @@ export class EmulatedObjectStore {
       nowMs: credential.issuedAtMs,
       expiresSeconds: Math.max(1, Math.min(604_800, ttlSeconds)),
     });
+    const query = signed.slice(signed.indexOf('?') + 1);
+    this.#issuedSecrets.add(query);
+    const signature = /Signature=([^&]+)/.exec(query)?.[1];
+    if (signature) this.#issuedSecrets.add(signature);
+    return signed;
   }
 
   // ------------------------------------------------------------ serving
