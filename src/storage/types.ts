@@ -232,6 +232,11 @@ export interface StorageClient {
   /** Base URL without trailing slash. */
   readonly url: string;
   verifyToken(): Promise<TokenInfo>;
+  /**
+   * The Storage server's clock now, in ms: from the `Date` header of a fresh answer (1 s
+   * resolution, so at most a second behind). Watermarks come from here, never the local clock.
+   */
+  serverTimeMs(): Promise<number>;
   getBucket(bucketId: string): Promise<BucketDetail>;
   /** Null when the bucket does not exist (404). */
   findBucket(bucketId: string): Promise<BucketDetail | null>;

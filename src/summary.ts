@@ -1,0 +1,76 @@
+import { messageOf } from './errors.js';
+import type { TableOutcome } from './run.js';
+
+export interface SummaryRow {
+  readonly table: string;
+  readonly destination: string;
+  readonly status: string;
+  readonly rows: number;
+  readonly bytes: number;
+  readonly seconds: number;
+  readonly megabytesPerSecond: number;
+  readonly error?: string;
+}
+
+/** One row per table (failed and skipped tables included) plus the run's totals. */
+export function summarize(
+  outcomes: readonly TableOutcome[],
+  nowMs: number,
+): { rows: SummaryRow[]; totals: Omit<SummaryRow, 'table' | 'destination' | 'status'> } {
+  const rows = outcomes.map((o): SummaryRow => {
+    const seconds = round(o.progress.elapsedSeconds(nowMs), 2);
+    const bytes = o.result?.bytes ?? o.progress.bytes;
+    return {
+      table: o.plan.sourceId,
+      destination: o.progress.destination,
+      status: o.status,
+      rows: o.result?.rows ?? o.progress.rows,
+      bytes,
+      seconds,
+      megabytesPerSecond: seconds > 0 ? round(bytes / 1e6 / seconds, 2) : 0,
+      ...(o.error !== undefined ? { error: messageOf(o.error) } : {}),
+    };
+  });
+  const bytes = rows.reduce((s, r) => s + r.bytes, 0);
+  const seconds = round(Math.max(0, ...rows.map((r) => r.seconds)), 2);
+  return {
+    rows,
+    totals: {
+      rows: rows.reduce((s, r) => s + r.rows, 0),
+      bytes,
+      seconds,
+      megabytesPerSecond: seconds > 0 ? round(bytes / 1e6 / seconds, 2) : 0,
+    },
+  };
+}
+
+/** A fixed-width text table of the summary, for people reading the log. */
+export function formatSummaryTable(summary: ReturnType<typeof summarize>): string {
+  const header = ['table', 'status', 'rows', 'bytes', 'seconds', 'MB/s'];
+  const lines = summary.rows.map((r) => [
+    r.table,
+    r.status,
+    String(r.rows),
+    String(r.bytes),
+    r.seconds.toFixed(2),
+    r.megabytesPerSecond.toFixed(2),
+  ]);
+  const t = summary.totals;
+  lines.push([
+    'total',
+    '',
+    String(t.rows),
+    String(t.bytes),
+    t.seconds.toFixed(2),
+    t.megabytesPerSecond.toFixed(2),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => (l[i] ?? '').length)));
+  const format = (cells: readonly string[]) =>
+    cells.map((c, i) => (i < 2 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ');
+  return [format(header), ...lines.map(format)].join('\n');
+}
+
+function round(value: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(value * f) / f;
+}

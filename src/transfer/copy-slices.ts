@@ -1,0 +1,131 @@
+import type { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { LimitFunction } from 'p-limit';
+import pLimit from 'p-limit';
+import { InterruptedError, messageOf } from '../errors.js';
+import type { SliceRef, SliceSource } from '../objects/types.js';
+import type { TableProgress } from './progress.js';
+import { GzipVerifier, type SliceTally } from './verify-gzip.js';
+
+/** How one slice is written: the verified byte stream goes to `write`, which resolves when stored. */
+export type SliceWriter = (
+  slice: SliceRef,
+  body: Readable,
+  contentLength: number | undefined,
+  signal: AbortSignal,
+) => Promise<void>;
+
+export interface CopyOptions {
+  /** Slices of one table in flight at once. */
+  readonly sliceConcurrency: number;
+  /** Shared by every table: bounds slices in flight across the whole run. */
+  readonly globalLimit: LimitFunction;
+  /** Attempts per slice (a broken or bad slice restarts from byte zero). */
+  readonly attemptsPerSlice: number;
+  readonly signal: AbortSignal;
+  readonly progress: TableProgress;
+  /** Told about each retried slice (for the log). */
+  readonly onRetry?: (slice: SliceRef, attempt: number, reason: string) => void;
+  /** Waits between attempts; injected so tests do not sleep. */
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
+export const DEFAULT_ATTEMPTS_PER_SLICE = 5;
+
+/**
+ * Copies every slice of `source` through a gzip verifier into `write`, with bounded concurrency
+ * per table and across tables. Returns one tally per slice, in manifest order, whatever order
+ * the slices finished in.
+ * @throws the last error of a slice that failed every attempt; InterruptedError when aborted
+ */
+export async function copySlices(
+  source: SliceSource,
+  write: SliceWriter,
+  options: CopyOptions,
+): Promise<SliceTally[]> {
+  const tableLimit = pLimit(options.sliceConcurrency);
+  options.progress.slicesTotal = source.slices.length;
+  const tallies = await Promise.all(
+    source.slices.map((slice) =>
+      tableLimit(() =>
+        options.globalLimit(() => copySliceWithRetry(source, slice, write, options)),
+      ),
+    ),
+  );
+  return tallies;
+}
+
+async function copySliceWithRetry(
+  source: SliceSource,
+  slice: SliceRef,
+  write: SliceWriter,
+  options: CopyOptions,
+): Promise<SliceTally> {
+  for (let attempt = 1; ; attempt++) {
+    throwIfAborted(options.signal);
+    try {
+      const tally = await copySliceOnce(source, slice, write, options);
+      options.progress.slicesDone += 1;
+      options.progress.rows += tally.rows;
+      return tally;
+    } catch (error) {
+      if (options.signal.aborted) throw new InterruptedError('The run was interrupted.');
+      if (attempt >= options.attemptsPerSlice || !isRetryableSliceError(error)) throw error;
+      options.onRetry?.(slice, attempt, messageOf(error));
+      await (options.sleep ?? defaultSleep)(Math.min(250 * 2 ** (attempt - 1), 5_000));
+    }
+  }
+}
+
+async function copySliceOnce(
+  source: SliceSource,
+  slice: SliceRef,
+  write: SliceWriter,
+  options: CopyOptions,
+): Promise<SliceTally> {
+  const attemptAbort = new AbortController();
+  const onAbort = () => attemptAbort.abort();
+  options.signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    const opened = await source.open(slice, attemptAbort.signal);
+    let counted = 0;
+    const verifier = new GzipVerifier((bytes) => {
+      counted += bytes;
+      options.progress.bytes += bytes;
+    });
+    // The verifier is read by `write`; pipe the response into it and fail both on any error.
+    const feeding = pipeline(opened.body, verifier as unknown as Writable).catch(
+      (error: unknown) => {
+        attemptAbort.abort();
+        throw error;
+      },
+    );
+    try {
+      await Promise.all([
+        write(slice, verifier, opened.contentLength, attemptAbort.signal),
+        feeding,
+      ]);
+    } catch (error) {
+      options.progress.bytes -= counted;
+      opened.body.destroy();
+      verifier.destroy();
+      throw error;
+    }
+    return verifier.tally;
+  } finally {
+    options.signal.removeEventListener('abort', onAbort);
+  }
+}
+
+/** Credential, network and content errors are worth another attempt; programming errors are not. */
+function isRetryableSliceError(error: unknown): boolean {
+  return !(error instanceof TypeError || error instanceof RangeError);
+}
+
+function throwIfAborted(signal: AbortSignal): void {
+  if (signal.aborted) throw new InterruptedError('The run was interrupted.');
+}
+
+function defaultSleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,130 @@
+import { Transform, type TransformCallback } from 'node:stream';
+import { createGunzip, type Gunzip } from 'node:zlib';
+
+/** What a verified slice held. */
+export interface SliceTally {
+  /** CSV records (quote-aware: newlines inside quoted values do not count). */
+  readonly rows: number;
+  readonly compressedBytes: number;
+  readonly uncompressedBytes: number;
+}
+
+/** A slice whose gzip stream is broken (truncated, corrupt, not gzip). Retrying may help. */
+export class BadSliceError extends Error {
+  override name = 'BadSliceError';
+}
+
+/**
+ * A pass-through that verifies the gzip stream flowing through it and counts CSV records.
+ *
+ * Bytes leave unchanged, but the last chunk is held back until a full gunzip pass has reached the
+ * gzip trailer with a matching CRC: a truncated or corrupt slice therefore never reaches its
+ * destination whole (a file write or an upload with Content-Length stays incomplete), and the
+ * stream errors with {@link BadSliceError}.
+ */
+export class GzipVerifier extends Transform {
+  readonly #gunzip: Gunzip = createGunzip();
+  readonly #counter = new CsvRecordCounter();
+  #held: Buffer | undefined;
+  #compressedBytes = 0;
+  #uncompressedBytes = 0;
+  #gunzipError: Error | undefined;
+  readonly #gunzipEnded: Promise<void>;
+
+  /** @param onBytes told about every compressed chunk as it passes (progress counters). */
+  constructor(private readonly onBytes?: (bytes: number) => void) {
+    super();
+    this.#gunzip.on('data', (chunk: Buffer) => {
+      this.#uncompressedBytes += chunk.length;
+      this.#counter.feed(chunk);
+    });
+    this.#gunzipEnded = new Promise((resolve) => {
+      this.#gunzip.once('end', resolve);
+      this.#gunzip.once('error', (error) => {
+        this.#gunzipError = error;
+        resolve();
+      });
+    });
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.#compressedBytes += chunk.length;
+    this.onBytes?.(chunk.length);
+    if (this.#held) this.push(this.#held);
+    this.#held = chunk;
+    if (this.#gunzipError) {
+      callback(this.#badSlice());
+      return;
+    }
+    if (this.#gunzip.write(chunk)) callback();
+    else this.#gunzip.once('drain', () => callback());
+  }
+
+  override _flush(callback: TransformCallback): void {
+    this.#gunzip.end();
+    void this.#gunzipEnded.then(() => {
+      if (this.#gunzipError || this.#compressedBytes === 0) {
+        callback(this.#badSlice());
+        return;
+      }
+      if (this.#held) this.push(this.#held);
+      callback();
+    });
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.#gunzip.destroy();
+    callback(error);
+  }
+
+  /** Counts, valid once the stream has finished without error. */
+  get tally(): SliceTally {
+    return {
+      rows: this.#counter.records,
+      compressedBytes: this.#compressedBytes,
+      uncompressedBytes: this.#uncompressedBytes,
+    };
+  }
+
+  #badSlice(): BadSliceError {
+    const reason = this.#gunzipError?.message ?? 'the slice is empty, not even a gzip header';
+    return new BadSliceError(`the slice is not a complete gzip stream (${reason})`);
+  }
+}
+
+const QUOTE = 0x22;
+const NEWLINE = 0x0a;
+
+/** Counts RFC-4180 records across chunks; a final record without a newline counts too. */
+export class CsvRecordCounter {
+  #newlines = 0;
+  #inQuotes = false;
+  #lastByte = NEWLINE;
+
+  feed(chunk: Buffer): void {
+    let at = 0;
+    while (at < chunk.length) {
+      if (this.#inQuotes) {
+        const quote = chunk.indexOf(QUOTE, at);
+        if (quote < 0) break;
+        this.#inQuotes = false;
+        at = quote + 1;
+        continue;
+      }
+      const quote = chunk.indexOf(QUOTE, at);
+      const newline = chunk.indexOf(NEWLINE, at);
+      if (newline >= 0 && (quote < 0 || newline < quote)) {
+        this.#newlines += 1;
+        at = newline + 1;
+      } else if (quote >= 0) {
+        this.#inQuotes = true;
+        at = quote + 1;
+      } else break;
+    }
+    if (chunk.length > 0) this.#lastByte = chunk[chunk.length - 1] ?? NEWLINE;
+  }
+
+  get records(): number {
+    return this.#newlines + (this.#lastByte === NEWLINE ? 0 : 1);
+  }
+}

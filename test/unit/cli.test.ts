@@ -1,0 +1,67 @@
+import { describe, expect, it } from 'vitest';
+import { parseCli } from '../../src/cli.js';
+import { UserError } from '../../src/errors.js';
+
+describe('parseCli', () => {
+  it('defaults to run with nothing selected', () => {
+    expect(parseCli([])).toEqual({
+      command: 'run',
+      data: undefined,
+      tables: [],
+      fullRefresh: [],
+      fullRefreshAll: false,
+      dryRun: false,
+    });
+  });
+
+  it('takes repeatable --table and --full-refresh, and the data folder', () => {
+    expect(
+      parseCli([
+        '--data',
+        '/d',
+        '--table',
+        'orders',
+        '--table',
+        'customers',
+        '--full-refresh',
+        'orders',
+      ]),
+    ).toMatchObject({
+      command: 'run',
+      data: '/d',
+      tables: ['orders', 'customers'],
+      fullRefresh: ['orders'],
+    });
+    expect(parseCli(['run', '--dry-run', '--full-refresh-all'])).toMatchObject({
+      dryRun: true,
+      fullRefreshAll: true,
+    });
+  });
+
+  it('parses actions and the emulator command', () => {
+    expect(parseCli(['action', 'list', '--data', 'x'])).toEqual({
+      command: 'action',
+      name: 'list',
+      data: 'x',
+      tables: [],
+    });
+    expect(parseCli(['emulator', '--port', '9001'])).toEqual({
+      command: 'emulator',
+      port: 9001,
+      seed: undefined,
+    });
+  });
+
+  it.each([[['--bogus']], [['--full-refresh', 'a', '--full-refresh-all']], [['action']]])(
+    'turns usage mistakes %j into user errors',
+    (argv) => {
+      expect(() => parseCli(argv)).toThrow(UserError);
+    },
+  );
+
+  it('returns help text', () => {
+    const parsed = parseCli(['--help']);
+    expect(parsed.command).toBe('help');
+    expect(parsed.command === 'help' && parsed.text).toContain('--full-refresh');
+  });
+});

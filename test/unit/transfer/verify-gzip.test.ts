@@ -1,0 +1,86 @@
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { gzipSync } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import {
+  BadSliceError,
+  CsvRecordCounter,
+  GzipVerifier,
+} from '../../../src/transfer/verify-gzip.js';
+
+async function passThrough(
+  data: Buffer,
+  chunkSize = 7,
+): Promise<{ out: Buffer; verifier: GzipVerifier }> {
+  const chunks: Buffer[] = [];
+  for (let at = 0; at < data.length; at += chunkSize)
+    chunks.push(data.subarray(at, at + chunkSize));
+  const verifier = new GzipVerifier();
+  const received: Buffer[] = [];
+  await pipeline(
+    Readable.from(chunks),
+    verifier,
+    new Writable({
+      write(chunk: Buffer, _e, cb) {
+        received.push(chunk);
+        cb();
+      },
+    }),
+  );
+  return { out: Buffer.concat(received), verifier };
+}
+
+describe('GzipVerifier', () => {
+  const csv = '"1","a"\n"2","multi\nline"\n"3","c ""q"""\n';
+  const gz = gzipSync(csv);
+
+  it('passes bytes unchanged and counts records quote-aware', async () => {
+    const { out, verifier } = await passThrough(gz);
+    expect(out.equals(gz)).toBe(true);
+    expect(verifier.tally).toEqual({
+      rows: 3,
+      compressedBytes: gz.length,
+      uncompressedBytes: Buffer.byteLength(csv),
+    });
+  });
+
+  it.each([
+    ['truncated', gz.subarray(0, gz.length - 6)],
+    ['corrupt', Buffer.from(gz.map((b, i) => (i === Math.floor(gz.length / 2) ? b ^ 0xff : b)))],
+    ['not gzip', Buffer.from(csv)],
+    ['empty', Buffer.alloc(0)],
+  ])('rejects a %s slice and never emits its last chunk', async (_name, bad) => {
+    const verifier = new GzipVerifier();
+    const received: Buffer[] = [];
+    const done = pipeline(
+      Readable.from([bad]),
+      verifier,
+      new Writable({
+        write(chunk: Buffer, _e, cb) {
+          received.push(chunk);
+          cb();
+        },
+      }),
+    );
+    await expect(done).rejects.toBeInstanceOf(BadSliceError);
+    expect(Buffer.concat(received).length).toBeLessThan(Math.max(bad.length, 1));
+  });
+
+  it('accepts an empty table slice (gzip of nothing)', async () => {
+    const { verifier } = await passThrough(gzipSync(''));
+    expect(verifier.tally.rows).toBe(0);
+  });
+});
+
+describe('CsvRecordCounter', () => {
+  it.each([
+    ['', 0],
+    ['a\n', 1],
+    ['a\nb', 2],
+    ['"x\n\ny"\n"z"\n', 2],
+  ])('counts %j as %i records', (text, rows) => {
+    const counter = new CsvRecordCounter();
+    for (const ch of text) counter.feed(Buffer.from(ch));
+    expect(counter.records).toBe(rows);
+  });
+});
