@@ -46,7 +46,10 @@ EMULATOR_PID=
 CONTAINERS=()
 cleanup() {
   local rc=$?
-  for name in "${CONTAINERS[@]}"; do "$ENGINE" rm -f "$name" >/dev/null 2>&1 || true; done
+  for name in "${CONTAINERS[@]}"; do
+    "$ENGINE" kill "$name" >/dev/null 2>&1 || true
+    "$ENGINE" rm -f "$name" >/dev/null 2>&1 || true
+  done
   if [ -n "$EMULATOR_PID" ]; then
     kill "$EMULATOR_PID" 2>/dev/null || true
     wait "$EMULATOR_PID" 2>/dev/null || true
@@ -423,11 +426,13 @@ scenario_timeout() {
   ctl_add_fault '{"kind":"latency","ms":60000,"method":"GET","path":"/\\.gz$/","count":1000}'
   log "timeout: a run killed after ${kill_after_s}s"
   CONTAINERS+=("$NAME_PREFIX-timeout")
-  timeout --signal=KILL "$kill_after_s" "$ENGINE" run --rm --name "$NAME_PREFIX-timeout" --network host \
+  # (a subshell, so that bash's "Killed" job report stays out of the output)
+  (timeout --signal=KILL "$kill_after_s" "$ENGINE" run --rm --name "$NAME_PREFIX-timeout" --network host \
     --user "$RUN_UID:$RUN_GID" --read-only -v "$dir:/data" -v "$TMP/timeout.tmp:/tmp" \
     -e KBC_DATADIR=/data/ -e KBC_RUNID=1234567.9 -e AWS_ENDPOINT_URL_S3="$EMU" -e STORAGE_EMULATOR_HOST="$EMU" \
-    "$IMAGE" >"$OUT/timeout-killed.stdout" 2>"$OUT/timeout-killed.stderr" || rc=$?
-  # Killing the client leaves the container running; the runner's engine kills it: SIGKILL.
+    "$IMAGE" >"$OUT/timeout-killed.stdout" 2>"$OUT/timeout-killed.stderr"; exit $?) 2>/dev/null || rc=$?
+  # Killing the client leaves the container running; kill it too (SIGKILL, as the runner does).
+  "$ENGINE" kill "$NAME_PREFIX-timeout" >/dev/null 2>&1 || true
   "$ENGINE" rm -f "$NAME_PREFIX-timeout" >/dev/null 2>&1 || true
   expect_rc timeout-killed 137 "$rc"
   [ ! -e "$dir/out/state.json" ] || fail "the killed run wrote out/state.json: it was not in the middle"
@@ -500,7 +505,8 @@ for s in $SCENARIOS; do
 done
 echo "  size: $SIZE_NOTE"
 echo "  time: $((SECONDS - STARTED_S))s"
-[ "$failed" = 0 ] || {
-  echo "[test-image] $failed scenario(s) failed (logs: ${KEEP:+$TMP/logs}${KEEP:-rerun with KEEP=1})" >&2
+if [ "$failed" != 0 ]; then
+  if [ "${KEEP:-}" = 1 ]; then hint="logs in $OUT"; else hint="KEEP=1 keeps the logs"; fi
+  echo "[test-image] $failed scenario(s) failed ($hint)" >&2
   exit 1
-}
+fi
