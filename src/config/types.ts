@@ -12,7 +12,17 @@ export type RegionId = 'us-east-1' | 'eu-central-1' | 'north-europe' | 'europe-w
  */
 export type ChangedSince =
   | { readonly kind: 'absolute'; readonly unixSeconds: number }
-  | { readonly kind: 'relative'; readonly secondsAgo: number; readonly text: string }
+  | {
+      readonly kind: 'relative';
+      /** Seconds before now (after the month shift, when there is one). */
+      readonly secondsAgo: number;
+      /**
+       * Calendar months before now (`-3 months`, `-1 year` = 12), applied first on the UTC
+       * calendar; absent when the expression has no month or year part.
+       */
+      readonly monthsAgo?: number;
+      readonly text: string;
+    }
   /** `yesterday` and similar calendar expressions: start of the day `daysAgo` days back, UTC. */
   | { readonly kind: 'calendar'; readonly daysAgo: number; readonly text: string }
   | { readonly kind: 'lastRun' };

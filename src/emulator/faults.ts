@@ -10,11 +10,21 @@ export type FaultKind =
       readonly status: number;
       readonly retryAfterSeconds?: number;
       readonly body?: unknown;
+      /**
+       * Storage API routes: handle the request first (a job-starting POST creates its job), then
+       * answer with this status instead: the client sees a failure whose outcome is unknown.
+       */
+      readonly afterHandling?: boolean;
     }
   /** Delay the answer. */
   | { readonly kind: 'latency'; readonly ms: number }
   /** Send headers and the first `afterBytes` bytes of the body, then destroy the socket. */
-  | { readonly kind: 'reset'; readonly afterBytes: number }
+  | {
+      readonly kind: 'reset';
+      readonly afterBytes: number;
+      /** Storage API routes: handle the request first, then cut the answer (see `status`). */
+      readonly afterHandling?: boolean;
+    }
   /** Object GET: serve the gzip object cut short (valid prefix, no trailer). */
   | { readonly kind: 'truncateGzip' }
   /** Object GET: serve the gzip object with flipped bytes in the middle (CRC fails). */
@@ -61,11 +71,18 @@ export class FaultRegistry {
 
   /**
    * Consumes and returns the first live fault matching the request whose kind is one of `kinds`
-   * (each route asks only for the kinds it can apply), or undefined.
+   * (each route asks only for the kinds it can apply) and that `accept` (optional) admits, or
+   * undefined.
    */
-  take(method: string, path: string, kinds: readonly FaultKind['kind'][]): FaultSpec | undefined {
+  take(
+    method: string,
+    path: string,
+    kinds: readonly FaultKind['kind'][],
+    accept?: (spec: FaultSpec) => boolean,
+  ): FaultSpec | undefined {
     for (const fault of this.#faults) {
       if (fault.remaining <= 0 || !kinds.includes(fault.spec.kind)) continue;
+      if (accept && !accept(fault.spec)) continue;
       if (fault.spec.method && fault.spec.method.toUpperCase() !== method.toUpperCase()) continue;
       if (!pathMatches(fault.spec.path, path)) continue;
       if (fault.skipLeft > 0) {

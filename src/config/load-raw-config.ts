@@ -1,0 +1,164 @@
+/**
+ * Finding the data folder and reading `<dataDir>/config.json` (design §3). `loadRawConfig` is the
+ * adapter (file I/O); `resolveDataDir` and `jsonErrorPosition` are pure.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { UserError } from '../errors.js';
+
+export interface DataDirInputs {
+  /** `--data` from the command line, when given. */
+  readonly cliData?: string | undefined;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** Whether a path exists (injected so the function stays pure). */
+  readonly exists: (path: string) => boolean;
+}
+
+/**
+ * The data folder: `--data`, else `KBC_DATADIR`, else `/data` when it exists, else `./data`.
+ * Trailing slashes are removed (`/data/` → `/data`; `/` stays `/`).
+ */
+export function resolveDataDir({ cliData, env, exists }: DataDirInputs): string {
+  const chosen =
+    nonEmpty(cliData) ?? nonEmpty(env['KBC_DATADIR']) ?? (exists('/data/') ? '/data/' : './data');
+  return withoutTrailingSlash(chosen);
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === '' ? undefined : value;
+}
+
+function withoutTrailingSlash(path: string): string {
+  const trimmed = path.replace(/\/+$/, '');
+  return trimmed === '' ? '/' : trimmed;
+}
+
+/** Reads a file as UTF-8 text (injectable for tests). */
+export type ReadText = (file: string) => Promise<string>;
+
+const readUtf8: ReadText = (file) => readFile(file, 'utf8');
+
+/**
+ * Reads and JSON-parses `<dataDir>/config.json`. Throws {@link UserError} when the file is missing,
+ * unreadable or not JSON; the message names the file and the error position, never its content
+ * (the file holds decrypted secrets). Other read errors propagate unchanged.
+ */
+export async function loadRawConfig(
+  dataDir: string,
+  readText: ReadText = readUtf8,
+): Promise<unknown> {
+  const file = join(dataDir, 'config.json');
+  const text = await readConfigText(file, dataDir, readText);
+  return parseConfigText(text, file);
+}
+
+/**
+ * JSON-parses config text; a syntax error becomes a {@link UserError} naming `file`, the kind of
+ * error and its line and column. A leading byte order mark is ignored.
+ */
+export function parseConfigText(text: string, file: string): unknown {
+  const json = text.replace(/^\uFEFF/, '');
+  try {
+    return JSON.parse(json) as unknown;
+  } catch (error) {
+    throw new UserError(
+      `${file} is not valid JSON (${describeJsonError(json, error)}): fix the syntax, e.g. a missing comma, quote or bracket`,
+    );
+  }
+}
+
+async function readConfigText(file: string, dataDir: string, readText: ReadText): Promise<string> {
+  try {
+    return await readText(file);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException | undefined)?.code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') {
+      throw new UserError(
+        `No config.json in ${dataDir}: mount the data folder (docker run -v "$PWD/data:/data") or pass --data DIR, or set KBC_DATADIR`,
+      );
+    }
+    if (code === 'EACCES' || code === 'EPERM' || code === 'EISDIR') {
+      throw new UserError(`Cannot read ${file} (${code}): make it a readable file`);
+    }
+    throw error;
+  }
+}
+
+/** `Unexpected token '}' at line 3, column 5`, without the snippet of content V8 puts in messages. */
+function describeJsonError(text: string, error: unknown): string {
+  const message = error instanceof Error ? error.message : '';
+  // V8 appends a snippet of the text (`, "..."` or `, ..."..."`): cut it, and give up on any quote.
+  const cut = message.split(/, (?:\.\.\.)?"|\s+in JSON\b| is not valid JSON/)[0]?.trim() ?? '';
+  const kind = cut !== '' && !cut.includes('"') && cut.length <= 80 ? cut : 'syntax error';
+  const offset = jsonErrorPosition(text);
+  if (offset === undefined) return kind;
+  const { line, column } = lineAndColumn(text, offset);
+  return `${kind} at line ${line}, column ${column}`;
+}
+
+function lineAndColumn(text: string, offset: number): { line: number; column: number } {
+  const before = text.slice(0, offset);
+  const line = before.split('\n').length;
+  const column = offset - before.lastIndexOf('\n');
+  return { line, column };
+}
+
+// JSON strings: no raw control characters (U+0000 to U+001F), only the escapes JSON defines.
+// eslint-disable-next-line no-control-regex
+const STRING = /"(?:[^"\\\u0000-\u001f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*"/y;
+const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
+const LITERAL = /true|false|null/y;
+const SPACE = /[ \t\n\r]*/y;
+
+/**
+ * The offset of the first JSON syntax error in `text`, or undefined when it is valid JSON.
+ * Iterative (no recursion), so any nesting depth is fine. Pure.
+ */
+export function jsonErrorPosition(text: string): number | undefined {
+  const stack: ('{' | '[')[] = [];
+  let offset = 0;
+  let expect: 'value' | 'firstValue' | 'key' | 'firstKey' | 'colon' | 'after' = 'value';
+  const skipSpace = (): void => {
+    SPACE.lastIndex = offset;
+    SPACE.exec(text);
+    offset = SPACE.lastIndex;
+  };
+  const take = (pattern: RegExp): boolean => {
+    pattern.lastIndex = offset;
+    if (!pattern.test(text)) return false;
+    offset = pattern.lastIndex;
+    return true;
+  };
+  for (;;) {
+    skipSpace();
+    const char = text[offset];
+    if (expect === 'after') {
+      const top = stack.at(-1);
+      if (top === undefined) return offset === text.length ? undefined : offset;
+      if (char === ',') [offset, expect] = [offset + 1, top === '{' ? 'key' : 'value'];
+      else if ((char === '}' && top === '{') || (char === ']' && top === '[')) {
+        [offset, expect] = [offset + 1, 'after'];
+        stack.pop();
+      } else return offset;
+    } else if (expect === 'key' || expect === 'firstKey') {
+      if (char === '}' && expect === 'firstKey') {
+        stack.pop();
+        [offset, expect] = [offset + 1, 'after'];
+      } else if (take(STRING)) expect = 'colon';
+      else return offset;
+    } else if (expect === 'colon') {
+      if (char !== ':') return offset;
+      [offset, expect] = [offset + 1, 'value'];
+    } else if (char === ']' && expect === 'firstValue') {
+      [offset, expect] = [offset + 1, 'after'];
+      stack.pop();
+    } else if (char === '{' || char === '[') {
+      stack.push(char);
+      [offset, expect] = [offset + 1, char === '{' ? 'firstKey' : 'firstValue'];
+    } else if (take(STRING) || take(NUMBER) || take(LITERAL)) {
+      expect = 'after';
+    } else {
+      return offset;
+    }
+  }
+}

@@ -1,0 +1,476 @@
+/**
+ * config.json → {@link Config} (design §2). Root keys are read leniently (the runner adds keys);
+ * `parameters` strictly: every problem is reported at once as `parameters.path: what is wrong and
+ * how to fix it`. Pure, never throws, and no message contains a `#` value.
+ */
+import { describeJsonType, parseChangedSince } from './changed-since.js';
+import {
+  BAD,
+  type Read,
+  isPlainObject,
+  own,
+  readFlag,
+  readNameList,
+  readParallelism,
+  readRegion,
+  readString,
+  readToken,
+  readUrl,
+  readWith,
+  resolveEndpointUrl,
+} from './fields.js';
+import { type Path, Problems, collectSecrets } from './problems.js';
+import type {
+  ChangedSince,
+  Config,
+  DestinationConfig,
+  ParseResult,
+  ProjectEndpoint,
+  TableConfig,
+} from './types.js';
+import { z } from 'zod';
+
+export const SYNC_ACTIONS = ['list', 'info', 'sourceInfo', 'testConnection', 'plan'] as const;
+export const ACTIONS = ['run', ...SYNC_ACTIONS] as const;
+
+/** ex-storage's single-table keys at the root of `parameters` (one configuration row). */
+export const EX_STORAGE_KEYS = [
+  'tableName',
+  'changedSince',
+  'incremental',
+  'primaryKey',
+  'fullSync',
+  'extractMetadata',
+] as const;
+export const PARAMETER_KEYS = [
+  '#token',
+  'region',
+  'url',
+  'tables',
+  'destination',
+  'parallelism',
+  'debug',
+  ...EX_STORAGE_KEYS,
+] as const;
+export const TABLE_KEYS = [
+  'name',
+  'destination',
+  'changedSince',
+  'incremental',
+  'primaryKey',
+  'fullSync',
+  'columns',
+  'extractMetadata',
+  'enabled',
+] as const;
+export const DESTINATION_KEYS = ['region', 'url', '#token', 'bucket'] as const;
+
+export const DEFAULT_PARALLELISM = 4;
+
+type Params = Readonly<Record<string, unknown>>;
+
+/** Validates a raw config.json value. See the module comment for the contract. */
+export function parseConfig(raw: unknown): ParseResult {
+  if (!isPlainObject(raw)) {
+    return fail([
+      `parameters: is missing; config.json must be a JSON object with a "parameters" object, not ${describeJsonType(raw)}`,
+    ]);
+  }
+  const problems = new Problems(collectSecrets(raw));
+  const action = readAction(own(raw, 'action'), problems);
+  const params = readParametersObject(own(raw, 'parameters'), problems);
+  if (params === BAD) return fail(problems.lines);
+
+  checkKnownKeys(params, PARAMETER_KEYS, ['parameters'], problems);
+  const source = readEndpoint(params, ['parameters'], 'source project', problems);
+  const tables = readTables(params, action, problems);
+  const destination = readDestination(own(params, 'destination'), problems);
+  const parallelism = readParallelism(
+    own(params, 'parallelism'),
+    ['parameters', 'parallelism'],
+    problems,
+  );
+  const debug = readFlag(own(params, 'debug'), false, ['parameters', 'debug'], problems);
+  if (
+    problems.count > 0 ||
+    action === BAD ||
+    source === BAD ||
+    tables === BAD ||
+    destination === BAD ||
+    parallelism === BAD ||
+    debug === BAD
+  ) {
+    return fail(problems.lines);
+  }
+  const defaultBucket = readDefaultBucket(own(raw, 'storage'));
+  const config: Config = {
+    action,
+    source,
+    tables,
+    ...(destination === undefined ? {} : { destination }),
+    parallelism: parallelism ?? DEFAULT_PARALLELISM,
+    debug,
+    ...(defaultBucket === undefined ? {} : { defaultBucket }),
+  };
+  return { ok: true, config };
+}
+
+function fail(problems: readonly string[]): ParseResult {
+  return { ok: false, problems };
+}
+
+/** Root `action`: default `run`; a sync action name otherwise. */
+function readAction(value: unknown, problems: Problems): string | typeof BAD {
+  if (value === undefined) return 'run';
+  if (typeof value === 'string' && (ACTIONS as readonly string[]).includes(value)) return value;
+  const shown = typeof value === 'string' ? problems.quote(value) : describeJsonType(value);
+  problems.add(['action'], `${shown} is not a known action; use one of ${ACTIONS.join(', ')}`);
+  return BAD;
+}
+
+/** `parameters`: an object; absent or `[]` (PHP's empty object) reads as `{}`. */
+function readParametersObject(value: unknown, problems: Problems): Params | typeof BAD {
+  if (value === undefined || (Array.isArray(value) && value.length === 0)) return {};
+  if (isPlainObject(value)) return value;
+  problems.add(
+    ['parameters'],
+    `must be an object with "#token", "region" or "url", and the tables; not ${describeJsonType(value)}`,
+  );
+  return BAD;
+}
+
+/** `storage.output.default_bucket`, when the runner set one (lenient: anything else is ignored). */
+function readDefaultBucket(storage: unknown): string | undefined {
+  if (!isPlainObject(storage)) return undefined;
+  const output = own(storage, 'output');
+  if (!isPlainObject(output)) return undefined;
+  const bucket = own(output, 'default_bucket');
+  return typeof bucket === 'string' && bucket !== '' ? bucket : undefined;
+}
+
+/** Rule: every key is known; the message lists the known keys and suggests a near match. */
+function checkKnownKeys(
+  object: Params,
+  known: readonly string[],
+  path: Path,
+  problems: Problems,
+): void {
+  for (const key of Object.keys(object)) {
+    if (known.includes(key)) continue;
+    const near = nearestKey(key, known);
+    const hint = near === undefined ? '' : ` (did you mean "${near}"?)`;
+    const where = tableOnlyHint(key, path);
+    problems.add(
+      [...path, key],
+      `is not a known key${hint}${where}; known keys: ${known.join(', ')}`,
+    );
+  }
+}
+
+function tableOnlyHint(key: string, path: Path): string {
+  const isRoot = path.length === 1;
+  const tableOnly = (TABLE_KEYS as readonly string[]).includes(key);
+  return isRoot && tableOnly ? `; "${key}" belongs in an item of "tables"` : '';
+}
+
+/** A known key equal ignoring case, or within two edits; undefined when none is close. */
+function nearestKey(key: string, known: readonly string[]): string | undefined {
+  if (key.length > 40) return undefined;
+  const lower = key.toLowerCase();
+  return (
+    known.find((candidate) => candidate.toLowerCase() === lower) ??
+    known.find((candidate) => editDistance(candidate.toLowerCase(), lower) <= 2)
+  );
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, index) => index);
+  for (let i = 1; i <= a.length; i += 1) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j += 1) {
+      const substitution = previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1);
+      current.push(Math.min(previous[j]! + 1, current[j - 1]! + 1, substitution));
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
+}
+
+/** `#token` plus `region` and/or `url`, for the source (`parameters`) or `parameters.destination`. */
+function readEndpoint(
+  object: Params,
+  path: Path,
+  what: string,
+  problems: Problems,
+): ProjectEndpoint | typeof BAD {
+  const token = readToken(own(object, '#token'), what, [...path, '#token'], problems);
+  const region = readRegion(own(object, 'region'), [...path, 'region'], problems);
+  const url = resolveEndpointUrl(
+    region,
+    readUrl(own(object, 'url'), [...path, 'url'], problems),
+    path,
+    problems,
+  );
+  if (token === BAD || token === undefined || url === BAD || region === BAD) return BAD;
+  return region === undefined ? { url, token } : { url, region, token };
+}
+
+const BUCKET_PATTERN = /^(in|out)\.[A-Za-z0-9_-]+$/;
+
+/** `parameters.destination`: standalone mode's destination project and bucket. */
+function readDestination(value: unknown, problems: Problems): Read<DestinationConfig> {
+  const path = ['parameters', 'destination'];
+  if (value === undefined) return undefined;
+  if (!isPlainObject(value)) {
+    problems.add(
+      path,
+      `must be an object {"region" or "url", "#token", "bucket"} naming the destination project, not ${describeJsonType(value)}; a table's destination name goes into an item of "tables"`,
+    );
+    return BAD;
+  }
+  checkKnownKeys(value, DESTINATION_KEYS, path, problems);
+  const endpoint = readEndpoint(value, path, 'destination project', problems);
+  const bucket = readBucket(own(value, 'bucket'), [...path, 'bucket'], problems);
+  if (endpoint === BAD || bucket === BAD) return BAD;
+  return { ...endpoint, bucket };
+}
+
+function readBucket(value: unknown, path: Path, problems: Problems): string | typeof BAD {
+  const howTo = 'a bucket id such as "in.c-copy" (stage in or out, a dot, the bucket name)';
+  if (value === undefined) {
+    problems.add(path, `is required: set ${howTo}`);
+    return BAD;
+  }
+  const schema = z
+    .string({ error: (issue) => `must be ${howTo}, not ${describeJsonType(issue.input)}` })
+    .regex(BUCKET_PATTERN, `must be ${howTo}`);
+  return readWith(schema, value, path, problems);
+}
+
+/**
+ * The tables to copy: the `tables` list, or ex-storage's single-table keys. For `run` at least one
+ * table is required; sync actions accept none.
+ */
+function readTables(
+  params: Params,
+  action: string | typeof BAD,
+  problems: Problems,
+): readonly TableConfig[] | typeof BAD {
+  const list = own(params, 'tables');
+  const singleKeys = EX_STORAGE_KEYS.filter((key) => Object.hasOwn(params, key));
+  if (list !== undefined && singleKeys.length > 0) {
+    problems.add(
+      ['parameters'],
+      `use either "tables" or the single-table keys (${singleKeys.join(', ')}), not both`,
+    );
+  }
+  const tables =
+    list === undefined ? readSingleTable(params, problems) : readTableList(list, problems);
+  if (tables === BAD) return BAD;
+  if (action === 'run' && tables.length === 0) {
+    reportNoTables(params, singleKeys.length > 0, problems);
+    return BAD;
+  }
+  return tables;
+}
+
+function reportNoTables(params: Params, singleForm: boolean, problems: Problems): void {
+  if (singleForm) {
+    const state = own(params, 'tableName') === undefined ? 'is missing' : 'is empty';
+    problems.add(
+      ['parameters', 'tableName'],
+      `${state}; action "run" needs a table: name it (e.g. "orders"), or list tables in "tables"`,
+    );
+  } else if (own(params, 'tables') === undefined) {
+    problems.add(
+      ['parameters', 'tables'],
+      'is missing; action "run" needs at least one table, e.g. "tables": [{"name": "orders"}] (or set "tableName")',
+    );
+  } else {
+    problems.add(
+      ['parameters', 'tables'],
+      'is empty; action "run" needs at least one table, e.g. [{"name": "orders"}]',
+    );
+  }
+}
+
+/** ex-storage form: `tableName` `""` (its default) means no table. */
+function readSingleTable(params: Params, problems: Problems): readonly TableConfig[] | typeof BAD {
+  const path = ['parameters'];
+  const tableName = own(params, 'tableName');
+  const name =
+    tableName === '' ? undefined : readTableName(tableName, [...path, 'tableName'], problems);
+  const options = readTableOptions(params, path, problems);
+  if (name === BAD || options === BAD) return BAD;
+  if (name === undefined) return [];
+  return [{ name, ...options, enabled: true }];
+}
+
+function readTableList(value: unknown, problems: Problems): readonly TableConfig[] | typeof BAD {
+  const path = ['parameters', 'tables'];
+  if (!Array.isArray(value)) {
+    problems.add(
+      path,
+      `must be a list of tables such as [{"name": "orders"}], not ${describeJsonType(value)}`,
+    );
+    return BAD;
+  }
+  const tables = value.map((item, index) => readTableItem(item, [...path, index], problems));
+  const valid = tables.filter((table): table is TableConfig => table !== BAD);
+  if (valid.length !== tables.length) return BAD;
+  return checkDistinctDestinations(valid, path, problems) ? valid : BAD;
+}
+
+function readTableItem(value: unknown, path: Path, problems: Problems): TableConfig | typeof BAD {
+  if (!isPlainObject(value)) {
+    problems.add(
+      path,
+      `must be an object such as {"name": "orders"}, not ${describeJsonType(value)}`,
+    );
+    return BAD;
+  }
+  checkKnownKeys(value, TABLE_KEYS, path, problems);
+  const name = readTableName(own(value, 'name'), [...path, 'name'], problems);
+  const destination = readTableDestination(
+    own(value, 'destination'),
+    [...path, 'destination'],
+    problems,
+  );
+  const options = readTableOptions(value, path, problems);
+  const columns = readNameList(own(value, 'columns'), 'column', [...path, 'columns'], problems);
+  const enabled = readFlag(own(value, 'enabled'), true, [...path, 'enabled'], problems);
+  if (name === undefined)
+    problems.add([...path, 'name'], 'is required: the table to copy, e.g. "orders"');
+  if (name === BAD || name === undefined || destination === BAD || options === BAD) return BAD;
+  if (columns === BAD || enabled === BAD) return BAD;
+  if (columns !== undefined && !checkColumns(columns, options, path, problems)) return BAD;
+  return {
+    name,
+    ...(destination === undefined ? {} : { destination }),
+    ...options,
+    ...(columns === undefined ? {} : { columns }),
+    enabled,
+  };
+}
+
+type TableOptions = Omit<TableConfig, 'name' | 'destination' | 'columns' | 'enabled'>;
+
+/** The keys both forms share: changedSince, incremental, primaryKey, fullSync, extractMetadata. */
+function readTableOptions(
+  object: Params,
+  path: Path,
+  problems: Problems,
+): TableOptions | typeof BAD {
+  const flag = (key: string): boolean | typeof BAD =>
+    readFlag(own(object, key), false, [...path, key], problems);
+  const changedSince = readChangedSince(
+    own(object, 'changedSince'),
+    [...path, 'changedSince'],
+    problems,
+  );
+  const incremental = flag('incremental');
+  const primaryKey = readNameList(
+    own(object, 'primaryKey'),
+    'column',
+    [...path, 'primaryKey'],
+    problems,
+  );
+  const fullSync = flag('fullSync');
+  const extractMetadata = flag('extractMetadata');
+  if (changedSince === BAD || primaryKey === BAD) return BAD;
+  if (incremental === BAD || fullSync === BAD || extractMetadata === BAD) return BAD;
+  return {
+    ...(changedSince === undefined ? {} : { changedSince }),
+    incremental,
+    primaryKey: primaryKey ?? [],
+    fullSync,
+    extractMetadata,
+  };
+}
+
+function readChangedSince(value: unknown, path: Path, problems: Problems): Read<ChangedSince> {
+  const result = parseChangedSince(value, (text) => problems.quote(text));
+  if (result.ok) return result.value;
+  problems.add(path, result.message);
+  return BAD;
+}
+
+/** Rule: a table name (`orders`) or a full table id with exactly three parts (`in.c-sales.orders`). */
+function readTableName(value: unknown, path: Path, problems: Problems): Read<string> {
+  const name = readString(value, '"orders"', path, problems);
+  if (name === BAD || name === undefined || !name.includes('.')) return name;
+  if (name.split('.').length === 3 && !name.split('.').includes('')) return name;
+  problems.add(
+    path,
+    `${problems.quote(name)} is neither a table name nor a full table id; use "orders" or "in.c-sales.orders"`,
+  );
+  return BAD;
+}
+
+const FULL_TABLE_ID = /^(in|out)\.[^.]+\.[^.]+$/;
+
+/** Rule: a full id `stage.c-bucket.table` (stage in or out) or a short name without dots. */
+function readTableDestination(value: unknown, path: Path, problems: Problems): Read<string> {
+  const destination = readString(value, '"orders" or "in.c-copy.orders"', path, problems);
+  if (destination === BAD || destination === undefined) return destination;
+  if (!destination.includes('.') || FULL_TABLE_ID.test(destination)) return destination;
+  problems.add(
+    path,
+    `${problems.quote(destination)} is neither a table name (no dots) nor a full table id such as "in.c-copy.orders"`,
+  );
+  return BAD;
+}
+
+/** Rule: when `columns` is given, the primary key is among them (unless fullSync ignores it). */
+function checkColumns(
+  columns: readonly string[],
+  options: TableOptions,
+  path: Path,
+  problems: Problems,
+): boolean {
+  if (columns.length === 0) {
+    problems.add(
+      [...path, 'columns'],
+      'is empty; list the columns to copy, or leave it out to copy all',
+    );
+    return false;
+  }
+  if (options.fullSync) return true;
+  const missing = options.primaryKey.filter((column) => !columns.includes(column));
+  if (missing.length === 0) return true;
+  problems.add(
+    [...path, 'primaryKey'],
+    `${missing.map((column) => problems.quote(column)).join(', ')} not in "columns"; every primary key column must be copied`,
+  );
+  return false;
+}
+
+/** Rule: no two tables write into the same destination table. */
+function checkDistinctDestinations(
+  tables: readonly TableConfig[],
+  path: Path,
+  problems: Problems,
+): boolean {
+  const firstIndex = new Map<string, number>();
+  let ok = true;
+  tables.forEach((table, index) => {
+    const target = table.destination ?? shortName(table.name);
+    const earlier = firstIndex.get(target);
+    if (earlier === undefined) {
+      firstIndex.set(target, index);
+      return;
+    }
+    ok = false;
+    const sameSource = shortName(tables[earlier]!.name) === shortName(table.name);
+    const what = sameSource
+      ? `repeats tables[${earlier}] (same table, same destination ${problems.quote(target)}); remove one of them`
+      : `copies into ${problems.quote(target)} like tables[${earlier}]; give one of them another "destination"`;
+    problems.add([...path, index], what);
+  });
+  return ok;
+}
+
+/** `orders` for `orders` and for `in.c-sales.orders` (a full id must lie in the token's bucket). */
+function shortName(tableNameOrId: string): string {
+  return tableNameOrId.split('.').at(-1) ?? tableNameOrId;
+}

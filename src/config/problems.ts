@@ -1,0 +1,81 @@
+/**
+ * Collects configuration problems as `parameters.path: what is wrong and how to fix it` lines
+ * (design §2), and shows user-written values in them without ever revealing a secret. Pure.
+ */
+
+/** A location in config.json: root key first, then object keys and array indexes. */
+export type Path = readonly (string | number)[];
+
+const PLAIN_KEY = /^[#A-Za-z_$][\w$#-]*$/;
+const MAX_SHOWN_LENGTH = 60;
+const MIN_SECRET_LENGTH = 6;
+
+export class Problems {
+  readonly #lines: string[] = [];
+  readonly #secrets: readonly string[];
+
+  /**
+   * `secrets`: every `#` value of the config; no value or key shown in a message will contain one.
+   * Values shorter than 6 characters are ignored, as in `SecretMasker`: they cannot be told apart
+   * from ordinary words, and no real token is that short.
+   */
+  constructor(secrets: readonly string[]) {
+    this.#secrets = secrets.filter((secret) => secret.length >= MIN_SECRET_LENGTH);
+  }
+
+  add(path: Path, message: string): void {
+    this.#lines.push(`${this.formatPath(path)}: ${message}`);
+  }
+
+  get lines(): readonly string[] {
+    return this.#lines;
+  }
+
+  get count(): number {
+    return this.#lines.length;
+  }
+
+  /**
+   * A value the user wrote, JSON-quoted and cut to 60 characters, or `a hidden value` when it
+   * contains a secret (someone pasted a token into the wrong field).
+   */
+  quote(text: string): string {
+    if (this.#containsSecret(text)) return 'a hidden value';
+    return JSON.stringify(text.length > MAX_SHOWN_LENGTH ? `${text.slice(0, 57)}...` : text);
+  }
+
+  /**
+   * `parameters.tables[1].changedSince`; odd keys are quoted: `parameters["a b"]`. The first
+   * segment is the root key the parser chose (`parameters`, `action`) and is shown as is.
+   */
+  formatPath(path: Path): string {
+    return path
+      .map((segment, index) => {
+        if (typeof segment === 'number') return `[${segment}]`;
+        if (index > 0 && this.#containsSecret(segment)) return '[a hidden key]';
+        if (PLAIN_KEY.test(segment) && segment.length <= MAX_SHOWN_LENGTH) {
+          return index === 0 ? segment : `.${segment}`;
+        }
+        return `[${this.quote(segment)}]`;
+      })
+      .join('');
+  }
+
+  #containsSecret(text: string): boolean {
+    return this.#secrets.some((secret) => text.includes(secret));
+  }
+}
+
+/** Every string value under a `#` key, at any depth (bounded), for {@link Problems}. */
+export function collectSecrets(value: unknown): string[] {
+  const found: string[] = [];
+  const visit = (node: unknown, depth: number): void => {
+    if (depth > 50 || node === null || typeof node !== 'object') return;
+    for (const [key, child] of Object.entries(node)) {
+      if (key.startsWith('#') && typeof child === 'string') found.push(child);
+      else visit(child, depth + 1);
+    }
+  };
+  visit(value, 0);
+  return found;
+}

@@ -1,0 +1,154 @@
+/**
+ * One Storage API request, end to end: count it, maintenance switch, faults that act before the
+ * handler (latency, revokeToken, expireCredentials, status, reset), authentication, the route, and
+ * faults that act on the finished answer (`afterHandling: true`).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ApiError } from './api-error.js';
+import type { EmulatorCore } from './core.js';
+import type { FaultSpec } from './faults.js';
+import { newExceptionId } from './jobs.js';
+import { formatPhpTimestamp } from './php-format.js';
+import {
+  errorResponse,
+  json,
+  matchRoute,
+  parseBody,
+  readBody,
+  responseBytes,
+  stripBranch,
+  writeResponse,
+  type ApiResponse,
+  type Route,
+} from './router.js';
+
+/** Logs unexpected handler errors (never request headers or tokens). */
+export type ErrorSink = (error: unknown) => void;
+
+export async function handleStorageRequest(
+  core: EmulatorCore,
+  routes: readonly Route[],
+  req: IncomingMessage,
+  res: ServerResponse,
+  onError: ErrorSink,
+): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://emulator');
+  const path = stripBranch(url.pathname);
+  const method = (req.method ?? 'GET').toUpperCase();
+  const matched = matchRoute(routes, method, path);
+  core.state.countRequest(`${method} ${matched?.route.template ?? '(unmatched)'}`);
+  if (core.maintenance.on) {
+    writeResponse(res, maintenanceResponse(core));
+    return;
+  }
+  const early = await applyBeforeFaults(core, method, path, req);
+  if (early?.kind === 'status') return writeResponse(res, faultStatusResponse(early));
+  if (early?.kind === 'reset' && method !== 'GET') {
+    req.socket.destroy();
+    return;
+  }
+  let response = await dispatch(core, matched, { method, path, url, req }, onError);
+  const late = core.faults.take(method, path, ['status', 'reset'], (s) => isAfterHandling(s));
+  if (late?.kind === 'status') response = faultStatusResponse(late);
+  const reset = early?.kind === 'reset' ? early : late?.kind === 'reset' ? late : undefined;
+  if (reset) return cutResponse(res, response, reset.afterBytes);
+  writeResponse(res, response);
+}
+
+function isAfterHandling(spec: FaultSpec): boolean {
+  return (spec.kind === 'status' || spec.kind === 'reset') && spec.afterHandling === true;
+}
+
+function maintenanceResponse(core: EmulatorCore): ApiResponse {
+  const end = core.clock.nowMs() + core.maintenance.retryAfterSeconds * 1000;
+  return json(
+    503,
+    {
+      status: 'maintenance',
+      reason: core.maintenance.reason,
+      estimatedEndTime: formatPhpTimestamp(end),
+    },
+    { 'Retry-After': String(core.maintenance.retryAfterSeconds) },
+  );
+}
+
+/** Applies latency / revokeToken / expireCredentials; returns a pre-handling status/reset fault. */
+async function applyBeforeFaults(
+  core: EmulatorCore,
+  method: string,
+  path: string,
+  req: IncomingMessage,
+): Promise<FaultSpec | undefined> {
+  const faults = core.faults;
+  const latency = faults.take(method, path, ['latency']);
+  if (latency?.kind === 'latency') await sleep(latency.ms);
+  if (faults.take(method, path, ['revokeToken'])) {
+    const header = req.headers['x-storageapi-token'];
+    const token = core.state.tokens.get(Array.isArray(header) ? (header[0] ?? '') : (header ?? ''));
+    if (token) token.revoked = true;
+  }
+  if (faults.take(method, path, ['expireCredentials'])) core.objectStore.expireAllCredentials();
+  return faults.take(method, path, ['status', 'reset'], (s) => !isAfterHandling(s));
+}
+
+function faultStatusResponse(spec: FaultSpec & { kind: 'status' }): ApiResponse {
+  const headers: Record<string, string> = {};
+  if (spec.retryAfterSeconds !== undefined) headers['Retry-After'] = String(spec.retryAfterSeconds);
+  const body = spec.body ?? {
+    error: `Emulated fault: HTTP ${spec.status}`,
+    code: 'emulator.fault',
+    status: 'error',
+    exceptionId: newExceptionId(),
+  };
+  return json(spec.status, body, headers);
+}
+
+/** Sends the headers and the first `afterBytes` bytes of the answer, then destroys the socket. */
+function cutResponse(res: ServerResponse, response: ApiResponse, afterBytes: number): void {
+  const { headers, body } = responseBytes(response);
+  res.writeHead(response.status, headers);
+  res.write(body.subarray(0, Math.min(afterBytes, Math.max(0, body.length - 1))), () => {
+    res.socket?.destroy();
+  });
+}
+
+interface RequestInfo {
+  readonly method: string;
+  readonly path: string;
+  readonly url: URL;
+  readonly req: IncomingMessage;
+}
+
+async function dispatch(
+  core: EmulatorCore,
+  matched: ReturnType<typeof matchRoute<Route['handler']>>,
+  info: RequestInfo,
+  onError: ErrorSink,
+): Promise<ApiResponse> {
+  try {
+    const text = await readBody(info.req);
+    const token = core.authenticate(info.req.headers['x-storageapi-token']);
+    if (!matched)
+      throw new ApiError(404, 'notFound', `Route "${info.method} ${info.path}" not found.`);
+    const runIdHeader = info.req.headers['x-kbc-runid'];
+    return await matched.route.handler({
+      core,
+      token,
+      project: core.requireProject(token.projectId),
+      method: info.method,
+      path: info.path,
+      query: info.url.searchParams,
+      body: parseBody(text, info.req.headers['content-type']),
+      params: matched.params,
+      runId: (Array.isArray(runIdHeader) ? runIdHeader[0] : runIdHeader) ?? null,
+    });
+  } catch (error) {
+    if (error instanceof ApiError) return errorResponse(error, newExceptionId());
+    onError(error);
+    return errorResponse(
+      new ApiError(500, 'APPLICATION_ERROR', 'Internal error in the emulator.'),
+      newExceptionId(),
+    );
+  }
+}

@@ -1,0 +1,122 @@
+/**
+ * Storage jobs: created `waiting`, their work runs in the background at once, and each poll
+ * (`GET jobs/{id}`) advances them one step: `waiting` → `processing` → `success`/`error` (the
+ * terminal step only once the work has finished). Faults `jobStuck` / `jobError` apply per job.
+ */
+import { randomBytes } from 'node:crypto';
+import type { EmulatorClock } from './clock.js';
+import { JobError } from './api-error.js';
+import type { FaultSpec } from './faults.js';
+import type { EmulatorState, JobOutcome, JobState, TokenState } from './model.js';
+
+export interface JobSpec {
+  readonly projectId: number;
+  readonly operationName: string;
+  readonly tableId: string | null;
+  readonly operationParams: Record<string, unknown>;
+  readonly token: TokenState;
+  readonly runId: string | null;
+  /** A `jobStuck` or `jobError` fault taken for the starting request. */
+  readonly fault: FaultSpec | undefined;
+}
+
+/** A random `exceptionId` in the style of the real service. */
+export function newExceptionId(): string {
+  return `keboola-emulator-${randomBytes(8).toString('hex')}`;
+}
+
+export class JobRunner {
+  readonly #state: EmulatorState;
+  readonly #clock: EmulatorClock;
+  readonly #running = new Set<Promise<void>>();
+  readonly #onWorkError: (error: unknown) => void;
+
+  constructor(state: EmulatorState, clock: EmulatorClock, onWorkError: (error: unknown) => void) {
+    this.#state = state;
+    this.#clock = clock;
+    this.#onWorkError = onWorkError;
+  }
+
+  /**
+   * Creates a `waiting` job and starts `work` (unless a `jobError` fault replaces it). The work's
+   * value becomes `results`; a thrown {@link JobError} becomes the job's `error`.
+   */
+  start(spec: JobSpec, work: () => Promise<unknown>): JobState {
+    const job: JobState = {
+      id: this.#state.nextJobId(),
+      projectId: spec.projectId,
+      operationName: spec.operationName,
+      tableId: spec.tableId,
+      operationParams: spec.operationParams,
+      createdMs: this.#clock.nowMs(),
+      runId: spec.runId,
+      creatorTokenId: spec.token.id,
+      creatorDescription: spec.token.description,
+      status: 'waiting',
+      startMs: undefined,
+      endMs: undefined,
+      outcome: undefined,
+      stuck: spec.fault?.kind === 'jobStuck',
+      results: null,
+      error: undefined,
+    };
+    this.#state.jobs.set(job.id, job);
+    this.#state.countJobStart(spec.operationName, spec.tableId);
+    const fault = spec.fault;
+    if (fault?.kind === 'jobError') {
+      job.outcome = failure(new JobError(fault.code, fault.message));
+    } else {
+      this.#track(job, work);
+    }
+    return job;
+  }
+
+  #track(job: JobState, work: () => Promise<unknown>): void {
+    const run = (async () => {
+      try {
+        job.outcome = { results: await work() };
+      } catch (error) {
+        if (!(error instanceof JobError)) this.#onWorkError(error);
+        job.outcome = failure(error);
+      }
+    })();
+    this.#running.add(run);
+    void run.finally(() => this.#running.delete(run));
+  }
+
+  /** One poll: advances the job by at most one step. */
+  advance(job: JobState): void {
+    if (job.status === 'waiting') {
+      job.status = 'processing';
+      job.startMs = this.#clock.nowMs();
+      return;
+    }
+    if (job.status !== 'processing' || job.stuck || !job.outcome) return;
+    job.endMs = this.#clock.nowMs();
+    job.results = job.outcome.results;
+    job.error = job.outcome.error;
+    job.status = job.outcome.error ? 'error' : 'success';
+  }
+
+  /** Resolves when every background work started so far has finished. */
+  async idle(): Promise<void> {
+    while (this.#running.size > 0) await Promise.allSettled([...this.#running]);
+  }
+}
+
+function failure(error: unknown): JobOutcome {
+  if (error instanceof JobError) {
+    return {
+      results: error.results,
+      error: { code: error.code, message: error.message, exceptionId: newExceptionId() },
+    };
+  }
+  return {
+    results: null,
+    error: {
+      code: 'APPLICATION_ERROR',
+      message: 'Internal error in the emulator job.',
+      exceptionId: newExceptionId(),
+    },
+  };
+}

@@ -1,0 +1,914 @@
+import { randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { Readable, Transform, Writable } from 'node:stream';
+import type { TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { EmulatorClock } from '../clock.js';
+import type { FaultKind, FaultRegistry, FaultSpec } from '../faults.js';
+import type { AccessAttempt, AuthResult, SasFields } from './auth.js';
+import {
+  AZURE_SAS_VERSION,
+  authorizeAzure,
+  authorizeGcs,
+  authorizeS3,
+  azureSignature,
+} from './auth.js';
+import type { CredentialMode, IssuedCredential, Provider } from './credentials.js';
+import { CredentialRegistry } from './credentials.js';
+import {
+  ByteCounter,
+  FlipBytes,
+  GZIP_TRAILER_BYTES,
+  MISMATCH_EXTRA_BYTES,
+  corruptSpan,
+} from './fault-streams.js';
+import type { PendingObject, StoredObject } from './object-files.js';
+import { ObjectFiles } from './object-files.js';
+import type { ObjectError } from './responses.js';
+import { objectError, requestIdHeaders, sendError } from './responses.js';
+import type { ObjectRoute, RouteApi } from './routes.js';
+import { parseObjectRoute } from './routes.js';
+import type { ReceivedRequest } from './sigv4.js';
+import { AWS_V4, GOOG_V4, encodeRfc3986, presignUrl } from './sigv4.js';
+import type { ThrottleAccounting } from './throttle.js';
+import { Throttle, emptyThrottleAccounting } from './throttle.js';
+
+export type { Provider } from './credentials.js';
+
+/** bucket = S3 bucket / Azure container / GCS bucket; key = object key / blob name. */
+export interface ObjectLocation {
+  readonly bucket: string;
+  readonly key: string;
+}
+
+export interface ObjectStoreOptions {
+  /** Objects are files under here (streamed, never buffered whole). */
+  readonly rootDir: string;
+  /** Credential expiry uses emulator time. */
+  readonly clock: EmulatorClock;
+  /** Object-path faults: reset, truncateGzip, corruptGzip, contentLengthMismatch, status, latency, expireCredentials. */
+  readonly faults: FaultRegistry;
+  /** Delay before the first byte of each object GET/PUT answer; default 0. */
+  readonly firstByteLatencyMs?: number;
+  /** Bandwidth cap of each object download and upload (token bucket per request); default unlimited. */
+  readonly bytesPerSecondPerConnection?: number;
+}
+
+/** Request counters by provider. */
+export interface ProviderCounters {
+  gets: number;
+  puts: number;
+  rejected: number;
+}
+
+export interface ObjectStoreStats {
+  /** Object GET/HEAD answers with the object (faulted ones included). */
+  readonly gets: number;
+  /** Completed uploads. */
+  readonly puts: number;
+  /** Object body bytes sent. */
+  readonly bytesOut: number;
+  /** Upload body bytes received (complete or not). */
+  readonly bytesIn: number;
+  /** Requests refused by the credential checks. */
+  readonly rejected: number;
+  readonly byProvider: Readonly<Record<Provider, Readonly<ProviderCounters>>>;
+  /** The throttle's own accounting (all throttled requests together). */
+  readonly throttle: Readonly<ThrottleAccounting>;
+}
+
+/** Region, Azure account and GCP project the emulated stores report. */
+export const EMULATED_AWS_REGION = 'us-east-1';
+export const EMULATED_AZURE_ACCOUNT = 'kbcemulator';
+export const EMULATED_GCP_PROJECT = 'kbc-emulator';
+
+const PRE_FAULTS = ['expireCredentials', 'latency', 'status'] as const;
+const DOWNLOAD_FAULTS: FaultKind['kind'][] = [
+  'reset',
+  'truncateGzip',
+  'corruptGzip',
+  'contentLengthMismatch',
+];
+
+/**
+ * S3, Azure Blob and GCS object stores in one emulator, under the emulator's HTTP server (layout in
+ * `docs/emulator-objects.md`). Every object access is streamed; credentials are issued per file and
+ * checked the way each cloud checks them.
+ */
+export class EmulatedObjectStore {
+  /** Azure storage account of every BlobEndpoint (`azure://{account}.blob.core.windows.net/…`). */
+  readonly azureAccountName = EMULATED_AZURE_ACCOUNT;
+  readonly awsRegion = EMULATED_AWS_REGION;
+  readonly gcpProjectId = EMULATED_GCP_PROJECT;
+
+  readonly #files: ObjectFiles;
+  readonly #credentials = new CredentialRegistry();
+  readonly #clock: EmulatorClock;
+  readonly #faults: FaultRegistry;
+  readonly #firstByteLatencyMs: number;
+  readonly #bytesPerSecond: number | undefined;
+  readonly #azureAccountKey = randomBytes(32);
+  readonly #throttle = emptyThrottleAccounting();
+  readonly #counters: Record<Provider, ProviderCounters> = {
+    aws: { gets: 0, puts: 0, rejected: 0 },
+    azure: { gets: 0, puts: 0, rejected: 0 },
+    gcp: { gets: 0, puts: 0, rejected: 0 },
+  };
+  #bytesOut = 0;
+  #bytesIn = 0;
+  #baseUrl = 'http://127.0.0.1';
+
+  constructor(options: ObjectStoreOptions) {
+    this.#files = new ObjectFiles(options.rootDir);
+    this.#clock = options.clock;
+    this.#faults = options.faults;
+    this.#firstByteLatencyMs = options.firstByteLatencyMs ?? 0;
+    const rate = options.bytesPerSecondPerConnection;
+    this.#bytesPerSecond = rate !== undefined && rate > 0 ? rate : undefined;
+  }
+
+  /** Called once the server listens: `http://127.0.0.1:PORT`. Signed URLs and endpoints use it. */
+  setBaseUrl(url: string): void {
+    this.#baseUrl = url.replace(/\/+$/, '');
+  }
+
+  /** Streams a body into an object (emulator-internal writes). Resolves to the bytes written. */
+  async putObject(
+    loc: ObjectLocation,
+    body: NodeJS.ReadableStream | Buffer | string,
+  ): Promise<number> {
+    const source = typeof body === 'string' || Buffer.isBuffer(body) ? Readable.from([body]) : body;
+    const pending = await this.#files.receive(source);
+    const stored = await this.#files.commit(pending, loc.bucket, loc.key, {
+      sse: true,
+      contentType: 'application/octet-stream',
+      nowMs: this.#clock.nowMs(),
+    });
+    return stored.sizeBytes;
+  }
+
+  /** Absolute path of the object's file, or undefined when missing. */
+  objectPath(loc: ObjectLocation): string | undefined {
+    return this.#files.get(loc.bucket, loc.key)?.path;
+  }
+
+  /** Keys under a prefix, sorted. */
+  listKeys(bucket: string, prefix: string): string[] {
+    return this.#files.keys(bucket, prefix);
+  }
+
+  /**
+   * Provider fields of a file detail: read-only credentials for keys under `loc.key`, valid
+   * `ttlSeconds` of emulator time, and the signed `url` of `urlKey`. Only `{ url }` when
+   * `withCredentials` is false.
+   */
+  readFields(
+    provider: Provider,
+    loc: ObjectLocation,
+    urlKey: string,
+    ttlSeconds: number,
+    withCredentials: boolean,
+  ): Record<string, unknown> {
+    const url = this.#signedUrl(provider, { bucket: loc.bucket, key: urlKey }, ttlSeconds);
+    if (!withCredentials) return { url };
+    const credential = this.#issue(provider, loc, 'read', ttlSeconds, false, false);
+    if (provider === 'aws') {
+      return {
+        url,
+        s3Path: { bucket: loc.bucket, key: loc.key },
+        credentials: awsCredentials(credential),
+      };
+    }
+    if (provider === 'azure') {
+      return {
+        url,
+        absPath: { container: loc.bucket, name: loc.key },
+        absCredentials: this.#absCredentials(credential),
+      };
+    }
+    return {
+      url,
+      gcsPath: { bucket: loc.bucket, key: loc.key },
+      gcsCredentials: {
+        access_token: credential.id,
+        expires_in: ttlSeconds,
+        token_type: 'Bearer',
+        projectId: this.gcpProjectId,
+      },
+    };
+  }
+
+  /**
+   * Upload fields for `files/prepare`: write credentials for keys under `loc.key` (only that exact
+   * key when `options.exactKey`, as for a non-sliced file), valid `ttlSeconds`. S3 uploads must
+   * send `x-amz-server-side-encryption: AES256`.
+   */
+  uploadFields(
+    provider: Provider,
+    loc: ObjectLocation,
+    ttlSeconds: number,
+    options: { readonly exactKey?: boolean } = {},
+  ): Record<string, unknown> {
+    const exactKey = options.exactKey ?? false;
+    const credential = this.#issue(
+      provider,
+      loc,
+      'write',
+      ttlSeconds,
+      provider === 'aws',
+      exactKey,
+    );
+    if (provider === 'aws') {
+      return {
+        uploadParams: {
+          key: loc.key,
+          bucket: loc.bucket,
+          acl: 'private',
+          'x-amz-server-side-encryption': 'AES256',
+          credentials: awsCredentials(credential),
+        },
+      };
+    }
+    if (provider === 'azure') {
+      return {
+        absUploadParams: {
+          blobName: loc.key,
+          accountName: this.azureAccountName,
+          container: loc.bucket,
+          absCredentials: this.#absCredentials(credential),
+        },
+      };
+    }
+    return {
+      gcsUploadParams: {
+        projectId: this.gcpProjectId,
+        bucket: loc.bucket,
+        key: loc.key,
+        access_token: credential.id,
+        expires_in: ttlSeconds,
+        token_type: 'Bearer',
+      },
+    };
+  }
+
+  /** Test control: every credential (and signed URL) issued so far expires now. */
+  expireAllCredentials(): void {
+    this.#credentials.expireAll(this.#clock.nowMs());
+  }
+
+  /** Request counters for tests and the benchmark. */
+  stats(): ObjectStoreStats {
+    const sum = (field: keyof ProviderCounters): number =>
+      this.#counters.aws[field] + this.#counters.azure[field] + this.#counters.gcp[field];
+    return {
+      gets: sum('gets'),
+      puts: sum('puts'),
+      bytesOut: this.#bytesOut,
+      bytesIn: this.#bytesIn,
+      rejected: sum('rejected'),
+      byProvider: {
+        aws: { ...this.#counters.aws },
+        azure: { ...this.#counters.azure },
+        gcp: { ...this.#counters.gcp },
+      },
+      throttle: { ...this.#throttle },
+    };
+  }
+
+  /** HTTP handler for object paths; returns false when the path is not an object path. */
+  handle(req: IncomingMessage, res: ServerResponse): boolean {
+    const rawUrl = req.url ?? '/';
+    const q = rawUrl.indexOf('?');
+    const rawPath = q < 0 ? rawUrl : rawUrl.slice(0, q);
+    const rawQuery = q < 0 ? '' : rawUrl.slice(q + 1);
+    const route = parseObjectRoute(
+      rawPath,
+      new URLSearchParams(rawQuery),
+      req.headers.authorization,
+    );
+    if (!route) return false;
+    const received: ReceivedRequest = {
+      method: req.method ?? 'GET',
+      rawPath,
+      rawQuery,
+      headers: req.headersDistinct,
+    };
+    this.#serve(req, res, route, received).catch(() => {
+      if (res.headersSent) res.destroy();
+      else
+        sendError(res, apiOf(route), objectError(500, 'InternalError', 'Internal error.'), false);
+    });
+    return true;
+  }
+
+  // ------------------------------------------------------------ issuing
+
+  #issue(
+    provider: Provider,
+    loc: ObjectLocation,
+    mode: CredentialMode,
+    ttlSeconds: number,
+    requireSse: boolean,
+    exactKey: boolean,
+    purpose: 'federation' | 'signedUrl' = 'federation',
+  ): IssuedCredential {
+    const credential = this.#credentials.issue(
+      { provider, bucket: loc.bucket, keyPrefix: loc.key, exactKey, mode, requireSse, purpose },
+      this.#clock.nowMs(),
+      ttlSeconds,
+    );
+    if (provider === 'azure') {
+      this.#credentials.alias(`sas:${this.#sasFields(credential).sig}`, credential);
+    }
+    return credential;
+  }
+
+  /** SAS fields of an Azure credential; the permission string is fixed per credential mode. */
+  #sasFields(credential: IssuedCredential): SasFields & { sig: string } {
+    const fields: SasFields = {
+      sv: AZURE_SAS_VERSION,
+      sr: 'c',
+      st: isoSeconds(credential.issuedAtMs - 5 * 60_000),
+      se: isoSeconds(credential.expiresAtMs),
+      sp: credential.mode === 'write' ? 'rwl' : 'rl',
+    };
+    const sig = azureSignature(
+      this.#azureAccountKey,
+      credential.secret,
+      this.azureAccountName,
+      credential.bucket,
+      fields,
+    );
+    return { ...fields, sig };
+  }
+
+  #sasQuery(credential: IssuedCredential): string {
+    const f = this.#sasFields(credential);
+    return [
+      `sv=${f.sv}`,
+      `sr=${f.sr}`,
+      `st=${encodeURIComponent(f.st)}`,
+      `se=${encodeURIComponent(f.se)}`,
+      `sp=${f.sp}`,
+      `sig=${encodeURIComponent(f.sig)}`,
+    ].join('&');
+  }
+
+  #absCredentials(credential: IssuedCredential): Record<string, string> {
+    return {
+      SASConnectionString: `BlobEndpoint=${this.#baseUrl}/azure/${this.azureAccountName};SharedAccessSignature=${this.#sasQuery(credential)}`,
+      expiration: phpTimestamp(credential.expiresAtMs),
+    };
+  }
+
+  #signedUrl(provider: Provider, loc: ObjectLocation, ttlSeconds: number): string {
+    const credential = this.#issue(provider, loc, 'read', ttlSeconds, false, true, 'signedUrl');
+    const keyPath = loc.key.split('/').map(encodeRfc3986).join('/');
+    if (provider === 'azure') {
+      return `${this.#baseUrl}/azure/${this.azureAccountName}/${encodeRfc3986(loc.bucket)}/${keyPath}?${this.#sasQuery(credential)}`;
+    }
+    const aws = provider === 'aws';
+    return presignUrl({
+      flavor: aws ? AWS_V4 : GOOG_V4,
+      method: 'GET',
+      origin: this.#baseUrl,
+      rawPath: `/${encodeRfc3986(loc.bucket)}/${keyPath}`,
+      accessKeyId: credential.id,
+      secret: credential.secret,
+      ...(aws ? { sessionToken: credential.sessionToken } : {}),
+      region: aws ? this.awsRegion : 'auto',
+      service: aws ? 's3' : 'storage',
+      nowMs: credential.issuedAtMs,
+      expiresSeconds: Math.max(1, Math.min(604_800, ttlSeconds)),
+    });
+  }
+
+  // ------------------------------------------------------------ serving
+
+  async #serve(
+    req: IncomingMessage,
+    res: ServerResponse,
+    route: ObjectRoute,
+    received: ReceivedRequest,
+  ): Promise<void> {
+    const api = apiOf(route);
+    const method = received.method.toUpperCase();
+    const headOnly = method === 'HEAD';
+    if (route.api === 'invalid') {
+      sendError(res, api, objectError(400, 'InvalidURI', route.reason), headOnly);
+      return;
+    }
+    const write = isWrite(route.api, method);
+    if (write === undefined) {
+      sendError(res, api, methodNotAllowed(route.api), headOnly);
+      return;
+    }
+    if (await this.#preFaults(res, api, method, received.rawPath, headOnly)) return;
+    if (route.key === '') {
+      this.#counters[providerOf(api)].rejected += 1;
+      sendError(res, api, bucketLevelError(api), headOnly);
+      return;
+    }
+    const attempt: AccessAttempt = {
+      request: received,
+      bucket: route.bucket,
+      key: route.key,
+      write,
+      nowMs: this.#clock.nowMs(),
+    };
+    const auth = this.#authorize(route, attempt);
+    if (!auth.ok) {
+      this.#counters[providerOf(api)].rejected += 1;
+      sendError(res, api, auth.error, headOnly);
+      return;
+    }
+    if (write) await this.#receive(req, res, route, auth);
+    else await this.#send(res, route, method, received.rawPath);
+  }
+
+  /** Applies `expireCredentials`, `latency` and `status` faults; true when the request was answered. */
+  async #preFaults(
+    res: ServerResponse,
+    api: RouteApi,
+    method: string,
+    path: string,
+    headOnly: boolean,
+  ): Promise<boolean> {
+    for (const kind of PRE_FAULTS) {
+      const fault = this.#faults.take(method, path, [kind]);
+      if (fault?.kind === 'expireCredentials') this.expireAllCredentials();
+      if (fault?.kind === 'latency') await sleep(fault.ms);
+      if (fault?.kind === 'status') {
+        sendStatusFault(res, api, fault, headOnly);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  #authorize(route: Exclude<ObjectRoute, { api: 'invalid' }>, attempt: AccessAttempt): AuthResult {
+    switch (route.api) {
+      case 's3':
+        return authorizeS3(attempt, this.#credentials);
+      case 'azure':
+        return authorizeAzure(
+          { ...attempt, account: route.account },
+          this.#credentials,
+          this.azureAccountName,
+          this.#azureAccountKey,
+        );
+      default:
+        return authorizeGcs(attempt, this.#credentials, route.api);
+    }
+  }
+
+  // ------------------------------------------------------------ downloads
+
+  async #send(
+    res: ServerResponse,
+    route: Exclude<ObjectRoute, { api: 'invalid' }>,
+    method: string,
+    path: string,
+  ): Promise<void> {
+    const api = route.api;
+    const headOnly = method === 'HEAD';
+    const object = this.#files.get(route.bucket, route.key);
+    if (!object) {
+      sendError(res, api, notFound(api, route.bucket, route.key), headOnly);
+      return;
+    }
+    this.#counters[providerOf(api)].gets += 1;
+    if (route.api === 'gcs-json' && !route.media) {
+      sendJson(res, 200, this.#gcsResource(object), headOnly);
+      return;
+    }
+    // Data faults act on a body, so a HEAD does not use them up.
+    const fault = headOnly ? undefined : this.#faults.take(method, path, DOWNLOAD_FAULTS);
+    const plan = downloadPlan(object.sizeBytes, fault);
+    const headers: OutgoingHttpHeaders = {
+      ...objectHeaders(api, object),
+      ...requestIdHeaders(api),
+      'Content-Length': plan.declaredBytes,
+      ...(plan.closeAfter ? { Connection: 'close' } : {}),
+    };
+    if (this.#firstByteLatencyMs > 0) await sleep(this.#firstByteLatencyMs);
+    res.writeHead(200, headers);
+    if (headOnly) {
+      res.end();
+      return;
+    }
+    const source =
+      plan.sendBytes > 0
+        ? createReadStream(object.path, { start: 0, end: plan.sendBytes - 1 })
+        : Readable.from([]);
+    const stages: NodeJS.ReadWriteStream[] = [];
+    if (plan.flip) stages.push(new FlipBytes(plan.flip.start, plan.flip.end));
+    if (this.#bytesPerSecond !== undefined) {
+      stages.push(new Throttle(this.#bytesPerSecond, this.#throttle));
+    }
+    stages.push(new ByteCounter((n) => (this.#bytesOut += n)));
+    const sink = plan.resetAfterBytes === undefined ? res : new ResetAfterWrite(res);
+    try {
+      await pipeline([source, ...stages, sink]);
+    } catch {
+      // The client went away or the fault cut the connection: nothing more to send.
+      res.destroy();
+    }
+  }
+
+  #gcsResource(object: StoredObject): Record<string, unknown> {
+    const encodedName = encodeURIComponent(object.key);
+    const base = `${this.#baseUrl}/storage/v1/b/${encodeURIComponent(object.bucket)}/o/${encodedName}`;
+    const time = new Date(object.lastModifiedMs).toISOString();
+    return {
+      kind: 'storage#object',
+      id: `${object.bucket}/${object.key}/${object.generation}`,
+      selfLink: base,
+      mediaLink: `${base}?generation=${object.generation}&alt=media`,
+      name: object.key,
+      bucket: object.bucket,
+      generation: String(object.generation),
+      metageneration: '1',
+      contentType: object.contentType,
+      storageClass: 'STANDARD',
+      size: String(object.sizeBytes),
+      md5Hash: Buffer.from(object.md5Hex, 'hex').toString('base64'),
+      etag: etagOf(object),
+      timeCreated: time,
+      updated: time,
+      timeStorageClassUpdated: time,
+    };
+  }
+
+  // ------------------------------------------------------------ uploads
+
+  async #receive(
+    req: IncomingMessage,
+    res: ServerResponse,
+    route: Exclude<ObjectRoute, { api: 'invalid' }>,
+    auth: Extract<AuthResult, { ok: true }>,
+  ): Promise<void> {
+    const api = route.api;
+    const headerError = uploadHeaderError(api, req);
+    if (headerError) {
+      sendError(res, api, headerError, false);
+      return;
+    }
+    const stages: NodeJS.ReadWriteStream[] = [new ByteCounter((n) => (this.#bytesIn += n))];
+    const reset = this.#faults.take(req.method ?? 'PUT', req.url?.split('?')[0] ?? '', ['reset']);
+    if (reset?.kind === 'reset') stages.push(new ResetAfterBytes(reset.afterBytes, req));
+    if (this.#bytesPerSecond !== undefined) {
+      stages.push(new Throttle(this.#bytesPerSecond, this.#throttle));
+    }
+    let pending: PendingObject;
+    try {
+      pending = await this.#files.receive(req, stages);
+    } catch {
+      req.socket.destroy();
+      return;
+    }
+    const digestError = bodyDigestError(api, req, pending, auth);
+    if (digestError) {
+      await this.#files.discard(pending);
+      sendError(res, api, digestError, false);
+      return;
+    }
+    const object = await this.#files.commit(pending, route.bucket, route.key, {
+      sse: api === 's3' ? req.headers['x-amz-server-side-encryption'] === 'AES256' : true,
+      contentType: req.headers['content-type'] ?? 'application/octet-stream',
+      nowMs: this.#clock.nowMs(),
+    });
+    this.#counters[providerOf(api)].puts += 1;
+    if (this.#firstByteLatencyMs > 0) await sleep(this.#firstByteLatencyMs);
+    if (api === 'gcs-upload') {
+      sendJson(res, 200, this.#gcsResource(object), false);
+      return;
+    }
+    const headers = {
+      ...uploadHeaders(api, object),
+      ...requestIdHeaders(api),
+      'Content-Length': 0,
+    };
+    res.writeHead(api === 'azure' ? 201 : 200, headers);
+    res.end();
+  }
+}
+
+// -------------------------------------------------------------- helpers (pure)
+
+type ValidApi = Exclude<RouteApi, 'invalid'>;
+
+function apiOf(route: ObjectRoute): RouteApi {
+  if (route.api !== 'invalid') return route.api;
+  return route.provider === 'aws' ? 's3' : route.provider === 'azure' ? 'azure' : 'gcs-json';
+}
+
+function providerOf(api: RouteApi): Provider {
+  return api === 's3' ? 'aws' : api === 'azure' ? 'azure' : 'gcp';
+}
+
+/** Whether the method writes (true), reads (false) or is not served (undefined) on this API. */
+function isWrite(api: ValidApi, method: string): boolean | undefined {
+  if (api === 'gcs-json') return method === 'GET' ? false : undefined;
+  if (api === 'gcs-upload') return method === 'POST' ? true : undefined;
+  if (method === 'GET' || method === 'HEAD') return false;
+  if (method === 'PUT') return true;
+  return undefined;
+}
+
+function methodNotAllowed(api: ValidApi): ObjectError {
+  if (api === 'azure') {
+    return objectError(
+      405,
+      'UnsupportedHttpVerb',
+      "The resource doesn't support specified Http Verb.",
+    );
+  }
+  return objectError(
+    405,
+    'MethodNotAllowed',
+    'The specified method is not allowed against this resource.',
+  );
+}
+
+function bucketLevelError(api: RouteApi): ObjectError {
+  if (api === 'azure') {
+    return objectError(
+      403,
+      'AuthenticationFailed',
+      'Server failed to authenticate the request. Container-level operations are not allowed.',
+    );
+  }
+  return objectError(403, 'AccessDenied', 'Access Denied');
+}
+
+function notFound(api: RouteApi, bucket: string, key: string): ObjectError {
+  if (api === 'azure')
+    return objectError(404, 'BlobNotFound', 'The specified blob does not exist.');
+  if (api === 'gcs-json') return objectError(404, 'notFound', `No such object: ${bucket}/${key}`);
+  return objectError(404, 'NoSuchKey', 'The specified key does not exist.');
+}
+
+function sendStatusFault(
+  res: ServerResponse,
+  api: RouteApi,
+  fault: Extract<FaultSpec, { kind: 'status' }>,
+  headOnly: boolean,
+): void {
+  const extra: Record<string, string> =
+    fault.retryAfterSeconds === undefined ? {} : { 'Retry-After': String(fault.retryAfterSeconds) };
+  if (fault.body !== undefined) {
+    const body = typeof fault.body === 'string' ? fault.body : JSON.stringify(fault.body);
+    res.writeHead(fault.status, {
+      'Content-Type': typeof fault.body === 'string' ? 'text/plain' : 'application/json',
+      'Content-Length': Buffer.byteLength(body),
+      ...extra,
+    });
+    res.end(headOnly ? undefined : body);
+    return;
+  }
+  const code =
+    fault.status === 503
+      ? 'ServiceUnavailable'
+      : fault.status === 429
+        ? 'SlowDown'
+        : 'InternalError';
+  sendError(res, api, objectError(fault.status, code, 'Injected fault.'), headOnly, extra);
+}
+
+function sendJson(res: ServerResponse, status: number, value: unknown, headOnly: boolean): void {
+  const body = JSON.stringify(value);
+  res.writeHead(status, {
+    'Content-Type': 'application/json; charset=UTF-8',
+    'Content-Length': Buffer.byteLength(body),
+  });
+  res.end(headOnly ? undefined : body);
+}
+
+function etagOf(object: StoredObject): string {
+  return `"${object.md5Hex}"`;
+}
+
+function objectHeaders(api: ValidApi, object: StoredObject): OutgoingHttpHeaders {
+  const common: OutgoingHttpHeaders = {
+    'Content-Type': object.contentType,
+    ETag: etagOf(object),
+    'Last-Modified': new Date(object.lastModifiedMs).toUTCString(),
+  };
+  const md5Base64 = Buffer.from(object.md5Hex, 'hex').toString('base64');
+  if (api === 's3') {
+    return {
+      ...common,
+      'Accept-Ranges': 'bytes',
+      ...(object.sse ? { 'x-amz-server-side-encryption': 'AES256' } : {}),
+    };
+  }
+  if (api === 'azure') {
+    return {
+      ...common,
+      'Content-MD5': md5Base64,
+      'x-ms-blob-type': 'BlockBlob',
+      'x-ms-server-encrypted': 'true',
+    };
+  }
+  return {
+    ...common,
+    'x-goog-generation': String(object.generation),
+    'x-goog-metageneration': '1',
+    'x-goog-hash': `md5=${md5Base64}`,
+    'x-goog-stored-content-length': String(object.sizeBytes),
+    'x-goog-storage-class': 'STANDARD',
+  };
+}
+
+function uploadHeaders(api: ValidApi, object: StoredObject): OutgoingHttpHeaders {
+  const etag = etagOf(object);
+  if (api === 's3') {
+    return {
+      ETag: etag,
+      ...(object.sse ? { 'x-amz-server-side-encryption': 'AES256' } : {}),
+    };
+  }
+  if (api === 'azure') {
+    return {
+      ETag: etag,
+      'Last-Modified': new Date(object.lastModifiedMs).toUTCString(),
+      'Content-MD5': Buffer.from(object.md5Hex, 'hex').toString('base64'),
+      'x-ms-request-server-encrypted': 'true',
+    };
+  }
+  return { ETag: etag, 'x-goog-generation': String(object.generation) };
+}
+
+/** Request headers an upload must carry before its body is read. */
+function uploadHeaderError(api: ValidApi, req: IncomingMessage): ObjectError | undefined {
+  if (api !== 'azure') return undefined;
+  const blobType = req.headers['x-ms-blob-type'];
+  if (blobType === undefined) {
+    return objectError(
+      400,
+      'MissingRequiredHeader',
+      "An HTTP header that's mandatory for this request is not specified.",
+    );
+  }
+  if (blobType !== 'BlockBlob') {
+    return objectError(
+      400,
+      'InvalidHeaderValue',
+      'The value for one of the HTTP headers is not in the correct format.',
+    );
+  }
+  return undefined;
+}
+
+/** Checks the received body against the signed payload hash and a Content-MD5 header. */
+function bodyDigestError(
+  api: ValidApi,
+  req: IncomingMessage,
+  pending: PendingObject,
+  auth: Extract<AuthResult, { ok: true }>,
+): ObjectError | undefined {
+  if (auth.payloadSha256Hex !== undefined && auth.payloadSha256Hex !== pending.sha256Hex) {
+    return objectError(
+      400,
+      'XAmzContentSHA256Mismatch',
+      "The provided 'x-amz-content-sha256' header does not match what was computed.",
+    );
+  }
+  const md5 = req.headers['content-md5'];
+  if (md5 !== undefined && md5 !== Buffer.from(pending.md5Hex, 'hex').toString('base64')) {
+    return api === 'azure'
+      ? objectError(
+          400,
+          'Md5Mismatch',
+          'The MD5 value specified in the request did not match with the MD5 value calculated by the server.',
+        )
+      : objectError(
+          400,
+          'BadDigest',
+          'The Content-MD5 you specified did not match what we received.',
+        );
+  }
+  return undefined;
+}
+
+/** What a GET sends under a data fault (or none). */
+export interface DownloadPlan {
+  /** Bytes read from the file (a prefix of it). */
+  readonly sendBytes: number;
+  /** Content-Length header value. */
+  readonly declaredBytes: number;
+  readonly flip?: { start: number; end: number };
+  /** Destroy the socket after these body bytes. */
+  readonly resetAfterBytes?: number;
+  /** Close the connection after the response (the declared length is a lie). */
+  readonly closeAfter: boolean;
+}
+
+export function downloadPlan(sizeBytes: number, fault: FaultSpec | undefined): DownloadPlan {
+  switch (fault?.kind) {
+    case 'truncateGzip': {
+      const sendBytes = Math.max(0, sizeBytes - GZIP_TRAILER_BYTES);
+      return { sendBytes, declaredBytes: sendBytes, closeAfter: false };
+    }
+    case 'corruptGzip':
+      return {
+        sendBytes: sizeBytes,
+        declaredBytes: sizeBytes,
+        flip: corruptSpan(sizeBytes),
+        closeAfter: false,
+      };
+    case 'contentLengthMismatch':
+      return {
+        sendBytes: sizeBytes,
+        declaredBytes: sizeBytes + MISMATCH_EXTRA_BYTES,
+        closeAfter: true,
+      };
+    case 'reset': {
+      const sendBytes = Math.max(0, Math.min(sizeBytes, fault.afterBytes));
+      return { sendBytes, declaredBytes: sizeBytes, resetAfterBytes: sendBytes, closeAfter: true };
+    }
+    default:
+      return { sendBytes: sizeBytes, declaredBytes: sizeBytes, closeAfter: false };
+  }
+}
+
+/**
+ * Sink for the `reset` fault: writes what it gets to the response, then, once the last write
+ * reached the socket, destroys the socket instead of ending the response.
+ */
+class ResetAfterWrite extends Writable {
+  constructor(private readonly res: ServerResponse) {
+    super();
+  }
+
+  override _write(
+    chunk: Buffer,
+    _encoding: BufferEncoding,
+    done: (error?: Error | null) => void,
+  ): void {
+    this.res.write(chunk, () => done());
+  }
+
+  override _final(done: (error?: Error | null) => void): void {
+    const socket = this.res.socket;
+    if (!socket) {
+      done();
+      return;
+    }
+    // Headers (and any body) are queued on the socket before this empty write; its callback
+    // runs once they were handed to the OS.
+    this.res.flushHeaders();
+    socket.write(Buffer.alloc(0), () => {
+      socket.destroy();
+      done();
+    });
+  }
+}
+
+/** Upload side of the `reset` fault: the connection dies once `afterBytes` of the body arrived. */
+class ResetAfterBytes extends Transform {
+  #seen = 0;
+
+  constructor(
+    private readonly afterBytes: number,
+    private readonly req: IncomingMessage,
+  ) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    this.#seen += chunk.length;
+    if (this.#seen >= this.afterBytes) {
+      this.req.socket.destroy();
+      done(new Error('connection reset by fault'));
+      return;
+    }
+    done(null, chunk);
+  }
+
+  override _flush(done: TransformCallback): void {
+    this.req.socket.destroy();
+    done(new Error('connection reset by fault'));
+  }
+}
+
+function awsCredentials(credential: IssuedCredential): Record<string, string> {
+  return {
+    AccessKeyId: credential.id,
+    SecretAccessKey: credential.secret,
+    SessionToken: credential.sessionToken,
+    Expiration: `${new Date(credential.expiresAtMs).toISOString().slice(0, 19)}+00:00`,
+  };
+}
+
+function isoSeconds(ms: number): string {
+  return `${new Date(ms).toISOString().slice(0, 19)}Z`;
+}
+
+/** `2024-11-10T05:55:44+0000`: the PHP timestamp style of the Storage API. */
+function phpTimestamp(ms: number): string {
+  return `${new Date(ms).toISOString().slice(0, 19)}+0000`;
+}

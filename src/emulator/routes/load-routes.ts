@@ -1,0 +1,267 @@
+/**
+ * Job-starting write routes: `tables-async` (create from a file), `tables-definition` (typed
+ * table) and `import-async` (reference/storage-api.md §6.3–6.5). Parameters are validated before
+ * the job exists; data-dependent failures end the job in `error`.
+ */
+import { JobError, fileNotFound, validationError } from '../api-error.js';
+import { invalidPrimaryKey, tableExists, type EmulatorCore } from '../core.js';
+import { resolveFilePaths, resolveLoadSource, runImport } from '../import-work.js';
+import type { BucketState, FileState, TableState } from '../model.js';
+import {
+  parseBooleanParam,
+  parseColumnsParam,
+  parsePrimaryKeyString,
+  requireInt,
+  requireString,
+  scalarText,
+} from '../params.js';
+import { json, route, type Route, type RouteContext } from '../router.js';
+import type { SeedTableDefinition } from '../seed.js';
+import { jobView, tableView } from '../views.js';
+
+export const loadRoutes: readonly Route[] = [
+  route('POST', '/v2/storage/buckets/{bucketId}/tables-async', startTableCreate),
+  route('POST', '/v2/storage/buckets/{bucketId}/tables-definition', startTableDefinitionCreate),
+  route('POST', '/v2/storage/tables/{tableId}/import-async', startImport),
+];
+
+function jobFault(ctx: RouteContext) {
+  return ctx.core.faults.take(ctx.method, ctx.path, ['jobStuck', 'jobError']);
+}
+
+/** A file of the token's project the token may read. @throws ApiError 404 / 403 */
+export function readableFile(ctx: RouteContext, fileId: number): FileState {
+  const file = ctx.core.state.files.get(fileId);
+  if (!file || file.projectId !== ctx.project.id) throw fileNotFound(String(fileId));
+  return file;
+}
+
+function checkCsvDialect(body: Readonly<Record<string, unknown>>): void {
+  const delimiter = body.delimiter ?? ',';
+  const enclosure = body.enclosure ?? '"';
+  if (delimiter !== ',' || enclosure !== '"' || (body.escapedBy ?? '') !== '') {
+    throw validationError(
+      'invalidCsv',
+      'The emulator supports only delimiter "," and enclosure \'"\'.',
+    );
+  }
+}
+
+function checkTableName(bucket: BucketState, name: string): void {
+  if (!/^[A-Za-z0-9_-]+$/.test(name)) {
+    throw validationError('storage.tables.validation.invalidName', `Invalid table name "${name}".`);
+  }
+  if (bucket.tables.has(name)) throw tableExists(name);
+}
+
+function startTableCreate(ctx: RouteContext) {
+  const core = ctx.core;
+  const bucket = core.bucketFor(ctx.token, ctx.params.bucketId ?? '', 'write');
+  const name = requireString(ctx.body, 'name');
+  checkTableName(bucket, name);
+  const primaryKey = parsePrimaryKeyString(ctx.body.primaryKey);
+  checkCsvDialect(ctx.body);
+  const file = readableFile(ctx, requireInt(ctx.body, 'dataFileId'));
+  const columns = parseColumnsParam(ctx.body.columns);
+  const job = core.jobs.start(
+    {
+      projectId: ctx.project.id,
+      operationName: 'tableCreate',
+      tableId: `${bucket.id}.${name}`,
+      operationParams: { name, primaryKey, source: { type: 'file', fileId: file.id } },
+      token: ctx.token,
+      runId: ctx.runId,
+      fault: jobFault(ctx),
+    },
+    () => createFromFile(ctx, bucket, name, primaryKey, file, columns),
+  );
+  return json(202, jobView(job, core.baseUrl));
+}
+
+async function createFromFile(
+  ctx: RouteContext,
+  bucket: BucketState,
+  name: string,
+  primaryKey: readonly string[],
+  file: FileState,
+  columns: readonly string[] | undefined,
+): Promise<Record<string, unknown>> {
+  const core = ctx.core;
+  const paths = resolveFilePaths(core, file);
+  const source = await resolveLoadSource(
+    file,
+    paths,
+    { columns, withoutHeaders: false, incremental: false },
+    [],
+  );
+  const missingKey = primaryKey.filter((c) => !source.fileColumns.includes(c));
+  if (missingKey.length > 0) {
+    const error = invalidPrimaryKey(missingKey);
+    throw new JobError(error.code, error.message);
+  }
+  if (bucket.tables.has(name))
+    throw new JobError(tableExists(name).code, tableExists(name).message);
+  const table = core.registerTable(ctx.project, bucket, name, source.fileColumns, primaryKey);
+  await core.db.createTable(table.physical, table.columns);
+  await core.db.load(
+    table.physical,
+    table.columns,
+    primaryKey,
+    source,
+    'full',
+    core.clock.nowSeconds(),
+  );
+  core.markChanged(table);
+  await core.refreshStats(table);
+  return tableView(table, bucket, ctx.project, core.baseUrl);
+}
+
+const BASETYPE_TO_TYPE: Readonly<Record<string, string>> = {
+  STRING: 'VARCHAR',
+  INTEGER: 'NUMBER',
+  NUMERIC: 'NUMBER',
+  FLOAT: 'FLOAT',
+  BOOLEAN: 'BOOLEAN',
+  DATE: 'DATE',
+  TIMESTAMP: 'TIMESTAMP_NTZ',
+};
+
+/** Storage base type of a backend type (Snowflake names). */
+export function basetypeOf(type: string): string {
+  const upper = type.toUpperCase();
+  if (/CHAR|STRING|TEXT/.test(upper)) return 'STRING';
+  if (/^(INT|INTEGER|BIGINT|SMALLINT|TINYINT)$/.test(upper)) return 'INTEGER';
+  if (/NUMBER|NUMERIC|DECIMAL/.test(upper)) return 'NUMERIC';
+  if (/FLOAT|DOUBLE|REAL/.test(upper)) return 'FLOAT';
+  if (upper.startsWith('BOOL')) return 'BOOLEAN';
+  if (upper === 'DATE') return 'DATE';
+  if (upper.startsWith('TIMESTAMP') || upper === 'DATETIME') return 'TIMESTAMP';
+  return 'STRING';
+}
+
+/** Validates a `tables-definition` body into a definition with both `definition` and `basetype`. */
+export function parseDefinition(body: Readonly<Record<string, unknown>>): SeedTableDefinition {
+  const rawColumns = Array.isArray(body.columns) ? (body.columns as unknown[]) : [];
+  if (rawColumns.length === 0) {
+    throw validationError(
+      'storage.tables.validation',
+      'Parameter "columns" must be a non-empty array.',
+    );
+  }
+  const columns = rawColumns.map((raw) => {
+    const column = (raw ?? {}) as Record<string, unknown>;
+    const name = typeof column.name === 'string' ? column.name : '';
+    if (!/^[A-Za-z0-9_]+$/.test(name)) {
+      throw validationError('storage.tables.validation', `Invalid column name "${name}".`);
+    }
+    const def = column.definition as Record<string, unknown> | undefined;
+    const basetype =
+      typeof column.basetype === 'string' ? column.basetype.toUpperCase() : undefined;
+    const type =
+      typeof def?.type === 'string'
+        ? def.type
+        : (BASETYPE_TO_TYPE[basetype ?? 'STRING'] ?? 'VARCHAR');
+    return {
+      name,
+      definition: {
+        type,
+        nullable: def?.nullable === undefined ? true : parseBooleanParam(def.nullable, true),
+        length: def?.length === undefined || def.length === null ? null : scalarText(def.length),
+      },
+      basetype: basetype ?? basetypeOf(type),
+    };
+  });
+  const names = columns.map((c) => c.name);
+  if (new Set(names).size !== names.length) {
+    throw validationError('storage.tables.validation', 'Duplicate column names.');
+  }
+  const keyInput = body.primaryKeysNames;
+  const primaryKeysNames = Array.isArray(keyInput) ? keyInput.map(String) : [];
+  const missing = primaryKeysNames.filter((c) => !names.includes(c));
+  if (missing.length > 0) throw invalidPrimaryKey(missing);
+  return { primaryKeysNames, columns };
+}
+
+function startTableDefinitionCreate(ctx: RouteContext) {
+  const core = ctx.core;
+  const bucket = core.bucketFor(ctx.token, ctx.params.bucketId ?? '', 'write');
+  const name = requireString(ctx.body, 'name');
+  checkTableName(bucket, name);
+  const definition = parseDefinition(ctx.body);
+  const job = core.jobs.start(
+    {
+      projectId: ctx.project.id,
+      operationName: 'tableDefinitionCreate',
+      tableId: `${bucket.id}.${name}`,
+      operationParams: { name, primaryKeysNames: definition.primaryKeysNames },
+      token: ctx.token,
+      runId: ctx.runId,
+      fault: jobFault(ctx),
+    },
+    async () => {
+      if (bucket.tables.has(name))
+        throw new JobError(tableExists(name).code, tableExists(name).message);
+      const columns = definition.columns.map((c) => c.name);
+      const table = core.registerTable(
+        ctx.project,
+        bucket,
+        name,
+        columns,
+        definition.primaryKeysNames,
+        {
+          definition,
+        },
+      );
+      await core.db.createTable(table.physical, columns);
+      return tableView(table, bucket, ctx.project, core.baseUrl);
+    },
+  );
+  return json(202, jobView(job, core.baseUrl));
+}
+
+/** Imports into one table run one after another (Storage queues them). */
+const tableQueues = new WeakMap<TableState, Promise<unknown>>();
+
+function enqueue<T>(table: TableState, work: () => Promise<T>): Promise<T> {
+  const run = (tableQueues.get(table) ?? Promise.resolve()).then(work);
+  tableQueues.set(
+    table,
+    run.catch(() => undefined),
+  );
+  return run;
+}
+
+function startImport(ctx: RouteContext) {
+  const core: EmulatorCore = ctx.core;
+  const table = core.tableFor(ctx.token, ctx.params.tableId ?? '', 'write');
+  checkCsvDialect(ctx.body);
+  const file = readableFile(ctx, requireInt(ctx.body, 'dataFileId'));
+  const options = {
+    columns: parseColumnsParam(ctx.body.columns),
+    withoutHeaders: parseBooleanParam(ctx.body.withoutHeaders, false),
+    incremental: parseBooleanParam(ctx.body.incremental, false),
+  };
+  const job = core.jobs.start(
+    {
+      projectId: ctx.project.id,
+      operationName: 'tableImport',
+      tableId: table.id,
+      operationParams: {
+        source: { type: 'file', fileId: file.id },
+        params: {
+          columns: options.columns ?? [],
+          incremental: options.incremental,
+          withoutHeaders: options.withoutHeaders,
+          delimiter: ',',
+          enclosure: '"',
+          escapedBy: '',
+        },
+      },
+      token: ctx.token,
+      runId: ctx.runId,
+      fault: jobFault(ctx),
+    },
+    () => enqueue(table, () => runImport(core, table, file, options)),
+  );
+  return json(202, jobView(job, core.baseUrl));
+}

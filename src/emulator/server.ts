@@ -1,0 +1,154 @@
+/**
+ * The emulator's HTTP server: one `node:http` server on 127.0.0.1 serving the Storage API
+ * (`/v2/storage/…`), the control API (`/_emulator/…`) and the object store (everything else).
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { handleStorageRequest } from './api-pipeline.js';
+import { EmulatorClock } from './clock.js';
+import { EmulatorControl, handleControlRequest } from './control.js';
+import { EmulatorCore } from './core.js';
+import { FaultRegistry } from './faults.js';
+import { EmulatedObjectStore } from './objects/object-store.js';
+import { json, writeResponse, type Route } from './router.js';
+import { catalogRoutes } from './routes/catalog-routes.js';
+import { exportRoutes } from './routes/export-route.js';
+import { fileJobRoutes } from './routes/file-job-routes.js';
+import { loadRoutes } from './routes/load-routes.js';
+import { loadSeedFile, parseSeed, type Seed, type SeedInput } from './seed.js';
+import { TableDb } from './table-db.js';
+
+export interface EmulatorOptions {
+  /** Listen port on 127.0.0.1; 0 / absent = a free port. */
+  readonly port?: number;
+  /** Seed document (validated); CSV paths resolve against `seedBaseDir`. */
+  readonly seed?: Seed | SeedInput;
+  /** Directory for the CSV paths of `seed`; default the current directory. */
+  readonly seedBaseDir?: string;
+  /** Seed file; CSV paths resolve against its directory. Ignored when `seed` is given. */
+  readonly seedFile?: string;
+  /** Where DuckDB and the objects live; a temp dir (removed on close) by default. */
+  readonly workDir?: string;
+  /** Object store: latency before each object GET/PUT answers. */
+  readonly firstByteLatencyMs?: number;
+  /** Object store: bandwidth cap per connection. */
+  readonly bytesPerSecondPerConnection?: number;
+  /** No error logging to stderr. */
+  readonly quiet?: boolean;
+}
+
+export interface EmulatorHandle {
+  /** `http://127.0.0.1:<port>`, no trailing slash. */
+  readonly url: string;
+  close(): Promise<void>;
+  readonly control: EmulatorControl;
+}
+
+const STORAGE_ROUTES: readonly Route[] = [
+  ...catalogRoutes,
+  ...exportRoutes,
+  ...loadRoutes,
+  ...fileJobRoutes,
+];
+
+async function resolveSeed(options: EmulatorOptions): Promise<{ seed: Seed; baseDir: string }> {
+  const baseDir = options.seedBaseDir ?? process.cwd();
+  if (options.seed) return { seed: parseSeed(options.seed), baseDir };
+  if (options.seedFile) return loadSeedFile(options.seedFile);
+  return { seed: { projects: [] }, baseDir };
+}
+
+/**
+ * Starts the emulator with the seed loaded (tables in DuckDB, files empty).
+ * @throws SeedError for an invalid seed; the listen error when the port is taken.
+ */
+export async function startEmulator(options: EmulatorOptions = {}): Promise<EmulatorHandle> {
+  const { seed, baseDir } = await resolveSeed(options);
+  const ownsWorkDir = options.workDir === undefined;
+  const workDir = options.workDir ?? (await mkdtemp(join(tmpdir(), 'kbc-emulator-')));
+  await mkdir(join(workDir, 'objects'), { recursive: true });
+  const dbPath = join(workDir, 'tables.duckdb');
+  await rm(dbPath, { force: true });
+  await rm(`${dbPath}.wal`, { force: true });
+  const logError = (error: unknown) => {
+    if (!options.quiet) process.stderr.write(`emulator: ${errorText(error)}\n`);
+  };
+  const clock = new EmulatorClock();
+  const faults = new FaultRegistry();
+  const objectStore = new EmulatedObjectStore({
+    rootDir: join(workDir, 'objects'),
+    clock,
+    faults,
+    ...(options.firstByteLatencyMs === undefined
+      ? {}
+      : { firstByteLatencyMs: options.firstByteLatencyMs }),
+    ...(options.bytesPerSecondPerConnection === undefined
+      ? {}
+      : { bytesPerSecondPerConnection: options.bytesPerSecondPerConnection }),
+  });
+  const db = await TableDb.open(dbPath);
+  const core = new EmulatorCore(db, clock, faults, objectStore, logError);
+  const control = new EmulatorControl(core, baseDir);
+  try {
+    for (const project of seed.projects) await core.addProject(project, baseDir);
+  } catch (error) {
+    db.close();
+    if (ownsWorkDir) await rm(workDir, { recursive: true, force: true });
+    throw error;
+  }
+  const server = createServer((req, res) => {
+    // The Date header is the server clock clients read (watermarks): it follows the emulator clock.
+    res.setHeader('Date', new Date(clock.nowMs()).toUTCString());
+    route(core, control, req, res, logError).catch((error: unknown) => {
+      logError(error);
+      if (!res.headersSent)
+        writeResponse(res, json(500, { error: 'Internal error', code: 'APPLICATION_ERROR' }));
+      else res.destroy();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
+  });
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  core.baseUrl = url;
+  objectStore.setBaseUrl(url);
+  let closed = false;
+  return {
+    url,
+    control,
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await stopped;
+      await core.jobs.idle();
+      db.close();
+      if (ownsWorkDir) await rm(workDir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function route(
+  core: EmulatorCore,
+  control: EmulatorControl,
+  req: IncomingMessage,
+  res: ServerResponse,
+  logError: (error: unknown) => void,
+): Promise<void> {
+  const path = (req.url ?? '/').split('?')[0] ?? '/';
+  if (path === '/v2/storage' || path.startsWith('/v2/storage/')) {
+    return handleStorageRequest(core, STORAGE_ROUTES, req, res, logError);
+  }
+  if (path.startsWith('/_emulator/')) return handleControlRequest(control, req, res);
+  if (core.objectStore.handle(req, res)) return;
+  writeResponse(res, json(404, { error: `Not found: ${path}`, code: 'notFound' }));
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}

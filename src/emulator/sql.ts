@@ -1,0 +1,118 @@
+/**
+ * Pure SQL text builders for the DuckDB table store. Every table has the user's columns as VARCHAR
+ * plus `_timestamp BIGINT` (unix seconds of the row's last change, emulator clock).
+ */
+
+/** The internal change-time column; never part of a table's public `columns`. */
+export const TIMESTAMP_COLUMN = '_timestamp';
+
+/** `"name"` with embedded quotes doubled. */
+export function quoteIdent(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+/** `'text'` with embedded quotes doubled. */
+export function quoteLiteral(text: string): string {
+  return `'${text.replaceAll("'", "''")}'`;
+}
+
+/** DuckDB table name for a Storage table of a project, e.g. `"p101:in.c-sales.orders"`. */
+export function physicalTableName(projectId: number, tableId: string): string {
+  return quoteIdent(`p${projectId}:${tableId}`);
+}
+
+/** `CREATE TABLE` with every column VARCHAR plus `_timestamp BIGINT`. */
+export function createTableSql(table: string, columns: readonly string[]): string {
+  const defs = columns.map((c) => `${quoteIdent(c)} VARCHAR`);
+  defs.push(`${quoteIdent(TIMESTAMP_COLUMN)} BIGINT`);
+  return `CREATE TABLE ${table} (${defs.join(', ')})`;
+}
+
+/** The half-open change window of an export: `since <= _timestamp < until`, both optional. */
+export interface ChangeWindow {
+  readonly changedSince?: number | undefined;
+  readonly changedUntil?: number | undefined;
+}
+
+/** WHERE clause (with leading ` WHERE`) for a change window, or an empty string. */
+export function windowWhereSql(window: ChangeWindow): string {
+  const conditions: string[] = [];
+  const ts = quoteIdent(TIMESTAMP_COLUMN);
+  if (window.changedSince !== undefined) conditions.push(`${ts} >= ${window.changedSince}`);
+  if (window.changedUntil !== undefined) conditions.push(`${ts} < ${window.changedUntil}`);
+  return conditions.length === 0 ? '' : ` WHERE ${conditions.join(' AND ')}`;
+}
+
+/** Export query: the requested columns in order (NULL read as empty), rows in storage order. */
+export function exportSelectSql(
+  table: string,
+  columns: readonly string[],
+  window: ChangeWindow,
+): string {
+  const list = columns.map((c) => `COALESCE(${quoteIdent(c)}, '')`).join(', ');
+  return `SELECT ${list} FROM ${table}${windowWhereSql(window)}`;
+}
+
+/**
+ * Deterministic synthetic rows for `generate: {rows}`: the key column (the first primary-key
+ * column, else the first column) holds 1..rows; every other column `<column>-<n>` with `n` a
+ * cheap hash of the row number and column position.
+ */
+export function generateSelectSql(
+  columns: readonly string[],
+  keyColumn: string,
+  rows: number,
+  timestampSeconds: number,
+): string {
+  const values = columns.map((column, position) => {
+    const value =
+      column === keyColumn
+        ? 'CAST(i AS VARCHAR)'
+        : `${quoteLiteral(`${column}-`)} || CAST(((i * 2654435761 + ${position * 40503}) % 100000) AS VARCHAR)`;
+    return `${value} AS ${quoteIdent(column)}`;
+  });
+  values.push(`CAST(${timestampSeconds} AS BIGINT) AS ${quoteIdent(TIMESTAMP_COLUMN)}`);
+  return `SELECT ${values.join(', ')} FROM range(1, ${rows + 1}) AS t(i)`;
+}
+
+/**
+ * `read_csv` over local files with every column VARCHAR and a fixed column list (no sniffing).
+ * `header` skips the first line of each file. Reads `.gz` files transparently.
+ */
+export function readCsvSql(
+  paths: readonly string[],
+  columns: readonly string[],
+  header: boolean,
+): string {
+  const files = `[${paths.map(quoteLiteral).join(', ')}]`;
+  const types = columns.map((c) => `${quoteLiteral(c)}: 'VARCHAR'`).join(', ');
+  return (
+    `read_csv(${files}, header=${header}, delim=',', quote='"', escape='"', ` +
+    `columns={${types}}, auto_detect=false, null_padding=false, strict_mode=true)`
+  );
+}
+
+/** `a = b AND …` over key columns between two aliases (NULL-safe). */
+export function keyMatchSql(left: string, right: string, key: readonly string[]): string {
+  return key
+    .map((c) => `${left}.${quoteIdent(c)} IS NOT DISTINCT FROM ${right}.${quoteIdent(c)}`)
+    .join(' AND ');
+}
+
+/**
+ * The last row per key of a staging table (ordered by its `__rn` row number): in-file duplicates
+ * collapse to the last occurrence. Without a key, every row.
+ */
+export function dedupeSelectSql(
+  staging: string,
+  columns: readonly string[],
+  key: readonly string[],
+): string {
+  const list = columns.map(quoteIdent).join(', ');
+  if (key.length === 0) return `SELECT ${list} FROM ${staging} ORDER BY __rn`;
+  const partition = key.map(quoteIdent).join(', ');
+  return (
+    `SELECT ${list} FROM (SELECT *, row_number() OVER (PARTITION BY ${partition} ORDER BY __rn DESC) AS __dup ` +
+    `FROM ${staging}) WHERE __dup = 1 ORDER BY __rn`
+  );
+}

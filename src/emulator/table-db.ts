@@ -1,0 +1,338 @@
+/**
+ * DuckDB adapter: one embedded database file holds every emulated table (all columns VARCHAR plus
+ * `_timestamp BIGINT`). Writes go through one connection in a FIFO queue (imports into a table run
+ * one after another, as in Storage); exports stream from their own connection, chunk by chunk, so
+ * no table is ever held in memory.
+ */
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import {
+  TIMESTAMP_COLUMN,
+  createTableSql,
+  dedupeSelectSql,
+  exportSelectSql,
+  generateSelectSql,
+  keyMatchSql,
+  quoteIdent,
+  quoteLiteral,
+  readCsvSql,
+  type ChangeWindow,
+} from './sql.js';
+
+export interface TableStats {
+  readonly rowsCount: number;
+  readonly dataSizeBytes: number;
+}
+
+/** How an import lands in the table (reference §6.5). */
+export type LoadMode = 'full' | 'append' | 'upsert';
+
+/** Staged import input: CSV files (or none) and the columns they hold, in file order. */
+export interface LoadSource {
+  readonly paths: readonly string[];
+  readonly fileColumns: readonly string[];
+  /** The first line of each file is a header to skip. */
+  readonly header: boolean;
+}
+
+export class TableDb {
+  readonly #instance: DuckDBInstance;
+  readonly #writer: DuckDBConnection;
+  #queue: Promise<unknown> = Promise.resolve();
+  #stagingSeq = 0;
+
+  private constructor(instance: DuckDBInstance, writer: DuckDBConnection) {
+    this.#instance = instance;
+    this.#writer = writer;
+  }
+
+  /** Opens (creating) the database file. */
+  static async open(path: string): Promise<TableDb> {
+    const instance = await DuckDBInstance.create(path);
+    return new TableDb(instance, await instance.connect());
+  }
+
+  /** Runs `fn` on the writer connection after every earlier write finished. */
+  #serialize<T>(fn: (conn: DuckDBConnection) => Promise<T>): Promise<T> {
+    const run = this.#queue.then(() => fn(this.#writer));
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  async #transaction<T>(conn: DuckDBConnection, fn: () => Promise<T>): Promise<T> {
+    await conn.run('BEGIN TRANSACTION');
+    try {
+      const result = await fn();
+      await conn.run('COMMIT');
+      return result;
+    } catch (error) {
+      await conn.run('ROLLBACK');
+      throw error;
+    }
+  }
+
+  createTable(table: string, columns: readonly string[]): Promise<void> {
+    return this.#serialize(async (conn) => {
+      await conn.run(createTableSql(table, columns));
+    });
+  }
+
+  /** Loads a CSV file with a header row; its columns must be `columns` in that order. */
+  seedFromCsv(table: string, path: string, columns: readonly string[], ts: number): Promise<void> {
+    const list = columns.map((c) => `COALESCE(${quoteIdent(c)}, '')`).join(', ');
+    const target = [...columns, TIMESTAMP_COLUMN].map(quoteIdent).join(', ');
+    const sql = `INSERT INTO ${table} (${target}) SELECT ${list}, ${ts} FROM ${readCsvSql([path], columns, true)}`;
+    return this.#serialize(async (conn) => {
+      await conn.run(sql);
+    });
+  }
+
+  /** Inserts literal rows stamped `ts`, in batches. */
+  insertRows(
+    table: string,
+    columns: readonly string[],
+    rows: readonly (readonly string[])[],
+    ts: number,
+  ): Promise<void> {
+    return this.#serialize(async (conn) => {
+      for (let i = 0; i < rows.length; i += 500) {
+        const batch = rows.slice(i, i + 500);
+        if (batch.length === 0) continue;
+        const values = batch
+          .map((row) => `(${columns.map((_, c) => quoteLiteral(row[c] ?? '')).join(', ')}, ${ts})`)
+          .join(', ');
+        const names = [...columns, TIMESTAMP_COLUMN].map(quoteIdent).join(', ');
+        await conn.run(`INSERT INTO ${table} (${names}) VALUES ${values}`);
+      }
+    });
+  }
+
+  /** Deterministic synthetic rows via SQL `range()`. */
+  insertGenerated(
+    table: string,
+    columns: readonly string[],
+    keyColumn: string,
+    rows: number,
+    ts: number,
+  ): Promise<void> {
+    return this.#serialize(async (conn) => {
+      await conn.run(`INSERT INTO ${table} ${generateSelectSql(columns, keyColumn, rows, ts)}`);
+    });
+  }
+
+  /** Row count and the summed byte length of all values. */
+  stats(table: string, columns: readonly string[]): Promise<TableStats> {
+    const size =
+      columns.length === 0
+        ? '0'
+        : columns.map((c) => `COALESCE(strlen(${quoteIdent(c)}), 0)`).join(' + ');
+    return this.#serialize(async (conn) => {
+      const reader = await conn.runAndReadAll(
+        `SELECT count(*) AS n, COALESCE(sum(${size}), 0) AS bytes FROM ${table}`,
+      );
+      const row = reader.getRowObjectsJS()[0] ?? {};
+      return { rowsCount: Number(row.n ?? 0), dataSizeBytes: Number(row.bytes ?? 0) };
+    });
+  }
+
+  /**
+   * Streams the export query's rows in DuckDB chunks (about 2048 rows each) from a dedicated
+   * connection. Values are strings (NULL read as empty).
+   */
+  async *streamRows(
+    table: string,
+    columns: readonly string[],
+    window: ChangeWindow,
+  ): AsyncGenerator<string[][]> {
+    const conn = await this.#instance.connect();
+    try {
+      const result = await conn.stream(exportSelectSql(table, columns, window));
+      for await (const chunk of result) {
+        yield chunk.getRows().map((row) => row.map((v) => String(v)));
+      }
+    } finally {
+      conn.closeSync();
+    }
+  }
+
+  /** Every row as an object with `_timestamp` as a number (tests and control API only). */
+  readAllRows(table: string): Promise<Record<string, unknown>[]> {
+    return this.#serialize(async (conn) => {
+      const reader = await conn.runAndReadAll(`SELECT * FROM ${table}`);
+      return reader.getRowObjectsJS().map((row) => {
+        const out: Record<string, unknown> = {};
+        for (const [key, value] of Object.entries(row)) {
+          out[key] = typeof value === 'bigint' ? Number(value) : (value ?? '');
+        }
+        return out;
+      });
+    });
+  }
+
+  /** Adds VARCHAR columns (existing rows get ''). */
+  addColumns(table: string, columns: readonly string[]): Promise<void> {
+    return this.#serialize(async (conn) => {
+      for (const column of columns) {
+        await conn.run(`ALTER TABLE ${table} ADD COLUMN ${quoteIdent(column)} VARCHAR DEFAULT ''`);
+      }
+    });
+  }
+
+  /** Deletes rows whose values equal every field of one of `matches`. Returns rows deleted. */
+  deleteMatching(
+    table: string,
+    matches: readonly Readonly<Record<string, string>>[],
+  ): Promise<number> {
+    return this.#serialize(async (conn) => {
+      let deleted = 0;
+      for (const match of matches) {
+        const where = Object.entries(match)
+          .map(([c, v]) => `${quoteIdent(c)} = ${quoteLiteral(v)}`)
+          .join(' AND ');
+        if (where === '') continue;
+        const result = await conn.run(`DELETE FROM ${table} WHERE ${where}`);
+        deleted += result.rowsChanged;
+      }
+      return deleted;
+    });
+  }
+
+  /**
+   * Loads `source` into `table` (whose columns are `tableColumns`): `full` truncates first,
+   * `append` adds, `upsert` replaces rows with matching `key`. With a key, in-file duplicates
+   * collapse to the last occurrence. Rows whose values did not change keep their `_timestamp` on
+   * upsert; every other loaded row gets `ts`. Atomic.
+   */
+  load(
+    table: string,
+    tableColumns: readonly string[],
+    key: readonly string[],
+    source: LoadSource,
+    mode: LoadMode,
+    ts: number,
+  ): Promise<void> {
+    return this.#serialize(async (conn) => {
+      const staging = quoteIdent(`staging_${++this.#stagingSeq}`);
+      await conn.run(stagingSql(staging, source));
+      try {
+        await this.#transaction(conn, () =>
+          applyLoad(conn, { table, tableColumns, key, staging, mode, ts }),
+        );
+      } finally {
+        await conn.run(`DROP TABLE IF EXISTS ${staging}`);
+      }
+    });
+  }
+
+  /** Upserts (with a key) or appends literal rows: the control API's `upsertRows`. */
+  async upsertLiteralRows(
+    table: string,
+    tableColumns: readonly string[],
+    key: readonly string[],
+    rows: readonly (readonly string[])[],
+    ts: number,
+  ): Promise<void> {
+    const staging = quoteIdent(`staging_${++this.#stagingSeq}`);
+    await this.#serialize(async (conn) => {
+      const defs = tableColumns.map((c) => `${quoteIdent(c)} VARCHAR`).join(', ');
+      await conn.run(`CREATE TEMP TABLE ${staging} (__rn BIGINT, ${defs})`);
+    });
+    const literal = [...rows.map((row, i) => [String(i + 1), ...row])];
+    await this.insertRowsRaw(staging, ['__rn', ...tableColumns], literal);
+    await this.#serialize(async (conn) => {
+      try {
+        await this.#transaction(conn, () =>
+          applyLoad(conn, {
+            table,
+            tableColumns,
+            key,
+            staging,
+            mode: 'upsert',
+            ts,
+            alwaysBump: true,
+          }),
+        );
+      } finally {
+        await conn.run(`DROP TABLE IF EXISTS ${staging}`);
+      }
+    });
+  }
+
+  private insertRowsRaw(
+    table: string,
+    columns: readonly string[],
+    rows: readonly (readonly string[])[],
+  ): Promise<void> {
+    return this.#serialize(async (conn) => {
+      for (let i = 0; i < rows.length; i += 500) {
+        const batch = rows.slice(i, i + 500);
+        if (batch.length === 0) continue;
+        const values = batch
+          .map((row) => `(${columns.map((_, c) => quoteLiteral(row[c] ?? '')).join(', ')})`)
+          .join(', ');
+        await conn.run(
+          `INSERT INTO ${table} (${columns.map(quoteIdent).join(', ')}) VALUES ${values}`,
+        );
+      }
+    });
+  }
+
+  close(): void {
+    this.#writer.closeSync();
+    this.#instance.closeSync();
+  }
+}
+
+function stagingSql(staging: string, source: LoadSource): string {
+  const list = source.fileColumns.map((c) => `COALESCE(${quoteIdent(c)}, '') AS ${quoteIdent(c)}`);
+  if (source.paths.length === 0) {
+    const empty = source.fileColumns.map((c) => `CAST(NULL AS VARCHAR) AS ${quoteIdent(c)}`);
+    return `CREATE TEMP TABLE ${staging} AS SELECT CAST(0 AS BIGINT) AS __rn, ${empty.join(', ')} WHERE false`;
+  }
+  const read = readCsvSql(source.paths, source.fileColumns, source.header);
+  return `CREATE TEMP TABLE ${staging} AS SELECT row_number() OVER () AS __rn, ${list.join(', ')} FROM ${read}`;
+}
+
+interface LoadPlan {
+  readonly table: string;
+  readonly tableColumns: readonly string[];
+  readonly key: readonly string[];
+  readonly staging: string;
+  readonly mode: LoadMode;
+  readonly ts: number;
+  /** Stamp every loaded row with `ts`, changed or not. */
+  readonly alwaysBump?: boolean;
+}
+
+async function applyLoad(conn: DuckDBConnection, plan: LoadPlan): Promise<void> {
+  const { table, tableColumns, key, staging, mode, ts } = plan;
+  const names = tableColumns.map(quoteIdent).join(', ');
+  const deduped = dedupeSelectSql(staging, tableColumns, mode === 'append' ? [] : key);
+  if (mode === 'full') await conn.run(`DELETE FROM ${table}`);
+  if (mode !== 'upsert' || key.length === 0) {
+    await conn.run(
+      `INSERT INTO ${table} (${names}, ${quoteIdent(TIMESTAMP_COLUMN)}) SELECT *, ${ts} FROM (${deduped})`,
+    );
+    return;
+  }
+  const incoming = tableColumns.map((c) => `d.${quoteIdent(c)}`).join(', ');
+  const unchanged = tableColumns
+    .map((c) => `o.${quoteIdent(c)} IS NOT DISTINCT FROM d.${quoteIdent(c)}`)
+    .join(' AND ');
+  const stamp = plan.alwaysBump
+    ? String(ts)
+    : `CASE WHEN o.${quoteIdent(TIMESTAMP_COLUMN)} IS NOT NULL AND ${unchanged} THEN o.${quoteIdent(TIMESTAMP_COLUMN)} ELSE ${ts} END`;
+  const merged = quoteIdent(`merged_${Date.now()}_${Math.random().toString(36).slice(2)}`);
+  const target = `${names}, ${quoteIdent(TIMESTAMP_COLUMN)}`;
+  await conn.run(
+    `CREATE TEMP TABLE ${merged} AS SELECT ${incoming}, ${stamp} AS ${quoteIdent(TIMESTAMP_COLUMN)} ` +
+      `FROM (${deduped}) AS d LEFT JOIN ${table} AS o ON ${keyMatchSql('o', 'd', key)}`,
+  );
+  try {
+    await conn.run(
+      `DELETE FROM ${table} WHERE EXISTS (SELECT 1 FROM ${merged} AS d WHERE ${keyMatchSql(table, 'd', key)})`,
+    );
+    await conn.run(`INSERT INTO ${table} (${target}) SELECT * FROM ${merged}`);
+  } finally {
+    await conn.run(`DROP TABLE IF EXISTS ${merged}`);
+  }
+}

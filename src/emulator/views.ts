@@ -1,0 +1,260 @@
+/**
+ * Pure renderers: emulator state → the Storage API's JSON shapes (reference/storage-api.md §2–5),
+ * with the PHP quirks (`[]` for empty maps, `+0000` timestamps, string token ids, int file/job ids).
+ */
+import type {
+  BucketState,
+  FileState,
+  JobState,
+  MetadataRecord,
+  ProjectState,
+  TableState,
+  TokenState,
+} from './model.js';
+import { formatOptionalTimestamp, formatPhpTimestamp, phpMap } from './php-format.js';
+
+export function metadataView(item: MetadataRecord): Record<string, unknown> {
+  return {
+    id: item.id,
+    key: item.key,
+    value: item.value,
+    provider: item.provider,
+    timestamp: formatPhpTimestamp(item.timestampMs),
+  };
+}
+
+export function columnMetadataView(table: TableState): Record<string, unknown> | [] {
+  const out: Record<string, unknown> = {};
+  for (const [column, items] of table.columnMetadata) {
+    if (items.length > 0) out[column] = items.map(metadataView);
+  }
+  return phpMap(out);
+}
+
+export function projectOwnerView(project: ProjectState): Record<string, unknown> {
+  return {
+    id: project.id,
+    name: project.name,
+    type: 'production',
+    region: project.region,
+    created: formatPhpTimestamp(project.createdMs),
+    expires: null,
+    features: ['queuev2'],
+    dataSizeBytes: 0,
+    rowsCount: 0,
+    hasMysql: false,
+    hasSynapse: false,
+    hasRedshift: false,
+    hasSnowflake: project.defaultBackend === 'snowflake',
+    hasExasol: false,
+    hasTeradata: false,
+    hasBigquery: project.defaultBackend === 'bigquery',
+    defaultBackend: project.defaultBackend,
+    assignedBackends: [project.defaultBackend],
+    fileStorageProvider: project.provider,
+    hasTryModeOn: '0',
+    isDisabled: false,
+    billedMonthlyPrice: null,
+    dataRetentionTimeInDays: 7,
+    limits: [],
+    metrics: [],
+  };
+}
+
+/** `GET tokens/verify`: master tokens get `admin` and `manage` on every bucket. */
+export function tokenView(
+  token: TokenState,
+  project: ProjectState,
+  baseUrl: string,
+  nowMs: number,
+): Record<string, unknown> {
+  const manageAll = token.isMasterToken || token.canManageBuckets;
+  const permissions: Record<string, string> = manageAll
+    ? Object.fromEntries([...project.buckets.keys()].map((id) => [id, 'manage']))
+    : { ...token.bucketPermissions };
+  const view: Record<string, unknown> = {
+    id: token.id,
+    token: token.token,
+    description: token.description,
+    created: formatPhpTimestamp(token.createdMs),
+    refreshed: formatPhpTimestamp(token.createdMs),
+    uri: `${baseUrl}/v2/storage/tokens/${token.id}`,
+    isMasterToken: token.isMasterToken,
+    canManageBuckets: manageAll,
+    canManageTokens: token.isMasterToken,
+    canReadAllFileUploads: token.isMasterToken || token.canReadAllFileUploads,
+    canPurgeTrash: token.isMasterToken,
+    canManageProtectedDefaultBranch: false,
+    canCreateJobs: token.isMasterToken,
+    expires: token.expiresMs === null ? null : formatPhpTimestamp(token.expiresMs),
+    isExpired: token.expiresMs !== null && token.expiresMs <= nowMs,
+    isDisabled: token.isDisabled,
+    isBYODB: false,
+    dailyCapacity: 0,
+    bucketPermissions: phpMap(permissions),
+    componentAccess: [],
+    creatorToken: { id: 1, description: 'emulator' },
+    organization: { id: '1' },
+    owner: projectOwnerView(project),
+  };
+  if (token.isMasterToken) {
+    view.admin = {
+      id: Number(token.id),
+      name: token.description,
+      role: 'admin',
+      features: [],
+      isOrganizationMember: true,
+      isActivated: true,
+    };
+  }
+  return view;
+}
+
+export function bucketView(
+  bucket: BucketState,
+  project: ProjectState,
+  baseUrl: string,
+): Record<string, unknown> {
+  const tables = [...bucket.tables.values()];
+  const lastChange = Math.max(0, ...tables.map((t) => t.lastChangeMs ?? 0));
+  return {
+    uri: `${baseUrl}/v2/storage/buckets/${bucket.id}`,
+    id: bucket.id,
+    name: bucket.name,
+    displayName: bucket.name.replace(/^c-/, ''),
+    idBranch: 1,
+    stage: bucket.stage,
+    description: bucket.description,
+    tables: `${baseUrl}/v2/storage/buckets/${bucket.id}/tables`,
+    created: formatPhpTimestamp(bucket.createdMs),
+    lastChangeDate: lastChange > 0 ? formatPhpTimestamp(lastChange) : null,
+    updated: formatPhpTimestamp(bucket.createdMs),
+    isReadOnly: false,
+    dataSizeBytes: tables.reduce((sum, t) => sum + t.dataSizeBytes, 0),
+    rowsCount: tables.reduce((sum, t) => sum + t.rowsCount, 0),
+    isMaintenance: false,
+    backend: project.defaultBackend,
+    sharing: null,
+    hasExternalSchema: false,
+    databaseName: null,
+    path: bucket.id,
+    backendPath: [`KBC_PRJ_${project.id}`, bucket.id],
+    bucketSharingAllowed: true,
+    isLinkedBucket: false,
+    color: null,
+    owner: { id: 1, name: 'Emulator', email: 'emulator@example.com' },
+    metadata: [],
+    linkedBy: [],
+  };
+}
+
+/** Which optional parts a table list asks for (`include=columns,metadata,columnMetadata`). */
+export interface TableInclude {
+  readonly columns: boolean;
+  readonly metadata: boolean;
+  readonly columnMetadata: boolean;
+  readonly bucket: boolean;
+}
+
+export const FULL_TABLE_INCLUDE: TableInclude = {
+  columns: true,
+  metadata: true,
+  columnMetadata: true,
+  bucket: true,
+};
+
+export function tableView(
+  table: TableState,
+  bucket: BucketState,
+  project: ProjectState,
+  baseUrl: string,
+  include: TableInclude = FULL_TABLE_INCLUDE,
+): Record<string, unknown> {
+  const view: Record<string, unknown> = {
+    uri: `${baseUrl}/v2/storage/tables/${table.id}`,
+    id: table.id,
+    name: table.name,
+    displayName: table.name,
+    transactional: false,
+    primaryKey: table.primaryKey,
+    created: formatPhpTimestamp(table.createdMs),
+    lastImportDate: formatOptionalTimestamp(table.lastImportMs),
+    lastChangeDate: formatOptionalTimestamp(table.lastChangeMs),
+    rowsCount: table.rowsCount,
+    dataSizeBytes: table.dataSizeBytes,
+    isAlias: false,
+    isAliasable: true,
+    isTyped: table.definition !== undefined,
+    timestampType: 'MANAGED',
+    tableType: 'table',
+    path: table.id,
+  };
+  if (table.definition) view.definition = definitionView(table.definition);
+  if (include.columns) view.columns = table.columns;
+  if (include.metadata) view.metadata = table.metadata.map(metadataView);
+  if (include.columnMetadata) view.columnMetadata = columnMetadataView(table);
+  if (include.bucket) view.bucket = bucketView(bucket, project, baseUrl);
+  return view;
+}
+
+function definitionView(
+  definition: NonNullable<TableState['definition']>,
+): Record<string, unknown> {
+  return {
+    primaryKeysNames: definition.primaryKeysNames,
+    columns: definition.columns.map((column) => ({
+      name: column.name,
+      definition: column.definition ?? { type: 'VARCHAR', nullable: true, length: null },
+      basetype: column.basetype ?? 'STRING',
+      canBeFiltered: true,
+    })),
+  };
+}
+
+export function jobView(job: JobState, baseUrl: string): Record<string, unknown> {
+  const view: Record<string, unknown> = {
+    id: job.id,
+    status: job.status,
+    url: `${baseUrl}/v2/storage/jobs/${job.id}`,
+    tableId: job.tableId,
+    operationName: job.operationName,
+    operationParams: job.operationParams,
+    createdTime: formatPhpTimestamp(job.createdMs),
+    startTime: formatOptionalTimestamp(job.startMs),
+    endTime: formatOptionalTimestamp(job.endMs),
+    runId: job.runId,
+    results: job.results ?? null,
+    creatorToken: { id: job.creatorTokenId, description: job.creatorDescription },
+    metrics: {
+      inCompressed: false,
+      inBytes: 0,
+      inBytesUncompressed: 0,
+      outCompressed: false,
+      outBytes: 0,
+      outBytesUncompressed: 0,
+    },
+  };
+  if (job.error) view.error = job.error;
+  return view;
+}
+
+/** Common file fields; the caller adds the provider block (`readFields` / `uploadFields`). */
+export function fileView(file: FileState, project: ProjectState): Record<string, unknown> {
+  return {
+    id: file.id,
+    created: formatPhpTimestamp(file.createdMs),
+    isPublic: false,
+    isSliced: file.isSliced,
+    isEncrypted: file.isEncrypted,
+    name: file.name,
+    fileType: 'csv',
+    provider: project.provider,
+    region: project.region,
+    sizeBytes: file.sizeBytes,
+    tags: file.tags,
+    maxAgeDays: 15,
+    runId: file.runId,
+    runIds: file.runId === null ? [] : [file.runId],
+    creatorToken: { id: Number(file.creatorTokenId), description: file.creatorDescription },
+  };
+}

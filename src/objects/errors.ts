@@ -1,0 +1,45 @@
+import type { FailureFacts } from '../storage/retry-policy.js';
+import type { FileProvider } from '../storage/types.js';
+
+/** Where an object-store request went: provider, bucket (or container) and object key. No query. */
+export interface ObjectTarget {
+  readonly provider: FileProvider;
+  readonly bucket: string;
+  readonly key: string;
+}
+
+/**
+ * An object-store request failed. The message names provider, bucket/container and key, plus the
+ * store's error code; never a query string, signature or credential. `retryable` says whether the
+ * same request may be sent again (the retry policy for idempotent requests); a slice upload is
+ * retried by the caller with a reopened body stream.
+ */
+export class ObjectStoreError extends Error {
+  override name = 'ObjectStoreError';
+  constructor(
+    message: string,
+    readonly details: ObjectTarget & {
+      readonly status?: number | undefined;
+      readonly code?: string | undefined;
+    },
+    /** Facts for the retry policy (read by `failureFactsOf`). */
+    readonly retryFacts: FailureFacts,
+    readonly retryable: boolean,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The provider refused the credentials (expired session token, SAS past its expiry, GCS token
+ * past `expires_in`). For a slice upload the sink has already fetched fresh credentials when it
+ * throws this: reopen the slice's source stream and call `put` again.
+ */
+export class CredentialsExpiredError extends ObjectStoreError {
+  override name = 'CredentialsExpiredError';
+}
+
+/** `aws s3 bucket/key`: how errors name an object. */
+export function describeTarget(target: ObjectTarget): string {
+  return `${target.provider} ${target.bucket}/${target.key}`;
+}

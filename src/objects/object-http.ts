@@ -1,0 +1,141 @@
+import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { networkCodeOf } from '../storage/http.js';
+import { isRetryable } from '../storage/retry-policy.js';
+import {
+  CredentialsExpiredError,
+  describeTarget,
+  ObjectStoreError,
+  type ObjectTarget,
+} from './errors.js';
+
+/**
+ * The object-store transport: one request over node:http(s), streaming both ways, no retries and
+ * no decompression (slices are stored gzip bytes and must stay byte-identical).
+ */
+
+/** Per-request inactivity timeout: a socket silent this long is destroyed. */
+export const OBJECT_SOCKET_TIMEOUT_MS = 120_000;
+/** How much of an error body is read to find the store's error code. */
+const ERROR_BODY_LIMIT_BYTES = 16_384;
+
+export interface ObjectRequest {
+  readonly method: 'GET' | 'PUT' | 'POST';
+  /** Full URL, signed query included (never logged). */
+  readonly url: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body?: Readable | Buffer | undefined;
+  readonly signal?: AbortSignal | undefined;
+  /** What the request is about, for error messages. */
+  readonly target: ObjectTarget;
+}
+
+export interface ObjectResponse {
+  readonly status: number;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: IncomingMessage;
+}
+
+/** Sends one request; resolves on response headers. Injectable for tests (`deps.http`). */
+export type ObjectHttp = (request: ObjectRequest) => Promise<ObjectResponse>;
+
+export const sendObjectRequest: ObjectHttp = (request) =>
+  new Promise<ObjectResponse>((resolve, reject) => {
+    const url = new URL(request.url);
+    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    const req = send(url, {
+      method: request.method,
+      headers: request.headers,
+      timeout: OBJECT_SOCKET_TIMEOUT_MS,
+      ...(request.signal && { signal: request.signal }),
+    });
+    req.on('timeout', () =>
+      req.destroy(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })),
+    );
+    req.on('error', (error) => reject(networkError(request, error)));
+    req.on('response', (res) =>
+      resolve({ status: res.statusCode ?? 0, headers: res.headers, body: res }),
+    );
+    const body = request.body;
+    if (body === undefined) req.end();
+    else if (Buffer.isBuffer(body)) req.end(body);
+    else pipeline(body, req).catch((error: unknown) => req.destroy(error as Error));
+  });
+
+function networkError(request: ObjectRequest, error: unknown): ObjectStoreError {
+  const code = request.signal?.aborted ? 'ABORTED' : networkCodeOf(error);
+  const facts = { networkCode: code };
+  return new ObjectStoreError(
+    `${request.method} ${describeTarget(request.target)} failed: ${code}`,
+    { ...request.target },
+    facts,
+    code !== 'ABORTED' && isRetryable(facts, 'idempotent'),
+  );
+}
+
+/** Reads at most `ERROR_BODY_LIMIT_BYTES` of a response body as text, then drops the rest. */
+export async function readSmallBody(body: Readable): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk));
+    if (size < ERROR_BODY_LIMIT_BYTES) chunks.push(buffer);
+    size += buffer.length;
+  }
+  return Buffer.concat(chunks).toString('utf8').slice(0, ERROR_BODY_LIMIT_BYTES);
+}
+
+/** Reads a whole (small, e.g. manifest) body. */
+export async function readBody(body: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of body)
+    chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)));
+  return Buffer.concat(chunks);
+}
+
+/** The store's error code: S3/ABS XML `<Code>`, GCS JSON `error.status`/`error.message` head. */
+export function storeErrorCode(text: string): string | undefined {
+  const xml = /<Code>([^<]{1,100})<\/Code>/.exec(text)?.[1];
+  if (xml) return xml;
+  try {
+    const json = JSON.parse(text) as { error?: { status?: unknown; code?: unknown } };
+    const status = json.error?.status ?? json.error?.code;
+    return typeof status === 'string' || typeof status === 'number' ? String(status) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Turns a non-2xx answer into an ObjectStoreError after reading the error body's code; a
+ * {@link CredentialsExpiredError} when `isCredentialFailure` says the credentials were refused.
+ */
+export async function failedResponse(
+  request: ObjectRequest,
+  response: ObjectResponse,
+  isCredentialFailure: (status: number, code: string | undefined) => boolean,
+): Promise<ObjectStoreError> {
+  const text = await readSmallBody(response.body).catch(() => '');
+  const code = storeErrorCode(text);
+  const facts = { status: response.status };
+  const message = `${request.method} ${describeTarget(request.target)} answered ${response.status}${code ? ` ${code}` : ''}`;
+  const details = { ...request.target, status: response.status, code };
+  if (isCredentialFailure(response.status, code)) {
+    return new CredentialsExpiredError(message, details, facts, true);
+  }
+  return new ObjectStoreError(message, details, facts, isRetryable(facts, 'idempotent'));
+}
+
+export function isSuccess(status: number): boolean {
+  return status >= 200 && status < 300;
+}
+
+/** Content-Length of a response, or undefined. */
+export function contentLengthOf(headers: IncomingHttpHeaders): number | undefined {
+  const raw = headers['content-length'];
+  if (raw === undefined) return undefined;
+  const value = Number(raw);
+  return Number.isFinite(value) && value >= 0 ? value : undefined;
+}

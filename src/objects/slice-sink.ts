@@ -1,0 +1,120 @@
+import type { Readable } from 'node:stream';
+import type { Logger } from '../logger.js';
+import type { SecretMasker } from '../secrets.js';
+import { registerFileSecrets } from '../storage/file-secrets.js';
+import { createRetrier, type SleepFn } from '../storage/http.js';
+import type { RetryOptions } from '../storage/retry-policy.js';
+import type { PreparedFile } from '../storage/types.js';
+import { writeAccessFor } from './access.js';
+import { CredentialsExpiredError, ObjectStoreError } from './errors.js';
+import { locationOfPrepared, manifestBody, manifestKey } from './manifest.js';
+import { sendObjectRequest, type ObjectHttp } from './object-http.js';
+import type { ObjectStoreEndpoints, SliceSink } from './types.js';
+
+/** GCS: refresh the upload token this long before its `expires_in` runs out. */
+export const GCS_REFRESH_MARGIN_MS = 5 * 60_000;
+
+export interface SliceSinkDeps {
+  /** GCS only: `PUT files/{id}/refresh`, fresh upload credentials for the prepared file. */
+  readonly refreshFile: () => Promise<PreparedFile>;
+  readonly endpoints: ObjectStoreEndpoints;
+  readonly masker: SecretMasker;
+  readonly http?: ObjectHttp | undefined;
+  readonly retry?: Partial<RetryOptions> | undefined;
+  readonly sleep?: SleepFn | undefined;
+  readonly now?: (() => number) | undefined;
+  readonly logger?: Logger | undefined;
+}
+
+/**
+ * Opens the write side of a sliced upload into a prepared file: `put` streams one slice to
+ * `key + name`, `finish` writes the manifest LAST at `key + "manifest"` with entries in the
+ * provider's scheme, each `mandatory: true`.
+ *
+ * Retries: a slice body is a stream and cannot be replayed, so `put` never retries by itself. It
+ * throws an {@link ObjectStoreError} whose `retryable` says whether the caller may reopen the
+ * slice's source stream and call `put` again. GCS upload tokens live about an hour: `put` refreshes
+ * them proactively (before sending any byte) when fewer than {@link GCS_REFRESH_MARGIN_MS} remain;
+ * if GCS still answers 401, the sink refreshes and throws {@link CredentialsExpiredError}
+ * (retryable). S3 and ABS upload credentials cannot be refreshed (they last ~12 h), so a refusal
+ * there is a non-retryable ObjectStoreError. `finish` sends a buffer and retries on its own.
+ */
+export function openSliceSink(prepared: PreparedFile, deps: SliceSinkDeps): SliceSink {
+  const http = deps.http ?? sendObjectRequest;
+  const now = deps.now ?? Date.now;
+  const retrying = createRetrier({ ...deps });
+  const location = locationOfPrepared(prepared);
+  let current = prepared;
+  let issuedAtMs = now();
+  let refreshing: Promise<void> | undefined;
+  registerFileSecrets(deps.masker, prepared);
+  let access = writeAccessFor(() => current, deps.endpoints, deps.masker, http);
+
+  async function refresh(): Promise<void> {
+    refreshing ??= (async () => {
+      const fresh = await deps.refreshFile();
+      registerFileSecrets(deps.masker, fresh);
+      current = fresh;
+      issuedAtMs = now();
+      access = writeAccessFor(() => current, deps.endpoints, deps.masker, http);
+      deps.logger?.info(`Refreshed the upload credentials of file ${prepared.id}`);
+    })().finally(() => {
+      refreshing = undefined;
+    });
+    await refreshing;
+  }
+
+  async function refreshIfNearExpiry(): Promise<void> {
+    const expiresInSeconds = current.gcsUploadParams?.expires_in;
+    if (current.provider !== 'gcp' || expiresInSeconds === undefined) return;
+    if (now() >= issuedAtMs + expiresInSeconds * 1000 - GCS_REFRESH_MARGIN_MS) await refresh();
+  }
+
+  async function send(key: string, body: Readable | Buffer, length: number, signal?: AbortSignal) {
+    await refreshIfNearExpiry();
+    try {
+      await access.put(key, body, length, signal);
+    } catch (error) {
+      if (!(error instanceof CredentialsExpiredError)) throw error;
+      if (current.provider === 'gcp') {
+        await refresh();
+        throw error;
+      }
+      throw new ObjectStoreError(error.message, error.details, error.retryFacts, false);
+    }
+  }
+
+  return {
+    async put(name, body, contentLength, signal) {
+      if (!Number.isInteger(contentLength) || contentLength < 0) {
+        throw new Error(
+          `Slice "${name}": contentLength must be a byte count, got ${contentLength}`,
+        );
+      }
+      await send(location.key + name, body, contentLength, signal);
+    },
+    async finish(names, signal) {
+      const body = manifestBody(location, names);
+      const key = manifestKey(location);
+      await retrying(
+        async (attempt) => {
+          try {
+            await send(key, body, body.length, signal);
+          } catch (error) {
+            // A GCS token refreshed by `send` makes the next attempt succeed; one extra try only.
+            if (error instanceof CredentialsExpiredError && attempt === 1) {
+              await send(key, body, body.length, signal);
+              return;
+            }
+            throw error;
+          }
+        },
+        {
+          kind: 'idempotent',
+          description: `PUT manifest ${location.provider} ${location.bucket}/${key}`,
+          signal,
+        },
+      );
+    },
+  };
+}

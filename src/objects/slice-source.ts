@@ -1,0 +1,173 @@
+import type { Logger } from '../logger.js';
+import type { SecretMasker } from '../secrets.js';
+import { registerFileSecrets } from '../storage/file-secrets.js';
+import { createRetrier, type Retrier, type SleepFn } from '../storage/http.js';
+import type { RetryOptions } from '../storage/retry-policy.js';
+import type { FileDetail } from '../storage/types.js';
+import { readAccessFor } from './access.js';
+import { CredentialsExpiredError } from './errors.js';
+import {
+  locationOfFile,
+  parseManifest,
+  prefixUrl,
+  sliceNameOf,
+  type FileLocation,
+} from './manifest.js';
+import {
+  contentLengthOf,
+  failedResponse,
+  isSuccess,
+  readBody,
+  sendObjectRequest,
+  type ObjectHttp,
+  type ObjectRequest,
+} from './object-http.js';
+import type { ProviderAccess } from './provider.js';
+import type { ObjectStoreEndpoints, SliceRef, SliceSource, SliceStream } from './types.js';
+
+export interface SliceSourceDeps {
+  /** `GET files/{id}?federationToken=1` again: fresh credentials and a fresh signed `url`. */
+  readonly refetchFile: () => Promise<FileDetail>;
+  readonly endpoints: ObjectStoreEndpoints;
+  readonly masker: SecretMasker;
+  /** Transport override (tests); node:http(s) by default. */
+  readonly http?: ObjectHttp | undefined;
+  readonly retry?: Partial<RetryOptions> | undefined;
+  readonly sleep?: SleepFn | undefined;
+  readonly logger?: Logger | undefined;
+}
+
+/**
+ * Opens the read side of an exported file: fetches the manifest with a plain GET of the signed
+ * `url` (no Storage token), derives each slice's opaque name, and returns a source whose `open`
+ * streams one slice from the provider. Transient failures are retried with the shared policy
+ * before the body starts; a refused credential (S3 ExpiredToken/403, ABS 403, GCS 401, or the
+ * signed manifest URL answering 400/401/403) triggers one `refetchFile()` and one more try.
+ *
+ * A non-sliced file becomes one slice named after the last segment of its key, read from the key.
+ * @throws ManifestError for a malformed manifest or an entry outside the file's prefix
+ */
+export async function openSliceSource(
+  file: FileDetail,
+  deps: SliceSourceDeps,
+): Promise<SliceSource> {
+  const http = deps.http ?? sendObjectRequest;
+  const retrying = createRetrier({ ...deps });
+  const credentials = new CredentialHolder(file, deps, http);
+  const location = locationOfFile(file);
+
+  const keys: string[] = [];
+  const slices: SliceRef[] = [];
+  if (file.isSliced) {
+    const manifestText = await credentials.withRefetch((current) =>
+      fetchManifest(current, location, http, retrying),
+    );
+    parseManifest(manifestText, file.id).forEach((entry, index) => {
+      const name = sliceNameOf(entry.url, location, file.id);
+      slices.push({ index, name, url: entry.url });
+      keys.push(location.key + name);
+    });
+  } else {
+    const name = location.key.split('/').pop() ?? location.key;
+    slices.push({ index: 0, name, url: prefixUrl(location) });
+    keys.push(location.key);
+  }
+
+  return {
+    slices,
+    async open(slice: SliceRef, signal?: AbortSignal): Promise<SliceStream> {
+      const key = keys[slice.index];
+      if (key === undefined || slices[slice.index]?.name !== slice.name) {
+        throw new Error(`Slice ${slice.index} ("${slice.name}") is not part of file ${file.id}`);
+      }
+      const response = await credentials.withRefetch((_current, access) =>
+        retrying(() => access.get(key, signal), {
+          kind: 'idempotent',
+          description: `GET ${location.provider} ${location.bucket}/${key}`,
+          signal,
+        }),
+      );
+      return { body: response.body, contentLength: contentLengthOf(response.headers) };
+    },
+  };
+}
+
+/**
+ * Holds the current file detail and its provider access; refetches at most once per failure, and
+ * only once for concurrent failures of the same generation.
+ */
+class CredentialHolder {
+  #file: FileDetail;
+  #access: ProviderAccess;
+  #generation = 0;
+  #refetching: Promise<void> | undefined;
+
+  constructor(
+    file: FileDetail,
+    private readonly deps: SliceSourceDeps,
+    private readonly http: ObjectHttp,
+  ) {
+    this.#file = file;
+    registerFileSecrets(deps.masker, file);
+    this.#access = readAccessFor(file, deps.endpoints, deps.masker, http);
+  }
+
+  async withRefetch<T>(
+    operation: (file: FileDetail, access: ProviderAccess) => Promise<T>,
+  ): Promise<T> {
+    const generation = this.#generation;
+    try {
+      return await operation(this.#file, this.#access);
+    } catch (error) {
+      if (!(error instanceof CredentialsExpiredError)) throw error;
+      this.deps.logger?.info(
+        `${error.message}; fetching fresh credentials for file ${this.#file.id}`,
+      );
+      await this.#refetch(generation);
+      return operation(this.#file, this.#access);
+    }
+  }
+
+  async #refetch(failedGeneration: number): Promise<void> {
+    if (this.#generation !== failedGeneration) return;
+    this.#refetching ??= (async () => {
+      const fresh = await this.deps.refetchFile();
+      registerFileSecrets(this.deps.masker, fresh);
+      this.#access = readAccessFor(fresh, this.deps.endpoints, this.deps.masker, this.http);
+      this.#file = fresh;
+      this.#generation += 1;
+    })().finally(() => {
+      this.#refetching = undefined;
+    });
+    await this.#refetching;
+  }
+}
+
+/** Plain GET of the signed manifest URL (no Storage token), retried on transient failures. */
+async function fetchManifest(
+  file: FileDetail,
+  location: FileLocation,
+  http: ObjectHttp,
+  retrying: Retrier,
+): Promise<string> {
+  const manifestKey = `${location.key}manifest`;
+  const request: ObjectRequest = {
+    method: 'GET',
+    url: file.url,
+    headers: {},
+    target: { provider: location.provider, bucket: location.bucket, key: manifestKey },
+  };
+  return retrying(
+    async () => {
+      const response = await http(request);
+      if (!isSuccess(response.status)) {
+        throw await failedResponse(request, response, (status) => [400, 401, 403].includes(status));
+      }
+      return (await readBody(response.body)).toString('utf8');
+    },
+    {
+      kind: 'idempotent',
+      description: `GET manifest ${location.provider} ${location.bucket}/${manifestKey}`,
+    },
+  );
+}

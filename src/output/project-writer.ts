@@ -1,0 +1,265 @@
+import { Readable } from 'node:stream';
+import { gzipSync } from 'node:zlib';
+import { checkDestinationToken } from '../auth/check-token.js';
+import type { DestinationConfig } from '../config/types.js';
+import { UserError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { SliceSink } from '../objects/types.js';
+import type { TablePlan } from '../plan/plan-tables.js';
+import type { PreparedFile, StorageClient, StorageJob, TableDetail } from '../storage/types.js';
+import { copySlices, type CopyOptions } from '../transfer/copy-slices.js';
+import type { ExportedTable, OutputWriter, TableWriteResult } from './output-writer.js';
+import { metadataByProvider } from './table-manifest.js';
+
+export interface ProjectWriterDeps {
+  readonly destination: DestinationConfig;
+  readonly client: StorageClient;
+  readonly openSliceSink: (
+    prepared: PreparedFile,
+    refreshFile: () => Promise<PreparedFile>,
+  ) => SliceSink;
+  readonly logger: Logger;
+  readonly signal: AbortSignal;
+}
+
+/** Tag on every file the job uploads, so they can be found and expired. */
+const UPLOAD_TAG = 'kbc-table-sync';
+
+/**
+ * Standalone mode (design §5): each exported slice streams from the source object store into a
+ * sliced upload in the destination project (manifest last, no local disk), a missing table is
+ * created (header-only file with the primary key, or the source definition for typed tables), and
+ * `import-async` loads the file with `columns` and `incremental`.
+ */
+export class ProjectWriter implements OutputWriter {
+  readonly #deps: ProjectWriterDeps;
+  /** Buckets whose write permission was checked, so it happens once per bucket. */
+  readonly #checkedBuckets = new Map<string, Promise<void>>();
+
+  constructor(deps: ProjectWriterDeps) {
+    this.#deps = deps;
+  }
+
+  async prepare(): Promise<void> {
+    await this.#ensureBucket(this.#deps.destination.bucket);
+  }
+
+  async writeTable(
+    plan: TablePlan,
+    exported: ExportedTable,
+    copy: CopyOptions,
+  ): Promise<TableWriteResult> {
+    const { client } = this.#deps;
+    const tableId = destinationTableId(plan, this.#deps.destination);
+    const bucketId = tableId.split('.').slice(0, 2).join('.');
+    await this.#ensureBucket(bucketId);
+    const existing = await client.findTable(tableId);
+    if (existing) checkPrimaryKey(plan, existing);
+
+    copy.progress.phase = 'transfer';
+    const upload = await this.#uploadSlices(plan, exported, copy);
+    if (!existing) {
+      copy.progress.phase = 'create table';
+      await this.#createTable(plan, bucketId, tableId);
+    }
+    copy.progress.phase = 'import job';
+    const job = await this.#wait(
+      await client.startImport(tableId, {
+        dataFileId: upload.fileId,
+        columns: plan.columns,
+        incremental: plan.incremental,
+      }),
+    );
+    checkImport(plan, tableId, job, upload.rows);
+    if (plan.extractMetadata) {
+      copy.progress.phase = 'metadata';
+      await this.#copyMetadata(plan.source, tableId);
+    }
+    this.#deps.logger.info(
+      `Imported "${plan.sourceId}" into "${tableId}" (${plan.mode}, ${upload.rows} rows, job ${job.id}).`,
+    );
+    return { rows: upload.rows, bytes: upload.bytes };
+  }
+
+  async cleanup(): Promise<void> {
+    // Nothing local: uploaded files expire in the destination project after 15 days.
+  }
+
+  /** Streams every slice into a prepared sliced file; the manifest is written last. */
+  async #uploadSlices(
+    plan: TablePlan,
+    exported: ExportedTable,
+    copy: CopyOptions,
+  ): Promise<{ fileId: number; rows: number; bytes: number }> {
+    const { client } = this.#deps;
+    const prepared = await client.prepareFile({
+      name: `${plan.destinationName}.csv.gz`,
+      isSliced: true,
+      tags: [UPLOAD_TAG],
+    });
+    const sink = this.#deps.openSliceSink(prepared, () => client.refreshFile(prepared.id));
+    const names = exported.source.slices.map((s) => uploadSliceName(s.index));
+    const tallies = await copySlices(
+      exported.source,
+      async (slice, body, contentLength, signal) => {
+        if (contentLength === undefined) {
+          throw new Error(
+            `The source object store sent slice ${slice.index + 1} of "${plan.sourceId}" without a Content-Length.`,
+          );
+        }
+        await sink.put(uploadSliceName(slice.index), body, contentLength, signal);
+      },
+      copy,
+    );
+    if (names.length === 0) {
+      // An empty export still imports as a file: one empty gzip slice.
+      const empty = gzipSync('');
+      await sink.put(uploadSliceName(0), Readable.from([empty]), empty.length, copy.signal);
+      names.push(uploadSliceName(0));
+    }
+    await sink.finish(names, copy.signal);
+    return {
+      fileId: prepared.id,
+      rows: tallies.reduce((sum, t) => sum + t.rows, 0),
+      bytes: tallies.reduce((sum, t) => sum + t.compressedBytes, 0),
+    };
+  }
+
+  /** Typed source → `tables-definition` with the same types; else a header-only file + key. */
+  async #createTable(plan: TablePlan, bucketId: string, tableId: string): Promise<void> {
+    const { client, logger } = this.#deps;
+    const name = tableId.split('.')[2] ?? plan.destinationName;
+    const definition = plan.source.definition;
+    if (plan.source.isTyped && definition) {
+      const columns = plan.columns.map(
+        (column) =>
+          definition.columns.find((c) => c.name === column) ?? { name: column, basetype: 'STRING' },
+      );
+      await this.#wait(
+        await client.startTableDefinitionCreate(bucketId, {
+          name,
+          primaryKeysNames: plan.primaryKey,
+          columns,
+        }),
+      );
+      logger.info(`Created typed table "${tableId}" from the source definition.`);
+      return;
+    }
+    const headerFileId = await this.#uploadHeaderFile(plan);
+    await this.#wait(
+      await client.startTableCreate(bucketId, {
+        name,
+        dataFileId: headerFileId,
+        primaryKey: plan.primaryKey,
+      }),
+    );
+    logger.info(`Created table "${tableId}" with primary key [${plan.primaryKey.join(', ')}].`);
+  }
+
+  /** A one-line, non-sliced CSV holding the column names (how Keboola's restore tool creates tables). */
+  async #uploadHeaderFile(plan: TablePlan): Promise<number> {
+    const { client } = this.#deps;
+    const header = Buffer.from(`${plan.columns.map(quoteCsv).join(',')}\n`);
+    const prepared = await client.prepareFile({
+      name: `${plan.destinationName}.header.csv`,
+      isSliced: false,
+      sizeBytes: header.length,
+      tags: [UPLOAD_TAG],
+    });
+    const sink = this.#deps.openSliceSink(prepared, () => client.refreshFile(prepared.id));
+    await sink.put('', Readable.from([header]), header.length, this.#deps.signal);
+    return prepared.id;
+  }
+
+  async #copyMetadata(source: TableDetail, tableId: string): Promise<void> {
+    for (const [provider, group] of metadataByProvider(source)) {
+      await this.#deps.client.setTableMetadata(tableId, {
+        provider,
+        metadata: group.table,
+        columnsMetadata: group.columns,
+      });
+    }
+  }
+
+  #wait(job: StorageJob): Promise<StorageJob> {
+    return this.#deps.client.waitForJob(job, { signal: this.#deps.signal });
+  }
+
+  /** Checks write permission once per bucket, creating the bucket when allowed. */
+  #ensureBucket(bucketId: string): Promise<void> {
+    let check = this.#checkedBuckets.get(bucketId);
+    if (!check) {
+      check = this.#checkBucket(bucketId);
+      this.#checkedBuckets.set(bucketId, check);
+    }
+    return check;
+  }
+
+  async #checkBucket(bucketId: string): Promise<void> {
+    const { client, logger } = this.#deps;
+    const token = await client.verifyToken();
+    const bucket = await client.findBucket(bucketId);
+    const auth = checkDestinationToken(token, bucketId, bucket !== null);
+    if (auth.mustCreateBucket) {
+      const [stage = 'in', name = ''] = bucketId.split('.');
+      await client.createBucket(stage, name.replace(/^c-/, ''));
+      logger.info(`Created the destination bucket "${bucketId}" in project "${auth.projectName}".`);
+    } else {
+      logger.info(
+        `Destination project "${auth.projectName}" (${auth.projectId}), bucket "${bucketId}", write access.`,
+      );
+    }
+  }
+}
+
+/** The destination table id: a configured full id, or the short name in the destination bucket. */
+export function destinationTableId(plan: TablePlan, destination: DestinationConfig): string {
+  return plan.destinationId ?? `${destination.bucket}.${plan.destinationName}`;
+}
+
+/** Slice names of the upload, by manifest position. */
+function uploadSliceName(index: number): string {
+  return `.part-${String(index).padStart(5, '0')}.gz`;
+}
+
+function checkPrimaryKey(plan: TablePlan, existing: TableDetail): void {
+  const configured = [...plan.primaryKey].sort().join(',');
+  const actual = [...existing.primaryKey].sort().join(',');
+  if (configured !== actual) {
+    throw new UserError(
+      `The destination table "${existing.id}" has the primary key [${existing.primaryKey.join(', ')}] but the configuration asks for [${plan.primaryKey.join(', ')}]: change the configured primaryKey or the destination table's key.`,
+    );
+  }
+}
+
+/** Sanity checks on the import job's results (reference §6.4). */
+function checkImport(
+  plan: TablePlan,
+  tableId: string,
+  job: StorageJob,
+  exportedRows: number,
+): void {
+  const results = job.results ?? {};
+  const imported = Array.isArray(results.importedColumns)
+    ? (results.importedColumns as unknown[])
+    : [];
+  const missing = plan.columns.filter((c) => !imported.includes(c));
+  if (imported.length > 0 && missing.length > 0) {
+    throw new Error(
+      `Import job ${job.id} into "${tableId}" did not import the columns ${missing.join(', ')}.`,
+    );
+  }
+  const total = typeof results.totalRowsCount === 'number' ? results.totalRowsCount : undefined;
+  if (total === undefined) return;
+  const tooFew = plan.mode === 'full' && plan.primaryKey.length === 0 && total !== exportedRows;
+  const tooMany = plan.mode === 'full' && total > exportedRows;
+  if (tooFew || tooMany) {
+    throw new Error(
+      `Import job ${job.id} into "${tableId}" reports ${total} rows after a full load of ${exportedRows} exported rows.`,
+    );
+  }
+}
+
+function quoteCsv(value: string): string {
+  return `"${value.replaceAll('"', '""')}"`;
+}

@@ -1,0 +1,131 @@
+import { describe, expect, it } from 'vitest';
+import component from '../../../component.json' with { type: 'json' };
+import {
+  EX_STORAGE_KEYS,
+  PARAMETER_KEYS,
+  SYNC_ACTIONS,
+  parseConfig,
+} from '../../../src/config/parse-config.js';
+import { REGIONS } from '../../../src/config/regions.js';
+
+interface SchemaProperty {
+  readonly title?: string;
+  readonly propertyOrder?: number;
+  readonly format?: string;
+  readonly enum?: readonly string[];
+}
+interface ObjectSchema {
+  readonly required: readonly string[];
+  readonly properties: Readonly<Record<string, SchemaProperty>>;
+}
+
+const schemas: [string, ObjectSchema][] = [
+  ['configurationSchema', component.configurationSchema],
+  ['configurationRowSchema', component.configurationRowSchema],
+];
+
+/** PHP `array_replace_recursive`, as the job runner merges a row onto the root configuration. */
+function replaceRecursive(base: unknown, override: unknown): unknown {
+  const isMap = (value: unknown): value is Record<string, unknown> =>
+    typeof value === 'object' && value !== null;
+  if (!isMap(base) || !isMap(override)) return override;
+  const merged: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(override))
+    merged[key] = replaceRecursive(merged[key], value);
+  return Array.isArray(base) && Array.isArray(override) ? Object.values(merged) : merged;
+}
+
+const filledRoot = replaceRecursive(component.emptyConfiguration, {
+  parameters: { '#token': '2134-88291-mCkuU3xgVqLzAbcdef', region: 'eu-central-1' },
+});
+
+describe('component.json', () => {
+  it('has the identity and runtime settings of an extractor', () => {
+    expect(component).toMatchObject({ id: 'keboola.ex-table-sync', type: 'extractor' });
+    expect(component.uiOptions).toEqual(
+      expect.arrayContaining([
+        'genericDockerUI-rows',
+        'genericDockerUI-resetState',
+        'appInfo.dataIn',
+      ]),
+    );
+    expect(component.data).toMatchObject({
+      definition: { type: 'aws-ecr', tag: 'latest' },
+      network: 'bridge',
+      default_bucket: true,
+      default_bucket_stage: 'in',
+      forward_token: false,
+      staging_storage: { input: 'local', output: 'local' },
+    });
+  });
+
+  it('registers exactly the sync actions the job implements', () => {
+    expect(component.actions).toEqual([...SYNC_ACTIONS]);
+    expect(component.data.synchronous_actions).toEqual([...SYNC_ACTIONS]);
+  });
+
+  it('row schema describes one table in the ex-storage row form', () => {
+    expect(Object.keys(component.configurationRowSchema.properties).sort()).toEqual(
+      [...EX_STORAGE_KEYS].sort(),
+    );
+  });
+
+  it.each(schemas)('%s only has parameter keys parseConfig knows', (_name, schema) => {
+    for (const key of Object.keys(schema.properties)) {
+      expect(PARAMETER_KEYS as readonly string[]).toContain(key);
+    }
+  });
+
+  it.each(schemas)(
+    '%s lists every property in required, with a propertyOrder and a short title',
+    (_name, schema) => {
+      const keys = Object.keys(schema.properties);
+      expect([...schema.required].sort()).toEqual([...keys].sort());
+      for (const property of Object.values(schema.properties)) {
+        expect(property.propertyOrder).toBeTypeOf('number');
+        expect(property.title).toMatch(/^[^:.]{1,30}[^:.\s]$/);
+      }
+      const orders = Object.values(schema.properties).map((property) => property.propertyOrder);
+      expect(new Set(orders).size).toBe(orders.length);
+    },
+  );
+
+  it.each(schemas)('%s hides every # value as a password', (_name, schema) => {
+    for (const [key, property] of Object.entries(schema.properties)) {
+      if (key.startsWith('#')) expect(property.format).toBe('password');
+    }
+  });
+
+  it('offers every region, plus an empty choice for a custom URL', () => {
+    const choices = component.configurationSchema.properties.region.enum;
+    expect(choices).toEqual(['', ...REGIONS.map((region) => region.id)]);
+    expect(component.configurationSchema.properties.region.options.enum_titles).toHaveLength(
+      choices.length,
+    );
+  });
+
+  it('emptyConfigurationRow merged onto a filled root parses for the sync actions', () => {
+    const merged = replaceRecursive(filledRoot, component.emptyConfigurationRow);
+    const result = parseConfig({ ...(merged as object), action: 'list' });
+    expect(result.ok).toBe(true);
+  });
+
+  it('a filled row merged onto the root parses for run', () => {
+    const row = replaceRecursive(component.emptyConfigurationRow, {
+      parameters: { tableName: 'orders', changedSince: '-1 day', primaryKey: ['id'] },
+    });
+    const result = parseConfig({ ...(replaceRecursive(filledRoot, row) as object), action: 'run' });
+    expect(result).toMatchObject({
+      ok: true,
+      config: { tables: [{ name: 'orders', primaryKey: ['id'], incremental: false }] },
+    });
+  });
+
+  it('the empty configuration asks for the token and the stack', () => {
+    const result = parseConfig({ ...component.emptyConfiguration, action: 'testConnection' });
+    expect(result.ok ? [] : result.problems.map((problem) => problem.split(':')[0])).toEqual([
+      'parameters.#token',
+      'parameters.region',
+    ]);
+  });
+});

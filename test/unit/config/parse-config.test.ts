@@ -1,0 +1,675 @@
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../../src/config/parse-config.js';
+import type { Config, ParseResult } from '../../../src/config/types.js';
+
+const TOKEN = '2134-88291-mCkuU3xgVqLzAbcdef';
+const DEST_TOKEN = '9999-11111-destinationTokenValue';
+const KNOWN_PARAMETER_KEYS =
+  '#token, region, url, tables, destination, parallelism, debug, tableName, changedSince, incremental, primaryKey, fullSync, extractMetadata';
+const KNOWN_TABLE_KEYS =
+  'name, destination, changedSince, incremental, primaryKey, fullSync, columns, extractMetadata, enabled';
+const REGION_CHOICES =
+  'us-east-1 (us), eu-central-1 (eu), north-europe (azure-eu), europe-west3 (gcp-eu), us-east4 (gcp-us)';
+const CHANGED_SINCE_FORMS =
+  'use unix seconds, an ISO-8601 date (2025-03-01 or 2025-03-01T10:00:00Z), an expression such as "-1 day", "-36 hours" or "2 weeks ago", "yesterday", or "lastRun"';
+
+/** config.json exactly as reference/common-interface.md §2.2 shows it for one configuration row. */
+const EX_STORAGE_ROW = {
+  storage: {},
+  parameters: {
+    '#token': TOKEN,
+    url: 'https://connection.eu-central-1.keboola.com/',
+    tableName: 'orders',
+    changedSince: '-2 days',
+    incremental: true,
+    primaryKey: ['id'],
+    fullSync: false,
+    extractMetadata: true,
+  },
+  image_parameters: {},
+  authorization: {},
+  action: 'run',
+};
+
+/** A small valid tables-form config; tests override `parameters` keys. */
+function withParams(
+  parameters: Record<string, unknown>,
+  root: Record<string, unknown> = {},
+): unknown {
+  return {
+    parameters: { '#token': TOKEN, region: 'eu', tables: [{ name: 'orders' }], ...parameters },
+    ...root,
+  };
+}
+
+function config(result: ParseResult): Config {
+  if (!result.ok) throw new Error(`expected a valid config, got: ${result.problems.join(' | ')}`);
+  return result.config;
+}
+
+function problems(result: ParseResult): readonly string[] {
+  if (result.ok) throw new Error('expected problems, got a valid config');
+  return result.problems;
+}
+
+const ORDERS_DEFAULTS = {
+  name: 'orders',
+  incremental: false,
+  primaryKey: [],
+  fullSync: false,
+  extractMetadata: false,
+  enabled: true,
+};
+
+describe('parseConfig: valid configurations', () => {
+  it('reads the ex-storage row config of reference §2.2', () => {
+    expect(config(parseConfig(EX_STORAGE_ROW))).toEqual({
+      action: 'run',
+      source: { url: 'https://connection.eu-central-1.keboola.com', token: TOKEN },
+      tables: [
+        {
+          name: 'orders',
+          changedSince: { kind: 'relative', secondsAgo: 2 * 86_400, text: '-2 days' },
+          incremental: true,
+          primaryKey: ['id'],
+          fullSync: false,
+          extractMetadata: true,
+          enabled: true,
+        },
+      ],
+      parallelism: 4,
+      debug: false,
+    } satisfies Config);
+  });
+
+  it('reads the tables form with a standalone destination and the runner root keys', () => {
+    const raw = {
+      action: 'run',
+      storage: { output: { default_bucket: 'in.c-keboola-ex-table-sync-123', tables: [] } },
+      image_parameters: { something: 1 },
+      authorization: {},
+      variables_id: '12',
+      shared_code_id: null,
+      parameters: {
+        '#token': TOKEN,
+        region: 'azure-eu',
+        parallelism: 8,
+        debug: 1,
+        destination: {
+          url: 'https://connection.acme.keboola.com/',
+          '#token': DEST_TOKEN,
+          bucket: 'in.c-copy',
+        },
+        tables: [
+          {
+            name: 'in.c-sales.orders',
+            destination: 'out.c-copy.orders_copy',
+            changedSince: 'lastRun',
+            incremental: 1,
+            primaryKey: ['id'],
+            columns: ['id', 'amount'],
+            extractMetadata: true,
+          },
+          { name: 'customers', fullSync: true, enabled: false, changedSince: 1740787200 },
+        ],
+      },
+    };
+    expect(config(parseConfig(raw))).toEqual({
+      action: 'run',
+      source: {
+        url: 'https://connection.north-europe.azure.keboola.com',
+        region: 'north-europe',
+        token: TOKEN,
+      },
+      tables: [
+        {
+          name: 'in.c-sales.orders',
+          destination: 'out.c-copy.orders_copy',
+          changedSince: { kind: 'lastRun' },
+          incremental: true,
+          primaryKey: ['id'],
+          fullSync: false,
+          columns: ['id', 'amount'],
+          extractMetadata: true,
+          enabled: true,
+        },
+        {
+          name: 'customers',
+          changedSince: { kind: 'absolute', unixSeconds: 1740787200 },
+          incremental: false,
+          primaryKey: [],
+          fullSync: true,
+          extractMetadata: false,
+          enabled: false,
+        },
+      ],
+      destination: {
+        url: 'https://connection.acme.keboola.com',
+        token: DEST_TOKEN,
+        bucket: 'in.c-copy',
+      },
+      parallelism: 8,
+      debug: true,
+      defaultBucket: 'in.c-keboola-ex-table-sync-123',
+    } satisfies Config);
+  });
+
+  it.each([
+    ['list', { tableName: '' }],
+    ['info', { tableName: '', changedSince: '', incremental: false, primaryKey: [] }],
+    ['sourceInfo', {}],
+    ['testConnection', { tables: [] }],
+    ['plan', { tables: [{ name: 'orders' }] }],
+  ])('accepts sync action %s without tables', (action, extra) => {
+    const raw = {
+      action,
+      parameters: { '#token': TOKEN, url: 'https://connection.keboola.com', ...extra },
+    };
+    expect(config(parseConfig(raw)).action).toBe(action);
+  });
+
+  it.each([
+    ['region id', { region: 'us-east-4' }, undefined],
+    ['region alias', { region: 'gcp-us' }, 'https://connection.us-east4.gcp.keboola.com'],
+    [
+      'url with trailing slash',
+      { region: '', url: 'https://connection.keboola.com/' },
+      'https://connection.keboola.com',
+    ],
+    [
+      'region and url that agree',
+      { region: 'us', url: 'https://connection.keboola.com/' },
+      'https://connection.keboola.com',
+    ],
+    [
+      'single-tenant url',
+      { region: undefined, url: 'https://connection.acme.keboola.com' },
+      'https://connection.acme.keboola.com',
+    ],
+    [
+      'emulator on 127.0.0.1',
+      { region: undefined, url: 'http://127.0.0.1:43210/' },
+      'http://127.0.0.1:43210',
+    ],
+    [
+      'emulator on 127.1.2.3',
+      { region: undefined, url: 'http://127.1.2.3:8080' },
+      'http://127.1.2.3:8080',
+    ],
+    [
+      'emulator on localhost',
+      { region: undefined, url: 'http://localhost:8080' },
+      'http://localhost:8080',
+    ],
+    ['emulator on [::1]', { region: undefined, url: 'http://[::1]:8080/' }, 'http://[::1]:8080'],
+    [
+      'url with a path',
+      { region: undefined, url: 'https://proxy.example.com/keboola/' },
+      'https://proxy.example.com/keboola',
+    ],
+  ])('resolves the source from a %s', (_name, endpoint, url) => {
+    const result = parseConfig(withParams(endpoint));
+    if (url === undefined) {
+      expect(problems(result)[0]).toMatch(/^parameters\.region: "us-east-4" is not a known region/);
+    } else {
+      expect(config(result).source.url).toBe(url);
+    }
+  });
+
+  it.each([
+    [true, true],
+    [false, false],
+    [1, true],
+    [0, false],
+  ])('reads boolean %j as %j', (value, expected) => {
+    const parsed = config(
+      parseConfig(
+        withParams({
+          debug: value,
+          tables: [{ name: 'orders', incremental: value, enabled: value }],
+        }),
+      ),
+    );
+    expect([parsed.debug, parsed.tables[0]!.incremental, parsed.tables[0]!.enabled]).toEqual([
+      expected,
+      expected,
+      expected,
+    ]);
+  });
+
+  it('applies the defaults', () => {
+    const parsed = config(parseConfig(withParams({})));
+    expect(parsed).toEqual({
+      action: 'run',
+      source: {
+        url: 'https://connection.eu-central-1.keboola.com',
+        region: 'eu-central-1',
+        token: TOKEN,
+      },
+      tables: [ORDERS_DEFAULTS],
+      parallelism: 4,
+      debug: false,
+    });
+  });
+
+  it('reads parameters: [] (PHP empty object) like {}', () => {
+    expect(parseConfig({ parameters: [], action: 'list' })).toEqual(
+      parseConfig({ parameters: {}, action: 'list' }),
+    );
+  });
+
+  it('allows the same source copied into two destinations, and a primary key within columns under fullSync', () => {
+    const tables = [
+      { name: 'orders' },
+      { name: 'in.c-sales.orders', destination: 'orders_copy' },
+      { name: 'items', columns: ['a'], primaryKey: ['id'], fullSync: true },
+    ];
+    expect(config(parseConfig(withParams({ tables }))).tables).toHaveLength(3);
+  });
+});
+
+describe('parseConfig: problems', () => {
+  it.each<[string, unknown, string[]]>([
+    [
+      'missing #token',
+      { parameters: { url: 'https://connection.keboola.com', tableName: 'orders' } },
+      ['parameters.#token: is required: set the Storage API token of the source project'],
+    ],
+    [
+      'unknown region',
+      withParams({ region: 'mars' }),
+      [
+        `parameters.region: "mars" is not a known region; use one of ${REGION_CHOICES}, or set "url" for a single-tenant stack`,
+      ],
+    ],
+    [
+      'unparseable changedSince in a table item',
+      withParams({ tables: [{ name: 'a' }, { name: 'b', changedSince: '-1 eon' }] }),
+      [`parameters.tables[1].changedSince: "-1 eon" is not a date; ${CHANGED_SINCE_FORMS}`],
+    ],
+    [
+      'unparseable changedSince in the ex-storage form',
+      { parameters: { '#token': TOKEN, region: 'us', tableName: 'orders', changedSince: 'soon' } },
+      [`parameters.changedSince: "soon" is not a date; ${CHANGED_SINCE_FORMS}`],
+    ],
+    [
+      'an unknown parameter',
+      withParams({ primarykey: ['id'] }),
+      [
+        `parameters.primarykey: is not a known key (did you mean "primaryKey"?); known keys: ${KNOWN_PARAMETER_KEYS}`,
+      ],
+    ],
+    [
+      'a table-only key at the root',
+      withParams({ columns: ['id'] }),
+      [
+        `parameters.columns: is not a known key; "columns" belongs in an item of "tables"; known keys: ${KNOWN_PARAMETER_KEYS}`,
+      ],
+    ],
+    [
+      'an unknown table key',
+      withParams({ tables: [{ name: 'orders', incremenal: true }] }),
+      [
+        `parameters.tables[0].incremenal: is not a known key (did you mean "incremental"?); known keys: ${KNOWN_TABLE_KEYS}`,
+      ],
+    ],
+    [
+      'both forms',
+      withParams({ tableName: 'orders', incremental: true }),
+      [
+        'parameters: use either "tables" or the single-table keys (tableName, incremental), not both',
+      ],
+    ],
+    [
+      'run without tables',
+      { parameters: { '#token': TOKEN, region: 'us' } },
+      [
+        'parameters.tables: is missing; action "run" needs at least one table, e.g. "tables": [{"name": "orders"}] (or set "tableName")',
+      ],
+    ],
+    [
+      'run with an empty tables list',
+      withParams({ tables: [] }),
+      [
+        'parameters.tables: is empty; action "run" needs at least one table, e.g. [{"name": "orders"}]',
+      ],
+    ],
+    [
+      'run with the ex-storage default tableName ""',
+      {
+        action: 'run',
+        parameters: { '#token': TOKEN, region: 'us', tableName: '', changedSince: '' },
+      },
+      [
+        'parameters.tableName: is empty; action "run" needs a table: name it (e.g. "orders"), or list tables in "tables"',
+      ],
+    ],
+    [
+      'run with single-table keys but no tableName',
+      { parameters: { '#token': TOKEN, region: 'us', incremental: true } },
+      [
+        'parameters.tableName: is missing; action "run" needs a table: name it (e.g. "orders"), or list tables in "tables"',
+      ],
+    ],
+    [
+      'neither region nor url',
+      withParams({ region: undefined }),
+      [
+        `parameters.region: is required: set "region" to one of ${REGION_CHOICES}, or "url" to the stack URL such as https://connection.keboola.com`,
+      ],
+    ],
+    [
+      'region and url that disagree',
+      withParams({ region: 'eu', url: 'https://connection.keboola.com/' }),
+      [
+        'parameters.url: "https://connection.keboola.com" is not the stack of region "eu-central-1" (https://connection.eu-central-1.keboola.com); set only one of "region" and "url", or make them agree',
+      ],
+    ],
+    [
+      'a single-tenant url with a region',
+      withParams({ region: 'us', url: 'https://connection.acme.keboola.com' }),
+      [
+        'parameters.url: "https://connection.acme.keboola.com" is not the stack of region "us-east-1" (https://connection.keboola.com); set only one of "region" and "url", or make them agree',
+      ],
+    ],
+    [
+      'http to a remote host',
+      withParams({ region: undefined, url: 'http://connection.keboola.com' }),
+      [
+        'parameters.url: must use https://; http:// is allowed only for a local emulator (127.0.0.1, localhost, [::1])',
+      ],
+    ],
+    [
+      'a url that is not a URL',
+      withParams({ region: undefined, url: 'connection.keboola.com' }),
+      ['parameters.url: is not a URL; use the stack URL such as https://connection.keboola.com'],
+    ],
+    [
+      'another scheme',
+      withParams({ region: undefined, url: 'ftp://connection.keboola.com' }),
+      ['parameters.url: must start with https://, e.g. https://connection.keboola.com'],
+    ],
+    [
+      'credentials in the url (never echoed)',
+      withParams({ region: undefined, url: 'https://user:s3cr3t-pass@connection.keboola.com' }),
+      ['parameters.url: must not contain a user name or password; the token goes into "#token"'],
+    ],
+    [
+      'a query in the url',
+      withParams({ region: undefined, url: 'https://connection.keboola.com/?x=1' }),
+      [
+        'parameters.url: must not have a query or a fragment; use the stack URL such as https://connection.keboola.com',
+      ],
+    ],
+    [
+      'a url of the wrong type',
+      withParams({ region: undefined, url: 42 }),
+      ['parameters.url: must be a string such as https://connection.keboola.com, not a number'],
+    ],
+    [
+      'an empty token',
+      withParams({ '#token': '' }),
+      ['parameters.#token: must not be empty; set the Storage API token'],
+    ],
+    [
+      'a token that is not a string',
+      withParams({ '#token': 12345 }),
+      ['parameters.#token: must be a string (the Storage API token), not a number'],
+    ],
+    [
+      'a token with a line break',
+      withParams({ '#token': `${TOKEN}\n` }),
+      ['parameters.#token: contains whitespace; paste the token without spaces or line breaks'],
+    ],
+    [
+      'an encrypted token',
+      withParams({ '#token': 'KBC::ProjectSecure::eJwxyz' }),
+      [
+        'parameters.#token: is still encrypted (KBC::...Secure::); outside Keboola give the plain token',
+      ],
+    ],
+    [
+      'a table name with two parts',
+      withParams({ tables: [{ name: 'c-sales.orders' }] }),
+      [
+        'parameters.tables[0].name: "c-sales.orders" is neither a table name nor a full table id; use "orders" or "in.c-sales.orders"',
+      ],
+    ],
+    [
+      'a table name with an empty part',
+      withParams({ tables: [{ name: 'in..orders' }] }),
+      [
+        'parameters.tables[0].name: "in..orders" is neither a table name nor a full table id; use "orders" or "in.c-sales.orders"',
+      ],
+    ],
+    [
+      'a table without a name',
+      withParams({ tables: [{}] }),
+      ['parameters.tables[0].name: is required: the table to copy, e.g. "orders"'],
+    ],
+    [
+      'an empty table name',
+      withParams({ tables: [{ name: '' }] }),
+      ['parameters.tables[0].name: must not be empty; use a value such as "orders"'],
+    ],
+    [
+      'a table item that is a string',
+      withParams({ tables: ['orders'] }),
+      ['parameters.tables[0]: must be an object such as {"name": "orders"}, not a string'],
+    ],
+    [
+      'tables that is an object',
+      withParams({ tables: { name: 'orders' } }),
+      ['parameters.tables: must be a list of tables such as [{"name": "orders"}], not an object'],
+    ],
+    [
+      'a destination with a bad stage',
+      withParams({ tables: [{ name: 'orders', destination: 'sys.c-x.orders' }] }),
+      [
+        'parameters.tables[0].destination: "sys.c-x.orders" is neither a table name (no dots) nor a full table id such as "in.c-copy.orders"',
+      ],
+    ],
+    [
+      'a destination with two parts',
+      withParams({ tables: [{ name: 'orders', destination: 'c-x.orders' }] }),
+      [
+        'parameters.tables[0].destination: "c-x.orders" is neither a table name (no dots) nor a full table id such as "in.c-copy.orders"',
+      ],
+    ],
+    [
+      'duplicate tables',
+      withParams({ tables: [{ name: 'orders' }, { name: 'in.c-sales.orders' }] }),
+      [
+        'parameters.tables[1]: repeats tables[0] (same table, same destination "orders"); remove one of them',
+      ],
+    ],
+    [
+      'two tables into one destination',
+      withParams({ tables: [{ name: 'orders' }, { name: 'orders_2024', destination: 'orders' }] }),
+      [
+        'parameters.tables[1]: copies into "orders" like tables[0]; give one of them another "destination"',
+      ],
+    ],
+    [
+      'a primary key outside columns',
+      withParams({
+        tables: [{ name: 'orders', columns: ['amount'], primaryKey: ['id', 'amount'] }],
+      }),
+      [
+        'parameters.tables[0].primaryKey: "id" not in "columns"; every primary key column must be copied',
+      ],
+    ],
+    [
+      'empty columns',
+      withParams({ tables: [{ name: 'orders', columns: [] }] }),
+      [
+        'parameters.tables[0].columns: is empty; list the columns to copy, or leave it out to copy all',
+      ],
+    ],
+    [
+      'a column listed twice',
+      withParams({ tables: [{ name: 'orders', columns: ['id', 'a', 'id'] }] }),
+      ['parameters.tables[0].columns[2]: "id" is listed twice; list each column once'],
+    ],
+    [
+      'a primary key as a string',
+      withParams({ tables: [{ name: 'orders', primaryKey: 'id' }] }),
+      [
+        'parameters.tables[0].primaryKey: must be a list of column names such as ["id"], not a string',
+      ],
+    ],
+    [
+      'a primary key with an empty name and a number',
+      withParams({ tables: [{ name: 'orders', primaryKey: ['', 7] }] }),
+      [
+        'parameters.tables[0].primaryKey[0]: must be a column name, not an empty string',
+        'parameters.tables[0].primaryKey[1]: must be a column name, not a number',
+      ],
+    ],
+    [
+      'a boolean as a string',
+      withParams({ tables: [{ name: 'orders', incremental: 'true' }] }),
+      [
+        'parameters.tables[0].incremental: must be true or false, not a string (write it without quotes)',
+      ],
+    ],
+    [
+      'a boolean as 2',
+      withParams({ debug: 2 }),
+      ['parameters.debug: must be true or false, not a number'],
+    ],
+    [
+      'parallelism 0',
+      withParams({ parallelism: 0 }),
+      ['parameters.parallelism: must be a whole number from 1 to 32'],
+    ],
+    [
+      'parallelism 33',
+      withParams({ parallelism: 33 }),
+      ['parameters.parallelism: must be a whole number from 1 to 32'],
+    ],
+    [
+      'parallelism 1.5',
+      withParams({ parallelism: 1.5 }),
+      ['parameters.parallelism: must be a whole number from 1 to 32'],
+    ],
+    [
+      'parallelism "4"',
+      withParams({ parallelism: '4' }),
+      ['parameters.parallelism: must be a whole number from 1 to 32, not a string'],
+    ],
+    [
+      'a destination that is a string',
+      withParams({ destination: 'in.c-copy.orders' }),
+      [
+        'parameters.destination: must be an object {"region" or "url", "#token", "bucket"} naming the destination project, not a string; a table\'s destination name goes into an item of "tables"',
+      ],
+    ],
+    [
+      'an incomplete destination',
+      withParams({
+        destination: { url: 'https://connection.keboola.com', bucket: 'c-copy', extra: 1 },
+      }),
+      [
+        'parameters.destination.extra: is not a known key; known keys: region, url, #token, bucket',
+        'parameters.destination.#token: is required: set the Storage API token of the destination project',
+        'parameters.destination.bucket: must be a bucket id such as "in.c-copy" (stage in or out, a dot, the bucket name)',
+      ],
+    ],
+    [
+      'a destination without bucket and endpoint',
+      withParams({ destination: { '#token': DEST_TOKEN } }),
+      [
+        `parameters.destination.region: is required: set "region" to one of ${REGION_CHOICES}, or "url" to the stack URL such as https://connection.keboola.com`,
+        'parameters.destination.bucket: is required: set a bucket id such as "in.c-copy" (stage in or out, a dot, the bucket name)',
+      ],
+    ],
+    [
+      'an unknown action',
+      withParams({}, { action: 'sync' }),
+      [
+        'action: "sync" is not a known action; use one of run, list, info, sourceInfo, testConnection, plan',
+      ],
+    ],
+    [
+      'an action that is not a string',
+      withParams({}, { action: 5 }),
+      [
+        'action: a number is not a known action; use one of run, list, info, sourceInfo, testConnection, plan',
+      ],
+    ],
+    [
+      'parameters that is a string',
+      { parameters: 'x' },
+      [
+        'parameters: must be an object with "#token", "region" or "url", and the tables; not a string',
+      ],
+    ],
+    [
+      'a root that is a list',
+      [1, 2],
+      [
+        'parameters: is missing; config.json must be a JSON object with a "parameters" object, not a list',
+      ],
+    ],
+    [
+      'an odd unknown key',
+      withParams({ 'a b': 1 }),
+      [`parameters["a b"]: is not a known key; known keys: ${KNOWN_PARAMETER_KEYS}`],
+    ],
+  ])('reports %s', (_name, raw, expected) => {
+    expect(problems(parseConfig(raw))).toEqual(expected);
+  });
+
+  it('reports every problem at once, each with its path', () => {
+    const raw = {
+      action: 'run',
+      parameters: {
+        url: 'http://example.com',
+        region: 'eu',
+        parallelism: 100,
+        debug: 'yes',
+        destination: { region: 'moon', '#token': DEST_TOKEN, bucket: 'in.c-x' },
+        tables: [
+          { name: 'orders', changedSince: '-1 eon', primaryKey: ['id', 'id'] },
+          { name: 'a.b', fullSync: 'false', enabled: null },
+          { name: 'orders', destination: 'in.bad' },
+          7,
+        ],
+        bogus: true,
+      },
+    };
+    expect(problems(parseConfig(raw))).toEqual([
+      `parameters.bogus: is not a known key; known keys: ${KNOWN_PARAMETER_KEYS}`,
+      'parameters.#token: is required: set the Storage API token of the source project',
+      'parameters.url: must use https://; http:// is allowed only for a local emulator (127.0.0.1, localhost, [::1])',
+      `parameters.tables[0].changedSince: "-1 eon" is not a date; ${CHANGED_SINCE_FORMS}`,
+      'parameters.tables[0].primaryKey[1]: "id" is listed twice; list each column once',
+      'parameters.tables[1].name: "a.b" is neither a table name nor a full table id; use "orders" or "in.c-sales.orders"',
+      'parameters.tables[1].fullSync: must be true or false, not a string (write it without quotes)',
+      'parameters.tables[1].enabled: must be true or false, not null',
+      'parameters.tables[2].destination: "in.bad" is neither a table name (no dots) nor a full table id such as "in.c-copy.orders"',
+      'parameters.tables[3]: must be an object such as {"name": "orders"}, not a number',
+      `parameters.destination.region: "moon" is not a known region; use one of ${REGION_CHOICES}, or set "url" for a single-tenant stack`,
+      'parameters.parallelism: must be a whole number from 1 to 32',
+      'parameters.debug: must be true or false, not a string',
+    ]);
+  });
+
+  it('never shows a token, even when it was pasted into another field', () => {
+    const raw = withParams({
+      region: TOKEN,
+      tables: [{ name: 'orders', changedSince: TOKEN, [TOKEN]: 1 }],
+      destination: {
+        url: `https://x.keboola.com/${DEST_TOKEN}?a`,
+        '#token': DEST_TOKEN,
+        bucket: DEST_TOKEN,
+      },
+    });
+    const text = problems(parseConfig(raw)).join('\n');
+    expect(text).not.toContain(TOKEN);
+    expect(text).not.toContain(DEST_TOKEN);
+    expect(text).toContain('parameters.region: a hidden value is not a known region');
+    expect(text).toContain('parameters.tables[0][a hidden key]: is not a known key');
+  });
+});

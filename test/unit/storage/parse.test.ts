@@ -1,0 +1,227 @@
+import { describe, expect, it } from 'vitest';
+import {
+  normalizeTimestamp,
+  parseFileDetail,
+  parseJob,
+  parseTable,
+  parseTokenInfo,
+  StorageResponseError,
+  timestampMs,
+} from '../../../src/storage/parse.js';
+import { exportBody, jobMatches, tableCreateBody } from '../../../src/storage/storage-client.js';
+import type { StorageJob } from '../../../src/storage/types.js';
+
+const owner = { id: '578', name: 'P', region: 'us-east-1', fileStorageProvider: 'gcp' };
+
+describe('timestamps', () => {
+  it.each([
+    ['2017-02-13T16:41:18+0100', '2017-02-13T16:41:18+01:00'],
+    ['2017-02-13T16:41:18+02:00', '2017-02-13T16:41:18+02:00'],
+    ['2017-02-13 23:36:10', '2017-02-13T23:36:10'],
+    ['2024-02-14T21:46:25Z', '2024-02-14T21:46:25Z'],
+  ])('%s → %s', (raw, expected) => {
+    expect(normalizeTimestamp(raw)).toBe(expected);
+  });
+  it('reads offsets without a colon', () => {
+    expect(timestampMs('2017-02-13T16:41:18+0100')).toBe(Date.parse('2017-02-13T15:41:18Z'));
+  });
+});
+
+describe('token', () => {
+  it('accepts [] bucketPermissions, string owner id and a missing token field', () => {
+    const token = parseTokenInfo({ id: 67319, bucketPermissions: [], owner }, 'verify');
+    expect(token).toMatchObject({ id: '67319', bucketPermissions: {}, isMasterToken: false });
+    expect(token.owner.id).toBe(578);
+  });
+  it('keeps a permission map', () => {
+    const token = parseTokenInfo(
+      {
+        id: '1',
+        bucketPermissions: { 'in.c-crm': 'read' },
+        owner,
+        expires: '2025-01-01T00:00:00+0100',
+      },
+      'verify',
+    );
+    expect(token.bucketPermissions).toEqual({ 'in.c-crm': 'read' });
+    expect(token.expires).toBe('2025-01-01T00:00:00+01:00');
+  });
+  it('names the field paths, never the values', () => {
+    expect(() =>
+      parseTokenInfo(
+        { id: '1', owner: { ...owner, fileStorageProvider: 'secret-x' } },
+        'GET verify',
+      ),
+    ).toThrow(StorageResponseError);
+    try {
+      parseTokenInfo(
+        { id: '1', owner: { ...owner, fileStorageProvider: 'secret-x' } },
+        'GET verify',
+      );
+    } catch (error) {
+      expect((error as Error).message).toContain('owner.fileStorageProvider');
+      expect((error as Error).message).not.toContain('secret-x');
+    }
+  });
+});
+
+describe('table', () => {
+  it.each([[undefined], [null], [[]], [{}]])(
+    'column definition %j on an untyped table',
+    (definition) => {
+      const table = parseTable(
+        {
+          id: 'in.c-a.t',
+          name: 't',
+          columns: ['id'],
+          columnMetadata: [],
+          definition: { primaryKeysNames: [], columns: [{ name: 'id', definition }] },
+        },
+        'x',
+      );
+      expect(table.columnMetadata).toEqual({});
+      expect(table.definition?.columns[0]).toEqual({ name: 'id' });
+    },
+  );
+
+  it('parses a typed definition and metadata', () => {
+    const table = parseTable(
+      {
+        id: 'in.c-a.t',
+        name: 't',
+        isTyped: true,
+        primaryKey: ['id'],
+        rowsCount: 3,
+        bucket: { id: 'in.c-a' },
+        lastImportDate: null,
+        metadata: [
+          {
+            id: 5,
+            key: 'k',
+            value: 'v',
+            provider: 'system',
+            timestamp: '2024-08-12T14:36:08+0200',
+          },
+        ],
+        columnMetadata: {
+          id: [{ id: '1', key: 'KBC.datatype.basetype', value: 'INTEGER', provider: 'x' }],
+        },
+        definition: {
+          primaryKeysNames: ['id'],
+          columns: [
+            {
+              name: 'id',
+              definition: { type: 'NUMBER', nullable: false, length: '38,0' },
+              basetype: 'NUMERIC',
+            },
+          ],
+        },
+      },
+      'x',
+    );
+    expect(table.definition?.columns[0]).toEqual({
+      name: 'id',
+      definition: { type: 'NUMBER', nullable: false, length: '38,0' },
+      basetype: 'NUMERIC',
+    });
+    expect(table.metadata[0]).toEqual({
+      id: '5',
+      key: 'k',
+      value: 'v',
+      provider: 'system',
+      timestamp: '2024-08-12T14:36:08+02:00',
+    });
+    expect(table.columnMetadata['id']).toHaveLength(1);
+  });
+});
+
+describe('job', () => {
+  const base = {
+    id: '22',
+    status: 'success',
+    operationName: 'tableExport',
+    createdTime: '2024-02-13T12:56:57+0100',
+  };
+  it.each([[[]], [null], [undefined]])('results %j → null', (results) => {
+    expect(parseJob({ ...base, results }, 'x').results).toBeNull();
+  });
+  it('keeps results and error, int id from a string', () => {
+    const job = parseJob(
+      {
+        ...base,
+        status: 'error',
+        results: { file: { id: 1 } },
+        error: { code: 'c', message: 'm', exceptionId: null },
+      },
+      'x',
+    );
+    expect(job).toMatchObject({
+      id: 22,
+      results: { file: { id: 1 } },
+      error: { code: 'c', message: 'm' },
+    });
+    expect(job.createdTime).toBe('2024-02-13T12:56:57+01:00');
+  });
+});
+
+describe('file detail', () => {
+  it('accepts a GCS file', () => {
+    const file = parseFileDetail(
+      {
+        id: '9',
+        name: 'f.csv.gz',
+        isSliced: true,
+        provider: 'gcp',
+        region: 'europe-west3',
+        url: 'https://x',
+        gcsPath: { bucket: 'b', key: 'k' },
+        gcsCredentials: {
+          access_token: 'ya29.x',
+          expires_in: 3599,
+          token_type: 'Bearer',
+          projectId: 'p',
+        },
+      },
+      'x',
+    );
+    expect(file).toMatchObject({ id: 9, isSliced: true, gcsPath: { bucket: 'b', key: 'k' } });
+  });
+});
+
+describe('request bodies and job matching', () => {
+  it('builds the export and create bodies', () => {
+    expect(exportBody({ columns: ['b', 'a'] })).toEqual({ columns: 'b,a', gzip: true });
+    expect(tableCreateBody({ name: 't', dataFileId: 1, primaryKey: [] })).toEqual({
+      name: 't',
+      dataFileId: 1,
+      primaryKey: '',
+    });
+  });
+
+  const attemptMs = Date.parse('2024-01-01T12:00:00Z');
+  const job: StorageJob = {
+    id: 1,
+    status: 'waiting',
+    operationName: 'tableImport',
+    tableId: 'out.c-a.t',
+    createdTime: '2024-01-01T12:00:01+00:00',
+    startTime: null,
+    endTime: null,
+    runId: 'run',
+    results: null,
+  };
+  const match = { operationName: 'tableImport', tableId: 'out.c-a.t' };
+  it.each<[string, Partial<StorageJob>, boolean]>([
+    ['same job', {}, true],
+    ['other run', { runId: 'x' }, false],
+    ['other operation', { operationName: 'tableExport' }, false],
+    ['other table', { tableId: 'out.c-a.u' }, false],
+    ['server clock 4 min behind', { createdTime: '2024-01-01T11:56:00+00:00' }, true],
+    ['an hour earlier', { createdTime: '2024-01-01T11:00:00+00:00' }, false],
+  ])('%s', (_name, overrides, expected) => {
+    expect(jobMatches({ ...job, ...overrides }, match, 'run', attemptMs)).toBe(expected);
+  });
+  it('skips jobs this client already has', () => {
+    expect(jobMatches(job, match, 'run', attemptMs, new Set([1]))).toBe(false);
+  });
+});
