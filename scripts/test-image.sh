@@ -6,10 +6,11 @@
 #   keboola     no arguments, /data mounted, --user like Keboola's runner, the runner's KBC_*
 #               environment, read-only root file system: sliced folders, manifests and
 #               out/state.json, all owned by the container's user, rows equal to the source
-#   standalone  parameters.destination: the destination tables equal the source tables
+#   standalone  parameters.destination, no KBC_* variables (as cron or Airflow run it): the
+#               destination tables equal the source tables
 #   rerun       --table orders: only orders is written, the other tables' state is carried over
-#   action      action list (config) and `action list` (CLI): stdout is one JSON document;
-#               run under an arbitrary uid
+#   action      action list (config) and `action list` (CLI), under an arbitrary uid (4242):
+#               stdout is exactly one JSON document, nothing is written
 #   badconfig   invalid parameters: exit 1, one sentence naming the parameter on stderr
 #   timeout     timeout --signal=KILL in the middle of a slow run (emulator latency fault on
 #               slice downloads), then a rerun that succeeds and leaves no temporary files
@@ -194,24 +195,27 @@ config_json() { # "TABLES" [EXTRA_PARAMETERS_JSON] [ROOT_EXTRA_JSON]
 }
 
 # Runs the image like Keboola's runner: data folder on /data, its own /tmp, read-only root
-# file system, the runner's environment. Writes $OUT/NAME.{stdout,stderr}; returns the exit code.
-run_image() { # NAME DATA_DIR [--user U:G] [-- ARGS...]
+# file system, the runner's KBC_* environment (--plain: none of it, as a scheduler would run it;
+# the job must find /data by itself). Writes $OUT/NAME.{stdout,stderr}; returns the exit code.
+run_image() { # NAME DATA_DIR [--user U:G] [--plain] [-- ARGS...]
   local name=$1 dir=$2 user="$RUN_UID:$RUN_GID"
+  local env=(-e KBC_DATADIR=/data/ -e KBC_RUNID=1234567.1234568 -e KBC_PROJECTID="$DST_PROJECT"
+    -e KBC_CONFIGID=98765 -e KBC_CONFIGROWID=4321 -e KBC_CONFIGVERSION=3
+    -e KBC_COMPONENTID=keboola.ex-table-sync -e KBC_STACKID=connection.keboola.com
+    -e KBC_STAGING_FILE_PROVIDER=aws -e KBC_COMPONENT_RUN_MODE=run)
   shift 2
-  if [ "${1:-}" = --user ]; then
-    user=$2
-    shift 2
-  fi
-  [ "${1:-}" = -- ] && shift
-  local cname="$NAME_PREFIX-$name"
+  while [ $# -gt 0 ]; do
+    case $1 in
+      --user) user=$2 && shift 2 ;;
+      --plain) env=() && shift ;;
+      --) shift && break ;;
+      *) break ;;
+    esac
+  done
+  local cname="$NAME_PREFIX-$name" rc=0
   CONTAINERS+=("$cname")
-  local rc=0
   "$ENGINE" run --rm --name "$cname" --network host --user "$user" --read-only \
-    -v "$dir:/data" -v "$TMP/$(basename "$dir").tmp:/tmp" \
-    -e KBC_DATADIR=/data/ -e KBC_RUNID=1234567.1234568 -e KBC_PROJECTID="$DST_PROJECT" \
-    -e KBC_CONFIGID=98765 -e KBC_CONFIGROWID=4321 -e KBC_CONFIGVERSION=3 \
-    -e KBC_COMPONENTID=keboola.ex-storage -e KBC_STACKID=connection.keboola.com \
-    -e KBC_STAGING_FILE_PROVIDER=aws -e KBC_COMPONENT_RUN_MODE=run \
+    -v "$dir:/data" -v "$TMP/$(basename "$dir").tmp:/tmp" "${env[@]}" \
     -e AWS_ENDPOINT_URL_S3="$EMU" -e STORAGE_EMULATOR_HOST="$EMU" \
     "$IMAGE" "$@" >"$OUT/$name.stdout" 2>"$OUT/$name.stderr" || rc=$?
   return "$rc"
@@ -346,7 +350,7 @@ scenario_standalone() {
   local dir rc=0 t
   local destination="{\"destination\":{\"url\":\"$EMU/\",\"#token\":\"$DST_TOKEN\",\"bucket\":\"$DST_BUCKET\"}}"
   dir=$(make_data standalone "$(config_json "$SRC_TABLES" "$destination")")
-  run_image standalone "$dir" || rc=$?
+  run_image standalone "$dir" --plain || rc=$?
   expect_rc standalone 0 "$rc"
   for t in $SRC_TABLES; do
     ctl_table_rows "$SRC_PROJECT" "$SRC_BUCKET.$t" >"$TMP/standalone-src-$t.json"
@@ -391,7 +395,7 @@ scenario_action() {
   dir=$(make_data action "$(config_json "$SRC_TABLES" '' '{"action":"list"}')")
   chmod -R a+rX "$dir"
   chmod 1777 "$TMP/action.tmp"
-  run_image action "$dir" --user 4242:4242 || rc=$?
+  run_image action "$dir" --user 4242:4242 --plain || rc=$?
   expect_rc action 0 "$rc"
   local check_list="
     const text = fs.readFileSync(A, 'utf8');
@@ -471,7 +475,8 @@ measure_size() {
 mb() { printf '%d.%d' $(($1 / 1000000)) $((($1 % 1000000) / 100000)); }
 
 scenario_size() {
-  "$ENGINE" history "$IMAGE" | head -12
+  "$ENGINE" history "$IMAGE" >"$OUT/history.txt"
+  head -12 "$OUT/history.txt"
   [ "$ADDED_BYTES" -le "$MAX_ADDED_BYTES" ] || fail "$SIZE_NOTE"
   ok "$SIZE_NOTE"
 }
