@@ -14,6 +14,8 @@
 #   badconfig   invalid parameters: exit 1, one sentence naming the parameter on stderr
 #   timeout     timeout --signal=KILL in the middle of a slow run (emulator latency fault on
 #               slice downloads), then a rerun that succeeds and leaves no temporary files
+#   facts       non-root user, entrypoint, NODE_ENV, HOME, labels; /app holds only dist/,
+#               production node_modules, package.json and component.json
 #   size        image size and what the project adds on top of the base (at most 40 MB)
 #
 # Engine: docker when `docker info` answers, else podman (installed with apt when missing);
@@ -30,7 +32,7 @@ cd "$ROOT"
 STARTED_S=$SECONDS
 SEED=${SEED:-$ROOT/data/seed/seed.json}
 IMAGE=${KBC_TEST_IMAGE:-localhost/kbc-table-sync:test}
-ALL_SCENARIOS="keboola standalone rerun action badconfig timeout size"
+ALL_SCENARIOS="keboola standalone rerun action badconfig timeout facts size"
 SCENARIOS=${SCENARIOS:-$ALL_SCENARIOS}
 MAX_ADDED_BYTES=$((40 * 1000 * 1000))
 NAME_PREFIX="kbc-image-test-$$"
@@ -464,6 +466,31 @@ scenario_timeout() {
   check_owner "$dir" "$RUN_UID" "$RUN_GID"
 }
 
+# The image's configuration and content: non-root, entrypoint, environment, labels; only dist/,
+# production node_modules, package.json and component.json under /app.
+scenario_facts() {
+  "$ENGINE" image inspect "$IMAGE" --format '{{json .Config}}' >"$OUT/config.json"
+  check "
+    const c = readJson(A);
+    const expect = (what, got, want) => { if (JSON.stringify(got) !== JSON.stringify(want)) fail(what + ' is ' + JSON.stringify(got) + ', expected ' + JSON.stringify(want)); };
+    expect('User', c.User, '1000:1000');
+    expect('Entrypoint', c.Entrypoint, ['node', '/app/dist/main.js']);
+    expect('Cmd', c.Cmd ?? [], []);
+    for (const e of ['NODE_ENV=production', 'HOME=/tmp']) if (!c.Env.includes(e)) fail('Env lacks ' + e);
+    const labels = c.Labels ?? {};
+    expect('version label', labels['org.opencontainers.image.version'], B);
+    if (!labels['org.opencontainers.image.source']) fail('no org.opencontainers.image.source label');
+    ok('user 1000:1000, entrypoint node /app/dist/main.js, NODE_ENV=production, HOME=/tmp, labels version ' + B + ' and source');
+  " "$OUT/config.json" "$(node -p 'require("./package.json").version')"
+  local listing
+  listing=$("$ENGINE" run --rm --entrypoint sh "$IMAGE" -c \
+    'ls -A /app; ls /app/node_modules/@duckdb /app/node_modules/typescript /app/node_modules/vitest 2>/dev/null; echo "uid=$(id -u)"')
+  [ "$(printf '%s\n' "$listing" | head -4 | sort | tr '\n' ' ')" = "component.json dist node_modules package.json " ] ||
+    fail "/app holds more than dist, node_modules, package.json and component.json: $listing"
+  [ "$(printf '%s\n' "$listing" | sed -n '5,$p')" = "uid=1000" ] || fail "dev dependencies in the image or not uid 1000: $listing"
+  ok "/app holds only component.json dist node_modules package.json; no dev dependencies; runs as uid 1000"
+}
+
 # Sets SIZE_NOTE and ADDED_BYTES from the engine's image sizes.
 measure_size() {
   local base_bytes image_bytes
@@ -491,7 +518,7 @@ fi
 OUT="$TMP/logs"
 mkdir -p "$OUT"
 if [ -z "${KBC_TEST_IMAGE:-}" ]; then build_image; fi
-if [ "$SCENARIOS" != size ]; then
+if [ -n "$(printf '%s\n' $SCENARIOS | grep -v -x -e size -e facts)" ]; then
   ensure_host_build
   read_seed
   start_emulator
