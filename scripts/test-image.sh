@@ -11,7 +11,8 @@
 #   rerun       --table orders: only orders is written, the other tables' state is carried over
 #   action      action list (config) and `action list` (CLI), under an arbitrary uid (4242):
 #               stdout is exactly one JSON document, nothing is written
-#   badconfig   invalid parameters: exit 1, one sentence naming the parameter on stderr
+#   badconfig   invalid parameters, and a source token that may write: exit 1, the sentence
+#               naming the problem on stderr, no stack trace, nothing written
 #   timeout     timeout --signal=KILL in the middle of a slow run (emulator latency fault on
 #               slice downloads), then a rerun that succeeds and leaves no temporary files
 #   facts       non-root user, entrypoint, NODE_ENV, HOME, labels; /app holds only dist/,
@@ -430,6 +431,23 @@ scenario_badconfig() {
     if (/\n\s+at /.test(err)) fail('stderr has a stack trace');
     ok('stderr: ' + err.trim().split('\n').slice(-2).join(' | ').slice(0, 200));" "$OUT/badconfig.stderr"
   [ -z "$(ls -A "$dir/out/tables")" ] || fail "a bad config wrote tables"
+  # A token that may write is refused before any data moves (design §4).
+  local config
+  config=$(config_json "$SRC_TABLES" | node -e '
+    const c = JSON.parse(require("fs").readFileSync(0, "utf8"));
+    c.parameters["#token"] = process.argv[1];
+    console.log(JSON.stringify(c));' "$DST_TOKEN")
+  dir=$(make_data badtoken "$config")
+  rc=0
+  run_image badtoken "$dir" || rc=$?
+  expect_rc badtoken 1 "$rc"
+  check "
+    const err = fs.readFileSync(A, 'utf8');
+    if (!/read-only/.test(err)) fail('stderr does not say the token must be read-only: ' + err.slice(0, 300));
+    if (/\n\s+at /.test(err)) fail('stderr has a stack trace');
+    ok('stderr: ' + err.trim().split('\n').slice(-1)[0].slice(0, 200));" "$OUT/badtoken.stderr"
+  [ -z "$(ls -A "$dir/out/tables")" ] && [ ! -e "$dir/out/state.json" ] || fail "a refused token wrote outputs"
+  check_no_secrets badtoken "$dir"
 }
 
 scenario_timeout() {
