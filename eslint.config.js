@@ -23,6 +23,8 @@ export default tseslint.config(
     rules: {
       ...vitest.configs.recommended.rules,
       '@typescript-eslint/no-non-null-assertion': 'off',
+      // expect(value, message) names the failing run's stderr in assertions.
+      'vitest/valid-expect': ['error', { maxArgs: 2 }],
     },
   },
   {

@@ -78,9 +78,30 @@ export function isUserError(error: unknown): error is UserError {
   return error instanceof UserError;
 }
 
-/** Exit code for an error that reached the top of the process: 1 for user errors, else 2. */
+/**
+ * Whether the user can fix it (exit 1): user errors, API 4xx answers the user caused (permission,
+ * validation, not found; not 408/429, which are transient), and Storage jobs that failed on the
+ * user's data or schema (by error code). Everything else is exit 2.
+ */
+export function isUserFixable(error: unknown): boolean {
+  if (isUserError(error)) return true;
+  if (error instanceof JobFailedError) return isDataOrSchemaJobError(error.code);
+  if (error instanceof StorageApiError) {
+    const { status } = error.details;
+    return status >= 400 && status < 500 && status !== 408 && status !== 429;
+  }
+  return false;
+}
+
+/** Job error codes about the user's data or schema (`csvImport.columnsNotMatch`, validation). */
+function isDataOrSchemaJobError(code: string | undefined): boolean {
+  if (!code) return false;
+  return code.startsWith('csvImport.') || /validation|notFound|invalid|primaryKey/i.test(code);
+}
+
+/** Exit code for an error that reached the top of the process: 1 if the user can fix it, else 2. */
 export function exitCodeFor(error: unknown): 1 | 2 {
-  return isUserError(error) ? 1 : 2;
+  return isUserFixable(error) ? 1 : 2;
 }
 
 /** The error's message, whatever was thrown. */

@@ -13,8 +13,16 @@ import { resolveChangedSince } from './config/changed-since.js';
 import { loadRawConfig, resolveDataDir } from './config/load-raw-config.js';
 import { parseConfig } from './config/parse-config.js';
 import type { Config } from './config/types.js';
-import { ConfigError, InterruptedError, UserError, exitCodeFor, isUserError } from './errors.js';
+import {
+  ConfigError,
+  InterruptedError,
+  UserError,
+  exitCodeFor,
+  isUserFixable,
+  messageOf,
+} from './errors.js';
 import { createLogger, type Logger } from './logger.js';
+import { endpointsFromEnv } from './objects/endpoints.js';
 import { openSliceSink } from './objects/slice-sink.js';
 import { openSliceSource } from './objects/slice-source.js';
 import type { ObjectStoreEndpoints } from './objects/types.js';
@@ -74,7 +82,9 @@ export async function main(io: Io): Promise<number> {
         nowMs: Date.now,
         resolveChangedSince,
       });
-      io.stdout.write(`${JSON.stringify(document, null, cli.command === 'run' ? 2 : 0)}\n`);
+      io.stdout.write(
+        `${JSON.stringify(document, null, cli.command === 'run' && cli.dryRun ? 2 : 0)}\n`,
+      );
       return 0;
     }
     const endpoints = objectStoreEndpoints(io.env);
@@ -87,7 +97,7 @@ export async function main(io: Io): Promise<number> {
       source,
       writer: buildWriter(config, dataDir, io, masker, logger, endpoints),
       openSliceSource: (file, refetchFile) =>
-        openSliceSource(file, { refetchFile, endpoints, masker }),
+        openSliceSource(file, { refetchFile, endpoints, masker, logger }),
       resolveChangedSince,
       nowMs: Date.now,
       tuning: tuningFrom(io.env),
@@ -164,7 +174,17 @@ function buildClient(
     masker,
     logger,
     ...(io.env.KBC_RUNID ? { runId: io.env.KBC_RUNID } : {}),
+    ...pollFrom(io.env),
   });
+}
+
+/**
+ * `KBC_TABLE_SYNC_POLL_MS`: first job-poll wait in ms (tests against the emulator, whose jobs finish
+ * at once); absent or invalid → the client's default.
+ */
+function pollFrom(env: NodeJS.ProcessEnv): { poll?: { initialDelayMs: number } } {
+  const value = Number(env.KBC_TABLE_SYNC_POLL_MS);
+  return Number.isInteger(value) && value > 0 ? { poll: { initialDelayMs: value } } : {};
 }
 
 function buildWriter(
@@ -180,17 +200,18 @@ function buildWriter(
     destination: config.destination,
     client: buildClient(config.destination, io, masker, logger),
     openSliceSink: (prepared, refreshFile) =>
-      openSliceSink(prepared, { refreshFile, endpoints, masker }),
+      openSliceSink(prepared, { refreshFile, endpoints, masker, logger }),
     logger,
     signal: io.signal,
   });
 }
 
-/** The cloud SDKs' own variables point transfers at emulators (design §3). */
+/**
+ * The cloud SDKs' own variables point transfers at emulators (design §3): `AWS_ENDPOINT_URL_S3`,
+ * else `AWS_ENDPOINT_URL`; `STORAGE_EMULATOR_HOST` (scheme optional).
+ */
 export function objectStoreEndpoints(env: NodeJS.ProcessEnv): ObjectStoreEndpoints {
-  const s3 = env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL;
-  const gcs = env.STORAGE_EMULATOR_HOST;
-  return { ...(s3 ? { s3 } : {}), ...(gcs ? { gcs } : {}) };
+  return endpointsFromEnv(env);
 }
 
 /** Concurrency overrides for benchmarks and tests; the defaults come from the benchmark. */
@@ -217,13 +238,13 @@ function logReport(logger: Logger, report: RunReport): number {
   logger.error(
     `${failed.length} of ${report.outcomes.length} table(s) failed: ${failed.map((o) => o.plan.sourceId).join(', ')}.`,
   );
-  return failed.every((o) => isUserError(o.error)) ? 1 : 2;
+  return failed.every((o) => isUserFixable(o.error)) ? 1 : 2;
 }
 
 /** User errors: one sentence on stderr, exit 1. Anything else: class and cause chain, exit 2. */
 function reportError(error: unknown, io: Io, masker: SecretMasker): number {
-  if (isUserError(error)) {
-    io.stderr.write(`${masker.mask(error.message)}\n`);
+  if (isUserFixable(error)) {
+    io.stderr.write(`${masker.mask(messageOf(error))}\n`);
     return 1;
   }
   if (error instanceof InterruptedError) {

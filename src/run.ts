@@ -1,7 +1,7 @@
 import pLimit from 'p-limit';
 import { checkSourceToken, type SourceAuthorization } from './auth/check-token.js';
 import type { ChangedSince, Config } from './config/types.js';
-import { InterruptedError, UserError, isUserError, messageOf } from './errors.js';
+import { InterruptedError, StorageApiError, UserError, isUserError, messageOf } from './errors.js';
 import type { Logger } from './logger.js';
 import type { SliceSource } from './objects/types.js';
 import type { OutputWriter, TableWriteResult } from './output/output-writer.js';
@@ -102,7 +102,7 @@ export async function authorizeSource(
   nowMs: number,
   logger: Logger,
 ): Promise<SourceAuthorization> {
-  const token = await source.verifyToken();
+  const token = await verifySourceToken(source);
   const auth = checkSourceToken(token, {
     nowMs,
     ...(config.source.region ? { configuredRegion: config.source.region } : {}),
@@ -112,6 +112,26 @@ export async function authorizeSource(
     `Source project "${auth.projectName}" (${auth.projectId}), bucket "${auth.bucketId}", read-only token.`,
   );
   return auth;
+}
+
+/**
+ * `tokens/verify` with its 401s turned into sentences: an expired token (`storage.tokenExpired`)
+ * and an unknown one (`Invalid access token`, also what a token of another stack gets).
+ */
+async function verifySourceToken(source: StorageClient) {
+  try {
+    return await source.verifyToken();
+  } catch (error) {
+    if (error instanceof StorageApiError && error.details.status === 401) {
+      if (error.details.code === 'storage.tokenExpired') {
+        throw new UserError('The source token has expired: refresh it or create a new one.');
+      }
+      throw new UserError(
+        `The source token is not valid for ${source.url} (is it from another stack or refreshed since?).`,
+      );
+    }
+    throw error;
+  }
 }
 
 /** Resolves the configured tables against the bucket (every table must exist). */
@@ -182,6 +202,7 @@ async function syncTable(
   deps: RunDeps,
 ): Promise<TableResult> {
   progress.start(deps.nowMs());
+  await deps.writer.checkTable?.(plan);
   progress.phase = 'export job';
   const window = exportWindow({
     changedSince: plan.changedSince,

@@ -113,9 +113,23 @@ export interface DestinationAuthorization {
   readonly mustCreateBucket: boolean;
 }
 
+/** A master or `canManageBuckets` token may write to every bucket and create new ones. */
+function canManageAllBuckets(token: TokenInfo): boolean {
+  return token.isMasterToken || token.canManageBuckets;
+}
+
+/**
+ * Whether the destination token may look at the bucket at all: a limited token without a
+ * permission on a bucket gets 403 for it (existing or not), so the job must not ask.
+ */
+export function canSeeDestinationBucket(token: TokenInfo, bucketId: string): boolean {
+  return canManageAllBuckets(token) || token.bucketPermissions[bucketId] !== undefined;
+}
+
 /**
  * Checks the destination token (design §4): `write` (or `manage`) on the destination bucket, or the
  * right to create it when it does not exist yet.
+ * @param bucketExists whether the bucket exists; ignored when the token has no permission on it
  * @throws UserError naming the bucket and the missing permission
  */
 export function checkDestinationToken(
@@ -129,7 +143,13 @@ export function checkDestinationToken(
     );
   }
   const identity = { projectId: token.owner.id, projectName: token.owner.name };
-  const canManageAll = token.isMasterToken || token.canManageBuckets;
+  const canManageAll = canManageAllBuckets(token);
+  const permission = token.bucketPermissions[bucketId];
+  if (!canManageAll && permission === undefined) {
+    throw new UserError(
+      `The destination token has no permission to the bucket "${bucketId}" and may not create buckets: give it write permission to that bucket (create the bucket first if it does not exist).`,
+    );
+  }
   if (!bucketExists) {
     if (!canManageAll) {
       throw new UserError(
@@ -138,10 +158,9 @@ export function checkDestinationToken(
     }
     return { ...identity, mustCreateBucket: true };
   }
-  const permission = token.bucketPermissions[bucketId];
   if (!canManageAll && permission !== 'write' && permission !== 'manage') {
     throw new UserError(
-      `The destination token must have write permission to the bucket "${bucketId}" (it has ${permission ? `"${permission}"` : 'none'}).`,
+      `The destination token must have write permission to the bucket "${bucketId}" (it has "${permission}").`,
     );
   }
   return { ...identity, mustCreateBucket: false };

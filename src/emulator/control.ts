@@ -96,6 +96,17 @@ export class EmulatorControl {
       objectStore: this.#core.objectStore.stats(),
     };
   }
+  /**
+   * Every object-store secret issued so far (access keys, secret keys, session tokens, SAS
+   * queries and signatures, bearer tokens, signed-URL queries): for secret scans of job output.
+   */
+  issuedSecrets(): string[] {
+    return this.#core.objectStore.issuedSecrets();
+  }
+  /** The same list as {@link issuedSecrets} (older name used by some tests). */
+  objectStoreSecrets(): string[] {
+    return this.#core.objectStore.issuedSecrets();
+  }
   /** Zeroes the request and job-start counters. */
   resetStats(): void {
     this.#core.state.requestCounts.clear();
@@ -267,6 +278,7 @@ export const controlRoutes: readonly Route<ControlHandler>[] = [
   })),
   route<ControlHandler>('GET', '/_emulator/stats', (c) => c.stats()),
   route<ControlHandler>('POST', '/_emulator/stats/reset', (c) => c.resetStats()),
+  route<ControlHandler>('GET', '/_emulator/secrets', (c) => ({ secrets: c.issuedSecrets() })),
   route<ControlHandler>(
     'GET',
     '/_emulator/projects/{projectId}/tables/{tableId}/rows',

@@ -39,6 +39,17 @@ export class CredentialsExpiredError extends ObjectStoreError {
   override name = 'CredentialsExpiredError';
 }
 
+/**
+ * S3 or Azure refused the upload credentials of a prepared file (expired, or not allowed). Only
+ * GCS upload credentials can be refreshed (`PUT files/{id}/refresh`); S3/ABS ones last about 12 h
+ * and cannot be renewed, and slices already written under the file's key cannot be moved into a
+ * newly prepared file. So the table fails at once with this error: no slice retry, no manifest,
+ * no import. The message says what happened and that running the table again is the fix.
+ */
+export class UploadCredentialsRefusedError extends ObjectStoreError {
+  override name = 'UploadCredentialsRefusedError';
+}
+
 /** `aws s3 bucket/key`: how errors name an object. */
 export function describeTarget(target: ObjectTarget): string {
   return `${target.provider} ${target.bucket}/${target.key}`;

@@ -120,7 +120,8 @@ export async function failedResponse(
   const text = await readSmallBody(response.body).catch(() => '');
   const code = storeErrorCode(text);
   const facts = { status: response.status };
-  const message = `${request.method} ${describeTarget(request.target)} answered ${response.status}${code ? ` ${code}` : ''}`;
+  const shownCode = code && code !== String(response.status) ? ` ${code}` : '';
+  const message = `${request.method} ${describeTarget(request.target)} answered ${response.status}${shownCode}`;
   const details = { ...request.target, status: response.status, code };
   if (isCredentialFailure(response.status, code)) {
     return new CredentialsExpiredError(message, details, facts, true);

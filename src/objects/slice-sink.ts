@@ -6,7 +6,7 @@ import { createRetrier, type SleepFn } from '../storage/http.js';
 import type { RetryOptions } from '../storage/retry-policy.js';
 import type { PreparedFile } from '../storage/types.js';
 import { writeAccessFor } from './access.js';
-import { CredentialsExpiredError, ObjectStoreError } from './errors.js';
+import { CredentialsExpiredError, UploadCredentialsRefusedError } from './errors.js';
 import { locationOfPrepared, manifestBody, manifestKey } from './manifest.js';
 import { sendObjectRequest, type ObjectHttp } from './object-http.js';
 import type { ObjectStoreEndpoints, SliceSink } from './types.js';
@@ -37,7 +37,8 @@ export interface SliceSinkDeps {
  * them proactively (before sending any byte) when fewer than {@link GCS_REFRESH_MARGIN_MS} remain;
  * if GCS still answers 401, the sink refreshes and throws {@link CredentialsExpiredError}
  * (retryable). S3 and ABS upload credentials cannot be refreshed (they last ~12 h), so a refusal
- * there is a non-retryable ObjectStoreError. `finish` sends a buffer and retries on its own.
+ * there is a non-retryable {@link UploadCredentialsRefusedError}: the table fails, nothing is
+ * imported. `finish` sends a buffer and retries on its own.
  */
 export function openSliceSink(prepared: PreparedFile, deps: SliceSinkDeps): SliceSink {
   const http = deps.http ?? sendObjectRequest;
@@ -80,7 +81,12 @@ export function openSliceSink(prepared: PreparedFile, deps: SliceSinkDeps): Slic
         await refresh();
         throw error;
       }
-      throw new ObjectStoreError(error.message, error.details, error.retryFacts, false);
+      throw new UploadCredentialsRefusedError(
+        `${error.message}: the upload credentials of file ${prepared.id} were refused (expired or not allowed); ${current.provider === 'aws' ? 'S3' : 'Azure Blob'} upload credentials cannot be refreshed, so this table stops here without importing anything. Run it again.`,
+        error.details,
+        error.retryFacts,
+        false,
+      );
     }
   }
 

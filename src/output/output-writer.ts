@@ -23,6 +23,13 @@ export interface OutputWriter {
   /** Before any table: remove what an interrupted earlier run left, check the destination. */
   prepare(): Promise<void>;
   /**
+   * Optional, before the table's export starts: checks that the table can be written
+   * (standalone: destination bucket permission, primary key and columns of an existing
+   * destination table), so a table that would fail does not export anything.
+   * @throws UserError naming what is wrong
+   */
+  checkTable?(plan: TablePlan): Promise<void>;
+  /**
    * Writes one table completely or not at all: nothing of a failed table stays visible.
    * @returns what was written, once it is fully written (platform) or imported (standalone)
    */

@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
-import { checkDestinationToken } from '../auth/check-token.js';
+import { canSeeDestinationBucket, checkDestinationToken } from '../auth/check-token.js';
 import type { DestinationConfig } from '../config/types.js';
 import { UserError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -44,6 +44,14 @@ export class ProjectWriter implements OutputWriter {
     await this.#ensureBucket(this.#deps.destination.bucket);
   }
 
+  /** Write permission on the table's bucket and, for an existing table, the same primary key. */
+  async checkTable(plan: TablePlan): Promise<void> {
+    const tableId = destinationTableId(plan, this.#deps.destination);
+    await this.#ensureBucket(bucketOf(tableId));
+    const existing = await this.#deps.client.findTable(tableId);
+    if (existing) checkExistingTable(plan, existing);
+  }
+
   async writeTable(
     plan: TablePlan,
     exported: ExportedTable,
@@ -51,10 +59,11 @@ export class ProjectWriter implements OutputWriter {
   ): Promise<TableWriteResult> {
     const { client } = this.#deps;
     const tableId = destinationTableId(plan, this.#deps.destination);
-    const bucketId = tableId.split('.').slice(0, 2).join('.');
+    const bucketId = bucketOf(tableId);
     await this.#ensureBucket(bucketId);
+    // Checked again: the table may have been created or changed since checkTable.
     const existing = await client.findTable(tableId);
-    if (existing) checkPrimaryKey(plan, existing);
+    if (existing) checkExistingTable(plan, existing);
 
     copy.progress.phase = 'transfer';
     const upload = await this.#uploadSlices(plan, exported, copy);
@@ -198,8 +207,10 @@ export class ProjectWriter implements OutputWriter {
   async #checkBucket(bucketId: string): Promise<void> {
     const { client, logger } = this.#deps;
     const token = await client.verifyToken();
-    const bucket = await client.findBucket(bucketId);
-    const auth = checkDestinationToken(token, bucketId, bucket !== null);
+    // A limited token gets 403 for a bucket it has no permission to: only ask about visible ones.
+    const exists =
+      canSeeDestinationBucket(token, bucketId) && (await client.findBucket(bucketId)) !== null;
+    const auth = checkDestinationToken(token, bucketId, exists);
     if (auth.mustCreateBucket) {
       const [stage = 'in', name = ''] = bucketId.split('.');
       await client.createBucket(stage, name.replace(/^c-/, ''));
@@ -217,9 +228,29 @@ export function destinationTableId(plan: TablePlan, destination: DestinationConf
   return plan.destinationId ?? `${destination.bucket}.${plan.destinationName}`;
 }
 
+function bucketOf(tableId: string): string {
+  return tableId.split('.').slice(0, 2).join('.');
+}
+
 /** Slice names of the upload, by manifest position. */
 function uploadSliceName(index: number): string {
   return `.part-${String(index).padStart(5, '0')}.gz`;
+}
+
+/**
+ * An existing destination table must have the configured primary key, and every one of its
+ * columns must be in the export: an import fails on table columns missing from the file
+ * (reference §6.4). Extra exported columns are fine (added to untyped tables).
+ * @throws UserError showing both keys, or naming the missing columns
+ */
+function checkExistingTable(plan: TablePlan, existing: TableDetail): void {
+  checkPrimaryKey(plan, existing);
+  const missing = existing.columns.filter((c) => !plan.columns.includes(c));
+  if (missing.length > 0) {
+    throw new UserError(
+      `The destination table "${existing.id}" has the columns ${missing.map((c) => `"${c}"`).join(', ')} that the export of "${plan.sourceId}" does not contain (it exports ${plan.columns.join(', ')}): add them to the table's columns, or drop them from the destination table.`,
+    );
+  }
 }
 
 function checkPrimaryKey(plan: TablePlan, existing: TableDetail): void {

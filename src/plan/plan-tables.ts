@@ -63,6 +63,7 @@ export function planTables(
     if (plan) plans.push(plan);
   });
   checkOutputsUnique(plans, problems);
+  checkWatermarksUnshared(config.tables, bucketId, problems);
   if (problems.length > 0) throw new UserError(problems.join(' '));
   return plans;
 }
@@ -93,6 +94,13 @@ function planTable(
       `${path}.primaryKey: the table "${source.id}" has no column "${column}" (its columns: ${source.columns.join(', ')}).`,
     ),
   );
+  primaryKey
+    .filter((column) => source.columns.includes(column) && !columns.includes(column))
+    .forEach((column) =>
+      problems.push(
+        `${path}.primaryKey: the key column "${column}" is not among the copied columns (${columns.join(', ')}); add it to "columns".`,
+      ),
+    );
   const fullRefresh = selection.fullRefreshAll || matchesAny(table, selection.fullRefresh);
   const incremental = table.incremental && !table.fullSync && !fullRefresh;
   const destination = splitDestination(table.destination, source.name);
@@ -170,6 +178,33 @@ function checkSelectionNames(
       const known = tables.map((t) => t.name).join(', ');
       problems.push(`No configured table is named "${name}" (configured: ${known || 'none'}).`);
     }
+  }
+}
+
+/**
+ * State is keyed by source table id (design §6). A source table configured more than once (to two
+ * destinations) would share one entry, so a `lastRun` watermark of one copy would move the window
+ * of the other: rows lost or read twice. Such configurations are refused; a second copy belongs in
+ * its own configuration row, which has its own state.
+ */
+function checkWatermarksUnshared(
+  tables: readonly TableConfig[],
+  bucketId: string,
+  problems: string[],
+): void {
+  const bySource = new Map<string, number[]>();
+  tables.forEach((table, index) => {
+    if (!table.enabled) return;
+    const sourceId = `${bucketId}.${table.name.split('.').pop() ?? table.name}`;
+    bySource.set(sourceId, [...(bySource.get(sourceId) ?? []), index]);
+  });
+  for (const [sourceId, indexes] of bySource) {
+    if (indexes.length < 2) continue;
+    if (!indexes.some((i) => tables[i]?.changedSince?.kind === 'lastRun')) continue;
+    const where = indexes.map((i) => `tables[${i}]`).join(' and ');
+    problems.push(
+      `The table "${sourceId}" is configured more than once (${where}) with changedSince "lastRun": the copies would share one saved watermark and lose or repeat rows. Copy it to the other destination from its own configuration row (each row keeps its own state), or give the other copies a fixed changedSince.`,
+    );
   }
 }
 

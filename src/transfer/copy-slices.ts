@@ -3,6 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import type { LimitFunction } from 'p-limit';
 import pLimit from 'p-limit';
 import { InterruptedError, messageOf } from '../errors.js';
+import { UploadCredentialsRefusedError } from '../objects/errors.js';
 import type { SliceRef, SliceSource } from '../objects/types.js';
 import type { TableProgress } from './progress.js';
 import { GzipVerifier, type SliceTally } from './verify-gzip.js';
@@ -45,10 +46,21 @@ export async function copySlices(
 ): Promise<SliceTally[]> {
   const tableLimit = pLimit(options.sliceConcurrency);
   options.progress.slicesTotal = source.slices.length;
+  // Once one slice has failed for good the table has failed: stop the others, start no more.
+  const tableFailed = new AbortController();
+  const sliceOptions = {
+    ...options,
+    signal: AbortSignal.any([options.signal, tableFailed.signal]),
+  };
   const tallies = await Promise.all(
     source.slices.map((slice) =>
       tableLimit(() =>
-        options.globalLimit(() => copySliceWithRetry(source, slice, write, options)),
+        options.globalLimit(() =>
+          copySliceWithRetry(source, slice, write, sliceOptions).catch((error: unknown) => {
+            tableFailed.abort();
+            throw error;
+          }),
+        ),
       ),
     ),
   );
@@ -117,9 +129,16 @@ async function copySliceOnce(
   }
 }
 
-/** Credential, network and content errors are worth another attempt; programming errors are not. */
+/**
+ * Credential, network and content errors are worth another attempt; programming errors are not,
+ * nor refused S3/Azure upload credentials (they cannot be refreshed, so every retry would fail).
+ */
 function isRetryableSliceError(error: unknown): boolean {
-  return !(error instanceof TypeError || error instanceof RangeError);
+  return !(
+    error instanceof TypeError ||
+    error instanceof RangeError ||
+    error instanceof UploadCredentialsRefusedError
+  );
 }
 
 function throwIfAborted(signal: AbortSignal): void {

@@ -229,6 +229,43 @@ describe('Azure Blob slice transfer against Azurite', () => {
     }
   });
 
+  it('round-trips slices whose names are opaque suffixes of the blob name', async () => {
+    // Suffixes as different backends and uploaders make them; none is parsed, only appended.
+    const opaque = ['.part-00000.gz', '_0_1_0.csv.gz', '/nested/0002 slice+x(1).gz', '-žluť'];
+    const bodies = opaque.map((_, i) => gzipSync(Buffer.from(`"${i}","opaque ${i}"\n`)));
+    const opaqueBlob = 'files/2024/11/09/851784.opaque.csv.gz';
+    const upload = prepared(uploadSas());
+    const sink = openSliceSink(
+      { ...upload, absUploadParams: { ...upload.absUploadParams!, blobName: opaqueBlob } },
+      { refreshFile: () => Promise.reject(new Error('x')), endpoints: {}, masker },
+    );
+    for (const [i, name] of opaque.entries()) {
+      await sink.put(name, Readable.from([bodies[i]!]), bodies[i]!.length);
+    }
+    await sink.finish(opaque);
+    const read = readSas();
+    const file: FileDetail = {
+      ...fileDetail(read),
+      url: `${blobEndpoint}/${CONTAINER}/${opaqueBlob}manifest?${read}`,
+      absPath: { container: CONTAINER, name: opaqueBlob },
+    };
+    const source = await openSliceSource(file, {
+      refetchFile: () => Promise.resolve(file),
+      endpoints: {},
+      masker,
+    });
+    expect(source.slices.map((s) => s.name)).toEqual(opaque);
+    expect(source.slices.map((s) => s.url)).toEqual(
+      opaque.map(
+        (name) => `azure://${ACCOUNT}.blob.core.windows.net/${CONTAINER}/${opaqueBlob}${name}`,
+      ),
+    );
+    for (const [i, slice] of source.slices.entries()) {
+      const stream = await source.open(slice);
+      expect((await readAll(stream.body)).equals(bodies[i]!)).toBe(true);
+    }
+  });
+
   it('refetches the file once when its SAS has expired', async () => {
     const expired = containerSas('rl', Date.now() - hourMs);
     let refetches = 0;

@@ -166,6 +166,39 @@ describe('S3 slice transfer against s3rver', () => {
     expect(masker.mask(wrongSecret)).toBe('[hidden]');
   });
 
+  it('round-trips slices whose names are opaque suffixes of the key', async () => {
+    // Suffixes as different backends and uploaders make them; none is parsed, only appended.
+    const opaqueKey = 'exp-15/578/files/2024/02/14/236518631.opaque.csv.gz';
+    const names = ['.part-00000.gz', '_0_1_0.csv.gz', '/nested/0002 slice+x(1).gz', '-žluť'];
+    const data = slicesOf(names.length);
+    const sink = openSliceSink(
+      { ...prepared, uploadParams: { ...prepared.uploadParams!, key: opaqueKey } },
+      { refreshFile: () => Promise.reject(new Error('x')), endpoints: { s3: endpoint }, masker },
+    );
+    for (const [i, name] of names.entries()) {
+      await sink.put(name, Readable.from([data[i]!]), data[i]!.length);
+    }
+    await sink.finish(names);
+    const file = {
+      ...fileDetail(),
+      url: presign(endpoint, `${opaqueKey}manifest`),
+      s3Path: { bucket: BUCKET, key: opaqueKey },
+    };
+    const source = await openSliceSource(file, {
+      refetchFile: () => Promise.resolve(file),
+      endpoints: { s3: endpoint },
+      masker,
+    });
+    expect(source.slices.map((s) => s.name)).toEqual(names);
+    expect(source.slices.map((s) => s.url)).toEqual(
+      names.map((name) => `s3://${BUCKET}/${opaqueKey}${name}`),
+    );
+    for (const [i, slice] of source.slices.entries()) {
+      const stream = await source.open(slice);
+      expect((await readAll(stream.body)).equals(data[i]!)).toBe(true);
+    }
+  });
+
   it('reads an empty manifest as zero slices', async () => {
     const emptyKey = 'exp-15/578/empty/1.csv.gz';
     const sink = openSliceSink(

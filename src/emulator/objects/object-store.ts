@@ -118,6 +118,8 @@ export class EmulatedObjectStore {
   };
   #bytesOut = 0;
   #bytesIn = 0;
+  /** Every secret string handed out (test control: secret scans of job output). */
+  readonly #issuedSecrets = new Set<string>();
   #baseUrl = 'http://127.0.0.1';
 
   constructor(options: ObjectStoreOptions) {
@@ -258,6 +260,15 @@ export class EmulatedObjectStore {
     this.#credentials.expireAll(this.#clock.nowMs());
   }
 
+  /**
+   * Test control (read-only): every secret string issued so far: AWS access key ids, secret keys
+   * and session tokens, Azure SAS query strings and signatures, GCS bearer tokens, and the query
+   * of every signed URL with its signature and security-token values.
+   */
+  issuedSecrets(): string[] {
+    return [...this.#issuedSecrets];
+  }
+
   /** Request counters for tests and the benchmark. */
   stats(): ObjectStoreStats {
     const sum = (field: keyof ProviderCounters): number =>
@@ -319,8 +330,13 @@ export class EmulatedObjectStore {
       this.#clock.nowMs(),
       ttlSeconds,
     );
+    for (const secret of [credential.id, credential.secret, credential.sessionToken]) {
+      if (secret !== '') this.#issuedSecrets.add(secret);
+    }
     if (provider === 'azure') {
-      this.#credentials.alias(`sas:${this.#sasFields(credential).sig}`, credential);
+      const sig = this.#sasFields(credential).sig;
+      this.#issuedSecrets.add(sig);
+      this.#credentials.alias(`sas:${sig}`, credential);
     }
     return credential;
   }
@@ -357,13 +373,25 @@ export class EmulatedObjectStore {
   }
 
   #absCredentials(credential: IssuedCredential): Record<string, string> {
+    const sas = this.#sasQuery(credential);
+    this.#issuedSecrets.add(sas);
     return {
-      SASConnectionString: `BlobEndpoint=${this.#baseUrl}/azure/${this.azureAccountName};SharedAccessSignature=${this.#sasQuery(credential)}`,
+      SASConnectionString: `BlobEndpoint=${this.#baseUrl}/azure/${this.azureAccountName};SharedAccessSignature=${sas}`,
       expiration: phpTimestamp(credential.expiresAtMs),
     };
   }
 
   #signedUrl(provider: Provider, loc: ObjectLocation, ttlSeconds: number): string {
+    const url = this.#unrecordedSignedUrl(provider, loc, ttlSeconds);
+    const query = url.slice(url.indexOf('?') + 1);
+    this.#issuedSecrets.add(query);
+    for (const [name, value] of new URLSearchParams(query)) {
+      if (/signature|token|^sig$/i.test(name)) this.#issuedSecrets.add(value);
+    }
+    return url;
+  }
+
+  #unrecordedSignedUrl(provider: Provider, loc: ObjectLocation, ttlSeconds: number): string {
     const credential = this.#issue(provider, loc, 'read', ttlSeconds, false, true, 'signedUrl');
     const keyPath = loc.key.split('/').map(encodeRfc3986).join('/');
     if (provider === 'azure') {

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { checkDestinationToken, checkSourceToken } from '../../../src/auth/check-token.js';
+import {
+  canSeeDestinationBucket,
+  checkDestinationToken,
+  checkSourceToken,
+} from '../../../src/auth/check-token.js';
 import { UserError } from '../../../src/errors.js';
 import { tokenInfo } from '../../helpers/fixtures.js';
 
@@ -80,5 +84,18 @@ describe('checkDestinationToken', () => {
     );
     const manager = tokenInfo({ canManageBuckets: true });
     expect(checkDestinationToken(manager, 'in.c-copy', false).mustCreateBucket).toBe(true);
+  });
+});
+
+describe('destination bucket visibility', () => {
+  it('refuses a bucket the limited token has no permission to, whether it exists or not', () => {
+    const token = tokenInfo({ bucketPermissions: { 'in.c-copy': 'write' } });
+    expect(canSeeDestinationBucket(token, 'in.c-other')).toBe(false);
+    for (const exists of [true, false]) {
+      expect(() => checkDestinationToken(token, 'in.c-other', exists)).toThrow(
+        'The destination token has no permission to the bucket "in.c-other" and may not create buckets',
+      );
+    }
+    expect(canSeeDestinationBucket(tokenInfo({ canManageBuckets: true }), 'in.c-other')).toBe(true);
   });
 });

@@ -115,3 +115,40 @@ describe('planTables', () => {
     ).toThrow('both write to "orders.csv"');
   });
 });
+
+describe('planTables: one source table twice', () => {
+  const lastRun = { kind: 'lastRun' } as const;
+
+  it('refuses it when a copy uses lastRun (the state entry, keyed by source id, would be shared)', () => {
+    const config = {
+      tables: [
+        table('orders', { changedSince: lastRun, destination: 'a' }),
+        table('in.c-sales.orders', { destination: 'b' }),
+      ],
+    };
+    expect(() => planTables(config, 'in.c-sales', bucket)).toThrow(
+      'The table "in.c-sales.orders" is configured more than once (tables[0] and tables[1]) with changedSince "lastRun"',
+    );
+  });
+
+  it('allows it without lastRun, and when the other copy is disabled', () => {
+    const twice = [table('orders', { destination: 'a' }), table('orders', { destination: 'b' })];
+    expect(planTables({ tables: twice }, 'in.c-sales', bucket)).toHaveLength(2);
+    const disabled = [
+      table('orders', { changedSince: lastRun, destination: 'a' }),
+      table('orders', { destination: 'b', enabled: false }),
+    ];
+    expect(planTables({ tables: disabled }, 'in.c-sales', bucket)).toHaveLength(1);
+  });
+});
+
+describe('planTables: primary key and columns', () => {
+  it('refuses a key column left out of the copied columns', () => {
+    const config = {
+      tables: [table('orders', { incremental: true, primaryKey: ['id'], columns: ['amount'] })],
+    };
+    expect(() => planTables(config, 'in.c-sales', bucket)).toThrow(
+      'parameters.tables[0].primaryKey: the key column "id" is not among the copied columns (amount); add it to "columns".',
+    );
+  });
+});

@@ -1,0 +1,280 @@
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { useEmulator } from '../helpers/emulator.js';
+import { readSlicedTable, sortRows, withoutTimestamp } from '../helpers/output.js';
+import {
+  exists,
+  listFiles,
+  makeDataDir,
+  removeDir,
+  runCli,
+  type CliResult,
+} from '../helpers/run-cli.js';
+import { expectNoSecrets } from '../helpers/secret-scan.js';
+import { PROJECT_ID, TOKENS, platformSeed } from './platform-fixtures.js';
+
+const nowSeconds = Math.floor(Date.now() / 1000);
+const emulator = useEmulator(platformSeed(nowSeconds));
+const dirs: string[] = [];
+afterEach(async () => {
+  await Promise.all(dirs.splice(0).map(removeDir));
+});
+
+function config(parameters: Record<string, unknown>, extra: Record<string, unknown> = {}) {
+  return {
+    storage: {},
+    parameters: { '#token': TOKENS.read, url: emulator.url, ...parameters },
+    action: 'run',
+    ...extra,
+  };
+}
+
+async function run(
+  configJson: unknown,
+  args: string[] = [],
+): Promise<{ result: CliResult; dataDir: string }> {
+  const dataDir = await makeDataDir(configJson);
+  dirs.push(dataDir);
+  const result = await runCli(['--data', dataDir, ...args], {
+    env: { AWS_ENDPOINT_URL_S3: emulator.url, KBC_RUNID: 'run-platform-test' },
+  });
+  await expectNoSecrets(Object.values(TOKENS), result, dataDir);
+  return { result, dataDir };
+}
+
+async function sourceRows(tableId: string) {
+  return sortRows(withoutTimestamp(await emulator.control.tableRows(PROJECT_ID, tableId)));
+}
+
+function exportStarts(): number {
+  return Object.entries(emulator.control.stats().jobStarts)
+    .filter(([key]) => key.startsWith('tableExport'))
+    .reduce((sum, [, count]) => sum + count, 0);
+}
+
+describe('platform mode', () => {
+  it('writes sliced folders and manifests whose rows equal the source, for three tables', async () => {
+    const { result, dataDir } = await run(
+      config({
+        tables: [
+          { name: 'orders', incremental: true, primaryKey: ['id'] },
+          {
+            name: 'in.c-sales.customers',
+            destination: 'out.c-copy.clients',
+            extractMetadata: true,
+          },
+          { name: 'empty' },
+        ],
+      }),
+    );
+    expect(result.code, result.stderr).toBe(0);
+    const orders = await readSlicedTable(dataDir, 'orders.csv');
+    expect(orders.slices.length).toBeGreaterThanOrEqual(3);
+    expect(orders.manifest).toEqual({
+      columns: ['id', 'customer', 'amount'],
+      primary_key: ['id'],
+      incremental: true,
+    });
+    expect(sortRows(orders.rows)).toEqual(await sourceRows('in.c-sales.orders'));
+
+    const customers = await readSlicedTable(dataDir, 'out.c-copy.clients.csv');
+    expect(customers.manifest).toEqual({
+      destination: 'out.c-copy.clients',
+      columns: ['id', 'name', 'note'],
+      primary_key: [],
+      incremental: false,
+      metadata: [{ key: 'KBC.description', value: 'Customers' }],
+      column_metadata: { id: [{ key: 'KBC.datatype.basetype', value: 'INTEGER' }] },
+    });
+    expect(sortRows(customers.rows)).toEqual(await sourceRows('in.c-sales.customers'));
+
+    const empty = await readSlicedTable(dataDir, 'empty.csv');
+    expect(empty.rows).toEqual([]);
+    expect(empty.manifest.columns).toEqual(['id', 'value']);
+
+    expect(await exists(join(dataDir, 'out', 'state.json'))).toBe(true);
+    expect(await exists(join(dataDir, 'out', '.kbc-table-sync-tmp'))).toBe(false);
+    const summaries = result.stdout.split('\n').filter((l) => l.includes('"summary"'));
+    expect(summaries).toHaveLength(3);
+  });
+
+  it('sends changedSince "-1 day" as a unix timestamp and copies only the recent rows', async () => {
+    await emulator.control.upsertRows(PROJECT_ID, 'in.c-sales.events', [
+      { id: '3', kind: 'new' },
+      { id: '1', kind: 'changed' },
+    ]);
+    const { result, dataDir } = await run(
+      config({
+        tables: [{ name: 'events', changedSince: '-1 day', incremental: true, primaryKey: ['id'] }],
+      }),
+    );
+    expect(result.code, result.stderr).toBe(0);
+    const events = await readSlicedTable(dataDir, 'events.csv');
+    expect(sortRows(events.rows)).toEqual([
+      { id: '1', kind: 'changed' },
+      { id: '3', kind: 'new' },
+    ]);
+    const jobs = (await (
+      await fetch(`${emulator.url}/v2/storage/jobs?limit=20`, {
+        headers: { 'X-StorageApi-Token': TOKENS.master },
+      })
+    ).json()) as Array<{
+      operationName: string;
+      tableId: string;
+      operationParams: { export?: { changedSince?: unknown } };
+    }>;
+    const exportJob = jobs.find(
+      (j) => j.operationName === 'tableExport' && j.tableId === 'in.c-sales.events',
+    );
+    const since = exportJob?.operationParams.export?.changedSince;
+    expect(Number.isInteger(Number(since))).toBe(true);
+    expect(Math.abs(Number(since) - (nowSeconds - 86_400))).toBeLessThan(600);
+  });
+
+  it('produces the manifests ex-storage would for its row configurations', async () => {
+    const exStorage = (parameters: Record<string, unknown>) => ({
+      storage: {},
+      parameters: {
+        '#token': TOKENS.read,
+        url: `${emulator.url}/`,
+        changedSince: '',
+        incremental: false,
+        primaryKey: [],
+        fullSync: false,
+        extractMetadata: false,
+        ...parameters,
+      },
+      image_parameters: {},
+      authorization: {},
+      action: 'run',
+    });
+    const upsertRow = await run(
+      exStorage({
+        tableName: 'customers',
+        incremental: true,
+        primaryKey: ['id'],
+        extractMetadata: true,
+      }),
+    );
+    expect(upsertRow.result.code, upsertRow.result.stderr).toBe(0);
+    expect((await readSlicedTable(upsertRow.dataDir, 'customers.csv')).manifest).toEqual({
+      columns: ['id', 'name', 'note'],
+      primary_key: ['id'],
+      incremental: true,
+      metadata: [{ key: 'KBC.description', value: 'Customers' }],
+      column_metadata: { id: [{ key: 'KBC.datatype.basetype', value: 'INTEGER' }] },
+    });
+
+    const fullSyncRow = await run(
+      exStorage({
+        tableName: 'orders',
+        fullSync: true,
+        incremental: true,
+        changedSince: '-2 days',
+      }),
+    );
+    expect(fullSyncRow.result.code, fullSyncRow.result.stderr).toBe(0);
+    const orders = await readSlicedTable(fullSyncRow.dataDir, 'orders.csv');
+    expect(orders.manifest).toEqual({
+      columns: ['id', 'customer', 'amount'],
+      primary_key: ['id'],
+      incremental: false,
+    });
+    expect(orders.rows).toHaveLength(2_500);
+
+    const windowRow = await run(
+      exStorage({ tableName: 'events', changedSince: '-5 days', incremental: true }),
+    );
+    expect(windowRow.result.code, windowRow.result.stderr).toBe(0);
+    expect((await readSlicedTable(windowRow.dataDir, 'events.csv')).manifest).toEqual({
+      columns: ['id', 'kind'],
+      primary_key: [],
+      incremental: true,
+    });
+  });
+
+  describe('refuses before any data moves', () => {
+    const cases: Array<[string, () => unknown, RegExp]> = [
+      [
+        'a write token',
+        () => config({ '#token': TOKENS.write, tables: [{ name: 'orders' }] }),
+        /read-only permissions to the bucket "in\.c-sales"/,
+      ],
+      [
+        'a token with two buckets',
+        () => config({ '#token': TOKENS.twoBuckets, tables: [{ name: 'orders' }] }),
+        /single bucket only/,
+      ],
+      [
+        'a master token',
+        () => config({ '#token': TOKENS.master, tables: [{ name: 'orders' }] }),
+        /master token/,
+      ],
+      [
+        'an invalid token',
+        () => config({ '#token': TOKENS.invalid, tables: [{ name: 'orders' }] }),
+        /token is not valid/,
+      ],
+      [
+        'an expired token',
+        () => config({ '#token': TOKENS.expired, tables: [{ name: 'orders' }] }),
+        /expired/,
+      ],
+      [
+        'a missing table',
+        () => config({ tables: [{ name: 'orders' }, { name: 'nope' }] }),
+        /The table "nope" was not found in the bucket "in\.c-sales"/,
+      ],
+      [
+        'a config without #token',
+        () => ({ parameters: { url: emulator.url, tables: [{ name: 'orders' }] } }),
+        /#token/,
+      ],
+      [
+        'an unknown region',
+        () => ({
+          parameters: {
+            '#token': TOKENS.read,
+            region: 'mars-north-1',
+            tables: [{ name: 'orders' }],
+          },
+        }),
+        /region/,
+      ],
+      [
+        'a primary key column the table lacks',
+        () => config({ tables: [{ name: 'orders', primaryKey: ['ghost'] }] }),
+        /primaryKey: the table "in\.c-sales\.orders" has no column "ghost"/,
+      ],
+      [
+        'an unparseable changedSince',
+        () => config({ tables: [{ name: 'orders', changedSince: 'next blue moon' }] }),
+        /changedSince/,
+      ],
+    ];
+
+    it.each(cases)(
+      'exits 1 for %s with one sentence, no output and no export',
+      async (_name, makeConfig, message) => {
+        const before = exportStarts();
+        const { result, dataDir } = await run(makeConfig());
+        expect(result.code).toBe(1);
+        expect(result.stderr.trim()).toMatch(message);
+        expect(result.stderr.trim().split('\n')).toHaveLength(1);
+        expect(await listFiles(join(dataDir, 'out', 'tables'))).toEqual([]);
+        expect(exportStarts()).toBe(before);
+      },
+    );
+
+    it('exits 1 for a config.json that is not JSON', async () => {
+      const { result, dataDir } = await run({});
+      const { writeFile } = await import('node:fs/promises');
+      await writeFile(join(dataDir, 'config.json'), '{"parameters": {');
+      const again = await runCli(['--data', dataDir]);
+      expect(result.code).toBe(1);
+      expect(again.code).toBe(1);
+      expect(again.stderr.trim()).toMatch(/config\.json/);
+      expect(again.stderr.trim().split('\n')).toHaveLength(1);
+    });
+  });
+});

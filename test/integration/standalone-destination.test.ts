@@ -1,0 +1,162 @@
+/**
+ * The destination token and table checks of standalone mode (design §4, issue 3): write on the
+ * bucket, a missing bucket created only when the token may, a primary-key mismatch failing the
+ * table. Every refusal exits 1 with one clear sentence and imports (and exports) nothing.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useEmulator } from '../helpers/emulator.js';
+import { exists, makeDataDir } from '../helpers/run-cli.js';
+import {
+  DEST_PROJECT,
+  MANAGER_TOKEN,
+  READER_TOKEN,
+  T0_MS,
+  WRITER_TOKEN,
+  destRows,
+  expectNoLeaks,
+  exportStarts,
+  runJob,
+  standaloneConfig,
+  standaloneSeed,
+} from '../helpers/standalone.js';
+import { join } from 'node:path';
+
+const emulator = useEmulator(standaloneSeed());
+
+beforeAll(() => {
+  emulator.control.setClock(T0_MS);
+});
+
+/** Job starts of one kind in the destination (`tableImport`, `tableCreate`, …). */
+function destinationJobStarts(): string[] {
+  return Object.keys(emulator.control.stats().jobStarts).filter((k) => k.includes(' in.c-'));
+}
+
+describe('destination token', () => {
+  it('creates a missing bucket when the token can manage buckets', async () => {
+    const { control, url } = emulator;
+    const dataDir = await makeDataDir(
+      standaloneConfig(url, [{ name: 'events' }], { token: MANAGER_TOKEN, bucket: 'in.c-fresh' }),
+    );
+    const result = await runJob(url, dataDir);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('Created the destination bucket \\"in.c-fresh\\"');
+    expect(await destRows(control, 'in.c-fresh.events')).toHaveLength(2);
+    await expectNoLeaks(control, result, dataDir);
+  });
+
+  it.each([
+    {
+      what: 'a missing bucket and a token that may not create buckets',
+      token: WRITER_TOKEN,
+      bucket: 'in.c-missing',
+      sentence:
+        'The destination token has no permission to the bucket "in.c-missing" and may not create buckets',
+    },
+    {
+      what: 'an existing bucket the token has no permission to',
+      token: WRITER_TOKEN,
+      bucket: 'in.c-other',
+      sentence:
+        'The destination token has no permission to the bucket "in.c-other" and may not create buckets',
+    },
+    {
+      what: 'a token with read only',
+      token: READER_TOKEN,
+      bucket: 'in.c-copy',
+      sentence:
+        'The destination token must have write permission to the bucket "in.c-copy" (it has "read").',
+    },
+  ])('exits 1 for $what, before anything is exported', async ({ token, bucket, sentence }) => {
+    const { control, url } = emulator;
+    control.resetStats();
+    const dataDir = await makeDataDir(
+      standaloneConfig(url, [{ name: 'orders', destination: 'orders_denied' }], { token, bucket }),
+    );
+    const result = await runJob(url, dataDir);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(sentence);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(exportStarts(control)).toEqual({});
+    expect(destinationJobStarts()).toEqual([]);
+    expect(await exists(join(dataDir, 'out', 'state.json'))).toBe(false);
+    await expectNoLeaks(control, result, dataDir);
+  });
+});
+
+describe('destination primary key', () => {
+  it('fails the table when the existing table has another key, showing both keys', async () => {
+    const { control, url } = emulator;
+    await control.createTable(DEST_PROJECT, 'in.c-copy', {
+      name: 'orders_pk',
+      columns: ['id', 'status', 'amount'],
+      primaryKey: ['id'],
+      rows: [['1', 'old', '1']],
+    });
+    control.resetStats();
+    const dataDir = await makeDataDir(
+      standaloneConfig(url, [
+        {
+          name: 'orders',
+          destination: 'orders_pk',
+          incremental: true,
+          primaryKey: ['id', 'status'],
+        },
+      ]),
+    );
+    const result = await runJob(url, dataDir);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(
+      'The destination table "in.c-copy.orders_pk" has the primary key [id] but the configuration asks for [id, status]',
+    );
+    expect(exportStarts(control)).toEqual({});
+    expect(destinationJobStarts()).toEqual([]);
+    expect(await destRows(control, 'in.c-copy.orders_pk')).toEqual([
+      { id: '1', status: 'old', amount: '1' },
+    ]);
+    await expectNoLeaks(control, result, dataDir);
+  });
+});
+
+describe('destination columns', () => {
+  it('fails the table, before exporting, when the destination has columns the export lacks', async () => {
+    const { control, url } = emulator;
+    await control.createTable(DEST_PROJECT, 'in.c-copy', {
+      name: 'orders_cols',
+      columns: ['id', 'status', 'amount', 'note'],
+      rows: [['1', 'old', '1', 'n']],
+    });
+    control.resetStats();
+    const dataDir = await makeDataDir(
+      standaloneConfig(url, [{ name: 'orders', destination: 'orders_cols' }]),
+    );
+    const result = await runJob(url, dataDir);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(
+      'The destination table "in.c-copy.orders_cols" has the columns "note" that the export of "in.c-sales.orders" does not contain',
+    );
+    expect(exportStarts(control)).toEqual({});
+    expect(await destRows(control, 'in.c-copy.orders_cols')).toHaveLength(1);
+  });
+
+  it('adds exported columns an existing untyped table lacks', async () => {
+    const { control, url } = emulator;
+    await control.createTable(DEST_PROJECT, 'in.c-copy', {
+      name: 'orders_grow',
+      columns: ['id', 'status'],
+      primaryKey: ['id'],
+      rows: [['9', 'old']],
+    });
+    const dataDir = await makeDataDir(
+      standaloneConfig(url, [
+        { name: 'orders', destination: 'orders_grow', incremental: true, primaryKey: ['id'] },
+      ]),
+    );
+    const result = await runJob(url, dataDir);
+    expect(result.code).toBe(0);
+    const rows = await destRows(control, 'in.c-copy.orders_grow');
+    expect(rows).toHaveLength(6);
+    expect(rows).toContainEqual({ id: '9', status: 'old', amount: '' });
+    expect(rows).toContainEqual({ id: '5', status: 'sent', amount: '50' });
+  });
+});

@@ -1,0 +1,67 @@
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { useEmulator } from '../helpers/emulator.js';
+import { listFiles, makeDataDir, removeDir, runCli } from '../helpers/run-cli.js';
+import { expectNoSecrets } from '../helpers/secret-scan.js';
+import { TOKENS, platformSeed } from './platform-fixtures.js';
+
+const emulator = useEmulator(platformSeed(Math.floor(Date.now() / 1000)));
+const dirs: string[] = [];
+afterEach(async () => {
+  await Promise.all(dirs.splice(0).map(removeDir));
+});
+
+async function action(name: string, token: string = TOKENS.read, viaCli = false) {
+  const dataDir = await makeDataDir({
+    parameters: { '#token': token, url: emulator.url, tableName: '' },
+    ...(viaCli ? {} : { action: name }),
+  });
+  dirs.push(dataDir);
+  const result = await runCli(viaCli ? ['action', name, '--data', dataDir] : ['--data', dataDir]);
+  await expectNoSecrets(Object.values(TOKENS), result, dataDir);
+  expect(await listFiles(join(dataDir, 'out'))).toEqual([]);
+  return result;
+}
+
+describe('sync actions', () => {
+  it.each([
+    [
+      'list',
+      {
+        tables: expect.arrayContaining([
+          { name: 'orders', primaryKey: ['id'] },
+          { name: 'empty', primaryKey: ['id'] },
+        ]),
+      },
+    ],
+    ['info', { projectId: 301, projectName: 'Platform source', bucket: 'in.c-sales' }],
+    [
+      'sourceInfo',
+      {
+        tables: expect.arrayContaining([{ name: 'customers', primaryKey: ['id'] }]) as unknown,
+        project: { projectId: 301, projectName: 'Platform source', bucket: 'in.c-sales' },
+      },
+    ],
+    ['testConnection', { status: 'success' }],
+  ])('%s prints exactly one JSON document and writes nothing', async (name, expected) => {
+    for (const viaCli of [false, true]) {
+      const result = await action(name, TOKENS.read, viaCli);
+      expect(result.code, result.stderr).toBe(0);
+      expect(JSON.parse(result.stdout)).toEqual(expected);
+      expect(result.stdout.trim().split('\n')).toHaveLength(1);
+    }
+  });
+
+  it('fails testConnection with exit 1 and a sentence for a token that is not read-only', async () => {
+    const result = await action('testConnection', TOKENS.write);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe('');
+    expect(result.stderr.trim()).toMatch(/read-only permissions to the bucket "in\.c-sales"/);
+  });
+
+  it('exits 2 for an unknown action', async () => {
+    const result = await action('explode');
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/Unknown action "explode"/);
+  });
+});
