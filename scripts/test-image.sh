@@ -91,7 +91,9 @@ build_image() {
   local build_started_s=$SECONDS
   "$ENGINE" build "${pull[@]}" --build-arg "VERSION=$version" -t "$IMAGE" -f Dockerfile . \
     >"$TMP/build.log" 2>&1 || {
-    tail -40 "$TMP/build.log" >&2
+    # npm's first error lines say why (its usage text would bury them), then the build's end.
+    grep -m 12 -E '^npm error [^ ]' "$TMP/build.log" >&2 || true
+    tail -5 "$TMP/build.log" >&2
     die "image build failed"
   }
   BUILD_S=$((SECONDS - build_started_s))
