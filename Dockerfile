@@ -1,0 +1,44 @@
+# kbc-table-sync image: a Keboola Common Interface component that also runs standalone.
+#
+#   docker build --build-arg VERSION="$(node -p 'require("./package.json").version')" -t kbc-table-sync .
+#   docker run --rm -v "$PWD/data:/data" kbc-table-sync [run|action NAME] [--table NAME ...]
+#
+# Stages: `build` compiles TypeScript with the dev dependencies; `deps` installs the production
+# dependencies only; the runtime image ships dist/, those node_modules, package.json and
+# component.json. It runs as uid 1000 but works under any uid (Keboola's runner passes --user):
+# it writes nowhere but /data (the default data folder) and /tmp (HOME), and never runs npm.
+# Only Dockerfile features that buildah 1.28 supports (no COPY --link, no heredocs).
+
+FROM node:24-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+# tsc needs no native binaries: --omit=optional skips the emulator's 70 MB DuckDB engine.
+RUN --mount=type=cache,target=/root/.npm,sharing=locked \
+    npm ci --omit=optional --no-audit --no-fund --ignore-scripts
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm run build
+
+FROM node:24-slim AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN --mount=type=cache,target=/root/.npm,sharing=locked \
+    npm ci --omit=dev --no-audit --no-fund --ignore-scripts
+
+FROM node:24-slim
+ARG VERSION=0.0.0-dev
+LABEL org.opencontainers.image.title="kbc-table-sync" \
+      org.opencontainers.image.description="Copies tables between Keboola Connection projects through the Storage API" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.source="https://github.com/keboola/kbc-table-sync" \
+      org.opencontainers.image.licenses="MIT"
+ENV NODE_ENV=production \
+    HOME=/tmp
+WORKDIR /app
+COPY package.json component.json ./
+COPY --from=deps /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+RUN install -d -m 0777 /data
+USER 1000:1000
+ENTRYPOINT ["node", "/app/dist/main.js"]
+CMD []
