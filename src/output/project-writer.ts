@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
+import { stringify } from 'csv-stringify/sync';
 import {
   canSeeDestinationBucket,
   checkDestinationToken,
@@ -172,7 +173,7 @@ export class ProjectWriter implements OutputWriter {
   /** A one-line, non-sliced CSV holding the column names (how Keboola's restore tool creates tables). */
   async #uploadHeaderFile(plan: TablePlan): Promise<number> {
     const { client } = this.#deps;
-    const header = Buffer.from(`${plan.columns.map(quoteCsv).join(',')}\n`);
+    const header = Buffer.from(stringify([plan.columns], { quoted: true }));
     const prepared = await client.prepareFile({
       name: `${plan.destinationName}.header.csv`,
       isSliced: false,
@@ -295,8 +296,4 @@ function checkImport(
       `Import job ${job.id} into "${tableId}" reports ${total} rows after a full load of ${exportedRows} exported rows.`,
     );
   }
-}
-
-function quoteCsv(value: string): string {
-  return `"${value.replaceAll('"', '""')}"`;
 }
