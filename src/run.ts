@@ -49,6 +49,11 @@ export interface Tuning {
   readonly progressIntervalMs: number;
 }
 
+/**
+ * Measured by `npm run bench` (docs/performance.md): 4 slices in flight per table were as fast as
+ * 8 (the verifying job is CPU-bound on the benchmark machine) with less memory; 8 across tables
+ * lets two tables transfer at full speed while the others wait on export or import jobs.
+ */
 export const DEFAULT_TUNING: Tuning = {
   slicesPerTable: 4,
   slicesGlobal: 8,
