@@ -29,6 +29,8 @@ import type { ObjectStoreEndpoints } from './objects/types.js';
 import { DataDirWriter } from './output/data-dir-writer.js';
 import type { OutputWriter } from './output/output-writer.js';
 import { ProjectWriter } from './output/project-writer.js';
+import { peakRssBytes } from './progress/memory.js';
+import { TtyProgressView } from './progress/progress-bar.js';
 import { DEFAULT_TUNING, runSync, type RunReport, type Tuning } from './run.js';
 import { SecretMasker } from './secrets.js';
 import type { RetryOptions } from './storage/retry-policy.js';
@@ -65,7 +67,10 @@ export async function main(io: Io): Promise<number> {
     const config = parseOrThrow(raw, action);
     masker.add(config.source.token);
     masker.add(config.destination?.token);
-    logger = buildLogger(io, masker, config, action);
+    // On a terminal, `run` draws a progress bar; log lines go through it to land above the bar.
+    const progressView =
+      action === 'run' && io.stdout.isTTY === true ? new TtyProgressView(io.stdout) : undefined;
+    logger = buildLogger(io, masker, config, action, progressView?.output);
     logContext(logger, io.env, action);
     const source = buildClient(config.source, io, masker, logger);
     const selection = {
@@ -102,6 +107,7 @@ export async function main(io: Io): Promise<number> {
       resolveChangedSince,
       nowMs: Date.now,
       tuning: tuningFrom(io.env),
+      progressView,
     });
     return logReport(logger, report);
   } catch (error) {
@@ -147,13 +153,19 @@ function parseOrThrow(raw: unknown, action: string): Config {
   return parsed.config;
 }
 
-function buildLogger(io: Io, masker: SecretMasker, config: Config, action: string): Logger {
+function buildLogger(
+  io: Io,
+  masker: SecretMasker,
+  config: Config,
+  action: string,
+  ttyOutput?: NodeJS.WritableStream,
+): Logger {
   const run = action === 'run';
   // A sync action's stdout is exactly one JSON document: its logs go to stderr, warnings up only.
   return createLogger({
     level: run ? (config.debug ? 'debug' : 'info') : 'warn',
     masker,
-    out: run ? io.stdout : nullStream(),
+    out: run ? (ttyOutput ?? io.stdout) : nullStream(),
     err: io.stderr,
     pretty: run && io.stdout.isTTY === true,
   });
@@ -269,7 +281,12 @@ function logReport(logger: Logger, report: RunReport): number {
   const summary = summarize(report.outcomes, Date.now());
   for (const row of summary.rows)
     logger.info({ summary: row }, `summary ${row.table}: ${row.status}`);
-  logger.info({ totals: summary.totals }, `Summary\n${formatSummaryTable(summary)}`);
+  // Peak resident memory of the whole process, for the Performance figures.
+  const peakRss = peakRssBytes();
+  logger.info(
+    { totals: { ...summary.totals, peakRssBytes: peakRss } },
+    `Summary\n${formatSummaryTable(summary)}\npeak memory (RSS) ${(peakRss / 1e6).toFixed(0)} MB`,
+  );
   const failed = report.outcomes.filter((o) => o.status === 'failed');
   if (failed.length === 0) return 0;
   logger.error(

@@ -20,6 +20,10 @@ import { readState, writeState, type JobState } from './state/state-file.js';
 import type { FileDetail, StorageClient } from './storage/types.js';
 import { DEFAULT_ATTEMPTS_PER_SLICE } from './transfer/copy-slices.js';
 import { TableProgress } from './transfer/progress.js';
+import type { ProgressView } from './progress/progress-bar.js';
+import { startProgressReporter } from './progress/reporter.js';
+
+export { formatProgressLine } from './progress/progress-line.js';
 
 /** Everything `runSync` needs, built by the composition root (main.ts). */
 export interface RunDeps {
@@ -38,6 +42,8 @@ export interface RunDeps {
   readonly resolveChangedSince: (changedSince: ChangedSince, nowMs: number) => number;
   readonly nowMs: () => number;
   readonly tuning: Tuning;
+  /** The interactive progress bar when stdout is a terminal. */
+  readonly progressView?: ProgressView | undefined;
 }
 
 /** Concurrency and cadence; defaults chosen by the benchmark (README, Performance). */
@@ -47,6 +53,11 @@ export interface Tuning {
   readonly progressIntervalMs: number;
 }
 
+/**
+ * Measured by `npm run bench` (docs/performance.md): 4 slices in flight per table were as fast as
+ * 8 (the verifying job is CPU-bound on the benchmark machine) with less memory; 8 across tables
+ * lets two tables transfer at full speed while the others wait on export or import jobs.
+ */
 export const DEFAULT_TUNING: Tuning = {
   slicesPerTable: 4,
   slicesGlobal: 8,
@@ -146,8 +157,16 @@ async function runTables(
   // Platform mode: the first failure stops the rest; standalone: every table runs on its own.
   const firstFailure = new AbortController();
   const signal = AbortSignal.any([deps.signal, firstFailure.signal]);
-  const progresses = plans.map((p) => new TableProgress(p.sourceId, describeDestination(p, deps)));
-  const reporter = startProgressReporter(progresses, deps);
+  const progresses = plans.map(
+    (p) => new TableProgress(p.sourceId, describeDestination(p, deps), deps.nowMs),
+  );
+  const reporter = startProgressReporter({
+    progresses,
+    logger: deps.logger,
+    nowMs: deps.nowMs,
+    intervalMs: deps.tuning.progressIntervalMs,
+    view: deps.progressView,
+  });
   try {
     const settled = await Promise.allSettled(
       plans.map((plan, i) =>
@@ -155,12 +174,18 @@ async function runTables(
           const progress = progresses[i] as TableProgress;
           if (signal.aborted) return skipped(plan, progress);
           try {
-            return await syncTable(plan, previous.tables[plan.sourceId], progress, globalLimit, {
-              ...deps,
-              signal,
-            });
+            const result = await syncTable(
+              plan,
+              previous.tables[plan.sourceId],
+              progress,
+              globalLimit,
+              { ...deps, signal },
+            );
+            reporter.tableFinished(progress);
+            return result;
           } catch (error) {
             progress.finish(deps.nowMs(), 'failed', messageOf(error));
+            reporter.tableFinished(progress);
             logTableFailure(deps.logger, plan, error);
             if (!standalone) firstFailure.abort();
             return { plan, status: 'failed', progress, error } satisfies TableOutcome;
@@ -199,6 +224,7 @@ async function syncTable(
   });
   deps.logger.info(`Exporting "${plan.sourceId}" (${plan.mode}${describeWindow(window)}).`);
   const file = await exportFile(plan, window, deps);
+  progress.bytesTotal = file.sizeBytes;
   const source = await deps.openSliceSource(file, () => deps.source.getFile(file.id));
   const result = await deps.writer.writeTable(
     plan,
@@ -308,31 +334,4 @@ function describeWindow(window: ExportWindow): string {
 
 function unreachable(result: PromiseRejectedResult): never {
   throw result.reason instanceof Error ? result.reason : new Error(messageOf(result.reason));
-}
-
-/** Logs one line per active table every interval (design: progress you can trust). */
-function startProgressReporter(
-  progresses: readonly TableProgress[],
-  deps: Pick<RunDeps, 'logger' | 'nowMs' | 'tuning'>,
-): { stop(): void } {
-  const timer = setInterval(() => {
-    for (const p of progresses) {
-      if (p.startedAtMs !== undefined && p.finishedAtMs === undefined) {
-        deps.logger.info(formatProgressLine(p, deps.nowMs()));
-      }
-    }
-  }, deps.tuning.progressIntervalMs);
-  timer.unref();
-  return { stop: () => clearInterval(timer) };
-}
-
-/**
- * One progress line; the format is stable (tests and log parsers rely on it):
- * `progress <table>: <phase>, slices <done>/<total>, <MB> MB, <MB/s> MB/s, <s> s`
- */
-export function formatProgressLine(p: TableProgress, nowMs: number): string {
-  const seconds = p.elapsedSeconds(nowMs);
-  const megabytes = p.bytes / 1e6;
-  const rate = seconds > 0 ? megabytes / seconds : 0;
-  return `progress ${p.table}: ${p.phase}, slices ${p.slicesDone}/${p.slicesTotal}, ${megabytes.toFixed(1)} MB, ${rate.toFixed(1)} MB/s, ${seconds.toFixed(1)} s`;
 }

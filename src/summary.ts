@@ -9,14 +9,18 @@ export interface SummaryRow {
   readonly bytes: number;
   readonly seconds: number;
   readonly megabytesPerSecond: number;
+  /** Seconds per phase (export job, transfer, import job, …), for the phases the table went through. */
+  readonly phases: Readonly<Record<string, number>>;
   readonly error?: string;
 }
+
+export type SummaryTotals = Omit<SummaryRow, 'table' | 'destination' | 'status' | 'phases'>;
 
 /** One row per table (failed and skipped tables included) plus the run's totals. */
 export function summarize(
   outcomes: readonly TableOutcome[],
   nowMs: number,
-): { rows: SummaryRow[]; totals: Omit<SummaryRow, 'table' | 'destination' | 'status'> } {
+): { rows: SummaryRow[]; totals: SummaryTotals } {
   const rows = outcomes.map((o): SummaryRow => {
     const seconds = round(o.progress.elapsedSeconds(nowMs), 2);
     const bytes = o.result?.bytes ?? o.progress.bytes;
@@ -28,6 +32,9 @@ export function summarize(
       bytes,
       seconds,
       megabytesPerSecond: seconds > 0 ? round(bytes / 1e6 / seconds, 2) : 0,
+      phases: Object.fromEntries(
+        Object.entries(o.progress.phaseSeconds).map(([phase, s]) => [phase, round(s, 2)]),
+      ),
       ...(o.error !== undefined ? { error: messageOf(o.error) } : {}),
     };
   });

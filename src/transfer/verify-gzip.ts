@@ -101,26 +101,20 @@ export class CsvRecordCounter {
   #inQuotes = false;
   #lastByte = NEWLINE;
 
+  /**
+   * One pass over the bytes, quote state carried across chunks. (Searching with indexOf for the
+   * next newline at every quote made wide, fully quoted rows quadratic: 26 MB/s of gzip.)
+   */
   feed(chunk: Buffer): void {
-    let at = 0;
-    while (at < chunk.length) {
-      if (this.#inQuotes) {
-        const quote = chunk.indexOf(QUOTE, at);
-        if (quote < 0) break;
-        this.#inQuotes = false;
-        at = quote + 1;
-        continue;
-      }
-      const quote = chunk.indexOf(QUOTE, at);
-      const newline = chunk.indexOf(NEWLINE, at);
-      if (newline >= 0 && (quote < 0 || newline < quote)) {
-        this.#newlines += 1;
-        at = newline + 1;
-      } else if (quote >= 0) {
-        this.#inQuotes = true;
-        at = quote + 1;
-      } else break;
+    let inQuotes = this.#inQuotes;
+    let newlines = 0;
+    for (let i = 0; i < chunk.length; i++) {
+      const byte = chunk[i];
+      if (byte === QUOTE) inQuotes = !inQuotes;
+      else if (byte === NEWLINE && !inQuotes) newlines += 1;
     }
+    this.#inQuotes = inQuotes;
+    this.#newlines += newlines;
     if (chunk.length > 0) this.#lastByte = chunk[chunk.length - 1] ?? NEWLINE;
   }
 

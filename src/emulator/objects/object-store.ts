@@ -77,7 +77,23 @@ export interface ObjectStoreStats {
   readonly byProvider: Readonly<Record<Provider, Readonly<ProviderCounters>>>;
   /** The throttle's own accounting (all throttled requests together). */
   readonly throttle: Readonly<ThrottleAccounting>;
+  /**
+   * Object GETs in the order things happened (the last {@link REQUEST_LOG_LIMIT}): `start` when
+   * the request arrived (before any latency), `end` when its body was completely sent. Tests use
+   * it to observe concurrency and completion order without timing anything.
+   */
+  readonly log: readonly ObjectRequestEvent[];
 }
+
+export interface ObjectRequestEvent {
+  readonly event: 'start' | 'end';
+  readonly method: string;
+  /** Request path without the query (no signature). */
+  readonly path: string;
+}
+
+/** How many request events {@link ObjectStoreStats.log} keeps. */
+export const REQUEST_LOG_LIMIT = 10_000;
 
 /** Region, Azure account and GCP project the emulated stores report. */
 export const EMULATED_AWS_REGION = 'us-east-1';
@@ -120,6 +136,7 @@ export class EmulatedObjectStore {
   readonly #issuedSecrets = new Set<string>();
   #bytesOut = 0;
   #bytesIn = 0;
+  #log: ObjectRequestEvent[] = [];
   #baseUrl = 'http://127.0.0.1';
 
   constructor(options: ObjectStoreOptions) {
@@ -285,7 +302,13 @@ export class EmulatedObjectStore {
         gcp: { ...this.#counters.gcp },
       },
       throttle: { ...this.#throttle },
+      log: [...this.#log],
     };
+  }
+
+  #record(event: ObjectRequestEvent): void {
+    this.#log.push(event);
+    if (this.#log.length > REQUEST_LOG_LIMIT) this.#log = this.#log.slice(-REQUEST_LOG_LIMIT / 2);
   }
 
   /** HTTP handler for object paths; returns false when the path is not an object path. */
@@ -429,6 +452,7 @@ export class EmulatedObjectStore {
     const api = apiOf(route);
     const method = received.method.toUpperCase();
     const headOnly = method === 'HEAD';
+    if (method === 'GET') this.#record({ event: 'start', method, path: received.rawPath });
     if (route.api === 'invalid') {
       sendError(res, api, objectError(400, 'InvalidURI', route.reason), headOnly);
       return;
@@ -542,6 +566,17 @@ export class EmulatedObjectStore {
       stages.push(new Throttle(this.#bytesPerSecond, this.#throttle));
     }
     stages.push(new ByteCounter((n) => (this.#bytesOut += n)));
+    // `end` once the last byte is handed on: before the client can have seen it (no race with
+    // the client's next request, which an event after the socket flush would have).
+    stages.push(
+      new Transform({
+        transform: (chunk: Buffer, _encoding, done: TransformCallback) => done(null, chunk),
+        flush: (done: TransformCallback) => {
+          this.#record({ event: 'end', method, path });
+          done();
+        },
+      }),
+    );
     const sink = plan.resetAfterBytes === undefined ? res : new ResetAfterWrite(res);
     try {
       await pipeline([source, ...stages, sink]);

@@ -1,0 +1,522 @@
+/**
+ * `npm run bench`: throughput and memory of the job over the emulator, against the official
+ * clients' approach and the raw-copy limit (issue 5). Not a test; never runs in CI.
+ *
+ *   npm run bench -- [--sizes 1,4] [--sweep 2,4,8,16] [--small-tables 200] [--latency-ms 50]
+ *                    [--rate-mbps 40] [--out bench/results]
+ *
+ * `--sizes` are GiB of uncompressed CSV. Cases per size: (a) platform job, (b) standalone job,
+ * (c) official clients (sequential download + gunzip + concatenate), (d) raw copy with
+ * `curl --parallel`; once: (e) many small tables against one table with the same rows.
+ */
+import aws4 from 'aws4';
+import { execFileSync } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+import { startEmulator, type EmulatorHandle } from '../src/emulator/server.js';
+import { openSliceSource } from '../src/objects/slice-source.js';
+import { s3ObjectUrl } from '../src/objects/s3.js';
+import { SecretMasker } from '../src/secrets.js';
+import { createStorageClient } from '../src/storage/storage-client.js';
+import type { FileDetail } from '../src/storage/types.js';
+import { measure, type Measured } from './measure.js';
+
+const ROOT = resolve(import.meta.dirname, '..', '..', '..');
+const CLI = join(ROOT, 'dist', 'main.js');
+const OFFICIAL = join(import.meta.dirname, 'official-client.js');
+const SOURCE_TOKEN = `101-1001-${'b'.repeat(40)}`;
+const DEST_TOKEN = `202-2001-${'c'.repeat(40)}`;
+const BUCKET = 'in.c-bench';
+const DEST_BUCKET = 'in.c-copy';
+/** id + 30 generated columns: about 365 bytes of CSV per row, gzip level 1 about 2.85×. */
+const COLUMNS = ['id', ...Array.from({ length: 30 }, (_, i) => `c${String(i).padStart(2, '0')}`)];
+const CSV_BYTES_PER_ROW = 365;
+/** About 36 MB of CSV (13 MB gzip) per slice, like a warehouse unload. */
+const SLICE_ROWS = 100_000;
+const GIB = 1024 ** 3;
+
+interface Options {
+  readonly sizesGiB: number[];
+  readonly sweep: number[];
+  readonly smallTables: number;
+  readonly smallRows: number;
+  readonly latencyMs: number;
+  readonly rateMBps: number;
+  readonly outDir: string;
+  readonly curlParallel: number;
+}
+
+function parseArgs(argv: readonly string[]): Options {
+  const get = (name: string): string | undefined => {
+    const i = argv.indexOf(`--${name}`);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  const list = (text: string | undefined, fallback: number[]) =>
+    text
+      ? text
+          .split(',')
+          .map(Number)
+          .filter((n) => n > 0)
+      : fallback;
+  return {
+    sizesGiB: list(get('sizes'), [1, 4]),
+    sweep: list(get('sweep'), [2, 4, 8, 16]),
+    smallTables: Number(get('small-tables') ?? 200),
+    smallRows: Number(get('small-rows') ?? 1000),
+    latencyMs: Number(get('latency-ms') ?? 50),
+    rateMBps: Number(get('rate-mbps') ?? 40),
+    outDir: resolve(get('out') ?? join(ROOT, 'bench', 'results')),
+    curlParallel: Number(get('curl-parallel') ?? 50),
+  };
+}
+
+interface CaseResult {
+  readonly case: string;
+  readonly seconds: number;
+  /** Compressed (gzip) bytes moved, the same for every case of one size. */
+  readonly bytes: number;
+  readonly megabytesPerSecond: number;
+  readonly peakRssMB: number | null;
+  readonly note?: string;
+  readonly phases?: Record<string, number>;
+}
+
+const log = (text: string) => process.stderr.write(`${text}\n`);
+const mb = (bytes: number) => Math.round((bytes / 1e6) * 10) / 10;
+const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits;
+
+function ensureCurl(): string {
+  try {
+    return execFileSync('curl', ['--version'], { encoding: 'utf8' }).split('\n')[0] ?? 'curl';
+  } catch {
+    log('curl is missing: installing it with apt-get');
+    execFileSync('apt-get', ['update'], { stdio: 'inherit' });
+    execFileSync('apt-get', ['install', '-y', 'curl'], { stdio: 'inherit' });
+    return execFileSync('curl', ['--version'], { encoding: 'utf8' }).split('\n')[0] ?? 'curl';
+  }
+}
+
+async function startBenchEmulator(options: Options): Promise<EmulatorHandle> {
+  return startEmulator({
+    port: 0,
+    quiet: true,
+    firstByteLatencyMs: options.latencyMs,
+    bytesPerSecondPerConnection: options.rateMBps * 1e6,
+    seed: {
+      projects: [
+        {
+          id: 101,
+          name: 'Bench source',
+          fileStorageProvider: 'aws',
+          buckets: [{ id: BUCKET, tables: [] }],
+          tokens: [{ token: SOURCE_TOKEN, bucketPermissions: { [BUCKET]: 'read' } }],
+        },
+        {
+          id: 202,
+          name: 'Bench destination',
+          fileStorageProvider: 'aws',
+          buckets: [{ id: DEST_BUCKET, tables: [] }],
+          tokens: [{ token: DEST_TOKEN, bucketPermissions: { [DEST_BUCKET]: 'write' } }],
+        },
+      ],
+    },
+  });
+}
+
+/** Runs the built job on a fresh data folder; returns its measurement and summary rows. */
+async function runJob(
+  emulator: EmulatorHandle,
+  tables: readonly string[],
+  opts: {
+    standalone?: boolean;
+    slicesPerTable?: number;
+    slicesGlobal?: number;
+    parallelism?: number;
+  } = {},
+): Promise<{ measured: Measured; summaries: SummaryLine[]; peakFromJobMB: number | null }> {
+  const dir = await mkdtemp(join(tmpdir(), 'kts-bench-'));
+  try {
+    const parameters: Record<string, unknown> = {
+      '#token': SOURCE_TOKEN,
+      url: emulator.url,
+      tables: tables.map((name) => ({ name })),
+      ...(opts.parallelism ? { parallelism: opts.parallelism } : {}),
+      ...(opts.standalone
+        ? { destination: { url: emulator.url, '#token': DEST_TOKEN, bucket: DEST_BUCKET } }
+        : {}),
+    };
+    await writeFile(join(dir, 'config.json'), JSON.stringify({ parameters }));
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      AWS_ENDPOINT_URL_S3: emulator.url,
+      ...(opts.slicesPerTable
+        ? { KBC_TABLE_SYNC_SLICES_PER_TABLE: String(opts.slicesPerTable) }
+        : {}),
+      ...(opts.slicesGlobal ? { KBC_TABLE_SYNC_SLICES_GLOBAL: String(opts.slicesGlobal) } : {}),
+    };
+    const measured = await measure(process.execPath, [CLI, 'run', '--data', dir], { env });
+    if (measured.code !== 0) {
+      throw new Error(
+        `The job failed (exit ${measured.code}):\n${measured.stderr}\n${tail(measured.stdout)}`,
+      );
+    }
+    const lines = jsonLines(measured.stdout);
+    const summaries = lines.flatMap((l) => (l.summary ? [l.summary as SummaryLine] : []));
+    const totals = lines.find((l) => l.totals)?.totals as { peakRssBytes?: number } | undefined;
+    const peak = totals?.peakRssBytes;
+    return { measured, summaries, peakFromJobMB: peak ? mb(peak) : null };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+interface SummaryLine {
+  readonly table: string;
+  readonly rows: number;
+  readonly bytes: number;
+  readonly seconds: number;
+  readonly phases?: Record<string, number>;
+}
+
+function jsonLines(text: string): Array<Record<string, unknown>> {
+  return text.split('\n').flatMap((line) => {
+    if (!line.startsWith('{')) return [];
+    try {
+      return [JSON.parse(line) as Record<string, unknown>];
+    } catch {
+      return [];
+    }
+  });
+}
+
+function tail(text: string): string {
+  return text.split('\n').slice(-20).join('\n');
+}
+
+function caseOf(
+  name: string,
+  measured: Measured,
+  bytes: number,
+  extra: { note?: string; phases?: Record<string, number> | undefined } = {},
+): CaseResult {
+  return {
+    case: name,
+    seconds: round(measured.seconds),
+    bytes,
+    megabytesPerSecond: round(bytes / 1e6 / measured.seconds, 1),
+    peakRssMB: measured.peakRssBytes > 0 ? mb(measured.peakRssBytes) : null,
+    ...(extra.note ? { note: extra.note } : {}),
+    ...(extra.phases ? { phases: extra.phases } : {}),
+  };
+}
+
+/** The cached export's file detail, with credentials, as the job sees it. */
+async function exportedFile(emulator: EmulatorHandle, table: string): Promise<FileDetail> {
+  const client = createStorageClient({
+    url: emulator.url,
+    token: SOURCE_TOKEN,
+    masker: new SecretMasker(),
+  });
+  const job = await client.waitForJob(
+    await client.startExport(`${BUCKET}.${table}`, { columns: COLUMNS }),
+  );
+  const id = (job.results as { file?: { id?: number }; cacheHit?: boolean } | null)?.file?.id;
+  if (id === undefined) throw new Error(`export of ${table} gave no file`);
+  if ((job.results as { cacheHit?: boolean }).cacheHit !== true) {
+    log(`  warning: the export of ${table} was not a cache hit`);
+  }
+  return client.getFile(id);
+}
+
+/** (d) every slice URL presigned with the file's federation credentials, fetched by curl. */
+async function rawCopy(
+  emulator: EmulatorHandle,
+  file: FileDetail,
+  parallel: number,
+): Promise<{ measured: Measured; bytes: number }> {
+  const source = await openSliceSource(file, {
+    refetchFile: () => Promise.reject(new Error('no refetch')),
+    endpoints: { s3: emulator.url },
+    masker: new SecretMasker(),
+  });
+  const credentials = file.credentials;
+  const s3Path = file.s3Path;
+  if (!credentials || !s3Path) throw new Error('the benchmark uses the aws provider');
+  const dir = await mkdtemp(join(tmpdir(), 'kts-curl-'));
+  try {
+    const config = source.slices
+      .map((slice) => {
+        const url = new URL(
+          s3ObjectUrl(s3Path.bucket, s3Path.key + slice.name, file.region, emulator.url),
+        );
+        const signed = aws4.sign(
+          {
+            host: url.host,
+            path: url.pathname,
+            service: 's3',
+            region: file.region || 'us-east-1',
+            signQuery: true,
+          },
+          {
+            accessKeyId: credentials.AccessKeyId,
+            secretAccessKey: credentials.SecretAccessKey,
+            sessionToken: credentials.SessionToken,
+          },
+        );
+        return `url = "${url.origin}${signed.path ?? ''}"\noutput = "${join(dir, `${slice.index}.gz`)}"`;
+      })
+      .join('\n');
+    const configPath = join(dir, 'curl.config');
+    await writeFile(configPath, `${config}\n`);
+    const measured = await measure('curl', [
+      '--parallel',
+      '--parallel-max',
+      String(parallel),
+      '--silent',
+      '--show-error',
+      '--fail',
+      '--config',
+      configPath,
+    ]);
+    if (measured.code !== 0) throw new Error(`curl failed: ${measured.stderr}`);
+    let bytes = 0;
+    for (const name of await readdir(dir)) {
+      if (name.endsWith('.gz')) bytes += (await stat(join(dir, name))).size;
+    }
+    return { measured, bytes };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** (c) sequential download + gunzip + concatenate into one CSV, as a child process. */
+async function officialClients(
+  emulator: EmulatorHandle,
+  file: FileDetail,
+): Promise<{ measured: Measured; csvBytes: number }> {
+  const dir = await mkdtemp(join(tmpdir(), 'kts-official-'));
+  try {
+    const detailPath = join(dir, 'file.json');
+    await writeFile(detailPath, JSON.stringify(file));
+    const measured = await measure(
+      process.execPath,
+      [OFFICIAL, detailPath, join(dir, 'table.csv')],
+      {
+        env: { PATH: process.env.PATH, AWS_ENDPOINT_URL_S3: emulator.url },
+      },
+    );
+    if (measured.code !== 0) throw new Error(`official client failed: ${measured.stderr}`);
+    const result = JSON.parse(measured.stdout.trim()) as { csvBytes: number };
+    return { measured, csvBytes: result.csvBytes };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function timed<T>(
+  what: string,
+  work: () => Promise<T>,
+): Promise<{ value: T; seconds: number }> {
+  const started = performance.now();
+  log(`  ${what}…`);
+  const value = await work();
+  const seconds = (performance.now() - started) / 1000;
+  log(`  ${what}: ${seconds.toFixed(1)} s`);
+  return { value, seconds };
+}
+
+async function benchSize(emulator: EmulatorHandle, sizeGiB: number, options: Options) {
+  const table = `big_${sizeGiB}g`.replace('.', '_');
+  const rows = Math.round((sizeGiB * GIB) / CSV_BYTES_PER_ROW);
+  log(`Size ${sizeGiB} GiB: table ${table}, ${rows} rows`);
+  const generate = await timed('generate (DuckDB)', () =>
+    emulator.control.createTable(101, BUCKET, {
+      name: table,
+      columns: COLUMNS,
+      primaryKey: ['id'],
+      generate: { rows },
+      sliceRows: SLICE_ROWS,
+    }),
+  );
+  // The first run does the export job (DuckDB → gzip slices); later runs hit the export cache.
+  const first = await timed('first platform run (export + transfer)', () =>
+    runJob(emulator, [table]),
+  );
+  const file = await exportedFile(emulator, table);
+  const bytes = file.sizeBytes ?? 0;
+  const results: CaseResult[] = [];
+  const sweep: CaseResult[] = [];
+  for (const perTable of sizeGiB === options.sizesGiB[0] ? options.sweep : []) {
+    const run = await runJob(emulator, [table], {
+      slicesPerTable: perTable,
+      slicesGlobal: perTable,
+    });
+    const result = caseOf(`platform, ${perTable} slices in flight`, run.measured, bytes);
+    sweep.push(result);
+    log(
+      `  sweep ${perTable}: ${result.seconds} s, ${result.megabytesPerSecond} MB/s, ${result.peakRssMB} MB`,
+    );
+  }
+  const a = await runJob(emulator, [table]);
+  results.push(caseOf('(a) platform job', a.measured, bytes, { phases: a.summaries[0]?.phases }));
+  log(`  (a) ${a.measured.seconds.toFixed(2)} s (job's own peak RSS ${a.peakFromJobMB} MB)`);
+  const b = await runJob(emulator, [table], { standalone: true });
+  results.push(caseOf('(b) standalone job', b.measured, bytes, { phases: b.summaries[0]?.phases }));
+  log(`  (b) ${b.measured.seconds.toFixed(2)} s`);
+  const c = await officialClients(emulator, file);
+  results.push(caseOf('(c) official clients (sequential + gunzip + concat)', c.measured, bytes));
+  log(`  (c) ${c.measured.seconds.toFixed(2)} s`);
+  const d = await rawCopy(emulator, file, options.curlParallel);
+  if (d.bytes !== bytes) log(`  warning: curl wrote ${d.bytes} bytes, the file has ${bytes}`);
+  results.push(
+    caseOf(`(d) raw copy, curl --parallel-max ${options.curlParallel}`, d.measured, bytes),
+  );
+  log(`  (d) ${d.measured.seconds.toFixed(2)} s`);
+  const [ra, rb, rc, rd] = results as [CaseResult, CaseResult, CaseResult, CaseResult];
+  const transferSeconds = (r: CaseResult) => r.phases?.transfer;
+  return {
+    sizeGiB,
+    table,
+    rows,
+    csvBytes: c.csvBytes,
+    compressedBytes: bytes,
+    slices: Math.ceil(rows / SLICE_ROWS),
+    generateSeconds: round(generate.seconds),
+    firstRunSeconds: round(first.seconds),
+    cases: results,
+    sweep,
+    ratios: {
+      'a/d': round(rd.seconds / ra.seconds),
+      'a/c': round(rc.seconds / ra.seconds),
+      'b/d': round(rd.seconds / rb.seconds),
+      ...(transferSeconds(rb)
+        ? { 'b(transfer phase)/d': round(rd.seconds / (transferSeconds(rb) ?? 1)) }
+        : {}),
+    },
+  };
+}
+
+/** Median seconds from export-async to a finished job, as the job's client polls it. */
+async function medianExportLatency(emulator: EmulatorHandle, probes: number, rows: number) {
+  const client = createStorageClient({
+    url: emulator.url,
+    token: SOURCE_TOKEN,
+    masker: new SecretMasker(),
+  });
+  const seconds: number[] = [];
+  for (let i = 0; i < probes; i++) {
+    const name = `probe_${i}`;
+    await emulator.control.createTable(101, BUCKET, {
+      name,
+      columns: COLUMNS,
+      primaryKey: ['id'],
+      generate: { rows },
+    });
+    const started = performance.now();
+    await client.waitForJob(await client.startExport(`${BUCKET}.${name}`, { columns: COLUMNS }));
+    seconds.push((performance.now() - started) / 1000);
+  }
+  seconds.sort((x, y) => x - y);
+  return seconds[Math.floor(seconds.length / 2)] ?? 0;
+}
+
+async function benchSmallTables(emulator: EmulatorHandle, options: Options) {
+  const n = options.smallTables;
+  log(`Small tables: ${n} × ${options.smallRows} rows`);
+  const names = Array.from({ length: n }, (_, i) => `small_${String(i).padStart(3, '0')}`);
+  for (const name of names) {
+    await emulator.control.createTable(101, BUCKET, {
+      name,
+      columns: COLUMNS,
+      primaryKey: ['id'],
+      generate: { rows: options.smallRows },
+    });
+  }
+  await emulator.control.createTable(101, BUCKET, {
+    name: 'same_rows',
+    columns: COLUMNS,
+    primaryKey: ['id'],
+    generate: { rows: n * options.smallRows },
+    sliceRows: SLICE_ROWS,
+  });
+  const median = await medianExportLatency(emulator, 15, options.smallRows);
+  const parallelism = 4;
+  const many = await runJob(emulator, names, { parallelism });
+  const one = await runJob(emulator, ['same_rows'], { parallelism });
+  const bound = 3 * (one.measured.seconds + (n * median) / parallelism);
+  return {
+    tables: n,
+    rowsPerTable: options.smallRows,
+    parallelism,
+    manyTablesSeconds: round(many.measured.seconds),
+    manyTablesPeakRssMB: mb(many.measured.peakRssBytes),
+    oneTableSameRowsSeconds: round(one.measured.seconds),
+    medianExportJobSeconds: round(median, 3),
+    targetSeconds: round(bound),
+    withinTarget: many.measured.seconds < bound,
+  };
+}
+
+function printTable(size: Awaited<ReturnType<typeof benchSize>>): void {
+  const lines = [
+    `${size.sizeGiB} GiB CSV (${mb(size.csvBytes)} MB), ${mb(size.compressedBytes)} MB gzip in ${size.slices} slices`,
+    `${'case'.padEnd(52)} ${'seconds'.padStart(8)} ${'MB/s'.padStart(8)} ${'peak RSS MB'.padStart(12)}`,
+    ...[...size.cases, ...size.sweep].map(
+      (r) =>
+        `${r.case.padEnd(52)} ${r.seconds.toFixed(2).padStart(8)} ${r.megabytesPerSecond.toFixed(1).padStart(8)} ${String(r.peakRssMB ?? '-').padStart(12)}`,
+    ),
+    `ratios (throughput): ${Object.entries(size.ratios)
+      .map(([k, v]) => `${k} = ${v}`)
+      .join(', ')}`,
+  ];
+  process.stdout.write(`\n${lines.join('\n')}\n`);
+}
+
+async function main(): Promise<void> {
+  const options = parseArgs(process.argv.slice(2));
+  const curl = ensureCurl();
+  const emulator = await startBenchEmulator(options);
+  const startedAt = new Date().toISOString();
+  const loadAtStart = loadavg();
+  try {
+    const sizes = [];
+    for (const sizeGiB of options.sizesGiB) {
+      const size = await benchSize(emulator, sizeGiB, options);
+      printTable(size);
+      sizes.push(size);
+    }
+    const small = options.smallTables > 0 ? await benchSmallTables(emulator, options) : undefined;
+    if (small) process.stdout.write(`\nsmall tables: ${JSON.stringify(small)}\n`);
+    const result = {
+      startedAt,
+      command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
+      machine: {
+        cpus: cpus().length,
+        cpuModel: cpus()[0]?.model,
+        memoryGiB: round(totalmem() / GIB, 1),
+        node: process.version,
+        curl,
+        // Other work on the machine during the run (1, 5, 15 min load averages).
+        loadAverageAtStart: loadAtStart.map((n) => round(n)),
+        loadAverageAtEnd: loadavg().map((n) => round(n)),
+      },
+      emulator: {
+        firstByteLatencyMs: options.latencyMs,
+        bytesPerSecondPerConnection: options.rateMBps * 1e6,
+      },
+      sizes,
+      smallTables: small,
+      objectStore: emulator.control.stats().objectStore.throttle,
+    };
+    await mkdir(options.outDir, { recursive: true });
+    const path = join(options.outDir, `bench-${startedAt.replace(/[:.]/g, '-')}.json`);
+    await writeFile(path, `${JSON.stringify(result, null, 2)}\n`);
+    process.stdout.write(`\nResults written to ${path}\n`);
+  } finally {
+    await emulator.close();
+  }
+}
+
+await main();

@@ -1,0 +1,144 @@
+/**
+ * Slice ordering and concurrency of the transfer, observed through the emulator's object request
+ * log (no timing): a latency fault holds back slice 1 so the later slices finish first.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { ObjectRequestEvent } from '../../src/emulator/objects/object-store.js';
+import { readBody } from '../../src/objects/object-http.js';
+import { openSliceSource } from '../../src/objects/slice-source.js';
+import { SecretMasker } from '../../src/secrets.js';
+import { createStorageClient } from '../../src/storage/storage-client.js';
+import { useEmulator } from '../helpers/emulator.js';
+import { listFiles, logLines, makeDataDir, removeDir, runCli } from '../helpers/run-cli.js';
+
+const TOKEN = `101-1001-${'d'.repeat(40)}`;
+const SLICES = 6;
+const SLICE_ROWS = 1_000;
+const CONCURRENCY = 2;
+
+const emulator = useEmulator({
+  projects: [
+    {
+      id: 101,
+      name: 'Source',
+      buckets: [
+        {
+          id: 'in.c-s',
+          tables: [
+            {
+              name: 'orders',
+              columns: ['id', 'a', 'b'],
+              primaryKey: ['id'],
+              generate: { rows: SLICES * SLICE_ROWS },
+              sliceRows: SLICE_ROWS,
+            },
+          ],
+        },
+      ],
+      tokens: [{ token: TOKEN, bucketPermissions: { 'in.c-s': 'read' } }],
+    },
+  ],
+});
+
+const dirs: string[] = [];
+afterAll(async () => {
+  for (const dir of dirs) await removeDir(dir);
+});
+
+/** Slice index of an object path of the export (`…0003_part_00.gz` → 3), else undefined. */
+function sliceOf(event: ObjectRequestEvent): number | undefined {
+  const match = /(\d{4})_part_00\.gz$/.exec(event.path);
+  return match ? Number(match[1]) : undefined;
+}
+
+/** The source slices in manifest order, read straight from the object store. */
+async function sourceSlices(): Promise<Buffer[]> {
+  const masker = new SecretMasker();
+  const client = createStorageClient({ url: emulator.url, token: TOKEN, masker });
+  const job = await client.waitForJob(
+    await client.startExport('in.c-s.orders', { columns: ['id', 'a', 'b'] }),
+  );
+  const fileId = (job.results as { file: { id: number } }).file.id;
+  const file = await client.getFile(fileId);
+  const source = await openSliceSource(file, {
+    refetchFile: () => client.getFile(fileId),
+    endpoints: { s3: emulator.url },
+    masker,
+  });
+  const bodies: Buffer[] = [];
+  for (const slice of source.slices) bodies.push(await readBody((await source.open(slice)).body));
+  return bodies;
+}
+
+describe('streaming transfer of slices', () => {
+  let events: ObjectRequestEvent[] = [];
+  let dataDir = '';
+
+  it('writes slices in manifest order although slice 1 finishes last', async () => {
+    dataDir = await makeDataDir({
+      parameters: { '#token': TOKEN, url: emulator.url, tables: [{ name: 'orders' }] },
+    });
+    dirs.push(dataDir);
+    // Slice 1 (index 0) answers late: every other slice is sent and done before it.
+    emulator.control.addFault({
+      kind: 'latency',
+      ms: 1_500,
+      method: 'GET',
+      path: '/0000_part_00\\.gz$/',
+    });
+    const before = emulator.control.stats().objectStore.log.length;
+    const result = await runCli(['run', '--data', dataDir], {
+      env: {
+        AWS_ENDPOINT_URL_S3: emulator.url,
+        KBC_TABLE_SYNC_SLICES_PER_TABLE: String(CONCURRENCY),
+        KBC_TABLE_SYNC_SLICES_GLOBAL: String(CONCURRENCY),
+      },
+    });
+    expect({ code: result.code, stderr: result.stderr }).toMatchObject({ code: 0 });
+    events = emulator.control
+      .stats()
+      .objectStore.log.slice(before)
+      .filter((e) => sliceOf(e) !== undefined);
+
+    const ends = events.filter((e) => e.event === 'end').map((e) => sliceOf(e));
+    expect(ends).toHaveLength(SLICES);
+    expect(ends.at(-1)).toBe(0);
+
+    const files = await listFiles(join(dataDir, 'out', 'tables'));
+    expect(files).toEqual([
+      'orders.csv.manifest',
+      ...Array.from(
+        { length: SLICES },
+        (_, i) => `orders.csv/part-${String(i).padStart(5, '0')}.csv.gz`,
+      ),
+    ]);
+    const source = await sourceSlices();
+    expect(source).toHaveLength(SLICES);
+    for (let i = 0; i < SLICES; i++) {
+      const written = await readFile(join(dataDir, 'out', 'tables', files[i + 1]!));
+      expect({ part: i, same: written.equals(source[i]!) }).toEqual({ part: i, same: true });
+    }
+    const summary = logLines(result.stdout).find((l) => l.summary);
+    expect(summary?.summary).toMatchObject({ table: 'in.c-s.orders', rows: SLICES * SLICE_ROWS });
+  });
+
+  it('keeps the other slices moving while one is slow, within the concurrency bound', () => {
+    expect(events.length).toBe(2 * SLICES);
+    let inFlight = 0;
+    let maxInFlight = 0;
+    let slowOpen = false;
+    const doneWhileSlow = new Set<number>();
+    for (const event of events) {
+      const slice = sliceOf(event)!;
+      inFlight += event.event === 'start' ? 1 : -1;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      if (slice === 0) slowOpen = event.event === 'start';
+      else if (slowOpen && event.event === 'end') doneWhileSlow.add(slice);
+    }
+    expect(maxInFlight).toBe(CONCURRENCY);
+    // Every other slice went through the one free slot while slice 1 was held back.
+    expect([...doneWhileSlow].sort()).toEqual([1, 2, 3, 4, 5]);
+  });
+});

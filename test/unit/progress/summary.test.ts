@@ -1,0 +1,82 @@
+import { describe, expect, it } from 'vitest';
+import type { TablePlan } from '../../../src/plan/plan-tables.js';
+import type { TableOutcome } from '../../../src/run.js';
+import { formatSummaryTable, summarize } from '../../../src/summary.js';
+import { TableProgress } from '../../../src/transfer/progress.js';
+
+function outcome(
+  sourceId: string,
+  status: TableOutcome['status'],
+  fill: (p: TableProgress) => void,
+  extra: Partial<TableOutcome> = {},
+): TableOutcome {
+  const clock = { ms: 0 };
+  const progress = new TableProgress(sourceId, `out/tables/${sourceId}.csv`, () => clock.ms);
+  fill(progress);
+  return { plan: { sourceId } as TablePlan, status, progress, ...extra };
+}
+
+describe('summary', () => {
+  const outcomes: TableOutcome[] = [
+    outcome(
+      'in.c-s.orders',
+      'success',
+      (p) => {
+        p.start(0);
+        p.finish(4_000, 'done');
+      },
+      { result: { rows: 1_000, bytes: 8_000_000 } },
+    ),
+    outcome(
+      'in.c-s.broken',
+      'failed',
+      (p) => {
+        p.start(1_000);
+        p.bytes = 1_000_000;
+        p.rows = 10;
+        p.finish(3_000, 'failed', 'slice 2 failed');
+      },
+      { error: new Error('slice 2 failed') },
+    ),
+    outcome('in.c-s.later', 'skipped', () => undefined),
+  ];
+
+  it('has a row for every table, failed and skipped included, and the totals', () => {
+    const summary = summarize(outcomes, 10_000);
+    expect(summary.rows.map((r) => [r.table, r.status])).toEqual([
+      ['in.c-s.orders', 'success'],
+      ['in.c-s.broken', 'failed'],
+      ['in.c-s.later', 'skipped'],
+    ]);
+    expect(summary.rows[0]).toMatchObject({
+      rows: 1_000,
+      bytes: 8_000_000,
+      seconds: 4,
+      megabytesPerSecond: 2,
+    });
+    expect(summary.rows[1]).toMatchObject({
+      rows: 10,
+      bytes: 1_000_000,
+      seconds: 2,
+      error: 'slice 2 failed',
+    });
+    expect(summary.rows[2]).toMatchObject({ rows: 0, bytes: 0, seconds: 0, megabytesPerSecond: 0 });
+    expect(summary.totals).toEqual({
+      rows: 1_010,
+      bytes: 9_000_000,
+      seconds: 4,
+      megabytesPerSecond: 2.25,
+    });
+  });
+
+  it('formats a fixed-width table with one line per table plus the total', () => {
+    const text = formatSummaryTable(summarize(outcomes, 10_000));
+    expect(text.split('\n')).toEqual([
+      'table          status   rows    bytes  seconds  MB/s',
+      'in.c-s.orders  success  1000  8000000     4.00  2.00',
+      'in.c-s.broken  failed     10  1000000     2.00  0.50',
+      'in.c-s.later   skipped     0        0     0.00  0.00',
+      'total                   1010  9000000     4.00  2.25',
+    ]);
+  });
+});
