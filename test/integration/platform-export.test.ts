@@ -38,7 +38,11 @@ async function run(
   const result = await runCli(['--data', dataDir, ...args], {
     env: { AWS_ENDPOINT_URL_S3: emulator.url, KBC_RUNID: 'run-platform-test' },
   });
-  await expectNoSecrets(Object.values(TOKENS), result, dataDir);
+  await expectNoSecrets(
+    [...Object.values(TOKENS), ...emulator.control.issuedSecrets()],
+    result,
+    dataDir,
+  );
   return { result, dataDir };
 }
 
@@ -68,6 +72,8 @@ describe('platform mode', () => {
       }),
     );
     expect(result.code, result.stderr).toBe(0);
+    // The secret scan covered the object-store credentials issued for this run too.
+    expect(emulator.control.objectStoreSecrets().length).toBeGreaterThan(0);
     const orders = await readSlicedTable(dataDir, 'orders.csv');
     expect(orders.slices.length).toBeGreaterThanOrEqual(3);
     expect(orders.manifest).toEqual({

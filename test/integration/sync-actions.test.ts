@@ -18,7 +18,11 @@ async function action(name: string, token: string = TOKENS.read, viaCli = false)
   });
   dirs.push(dataDir);
   const result = await runCli(viaCli ? ['action', name, '--data', dataDir] : ['--data', dataDir]);
-  await expectNoSecrets(Object.values(TOKENS), result, dataDir);
+  await expectNoSecrets(
+    [...Object.values(TOKENS), ...emulator.control.issuedSecrets()],
+    result,
+    dataDir,
+  );
   expect(await listFiles(join(dataDir, 'out'))).toEqual([]);
   return result;
 }
