@@ -50,7 +50,8 @@ export interface PollOptions {
   readonly timeoutMs: number;
 }
 
-export const POLL_INITIAL_DELAY_MS = 250;
+/** Like the Go SDK (50 ms doubling to 3 s): short jobs finish in a few polls. */
+export const POLL_INITIAL_DELAY_MS = 100;
 export const POLL_MAX_DELAY_MS = 5_000;
 export const JOB_TIMEOUT_MS = 2 * 60 * 60_000;
 /** How far the server clock may lag ours when matching a job created by an unknown-outcome POST. */
