@@ -3,10 +3,6 @@
  * expected row set (rows lost, duplicated, unexpected), and keep the tally that
  * `npm run test:faults` prints.
  */
-import { readdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
-import { parse } from 'csv-parse/sync';
 
 /** How a produced row set differs from the expected one (rows compared as whole value lists). */
 export interface RowComparison {
@@ -47,21 +43,8 @@ export function compareRows(
   return { expected: expected.length, actual: actual.length, lost, duplicated, unexpected };
 }
 
-/**
- * Rows of one sliced table folder of `out/tables` (`<name>.csv/`): every gzip slice gunzipped
- * and parsed as headerless RFC 4180 CSV. Throws on a slice that does not gunzip.
- */
-export async function readSlicedTable(folder: string): Promise<string[][]> {
-  const rows: string[][] = [];
-  const slices = (await readdir(folder)).sort();
-  for (const slice of slices) {
-    const text = gunzipSync(await readFile(join(folder, slice))).toString('utf8');
-    if (text === '') continue;
-    const parsed: string[][] = parse(text);
-    rows.push(...parsed);
-  }
-  return rows;
-}
+/** Rows of one sliced table folder of `out/tables` (`<name>.csv/`). */
+export { readSliceRecords as readSlicedTable } from './output.js';
 
 /** Projects row objects (as `control.tableRows` returns them) onto `columns`, as strings. */
 export function rowValues(

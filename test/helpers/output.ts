@@ -16,15 +16,25 @@ export async function readSlicedTable(dataDir: string, fileName: string): Promis
     await readFile(`${folder}.manifest`, 'utf8'),
   ) as SlicedTable['manifest'];
   const slices = (await readdir(folder)).sort();
-  const rows: Record<string, string>[] = [];
-  for (const slice of slices) {
-    const text = gunzipSync(await readFile(join(folder, slice))).toString('utf8');
-    const records: string[][] = parse(text, { relax_column_count: false });
-    for (const record of records) {
-      rows.push(Object.fromEntries(manifest.columns.map((c, i) => [c, record[i] ?? ''])));
-    }
-  }
+  const rows = (await readSliceRecords(folder)).map((record) =>
+    Object.fromEntries(manifest.columns.map((c, i) => [c, record[i] ?? ''])),
+  );
   return { manifest, slices, rows };
+}
+
+/**
+ * Records of every gzip slice in a sliced folder, in file-name (manifest) order, parsed as
+ * headerless RFC 4180 CSV. Throws on a slice that does not gunzip.
+ */
+export async function readSliceRecords(folder: string): Promise<string[][]> {
+  const records: string[][] = [];
+  for (const slice of (await readdir(folder)).sort()) {
+    const text = gunzipSync(await readFile(join(folder, slice))).toString('utf8');
+    if (text === '') continue;
+    const parsed: string[][] = parse(text);
+    records.push(...parsed);
+  }
+  return records;
 }
 
 /** Source rows from the emulator, without `_timestamp`, values as strings. */

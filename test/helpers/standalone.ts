@@ -2,6 +2,7 @@
  * Shared fixture of the standalone-mode integration tests: a small two-project seed (source 101,
  * destination 202, both aws), config builders and a runner for the built CLI against the emulator.
  */
+import { sortRows } from './output.js';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EmulatorControl } from '../../src/emulator/control.js';
@@ -193,11 +194,6 @@ export async function destRows(
   return sortRows(rows.map(({ _timestamp, ...rest }) => rest));
 }
 
-/** Rows sorted by their JSON text, the order {@link destRows} returns. */
-export function sortRows<T>(rows: readonly T[]): T[] {
-  return [...rows].sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
-}
-
 /** `out/state.json` of a data folder. */
 export async function readOutState(dataDir: string): Promise<{
   tables: Record<string, { watermark?: number; rows?: number; mode?: string }>;
@@ -229,3 +225,5 @@ export async function expectNoLeaks(
     dataDir,
   );
 }
+
+export { sortRows };
