@@ -2,11 +2,8 @@ import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import {
-  BadSliceError,
-  CsvRecordCounter,
-  GzipVerifier,
-} from '../../../src/transfer/verify-gzip.js';
+import { CsvRecordCounter } from '../../../src/transfer/csv-records.js';
+import { BadSliceError, GzipVerifier } from '../../../src/transfer/verify-gzip.js';
 
 async function passThrough(
   data: Buffer,
