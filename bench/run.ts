@@ -45,6 +45,8 @@ interface Options {
   readonly rateMBps: number;
   readonly outDir: string;
   readonly curlParallel: number;
+  /** Which of the per-size cases a–d to run (all by default; ratios need all four). */
+  readonly cases: ReadonlySet<string>;
 }
 
 function parseArgs(argv: readonly string[]): Options {
@@ -68,6 +70,7 @@ function parseArgs(argv: readonly string[]): Options {
     rateMBps: Number(get('rate-mbps') ?? 40),
     outDir: resolve(get('out') ?? join(ROOT, 'bench', 'results')),
     curlParallel: Number(get('curl-parallel') ?? 50),
+    cases: new Set((get('cases') ?? 'a,b,c,d').split(',')),
   };
 }
 
@@ -346,7 +349,6 @@ async function benchSize(emulator: EmulatorHandle, sizeGiB: number, options: Opt
   );
   const file = await exportedFile(emulator, table);
   const bytes = file.sizeBytes ?? 0;
-  const results: CaseResult[] = [];
   const sweep: CaseResult[] = [];
   for (const perTable of sizeGiB === options.sizesGiB[0] ? options.sweep : []) {
     const run = await runJob(emulator, [table], {
@@ -359,42 +361,60 @@ async function benchSize(emulator: EmulatorHandle, sizeGiB: number, options: Opt
       `  sweep ${perTable}: ${result.seconds} s, ${result.megabytesPerSecond} MB/s, ${result.peakRssMB} MB`,
     );
   }
-  const a = await runJob(emulator, [table]);
-  results.push(caseOf('(a) platform job', a.measured, bytes, { phases: a.summaries[0]?.phases }));
-  log(`  (a) ${a.measured.seconds.toFixed(2)} s (job's own peak RSS ${a.peakFromJobMB} MB)`);
-  const b = await runJob(emulator, [table], { standalone: true });
-  results.push(caseOf('(b) standalone job', b.measured, bytes, { phases: b.summaries[0]?.phases }));
-  log(`  (b) ${b.measured.seconds.toFixed(2)} s`);
-  const c = await officialClients(emulator, file);
-  results.push(caseOf('(c) official clients (sequential + gunzip + concat)', c.measured, bytes));
-  log(`  (c) ${c.measured.seconds.toFixed(2)} s`);
-  const d = await rawCopy(emulator, file, options.curlParallel);
-  if (d.bytes !== bytes) log(`  warning: curl wrote ${d.bytes} bytes, the file has ${bytes}`);
-  results.push(
-    caseOf(`(d) raw copy, curl --parallel-max ${options.curlParallel}`, d.measured, bytes),
+  const cases: Partial<Record<'a' | 'b' | 'c' | 'd', CaseResult>> = {};
+  let csvBytes: number | null = null;
+  if (options.cases.has('a')) {
+    const a = await runJob(emulator, [table]);
+    cases.a = caseOf('(a) platform job', a.measured, bytes, { phases: a.summaries[0]?.phases });
+    log(`  (a) ${a.measured.seconds.toFixed(2)} s (job's own peak RSS ${a.peakFromJobMB} MB)`);
+  }
+  if (options.cases.has('b')) {
+    const b = await runJob(emulator, [table], { standalone: true });
+    cases.b = caseOf('(b) standalone job', b.measured, bytes, { phases: b.summaries[0]?.phases });
+    log(`  (b) ${b.measured.seconds.toFixed(2)} s`);
+  }
+  if (options.cases.has('c')) {
+    const c = await officialClients(emulator, file);
+    csvBytes = c.csvBytes;
+    cases.c = caseOf('(c) official clients (sequential + gunzip + concat)', c.measured, bytes);
+    log(`  (c) ${c.measured.seconds.toFixed(2)} s`);
+  }
+  if (options.cases.has('d')) {
+    const d = await rawCopy(emulator, file, options.curlParallel);
+    if (d.bytes !== bytes) log(`  warning: curl wrote ${d.bytes} bytes, the file has ${bytes}`);
+    cases.d = caseOf(
+      `(d) raw copy, curl --parallel-max ${options.curlParallel}`,
+      d.measured,
+      bytes,
+    );
+    log(`  (d) ${d.measured.seconds.toFixed(2)} s`);
+  }
+  const results = Object.values(cases);
+  /** Throughput ratio x/y (same bytes, so the inverse ratio of seconds), when both ran. */
+  const ratio = (x: CaseResult | undefined, y: CaseResult | undefined) =>
+    x && y ? { value: round(y.seconds / x.seconds) } : undefined;
+  const transferPhase = (r: CaseResult | undefined): CaseResult | undefined =>
+    r?.phases?.transfer ? { ...r, seconds: r.phases.transfer } : undefined;
+  const ratios = Object.fromEntries(
+    Object.entries({
+      'a/d': ratio(cases.a, cases.d),
+      'a/c': ratio(cases.a, cases.c),
+      'b/d': ratio(cases.b, cases.d),
+      'b(transfer phase)/d': ratio(transferPhase(cases.b), cases.d),
+    }).flatMap(([k, v]) => (v ? [[k, v.value]] : [])),
   );
-  log(`  (d) ${d.measured.seconds.toFixed(2)} s`);
-  const [ra, rb, rc, rd] = results as [CaseResult, CaseResult, CaseResult, CaseResult];
-  const transferSeconds = (r: CaseResult) => r.phases?.transfer;
   return {
     sizeGiB,
     table,
     rows,
-    csvBytes: c.csvBytes,
+    csvBytes,
     compressedBytes: bytes,
     slices: Math.ceil(rows / SLICE_ROWS),
     generateSeconds: round(generate.seconds),
     firstRunSeconds: round(first.seconds),
     cases: results,
     sweep,
-    ratios: {
-      'a/d': round(rd.seconds / ra.seconds),
-      'a/c': round(rc.seconds / ra.seconds),
-      'b/d': round(rd.seconds / rb.seconds),
-      ...(transferSeconds(rb)
-        ? { 'b(transfer phase)/d': round(rd.seconds / (transferSeconds(rb) ?? 1)) }
-        : {}),
-    },
+    ratios,
   };
 }
 
@@ -461,7 +481,7 @@ async function benchSmallTables(emulator: EmulatorHandle, options: Options) {
 
 function printTable(size: Awaited<ReturnType<typeof benchSize>>): void {
   const lines = [
-    `${size.sizeGiB} GiB CSV (${mb(size.csvBytes)} MB), ${mb(size.compressedBytes)} MB gzip in ${size.slices} slices`,
+    `${size.sizeGiB} GiB CSV (${size.csvBytes === null ? '?' : mb(size.csvBytes)} MB), ${mb(size.compressedBytes)} MB gzip in ${size.slices} slices`,
     `${'case'.padEnd(52)} ${'seconds'.padStart(8)} ${'MB/s'.padStart(8)} ${'peak RSS MB'.padStart(12)}`,
     ...[...size.cases, ...size.sweep].map(
       (r) =>
