@@ -69,6 +69,20 @@ describe('summary', () => {
     });
   });
 
+  it('totals the wall time of overlapping tables, not their sum or the longest one', () => {
+    const overlapping = [
+      outcome('in.c-s.a', 'success', (p) => {
+        p.start(0);
+        p.finish(4_000, 'done');
+      }),
+      outcome('in.c-s.b', 'success', (p) => {
+        p.start(3_000);
+        p.finish(9_000, 'done');
+      }),
+    ];
+    expect(summarize(overlapping, 20_000).totals.seconds).toBe(9);
+  });
+
   it('formats a fixed-width table with one line per table plus the total', () => {
     const text = formatSummaryTable(summarize(outcomes, 10_000));
     expect(text.split('\n')).toEqual([
