@@ -34,6 +34,20 @@ export interface LoadSource {
   readonly header: boolean;
 }
 
+/**
+ * Instance-wide settings (`SET GLOBAL`: the config map of `DuckDBInstance.create` did not apply
+ * `disabled_compression_methods` in 1.5.5).
+ * - No string compression: choosing and applying FSST / dictionary for every VARCHAR segment cost
+ *   about 3× the CPU of parsing the CSV itself on large imports (scripts/emulator-import-probe.ts);
+ *   uncompressed tables take about 2.6× the disk of compressed ones and scan faster.
+ * - Insertion order kept (DuckDB's default, stated because loads rely on it): a load's rows land
+ *   in file order, and exports read them back in that order.
+ */
+const INSTANCE_SETTINGS = [
+  `SET GLOBAL disabled_compression_methods = 'fsst,dictionary,dict_fsst'`,
+  'SET GLOBAL preserve_insertion_order = true',
+];
+
 export class TableDb {
   readonly #instance: DuckDBInstance;
   readonly #writer: DuckDBConnection;
@@ -48,7 +62,9 @@ export class TableDb {
   /** Opens (creating) the database file. */
   static async open(path: string): Promise<TableDb> {
     const instance = await DuckDBInstance.create(path);
-    return new TableDb(instance, await instance.connect());
+    const writer = await instance.connect();
+    for (const setting of INSTANCE_SETTINGS) await writer.run(setting);
+    return new TableDb(instance, writer);
   }
 
   /** Runs `fn` on the writer connection after every earlier write finished. */
