@@ -11,6 +11,8 @@ import {
   dedupeSelectSql,
   exportSelectSql,
   generateSelectSql,
+  insertCsvSql,
+  keyCountsSql,
   keyMatchSql,
   quoteIdent,
   quoteLiteral,
@@ -25,6 +27,9 @@ export interface TableStats {
 
 /** How an import lands in the table (reference §6.5). */
 export type LoadMode = 'full' | 'append' | 'upsert';
+
+/** How a load's rows went in (tests and diagnostics): straight from the files or via staging. */
+export type LoadRoute = 'direct' | 'staged';
 
 /** Staged import input: CSV files (or none) and the columns they hold, in file order. */
 export interface LoadSource {
@@ -74,12 +79,13 @@ export class TableDb {
     return run;
   }
 
-  async #transaction<T>(conn: DuckDBConnection, fn: () => Promise<T>): Promise<T> {
+  /** Runs `fn` in a transaction: rolled back when it throws or returns `false`, else committed. */
+  async #transaction(conn: DuckDBConnection, fn: () => Promise<boolean | void>): Promise<boolean> {
     await conn.run('BEGIN TRANSACTION');
     try {
-      const result = await fn();
-      await conn.run('COMMIT');
-      return result;
+      const commit = (await fn()) !== false;
+      await conn.run(commit ? 'COMMIT' : 'ROLLBACK');
+      return commit;
     } catch (error) {
       await conn.run('ROLLBACK');
       throw error;
@@ -94,9 +100,7 @@ export class TableDb {
 
   /** Loads a CSV file with a header row; its columns must be `columns` in that order. */
   seedFromCsv(table: string, path: string, columns: readonly string[], ts: number): Promise<void> {
-    const list = columns.map((c) => `COALESCE(${quoteIdent(c)}, '')`).join(', ');
-    const target = [...columns, TIMESTAMP_COLUMN].map(quoteIdent).join(', ');
-    const sql = `INSERT INTO ${table} (${target}) SELECT ${list}, ${ts} FROM ${readCsvSql([path], columns, true)}`;
+    const sql = insertCsvSql(table, columns, readCsvSql([path], columns, true), ts);
     return this.#serialize(async (conn) => {
       await conn.run(sql);
     });
@@ -217,6 +221,10 @@ export class TableDb {
    * `append` adds, `upsert` replaces rows with matching `key`. With a key, in-file duplicates
    * collapse to the last occurrence. Rows whose values did not change keep their `_timestamp` on
    * upsert; every other loaded row gets `ts`. Atomic.
+   *
+   * Full loads and appends insert straight from the files, in file order; only a full load whose
+   * file repeats a key (checked after the insert, then rolled back: the file is read twice) and
+   * upserts go through a staging table.
    */
   load(
     table: string,
@@ -225,8 +233,12 @@ export class TableDb {
     source: LoadSource,
     mode: LoadMode,
     ts: number,
-  ): Promise<void> {
+  ): Promise<LoadRoute> {
     return this.#serialize(async (conn) => {
+      if (mode !== 'upsert' || key.length === 0) {
+        const plan = { table, tableColumns, key, source, mode, ts };
+        if (await this.#transaction(conn, () => insertDirect(conn, plan))) return 'direct';
+      }
       const staging = quoteIdent(`staging_${++this.#stagingSeq}`);
       await conn.run(stagingSql(staging, source));
       try {
@@ -236,6 +248,7 @@ export class TableDb {
       } finally {
         await conn.run(`DROP TABLE IF EXISTS ${staging}`);
       }
+      return 'staged';
     });
   }
 
@@ -306,6 +319,40 @@ function stagingSql(staging: string, source: LoadSource): string {
   }
   const read = readCsvSql(source.paths, source.fileColumns, source.header);
   return `CREATE TEMP TABLE ${staging} AS SELECT row_number() OVER () AS __rn, ${list.join(', ')} FROM ${read}`;
+}
+
+interface DirectPlan {
+  readonly table: string;
+  readonly tableColumns: readonly string[];
+  readonly key: readonly string[];
+  readonly source: LoadSource;
+  readonly mode: LoadMode;
+  readonly ts: number;
+}
+
+/**
+ * A full load or append straight from the files, inside the caller's transaction. Returns `false`
+ * (roll back) when a full load with a key loaded some key twice: only the staging path keeps the
+ * last occurrence. Appends never dedupe (an incremental load into a table with a key is an upsert; `upsert` without a key appends).
+ */
+async function insertDirect(conn: DuckDBConnection, plan: DirectPlan): Promise<boolean> {
+  const { table, tableColumns, key, source, mode, ts } = plan;
+  if (mode === 'full') await conn.run(`DELETE FROM ${table}`);
+  if (source.paths.length > 0) {
+    const read = readCsvSql(source.paths, source.fileColumns, source.header);
+    await conn.run(insertCsvSql(table, tableColumns, read, ts));
+  }
+  return mode !== 'full' || key.length === 0 || (await keysUnique(conn, table, key));
+}
+
+/** Whether no two rows of `table` share a key (a full load's table holds only the file's rows). */
+async function keysUnique(
+  conn: DuckDBConnection,
+  table: string,
+  key: readonly string[],
+): Promise<boolean> {
+  const row = (await conn.runAndReadAll(keyCountsSql(table, key))).getRowObjectsJS()[0] ?? {};
+  return row.n === row.keys;
 }
 
 interface LoadPlan {

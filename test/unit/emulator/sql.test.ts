@@ -4,6 +4,8 @@ import {
   dedupeSelectSql,
   exportSelectSql,
   generateSelectSql,
+  insertCsvSql,
+  keyCountsSql,
   keyMatchSql,
   physicalTableName,
   quoteIdent,
@@ -61,6 +63,19 @@ describe('SQL builders', () => {
     const sql = dedupeSelectSql('s', ['a', 'b'], ['a']);
     expect(sql).toContain('PARTITION BY "a" ORDER BY __rn DESC');
     expect(sql).toContain('WHERE __dup = 1');
+  });
+
+  it('inserts a read_csv relation by column name, NULL as empty, stamped', () => {
+    expect(insertCsvSql('"t"', ['b', 'a'], 'read_csv(…)', 7)).toBe(
+      `INSERT INTO "t" ("b", "a", "_timestamp") SELECT COALESCE("b", ''), COALESCE("a", ''), 7 FROM read_csv(…)`,
+    );
+  });
+
+  it('counts rows and distinct keys', () => {
+    expect(keyCountsSql('s', ['a'])).toBe(
+      'SELECT count(*) AS n, count(DISTINCT "a") AS keys FROM s',
+    );
+    expect(keyCountsSql('s', ['a', 'b'])).toContain('count(DISTINCT ("a", "b")) AS keys');
   });
 
   it('matches keys NULL-safely', () => {
