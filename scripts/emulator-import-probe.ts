@@ -10,15 +10,15 @@
  * Every case loads into a fresh database file. Modes:
  * - `full`: full load into an empty table with primary key `id`;
  * - `full-nokey`: the same without a key;
+ * - `full-dup`: full load by `id` of the file plus its first slice again (100 000 repeated keys);
  * - `append`: append (no key) into a table that already holds the file once;
  * - `upsert`: upsert by `id` into a table that already holds the file once (no row changes);
  * - `upsert-half`: upsert by `id` into a table that holds the first half of the slices;
  * - `upsert-empty`: upsert by `id` into an empty table.
  * Each line gives the seconds of the timed `load` (every run with `--repeat N`, then the fastest:
  * the machine is shared, so the minimum is the least disturbed figure), of the stats refresh the
- * import job does next, and a content fingerprint (row count, an order-independent hash of the
- * values, and how many rows kept the earlier timestamp), so runs of different implementations can
- * be compared for equal results.
+ * import job does next, and a content fingerprint (see `fingerprint`), so runs of different
+ * implementations can be compared for equal results.
  */
 import { createWriteStream, existsSync } from 'node:fs';
 import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
@@ -41,11 +41,14 @@ interface Case {
   readonly mode: LoadMode;
   /** Before the timed load, load the whole file or its first half (full, stamped EARLIER_TS). */
   readonly prefill: 'none' | 'all' | 'half';
+  /** Load the file with its first slice appended again. */
+  readonly repeatFirstSlice?: boolean;
 }
 
 const CASES: Readonly<Record<string, Case>> = {
   full: { key: ['id'], mode: 'full', prefill: 'none' },
   'full-nokey': { key: [], mode: 'full', prefill: 'none' },
+  'full-dup': { key: ['id'], mode: 'full', prefill: 'none', repeatFirstSlice: true },
   append: { key: [], mode: 'append', prefill: 'all' },
   upsert: { key: ['id'], mode: 'upsert', prefill: 'all' },
   'upsert-half': { key: ['id'], mode: 'upsert', prefill: 'half' },
@@ -90,14 +93,21 @@ async function slicePaths(dataDir: string, rows: number): Promise<string[]> {
   return names.map((name) => join(dir, name));
 }
 
-/** Row count, order-independent value hash and rows stamped EARLIER_TS. */
+/**
+ * Row count, a hash of the values (order-independent), a hash of the values with their position
+ * in storage (= export) order, and rows stamped EARLIER_TS.
+ */
 async function fingerprint(db: TableDb): Promise<string> {
+  const values = COLUMNS.map((c) => `"${c}"`).join(', ');
   const rows = await db.readAllRows(
-    `(SELECT count(*) AS n, sum(hash(${COLUMNS.map((c) => `"${c}"`).join(', ')}) % 1000000007) AS h, ` +
-      `count(*) FILTER (WHERE _timestamp = ${EARLIER_TS}) AS kept FROM ${TABLE})`,
+    `(SELECT count(*) AS n, sum(hash(${values}) % 1000000007) AS h, ` +
+      `sum(hash(rn, ${values}) % 1000000007) AS o, ` +
+      `count(*) FILTER (WHERE _timestamp = ${EARLIER_TS}) AS kept ` +
+      `FROM (SELECT row_number() OVER () AS rn, * FROM ${TABLE}))`,
   );
   const row = rows[0] ?? {};
-  return `rows=${String(row.n)} hash=${String(row.h)} keptTs=${String(row.kept)}`;
+  const [n, h, o, kept] = [row.n, row.h, row.o, row.kept].map(String);
+  return `rows=${n} hash=${h} order=${o} keptTs=${kept}`;
 }
 
 /** One timed load on a fresh database; returns its seconds and the line to print. */
@@ -113,13 +123,16 @@ async function runCase(name: string, spec: Case, paths: string[], workDir: strin
       const prefill = spec.prefill === 'all' ? paths : paths.slice(0, Math.ceil(paths.length / 2));
       await db.load(TABLE, COLUMNS, spec.key, { ...source, paths: prefill }, 'full', EARLIER_TS);
     }
+    const loaded = spec.repeatFirstSlice
+      ? { ...source, paths: [...paths, ...paths.slice(0, 1)] }
+      : source;
     const started = performance.now();
-    await db.load(TABLE, COLUMNS, spec.key, source, spec.mode, LOAD_TS);
-    const loaded = performance.now();
+    await db.load(TABLE, COLUMNS, spec.key, loaded, spec.mode, LOAD_TS);
+    const done = performance.now();
     // The import job refreshes the table's stats right after the load.
     await db.stats(TABLE, COLUMNS);
-    const seconds = (loaded - started) / 1000;
-    const stats = ((performance.now() - loaded) / 1000).toFixed(2);
+    const seconds = (done - started) / 1000;
+    const stats = ((performance.now() - done) / 1000).toFixed(2);
     return { seconds, detail: `stats ${stats} s  ${await fingerprint(db)}` };
   } finally {
     db.close();

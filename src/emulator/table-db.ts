@@ -28,8 +28,11 @@ export interface TableStats {
 /** How an import lands in the table (reference §6.5). */
 export type LoadMode = 'full' | 'append' | 'upsert';
 
-/** How a load's rows went in (tests and diagnostics): straight from the files or via staging. */
-export type LoadRoute = 'direct' | 'staged';
+/**
+ * How a load's rows went in (tests and diagnostics): straight from the files, or through a staging
+ * table whose keys were unique (`staged`) or repeated (`deduped`: last occurrence kept).
+ */
+export type LoadRoute = 'direct' | 'staged' | 'deduped';
 
 /** Staged import input: CSV files (or none) and the columns they hold, in file order. */
 export interface LoadSource {
@@ -79,13 +82,20 @@ export class TableDb {
     return run;
   }
 
-  /** Runs `fn` in a transaction: rolled back when it throws or returns `false`, else committed. */
-  async #transaction(conn: DuckDBConnection, fn: () => Promise<boolean | void>): Promise<boolean> {
+  /**
+   * Runs `fn` in a transaction and returns its result: committed when `commit(result)` holds
+   * (default: always), rolled back when it does not or `fn` throws.
+   */
+  async #transaction<T>(
+    conn: DuckDBConnection,
+    fn: () => Promise<T>,
+    commit: (result: T) => boolean = () => true,
+  ): Promise<T> {
     await conn.run('BEGIN TRANSACTION');
     try {
-      const commit = (await fn()) !== false;
-      await conn.run(commit ? 'COMMIT' : 'ROLLBACK');
-      return commit;
+      const result = await fn();
+      await conn.run(commit(result) ? 'COMMIT' : 'ROLLBACK');
+      return result;
     } catch (error) {
       await conn.run('ROLLBACK');
       throw error;
@@ -222,9 +232,10 @@ export class TableDb {
    * collapse to the last occurrence. Rows whose values did not change keep their `_timestamp` on
    * upsert; every other loaded row gets `ts`. Atomic.
    *
-   * Full loads and appends insert straight from the files, in file order; only a full load whose
-   * file repeats a key (checked after the insert, then rolled back: the file is read twice) and
-   * upserts go through a staging table.
+   * Full loads, appends and upserts into an empty table insert straight from the files, in file
+   * order; upserts into a table with rows go through a staging table, and so does a load whose
+   * file repeats a key (checked after the insert, then rolled back: the file is read twice). An
+   * upsert leaves unchanged rows where they are.
    */
   load(
     table: string,
@@ -235,20 +246,23 @@ export class TableDb {
     ts: number,
   ): Promise<LoadRoute> {
     return this.#serialize(async (conn) => {
-      if (mode !== 'upsert' || key.length === 0) {
-        const plan = { table, tableColumns, key, source, mode, ts };
-        if (await this.#transaction(conn, () => insertDirect(conn, plan))) return 'direct';
-      }
+      const plan = { table, tableColumns, key, source, mode, ts };
+      const loaded = await this.#transaction(
+        conn,
+        () => insertDirect(conn, plan),
+        (done) => done,
+      );
+      if (loaded) return 'direct';
       const staging = quoteIdent(`staging_${++this.#stagingSeq}`);
       await conn.run(stagingSql(staging, source));
       try {
-        await this.#transaction(conn, () =>
+        const deduped = await this.#transaction(conn, () =>
           applyLoad(conn, { table, tableColumns, key, staging, mode, ts }),
         );
+        return deduped ? 'deduped' : 'staged';
       } finally {
         await conn.run(`DROP TABLE IF EXISTS ${staging}`);
       }
-      return 'staged';
     });
   }
 
@@ -331,18 +345,39 @@ interface DirectPlan {
 }
 
 /**
- * A full load or append straight from the files, inside the caller's transaction. Returns `false`
- * (roll back) when a full load with a key loaded some key twice: only the staging path keeps the
- * last occurrence. Appends never dedupe (an incremental load into a table with a key is an upsert; `upsert` without a key appends).
+ * A load straight from the files, inside the caller's transaction, where that gives the staging
+ * path's rows: full loads, appends, and upserts into an empty table (every file row is new).
+ * Returns `false` (roll back, take the staging path) for an upsert into a table with rows, and
+ * when a load with a key put some key in twice: only the staging path keeps the last occurrence.
+ * Appends never dedupe (an incremental load into a table with a key is an upsert; `upsert`
+ * without a key appends).
  */
 async function insertDirect(conn: DuckDBConnection, plan: DirectPlan): Promise<boolean> {
   const { table, tableColumns, key, source, mode, ts } = plan;
+  const dedupe = mode !== 'append' && key.length > 0;
+  if (mode === 'upsert' && dedupe && !(await isEmpty(conn, table))) return false;
   if (mode === 'full') await conn.run(`DELETE FROM ${table}`);
   if (source.paths.length > 0) {
     const read = readCsvSql(source.paths, source.fileColumns, source.header);
     await conn.run(insertCsvSql(table, tableColumns, read, ts));
   }
-  return mode !== 'full' || key.length === 0 || (await keysUnique(conn, table, key));
+  // The table holds only the file's rows here whenever `dedupe` holds.
+  return !dedupe || (await keysUnique(conn, table, key));
+}
+
+async function isEmpty(conn: DuckDBConnection, table: string): Promise<boolean> {
+  const reader = await conn.runAndReadAll(`SELECT NOT EXISTS (SELECT 1 FROM ${table}) AS empty`);
+  return reader.getRowObjectsJS()[0]?.empty === true;
+}
+
+/** Rows of `table` and distinct values of its `key` columns. */
+async function keyCounts(
+  conn: DuckDBConnection,
+  table: string,
+  key: readonly string[],
+): Promise<{ rows: number; keys: number }> {
+  const row = (await conn.runAndReadAll(keyCountsSql(table, key))).getRowObjectsJS()[0] ?? {};
+  return { rows: Number(row.n ?? 0), keys: Number(row.keys ?? 0) };
 }
 
 /** Whether no two rows of `table` share a key (a full load's table holds only the file's rows). */
@@ -351,8 +386,8 @@ async function keysUnique(
   table: string,
   key: readonly string[],
 ): Promise<boolean> {
-  const row = (await conn.runAndReadAll(keyCountsSql(table, key))).getRowObjectsJS()[0] ?? {};
-  return row.n === row.keys;
+  const counts = await keyCounts(conn, table, key);
+  return counts.rows === counts.keys;
 }
 
 interface LoadPlan {
@@ -366,35 +401,70 @@ interface LoadPlan {
   readonly alwaysBump?: boolean;
 }
 
-async function applyLoad(conn: DuckDBConnection, plan: LoadPlan): Promise<void> {
+/**
+ * Loads a staging table (see {@link stagingSql}) inside the caller's transaction. Returns whether
+ * the staging rows repeated a key, so the `dedupeSelectSql` window ran; unique keys skip it.
+ */
+async function applyLoad(conn: DuckDBConnection, plan: LoadPlan): Promise<boolean> {
   const { table, tableColumns, key, staging, mode, ts } = plan;
   const names = tableColumns.map(quoteIdent).join(', ');
-  const deduped = dedupeSelectSql(staging, tableColumns, mode === 'append' ? [] : key);
+  const dedupeKey = mode === 'append' ? [] : key;
+  const counts = dedupeKey.length > 0 ? await keyCounts(conn, staging, dedupeKey) : undefined;
+  const repeated = counts !== undefined && counts.rows !== counts.keys;
   if (mode === 'full') await conn.run(`DELETE FROM ${table}`);
-  if (mode !== 'upsert' || key.length === 0) {
+  if (mode !== 'upsert' || counts === undefined) {
+    const rows = dedupeSelectSql(staging, tableColumns, repeated ? key : []);
     await conn.run(
-      `INSERT INTO ${table} (${names}, ${quoteIdent(TIMESTAMP_COLUMN)}) SELECT *, ${ts} FROM (${deduped})`,
+      `INSERT INTO ${table} (${names}, ${quoteIdent(TIMESTAMP_COLUMN)}) SELECT *, ${ts} FROM (${rows})`,
     );
-    return;
+    return repeated;
   }
+  // The upsert's join keeps no order, so unique keys need neither the window nor its ORDER BY.
+  const rows = repeated
+    ? dedupeSelectSql(staging, tableColumns, key)
+    : `SELECT ${names} FROM ${staging}`;
+  await upsert(conn, plan, rows, counts.keys);
+  return repeated;
+}
+
+/**
+ * Upserts `rows` (one per key, `keyCount` of them) into the table. A file row equal to the table
+ * row with its key stays as it is, `_timestamp` included (unless `alwaysBump`); every other file
+ * row replaces the table row with its key, or is added, stamped `ts`. When some key matches more
+ * than one table row (only a table seeded with repeated keys has that), every matched row is
+ * deleted and one file row per match inserted, each stamped as above.
+ */
+async function upsert(
+  conn: DuckDBConnection,
+  plan: LoadPlan,
+  rows: string,
+  keyCount: number,
+): Promise<void> {
+  const { table, tableColumns, key, ts } = plan;
+  const names = tableColumns.map(quoteIdent).join(', ');
   const incoming = tableColumns.map((c) => `d.${quoteIdent(c)}`).join(', ');
+  const oldTs = `o.${quoteIdent(TIMESTAMP_COLUMN)}`;
   const unchanged = tableColumns
     .map((c) => `o.${quoteIdent(c)} IS NOT DISTINCT FROM d.${quoteIdent(c)}`)
     .join(' AND ');
-  const stamp = plan.alwaysBump
-    ? String(ts)
-    : `CASE WHEN o.${quoteIdent(TIMESTAMP_COLUMN)} IS NOT NULL AND ${unchanged} THEN o.${quoteIdent(TIMESTAMP_COLUMN)} ELSE ${ts} END`;
+  const keep = plan.alwaysBump ? 'false' : `(${oldTs} IS NOT NULL AND ${unchanged})`;
   const merged = quoteIdent(`merged_${Date.now()}_${Math.random().toString(36).slice(2)}`);
   const target = `${names}, ${quoteIdent(TIMESTAMP_COLUMN)}`;
   await conn.run(
-    `CREATE TEMP TABLE ${merged} AS SELECT ${incoming}, ${stamp} AS ${quoteIdent(TIMESTAMP_COLUMN)} ` +
-      `FROM (${deduped}) AS d LEFT JOIN ${table} AS o ON ${keyMatchSql('o', 'd', key)}`,
+    `CREATE TEMP TABLE ${merged} AS SELECT ${incoming}, ` +
+      `CASE WHEN ${keep} THEN ${oldTs} ELSE ${ts} END AS ${quoteIdent(TIMESTAMP_COLUMN)}, ` +
+      `${keep} AS __keep FROM (${rows}) AS d LEFT JOIN ${table} AS o ON ${keyMatchSql('o', 'd', key)}`,
   );
   try {
+    const reader = await conn.runAndReadAll(`SELECT count(*) AS n FROM ${merged}`);
+    const inPlace = Number(reader.getRowObjectsJS()[0]?.n ?? 0) === keyCount;
+    const changed = inPlace ? 'NOT d.__keep AND ' : '';
     await conn.run(
-      `DELETE FROM ${table} WHERE EXISTS (SELECT 1 FROM ${merged} AS d WHERE ${keyMatchSql(table, 'd', key)})`,
+      `DELETE FROM ${table} WHERE EXISTS (SELECT 1 FROM ${merged} AS d WHERE ${changed}${keyMatchSql(table, 'd', key)})`,
     );
-    await conn.run(`INSERT INTO ${table} (${target}) SELECT * FROM ${merged}`);
+    await conn.run(
+      `INSERT INTO ${table} (${target}) SELECT ${target} FROM ${merged}${inPlace ? ' WHERE NOT __keep' : ''}`,
+    );
   } finally {
     await conn.run(`DROP TABLE IF EXISTS ${merged}`);
   }

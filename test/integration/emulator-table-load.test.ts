@@ -61,7 +61,7 @@ describe('full load', () => {
   it('collapses repeated keys across slices to the last occurrence, at its position', async () => {
     await db.insertRows(TABLE, COLUMNS, [['old', 'x']], BEFORE);
     const file = await slices('"a","1"\n"b","1"\n', '"a","2"\n"c","1"\n"b","2"\n');
-    expect(await load(file, 'full', ['id'])).toBe('staged');
+    expect(await load(file, 'full', ['id'])).toBe('deduped');
     expect(await rows()).toEqual([
       ['a', '2', NOW],
       ['c', '1', NOW],
@@ -71,7 +71,7 @@ describe('full load', () => {
 
   it('checks a composite key as a whole', async () => {
     const file = await slices('"a","1"\n"a","2"\n', '"b","1"\n"a","1"\n');
-    expect(await load(file, 'full', ['id', 'v'])).toBe('staged');
+    expect(await load(file, 'full', ['id', 'v'])).toBe('deduped');
     expect(await rows()).toEqual([
       ['a', '2', NOW],
       ['b', '1', NOW],
@@ -154,7 +154,13 @@ describe('upsert', () => {
     (await rows()).sort((a, b) => String(a[0]).localeCompare(String(b[0])));
 
   it('keeps the timestamp of unchanged rows and stamps changed and new ones', async () => {
-    await load(await slices('"same","1"\n"changed","2"\n', '"new","1"\n'), 'upsert', ['id']);
+    const file = await slices('"same","1"\n"changed","2"\n', '"new","1"\n');
+    expect(await load(file, 'upsert', ['id'])).toBe('staged');
+    // Unchanged rows are not rewritten: they keep their place ahead of the replaced and new rows.
+    expect((await rows()).slice(0, 2)).toEqual([
+      ['same', '1', BEFORE],
+      ['untouched', '1', BEFORE],
+    ]);
     expect(await sorted()).toEqual([
       ['changed', '2', NOW],
       ['new', '1', NOW],
@@ -165,7 +171,7 @@ describe('upsert', () => {
 
   it('collapses repeated keys in the file to the last occurrence', async () => {
     const file = await slices('"same","9"\n"changed","1"\n"new","1"\n', '"same","1"\n"new","2"\n');
-    await load(file, 'upsert', ['id']);
+    expect(await load(file, 'upsert', ['id'])).toBe('deduped');
     expect(await sorted()).toEqual([
       ['changed', '1', BEFORE],
       ['new', '2', NOW],
@@ -176,10 +182,29 @@ describe('upsert', () => {
 
   it('rewrites every matched row when the table itself repeats a key', async () => {
     await db.insertRows(TABLE, COLUMNS, [['same', '2']], BEFORE);
-    await load(await slices('"same","1"\n'), 'upsert', ['id']);
+    expect(await load(await slices('"same","1"\n'), 'upsert', ['id'])).toBe('staged');
     expect(await sorted()).toEqual([
       ['changed', '1', BEFORE],
       ['same', '1', BEFORE],
+      ['same', '1', NOW],
+      ['untouched', '1', BEFORE],
+    ]);
+  });
+
+  it('stamps unchanged rows too for the control API upsertRows', async () => {
+    await db.upsertLiteralRows(
+      TABLE,
+      COLUMNS,
+      ['id'],
+      [
+        ['same', '1'],
+        ['new', '1'],
+      ],
+      NOW,
+    );
+    expect(await sorted()).toEqual([
+      ['changed', '1', BEFORE],
+      ['new', '1', NOW],
       ['same', '1', NOW],
       ['untouched', '1', BEFORE],
     ]);
@@ -191,5 +216,24 @@ describe('upsert', () => {
       load(await slices('"same","2"\n', '"x",\n"y"\n'), 'upsert', ['id']),
     ).rejects.toThrow();
     expect(await sorted()).toEqual(before);
+  });
+});
+
+describe('upsert into an empty table', () => {
+  it('loads straight from the files like a full load', async () => {
+    expect(await load(await slices('"b","1"\n', '"a",\n'), 'upsert', ['id'])).toBe('direct');
+    expect(await rows()).toEqual([
+      ['b', '1', NOW],
+      ['a', '', NOW],
+    ]);
+  });
+
+  it('collapses repeated keys to the last occurrence through staging', async () => {
+    const file = await slices('"a","1"\n"b","1"\n', '"a","2"\n');
+    expect(await load(file, 'upsert', ['id'])).toBe('deduped');
+    expect((await rows()).sort()).toEqual([
+      ['a', '2', NOW],
+      ['b', '1', NOW],
+    ]);
   });
 });
