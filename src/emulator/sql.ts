@@ -115,6 +115,20 @@ export function keyCountsSql(table: string, key: readonly string[]): string {
   return `SELECT count(*) AS n, count(DISTINCT ${distinct}) AS keys FROM ${table}`;
 }
 
+/**
+ * Deletes every row of `table` but the last per key, "last" by `rowid`: DuckDB numbers the rows an
+ * INSERT adds in insertion order (its order-preservation docs offer `rowid` as the original row
+ * order of a table), so when the table holds only a loaded file's rows the survivor is the file's
+ * last occurrence of its key, and survivors keep their place.
+ */
+export function dedupeInPlaceSql(table: string, key: readonly string[]): string {
+  const partition = key.map(quoteIdent).join(', ');
+  return (
+    `DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM ${table} ` +
+    `QUALIFY row_number() OVER (PARTITION BY ${partition} ORDER BY rowid DESC) > 1)`
+  );
+}
+
 /** `a = b AND …` over key columns between two aliases (NULL-safe). */
 export function keyMatchSql(left: string, right: string, key: readonly string[]): string {
   return key

@@ -8,6 +8,7 @@ import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import {
   TIMESTAMP_COLUMN,
   createTableSql,
+  dedupeInPlaceSql,
   dedupeSelectSql,
   exportSelectSql,
   generateSelectSql,
@@ -29,10 +30,13 @@ export interface TableStats {
 export type LoadMode = 'full' | 'append' | 'upsert';
 
 /**
- * How a load's rows went in (tests and diagnostics): straight from the files, or through a staging
- * table whose keys were unique (`staged`) or repeated (`deduped`: last occurrence kept).
+ * How a load's rows went in (tests and diagnostics): through a staging table or straight from the
+ * files, and whether repeated keys in the file were collapsed (`deduped`).
  */
-export type LoadRoute = 'direct' | 'staged' | 'deduped';
+export interface LoadRoute {
+  readonly staged: boolean;
+  readonly deduped: boolean;
+}
 
 /** Staged import input: CSV files (or none) and the columns they hold, in file order. */
 export interface LoadSource {
@@ -82,19 +86,11 @@ export class TableDb {
     return run;
   }
 
-  /**
-   * Runs `fn` in a transaction and returns its result: committed when `commit(result)` holds
-   * (default: always), rolled back when it does not or `fn` throws.
-   */
-  async #transaction<T>(
-    conn: DuckDBConnection,
-    fn: () => Promise<T>,
-    commit: (result: T) => boolean = () => true,
-  ): Promise<T> {
+  async #transaction<T>(conn: DuckDBConnection, fn: () => Promise<T>): Promise<T> {
     await conn.run('BEGIN TRANSACTION');
     try {
       const result = await fn();
-      await conn.run(commit(result) ? 'COMMIT' : 'ROLLBACK');
+      await conn.run('COMMIT');
       return result;
     } catch (error) {
       await conn.run('ROLLBACK');
@@ -233,9 +229,8 @@ export class TableDb {
    * upsert; every other loaded row gets `ts`. Atomic.
    *
    * Full loads, appends and upserts into an empty table insert straight from the files, in file
-   * order; upserts into a table with rows go through a staging table, and so does a load whose
-   * file repeats a key (checked after the insert, then rolled back: the file is read twice). An
-   * upsert leaves unchanged rows where they are.
+   * order; upserts into a table with rows go through a staging table and leave unchanged rows
+   * where they are.
    */
   load(
     table: string,
@@ -247,19 +242,15 @@ export class TableDb {
   ): Promise<LoadRoute> {
     return this.#serialize(async (conn) => {
       const plan = { table, tableColumns, key, source, mode, ts };
-      const loaded = await this.#transaction(
-        conn,
-        () => insertDirect(conn, plan),
-        (done) => done,
-      );
-      if (loaded) return 'direct';
+      const direct = await this.#transaction(conn, () => insertDirect(conn, plan));
+      if (direct) return direct;
       const staging = quoteIdent(`staging_${++this.#stagingSeq}`);
       await conn.run(stagingSql(staging, source));
       try {
         const deduped = await this.#transaction(conn, () =>
-          applyLoad(conn, { table, tableColumns, key, staging, mode, ts }),
+          applyStaged(conn, { table, tableColumns, key, staging, ts }),
         );
-        return deduped ? 'deduped' : 'staged';
+        return { staged: true, deduped };
       } finally {
         await conn.run(`DROP TABLE IF EXISTS ${staging}`);
       }
@@ -284,15 +275,7 @@ export class TableDb {
     await this.#serialize(async (conn) => {
       try {
         await this.#transaction(conn, () =>
-          applyLoad(conn, {
-            table,
-            tableColumns,
-            key,
-            staging,
-            mode: 'upsert',
-            ts,
-            alwaysBump: true,
-          }),
+          applyStaged(conn, { table, tableColumns, key, staging, ts, alwaysBump: true }),
         );
       } finally {
         await conn.run(`DROP TABLE IF EXISTS ${staging}`);
@@ -347,22 +330,27 @@ interface DirectPlan {
 /**
  * A load straight from the files, inside the caller's transaction, where that gives the staging
  * path's rows: full loads, appends, and upserts into an empty table (every file row is new).
- * Returns `false` (roll back, take the staging path) for an upsert into a table with rows, and
- * when a load with a key put some key in twice: only the staging path keeps the last occurrence.
- * Appends never dedupe (an incremental load into a table with a key is an upsert; `upsert`
- * without a key appends).
+ * Returns `undefined`, having changed nothing, for an upsert into a table with rows. Appends never
+ * dedupe (an incremental load into a table with a key is an upsert; `upsert` without a key
+ * appends).
  */
-async function insertDirect(conn: DuckDBConnection, plan: DirectPlan): Promise<boolean> {
+async function insertDirect(
+  conn: DuckDBConnection,
+  plan: DirectPlan,
+): Promise<LoadRoute | undefined> {
   const { table, tableColumns, key, source, mode, ts } = plan;
   const dedupe = mode !== 'append' && key.length > 0;
-  if (mode === 'upsert' && dedupe && !(await isEmpty(conn, table))) return false;
+  if (mode === 'upsert' && dedupe && !(await isEmpty(conn, table))) return undefined;
   if (mode === 'full') await conn.run(`DELETE FROM ${table}`);
   if (source.paths.length > 0) {
     const read = readCsvSql(source.paths, source.fileColumns, source.header);
     await conn.run(insertCsvSql(table, tableColumns, read, ts));
   }
-  // The table holds only the file's rows here whenever `dedupe` holds.
-  return !dedupe || (await keysUnique(conn, table, key));
+  // With `dedupe` the table now holds only the file's rows, in file order.
+  const counts = dedupe ? await keyCounts(conn, table, key) : undefined;
+  if (!counts || counts.rows === counts.keys) return { staged: false, deduped: false };
+  await conn.run(dedupeInPlaceSql(table, key));
+  return { staged: false, deduped: true };
 }
 
 async function isEmpty(conn: DuckDBConnection, table: string): Promise<boolean> {
@@ -380,46 +368,34 @@ async function keyCounts(
   return { rows: Number(row.n ?? 0), keys: Number(row.keys ?? 0) };
 }
 
-/** Whether no two rows of `table` share a key (a full load's table holds only the file's rows). */
-async function keysUnique(
-  conn: DuckDBConnection,
-  table: string,
-  key: readonly string[],
-): Promise<boolean> {
-  const counts = await keyCounts(conn, table, key);
-  return counts.rows === counts.keys;
-}
-
-interface LoadPlan {
+interface StagedPlan {
   readonly table: string;
   readonly tableColumns: readonly string[];
   readonly key: readonly string[];
   readonly staging: string;
-  readonly mode: LoadMode;
   readonly ts: number;
   /** Stamp every loaded row with `ts`, changed or not. */
   readonly alwaysBump?: boolean;
 }
 
 /**
- * Loads a staging table (see {@link stagingSql}) inside the caller's transaction. Returns whether
- * the staging rows repeated a key, so the `dedupeSelectSql` window ran; unique keys skip it.
+ * Upserts a staging table (see {@link stagingSql}) by `key`, or appends it without a key, inside
+ * the caller's transaction. Returns whether the staging rows repeated a key: only then does the
+ * {@link dedupeSelectSql} window run (the upsert's join keeps no order, so unique keys need
+ * neither the window nor its ORDER BY).
  */
-async function applyLoad(conn: DuckDBConnection, plan: LoadPlan): Promise<boolean> {
-  const { table, tableColumns, key, staging, mode, ts } = plan;
+async function applyStaged(conn: DuckDBConnection, plan: StagedPlan): Promise<boolean> {
+  const { table, tableColumns, key, staging, ts } = plan;
   const names = tableColumns.map(quoteIdent).join(', ');
-  const dedupeKey = mode === 'append' ? [] : key;
-  const counts = dedupeKey.length > 0 ? await keyCounts(conn, staging, dedupeKey) : undefined;
-  const repeated = counts !== undefined && counts.rows !== counts.keys;
-  if (mode === 'full') await conn.run(`DELETE FROM ${table}`);
-  if (mode !== 'upsert' || counts === undefined) {
-    const rows = dedupeSelectSql(staging, tableColumns, repeated ? key : []);
+  if (key.length === 0) {
+    const rows = dedupeSelectSql(staging, tableColumns, []);
     await conn.run(
       `INSERT INTO ${table} (${names}, ${quoteIdent(TIMESTAMP_COLUMN)}) SELECT *, ${ts} FROM (${rows})`,
     );
-    return repeated;
+    return false;
   }
-  // The upsert's join keeps no order, so unique keys need neither the window nor its ORDER BY.
+  const counts = await keyCounts(conn, staging, key);
+  const repeated = counts.rows !== counts.keys;
   const rows = repeated
     ? dedupeSelectSql(staging, tableColumns, key)
     : `SELECT ${names} FROM ${staging}`;
@@ -436,7 +412,7 @@ async function applyLoad(conn: DuckDBConnection, plan: LoadPlan): Promise<boolea
  */
 async function upsert(
   conn: DuckDBConnection,
-  plan: LoadPlan,
+  plan: StagedPlan,
   rows: string,
   keyCount: number,
 ): Promise<void> {

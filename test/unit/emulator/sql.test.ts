@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   createTableSql,
+  dedupeInPlaceSql,
   dedupeSelectSql,
   exportSelectSql,
   generateSelectSql,
@@ -68,6 +69,13 @@ describe('SQL builders', () => {
   it('inserts a read_csv relation by column name, NULL as empty, stamped', () => {
     expect(insertCsvSql('"t"', ['b', 'a'], 'read_csv(…)', 7)).toBe(
       `INSERT INTO "t" ("b", "a", "_timestamp") SELECT COALESCE("b", ''), COALESCE("a", ''), 7 FROM read_csv(…)`,
+    );
+  });
+
+  it('dedupes a table in place, keeping the highest rowid per key', () => {
+    expect(dedupeInPlaceSql('"t"', ['a', 'b'])).toBe(
+      'DELETE FROM "t" WHERE rowid IN (SELECT rowid FROM "t" ' +
+        'QUALIFY row_number() OVER (PARTITION BY "a", "b" ORDER BY rowid DESC) > 1)',
     );
   });
 
