@@ -92,6 +92,43 @@ export function readCsvSql(
   );
 }
 
+/**
+ * `INSERT` of a {@link readCsvSql} relation into a table: its `columns` by name (NULL read as '',
+ * as in every load), every row stamped `timestampSeconds`. Rows land in file order: the emulator
+ * keeps DuckDB's `preserve_insertion_order`.
+ */
+export function insertCsvSql(
+  table: string,
+  columns: readonly string[],
+  read: string,
+  timestampSeconds: number,
+): string {
+  const target = [...columns, TIMESTAMP_COLUMN].map(quoteIdent).join(', ');
+  const values = columns.map((c) => `COALESCE(${quoteIdent(c)}, '')`).join(', ');
+  return `INSERT INTO ${table} (${target}) SELECT ${values}, ${timestampSeconds} FROM ${read}`;
+}
+
+/** One row: `n` rows of `table` and `keys` distinct (non-NULL) values of the key columns. */
+export function keyCountsSql(table: string, key: readonly string[]): string {
+  const columns = key.map(quoteIdent).join(', ');
+  const distinct = key.length === 1 ? columns : `(${columns})`;
+  return `SELECT count(*) AS n, count(DISTINCT ${distinct}) AS keys FROM ${table}`;
+}
+
+/**
+ * Deletes every row of `table` but the last per key, "last" by `rowid`: DuckDB numbers the rows an
+ * INSERT adds in insertion order (its order-preservation docs offer `rowid` as the original row
+ * order of a table), so when the table holds only a loaded file's rows the survivor is the file's
+ * last occurrence of its key, and survivors keep their place.
+ */
+export function dedupeInPlaceSql(table: string, key: readonly string[]): string {
+  const partition = key.map(quoteIdent).join(', ');
+  return (
+    `DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM ${table} ` +
+    `QUALIFY row_number() OVER (PARTITION BY ${partition} ORDER BY rowid DESC) > 1)`
+  );
+}
+
 /** `a = b AND …` over key columns between two aliases (NULL-safe). */
 export function keyMatchSql(left: string, right: string, key: readonly string[]): string {
   return key

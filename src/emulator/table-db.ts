@@ -8,9 +8,12 @@ import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import {
   TIMESTAMP_COLUMN,
   createTableSql,
+  dedupeInPlaceSql,
   dedupeSelectSql,
   exportSelectSql,
   generateSelectSql,
+  insertCsvSql,
+  keyCountsSql,
   keyMatchSql,
   quoteIdent,
   quoteLiteral,
@@ -26,6 +29,15 @@ export interface TableStats {
 /** How an import lands in the table (reference §6.5). */
 export type LoadMode = 'full' | 'append' | 'upsert';
 
+/**
+ * How a load's rows went in (tests and diagnostics): through a staging table or straight from the
+ * files, and whether repeated keys in the file were collapsed (`deduped`).
+ */
+export interface LoadRoute {
+  readonly staged: boolean;
+  readonly deduped: boolean;
+}
+
 /** Staged import input: CSV files (or none) and the columns they hold, in file order. */
 export interface LoadSource {
   readonly paths: readonly string[];
@@ -33,6 +45,20 @@ export interface LoadSource {
   /** The first line of each file is a header to skip. */
   readonly header: boolean;
 }
+
+/**
+ * Instance-wide settings (`SET GLOBAL`: the config map of `DuckDBInstance.create` did not apply
+ * `disabled_compression_methods` in 1.5.5).
+ * - No string compression: choosing and applying FSST / dictionary for every VARCHAR segment cost
+ *   about 3× the CPU of parsing the CSV itself on large imports (scripts/emulator-import-probe.ts);
+ *   uncompressed tables take about 2.6× the disk of compressed ones and scan faster.
+ * - Insertion order kept (DuckDB's default, stated because loads rely on it): a load's rows land
+ *   in file order, and exports read them back in that order.
+ */
+const INSTANCE_SETTINGS = [
+  `SET GLOBAL disabled_compression_methods = 'fsst,dictionary,dict_fsst'`,
+  'SET GLOBAL preserve_insertion_order = true',
+];
 
 export class TableDb {
   readonly #instance: DuckDBInstance;
@@ -48,7 +74,9 @@ export class TableDb {
   /** Opens (creating) the database file. */
   static async open(path: string): Promise<TableDb> {
     const instance = await DuckDBInstance.create(path);
-    return new TableDb(instance, await instance.connect());
+    const writer = await instance.connect();
+    for (const setting of INSTANCE_SETTINGS) await writer.run(setting);
+    return new TableDb(instance, writer);
   }
 
   /** Runs `fn` on the writer connection after every earlier write finished. */
@@ -78,9 +106,7 @@ export class TableDb {
 
   /** Loads a CSV file with a header row; its columns must be `columns` in that order. */
   seedFromCsv(table: string, path: string, columns: readonly string[], ts: number): Promise<void> {
-    const list = columns.map((c) => `COALESCE(${quoteIdent(c)}, '')`).join(', ');
-    const target = [...columns, TIMESTAMP_COLUMN].map(quoteIdent).join(', ');
-    const sql = `INSERT INTO ${table} (${target}) SELECT ${list}, ${ts} FROM ${readCsvSql([path], columns, true)}`;
+    const sql = insertCsvSql(table, columns, readCsvSql([path], columns, true), ts);
     return this.#serialize(async (conn) => {
       await conn.run(sql);
     });
@@ -201,6 +227,10 @@ export class TableDb {
    * `append` adds, `upsert` replaces rows with matching `key`. With a key, in-file duplicates
    * collapse to the last occurrence. Rows whose values did not change keep their `_timestamp` on
    * upsert; every other loaded row gets `ts`. Atomic.
+   *
+   * Full loads, appends and upserts into an empty table insert straight from the files, in file
+   * order; upserts into a table with rows go through a staging table and leave unchanged rows
+   * where they are.
    */
   load(
     table: string,
@@ -209,14 +239,18 @@ export class TableDb {
     source: LoadSource,
     mode: LoadMode,
     ts: number,
-  ): Promise<void> {
+  ): Promise<LoadRoute> {
     return this.#serialize(async (conn) => {
+      const plan = { table, tableColumns, key, source, mode, ts };
+      const direct = await this.#transaction(conn, () => insertDirect(conn, plan));
+      if (direct) return direct;
       const staging = quoteIdent(`staging_${++this.#stagingSeq}`);
       await conn.run(stagingSql(staging, source));
       try {
-        await this.#transaction(conn, () =>
-          applyLoad(conn, { table, tableColumns, key, staging, mode, ts }),
+        const deduped = await this.#transaction(conn, () =>
+          applyStaged(conn, { table, tableColumns, key, staging, ts }),
         );
+        return { staged: true, deduped };
       } finally {
         await conn.run(`DROP TABLE IF EXISTS ${staging}`);
       }
@@ -241,15 +275,7 @@ export class TableDb {
     await this.#serialize(async (conn) => {
       try {
         await this.#transaction(conn, () =>
-          applyLoad(conn, {
-            table,
-            tableColumns,
-            key,
-            staging,
-            mode: 'upsert',
-            ts,
-            alwaysBump: true,
-          }),
+          applyStaged(conn, { table, tableColumns, key, staging, ts, alwaysBump: true }),
         );
       } finally {
         await conn.run(`DROP TABLE IF EXISTS ${staging}`);
@@ -292,46 +318,129 @@ function stagingSql(staging: string, source: LoadSource): string {
   return `CREATE TEMP TABLE ${staging} AS SELECT row_number() OVER () AS __rn, ${list.join(', ')} FROM ${read}`;
 }
 
-interface LoadPlan {
+interface DirectPlan {
+  readonly table: string;
+  readonly tableColumns: readonly string[];
+  readonly key: readonly string[];
+  readonly source: LoadSource;
+  readonly mode: LoadMode;
+  readonly ts: number;
+}
+
+/**
+ * A load straight from the files, inside the caller's transaction, where that gives the staging
+ * path's rows: full loads, appends, and upserts into an empty table (every file row is new).
+ * Returns `undefined`, having changed nothing, for an upsert into a table with rows. Appends never
+ * dedupe (an incremental load into a table with a key is an upsert; `upsert` without a key
+ * appends).
+ */
+async function insertDirect(
+  conn: DuckDBConnection,
+  plan: DirectPlan,
+): Promise<LoadRoute | undefined> {
+  const { table, tableColumns, key, source, mode, ts } = plan;
+  const dedupe = mode !== 'append' && key.length > 0;
+  if (mode === 'upsert' && dedupe && !(await isEmpty(conn, table))) return undefined;
+  if (mode === 'full') await conn.run(`DELETE FROM ${table}`);
+  if (source.paths.length > 0) {
+    const read = readCsvSql(source.paths, source.fileColumns, source.header);
+    await conn.run(insertCsvSql(table, tableColumns, read, ts));
+  }
+  // With `dedupe` the table now holds only the file's rows, in file order.
+  const counts = dedupe ? await keyCounts(conn, table, key) : undefined;
+  if (!counts || counts.rows === counts.keys) return { staged: false, deduped: false };
+  await conn.run(dedupeInPlaceSql(table, key));
+  return { staged: false, deduped: true };
+}
+
+async function isEmpty(conn: DuckDBConnection, table: string): Promise<boolean> {
+  const reader = await conn.runAndReadAll(`SELECT NOT EXISTS (SELECT 1 FROM ${table}) AS empty`);
+  return reader.getRowObjectsJS()[0]?.empty === true;
+}
+
+/** Rows of `table` and distinct values of its `key` columns. */
+async function keyCounts(
+  conn: DuckDBConnection,
+  table: string,
+  key: readonly string[],
+): Promise<{ rows: number; keys: number }> {
+  const row = (await conn.runAndReadAll(keyCountsSql(table, key))).getRowObjectsJS()[0] ?? {};
+  return { rows: Number(row.n ?? 0), keys: Number(row.keys ?? 0) };
+}
+
+interface StagedPlan {
   readonly table: string;
   readonly tableColumns: readonly string[];
   readonly key: readonly string[];
   readonly staging: string;
-  readonly mode: LoadMode;
   readonly ts: number;
   /** Stamp every loaded row with `ts`, changed or not. */
   readonly alwaysBump?: boolean;
 }
 
-async function applyLoad(conn: DuckDBConnection, plan: LoadPlan): Promise<void> {
-  const { table, tableColumns, key, staging, mode, ts } = plan;
+/**
+ * Upserts a staging table (see {@link stagingSql}) by `key`, or appends it without a key, inside
+ * the caller's transaction. Returns whether the staging rows repeated a key: only then does the
+ * {@link dedupeSelectSql} window run (the upsert's join keeps no order, so unique keys need
+ * neither the window nor its ORDER BY).
+ */
+async function applyStaged(conn: DuckDBConnection, plan: StagedPlan): Promise<boolean> {
+  const { table, tableColumns, key, staging, ts } = plan;
   const names = tableColumns.map(quoteIdent).join(', ');
-  const deduped = dedupeSelectSql(staging, tableColumns, mode === 'append' ? [] : key);
-  if (mode === 'full') await conn.run(`DELETE FROM ${table}`);
-  if (mode !== 'upsert' || key.length === 0) {
+  if (key.length === 0) {
+    const rows = dedupeSelectSql(staging, tableColumns, []);
     await conn.run(
-      `INSERT INTO ${table} (${names}, ${quoteIdent(TIMESTAMP_COLUMN)}) SELECT *, ${ts} FROM (${deduped})`,
+      `INSERT INTO ${table} (${names}, ${quoteIdent(TIMESTAMP_COLUMN)}) SELECT *, ${ts} FROM (${rows})`,
     );
-    return;
+    return false;
   }
+  const counts = await keyCounts(conn, staging, key);
+  const repeated = counts.rows !== counts.keys;
+  const rows = repeated
+    ? dedupeSelectSql(staging, tableColumns, key)
+    : `SELECT ${names} FROM ${staging}`;
+  await upsert(conn, plan, rows, counts.keys);
+  return repeated;
+}
+
+/**
+ * Upserts `rows` (one per key, `keyCount` of them) into the table. A file row equal to the table
+ * row with its key stays as it is, `_timestamp` included (unless `alwaysBump`); every other file
+ * row replaces the table row with its key, or is added, stamped `ts`. When some key matches more
+ * than one table row (only a table seeded with repeated keys has that), every matched row is
+ * deleted and one file row per match inserted, each stamped as above.
+ */
+async function upsert(
+  conn: DuckDBConnection,
+  plan: StagedPlan,
+  rows: string,
+  keyCount: number,
+): Promise<void> {
+  const { table, tableColumns, key, ts } = plan;
+  const names = tableColumns.map(quoteIdent).join(', ');
   const incoming = tableColumns.map((c) => `d.${quoteIdent(c)}`).join(', ');
+  const oldTs = `o.${quoteIdent(TIMESTAMP_COLUMN)}`;
   const unchanged = tableColumns
     .map((c) => `o.${quoteIdent(c)} IS NOT DISTINCT FROM d.${quoteIdent(c)}`)
     .join(' AND ');
-  const stamp = plan.alwaysBump
-    ? String(ts)
-    : `CASE WHEN o.${quoteIdent(TIMESTAMP_COLUMN)} IS NOT NULL AND ${unchanged} THEN o.${quoteIdent(TIMESTAMP_COLUMN)} ELSE ${ts} END`;
+  const keep = plan.alwaysBump ? 'false' : `(${oldTs} IS NOT NULL AND ${unchanged})`;
   const merged = quoteIdent(`merged_${Date.now()}_${Math.random().toString(36).slice(2)}`);
   const target = `${names}, ${quoteIdent(TIMESTAMP_COLUMN)}`;
   await conn.run(
-    `CREATE TEMP TABLE ${merged} AS SELECT ${incoming}, ${stamp} AS ${quoteIdent(TIMESTAMP_COLUMN)} ` +
-      `FROM (${deduped}) AS d LEFT JOIN ${table} AS o ON ${keyMatchSql('o', 'd', key)}`,
+    `CREATE TEMP TABLE ${merged} AS SELECT ${incoming}, ` +
+      `CASE WHEN ${keep} THEN ${oldTs} ELSE ${ts} END AS ${quoteIdent(TIMESTAMP_COLUMN)}, ` +
+      `${keep} AS __keep FROM (${rows}) AS d LEFT JOIN ${table} AS o ON ${keyMatchSql('o', 'd', key)}`,
   );
   try {
+    const reader = await conn.runAndReadAll(`SELECT count(*) AS n FROM ${merged}`);
+    const inPlace = Number(reader.getRowObjectsJS()[0]?.n ?? 0) === keyCount;
+    const changed = inPlace ? 'NOT d.__keep AND ' : '';
     await conn.run(
-      `DELETE FROM ${table} WHERE EXISTS (SELECT 1 FROM ${merged} AS d WHERE ${keyMatchSql(table, 'd', key)})`,
+      `DELETE FROM ${table} WHERE EXISTS (SELECT 1 FROM ${merged} AS d WHERE ${changed}${keyMatchSql(table, 'd', key)})`,
     );
-    await conn.run(`INSERT INTO ${table} (${target}) SELECT * FROM ${merged}`);
+    await conn.run(
+      `INSERT INTO ${table} (${target}) SELECT ${target} FROM ${merged}${inPlace ? ' WHERE NOT __keep' : ''}`,
+    );
   } finally {
     await conn.run(`DROP TABLE IF EXISTS ${merged}`);
   }

@@ -1,9 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import {
   createTableSql,
+  dedupeInPlaceSql,
   dedupeSelectSql,
   exportSelectSql,
   generateSelectSql,
+  insertCsvSql,
+  keyCountsSql,
   keyMatchSql,
   physicalTableName,
   quoteIdent,
@@ -61,6 +64,26 @@ describe('SQL builders', () => {
     const sql = dedupeSelectSql('s', ['a', 'b'], ['a']);
     expect(sql).toContain('PARTITION BY "a" ORDER BY __rn DESC');
     expect(sql).toContain('WHERE __dup = 1');
+  });
+
+  it('inserts a read_csv relation by column name, NULL as empty, stamped', () => {
+    expect(insertCsvSql('"t"', ['b', 'a'], 'read_csv(…)', 7)).toBe(
+      `INSERT INTO "t" ("b", "a", "_timestamp") SELECT COALESCE("b", ''), COALESCE("a", ''), 7 FROM read_csv(…)`,
+    );
+  });
+
+  it('dedupes a table in place, keeping the highest rowid per key', () => {
+    expect(dedupeInPlaceSql('"t"', ['a', 'b'])).toBe(
+      'DELETE FROM "t" WHERE rowid IN (SELECT rowid FROM "t" ' +
+        'QUALIFY row_number() OVER (PARTITION BY "a", "b" ORDER BY rowid DESC) > 1)',
+    );
+  });
+
+  it('counts rows and distinct keys', () => {
+    expect(keyCountsSql('s', ['a'])).toBe(
+      'SELECT count(*) AS n, count(DISTINCT "a") AS keys FROM s',
+    );
+    expect(keyCountsSql('s', ['a', 'b'])).toContain('count(DISTINCT ("a", "b")) AS keys');
   });
 
   it('matches keys NULL-safely', () => {
