@@ -3,7 +3,7 @@
  * clients' approach and the raw-copy limit (issue 5). Not a test; never runs in CI.
  *
  *   npm run bench -- [--sizes 1,4] [--sweep 2,4,8,16] [--small-tables 200] [--latency-ms 50]
- *                    [--rate-mbps 40] [--out bench/results]
+ *                    [--rate-mbps 40] [--cases a,b,c,d] [--out bench/results]
  *
  * `--sizes` are GiB of uncompressed CSV. Cases per size: (a) platform job, (b) standalone job,
  * (c) official clients (sequential download + gunzip + concatenate), (d) raw copy with
