@@ -318,13 +318,17 @@ function stagingSql(staging: string, source: LoadSource): string {
   return `CREATE TEMP TABLE ${staging} AS SELECT row_number() OVER () AS __rn, ${list.join(', ')} FROM ${read}`;
 }
 
-interface DirectPlan {
+/** The table a load writes to, its key, and the `_timestamp` loaded rows get. */
+interface LoadTarget {
   readonly table: string;
   readonly tableColumns: readonly string[];
   readonly key: readonly string[];
+  readonly ts: number;
+}
+
+interface DirectPlan extends LoadTarget {
   readonly source: LoadSource;
   readonly mode: LoadMode;
-  readonly ts: number;
 }
 
 /**
@@ -368,12 +372,8 @@ async function keyCounts(
   return { rows: Number(row.n ?? 0), keys: Number(row.keys ?? 0) };
 }
 
-interface StagedPlan {
-  readonly table: string;
-  readonly tableColumns: readonly string[];
-  readonly key: readonly string[];
+interface StagedPlan extends LoadTarget {
   readonly staging: string;
-  readonly ts: number;
   /** Stamp every loaded row with `ts`, changed or not. */
   readonly alwaysBump?: boolean;
 }
