@@ -125,19 +125,12 @@ function chooseAction(
   cli: Exclude<CliArgs, { command: 'help' | 'emulator' }>,
   raw: unknown,
 ): 'run' | SyncAction {
-  const configured =
-    raw &&
-    typeof raw === 'object' &&
-    'action' in raw &&
-    typeof raw.action === 'string' &&
-    raw.action
-      ? raw.action
-      : 'run';
   const value: unknown = raw && typeof raw === 'object' && 'action' in raw ? raw.action : undefined;
   if (value !== undefined && value !== null && typeof value !== 'string') {
     // Never run a config whose action is not a name (an array, a number…) as if it said "run".
     throw new ConfigError([`action: must be a string such as "run", not ${typeof value}`]);
   }
+  const configured = typeof value === 'string' && value !== '' ? value : 'run';
   const action = cli.command === 'action' ? cli.name : cli.dryRun ? 'plan' : configured;
   if (action === 'run' || isSyncAction(action)) return action;
   throw new Error(

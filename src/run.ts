@@ -56,10 +56,10 @@ export interface Tuning {
 /**
  * Measured by `npm run bench` (docs/performance.md) on 2 cores with a modelled object store
  * (50 ms to first byte, 40 MB/s per connection): more slices in flight keep helping until every
- * slice of a typical table moves at once (2 → 7.2 s, 4 → 5.6 s, 8 → 5.0 s per GiB; 16 with the
- * faster job polling below: see the Performance section), and peak memory stays flat (each slice
- * in flight holds only stream buffers). The global bound keeps many tables from opening hundreds
- * of connections at once.
+ * slice of a typical table moves at once (1 GiB: 2 → 7.2 s, 4 → 5.6 s, 8 → 5.0 s in the first
+ * run; 8 → 2.46 s, 16 → 2.13 s after the faster verification), and peak memory stays flat (each
+ * slice in flight holds only stream buffers). The global bound keeps many tables from opening
+ * hundreds of connections at once.
  */
 export const DEFAULT_TUNING: Tuning = {
   slicesPerTable: 16,

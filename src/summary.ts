@@ -1,5 +1,6 @@
 import { messageOf } from './errors.js';
 import type { TableOutcome } from './run.js';
+import { spanSeconds } from './transfer/progress.js';
 
 export interface SummaryRow {
   readonly table: string;
@@ -39,7 +40,8 @@ export function summarize(
     };
   });
   const bytes = rows.reduce((s, r) => s + r.bytes, 0);
-  const seconds = round(spanSeconds(outcomes, nowMs), 2);
+  const progresses = outcomes.map((o) => o.progress);
+  const seconds = round(spanSeconds(progresses, nowMs), 2);
   return {
     rows,
     totals: {
@@ -49,21 +51,6 @@ export function summarize(
       megabytesPerSecond: seconds > 0 ? round(bytes / 1e6 / seconds, 2) : 0,
     },
   };
-}
-
-/**
- * Wall seconds from the first table's start to the last table's end (or `nowMs`): with tables
- * overlapping, neither their sum nor the longest one is the run's time.
- */
-function spanSeconds(outcomes: readonly TableOutcome[], nowMs: number): number {
-  const started = outcomes.flatMap((o) =>
-    o.progress.startedAtMs === undefined ? [] : [o.progress.startedAtMs],
-  );
-  if (started.length === 0) return 0;
-  const ended = outcomes.flatMap((o) =>
-    o.progress.startedAtMs === undefined ? [] : [o.progress.finishedAtMs ?? nowMs],
-  );
-  return Math.max(0, Math.max(...ended) - Math.min(...started)) / 1000;
 }
 
 /** A fixed-width text table of the summary, for people reading the log. */

@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream';
-import type { TableProgress } from '../transfer/progress.js';
+import { spanSeconds, type TableProgress } from '../transfer/progress.js';
 
 const BAR_CELLS = 20;
 /** ESC [ n F: cursor to the start of the line n lines up; ESC [ J: clear to the end of screen. */
@@ -24,10 +24,7 @@ export function renderProgressBar(
   const lines = progresses.filter((p) => p.active).map((p) => tableBar(p, nowMs));
   const done = progresses.filter((p) => p.finishedAtMs !== undefined).length;
   const bytes = progresses.reduce((sum, p) => sum + p.bytes, 0);
-  const started = progresses
-    .map((p) => p.startedAtMs)
-    .filter((ms): ms is number => ms !== undefined);
-  const seconds = started.length > 0 ? (nowMs - Math.min(...started)) / 1000 : 0;
+  const seconds = spanSeconds(progresses, nowMs);
   const rate = seconds > 0 ? bytes / 1e6 / seconds : 0;
   lines.push(
     `tables ${done}/${progresses.length} done, ${(bytes / 1e6).toFixed(1)} MB, ${rate.toFixed(1)} MB/s, ${seconds.toFixed(0)} s`,

@@ -81,3 +81,15 @@ export class TableProgress {
     return ((this.finishedAtMs ?? nowMs) - this.startedAtMs) / 1000;
   }
 }
+
+/**
+ * Wall seconds from the first table's start to the last table's end (`nowMs` for tables still
+ * running): with tables overlapping, neither their sum nor the longest one is the run's time.
+ */
+export function spanSeconds(progresses: readonly TableProgress[], nowMs: number): number {
+  const started = progresses.filter((p) => p.startedAtMs !== undefined);
+  if (started.length === 0) return 0;
+  const firstMs = Math.min(...started.map((p) => p.startedAtMs ?? nowMs));
+  const lastMs = Math.max(...started.map((p) => p.finishedAtMs ?? nowMs));
+  return Math.max(0, lastMs - firstMs) / 1000;
+}
