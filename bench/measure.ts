@@ -1,5 +1,5 @@
-/** Child-process timing and peak-RSS measurement for the benchmark (Linux /proc). */
-import { spawn } from 'node:child_process';
+/** Child-process timing, CPU and peak-RSS measurement for the benchmark (Linux /proc). */
+import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 
 export interface Measured {
@@ -7,6 +7,13 @@ export interface Measured {
   readonly seconds: number;
   /** Peak resident set (VmHWM of /proc/<pid>/status, polled), bytes; 0 when unreadable. */
   readonly peakRssBytes: number;
+  /** User + system CPU of the child and its descendants, seconds (10 ms resolution). */
+  readonly cpuSeconds: number;
+  /**
+   * User + system CPU of this process while the child ran, seconds: the in-process emulator
+   * serving the child, plus the benchmark's own polling (small).
+   */
+  readonly hostCpuSeconds: number;
   readonly stdout: string;
   readonly stderr: string;
 }
@@ -22,6 +29,32 @@ export function peakRssOf(pid: number): number | undefined {
   }
 }
 
+const CLOCK_TICKS_PER_SECOND = clockTicksPerSecond();
+
+function clockTicksPerSecond(): number {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+}
+
+/**
+ * CPU seconds of this process's reaped children (cutime + cstime of /proc/self/stat). A child's
+ * CPU is added once it has been reaped, so the difference around one awaited child is its CPU.
+ */
+export function reapedChildrenCpuSeconds(): number {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  // Fields after the parenthesised command name start at field 3 (state); cutime is field 16.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[13]) + Number(fields[14])) / CLOCK_TICKS_PER_SECOND;
+}
+
+function hostCpuSecondsSince(start: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(start);
+  return (used.user + used.system) / 1e6;
+}
+
 /**
  * Runs a command, polling its VmHWM every `pollMs` (the peak only grows, so the last reading before
  * exit is the process's peak, up to what it grew in its last `pollMs`).
@@ -32,6 +65,8 @@ export function measure(
   options: { env?: NodeJS.ProcessEnv; pollMs?: number } = {},
 ): Promise<Measured> {
   const started = performance.now();
+  const childrenCpuBefore = reapedChildrenCpuSeconds();
+  const hostCpuBefore = process.cpuUsage();
   const child = spawn(command, args, {
     env: options.env ?? process.env,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -59,6 +94,8 @@ export function measure(
         code,
         seconds: (performance.now() - started) / 1000,
         peakRssBytes: peak,
+        cpuSeconds: reapedChildrenCpuSeconds() - childrenCpuBefore,
+        hostCpuSeconds: hostCpuSecondsSince(hostCpuBefore),
         stdout,
         stderr,
       });

@@ -11,15 +11,19 @@
  */
 import aws4 from 'aws4';
 import { execFileSync } from 'node:child_process';
+import { createReadStream } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
-import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { startEmulator, type EmulatorHandle } from '../src/emulator/server.js';
 import { openSliceSource } from '../src/objects/slice-source.js';
 import { s3ObjectUrl } from '../src/objects/s3.js';
 import { SecretMasker } from '../src/secrets.js';
 import { createStorageClient } from '../src/storage/storage-client.js';
 import type { FileDetail } from '../src/storage/types.js';
+import { GzipVerifier } from '../src/transfer/verify-gzip.js';
 import { measure, type Measured } from './measure.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..', '..');
@@ -81,6 +85,10 @@ interface CaseResult {
   readonly bytes: number;
   readonly megabytesPerSecond: number;
   readonly peakRssMB: number | null;
+  /** User + system CPU of the measured process (job, official client or curl). */
+  readonly cpuSeconds: number;
+  /** CPU the in-process emulator spent meanwhile (serving, and in (b) receiving and importing). */
+  readonly emulatorCpuSeconds: number;
   readonly note?: string;
   readonly phases?: Record<string, number>;
 }
@@ -210,6 +218,8 @@ function caseOf(
     bytes,
     megabytesPerSecond: round(bytes / 1e6 / measured.seconds, 1),
     peakRssMB: measured.peakRssBytes > 0 ? mb(measured.peakRssBytes) : null,
+    cpuSeconds: round(measured.cpuSeconds),
+    emulatorCpuSeconds: round(measured.hostCpuSeconds),
     ...(extra.note ? { note: extra.note } : {}),
     ...(extra.phases ? { phases: extra.phases } : {}),
   };
@@ -238,7 +248,7 @@ async function rawCopy(
   emulator: EmulatorHandle,
   file: FileDetail,
   parallel: number,
-): Promise<{ measured: Measured; bytes: number }> {
+): Promise<{ measured: Measured; bytes: number; verification: Verification }> {
   const source = await openSliceSource(file, {
     refetchFile: () => Promise.reject(new Error('no refetch')),
     endpoints: { s3: emulator.url },
@@ -284,14 +294,70 @@ async function rawCopy(
       configPath,
     ]);
     if (measured.code !== 0) throw new Error(`curl failed: ${measured.stderr}`);
+    const files = (await readdir(dir)).filter((name) => name.endsWith('.gz'));
     let bytes = 0;
-    for (const name of await readdir(dir)) {
-      if (name.endsWith('.gz')) bytes += (await stat(join(dir, name))).size;
-    }
-    return { measured, bytes };
+    for (const name of files) bytes += (await stat(join(dir, name))).size;
+    const verification = await verifyFiles(files.map((name) => join(dir, name)));
+    return { measured, bytes, verification };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** CPU that the job's slice verification alone needs for a set of gzip slices. */
+interface Verification {
+  /** Process CPU (main thread + zlib's thread pool), seconds. */
+  readonly cpuSeconds: number;
+  readonly rows: number;
+}
+
+/**
+ * Runs every file through the job's {@link GzipVerifier} (full gunzip, CRC, CSV record count), two
+ * at a time, with nothing else running, and measures the CPU it took. The emulator is idle then.
+ */
+async function verifyFiles(paths: readonly string[]): Promise<Verification> {
+  const cpuBefore = process.cpuUsage();
+  let rows = 0;
+  const queue = [...paths];
+  const worker = async () => {
+    for (let path = queue.shift(); path !== undefined; path = queue.shift()) {
+      const verifier = new GzipVerifier();
+      const discard = new Writable({ write: (_chunk, _encoding, done) => done() });
+      await pipeline(createReadStream(path), verifier, discard);
+      rows += verifier.tally.rows;
+    }
+  };
+  await Promise.all([worker(), worker()]);
+  const used = process.cpuUsage(cpuBefore);
+  return { cpuSeconds: (used.user + used.system) / 1e6, rows };
+}
+
+/**
+ * Upper bounds on the ratios that this machine allows, from CPU measured in this run:
+ * - a/d: any copier that gunzips every byte needs at least (verification CPU + the emulator's CPU
+ *   to serve the slices, as in (d)) / cores of wall time; the job's fixed costs (start-up, token
+ *   check, export job) come on top, so the bound flatters it.
+ * - b/d: the destination's import job alone (its phase in (b)) takes longer than (d) allows.
+ */
+function ceilingsOf(
+  cases: Partial<Record<'a' | 'b' | 'c' | 'd', CaseResult>>,
+  verification: Verification | undefined,
+  bytes: number,
+) {
+  const d = cases.d;
+  if (!d || !verification) return undefined;
+  const cores = availableParallelism();
+  const floorSeconds = (verification.cpuSeconds + d.emulatorCpuSeconds) / cores;
+  const importSeconds = cases.b?.phases?.['import job'];
+  return {
+    cores,
+    verificationCpuSeconds: round(verification.cpuSeconds),
+    verificationMBPerCoreSecond: round(bytes / 1e6 / verification.cpuSeconds, 1),
+    emulatorServeCpuSeconds: d.emulatorCpuSeconds,
+    verifyingCopyFloorSeconds: round(floorSeconds),
+    'a/d': round(Math.min(1, d.seconds / floorSeconds)),
+    ...(importSeconds ? { 'b/d': round(Math.min(1, d.seconds / importSeconds)) } : {}),
+  };
 }
 
 /** (c) sequential download + gunzip + concatenate into one CSV, as a child process. */
@@ -363,6 +429,7 @@ async function benchSize(emulator: EmulatorHandle, sizeGiB: number, options: Opt
   }
   const cases: Partial<Record<'a' | 'b' | 'c' | 'd', CaseResult>> = {};
   let csvBytes: number | null = null;
+  let verification: Verification | undefined;
   if (options.cases.has('a')) {
     const a = await runJob(emulator, [table]);
     cases.a = caseOf('(a) platform job', a.measured, bytes, { phases: a.summaries[0]?.phases });
@@ -382,6 +449,10 @@ async function benchSize(emulator: EmulatorHandle, sizeGiB: number, options: Opt
   if (options.cases.has('d')) {
     const d = await rawCopy(emulator, file, options.curlParallel);
     if (d.bytes !== bytes) log(`  warning: curl wrote ${d.bytes} bytes, the file has ${bytes}`);
+    if (d.verification.rows !== rows) {
+      log(`  warning: verification counted ${d.verification.rows} rows, the table has ${rows}`);
+    }
+    verification = d.verification;
     cases.d = caseOf(
       `(d) raw copy, curl --parallel-max ${options.curlParallel}`,
       d.measured,
@@ -415,6 +486,7 @@ async function benchSize(emulator: EmulatorHandle, sizeGiB: number, options: Opt
     cases: results,
     sweep,
     ratios,
+    ceilings: ceilingsOf(cases, verification, bytes),
   };
 }
 
@@ -482,14 +554,20 @@ async function benchSmallTables(emulator: EmulatorHandle, options: Options) {
 function printTable(size: Awaited<ReturnType<typeof benchSize>>): void {
   const lines = [
     `${size.sizeGiB} GiB CSV (${size.csvBytes === null ? '?' : mb(size.csvBytes)} MB), ${mb(size.compressedBytes)} MB gzip in ${size.slices} slices`,
-    `${'case'.padEnd(52)} ${'seconds'.padStart(8)} ${'MB/s'.padStart(8)} ${'peak RSS MB'.padStart(12)}`,
+    `${'case'.padEnd(52)} ${'seconds'.padStart(8)} ${'MB/s'.padStart(8)} ${'peak RSS MB'.padStart(12)} ${'CPU s'.padStart(6)} ${'emulator CPU s'.padStart(15)}`,
     ...[...size.cases, ...size.sweep].map(
       (r) =>
-        `${r.case.padEnd(52)} ${r.seconds.toFixed(2).padStart(8)} ${r.megabytesPerSecond.toFixed(1).padStart(8)} ${String(r.peakRssMB ?? '-').padStart(12)}`,
+        `${r.case.padEnd(52)} ${r.seconds.toFixed(2).padStart(8)} ${r.megabytesPerSecond.toFixed(1).padStart(8)} ${String(r.peakRssMB ?? '-').padStart(12)} ${r.cpuSeconds.toFixed(2).padStart(6)} ${r.emulatorCpuSeconds.toFixed(2).padStart(15)}`,
     ),
     `ratios (throughput): ${Object.entries(size.ratios)
       .map(([k, v]) => `${k} = ${v}`)
       .join(', ')}`,
+    ...(size.ceilings
+      ? [
+          `verification alone (gunzip + CRC + record count): ${size.ceilings.verificationCpuSeconds} CPU s, ${size.ceilings.verificationMBPerCoreSecond} MB gzip per core-second`,
+          `ceilings on ${size.ceilings.cores} cores: a/d ≤ ${size.ceilings['a/d']} (verification + the emulator serving (d) need ${size.ceilings.verifyingCopyFloorSeconds} s)${size.ceilings['b/d'] === undefined ? '' : `, b/d ≤ ${size.ceilings['b/d']} (the import job alone)`}`,
+        ]
+      : []),
   ];
   process.stdout.write(`\n${lines.join('\n')}\n`);
 }
