@@ -50,7 +50,8 @@ export function reapedChildrenCpuSeconds(): number {
   return (Number(fields[13]) + Number(fields[14])) / CLOCK_TICKS_PER_SECOND;
 }
 
-function hostCpuSecondsSince(start: NodeJS.CpuUsage): number {
+/** User + system CPU of this process (every thread) since `start`, seconds. */
+export function cpuSecondsSince(start: NodeJS.CpuUsage): number {
   const used = process.cpuUsage(start);
   return (used.user + used.system) / 1e6;
 }
@@ -95,7 +96,7 @@ export function measure(
         seconds: (performance.now() - started) / 1000,
         peakRssBytes: peak,
         cpuSeconds: reapedChildrenCpuSeconds() - childrenCpuBefore,
-        hostCpuSeconds: hostCpuSecondsSince(hostCpuBefore),
+        hostCpuSeconds: cpuSecondsSince(hostCpuBefore),
         stdout,
         stderr,
       });

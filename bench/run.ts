@@ -24,7 +24,8 @@ import { SecretMasker } from '../src/secrets.js';
 import { createStorageClient } from '../src/storage/storage-client.js';
 import type { FileDetail } from '../src/storage/types.js';
 import { GzipVerifier } from '../src/transfer/verify-gzip.js';
-import { measure, type Measured } from './measure.js';
+import { COLUMNS, CSV_BYTES_PER_ROW, SLICE_ROWS } from './bench-table.js';
+import { cpuSecondsSince, measure, type Measured } from './measure.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..', '..');
 const CLI = join(ROOT, 'dist', 'main.js');
@@ -33,11 +34,6 @@ const SOURCE_TOKEN = `101-1001-${'b'.repeat(40)}`;
 const DEST_TOKEN = `202-2001-${'c'.repeat(40)}`;
 const BUCKET = 'in.c-bench';
 const DEST_BUCKET = 'in.c-copy';
-/** id + 30 generated columns: about 365 bytes of CSV per row, gzip level 1 about 2.85×. */
-const COLUMNS = ['id', ...Array.from({ length: 30 }, (_, i) => `c${String(i).padStart(2, '0')}`)];
-const CSV_BYTES_PER_ROW = 365;
-/** About 36 MB of CSV (13 MB gzip) per slice, like a warehouse unload. */
-const SLICE_ROWS = 100_000;
 const GIB = 1024 ** 3;
 
 interface Options {
@@ -92,6 +88,9 @@ interface CaseResult {
   readonly note?: string;
   readonly phases?: Record<string, number>;
 }
+
+/** The per-size cases (a)–(d) that `--cases` selected, by letter. */
+type CasesRun = Partial<Record<'a' | 'b' | 'c' | 'd', CaseResult>>;
 
 const log = (text: string) => process.stderr.write(`${text}\n`);
 const mb = (bytes: number) => Math.round((bytes / 1e6) * 10) / 10;
@@ -328,8 +327,7 @@ async function verifyFiles(paths: readonly string[]): Promise<Verification> {
     }
   };
   await Promise.all([worker(), worker()]);
-  const used = process.cpuUsage(cpuBefore);
-  return { cpuSeconds: (used.user + used.system) / 1e6, rows };
+  return { cpuSeconds: cpuSecondsSince(cpuBefore), rows };
 }
 
 /**
@@ -339,11 +337,7 @@ async function verifyFiles(paths: readonly string[]): Promise<Verification> {
  *   check, export job) come on top, so the bound flatters it.
  * - b/d: the destination's import job alone (its phase in (b)) takes longer than (d) allows.
  */
-function ceilingsOf(
-  cases: Partial<Record<'a' | 'b' | 'c' | 'd', CaseResult>>,
-  verification: Verification | undefined,
-  bytes: number,
-) {
+function ceilingsOf(cases: CasesRun, verification: Verification | undefined, bytes: number) {
   const d = cases.d;
   if (!d || !verification) return undefined;
   const cores = availableParallelism();
@@ -427,7 +421,7 @@ async function benchSize(emulator: EmulatorHandle, sizeGiB: number, options: Opt
       `  sweep ${perTable}: ${result.seconds} s, ${result.megabytesPerSecond} MB/s, ${result.peakRssMB} MB`,
     );
   }
-  const cases: Partial<Record<'a' | 'b' | 'c' | 'd', CaseResult>> = {};
+  const cases: CasesRun = {};
   let csvBytes: number | null = null;
   let verification: Verification | undefined;
   if (options.cases.has('a')) {

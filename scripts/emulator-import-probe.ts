@@ -26,12 +26,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { COLUMNS, CSV_BYTES_PER_ROW, SLICE_ROWS } from '../bench/bench-table.js';
 import { writeSlices } from '../src/emulator/slice-writer.js';
 import { TableDb, type LoadMode } from '../src/emulator/table-db.js';
 
-const COLUMNS = ['id', ...Array.from({ length: 30 }, (_, i) => `c${String(i).padStart(2, '0')}`)];
-const CSV_BYTES_PER_ROW = 365;
-const SLICE_ROWS = 100_000;
 const TABLE = '"probe"';
 const EARLIER_TS = 1_000;
 const LOAD_TS = 2_000;

@@ -152,10 +152,10 @@ export class TableDb {
         ? '0'
         : columns.map((c) => `COALESCE(strlen(${quoteIdent(c)}), 0)`).join(' + ');
     return this.#serialize(async (conn) => {
-      const reader = await conn.runAndReadAll(
+      const row = await firstRow(
+        conn,
         `SELECT count(*) AS n, COALESCE(sum(${size}), 0) AS bytes FROM ${table}`,
       );
-      const row = reader.getRowObjectsJS()[0] ?? {};
       return { rowsCount: Number(row.n ?? 0), dataSizeBytes: Number(row.bytes ?? 0) };
     });
   }
@@ -357,9 +357,14 @@ async function insertDirect(
   return { staged: false, deduped: true };
 }
 
+/** The first row of a query's result as a JS object (empty when there is none). */
+async function firstRow(conn: DuckDBConnection, sql: string): Promise<Record<string, unknown>> {
+  return (await conn.runAndReadAll(sql)).getRowObjectsJS()[0] ?? {};
+}
+
 async function isEmpty(conn: DuckDBConnection, table: string): Promise<boolean> {
-  const reader = await conn.runAndReadAll(`SELECT NOT EXISTS (SELECT 1 FROM ${table}) AS empty`);
-  return reader.getRowObjectsJS()[0]?.empty === true;
+  const row = await firstRow(conn, `SELECT NOT EXISTS (SELECT 1 FROM ${table}) AS empty`);
+  return row.empty === true;
 }
 
 /** Rows of `table` and distinct values of its `key` columns. */
@@ -368,7 +373,7 @@ async function keyCounts(
   table: string,
   key: readonly string[],
 ): Promise<{ rows: number; keys: number }> {
-  const row = (await conn.runAndReadAll(keyCountsSql(table, key))).getRowObjectsJS()[0] ?? {};
+  const row = await firstRow(conn, keyCountsSql(table, key));
   return { rows: Number(row.n ?? 0), keys: Number(row.keys ?? 0) };
 }
 
@@ -432,8 +437,8 @@ async function upsert(
       `${keep} AS __keep FROM (${rows}) AS d LEFT JOIN ${table} AS o ON ${keyMatchSql('o', 'd', key)}`,
   );
   try {
-    const reader = await conn.runAndReadAll(`SELECT count(*) AS n FROM ${merged}`);
-    const inPlace = Number(reader.getRowObjectsJS()[0]?.n ?? 0) === keyCount;
+    const merges = await firstRow(conn, `SELECT count(*) AS n FROM ${merged}`);
+    const inPlace = Number(merges.n ?? 0) === keyCount;
     const changed = inPlace ? 'NOT d.__keep AND ' : '';
     await conn.run(
       `DELETE FROM ${table} WHERE EXISTS (SELECT 1 FROM ${merged} AS d WHERE ${changed}${keyMatchSql(table, 'd', key)})`,

@@ -87,9 +87,11 @@ export class TableProgress {
  * running): with tables overlapping, neither their sum nor the longest one is the run's time.
  */
 export function spanSeconds(progresses: readonly TableProgress[], nowMs: number): number {
-  const started = progresses.filter((p) => p.startedAtMs !== undefined);
-  if (started.length === 0) return 0;
-  const firstMs = Math.min(...started.map((p) => p.startedAtMs ?? nowMs));
-  const lastMs = Math.max(...started.map((p) => p.finishedAtMs ?? nowMs));
+  const spans = progresses.flatMap((p) =>
+    p.startedAtMs === undefined ? [] : [{ fromMs: p.startedAtMs, toMs: p.finishedAtMs ?? nowMs }],
+  );
+  if (spans.length === 0) return 0;
+  const firstMs = Math.min(...spans.map((s) => s.fromMs));
+  const lastMs = Math.max(...spans.map((s) => s.toMs));
   return Math.max(0, lastMs - firstMs) / 1000;
 }
