@@ -5,25 +5,27 @@
 #
 # Stages: `build` compiles TypeScript with the dev dependencies; `deps` installs the production
 # dependencies only; the runtime image ships dist/, those node_modules, package.json and
-# component.json. It runs as uid 1000 but works under any uid (Keboola's runner passes --user):
+# component.json. The Storage API emulator is an npm workspace (emulator/) that the job never
+# imports: it is not in the build context, and `--workspaces=false` keeps npm from installing it
+# or its dependencies (DuckDB) even if it were. It runs as uid 1000 but works under any uid (Keboola's runner passes --user):
 # it writes nowhere but /data (the default data folder) and /tmp (HOME), and never runs npm.
 # Only Dockerfile features that buildah 1.28 supports (no COPY --link, no heredocs).
 
 FROM node:24-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-# tsc needs no native binaries: --omit=optional skips the emulator's 70 MB DuckDB engine.
+# tsc needs no native binaries: --omit=optional skips DuckDB's 70 MB engine.
 RUN --mount=type=cache,target=/root/.npm,sharing=locked \
-    npm ci --omit=optional --no-audit --no-fund --ignore-scripts
+    npm ci --workspaces=false --omit=optional --no-audit --no-fund --ignore-scripts
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
-RUN npm run build
+RUN npm run build:job
 
 FROM node:24-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN --mount=type=cache,target=/root/.npm,sharing=locked \
-    npm ci --omit=dev --no-audit --no-fund --ignore-scripts
+    npm ci --workspaces=false --omit=dev --no-audit --no-fund --ignore-scripts
 
 FROM node:24-slim
 ARG VERSION=0.0.0-dev

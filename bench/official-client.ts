@@ -4,7 +4,7 @@
  * local CSV. Same signed requests as the job (`openSliceSource`). Run as a child process so its
  * peak RSS is measured on its own:
  *
- *   node dist/.bench/bench/official-client.js <file-detail.json> <out.csv>
+ *   node .build/bench/official-client.js <file-detail.json> <out.csv>
  *
  * Prints one JSON line: `{ slices, compressedBytes, csvBytes }`.
  */

@@ -17,7 +17,7 @@ import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { startEmulator, type EmulatorHandle } from '../src/emulator/server.js';
+import { startEmulator, type EmulatorHandle } from 'keboola-storage-emulator';
 import { openSliceSource } from '../src/objects/slice-source.js';
 import { s3ObjectUrl } from '../src/objects/s3.js';
 import { SecretMasker } from '../src/secrets.js';
@@ -27,7 +27,7 @@ import { GzipVerifier } from '../src/transfer/verify-gzip.js';
 import { COLUMNS, CSV_BYTES_PER_ROW, SLICE_ROWS } from './bench-table.js';
 import { cpuSecondsSince, measure, type Measured } from './measure.js';
 
-const ROOT = resolve(import.meta.dirname, '..', '..', '..');
+const ROOT = resolve(import.meta.dirname, '..', '..');
 const CLI = join(ROOT, 'dist', 'main.js');
 const OFFICIAL = join(import.meta.dirname, 'official-client.js');
 const SOURCE_TOKEN = `101-1001-${'b'.repeat(40)}`;

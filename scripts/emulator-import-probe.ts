@@ -2,7 +2,7 @@
  * Times the emulator's import (`TableDb.load`) on a large sliced gzip CSV, outside `npm test`.
  *
  *   npm run build && tsc -p scripts/tsconfig.json
- *   node dist/.scripts/scripts/emulator-import-probe.js --size-mib 200 --modes full,append,upsert
+ *   node .build/scripts/emulator-import-probe.js --size-mib 200 --modes full,append,upsert
  *
  * The file is made once per size (cached under `--data-dir`) the way the benchmark makes it: a
  * `generate` table (id + 30 columns, about 365 bytes of CSV per row) exported through the
@@ -27,8 +27,8 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { COLUMNS, CSV_BYTES_PER_ROW, SLICE_ROWS } from '../bench/bench-table.js';
-import { writeSlices } from '../src/emulator/slice-writer.js';
-import { TableDb, type LoadMode } from '../src/emulator/table-db.js';
+import { writeSlices } from '../emulator/src/slice-writer.js';
+import { TableDb, type LoadMode } from '../emulator/src/table-db.js';
 
 const TABLE = '"probe"';
 const EARLIER_TS = 1_000;

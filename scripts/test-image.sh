@@ -24,14 +24,14 @@
 # answers. Environment knobs:
 #   SCENARIOS="keboola action"   run only these scenarios (default: all)
 #   KBC_TEST_IMAGE=name:tag      test this already-built image instead of building one
-#   SEED=path                    emulator seed (default data/seed/seed.json)
+#   SEED=path                    emulator seed (default: the emulator package's emulator/seed/seed.json)
 #   KEEP=1                       keep the temp folder (its path is printed)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 STARTED_S=$SECONDS
-SEED=${SEED:-$ROOT/data/seed/seed.json}
+SEED=${SEED:-$ROOT/emulator/seed/seed.json}
 IMAGE=${KBC_TEST_IMAGE:-localhost/kbc-table-sync:test}
 ALL_SCENARIOS="keboola standalone rerun action badconfig timeout facts size"
 SCENARIOS=${SCENARIOS:-$ALL_SCENARIOS}
@@ -102,8 +102,9 @@ build_image() {
 
 # ---------------------------------------------------------------- host side: build, emulator
 ensure_host_build() {
-  [ -d node_modules/@duckdb/node-api ] || die "dev dependencies missing (the emulator needs them): run npm ci"
-  if [ ! -f dist/main.js ] || [ -n "$(find src package.json tsconfig.json tsconfig.build.json -newer dist/main.js -print -quit)" ]; then
+  [ -d node_modules/keboola-storage-emulator ] || die "the emulator workspace is not installed: run npm ci"
+  if [ ! -f dist/main.js ] || [ ! -f emulator/dist/bin.js ] ||
+    [ -n "$(find src emulator/src package.json tsconfig.json tsconfig.build.json -newer dist/main.js -print -quit)" ]; then
     log "dist/ is stale: npm run build"
     npm run build >"$TMP/host-build.log" 2>&1 || {
       cat "$TMP/host-build.log" >&2
@@ -122,7 +123,7 @@ start_emulator() {
   port=$(free_port)
   EMU="http://127.0.0.1:$port"
   mkdir -p "$TMP/emulator" # its work folder (TMPDIR), removed with $TMP even after a SIGKILL
-  TMPDIR="$TMP/emulator" node dist/main.js emulator --port "$port" --seed "$SEED" >"$TMP/emulator.log" 2>&1 &
+  TMPDIR="$TMP/emulator" node emulator/dist/bin.js --port "$port" --seed "$SEED" >"$TMP/emulator.log" 2>&1 &
   EMULATOR_PID=$!
   for _ in $(seq 1 150); do
     if curl -s -o /dev/null "$EMU/"; then

@@ -17,11 +17,6 @@ export type CliArgs =
       readonly data: string | undefined;
       readonly tables: readonly string[];
     }
-  | {
-      readonly command: 'emulator';
-      readonly port: number | undefined;
-      readonly seed: string | undefined;
-    }
   | { readonly command: 'help'; readonly text: string };
 
 /**
@@ -85,17 +80,6 @@ export function parseCli(argv: readonly string[]): CliArgs {
           .option('table', { type: 'string', array: true, describe: 'Limit plan to this table' }),
       (args) => {
         result = { command: 'action', name: args.name, data: args.data, tables: args.table ?? [] };
-      },
-    )
-    .command(
-      'emulator',
-      'Start the local Storage API emulator (from a source checkout)',
-      (y) =>
-        y
-          .option('port', { type: 'number', describe: 'Port on 127.0.0.1 (default 8765)' })
-          .option('seed', { type: 'string', describe: 'Seed file (default data/seed/seed.json)' }),
-      (args) => {
-        result = { command: 'emulator', port: args.port, seed: args.seed };
       },
     )
     .fail((message, error) => {

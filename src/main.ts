@@ -13,14 +13,7 @@ import { resolveChangedSince } from './config/changed-since.js';
 import { loadRawConfig, resolveDataDir } from './config/load-raw-config.js';
 import { parseConfig } from './config/parse-config.js';
 import type { Config } from './config/types.js';
-import {
-  ConfigError,
-  InterruptedError,
-  UserError,
-  exitCodeFor,
-  isUserFixable,
-  messageOf,
-} from './errors.js';
+import { ConfigError, InterruptedError, exitCodeFor, isUserFixable, messageOf } from './errors.js';
 import { createLogger, type Logger } from './logger.js';
 import { endpointsFromEnv } from './objects/endpoints.js';
 import { openSliceSink } from './objects/slice-sink.js';
@@ -37,8 +30,6 @@ import type { RetryOptions } from './storage/retry-policy.js';
 import { createStorageClient, type PollOptions } from './storage/storage-client.js';
 import type { StorageClient } from './storage/types.js';
 import { formatSummaryTable, summarize } from './summary.js';
-// Type only: the emulator is loaded on demand (it needs the dev dependencies, absent in the image).
-import type * as EmulatorMain from './emulator/main.js';
 
 export interface Io {
   readonly argv: readonly string[];
@@ -59,7 +50,6 @@ export async function main(io: Io): Promise<number> {
       io.stdout.write(`${cli.text}\n`);
       return 0;
     }
-    if (cli.command === 'emulator') return await runEmulator(cli);
     const dataDir = resolveDataDir({ cliData: cli.data, env: io.env, exists: existsSync });
     const raw = await loadRawConfig(dataDir);
     masker.addHashKeys(raw);
@@ -122,7 +112,7 @@ export async function main(io: Io): Promise<number> {
  * so an unknown one is an integration error, not something the user typed into a form.
  */
 function chooseAction(
-  cli: Exclude<CliArgs, { command: 'help' | 'emulator' }>,
+  cli: Exclude<CliArgs, { command: 'help' }>,
   raw: unknown,
 ): 'run' | SyncAction {
   const value: unknown = raw && typeof raw === 'object' && 'action' in raw ? raw.action : undefined;
@@ -316,24 +306,6 @@ function describeInternalError(error: unknown): string {
     }
   }
   return lines.join('\n');
-}
-
-type EmulatorModule = typeof EmulatorMain;
-
-async function runEmulator(cli: Extract<CliArgs, { command: 'emulator' }>): Promise<number> {
-  let emulator: EmulatorModule;
-  try {
-    emulator = await import('./emulator/main.js');
-  } catch {
-    throw new UserError(
-      'The emulator needs the development dependencies: run it from a source checkout with "npm ci && npm run emulator".',
-    );
-  }
-  await emulator.runEmulatorCli({
-    ...(cli.port !== undefined ? { port: cli.port } : {}),
-    ...(cli.seed !== undefined ? { seedFile: cli.seed } : {}),
-  });
-  return 0;
 }
 
 function nullStream(): Writable {

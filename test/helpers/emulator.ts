@@ -2,18 +2,17 @@
  * Integration-test helper: starts the emulator with a seed in `beforeAll` (port 0 on 127.0.0.1)
  * and closes it in `afterAll`. Use inside a `describe` (or at file level).
  */
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll } from 'vitest';
-import type { EmulatorControl } from '../../src/emulator/control.js';
-import type { SeedInput } from '../../src/emulator/seed.js';
 import {
   startEmulator,
+  type EmulatorControl,
   type EmulatorHandle,
   type EmulatorOptions,
-} from '../../src/emulator/server.js';
+  type SeedInput,
+} from 'keboola-storage-emulator';
 
-/** The demo seed file (`data/seed/seed.json`). */
-export const DEMO_SEED_FILE = fileURLToPath(new URL('../../data/seed/seed.json', import.meta.url));
+/** The demo seed file shipped with the emulator package. */
+export { DEMO_SEED_FILE } from 'keboola-storage-emulator';
 
 export interface EmulatorFixture {
   /** `http://127.0.0.1:<port>`; valid after beforeAll. */

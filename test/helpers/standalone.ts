@@ -5,8 +5,7 @@
 import { sortRows } from './output.js';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { EmulatorControl } from '../../src/emulator/control.js';
-import type { SeedInput } from '../../src/emulator/seed.js';
+import type { EmulatorControl, SeedInput } from 'keboola-storage-emulator';
 import { expectNoSecrets } from './secret-scan.js';
 import { runCli, type CliResult } from './run-cli.js';
 

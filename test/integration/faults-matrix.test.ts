@@ -10,9 +10,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { EmulatorControl } from '../../src/emulator/control.js';
-import type { FaultSpec } from '../../src/emulator/faults.js';
-import type { SeedInput } from '../../src/emulator/seed.js';
+import type { EmulatorControl, FaultSpec, SeedInput } from 'keboola-storage-emulator';
 import { useEmulator } from '../helpers/emulator.js';
 import {
   compareRows,

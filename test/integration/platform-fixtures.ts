@@ -1,4 +1,4 @@
-import type { SeedInput } from '../../src/emulator/seed.js';
+import type { SeedInput } from 'keboola-storage-emulator';
 
 /** Tokens of the platform-mode seed (fake, local to the emulator). */
 export const TOKENS = {

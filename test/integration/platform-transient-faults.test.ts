@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { FaultSpec } from '../../src/emulator/faults.js';
+import type { FaultSpec } from 'keboola-storage-emulator';
 import { useEmulator } from '../helpers/emulator.js';
 import { readSlicedTable, sortRows, withoutTimestamp } from '../helpers/output.js';
 import { makeDataDir, removeDir, runCli } from '../helpers/run-cli.js';

@@ -7,7 +7,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { parse } from 'csv-parse/sync';
-import type { SeedInput } from '../../src/emulator/seed.js';
+import type { SeedInput } from 'keboola-storage-emulator';
 import { makeDataDir, runCli, type CliResult } from '../helpers/run-cli.js';
 
 export type Provider = 'aws' | 'azure' | 'gcp';

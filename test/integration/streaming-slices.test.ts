@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { ObjectRequestEvent } from '../../src/emulator/objects/object-store.js';
+import type { ObjectRequestEvent } from 'keboola-storage-emulator';
 import { readBody } from '../../src/objects/object-http.js';
 import { openSliceSource } from '../../src/objects/slice-source.js';
 import { SecretMasker } from '../../src/secrets.js';

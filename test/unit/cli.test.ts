@@ -38,18 +38,14 @@ describe('parseCli', () => {
     });
   });
 
-  it('parses actions and the emulator command', () => {
+  it('parses actions; the emulator is its own package, not a subcommand', () => {
     expect(parseCli(['action', 'list', '--data', 'x'])).toEqual({
       command: 'action',
       name: 'list',
       data: 'x',
       tables: [],
     });
-    expect(parseCli(['emulator', '--port', '9001'])).toEqual({
-      command: 'emulator',
-      port: 9001,
-      seed: undefined,
-    });
+    expect(() => parseCli(['emulator', '--port', '9001'])).toThrow(UserError);
   });
 
   it.each([[['--bogus']], [['--full-refresh', 'a', '--full-refresh-all']], [['action']]])(

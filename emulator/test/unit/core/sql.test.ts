@@ -13,7 +13,7 @@ import {
   quoteLiteral,
   readCsvSql,
   windowWhereSql,
-} from '../../../src/emulator/sql.js';
+} from '../../../src/sql.js';
 
 describe('SQL builders', () => {
   it('quotes identifiers and literals', () => {

@@ -1,9 +1,9 @@
 import type { Readable } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { missingColumnsMessage } from '../../../src/emulator/api-error.js';
-import { matchRoute, parseBody, route, stripBranch } from '../../../src/emulator/router.js';
-import { sliceSuffix, writeSlices } from '../../../src/emulator/slice-writer.js';
+import { missingColumnsMessage } from '../../../src/api-error.js';
+import { matchRoute, parseBody, route, stripBranch } from '../../../src/router.js';
+import { sliceSuffix, writeSlices } from '../../../src/slice-writer.js';
 
 describe('routing', () => {
   const routes = [

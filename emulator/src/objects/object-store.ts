@@ -110,7 +110,7 @@ const DOWNLOAD_FAULTS: FaultKind['kind'][] = [
 
 /**
  * S3, Azure Blob and GCS object stores in one emulator, under the emulator's HTTP server (layout in
- * `docs/emulator-objects.md`). Every object access is streamed; credentials are issued per file and
+ * `docs/objects.md`). Every object access is streamed; credentials are issued per file and
  * checked the way each cloud checks them.
  */
 export class EmulatedObjectStore {

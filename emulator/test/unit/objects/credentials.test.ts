@@ -1,10 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { CredentialScopeSpec } from '../../../src/emulator/objects/credentials.js';
-import {
-  CredentialRegistry,
-  isExpired,
-  scopeDenial,
-} from '../../../src/emulator/objects/credentials.js';
+import type { CredentialScopeSpec } from '../../../src/objects/credentials.js';
+import { CredentialRegistry, isExpired, scopeDenial } from '../../../src/objects/credentials.js';
 
 const spec: CredentialScopeSpec = {
   provider: 'aws',

@@ -8,9 +8,9 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { EmulatorClock } from '../../src/emulator/clock.js';
-import { FaultRegistry } from '../../src/emulator/faults.js';
-import { EmulatedObjectStore } from '../../src/emulator/objects/object-store.js';
+import { EmulatorClock } from '../../src/clock.js';
+import { FaultRegistry } from '../../src/faults.js';
+import { EmulatedObjectStore } from '../../src/objects/object-store.js';
 
 /** A tiny server that delegates to the store, as the emulator's server does. */
 interface Harness {

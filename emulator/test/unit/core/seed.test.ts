@@ -1,11 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import {
-  SeedError,
-  parseSeed,
-  seedTableColumns,
-  seedTablePrimaryKey,
-} from '../../../src/emulator/seed.js';
+import { SeedError, parseSeed, seedTableColumns, seedTablePrimaryKey } from '../../../src/seed.js';
 
 const TOKEN = `1-10-${'a'.repeat(40)}`;
 
@@ -30,7 +25,7 @@ function problemsOf(value: unknown): readonly string[] {
 
 describe('parseSeed', () => {
   it('accepts the demo seed', () => {
-    const text = readFileSync(new URL('../../../data/seed/seed.json', import.meta.url), 'utf8');
+    const text = readFileSync(new URL('../../../seed/seed.json', import.meta.url), 'utf8');
     const seed = parseSeed(JSON.parse(text));
     expect(seed.projects.map((p) => p.id)).toEqual([101, 202]);
   });

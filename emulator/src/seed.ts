@@ -1,7 +1,7 @@
 /**
  * The emulator's seed file: projects, buckets, tables (CSV, inline rows, generated or typed) and
  * tokens. {@link parseSeed} validates the whole document at once and reports every problem as
- * `path: what is wrong`. Format documented in docs/emulator.md.
+ * `path: what is wrong`. Format documented in docs/storage-api.md.
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';

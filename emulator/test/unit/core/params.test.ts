@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ApiError } from '../../../src/emulator/api-error.js';
+import { ApiError } from '../../../src/api-error.js';
 import {
   parseBooleanParam,
   parseColumnsParam,
@@ -8,7 +8,7 @@ import {
   parsePrimaryKeyString,
   parseUnixTimestampParam,
   requireInt,
-} from '../../../src/emulator/params.js';
+} from '../../../src/params.js';
 
 describe('request parameters', () => {
   it.each([

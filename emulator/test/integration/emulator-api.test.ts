@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { beforeEach, describe, expect, it } from 'vitest';
-import type { SeedInput } from '../../src/emulator/seed.js';
+import type { SeedInput } from '../../src/seed.js';
 import { DEMO_SEED_FILE, useEmulator } from '../helpers/emulator.js';
 
 const SOURCE_TOKEN = '101-1001-5ea1e5f0c0ffee00000000000000000000000001';

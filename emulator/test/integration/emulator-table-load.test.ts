@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { TableDb, type LoadMode, type LoadRoute } from '../../src/emulator/table-db.js';
+import { TableDb, type LoadMode, type LoadRoute } from '../../src/table-db.js';
 
 const TABLE = '"t"';
 const COLUMNS = ['id', 'v'];

@@ -1,17 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import { formatCsvLine, sanitizeColumnName } from '../../../src/emulator/csv-format.js';
+import { formatCsvLine, sanitizeColumnName } from '../../../src/csv-format.js';
 import {
   datePath,
   fileLocation,
   locationFromEntryUrl,
   manifestEntryUrl,
-} from '../../../src/emulator/file-locations.js';
+} from '../../../src/file-locations.js';
 import {
   formatIsoWithColon,
   formatOptionalTimestamp,
   formatPhpTimestamp,
   phpMap,
-} from '../../../src/emulator/php-format.js';
+} from '../../../src/php-format.js';
 
 describe('PHP serialization quirks', () => {
   it('formats timestamps with a colon-less UTC offset and whole seconds', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseObjectRoute } from '../../../src/emulator/objects/routes.js';
+import { parseObjectRoute } from '../../../src/objects/routes.js';
 
 function route(url: string, authorization?: string): ReturnType<typeof parseObjectRoute> {
   const q = url.indexOf('?');

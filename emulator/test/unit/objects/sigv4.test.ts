@@ -1,6 +1,6 @@
 import aws4 from 'aws4';
 import { describe, expect, it } from 'vitest';
-import type { ReceivedRequest } from '../../../src/emulator/objects/sigv4.js';
+import type { ReceivedRequest } from '../../../src/objects/sigv4.js';
 import {
   AWS_V4,
   GOOG_V4,
@@ -13,7 +13,7 @@ import {
   presignUrl,
   sign,
   stringToSign,
-} from '../../../src/emulator/objects/sigv4.js';
+} from '../../../src/objects/sigv4.js';
 
 const credentials = {
   accessKeyId: 'ASIAEXAMPLEEXAMPLE00',

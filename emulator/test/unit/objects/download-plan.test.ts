@@ -1,8 +1,8 @@
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { FlipBytes, corruptSpan } from '../../../src/emulator/objects/fault-streams.js';
-import { downloadPlan } from '../../../src/emulator/objects/object-store.js';
-import { burstBytesFor } from '../../../src/emulator/objects/throttle.js';
+import { FlipBytes, corruptSpan } from '../../../src/objects/fault-streams.js';
+import { downloadPlan } from '../../../src/objects/object-store.js';
+import { burstBytesFor } from '../../../src/objects/throttle.js';
 
 describe('downloadPlan', () => {
   it.each([

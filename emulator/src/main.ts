@@ -1,12 +1,14 @@
 /**
- * `kbc-table-sync emulator`: runs the emulator in the foreground until SIGINT/SIGTERM.
+ * The `keboola-storage-emulator` command (see bin.ts): runs the emulator in the foreground until
+ * SIGINT/SIGTERM.
  */
 import { loadSeedFile } from './seed.js';
 import { startEmulator } from './server.js';
 
 export interface EmulatorCliOptions {
-  /** Default 8765. */
+  /** Default 8765; 0 picks a free port (the URL line names the real one). */
   readonly port?: number;
+  /** Absent: no projects and no tokens. */
   readonly seedFile?: string;
 }
 

@@ -1,0 +1,54 @@
+/**
+ * Integration-test helper: starts the emulator with a seed in `beforeAll` (port 0 on 127.0.0.1)
+ * and closes it in `afterAll`. Use inside a `describe` (or at file level).
+ */
+import { afterAll, beforeAll } from 'vitest';
+import {
+  startEmulator,
+  type EmulatorControl,
+  type EmulatorHandle,
+  type EmulatorOptions,
+  type SeedInput,
+} from '../../src/index.js';
+
+/** The demo seed file shipped with the emulator package. */
+export { DEMO_SEED_FILE } from '../../src/index.js';
+
+export interface EmulatorFixture {
+  /** `http://127.0.0.1:<port>`; valid after beforeAll. */
+  readonly url: string;
+  readonly control: EmulatorControl;
+  readonly handle: EmulatorHandle;
+}
+
+/**
+ * Registers beforeAll/afterAll hooks that run an emulator for the enclosing suite. Pass a seed
+ * object, or `{ seedFile }` in `options` (e.g. {@link DEMO_SEED_FILE}).
+ */
+export function useEmulator(
+  seed: SeedInput | undefined,
+  options: Omit<EmulatorOptions, 'seed' | 'port'> = {},
+): EmulatorFixture {
+  let handle: EmulatorHandle | undefined;
+  beforeAll(async () => {
+    handle = await startEmulator({ ...options, ...(seed ? { seed } : {}), port: 0, quiet: true });
+  });
+  afterAll(async () => {
+    await handle?.close();
+  });
+  const current = (): EmulatorHandle => {
+    if (!handle) throw new Error('The emulator is not running (use it inside tests only).');
+    return handle;
+  };
+  return {
+    get url() {
+      return current().url;
+    },
+    get control() {
+      return current().control;
+    },
+    get handle() {
+      return current();
+    },
+  };
+}
