@@ -16,7 +16,7 @@ export const STATE_FILE_NAME = 'in/state.json';
 /**
  * The state file exists but cannot be used (unreadable, not UTF-8, not JSON, wrong shape or
  * values). The run stops before any data moves: guessing an empty state would copy everything
- * again and double append tables (docs/state.md).
+ * again and double append tables (docs/state-file.md).
  */
 export class StateFileError extends UserError {
   override name = 'StateFileError';
