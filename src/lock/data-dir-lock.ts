@@ -4,10 +4,11 @@
  * `mkdir` of `out/.kbc-table-sync.lock`, whose mtime the holder refreshes; a lock not refreshed for
  * {@link STALE_MS} is stale and taken over. Next to it, an owner file records who holds it (pid,
  * host, start time), for the message a second run prints and to take over at once the lock of a
- * process on this host that is gone (a SIGKILL leaves the lock behind).
+ * process on this host that is gone (a SIGKILL leaves the lock behind). A holder on another host
+ * is judged by watching for its next refresh.
  */
 import { hostname } from 'node:os';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { UserError } from '../errors.js';
@@ -17,9 +18,11 @@ export const LOCK_DIR_NAME = '.kbc-table-sync.lock';
 export const LOCK_OWNER_FILE_NAME = '.kbc-table-sync.lock-owner.json';
 
 /** A lock whose mtime is older than this is stale (its holder stopped refreshing it). */
-export const STALE_MS = 15_000;
+export const STALE_MS = 10_000;
 /** How often the holder refreshes the lock's mtime. */
-export const UPDATE_MS = 3_000;
+export const UPDATE_MS = 2_000;
+/** How often a second run looks at a lock whose holder it cannot judge. */
+const WATCH_INTERVAL_MS = 200;
 
 /** Who holds the lock, as recorded in the owner file. */
 export interface LockOwner {
@@ -93,24 +96,28 @@ export async function lockDataDir(dataDir: string, options: LockOptions): Promis
       lost.abort(error);
     },
   };
-  let releaseLock: () => Promise<void>;
-  try {
-    releaseLock = await lockfile.lock(dataDir, lockOptions);
-  } catch (error) {
-    if (errorCode(error) !== 'ELOCKED') throw error;
-    const owner = await readOwner(paths.owner);
-    if (!ownerIsGone(owner, here)) throw heldError(owner);
-    options.warn(
-      `Taking over the lock of a run that is gone (${describeOwner(owner)}), left by a killed process.`,
-    );
-    await rm(paths.lock, { recursive: true, force: true });
+  const tryLock = async (): Promise<(() => Promise<void>) | undefined> => {
     try {
-      releaseLock = await lockfile.lock(dataDir, lockOptions);
-    } catch (retryError) {
-      if (errorCode(retryError) !== 'ELOCKED') throw retryError;
-      throw heldError(await readOwner(paths.owner));
+      return await lockfile.lock(dataDir, lockOptions);
+    } catch (error) {
+      if (errorCode(error) === 'ELOCKED') return undefined;
+      throw error;
+    }
+  };
+  let releaseLock = await tryLock();
+  if (!releaseLock) {
+    const owner = await readOwner(paths.owner);
+    if (ownerIsGone(owner, here)) {
+      options.warn(
+        `Taking over the lock of a run that is gone (${describeOwner(owner)}), left by a killed process.`,
+      );
+      await rm(paths.lock, { recursive: true, force: true });
+      releaseLock = await tryLock();
+    } else if (owner?.hostname !== here.hostname) {
+      releaseLock = await watchForeignLock(paths, tryLock);
     }
   }
+  if (!releaseLock) throw heldError(await readOwner(paths.owner));
   await writeOwner(paths.owner, {
     pid: here.pid,
     hostname: here.hostname,
@@ -127,6 +134,38 @@ export async function lockDataDir(dataDir: string, options: LockOptions): Promis
       if (!lost.signal.aborted) await releaseLock().catch(() => undefined);
     },
   };
+}
+
+/**
+ * A lock whose holder cannot be judged from here (another host or container, or no owner file):
+ * its holder refreshes the mtime every {@link UPDATE_MS}, so a refresh seen within a few seconds
+ * proves it alive (undefined: held). A lock never refreshed becomes stale after {@link STALE_MS}
+ * and `proper-lockfile` takes it over. Bounded by the stale time plus two refreshes.
+ */
+async function watchForeignLock(
+  paths: { readonly lock: string },
+  tryLock: () => Promise<(() => Promise<void>) | undefined>,
+): Promise<(() => Promise<void>) | undefined> {
+  const firstMtimeMs = await mtimeMs(paths.lock);
+  const rounds = Math.ceil((STALE_MS + 2 * UPDATE_MS) / WATCH_INTERVAL_MS);
+  for (let round = 0; round < rounds; round++) {
+    const current = await mtimeMs(paths.lock);
+    if (current !== undefined && firstMtimeMs !== undefined && current !== firstMtimeMs) {
+      return undefined;
+    }
+    const released = await tryLock();
+    if (released) return released;
+    await new Promise((resolve) => setTimeout(resolve, WATCH_INTERVAL_MS));
+  }
+  return undefined;
+}
+
+async function mtimeMs(path: string): Promise<number | undefined> {
+  try {
+    return (await stat(path)).mtimeMs;
+  } catch {
+    return undefined;
+  }
 }
 
 function heldError(owner: LockOwner | undefined): LockHeldError {

@@ -88,7 +88,7 @@ describe('one run per data folder', () => {
       expect(second.code).toBe(1);
       expect(second.stderr.trim()).toMatch(
         new RegExp(
-          `^Another run holds the lock on this data folder \\(pid ${first.child.pid} on host \\S+, started \\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z\\): wait for it to finish; a lock not refreshed for 15 s is taken over\\.$`,
+          `^Another run holds the lock on this data folder \\(pid ${first.child.pid} on host \\S+, started \\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z\\): wait for it to finish; a lock not refreshed for 10 s is taken over\\.$`,
         ),
       );
       expect(elapsedMs).toBeLessThan(15_000);

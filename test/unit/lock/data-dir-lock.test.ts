@@ -84,18 +84,39 @@ describe('lockDataDir', () => {
     expect(await readdir(join(dir, 'out'))).toEqual([]);
   });
 
-  it('does not take over a fresh lock of a live or unknown owner', async () => {
+  it('does not take over the lock of a live process on this host', async () => {
     dir = await mkdtemp(join(tmpdir(), 'kts-lock-'));
     await mkdir(join(dir, 'out', LOCK_DIR_NAME), { recursive: true });
-    await expect(lockDataDir(dir, { warn: () => undefined, here })).rejects.toThrow(
-      /Another run holds the lock on this data folder \(owner not yet recorded\)/,
-    );
     const live = { pid: 7, hostname: here.hostname, startedAt: '2026-01-01T09:00:00Z' };
     await writeFile(join(dir, 'out', LOCK_OWNER_FILE_NAME), JSON.stringify(live));
     await expect(lockDataDir(dir, { warn: () => undefined, here })).rejects.toThrow(
       /\(pid 7 on host host-a, started 2026-01-01T09:00:00Z\)/,
     );
   });
+
+  it('a holder it cannot judge (another host, no owner file) is proved alive by its next refresh', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'kts-lock-'));
+    const holder = await lockDataDir(dir, { warn: () => undefined });
+    try {
+      const ownerFile = join(dir, 'out', LOCK_OWNER_FILE_NAME);
+      await writeFile(
+        ownerFile,
+        JSON.stringify({ pid: 1, hostname: 'host-b', startedAt: '2026-01-01T09:00:00Z' }),
+      );
+      const started = Date.now();
+      await expect(lockDataDir(dir, { warn: () => undefined, here })).rejects.toThrow(
+        /\(pid 1 on host host-b, started 2026-01-01T09:00:00Z\)/,
+      );
+      await rm(ownerFile);
+      await expect(lockDataDir(dir, { warn: () => undefined, here })).rejects.toThrow(
+        /\(owner not yet recorded\)/,
+      );
+      // A refresh comes within UPDATE_MS: far sooner than the stale time.
+      expect(Date.now() - started).toBeLessThan(STALE_MS);
+    } finally {
+      await holder.release();
+    }
+  }, 30_000);
 
   it('takes over a lock of another host once it has not been refreshed for the stale time', async () => {
     dir = await mkdtemp(join(tmpdir(), 'kts-lock-'));
