@@ -1,5 +1,6 @@
 import yargs from 'yargs';
 import { UserError } from './errors.js';
+import { parseShard, type Shard } from './plan/shard.js';
 
 /** The parsed command line (design §3). */
 export type CliArgs =
@@ -10,12 +11,14 @@ export type CliArgs =
       readonly fullRefresh: readonly string[];
       readonly fullRefreshAll: boolean;
       readonly dryRun: boolean;
+      readonly shard?: Shard | undefined;
     }
   | {
       readonly command: 'action';
       readonly name: string;
       readonly data: string | undefined;
       readonly tables: readonly string[];
+      readonly shard?: Shard | undefined;
     }
   | { readonly command: 'help'; readonly text: string };
 
@@ -53,6 +56,7 @@ export function parseCli(argv: readonly string[]): CliArgs {
             type: 'boolean',
             describe: 'Full load of every selected table',
           })
+          .option('shard', shardOption)
           .option('dry-run', {
             type: 'boolean',
             default: false,
@@ -67,6 +71,7 @@ export function parseCli(argv: readonly string[]): CliArgs {
           fullRefresh: args['full-refresh'] ?? [],
           fullRefreshAll: args['full-refresh-all'] ?? false,
           dryRun: args['dry-run'],
+          ...(args.shard !== undefined ? { shard: parseShard(args.shard) } : {}),
         };
       },
     )
@@ -77,9 +82,16 @@ export function parseCli(argv: readonly string[]): CliArgs {
         y
           .positional('name', { type: 'string', demandOption: true })
           .option('data', dataOption)
-          .option('table', { type: 'string', array: true, describe: 'Limit plan to this table' }),
+          .option('table', { type: 'string', array: true, describe: 'Limit plan to this table' })
+          .option('shard', shardOption),
       (args) => {
-        result = { command: 'action', name: args.name, data: args.data, tables: args.table ?? [] };
+        result = {
+          command: 'action',
+          name: args.name,
+          data: args.data,
+          tables: args.table ?? [],
+          ...(args.shard !== undefined ? { shard: parseShard(args.shard) } : {}),
+        };
       },
     )
     .fail((message, error) => {
@@ -101,4 +113,10 @@ export function parseCli(argv: readonly string[]): CliArgs {
 const dataOption = {
   type: 'string',
   describe: 'Data folder (default $KBC_DATADIR, else /data/ when it exists, else ./data)',
+} as const;
+
+const shardOption = {
+  type: 'string',
+  describe:
+    'Copy only the tables of this shard: FNV-1a 32 of the source table id modulo COUNT equals INDEX (0-based, e.g. 0/3)',
 } as const;

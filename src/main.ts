@@ -13,7 +13,15 @@ import { resolveChangedSince } from './config/changed-since.js';
 import { loadRawConfig, resolveDataDir } from './config/load-raw-config.js';
 import { parseConfig } from './config/parse-config.js';
 import type { Config } from './config/types.js';
-import { ConfigError, InterruptedError, exitCodeFor, isUserFixable, messageOf } from './errors.js';
+import {
+  ConfigError,
+  InterruptedError,
+  UserError,
+  exitCodeFor,
+  isUserFixable,
+  messageOf,
+} from './errors.js';
+import { lockDataDir } from './lock/data-dir-lock.js';
 import { createLogger, type Logger } from './logger.js';
 import { endpointsFromEnv } from './objects/endpoints.js';
 import { openSliceSink } from './objects/slice-sink.js';
@@ -67,6 +75,7 @@ export async function main(io: Io): Promise<number> {
       only: cli.tables,
       fullRefresh: cli.command === 'run' ? cli.fullRefresh : [],
       fullRefreshAll: cli.command === 'run' && cli.fullRefreshAll,
+      shard: cli.shard,
     };
     if (action !== 'run') {
       const document = await runSyncAction(action, {
@@ -84,21 +93,25 @@ export async function main(io: Io): Promise<number> {
       return 0;
     }
     const endpoints = objectStoreEndpoints(io.env);
+    // One run per data folder (docs/locking.md); sync actions write nothing and take no lock.
+    const runLogger = logger;
+    const lock = await lockDataDir(dataDir, { warn: (message) => runLogger.warn(message) });
+    const signal = AbortSignal.any([io.signal, lock.lost]);
     const report = await runSync({
       config,
       dataDir,
       selection,
       logger,
-      signal: io.signal,
+      signal,
       source,
-      writer: buildWriter(config, dataDir, io, masker, logger, endpoints),
+      writer: buildWriter(config, dataDir, { ...io, signal }, masker, logger, endpoints),
       openSliceSource: (file, refetchFile) =>
         openSliceSource(file, { refetchFile, endpoints, masker, logger, ...timingFrom(io.env) }),
       resolveChangedSince,
       nowMs: Date.now,
       tuning: tuningFrom(io.env),
       progressView,
-    });
+    }).finally(() => lock.release());
     return logReport(logger, report);
   } catch (error) {
     return reportError(error, io, masker);

@@ -10,6 +10,7 @@ import type { Logger } from './logger.js';
 import type { SliceSource } from './objects/types.js';
 import type { OutputWriter, TableWriteResult } from './output/output-writer.js';
 import { planTables, type Selection, type TablePlan } from './plan/plan-tables.js';
+import { formatShard } from './plan/shard.js';
 import {
   exportWindow,
   nextTableState,
@@ -141,6 +142,11 @@ export async function planRun(
 ): Promise<TablePlan[]> {
   const bucketTables = await deps.source.listTables(auth.bucketId);
   const plans = planTables(deps.config, auth.bucketId, bucketTables, deps.selection);
+  if (plans.length === 0 && deps.selection.shard) {
+    // With more shards than tables some shards are empty; that is no error (docs/scaling.md).
+    deps.logger.info(`Shard ${formatShard(deps.selection.shard)} has none of the tables.`);
+    return plans;
+  }
   if (plans.length === 0) throw new UserError('No enabled table is selected: nothing to copy.');
   const skipped = deps.config.tables.length - plans.length;
   deps.logger.info(

@@ -1,6 +1,7 @@
 import type { ChangedSince, Config, TableConfig } from '../config/types.js';
 import { UserError } from '../errors.js';
 import type { TableDetail } from '../storage/types.js';
+import { inShard, type Shard } from './shard.js';
 
 export type LoadMode = 'full' | 'append' | 'upsert';
 
@@ -37,13 +38,16 @@ export interface Selection {
   /** `--full-refresh` values. */
   readonly fullRefresh: readonly string[];
   readonly fullRefreshAll: boolean;
+  /** `--shard`: only the tables of this shard, among those selected above. */
+  readonly shard?: Shard | undefined;
 }
 
 export const NO_SELECTION: Selection = { only: [], fullRefresh: [], fullRefreshAll: false };
 
 /**
  * Resolves the configured tables against the source bucket's tables (pure).
- * Tables not selected by `--table` and disabled tables are left out: their state is kept.
+ * Tables not selected by `--table` and disabled tables are left out: their state is kept. With
+ * `--shard`, only the selected tables of that shard remain.
  * @throws UserError listing every problem at once (missing table, unknown column, unknown
  *   `--table` name, two tables writing to one output)
  */
@@ -65,7 +69,9 @@ export function planTables(
   checkOutputsUnique(plans, problems);
   checkWatermarksUnshared(config.tables, bucketId, problems);
   if (problems.length > 0) throw new UserError(problems.join(' '));
-  return plans;
+  // Every shard checks every table above, so a bad configuration fails all shards alike.
+  const { shard } = selection;
+  return shard ? plans.filter((plan) => inShard(plan.sourceId, shard)) : plans;
 }
 
 function planTable(

@@ -1,5 +1,7 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { z } from 'zod';
+import { UserError } from '../errors.js';
 import type { TableState } from './cursor.js';
 
 /** The job's part of the component state: per source table id. Other keys are carried through. */
@@ -8,29 +10,171 @@ export interface JobState {
   readonly [key: string]: unknown;
 }
 
+/** How messages name the state file (relative to the data folder, as the user knows it). */
+export const STATE_FILE_NAME = 'in/state.json';
+
 /**
- * Reads `<dataDir>/in/state.json`. A missing file, `{}` or `[]` is an empty state; entries that
- * are not objects are dropped (a hand-edited state must not crash the run).
+ * The state file exists but cannot be used (unreadable, not UTF-8, not JSON, wrong shape or
+ * values). The run stops before any data moves: guessing an empty state would copy everything
+ * again and double append tables (docs/state-file.md).
  */
-export async function readState(dataDir: string): Promise<JobState> {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(await readFile(join(dataDir, 'in', 'state.json'), 'utf8'));
-  } catch {
-    return { tables: {} };
-  }
-  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return { tables: {} };
-  const record = raw as Record<string, unknown>;
-  return { ...record, tables: tableEntries(record.tables) };
+export class StateFileError extends UserError {
+  override name = 'StateFileError';
 }
 
-function tableEntries(value: unknown): Record<string, TableState> {
-  if (!value || typeof value !== 'object' || Array.isArray(value)) return {};
-  const out: Record<string, TableState> = {};
-  for (const [id, entry] of Object.entries(value)) {
-    if (entry && typeof entry === 'object' && !Array.isArray(entry)) out[id] = entry as TableState;
+/**
+ * The largest watermark accepted: 9999-12-31T23:59:59Z in unix seconds. A larger number is not a
+ * date in seconds; from 1e11 up it is most likely milliseconds (1.7e12 is the year 2023 in ms).
+ */
+export const MAX_WATERMARK_SECONDS = 253_402_300_799;
+
+const watermarkSchema = z
+  .number({ error: 'must be a number of unix seconds' })
+  .int({ error: 'must be a whole number of unix seconds' })
+  .nonnegative({ error: 'must not be negative (unix seconds)' })
+  .refine((value) => value <= MAX_WATERMARK_SECONDS, {
+    error: (issue) =>
+      `is ${String(issue.input)}, which looks like milliseconds: watermarks are unix seconds`,
+  });
+
+/** One table's entry. Known fields are checked; unknown ones are carried through untouched. */
+const tableStateSchema = z.looseObject(
+  {
+    watermark: watermarkSchema.optional(),
+    watermarkIso: z.string({ error: 'must be a string' }).optional(),
+    lastSuccessAt: z.string({ error: 'must be a string' }).optional(),
+    mode: z.string({ error: 'must be a string' }).optional(),
+    rows: z
+      .number({ error: 'must be a number' })
+      .int({ error: 'must be a whole number' })
+      .nonnegative({ error: 'must not be negative' })
+      .optional(),
+  },
+  { error: 'must be an object' },
+);
+
+/** `[]` is how PHP encodes an empty object, so an empty array stands for "nothing here". */
+const emptyArrayAsObject = (value: unknown) =>
+  Array.isArray(value) && value.length === 0 ? {} : value;
+
+const jobStateSchema = z.preprocess(
+  emptyArrayAsObject,
+  z.looseObject(
+    {
+      tables: z
+        .preprocess(
+          emptyArrayAsObject,
+          z.record(z.string(), tableStateSchema, { error: 'must be an object keyed by table id' }),
+        )
+        .optional()
+        .transform((tables) => tables ?? {}),
+    },
+    { error: 'must be a JSON object' },
+  ),
+);
+
+const UTF8_BOM = [0xef, 0xbb, 0xbf];
+
+/**
+ * Reads `<dataDir>/in/state.json`. A missing file is an empty state (the first run); so are `{}`
+ * and `[]`, which is what the Keboola runner writes when there is no state.
+ * @throws StateFileError naming in/state.json and what is wrong with it, for every other problem
+ */
+export async function readState(dataDir: string): Promise<JobState> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(join(dataDir, 'in', 'state.json'));
+  } catch (error) {
+    if (errorCode(error) === 'ENOENT') return { tables: {} };
+    throw new StateFileError(`${STATE_FILE_NAME} cannot be read: ${describeReadError(error)}.`);
   }
-  return out;
+  return parseState(bytes);
+}
+
+/**
+ * Decodes and validates the bytes of a state file (pure).
+ * @throws StateFileError with one sentence naming in/state.json and what is wrong
+ */
+export function parseState(bytes: Uint8Array): JobState {
+  const problem = (what: string) => new StateFileError(`${STATE_FILE_NAME} ${what}.`);
+  if (bytes.length === 0) throw problem('is empty (a torn or truncated write?)');
+  if (UTF8_BOM.every((byte, i) => bytes[i] === byte)) {
+    throw problem('starts with a UTF-8 byte order mark (BOM); save it as UTF-8 without a BOM');
+  }
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw problem('is not UTF-8 text (binary or corrupt content)');
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    throw problem(describeJsonError(text, error));
+  }
+  const parsed = jobStateSchema.safeParse(raw);
+  if (!parsed.success) throw problem(describeSchemaIssue(raw, parsed.error));
+  return parsed.data as JobState;
+}
+
+function describeJsonError(text: string, error: unknown): string {
+  if (text.trim() === '') return 'is blank (a torn or truncated write?)';
+  const message = error instanceof Error ? error.message : String(error);
+  const position = /at position (\d+)/.exec(message)?.[1];
+  const atEnd = position !== undefined && Number(position) >= text.trimEnd().length;
+  if (atEnd || /end of (JSON )?input|Unterminated/i.test(message)) {
+    return 'is not valid JSON: it ends early (a torn or truncated file)';
+  }
+  // V8's messages quote at most a short excerpt of the text; a state file holds no secrets, but
+  // keep it short anyway.
+  return `is not valid JSON (${message.slice(0, 120)})`;
+}
+
+/** The first issue, as `tables["in.c-a.t"].watermark must ...`. */
+function describeSchemaIssue(raw: unknown, error: z.ZodError): string {
+  const issue = error.issues[0];
+  if (!issue) return 'has an invalid shape';
+  if (issue.path.length === 0) return `is not a JSON object (found ${kindOf(raw)})`;
+  return `has an invalid value: ${formatPath(issue.path)} ${issue.message}`;
+}
+
+/** `tables["in.c-a.t"].watermark`: identifiers with dots, other keys quoted in brackets. */
+function formatPath(path: readonly PropertyKey[]): string {
+  return path
+    .map((key, i) => {
+      const name = String(key);
+      if (typeof key === 'number') return `[${name}]`;
+      if (/^[A-Za-z_$][\w$]*$/.test(name)) return i > 0 ? `.${name}` : name;
+      return `[${JSON.stringify(name)}]`;
+    })
+    .join('');
+}
+
+function kindOf(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return `a ${typeof value}`;
+}
+
+function errorCode(error: unknown): string | undefined {
+  return error && typeof error === 'object' && 'code' in error && typeof error.code === 'string'
+    ? error.code
+    : undefined;
+}
+
+function describeReadError(error: unknown): string {
+  switch (errorCode(error)) {
+    case 'EISDIR':
+      return 'it is a directory, not a file';
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'ENOTDIR':
+      return 'in/ is not a directory';
+    default:
+      return error instanceof Error ? error.message : String(error);
+  }
 }
 
 /** Writes `<dataDir>/out/state.json` atomically (temp file, then rename). */

@@ -1,0 +1,233 @@
+/**
+ * One run per data folder (docs/locking.md): an exclusive lock held for the whole `run`, so two
+ * runs never share `out/` and a state file. The lock itself is `proper-lockfile`'s: an atomic
+ * `mkdir` of `out/.kbc-table-sync.lock`, whose mtime the holder refreshes; a lock not refreshed for
+ * {@link STALE_MS} is stale and taken over. Next to it, an owner file records who holds it (pid,
+ * host, start time), for the message a second run prints and to take over at once the lock of a
+ * process on this host that is gone (a SIGKILL leaves the lock behind). A holder on another host
+ * is judged by watching for its next refresh.
+ */
+import { hostname } from 'node:os';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import lockfile from 'proper-lockfile';
+import { UserError } from '../errors.js';
+
+/** Inside `out/`: writable even when `in/` is mounted read-only, and never in `out/tables`. */
+export const LOCK_DIR_NAME = '.kbc-table-sync.lock';
+export const LOCK_OWNER_FILE_NAME = '.kbc-table-sync.lock-owner.json';
+
+/** A lock whose mtime is older than this is stale (its holder stopped refreshing it). */
+export const STALE_MS = 10_000;
+/** How often the holder refreshes the lock's mtime. */
+export const UPDATE_MS = 2_000;
+/** How often a second run looks at a lock whose holder it cannot judge. */
+const WATCH_INTERVAL_MS = 200;
+
+/** Who holds the lock, as recorded in the owner file. */
+export interface LockOwner {
+  readonly pid: number;
+  readonly hostname: string;
+  readonly startedAt: string;
+}
+
+/** This process, as the owner check needs it. */
+export interface ThisProcess {
+  readonly pid: number;
+  readonly hostname: string;
+  /** When this process started (ms since the epoch). */
+  readonly startedAtMs: number;
+  /** Whether a process with this pid exists on this host. */
+  readonly isAlive: (pid: number) => boolean;
+}
+
+/**
+ * Whether the recorded owner is surely gone (pure). Only a process on this host can be judged:
+ * its pid does not exist, or it is this process's pid but recorded before this process started
+ * (a container restarted with the same hostname and pid 1). Anything else may still run.
+ */
+export function ownerIsGone(owner: LockOwner | undefined, here: ThisProcess): boolean {
+  if (!owner || owner.hostname !== here.hostname) return false;
+  if (owner.pid === here.pid) return Date.parse(owner.startedAt) < here.startedAtMs;
+  return !here.isAlive(owner.pid);
+}
+
+/** Another run holds the data folder. */
+export class LockHeldError extends UserError {
+  override name = 'LockHeldError';
+}
+
+export interface DataDirLock {
+  /** Aborted when the lock is lost (its mtime was changed by someone else): stop the run. */
+  readonly lost: AbortSignal;
+  /** Releases the lock and removes its files; safe to call twice. */
+  release(): Promise<void>;
+}
+
+export interface LockOptions {
+  /** Warnings (a lock taken over) and the lost-lock error. */
+  readonly warn: (message: string) => void;
+  readonly here?: ThisProcess;
+}
+
+/**
+ * Takes the exclusive lock on `dataDir` at once (no waiting).
+ * @throws LockHeldError naming the holder's pid and start time when another run holds it
+ */
+export async function lockDataDir(dataDir: string, options: LockOptions): Promise<DataDirLock> {
+  const here = options.here ?? thisProcess();
+  const outDir = join(dataDir, 'out');
+  const paths = {
+    lock: join(outDir, LOCK_DIR_NAME),
+    owner: join(outDir, LOCK_OWNER_FILE_NAME),
+  };
+  await mkdir(outDir, { recursive: true });
+  const lost = new AbortController();
+  const lockOptions = {
+    lockfilePath: paths.lock,
+    realpath: false,
+    stale: STALE_MS,
+    update: UPDATE_MS,
+    retries: 0,
+    onCompromised: (error: Error) => {
+      options.warn(
+        `The lock on the data folder was lost (${error.message}): stopping, as another run may now use it.`,
+      );
+      lost.abort(error);
+    },
+  };
+  const tryLock = async (): Promise<(() => Promise<void>) | undefined> => {
+    try {
+      return await lockfile.lock(dataDir, lockOptions);
+    } catch (error) {
+      if (errorCode(error) === 'ELOCKED') return undefined;
+      throw error;
+    }
+  };
+  let releaseLock = await tryLock();
+  if (!releaseLock) {
+    const owner = await readOwner(paths.owner);
+    if (ownerIsGone(owner, here)) {
+      options.warn(
+        `Taking over the lock of a run that is gone (${describeOwner(owner)}), left by a killed process.`,
+      );
+      await rm(paths.lock, { recursive: true, force: true });
+      releaseLock = await tryLock();
+    } else if (owner?.hostname !== here.hostname) {
+      releaseLock = await watchForeignLock(paths, tryLock);
+    }
+  }
+  if (!releaseLock) throw heldError(await readOwner(paths.owner));
+  await writeOwner(paths.owner, {
+    pid: here.pid,
+    hostname: here.hostname,
+    startedAt: new Date().toISOString(),
+  });
+  let released = false;
+  return {
+    lost: lost.signal,
+    release: async () => {
+      if (released) return;
+      released = true;
+      await rm(paths.owner, { force: true });
+      // A lost lock is no longer ours to remove.
+      if (!lost.signal.aborted) await releaseLock().catch(() => undefined);
+    },
+  };
+}
+
+/**
+ * A lock whose holder cannot be judged from here (another host or container, or no owner file):
+ * its holder refreshes the mtime every {@link UPDATE_MS}, so a refresh seen within a few seconds
+ * proves it alive (undefined: held). A lock never refreshed becomes stale after {@link STALE_MS}
+ * and `proper-lockfile` takes it over. Bounded by the stale time plus two refreshes.
+ */
+async function watchForeignLock(
+  paths: { readonly lock: string },
+  tryLock: () => Promise<(() => Promise<void>) | undefined>,
+): Promise<(() => Promise<void>) | undefined> {
+  const firstMtimeMs = await mtimeMs(paths.lock);
+  const rounds = Math.ceil((STALE_MS + 2 * UPDATE_MS) / WATCH_INTERVAL_MS);
+  for (let round = 0; round < rounds; round++) {
+    const current = await mtimeMs(paths.lock);
+    if (current !== undefined && firstMtimeMs !== undefined && current !== firstMtimeMs) {
+      return undefined;
+    }
+    const released = await tryLock();
+    if (released) return released;
+    await new Promise((resolve) => setTimeout(resolve, WATCH_INTERVAL_MS));
+  }
+  return undefined;
+}
+
+async function mtimeMs(path: string): Promise<number | undefined> {
+  try {
+    return (await stat(path)).mtimeMs;
+  } catch {
+    return undefined;
+  }
+}
+
+function heldError(owner: LockOwner | undefined): LockHeldError {
+  return new LockHeldError(
+    `Another run holds the lock on this data folder (${owner ? describeOwner(owner) : 'owner not yet recorded'}): wait for it to finish; a lock not refreshed for ${STALE_MS / 1000} s is taken over.`,
+  );
+}
+
+function describeOwner(owner: LockOwner | undefined): string {
+  if (!owner) return 'owner unknown';
+  return `pid ${owner.pid} on host ${owner.hostname}, started ${owner.startedAt}`;
+}
+
+async function readOwner(path: string): Promise<LockOwner | undefined> {
+  try {
+    const raw: unknown = JSON.parse(await readFile(path, 'utf8'));
+    if (
+      raw &&
+      typeof raw === 'object' &&
+      'pid' in raw &&
+      typeof raw.pid === 'number' &&
+      'hostname' in raw &&
+      typeof raw.hostname === 'string' &&
+      'startedAt' in raw &&
+      typeof raw.startedAt === 'string'
+    ) {
+      return { pid: raw.pid, hostname: raw.hostname, startedAt: raw.startedAt };
+    }
+    return undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Written whole (temp file, then rename) so a second run never reads half of it. */
+async function writeOwner(path: string, owner: LockOwner): Promise<void> {
+  const temp = `${path}.tmp-${process.pid}`;
+  await writeFile(temp, `${JSON.stringify(owner)}\n`);
+  await rename(temp, path);
+}
+
+function thisProcess(): ThisProcess {
+  return {
+    pid: process.pid,
+    hostname: hostname(),
+    startedAtMs: Date.now() - process.uptime() * 1000,
+    isAlive: processExists,
+  };
+}
+
+/** Signal 0 checks existence only; EPERM means it exists under another user. */
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return errorCode(error) === 'EPERM';
+  }
+}
+
+function errorCode(error: unknown): string | undefined {
+  return error && typeof error === 'object' && 'code' in error && typeof error.code === 'string'
+    ? error.code
+    : undefined;
+}

@@ -1,0 +1,111 @@
+/**
+ * A state file that cannot be read stops the run (docs/state.md): exit 1, one sentence naming
+ * in/state.json and what is wrong, no export job, nothing in out/ (no table, no state), in both modes.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { useEmulator } from '../helpers/emulator.js';
+import { listFiles, makeDataDir, removeDir } from '../helpers/run-cli.js';
+import {
+  SOURCE_TOKEN,
+  T0_MS,
+  expectNoLeaks,
+  runJob,
+  standaloneConfig,
+  standaloneSeed,
+} from '../helpers/standalone.js';
+
+const emulator = useEmulator(standaloneSeed());
+
+const tables = [
+  { name: 'orders', incremental: true, primaryKey: ['id'], changedSince: 'lastRun' },
+  { name: 'events', incremental: true, changedSince: 'lastRun' },
+] as const;
+
+const utf8 = (text: string) => Buffer.from(text, 'utf8');
+const entry = (watermark: unknown) =>
+  utf8(JSON.stringify({ tables: { 'in.c-sales.events': { watermark } } }));
+
+/** What is written to in/state.json, and the sentence the run must print. */
+const variants: ReadonlyArray<{
+  readonly name: string;
+  readonly write: (path: string) => Promise<void>;
+  readonly sentence: RegExp;
+}> = [
+  {
+    name: 'torn',
+    write: (path) => writeFile(path, utf8('{"tables":{"in.c-sales.events":{"watermark":17409')),
+    sentence: /^in\/state\.json is not valid JSON: it ends early \(a torn or truncated file\)\.$/,
+  },
+  {
+    name: 'binary',
+    write: (path) => writeFile(path, Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0xff, 0xfe, 0x9c, 0x00])),
+    sentence: /^in\/state\.json is not UTF-8 text \(binary or corrupt content\)\.$/,
+  },
+  {
+    name: 'a directory',
+    write: (path) => mkdir(path),
+    sentence: /^in\/state\.json cannot be read: it is a directory, not a file\.$/,
+  },
+  {
+    name: 'a UTF-8 BOM',
+    write: (path) => writeFile(path, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), utf8('{}')])),
+    sentence:
+      /^in\/state\.json starts with a UTF-8 byte order mark \(BOM\); save it as UTF-8 without a BOM\.$/,
+  },
+  {
+    name: 'wrong types',
+    write: (path) => writeFile(path, entry('1740787200')),
+    sentence:
+      /^in\/state\.json has an invalid value: tables\["in\.c-sales\.events"\]\.watermark must be a number of unix seconds\.$/,
+  },
+  {
+    name: 'a negative watermark',
+    write: (path) => writeFile(path, entry(-5)),
+    sentence:
+      /^in\/state\.json has an invalid value: .*watermark must not be negative \(unix seconds\)\.$/,
+  },
+  {
+    name: 'a watermark in milliseconds',
+    write: (path) => writeFile(path, entry(1_740_787_200_000)),
+    sentence:
+      /^in\/state\.json has an invalid value: .*watermark is 1740787200000, which looks like milliseconds: watermarks are unix seconds\.$/,
+  },
+];
+
+describe.each([
+  ['platform', (url: string) => ({ parameters: { '#token': SOURCE_TOKEN, url, tables } })],
+  [
+    'standalone',
+    (url: string) =>
+      standaloneConfig(
+        url,
+        tables.map((t) => ({ ...t, destination: `corrupt_${t.name}` })),
+      ),
+  ],
+] as const)('%s mode: an unusable in/state.json', (_mode, config) => {
+  it.each(variants)(
+    '$name: exit 1 with one sentence, nothing exported or written',
+    async (variant) => {
+      const { control, url } = emulator;
+      control.setClock(T0_MS);
+      const dataDir = await makeDataDir(config(url));
+      try {
+        await mkdir(join(dataDir, 'in'), { recursive: true });
+        await variant.write(join(dataDir, 'in', 'state.json'));
+        control.resetStats();
+        const result = await runJob(url, dataDir);
+        expect(result.code).toBe(1);
+        expect(result.stderr.trim()).toMatch(variant.sentence);
+        // No export job, no import job: no data moved.
+        expect(control.stats().jobStarts).toEqual({});
+        // No table, no state, no work folder, no lock left in out/.
+        expect(await listFiles(join(dataDir, 'out'))).toEqual([]);
+        await expectNoLeaks(control, result, dataDir);
+      } finally {
+        await removeDir(dataDir);
+      }
+    },
+  );
+});
