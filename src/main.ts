@@ -37,6 +37,9 @@ import type { RetryOptions } from './storage/retry-policy.js';
 import { createStorageClient, type PollOptions } from './storage/storage-client.js';
 import type { StorageClient } from './storage/types.js';
 import { formatSummaryTable, summarize } from './summary.js';
+import { createTokenApi, type TokenApi } from './storage/token-api.js';
+import { readLastActivity, runTokenCommand } from './tokens/commands.js';
+import { writeConfigAtomically } from './tokens/config-file.js';
 // Type only: the emulator is loaded on demand (it needs the dev dependencies, absent in the image).
 import type * as EmulatorMain from './emulator/main.js';
 
@@ -60,6 +63,7 @@ export async function main(io: Io): Promise<number> {
       return 0;
     }
     if (cli.command === 'emulator') return await runEmulator(cli);
+    if (cli.command === 'token') return await runToken(cli, io, masker);
     const dataDir = resolveDataDir({ cliData: cli.data, env: io.env, exists: existsSync });
     const raw = await loadRawConfig(dataDir);
     masker.addHashKeys(raw);
@@ -79,6 +83,7 @@ export async function main(io: Io): Promise<number> {
       fullRefreshAll: cli.command === 'run' && cli.fullRefreshAll,
     };
     if (action !== 'run') {
+      const actionLogger = logger;
       const document = await runSyncAction(action, {
         config,
         dataDir,
@@ -87,6 +92,8 @@ export async function main(io: Io): Promise<number> {
         logger,
         nowMs: Date.now,
         resolveChangedSince,
+        lastActivity: (tokenId) =>
+          readLastActivity(buildTokenApi(config.source, io, masker, actionLogger), tokenId),
       });
       io.stdout.write(
         `${JSON.stringify(document, null, cli.command === 'run' && cli.dryRun ? 2 : 0)}\n`,
@@ -122,7 +129,7 @@ export async function main(io: Io): Promise<number> {
  * so an unknown one is an integration error, not something the user typed into a form.
  */
 function chooseAction(
-  cli: Exclude<CliArgs, { command: 'help' | 'emulator' }>,
+  cli: Exclude<CliArgs, { command: 'help' | 'emulator' | 'token' }>,
   raw: unknown,
 ): 'run' | SyncAction {
   const value: unknown = raw && typeof raw === 'object' && 'action' in raw ? raw.action : undefined;
@@ -191,6 +198,53 @@ function buildClient(
     logger,
     ...(io.env.KBC_RUNID ? { runId: io.env.KBC_RUNID } : {}),
     ...timingFrom(io.env),
+  });
+}
+
+function buildTokenApi(
+  endpoint: { url: string; token: string },
+  io: Io,
+  masker: SecretMasker,
+  logger: Logger,
+): TokenApi {
+  return createTokenApi({
+    url: endpoint.url,
+    token: endpoint.token,
+    masker,
+    logger,
+    ...(io.env.KBC_RUNID ? { runId: io.env.KBC_RUNID } : {}),
+    ...timingFrom(io.env),
+  });
+}
+
+/**
+ * The `token` commands (docs/tokens.md). Only the new token string is written unmasked, and only
+ * through `printSecret`; warnings (retries) go to stderr through the masker.
+ */
+async function runToken(
+  cli: Extract<CliArgs, { command: 'token' }>,
+  io: Io,
+  masker: SecretMasker,
+): Promise<number> {
+  const logger = createLogger({
+    level: 'warn',
+    masker,
+    out: nullStream(),
+    err: io.stderr,
+    pretty: false,
+  });
+  return runTokenCommand(cli, {
+    env: io.env,
+    masker,
+    openTokenApi: (url, token) => buildTokenApi({ url, token }, io, masker, logger),
+    openStorage: (url, token) => buildClient({ url, token }, io, masker, logger),
+    resolveDataDir: (cliData) => resolveDataDir({ cliData, env: io.env, exists: existsSync }),
+    readConfig: loadRawConfig,
+    writeConfig: writeConfigAtomically,
+    printSecret: (token) => io.stdout.write(`${token}\n`),
+    out: (text) => io.stdout.write(masker.mask(text)),
+    say: (line) => io.stderr.write(`${masker.mask(line)}\n`),
+    nowMs: Date.now,
   });
 }
 
