@@ -122,7 +122,8 @@ describe('judgeToken', () => {
   it('rejects a read-only master on one bucket (read on every bucket looks like one read bucket)', () => {
     const master = tokenInfo({ isMasterToken: true, admin: { role: 'readOnly' } });
     const verdict = judgeToken(verified(master), 'source', { nowMs });
-    expect(verdict).toMatchObject({ passes: false, error: expect.stringMatching(/master token/) });
+    expect(verdict.passes).toBe(false);
+    expect(verdict.error).toMatch(/master token/);
   });
 
   it('holds a destination token to write on the destination bucket', () => {
