@@ -8,6 +8,7 @@
  * - a limited token may delete itself; master tokens cannot be deleted;
  * - refresh gives a new string at once; the old one answers 401 from then on.
  */
+import { randomBytes } from 'node:crypto';
 import { ApiError, accessDenied, validationError } from '../api-error.js';
 import { canManageTokens, type TokenState } from '../model.js';
 import { scalarText } from '../params.js';
@@ -88,7 +89,8 @@ function refreshToken(ctx: RouteContext): ApiResponse {
   const target = targetToken(ctx);
   // The old string answers 401 from now on: it stays as a revoked copy (and a known secret).
   ctx.core.state.tokens.set(target.token, { ...target, revoked: true });
-  target.token = ctx.core.newTokenString(ctx.project.id);
+  // Same id, new secret: `<projectId>-<tokenId>-<40 hex>`.
+  target.token = `${ctx.project.id}-${target.id}-${randomBytes(20).toString('hex')}`;
   target.refreshedMs = ctx.core.clock.nowMs();
   ctx.core.state.tokens.set(target.token, target);
   ctx.core.state.addTokenEvent(
