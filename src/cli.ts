@@ -140,7 +140,7 @@ function tokenCommands(y: Argv, done: (command: TokenCommand) => void): Argv {
       'Create a least-privilege token with KBC_MASTER_TOKEN (read from the environment only)',
       (c) =>
         c
-          .option('bucket', { type: 'string', demandOption: true, describe: 'The one bucket' })
+          .option('bucket', { type: 'string', describe: 'The one bucket (required)' })
           .option('expires-in', { type: 'string', describe: 'Expiry: 90d, 12h, 30m or seconds' })
           .option('description', { type: 'string', describe: 'Token description' })
           .option('write', { type: 'boolean', default: false, describe: 'write instead of read' })

@@ -38,7 +38,8 @@ import {
 export type TokenCommand =
   | {
       readonly action: 'create';
-      readonly bucket: string;
+      /** Required; checked by the command so that `--help` works without it. */
+      readonly bucket: string | undefined;
       readonly expiresIn: string | undefined;
       readonly description: string | undefined;
       readonly write: boolean;
@@ -114,6 +115,10 @@ async function createToken(
     );
   }
   deps.masker.add(master);
+  const bucket = command.bucket;
+  if (!bucket) {
+    throw new UserError('token create needs --bucket BUCKET: the one bucket the token may use.');
+  }
   const role: TokenRole = command.destination ? 'destination' : 'source';
   const permission = command.write || command.destination ? 'write' : 'read';
   const expiresInSeconds =
@@ -125,23 +130,23 @@ async function createToken(
     throw explainMasterRejected(error);
   });
   checkCreatorToken(creator.details);
-  await requireBucket(deps.openStorage(url, master), command.bucket, creator);
+  await requireBucket(deps.openStorage(url, master), bucket, creator);
   const minted = await api
     .create(
       buildCreateBody({
-        bucketId: command.bucket,
+        bucketId: bucket,
         permission,
         expiresInSeconds,
         description: command.description,
       }),
     )
     .catch((error: unknown) => {
-      throw explainCreateRejected(error, command.bucket);
+      throw explainCreateRejected(error, bucket);
     });
   // A write token is a destination token: it is held to the destination rule, whatever key it goes to.
   const rule: TokenRole = permission === 'write' ? 'destination' : 'source';
-  await verifyOrDelete(minted, deps.openTokenApi(url, minted.token), rule, command.bucket, deps);
-  const summary = `token ${minted.details.id} "${minted.details.description}": ${permission} on ${command.bucket}, ${describeExpiry(minted.details.expires, deps.nowMs())}`;
+  await verifyOrDelete(minted, deps.openTokenApi(url, minted.token), rule, bucket, deps);
+  const summary = `token ${minted.details.id} "${minted.details.description}": ${permission} on ${bucket}, ${describeExpiry(minted.details.expires, deps.nowMs())}`;
   if (!command.writeConfig) {
     deps.printSecret(minted.token);
     deps.say(`Created ${summary}. It passes the job's token rules; the token is on stdout.`);
@@ -193,10 +198,17 @@ function createEndpointUrl(
     );
   }
   const problems = new Problems([]);
-  const region = readRegion(source.region, ['--region'], problems);
-  const url = resolveEndpointUrl(region, readUrl(source.url, ['--url'], problems), [], problems);
+  const path = fromFlags ? [] : role === 'source' ? ['parameters'] : ['parameters', 'destination'];
+  const region = readRegion(source.region, [...path, 'region'], problems);
+  const url = resolveEndpointUrl(
+    region,
+    readUrl(source.url, [...path, 'url'], problems),
+    path,
+    problems,
+  );
   if (url === BAD || problems.count > 0) {
-    throw new UserError(`Invalid stack: ${problems.lines.join('; ')}`);
+    const where = fromFlags ? '--region/--url' : `${command.writeConfig ?? ''}/config.json`;
+    throw new UserError(`Invalid stack in ${where}: ${problems.lines.join('; ')}`);
   }
   return url;
 }
