@@ -319,6 +319,26 @@ describe('token inspect', () => {
   });
 });
 
+describe('token inspect --destination', () => {
+  it('judges the destination token by write on the destination bucket', async () => {
+    const writer = emulator.control.createToken(101, {
+      bucketPermissions: { 'in.c-sales': 'write' },
+    });
+    const dir = await dataDir({
+      '#token': READ_TOKEN,
+      destination: { url: emulator.url, bucket: 'in.c-sales', '#token': writer },
+    });
+    const result = await token(['inspect', '--data', dir, '--destination', '--json']);
+    expect(result.code, result.stderr).toBe(0);
+    await expectSecretsOnlyWherePromised(result, { dataDir: dir });
+    expect(JSON.parse(result.stdout)).toMatchObject({
+      which: 'destination',
+      bucketPermissions: { 'in.c-sales': 'write' },
+      verdict: { passes: true, warnings: [] },
+    });
+  });
+});
+
 describe('token rotate', () => {
   it('refreshes, writes config.json and verifies: the old string gets 401, the new one passes a real run', async () => {
     const old = newReadToken();
