@@ -86,6 +86,7 @@ export interface TokenCreateBody {
 
 const STORAGE = '/v2/storage';
 
+/** The token endpoints for `options.token` (registered with the masker by the HTTP adapter). */
 export function createTokenApi(options: StorageClientOptions): TokenApi {
   const url = options.url.replace(/\/+$/, '');
   const http = createStorageHttp({ ...options, url });

@@ -132,11 +132,6 @@ export function judgeToken(
       });
       return { passes: true, warnings: auth.warnings };
     }
-    if (verified.info.isMasterToken) {
-      throw new UserError(
-        'The destination token is a master token: use a limited token with write permission to the destination bucket.',
-      );
-    }
     checkDestinationToken(verified.info, options.destinationBucket ?? '', true);
     return { passes: true, warnings: destinationWarnings(verified, options.nowMs) };
   } catch (error) {
