@@ -1,6 +1,7 @@
-import yargs from 'yargs';
+import yargs, { type Argv } from 'yargs';
 import { UserError } from './errors.js';
 import { parseShard, type Shard } from './plan/shard.js';
+import type { TokenCommand } from './tokens/commands.js';
 
 /** The parsed command line (design §3). */
 export type CliArgs =
@@ -20,6 +21,7 @@ export type CliArgs =
       readonly tables: readonly string[];
       readonly shard?: Shard | undefined;
     }
+  | ({ readonly command: 'token' } & TokenCommand)
   | { readonly command: 'help'; readonly text: string };
 
 /**
@@ -94,6 +96,11 @@ export function parseCli(argv: readonly string[]): CliArgs {
         };
       },
     )
+    .command('token', 'Token lifecycle: create, inspect, rotate, revoke (docs/tokens.md)', (y) =>
+      tokenCommands(y, (command) => {
+        result = { command: 'token', ...command };
+      }),
+    )
     .fail((message, error) => {
       throw new UserError(
         `${error ? error.message : message} Run "kbc-table-sync --help" for usage.`,
@@ -120,3 +127,76 @@ const shardOption = {
   describe:
     'Copy only the tables of this shard: FNV-1a 32 of the source table id modulo COUNT equals INDEX (0-based, e.g. 0/3)',
 } as const;
+const destinationOption = {
+  type: 'boolean',
+  default: false,
+  describe: 'The destination token of a standalone config (parameters.destination.#token)',
+} as const;
+
+/** The `token` subcommands; each hands its parsed flags to `done`. */
+function tokenCommands(y: Argv, done: (command: TokenCommand) => void): Argv {
+  return y
+    .command(
+      'create',
+      'Create a least-privilege token with KBC_MASTER_TOKEN (read from the environment only)',
+      (c) =>
+        c
+          .option('bucket', { type: 'string', describe: 'The one bucket (required)' })
+          .option('expires-in', { type: 'string', describe: 'Expiry: 90d, 12h, 30m or seconds' })
+          .option('description', { type: 'string', describe: 'Token description' })
+          .option('write', { type: 'boolean', default: false, describe: 'write instead of read' })
+          .option('destination', destinationOption)
+          .option('region', { type: 'string', describe: 'Stack region (us-east-1, eu, ...)' })
+          .option('url', { type: 'string', describe: 'Stack URL' })
+          .option('write-config', {
+            type: 'string',
+            describe: 'Write the token into DIR/config.json instead of printing it',
+          }),
+      (args) =>
+        done({
+          action: 'create',
+          bucket: args.bucket,
+          expiresIn: args['expires-in'],
+          description: args.description,
+          write: args.write,
+          destination: args.destination,
+          region: args.region,
+          url: args.url,
+          writeConfig: args['write-config'],
+        }),
+    )
+    .command(
+      'inspect',
+      "Show the configured token: permissions, expiry, last activity and the job's verdict",
+      (c) =>
+        c
+          .option('data', dataOption)
+          .option('destination', destinationOption)
+          .option('json', { type: 'boolean', default: false, describe: 'One JSON document' }),
+      (args) =>
+        done({
+          action: 'inspect',
+          data: args.data,
+          destination: args.destination,
+          json: args.json,
+        }),
+    )
+    .command(
+      'rotate',
+      'Refresh the configured token and write the new one into config.json',
+      (c) => c.option('data', dataOption).option('destination', destinationOption),
+      (args) => done({ action: 'rotate', data: args.data, destination: args.destination }),
+    )
+    .command(
+      'revoke',
+      'Delete the configured token (it deletes itself); needs --yes',
+      (c) =>
+        c
+          .option('data', dataOption)
+          .option('destination', destinationOption)
+          .option('yes', { type: 'boolean', default: false, describe: 'Really revoke it' }),
+      (args) =>
+        done({ action: 'revoke', data: args.data, destination: args.destination, yes: args.yes }),
+    )
+    .demandCommand(1, 'Name a token command: create, inspect, rotate or revoke.');
+}

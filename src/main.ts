@@ -38,6 +38,9 @@ import type { RetryOptions } from './storage/retry-policy.js';
 import { createStorageClient, type PollOptions } from './storage/storage-client.js';
 import type { StorageClient } from './storage/types.js';
 import { formatSummaryTable, summarize } from './summary.js';
+import { createTokenApi, type TokenApi } from './storage/token-api.js';
+import { readLastActivity, runTokenCommand } from './tokens/commands.js';
+import { writeConfigAtomically } from './tokens/config-file.js';
 
 export interface Io {
   readonly argv: readonly string[];
@@ -58,6 +61,7 @@ export async function main(io: Io): Promise<number> {
       io.stdout.write(`${cli.text}\n`);
       return 0;
     }
+    if (cli.command === 'token') return await runToken(cli, io, masker);
     const dataDir = resolveDataDir({ cliData: cli.data, env: io.env, exists: existsSync });
     const raw = await loadRawConfig(dataDir);
     masker.addHashKeys(raw);
@@ -78,6 +82,7 @@ export async function main(io: Io): Promise<number> {
       shard: cli.shard,
     };
     if (action !== 'run') {
+      const actionLogger = logger;
       const document = await runSyncAction(action, {
         config,
         dataDir,
@@ -86,6 +91,8 @@ export async function main(io: Io): Promise<number> {
         logger,
         nowMs: Date.now,
         resolveChangedSince,
+        lastActivity: (tokenId) =>
+          readLastActivity(buildTokenApi(config.source, io, masker, actionLogger), tokenId),
       });
       io.stdout.write(
         `${JSON.stringify(document, null, cli.command === 'run' && cli.dryRun ? 2 : 0)}\n`,
@@ -125,7 +132,7 @@ export async function main(io: Io): Promise<number> {
  * so an unknown one is an integration error, not something the user typed into a form.
  */
 function chooseAction(
-  cli: Exclude<CliArgs, { command: 'help' }>,
+  cli: Exclude<CliArgs, { command: 'help' | 'token' }>,
   raw: unknown,
 ): 'run' | SyncAction {
   const value: unknown = raw && typeof raw === 'object' && 'action' in raw ? raw.action : undefined;
@@ -194,6 +201,53 @@ function buildClient(
     logger,
     ...(io.env.KBC_RUNID ? { runId: io.env.KBC_RUNID } : {}),
     ...timingFrom(io.env),
+  });
+}
+
+function buildTokenApi(
+  endpoint: { url: string; token: string },
+  io: Io,
+  masker: SecretMasker,
+  logger: Logger,
+): TokenApi {
+  return createTokenApi({
+    url: endpoint.url,
+    token: endpoint.token,
+    masker,
+    logger,
+    ...(io.env.KBC_RUNID ? { runId: io.env.KBC_RUNID } : {}),
+    ...timingFrom(io.env),
+  });
+}
+
+/**
+ * The `token` commands (docs/tokens.md). Only the new token string is written unmasked, and only
+ * through `printSecret`; warnings (retries) go to stderr through the masker.
+ */
+async function runToken(
+  cli: Extract<CliArgs, { command: 'token' }>,
+  io: Io,
+  masker: SecretMasker,
+): Promise<number> {
+  const logger = createLogger({
+    level: 'warn',
+    masker,
+    out: nullStream(),
+    err: io.stderr,
+    pretty: false,
+  });
+  return runTokenCommand(cli, {
+    env: io.env,
+    masker,
+    openTokenApi: (url, token) => buildTokenApi({ url, token }, io, masker, logger),
+    openStorage: (url, token) => buildClient({ url, token }, io, masker, logger),
+    resolveDataDir: (cliData) => resolveDataDir({ cliData, env: io.env, exists: existsSync }),
+    readConfig: loadRawConfig,
+    writeConfig: writeConfigAtomically,
+    printSecret: (token) => io.stdout.write(`${token}\n`),
+    out: (text) => io.stdout.write(masker.mask(text)),
+    say: (line) => io.stderr.write(`${masker.mask(line)}\n`),
+    nowMs: Date.now,
   });
 }
 

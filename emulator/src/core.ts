@@ -107,22 +107,33 @@ export class EmulatorCore {
     return bucket;
   }
 
-  addToken(projectId: number, spec: SeedToken): TokenState {
+  /** Adds a token; its history starts with a `storage.tokenCreated` event, as in the real API. */
+  addToken(
+    projectId: number,
+    spec: SeedToken,
+    creator: TokenState['creator'] = { id: 1, description: 'emulator' },
+  ): TokenState {
+    const nowMs = this.clock.nowMs();
+    const isMasterToken = spec.isMasterToken ?? false;
     const token: TokenState = {
       id: spec.token.split('-')[1] ?? '0',
       token: spec.token,
       projectId,
       description: spec.description ?? 'token',
-      isMasterToken: spec.isMasterToken ?? false,
+      isMasterToken,
+      role: isMasterToken ? (spec.role ?? 'admin') : undefined,
       canManageBuckets: spec.canManageBuckets ?? false,
       canReadAllFileUploads: spec.canReadAllFileUploads ?? false,
       bucketPermissions: spec.bucketPermissions ?? {},
       expiresMs: spec.expires ? Date.parse(spec.expires) : null,
       isDisabled: spec.isDisabled ?? false,
       revoked: false,
-      createdMs: this.clock.nowMs(),
+      createdMs: nowMs,
+      refreshedMs: nowMs,
+      creator,
     };
     this.state.tokens.set(token.token, token);
+    this.state.addTokenEvent(token, 'storage.tokenCreated', `Token ${token.id} created`, nowMs);
     return token;
   }
 

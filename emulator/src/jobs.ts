@@ -62,6 +62,14 @@ export class JobRunner {
     };
     this.#state.jobs.set(job.id, job);
     this.#state.countJobStart(spec.operationName, spec.tableId);
+    // The job is activity of its token: it shows in the token's own events (last activity).
+    this.#state.addTokenEvent(
+      spec.token,
+      `storage.${spec.operationName}`,
+      `Job ${job.id} (${spec.operationName}) created`,
+      job.createdMs,
+      spec.runId,
+    );
     const fault = spec.fault;
     if (fault?.kind === 'jobError') {
       job.outcome = failure(new JobError(fault.code, fault.message));

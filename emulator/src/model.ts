@@ -8,6 +8,9 @@ import type { SeedTableDefinition } from './seed.js';
 
 export type BucketPermissionLevel = 'read' | 'write' | 'manage';
 
+/** The project role of a master token's admin (`admin.role`); decides what it may do with tokens. */
+export type MasterRole = 'admin' | 'share' | 'guest' | 'readOnly';
+
 export interface MetadataRecord {
   readonly id: string;
   readonly key: string;
@@ -65,6 +68,8 @@ export interface TokenState {
   readonly projectId: number;
   readonly description: string;
   readonly isMasterToken: boolean;
+  /** Master tokens only: the admin's project role (default `admin`). */
+  readonly role: MasterRole | undefined;
   readonly canManageBuckets: boolean;
   readonly canReadAllFileUploads: boolean;
   readonly bucketPermissions: Readonly<Record<string, 'read' | 'write'>>;
@@ -72,6 +77,21 @@ export interface TokenState {
   readonly isDisabled: boolean;
   revoked: boolean;
   readonly createdMs: number;
+  /** Last refresh (creation until the first refresh). */
+  refreshedMs: number;
+  /** `creatorToken` of the detail: who created it (`emulator` for seeded tokens). */
+  readonly creator: { readonly id: number; readonly description: string };
+}
+
+/** One event of a token (`GET tokens/{id}/events`), newest last in the state. */
+export interface TokenEventRecord {
+  readonly id: number;
+  readonly tokenId: string;
+  readonly projectId: number;
+  readonly event: string;
+  readonly message: string;
+  readonly createdMs: number;
+  readonly runId: string | null;
 }
 
 export interface FileState {
@@ -143,6 +163,9 @@ export class EmulatorState {
   readonly exportCache = new Map<string, number>();
   readonly requestCounts = new Map<string, number>();
   readonly jobStarts = new Map<string, number>();
+  /** Events of every token, oldest first. */
+  readonly tokenEvents: TokenEventRecord[] = [];
+  #nextEventId = 800_001;
   #nextFileId = 100_001;
   #nextJobId = 500_001;
   #nextMetadataId = 700_001;
@@ -159,6 +182,33 @@ export class EmulatorState {
   }
   nextTokenId(): number {
     return this.#nextTokenId++;
+  }
+
+  /** Records an event of `token` (its own history, readable by the token itself). */
+  addTokenEvent(
+    token: Pick<TokenState, 'id' | 'projectId'>,
+    event: string,
+    message: string,
+    atMs: number,
+    runId: string | null = null,
+  ): void {
+    this.tokenEvents.push({
+      id: this.#nextEventId++,
+      tokenId: token.id,
+      projectId: token.projectId,
+      event,
+      message,
+      createdMs: atMs,
+      runId,
+    });
+  }
+
+  /** The live (not revoked) token with this id in the project, if any. */
+  findTokenById(projectId: number, tokenId: string): TokenState | undefined {
+    for (const token of this.tokens.values()) {
+      if (token.projectId === projectId && token.id === tokenId && !token.revoked) return token;
+    }
+    return undefined;
   }
 
   countRequest(key: string): void {
@@ -181,11 +231,20 @@ export class EmulatorState {
   }
 }
 
-/** The token's level on a bucket: `manage` for master / canManageBuckets tokens. */
+/** Admin and share masters manage tokens; guest and read-only masters (and limited tokens) do not. */
+export function canManageTokens(token: TokenState): boolean {
+  return token.isMasterToken && (token.role === 'admin' || token.role === 'share');
+}
+
+/**
+ * The token's level on a bucket: `manage` for master / canManageBuckets tokens, `read` on every
+ * bucket for a read-only master (also buckets created later).
+ */
 export function permissionFor(
   token: TokenState,
   bucketId: string,
 ): BucketPermissionLevel | undefined {
+  if (token.isMasterToken && token.role === 'readOnly') return 'read';
   if (token.isMasterToken || token.canManageBuckets) return 'manage';
   return token.bucketPermissions[bucketId];
 }

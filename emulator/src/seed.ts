@@ -60,6 +60,8 @@ const seedToken = z.object({
   description: z.string().optional(),
   bucketPermissions: z.record(z.string(), z.enum(['read', 'write'])).optional(),
   isMasterToken: z.boolean().optional(),
+  /** Master tokens: the admin's project role (default admin). */
+  role: z.enum(['admin', 'share', 'guest', 'readOnly']).optional(),
   canManageBuckets: z.boolean().optional(),
   canReadAllFileUploads: z.boolean().optional(),
   expires: z.string().nullable().optional(),
@@ -218,6 +220,9 @@ function checkToken(
     if (!bucketIds.has(bucketId)) {
       problems.push(`${at}.bucketPermissions: unknown bucket "${bucketId}"`);
     }
+  }
+  if (token.role !== undefined && token.isMasterToken !== true) {
+    problems.push(`${at}.role: only master tokens have a role (set "isMasterToken": true)`);
   }
   if (token.expires && Number.isNaN(Date.parse(token.expires))) {
     problems.push(`${at}.expires: not an ISO date`);

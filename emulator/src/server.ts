@@ -18,6 +18,7 @@ import { catalogRoutes } from './routes/catalog-routes.js';
 import { exportRoutes } from './routes/export-route.js';
 import { fileJobRoutes } from './routes/file-job-routes.js';
 import { loadRoutes } from './routes/load-routes.js';
+import { tokenRoutes } from './routes/token-routes.js';
 import { loadSeedFile, parseSeed, type Seed, type SeedInput } from './seed.js';
 import { TableDb } from './table-db.js';
 
@@ -52,6 +53,8 @@ const STORAGE_ROUTES: readonly Route[] = [
   ...exportRoutes,
   ...loadRoutes,
   ...fileJobRoutes,
+  // After catalogRoutes: `tokens/verify` must match before `tokens/{tokenId}`.
+  ...tokenRoutes,
 ];
 
 async function resolveSeed(options: EmulatorOptions): Promise<{ seed: Seed; baseDir: string }> {

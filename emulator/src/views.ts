@@ -9,8 +9,10 @@ import type {
   MetadataRecord,
   ProjectState,
   TableState,
+  TokenEventRecord,
   TokenState,
 } from './model.js';
+import { canManageTokens } from './model.js';
 import { formatOptionalTimestamp, formatPhpTimestamp, phpMap } from './php-format.js';
 
 export function metadataView(item: MetadataRecord): Record<string, unknown> {
@@ -61,53 +63,98 @@ export function projectOwnerView(project: ProjectState): Record<string, unknown>
   };
 }
 
-/** `GET tokens/verify`: master tokens get `admin` and `manage` on every bucket. */
+/** `GET tokens/verify`: the token's own view with the full project `owner`. */
 export function tokenView(
   token: TokenState,
   project: ProjectState,
   baseUrl: string,
   nowMs: number,
 ): Record<string, unknown> {
-  const manageAll = token.isMasterToken || token.canManageBuckets;
-  const permissions: Record<string, string> = manageAll
-    ? Object.fromEntries([...project.buckets.keys()].map((id) => [id, 'manage']))
-    : { ...token.bucketPermissions };
+  return { ...managedTokenView(token, project, baseUrl, nowMs), owner: projectOwnerView(project) };
+}
+
+/**
+ * A token as the tokens endpoints show it (list, detail, create, refresh), `owner` short:
+ * master tokens get `admin` with their role; admin/share/guest masters `manage` on every bucket, a
+ * read-only master `read` on every bucket (reference: read-only role permissions).
+ * @param withSecret include the token string (create and refresh answers, verify)
+ */
+export function managedTokenView(
+  token: TokenState,
+  project: ProjectState,
+  baseUrl: string,
+  nowMs: number,
+  withSecret = true,
+): Record<string, unknown> {
+  const allBuckets = (level: string) =>
+    Object.fromEntries([...project.buckets.keys()].map((id) => [id, level]));
+  const readOnlyMaster = token.isMasterToken && token.role === 'readOnly';
+  const manageAll = (token.isMasterToken && !readOnlyMaster) || token.canManageBuckets;
+  const permissions: Record<string, string> = readOnlyMaster
+    ? allBuckets('read')
+    : manageAll
+      ? allBuckets('manage')
+      : { ...token.bucketPermissions };
+  const fullMaster = token.isMasterToken && !readOnlyMaster;
   const view: Record<string, unknown> = {
     id: token.id,
-    token: token.token,
+    ...(withSecret && { token: token.token }),
     description: token.description,
     created: formatPhpTimestamp(token.createdMs),
-    refreshed: formatPhpTimestamp(token.createdMs),
+    refreshed: formatPhpTimestamp(token.refreshedMs),
     uri: `${baseUrl}/v2/storage/tokens/${token.id}`,
     isMasterToken: token.isMasterToken,
     canManageBuckets: manageAll,
-    canManageTokens: token.isMasterToken,
+    canManageTokens: canManageTokens(token),
     canReadAllFileUploads: token.isMasterToken || token.canReadAllFileUploads,
-    canPurgeTrash: token.isMasterToken,
+    canPurgeTrash: fullMaster,
     canManageProtectedDefaultBranch: false,
-    canCreateJobs: token.isMasterToken,
+    canCreateJobs: fullMaster,
     expires: token.expiresMs === null ? null : formatPhpTimestamp(token.expiresMs),
     isExpired: token.expiresMs !== null && token.expiresMs <= nowMs,
     isDisabled: token.isDisabled,
     isBYODB: false,
     dailyCapacity: 0,
     bucketPermissions: phpMap(permissions),
-    componentAccess: [],
-    creatorToken: { id: 1, description: 'emulator' },
+    creatorToken: { id: token.creator.id, description: token.creator.description },
     organization: { id: '1' },
-    owner: projectOwnerView(project),
+    owner: { id: project.id, name: project.name },
   };
   if (token.isMasterToken) {
     view.admin = {
       id: Number(token.id),
       name: token.description,
-      role: 'admin',
+      role: token.role ?? 'admin',
       features: [],
       isOrganizationMember: true,
       isActivated: true,
     };
   }
   return view;
+}
+
+/** One event of `GET tokens/{id}/events`. */
+export function tokenEventView(
+  event: TokenEventRecord,
+  token: TokenState | undefined,
+): Record<string, unknown> {
+  return {
+    id: String(event.id),
+    event: event.event,
+    component: 'storage',
+    message: event.message,
+    description: '',
+    type: 'info',
+    runId: event.runId,
+    created: formatPhpTimestamp(event.createdMs),
+    objectType: 'token',
+    objectId: event.tokenId,
+    objectName: token?.description ?? '',
+    params: [],
+    results: [],
+    performance: [],
+    token: { id: event.tokenId, name: token?.description ?? '' },
+  };
 }
 
 export function bucketView(

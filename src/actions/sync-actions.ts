@@ -5,6 +5,7 @@ import { authorizeSource } from '../run.js';
 import { exportWindow } from '../state/cursor.js';
 import { readState } from '../state/state-file.js';
 import type { StorageClient } from '../storage/types.js';
+import type { LastActivity } from '../tokens/rules.js';
 import type { RunDeps } from '../run.js';
 
 /** Sync actions (design §7). Each returns the one JSON document printed on stdout. */
@@ -23,6 +24,8 @@ export interface ActionDeps {
   readonly logger: Logger;
   readonly nowMs: () => number;
   readonly resolveChangedSince: RunDeps['resolveChangedSince'];
+  /** The newest of the token's own events (null when none or unreadable). */
+  readonly lastActivity?: (tokenId: string) => Promise<LastActivity | null>;
 }
 
 /** Runs one sync action; never writes to out/. */
@@ -31,7 +34,7 @@ export async function runSyncAction(name: SyncAction, deps: ActionDeps): Promise
   const info = { projectId: auth.projectId, projectName: auth.projectName, bucket: auth.bucketId };
   switch (name) {
     case 'testConnection':
-      return { status: 'success' };
+      return { status: 'success', lastActivity: await tokenLastActivity(deps, auth.tokenId) };
     case 'info':
       return info;
     case 'list':
@@ -39,8 +42,13 @@ export async function runSyncAction(name: SyncAction, deps: ActionDeps): Promise
     case 'sourceInfo':
       return { tables: await listTables(deps.source, auth.bucketId), project: info };
     case 'plan':
-      return planDocument(deps, auth.bucketId, auth.warnings);
+      return planDocument(deps, auth.bucketId, auth.warnings, auth.tokenId);
   }
+}
+
+/** The source token's last activity (`{at, event}`), or null. */
+async function tokenLastActivity(deps: ActionDeps, tokenId: string): Promise<LastActivity | null> {
+  return deps.lastActivity ? deps.lastActivity(tokenId) : null;
 }
 
 async function listTables(source: StorageClient, bucketId: string) {
@@ -52,7 +60,12 @@ async function listTables(source: StorageClient, bucketId: string) {
  * The `plan` action and `--dry-run`: per table what a run would do, with its window and the
  * source size, and warnings about choices that lose or duplicate rows. Nothing is written.
  */
-async function planDocument(deps: ActionDeps, bucketId: string, tokenWarnings: readonly string[]) {
+async function planDocument(
+  deps: ActionDeps,
+  bucketId: string,
+  tokenWarnings: readonly string[],
+  tokenId: string,
+) {
   const bucketTables = await deps.source.listTables(bucketId);
   const plans = planTables(deps.config, bucketId, bucketTables, deps.selection);
   const state = await readState(deps.dataDir);
@@ -60,6 +73,7 @@ async function planDocument(deps: ActionDeps, bucketId: string, tokenWarnings: r
   return {
     mode: deps.config.destination ? 'standalone' : 'platform',
     warnings: tokenWarnings,
+    tokenLastActivity: await tokenLastActivity(deps, tokenId),
     tables: plans.map((plan) => {
       const window = exportWindow({
         changedSince: plan.changedSince,

@@ -3,6 +3,8 @@ import type { TokenInfo } from '../storage/types.js';
 
 /** What a valid source token grants: one bucket, read-only. */
 export interface SourceAuthorization {
+  /** The token's id (its own events and detail are readable with it). */
+  readonly tokenId: string;
   readonly bucketId: string;
   readonly projectId: number;
   readonly projectName: string;
@@ -26,6 +28,7 @@ export function checkSourceToken(
   rejectPowerfulOrDeadToken(token);
   const bucketId = singleReadBucket(token.bucketPermissions);
   return {
+    tokenId: token.id,
     bucketId,
     projectId: token.owner.id,
     projectName: token.owner.name,

@@ -143,7 +143,16 @@ const tokenSchema = z
   })
   .refine((token) => !/\s/.test(token), {
     error: 'contains whitespace; paste the token without spaces or line breaks',
+  })
+  .refine((token) => !isBearerToken(token), {
+    error:
+      'is a Keboola Connection bearer token (kbc_pat_… or kbc_at_…), but the job needs a Storage API token: create one with "kbc-table-sync token create --bucket BUCKET" (see docs/tokens.md) or under Storage → API Tokens in the project',
   });
+
+/** The programmatic bearer tokens (`kbc_pat_…` personal, `kbc_at_…` session) are not Storage API tokens. */
+export function isBearerToken(token: string): boolean {
+  return /^kbc_(pat|at)_/.test(token);
+}
 
 /** `#token`: required. Messages never contain its value. */
 export function readToken(

@@ -46,7 +46,13 @@ describe('sync actions', () => {
         project: { projectId: 301, projectName: 'Platform source', bucket: 'in.c-sales' },
       },
     ],
-    ['testConnection', { status: 'success' }],
+    [
+      'testConnection',
+      {
+        status: 'success',
+        lastActivity: { at: expect.any(String) as unknown, event: 'storage.tokenCreated' },
+      },
+    ],
   ])('%s prints exactly one JSON document and writes nothing', async (name, expected) => {
     for (const viaCli of [false, true]) {
       const result = await action(name, TOKENS.read, viaCli);

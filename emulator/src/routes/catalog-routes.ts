@@ -46,7 +46,8 @@ function getBucket(ctx: RouteContext) {
 
 /** `POST buckets` `{name, stage}`: adds the legacy `c-` prefix; master or canManageBuckets only. */
 function createBucket(ctx: RouteContext) {
-  if (!ctx.token.isMasterToken && !ctx.token.canManageBuckets) throw accessDenied();
+  const master = ctx.token.isMasterToken && ctx.token.role !== 'readOnly';
+  if (!master && !ctx.token.canManageBuckets) throw accessDenied();
   const name = scalarText(ctx.body.name).trim();
   const stage = scalarText(ctx.body.stage, 'in');
   if (!/^[A-Za-z0-9_-]+$/.test(name) || !['in', 'out'].includes(stage)) {

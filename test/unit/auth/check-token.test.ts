@@ -13,6 +13,7 @@ describe('checkSourceToken', () => {
   it('accepts a read-only token on one bucket', () => {
     const auth = checkSourceToken(tokenInfo(), { nowMs });
     expect(auth).toEqual({
+      tokenId: '67319',
       bucketId: 'in.c-sales',
       projectId: 578,
       projectName: 'Sales',

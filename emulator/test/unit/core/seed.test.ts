@@ -89,6 +89,33 @@ describe('parseSeed', () => {
     expect(problems.some((p) => p.startsWith('projects.0.tokens.0.token:'))).toBe(true);
   });
 
+  it('has one master token of each role in the demo seed', () => {
+    const text = readFileSync(new URL('../../../data/seed/seed.json', import.meta.url), 'utf8');
+    const tokens = parseSeed(JSON.parse(text)).projects[0]?.tokens ?? [];
+    expect(tokens.filter((t) => t.isMasterToken).map((t) => t.role)).toEqual([
+      'admin',
+      'share',
+      'guest',
+      'readOnly',
+    ]);
+  });
+
+  it('gives a role to master tokens only', () => {
+    expect(
+      problemsOf(seedWith({ name: 't', columns: ['id'] }, { token: TOKEN, role: 'guest' })),
+    ).toEqual([
+      'projects.0.tokens.0.role: only master tokens have a role (set "isMasterToken": true)',
+    ]);
+    expect(
+      problemsOf(
+        seedWith(
+          { name: 't', columns: ['id'] },
+          { token: TOKEN, isMasterToken: true, role: 'boss' },
+        ),
+      ),
+    ).toEqual([expect.stringMatching(/^projects\.0\.tokens\.0\.role:/)]);
+  });
+
   it('requires columns unless a CSV provides them', () => {
     expect(problemsOf(seedWith({ name: 't' }))).toEqual([
       expect.stringContaining('columns: required unless'),

@@ -1,0 +1,202 @@
+import { z } from 'zod';
+import type { SecretMasker } from '../secrets.js';
+import { createStorageHttp } from './http.js';
+import { normalizeTimestamp, parseTokenInfo, StorageResponseError } from './parse.js';
+import type { StorageClientOptions } from './storage-client.js';
+import type { TokenInfo } from './types.js';
+
+/**
+ * The token endpoints of the Storage API (docs/tokens.md): verify, create, refresh, delete and the
+ * token's own events. One instance per token string; the same HTTP adapter, retry policy and
+ * masking as the Storage client.
+ *
+ * Contract: create and refresh mint a secret, so they are retried only when the request surely
+ * never reached the server (like a job start); the minted string is registered with the masker
+ * before it is returned, so no log line or error can show it.
+ */
+export interface TokenApi {
+  readonly url: string;
+  /** `GET tokens/verify`: the job's view ({@link TokenInfo}) and the management fields. */
+  verify(): Promise<VerifiedToken>;
+  /** `POST tokens` (master tokens only). */
+  create(body: TokenCreateBody): Promise<MintedToken>;
+  /** `POST tokens/{id}/refresh`: a new string; the old one stops working at once. */
+  refresh(tokenId: string): Promise<MintedToken>;
+  /** `DELETE tokens/{id}` (a limited token may delete itself). */
+  remove(tokenId: string): Promise<void>;
+  /** `GET tokens/{id}/events`, newest first. */
+  events(tokenId: string, limit: number): Promise<TokenEvent[]>;
+}
+
+/** The fields of a token the lifecycle commands show (list, detail, create, refresh, verify). */
+export interface TokenDetails {
+  readonly id: string;
+  readonly description: string;
+  readonly created: string | null;
+  readonly refreshed: string | null;
+  readonly expires: string | null;
+  readonly isMasterToken: boolean;
+  /** `admin.role` of a master token (`admin`, `share`, `guest`, `readOnly`). */
+  readonly role: string | undefined;
+  readonly flags: Readonly<Record<TokenFlag, boolean>>;
+  readonly bucketPermissions: Readonly<Record<string, string>>;
+  readonly componentAccess: readonly string[];
+}
+
+export const TOKEN_FLAGS = [
+  'canManageBuckets',
+  'canManageTokens',
+  'canReadAllFileUploads',
+  'canPurgeTrash',
+  'canCreateJobs',
+  'canManageProtectedDefaultBranch',
+  'isExpired',
+  'isDisabled',
+] as const;
+export type TokenFlag = (typeof TOKEN_FLAGS)[number];
+
+export interface VerifiedToken {
+  readonly info: TokenInfo;
+  readonly details: TokenDetails;
+}
+
+/** A token with its secret string, from create or refresh. */
+export interface MintedToken {
+  readonly details: TokenDetails;
+  readonly token: string;
+}
+
+export interface TokenEvent {
+  readonly id: string;
+  readonly event: string;
+  readonly message: string;
+  /** Normalised ISO timestamp. */
+  readonly created: string;
+}
+
+/** `POST tokens` body (JSON). Every privilege not named is sent as false. */
+export interface TokenCreateBody {
+  readonly description?: string;
+  readonly bucketPermissions: Readonly<Record<string, 'read' | 'write'>>;
+  readonly expiresIn?: number;
+  readonly canManageBuckets: false;
+  readonly canReadAllFileUploads: false;
+  readonly canPurgeTrash: false;
+}
+
+const STORAGE = '/v2/storage';
+
+/** The token endpoints for `options.token` (registered with the masker by the HTTP adapter). */
+export function createTokenApi(options: StorageClientOptions): TokenApi {
+  const url = options.url.replace(/\/+$/, '');
+  const http = createStorageHttp({ ...options, url });
+  const path = (suffix: string) => `${STORAGE}/tokens${suffix}`;
+  return {
+    url,
+    async verify() {
+      const raw = await http.request({ method: 'GET', path: path('/verify') });
+      return {
+        info: parseTokenInfo(raw, `GET ${path('/verify')}`),
+        details: parseTokenDetails(raw, `GET ${path('/verify')}`),
+      };
+    },
+    async create(body) {
+      const raw = await http.request({ method: 'POST', path: path(''), body }, 'jobStart');
+      return parseMinted(raw, `POST ${path('')}`, options.masker);
+    },
+    async refresh(tokenId) {
+      const where = path(`/${encodeURIComponent(tokenId)}/refresh`);
+      const raw = await http.request({ method: 'POST', path: where }, 'jobStart');
+      return parseMinted(raw, `POST ${where}`, options.masker);
+    },
+    async remove(tokenId) {
+      const where = path(`/${encodeURIComponent(tokenId)}`);
+      await http.request({ method: 'DELETE', path: where });
+    },
+    async events(tokenId, limit) {
+      const where = path(`/${encodeURIComponent(tokenId)}/events`);
+      const raw = await http.request({ method: 'GET', path: where, params: { limit } });
+      return parseTokenEvents(raw, `GET ${where}`);
+    },
+  };
+}
+
+const id = z.union([z.string(), z.number()]).transform(String);
+const optionalText = z
+  .string()
+  .nullable()
+  .optional()
+  .transform((v) => (v == null ? null : normalizeTimestamp(v)));
+
+const detailsSchema = z.object({
+  id,
+  token: z.string().optional(),
+  description: z.string().nullable().optional(),
+  created: optionalText,
+  refreshed: optionalText,
+  expires: optionalText,
+  isMasterToken: z.boolean().optional(),
+  ...Object.fromEntries(TOKEN_FLAGS.map((flag) => [flag, z.boolean().optional()])),
+  bucketPermissions: z
+    .union([z.array(z.unknown()).length(0), z.record(z.string(), z.string())])
+    .optional(),
+  componentAccess: z.array(z.string()).optional(),
+  admin: z.object({ role: z.string().optional() }).nullable().optional(),
+});
+
+/** Boundary parsing of a token answer (pure). @throws StorageResponseError naming the fields */
+export function parseTokenDetails(raw: unknown, where: string): TokenDetails {
+  const result = detailsSchema.safeParse(raw);
+  if (!result.success) {
+    const fields = result.error.issues.map((i) => i.path.join('.') || '(root)').join(', ');
+    throw new StorageResponseError(`Unexpected Storage API answer to ${where}: ${fields}`);
+  }
+  const t = result.data;
+  const record = t as unknown as Record<string, unknown>;
+  const flags = Object.fromEntries(
+    TOKEN_FLAGS.map((flag) => [flag, record[flag] === true]),
+  ) as Record<TokenFlag, boolean>;
+  const permissions = t.bucketPermissions;
+  return {
+    id: t.id,
+    description: t.description ?? '',
+    created: t.created,
+    refreshed: t.refreshed,
+    expires: t.expires,
+    isMasterToken: t.isMasterToken ?? false,
+    role: t.admin?.role,
+    flags,
+    bucketPermissions: permissions === undefined || Array.isArray(permissions) ? {} : permissions,
+    componentAccess: t.componentAccess ?? [],
+  };
+}
+
+function parseMinted(raw: unknown, where: string, masker: SecretMasker): MintedToken {
+  const token = (raw as { token?: unknown } | null)?.token;
+  if (typeof token !== 'string' || token === '') {
+    throw new StorageResponseError(`Unexpected Storage API answer to ${where}: token missing`);
+  }
+  masker.add(token);
+  return { token, details: parseTokenDetails(raw, where) };
+}
+
+const eventSchema = z.object({
+  id,
+  event: z.string(),
+  message: z.string().nullable().optional(),
+  created: z.string(),
+});
+
+/** Boundary parsing of `tokens/{id}/events` (pure), newest first as the API sends them. */
+export function parseTokenEvents(raw: unknown, where: string): TokenEvent[] {
+  const result = z.array(eventSchema).safeParse(raw);
+  if (!result.success) {
+    throw new StorageResponseError(`Unexpected Storage API answer to ${where}: events`);
+  }
+  return result.data.map((e) => ({
+    id: e.id,
+    event: e.event,
+    message: e.message ?? '',
+    created: normalizeTimestamp(e.created),
+  }));
+}

@@ -1,0 +1,441 @@
+/**
+ * The `token` commands (docs/tokens.md): create, inspect, rotate and revoke. Orchestration only:
+ * every decision is in rules.ts and config-token.ts, every I/O is an injected dependency.
+ *
+ * Secrets: the creating token comes from `KBC_MASTER_TOKEN` only; a new token string leaves the
+ * process only where the command promises (stdout alone on its line, or config.json); everything
+ * else the commands print passes through the masker.
+ */
+import { explainRejectedToken } from '../auth/check-token.js';
+import {
+  BAD,
+  readRegion,
+  readUrl,
+  resolveEndpointUrl,
+  isPlainObject,
+  own,
+} from '../config/fields.js';
+import { Problems } from '../config/problems.js';
+import { messageOf, StorageApiError, UserError } from '../errors.js';
+import type { SecretMasker } from '../secrets.js';
+import { timestampMs } from '../storage/parse.js';
+import type { MintedToken, TokenApi, VerifiedToken } from '../storage/token-api.js';
+import type { StorageClient } from '../storage/types.js';
+import { readTokenEndpoint, tokenKeyOf, withToken, type TokenEndpoint } from './config-token.js';
+import {
+  buildCreateBody,
+  buildInspectReport,
+  checkCreatorToken,
+  formatInspectReport,
+  judgeToken,
+  lastActivity,
+  parseExpiresIn,
+  type LastActivity,
+  type TokenRole,
+  type TokenVerdict,
+} from './rules.js';
+
+export type TokenCommand =
+  | {
+      readonly action: 'create';
+      /** Required; checked by the command so that `--help` works without it. */
+      readonly bucket: string | undefined;
+      readonly expiresIn: string | undefined;
+      readonly description: string | undefined;
+      readonly write: boolean;
+      readonly destination: boolean;
+      readonly region: string | undefined;
+      readonly url: string | undefined;
+      readonly writeConfig: string | undefined;
+    }
+  | {
+      readonly action: 'inspect';
+      readonly data: string | undefined;
+      readonly destination: boolean;
+      readonly json: boolean;
+    }
+  | { readonly action: 'rotate'; readonly data: string | undefined; readonly destination: boolean }
+  | {
+      readonly action: 'revoke';
+      readonly data: string | undefined;
+      readonly destination: boolean;
+      readonly yes: boolean;
+    };
+
+export interface TokenCommandDeps {
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly masker: SecretMasker;
+  readonly openTokenApi: (url: string, token: string) => TokenApi;
+  readonly openStorage: (url: string, token: string) => StorageClient;
+  /** The data folder for `--data` (the same rule as a run). */
+  readonly resolveDataDir: (cliData: string | undefined) => string;
+  /** Parsed `<dir>/config.json`. @throws UserError naming the file */
+  readonly readConfig: (dataDir: string) => Promise<unknown>;
+  /** Atomic write of `<dir>/config.json`. */
+  readonly writeConfig: (dataDir: string, document: unknown) => Promise<void>;
+  /** Writes a token string alone on its line to stdout: the one unmasked output. */
+  readonly printSecret: (token: string) => void;
+  /** A document on stdout (masked). */
+  readonly out: (text: string) => void;
+  /** A line on stderr (masked). */
+  readonly say: (line: string) => void;
+  readonly nowMs: () => number;
+}
+
+/** How many of its newest events a token's last activity is taken from. */
+const ACTIVITY_EVENTS = 5;
+
+/** Runs one `token` command; returns the exit code or throws a UserError (exit 1). */
+export async function runTokenCommand(
+  command: TokenCommand,
+  deps: TokenCommandDeps,
+): Promise<number> {
+  switch (command.action) {
+    case 'create':
+      return createToken(command, deps);
+    case 'inspect':
+      return inspectToken(command, deps);
+    case 'rotate':
+      return rotateToken(command, deps);
+    case 'revoke':
+      return revokeToken(command, deps);
+  }
+}
+
+// ---- create -------------------------------------------------------------------------------------
+
+async function createToken(
+  command: Extract<TokenCommand, { action: 'create' }>,
+  deps: TokenCommandDeps,
+): Promise<number> {
+  const master = deps.env['KBC_MASTER_TOKEN']?.trim();
+  if (!master) {
+    throw new UserError(
+      'Set the environment variable KBC_MASTER_TOKEN to a master token of the project: token create reads the creating token from there only.',
+    );
+  }
+  deps.masker.add(master);
+  const bucket = command.bucket;
+  if (!bucket) {
+    throw new UserError('token create needs --bucket BUCKET: the one bucket the token may use.');
+  }
+  const role: TokenRole = command.destination ? 'destination' : 'source';
+  const permission = command.write || command.destination ? 'write' : 'read';
+  const expiresInSeconds =
+    command.expiresIn === undefined ? undefined : parseExpiresIn(command.expiresIn);
+  const config = command.writeConfig ? await readConfigIfAny(command.writeConfig, deps) : undefined;
+  const url = createEndpointUrl(command, config, role);
+  const api = deps.openTokenApi(url, master);
+  const creator = await api.verify().catch((error: unknown) => {
+    throw explainMasterRejected(error);
+  });
+  checkCreatorToken(creator.details);
+  await requireBucket(deps.openStorage(url, master), bucket, creator);
+  const minted = await api
+    .create(
+      buildCreateBody({
+        bucketId: bucket,
+        permission,
+        expiresInSeconds,
+        description: command.description,
+      }),
+    )
+    .catch((error: unknown) => {
+      throw explainCreateRejected(error, bucket);
+    });
+  // A write token is a destination token: it is held to the destination rule, whatever key it goes to.
+  const rule: TokenRole = permission === 'write' ? 'destination' : 'source';
+  await verifyOrDelete(minted, deps.openTokenApi(url, minted.token), rule, bucket, deps);
+  const summary = `token ${minted.details.id} "${minted.details.description}": ${permission} on ${bucket}, ${describeExpiry(minted.details.expires, deps.nowMs())}`;
+  if (!command.writeConfig) {
+    deps.printSecret(minted.token);
+    deps.say(`Created ${summary}. It passes the job's token rules; the token is on stdout.`);
+    return 0;
+  }
+  const written = await writeTokenOrPrint(
+    command.writeConfig,
+    config,
+    role,
+    minted.token,
+    deps,
+    'was created',
+  );
+  if (!written) return 1;
+  deps.say(
+    `Created ${summary}. It passes the job's token rules and is in ${command.writeConfig}/config.json (${tokenKeyOf(role)}).`,
+  );
+  return 0;
+}
+
+async function readConfigIfAny(dir: string, deps: TokenCommandDeps): Promise<unknown> {
+  try {
+    return await deps.readConfig(dir);
+  } catch (error) {
+    // A folder without config.json gets a new one; any other problem stops before anything is created.
+    if (error instanceof UserError && /No config\.json/.test(error.message)) return undefined;
+    throw error;
+  }
+}
+
+/** `--url`/`--region`, else the url/region of the config that will receive the token. */
+function createEndpointUrl(
+  command: Extract<TokenCommand, { action: 'create' }>,
+  config: unknown,
+  role: TokenRole,
+): string {
+  const fromFlags = command.url !== undefined || command.region !== undefined;
+  const parameters = isPlainObject(config) ? own(config, 'parameters') : undefined;
+  const section =
+    role === 'source' || !isPlainObject(parameters) ? parameters : own(parameters, 'destination');
+  const source = fromFlags
+    ? { region: command.region, url: command.url }
+    : isPlainObject(section)
+      ? { region: own(section, 'region'), url: own(section, 'url') }
+      : {};
+  if (source.region === undefined && source.url === undefined) {
+    throw new UserError(
+      'Give the stack with --region or --url (or use --write-config DIR whose config.json names the region or url).',
+    );
+  }
+  const problems = new Problems([]);
+  const path = fromFlags ? [] : role === 'source' ? ['parameters'] : ['parameters', 'destination'];
+  const region = readRegion(source.region, [...path, 'region'], problems);
+  const url = resolveEndpointUrl(
+    region,
+    readUrl(source.url, [...path, 'url'], problems),
+    path,
+    problems,
+  );
+  if (url === BAD || problems.count > 0) {
+    const where = fromFlags ? '--region/--url' : `${command.writeConfig ?? ''}/config.json`;
+    throw new UserError(`Invalid stack in ${where}: ${problems.lines.join('; ')}`);
+  }
+  return url;
+}
+
+async function requireBucket(
+  master: StorageClient,
+  bucketId: string,
+  creator: VerifiedToken,
+): Promise<void> {
+  if (await master.findBucket(bucketId)) return;
+  throw new UserError(
+    `The bucket "${bucketId}" does not exist in the project "${creator.info.owner.name}" (${creator.info.owner.id}): check --bucket (e.g. in.c-sales).`,
+  );
+}
+
+function explainMasterRejected(error: unknown): unknown {
+  if (!(error instanceof StorageApiError) || error.details.status !== 401) return error;
+  return new UserError(
+    'KBC_MASTER_TOKEN is invalid, expired or revoked (tokens/verify answered 401): set a valid master token of the project.',
+  );
+}
+
+function explainCreateRejected(error: unknown, bucketId: string): unknown {
+  if (!(error instanceof StorageApiError)) return error;
+  if (error.details.code === 'storage.tokens.invalidPermissions') {
+    return new UserError(
+      `The Storage API refused the permission on the bucket "${bucketId}" (storage.tokens.invalidPermissions): check that the bucket exists.`,
+    );
+  }
+  if (error.details.status === 403) {
+    return new UserError(
+      'KBC_MASTER_TOKEN may not create tokens (tokens answered 403): use the master token of an admin or share user.',
+    );
+  }
+  return error;
+}
+
+/**
+ * Checks the new token with the job's own rules, as a run would. A token that fails them is
+ * deleted (it can delete itself) so no unusable token is left behind.
+ */
+async function verifyOrDelete(
+  minted: MintedToken,
+  api: TokenApi,
+  role: TokenRole,
+  bucketId: string,
+  deps: TokenCommandDeps,
+): Promise<void> {
+  const verified = await api.verify();
+  const verdict = judgeToken(verified, role, { nowMs: deps.nowMs(), destinationBucket: bucketId });
+  if (verdict.passes) {
+    for (const warning of verdict.warnings) deps.say(`Warning: ${warning}`);
+    return;
+  }
+  await api.remove(minted.details.id);
+  throw new UserError(
+    `The new token ${minted.details.id} failed the job's token rules and was deleted again: ${verdict.error ?? ''}`,
+  );
+}
+
+// ---- inspect ------------------------------------------------------------------------------------
+
+async function inspectToken(
+  command: Extract<TokenCommand, { action: 'inspect' }>,
+  deps: TokenCommandDeps,
+): Promise<number> {
+  const { endpoint, role } = await configuredToken(command, deps);
+  const api = deps.openTokenApi(endpoint.url, endpoint.token);
+  const verified = await verifyConfigured(api, role);
+  const activity = await readLastActivity(api, verified.details.id);
+  const verdict = judgeConfigured(verified, role, endpoint, deps);
+  const report = buildInspectReport(verified, activity, verdict, role, deps.nowMs());
+  deps.out(command.json ? `${JSON.stringify(report, null, 2)}\n` : formatInspectReport(report));
+  return 0;
+}
+
+/**
+ * The newest of the token's own events (its last activity); null when it has none or the events
+ * cannot be read (an older stack): a missing figure never fails a command or a sync action.
+ */
+export async function readLastActivity(
+  api: Pick<TokenApi, 'events'>,
+  tokenId: string,
+): Promise<LastActivity | null> {
+  try {
+    return lastActivity(await api.events(tokenId, ACTIVITY_EVENTS));
+  } catch (error) {
+    if (error instanceof StorageApiError && error.details.status < 500) return null;
+    throw error;
+  }
+}
+
+// ---- rotate -------------------------------------------------------------------------------------
+
+async function rotateToken(
+  command: Extract<TokenCommand, { action: 'rotate' }>,
+  deps: TokenCommandDeps,
+): Promise<number> {
+  const { dataDir, raw, endpoint, role } = await configuredToken(command, deps);
+  const api = deps.openTokenApi(endpoint.url, endpoint.token);
+  const verified = await verifyConfigured(api, role);
+  const minted = await api.refresh(verified.details.id).catch((error: unknown) => {
+    throw explainRefreshFailed(error, role);
+  });
+  // From here the old string is dead: the new one must reach config.json or the user.
+  const written = await writeTokenOrPrint(dataDir, raw, role, minted.token, deps, 'was refreshed');
+  if (!written) return 1;
+  const fresh = await deps.openTokenApi(endpoint.url, minted.token).verify();
+  const verdict = judgeConfigured(fresh, role, endpoint, deps);
+  deps.say(
+    `Rotated token ${minted.details.id} "${minted.details.description}": ${dataDir}/config.json (${tokenKeyOf(role)}) holds the new token, which works; the old one no longer does.`,
+  );
+  return reportVerdict(verdict, deps);
+}
+
+function explainRefreshFailed(error: unknown, role: TokenRole): unknown {
+  if (error instanceof StorageApiError) return error;
+  // No answer: the refresh may have happened, and then the configured string is already dead.
+  return new UserError(
+    `The refresh of the ${role} token got no answer (${messageOf(error)}): if the configured token now gets 401, it was refreshed and the new string is lost; create a new one with "kbc-table-sync token create".`,
+  );
+}
+
+// ---- revoke -------------------------------------------------------------------------------------
+
+async function revokeToken(
+  command: Extract<TokenCommand, { action: 'revoke' }>,
+  deps: TokenCommandDeps,
+): Promise<number> {
+  const { dataDir, endpoint, role } = await configuredToken(command, deps);
+  const api = deps.openTokenApi(endpoint.url, endpoint.token);
+  const verified = await verifyConfigured(api, role);
+  const d = verified.details;
+  const what = `the ${role} token ${d.id} "${d.description}" of the project "${verified.info.owner.name}" (${verified.info.owner.id}) from ${dataDir}/config.json`;
+  if (d.isMasterToken) {
+    throw new UserError(
+      `Refusing to revoke ${what}: it is a master token, which cannot be deleted.`,
+    );
+  }
+  if (!command.yes) {
+    deps.say(
+      `Would revoke ${what}: runs with it will fail until a new token is configured. Run again with --yes to revoke it.`,
+    );
+    return 1;
+  }
+  await api.remove(d.id).catch((error: unknown) => {
+    // A retried DELETE whose first attempt already went through finds the token gone.
+    if (error instanceof StorageApiError && error.details.status === 401) return;
+    throw error;
+  });
+  deps.say(
+    `Revoked ${what}. It no longer works; create a new one with "kbc-table-sync token create".`,
+  );
+  return 0;
+}
+
+// ---- shared -------------------------------------------------------------------------------------
+
+async function configuredToken(
+  command: { readonly data: string | undefined; readonly destination: boolean },
+  deps: TokenCommandDeps,
+): Promise<{ dataDir: string; raw: unknown; endpoint: TokenEndpoint; role: TokenRole }> {
+  const dataDir = deps.resolveDataDir(command.data);
+  const raw = await deps.readConfig(dataDir);
+  deps.masker.addHashKeys(raw);
+  const role: TokenRole = command.destination ? 'destination' : 'source';
+  const endpoint = readTokenEndpoint(raw, role);
+  deps.masker.add(endpoint.token);
+  return { dataDir, raw, endpoint, role };
+}
+
+async function verifyConfigured(api: TokenApi, role: TokenRole): Promise<VerifiedToken> {
+  return api.verify().catch((error: unknown) => {
+    throw explainRejectedToken(error, role);
+  });
+}
+
+function judgeConfigured(
+  verified: VerifiedToken,
+  role: TokenRole,
+  endpoint: TokenEndpoint,
+  deps: TokenCommandDeps,
+): TokenVerdict {
+  return judgeToken(verified, role, {
+    nowMs: deps.nowMs(),
+    configuredRegion: endpoint.region,
+    destinationBucket: endpoint.bucket,
+  });
+}
+
+function reportVerdict(verdict: TokenVerdict, deps: TokenCommandDeps): number {
+  for (const warning of verdict.warnings) deps.say(`Warning: ${warning}`);
+  if (verdict.passes) return 0;
+  deps.say(`The token fails the job's token rules: ${verdict.error ?? ''}`);
+  return 1;
+}
+
+/**
+ * Puts the token into `<dir>/config.json` atomically. When that fails the token is printed on
+ * stdout as the only copy, with a sentence saying so, and false is returned (exit 1).
+ */
+async function writeTokenOrPrint(
+  dataDir: string,
+  raw: unknown,
+  role: TokenRole,
+  token: string,
+  deps: TokenCommandDeps,
+  what: string,
+): Promise<boolean> {
+  try {
+    await deps.writeConfig(dataDir, withToken(raw, role, token));
+    return true;
+  } catch (error) {
+    deps.printSecret(token);
+    const code = (error as NodeJS.ErrnoException | undefined)?.code ?? messageOf(error);
+    deps.say(
+      `The token ${what}, but ${dataDir}/config.json could not be written (${code}): the new token printed on stdout is the only copy${what === 'was refreshed' ? ' and the old one no longer works' : ''}; put it into ${tokenKeyOf(role)} yourself.`,
+    );
+    return false;
+  }
+}
+
+function describeExpiry(expires: string | null, nowMs: number): string {
+  if (expires === null) return 'never expires';
+  const leftMs = timestampMs(expires) - nowMs;
+  if (!Number.isFinite(leftMs)) return `expires ${expires}`;
+  const hours = Math.round(leftMs / 3_600_000);
+  const left = hours >= 48 ? `${Math.round(hours / 24)} days` : `${Math.max(0, hours)} hour(s)`;
+  return `expires ${expires} (in about ${left})`;
+}

@@ -1,0 +1,96 @@
+/**
+ * The token of a data folder's config.json, for the `token` commands (pure): read the source or
+ * destination endpoint (`#token` plus `region`/`url`) without requiring the rest of a valid
+ * config, and put a new token string into the document keeping every other key.
+ */
+import { ConfigError } from '../errors.js';
+import {
+  BAD,
+  isPlainObject,
+  own,
+  readRegion,
+  readToken,
+  readUrl,
+  resolveEndpointUrl,
+} from '../config/fields.js';
+import { Problems } from '../config/problems.js';
+import type { TokenRole } from './rules.js';
+
+export interface TokenEndpoint {
+  readonly url: string;
+  readonly token: string;
+  readonly region?: string;
+  /** `parameters.destination.bucket`, when reading the destination. */
+  readonly bucket?: string;
+}
+
+/** `parameters.#token` or `parameters.destination.#token`. */
+export function tokenKeyOf(role: TokenRole): string {
+  return role === 'source' ? 'parameters.#token' : 'parameters.destination.#token';
+}
+
+/**
+ * The endpoint of `role` in a parsed config.json.
+ * @throws ConfigError listing every problem as `parameters.path: what is wrong`
+ */
+export function readTokenEndpoint(raw: unknown, role: TokenRole): TokenEndpoint {
+  const problems = new Problems(hashValues(raw));
+  const parameters = isPlainObject(raw) ? own(raw, 'parameters') : undefined;
+  const path = role === 'source' ? ['parameters'] : ['parameters', 'destination'];
+  const object = isPlainObject(parameters)
+    ? role === 'source'
+      ? parameters
+      : own(parameters, 'destination')
+    : undefined;
+  if (!isPlainObject(object)) {
+    throw new ConfigError([
+      `${path.join('.')}: must be an object with "#token" and "region" or "url"`,
+    ]);
+  }
+  const token = readToken(own(object, '#token'), `${role} project`, [...path, '#token'], problems);
+  const region = readRegion(own(object, 'region'), [...path, 'region'], problems);
+  const url = resolveEndpointUrl(
+    region,
+    readUrl(own(object, 'url'), [...path, 'url'], problems),
+    path,
+    problems,
+  );
+  if (problems.count > 0 || token === BAD || token === undefined || url === BAD) {
+    throw new ConfigError(problems.lines);
+  }
+  const bucket = own(object, 'bucket');
+  return {
+    url,
+    token,
+    ...(region !== undefined && region !== BAD && { region }),
+    ...(role === 'destination' && typeof bucket === 'string' && { bucket }),
+  };
+}
+
+/**
+ * A copy of the config document with the `role` token replaced (objects created when missing);
+ * every other key and value is kept as it was.
+ */
+export function withToken(raw: unknown, role: TokenRole, token: string): Record<string, unknown> {
+  const root = isPlainObject(raw) ? { ...raw } : {};
+  const parameters = isPlainObject(root.parameters) ? { ...root.parameters } : {};
+  if (role === 'source') {
+    parameters['#token'] = token;
+  } else {
+    const destination = isPlainObject(parameters.destination) ? { ...parameters.destination } : {};
+    destination['#token'] = token;
+    parameters.destination = destination;
+  }
+  root.parameters = parameters;
+  return root;
+}
+
+/** Every `#` string value in the document (so no problem message can show one). */
+export function hashValues(value: unknown, depth = 0): string[] {
+  if (depth > 50 || value === null || typeof value !== 'object') return [];
+  return Object.entries(value).flatMap(([key, child]) =>
+    key.startsWith('#') && typeof child === 'string'
+      ? [child]
+      : hashValues(child as unknown, depth + 1),
+  );
+}

@@ -1,0 +1,231 @@
+/**
+ * Pure decisions of the `token` commands (docs/tokens.md): `--expires-in` parsing, who may create
+ * tokens, the create body, the last activity and the inspect report. No I/O.
+ */
+import {
+  checkDestinationToken,
+  checkSourceToken,
+  EXPIRY_WARNING_DAYS,
+} from '../auth/check-token.js';
+import { messageOf, UserError } from '../errors.js';
+import { timestampMs } from '../storage/parse.js';
+import type {
+  TokenCreateBody,
+  TokenDetails,
+  TokenEvent,
+  VerifiedToken,
+} from '../storage/token-api.js';
+
+/** Which token of config.json a command works on. */
+export type TokenRole = 'source' | 'destination';
+
+const UNIT_SECONDS = { d: 86_400, h: 3_600, m: 60, s: 1 } as const;
+const DAY_MS = 86_400_000;
+
+/**
+ * `--expires-in`: `90d`, `12h`, `30m`, `45s` or plain seconds; at least 1 second (the API minimum).
+ * @throws UserError naming the flag and the accepted forms
+ */
+export function parseExpiresIn(text: string): number {
+  const match = /^\s*(\d+)\s*([dhms]?)\s*$/i.exec(text);
+  const amount = match ? Number(match[1]) : Number.NaN;
+  const unit = (match?.[2] || 's').toLowerCase() as keyof typeof UNIT_SECONDS;
+  const seconds = amount * UNIT_SECONDS[unit];
+  if (!Number.isSafeInteger(seconds) || seconds < 1) {
+    throw new UserError(
+      `--expires-in ${JSON.stringify(text.slice(0, 20))} is not a duration: use 90d, 12h, 30m or a number of seconds (at least 1).`,
+    );
+  }
+  return seconds;
+}
+
+/**
+ * Refuses a creating token that cannot mint the least-privilege token: a limited token, a
+ * read-only master (the API answers 403) and a guest master (the API would silently drop the
+ * bucket permissions and mint a token that reads nothing).
+ * @throws UserError with one sentence naming `KBC_MASTER_TOKEN` and the reason
+ */
+export function checkCreatorToken(creator: TokenDetails): void {
+  if (!creator.isMasterToken) {
+    throw new UserError(
+      'KBC_MASTER_TOKEN is not a master token: only a master token (of an admin or share user) can create tokens.',
+    );
+  }
+  if (creator.role === 'readOnly') {
+    throw new UserError(
+      'KBC_MASTER_TOKEN belongs to a user with the readOnly role, which cannot create tokens: use the master token of an admin or share user.',
+    );
+  }
+  if (creator.role === 'guest') {
+    throw new UserError(
+      'KBC_MASTER_TOKEN belongs to a user with the guest role, whose new tokens silently lose every bucket permission: use the master token of an admin or share user.',
+    );
+  }
+}
+
+/** The least-privilege create body: one bucket, nothing else, the expiry when asked. */
+export function buildCreateBody(options: {
+  readonly bucketId: string;
+  readonly permission: 'read' | 'write';
+  readonly expiresInSeconds?: number | undefined;
+  readonly description?: string | undefined;
+}): TokenCreateBody {
+  return {
+    description:
+      options.description ?? `kbc-table-sync: ${options.permission} on ${options.bucketId}`,
+    bucketPermissions: { [options.bucketId]: options.permission },
+    ...(options.expiresInSeconds !== undefined && { expiresIn: options.expiresInSeconds }),
+    canManageBuckets: false,
+    canReadAllFileUploads: false,
+    canPurgeTrash: false,
+  };
+}
+
+export interface LastActivity {
+  /** ISO timestamp of the newest event. */
+  readonly at: string;
+  readonly event: string;
+}
+
+/** The newest of the token's own events; null when it has none. */
+export function lastActivity(events: readonly TokenEvent[]): LastActivity | null {
+  let newest: TokenEvent | undefined;
+  for (const event of events) {
+    if (!newest || timestampMs(event.created) > timestampMs(newest.created)) newest = event;
+  }
+  return newest ? { at: isoOf(newest.created), event: newest.event } : null;
+}
+
+/** Whole days until `expires` (negative once past); null for a token that never expires. */
+export function daysLeft(expires: string | null, nowMs: number): number | null {
+  if (expires === null) return null;
+  const expiresMs = timestampMs(expires);
+  return Number.isFinite(expiresMs) ? Math.floor((expiresMs - nowMs) / DAY_MS) : null;
+}
+
+/** What the job's own token rules say about a token: the run's check, with its warnings. */
+export interface TokenVerdict {
+  readonly passes: boolean;
+  /** The sentence a run would fail with; absent when it passes. */
+  readonly error?: string;
+  readonly warnings: readonly string[];
+}
+
+/**
+ * Applies the job's token rules (the same functions a run calls): the source rule for the
+ * source token, the destination rule on `destinationBucket` for the destination token.
+ */
+export function judgeToken(
+  verified: VerifiedToken,
+  role: TokenRole,
+  options: {
+    readonly nowMs: number;
+    readonly configuredRegion?: string | undefined;
+    readonly destinationBucket?: string | undefined;
+  },
+): TokenVerdict {
+  try {
+    if (role === 'source') {
+      const auth = checkSourceToken(verified.info, {
+        nowMs: options.nowMs,
+        ...(options.configuredRegion ? { configuredRegion: options.configuredRegion } : {}),
+      });
+      return { passes: true, warnings: auth.warnings };
+    }
+    checkDestinationToken(verified.info, options.destinationBucket ?? '', true);
+    return { passes: true, warnings: destinationWarnings(verified, options.nowMs) };
+  } catch (error) {
+    if (!(error instanceof UserError)) throw error;
+    return { passes: false, error: messageOf(error), warnings: [] };
+  }
+}
+
+function destinationWarnings(verified: VerifiedToken, nowMs: number): string[] {
+  const days = daysLeft(verified.details.expires, nowMs);
+  if (days === null || days >= EXPIRY_WARNING_DAYS) return [];
+  return [
+    `The destination token expires in ${Math.max(0, days)} day(s) (${verified.details.expires ?? ''}): refresh it before scheduled runs fail.`,
+  ];
+}
+
+/** The `token inspect` document (`--json` prints it as is). Never holds the token string. */
+export interface InspectReport {
+  /** Which token of config.json this is. */
+  readonly which: TokenRole;
+  readonly id: string;
+  readonly description: string;
+  readonly project: { readonly id: number; readonly name: string };
+  readonly isMasterToken: boolean;
+  /** `admin.role` of a master token. */
+  readonly masterRole: string | null;
+  readonly bucketPermissions: Readonly<Record<string, string>>;
+  readonly flags: Readonly<Record<string, boolean>>;
+  readonly created: string | null;
+  readonly refreshed: string | null;
+  readonly expires: string | null;
+  readonly daysLeft: number | null;
+  readonly lastActivity: LastActivity | null;
+  readonly verdict: TokenVerdict;
+}
+
+export function buildInspectReport(
+  verified: VerifiedToken,
+  activity: LastActivity | null,
+  verdict: TokenVerdict,
+  role: TokenRole,
+  nowMs: number,
+): InspectReport {
+  const d = verified.details;
+  return {
+    which: role,
+    id: d.id,
+    description: d.description,
+    project: { id: verified.info.owner.id, name: verified.info.owner.name },
+    isMasterToken: d.isMasterToken,
+    masterRole: d.role ?? null,
+    bucketPermissions: d.bucketPermissions,
+    flags: d.flags,
+    created: isoOrNull(d.created),
+    refreshed: isoOrNull(d.refreshed),
+    expires: isoOrNull(d.expires),
+    daysLeft: daysLeft(d.expires, nowMs),
+    lastActivity: activity,
+    verdict,
+  };
+}
+
+/** Human text of the report, one fact per line. */
+export function formatInspectReport(report: InspectReport): string {
+  const permissions = Object.entries(report.bucketPermissions);
+  const flags = Object.entries(report.flags)
+    .filter(([, on]) => on)
+    .map(([name]) => name);
+  const lines = [
+    `${report.which === 'source' ? 'Source' : 'Destination'} token ${report.id} "${report.description}"`,
+    `  project:      ${report.project.name} (${report.project.id})`,
+    `  master token: ${report.isMasterToken ? `yes${report.masterRole ? ` (role ${report.masterRole})` : ''}` : 'no'}`,
+    `  buckets:      ${permissions.length === 0 ? 'none' : permissions.map(([b, p]) => `${b}: ${p}`).join(', ')}`,
+    `  flags:        ${flags.length === 0 ? 'none' : flags.join(', ')}`,
+    `  created:      ${report.created ?? 'unknown'}`,
+    `  refreshed:    ${report.refreshed ?? 'unknown'}`,
+    `  expires:      ${report.expires === null ? 'never' : `${report.expires} (${describeDaysLeft(report.daysLeft)})`}`,
+    `  last activity: ${report.lastActivity ? `${report.lastActivity.at} (${report.lastActivity.event})` : 'none recorded'}`,
+    `  verdict:      ${report.verdict.passes ? "passes the job's token rules" : `fails: ${report.verdict.error ?? ''}`}`,
+    ...report.verdict.warnings.map((w) => `  warning:      ${w}`),
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+function describeDaysLeft(days: number | null): string {
+  if (days === null) return 'unknown';
+  return days < 0 ? 'expired' : `${days} day(s) left`;
+}
+
+function isoOf(timestamp: string): string {
+  const ms = timestampMs(timestamp);
+  return Number.isFinite(ms) ? new Date(ms).toISOString() : timestamp;
+}
+
+function isoOrNull(timestamp: string | null): string | null {
+  return timestamp === null ? null : isoOf(timestamp);
+}

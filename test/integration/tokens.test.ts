@@ -1,0 +1,459 @@
+/**
+ * The `token` commands and the run-time token checks, through the built CLI against the emulator
+ * (docs/tokens.md). Every test scans all outputs for KBC_MASTER_TOKEN and every token the emulator
+ * ever issued (created and refreshed ones included): a token string may appear only where the
+ * command promised it (stdout alone on its line, or config.json).
+ */
+import { execFileSync } from 'node:child_process';
+import { chmod, readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { SeedInput } from '../../src/emulator/seed.js';
+import { useEmulator } from '../helpers/emulator.js';
+import { exists, makeDataDir, removeDir, runCli, type CliResult } from '../helpers/run-cli.js';
+import { expectNoSecrets } from '../helpers/secret-scan.js';
+
+const MASTERS = {
+  admin: '101-1101-5ea1e5f0c0ffee00000000000000000000001101',
+  share: '101-1102-5ea1e5f0c0ffee00000000000000000000001102',
+  guest: '101-1103-5ea1e5f0c0ffee00000000000000000000001103',
+  readOnly: '101-1104-5ea1e5f0c0ffee00000000000000000000001104',
+} as const;
+const READ_TOKEN = '101-1001-5ea1e5f0c0ffee00000000000000000000000001';
+
+/** One bucket only: a read-only master then shows `read` on exactly one bucket. */
+const seed: SeedInput = {
+  projects: [
+    {
+      id: 101,
+      name: 'Sales',
+      buckets: [
+        {
+          id: 'in.c-sales',
+          tables: [
+            {
+              name: 'orders',
+              columns: ['id', 'status'],
+              primaryKey: ['id'],
+              rows: [
+                ['1', 'new'],
+                ['2', 'paid'],
+              ],
+            },
+          ],
+        },
+      ],
+      tokens: [
+        { token: READ_TOKEN, bucketPermissions: { 'in.c-sales': 'read' } },
+        ...Object.entries(MASTERS).map(([role, token]) => ({
+          token,
+          description: `${role} master`,
+          isMasterToken: true,
+          role: role as keyof typeof MASTERS,
+        })),
+      ],
+    },
+  ],
+};
+
+const emulator = useEmulator(seed);
+const dirs: string[] = [];
+const cleanups: Array<() => void> = [];
+afterEach(async () => {
+  for (const undo of cleanups.splice(0)) undo();
+  await Promise.all(dirs.splice(0).map(removeDir));
+});
+
+async function dataDir(parameters: Record<string, unknown> = {}): Promise<string> {
+  const dir = await makeDataDir({
+    parameters: { url: emulator.url, tables: [{ name: 'orders' }], ...parameters },
+    storage: { input: { keep: 'me' } },
+  });
+  dirs.push(dir);
+  return dir;
+}
+
+/** A fresh read token on in.c-sales (so tests never share one). */
+function newReadToken(): string {
+  return emulator.control.createToken(101, { bucketPermissions: { 'in.c-sales': 'read' } });
+}
+
+function token(args: readonly string[], master?: string): Promise<CliResult> {
+  return runCli(['token', ...args], master ? { env: { KBC_MASTER_TOKEN: master } } : {});
+}
+
+/**
+ * No secret anywhere but where promised: stderr and the data folder (config.json aside) hold none;
+ * stdout holds none or exactly `promisedOnStdout` alone on its one line.
+ */
+async function expectSecretsOnlyWherePromised(
+  result: CliResult,
+  options: { dataDir?: string; promisedOnStdout?: string } = {},
+): Promise<void> {
+  const secrets = [...Object.values(MASTERS), READ_TOKEN, ...emulator.control.issuedSecrets()];
+  await expectNoSecrets(secrets, { stderr: result.stderr }, options.dataDir);
+  const promised = options.promisedOnStdout;
+  await expectNoSecrets(
+    secrets.filter((s) => s !== promised),
+    { stdout: promised ? result.stdout.replace(`${promised}\n`, '') : result.stdout },
+  );
+  if (promised) expect(result.stdout).toBe(`${promised}\n`);
+}
+
+/** A real run of the job (platform mode) against the emulator's object store. */
+function syncRun(dir: string): Promise<CliResult> {
+  return runCli(['--data', dir], { env: { AWS_ENDPOINT_URL_S3: emulator.url } });
+}
+
+async function configOf(dir: string): Promise<{ parameters: Record<string, unknown> }> {
+  return JSON.parse(await readFile(join(dir, 'config.json'), 'utf8')) as {
+    parameters: Record<string, unknown>;
+  };
+}
+
+async function verifyStatus(tokenString: string): Promise<number> {
+  const response = await fetch(`${emulator.url}/v2/storage/tokens/verify`, {
+    headers: { 'X-StorageApi-Token': tokenString },
+  });
+  await response.arrayBuffer();
+  return response.status;
+}
+
+async function verifyBody(tokenString: string): Promise<Record<string, unknown>> {
+  const response = await fetch(`${emulator.url}/v2/storage/tokens/verify`, {
+    headers: { 'X-StorageApi-Token': tokenString },
+  });
+  return (await response.json()) as Record<string, unknown>;
+}
+
+/**
+ * Makes `dir` refuse new entries, so config.json can be read but not replaced: `chattr +i` as
+ * root (root ignores permission bits), else a read-only mode. Undone after the test.
+ */
+async function makeUnwritable(dir: string): Promise<void> {
+  if (process.getuid?.() === 0) {
+    execFileSync('chattr', ['+i', dir]);
+    cleanups.push(() => execFileSync('chattr', ['-i', dir]));
+  } else {
+    await chmod(dir, 0o555);
+    cleanups.push(() => execFileSync('chmod', ['755', dir]));
+  }
+}
+
+describe('token create', () => {
+  it('prints a least-privilege read token once on stdout; it passes a real run', async () => {
+    const result = await token(
+      ['create', '--bucket', 'in.c-sales', '--url', emulator.url, '--expires-in', '90d'],
+      MASTERS.admin,
+    );
+    expect(result.code, result.stderr).toBe(0);
+    const created = result.stdout.trim();
+    await expectSecretsOnlyWherePromised(result, { promisedOnStdout: created });
+    expect(result.stderr).toMatch(
+      /Created token \d+ .*read on in\.c-sales, expires .*in about 90 days/,
+    );
+    const view = await verifyBody(created);
+    expect(view).toMatchObject({
+      isMasterToken: false,
+      canManageBuckets: false,
+      canManageTokens: false,
+      canReadAllFileUploads: false,
+      bucketPermissions: { 'in.c-sales': 'read' },
+    });
+    const expiresMs = Date.parse(String(view.expires).replace(/(\d\d)(\d\d)$/, '$1:$2'));
+    expect(Math.round((expiresMs - Date.now()) / 86_400_000)).toBe(90);
+    const dir = await dataDir({ '#token': created });
+    const run = await syncRun(dir);
+    expect(run.code, run.stderr).toBe(0);
+  });
+
+  it('--write makes a write token (for a destination), held to the destination rule', async () => {
+    const result = await token(
+      ['create', '--bucket', 'in.c-sales', '--url', emulator.url, '--write'],
+      MASTERS.share,
+    );
+    expect(result.code, result.stderr).toBe(0);
+    const created = result.stdout.trim();
+    await expectSecretsOnlyWherePromised(result, { promisedOnStdout: created });
+    expect(await verifyBody(created)).toMatchObject({
+      bucketPermissions: { 'in.c-sales': 'write' },
+      canManageBuckets: false,
+    });
+  });
+
+  it('--write-config writes config.json atomically, keeps every other key and the mode, prints no secret', async () => {
+    const dir = await dataDir({ '#token': 'placeholder-to-replace' });
+    await chmod(join(dir, 'config.json'), 0o640);
+    const before = await configOf(dir);
+    const result = await token(
+      ['create', '--bucket', 'in.c-sales', '--write-config', dir],
+      MASTERS.admin,
+    );
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toBe('');
+    await expectSecretsOnlyWherePromised(result, { dataDir: dir });
+    const after = await configOf(dir);
+    const created = String(after.parameters['#token']);
+    expect(created).toMatch(/^101-\d+-[0-9a-f]{40}$/);
+    expect(after).toEqual({ ...before, parameters: { ...before.parameters, '#token': created } });
+    expect((await stat(join(dir, 'config.json'))).mode & 0o777).toBe(0o640);
+    expect(await readdir(dir)).toEqual(['config.json']);
+    const configText = await readFile(join(dir, 'config.json'), 'utf8');
+    for (const master of Object.values(MASTERS)) expect(configText).not.toContain(master);
+    const run = await syncRun(dir);
+    expect(run.code, run.stderr).toBe(0);
+  });
+
+  it('--destination --write-config puts a write token into parameters.destination.#token', async () => {
+    const dir = await dataDir({
+      '#token': READ_TOKEN,
+      destination: { url: emulator.url, bucket: 'in.c-sales', '#token': 'old' },
+    });
+    const result = await token(
+      ['create', '--bucket', 'in.c-sales', '--destination', '--write-config', dir],
+      MASTERS.admin,
+    );
+    expect(result.code, result.stderr).toBe(0);
+    await expectSecretsOnlyWherePromised(result, { dataDir: dir });
+    const after = await configOf(dir);
+    expect(after.parameters['#token']).toBe(READ_TOKEN);
+    const destination = after.parameters.destination as Record<string, string>;
+    expect(destination).toMatchObject({ url: emulator.url, bucket: 'in.c-sales' });
+    expect(await verifyBody(destination['#token'] ?? '')).toMatchObject({
+      bucketPermissions: { 'in.c-sales': 'write' },
+    });
+  });
+
+  it.each([
+    ['a limited token', READ_TOKEN, /^KBC_MASTER_TOKEN is not a master token/],
+    [
+      'a readOnly master',
+      MASTERS.readOnly,
+      /^KBC_MASTER_TOKEN belongs to a user with the readOnly role/,
+    ],
+    ['a guest master', MASTERS.guest, /^KBC_MASTER_TOKEN belongs to a user with the guest role/],
+    ['no KBC_MASTER_TOKEN', undefined, /^Set the environment variable KBC_MASTER_TOKEN/],
+  ])('refuses %s with one sentence and creates nothing', async (_name, master, message) => {
+    const issuedBefore = emulator.control.issuedSecrets().length;
+    const result = await token(['create', '--bucket', 'in.c-sales', '--url', emulator.url], master);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe('');
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(result.stderr.trim()).toMatch(message);
+    expect(emulator.control.issuedSecrets()).toHaveLength(issuedBefore);
+    await expectSecretsOnlyWherePromised(result);
+  });
+
+  it('refuses a bucket that does not exist', async () => {
+    const issuedBefore = emulator.control.issuedSecrets().length;
+    const result = await token(
+      ['create', '--bucket', 'in.c-nope', '--url', emulator.url],
+      MASTERS.admin,
+    );
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe('');
+    expect(result.stderr.trim()).toMatch(
+      /^The bucket "in\.c-nope" does not exist in the project "Sales" \(101\)/,
+    );
+    expect(emulator.control.issuedSecrets()).toHaveLength(issuedBefore);
+    await expectSecretsOnlyWherePromised(result);
+  });
+
+  it('never takes the master token from argv', async () => {
+    const result = await runCli([
+      'token',
+      'create',
+      '--bucket',
+      'in.c-sales',
+      '--master-token',
+      MASTERS.admin,
+    ]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/Unknown argument/);
+    await expectSecretsOnlyWherePromised(result);
+  });
+});
+
+describe('token inspect', () => {
+  it('reports id, permissions, flags, dates, expiry, last activity and the verdict as human text', async () => {
+    const dir = await dataDir({ '#token': newReadToken() });
+    const result = await token(['inspect', '--data', dir]);
+    expect(result.code, result.stderr).toBe(0);
+    await expectSecretsOnlyWherePromised(result, { dataDir: dir });
+    expect(result.stdout).toMatch(/^Source token \d+ "token"\n/);
+    expect(result.stdout).toMatch(/buckets: +in\.c-sales: read/);
+    expect(result.stdout).toMatch(/flags: +none/);
+    expect(result.stdout).toMatch(/created: +\d{4}-/);
+    expect(result.stdout).toMatch(/refreshed: +\d{4}-/);
+    expect(result.stdout).toMatch(/expires: +never/);
+    expect(result.stdout).toMatch(/last activity: \S+ \(storage\.tokenCreated\)/);
+    expect(result.stdout).toMatch(/verdict: +passes the job's token rules/);
+  });
+
+  it('--json: one document; last activity follows the token’s newest event; warnings listed', async () => {
+    const tokenString = emulator.control.createToken(101, {
+      bucketPermissions: { 'in.c-sales': 'read' },
+      expires: new Date(Date.now() + 5 * 86_400_000).toISOString(),
+      canReadAllFileUploads: true,
+    });
+    const dir = await dataDir({ '#token': tokenString });
+    expect((await syncRun(dir)).code).toBe(0);
+    const result = await token(['inspect', '--data', dir, '--json']);
+    expect(result.code, result.stderr).toBe(0);
+    await expectSecretsOnlyWherePromised(result, { dataDir: dir });
+    const report = JSON.parse(result.stdout) as Record<string, unknown>;
+    expect(report).toMatchObject({
+      which: 'source',
+      isMasterToken: false,
+      bucketPermissions: { 'in.c-sales': 'read' },
+      flags: { canReadAllFileUploads: true, canManageTokens: false },
+      daysLeft: 4,
+      lastActivity: { event: 'storage.tableExport' },
+      verdict: { passes: true },
+    });
+    const verdict = report.verdict as { warnings: string[] };
+    expect(verdict.warnings).toEqual([
+      expect.stringMatching(/expires in 4 day/),
+      expect.stringMatching(/read all file uploads/),
+    ]);
+  });
+});
+
+describe('token inspect --destination', () => {
+  it('judges the destination token by write on the destination bucket', async () => {
+    const writer = emulator.control.createToken(101, {
+      bucketPermissions: { 'in.c-sales': 'write' },
+    });
+    const dir = await dataDir({
+      '#token': READ_TOKEN,
+      destination: { url: emulator.url, bucket: 'in.c-sales', '#token': writer },
+    });
+    const result = await token(['inspect', '--data', dir, '--destination', '--json']);
+    expect(result.code, result.stderr).toBe(0);
+    await expectSecretsOnlyWherePromised(result, { dataDir: dir });
+    expect(JSON.parse(result.stdout)).toMatchObject({
+      which: 'destination',
+      bucketPermissions: { 'in.c-sales': 'write' },
+      verdict: { passes: true, warnings: [] },
+    });
+  });
+});
+
+describe('token rotate', () => {
+  it('refreshes, writes config.json and verifies: the old string gets 401, the new one passes a real run', async () => {
+    const old = newReadToken();
+    const dir = await dataDir({ '#token': old });
+    await chmod(join(dir, 'config.json'), 0o600);
+    const before = await configOf(dir);
+    const result = await token(['rotate', '--data', dir]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toBe('');
+    await expectSecretsOnlyWherePromised(result, { dataDir: dir });
+    expect(result.stderr).toMatch(
+      /Rotated token \d+ .*holds the new token, which works; the old one no longer does/,
+    );
+    const after = await configOf(dir);
+    const rotated = String(after.parameters['#token']);
+    expect(rotated).not.toBe(old);
+    expect(after).toEqual({ ...before, parameters: { ...before.parameters, '#token': rotated } });
+    expect((await stat(join(dir, 'config.json'))).mode & 0o777).toBe(0o600);
+    expect(await verifyStatus(old)).toBe(401);
+    const run = await syncRun(dir);
+    expect(run.code, run.stderr).toBe(0);
+    expect(await exists(join(dir, 'out', 'tables', 'orders.csv.manifest'))).toBe(true);
+    await expectSecretsOnlyWherePromised(run, { dataDir: dir });
+  });
+
+  it('with an unwritable config.json prints the new token once as the only copy; the old one is dead', async () => {
+    const old = newReadToken();
+    const dir = await dataDir({ '#token': old });
+    const before = await readFile(join(dir, 'config.json'), 'utf8');
+    await makeUnwritable(dir);
+    const result = await token(['rotate', '--data', dir]);
+    expect(result.code).toBe(1);
+    const printed = result.stdout.trim();
+    expect(printed).toMatch(/^101-\d+-[0-9a-f]{40}$/);
+    await expectSecretsOnlyWherePromised(result, { dataDir: dir, promisedOnStdout: printed });
+    expect(result.stderr.trim()).toMatch(
+      /config\.json could not be written \(\w+\): the new token printed on stdout is the only copy and the old one no longer works; put it into parameters\.#token yourself\.$/,
+    );
+    expect(await readFile(join(dir, 'config.json'), 'utf8')).toBe(before);
+    expect(await readdir(dir)).toEqual(['config.json']);
+    expect(await verifyStatus(old)).toBe(401);
+    expect(await verifyStatus(printed)).toBe(200);
+  });
+});
+
+describe('token revoke', () => {
+  it('without --yes says what would be revoked, exits 1 and revokes nothing', async () => {
+    const tokenString = newReadToken();
+    const dir = await dataDir({ '#token': tokenString });
+    const result = await token(['revoke', '--data', dir]);
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim()).toMatch(
+      /^Would revoke the source token \d+ "token" of the project "Sales" \(101\) from .*config\.json: .*Run again with --yes to revoke it\.$/,
+    );
+    await expectSecretsOnlyWherePromised(result, { dataDir: dir });
+    expect(await verifyStatus(tokenString)).toBe(200);
+  });
+
+  it('with --yes the configured token deletes itself', async () => {
+    const tokenString = newReadToken();
+    const dir = await dataDir({ '#token': tokenString });
+    const result = await token(['revoke', '--data', dir, '--yes']);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toMatch(/^Revoked the source token \d+/);
+    await expectSecretsOnlyWherePromised(result, { dataDir: dir });
+    expect(await verifyStatus(tokenString)).toBe(401);
+  });
+});
+
+describe('run-time token checks', () => {
+  it.each(['kbc_pat_', 'kbc_at_'])(
+    'a %s… bearer token in #token gets one clear sentence',
+    async (prefix) => {
+      const bearer = `${prefix}9f3c2a71be5d4c0e8a6b`;
+      const dir = await dataDir({ '#token': bearer });
+      const result = await syncRun(dir);
+      expect(result.code).toBe(1);
+      expect(result.stderr.trim()).toMatch(
+        /parameters\.#token: is a Keboola Connection bearer token .* the job needs a Storage API token: create one with "kbc-table-sync token create --bucket BUCKET"/,
+      );
+      await expectSecretsOnlyWherePromised(result, { dataDir: dir });
+      await expectNoSecrets([bearer], result, dir);
+    },
+  );
+
+  it('rejects a readOnly master token, though it shows read on the one bucket of the project', async () => {
+    expect(await verifyBody(MASTERS.readOnly)).toMatchObject({
+      bucketPermissions: { 'in.c-sales': 'read' },
+    });
+    const dir = await dataDir({ '#token': MASTERS.readOnly });
+    const result = await syncRun(dir);
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim()).toMatch(/The token is a master token: use a limited token/);
+    expect(await exists(join(dir, 'out', 'tables'))).toBe(false);
+    await expectSecretsOnlyWherePromised(result, { dataDir: dir });
+  });
+
+  it('testConnection and plan report the token’s last activity', async () => {
+    const dir = await dataDir({ '#token': newReadToken() });
+    const test = await runCli(['action', 'testConnection', '--data', dir]);
+    expect(test.code, test.stderr).toBe(0);
+    expect(JSON.parse(test.stdout)).toEqual({
+      status: 'success',
+      lastActivity: {
+        at: expect.stringMatching(/^\d{4}-/) as unknown,
+        event: 'storage.tokenCreated',
+      },
+    });
+    const plan = await runCli(['--data', dir, '--dry-run']);
+    expect(plan.code, plan.stderr).toBe(0);
+    expect(JSON.parse(plan.stdout)).toMatchObject({
+      mode: 'platform',
+      tokenLastActivity: { event: 'storage.tokenCreated' },
+    });
+    await expectSecretsOnlyWherePromised(test, { dataDir: dir });
+    await expectSecretsOnlyWherePromised(plan, { dataDir: dir });
+  });
+});
