@@ -16,7 +16,6 @@ import type { Config } from './config/types.js';
 import {
   ConfigError,
   InterruptedError,
-  UserError,
   exitCodeFor,
   isUserFixable,
   messageOf,

@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { chmod, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { SeedInput } from '../../src/emulator/seed.js';
+import type { SeedInput } from 'keboola-storage-emulator';
 import { useEmulator } from '../helpers/emulator.js';
 import { exists, makeDataDir, removeDir, runCli, type CliResult } from '../helpers/run-cli.js';
 import { expectNoSecrets } from '../helpers/secret-scan.js';

@@ -3,7 +3,7 @@
  * create, refresh, delete and read events, and what each master role gets.
  */
 import { describe, expect, it } from 'vitest';
-import type { SeedInput } from '../../src/emulator/seed.js';
+import type { SeedInput } from '../../src/seed.js';
 import { useEmulator } from '../helpers/emulator.js';
 
 const T = {
