@@ -13,13 +13,7 @@ import { resolveChangedSince } from './config/changed-since.js';
 import { loadRawConfig, resolveDataDir } from './config/load-raw-config.js';
 import { parseConfig } from './config/parse-config.js';
 import type { Config } from './config/types.js';
-import {
-  ConfigError,
-  InterruptedError,
-  exitCodeFor,
-  isUserFixable,
-  messageOf,
-} from './errors.js';
+import { ConfigError, InterruptedError, exitCodeFor, isUserFixable, messageOf } from './errors.js';
 import { lockDataDir } from './lock/data-dir-lock.js';
 import { createLogger, type Logger } from './logger.js';
 import { endpointsFromEnv } from './objects/endpoints.js';
