@@ -13,14 +13,7 @@ import { resolveChangedSince } from './config/changed-since.js';
 import { loadRawConfig, resolveDataDir } from './config/load-raw-config.js';
 import { parseConfig } from './config/parse-config.js';
 import type { Config } from './config/types.js';
-import {
-  ConfigError,
-  InterruptedError,
-  UserError,
-  exitCodeFor,
-  isUserFixable,
-  messageOf,
-} from './errors.js';
+import { ConfigError, InterruptedError, UserError, exitCodeFor, messageOf } from './errors.js';
 import { createLogger, type Logger } from './logger.js';
 import { endpointsFromEnv } from './objects/endpoints.js';
 import { openSliceSink } from './objects/slice-sink.js';
@@ -45,7 +38,7 @@ export interface Io {
   readonly env: NodeJS.ProcessEnv;
   readonly stdout: NodeJS.WritableStream & { isTTY?: boolean };
   readonly stderr: NodeJS.WritableStream;
-  /** Aborted on SIGTERM/SIGINT. */
+  /** Aborted on SIGTERM/SIGINT, with the signal's name as the reason. */
   readonly signal: AbortSignal;
 }
 
@@ -53,6 +46,13 @@ export interface Io {
 export async function main(io: Io): Promise<number> {
   const masker = new SecretMasker();
   let logger: Logger | undefined;
+  const announceStop = () => {
+    const reason: unknown = io.signal.reason;
+    if (typeof reason === 'string') {
+      io.stderr.write(`Received ${reason}: stopping; nothing new will be finished.\n`);
+    }
+  };
+  io.signal.addEventListener('abort', announceStop, { once: true });
   try {
     const cli = parseCli(io.argv);
     if (cli.command === 'help') {
@@ -112,6 +112,8 @@ export async function main(io: Io): Promise<number> {
     return logReport(logger, report);
   } catch (error) {
     return reportError(error, io, masker);
+  } finally {
+    io.signal.removeEventListener('abort', announceStop);
   }
 }
 
@@ -285,12 +287,12 @@ function logReport(logger: Logger, report: RunReport): number {
   logger.error(
     `${failed.length} of ${report.outcomes.length} table(s) failed: ${failed.map((o) => o.plan.sourceId).join(', ')}.`,
   );
-  return failed.every((o) => isUserFixable(o.error)) ? 1 : 2;
+  return failed.every((o) => exitCodeFor(o.error) === 1) ? 1 : 2;
 }
 
 /** User errors: one sentence on stderr, exit 1. Anything else: class and cause chain, exit 2. */
 function reportError(error: unknown, io: Io, masker: SecretMasker): number {
-  if (isUserFixable(error)) {
+  if (exitCodeFor(error) === 1) {
     io.stderr.write(`${masker.mask(messageOf(error))}\n`);
     return 1;
   }
@@ -299,7 +301,7 @@ function reportError(error: unknown, io: Io, masker: SecretMasker): number {
     return 2;
   }
   io.stderr.write(`${masker.mask(describeInternalError(error))}\n`);
-  return exitCodeFor(error);
+  return 2;
 }
 
 function describeInternalError(error: unknown): string {
@@ -345,8 +347,7 @@ async function bootstrap(): Promise<void> {
   const abort = new AbortController();
   const onSignal = (signal: NodeJS.Signals) => {
     if (abort.signal.aborted) process.exit(130);
-    process.stderr.write(`Received ${signal}: stopping; nothing new will be finished.\n`);
-    abort.abort();
+    abort.abort(signal);
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);

@@ -9,7 +9,12 @@ import { InterruptedError, UserError, isUserError, messageOf } from './errors.js
 import type { Logger } from './logger.js';
 import type { SliceSource } from './objects/types.js';
 import type { OutputWriter, TableWriteResult } from './output/output-writer.js';
-import { planTables, type Selection, type TablePlan } from './plan/plan-tables.js';
+import {
+  explainMissingTable,
+  planTables,
+  type Selection,
+  type TablePlan,
+} from './plan/plan-tables.js';
 import {
   exportWindow,
   nextTableState,
@@ -267,11 +272,15 @@ async function exportFile(
   window: ExportWindow,
   deps: RunDeps,
 ): Promise<FileDetail> {
-  const started = await deps.source.startExport(plan.sourceId, {
-    columns: plan.columns,
-    ...(window.since !== undefined ? { changedSince: window.since } : {}),
-    ...(window.until !== undefined ? { changedUntil: window.until } : {}),
-  });
+  const started = await deps.source
+    .startExport(plan.sourceId, {
+      columns: plan.columns,
+      ...(window.since !== undefined ? { changedSince: window.since } : {}),
+      ...(window.until !== undefined ? { changedUntil: window.until } : {}),
+    })
+    .catch((error: unknown) => {
+      throw explainMissingTable(error, plan.sourceId);
+    });
   const job = await deps.source.waitForJob(started, { signal: deps.signal });
   const fileId = exportedFileId(job.results);
   if (fileId === undefined) {

@@ -7,7 +7,7 @@ import {
   explainRejectedToken,
 } from '../auth/check-token.js';
 import type { DestinationConfig } from '../config/types.js';
-import { UserError } from '../errors.js';
+import { JobFailedError, UserError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { SliceSink } from '../objects/types.js';
 import type { TablePlan } from '../plan/plan-tables.js';
@@ -83,7 +83,9 @@ export class ProjectWriter implements OutputWriter {
         columns: plan.columns,
         incremental: plan.incremental,
       }),
-    );
+    ).catch((error: unknown) => {
+      throw explainRejectedImport(error, tableId);
+    });
     checkImport(plan, tableId, job, upload.rows);
     if (plan.extractMetadata) {
       copy.progress.phase = 'metadata';
@@ -268,6 +270,18 @@ function checkPrimaryKey(plan: TablePlan, existing: TableDetail): void {
       `The destination table "${existing.id}" has the primary key [${existing.primaryKey.join(', ')}] but the configuration asks for [${plan.primaryKey.join(', ')}]: change the configured primaryKey or the destination table's key.`,
     );
   }
+}
+
+/**
+ * An import job that failed with a `csvImport.*` code was refused because of the data or the
+ * table's schema (columns that do not match, a bad primary key): the user fixes the configuration
+ * or the destination table (exit 1). Other job errors stay as they are (exit 2).
+ */
+export function explainRejectedImport(error: unknown, tableId: string): unknown {
+  if (!(error instanceof JobFailedError) || !error.code?.startsWith('csvImport.')) return error;
+  return new UserError(
+    `The destination table "${tableId}" refused the import (${error.code}): ${error.message}`,
+  );
 }
 
 /** Sanity checks on the import job's results (reference §6.4). */

@@ -1,5 +1,5 @@
 import type { ChangedSince, Config, TableConfig } from '../config/types.js';
-import { UserError } from '../errors.js';
+import { StorageApiError, UserError } from '../errors.js';
 import type { TableDetail } from '../storage/types.js';
 
 export type LoadMode = 'full' | 'append' | 'upsert';
@@ -220,4 +220,15 @@ function checkOutputsUnique(plans: readonly TablePlan[], problems: string[]): vo
     }
     seen.set(key, plan.configName);
   }
+}
+
+/**
+ * A 404 on the export of a planned table: the table the user named was in the bucket when the
+ * run was planned and is gone now (deleted or renamed meanwhile), which the user fixes (exit 1).
+ */
+export function explainMissingTable(error: unknown, sourceId: string): unknown {
+  if (!(error instanceof StorageApiError) || error.details.status !== 404) return error;
+  return new UserError(
+    `The table "${sourceId}" was not found in the source project when its export started (deleted or renamed during the run?): check the table name and run again.`,
+  );
 }
