@@ -1,7 +1,7 @@
 import type { Config } from '../config/types.js';
 import type { Logger } from '../logger.js';
-import { planTables, type Selection } from '../plan/plan-tables.js';
-import { authorizeSource } from '../run.js';
+import { authorizeSource } from '../auth/authorize-source.js';
+import { destinationLabel, planTables, type Selection } from '../plan/plan-tables.js';
 import { exportWindow } from '../state/cursor.js';
 import { readState } from '../state/state-file.js';
 import type { StorageClient } from '../storage/types.js';
@@ -70,9 +70,7 @@ async function planDocument(deps: ActionDeps, bucketId: string, tokenWarnings: r
       });
       return {
         source: plan.sourceId,
-        destination: deps.config.destination
-          ? (plan.destinationId ?? `${deps.config.destination.bucket}.${plan.destinationName}`)
-          : (plan.destinationId ?? `out/tables/${plan.fileName}`),
+        destination: destinationLabel(plan, deps.config.destination),
         mode: plan.mode,
         primaryKey: plan.primaryKey,
         window: {

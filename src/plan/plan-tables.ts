@@ -1,4 +1,4 @@
-import type { ChangedSince, Config, TableConfig } from '../config/types.js';
+import type { ChangedSince, Config, DestinationConfig, TableConfig } from '../config/types.js';
 import { StorageApiError, UserError } from '../errors.js';
 import type { TableDetail } from '../storage/types.js';
 
@@ -231,4 +231,19 @@ export function explainMissingTable(error: unknown, sourceId: string): unknown {
   return new UserError(
     `The table "${sourceId}" was not found in the source project when its export started (deleted or renamed during the run?): check the table name and run again.`,
   );
+}
+
+/**
+ * Where a planned table lands, for the plan document, the progress lines and the summary: the
+ * destination table id when the item names one, else `bucket.name` in standalone mode, else the
+ * platform-mode file `out/tables/<name>.csv` (which the output mapping loads).
+ */
+export function destinationLabel(
+  plan: Pick<TablePlan, 'destinationId' | 'destinationName' | 'fileName'>,
+  destination: Pick<DestinationConfig, 'bucket'> | undefined,
+): string {
+  if (plan.destinationId !== undefined) return plan.destinationId;
+  return destination
+    ? `${destination.bucket}.${plan.destinationName}`
+    : `out/tables/${plan.fileName}`;
 }
