@@ -93,7 +93,8 @@ export async function main(io: Io): Promise<number> {
       );
       return 0;
     }
-    const endpoints = objectStoreEndpoints(io.env);
+    // The cloud SDKs' own variables point transfers at emulators (docs/providers.md).
+    const endpoints = endpointsFromEnv(io.env);
     const report = await runSync({
       config,
       dataDir,
@@ -216,20 +217,12 @@ function buildWriter(
 }
 
 /**
- * The cloud SDKs' own variables point transfers at emulators (design §3): `AWS_ENDPOINT_URL_S3`,
- * else `AWS_ENDPOINT_URL`; `STORAGE_EMULATOR_HOST` (scheme optional).
- */
-export function objectStoreEndpoints(env: NodeJS.ProcessEnv): ObjectStoreEndpoints {
-  return endpointsFromEnv(env);
-}
-
-/**
  * Retry and job-polling overrides (fault-injection tests use small values; production keeps the
  * defaults of docs/storage-client.md): `KBC_TABLE_SYNC_RETRY_BASE_MS`, `_RETRY_MAX_MS` (one backoff
  * step), `_RETRY_AFTER_CAP_MS` (cap of an honoured Retry-After), `_RETRY_BUDGET_MS` (total time of
  * one request), `_POLL_INITIAL_MS`, `_POLL_MAX_MS` and `_JOB_TIMEOUT_MS` (job polling deadline).
  */
-export function timingFrom(env: NodeJS.ProcessEnv): {
+function timingFrom(env: NodeJS.ProcessEnv): {
   retry?: Partial<RetryOptions>;
   poll?: Partial<PollOptions>;
 } {

@@ -5,7 +5,6 @@
  */
 
 export type FileProvider = 'aws' | 'azure' | 'gcp';
-export type BucketPermission = 'read' | 'write' | 'manage';
 
 export interface TokenInfo {
   readonly id: string;
