@@ -1,7 +1,7 @@
 import yargs from 'yargs';
 import { UserError } from './errors.js';
 
-/** The parsed command line (design §3). */
+/** The parsed command line (README.md, Configuration). */
 export type CliArgs =
   | {
       readonly command: 'run';

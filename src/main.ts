@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 /**
- * Composition root (style.md P1): the only module that touches `process`. It parses argv, reads the
+ * Composition root (docs/architecture.md, Pipeline): the only module that touches `process`. It parses argv, reads the
  * config, builds the logger, the Storage clients and the writer, runs the action and maps the
- * outcome to the exit code: 0 success, 1 user error, 2 anything else (design §8).
+ * outcome to the exit code: 0 success, 1 user error, 2 anything else (docs/architecture.md, Errors).
  */
 import { existsSync, realpathSync } from 'node:fs';
 import { Writable } from 'node:stream';

@@ -86,7 +86,7 @@ export interface RunReport {
 
 /**
  * The `run` action: authorize, plan, export every selected table and hand it to the writer,
- * then write the state (design §4–§6).
+ * then write the state (docs/architecture.md, Pipeline).
  *
  * Platform mode stops at the first failed table (the platform imports nothing from a failed job).
  * Standalone mode isolates failures: the other tables finish and advance their watermarks.

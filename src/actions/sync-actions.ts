@@ -7,7 +7,7 @@ import { readState } from '../state/state-file.js';
 import type { StorageClient } from '../storage/types.js';
 import type { RunDeps } from '../run.js';
 
-/** Sync actions (design §7). Each returns the one JSON document printed on stdout. */
+/** Sync actions (docs/architecture.md, Sync actions). Each returns the one JSON document printed on stdout. */
 export const SYNC_ACTIONS = ['list', 'info', 'sourceInfo', 'testConnection', 'plan'] as const;
 export type SyncAction = (typeof SYNC_ACTIONS)[number];
 

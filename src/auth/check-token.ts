@@ -15,7 +15,7 @@ export const EXPIRY_WARNING_DAYS = 14;
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 /**
- * Checks the source token's privileges (design §4) before any data moves.
+ * Checks the source token's privileges (docs/architecture.md, Token rules) before any data moves.
  * @returns the single bucket the token may read, with warnings
  * @throws UserError naming exactly what is wrong with the token
  */
@@ -127,7 +127,7 @@ export function canSeeDestinationBucket(token: TokenInfo, bucketId: string): boo
 }
 
 /**
- * Checks the destination token (design §4): `write` (or `manage`) on the destination bucket, or the
+ * Checks the destination token (docs/architecture.md, Token rules): `write` (or `manage`) on the destination bucket, or the
  * right to create it when it does not exist yet.
  * @param bucketExists whether the bucket exists; ignored when the token has no permission on it
  * @throws UserError naming the bucket and the missing permission

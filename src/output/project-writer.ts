@@ -31,7 +31,7 @@ export interface ProjectWriterDeps {
 const UPLOAD_TAG = 'kbc-table-sync';
 
 /**
- * Standalone mode (design §5): each exported slice streams from the source object store into a
+ * Standalone mode (docs/architecture.md, The two modes): each exported slice streams from the source object store into a
  * sliced upload in the destination project (manifest last, no local disk), a missing table is
  * created (header-only file with the primary key, or the source definition for typed tables), and
  * `import-async` loads the file with `columns` and `incremental`.
@@ -249,7 +249,7 @@ function uploadSliceName(index: number): string {
 /**
  * An existing destination table must have the configured primary key, and every one of its
  * columns must be in the export: an import fails on table columns missing from the file
- * (reference §6.4). Extra exported columns are fine (added to untyped tables).
+ * (docs/storage-api-notes.md, Creating a table and loading a file). Extra exported columns are fine (added to untyped tables).
  * @throws UserError showing both keys, or naming the missing columns
  */
 function checkExistingTable(plan: TablePlan, existing: TableDetail): void {
@@ -284,7 +284,7 @@ export function explainRejectedImport(error: unknown, tableId: string): unknown 
   );
 }
 
-/** Sanity checks on the import job's results (reference §6.4). */
+/** Sanity checks on the import job's results (docs/storage-api-notes.md, Creating a table and loading a file). */
 function checkImport(
   plan: TablePlan,
   tableId: string,

@@ -10,7 +10,7 @@ export interface TablePlan {
   readonly index: number;
   /** As configured (what `--table` matches). */
   readonly configName: string;
-  /** Source table id: the state key (design §6). */
+  /** Source table id: the state key (docs/standalone.md, Incremental windows). */
   readonly sourceId: string;
   readonly source: TableDetail;
   /** Export columns, in output order. */
@@ -124,7 +124,7 @@ function planTable(
   };
 }
 
-/** false → full load; true → append, or upsert when a primary key is set (design §5). */
+/** false → full load; true → append, or upsert when a primary key is set (docs/storage-api-notes.md, How a load lands). */
 export function loadMode(incremental: boolean, primaryKey: readonly string[]): LoadMode {
   if (!incremental) return 'full';
   return primaryKey.length > 0 ? 'upsert' : 'append';
@@ -182,7 +182,7 @@ function checkSelectionNames(
 }
 
 /**
- * State is keyed by source table id (design §6). A source table configured more than once (to two
+ * State is keyed by source table id (docs/standalone.md, Incremental windows). A source table configured more than once (to two
  * destinations) would share one entry, so a `lastRun` watermark of one copy would move the window
  * of the other: rows lost or read twice. Such configurations are refused; a second copy belongs in
  * its own configuration row, which has its own state.

@@ -42,7 +42,7 @@ import type {
   WaitOptions,
 } from './types.js';
 
-/** Job polling: first wait, growth and cap (reference §4.3: start small, double, cap). */
+/** Job polling: first wait, growth and cap (docs/storage-api-notes.md, Waiting for a job: start small, double, cap). */
 export interface PollOptions {
   readonly initialDelayMs: number;
   readonly maxDelayMs: number;
@@ -375,7 +375,7 @@ export function definitionBody(params: TableDefinitionCreateParams): Record<stri
 function metadataBody(write: MetadataWrite): Record<string, unknown> {
   const body: Record<string, unknown> = { provider: write.provider, metadata: write.metadata };
   if (write.columnsMetadata && Object.keys(write.columnsMetadata).length > 0) {
-    // Indexed form with columnName on every item (the name-keyed form is deprecated, §3.5).
+    // Indexed form with columnName on every item (the name-keyed form is deprecated: docs/storage-api-notes.md, Buckets, tables and the token's view).
     const indexed: Record<string, unknown[]> = {};
     let index = 0;
     for (const [columnName, items] of Object.entries(write.columnsMetadata)) {
