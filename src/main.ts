@@ -27,7 +27,8 @@ import { TtyProgressView } from './progress/progress-bar.js';
 import { DEFAULT_TUNING, runSync, type RunReport, type Tuning } from './run.js';
 import { SecretMasker } from './secrets.js';
 import type { RetryOptions } from './storage/retry-policy.js';
-import { createStorageClient, type PollOptions } from './storage/storage-client.js';
+import type { PollOptions } from './storage/job-wait.js';
+import { createStorageClient } from './storage/storage-client.js';
 import type { StorageClient } from './storage/types.js';
 import { formatSummaryTable, summarize } from './summary.js';
 // Type only: the emulator is loaded on demand (it needs the dev dependencies, absent in the image).
