@@ -7,8 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { useEmulator } from '../helpers/emulator.js';
 import { makeDataDir, removeDir } from '../helpers/run-cli.js';
 import {
-  SOURCE_TOKEN,
   expectNoLeaks,
+  platformConfig,
   runJob,
   standaloneConfig,
   standaloneSeed,
@@ -32,20 +32,29 @@ async function runWithFault(fault: FaultSpec, config: Record<string, unknown>) {
   }
 }
 
-const platform = () => ({
-  parameters: { '#token': SOURCE_TOKEN, url: emulator.url, tables: [{ name: 'orders' }] },
-});
+/** The API answers `status` with an error body of `code` on `method path`. */
+function answer(
+  method: string,
+  path: string,
+  status: number,
+  error: string,
+  code: string,
+): FaultSpec {
+  return { method, path, kind: 'status', status, body: { error, code } };
+}
+
+const platform = () => platformConfig(emulator.url, [{ name: 'orders' }]);
 
 describe('exit codes by where a failure is understood', () => {
   it('an unexpected 400 is exit 2, naming the request and the answer’s code', async () => {
     const result = await runWithFault(
-      {
-        method: 'GET',
-        path: '/v2/storage/buckets/in.c-sales/tables',
-        kind: 'status',
-        status: 400,
-        body: { error: 'Unknown include.', code: 'storage.validation.include' },
-      },
+      answer(
+        'GET',
+        '/v2/storage/buckets/in.c-sales/tables',
+        400,
+        'Unknown include.',
+        'storage.validation.include',
+      ),
       platform(),
     );
     expect(result.code).toBe(2);
@@ -67,13 +76,7 @@ describe('exit codes by where a failure is understood', () => {
 
   it('a 404 on the export of a planned table is exit 1 naming the table', async () => {
     const result = await runWithFault(
-      {
-        method: 'POST',
-        path: '/export-async',
-        kind: 'status',
-        status: 404,
-        body: { error: 'The table was not found.', code: 'storage.tables.notFound' },
-      },
+      answer('POST', '/export-async', 404, 'The table was not found.', 'storage.tables.notFound'),
       platform(),
     );
     expect(result.code).toBe(1);

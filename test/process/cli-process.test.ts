@@ -8,9 +8,9 @@ import { describe, expect, it } from 'vitest';
 import { useEmulator } from '../helpers/emulator.js';
 import { exists, listFiles, makeDataDir, removeDir, runCliProcess } from '../helpers/run-cli.js';
 import {
-  SOURCE_TOKEN,
   destRows,
   expectNoLeaks,
+  platformConfig as platformConfigAt,
   readOutState,
   standaloneConfig,
   standaloneSeed,
@@ -24,9 +24,8 @@ const env = () => ({
   KBC_TABLE_SYNC_POLL_INITIAL_MS: '20',
 });
 
-function platformConfig(tables: readonly { name: string }[]) {
-  return { parameters: { '#token': SOURCE_TOKEN, url: emulator.url, tables } };
-}
+const platformConfig = (tables: readonly { name: string }[]) =>
+  platformConfigAt(emulator.url, tables);
 
 describe('the built CLI as a process', () => {
   it('platform mode: exit 0, the sliced table, its manifest and the state', async () => {
