@@ -1,9 +1,20 @@
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
-// Unit tests are pure and fast; integration tests start the emulator on a loopback port and
-// drive the built CLI (dist/) as a child process, so they get longer timeouts. Both the job's
-// tests (test/) and the emulator package's own tests (emulator/test/) run here.
+/**
+ * Two projects (docs/architecture.md, Tests):
+ * - `fast`: unit tests and the integration tests that drive `main(io)` in process against the
+ *   emulator on a loopback port. No build needed: `npm run test:fast` is the inner loop.
+ * - `slow`: what needs the built CLI as a real process (`dist/`, so `npm run build` first):
+ *   signals, exit codes, SIGKILL crash scenarios, memory under `--max-old-space-size`, the demo.
+ */
+const SLOW = [
+  'test/process/**/*.test.ts',
+  'test/integration/demo.test.ts',
+  'test/integration/faults-matrix.test.ts',
+  'test/integration/streaming-memory.test.ts',
+];
+
 export default defineConfig({
   resolve: {
     // The job's tests import the emulator only through its package name; in this repository
@@ -16,23 +27,29 @@ export default defineConfig({
   },
   test: {
     restoreMocks: true,
+    // Integration tests mostly wait on loopback I/O and timers: more workers than cores pay off.
+    maxWorkers: 3,
     projects: [
       {
         extends: true,
         test: {
-          name: 'unit',
-          include: ['test/unit/**/*.test.ts', 'emulator/test/unit/**/*.test.ts'],
-          testTimeout: 10_000,
+          name: 'fast',
+          include: [
+            'test/unit/**/*.test.ts',
+            'test/integration/**/*.test.ts',
+            'emulator/test/**/*.test.ts',
+          ],
+          exclude: SLOW,
+          // One module graph per worker instead of one per file: importing the job and the
+          // emulator is most of a small file's cost. Modules keep no state between runs.
+          isolate: false,
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
         },
       },
       {
         extends: true,
-        test: {
-          name: 'integration',
-          include: ['test/integration/**/*.test.ts', 'emulator/test/integration/**/*.test.ts'],
-          testTimeout: 120_000,
-          hookTimeout: 120_000,
-        },
+        test: { name: 'slow', include: SLOW, testTimeout: 120_000, hookTimeout: 120_000 },
       },
     ],
   },

@@ -1,5 +1,5 @@
 /**
- * Benchmark case (c), the official Keboola clients' approach (reference storage-api.md §5.3): the
+ * Benchmark case (c), the official Keboola clients' approach (docs/storage-api-notes.md, Reading an exported file): the
  * slices of an exported file are downloaded one after another, each gunzipped and appended to one
  * local CSV. Same signed requests as the job (`openSliceSource`). Run as a child process so its
  * peak RSS is measured on its own:

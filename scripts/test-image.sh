@@ -82,7 +82,7 @@ pick_engine() {
 image_size_bytes() { "$ENGINE" image inspect "$1" --format '{{.Size}}'; }
 
 build_image() {
-  [ -f component.json ] || die "component.json is missing: the image ships it (design §9)"
+  [ -f component.json ] || die "component.json is missing: the image ships it (docs/docker.md)"
   local version
   version=$(node -p 'require("./package.json").version')
   local pull=()
@@ -434,7 +434,7 @@ scenario_badconfig() {
     if (/\n\s+at /.test(err)) fail('stderr has a stack trace');
     ok('stderr: ' + err.trim().split('\n').slice(-2).join(' | ').slice(0, 200));" "$OUT/badconfig.stderr"
   [ -z "$(ls -A "$dir/out/tables")" ] || fail "a bad config wrote tables"
-  # A token that may write is refused before any data moves (design §4).
+  # A token that may write is refused before any data moves (docs/architecture.md, Token rules).
   local config
   config=$(config_json "$SRC_TABLES" | node -e '
     const c = JSON.parse(require("fs").readFileSync(0, "utf8"));

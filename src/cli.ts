@@ -3,7 +3,7 @@ import { UserError } from './errors.js';
 import { parseShard, type Shard } from './plan/shard.js';
 import type { TokenCommand } from './tokens/commands.js';
 
-/** The parsed command line (design §3). */
+/** The parsed command line (README.md, Configuration). */
 export type CliArgs =
   | {
       readonly command: 'run';

@@ -1,8 +1,9 @@
 /**
- * The two error families decide the exit code (design §8):
+ * The two error families decide the exit code ({@link exitCodeFor}):
  * - {@link UserError} and its subclasses: something the user can fix (config, token, permission,
- *   missing table, API 4xx the user caused). Exit 1 with one sentence on stderr.
- * - everything else: a bug or an outage that survived the retries. Exit 2 with class and cause.
+ *   missing table, a 4xx that a call site recognised as the user's). Exit 1 with one sentence.
+ * - everything else: a bug, an unexpected 4xx or an outage that survived the retries. Exit 2 with
+ *   class and cause.
  *
  * Messages never contain secrets: callers build them from ids, paths and API `error` texts only,
  * and the logger masks registered secret values as a second line of defence.
@@ -79,29 +80,18 @@ export function isUserError(error: unknown): error is UserError {
 }
 
 /**
- * Whether the user can fix it (exit 1): user errors, API 4xx answers the user caused (permission,
- * validation, not found; not 408/429, which are transient), and Storage jobs that failed on the
- * user's data or schema (by error code). Everything else is exit 2.
+ * The error policy (docs/architecture.md, Errors): the exit code for an error that ended the run
+ * or a table.
+ * - 1 for a {@link UserError}: the user can fix it, and its message is the one sentence that says
+ *   how. Only the call sites that know what a failure means turn it into one: the token check
+ *   (401/403 of `tokens/verify`), the export of a planned table (404), the import check
+ *   (`csvImport.*` job errors), the config and state readers.
+ * - 2 for everything else, an API 4xx included: a 4xx that no call site recognised comes from a
+ *   request the job should not have sent, so the message names the request and the answer's code
+ *   instead of blaming the user. Outages that survived the retries and interruptions are 2 too.
  */
-export function isUserFixable(error: unknown): boolean {
-  if (isUserError(error)) return true;
-  if (error instanceof JobFailedError) return isDataOrSchemaJobError(error.code);
-  if (error instanceof StorageApiError) {
-    const { status } = error.details;
-    return status >= 400 && status < 500 && status !== 408 && status !== 429;
-  }
-  return false;
-}
-
-/** Job error codes about the user's data or schema (`csvImport.columnsNotMatch`, validation). */
-function isDataOrSchemaJobError(code: string | undefined): boolean {
-  if (!code) return false;
-  return code.startsWith('csvImport.') || /validation|notFound|invalid|primaryKey/i.test(code);
-}
-
-/** Exit code for an error that reached the top of the process: 1 if the user can fix it, else 2. */
 export function exitCodeFor(error: unknown): 1 | 2 {
-  return isUserFixable(error) ? 1 : 2;
+  return isUserError(error) ? 1 : 2;
 }
 
 /** The error's message, whatever was thrown. */

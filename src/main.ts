@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 /**
- * Composition root (style.md P1): the only module that touches `process`. It parses argv, reads the
+ * Composition root (docs/architecture.md, Pipeline): the only module that touches `process`. It parses argv, reads the
  * config, builds the logger, the Storage clients and the writer, runs the action and maps the
- * outcome to the exit code: 0 success, 1 user error, 2 anything else (design §8).
+ * outcome to the exit code: 0 success, 1 user error, 2 anything else (docs/architecture.md, Errors).
  */
 import { existsSync, realpathSync } from 'node:fs';
 import { Writable } from 'node:stream';
@@ -13,7 +13,12 @@ import { resolveChangedSince } from './config/changed-since.js';
 import { loadRawConfig, resolveDataDir } from './config/load-raw-config.js';
 import { parseConfig } from './config/parse-config.js';
 import type { Config } from './config/types.js';
-import { ConfigError, InterruptedError, exitCodeFor, isUserFixable, messageOf } from './errors.js';
+import {
+  ConfigError,
+  InterruptedError,
+  exitCodeFor,
+  messageOf,
+} from './errors.js';
 import { lockDataDir } from './lock/data-dir-lock.js';
 import { createLogger, type Logger } from './logger.js';
 import { endpointsFromEnv } from './objects/endpoints.js';
@@ -28,7 +33,8 @@ import { TtyProgressView } from './progress/progress-bar.js';
 import { DEFAULT_TUNING, runSync, type RunReport, type Tuning } from './run.js';
 import { SecretMasker } from './secrets.js';
 import type { RetryOptions } from './storage/retry-policy.js';
-import { createStorageClient, type PollOptions } from './storage/storage-client.js';
+import type { PollOptions } from './storage/job-wait.js';
+import { createStorageClient } from './storage/storage-client.js';
 import type { StorageClient } from './storage/types.js';
 import { formatSummaryTable, summarize } from './summary.js';
 import { createTokenApi, type TokenApi } from './storage/token-api.js';
@@ -40,7 +46,7 @@ export interface Io {
   readonly env: NodeJS.ProcessEnv;
   readonly stdout: NodeJS.WritableStream & { isTTY?: boolean };
   readonly stderr: NodeJS.WritableStream;
-  /** Aborted on SIGTERM/SIGINT. */
+  /** Aborted on SIGTERM/SIGINT, with the signal's name as the reason. */
   readonly signal: AbortSignal;
 }
 
@@ -48,6 +54,13 @@ export interface Io {
 export async function main(io: Io): Promise<number> {
   const masker = new SecretMasker();
   let logger: Logger | undefined;
+  const announceStop = () => {
+    const reason: unknown = io.signal.reason;
+    if (typeof reason === 'string') {
+      io.stderr.write(`Received ${reason}: stopping; nothing new will be finished.\n`);
+    }
+  };
+  io.signal.addEventListener('abort', announceStop, { once: true });
   try {
     const cli = parseCli(io.argv);
     if (cli.command === 'help') {
@@ -92,7 +105,8 @@ export async function main(io: Io): Promise<number> {
       );
       return 0;
     }
-    const endpoints = objectStoreEndpoints(io.env);
+    // The cloud SDKs' own variables point transfers at emulators (docs/providers.md).
+    const endpoints = endpointsFromEnv(io.env);
     // One run per data folder (docs/locking.md); sync actions write nothing and take no lock.
     const runLogger = logger;
     const lock = await lockDataDir(dataDir, { warn: (message) => runLogger.warn(message) });
@@ -115,6 +129,8 @@ export async function main(io: Io): Promise<number> {
     return logReport(logger, report);
   } catch (error) {
     return reportError(error, io, masker);
+  } finally {
+    io.signal.removeEventListener('abort', announceStop);
   }
 }
 
@@ -264,20 +280,12 @@ function buildWriter(
 }
 
 /**
- * The cloud SDKs' own variables point transfers at emulators (design §3): `AWS_ENDPOINT_URL_S3`,
- * else `AWS_ENDPOINT_URL`; `STORAGE_EMULATOR_HOST` (scheme optional).
- */
-export function objectStoreEndpoints(env: NodeJS.ProcessEnv): ObjectStoreEndpoints {
-  return endpointsFromEnv(env);
-}
-
-/**
  * Retry and job-polling overrides (fault-injection tests use small values; production keeps the
  * defaults of docs/storage-client.md): `KBC_TABLE_SYNC_RETRY_BASE_MS`, `_RETRY_MAX_MS` (one backoff
  * step), `_RETRY_AFTER_CAP_MS` (cap of an honoured Retry-After), `_RETRY_BUDGET_MS` (total time of
  * one request), `_POLL_INITIAL_MS`, `_POLL_MAX_MS` and `_JOB_TIMEOUT_MS` (job polling deadline).
  */
-export function timingFrom(env: NodeJS.ProcessEnv): {
+function timingFrom(env: NodeJS.ProcessEnv): {
   retry?: Partial<RetryOptions>;
   poll?: Partial<PollOptions>;
 } {
@@ -335,12 +343,12 @@ function logReport(logger: Logger, report: RunReport): number {
   logger.error(
     `${failed.length} of ${report.outcomes.length} table(s) failed: ${failed.map((o) => o.plan.sourceId).join(', ')}.`,
   );
-  return failed.every((o) => isUserFixable(o.error)) ? 1 : 2;
+  return failed.every((o) => exitCodeFor(o.error) === 1) ? 1 : 2;
 }
 
 /** User errors: one sentence on stderr, exit 1. Anything else: class and cause chain, exit 2. */
 function reportError(error: unknown, io: Io, masker: SecretMasker): number {
-  if (isUserFixable(error)) {
+  if (exitCodeFor(error) === 1) {
     io.stderr.write(`${masker.mask(messageOf(error))}\n`);
     return 1;
   }
@@ -349,7 +357,7 @@ function reportError(error: unknown, io: Io, masker: SecretMasker): number {
     return 2;
   }
   io.stderr.write(`${masker.mask(describeInternalError(error))}\n`);
-  return exitCodeFor(error);
+  return 2;
 }
 
 function describeInternalError(error: unknown): string {
@@ -377,8 +385,7 @@ async function bootstrap(): Promise<void> {
   const abort = new AbortController();
   const onSignal = (signal: NodeJS.Signals) => {
     if (abort.signal.aborted) process.exit(130);
-    process.stderr.write(`Received ${signal}: stopping; nothing new will be finished.\n`);
-    abort.abort();
+    abort.abort(signal);
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);

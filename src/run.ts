@@ -1,15 +1,18 @@
 import pLimit from 'p-limit';
-import {
-  checkSourceToken,
-  explainRejectedToken,
-  type SourceAuthorization,
-} from './auth/check-token.js';
+import { authorizeSource } from './auth/authorize-source.js';
+import type { SourceAuthorization } from './auth/check-token.js';
 import type { ChangedSince, Config } from './config/types.js';
 import { InterruptedError, UserError, isUserError, messageOf } from './errors.js';
 import type { Logger } from './logger.js';
 import type { SliceSource } from './objects/types.js';
 import type { OutputWriter, TableWriteResult } from './output/output-writer.js';
-import { planTables, type Selection, type TablePlan } from './plan/plan-tables.js';
+import {
+  destinationLabel,
+  explainMissingTable,
+  planTables,
+  type Selection,
+  type TablePlan,
+} from './plan/plan-tables.js';
 import { formatShard } from './plan/shard.js';
 import {
   exportWindow,
@@ -23,8 +26,6 @@ import { DEFAULT_ATTEMPTS_PER_SLICE } from './transfer/copy-slices.js';
 import { TableProgress } from './transfer/progress.js';
 import type { ProgressView } from './progress/progress-bar.js';
 import { startProgressReporter } from './progress/reporter.js';
-
-export { formatProgressLine } from './progress/progress-line.js';
 
 /** Everything `runSync` needs, built by the composition root (main.ts). */
 export interface RunDeps {
@@ -86,7 +87,7 @@ export interface RunReport {
 
 /**
  * The `run` action: authorize, plan, export every selected table and hand it to the writer,
- * then write the state (design §4–§6).
+ * then write the state (docs/architecture.md, Pipeline).
  *
  * Platform mode stops at the first failed table (the platform imports nothing from a failed job).
  * Standalone mode isolates failures: the other tables finish and advance their watermarks.
@@ -111,32 +112,8 @@ export async function runSync(deps: RunDeps): Promise<RunReport> {
   return { outcomes, state };
 }
 
-/**
- * Verifies the source token and applies the token rules (design §4), logging the warnings.
- * @throws UserError naming what is wrong with the token
- */
-export async function authorizeSource(
-  source: StorageClient,
-  config: Pick<Config, 'source'>,
-  nowMs: number,
-  logger: Logger,
-): Promise<SourceAuthorization> {
-  const token = await source.verifyToken().catch((error: unknown) => {
-    throw explainRejectedToken(error, 'source');
-  });
-  const auth = checkSourceToken(token, {
-    nowMs,
-    ...(config.source.region ? { configuredRegion: config.source.region } : {}),
-  });
-  for (const warning of auth.warnings) logger.warn(warning);
-  logger.info(
-    `Source project "${auth.projectName}" (${auth.projectId}), bucket "${auth.bucketId}", read-only token.`,
-  );
-  return auth;
-}
-
 /** Resolves the configured tables against the bucket (every table must exist). */
-export async function planRun(
+async function planRun(
   deps: Pick<RunDeps, 'config' | 'source' | 'selection' | 'logger'>,
   auth: SourceAuthorization,
 ): Promise<TablePlan[]> {
@@ -167,7 +144,7 @@ async function runTables(
   const firstFailure = new AbortController();
   const signal = AbortSignal.any([deps.signal, firstFailure.signal]);
   const progresses = plans.map(
-    (p) => new TableProgress(p.sourceId, describeDestination(p, deps), deps.nowMs),
+    (p) => new TableProgress(p.sourceId, destinationLabel(p, deps.config.destination), deps.nowMs),
   );
   const reporter = startProgressReporter({
     progresses,
@@ -273,11 +250,15 @@ async function exportFile(
   window: ExportWindow,
   deps: RunDeps,
 ): Promise<FileDetail> {
-  const started = await deps.source.startExport(plan.sourceId, {
-    columns: plan.columns,
-    ...(window.since !== undefined ? { changedSince: window.since } : {}),
-    ...(window.until !== undefined ? { changedUntil: window.until } : {}),
-  });
+  const started = await deps.source
+    .startExport(plan.sourceId, {
+      columns: plan.columns,
+      ...(window.since !== undefined ? { changedSince: window.since } : {}),
+      ...(window.until !== undefined ? { changedUntil: window.until } : {}),
+    })
+    .catch((error: unknown) => {
+      throw explainMissingTable(error, plan.sourceId);
+    });
   const job = await deps.source.waitForJob(started, { signal: deps.signal });
   const fileId = exportedFileId(job.results);
   if (fileId === undefined) {
@@ -324,12 +305,6 @@ function throwFirstFailure(outcomes: readonly TableOutcome[]): void {
 function logTableFailure(logger: Logger, plan: TablePlan, error: unknown): void {
   const kind = isUserError(error) ? 'user error' : ((error as Error | undefined)?.name ?? 'error');
   logger.error(`Table "${plan.sourceId}" failed (${kind}): ${messageOf(error)}`);
-}
-
-function describeDestination(plan: TablePlan, deps: Pick<RunDeps, 'config'>): string {
-  const destination = deps.config.destination;
-  if (!destination) return `out/tables/${plan.fileName}`;
-  return plan.destinationId ?? `${destination.bucket}.${plan.destinationName}`;
 }
 
 function describeWindow(window: ExportWindow): string {

@@ -1,6 +1,6 @@
 /**
  * Errors the emulator's Storage API routes answer with. Route code throws them; the server turns an
- * {@link ApiError} into the JSON error body of reference/storage-api.md §1.4, and the job runner
+ * {@link ApiError} into the JSON error body of docs/storage-api-notes.md, Error answers and codes, and the job runner
  * turns a {@link JobError} into a job that ends in `status: "error"`.
  */
 
@@ -54,7 +54,7 @@ export const jobNotFound = (jobId: string): ApiError =>
 export const validationError = (code: string, message: string): ApiError =>
   new ApiError(400, code, message);
 
-/** The `csvImport.columnsNotMatch` message of reference §1.4 / §4.2, verbatim shape. */
+/** The `csvImport.columnsNotMatch` message of docs/storage-api-notes.md, Error answers and codes, verbatim shape. */
 export function missingColumnsMessage(
   missing: readonly string[],
   expected: readonly string[],

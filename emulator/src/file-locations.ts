@@ -1,6 +1,6 @@
 /**
  * Where Storage files live in the emulated object store, per provider, and the sliced-manifest
- * entry URL schemes (reference/storage-api.md §5.2): `s3://bucket/key`, `gs://bucket/key`,
+ * entry URL schemes (docs/storage-api-notes.md, Sliced files and their manifests): `s3://bucket/key`, `gs://bucket/key`,
  * `azure://{account}.blob.core.windows.net/{container}/{blob}`.
  */
 import {

@@ -1,5 +1,5 @@
 /**
- * Import and create-from-file work (reference/storage-api.md §6.3–6.5): locate the uploaded file's
+ * Import and create-from-file work (docs/storage-api-notes.md, Creating a table and loading a file): locate the uploaded file's
  * slices on disk through the object store, decide the file's columns (`columns`, `withoutHeaders`
  * or the header row), check them against the table, and load with truncate / append / upsert.
  */

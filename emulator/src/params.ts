@@ -1,6 +1,6 @@
 /**
  * Pure parsing of Storage API request parameters. JSON and form-urlencoded bodies both arrive here
- * as plain records (reference/storage-api.md §1.2: booleans as true/false or 1/0).
+ * as plain records (docs/storage-api-notes.md, Addresses and requests: booleans as true/false or 1/0).
  */
 import { ApiError, validationError } from './api-error.js';
 
@@ -22,7 +22,7 @@ export function parseBooleanParam(value: unknown, fallback: boolean): boolean {
 
 /**
  * `changedSince` / `changedUntil` of an export: only unix timestamps (int or numeric string) are
- * accepted since 2024-08 (reference §4.1). Absent/empty → undefined.
+ * accepted since 2024-08 (docs/storage-api-notes.md, Exporting a table). Absent/empty → undefined.
  * @throws ApiError 400 `Invalid "<name>" parameter` for anything else.
  */
 export function parseUnixTimestampParam(name: string, value: unknown): number | undefined {
@@ -46,7 +46,7 @@ export function parseColumnsParam(value: unknown): string[] | undefined {
 }
 
 /**
- * `primaryKey` of `tables-async`: must be a comma-separated string (reference §6.3).
+ * `primaryKey` of `tables-async`: must be a comma-separated string (docs/storage-api-notes.md, Creating a table and loading a file).
  * @throws ApiError 400 `storage.validation.primaryKey` for an array or another type.
  */
 export function parsePrimaryKeyString(value: unknown): string[] {

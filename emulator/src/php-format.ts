@@ -1,5 +1,5 @@
 /**
- * Serialization quirks of the PHP Storage API (reference/storage-api.md §1.3), as pure helpers.
+ * Serialization quirks of the PHP Storage API (docs/storage-api-notes.md, PHP answer quirks), as pure helpers.
  */
 
 /**

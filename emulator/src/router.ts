@@ -85,7 +85,7 @@ export function json(
   return headers ? { status, body, headers } : { status, body };
 }
 
-/** The error body of reference §1.4 (`code` "" kept for the missing-token case). */
+/** The error body of docs/storage-api-notes.md, Error answers and codes (`code` "" kept for the missing-token case). */
 export function errorResponse(error: ApiError, exceptionId: string): ApiResponse {
   if (error.code === '') return json(error.status, { error: error.message, code: '' });
   return json(error.status, {

@@ -26,7 +26,7 @@ export interface TableStats {
   readonly dataSizeBytes: number;
 }
 
-/** How an import lands in the table (reference §6.5). */
+/** How an import lands in the table (docs/storage-api-notes.md, How a load lands). */
 export type LoadMode = 'full' | 'append' | 'upsert';
 
 /**

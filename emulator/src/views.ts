@@ -1,5 +1,5 @@
 /**
- * Pure renderers: emulator state → the Storage API's JSON shapes (reference/storage-api.md §2–5),
+ * Pure renderers: emulator state → the Storage API's JSON shapes (docs/storage-api-notes.md),
  * with the PHP quirks (`[]` for empty maps, `+0000` timestamps, string token ids, int file/job ids).
  */
 import type {

@@ -1,14 +1,14 @@
 import type { Config } from '../config/types.js';
 import type { Logger } from '../logger.js';
-import { planTables, type Selection } from '../plan/plan-tables.js';
-import { authorizeSource } from '../run.js';
+import { authorizeSource } from '../auth/authorize-source.js';
+import { destinationLabel, planTables, type Selection } from '../plan/plan-tables.js';
 import { exportWindow } from '../state/cursor.js';
 import { readState } from '../state/state-file.js';
 import type { StorageClient } from '../storage/types.js';
 import type { LastActivity } from '../tokens/rules.js';
 import type { RunDeps } from '../run.js';
 
-/** Sync actions (design §7). Each returns the one JSON document printed on stdout. */
+/** Sync actions (docs/architecture.md, Sync actions). Each returns the one JSON document printed on stdout. */
 export const SYNC_ACTIONS = ['list', 'info', 'sourceInfo', 'testConnection', 'plan'] as const;
 export type SyncAction = (typeof SYNC_ACTIONS)[number];
 
@@ -84,9 +84,7 @@ async function planDocument(
       });
       return {
         source: plan.sourceId,
-        destination: deps.config.destination
-          ? (plan.destinationId ?? `${deps.config.destination.bucket}.${plan.destinationName}`)
-          : (plan.destinationId ?? `out/tables/${plan.fileName}`),
+        destination: destinationLabel(plan, deps.config.destination),
         mode: plan.mode,
         primaryKey: plan.primaryKey,
         window: {

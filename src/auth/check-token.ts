@@ -17,7 +17,7 @@ export const EXPIRY_WARNING_DAYS = 14;
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 /**
- * Checks the source token's privileges (design §4) before any data moves.
+ * Checks the source token's privileges (docs/architecture.md, Token rules) before any data moves.
  * @returns the single bucket the token may read, with warnings
  * @throws UserError naming exactly what is wrong with the token
  */
@@ -130,7 +130,7 @@ export function canSeeDestinationBucket(token: TokenInfo, bucketId: string): boo
 }
 
 /**
- * Checks the destination token (design §4): `write` (or `manage`) on the destination bucket, or the
+ * Checks the destination token (docs/architecture.md, Token rules): `write` (or `manage`) on the destination bucket, or the
  * right to create it when it does not exist yet.
  * @param bucketExists whether the bucket exists; ignored when the token has no permission on it
  * @throws UserError naming the bucket and the missing permission
@@ -170,15 +170,22 @@ export function checkDestinationToken(
 }
 
 /**
- * A 401 from `tokens/verify` at the start of a run means the configured token is unknown, revoked
- * or expired: something the user fixes (exit 1), not an outage. Other errors are returned as they are.
+ * A 401 or 403 from `tokens/verify` at the start of a run means the configured token is unknown,
+ * revoked, expired or refused by the stack: something the user fixes (exit 1), not an outage.
+ * Other errors are returned as they are (and exit 2 by the error policy).
  */
 export function explainRejectedToken(error: unknown, role: 'source' | 'destination'): unknown {
-  if (!(error instanceof StorageApiError) || error.details.status !== 401) return error;
+  if (!(error instanceof StorageApiError)) return error;
+  const { status, code } = error.details;
+  if (status !== 401 && status !== 403) return error;
   const reason =
-    error.details.code === 'storage.tokenExpired' ? 'has expired' : 'is invalid or was revoked';
+    status === 403
+      ? 'was refused'
+      : code === 'storage.tokenExpired'
+        ? 'has expired'
+        : 'is invalid or was revoked';
   const key = role === 'source' ? '"#token"' : '"destination.#token"';
   return new UserError(
-    `The ${role} Storage API token ${reason} (tokens/verify answered 401): set a valid token in ${key}.`,
+    `The ${role} Storage API token ${reason} (tokens/verify answered ${status}): set a valid token in ${key}.`,
   );
 }

@@ -1,5 +1,5 @@
 /**
- * `changedSince` (design §2): parse every form an ex-storage user may have configured, and resolve
+ * `changedSince` (docs/configuration.md, changedSince): parse every form an ex-storage user may have configured, and resolve
  * it to unix seconds at the moment the export starts. Pure: the clock is passed in.
  *
  * Accepted forms:

@@ -1,5 +1,5 @@
 /**
- * Finding the data folder and reading `<dataDir>/config.json` (design §3). `loadRawConfig` is the
+ * Finding the data folder and reading `<dataDir>/config.json` (README.md, Configuration). `loadRawConfig` is the
  * adapter (file I/O); `resolveDataDir` and `jsonErrorPosition` are pure.
  */
 import { readFile } from 'node:fs/promises';

@@ -1,5 +1,5 @@
 /**
- * config.json → {@link Config} (design §2). Root keys are read leniently (the runner adds keys);
+ * config.json → {@link Config} (docs/configuration.md). Root keys are read leniently (the runner adds keys);
  * `parameters` strictly: every problem is reported at once as `parameters.path: what is wrong and
  * how to fix it`. Pure, never throws, and no message contains a `#` value.
  */

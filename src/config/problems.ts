@@ -1,6 +1,6 @@
 /**
  * Collects configuration problems as `parameters.path: what is wrong and how to fix it` lines
- * (design §2), and shows user-written values in them without ever revealing a secret. Pure.
+ * (docs/configuration.md), and shows user-written values in them without ever revealing a secret. Pure.
  */
 
 /** A location in config.json: root key first, then object keys and array indexes. */

@@ -1,5 +1,5 @@
 /**
- * The multi-tenant Keboola stacks (design §2, reference/storage-api.md §1.1): region id, alias and
+ * The multi-tenant Keboola stacks (docs/configuration.md, Regions; docs/storage-api-notes.md, Addresses and requests): region id, alias and
  * Storage API base URL. Pure: no I/O.
  */
 import type { RegionId } from './types.js';

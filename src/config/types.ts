@@ -1,5 +1,5 @@
 /**
- * The validated configuration (design §2). `parseConfig` produces it from the raw config.json;
+ * The validated configuration (docs/configuration.md). `parseConfig` produces it from the raw config.json;
  * everything downstream works on these types only.
  */
 

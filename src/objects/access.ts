@@ -1,5 +1,3 @@
-import type { SecretMasker } from '../secrets.js';
-import { registerQuery } from '../storage/file-secrets.js';
 import type { FileDetail, PreparedFile } from '../storage/types.js';
 import { azureAccess, parseSasConnectionString } from './azure.js';
 import { gcsAccess } from './gcs.js';
@@ -8,18 +6,18 @@ import type { ProviderAccess } from './provider.js';
 import { s3Access } from './s3.js';
 import type { ObjectStoreEndpoints } from './types.js';
 
-/** Provider access for reading an exported file with its federation credentials. */
+/**
+ * Provider access for reading an exported file with its federation credentials. The caller has
+ * registered the credentials as secrets (`registerFileSecrets`).
+ */
 export function readAccessFor(
   file: FileDetail,
   endpoints: ObjectStoreEndpoints,
-  masker: SecretMasker,
   http: ObjectHttp,
 ): ProviderAccess {
   switch (file.provider) {
     case 'aws': {
       if (!file.s3Path || !file.credentials) throw missing(file.id, 's3Path/credentials');
-      masker.add(file.credentials.SecretAccessKey);
-      masker.add(file.credentials.SessionToken);
       const params = {
         bucket: file.s3Path.bucket,
         region: file.region,
@@ -29,13 +27,12 @@ export function readAccessFor(
     }
     case 'azure': {
       if (!file.absPath || !file.absCredentials) throw missing(file.id, 'absPath/absCredentials');
-      const connection = sasConnection(file.absCredentials.SASConnectionString, masker);
+      const connection = parseSasConnectionString(file.absCredentials.SASConnectionString);
       return azureAccess(connection, file.absPath.container, http);
     }
     case 'gcp': {
       const credentials = file.gcsCredentials;
       if (!file.gcsPath || !credentials) throw missing(file.id, 'gcsPath/gcsCredentials');
-      masker.add(credentials.access_token);
       return gcsAccess(file.gcsPath.bucket, () => credentials.access_token, endpoints.gcs, http);
     }
   }
@@ -45,7 +42,6 @@ export function readAccessFor(
 export function writeAccessFor(
   prepared: () => PreparedFile,
   endpoints: ObjectStoreEndpoints,
-  masker: SecretMasker,
   http: ObjectHttp,
 ): ProviderAccess {
   const file = prepared();
@@ -53,8 +49,6 @@ export function writeAccessFor(
     case 'aws': {
       const params = file.uploadParams;
       if (!params) throw missing(file.id, 'uploadParams');
-      masker.add(params.credentials.SecretAccessKey);
-      masker.add(params.credentials.SessionToken);
       return s3Access(
         {
           bucket: params.bucket,
@@ -70,27 +64,16 @@ export function writeAccessFor(
     case 'azure': {
       const params = file.absUploadParams;
       if (!params) throw missing(file.id, 'absUploadParams');
-      const connection = sasConnection(params.absCredentials.SASConnectionString, masker);
+      const connection = parseSasConnectionString(params.absCredentials.SASConnectionString);
       return azureAccess(connection, params.container, http);
     }
     case 'gcp': {
       const params = file.gcsUploadParams;
       if (!params) throw missing(file.id, 'gcsUploadParams');
-      const token = () => {
-        const current = prepared().gcsUploadParams?.access_token ?? params.access_token;
-        masker.add(current);
-        return current;
-      };
+      const token = () => prepared().gcsUploadParams?.access_token ?? params.access_token;
       return gcsAccess(params.bucket, token, endpoints.gcs, http);
     }
   }
-}
-
-function sasConnection(connectionString: string, masker: SecretMasker) {
-  masker.add(connectionString);
-  const connection = parseSasConnectionString(connectionString);
-  registerQuery(masker, connection.sas);
-  return connection;
 }
 
 function missing(fileId: number, what: string): Error {

@@ -1,7 +1,7 @@
 import type { ObjectStoreEndpoints } from './types.js';
 
 /**
- * Object-store endpoints from the cloud SDKs' own environment variables (design §3):
+ * Object-store endpoints from the cloud SDKs' own environment variables (docs/providers.md, Endpoint overrides):
  * `AWS_ENDPOINT_URL_S3`, else `AWS_ENDPOINT_URL` (S3, path-style); `STORAGE_EMULATOR_HOST` (GCS,
  * `http://` added when it has no scheme). Azure needs none: the SAS connection string's
  * `BlobEndpoint` decides.

@@ -3,7 +3,7 @@ import type { FileDetail, FileProvider, ManifestEntry, PreparedFile } from '../s
 import { parseSasConnectionString } from './azure.js';
 
 /**
- * Sliced-file manifests (reference §5.2, §6.2): `{"entries":[{"url":"s3://bucket/key…","mandatory":true}]}`
+ * Sliced-file manifests (docs/storage-api-notes.md, Sliced files and their manifests): `{"entries":[{"url":"s3://bucket/key…","mandatory":true}]}`
  * stored at `key + "manifest"`; the file detail's signed `url` points at it. Slice names are the
  * opaque part of each entry URL after the file's own prefix. Pure functions only.
  */

@@ -9,6 +9,7 @@ import { writeAccessFor } from './access.js';
 import { CredentialsExpiredError, UploadCredentialsRefusedError } from './errors.js';
 import { locationOfPrepared, manifestBody, manifestKey } from './manifest.js';
 import { sendObjectRequest, type ObjectHttp } from './object-http.js';
+import type { ProviderAccess } from './provider.js';
 import type { ObjectStoreEndpoints, SliceSink } from './types.js';
 
 /** GCS: refresh the upload token this long before its `expires_in` runs out. */
@@ -48,16 +49,22 @@ export function openSliceSink(prepared: PreparedFile, deps: SliceSinkDeps): Slic
   let current = prepared;
   let issuedAtMs = now();
   let refreshing: Promise<void> | undefined;
-  registerFileSecrets(deps.masker, prepared);
-  let access = writeAccessFor(() => current, deps.endpoints, deps.masker, http);
+  /**
+   * Takes a prepared file (the first one, or a refreshed one): its credentials are registered as
+   * secrets first, as the Storage client did when it parsed the answer.
+   */
+  const use = (file: PreparedFile): ProviderAccess => {
+    registerFileSecrets(deps.masker, file);
+    current = file;
+    return writeAccessFor(() => current, deps.endpoints, http);
+  };
+  let access = use(prepared);
 
   async function refresh(): Promise<void> {
     refreshing ??= (async () => {
       const fresh = await deps.refreshFile();
-      registerFileSecrets(deps.masker, fresh);
-      current = fresh;
+      access = use(fresh);
       issuedAtMs = now();
-      access = writeAccessFor(() => current, deps.endpoints, deps.masker, http);
       deps.logger?.info(`Refreshed the upload credentials of file ${prepared.id}`);
     })().finally(() => {
       refreshing = undefined;

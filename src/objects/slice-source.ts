@@ -108,8 +108,17 @@ class CredentialHolder {
     private readonly http: ObjectHttp,
   ) {
     this.#file = file;
-    registerFileSecrets(deps.masker, file);
-    this.#access = readAccessFor(file, deps.endpoints, deps.masker, http);
+    this.#access = this.#accessFor(file);
+  }
+
+  /**
+   * Access for a file detail that enters the source (the first one, or a refetched one). Its
+   * credentials are registered as secrets first: the Storage client did so when it parsed the
+   * answer, and a source opened on a detail from elsewhere must not leak them either.
+   */
+  #accessFor(file: FileDetail): ProviderAccess {
+    registerFileSecrets(this.deps.masker, file);
+    return readAccessFor(file, this.deps.endpoints, this.http);
   }
 
   async withRefetch<T>(
@@ -132,8 +141,7 @@ class CredentialHolder {
     if (this.#generation !== failedGeneration) return;
     this.#refetching ??= (async () => {
       const fresh = await this.deps.refetchFile();
-      registerFileSecrets(this.deps.masker, fresh);
-      this.#access = readAccessFor(fresh, this.deps.endpoints, this.deps.masker, this.http);
+      this.#access = this.#accessFor(fresh);
       this.#file = fresh;
       this.#generation += 1;
     })().finally(() => {

@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 
 /**
- * Object-store transfer contracts (reference/storage-api.md §5–6). The provider is chosen per file
+ * Object-store transfer contracts (docs/storage-api-notes.md, Reading an exported file; Writing a file into the destination). The provider is chosen per file
  * from the file detail's `provider`; callers never branch on it.
  */
 
@@ -43,7 +43,7 @@ export interface SliceSink {
 
 /**
  * Where object-store requests go. Real clouds by default; the cloud SDKs' own environment
- * variables point them at emulators (design §3).
+ * variables point them at emulators (docs/providers.md, Endpoint overrides).
  */
 export interface ObjectStoreEndpoints {
   /** `AWS_ENDPOINT_URL_S3`, else `AWS_ENDPOINT_URL`: path-style addressing at this base URL. */

@@ -17,7 +17,7 @@ import { buildTableManifest } from './table-manifest.js';
 export const WORK_DIR_NAME = '.kbc-table-sync-tmp';
 
 /**
- * Platform mode (design §5): each table becomes a sliced folder `out/tables/<name>.csv/` holding
+ * Platform mode (docs/architecture.md, The two modes): each table becomes a sliced folder `out/tables/<name>.csv/` holding
  * the export's gzip slices unchanged, plus `out/tables/<name>.csv.manifest`. A table is written in
  * the work folder and moved in only when complete.
  */

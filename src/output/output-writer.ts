@@ -17,7 +17,7 @@ export interface TableWriteResult {
 
 /**
  * Where tables go: the Keboola data folder (platform mode) or a destination project (standalone).
- * Selected once from the config (design §1).
+ * Selected once from the config (docs/architecture.md, The two modes).
  */
 export interface OutputWriter {
   /** Before any table: remove what an interrupted earlier run left, check the destination. */

@@ -7,7 +7,7 @@ import {
   explainRejectedToken,
 } from '../auth/check-token.js';
 import type { DestinationConfig } from '../config/types.js';
-import { UserError } from '../errors.js';
+import { JobFailedError, UserError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { SliceSink } from '../objects/types.js';
 import type { TablePlan } from '../plan/plan-tables.js';
@@ -31,7 +31,7 @@ export interface ProjectWriterDeps {
 const UPLOAD_TAG = 'kbc-table-sync';
 
 /**
- * Standalone mode (design §5): each exported slice streams from the source object store into a
+ * Standalone mode (docs/architecture.md, The two modes): each exported slice streams from the source object store into a
  * sliced upload in the destination project (manifest last, no local disk), a missing table is
  * created (header-only file with the primary key, or the source definition for typed tables), and
  * `import-async` loads the file with `columns` and `incremental`.
@@ -83,7 +83,9 @@ export class ProjectWriter implements OutputWriter {
         columns: plan.columns,
         incremental: plan.incremental,
       }),
-    );
+    ).catch((error: unknown) => {
+      throw explainRejectedImport(error, tableId);
+    });
     checkImport(plan, tableId, job, upload.rows);
     if (plan.extractMetadata) {
       copy.progress.phase = 'metadata';
@@ -247,7 +249,7 @@ function uploadSliceName(index: number): string {
 /**
  * An existing destination table must have the configured primary key, and every one of its
  * columns must be in the export: an import fails on table columns missing from the file
- * (reference §6.4). Extra exported columns are fine (added to untyped tables).
+ * (docs/storage-api-notes.md, Creating a table and loading a file). Extra exported columns are fine (added to untyped tables).
  * @throws UserError showing both keys, or naming the missing columns
  */
 function checkExistingTable(plan: TablePlan, existing: TableDetail): void {
@@ -270,7 +272,19 @@ function checkPrimaryKey(plan: TablePlan, existing: TableDetail): void {
   }
 }
 
-/** Sanity checks on the import job's results (reference §6.4). */
+/**
+ * An import job that failed with a `csvImport.*` code was refused because of the data or the
+ * table's schema (columns that do not match, a bad primary key): the user fixes the configuration
+ * or the destination table (exit 1). Other job errors stay as they are (exit 2).
+ */
+export function explainRejectedImport(error: unknown, tableId: string): unknown {
+  if (!(error instanceof JobFailedError) || !error.code?.startsWith('csvImport.')) return error;
+  return new UserError(
+    `The destination table "${tableId}" refused the import (${error.code}): ${error.message}`,
+  );
+}
+
+/** Sanity checks on the import job's results (docs/storage-api-notes.md, Creating a table and loading a file). */
 function checkImport(
   plan: TablePlan,
   tableId: string,

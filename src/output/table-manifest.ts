@@ -1,7 +1,7 @@
 import type { MetadataItem, TableDetail } from '../storage/types.js';
 import type { TablePlan } from '../plan/plan-tables.js';
 
-/** Legacy output-mapping manifest (reference/common-interface.md §4.2); only set fields appear. */
+/** Legacy output-mapping manifest (docs/storage-api-notes.md, The Common Interface); only set fields appear. */
 export interface TableManifest {
   readonly destination?: string;
   readonly columns: readonly string[];
@@ -20,7 +20,7 @@ export interface KeyValue {
 export const SKIPPED_METADATA_PROVIDERS: ReadonlySet<string> = new Set(['storage', 'system']);
 
 /**
- * The manifest for a sliced, headerless table in out/tables (design §5): `columns` makes the
+ * The manifest for a sliced, headerless table in out/tables (docs/architecture.md, The two modes): `columns` makes the
  * slices headerless, `destination` only when the item named a full id (short names go to the
  * default bucket, as ex-storage does), metadata only with `extractMetadata`.
  */

@@ -1,5 +1,5 @@
-import type { ChangedSince, Config, TableConfig } from '../config/types.js';
-import { UserError } from '../errors.js';
+import type { ChangedSince, Config, DestinationConfig, TableConfig } from '../config/types.js';
+import { StorageApiError, UserError } from '../errors.js';
 import type { TableDetail } from '../storage/types.js';
 import { inShard, type Shard } from './shard.js';
 
@@ -11,7 +11,7 @@ export interface TablePlan {
   readonly index: number;
   /** As configured (what `--table` matches). */
   readonly configName: string;
-  /** Source table id: the state key (design §6). */
+  /** Source table id: the state key (docs/standalone.md, Incremental windows). */
   readonly sourceId: string;
   readonly source: TableDetail;
   /** Export columns, in output order. */
@@ -130,7 +130,7 @@ function planTable(
   };
 }
 
-/** false → full load; true → append, or upsert when a primary key is set (design §5). */
+/** false → full load; true → append, or upsert when a primary key is set (docs/storage-api-notes.md, How a load lands). */
 export function loadMode(incremental: boolean, primaryKey: readonly string[]): LoadMode {
   if (!incremental) return 'full';
   return primaryKey.length > 0 ? 'upsert' : 'append';
@@ -188,7 +188,7 @@ function checkSelectionNames(
 }
 
 /**
- * State is keyed by source table id (design §6). A source table configured more than once (to two
+ * State is keyed by source table id (docs/standalone.md, Incremental windows). A source table configured more than once (to two
  * destinations) would share one entry, so a `lastRun` watermark of one copy would move the window
  * of the other: rows lost or read twice. Such configurations are refused; a second copy belongs in
  * its own configuration row, which has its own state.
@@ -226,4 +226,30 @@ function checkOutputsUnique(plans: readonly TablePlan[], problems: string[]): vo
     }
     seen.set(key, plan.configName);
   }
+}
+
+/**
+ * A 404 on the export of a planned table: the table the user named was in the bucket when the
+ * run was planned and is gone now (deleted or renamed meanwhile), which the user fixes (exit 1).
+ */
+export function explainMissingTable(error: unknown, sourceId: string): unknown {
+  if (!(error instanceof StorageApiError) || error.details.status !== 404) return error;
+  return new UserError(
+    `The table "${sourceId}" was not found in the source project when its export started (deleted or renamed during the run?): check the table name and run again.`,
+  );
+}
+
+/**
+ * Where a planned table lands, for the plan document, the progress lines and the summary: the
+ * destination table id when the item names one, else `bucket.name` in standalone mode, else the
+ * platform-mode file `out/tables/<name>.csv` (which the output mapping loads).
+ */
+export function destinationLabel(
+  plan: Pick<TablePlan, 'destinationId' | 'destinationName' | 'fileName'>,
+  destination: Pick<DestinationConfig, 'bucket'> | undefined,
+): string {
+  if (plan.destinationId !== undefined) return plan.destinationId;
+  return destination
+    ? `${destination.bucket}.${plan.destinationName}`
+    : `out/tables/${plan.fileName}`;
 }

@@ -1,6 +1,6 @@
 import type { ChangedSince } from '../config/types.js';
 
-/** One table's entry in out/state.json, keyed by source table id (design §6). */
+/** One table's entry in out/state.json, keyed by source table id (docs/standalone.md, Incremental windows). */
 export interface TableState {
   /** Upper bound (unix seconds, Storage server clock) of the last successful `lastRun` export. */
   readonly watermark?: number;

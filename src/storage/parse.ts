@@ -12,7 +12,7 @@ import type {
 } from './types.js';
 
 /**
- * Boundary parsing of Storage API answers (pure). Lenient where PHP is quirky (reference §1.3):
+ * Boundary parsing of Storage API answers (pure). Lenient where PHP is quirky (docs/storage-api-notes.md, PHP answer quirks):
  * `[]` for empty maps (bucketPermissions, job results, columnMetadata, column definition), string
  * or int ids, timestamps with `+0100` offsets; unknown fields are dropped. Anything else that does
  * not fit throws a {@link StorageResponseError} naming the request and the field paths (never the

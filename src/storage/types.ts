@@ -1,11 +1,10 @@
 /**
- * Storage API payloads as the job uses them, after boundary parsing (reference/storage-api.md).
+ * Storage API payloads as the job uses them, after boundary parsing (docs/storage-api-notes.md).
  * PHP serialization quirks (`[]` for empty maps, string/int ids, timestamps without a colon in the
  * offset) are normalised by the client before values reach these types.
  */
 
 export type FileProvider = 'aws' | 'azure' | 'gcp';
-export type BucketPermission = 'read' | 'write' | 'manage';
 
 export interface TokenInfo {
   readonly id: string;
@@ -86,7 +85,7 @@ export interface StorageJob {
   readonly status: JobStatus;
   readonly operationName: string;
   readonly tableId: string | null;
-  /** ISO-8601 with offset, server clock. The export watermark comes from here (design §6). */
+  /** ISO-8601 with offset, server clock. The export watermark comes from here (docs/standalone.md, Incremental windows). */
   readonly createdTime: string;
   readonly startTime: string | null;
   readonly endTime: string | null;

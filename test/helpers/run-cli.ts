@@ -2,12 +2,16 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
+import { Writable } from 'node:stream';
+import { main } from '../../src/main.js';
 
-/** The built CLI; integration tests drive it exactly as a user or the Keboola runner would. */
+/** The built CLI, for the few tests where the process itself matters (see {@link runCliProcess}). */
 export const CLI = join(import.meta.dirname, '..', '..', 'dist', 'main.js');
 
 export interface CliResult {
+  /** The exit code; null when the process was killed by a signal. */
   readonly code: number | null;
+  /** The signal that killed the process; always null for an in-process run. */
   readonly signal: NodeJS.Signals | null;
   readonly stdout: string;
   readonly stderr: string;
@@ -15,38 +19,127 @@ export interface CliResult {
 
 export interface RunCliOptions {
   readonly env?: Record<string, string | undefined>;
-  /** Kill the child with this signal once `killWhen` sees its output match. */
+  /**
+   * Interrupt the run with this signal once its output matches `pattern`. SIGTERM and SIGINT
+   * abort the run's signal, as the process bootstrap does; SIGKILL needs a real process.
+   */
   readonly killWhen?: { readonly pattern: RegExp; readonly signal: NodeJS.Signals };
-  /** Upper bound for the child's run; it is killed after this (tests never hang). */
+  /** Upper bound for the run; it is stopped after this (tests never hang). */
   readonly timeoutMs?: number;
+  /** Node flags (such as `--max-old-space-size`): they need a real process. */
   readonly nodeArgs?: readonly string[];
 }
 
-/** Runs `node dist/main.js ...args` and collects its output. */
+const DEFAULT_TIMEOUT_MS = 110_000;
+/** How long an in-process run may take to stop after its deadline aborted it. */
+const STOP_GRACE_MS = 10_000;
+
+/** The environment a run sees: the test's variables on top of PATH and HOME, nothing else. */
+function cliEnv(options: RunCliOptions): Record<string, string | undefined> {
+  return { PATH: process.env.PATH, HOME: process.env.HOME, ...options.env };
+}
+
+/**
+ * Runs the CLI with `args` and collects its output. The run is `main(io)` in this process, with
+ * the argv, env, stdout, stderr and abort signal injected: the same code path as `dist/main.js`
+ * without the cost of a Node start. Runs that need a real process (SIGKILL, Node flags) go
+ * through {@link runCliProcess}.
+ */
 export function runCli(args: readonly string[], options: RunCliOptions = {}): Promise<CliResult> {
+  if (options.nodeArgs !== undefined || options.killWhen?.signal === 'SIGKILL') {
+    return runCliProcess(args, options);
+  }
+  return runCliInProcess(args, options);
+}
+
+/** Collects what a run writes and calls `onText` with the text so far after every write. */
+class CapturedOutput {
+  text = '';
+  readonly stream: Writable;
+  constructor(onText: () => void) {
+    this.stream = new Writable({
+      write: (chunk: Buffer | string, _encoding, callback) => {
+        this.text += chunk.toString();
+        onText();
+        callback();
+      },
+    });
+  }
+}
+
+async function runCliInProcess(
+  args: readonly string[],
+  options: RunCliOptions,
+): Promise<CliResult> {
+  const abort = new AbortController();
+  const watch = () => {
+    const kill = options.killWhen;
+    if (kill && !abort.signal.aborted && kill.pattern.test(stdout.text + stderr.text)) {
+      abort.abort(kill.signal);
+    }
+  };
+  const stdout = new CapturedOutput(watch);
+  const stderr = new CapturedOutput(watch);
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  let stopTimer: NodeJS.Timeout | undefined;
+  const stopped = new Promise<never>((_resolve, reject) => {
+    stopTimer = setTimeout(() => {
+      abort.abort(new Error(`in-process run passed its ${timeoutMs} ms limit`));
+      stopTimer = setTimeout(
+        () => reject(new Error(`in-process run did not stop within ${STOP_GRACE_MS} ms`)),
+        STOP_GRACE_MS,
+      );
+    }, timeoutMs);
+  });
+  try {
+    const code = await Promise.race([
+      main({
+        argv: args,
+        env: cliEnv(options),
+        stdout: stdout.stream,
+        stderr: stderr.stream,
+        signal: abort.signal,
+      }),
+      stopped,
+    ]);
+    // Let writes queued in the same turn land before the output is read.
+    await new Promise((resolve) => setImmediate(resolve));
+    return { code, signal: null, stdout: stdout.text, stderr: stderr.text };
+  } finally {
+    clearTimeout(stopTimer);
+  }
+}
+
+/**
+ * Runs `node [nodeArgs] dist/main.js ...args` as a child process: for the tests where the process
+ * matters (signals from outside, SIGKILL, exit codes, memory limits). Needs `npm run build`.
+ */
+export function runCliProcess(
+  args: readonly string[],
+  options: RunCliOptions = {},
+): Promise<CliResult> {
   const child = spawn(process.execPath, [...(options.nodeArgs ?? []), CLI, ...args], {
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...options.env },
+    env: cliEnv(options),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
   let stderr = '';
   let killed = false;
-  const watch = (text: string) => {
+  const watch = () => {
     if (!killed && options.killWhen?.pattern.test(stdout + stderr)) {
       killed = true;
       child.kill(options.killWhen.signal);
     }
-    return text;
   };
   child.stdout.on('data', (chunk: Buffer) => {
     stdout += chunk.toString();
-    watch(stdout);
+    watch();
   });
   child.stderr.on('data', (chunk: Buffer) => {
     stderr += chunk.toString();
-    watch(stderr);
+    watch();
   });
-  const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 110_000);
+  const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
   return new Promise((resolve, reject) => {
     child.once('error', reject);
     child.once('close', (code, signal) => {

@@ -165,7 +165,12 @@ export function standaloneConfig(
   };
 }
 
-/** Runs the built CLI on `dataDir` against the emulator, with fast job polling. */
+/** A platform-mode config.json (no destination) reading the source project of the seed. */
+export function platformConfig(url: string, tables: readonly TableItem[]): Record<string, unknown> {
+  return { parameters: { '#token': SOURCE_TOKEN, url, tables } };
+}
+
+/** Runs the CLI on `dataDir` against the emulator, with fast job polling. */
 export function runJob(
   url: string,
   dataDir: string,

@@ -2,7 +2,7 @@
  * Config fuzzing at the process boundary (issue: fault tolerance, Build 3). The unit fuzz test
  * (`test/unit/config/parse-config.fuzz.test.ts`) proves the parser answers a config or path-prefixed
  * problems for 2 000 seeded inputs. Here the same kind of inputs go through the whole command line:
- * `main()` in process for 2 000 seeded cases, and the built CLI for a handful. Every case must end
+ * `main()` in process for 2 000 seeded cases, and a handful through `runCli` with its argv. Every case must end
  * with exit 0 or 1 (a user error), never 2 and never an uncaught exception. Configs that parse are
  * pointed at the emulator with an unknown token, so they end at `tokens/verify` (401 → exit 1).
  */
@@ -153,7 +153,7 @@ describe('config fuzzing through the command line', () => {
     expect(reachedEmulator).toBeGreaterThan(50);
   });
 
-  it('a handful of fuzzed configs through the built CLI end with exit 0 or 1', async () => {
+  it('a handful of fuzzed configs through runCli end with exit 0 or 1', async () => {
     const samples = fc.sample(nearValid, { seed: 7, numRuns: 6 });
     for (const sample of samples) {
       const config = aimAtEmulator(sample, emulator.url);

@@ -1,5 +1,5 @@
 /**
- * The `plan` action and `--dry-run` (design §7, issue 3): one JSON document on stdout with, per
+ * The `plan` action and `--dry-run` (docs/standalone.md, `plan` and `--dry-run`): one JSON document on stdout with, per
  * table, the source id, destination, mode, window, source rows and bytes, and warnings; nothing
  * is written and no export job starts.
  */

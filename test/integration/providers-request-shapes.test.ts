@@ -1,6 +1,6 @@
 /**
  * The exact requests a sliced upload and a slice download send to each provider
- * (reference/storage-api.md §5.3, §6.2), recorded by a loopback server standing in for the store:
+ * (docs/storage-api-notes.md, Reading an exported file; Writing a file into the destination), recorded by a loopback server standing in for the store:
  * S3 PUT with `x-amz-acl` and SSE from `uploadParams` (signed), Azure BlockBlob PUT with the
  * upload SAS, GCS media upload with the Bearer token; manifest written last, in the provider's
  * URL scheme; downloads with SigV4 + session token, the read SAS, or the Bearer token.

@@ -32,7 +32,7 @@ const PAIRS: Array<[Provider, Provider]> = PROVIDERS.flatMap((from) =>
   PROVIDERS.map((to): [Provider, Provider] => [from, to]),
 );
 
-/** How each provider names an uploaded slice in a manifest (reference §6.2). */
+/** How each provider names an uploaded slice in a manifest (docs/storage-api-notes.md, Writing a file into the destination). */
 function expectedEntryPrefix(file: FileAnswer): string {
   if (file.provider === 'aws') return `s3://${file.s3Path?.bucket}/${file.s3Path?.key}`;
   if (file.provider === 'gcp') return `gs://${file.gcsPath?.bucket}/${file.gcsPath?.key}`;

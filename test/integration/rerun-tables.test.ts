@@ -1,5 +1,5 @@
 /**
- * Per-table reruns (design §3, issue 3): `--table`, `--full-refresh`, `enabled: false`,
+ * Per-table reruns (docs/standalone.md, Per-table reruns): `--table`, `--full-refresh`, `enabled: false`,
  * configuration rows with their own state, and a source table configured twice.
  */
 import { readFile, writeFile } from 'node:fs/promises';

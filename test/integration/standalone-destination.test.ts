@@ -1,5 +1,5 @@
 /**
- * The destination token and table checks of standalone mode (design §4, issue 3): write on the
+ * The destination token and table checks of standalone mode (docs/architecture.md, Token rules): write on the
  * bucket, a missing bucket created only when the token may, a primary-key mismatch failing the
  * table. Every refusal exits 1 with one clear sentence and imports (and exports) nothing.
  */

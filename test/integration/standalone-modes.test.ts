@@ -1,5 +1,5 @@
 /**
- * Standalone mode end to end (design §5, issue 3): the built CLI copies tables from the source
+ * Standalone mode end to end (docs/architecture.md, The two modes): the built CLI copies tables from the source
  * project into a destination project of the same emulator with full load, append and upsert;
  * missing tables are created (typed from the definition), metadata is copied by provider.
  */

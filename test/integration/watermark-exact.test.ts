@@ -1,5 +1,5 @@
 /**
- * Exact incremental watermarks (design §6, issue 3) in standalone mode, on the emulator clock.
+ * Exact incremental watermarks (docs/standalone.md, Incremental windows) in standalone mode, on the emulator clock.
  * The destination tables have no primary key (append), so a row read twice shows up twice and a
  * lost row is missing: the row counts prove "exactly once".
  */

@@ -32,7 +32,6 @@ export const GOOG_V4: SigningFlavor = {
 };
 
 export const UNSIGNED_PAYLOAD = 'UNSIGNED-PAYLOAD';
-export const EMPTY_SHA256_HEX = sha256Hex('');
 
 /** The request as received, before any interpretation. */
 export interface ReceivedRequest {

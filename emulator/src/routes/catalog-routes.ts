@@ -1,6 +1,6 @@
 /**
  * Read/describe routes: token verify, buckets (list, detail, create), tables (list, detail) and
- * table metadata (reference/storage-api.md §2–3).
+ * table metadata (docs/storage-api-notes.md, Buckets, tables and the token's view).
  */
 import { ApiError, accessDenied, validationError } from '../api-error.js';
 import { canRead, type MetadataRecord, type TableState } from '../model.js';

@@ -1,5 +1,5 @@
 /**
- * `POST tables/{id}/export-async` (reference/storage-api.md §4.1): validates parameters at once,
+ * `POST tables/{id}/export-async` (docs/storage-api-notes.md, Exporting a table): validates parameters at once,
  * then a `tableExport` job streams the rows from DuckDB into gzip slices plus a manifest, or
  * answers from the export cache (same parameters, table unchanged → same file, `cacheHit: true`).
  */

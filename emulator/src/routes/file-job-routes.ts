@@ -1,6 +1,6 @@
 /**
  * Files (detail with federation credentials, prepare, GCS refresh) and jobs (detail that advances
- * one step per poll, list newest first) (reference/storage-api.md §4.2, §5.1, §6.1).
+ * one step per poll, list newest first) (docs/storage-api-notes.md, Waiting for a job; Reading an exported file; Writing a file into the destination).
  */
 import { accessDenied, fileNotFound, jobNotFound, validationError } from '../api-error.js';
 import type { EmulatorCore } from '../core.js';
@@ -18,9 +18,9 @@ export const fileJobRoutes: readonly Route[] = [
   route('GET', '/v2/storage/jobs/{jobId}', getJob),
 ];
 
-/** Read credentials: AWS ~12 h, Azure ~12 h, GCS ~1 h (reference §5.1). */
+/** Read credentials: AWS ~12 h, Azure ~12 h, GCS ~1 h (docs/storage-api-notes.md, Reading an exported file). */
 const READ_TTL_SECONDS = { aws: 12 * 3600, azure: 12 * 3600, gcp: 3600 } as const;
-/** Upload credentials (reference §6.1). */
+/** Upload credentials (docs/storage-api-notes.md, Writing a file into the destination). */
 const UPLOAD_TTL_SECONDS = { aws: 12 * 3600, azure: 12 * 3600, gcp: 3600 } as const;
 
 export function canReadFile(token: TokenState, file: FileState): boolean {

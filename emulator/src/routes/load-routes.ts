@@ -1,6 +1,6 @@
 /**
  * Job-starting write routes: `tables-async` (create from a file), `tables-definition` (typed
- * table) and `import-async` (reference/storage-api.md §6.3–6.5). Parameters are validated before
+ * table) and `import-async` (docs/storage-api-notes.md, Creating a table and loading a file). Parameters are validated before
  * the job exists; data-dependent failures end the job in `error`.
  */
 import { JobError, fileNotFound, validationError } from '../api-error.js';

@@ -13,7 +13,7 @@ const REGION_CHOICES =
 const CHANGED_SINCE_FORMS =
   'use unix seconds, an ISO-8601 date (2025-03-01 or 2025-03-01T10:00:00Z), an expression such as "-1 day", "-36 hours" or "2 weeks ago", "yesterday", or "lastRun"';
 
-/** config.json exactly as reference/common-interface.md §2.2 shows it for one configuration row. */
+/** config.json exactly as Keboola passes it (docs/storage-api-notes.md, The Common Interface) for one configuration row. */
 const EX_STORAGE_ROW = {
   storage: {},
   parameters: {
@@ -62,7 +62,7 @@ const ORDERS_DEFAULTS = {
 };
 
 describe('parseConfig: valid configurations', () => {
-  it('reads the ex-storage row config of reference §2.2', () => {
+  it('reads the ex-storage row config of the Common Interface', () => {
     expect(config(parseConfig(EX_STORAGE_ROW))).toEqual({
       action: 'run',
       source: { url: 'https://connection.eu-central-1.keboola.com', token: TOKEN },

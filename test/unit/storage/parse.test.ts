@@ -8,7 +8,8 @@ import {
   StorageResponseError,
   timestampMs,
 } from '../../../src/storage/parse.js';
-import { exportBody, jobMatches, tableCreateBody } from '../../../src/storage/storage-client.js';
+import { jobMatches } from '../../../src/storage/job-start.js';
+import { exportBody, tableCreateBody } from '../../../src/storage/storage-client.js';
 import type { StorageJob } from '../../../src/storage/types.js';
 
 const owner = { id: '578', name: 'P', region: 'us-east-1', fileStorageProvider: 'gcp' };

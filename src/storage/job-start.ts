@@ -1,0 +1,113 @@
+import { AbortError } from 'p-retry';
+import type { Logger } from '../logger.js';
+import { failureFactsOf, markProvenNotStarted, type StorageHttp } from './http.js';
+import { parseJob, parseJobList, timestampMs } from './parse.js';
+import { classifyFailure } from './retry-policy.js';
+import type { StorageJob } from './types.js';
+
+/** How far the server clock may lag ours when matching a job created by an unknown-outcome POST. */
+export const CLOCK_SKEW_ALLOWANCE_MS = 5 * 60_000;
+/** How many recent jobs the unknown-outcome lookup reads. */
+export const JOB_LOOKUP_LIMIT = 100;
+
+/** How to recognise the job a POST may have started. */
+interface JobMatch {
+  readonly operationName: string;
+  readonly tableId: string;
+  /** For table creation the job may carry no table id yet; then its params name the table. */
+  readonly tableName?: string;
+}
+
+const JOBS_PATH = '/v2/storage/jobs';
+
+export interface JobStarterDeps {
+  readonly http: StorageHttp;
+  /** The `X-KBC-RunId` of this client: a started job carries it. */
+  readonly runId: string;
+  readonly now: () => number;
+  readonly logger?: Logger | undefined;
+}
+
+/** Starts one job (docs/storage-client.md, Job starts are never duplicated). */
+export type JobStarter = (path: string, body: unknown, match: JobMatch) => Promise<StorageJob>;
+
+/** The job starter of one client; it remembers the jobs it started, so a lookup never reuses one. */
+export function createJobStarter(deps: JobStarterDeps): JobStarter {
+  const { http, runId, now } = deps;
+  const startedJobIds = new Set<number>();
+
+  /**
+   * POSTs a job start without ever queueing a second job: surely-not-reached failures are
+   * retried; after an unknown outcome the job is looked up (run id, operation, table, created at
+   * or after the attempt minus clock skew, not one this client already has) and used when found;
+   * when not found the POST is retried. When the lookup itself fails, the original error is thrown.
+   */
+  async function startJob(path: string, body: unknown, match: JobMatch): Promise<StorageJob> {
+    const description = `POST ${path}`;
+    const job = await http.withRetry(
+      async () => {
+        const attemptStartMs = now();
+        try {
+          return parseJob(await http.send({ method: 'POST', path, body }), description);
+        } catch (error) {
+          if (classifyFailure(failureFactsOf(error)) !== 'unknown') throw error;
+          const existing = await lookUpStartedJob(match, attemptStartMs, error);
+          if (existing) return existing;
+          markProvenNotStarted(error);
+          throw error;
+        }
+      },
+      { kind: 'jobStart', description },
+    );
+    startedJobIds.add(job.id);
+    return job;
+  }
+
+  async function lookUpStartedJob(
+    match: JobMatch,
+    attemptStartMs: number,
+    original: unknown,
+  ): Promise<StorageJob | undefined> {
+    let jobs: StorageJob[];
+    try {
+      jobs = parseJobList(
+        await http.send({
+          method: 'GET',
+          path: JOBS_PATH,
+          params: { limit: JOB_LOOKUP_LIMIT },
+        }),
+        `GET ${JOBS_PATH}`,
+      );
+    } catch {
+      // The outcome stays unknown: posting again could duplicate the job, so give up with the cause.
+      throw new AbortError(original instanceof Error ? original : String(original));
+    }
+    const found = jobs.find((job) => jobMatches(job, match, runId, attemptStartMs, startedJobIds));
+    deps.logger?.warn(
+      { operationName: match.operationName, tableId: match.tableId, jobId: found?.id },
+      found
+        ? `Job start had an unknown outcome; found the job it started (${found.id})`
+        : 'Job start had an unknown outcome; no job was started, posting again',
+    );
+    return found;
+  }
+
+  return startJob;
+}
+
+/** Whether `job` is the one a POST with an unknown outcome may have started. */
+export function jobMatches(
+  job: StorageJob,
+  match: JobMatch,
+  runId: string,
+  attemptStartMs: number,
+  excludedIds: ReadonlySet<number> = new Set(),
+): boolean {
+  if (excludedIds.has(job.id)) return false;
+  if (job.runId !== runId || job.operationName !== match.operationName) return false;
+  const createdMs = timestampMs(job.createdTime);
+  if (Number.isNaN(createdMs) || createdMs < attemptStartMs - CLOCK_SKEW_ALLOWANCE_MS) return false;
+  if (job.tableId === match.tableId) return true;
+  if (job.tableId !== null || match.tableName === undefined) return false;
+  return job.operationParams?.['name'] === match.tableName;
+}

@@ -1,0 +1,102 @@
+/**
+ * The error policy end to end (docs/architecture.md, Errors): the call sites that know what a
+ * failure means answer exit 1 with their sentence; any other 4xx is exit 2 and names the request
+ * and the answer's code. Driven through `runCli` against the emulator with injected faults.
+ */
+import { describe, expect, it } from 'vitest';
+import { useEmulator } from '../helpers/emulator.js';
+import { makeDataDir, removeDir } from '../helpers/run-cli.js';
+import {
+  expectNoLeaks,
+  platformConfig,
+  runJob,
+  standaloneConfig,
+  standaloneSeed,
+} from '../helpers/standalone.js';
+import type { FaultSpec } from 'keboola-storage-emulator';
+
+const emulator = useEmulator(standaloneSeed());
+
+async function runWithFault(fault: FaultSpec, config: Record<string, unknown>) {
+  const { control, url } = emulator;
+  control.clearFaults();
+  control.addFault(fault);
+  const dataDir = await makeDataDir(config);
+  try {
+    const result = await runJob(url, dataDir);
+    await expectNoLeaks(control, result, dataDir);
+    return result;
+  } finally {
+    control.clearFaults();
+    await removeDir(dataDir);
+  }
+}
+
+/** The API answers `status` with an error body of `code` on `method path`. */
+function answer(
+  method: string,
+  path: string,
+  status: number,
+  error: string,
+  code: string,
+): FaultSpec {
+  return { method, path, kind: 'status', status, body: { error, code } };
+}
+
+const platform = () => platformConfig(emulator.url, [{ name: 'orders' }]);
+
+describe('exit codes by where a failure is understood', () => {
+  it('an unexpected 400 is exit 2, naming the request and the answer’s code', async () => {
+    const result = await runWithFault(
+      answer(
+        'GET',
+        '/v2/storage/buckets/in.c-sales/tables',
+        400,
+        'Unknown include.',
+        'storage.validation.include',
+      ),
+      platform(),
+    );
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(
+      'GET /v2/storage/buckets/in.c-sales/tables answered 400: Unknown include. (storage.validation.include)',
+    );
+  });
+
+  it('a 403 of tokens/verify is exit 1 with the token sentence', async () => {
+    const result = await runWithFault(
+      { method: 'GET', path: '/v2/storage/tokens/verify', kind: 'status', status: 403 },
+      platform(),
+    );
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim()).toBe(
+      'The source Storage API token was refused (tokens/verify answered 403): set a valid token in "#token".',
+    );
+  });
+
+  it('a 404 on the export of a planned table is exit 1 naming the table', async () => {
+    const result = await runWithFault(
+      answer('POST', '/export-async', 404, 'The table was not found.', 'storage.tables.notFound'),
+      platform(),
+    );
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/The table "in\.c-sales\.orders" was not found in the source/);
+  });
+
+  it('a csvImport.* import failure is exit 1 naming the destination table', async () => {
+    const result = await runWithFault(
+      {
+        method: 'POST',
+        path: 'in.c-copy.orders_refused/import-async',
+        kind: 'jobError',
+        code: 'csvImport.columnsNotMatch',
+        message: 'Some columns are missing in the csv file.',
+      },
+      standaloneConfig(emulator.url, [{ name: 'orders', destination: 'orders_refused' }]),
+    );
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(
+      'The destination table "in.c-copy.orders_refused" refused the import (csvImport.columnsNotMatch)',
+    );
+  });
+});

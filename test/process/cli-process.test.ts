@@ -1,0 +1,121 @@
+/**
+ * The few tests where the process itself matters (docs/architecture.md, Tests): the built CLI
+ * (`dist/main.js`) as a child process, for the exit codes the shell sees, signals sent from
+ * outside, and one smoke run per mode. Everything else drives `main(io)` in process (`runCli`).
+ */
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { useEmulator } from '../helpers/emulator.js';
+import { exists, listFiles, makeDataDir, removeDir, runCliProcess } from '../helpers/run-cli.js';
+import {
+  destRows,
+  expectNoLeaks,
+  platformConfig as platformConfigAt,
+  readOutState,
+  standaloneConfig,
+  standaloneSeed,
+} from '../helpers/standalone.js';
+
+const emulator = useEmulator(standaloneSeed());
+
+const env = () => ({
+  AWS_ENDPOINT_URL_S3: emulator.url,
+  STORAGE_EMULATOR_HOST: emulator.url,
+  KBC_TABLE_SYNC_POLL_INITIAL_MS: '20',
+});
+
+const platformConfig = (tables: readonly { name: string }[]) =>
+  platformConfigAt(emulator.url, tables);
+
+describe('the built CLI as a process', () => {
+  it('platform mode: exit 0, the sliced table, its manifest and the state', async () => {
+    const dataDir = await makeDataDir(platformConfig([{ name: 'orders' }]));
+    try {
+      const result = await runCliProcess(['--data', dataDir], { env: env(), timeoutMs: 60_000 });
+      expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: '' });
+      expect(await listFiles(join(dataDir, 'out', 'tables'))).toContain('orders.csv.manifest');
+      expect(Object.keys((await readOutState(dataDir)).tables)).toEqual(['in.c-sales.orders']);
+      await expectNoLeaks(emulator.control, result, dataDir);
+    } finally {
+      await removeDir(dataDir);
+    }
+  });
+
+  it('standalone mode: exit 0 and the rows in the destination table', async () => {
+    const dataDir = await makeDataDir(
+      standaloneConfig(emulator.url, [{ name: 'orders', destination: 'orders_process' }]),
+    );
+    try {
+      const result = await runCliProcess(['--data', dataDir], { env: env(), timeoutMs: 60_000 });
+      expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: '' });
+      expect(await destRows(emulator.control, 'in.c-copy.orders_process')).toHaveLength(5);
+      await expectNoLeaks(emulator.control, result, dataDir);
+    } finally {
+      await removeDir(dataDir);
+    }
+  });
+
+  it('a sync action: exit 0 and exactly one JSON document on stdout', async () => {
+    const dataDir = await makeDataDir(platformConfig([{ name: 'orders' }]));
+    try {
+      const result = await runCliProcess(['action', 'list', '--data', dataDir], { env: env() });
+      expect(result.code).toBe(0);
+      expect(result.stdout.trim().split('\n')).toHaveLength(1);
+      expect(JSON.parse(result.stdout)).toMatchObject({ tables: expect.any(Array) as unknown });
+    } finally {
+      await removeDir(dataDir);
+    }
+  });
+
+  it('exit 1 for a user fault: one sentence on stderr, no stack trace, nothing written', async () => {
+    const dataDir = await makeDataDir(platformConfig([{ name: 'ghost' }]));
+    try {
+      const result = await runCliProcess(['--data', dataDir], { env: env() });
+      expect(result.code).toBe(1);
+      expect(result.stderr.trim()).toBe(
+        'The table "ghost" was not found in the bucket "in.c-sales".',
+      );
+      expect(await exists(join(dataDir, 'out'))).toBe(false);
+    } finally {
+      await removeDir(dataDir);
+    }
+  });
+
+  it('exit 2 for an integration error (an action the component never registered)', async () => {
+    const config = { ...platformConfig([{ name: 'orders' }]), action: 'export' };
+    const dataDir = await makeDataDir(config);
+    try {
+      const result = await runCliProcess(['--data', dataDir], { env: env() });
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain('Unknown action "export"');
+    } finally {
+      await removeDir(dataDir);
+    }
+  });
+
+  it('SIGTERM from outside: exit 2, the reason on stderr, no table written, no state', async () => {
+    const { control } = emulator;
+    control.addFault({
+      method: 'GET',
+      path: '/_part_\\d+\\.gz$/',
+      kind: 'latency',
+      ms: 3000,
+      count: 10,
+    });
+    const dataDir = await makeDataDir(platformConfig([{ name: 'orders' }]));
+    try {
+      const result = await runCliProcess(['--data', dataDir], {
+        env: env(),
+        killWhen: { pattern: /Exporting .*in\.c-sales\.orders/, signal: 'SIGTERM' },
+        timeoutMs: 60_000,
+      });
+      expect({ code: result.code, signal: result.signal }).toEqual({ code: 2, signal: null });
+      expect(result.stderr).toMatch(/Received SIGTERM: stopping[\s\S]*interrupted/);
+      expect(await listFiles(join(dataDir, 'out', 'tables'))).toEqual([]);
+      expect(await exists(join(dataDir, 'out', 'state.json'))).toBe(false);
+    } finally {
+      control.clearFaults();
+      await removeDir(dataDir);
+    }
+  });
+});

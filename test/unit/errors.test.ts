@@ -1,0 +1,115 @@
+/**
+ * The error policy (docs/architecture.md, Errors): exit 1 only for what a call site recognised as
+ * the user's fault, with its sentence; exit 2 for everything else, an unexpected 4xx included.
+ */
+import { describe, expect, it } from 'vitest';
+import { explainRejectedToken } from '../../src/auth/check-token.js';
+import {
+  ConfigError,
+  DeadlineError,
+  InterruptedError,
+  JobFailedError,
+  StorageApiError,
+  TokenRevokedError,
+  UserError,
+  exitCodeFor,
+} from '../../src/errors.js';
+import { explainRejectedImport } from '../../src/output/project-writer.js';
+import { explainMissingTable } from '../../src/plan/plan-tables.js';
+
+function apiError(method: string, path: string, status: number, code?: string): StorageApiError {
+  return new StorageApiError(
+    `Storage API ${method} ${path} answered ${status}: refused${code ? ` (${code})` : ''}`,
+    { method, path, status, code },
+  );
+}
+
+function jobError(code: string): JobFailedError {
+  return new JobFailedError(
+    `Storage job 7 (tableImport of in.c-copy.orders) failed: Columns do not match`,
+    7,
+    code,
+  );
+}
+
+describe('exitCodeFor', () => {
+  it.each([400, 401, 403, 404, 409, 422])(
+    'is 2 for a %i from a call that no site recognised, and the message names the request and code',
+    (status) => {
+      const error = apiError('GET', '/v2/storage/buckets/in.c-src/tables', status, 'some.code');
+      expect(exitCodeFor(error)).toBe(2);
+      expect(error.message).toContain('GET /v2/storage/buckets/in.c-src/tables');
+      expect(error.message).toContain('some.code');
+    },
+  );
+
+  it('is 2 for failed jobs, deadlines, interruptions and plain errors', () => {
+    expect(exitCodeFor(jobError('csvImport.columnsNotMatch'))).toBe(2);
+    expect(exitCodeFor(jobError('storage.importFailed'))).toBe(2);
+    expect(exitCodeFor(new DeadlineError('job 1'))).toBe(2);
+    expect(exitCodeFor(new InterruptedError('stopped'))).toBe(2);
+    expect(exitCodeFor(new TypeError('bug'))).toBe(2);
+    expect(exitCodeFor('a string')).toBe(2);
+  });
+
+  it('is 1 for user errors: config, revoked token, and every explained call-site fault', () => {
+    expect(exitCodeFor(new UserError('x'))).toBe(1);
+    expect(exitCodeFor(new ConfigError(['parameters.tables: required']))).toBe(1);
+    expect(exitCodeFor(new TokenRevokedError('revoked'))).toBe(1);
+  });
+});
+
+describe('the call sites that know what a 4xx means', () => {
+  const verify = (status: number, code?: string) =>
+    apiError('GET', '/v2/storage/tokens/verify', status, code);
+
+  it('the token check: 401 and 403 of tokens/verify are the user’s, with their sentences', () => {
+    const revoked = explainRejectedToken(verify(401), 'source');
+    expect(exitCodeFor(revoked)).toBe(1);
+    expect((revoked as Error).message).toBe(
+      'The source Storage API token is invalid or was revoked (tokens/verify answered 401): set a valid token in "#token".',
+    );
+    const expired = explainRejectedToken(verify(401, 'storage.tokenExpired'), 'destination');
+    expect((expired as Error).message).toBe(
+      'The destination Storage API token has expired (tokens/verify answered 401): set a valid token in "destination.#token".',
+    );
+    const refused = explainRejectedToken(verify(403), 'source');
+    expect(exitCodeFor(refused)).toBe(1);
+    expect((refused as Error).message).toBe(
+      'The source Storage API token was refused (tokens/verify answered 403): set a valid token in "#token".',
+    );
+  });
+
+  it('the token check leaves other answers alone (exit 2)', () => {
+    for (const error of [verify(400), verify(404), verify(503), new TypeError('bug')]) {
+      expect(explainRejectedToken(error, 'source')).toBe(error);
+      expect(exitCodeFor(explainRejectedToken(error, 'source'))).toBe(2);
+    }
+  });
+
+  it('the export of a planned table: a 404 names the table (exit 1); other answers stay 2', () => {
+    const missing = explainMissingTable(
+      apiError('POST', '/v2/storage/tables/in.c-src.orders/export-async', 404),
+      'in.c-src.orders',
+    );
+    expect(exitCodeFor(missing)).toBe(1);
+    expect((missing as Error).message).toMatch(/^The table "in\.c-src\.orders" was not found/);
+    const other = apiError('POST', '/v2/storage/tables/in.c-src.orders/export-async', 400);
+    expect(explainMissingTable(other, 'in.c-src.orders')).toBe(other);
+  });
+
+  it('the import check: csvImport.* is the user’s (exit 1), other job errors stay 2', () => {
+    const refused = explainRejectedImport(
+      jobError('csvImport.columnsNotMatch'),
+      'in.c-copy.orders',
+    );
+    expect(exitCodeFor(refused)).toBe(1);
+    expect((refused as Error).message).toMatch(
+      /^The destination table "in\.c-copy\.orders" refused the import \(csvImport\.columnsNotMatch\)/,
+    );
+    const failed = jobError('storage.importFailed');
+    expect(explainRejectedImport(failed, 'in.c-copy.orders')).toBe(failed);
+    const api = apiError('POST', '/v2/storage/tables/in.c-copy.orders/import-async', 400);
+    expect(explainRejectedImport(api, 'in.c-copy.orders')).toBe(api);
+  });
+});
