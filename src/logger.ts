@@ -52,7 +52,7 @@ export interface LoggerOptions {
 export interface LogSink {
   readonly logger: Logger;
   /** Resolves when every record is written (GELF: sent); call before the process ends. */
-  flush(): Promise<void>;
+  flush(this: void): Promise<void>;
 }
 
 /**
