@@ -1,5 +1,8 @@
+import { readFileSync } from 'node:fs';
 import yargs, { type Argv } from 'yargs';
+import { SYNC_ACTIONS, SYNC_ACTION_DESCRIPTIONS } from './actions/names.js';
 import { UserError } from './errors.js';
+import { LOG_FORMATS, type LogFormat } from './logger.js';
 import { parseShard, type Shard } from './plan/shard.js';
 import type { TokenCommand } from './tokens/commands.js';
 
@@ -13,6 +16,9 @@ export type CliArgs =
       readonly fullRefreshAll: boolean;
       readonly dryRun: boolean;
       readonly shard?: Shard | undefined;
+      readonly logFormat?: LogFormat | undefined;
+      /** `--summary-file`: where the run's JSON result goes when it ends, whatever the outcome. */
+      readonly summaryFile?: string | undefined;
     }
   | {
       readonly command: 'action';
@@ -20,8 +26,10 @@ export type CliArgs =
       readonly data: string | undefined;
       readonly tables: readonly string[];
       readonly shard?: Shard | undefined;
+      readonly logFormat?: LogFormat | undefined;
     }
   | ({ readonly command: 'token' } & TokenCommand)
+  /** `--help` and `--version`: print the text, exit 0. */
   | { readonly command: 'help'; readonly text: string };
 
 /**
@@ -38,6 +46,13 @@ export function parseCli(argv: readonly string[]): CliArgs {
     .help(false)
     .version(false)
     .option('help', { type: 'boolean', alias: 'h', describe: 'Show help' })
+    .option('version', { type: 'boolean', describe: 'Show the version' })
+    .option('log-format', {
+      type: 'string',
+      choices: LOG_FORMATS,
+      describe:
+        'Log lines as text or JSON (default: text on a terminal or under the Keboola runner, JSON when piped)',
+    })
     .command(
       ['run', '$0'],
       'Copy the configured tables (the default command)',
@@ -64,6 +79,10 @@ export function parseCli(argv: readonly string[]): CliArgs {
             default: false,
             describe: 'Print the plan as JSON and write nothing',
           })
+          .option('summary-file', {
+            type: 'string',
+            describe: 'Write the run result as one JSON document to this file when the run ends',
+          })
           .conflicts('full-refresh', 'full-refresh-all'),
       (args) => {
         result = {
@@ -74,25 +93,28 @@ export function parseCli(argv: readonly string[]): CliArgs {
           fullRefreshAll: args['full-refresh-all'] ?? false,
           dryRun: args['dry-run'],
           ...(args.shard !== undefined ? { shard: parseShard(args.shard) } : {}),
+          logFormat: logFormatOf(args['log-format']),
+          summaryFile: args['summary-file'],
         };
       },
     )
     .command(
-      'action <name>',
-      'Run a sync action (list, info, sourceInfo, testConnection, plan) and print its JSON',
+      'action [name]',
+      `Run a sync action (${SYNC_ACTIONS.join(', ')}) and print its JSON`,
       (y) =>
         y
-          .positional('name', { type: 'string', demandOption: true })
+          .positional('name', { type: 'string', describe: 'The sync action' })
           .option('data', dataOption)
           .option('table', { type: 'string', array: true, describe: 'Limit plan to this table' })
           .option('shard', shardOption),
       (args) => {
         result = {
           command: 'action',
-          name: args.name,
+          name: args.name ?? '',
           data: args.data,
           tables: args.table ?? [],
           ...(args.shard !== undefined ? { shard: parseShard(args.shard) } : {}),
+          logFormat: logFormatOf(args['log-format']),
         };
       },
     )
@@ -107,6 +129,8 @@ export function parseCli(argv: readonly string[]): CliArgs {
       );
     });
   const parsed = parser.parseSync();
+  if (parsed.version) return { command: 'help', text: packageVersion() };
+  if (parsed.help && result?.command === 'action') return { command: 'help', text: actionHelp() };
   if (parsed.help) {
     parser.showHelp((text) => {
       helpText = text;
@@ -114,7 +138,32 @@ export function parseCli(argv: readonly string[]): CliArgs {
     return { command: 'help', text: helpText ?? '' };
   }
   if (!result) throw new UserError('Unknown command. Run "kbc-table-sync --help" for usage.');
+  if (result.command === 'action' && result.name === '') {
+    throw new UserError(`Name the sync action: one of ${SYNC_ACTIONS.join(', ')}.`);
+  }
   return result;
+}
+
+function logFormatOf(value: string | undefined): LogFormat | undefined {
+  return LOG_FORMATS.find((format) => format === value);
+}
+
+/** `action --help`: the usage and one line per sync action. */
+function actionHelp(): string {
+  const width = Math.max(...SYNC_ACTIONS.map((name) => name.length));
+  return [
+    'kbc-table-sync action <name> [--data DIR] [--table NAME ...]',
+    '',
+    'Runs one sync action and prints its JSON document on stdout. Actions:',
+    ...SYNC_ACTIONS.map((name) => `  ${name.padEnd(width)}  ${SYNC_ACTION_DESCRIPTIONS[name]}`),
+  ].join('\n');
+}
+
+/** The version in package.json (next to dist/ in the image and in a checkout). */
+export function packageVersion(): string {
+  const text = readFileSync(new URL('../package.json', import.meta.url), 'utf8');
+  const version = (JSON.parse(text) as { version?: unknown }).version;
+  return typeof version === 'string' ? version : 'unknown';
 }
 
 const dataOption = {

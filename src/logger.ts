@@ -1,35 +1,78 @@
 import { Writable } from 'node:stream';
 import { pino, type Logger, type LevelWithSilent } from 'pino';
+import { GelfOutput, type GelfAddress } from './log/gelf-output.js';
 import type { SecretMasker } from './secrets.js';
 
 export type { Logger };
 
+/**
+ * Where log records go (docs/logging.md):
+ * - `gelf`: GELF over TCP to the Keboola runner's log server (`KBC_LOGGER_ADDR`/`_PORT` set);
+ * - `text`: plain lines (`message`, `Warning: message`, `Error: message`) for the runner's standard
+ *   logging and for people at a terminal;
+ * - `json`: pino JSON lines, one record per line, for log collectors.
+ */
+export type LogTarget =
+  | { readonly kind: 'gelf'; readonly address: GelfAddress }
+  | { readonly kind: 'text' }
+  | { readonly kind: 'json' };
+
+export const LOG_FORMATS = ['text', 'json'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+
+/**
+ * Picks the log target (pure). GELF whenever the runner announces its log server; else the
+ * `--log-format` flag; else text under the runner (`KBC_RUNID`) or on a terminal, JSON when piped.
+ */
+export function chooseLogTarget(input: {
+  readonly env: NodeJS.ProcessEnv;
+  readonly stdoutIsTty: boolean;
+  readonly requested?: LogFormat | undefined;
+}): LogTarget {
+  const host = input.env.KBC_LOGGER_ADDR;
+  const port = Number(input.env.KBC_LOGGER_PORT);
+  if (host && Number.isInteger(port) && port > 0 && port < 65536) {
+    return { kind: 'gelf', address: { host, port } };
+  }
+  if (input.requested) return { kind: input.requested };
+  return input.stdoutIsTty || input.env.KBC_RUNID ? { kind: 'text' } : { kind: 'json' };
+}
+
 export interface LoggerOptions {
   readonly level: LevelWithSilent;
   readonly masker: SecretMasker;
-  /** Where info and debug lines go (stdout in a run, nowhere in a sync action). */
+  readonly target: LogTarget;
+  /**
+   * Where text and JSON lines go (stdout, or the progress bar's output on a terminal); also the
+   * fallback for a GELF record the log server did not take, so no line is lost.
+   */
   readonly out: NodeJS.WritableStream;
-  /** Where warnings and errors go, in addition to `out` (stderr). */
-  readonly err: NodeJS.WritableStream;
-  /** Human-readable lines instead of JSON (stdout is a terminal). */
-  readonly pretty: boolean;
 }
 
-const WARN_LEVEL = 40;
+export interface LogSink {
+  readonly logger: Logger;
+  /** Resolves when every record is written (GELF: sent); call before the process ends. */
+  flush(this: void): Promise<void>;
+}
 
 /**
- * A pino logger whose every line passes through the secret masker before it is written.
- * JSON lines go to `out`; lines at warn and above are also written to `err` (as the message only),
- * because the Keboola runner shows stderr to the user as the job's error text.
+ * A pino logger whose every record passes through the secret masker as text, before it is parsed
+ * and written in the target's format. Nothing is written to stderr: under the runner's standard
+ * logging any stderr output becomes an error event, so only the failing run's final sentence goes
+ * there (main.ts).
  */
-export function createLogger(options: LoggerOptions): Logger {
+export function createLogger(options: LoggerOptions): LogSink {
+  const gelf =
+    options.target.kind === 'gelf'
+      ? new GelfOutput(options.target.address, (line) => options.out.write(line))
+      : undefined;
   const sink = new Writable({
     write(chunk: Buffer, _encoding, callback) {
-      writeLine(options, chunk.toString('utf8'));
+      writeRecord(options, gelf, chunk.toString('utf8'));
       callback();
     },
   });
-  return pino(
+  const logger = pino(
     {
       level: options.level,
       base: null,
@@ -38,26 +81,39 @@ export function createLogger(options: LoggerOptions): Logger {
     },
     sink,
   );
+  return { logger, flush: () => gelf?.flush() ?? Promise.resolve() };
 }
 
-function writeLine(options: LoggerOptions, raw: string): void {
+export interface LogRecord {
+  readonly level?: string;
+  readonly msg?: string;
+  readonly time?: string;
+  readonly [key: string]: unknown;
+}
+
+function writeRecord(options: LoggerOptions, gelf: GelfOutput | undefined, raw: string): void {
   const line = options.masker.mask(raw);
-  let record: { level?: string; msg?: string; time?: string; [key: string]: unknown };
+  if (options.target.kind === 'json') {
+    options.out.write(line);
+    return;
+  }
+  let record: LogRecord;
   try {
-    record = JSON.parse(line) as typeof record;
+    record = JSON.parse(line) as LogRecord;
   } catch {
     options.out.write(line);
     return;
   }
-  const levelNumber = pino.levels.values[record.level ?? 'info'] ?? 30;
-  options.out.write(options.pretty ? formatPretty(record) : line);
-  if (levelNumber >= WARN_LEVEL && options.err !== options.out) {
-    options.err.write(`${record.msg ?? ''}\n`);
-  }
+  if (gelf) gelf.send(record, formatText(record));
+  else options.out.write(formatText(record));
 }
 
-function formatPretty(record: { level?: string; msg?: string; time?: string }): string {
-  const { level, msg, time, ...rest } = record;
-  const extra = Object.keys(rest).length > 0 ? ` ${JSON.stringify(rest)}` : '';
-  return `${time?.slice(11, 19) ?? ''} ${(level ?? 'info').toUpperCase().padEnd(5)} ${msg ?? ''}${extra}\n`;
+/**
+ * One human line per record: the message, prefixed `Warning: ` or `Error: ` at those levels. The
+ * structured fields stay out (they are in the JSON and GELF forms), so no JSON follows the text.
+ */
+export function formatText(record: LogRecord): string {
+  const level = pino.levels.values[record.level ?? 'info'] ?? 30;
+  const prefix = level >= 50 ? 'Error: ' : level >= 40 ? 'Warning: ' : '';
+  return `${prefix}${record.msg ?? ''}\n`;
 }

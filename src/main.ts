@@ -7,20 +7,23 @@
 import { existsSync, realpathSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
-import { isSyncAction, runSyncAction, type SyncAction } from './actions/sync-actions.js';
+import { SYNC_ACTION_DEADLINE_MS, trackCalls, withDeadline } from './actions/deadline.js';
+import { isSyncAction, unknownActionMessage, type SyncAction } from './actions/names.js';
+import { runSyncAction } from './actions/sync-actions.js';
 import { parseCli, type CliArgs } from './cli.js';
 import { resolveChangedSince } from './config/changed-since.js';
 import { loadRawConfig, resolveDataDir } from './config/load-raw-config.js';
 import { parseConfig } from './config/parse-config.js';
 import type { Config } from './config/types.js';
-import {
-  ConfigError,
-  InterruptedError,
-  exitCodeFor,
-  messageOf,
-} from './errors.js';
+import { ConfigError, InterruptedError, UserError, exitCodeFor, messageOf } from './errors.js';
 import { lockDataDir } from './lock/data-dir-lock.js';
-import { createLogger, type Logger } from './logger.js';
+import {
+  chooseLogTarget,
+  createLogger,
+  type LogSink,
+  type LogTarget,
+  type Logger,
+} from './logger.js';
 import { endpointsFromEnv } from './objects/endpoints.js';
 import { openSliceSink } from './objects/slice-sink.js';
 import { openSliceSource } from './objects/slice-source.js';
@@ -30,13 +33,14 @@ import type { OutputWriter } from './output/output-writer.js';
 import { ProjectWriter } from './output/project-writer.js';
 import { peakRssBytes } from './progress/memory.js';
 import { TtyProgressView } from './progress/progress-bar.js';
-import { DEFAULT_TUNING, runSync, type RunReport, type Tuning } from './run.js';
+import { DEFAULT_TUNING, runSync, type RunRecord, type RunReport, type Tuning } from './run.js';
 import { SecretMasker } from './secrets.js';
 import type { RetryOptions } from './storage/retry-policy.js';
 import type { PollOptions } from './storage/job-wait.js';
 import { createStorageClient } from './storage/storage-client.js';
 import type { StorageClient } from './storage/types.js';
 import { formatSummaryTable, summarize } from './summary.js';
+import { checkSummaryPath, summaryDocument, writeSummaryFile } from './summary-file.js';
 import { createTokenApi, type TokenApi } from './storage/token-api.js';
 import { readLastActivity, runTokenCommand } from './tokens/commands.js';
 import { writeConfigAtomically } from './tokens/config-file.js';
@@ -50,95 +54,148 @@ export interface Io {
   readonly signal: AbortSignal;
 }
 
+/** How the run ended: the exit code and, unless it succeeded, its one sentence for stderr. */
+interface Ending {
+  readonly code: number;
+  readonly sentence?: string | undefined;
+}
+
 /** Runs the command line and returns the exit code. Never throws. */
 export async function main(io: Io): Promise<number> {
   const masker = new SecretMasker();
-  let logger: Logger | undefined;
-  const announceStop = () => {
-    const reason: unknown = io.signal.reason;
-    if (typeof reason === 'string') {
-      io.stderr.write(`Received ${reason}: stopping; nothing new will be finished.\n`);
-    }
-  };
-  io.signal.addEventListener('abort', announceStop, { once: true });
+  const startedAtMs = Date.now();
+  const record: RunRecord = {};
+  const session: Session = {};
+  let ending: Ending;
   try {
-    const cli = parseCli(io.argv);
-    if (cli.command === 'help') {
-      io.stdout.write(`${cli.text}\n`);
-      return 0;
-    }
-    if (cli.command === 'token') return await runToken(cli, io, masker);
-    const dataDir = resolveDataDir({ cliData: cli.data, env: io.env, exists: existsSync });
-    const raw = await loadRawConfig(dataDir);
-    masker.addHashKeys(raw);
-    const action = chooseAction(cli, raw);
-    const config = parseOrThrow(raw, action);
-    masker.add(config.source.token);
-    masker.add(config.destination?.token);
-    // On a terminal, `run` draws a progress bar; log lines go through it to land above the bar.
-    const progressView =
-      action === 'run' && io.stdout.isTTY === true ? new TtyProgressView(io.stdout) : undefined;
-    logger = buildLogger(io, masker, config, action, progressView?.output);
-    logContext(logger, io.env, action);
-    const source = buildClient(config.source, io, masker, logger);
-    const selection = {
-      only: cli.tables,
-      fullRefresh: cli.command === 'run' ? cli.fullRefresh : [],
-      fullRefreshAll: cli.command === 'run' && cli.fullRefreshAll,
-      shard: cli.shard,
-    };
-    if (action !== 'run') {
-      const actionLogger = logger;
-      const document = await runSyncAction(action, {
+    ending = await execute(io, masker, record, session);
+  } catch (error) {
+    ending = describeFailure(error, masker);
+  }
+  if (session.summaryFile !== undefined) {
+    ending = await writeSummary(session.summaryFile, record, ending, startedAtMs, masker);
+  }
+  // Under GELF the runner reads the last error event too; stderr keeps the sentence either way.
+  if (ending.sentence !== undefined && session.target?.kind === 'gelf') {
+    session.sink?.logger.error(ending.sentence);
+  }
+  await session.sink?.flush();
+  if (ending.sentence !== undefined) io.stderr.write(`${ending.sentence}\n`);
+  return ending.code;
+}
+
+/** What `execute` set up, for the ending: the logger to flush, the summary file to write. */
+interface Session {
+  summaryFile?: string;
+  target?: LogTarget;
+  sink?: LogSink;
+}
+
+async function execute(
+  io: Io,
+  masker: SecretMasker,
+  record: RunRecord,
+  session: Session,
+): Promise<Ending> {
+  const cli = parseCli(io.argv);
+  if (cli.command === 'help') {
+    io.stdout.write(`${cli.text}\n`);
+    return { code: 0 };
+  }
+  if (cli.command === 'token') return { code: await runToken(cli, io, masker) };
+  if (cli.command === 'run' && cli.summaryFile !== undefined) {
+    await checkSummaryPath(cli.summaryFile);
+    session.summaryFile = cli.summaryFile;
+  }
+  const dataDir = resolveDataDir({ cliData: cli.data, env: io.env, exists: existsSync });
+  const raw = await loadRawConfig(dataDir);
+  masker.addHashKeys(raw);
+  const action = chooseAction(cli, raw);
+  const config = parseOrThrow(raw, action);
+  masker.add(config.source.token);
+  masker.add(config.destination?.token);
+  const target = chooseLogTarget({
+    env: io.env,
+    stdoutIsTty: io.stdout.isTTY === true,
+    requested: cli.logFormat,
+  });
+  session.target = target;
+  // On a terminal, `run` draws a progress bar; log lines go through it to land above the bar.
+  const progressView =
+    action === 'run' && io.stdout.isTTY === true && target.kind === 'text'
+      ? new TtyProgressView(io.stdout)
+      : undefined;
+  const sink = buildLogger(io, masker, config, action, target, progressView?.output);
+  session.sink = sink;
+  const logger = sink.logger;
+  // The signal's name is the abort reason (bootstrap); the line lands above the progress bar.
+  io.signal.addEventListener(
+    'abort',
+    () =>
+      logger.warn(`Received ${String(io.signal.reason)}: stopping; nothing new will be finished.`),
+    { once: true },
+  );
+  logContext(logger, io.env, action);
+  const source = buildClient(config.source, io, masker, logger);
+  const selection = {
+    only: cli.tables,
+    fullRefresh: cli.command === 'run' ? cli.fullRefresh : [],
+    fullRefreshAll: cli.command === 'run' && cli.fullRefreshAll,
+    shard: cli.shard,
+  };
+  if (action !== 'run') {
+    const tracked = trackCalls(source);
+    const deadlineMs =
+      positiveInt(io.env.KBC_TABLE_SYNC_ACTION_DEADLINE_MS) ?? SYNC_ACTION_DEADLINE_MS;
+    const document = await withDeadline(
+      runSyncAction(action, {
         config,
         dataDir,
         selection,
-        source,
+        source: tracked.client,
         logger,
         nowMs: Date.now,
         resolveChangedSince,
         lastActivity: (tokenId) =>
-          readLastActivity(buildTokenApi(config.source, io, masker, actionLogger), tokenId),
-      });
-      io.stdout.write(
-        `${JSON.stringify(document, null, cli.command === 'run' && cli.dryRun ? 2 : 0)}\n`,
-      );
-      return 0;
-    }
-    // The cloud SDKs' own variables point transfers at emulators (docs/providers.md).
-    const endpoints = endpointsFromEnv(io.env);
-    // One run per data folder (docs/locking.md); sync actions write nothing and take no lock.
-    const runLogger = logger;
-    const lock = await lockDataDir(dataDir, { warn: (message) => runLogger.warn(message) });
-    const signal = AbortSignal.any([io.signal, lock.lost]);
-    const report = await runSync({
-      config,
-      dataDir,
-      selection,
-      logger,
-      signal,
-      source,
-      writer: buildWriter(config, dataDir, { ...io, signal }, masker, logger, endpoints),
-      openSliceSource: (file, refetchFile) =>
-        openSliceSource(file, { refetchFile, endpoints, masker, logger, ...timingFrom(io.env) }),
-      resolveChangedSince,
-      nowMs: Date.now,
-      tuning: tuningFrom(io.env),
-      progressView,
-    }).finally(() => lock.release());
-    return logReport(logger, report);
-  } catch (error) {
-    return reportError(error, io, masker);
-  } finally {
-    io.signal.removeEventListener('abort', announceStop);
+          readLastActivity(buildTokenApi(config.source, io, masker, logger), tokenId),
+      }),
+      deadlineMs,
+      () =>
+        `The sync action "${action}" did not finish within ${deadlineMs / 1000} s: the source Storage API ${config.source.url} did not answer ${tracked.pending().join(', ') || 'in time'}.`,
+    );
+    io.stdout.write(
+      `${JSON.stringify(document, null, cli.command === 'run' && cli.dryRun ? 2 : 0)}\n`,
+    );
+    return { code: 0 };
   }
+  // The cloud SDKs' own variables point transfers at emulators (docs/providers.md).
+  const endpoints = endpointsFromEnv(io.env);
+  // One run per data folder (docs/locking.md); sync actions write nothing and take no lock.
+  const lock = await lockDataDir(dataDir, { warn: (message) => logger.warn(message) });
+  const signal = AbortSignal.any([io.signal, lock.lost]);
+  const report = await runSync({
+    config,
+    dataDir,
+    selection,
+    logger,
+    signal,
+    source,
+    writer: buildWriter(config, dataDir, { ...io, signal }, masker, logger, endpoints),
+    openSliceSource: (file, refetchFile) =>
+      openSliceSource(file, { refetchFile, endpoints, masker, logger, ...timingFrom(io.env) }),
+    resolveChangedSince,
+    nowMs: Date.now,
+    tuning: tuningFrom(io.env),
+    progressView,
+    record,
+  }).finally(() => lock.release());
+  return logReport(logger, report, target.kind !== 'text', masker);
 }
 
 /**
  * CLI action > `--dry-run` > `action` in config.json > `run`.
- * An action that is not a string is a config problem (exit 1). An unknown action name is exit 2,
- * as in Keboola's component libraries: the platform only sends actions the component registered,
- * so an unknown one is an integration error, not something the user typed into a form.
+ * An action that is not a string is a config problem, and so is a name that is not an action:
+ * exit 1 with the list of valid ones.
  */
 function chooseAction(
   cli: Exclude<CliArgs, { command: 'help' | 'token' }>,
@@ -152,9 +209,7 @@ function chooseAction(
   const configured = typeof value === 'string' && value !== '' ? value : 'run';
   const action = cli.command === 'action' ? cli.name : cli.dryRun ? 'plan' : configured;
   if (action === 'run' || isSyncAction(action)) return action;
-  throw new Error(
-    `Unknown action ${JSON.stringify(action.slice(0, 40))}: expected run, list, info, sourceInfo, testConnection or plan.`,
-  );
+  throw new UserError(unknownActionMessage(action));
 }
 
 function parseOrThrow(raw: unknown, action: string): Config {
@@ -170,16 +225,16 @@ function buildLogger(
   masker: SecretMasker,
   config: Config,
   action: string,
+  target: LogTarget,
   ttyOutput?: NodeJS.WritableStream,
-): Logger {
+): LogSink {
   const run = action === 'run';
-  // A sync action's stdout is exactly one JSON document: its logs go to stderr, warnings up only.
+  // A sync action's stdout is exactly one JSON document: its logs go only to a GELF server.
   return createLogger({
     level: run ? (config.debug ? 'debug' : 'info') : 'warn',
     masker,
+    target,
     out: run ? (ttyOutput ?? io.stdout) : nullStream(),
-    err: io.stderr,
-    pretty: run && io.stdout.isTTY === true,
   });
 }
 
@@ -238,12 +293,12 @@ async function runToken(
   io: Io,
   masker: SecretMasker,
 ): Promise<number> {
-  const logger = createLogger({
+  // stdout carries only what the command promised (the new token); warnings go to stderr.
+  const { logger } = createLogger({
     level: 'warn',
     masker,
-    out: nullStream(),
-    err: io.stderr,
-    pretty: false,
+    target: { kind: 'text' },
+    out: io.stderr,
   });
   return runTokenCommand(cli, {
     env: io.env,
@@ -327,11 +382,21 @@ function tuningFrom(env: NodeJS.ProcessEnv): Tuning {
   };
 }
 
-/** Logs the per-table summary; the exit code is 1 or 2 when a table failed (standalone mode). */
-function logReport(logger: Logger, report: RunReport): number {
+/**
+ * Logs the per-table summary (the table as text; per-table records too for JSON and GELF). When a
+ * table failed (standalone mode) the ending names them: exit 1 when the user can fix every one.
+ */
+function logReport(
+  logger: Logger,
+  report: RunReport,
+  structured: boolean,
+  masker: SecretMasker,
+): Ending {
   const summary = summarize(report.outcomes, Date.now());
-  for (const row of summary.rows)
-    logger.info({ summary: row }, `summary ${row.table}: ${row.status}`);
+  if (structured) {
+    for (const row of summary.rows)
+      logger.info({ summary: row }, `summary ${row.table}: ${row.status}`);
+  }
   // Peak resident memory of the whole process, for the Performance figures.
   const peakRss = peakRssBytes();
   logger.info(
@@ -339,25 +404,58 @@ function logReport(logger: Logger, report: RunReport): number {
     `Summary\n${formatSummaryTable(summary)}\npeak memory (RSS) ${(peakRss / 1e6).toFixed(0)} MB`,
   );
   const failed = report.outcomes.filter((o) => o.status === 'failed');
-  if (failed.length === 0) return 0;
-  logger.error(
-    `${failed.length} of ${report.outcomes.length} table(s) failed: ${failed.map((o) => o.plan.sourceId).join(', ')}.`,
-  );
-  return failed.every((o) => exitCodeFor(o.error) === 1) ? 1 : 2;
+  if (failed.length === 0) return { code: 0 };
+  const which = failed.map((o) => `${o.plan.sourceId}: ${messageOf(o.error)}`).join('; ');
+  return {
+    code: failed.every((o) => exitCodeFor(o.error) === 1) ? 1 : 2,
+    sentence: masker.mask(
+      `${failed.length} of ${report.outcomes.length} table(s) failed: ${which}`,
+    ),
+  };
 }
 
-/** User errors: one sentence on stderr, exit 1. Anything else: class and cause chain, exit 2. */
-function reportError(error: unknown, io: Io, masker: SecretMasker): number {
-  if (exitCodeFor(error) === 1) {
-    io.stderr.write(`${masker.mask(messageOf(error))}\n`);
-    return 1;
+/** User errors and interruptions: their sentence. Anything else: class and cause chain, exit 2. */
+function describeFailure(error: unknown, masker: SecretMasker): Ending {
+  if (exitCodeFor(error) === 1) return { code: 1, sentence: masker.mask(messageOf(error)) };
+  if (error instanceof InterruptedError) return { code: 2, sentence: masker.mask(error.message) };
+  return { code: exitCodeFor(error), sentence: masker.mask(describeInternalError(error)) };
+}
+
+/**
+ * Writes `--summary-file` whatever the outcome. A file that cannot be written turns a success
+ * into exit 1 naming it; a failed run keeps its own code and sentence.
+ */
+async function writeSummary(
+  path: string,
+  record: RunRecord,
+  ending: Ending,
+  startedAtMs: number,
+  masker: SecretMasker,
+): Promise<Ending> {
+  const document = summaryDocument({
+    outcomes: record.outcomes ?? [],
+    exitCode: ending.code,
+    error: ending.sentence,
+    startedAtMs,
+    nowMs: Date.now(),
+  });
+  try {
+    await writeSummaryFile(path, document, masker);
+    return ending;
+  } catch (error) {
+    if (ending.code !== 0) return ending;
+    return {
+      code: 1,
+      sentence: masker.mask(
+        `--summary-file ${JSON.stringify(path)} could not be written: ${messageOf(error)}`,
+      ),
+    };
   }
-  if (error instanceof InterruptedError) {
-    io.stderr.write(`${masker.mask(error.message)}\n`);
-    return 2;
-  }
-  io.stderr.write(`${masker.mask(describeInternalError(error))}\n`);
-  return 2;
+}
+
+function positiveInt(text: string | undefined): number | undefined {
+  const value = Number(text);
+  return text && Number.isInteger(value) && value > 0 ? value : undefined;
 }
 
 function describeInternalError(error: unknown): string {
@@ -383,6 +481,7 @@ function nullStream(): Writable {
 /** Process bootstrap: signals abort the run; the exit code is set, never forced, so logs drain. */
 async function bootstrap(): Promise<void> {
   const abort = new AbortController();
+  // main() logs the signal (above the progress bar) and ends with it in its final sentence.
   const onSignal = (signal: NodeJS.Signals) => {
     if (abort.signal.aborted) process.exit(130);
     abort.abort(signal);
@@ -398,7 +497,12 @@ async function bootstrap(): Promise<void> {
   });
   process.off('SIGTERM', onSignal);
   process.off('SIGINT', onSignal);
+  // Everything the run owes is written; a request still hanging (a sync action past its deadline)
+  // must not hold the process open.
+  setTimeout(() => process.exit(), EXIT_GRACE_MS).unref();
 }
+
+const EXIT_GRACE_MS = 2_000;
 
 // Run only as the entry point (the npm bin is a symlink, so compare real paths), not when imported.
 if (process.argv[1] && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href) {

@@ -46,6 +46,13 @@ export interface RunDeps {
   readonly tuning: Tuning;
   /** The interactive progress bar when stdout is a terminal. */
   readonly progressView?: ProgressView | undefined;
+  /** Filled as the run goes, so its result can be reported whatever the outcome (summary file). */
+  readonly record?: RunRecord | undefined;
+}
+
+/** What the run got to before it ended: read after `runSync` returns or throws. */
+export interface RunRecord {
+  outcomes?: readonly TableOutcome[];
 }
 
 /** Concurrency and cadence; defaults chosen by the benchmark (README, Performance). */
@@ -75,6 +82,8 @@ export interface TableOutcome {
   readonly plan: TablePlan;
   readonly status: TableStatus;
   readonly progress: TableProgress;
+  /** The export window, once it was decided. */
+  readonly window?: ExportWindow | undefined;
   readonly result?: TableWriteResult;
   readonly error?: unknown;
 }
@@ -118,13 +127,17 @@ async function planRun(
   auth: SourceAuthorization,
 ): Promise<TablePlan[]> {
   const bucketTables = await deps.source.listTables(auth.bucketId);
-  const plans = planTables(deps.config, auth.bucketId, bucketTables, deps.selection);
+  const plans = planTables(deps.config, auth.bucketId, bucketTables, deps.selection, (warning) =>
+    deps.logger.warn(warning),
+  );
   if (plans.length === 0 && deps.selection.shard) {
     // With more shards than tables some shards are empty; that is no error (docs/scaling.md).
     deps.logger.info(`Shard ${formatShard(deps.selection.shard)} has none of the tables.`);
     return plans;
   }
-  if (plans.length === 0) throw new UserError('No enabled table is selected: nothing to copy.');
+  // Only disabled tables, or patterns that matched nothing (each already warned about): a run that
+  // copies nothing, not an error, so a row switched off or an empty bucket does not fail the job.
+  if (plans.length === 0) deps.logger.warn('No enabled table matched: nothing to copy.');
   const skipped = deps.config.tables.length - plans.length;
   deps.logger.info(
     `Copying ${plans.length} table(s)${skipped > 0 ? `, ${skipped} not selected or disabled` : ''}.`,
@@ -159,6 +172,7 @@ async function runTables(
         tableLimit(async () => {
           const progress = progresses[i] as TableProgress;
           if (signal.aborted) return skipped(plan, progress);
+          let window: ExportWindow | undefined;
           try {
             const result = await syncTable(
               plan,
@@ -166,22 +180,25 @@ async function runTables(
               progress,
               globalLimit,
               { ...deps, signal },
+              (decided) => (window = decided),
             );
             reporter.tableFinished(progress);
             return result;
           } catch (error) {
             progress.finish(deps.nowMs(), 'failed', messageOf(error));
             reporter.tableFinished(progress);
-            logTableFailure(deps.logger, plan, error);
+            // Platform mode: the first failure ends the run and is its final sentence (stderr),
+            // so it is not logged as well; standalone: each failure is logged once, as it happens.
+            if (standalone) logTableFailure(deps.logger, plan, error);
             if (!standalone) firstFailure.abort();
-            return { plan, status: 'failed', progress, error } satisfies TableOutcome;
+            return { plan, status: 'failed', progress, window, error } satisfies TableOutcome;
           }
         }),
       ),
     );
     const outcomes = settled.map((s) => (s.status === 'fulfilled' ? s.value : unreachable(s)));
-    if (deps.signal.aborted)
-      throw new InterruptedError('The run was interrupted: nothing new was finished.');
+    if (deps.record) deps.record.outcomes = outcomes;
+    if (deps.signal.aborted) throw new InterruptedError(interruptedMessage(deps.signal));
     if (!standalone) throwFirstFailure(outcomes);
     return outcomes;
   } finally {
@@ -197,6 +214,7 @@ async function syncTable(
   progress: TableProgress,
   globalLimit: ReturnType<typeof pLimit>,
   deps: RunDeps,
+  onWindow: (window: ExportWindow) => void,
 ): Promise<TableResult> {
   progress.start(deps.nowMs());
   await deps.writer.checkTable?.(plan);
@@ -208,6 +226,7 @@ async function syncTable(
     serverNowSeconds: Math.floor((await deps.source.serverTimeMs()) / 1000),
     resolve: deps.resolveChangedSince,
   });
+  onWindow(window);
   deps.logger.info(`Exporting "${plan.sourceId}" (${plan.mode}${describeWindow(window)}).`);
   const file = await exportFile(plan, window, deps);
   progress.bytesTotal = file.sizeBytes;
@@ -234,6 +253,7 @@ async function syncTable(
     plan,
     status: 'success',
     progress,
+    window,
     result,
     nextState: nextTableState(previous, {
       window,
@@ -314,6 +334,13 @@ function describeWindow(window: ExportWindow): string {
   if (window.until !== undefined)
     parts.push(`until ${new Date(window.until * 1000).toISOString()}`);
   return parts.length > 0 ? `, changed ${parts.join(' ')}` : ', all rows';
+}
+
+/** The run's final sentence after a signal; the abort reason is the signal's name (main.ts). */
+export function interruptedMessage(signal: AbortSignal): string {
+  const reason: unknown = signal.reason;
+  const received = typeof reason === 'string' ? `Received ${reason}: ` : '';
+  return `${received}the run was interrupted; nothing new was finished.`;
 }
 
 function unreachable(result: PromiseRejectedResult): never {

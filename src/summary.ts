@@ -53,30 +53,55 @@ export function summarize(
   };
 }
 
-/** A fixed-width text table of the summary, for people reading the log. */
+/**
+ * A fixed-width text table of the summary, for people reading the log: source table, destination,
+ * status, rows, human-readable size, seconds, MB/s and the error (last, so it may be long).
+ */
 export function formatSummaryTable(summary: ReturnType<typeof summarize>): string {
-  const header = ['table', 'status', 'rows', 'bytes', 'seconds', 'MB/s'];
+  const header = ['table', 'destination', 'status', 'rows', 'size', 'seconds', 'MB/s', 'error'];
   const lines = summary.rows.map((r) => [
     r.table,
+    r.destination,
     r.status,
     String(r.rows),
-    String(r.bytes),
+    formatBytes(r.bytes),
     r.seconds.toFixed(2),
     r.megabytesPerSecond.toFixed(2),
+    r.error ?? '',
   ]);
   const t = summary.totals;
   lines.push([
     'total',
     '',
+    '',
     String(t.rows),
-    String(t.bytes),
+    formatBytes(t.bytes),
     t.seconds.toFixed(2),
     t.megabytesPerSecond.toFixed(2),
+    '',
   ]);
+  const left = new Set([0, 1, 2, 7]);
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => (l[i] ?? '').length)));
   const format = (cells: readonly string[]) =>
-    cells.map((c, i) => (i < 2 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ');
+    cells
+      .map((c, i) => (left.has(i) ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0)))
+      .join('  ')
+      .trimEnd();
   return [format(header), ...lines.map(format)].join('\n');
+}
+
+/** Bytes in decimal units with three significant digits: `950 B`, `8.00 MB`, `1.51 GB`. */
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit += 1;
+  }
+  if (unit === 0) return `${bytes} B`;
+  const digits = value >= 100 ? 0 : value >= 10 ? 1 : 2;
+  return `${value.toFixed(digits)} ${units[unit] ?? ''}`;
 }
 
 function round(value: number, digits: number): number {

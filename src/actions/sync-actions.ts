@@ -1,20 +1,17 @@
 import type { Config } from '../config/types.js';
+import { UserError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { authorizeSource } from '../auth/authorize-source.js';
+import { isPattern } from '../plan/glob.js';
 import { destinationLabel, planTables, type Selection } from '../plan/plan-tables.js';
 import { exportWindow } from '../state/cursor.js';
 import { readState } from '../state/state-file.js';
-import type { StorageClient } from '../storage/types.js';
+import type { StorageClient, TableDetail } from '../storage/types.js';
 import type { LastActivity } from '../tokens/rules.js';
 import type { RunDeps } from '../run.js';
+import type { SyncAction } from './names.js';
 
-/** Sync actions (docs/architecture.md, Sync actions). Each returns the one JSON document printed on stdout. */
-export const SYNC_ACTIONS = ['list', 'info', 'sourceInfo', 'testConnection', 'plan'] as const;
-export type SyncAction = (typeof SYNC_ACTIONS)[number];
-
-export function isSyncAction(name: string): name is SyncAction {
-  return (SYNC_ACTIONS as readonly string[]).includes(name);
-}
+export { SYNC_ACTIONS, isSyncAction, type SyncAction } from './names.js';
 
 export interface ActionDeps {
   readonly config: Config;
@@ -43,7 +40,57 @@ export async function runSyncAction(name: SyncAction, deps: ActionDeps): Promise
       return { tables: await listTables(deps.source, auth.bucketId), project: info };
     case 'plan':
       return planDocument(deps, auth.bucketId, auth.warnings, auth.tokenId);
+    case 'tableOptions':
+      return tableOptions(await deps.source.listTables(auth.bucketId));
+    case 'columnOptions':
+      return columnOptions(deps.config, auth.bucketId, await deps.source.listTables(auth.bucketId));
   }
+}
+
+/** One choice of a UI select fed by a sync action (docs/sync-actions.md). */
+export interface SelectOption {
+  readonly value: string;
+  readonly label: string;
+}
+
+/** `tableOptions`: every table of the bucket, in name order, labelled with rows and key (pure). */
+export function tableOptions(tables: readonly TableDetail[]): SelectOption[] {
+  return [...tables]
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    .map((table) => {
+      const rows =
+        table.rowsCount === null ? 'rows unknown' : `${formatCount(table.rowsCount)} rows`;
+      const key =
+        table.primaryKey.length > 0
+          ? `primary key ${table.primaryKey.join(', ')}`
+          : 'no primary key';
+      return { value: table.name, label: `${table.name} (${rows}, ${key})` };
+    });
+}
+
+/**
+ * `columnOptions`: the columns of the row's `tableName`, key columns marked (pure). No table
+ * chosen yet (or a pattern) gives an empty list, so the form opens before a table is picked.
+ * @throws UserError when the table is not in the bucket
+ */
+export function columnOptions(
+  config: Pick<Config, 'tables'>,
+  bucketId: string,
+  tables: readonly TableDetail[],
+): SelectOption[] {
+  const name = config.tables[0]?.name;
+  if (name === undefined || isPattern(name)) return [];
+  const bare = name.split('.').pop() ?? name;
+  const table = tables.find((t) => t.name === bare);
+  if (!table) throw new UserError(`The table "${bare}" was not found in the bucket "${bucketId}".`);
+  return table.columns.map((column) => ({
+    value: column,
+    label: table.primaryKey.includes(column) ? `${column} (primary key)` : column,
+  }));
+}
+
+function formatCount(count: number): string {
+  return count.toLocaleString('en-US');
 }
 
 /** The source token's last activity (`{at, event}`), or null. */
@@ -67,12 +114,15 @@ async function planDocument(
   tokenId: string,
 ) {
   const bucketTables = await deps.source.listTables(bucketId);
-  const plans = planTables(deps.config, bucketId, bucketTables, deps.selection);
+  const expansionWarnings: string[] = [];
+  const plans = planTables(deps.config, bucketId, bucketTables, deps.selection, (warning) =>
+    expansionWarnings.push(warning),
+  );
   const state = await readState(deps.dataDir);
   const serverNowSeconds = Math.floor((await deps.source.serverTimeMs()) / 1000);
   return {
     mode: deps.config.destination ? 'standalone' : 'platform',
-    warnings: tokenWarnings,
+    warnings: [...tokenWarnings, ...expansionWarnings],
     tokenLastActivity: await tokenLastActivity(deps, tokenId),
     tables: plans.map((plan) => {
       const window = exportWindow({
@@ -84,6 +134,7 @@ async function planDocument(
       });
       return {
         source: plan.sourceId,
+        ...(plan.pattern !== undefined ? { pattern: plan.pattern } : {}),
         destination: destinationLabel(plan, deps.config.destination),
         mode: plan.mode,
         primaryKey: plan.primaryKey,

@@ -3,6 +3,7 @@
  * `parameters` strictly: every problem is reported at once as `parameters.path: what is wrong and
  * how to fix it`. Pure, never throws, and no message contains a `#` value.
  */
+import { ACTIONS } from '../actions/names.js';
 import { describeJsonType, parseChangedSince } from './changed-since.js';
 import {
   BAD,
@@ -19,6 +20,7 @@ import {
   readWith,
   resolveEndpointUrl,
 } from './fields.js';
+import { isPattern } from '../plan/glob.js';
 import { type Path, Problems, collectSecrets } from './problems.js';
 import type {
   ChangedSince,
@@ -30,9 +32,6 @@ import type {
 } from './types.js';
 import { z } from 'zod';
 
-export const SYNC_ACTIONS = ['list', 'info', 'sourceInfo', 'testConnection', 'plan'] as const;
-export const ACTIONS = ['run', ...SYNC_ACTIONS] as const;
-
 /** ex-storage's single-table keys at the root of `parameters` (one configuration row). */
 export const EX_STORAGE_KEYS = [
   'tableName',
@@ -42,16 +41,23 @@ export const EX_STORAGE_KEYS = [
   'fullSync',
   'extractMetadata',
 ] as const;
+/** Row-form keys beyond ex-storage's: `destination` (a string here), `columns`, `enabled`. */
+export const ROW_EXTRA_KEYS = ['destination', 'columns', 'enabled'] as const;
 export const PARAMETER_KEYS = [
   '#token',
   'region',
   'url',
   'tables',
+  'exclude',
   'destination',
   'parallelism',
   'debug',
   ...EX_STORAGE_KEYS,
+  'columns',
+  'enabled',
 ] as const;
+/** The Test Connection button of component.json's root form: it holds no setting, so it is ignored. */
+export const IGNORED_UI_KEYS = ['test_connection'] as const;
 export const TABLE_KEYS = [
   'name',
   'destination',
@@ -84,7 +90,12 @@ export function parseConfig(raw: unknown): ParseResult {
   checkKnownKeys(params, PARAMETER_KEYS, ['parameters'], problems);
   const source = readEndpoint(params, ['parameters'], 'source project', problems);
   const tables = readTables(params, action, problems);
-  const destination = readDestination(own(params, 'destination'), problems);
+  const exclude = readPatternList(own(params, 'exclude'), ['parameters', 'exclude'], problems);
+  const rootDestination = own(params, 'destination');
+  // A string is the single-table form's destination table (read with the table); an object is
+  // standalone mode's destination project.
+  const destination =
+    typeof rootDestination === 'string' ? undefined : readDestination(rootDestination, problems);
   const parallelism = readParallelism(
     own(params, 'parallelism'),
     ['parameters', 'parallelism'],
@@ -96,6 +107,7 @@ export function parseConfig(raw: unknown): ParseResult {
     action === BAD ||
     source === BAD ||
     tables === BAD ||
+    exclude === BAD ||
     destination === BAD ||
     parallelism === BAD ||
     debug === BAD
@@ -107,6 +119,7 @@ export function parseConfig(raw: unknown): ParseResult {
     action,
     source,
     tables,
+    exclude: exclude ?? [],
     ...(destination === undefined ? {} : { destination }),
     parallelism: parallelism ?? DEFAULT_PARALLELISM,
     debug,
@@ -157,6 +170,7 @@ function checkKnownKeys(
 ): void {
   for (const key of Object.keys(object)) {
     if (known.includes(key)) continue;
+    if (path.length === 1 && (IGNORED_UI_KEYS as readonly string[]).includes(key)) continue;
     const near = nearestKey(key, known);
     const hint = near === undefined ? '' : ` (did you mean "${near}"?)`;
     const where = tableOnlyHint(key, path);
@@ -258,6 +272,20 @@ function readTables(
 ): readonly TableConfig[] | typeof BAD {
   const list = own(params, 'tables');
   const singleKeys = EX_STORAGE_KEYS.filter((key) => Object.hasOwn(params, key));
+  if (list !== undefined && typeof own(params, 'destination') === 'string') {
+    problems.add(
+      ['parameters', 'destination'],
+      'must be an object {"region" or "url", "#token", "bucket"} naming the destination project, not a string; a table\'s destination name goes into an item of "tables"',
+    );
+  }
+  if (list !== undefined) {
+    for (const key of ['columns', 'enabled'].filter((k) => Object.hasOwn(params, k))) {
+      problems.add(
+        ['parameters', key],
+        `belongs in an item of "tables"; at the root "${key}" is only for the single-table form with "tableName"`,
+      );
+    }
+  }
   if (list !== undefined && singleKeys.length > 0) {
     problems.add(
       ['parameters'],
@@ -294,16 +322,56 @@ function reportNoTables(params: Params, singleForm: boolean, problems: Problems)
   }
 }
 
-/** ex-storage form: `tableName` `""` (its default) means no table. */
+/**
+ * ex-storage form (one configuration row): `tableName` `""` (its default) means no table. The row
+ * form adds `destination` (a string), `columns` and `enabled`; empty values mean "not set".
+ */
 function readSingleTable(params: Params, problems: Problems): readonly TableConfig[] | typeof BAD {
   const path = ['parameters'];
   const tableName = own(params, 'tableName');
   const name =
     tableName === '' ? undefined : readTableName(tableName, [...path, 'tableName'], problems);
+  const rawDestination = own(params, 'destination');
+  const destination =
+    typeof rawDestination === 'string' && rawDestination !== ''
+      ? readTableDestination(rawDestination, [...path, 'destination'], problems)
+      : undefined;
   const options = readTableOptions(params, path, problems);
-  if (name === BAD || options === BAD) return BAD;
+  const rawColumns = own(params, 'columns');
+  const columns =
+    Array.isArray(rawColumns) && rawColumns.length === 0
+      ? undefined
+      : readNameList(rawColumns, 'column', [...path, 'columns'], problems);
+  const enabled = readFlag(own(params, 'enabled'), true, [...path, 'enabled'], problems);
+  if (name === BAD || options === BAD || destination === BAD) return BAD;
+  if (columns === BAD || enabled === BAD) return BAD;
+  if (columns !== undefined && !checkColumns(columns, options, path, problems)) return BAD;
   if (name === undefined) return [];
-  return [{ name, ...options, enabled: true }];
+  if (destination !== undefined && !checkPatternDestination(name, path, problems)) return BAD;
+  return [
+    {
+      name,
+      ...(destination === undefined ? {} : { destination }),
+      ...options,
+      ...(columns === undefined ? {} : { columns }),
+      enabled,
+    },
+  ];
+}
+
+/** Rule: a pattern stands for many tables, so it cannot name one destination table. */
+function checkPatternDestination(name: string, path: Path, problems: Problems): boolean {
+  if (!isPattern(name)) return true;
+  problems.add(
+    [...path, 'destination'],
+    `cannot be set for the pattern ${problems.quote(name)}: its tables keep their own names; list a table on its own to rename it`,
+  );
+  return false;
+}
+
+/** `parameters.exclude`: table-name patterns, e.g. ["tmp_*", "audit"]. */
+function readPatternList(value: unknown, path: Path, problems: Problems): Read<readonly string[]> {
+  return readNameList(value, 'table name or pattern', path, problems);
 }
 
 function readTableList(value: unknown, problems: Problems): readonly TableConfig[] | typeof BAD {
@@ -344,6 +412,7 @@ function readTableItem(value: unknown, path: Path, problems: Problems): TableCon
   if (name === BAD || name === undefined || destination === BAD || options === BAD) return BAD;
   if (columns === BAD || enabled === BAD) return BAD;
   if (columns !== undefined && !checkColumns(columns, options, path, problems)) return BAD;
+  if (destination !== undefined && !checkPatternDestination(name, path, problems)) return BAD;
   return {
     name,
     ...(destination === undefined ? {} : { destination }),
@@ -369,12 +438,11 @@ function readTableOptions(
     problems,
   );
   const incremental = flag('incremental');
-  const primaryKey = readNameList(
-    own(object, 'primaryKey'),
-    'column',
-    [...path, 'primaryKey'],
-    problems,
-  );
+  const rawPrimaryKey = own(object, 'primaryKey');
+  const primaryKey =
+    rawPrimaryKey === 'source'
+      ? 'source'
+      : readNameList(rawPrimaryKey, 'column', [...path, 'primaryKey'], problems);
   const fullSync = flag('fullSync');
   const extractMetadata = flag('extractMetadata');
   if (changedSince === BAD || primaryKey === BAD) return BAD;
@@ -435,7 +503,7 @@ function checkColumns(
     );
     return false;
   }
-  if (options.fullSync) return true;
+  if (options.fullSync || options.primaryKey === 'source') return true;
   const missing = options.primaryKey.filter((column) => !columns.includes(column));
   if (missing.length === 0) return true;
   problems.add(
@@ -454,6 +522,7 @@ function checkDistinctDestinations(
   const firstIndex = new Map<string, number>();
   let ok = true;
   tables.forEach((table, index) => {
+    if (isPattern(table.name)) return;
     const target = table.destination ?? shortName(table.name);
     const earlier = firstIndex.get(target);
     if (earlier === undefined) {

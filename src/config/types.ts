@@ -28,14 +28,18 @@ export type ChangedSince =
   | { readonly kind: 'lastRun' };
 
 export interface TableConfig {
-  /** As configured: a table name inside the token's bucket, or a full id in that bucket. */
+  /**
+   * As configured: a table name inside the token's bucket, or a full id in that bucket; either may
+   * be a pattern with `*` and `?`, expanded against the bucket's tables at run time.
+   */
   readonly name: string;
   /** Destination table: a full id `stage.c-bucket.table` or a short name; default the source name. */
   readonly destination?: string;
   readonly changedSince?: ChangedSince;
   /** false → full load; true → append, or upsert when a primary key is set. */
   readonly incremental: boolean;
-  readonly primaryKey: readonly string[];
+  /** Column names, or `'source'`: each table's own primary key, read from the source table. */
+  readonly primaryKey: readonly string[] | 'source';
   /** Take the source primary key and do a full load; `primaryKey` and `incremental` are ignored. */
   readonly fullSync: boolean;
   /** Copy only these columns, in this order. */
@@ -62,6 +66,8 @@ export interface Config {
   readonly action: string;
   readonly source: ProjectEndpoint;
   readonly tables: readonly TableConfig[];
+  /** `parameters.exclude`: patterns of table names that patterns in `tables` do not pick up. */
+  readonly exclude: readonly string[];
   /** Standalone mode when present; platform mode (out/tables) otherwise. */
   readonly destination?: DestinationConfig;
   /** Tables in flight at once, 1–32. */

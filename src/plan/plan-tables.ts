@@ -2,6 +2,7 @@ import type { ChangedSince, Config, DestinationConfig, TableConfig } from '../co
 import { StorageApiError, UserError } from '../errors.js';
 import type { TableDetail } from '../storage/types.js';
 import { inShard, type Shard } from './shard.js';
+import { isPattern, matchesGlob } from './glob.js';
 
 export type LoadMode = 'full' | 'append' | 'upsert';
 
@@ -9,8 +10,10 @@ export type LoadMode = 'full' | 'append' | 'upsert';
 export interface TablePlan {
   /** Position in `parameters.tables` (for messages). */
   readonly index: number;
-  /** As configured (what `--table` matches). */
+  /** As configured (what `--table` matches); the table's own name when a pattern matched it. */
   readonly configName: string;
+  /** The pattern in `tables` that picked this table up, when it was not listed by name. */
+  readonly pattern: string | undefined;
   /** Source table id: the state key (docs/standalone.md, Incremental windows). */
   readonly sourceId: string;
   readonly source: TableDetail;
@@ -52,36 +55,103 @@ export const NO_SELECTION: Selection = { only: [], fullRefresh: [], fullRefreshA
  *   `--table` name, two tables writing to one output)
  */
 export function planTables(
-  config: Pick<Config, 'tables'>,
+  config: Pick<Config, 'tables'> & Partial<Pick<Config, 'exclude'>>,
   bucketId: string,
   bucketTables: readonly TableDetail[],
   selection: Selection = NO_SELECTION,
+  warn: (warning: string) => void = () => undefined,
 ): TablePlan[] {
   const problems: string[] = [];
-  checkSelectionNames(config.tables, [...selection.only, ...selection.fullRefresh], problems);
+  const expanded = expandPatterns(config.tables, config.exclude ?? [], bucketId, bucketTables);
+  expanded.warnings.forEach((warning) => warn(warning));
+  const tables = expanded.tables;
+  checkSelectionNames(tables, [...selection.only, ...selection.fullRefresh], problems);
   const plans: TablePlan[] = [];
-  config.tables.forEach((table, index) => {
-    if (!isSelected(table, selection.only)) return;
-    if (!table.enabled && selection.only.length === 0) return;
-    const plan = planTable(table, index, bucketId, bucketTables, selection, problems);
+  for (const entry of tables) {
+    const { table } = entry;
+    if (!isSelected(entry, selection.only)) continue;
+    if (!table.enabled && selection.only.length === 0) continue;
+    const plan = planTable(entry, bucketId, bucketTables, selection, problems);
     if (plan) plans.push(plan);
-  });
+  }
   checkOutputsUnique(plans, problems);
-  checkWatermarksUnshared(config.tables, bucketId, problems);
+  checkWatermarksUnshared(
+    tables.map((entry) => entry.table),
+    bucketId,
+    problems,
+  );
   if (problems.length > 0) throw new UserError(problems.join(' '));
   // Every shard checks every table above, so a bad configuration fails all shards alike.
   const { shard } = selection;
   return shard ? plans.filter((plan) => inShard(plan.sourceId, shard)) : plans;
 }
 
+/** A configured table item, or one table a pattern item expanded to. */
+export interface TableEntry {
+  readonly table: TableConfig;
+  /** Position of the item in `parameters.tables`. */
+  readonly index: number;
+  readonly pattern?: string | undefined;
+}
+
+/**
+ * Expands pattern items against the bucket's tables, in name order (pure). Explicit items win over
+ * patterns, the first matching pattern wins over later ones, and `exclude` removes tables from
+ * pattern matches only (a table listed by name is always copied). A pattern that matches nothing
+ * is a warning: a bucket may be empty for a while.
+ */
+export function expandPatterns(
+  tables: readonly TableConfig[],
+  exclude: readonly string[],
+  bucketId: string,
+  bucketTables: readonly TableDetail[],
+): { tables: TableEntry[]; warnings: string[] } {
+  const bare = (name: string) => name.split('.').pop() ?? name;
+  const explicit = new Set(tables.filter((t) => !isPattern(t.name)).map((t) => bare(t.name)));
+  const taken = new Set<string>();
+  const names = bucketTables.map((t) => t.name).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const out: TableEntry[] = [];
+  const warnings: string[] = [];
+  tables.forEach((table, index) => {
+    if (!isPattern(table.name)) {
+      out.push({ table, index });
+      return;
+    }
+    const pattern = table.name;
+    const inBucket = pattern.includes('.') ? pattern.split('.').slice(0, 2).join('.') : bucketId;
+    const matches = names.filter(
+      (name) =>
+        inBucket === bucketId &&
+        matchesGlob(bare(pattern), name) &&
+        !explicit.has(name) &&
+        !taken.has(name) &&
+        !exclude.some((excluded) => matchesGlob(excluded, name)),
+    );
+    if (inBucket !== bucketId) {
+      warnings.push(
+        `The pattern "${pattern}" names the bucket "${inBucket}", but the source token reads only "${bucketId}": it matches no table.`,
+      );
+    } else if (matches.length === 0) {
+      warnings.push(
+        `The pattern "${pattern}" (tables[${index}]) matches no table of the bucket "${bucketId}"${exclude.length > 0 ? ' after exclude' : ''}.`,
+      );
+    }
+    for (const name of matches) {
+      taken.add(name);
+      out.push({ table: { ...table, name }, index, pattern });
+    }
+  });
+  return { tables: out, warnings };
+}
+
 function planTable(
-  table: TableConfig,
-  index: number,
+  entry: TableEntry,
   bucketId: string,
   bucketTables: readonly TableDetail[],
   selection: Selection,
   problems: string[],
 ): TablePlan | undefined {
+  const { table, index } = entry;
   const sourceName = sourceTableName(table.name, bucketId, problems);
   if (sourceName === undefined) return undefined;
   const source = bucketTables.find((t) => t.name === sourceName);
@@ -94,7 +164,10 @@ function planTable(
   missingColumns(columns, source).forEach((column) =>
     problems.push(`${path}.columns: the table "${source.id}" has no column "${column}".`),
   );
-  const primaryKey = table.fullSync ? [...source.primaryKey] : [...table.primaryKey];
+  const primaryKey =
+    table.fullSync || table.primaryKey === 'source'
+      ? [...source.primaryKey]
+      : [...table.primaryKey];
   missingColumns(primaryKey, source).forEach((column) =>
     problems.push(
       `${path}.primaryKey: the table "${source.id}" has no column "${column}" (its columns: ${source.columns.join(', ')}).`,
@@ -107,12 +180,13 @@ function planTable(
         `${path}.primaryKey: the key column "${column}" is not among the copied columns (${columns.join(', ')}); add it to "columns".`,
       ),
     );
-  const fullRefresh = selection.fullRefreshAll || matchesAny(table, selection.fullRefresh);
+  const fullRefresh = selection.fullRefreshAll || matchesAny(entry, selection.fullRefresh);
   const incremental = table.incremental && !table.fullSync && !fullRefresh;
   const destination = splitDestination(table.destination, source.name);
   return {
     index,
     configName: table.name,
+    pattern: entry.pattern,
     sourceId: source.id,
     source,
     columns,
@@ -164,24 +238,27 @@ function missingColumns(columns: readonly string[], source: TableDetail): string
   return columns.filter((column) => !source.columns.includes(column));
 }
 
-function isSelected(table: TableConfig, only: readonly string[]): boolean {
-  return only.length === 0 || matchesAny(table, only);
+function isSelected(entry: TableEntry, only: readonly string[]): boolean {
+  return only.length === 0 || matchesAny(entry, only);
 }
 
-/** `--table` matches the configured name, the bare table name or the destination. */
-function matchesAny(table: TableConfig, names: readonly string[]): boolean {
+/** `--table` matches the configured name, the bare table name, the destination or the pattern. */
+function matchesAny(entry: TableEntry, names: readonly string[]): boolean {
+  const { table } = entry;
   const bare = table.name.split('.').pop();
-  return names.some((n) => n === table.name || n === bare || n === table.destination);
+  return names.some(
+    (n) => n === table.name || n === bare || n === table.destination || n === entry.pattern,
+  );
 }
 
 function checkSelectionNames(
-  tables: readonly TableConfig[],
+  tables: readonly TableEntry[],
   names: readonly string[],
   problems: string[],
 ): void {
   for (const name of new Set(names)) {
     if (!tables.some((t) => matchesAny(t, [name]))) {
-      const known = tables.map((t) => t.name).join(', ');
+      const known = tables.map((t) => t.table.name).join(', ');
       problems.push(`No configured table is named "${name}" (configured: ${known || 'none'}).`);
     }
   }

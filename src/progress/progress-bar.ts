@@ -22,14 +22,63 @@ export function renderProgressBar(
   width: number,
 ): string[] {
   const lines = progresses.filter((p) => p.active).map((p) => tableBar(p, nowMs));
-  const done = progresses.filter((p) => p.finishedAtMs !== undefined).length;
+  lines.push(runLine(progresses, nowMs));
+  return lines.map((line) => (line.length > width ? line.slice(0, Math.max(0, width)) : line));
+}
+
+/**
+ * The run's line: tables done (only those that succeeded), failed, and, once the run is over,
+ * those that never finished; the moved megabytes, the rate, the seconds and an ETA when every
+ * unfinished table's size is known.
+ */
+function runLine(progresses: readonly TableProgress[], nowMs: number, final = false): string {
+  const done = progresses.filter((p) => p.phase === 'done').length;
+  const failed = progresses.filter((p) => p.phase === 'failed').length;
+  const unfinished = progresses.length - done - failed;
   const bytes = progresses.reduce((sum, p) => sum + p.bytes, 0);
   const seconds = spanSeconds(progresses, nowMs);
-  const rate = seconds > 0 ? bytes / 1e6 / seconds : 0;
-  lines.push(
-    `tables ${done}/${progresses.length} done, ${(bytes / 1e6).toFixed(1)} MB, ${rate.toFixed(1)} MB/s, ${seconds.toFixed(0)} s`,
+  const rate = seconds > 0 ? bytes / seconds : 0;
+  const parts = [`tables ${done}/${progresses.length} done`];
+  if (failed > 0) parts.push(`${failed} failed`);
+  if (final && unfinished > 0) parts.push(`${unfinished} not finished`);
+  parts.push(
+    `${(bytes / 1e6).toFixed(1)} MB`,
+    `${(rate / 1e6).toFixed(1)} MB/s`,
+    `${seconds.toFixed(0)} s`,
   );
-  return lines.map((line) => (line.length > width ? line.slice(0, Math.max(0, width)) : line));
+  const pending = progresses.filter((p) => p.finishedAtMs === undefined);
+  const eta = final ? undefined : etaSeconds(pending, rate);
+  if (eta !== undefined) parts.push(`ETA ${formatSeconds(eta)}`);
+  return parts.join(', ');
+}
+
+/** Seconds left at `bytesPerSecond`, or undefined when a size is unknown or nothing moved yet. */
+function etaSeconds(pending: readonly TableProgress[], bytesPerSecond: number): number | undefined {
+  if (bytesPerSecond <= 0 || pending.length === 0) return undefined;
+  let remaining = 0;
+  for (const p of pending) {
+    if (p.bytesTotal === undefined) return undefined;
+    remaining += Math.max(0, p.bytesTotal - p.bytes);
+  }
+  return remaining / bytesPerSecond;
+}
+
+/** `45 s`, `3 min 20 s`, `2 h 05 min`. */
+export function formatSeconds(seconds: number): string {
+  const s = Math.ceil(seconds);
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, '0')} s`;
+  return `${Math.floor(s / 3600)} h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')} min`;
+}
+
+/** The last frame of a run that ended: only the run line, with what never finished counted. */
+export function renderFinalFrame(
+  progresses: readonly TableProgress[],
+  nowMs: number,
+  width: number,
+): string[] {
+  const line = runLine(progresses, nowMs, true);
+  return [line.length > width ? line.slice(0, Math.max(0, width)) : line];
 }
 
 function tableBar(p: TableProgress, nowMs: number): string {
@@ -39,20 +88,26 @@ function tableBar(p: TableProgress, nowMs: number): string {
   const seconds = p.elapsedSeconds(nowMs);
   const rate = seconds > 0 ? p.bytes / 1e6 / seconds : 0;
   const percent = `${Math.floor(fraction * 100)}%`.padStart(4);
-  return `${bar} ${percent} ${p.table}  ${p.phase}  ${p.slicesDone}/${p.slicesTotal} slices  ${(p.bytes / 1e6).toFixed(1)} MB  ${rate.toFixed(1)} MB/s  ${seconds.toFixed(0)} s`;
+  const eta = etaSeconds([p], seconds > 0 ? p.bytes / seconds : 0);
+  const etaText = eta !== undefined && p.phase === 'transfer' ? `  ETA ${formatSeconds(eta)}` : '';
+  return `${bar} ${percent} ${p.table}  ${p.phase}  ${p.slicesDone}/${p.slicesTotal} slices  ${(p.bytes / 1e6).toFixed(1)} MB  ${rate.toFixed(1)} MB/s  ${seconds.toFixed(0)} s${etaText}`;
 }
 
 /** What the reporter draws on; see {@link TtyProgressView}. */
 export interface ProgressView {
   update(progresses: readonly TableProgress[], nowMs: number): void;
-  /** Removes the view from the screen. */
-  stop(): void;
+  /**
+   * Ends the view: the live bars give way to one final frame that stays on the screen (what was
+   * done, what failed, what never finished), so an interrupted run does not look complete.
+   */
+  stop(progresses: readonly TableProgress[], nowMs: number): void;
 }
 
 /**
  * The interactive progress bar on a terminal. The logger writes through {@link output}, which
  * lifts the bar, writes the log text and draws the bar again below it, so log lines and the bar
- * never overwrite each other. Nothing of the bar goes into the log.
+ * never overwrite each other, and each log line is on the screen once. Nothing of the bar goes
+ * into the log.
  */
 export class TtyProgressView implements ProgressView {
   #lines: string[] = [];
@@ -77,10 +132,12 @@ export class TtyProgressView implements ProgressView {
     this.tty.write(`${up(previous)}${this.#drawn()}`);
   }
 
-  stop(): void {
+  stop(progresses: readonly TableProgress[], nowMs: number): void {
     if (this.#stopped) return;
     this.#stopped = true;
-    this.tty.write(up(this.#lines.length));
+    const final = renderFinalFrame(progresses, nowMs, (this.tty.columns ?? 100) - 1);
+    // The final frame is ordinary text now: later log lines go below it.
+    this.tty.write(`${up(this.#lines.length)}${final.map((line) => `${line}\n`).join('')}`);
     this.#lines = [];
   }
 

@@ -46,7 +46,7 @@ export function startProgressReporter(options: ProgressReporterOptions): Progres
     },
     stop() {
       for (const timer of timers) clearInterval(timer);
-      view?.stop();
+      view?.stop(progresses, nowMs());
     },
   };
 }

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ACTIONS as ACTION_NAMES } from '../../src/actions/names.js';
 import { parseConfig } from '../../src/config/parse-config.js';
 import { main } from '../../src/main.js';
 import { useEmulator } from '../helpers/emulator.js';
@@ -79,13 +80,12 @@ const fuzzedConfig = fc.oneof(
 const isObject = (value: unknown): value is Record<string, unknown> =>
   value !== null && typeof value === 'object' && !Array.isArray(value);
 
-const ACTIONS = new Set(['run', 'list', 'info', 'sourceInfo', 'testConnection', 'plan']);
+const ACTIONS: ReadonlySet<string> = new Set(ACTION_NAMES);
 
 /**
  * Points every endpoint of a config at the emulator, so no case can reach a real stack. A root
- * `action` string naming no action is put back to "run": the runner writes that key, and an
- * unknown action name is exit 2 by contract (tested in sync-actions.test.ts), while the fuzz
- * covers what a user writes. Non-string actions stay: they are config problems (exit 1).
+ * `action` string naming no action is put back to "run": the runner writes that key (an unknown
+ * action name is tested in sync-actions.test.ts), while the fuzz covers what a user writes. Non-string actions stay: they are config problems (exit 1).
  */
 function aimAtEmulator(config: Json, url: string): Json {
   if (isObject(config) && typeof config.action === 'string' && !ACTIONS.has(config.action)) {

@@ -581,7 +581,8 @@ async function runOnce(p: Prepared, withFaults: boolean): Promise<RunRecord> {
     if (scenario.maintenance) control.setMaintenance(true, { retryAfterSeconds: 1 });
   }
   runCounter += 1;
-  const running = runCli(['--data', p.dataDir], {
+  // KBC_RUNID alone would choose the runner's text lines; the checks read the JSON log records.
+  const running = runCli(['--data', p.dataDir, '--log-format', 'json'], {
     env: {
       ...FAST_ENV,
       ...(withFaults ? scenario.env : {}),

@@ -35,7 +35,8 @@ async function run(
 ): Promise<{ result: CliResult; dataDir: string }> {
   const dataDir = await makeDataDir(configJson);
   dirs.push(dataDir);
-  const result = await runCli(['--data', dataDir, ...args], {
+  // KBC_RUNID alone would choose the runner's text lines; these checks read the JSON log records.
+  const result = await runCli(['--data', dataDir, '--log-format', 'json', ...args], {
     env: { AWS_ENDPOINT_URL_S3: emulator.url, KBC_RUNID: 'run-platform-test' },
   });
   await expectNoSecrets(

@@ -3,7 +3,10 @@
  * successful tables advance their watermarks, the summary names the failure, the exit code is
  * non-zero.
  */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { SummaryFileDocument } from '../../src/summary-file.js';
 import { useEmulator } from '../helpers/emulator.js';
 import { logLines, makeDataDir } from '../helpers/run-cli.js';
 import {
@@ -48,7 +51,8 @@ describe('standalone failure isolation', () => {
       message: 'Emulated import failure.',
     });
     control.resetStats();
-    const result = await runJob(url, dataDir);
+    const summaryFile = join(dataDir, 'summary.json');
+    const result = await runJob(url, dataDir, ['--summary-file', summaryFile]);
     expect(result.code).toBe(2);
     expect(exportStarts(control)).toEqual({
       'in.c-sales.orders': 1,
@@ -73,8 +77,31 @@ describe('standalone failure isolation', () => {
       ['in.c-sales.events', 'success'],
     ]);
     expect(summary[1]?.error).toContain('Emulated import failure.');
-    expect(result.stderr).toContain('1 of 3 table(s) failed: in.c-sales.customers.');
+    // One sentence on stderr naming the failed table and why.
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(result.stderr).toContain('1 of 3 table(s) failed: in.c-sales.customers: ');
     expect(result.stderr).toContain('Emulated import failure.');
+
+    // --summary-file: the partial outcome, per table, as one JSON document.
+    const document = JSON.parse(await readFile(summaryFile, 'utf8')) as SummaryFileDocument;
+    expect(document).toMatchObject({
+      version: 1,
+      status: 'partial',
+      exitCode: 2,
+      totals: { tables: 3, succeeded: 2, failed: 1, skipped: 0 },
+    });
+    expect(document.error).toContain('1 of 3 table(s) failed');
+    expect(document.tables.map((t) => [t.source, t.destination, t.mode, t.status])).toEqual([
+      ['in.c-sales.orders', 'in.c-copy.orders_iso', 'upsert', 'success'],
+      ['in.c-sales.customers', 'in.c-copy.customers_iso', 'upsert', 'failed'],
+      ['in.c-sales.events', 'in.c-copy.events_iso', 'append', 'success'],
+    ]);
+    expect(document.tables[0]?.window).toEqual({
+      since: new Date(earlier * 1000).toISOString(),
+      until: new Date(T0_MS).toISOString(),
+    });
+    expect(document.tables[1]?.error).toContain('Emulated import failure.');
+    expect(document.tables[0]?.error).toBeNull();
     await expectNoLeaks(control, result, dataDir);
   });
 });

@@ -114,7 +114,7 @@ describe('StorageClient against a scripted HTTP server', () => {
       token: TOKEN,
       runId: RUN_ID,
       masker,
-      logger: createLogger({ level: 'debug', masker, out, err: out, pretty: false }),
+      logger: createLogger({ level: 'debug', masker, out, target: { kind: 'json' } }).logger,
       sleep: (ms) => {
         sleeps.push(ms);
         return Promise.resolve();

@@ -69,9 +69,11 @@ describe('sync actions', () => {
     expect(result.stderr.trim()).toMatch(/read-only permissions to the bucket "in\.c-sales"/);
   });
 
-  it('exits 2 for an unknown action', async () => {
+  it('exits 1 for an unknown action and lists the valid ones', async () => {
     const result = await action('explode');
-    expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(/Unknown action "explode"/);
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim()).toBe(
+      'Unknown action "explode": use one of run, list, info, sourceInfo, testConnection, plan, tableOptions, columnOptions.',
+    );
   });
 });

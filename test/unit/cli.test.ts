@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseCli } from '../../src/cli.js';
+import { packageVersion, parseCli } from '../../src/cli.js';
 import { UserError } from '../../src/errors.js';
 
 describe('parseCli', () => {
@@ -46,6 +46,26 @@ describe('parseCli', () => {
       tables: [],
     });
     expect(() => parseCli(['emulator', '--port', '9001'])).toThrow(UserError);
+  });
+
+  it('prints the version and the sync actions on --help', () => {
+    expect(parseCli(['--version'])).toEqual({ command: 'help', text: packageVersion() });
+    expect(packageVersion()).toMatch(/^\d+\.\d+\.\d+/);
+    const help = parseCli(['action', '--help']);
+    expect(help.command).toBe('help');
+    expect(help.command === 'help' ? help.text : '').toMatch(/columnOptions/);
+  });
+
+  it('takes --log-format and --summary-file', () => {
+    expect(parseCli(['--log-format', 'text', '--summary-file', 's.json'])).toMatchObject({
+      command: 'run',
+      logFormat: 'text',
+      summaryFile: 's.json',
+    });
+    expect(parseCli(['action', 'list', '--log-format', 'json'])).toMatchObject({
+      logFormat: 'json',
+    });
+    expect(() => parseCli(['--log-format', 'xml'])).toThrow(UserError);
   });
 
   it.each([[['--bogus']], [['--full-refresh', 'a', '--full-refresh-all']], [['action']]])(

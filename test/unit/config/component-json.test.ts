@@ -1,18 +1,24 @@
 import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
 import component from '../../../component.json' with { type: 'json' };
+import packageJson from '../../../package.json' with { type: 'json' };
+import { SYNC_ACTIONS } from '../../../src/actions/names.js';
 import {
   EX_STORAGE_KEYS,
+  IGNORED_UI_KEYS,
   PARAMETER_KEYS,
-  SYNC_ACTIONS,
+  ROW_EXTRA_KEYS,
   parseConfig,
 } from '../../../src/config/parse-config.js';
 import { REGIONS } from '../../../src/config/regions.js';
 
 interface SchemaProperty {
+  readonly type?: string;
   readonly title?: string;
   readonly propertyOrder?: number;
   readonly format?: string;
   readonly enum?: readonly string[];
+  readonly options?: { readonly async?: { readonly action?: string; readonly autoload?: unknown } };
 }
 interface ObjectSchema {
   readonly required: readonly string[];
@@ -20,9 +26,15 @@ interface ObjectSchema {
 }
 
 const schemas: [string, ObjectSchema][] = [
-  ['configurationSchema', component.configurationSchema],
+  ['configurationSchema', component.configurationSchema as ObjectSchema],
   ['configurationRowSchema', component.configurationRowSchema],
 ];
+
+/** Properties that hold a value (a button only triggers a sync action). */
+const valueKeys = (schema: ObjectSchema) =>
+  Object.entries(schema.properties)
+    .filter(([, property]) => property.type !== 'button')
+    .map(([key]) => key);
 
 /** PHP `array_replace_recursive`, as the job runner merges a row onto the root configuration. */
 function replaceRecursive(base: unknown, override: unknown): unknown {
@@ -50,7 +62,8 @@ describe('component.json', () => {
       ]),
     );
     expect(component.data).toMatchObject({
-      definition: { type: 'aws-ecr', tag: 'latest' },
+      definition: { type: 'aws-ecr', tag: packageJson.version },
+      logging: { type: 'gelf', gelf_server_type: 'tcp' },
       network: 'bridge',
       default_bucket: true,
       default_bucket_stage: 'in',
@@ -64,22 +77,55 @@ describe('component.json', () => {
     expect(component.data.synchronous_actions).toEqual([...SYNC_ACTIONS]);
   });
 
-  it('row schema describes one table in the ex-storage row form', () => {
+  it('tags a semver release and links its documentation, licence and source', () => {
+    expect(component.data.definition.tag).toMatch(/^\d+\.\d+\.\d+$/);
+    expect(component.documentationUrl).toMatch(/^https:\/\//);
+    expect(component.sourceCodeUrl).toBe(packageJson.repository.url);
+    expect(component.licenseUrl).toMatch(/\/LICENSE$/);
+    const licence = readFileSync(new URL('../../../LICENSE', import.meta.url), 'utf8');
+    expect(packageJson.license).toBe('MIT');
+    expect(licence).toMatch(/^MIT License/);
+  });
+
+  it('row schema describes one table: the ex-storage row form plus destination, columns, enabled', () => {
     expect(Object.keys(component.configurationRowSchema.properties).sort()).toEqual(
-      [...EX_STORAGE_KEYS].sort(),
+      [...EX_STORAGE_KEYS, ...ROW_EXTRA_KEYS].sort(),
     );
   });
 
   it.each(schemas)('%s only has parameter keys parseConfig knows', (_name, schema) => {
     for (const key of Object.keys(schema.properties)) {
-      expect(PARAMETER_KEYS as readonly string[]).toContain(key);
+      expect([...PARAMETER_KEYS, ...IGNORED_UI_KEYS] as readonly string[]).toContain(key);
+    }
+  });
+
+  it.each(schemas)(
+    '%s: every options.async.action is a registered sync action',
+    (_name, schema) => {
+      const actions = Object.values(schema.properties).flatMap((property) =>
+        property.options?.async?.action ? [property.options.async.action] : [],
+      );
+      for (const action of actions) expect(SYNC_ACTIONS as readonly string[]).toContain(action);
+      expect(actions.length).toBeGreaterThan(0);
+    },
+  );
+
+  it('wires the pickers and the button to the actions that feed them', () => {
+    const root = component.configurationSchema.properties as Record<string, SchemaProperty>;
+    const row = component.configurationRowSchema.properties as Record<string, SchemaProperty>;
+    expect(root.test_connection?.options?.async?.action).toBe('testConnection');
+    expect(row.tableName?.options?.async?.action).toBe('tableOptions');
+    for (const key of ['primaryKey', 'columns']) {
+      expect(row[key]?.options?.async).toEqual(
+        expect.objectContaining({ action: 'columnOptions', autoload: ['parameters.tableName'] }),
+      );
     }
   });
 
   it.each(schemas)(
     '%s lists every property in required, with a propertyOrder and a short title',
     (_name, schema) => {
-      const keys = Object.keys(schema.properties);
+      const keys = valueKeys(schema);
       expect([...schema.required].sort()).toEqual([...keys].sort());
       for (const property of Object.values(schema.properties)) {
         expect(property.propertyOrder).toBeTypeOf('number');
@@ -117,8 +163,45 @@ describe('component.json', () => {
     const result = parseConfig({ ...(replaceRecursive(filledRoot, row) as object), action: 'run' });
     expect(result).toMatchObject({
       ok: true,
-      config: { tables: [{ name: 'orders', primaryKey: ['id'], incremental: false }] },
+      config: {
+        tables: [{ name: 'orders', primaryKey: ['id'], incremental: false, enabled: true }],
+      },
     });
+  });
+
+  it('a row with destination, columns and enabled set parses, as do the column pickers', () => {
+    const row = replaceRecursive(component.emptyConfigurationRow, {
+      parameters: {
+        tableName: 'orders',
+        primaryKey: ['id'],
+        columns: ['id', 'amount'],
+        destination: 'orders_copy',
+        enabled: false,
+      },
+    });
+    const merged = replaceRecursive(filledRoot, row) as object;
+    expect(parseConfig({ ...merged, action: 'run' })).toMatchObject({
+      ok: true,
+      config: {
+        tables: [
+          { name: 'orders', destination: 'orders_copy', columns: ['id', 'amount'], enabled: false },
+        ],
+      },
+    });
+    expect(parseConfig({ ...merged, action: 'columnOptions' }).ok).toBe(true);
+  });
+
+  it('offers each changedSince preset as a value the parser accepts', () => {
+    const presets = component.configurationRowSchema.properties.changedSince.examples;
+    expect(presets).toContain('lastRun');
+    for (const preset of presets) {
+      const row = replaceRecursive(component.emptyConfigurationRow, {
+        parameters: { tableName: 'orders', changedSince: preset },
+      });
+      expect(
+        parseConfig({ ...(replaceRecursive(filledRoot, row) as object), action: 'run' }).ok,
+      ).toBe(true);
+    }
   });
 
   it('the empty configuration asks for the token and the stack', () => {

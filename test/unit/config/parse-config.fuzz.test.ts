@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ACTIONS, parseConfig } from '../../../src/config/parse-config.js';
+import { ACTIONS } from '../../../src/actions/names.js';
+import { parseConfig } from '../../../src/config/parse-config.js';
 import type { ParseResult } from '../../../src/config/types.js';
 
 const TOKEN = '2134-88291-mCkuU3xgVqLzAbcdefSOURCE';

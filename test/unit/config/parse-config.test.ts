@@ -5,7 +5,7 @@ import type { Config, ParseResult } from '../../../src/config/types.js';
 const TOKEN = '2134-88291-mCkuU3xgVqLzAbcdef';
 const DEST_TOKEN = '9999-11111-destinationTokenValue';
 const KNOWN_PARAMETER_KEYS =
-  '#token, region, url, tables, destination, parallelism, debug, tableName, changedSince, incremental, primaryKey, fullSync, extractMetadata';
+  '#token, region, url, tables, exclude, destination, parallelism, debug, tableName, changedSince, incremental, primaryKey, fullSync, extractMetadata, columns, enabled';
 const KNOWN_TABLE_KEYS =
   'name, destination, changedSince, incremental, primaryKey, fullSync, columns, extractMetadata, enabled';
 const REGION_CHOICES =
@@ -77,6 +77,7 @@ describe('parseConfig: valid configurations', () => {
           enabled: true,
         },
       ],
+      exclude: [],
       parallelism: 4,
       debug: false,
     } satisfies Config);
@@ -148,6 +149,7 @@ describe('parseConfig: valid configurations', () => {
         token: DEST_TOKEN,
         bucket: 'in.c-copy',
       },
+      exclude: [],
       parallelism: 8,
       debug: true,
       defaultBucket: 'in.c-keboola-ex-table-sync-123',
@@ -247,6 +249,7 @@ describe('parseConfig: valid configurations', () => {
         token: TOKEN,
       },
       tables: [ORDERS_DEFAULTS],
+      exclude: [],
       parallelism: 4,
       debug: false,
     });
@@ -303,7 +306,7 @@ describe('parseConfig: problems', () => {
       'a table-only key at the root',
       withParams({ columns: ['id'] }),
       [
-        `parameters.columns: is not a known key; "columns" belongs in an item of "tables"; known keys: ${KNOWN_PARAMETER_KEYS}`,
+        'parameters.columns: belongs in an item of "tables"; at the root "columns" is only for the single-table form with "tableName"',
       ],
     ],
     [
@@ -588,14 +591,14 @@ describe('parseConfig: problems', () => {
       'an unknown action',
       withParams({}, { action: 'sync' }),
       [
-        'action: "sync" is not a known action; use one of run, list, info, sourceInfo, testConnection, plan',
+        'action: "sync" is not a known action; use one of run, list, info, sourceInfo, testConnection, plan, tableOptions, columnOptions',
       ],
     ],
     [
       'an action that is not a string',
       withParams({}, { action: 5 }),
       [
-        'action: a number is not a known action; use one of run, list, info, sourceInfo, testConnection, plan',
+        'action: a number is not a known action; use one of run, list, info, sourceInfo, testConnection, plan, tableOptions, columnOptions',
       ],
     ],
     [

@@ -2,9 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { PassThrough } from 'node:stream';
 import {
   TtyProgressView,
+  formatSeconds,
   fractionDone,
   renderProgressBar,
 } from '../../../src/progress/progress-bar.js';
+import { FakeTerminal } from '../../helpers/fake-terminal.js';
 import { TableProgress } from '../../../src/transfer/progress.js';
 
 function table(name: string, at = 0): TableProgress {
@@ -26,7 +28,7 @@ describe('renderProgressBar', () => {
     const queued = new TableProgress('in.c-s.c', 'x');
     const lines = renderProgressBar([a, b, queued], 10_000, 200);
     expect(lines).toEqual([
-      '[##########..........]  50% in.c-s.a  transfer  1/4 slices  50.0 MB  5.0 MB/s  10 s',
+      '[##########..........]  50% in.c-s.a  transfer  1/4 slices  50.0 MB  5.0 MB/s  10 s  ETA 10 s',
       'tables 1/3 done, 50.0 MB, 5.0 MB/s, 10 s',
     ]);
   });
@@ -51,7 +53,7 @@ describe('renderProgressBar', () => {
 });
 
 describe('TtyProgressView', () => {
-  it('keeps log lines above the bar and removes the bar when stopped', () => {
+  it('keeps log lines above the bar and leaves one final frame when stopped', () => {
     const tty = Object.assign(new PassThrough(), { columns: 80 });
     let screen = '';
     tty.on('data', (chunk: Buffer) => (screen += chunk.toString()));
@@ -59,10 +61,52 @@ describe('TtyProgressView', () => {
     const p = table('in.c-s.a');
     view.update([p], 1_000);
     view.output.write('a log line\n');
-    view.stop();
-    // Redraw: up 2 lines + clear, the log line, then the 2 bar lines again; stop lifts them.
+    view.stop([p], 2_000);
+    // Redraw: up 2 lines + clear, the log line, then the 2 bar lines again; stop replaces them.
     expect(screen).toContain('\x1b[2F\x1b[Ja log line\n[');
-    expect(screen.endsWith('\x1b[2F\x1b[J')).toBe(true);
-    expect(screen.match(/tables 0\/1 done/g)?.length).toBe(2);
+    expect(
+      screen.endsWith('\x1b[2F\x1b[Jtables 0/1 done, 1 not finished, 0.0 MB, 0.0 MB/s, 2 s\n'),
+    ).toBe(true);
+  });
+
+  it('a warning during a run is on the screen once, with no stale frame left behind', () => {
+    const terminal = new FakeTerminal(120);
+    const view = new TtyProgressView(terminal);
+    const [a, b, c] = ['in.c-s.a', 'in.c-s.b', 'in.c-s.c'].map((name) => table(name));
+    const all = [a!, b!, c!];
+    for (const p of all) {
+      p.phase = 'transfer';
+      p.bytesTotal = 10_000_000;
+    }
+    const frames = 12;
+    for (let i = 1; i <= frames; i++) {
+      for (const p of all) p.bytes = Math.min(10_000_000, i * 1_000_000);
+      if (i === 4) view.output.write('Warning: The source token expires in 3 days.\n');
+      if (i === 6) b!.finish(6_000, 'done');
+      if (i === 8) view.output.write('Error: Table "in.c-s.c" failed (user error): it broke.\n');
+      if (i === 8) c!.finish(8_000, 'failed', 'it broke');
+      view.update(all, i * 1_000);
+    }
+    view.output.write('Summary\n');
+    view.stop(all, 13_000);
+    const screen = terminal.screen();
+    expect(screen).toEqual([
+      'Warning: The source token expires in 3 days.',
+      'Error: Table "in.c-s.c" failed (user error): it broke.',
+      'Summary',
+      'tables 1/3 done, 1 failed, 1 not finished, 30.0 MB, 2.3 MB/s, 13 s',
+    ]);
+  });
+
+  it('shows an ETA while the sizes are known', () => {
+    const p = table('in.c-s.a');
+    p.phase = 'transfer';
+    p.bytesTotal = 100_000_000;
+    p.bytes = 25_000_000;
+    const lines = renderProgressBar([p], 5_000, 200);
+    expect(lines[0]).toMatch(/ETA 15 s$/);
+    expect(lines[1]).toMatch(/ETA 15 s$/);
+    expect(formatSeconds(200)).toBe('3 min 20 s');
+    expect(formatSeconds(7_500)).toBe('2 h 05 min');
   });
 });

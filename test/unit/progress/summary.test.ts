@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { TablePlan } from '../../../src/plan/plan-tables.js';
 import type { TableOutcome } from '../../../src/run.js';
-import { formatSummaryTable, summarize } from '../../../src/summary.js';
+import { formatBytes, formatSummaryTable, summarize } from '../../../src/summary.js';
 import { TableProgress } from '../../../src/transfer/progress.js';
 
 function outcome(
@@ -86,11 +86,22 @@ describe('summary', () => {
   it('formats a fixed-width table with one line per table plus the total', () => {
     const text = formatSummaryTable(summarize(outcomes, 10_000));
     expect(text.split('\n')).toEqual([
-      'table          status   rows    bytes  seconds  MB/s',
-      'in.c-s.orders  success  1000  8000000     4.00  2.00',
-      'in.c-s.broken  failed     10  1000000     2.00  0.50',
-      'in.c-s.later   skipped     0        0     0.00  0.00',
-      'total                   1010  9000000     4.00  2.25',
+      'table          destination                   status   rows     size  seconds  MB/s  error',
+      'in.c-s.orders  out/tables/in.c-s.orders.csv  success  1000  8.00 MB     4.00  2.00',
+      'in.c-s.broken  out/tables/in.c-s.broken.csv  failed     10  1.00 MB     2.00  0.50  slice 2 failed',
+      'in.c-s.later   out/tables/in.c-s.later.csv   skipped     0      0 B     0.00  0.00',
+      'total                                                 1010  9.00 MB     4.00  2.25',
     ]);
+  });
+
+  it.each([
+    [0, '0 B'],
+    [999, '999 B'],
+    [1_000, '1.00 kB'],
+    [12_345_678, '12.3 MB'],
+    [376_600_000, '377 MB'],
+    [1_508_000_000, '1.51 GB'],
+  ])('formats %d bytes as %s', (bytes, text) => {
+    expect(formatBytes(bytes)).toBe(text);
   });
 });

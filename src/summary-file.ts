@@ -1,0 +1,122 @@
+/**
+ * `--summary-file PATH`: the run's result as one JSON document for orchestrators (schema in
+ * docs/summary-file.md). Built by a pure function; written once when the run ends, whatever the
+ * outcome, through a temporary file and a rename, so a reader never sees half a document.
+ */
+import { rename, stat, writeFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { UserError, messageOf } from './errors.js';
+import type { TableOutcome } from './run.js';
+import type { SecretMasker } from './secrets.js';
+import { summarize } from './summary.js';
+
+export const SUMMARY_FILE_VERSION = 1;
+
+export type RunStatus = 'success' | 'partial' | 'failed';
+
+export interface SummaryFileTable {
+  readonly source: string;
+  readonly destination: string;
+  readonly pattern: string | null;
+  readonly mode: 'full' | 'append' | 'upsert';
+  readonly window: { readonly since: string | null; readonly until: string | null } | null;
+  readonly status: string;
+  readonly rows: number;
+  readonly bytes: number;
+  readonly seconds: number;
+  readonly error: string | null;
+}
+
+export interface SummaryFileDocument {
+  readonly version: typeof SUMMARY_FILE_VERSION;
+  readonly status: RunStatus;
+  readonly exitCode: number;
+  /** The run's final sentence when it did not succeed (also written to stderr). */
+  readonly error: string | null;
+  readonly startedAt: string;
+  readonly finishedAt: string;
+  readonly totals: {
+    readonly tables: number;
+    readonly succeeded: number;
+    readonly failed: number;
+    readonly skipped: number;
+    readonly rows: number;
+    readonly bytes: number;
+    readonly seconds: number;
+    readonly megabytesPerSecond: number;
+  };
+  readonly tables: readonly SummaryFileTable[];
+}
+
+/** Builds the document (pure). `outcomes` is empty when the run ended before any table started. */
+export function summaryDocument(input: {
+  readonly outcomes: readonly TableOutcome[];
+  readonly exitCode: number;
+  readonly error: string | undefined;
+  readonly startedAtMs: number;
+  readonly nowMs: number;
+}): SummaryFileDocument {
+  const { outcomes, exitCode } = input;
+  const summary = summarize(outcomes, input.nowMs);
+  const count = (status: string) => outcomes.filter((o) => o.status === status).length;
+  const succeeded = count('success');
+  const status: RunStatus = exitCode === 0 ? 'success' : succeeded > 0 ? 'partial' : 'failed';
+  const iso = (unixSeconds: number | undefined) =>
+    unixSeconds === undefined ? null : new Date(unixSeconds * 1000).toISOString();
+  return {
+    version: SUMMARY_FILE_VERSION,
+    status,
+    exitCode,
+    error: input.error ?? null,
+    startedAt: new Date(input.startedAtMs).toISOString(),
+    finishedAt: new Date(input.nowMs).toISOString(),
+    totals: {
+      tables: outcomes.length,
+      succeeded,
+      failed: count('failed'),
+      skipped: outcomes.length - succeeded - count('failed'),
+      ...summary.totals,
+    },
+    tables: outcomes.map((o, i) => {
+      const row = summary.rows[i];
+      return {
+        source: o.plan.sourceId,
+        destination: o.progress.destination,
+        pattern: o.plan.pattern ?? null,
+        mode: o.plan.mode,
+        window: o.window ? { since: iso(o.window.since), until: iso(o.window.until) } : null,
+        status: o.status,
+        rows: row?.rows ?? 0,
+        bytes: row?.bytes ?? 0,
+        seconds: row?.seconds ?? 0,
+        error: o.error === undefined ? null : messageOf(o.error),
+      };
+    }),
+  };
+}
+
+/**
+ * Checks before the run that the summary file's folder exists, so a typo fails at once (exit 1)
+ * instead of after the data moved.
+ * @throws UserError naming the path
+ */
+export async function checkSummaryPath(path: string): Promise<void> {
+  const folder = dirname(resolve(path));
+  const info = await stat(folder).catch(() => undefined);
+  if (!info?.isDirectory()) {
+    throw new UserError(
+      `--summary-file ${JSON.stringify(path)}: the folder ${JSON.stringify(folder)} does not exist.`,
+    );
+  }
+}
+
+/** Writes the document, masked, through `<path>.tmp` and a rename. */
+export async function writeSummaryFile(
+  path: string,
+  document: SummaryFileDocument,
+  masker: SecretMasker,
+): Promise<void> {
+  const temporary = `${path}.tmp`;
+  await writeFile(temporary, `${masker.mask(JSON.stringify(document, null, 2))}\n`);
+  await rename(temporary, path);
+}

@@ -1,0 +1,352 @@
+/**
+ * At home in Keboola and in a terminal (issue 13): the runner's logging contracts (standard and
+ * GELF), the UI's sync actions, whole-bucket patterns, the CLI details and `--summary-file`.
+ */
+import { readFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:net';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { SummaryFileDocument } from '../../src/summary-file.js';
+import { useEmulator } from '../helpers/emulator.js';
+import { readSlicedTable } from '../helpers/output.js';
+import { listFiles, makeDataDir, removeDir, runCli, type CliResult } from '../helpers/run-cli.js';
+import { expectNoSecrets } from '../helpers/secret-scan.js';
+import { TOKENS, platformSeed } from './platform-fixtures.js';
+
+/** A read-only token of the same bucket that expires in 3 days: the run warns about it. */
+const EXPIRING_TOKEN = '301-3010-0000000000000000000000000000000000000010';
+
+function seed() {
+  const nowSeconds = Math.floor(Date.now() / 1000);
+  const base = platformSeed(nowSeconds);
+  const project = base.projects[0]!;
+  const expires = new Date(Date.now() + 3 * 86_400_000).toISOString().replace(/\.\d+Z$/, '+0000');
+  return {
+    ...base,
+    projects: [
+      {
+        ...project,
+        tokens: [
+          ...(project.tokens ?? []),
+          { token: EXPIRING_TOKEN, bucketPermissions: { 'in.c-sales': 'read' as const }, expires },
+        ],
+      },
+    ],
+  };
+}
+
+const emulator = useEmulator(seed());
+const SECRETS = [...Object.values(TOKENS), EXPIRING_TOKEN];
+const dirs: string[] = [];
+afterEach(async () => {
+  await Promise.all(dirs.splice(0).map(removeDir));
+});
+
+async function dataDirWith(
+  parameters: Record<string, unknown>,
+  root: Record<string, unknown> = {},
+) {
+  const dir = await makeDataDir({
+    parameters: { '#token': TOKENS.read, url: emulator.url, ...parameters },
+    ...root,
+  });
+  dirs.push(dir);
+  return dir;
+}
+
+async function run(args: readonly string[], env: Record<string, string> = {}): Promise<CliResult> {
+  const result = await runCli(args, {
+    env: { AWS_ENDPOINT_URL_S3: emulator.url, KBC_TABLE_SYNC_POLL_INITIAL_MS: '20', ...env },
+    timeoutMs: 60_000,
+  });
+  await expectNoSecrets([...SECRETS, ...emulator.control.issuedSecrets()], result);
+  return result;
+}
+
+const isJson = (line: string) => {
+  try {
+    JSON.parse(line);
+    return line.trim().startsWith('{') || line.trim().startsWith('[');
+  } catch {
+    return false;
+  }
+};
+
+describe('logging under the Keboola runner', () => {
+  it('standard logging: text lines on stdout, a Warning: line, nothing on stderr', async () => {
+    const dataDir = await dataDirWith({
+      '#token': EXPIRING_TOKEN,
+      tables: [{ name: 'customers' }],
+    });
+    const result = await run(['--data', dataDir], { KBC_RUNID: '123.456', KBC_DATADIR: dataDir });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toBe('');
+    const lines = result.stdout.split('\n').filter((line) => line !== '');
+    expect(lines.filter(isJson)).toEqual([]);
+    const warnings = lines.filter((line) => line.startsWith('Warning: '));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/^Warning: The source token expires in [23] day\(s\)/);
+    expect(lines.some((line) => /^table\s+destination\s+status\s+rows\s+size/.test(line))).toBe(
+      true,
+    );
+  });
+
+  it('a failing run under the runner writes its one sentence to stderr', async () => {
+    const dataDir = await dataDirWith({ tables: [{ name: 'nope' }] });
+    const result = await run(['--data', dataDir], { KBC_RUNID: '123.457' });
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim().split('\n')).toEqual([
+      'The table "nope" was not found in the bucket "in.c-sales".',
+    ]);
+    expect(result.stdout.split('\n').filter(isJson)).toEqual([]);
+  });
+
+  it('GELF over TCP: frames at levels 6 and 4 with the required fields and no secret', async () => {
+    const frames: string[] = [];
+    let buffer = '';
+    const server: Server = createServer((socket) => {
+      socket.setEncoding('utf8');
+      socket.on('data', (chunk: string) => {
+        buffer += chunk;
+        const parts = buffer.split('\0');
+        buffer = parts.pop() ?? '';
+        frames.push(...parts);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const address = server.address();
+    const port = typeof address === 'object' && address ? address.port : 0;
+    try {
+      const dataDir = await dataDirWith({
+        '#token': EXPIRING_TOKEN,
+        tables: [{ name: 'customers' }],
+      });
+      const result = await run(['--data', dataDir], {
+        KBC_RUNID: '123.458',
+        KBC_LOGGER_ADDR: '127.0.0.1',
+        KBC_LOGGER_PORT: String(port),
+      });
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stderr).toBe('');
+      expect(result.stdout).toBe('');
+      const messages = frames.map((frame) => JSON.parse(frame) as Record<string, unknown>);
+      for (const message of messages) {
+        expect(message).toMatchObject({ version: '1.1' });
+        expect(message.host).toEqual(expect.any(String));
+        expect(message.timestamp).toEqual(expect.any(Number));
+        expect(message.short_message).toEqual(expect.any(String));
+      }
+      const levels = new Set(messages.map((message) => message.level));
+      expect(levels).toContain(6);
+      expect(levels).toContain(4);
+      expect(messages.find((message) => message.level === 4)?.short_message as string).toMatch(
+        /^The source token expires/,
+      );
+      expect(
+        messages.some(
+          (m) => typeof m.full_message === 'string' && m.full_message.includes('destination'),
+        ),
+      ).toBe(true);
+      await expectNoSecrets(SECRETS, { stdout: frames.join('\n') });
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
+  it('outside Keboola: JSON lines when piped, text with --log-format text', async () => {
+    const dataDir = await dataDirWith({ tables: [{ name: 'customers' }] });
+    const json = await run(['--data', dataDir]);
+    expect(json.code, json.stderr).toBe(0);
+    const lines = json.stdout.split('\n').filter((line) => line !== '');
+    expect(lines.every(isJson)).toBe(true);
+    const text = await run(['--data', dataDir, '--log-format', 'text']);
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout.split('\n').filter(isJson)).toEqual([]);
+    expect(text.stdout).toMatch(/^Summary$/m);
+  });
+});
+
+describe('sync actions for the UI', () => {
+  it('tableOptions lists every table of the bucket as value and label', async () => {
+    const dataDir = await dataDirWith({ tableName: '' }, { action: 'tableOptions' });
+    const result = await run(['--data', dataDir]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(JSON.parse(result.stdout)).toEqual([
+      { value: 'customers', label: 'customers (3 rows, primary key id)' },
+      { value: 'empty', label: 'empty (0 rows, primary key id)' },
+      { value: 'events', label: 'events (2 rows, primary key id)' },
+      { value: 'orders', label: 'orders (2,500 rows, primary key id)' },
+    ]);
+    expect(await listFiles(join(dataDir, 'out'))).toEqual([]);
+  });
+
+  it('columnOptions lists the columns of the row table, root credentials merged in', async () => {
+    const dataDir = await dataDirWith(
+      { tableName: 'orders', primaryKey: [], columns: [] },
+      { action: 'columnOptions' },
+    );
+    const result = await run(['--data', dataDir]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(JSON.parse(result.stdout)).toEqual([
+      { value: 'id', label: 'id (primary key)' },
+      { value: 'customer', label: 'customer' },
+      { value: 'amount', label: 'amount' },
+    ]);
+    const none = await run(['action', 'columnOptions', '--data', await dataDirWith({})]);
+    expect(JSON.parse(none.stdout)).toEqual([]);
+    const missing = await dataDirWith({ tableName: 'nope' }, { action: 'columnOptions' });
+    const failed = await run(['--data', missing]);
+    expect(failed.code).toBe(1);
+    expect(failed.stderr.trim()).toBe('The table "nope" was not found in the bucket "in.c-sales".');
+  });
+
+  it('a sync action past its deadline exits 1 naming the call that did not answer', async () => {
+    emulator.control.addFault({ kind: 'latency', ms: 4_000, path: 'tokens/verify', count: 1 });
+    const dataDir = await dataDirWith({});
+    const startedMs = Date.now();
+    const result = await run(['action', 'testConnection', '--data', dataDir], {
+      KBC_TABLE_SYNC_ACTION_DEADLINE_MS: '300',
+    });
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe('');
+    expect(result.stderr.trim()).toBe(
+      `The sync action "testConnection" did not finish within 0.3 s: the source Storage API ${emulator.url} did not answer verifyToken().`,
+    );
+    // Generous bound: the deadline ends the process well before the stalled answer.
+    expect(Date.now() - startedMs).toBeLessThan(30_000);
+  });
+});
+
+describe('the command line', () => {
+  it('--version prints the version of package.json', async () => {
+    const packageJson = JSON.parse(
+      await readFile(new URL('../../package.json', import.meta.url), 'utf8'),
+    ) as { version: string };
+    const result = await run(['--version']);
+    expect(result).toMatchObject({ code: 0, stdout: `${packageJson.version}\n`, stderr: '' });
+  });
+
+  it('an unknown action exits 1 and lists the valid ones; action --help works', async () => {
+    const dataDir = await dataDirWith({});
+    const result = await run(['action', 'lst', '--data', dataDir]);
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim()).toBe(
+      'Unknown action "lst": use one of run, list, info, sourceInfo, testConnection, plan, tableOptions, columnOptions.',
+    );
+    const help = await run(['action', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/^kbc-table-sync action <name>/);
+    expect(help.stdout).toMatch(/^ {2}tableOptions {2}/m);
+  });
+});
+
+describe('whole-bucket sync', () => {
+  interface PlanDocument {
+    warnings: string[];
+    tables: {
+      source: string;
+      pattern?: string;
+      destination: string;
+      mode: string;
+      primaryKey: string[];
+    }[];
+  }
+
+  async function plan(parameters: Record<string, unknown>): Promise<PlanDocument> {
+    const dataDir = await dataDirWith(parameters);
+    const result = await run(['--data', dataDir, '--dry-run']);
+    expect(result.code, result.stderr).toBe(0);
+    return JSON.parse(result.stdout) as PlanDocument;
+  }
+
+  it('"*" expands to every table in name order; plan shows the expansion', async () => {
+    const document = await plan({ tables: [{ name: '*' }] });
+    expect(document.tables.map((t) => [t.source, t.pattern])).toEqual([
+      ['in.c-sales.customers', '*'],
+      ['in.c-sales.empty', '*'],
+      ['in.c-sales.events', '*'],
+      ['in.c-sales.orders', '*'],
+    ]);
+  });
+
+  it('a prefix, exclude, an explicit override and a pattern matching nothing', async () => {
+    const document = await plan({
+      tables: [
+        { name: 'e*', incremental: true, primaryKey: 'source', changedSince: 'lastRun' },
+        { name: 'events', destination: 'events_by_hand' },
+        { name: 'zz_*' },
+      ],
+      exclude: ['empty'],
+    });
+    expect(document.tables.map((t) => [t.source, t.pattern ?? null, t.destination])).toEqual([
+      ['in.c-sales.events', null, 'out/tables/events_by_hand.csv'],
+    ]);
+    expect(document.warnings).toEqual([
+      'The pattern "e*" (tables[0]) matches no table of the bucket "in.c-sales" after exclude.',
+      'The pattern "zz_*" (tables[2]) matches no table of the bucket "in.c-sales" after exclude.',
+    ]);
+  });
+
+  it('a run of "*" with primaryKey "source" and incremental upserts each table on its own key', async () => {
+    const dataDir = await dataDirWith({
+      tables: [{ name: '*', incremental: true, primaryKey: 'source' }],
+      exclude: ['orders', 'e*'],
+    });
+    const summaryFile = join(dataDir, 'summary.json');
+    const result = await run(['--data', dataDir, '--summary-file', summaryFile]);
+    expect(result.code, result.stderr).toBe(0);
+    const customers = await readSlicedTable(dataDir, 'customers.csv');
+    expect(customers.manifest).toMatchObject({ primary_key: ['id'], incremental: true });
+    expect(customers.rows).toHaveLength(3);
+    expect(await listFiles(join(dataDir, 'out', 'tables'))).toEqual(
+      expect.not.arrayContaining([expect.stringMatching(/^(orders|events|empty)/)]),
+    );
+    const document = JSON.parse(await readFile(summaryFile, 'utf8')) as SummaryFileDocument;
+    expect(document).toMatchObject({
+      version: 1,
+      status: 'success',
+      exitCode: 0,
+      error: null,
+      totals: { tables: 1, succeeded: 1, failed: 0, skipped: 0, rows: 3 },
+      tables: [
+        {
+          source: 'in.c-sales.customers',
+          destination: 'out/tables/customers.csv',
+          pattern: '*',
+          mode: 'upsert',
+          window: { since: null, until: null },
+          status: 'success',
+          rows: 3,
+          error: null,
+        },
+      ],
+    });
+  });
+});
+
+describe('--summary-file on a failed run', () => {
+  it('writes the failure and its sentence, with no table', async () => {
+    const dataDir = await dataDirWith({ tables: [{ name: 'nope' }] });
+    const summaryFile = join(dataDir, 'summary.json');
+    const result = await run(['--data', dataDir, '--summary-file', summaryFile]);
+    expect(result.code).toBe(1);
+    const document = JSON.parse(await readFile(summaryFile, 'utf8')) as SummaryFileDocument;
+    expect(document).toMatchObject({
+      status: 'failed',
+      exitCode: 1,
+      error: 'The table "nope" was not found in the bucket "in.c-sales".',
+      totals: { tables: 0, rows: 0 },
+      tables: [],
+    });
+  });
+
+  it('refuses a summary path whose folder does not exist, before anything runs', async () => {
+    const dataDir = await dataDirWith({ tables: [{ name: 'customers' }] });
+    const result = await run(['--data', dataDir, '--summary-file', join(dataDir, 'no', 's.json')]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(
+      /^--summary-file ".*s\.json": the folder ".*no" does not exist\.\n$/,
+    );
+    expect(await listFiles(join(dataDir, 'out'))).toEqual([]);
+  });
+});
