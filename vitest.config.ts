@@ -13,6 +13,7 @@ const SLOW = [
   'test/integration/demo.test.ts',
   'test/integration/faults-matrix.test.ts',
   'test/integration/streaming-memory.test.ts',
+  'test/integration/run-lock.test.ts',
 ];
 
 export default defineConfig({

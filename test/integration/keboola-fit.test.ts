@@ -126,6 +126,11 @@ describe('logging under the Keboola runner', () => {
         KBC_LOGGER_ADDR: '127.0.0.1',
         KBC_LOGGER_PORT: String(port),
       });
+      // In process, main() returns once gelf-pro has written the last frame; the listener may
+      // read it a moment later. Wait (bounded) for the summary, the run's last record.
+      for (let i = 0; i < 100 && !frames.some((f) => f.includes('full_message')); i++) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
       expect(result.code, result.stderr).toBe(0);
       expect(result.stderr).toBe('');
       expect(result.stdout).toBe('');

@@ -90,7 +90,7 @@ describe('parseSeed', () => {
   });
 
   it('has one master token of each role in the demo seed', () => {
-    const text = readFileSync(new URL('../../../data/seed/seed.json', import.meta.url), 'utf8');
+    const text = readFileSync(new URL('../../../seed/seed.json', import.meta.url), 'utf8');
     const tokens = parseSeed(JSON.parse(text)).projects[0]?.tokens ?? [];
     expect(tokens.filter((t) => t.isMasterToken).map((t) => t.role)).toEqual([
       'admin',
