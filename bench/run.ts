@@ -3,16 +3,18 @@
  * clients' approach and the raw-copy limit (issue 5). Not a test; never runs in CI.
  *
  *   npm run bench -- [--sizes 1,4] [--sweep 2,4,8,16] [--small-tables 200] [--latency-ms 50]
- *                    [--rate-mbps 40] [--cases a,b,c,d] [--out bench/results]
+ *                    [--rate-mbps 40] [--cases a,b,c,d] [--scheduled-tables 200]
+ *                    [--scheduled-changed 10] [--out bench/results]
  *
  * `--sizes` are GiB of uncompressed CSV. Cases per size: (a) platform job, (b) standalone job,
  * (c) official clients (sequential download + gunzip + concatenate), (d) raw copy with
- * `curl --parallel`; once: (e) many small tables against one table with the same rows.
+ * `curl --parallel`; once: (e) many small tables against one table with the same rows, and (f) a
+ * scheduled run of `lastRun` tables of which a few changed, skipping against exporting all.
  */
 import aws4 from 'aws4';
 import { execFileSync } from 'node:child_process';
 import { createReadStream } from 'node:fs';
-import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
@@ -47,6 +49,9 @@ interface Options {
   readonly curlParallel: number;
   /** Which of the per-size cases a–d to run (all by default; ratios need all four). */
   readonly cases: ReadonlySet<string>;
+  /** (f) the scheduled run: tables synced once, how many of them then change (0 tables: skip). */
+  readonly scheduledTables: number;
+  readonly scheduledChanged: number;
 }
 
 function parseArgs(argv: readonly string[]): Options {
@@ -71,6 +76,8 @@ function parseArgs(argv: readonly string[]): Options {
     outDir: resolve(get('out') ?? join(ROOT, 'bench', 'results')),
     curlParallel: Number(get('curl-parallel') ?? 50),
     cases: new Set((get('cases') ?? 'a,b,c,d').split(',')),
+    scheduledTables: Number(get('scheduled-tables') ?? 200),
+    scheduledChanged: Number(get('scheduled-changed') ?? 10),
   };
 }
 
@@ -143,14 +150,21 @@ async function runJob(
     slicesPerTable?: number;
     slicesGlobal?: number;
     parallelism?: number;
+    /** `lastRun` tables, run in this data folder (kept: it carries the state). */
+    lastRunDir?: string;
+    env?: NodeJS.ProcessEnv;
   } = {},
 ): Promise<{ measured: Measured; summaries: SummaryLine[]; peakFromJobMB: number | null }> {
-  const dir = await mkdtemp(join(tmpdir(), 'kts-bench-'));
+  const dir = opts.lastRunDir ?? (await mkdtemp(join(tmpdir(), 'kts-bench-')));
   try {
     const parameters: Record<string, unknown> = {
       '#token': SOURCE_TOKEN,
       url: emulator.url,
-      tables: tables.map((name) => ({ name })),
+      tables: tables.map((name) =>
+        opts.lastRunDir
+          ? { name, incremental: true, primaryKey: ['id'], changedSince: 'lastRun' }
+          : { name },
+      ),
       ...(opts.parallelism ? { parallelism: opts.parallelism } : {}),
       ...(opts.standalone
         ? { destination: { url: emulator.url, '#token': DEST_TOKEN, bucket: DEST_BUCKET } }
@@ -165,6 +179,7 @@ async function runJob(
         ? { KBC_TABLE_SYNC_SLICES_PER_TABLE: String(opts.slicesPerTable) }
         : {}),
       ...(opts.slicesGlobal ? { KBC_TABLE_SYNC_SLICES_GLOBAL: String(opts.slicesGlobal) } : {}),
+      ...opts.env,
     };
     const measured = await measure(process.execPath, [CLI, 'run', '--data', dir], { env });
     if (measured.code !== 0) {
@@ -178,12 +193,13 @@ async function runJob(
     const peak = totals?.peakRssBytes;
     return { measured, summaries, peakFromJobMB: peak ? mb(peak) : null };
   } finally {
-    await rm(dir, { recursive: true, force: true });
+    if (!opts.lastRunDir) await rm(dir, { recursive: true, force: true });
   }
 }
 
 interface SummaryLine {
   readonly table: string;
+  readonly status?: string;
   readonly rows: number;
   readonly bytes: number;
   readonly seconds: number;
@@ -481,6 +497,32 @@ async function benchSize(emulator: EmulatorHandle, sizeGiB: number, options: Opt
     sweep,
     ratios,
     ceilings: ceilingsOf(cases, verification, bytes),
+    targets: targetsOf(cases, ratios, ceilingsOf(cases, verification, bytes), verification),
+  };
+}
+
+/**
+ * The issue-18 figures of one size: a/d against its ceiling, the job's CPU beyond what
+ * verification alone needs (as a share of it), and the peak RSS of both job modes.
+ */
+function targetsOf(
+  cases: CasesRun,
+  ratios: Record<string, number>,
+  ceilings: ReturnType<typeof ceilingsOf>,
+  verification: Verification | undefined,
+) {
+  const ad = ratios['a/d'];
+  const ceiling = ceilings?.['a/d'];
+  const beyond = (r: CaseResult | undefined) =>
+    r && verification ? round(r.cpuSeconds / verification.cpuSeconds - 1) : undefined;
+  return {
+    'a/d': ad,
+    'a/d ceiling': ceiling,
+    'a/d ÷ ceiling': ad !== undefined && ceiling ? round(ad / ceiling) : undefined,
+    'a CPU beyond verification (share of verification)': beyond(cases.a),
+    'b CPU beyond verification (share of verification)': beyond(cases.b),
+    'a peak RSS MB': cases.a?.peakRssMB,
+    'b peak RSS MB': cases.b?.peakRssMB,
   };
 }
 
@@ -545,6 +587,74 @@ async function benchSmallTables(emulator: EmulatorHandle, options: Options) {
   };
 }
 
+/**
+ * (f) A scheduled run: `n` incremental `lastRun` tables synced once, then `changed` of them
+ * changed, then the next run timed twice from the same saved state: skipping the unchanged tables
+ * (the default), and with skipping switched off (`KBC_TABLE_SYNC_SKIP_UNCHANGED=0`, a setting for
+ * this comparison only), which exports all `n`.
+ */
+async function benchScheduled(emulator: EmulatorHandle, options: Options) {
+  const n = options.scheduledTables;
+  const changed = Math.min(n, options.scheduledChanged);
+  log(`Scheduled run: ${n} lastRun tables × ${options.smallRows} rows, ${changed} changed`);
+  const names = Array.from({ length: n }, (_, i) => `sched_${String(i).padStart(3, '0')}`);
+  // Last changed an hour ago, well before the first sync's watermark.
+  const timestamp = Math.floor(Date.now() / 1000) - 3600;
+  for (const name of names) {
+    await emulator.control.createTable(101, BUCKET, {
+      name,
+      columns: COLUMNS,
+      primaryKey: ['id'],
+      generate: { rows: options.smallRows },
+      timestamp,
+    });
+  }
+  const parallelism = 4;
+  const first = await mkdtemp(join(tmpdir(), 'kts-bench-sched-'));
+  const dirs: string[] = [first];
+  try {
+    const sync = await runJob(emulator, names, { parallelism, lastRunDir: first });
+    log(`  first sync of ${n} tables: ${sync.measured.seconds.toFixed(2)} s`);
+    const state = await readFile(join(first, 'out', 'state.json'), 'utf8');
+    for (const name of names.slice(0, changed)) {
+      await emulator.control.upsertRows(101, `${BUCKET}.${name}`, [
+        Object.fromEntries(COLUMNS.map((c) => [c, c === 'id' ? '1' : 'changed'])),
+      ]);
+    }
+    const runFrom = async (env: NodeJS.ProcessEnv) => {
+      const dir = await mkdtemp(join(tmpdir(), 'kts-bench-sched-'));
+      dirs.push(dir);
+      await mkdir(join(dir, 'in'), { recursive: true });
+      await writeFile(join(dir, 'in', 'state.json'), state);
+      return runJob(emulator, names, { parallelism, lastRunDir: dir, env });
+    };
+    const skipping = await runFrom({});
+    const exportingAll = await runFrom({ KBC_TABLE_SYNC_SKIP_UNCHANGED: '0' });
+    const unchanged = (r: typeof skipping) =>
+      r.summaries.filter((s) => s.status === 'unchanged').length;
+    const result = {
+      tables: n,
+      changedTables: changed,
+      rowsPerTable: options.smallRows,
+      parallelism,
+      firstSyncSeconds: round(sync.measured.seconds),
+      skippingSeconds: round(skipping.measured.seconds),
+      skippingUnchangedTables: unchanged(skipping),
+      skippingPeakRssMB: mb(skipping.measured.peakRssBytes),
+      exportingAllSeconds: round(exportingAll.measured.seconds),
+      exportingAllUnchangedTables: unchanged(exportingAll),
+      exportingAllPeakRssMB: mb(exportingAll.measured.peakRssBytes),
+      speedup: round(exportingAll.measured.seconds / skipping.measured.seconds, 1),
+    };
+    log(
+      `  (f) skipping ${result.skippingSeconds} s (${result.skippingUnchangedTables} unchanged), exporting all ${result.exportingAllSeconds} s: ${result.speedup}×`,
+    );
+    return result;
+  } finally {
+    for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+  }
+}
+
 function printTable(size: Awaited<ReturnType<typeof benchSize>>): void {
   const lines = [
     `${size.sizeGiB} GiB CSV (${size.csvBytes === null ? '?' : mb(size.csvBytes)} MB), ${mb(size.compressedBytes)} MB gzip in ${size.slices} slices`,
@@ -562,6 +672,9 @@ function printTable(size: Awaited<ReturnType<typeof benchSize>>): void {
           `ceilings on ${size.ceilings.cores} cores: a/d ≤ ${size.ceilings['a/d']} (verification + the emulator serving (d) need ${size.ceilings.verifyingCopyFloorSeconds} s)${size.ceilings['b/d'] === undefined ? '' : `, b/d ≤ ${size.ceilings['b/d']} (the import job alone)`}`,
         ]
       : []),
+    `targets: ${Object.entries(size.targets)
+      .map(([k, v]) => `${k} ${v === undefined ? '-' : v}`)
+      .join('; ')}`,
   ];
   process.stdout.write(`\n${lines.join('\n')}\n`);
 }
@@ -581,6 +694,13 @@ async function main(): Promise<void> {
     }
     const small = options.smallTables > 0 ? await benchSmallTables(emulator, options) : undefined;
     if (small) process.stdout.write(`\nsmall tables: ${JSON.stringify(small)}\n`);
+    const scheduled =
+      options.scheduledTables > 0 ? await benchScheduled(emulator, options) : undefined;
+    if (scheduled) {
+      process.stdout.write(
+        `\n(f) scheduled run, ${scheduled.tables} lastRun tables, ${scheduled.changedTables} changed: skipping ${scheduled.skippingSeconds} s (${scheduled.skippingUnchangedTables} unchanged, peak RSS ${scheduled.skippingPeakRssMB} MB), exporting all ${scheduled.exportingAllSeconds} s: ${scheduled.speedup}× faster\n`,
+      );
+    }
     const result = {
       startedAt,
       command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
@@ -600,6 +720,7 @@ async function main(): Promise<void> {
       },
       sizes,
       smallTables: small,
+      scheduled,
       objectStore: emulator.control.stats().objectStore.throttle,
     };
     await mkdir(options.outDir, { recursive: true });

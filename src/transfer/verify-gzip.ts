@@ -1,6 +1,7 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import { createGunzip, type Gunzip } from 'node:zlib';
 import { CsvRecordCounter } from './csv-records.js';
+import { noteTransferredBytes } from './reclaim.js';
 
 /** What a verified slice held. */
 export interface SliceTally {
@@ -45,6 +46,7 @@ export class GzipVerifier extends Transform {
     this.#gunzip.on('data', (chunk: Buffer) => {
       this.#uncompressedBytes += chunk.length;
       this.#counter.feed(chunk);
+      noteTransferredBytes(chunk.length);
     });
     this.#gunzipEnded = new Promise((resolve) => {
       this.#gunzip.once('end', resolve);
@@ -58,6 +60,7 @@ export class GzipVerifier extends Transform {
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.#compressedBytes += chunk.length;
     this.onBytes?.(chunk.length);
+    noteTransferredBytes(chunk.length);
     if (this.#held) this.push(this.#held);
     this.#held = chunk;
     if (this.#gunzipError) {
