@@ -95,7 +95,9 @@ try {
     const dir = await mkdtemp(join(tmpdir(), 'kts-probe-'));
     await writeFile(
       join(dir, 'config.json'),
-      JSON.stringify({ parameters: { '#token': TOKEN, url: emulator.url, tables: [{ name: 't' }] } }),
+      JSON.stringify({
+        parameters: { '#token': TOKEN, url: emulator.url, tables: [{ name: 't' }] },
+      }),
     );
     const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, AWS_ENDPOINT_URL_S3: emulator.url };
     for (const kv of (envText ?? '').split(',').filter(Boolean)) {

@@ -3,7 +3,7 @@
  * clients' approach and the raw-copy limit (issue 5). Not a test; never runs in CI.
  *
  *   npm run bench -- [--sizes 1,4] [--sweep 2,4,8,16] [--small-tables 200] [--latency-ms 50]
- *                    [--rate-mbps 40] [--cases a,b,c,d] [--scheduled-tables 200]
+ *                    [--rate-mbps 40] [--cases a,b,c,d] [--repeat 1] [--scheduled-tables 200]
  *                    [--scheduled-changed 10] [--out bench/results]
  *
  * `--sizes` are GiB of uncompressed CSV. Cases per size: (a) platform job, (b) standalone job,
@@ -27,6 +27,7 @@ import { createStorageClient } from '../src/storage/storage-client.js';
 import type { FileDetail } from '../src/storage/types.js';
 import { GzipVerifier } from '../src/transfer/verify-gzip.js';
 import { COLUMNS, CSV_BYTES_PER_ROW, SLICE_ROWS } from './bench-table.js';
+import { JOB_NODE_FLAGS } from './job-flags.js';
 import { cpuSecondsSince, measure, type Measured } from './measure.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..', '..');
@@ -49,6 +50,8 @@ interface Options {
   readonly curlParallel: number;
   /** Which of the per-size cases a–d to run (all by default; ratios need all four). */
   readonly cases: ReadonlySet<string>;
+  /** Runs of the cases a–d per size on the same generated table (median and spread printed). */
+  readonly repeat: number;
   /** (f) the scheduled run: tables synced once, how many of them then change (0 tables: skip). */
   readonly scheduledTables: number;
   readonly scheduledChanged: number;
@@ -76,6 +79,7 @@ function parseArgs(argv: readonly string[]): Options {
     outDir: resolve(get('out') ?? join(ROOT, 'bench', 'results')),
     curlParallel: Number(get('curl-parallel') ?? 50),
     cases: new Set((get('cases') ?? 'a,b,c,d').split(',')),
+    repeat: Math.max(1, Number(get('repeat') ?? 1)),
     scheduledTables: Number(get('scheduled-tables') ?? 200),
     scheduledChanged: Number(get('scheduled-changed') ?? 10),
   };
@@ -181,7 +185,13 @@ async function runJob(
       ...(opts.slicesGlobal ? { KBC_TABLE_SYNC_SLICES_GLOBAL: String(opts.slicesGlobal) } : {}),
       ...opts.env,
     };
-    const measured = await measure(process.execPath, [CLI, 'run', '--data', dir], { env });
+    const measured = await measure(
+      process.execPath,
+      [...JOB_NODE_FLAGS, CLI, 'run', '--data', dir],
+      {
+        env,
+      },
+    );
     if (measured.code !== 0) {
       throw new Error(
         `The job failed (exit ${measured.code}):\n${measured.stderr}\n${tail(measured.stdout)}`,
@@ -406,27 +416,38 @@ async function timed<T>(
   return { value, seconds };
 }
 
-async function benchSize(emulator: EmulatorHandle, sizeGiB: number, options: Options) {
+async function benchSize(
+  emulator: EmulatorHandle,
+  sizeGiB: number,
+  options: Options,
+  repetition: number,
+) {
   const table = `big_${sizeGiB}g`.replace('.', '_');
   const rows = Math.round((sizeGiB * GIB) / CSV_BYTES_PER_ROW);
-  log(`Size ${sizeGiB} GiB: table ${table}, ${rows} rows`);
-  const generate = await timed('generate (DuckDB)', () =>
-    emulator.control.createTable(101, BUCKET, {
-      name: table,
-      columns: COLUMNS,
-      primaryKey: ['id'],
-      generate: { rows },
-      sliceRows: SLICE_ROWS,
-    }),
-  );
+  log(`Size ${sizeGiB} GiB: table ${table}, ${rows} rows, repetition ${repetition}`);
+  const loadAverage = loadavg().map((n) => round(n));
+  // Repetitions reuse the generated table and its cached export.
+  const generate =
+    repetition === 1
+      ? await timed('generate (DuckDB)', () =>
+          emulator.control.createTable(101, BUCKET, {
+            name: table,
+            columns: COLUMNS,
+            primaryKey: ['id'],
+            generate: { rows },
+            sliceRows: SLICE_ROWS,
+          }),
+        )
+      : { seconds: 0 };
   // The first run does the export job (DuckDB → gzip slices); later runs hit the export cache.
-  const first = await timed('first platform run (export + transfer)', () =>
-    runJob(emulator, [table]),
-  );
+  const first =
+    repetition === 1
+      ? await timed('first platform run (export + transfer)', () => runJob(emulator, [table]))
+      : { seconds: 0 };
   const file = await exportedFile(emulator, table);
   const bytes = file.sizeBytes ?? 0;
   const sweep: CaseResult[] = [];
-  for (const perTable of sizeGiB === options.sizesGiB[0] ? options.sweep : []) {
+  for (const perTable of sizeGiB === options.sizesGiB[0] && repetition === 1 ? options.sweep : []) {
     const run = await runJob(emulator, [table], {
       slicesPerTable: perTable,
       slicesGlobal: perTable,
@@ -486,6 +507,8 @@ async function benchSize(emulator: EmulatorHandle, sizeGiB: number, options: Opt
   );
   return {
     sizeGiB,
+    repetition,
+    loadAverage,
     table,
     rows,
     csvBytes,
@@ -655,6 +678,24 @@ async function benchScheduled(emulator: EmulatorHandle, options: Options) {
   }
 }
 
+/** Median and range over the repetitions of one size, for the figures the issue targets. */
+function printRepetitions(runs: ReadonlyArray<Awaited<ReturnType<typeof benchSize>>>): void {
+  const keys = Object.keys(runs[0]?.targets ?? {}) as Array<keyof (typeof runs)[number]['targets']>;
+  const lines = keys.flatMap((key) => {
+    const values = runs.flatMap((r) =>
+      typeof r.targets[key] === 'number' ? [r.targets[key]] : [],
+    );
+    if (values.length === 0) return [];
+    values.sort((x, y) => x - y);
+    const median = values[Math.floor(values.length / 2)] ?? 0;
+    return [`  ${key}: median ${median}, range ${values[0]} to ${values[values.length - 1]}`];
+  });
+  const loads = runs.map((r) => r.loadAverage[0]).join(', ');
+  process.stdout.write(
+    `\n${runs[0]?.sizeGiB} GiB over ${runs.length} runs (1-min load average at each start: ${loads}):\n${lines.join('\n')}\n`,
+  );
+}
+
 function printTable(size: Awaited<ReturnType<typeof benchSize>>): void {
   const lines = [
     `${size.sizeGiB} GiB CSV (${size.csvBytes === null ? '?' : mb(size.csvBytes)} MB), ${mb(size.compressedBytes)} MB gzip in ${size.slices} slices`,
@@ -688,9 +729,12 @@ async function main(): Promise<void> {
   try {
     const sizes = [];
     for (const sizeGiB of options.sizesGiB) {
-      const size = await benchSize(emulator, sizeGiB, options);
-      printTable(size);
-      sizes.push(size);
+      for (let repetition = 1; repetition <= options.repeat; repetition++) {
+        const size = await benchSize(emulator, sizeGiB, options, repetition);
+        printTable(size);
+        sizes.push(size);
+      }
+      if (options.repeat > 1) printRepetitions(sizes.filter((s) => s.sizeGiB === sizeGiB));
     }
     const small = options.smallTables > 0 ? await benchSmallTables(emulator, options) : undefined;
     if (small) process.stdout.write(`\nsmall tables: ${JSON.stringify(small)}\n`);

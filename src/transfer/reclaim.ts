@@ -15,12 +15,7 @@ import { runInNewContext } from 'node:vm';
  * touches only live young objects (the few chunks in flight), well under a millisecond. So the
  * verifiers report the bytes they pass, and every {@link RECLAIM_EVERY_BYTES} one scavenge runs.
  */
-export const RECLAIM_EVERY_BYTES = reclaimEveryBytes();
-
-function reclaimEveryBytes(): number {
-  const mb = Number(process.env.KBC_TABLE_SYNC_RECLAIM_MB);
-  return Number.isFinite(mb) && mb > 0 ? mb * 1024 * 1024 : 8 * 1024 * 1024;
-}
+export const RECLAIM_EVERY_BYTES = 4 * 1024 * 1024;
 
 type Collect = (options: { type: 'minor' | 'major' }) => void;
 
@@ -35,7 +30,7 @@ function loadCollector(): Collect | undefined {
   }
 }
 
-const collect = process.env.KBC_TABLE_SYNC_RECLAIM_MB === '0' ? undefined : loadCollector();
+const collect = loadCollector();
 let sinceLastBytes = 0;
 
 /** Notes `bytes` of buffers handed over; runs a scavenge once enough have passed. */
