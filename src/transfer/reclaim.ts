@@ -5,7 +5,7 @@ import { runInNewContext } from 'node:vm';
  * Returns transfer buffers to the system promptly.
  *
  * Node allocates a fresh buffer for every chunk it hands over: each socket read (up to 64 KiB of
- * gzip) and each gunzip output chunk (128 KiB of CSV). Their memory lives outside the JavaScript
+ * gzip) and each gunzip output chunk (64 KiB of CSV). Their memory lives outside the JavaScript
  * heap and is freed only when V8 collects the small objects that own them; V8 starts a collection
  * for outside memory only after it has grown by about 64 MB, and the job allocates too few
  * JavaScript objects for the young generation to fill sooner. Left alone, up to ~64 MB of dead
