@@ -3,16 +3,18 @@
  * clients' approach and the raw-copy limit (issue 5). Not a test; never runs in CI.
  *
  *   npm run bench -- [--sizes 1,4] [--sweep 2,4,8,16] [--small-tables 200] [--latency-ms 50]
- *                    [--rate-mbps 40] [--cases a,b,c,d] [--out bench/results]
+ *                    [--rate-mbps 40] [--cases a,b,c,d] [--repeat 1] [--scheduled-tables 200]
+ *                    [--scheduled-changed 10] [--out bench/results]
  *
  * `--sizes` are GiB of uncompressed CSV. Cases per size: (a) platform job, (b) standalone job,
  * (c) official clients (sequential download + gunzip + concatenate), (d) raw copy with
- * `curl --parallel`; once: (e) many small tables against one table with the same rows.
+ * `curl --parallel`; once: (e) many small tables against one table with the same rows, and (f) a
+ * scheduled run of `lastRun` tables of which a few changed, skipping against exporting all.
  */
 import aws4 from 'aws4';
 import { execFileSync } from 'node:child_process';
 import { createReadStream } from 'node:fs';
-import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
@@ -25,6 +27,7 @@ import { createStorageClient } from '../src/storage/storage-client.js';
 import type { FileDetail } from '../src/storage/types.js';
 import { GzipVerifier } from '../src/transfer/verify-gzip.js';
 import { COLUMNS, CSV_BYTES_PER_ROW, SLICE_ROWS } from './bench-table.js';
+import { JOB_NODE_FLAGS } from './job-flags.js';
 import { cpuSecondsSince, measure, type Measured } from './measure.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
@@ -47,6 +50,11 @@ interface Options {
   readonly curlParallel: number;
   /** Which of the per-size cases a–d to run (all by default; ratios need all four). */
   readonly cases: ReadonlySet<string>;
+  /** Runs of the cases a–d per size on the same generated table (median and spread printed). */
+  readonly repeat: number;
+  /** (f) the scheduled run: tables synced once, how many of them then change (0 tables: skip). */
+  readonly scheduledTables: number;
+  readonly scheduledChanged: number;
 }
 
 function parseArgs(argv: readonly string[]): Options {
@@ -71,6 +79,9 @@ function parseArgs(argv: readonly string[]): Options {
     outDir: resolve(get('out') ?? join(ROOT, 'bench', 'results')),
     curlParallel: Number(get('curl-parallel') ?? 50),
     cases: new Set((get('cases') ?? 'a,b,c,d').split(',')),
+    repeat: Math.max(1, Number(get('repeat') ?? 1)),
+    scheduledTables: Number(get('scheduled-tables') ?? 200),
+    scheduledChanged: Number(get('scheduled-changed') ?? 10),
   };
 }
 
@@ -143,14 +154,21 @@ async function runJob(
     slicesPerTable?: number;
     slicesGlobal?: number;
     parallelism?: number;
+    /** `lastRun` tables, run in this data folder (kept: it carries the state). */
+    lastRunDir?: string;
+    env?: NodeJS.ProcessEnv;
   } = {},
 ): Promise<{ measured: Measured; summaries: SummaryLine[]; peakFromJobMB: number | null }> {
-  const dir = await mkdtemp(join(tmpdir(), 'kts-bench-'));
+  const dir = opts.lastRunDir ?? (await mkdtemp(join(tmpdir(), 'kts-bench-')));
   try {
     const parameters: Record<string, unknown> = {
       '#token': SOURCE_TOKEN,
       url: emulator.url,
-      tables: tables.map((name) => ({ name })),
+      tables: tables.map((name) =>
+        opts.lastRunDir
+          ? { name, incremental: true, primaryKey: ['id'], changedSince: 'lastRun' }
+          : { name },
+      ),
       ...(opts.parallelism ? { parallelism: opts.parallelism } : {}),
       ...(opts.standalone
         ? { destination: { url: emulator.url, '#token': DEST_TOKEN, bucket: DEST_BUCKET } }
@@ -165,8 +183,15 @@ async function runJob(
         ? { KBC_TABLE_SYNC_SLICES_PER_TABLE: String(opts.slicesPerTable) }
         : {}),
       ...(opts.slicesGlobal ? { KBC_TABLE_SYNC_SLICES_GLOBAL: String(opts.slicesGlobal) } : {}),
+      ...opts.env,
     };
-    const measured = await measure(process.execPath, [CLI, 'run', '--data', dir], { env });
+    const measured = await measure(
+      process.execPath,
+      [...JOB_NODE_FLAGS, CLI, 'run', '--data', dir],
+      {
+        env,
+      },
+    );
     if (measured.code !== 0) {
       throw new Error(
         `The job failed (exit ${measured.code}):\n${measured.stderr}\n${tail(measured.stdout)}`,
@@ -178,12 +203,13 @@ async function runJob(
     const peak = totals?.peakRssBytes;
     return { measured, summaries, peakFromJobMB: peak ? mb(peak) : null };
   } finally {
-    await rm(dir, { recursive: true, force: true });
+    if (!opts.lastRunDir) await rm(dir, { recursive: true, force: true });
   }
 }
 
 interface SummaryLine {
   readonly table: string;
+  readonly status?: string;
   readonly rows: number;
   readonly bytes: number;
   readonly seconds: number;
@@ -390,27 +416,38 @@ async function timed<T>(
   return { value, seconds };
 }
 
-async function benchSize(emulator: EmulatorHandle, sizeGiB: number, options: Options) {
+async function benchSize(
+  emulator: EmulatorHandle,
+  sizeGiB: number,
+  options: Options,
+  repetition: number,
+) {
   const table = `big_${sizeGiB}g`.replace('.', '_');
   const rows = Math.round((sizeGiB * GIB) / CSV_BYTES_PER_ROW);
-  log(`Size ${sizeGiB} GiB: table ${table}, ${rows} rows`);
-  const generate = await timed('generate (DuckDB)', () =>
-    emulator.control.createTable(101, BUCKET, {
-      name: table,
-      columns: COLUMNS,
-      primaryKey: ['id'],
-      generate: { rows },
-      sliceRows: SLICE_ROWS,
-    }),
-  );
+  log(`Size ${sizeGiB} GiB: table ${table}, ${rows} rows, repetition ${repetition}`);
+  const loadAverage = loadavg().map((n) => round(n));
+  // Repetitions reuse the generated table and its cached export.
+  const generate =
+    repetition === 1
+      ? await timed('generate (DuckDB)', () =>
+          emulator.control.createTable(101, BUCKET, {
+            name: table,
+            columns: COLUMNS,
+            primaryKey: ['id'],
+            generate: { rows },
+            sliceRows: SLICE_ROWS,
+          }),
+        )
+      : { seconds: 0 };
   // The first run does the export job (DuckDB → gzip slices); later runs hit the export cache.
-  const first = await timed('first platform run (export + transfer)', () =>
-    runJob(emulator, [table]),
-  );
+  const first =
+    repetition === 1
+      ? await timed('first platform run (export + transfer)', () => runJob(emulator, [table]))
+      : { seconds: 0 };
   const file = await exportedFile(emulator, table);
   const bytes = file.sizeBytes ?? 0;
   const sweep: CaseResult[] = [];
-  for (const perTable of sizeGiB === options.sizesGiB[0] ? options.sweep : []) {
+  for (const perTable of sizeGiB === options.sizesGiB[0] && repetition === 1 ? options.sweep : []) {
     const run = await runJob(emulator, [table], {
       slicesPerTable: perTable,
       slicesGlobal: perTable,
@@ -470,6 +507,8 @@ async function benchSize(emulator: EmulatorHandle, sizeGiB: number, options: Opt
   );
   return {
     sizeGiB,
+    repetition,
+    loadAverage,
     table,
     rows,
     csvBytes,
@@ -481,6 +520,32 @@ async function benchSize(emulator: EmulatorHandle, sizeGiB: number, options: Opt
     sweep,
     ratios,
     ceilings: ceilingsOf(cases, verification, bytes),
+    targets: targetsOf(cases, ratios, ceilingsOf(cases, verification, bytes), verification),
+  };
+}
+
+/**
+ * The issue-18 figures of one size: a/d against its ceiling, the job's CPU beyond what
+ * verification alone needs (as a share of it), and the peak RSS of both job modes.
+ */
+function targetsOf(
+  cases: CasesRun,
+  ratios: Record<string, number>,
+  ceilings: ReturnType<typeof ceilingsOf>,
+  verification: Verification | undefined,
+) {
+  const ad = ratios['a/d'];
+  const ceiling = ceilings?.['a/d'];
+  const beyond = (r: CaseResult | undefined) =>
+    r && verification ? round(r.cpuSeconds / verification.cpuSeconds - 1) : undefined;
+  return {
+    'a/d': ad,
+    'a/d ceiling': ceiling,
+    'a/d ÷ ceiling': ad !== undefined && ceiling ? round(ad / ceiling) : undefined,
+    'a CPU beyond verification (share of verification)': beyond(cases.a),
+    'b CPU beyond verification (share of verification)': beyond(cases.b),
+    'a peak RSS MB': cases.a?.peakRssMB,
+    'b peak RSS MB': cases.b?.peakRssMB,
   };
 }
 
@@ -545,6 +610,92 @@ async function benchSmallTables(emulator: EmulatorHandle, options: Options) {
   };
 }
 
+/**
+ * (f) A scheduled run: `n` incremental `lastRun` tables synced once, then `changed` of them
+ * changed, then the next run timed twice from the same saved state: skipping the unchanged tables
+ * (the default), and with skipping switched off (`KBC_TABLE_SYNC_SKIP_UNCHANGED=0`, a setting for
+ * this comparison only), which exports all `n`.
+ */
+async function benchScheduled(emulator: EmulatorHandle, options: Options) {
+  const n = options.scheduledTables;
+  const changed = Math.min(n, options.scheduledChanged);
+  log(`Scheduled run: ${n} lastRun tables × ${options.smallRows} rows, ${changed} changed`);
+  const names = Array.from({ length: n }, (_, i) => `sched_${String(i).padStart(3, '0')}`);
+  // Last changed an hour ago, well before the first sync's watermark.
+  const timestamp = Math.floor(Date.now() / 1000) - 3600;
+  for (const name of names) {
+    await emulator.control.createTable(101, BUCKET, {
+      name,
+      columns: COLUMNS,
+      primaryKey: ['id'],
+      generate: { rows: options.smallRows },
+      timestamp,
+    });
+  }
+  const parallelism = 4;
+  const first = await mkdtemp(join(tmpdir(), 'kts-bench-sched-'));
+  const dirs: string[] = [first];
+  try {
+    const sync = await runJob(emulator, names, { parallelism, lastRunDir: first });
+    log(`  first sync of ${n} tables: ${sync.measured.seconds.toFixed(2)} s`);
+    const state = await readFile(join(first, 'out', 'state.json'), 'utf8');
+    for (const name of names.slice(0, changed)) {
+      await emulator.control.upsertRows(101, `${BUCKET}.${name}`, [
+        Object.fromEntries(COLUMNS.map((c) => [c, c === 'id' ? '1' : 'changed'])),
+      ]);
+    }
+    const runFrom = async (env: NodeJS.ProcessEnv) => {
+      const dir = await mkdtemp(join(tmpdir(), 'kts-bench-sched-'));
+      dirs.push(dir);
+      await mkdir(join(dir, 'in'), { recursive: true });
+      await writeFile(join(dir, 'in', 'state.json'), state);
+      return runJob(emulator, names, { parallelism, lastRunDir: dir, env });
+    };
+    const skipping = await runFrom({});
+    const exportingAll = await runFrom({ KBC_TABLE_SYNC_SKIP_UNCHANGED: '0' });
+    const unchanged = (r: typeof skipping) =>
+      r.summaries.filter((s) => s.status === 'unchanged').length;
+    const result = {
+      tables: n,
+      changedTables: changed,
+      rowsPerTable: options.smallRows,
+      parallelism,
+      firstSyncSeconds: round(sync.measured.seconds),
+      skippingSeconds: round(skipping.measured.seconds),
+      skippingUnchangedTables: unchanged(skipping),
+      skippingPeakRssMB: mb(skipping.measured.peakRssBytes),
+      exportingAllSeconds: round(exportingAll.measured.seconds),
+      exportingAllUnchangedTables: unchanged(exportingAll),
+      exportingAllPeakRssMB: mb(exportingAll.measured.peakRssBytes),
+      speedup: round(exportingAll.measured.seconds / skipping.measured.seconds, 1),
+    };
+    log(
+      `  (f) skipping ${result.skippingSeconds} s (${result.skippingUnchangedTables} unchanged), exporting all ${result.exportingAllSeconds} s: ${result.speedup}×`,
+    );
+    return result;
+  } finally {
+    for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Median and range over the repetitions of one size, for the figures the issue targets. */
+function printRepetitions(runs: ReadonlyArray<Awaited<ReturnType<typeof benchSize>>>): void {
+  const keys = Object.keys(runs[0]?.targets ?? {}) as Array<keyof (typeof runs)[number]['targets']>;
+  const lines = keys.flatMap((key) => {
+    const values = runs.flatMap((r) =>
+      typeof r.targets[key] === 'number' ? [r.targets[key]] : [],
+    );
+    if (values.length === 0) return [];
+    values.sort((x, y) => x - y);
+    const median = values[Math.floor(values.length / 2)] ?? 0;
+    return [`  ${key}: median ${median}, range ${values[0]} to ${values[values.length - 1]}`];
+  });
+  const loads = runs.map((r) => r.loadAverage[0]).join(', ');
+  process.stdout.write(
+    `\n${runs[0]?.sizeGiB} GiB over ${runs.length} runs (1-min load average at each start: ${loads}):\n${lines.join('\n')}\n`,
+  );
+}
+
 function printTable(size: Awaited<ReturnType<typeof benchSize>>): void {
   const lines = [
     `${size.sizeGiB} GiB CSV (${size.csvBytes === null ? '?' : mb(size.csvBytes)} MB), ${mb(size.compressedBytes)} MB gzip in ${size.slices} slices`,
@@ -562,6 +713,9 @@ function printTable(size: Awaited<ReturnType<typeof benchSize>>): void {
           `ceilings on ${size.ceilings.cores} cores: a/d ≤ ${size.ceilings['a/d']} (verification + the emulator serving (d) need ${size.ceilings.verifyingCopyFloorSeconds} s)${size.ceilings['b/d'] === undefined ? '' : `, b/d ≤ ${size.ceilings['b/d']} (the import job alone)`}`,
         ]
       : []),
+    `targets: ${Object.entries(size.targets)
+      .map(([k, v]) => `${k} ${v === undefined ? '-' : v}`)
+      .join('; ')}`,
   ];
   process.stdout.write(`\n${lines.join('\n')}\n`);
 }
@@ -575,12 +729,22 @@ async function main(): Promise<void> {
   try {
     const sizes = [];
     for (const sizeGiB of options.sizesGiB) {
-      const size = await benchSize(emulator, sizeGiB, options);
-      printTable(size);
-      sizes.push(size);
+      for (let repetition = 1; repetition <= options.repeat; repetition++) {
+        const size = await benchSize(emulator, sizeGiB, options, repetition);
+        printTable(size);
+        sizes.push(size);
+      }
+      if (options.repeat > 1) printRepetitions(sizes.filter((s) => s.sizeGiB === sizeGiB));
     }
     const small = options.smallTables > 0 ? await benchSmallTables(emulator, options) : undefined;
     if (small) process.stdout.write(`\nsmall tables: ${JSON.stringify(small)}\n`);
+    const scheduled =
+      options.scheduledTables > 0 ? await benchScheduled(emulator, options) : undefined;
+    if (scheduled) {
+      process.stdout.write(
+        `\n(f) scheduled run, ${scheduled.tables} lastRun tables, ${scheduled.changedTables} changed: skipping ${scheduled.skippingSeconds} s (${scheduled.skippingUnchangedTables} unchanged, peak RSS ${scheduled.skippingPeakRssMB} MB), exporting all ${scheduled.exportingAllSeconds} s: ${scheduled.speedup}× faster\n`,
+      );
+    }
     const result = {
       startedAt,
       command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
@@ -600,6 +764,7 @@ async function main(): Promise<void> {
       },
       sizes,
       smallTables: small,
+      scheduled,
       objectStore: emulator.control.stats().objectStore.throttle,
     };
     await mkdir(options.outDir, { recursive: true });

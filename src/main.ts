@@ -379,6 +379,8 @@ function tuningFrom(env: NodeJS.ProcessEnv): Tuning {
     slicesPerTable: int('KBC_TABLE_SYNC_SLICES_PER_TABLE', DEFAULT_TUNING.slicesPerTable),
     slicesGlobal: int('KBC_TABLE_SYNC_SLICES_GLOBAL', DEFAULT_TUNING.slicesGlobal),
     progressIntervalMs: int('KBC_TABLE_SYNC_PROGRESS_MS', DEFAULT_TUNING.progressIntervalMs),
+    // The benchmark's "export everything" comparison run only; never needed in production.
+    skipUnchanged: env.KBC_TABLE_SYNC_SKIP_UNCHANGED !== '0',
   };
 }
 

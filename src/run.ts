@@ -21,6 +21,7 @@ import {
   type TableState,
 } from './state/cursor.js';
 import { readState, writeState, type JobState } from './state/state-file.js';
+import { decideSkip, type SkipInput } from './state/unchanged.js';
 import type { FileDetail, StorageClient } from './storage/types.js';
 import { DEFAULT_ATTEMPTS_PER_SLICE } from './transfer/copy-slices.js';
 import { TableProgress } from './transfer/progress.js';
@@ -60,6 +61,11 @@ export interface Tuning {
   readonly slicesPerTable: number;
   readonly slicesGlobal: number;
   readonly progressIntervalMs: number;
+  /**
+   * Skip `lastRun` tables unchanged since their watermark (on by default). Off only for the
+   * benchmark's comparison run (`KBC_TABLE_SYNC_SKIP_UNCHANGED=0`).
+   */
+  readonly skipUnchanged: boolean;
 }
 
 /**
@@ -74,9 +80,14 @@ export const DEFAULT_TUNING: Tuning = {
   slicesPerTable: 16,
   slicesGlobal: 32,
   progressIntervalMs: 5_000,
+  skipUnchanged: true,
 };
 
-export type TableStatus = 'success' | 'failed' | 'skipped';
+/**
+ * `skipped`: not run because the run stopped first; `unchanged`: a `lastRun` table whose source
+ * did not change since its watermark, so no export job was started and its state entry stays.
+ */
+export type TableStatus = 'success' | 'unchanged' | 'failed' | 'skipped';
 
 export interface TableOutcome {
   readonly plan: TablePlan;
@@ -217,6 +228,14 @@ async function syncTable(
   onWindow: (window: ExportWindow) => void,
 ): Promise<TableResult> {
   progress.start(deps.nowMs());
+  const skip = deps.tuning.skipUnchanged ? decideSkip(skipInput(plan, previous)) : undefined;
+  if (skip?.skip) {
+    deps.logger.info(
+      `"${plan.sourceId}" is unchanged: last changed ${new Date(skip.lastChangeSeconds * 1000).toISOString()}, before its watermark ${describeWatermark(previous)}. No export job.`,
+    );
+    progress.finish(deps.nowMs(), 'unchanged');
+    return { plan, status: 'unchanged', progress };
+  }
   await deps.writer.checkTable?.(plan);
   progress.phase = 'export job';
   const window = exportWindow({
@@ -262,6 +281,21 @@ async function syncTable(
       rows: result.rows,
     }),
   };
+}
+
+/** The skip decision's input: the table detail listed at plan time and the saved watermark. */
+function skipInput(plan: TablePlan, previous: TableState | undefined): SkipInput {
+  return {
+    lastChangeDate: plan.source.lastChangeDate,
+    watermark: previous?.watermark,
+    lastRun: plan.changedSince?.kind === 'lastRun',
+    fullRefresh: plan.fullRefresh,
+  };
+}
+
+function describeWatermark(previous: TableState | undefined): string {
+  const watermark = previous?.watermark;
+  return watermark === undefined ? '(none)' : new Date(watermark * 1000).toISOString();
 }
 
 /** Starts the export job, waits for it and returns the exported file's detail. */

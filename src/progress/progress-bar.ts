@@ -7,7 +7,7 @@ const up = (lines: number) => (lines > 0 ? `\x1b[${lines}F\x1b[J` : '');
 
 /** Fraction done of a table: by bytes when the export size is known, else by slices. */
 export function fractionDone(p: TableProgress): number {
-  if (p.phase === 'done') return 1;
+  if (p.phase === 'done' || p.phase === 'unchanged') return 1;
   if (p.bytesTotal !== undefined && p.bytesTotal > 0) return Math.min(1, p.bytes / p.bytesTotal);
   return p.slicesTotal > 0 ? Math.min(1, p.slicesDone / p.slicesTotal) : 0;
 }

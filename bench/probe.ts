@@ -1,0 +1,118 @@
+/**
+ * `node dist/.bench/bench/probe.js <GiB> <variant>...`: a quick memory/CPU probe of the platform
+ * job on one generated table (not the benchmark; for tuning). Each variant is
+ * `name:NODE_FLAGS|ENV=V,ENV=V`, e.g. `semi2:--max-semi-space-size=2|`.
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { loadavg, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { startEmulator } from '../src/emulator/server.js';
+import { COLUMNS, CSV_BYTES_PER_ROW, SLICE_ROWS } from './bench-table.js';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+
+interface Probe {
+  code: number | null;
+  seconds: number;
+  peak: string;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the job and keeps the /proc status fields at its highest VmRSS. */
+function probe(args: string[], env: NodeJS.ProcessEnv): Promise<Probe> {
+  const started = performance.now();
+  const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  let best = 0;
+  let peak = '';
+  const poll = setInterval(() => {
+    try {
+      const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+      const rss = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+      if (rss > best) {
+        best = rss;
+        peak = ['VmRSS', 'RssAnon', 'RssFile', 'VmHWM', 'Threads']
+          .map((k) => `${k} ${new RegExp(`${k}:\\s+(\\d+)`).exec(status)?.[1] ?? '?'}`)
+          .join(', ');
+      }
+    } catch {
+      // gone
+    }
+  }, 20);
+  return new Promise((resolve) => {
+    child.once('close', (code) => {
+      clearInterval(poll);
+      resolve({ code, seconds: (performance.now() - started) / 1000, peak, stdout, stderr });
+    });
+  });
+}
+
+const ROOT = resolve(import.meta.dirname, '..', '..', '..');
+const CLI = join(ROOT, 'dist', 'main.js');
+const TOKEN = `101-1001-${'b'.repeat(40)}`;
+const sizeGiB = Number(process.argv[2] ?? 1);
+const variants = process.argv.slice(3);
+const emulator = await startEmulator({
+  port: 0,
+  quiet: true,
+  firstByteLatencyMs: 50,
+  bytesPerSecondPerConnection: 40e6,
+  seed: {
+    projects: [
+      {
+        id: 101,
+        name: 'probe',
+        fileStorageProvider: 'aws',
+        buckets: [{ id: 'in.c-bench', tables: [] }],
+        tokens: [{ token: TOKEN, bucketPermissions: { 'in.c-bench': 'read' } }],
+      },
+    ],
+  },
+});
+try {
+  await emulator.control.createTable(101, 'in.c-bench', {
+    name: 't',
+    columns: COLUMNS,
+    primaryKey: ['id'],
+    generate: { rows: Math.round((sizeGiB * 1024 ** 3) / CSV_BYTES_PER_ROW) },
+    sliceRows: SLICE_ROWS,
+  });
+  const lines = createInterface({ input: process.stdin });
+  const queue = ['warm:|', ...variants];
+  const more = async function* () {
+    yield* queue;
+    for await (const line of lines) if (line.trim()) yield line.trim();
+  };
+  for await (const variant of more()) {
+    if (variant === 'quit') break;
+    const [name, spec] = variant.split(':') as [string, string];
+    const [flags, envText] = spec.split('|') as [string, string | undefined];
+    const dir = await mkdtemp(join(tmpdir(), 'kts-probe-'));
+    await writeFile(
+      join(dir, 'config.json'),
+      JSON.stringify({
+        parameters: { '#token': TOKEN, url: emulator.url, tables: [{ name: 't' }] },
+      }),
+    );
+    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, AWS_ENDPOINT_URL_S3: emulator.url };
+    for (const kv of (envText ?? '').split(',').filter(Boolean)) {
+      const [k, v] = kv.split('=') as [string, string];
+      env[k] = v;
+    }
+    const args = [...flags.split(' ').filter(Boolean), CLI, 'run', '--data', dir];
+    const m = await probe(args, env);
+    await rm(dir, { recursive: true, force: true });
+    process.stdout.write(
+      `${name}: exit ${m.code} ${m.seconds.toFixed(2)} s, ${m.peak} (kB), load ${loadavg()[0]?.toFixed(1)}\n`,
+    );
+    if (m.code !== 0) process.stdout.write(m.stderr.slice(0, 2000));
+    if (name.startsWith('log')) process.stdout.write(m.stderr.slice(-6000));
+  }
+} finally {
+  await emulator.close();
+}
