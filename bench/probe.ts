@@ -6,7 +6,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { startEmulator } from '../src/emulator/server.js';
+import { startEmulator } from 'keboola-storage-emulator';
 import { COLUMNS, CSV_BYTES_PER_ROW, SLICE_ROWS } from './bench-table.js';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
