@@ -3,6 +3,11 @@ import js from '@eslint/js';
 import vitest from '@vitest/eslint-plugin';
 import tseslint from 'typescript-eslint';
 
+/** Module specifiers of the emulator package, its sources, or its DuckDB engine. */
+const EMULATOR_IMPORT = /^keboola-storage-emulator(\/|$)|(^|\/)emulator(\/|$)|^@duckdb\//;
+const EMULATOR_IMPORT_MESSAGE =
+  'The job never imports the emulator: it is a test double in its own package (emulator/).';
+
 export default tseslint.config(
   {
     ignores: [
@@ -25,6 +30,24 @@ export default tseslint.config(
       '@typescript-eslint/consistent-type-imports': 'error',
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
+    },
+  },
+  // The boundary: the job (src/) never imports the emulator, a test double in its own workspace
+  // package (emulator/), nor its engine. test/unit/lint-boundary.test.ts proves this fails.
+  {
+    files: ['src/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ regex: EMULATOR_IMPORT.source, message: EMULATOR_IMPORT_MESSAGE }] },
+      ],
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: `ImportExpression[source.value=${String(EMULATOR_IMPORT)}]`,
+          message: EMULATOR_IMPORT_MESSAGE,
+        },
+      ],
     },
   },
   {
