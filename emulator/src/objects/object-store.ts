@@ -1,3 +1,12 @@
+import { once } from 'node:events';
+import { GcsResumableUploads, parseUploadRange, type SessionAnswer } from './gcs-resumable.js';
+import {
+  S3MultipartUploads,
+  multipartOperation,
+  parseCompleteBody,
+  type MultipartOperation,
+} from './s3-multipart.js';
+import { contentRange, parseByteRange, rangeHeaderOf } from './ranges.js';
 import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
@@ -27,7 +36,7 @@ import {
 import type { PendingObject, StoredObject } from './object-files.js';
 import { ObjectFiles } from './object-files.js';
 import type { ObjectError } from './responses.js';
-import { objectError, requestIdHeaders, sendError } from './responses.js';
+import { escapeXml, objectError, requestIdHeaders, sendError } from './responses.js';
 import type { ObjectRoute, RouteApi } from './routes.js';
 import { parseObjectRoute } from './routes.js';
 import type { ReceivedRequest } from './sigv4.js';
@@ -120,6 +129,8 @@ export class EmulatedObjectStore {
   readonly gcpProjectId = EMULATED_GCP_PROJECT;
 
   readonly #files: ObjectFiles;
+  readonly #multipart: S3MultipartUploads;
+  readonly #resumable: GcsResumableUploads;
   readonly #credentials = new CredentialRegistry();
   readonly #clock: EmulatorClock;
   readonly #faults: FaultRegistry;
@@ -141,6 +152,8 @@ export class EmulatedObjectStore {
 
   constructor(options: ObjectStoreOptions) {
     this.#files = new ObjectFiles(options.rootDir);
+    this.#multipart = new S3MultipartUploads(this.#files);
+    this.#resumable = new GcsResumableUploads(this.#files);
     this.#clock = options.clock;
     this.#faults = options.faults;
     this.#firstByteLatencyMs = options.firstByteLatencyMs ?? 0;
@@ -221,31 +234,26 @@ export class EmulatedObjectStore {
 
   /**
    * Upload fields for `files/prepare`: write credentials for keys under `loc.key` (only that exact
-   * key when `options.exactKey`, as for a non-sliced file), valid `ttlSeconds`. S3 uploads must
-   * send `x-amz-server-side-encryption: AES256`.
+   * key when `options.exactKey`, as for a non-sliced file), valid `ttlSeconds`. S3 uploads of an
+   * encrypted file (`options.encrypted`, the default) must send
+   * `x-amz-server-side-encryption: AES256`; Azure and GCS always encrypt.
    */
   uploadFields(
     provider: Provider,
     loc: ObjectLocation,
     ttlSeconds: number,
-    options: { readonly exactKey?: boolean } = {},
+    options: { readonly exactKey?: boolean; readonly encrypted?: boolean } = {},
   ): Record<string, unknown> {
     const exactKey = options.exactKey ?? false;
-    const credential = this.#issue(
-      provider,
-      loc,
-      'write',
-      ttlSeconds,
-      provider === 'aws',
-      exactKey,
-    );
+    const sse = provider === 'aws' && (options.encrypted ?? true);
+    const credential = this.#issue(provider, loc, 'write', ttlSeconds, sse, exactKey);
     if (provider === 'aws') {
       return {
         uploadParams: {
           key: loc.key,
           bucket: loc.bucket,
           acl: 'private',
-          'x-amz-server-side-encryption': 'AES256',
+          ...(sse ? { 'x-amz-server-side-encryption': 'AES256' } : {}),
           credentials: awsCredentials(credential),
         },
       };
@@ -457,12 +465,22 @@ export class EmulatedObjectStore {
       sendError(res, api, objectError(400, 'InvalidURI', route.reason), headOnly);
       return;
     }
-    const write = isWrite(route.api, method);
+    const query = new URLSearchParams(received.rawQuery);
+    const write = isWrite(route.api, method, query);
     if (write === undefined) {
       sendError(res, api, methodNotAllowed(route.api), headOnly);
       return;
     }
     if (await this.#preFaults(res, api, method, received.rawPath, headOnly)) return;
+    if (route.api === 'gcs-upload' && route.uploadId !== undefined) {
+      // A resumable session's URI is its own capability (as on GCS): no token needed.
+      await this.#resumableChunk(req, res, route.uploadId);
+      return;
+    }
+    if (route.api === 'gcs-upload' && !['media', 'resumable'].includes(route.uploadType)) {
+      sendError(res, api, notEmulated(`GCS uploadType=${route.uploadType}`), false);
+      return;
+    }
     if (route.key === '') {
       this.#counters[providerOf(api)].rejected += 1;
       sendError(res, api, bucketLevelError(api), headOnly);
@@ -481,8 +499,12 @@ export class EmulatedObjectStore {
       sendError(res, api, auth.error, headOnly);
       return;
     }
-    if (write) await this.#receive(req, res, route, auth);
-    else await this.#send(res, route, method, received.rawPath);
+    const multipart = route.api === 's3' ? multipartOperation(method, query) : undefined;
+    if (route.api === 's3' && multipart) await this.#s3Multipart(req, res, route, multipart, auth);
+    else if (route.api === 'gcs-upload' && route.uploadType === 'resumable') {
+      await this.#openResumable(req, res, route);
+    } else if (write) await this.#receive(req, res, route, auth);
+    else await this.#send(res, route, method, received);
   }
 
   /** Applies `expireCredentials`, `latency` and `status` faults; true when the request was answered. */
@@ -527,9 +549,10 @@ export class EmulatedObjectStore {
     res: ServerResponse,
     route: Exclude<ObjectRoute, { api: 'invalid' }>,
     method: string,
-    path: string,
+    received: ReceivedRequest,
   ): Promise<void> {
     const api = route.api;
+    const path = received.rawPath;
     const headOnly = method === 'HEAD';
     const object = this.#files.get(route.bucket, route.key);
     if (!object) {
@@ -541,24 +564,41 @@ export class EmulatedObjectStore {
       sendJson(res, 200, this.#gcsResource(object), headOnly);
       return;
     }
-    // Data faults act on a body, so a HEAD does not use them up.
+    const range = headOnly
+      ? ({ kind: 'full' } as const)
+      : parseByteRange(rangeHeaderOf(api, received.headers), object.sizeBytes);
+    if (range.kind === 'unsatisfiable') {
+      sendError(res, api, rangeNotSatisfiable(api), false, {
+        'Content-Range': contentRange(range, object.sizeBytes) ?? '',
+      });
+      return;
+    }
+    const firstByte = range.kind === 'partial' ? range.start : 0;
+    const bodyBytes = range.kind === 'partial' ? range.end - range.start + 1 : object.sizeBytes;
+    // Data faults act on a body, so a HEAD does not use them up; on a range, on its bytes.
     const fault = headOnly ? undefined : this.#faults.take(method, path, DOWNLOAD_FAULTS);
-    const plan = downloadPlan(object.sizeBytes, fault);
+    const plan = downloadPlan(bodyBytes, fault);
     const headers: OutgoingHttpHeaders = {
-      ...objectHeaders(api, object),
+      ...objectHeaders(api, object, range.kind === 'partial'),
       ...requestIdHeaders(api),
       'Content-Length': plan.declaredBytes,
+      ...(range.kind === 'partial'
+        ? { 'Content-Range': contentRange(range, object.sizeBytes) }
+        : {}),
       ...(plan.closeAfter ? { Connection: 'close' } : {}),
     };
     if (this.#firstByteLatencyMs > 0) await sleep(this.#firstByteLatencyMs);
-    res.writeHead(200, headers);
+    res.writeHead(range.kind === 'partial' ? 206 : 200, headers);
     if (headOnly) {
       res.end();
       return;
     }
     const source =
       plan.sendBytes > 0
-        ? createReadStream(object.path, { start: 0, end: plan.sendBytes - 1 })
+        ? createReadStream(object.path, {
+            start: firstByte,
+            end: firstByte + plan.sendBytes - 1,
+          })
         : Readable.from([]);
     const stages: NodeJS.ReadWriteStream[] = [];
     if (plan.flip) stages.push(new FlipBytes(plan.flip.start, plan.flip.end));
@@ -611,6 +651,180 @@ export class EmulatedObjectStore {
   }
 
   // ------------------------------------------------------------ uploads
+
+  /** S3 CreateMultipartUpload / UploadPart / CompleteMultipartUpload / AbortMultipartUpload. */
+  async #s3Multipart(
+    req: IncomingMessage,
+    res: ServerResponse,
+    route: Extract<ObjectRoute, { api: 's3' }>,
+    operation: MultipartOperation,
+    auth: Extract<AuthResult, { ok: true }>,
+  ): Promise<void> {
+    if (operation.op === 'invalid') {
+      sendError(res, 's3', operation.error, false);
+      return;
+    }
+    if (operation.op === 'create') {
+      await drain(req);
+      const uploadId = this.#multipart.create(
+        route.bucket,
+        route.key,
+        req.headers['x-amz-server-side-encryption'] === 'AES256',
+        req.headers['content-type'] ?? 'application/octet-stream',
+      );
+      sendXml(
+        res,
+        200,
+        `<InitiateMultipartUploadResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Bucket>${escapeXml(route.bucket)}</Bucket><Key>${escapeXml(route.key)}</Key><UploadId>${uploadId}</UploadId></InitiateMultipartUploadResult>`,
+      );
+      return;
+    }
+    const upload = this.#multipart.find(operation.uploadId, route.bucket, route.key);
+    if ('status' in upload) {
+      await drain(req);
+      sendError(res, 's3', upload, false);
+      return;
+    }
+    if (operation.op === 'abort') {
+      await this.#multipart.abort(operation.uploadId);
+      res.writeHead(204, requestIdHeaders('s3'));
+      res.end();
+      return;
+    }
+    if (operation.op === 'part') {
+      let part: PendingObject;
+      try {
+        part = await this.#files.receive(req, [new ByteCounter((n) => (this.#bytesIn += n))]);
+      } catch {
+        req.socket.destroy();
+        return;
+      }
+      const digestError = bodyDigestError('s3', req, part, auth);
+      if (digestError) {
+        await this.#files.discard(part);
+        sendError(res, 's3', digestError, false);
+        return;
+      }
+      await this.#multipart.addPart(upload, operation.partNumber, part);
+      res.writeHead(200, {
+        ETag: `"${part.md5Hex}"`,
+        ...requestIdHeaders('s3'),
+        'Content-Length': 0,
+      });
+      res.end();
+      return;
+    }
+    const body = await readText(req);
+    const listed = parseCompleteBody(body);
+    if (!listed) {
+      sendError(
+        res,
+        's3',
+        objectError(
+          400,
+          'MalformedXML',
+          'The XML you provided was not well-formed or did not validate against our published schema.',
+        ),
+        false,
+      );
+      return;
+    }
+    const done = await this.#multipart.complete(
+      operation.uploadId,
+      upload,
+      listed,
+      this.#clock.nowMs(),
+    );
+    if ('status' in done) {
+      sendError(res, 's3', done, false);
+      return;
+    }
+    this.#counters.aws.puts += 1;
+    sendXml(
+      res,
+      200,
+      `<CompleteMultipartUploadResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Location>${escapeXml(`${this.#baseUrl}/${route.bucket}/${route.key}`)}</Location><Bucket>${escapeXml(route.bucket)}</Bucket><Key>${escapeXml(route.key)}</Key><ETag>${escapeXml(done.etag)}</ETag></CompleteMultipartUploadResult>`,
+      done.object.sse ? { 'x-amz-server-side-encryption': 'AES256' } : {},
+    );
+  }
+
+  /** GCS `uploadType=resumable` POST: opens a session; its URI is the `Location` header. */
+  async #openResumable(
+    req: IncomingMessage,
+    res: ServerResponse,
+    route: Extract<ObjectRoute, { api: 'gcs-upload' }>,
+  ): Promise<void> {
+    const metadata = await readText(req);
+    let contentType = req.headersDistinct['x-upload-content-type']?.[0];
+    try {
+      const parsed =
+        metadata.trim() === '' ? {} : (JSON.parse(metadata) as { contentType?: unknown });
+      if (typeof parsed.contentType === 'string') contentType = parsed.contentType;
+    } catch {
+      sendError(res, 'gcs-upload', objectError(400, 'parseError', 'Parse Error'), false);
+      return;
+    }
+    const id = this.#resumable.open(
+      route.bucket,
+      route.key,
+      contentType ?? 'application/octet-stream',
+    );
+    const location = `${this.#baseUrl}/upload/storage/v1/b/${encodeURIComponent(route.bucket)}/o?uploadType=resumable&name=${encodeURIComponent(route.key)}&upload_id=${id}`;
+    this.#issuedSecrets.add(id);
+    res.writeHead(200, {
+      Location: location,
+      ...requestIdHeaders('gcs-upload'),
+      'Content-Length': 0,
+    });
+    res.end();
+  }
+
+  /** A PUT to a resumable session: a chunk, or a status query (`bytes *\/…`). */
+  async #resumableChunk(
+    req: IncomingMessage,
+    res: ServerResponse,
+    uploadId: string,
+  ): Promise<void> {
+    const range = parseUploadRange(req.headers['content-range']);
+    if (!this.#resumable.has(uploadId) || range === undefined) {
+      await drain(req);
+      const error =
+        range === undefined
+          ? objectError(400, 'invalid', 'Failed to parse Content-Range header.')
+          : objectError(404, 'notFound', 'No such upload session.');
+      sendError(res, 'gcs-upload', error, false);
+      return;
+    }
+    let answer: SessionAnswer;
+    if (range.kind === 'status') {
+      await drain(req);
+      answer = await this.#resumable.status(uploadId, range.totalBytes, this.#clock.nowMs());
+    } else {
+      let chunk: PendingObject;
+      try {
+        chunk = await this.#files.receive(req, [new ByteCounter((n) => (this.#bytesIn += n))]);
+      } catch {
+        req.socket.destroy();
+        return;
+      }
+      answer = await this.#resumable.addChunk(uploadId, range, chunk, this.#clock.nowMs());
+    }
+    if (answer.kind === 'complete') {
+      this.#counters.gcp.puts += 1;
+      sendJson(res, 200, this.#gcsResource(answer.object), false);
+      return;
+    }
+    if (answer.kind === 'notFound') {
+      sendError(res, 'gcs-upload', objectError(404, 'notFound', 'No such upload session.'), false);
+      return;
+    }
+    res.writeHead(308, {
+      ...(answer.receivedBytes > 0 ? { Range: `bytes=0-${answer.receivedBytes - 1}` } : {}),
+      ...requestIdHeaders('gcs-upload'),
+      'Content-Length': 0,
+    });
+    res.end();
+  }
 
   async #receive(
     req: IncomingMessage,
@@ -678,12 +892,54 @@ function providerOf(api: RouteApi): Provider {
 }
 
 /** Whether the method writes (true), reads (false) or is not served (undefined) on this API. */
-function isWrite(api: ValidApi, method: string): boolean | undefined {
+function isWrite(api: ValidApi, method: string, query: URLSearchParams): boolean | undefined {
   if (api === 'gcs-json') return method === 'GET' ? false : undefined;
-  if (api === 'gcs-upload') return method === 'POST' ? true : undefined;
+  if (api === 'gcs-upload') {
+    return method === 'POST' || (method === 'PUT' && query.has('upload_id')) ? true : undefined;
+  }
   if (method === 'GET' || method === 'HEAD') return false;
   if (method === 'PUT') return true;
+  if (api === 's3' && multipartOperation(method, query)) return true;
   return undefined;
+}
+
+/** 501 naming what a real object store does and the emulator does not. */
+function notEmulated(what: string): ObjectError {
+  return objectError(501, 'NotImplemented', `${what} is not emulated by keboola-storage-emulator.`);
+}
+
+function sendXml(
+  res: ServerResponse,
+  status: number,
+  body: string,
+  extra: OutgoingHttpHeaders = {},
+): void {
+  const xml = `<?xml version="1.0" encoding="UTF-8"?>\n${body}`;
+  res.writeHead(status, {
+    'Content-Type': 'application/xml',
+    'Content-Length': Buffer.byteLength(xml),
+    ...requestIdHeaders('s3'),
+    ...extra,
+  });
+  res.end(xml);
+}
+
+/** A small request body (XML or JSON metadata) as text; at most 1 MiB. */
+async function readText(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    bytes += chunk.length;
+    if (bytes > 1024 * 1024) throw new Error('request body too large');
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Reads and drops a request body, so that the answer can follow on the same connection. */
+async function drain(req: IncomingMessage): Promise<void> {
+  req.resume();
+  await once(req, 'end');
 }
 
 function methodNotAllowed(api: ValidApi): ObjectError {
@@ -759,24 +1015,25 @@ function etagOf(object: StoredObject): string {
   return `"${object.md5Hex}"`;
 }
 
-function objectHeaders(api: ValidApi, object: StoredObject): OutgoingHttpHeaders {
+/** Headers of an object GET/HEAD; a ranged answer names the whole object's MD5 differently. */
+function objectHeaders(api: ValidApi, object: StoredObject, partial = false): OutgoingHttpHeaders {
   const common: OutgoingHttpHeaders = {
     'Content-Type': object.contentType,
     ETag: etagOf(object),
     'Last-Modified': new Date(object.lastModifiedMs).toUTCString(),
+    'Accept-Ranges': 'bytes',
   };
   const md5Base64 = Buffer.from(object.md5Hex, 'hex').toString('base64');
   if (api === 's3') {
     return {
       ...common,
-      'Accept-Ranges': 'bytes',
       ...(object.sse ? { 'x-amz-server-side-encryption': 'AES256' } : {}),
     };
   }
   if (api === 'azure') {
     return {
       ...common,
-      'Content-MD5': md5Base64,
+      ...(partial ? { 'x-ms-blob-content-md5': md5Base64 } : { 'Content-MD5': md5Base64 }),
       'x-ms-blob-type': 'BlockBlob',
       'x-ms-server-encrypted': 'true',
     };
@@ -789,6 +1046,21 @@ function objectHeaders(api: ValidApi, object: StoredObject): OutgoingHttpHeaders
     'x-goog-stored-content-length': String(object.sizeBytes),
     'x-goog-storage-class': 'STANDARD',
   };
+}
+
+/** 416 in the addressed API's words. */
+function rangeNotSatisfiable(api: ValidApi): ObjectError {
+  if (api === 's3') {
+    return objectError(416, 'InvalidRange', 'The requested range is not satisfiable');
+  }
+  if (api === 'azure') {
+    return objectError(
+      416,
+      'InvalidRange',
+      'The range specified is invalid for the current size of the resource.',
+    );
+  }
+  return objectError(416, 'InvalidRange', 'Request range not satisfiable');
 }
 
 function uploadHeaders(api: ValidApi, object: StoredObject): OutgoingHttpHeaders {
