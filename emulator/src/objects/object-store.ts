@@ -1,12 +1,3 @@
-import { once } from 'node:events';
-import { GcsResumableUploads, parseUploadRange, type SessionAnswer } from './gcs-resumable.js';
-import {
-  S3MultipartUploads,
-  multipartOperation,
-  parseCompleteBody,
-  type MultipartOperation,
-} from './s3-multipart.js';
-import { contentRange, parseByteRange, rangeHeaderOf } from './ranges.js';
 import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
@@ -16,14 +7,17 @@ import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { EmulatorClock } from '../clock.js';
 import type { FaultKind, FaultRegistry, FaultSpec } from '../faults.js';
-import type { AccessAttempt, AuthResult, SasFields } from './auth.js';
+import type { AccessAttempt, AuthResult } from './auth.js';
+import { authorizeAzure, authorizeGcs, authorizeS3 } from './auth.js';
 import {
-  AZURE_SAS_VERSION,
-  authorizeAzure,
-  authorizeGcs,
-  authorizeS3,
-  azureSignature,
-} from './auth.js';
+  absCredentials,
+  azureObjectHeaders,
+  azureUploadHeaderError,
+  azureUploadHeaders,
+  sasFields,
+  sasQuery,
+  type AzureAccount,
+} from './azure.js';
 import type { CredentialMode, IssuedCredential, Provider } from './credentials.js';
 import { CredentialRegistry } from './credentials.js';
 import {
@@ -33,14 +27,19 @@ import {
   MISMATCH_EXTRA_BYTES,
   corruptSpan,
 } from './fault-streams.js';
+import { GcsApi, gcsObjectHeaders, gcsResource, gcsUploadHeaders, sendJson } from './gcs.js';
 import type { PendingObject, StoredObject } from './object-files.js';
 import { ObjectFiles } from './object-files.js';
+import { contentRange, parseByteRange, rangeHeaderOf } from './ranges.js';
 import type { ObjectError } from './responses.js';
-import { escapeXml, objectError, requestIdHeaders, sendError } from './responses.js';
+import { objectError, requestIdHeaders, sendError } from './responses.js';
 import type { ObjectRoute, RouteApi } from './routes.js';
 import { parseObjectRoute } from './routes.js';
+import { S3Api, awsCredentials, s3ObjectHeaders, s3UploadHeaders } from './s3.js';
+import { multipartOperation } from './s3-multipart.js';
 import type { ReceivedRequest } from './sigv4.js';
 import { AWS_V4, GOOG_V4, encodeRfc3986, presignUrl } from './sigv4.js';
+import type { StoreContext } from './store-context.js';
 import type { ThrottleAccounting } from './throttle.js';
 import { Throttle, emptyThrottleAccounting } from './throttle.js';
 
@@ -129,14 +128,19 @@ export class EmulatedObjectStore {
   readonly gcpProjectId = EMULATED_GCP_PROJECT;
 
   readonly #files: ObjectFiles;
-  readonly #multipart: S3MultipartUploads;
-  readonly #resumable: GcsResumableUploads;
+  /** What the per-provider APIs use of this store. */
+  readonly #context: StoreContext;
+  readonly #s3: S3Api;
+  readonly #gcs: GcsApi;
   readonly #credentials = new CredentialRegistry();
   readonly #clock: EmulatorClock;
   readonly #faults: FaultRegistry;
   readonly #firstByteLatencyMs: number;
   readonly #bytesPerSecond: number | undefined;
-  readonly #azureAccountKey = randomBytes(32);
+  readonly #azureAccount: AzureAccount = {
+    name: EMULATED_AZURE_ACCOUNT,
+    key: randomBytes(32),
+  };
   readonly #throttle = emptyThrottleAccounting();
   readonly #counters: Record<Provider, ProviderCounters> = {
     aws: { gets: 0, puts: 0, rejected: 0 },
@@ -152,8 +156,18 @@ export class EmulatedObjectStore {
 
   constructor(options: ObjectStoreOptions) {
     this.#files = new ObjectFiles(options.rootDir);
-    this.#multipart = new S3MultipartUploads(this.#files);
-    this.#resumable = new GcsResumableUploads(this.#files);
+    this.#context = {
+      files: this.#files,
+      baseUrl: () => this.#baseUrl,
+      nowMs: () => this.#clock.nowMs(),
+      countBytesIn: (bytes) => (this.#bytesIn += bytes),
+      countPut: (provider) => (this.#counters[provider].puts += 1),
+      addIssuedSecret: (secret) => this.#issuedSecrets.add(secret),
+    };
+    this.#s3 = new S3Api(this.#context, (req, received, auth) =>
+      bodyDigestError('s3', req, received, auth),
+    );
+    this.#gcs = new GcsApi(this.#context);
     this.#clock = options.clock;
     this.#faults = options.faults;
     this.#firstByteLatencyMs = options.firstByteLatencyMs ?? 0;
@@ -365,51 +379,17 @@ export class EmulatedObjectStore {
       if (secret !== '') this.#issuedSecrets.add(secret);
     }
     if (provider === 'azure') {
-      const sig = this.#sasFields(credential).sig;
+      const sig = sasFields(this.#azureAccount, credential).sig;
       this.#issuedSecrets.add(sig);
       this.#credentials.alias(`sas:${sig}`, credential);
     }
     return credential;
   }
 
-  /** SAS fields of an Azure credential; the permission string is fixed per credential mode. */
-  #sasFields(credential: IssuedCredential): SasFields & { sig: string } {
-    const fields: SasFields = {
-      sv: AZURE_SAS_VERSION,
-      sr: 'c',
-      st: isoSeconds(credential.issuedAtMs - 5 * 60_000),
-      se: isoSeconds(credential.expiresAtMs),
-      sp: credential.mode === 'write' ? 'rwl' : 'rl',
-    };
-    const sig = azureSignature(
-      this.#azureAccountKey,
-      credential.secret,
-      this.azureAccountName,
-      credential.bucket,
-      fields,
-    );
-    return { ...fields, sig };
-  }
-
-  #sasQuery(credential: IssuedCredential): string {
-    const f = this.#sasFields(credential);
-    return [
-      `sv=${f.sv}`,
-      `sr=${f.sr}`,
-      `st=${encodeURIComponent(f.st)}`,
-      `se=${encodeURIComponent(f.se)}`,
-      `sp=${f.sp}`,
-      `sig=${encodeURIComponent(f.sig)}`,
-    ].join('&');
-  }
-
   #absCredentials(credential: IssuedCredential): Record<string, string> {
-    const sas = this.#sasQuery(credential);
+    const sas = sasQuery(this.#azureAccount, credential);
     this.#issuedSecrets.add(sas);
-    return {
-      SASConnectionString: `BlobEndpoint=${this.#baseUrl}/azure/${this.azureAccountName};SharedAccessSignature=${sas}`,
-      expiration: phpTimestamp(credential.expiresAtMs),
-    };
+    return absCredentials(this.#baseUrl, this.#azureAccount, sas, credential.expiresAtMs);
   }
 
   #signedUrl(provider: Provider, loc: ObjectLocation, ttlSeconds: number): string {
@@ -426,7 +406,7 @@ export class EmulatedObjectStore {
     const credential = this.#issue(provider, loc, 'read', ttlSeconds, false, true, 'signedUrl');
     const keyPath = loc.key.split('/').map(encodeRfc3986).join('/');
     if (provider === 'azure') {
-      return `${this.#baseUrl}/azure/${this.azureAccountName}/${encodeRfc3986(loc.bucket)}/${keyPath}?${this.#sasQuery(credential)}`;
+      return `${this.#baseUrl}/azure/${this.azureAccountName}/${encodeRfc3986(loc.bucket)}/${keyPath}?${sasQuery(this.#azureAccount, credential)}`;
     }
     const aws = provider === 'aws';
     const signed = presignUrl({
@@ -474,7 +454,7 @@ export class EmulatedObjectStore {
     if (await this.#preFaults(res, api, method, received.rawPath, headOnly)) return;
     if (route.api === 'gcs-upload' && route.uploadId !== undefined) {
       // A resumable session's URI is its own capability (as on GCS): no token needed.
-      await this.#resumableChunk(req, res, route.uploadId);
+      await this.#gcs.resumableChunk(req, res, route.uploadId);
       return;
     }
     if (route.api === 'gcs-upload' && !['media', 'resumable'].includes(route.uploadType)) {
@@ -500,9 +480,9 @@ export class EmulatedObjectStore {
       return;
     }
     const multipart = route.api === 's3' ? multipartOperation(method, query) : undefined;
-    if (route.api === 's3' && multipart) await this.#s3Multipart(req, res, route, multipart, auth);
+    if (route.api === 's3' && multipart) await this.#s3.multipart(req, res, route, multipart, auth);
     else if (route.api === 'gcs-upload' && route.uploadType === 'resumable') {
-      await this.#openResumable(req, res, route);
+      await this.#gcs.openResumable(req, res, route);
     } else if (write) await this.#receive(req, res, route, auth);
     else await this.#send(res, route, method, received);
   }
@@ -536,7 +516,7 @@ export class EmulatedObjectStore {
           { ...attempt, account: route.account },
           this.#credentials,
           this.azureAccountName,
-          this.#azureAccountKey,
+          this.#azureAccount.key,
         );
       default:
         return authorizeGcs(attempt, this.#credentials, route.api);
@@ -561,7 +541,7 @@ export class EmulatedObjectStore {
     }
     this.#counters[providerOf(api)].gets += 1;
     if (route.api === 'gcs-json' && !route.media) {
-      sendJson(res, 200, this.#gcsResource(object), headOnly);
+      sendJson(res, 200, gcsResource(this.#baseUrl, object), headOnly);
       return;
     }
     const range = headOnly
@@ -626,205 +606,7 @@ export class EmulatedObjectStore {
     }
   }
 
-  #gcsResource(object: StoredObject): Record<string, unknown> {
-    const encodedName = encodeURIComponent(object.key);
-    const base = `${this.#baseUrl}/storage/v1/b/${encodeURIComponent(object.bucket)}/o/${encodedName}`;
-    const time = new Date(object.lastModifiedMs).toISOString();
-    return {
-      kind: 'storage#object',
-      id: `${object.bucket}/${object.key}/${object.generation}`,
-      selfLink: base,
-      mediaLink: `${base}?generation=${object.generation}&alt=media`,
-      name: object.key,
-      bucket: object.bucket,
-      generation: String(object.generation),
-      metageneration: '1',
-      contentType: object.contentType,
-      storageClass: 'STANDARD',
-      size: String(object.sizeBytes),
-      md5Hash: Buffer.from(object.md5Hex, 'hex').toString('base64'),
-      etag: etagOf(object),
-      timeCreated: time,
-      updated: time,
-      timeStorageClassUpdated: time,
-    };
-  }
-
   // ------------------------------------------------------------ uploads
-
-  /** S3 CreateMultipartUpload / UploadPart / CompleteMultipartUpload / AbortMultipartUpload. */
-  async #s3Multipart(
-    req: IncomingMessage,
-    res: ServerResponse,
-    route: Extract<ObjectRoute, { api: 's3' }>,
-    operation: MultipartOperation,
-    auth: Extract<AuthResult, { ok: true }>,
-  ): Promise<void> {
-    if (operation.op === 'invalid') {
-      sendError(res, 's3', operation.error, false);
-      return;
-    }
-    if (operation.op === 'create') {
-      await drain(req);
-      const uploadId = this.#multipart.create(
-        route.bucket,
-        route.key,
-        req.headers['x-amz-server-side-encryption'] === 'AES256',
-        req.headers['content-type'] ?? 'application/octet-stream',
-      );
-      sendXml(
-        res,
-        200,
-        `<InitiateMultipartUploadResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Bucket>${escapeXml(route.bucket)}</Bucket><Key>${escapeXml(route.key)}</Key><UploadId>${uploadId}</UploadId></InitiateMultipartUploadResult>`,
-      );
-      return;
-    }
-    const upload = this.#multipart.find(operation.uploadId, route.bucket, route.key);
-    if ('status' in upload) {
-      await drain(req);
-      sendError(res, 's3', upload, false);
-      return;
-    }
-    if (operation.op === 'abort') {
-      await this.#multipart.abort(operation.uploadId);
-      res.writeHead(204, requestIdHeaders('s3'));
-      res.end();
-      return;
-    }
-    if (operation.op === 'part') {
-      let part: PendingObject;
-      try {
-        part = await this.#files.receive(req, [new ByteCounter((n) => (this.#bytesIn += n))]);
-      } catch {
-        req.socket.destroy();
-        return;
-      }
-      const digestError = bodyDigestError('s3', req, part, auth);
-      if (digestError) {
-        await this.#files.discard(part);
-        sendError(res, 's3', digestError, false);
-        return;
-      }
-      await this.#multipart.addPart(upload, operation.partNumber, part);
-      res.writeHead(200, {
-        ETag: `"${part.md5Hex}"`,
-        ...requestIdHeaders('s3'),
-        'Content-Length': 0,
-      });
-      res.end();
-      return;
-    }
-    const body = await readText(req);
-    const listed = parseCompleteBody(body);
-    if (!listed) {
-      sendError(
-        res,
-        's3',
-        objectError(
-          400,
-          'MalformedXML',
-          'The XML you provided was not well-formed or did not validate against our published schema.',
-        ),
-        false,
-      );
-      return;
-    }
-    const done = await this.#multipart.complete(
-      operation.uploadId,
-      upload,
-      listed,
-      this.#clock.nowMs(),
-    );
-    if ('status' in done) {
-      sendError(res, 's3', done, false);
-      return;
-    }
-    this.#counters.aws.puts += 1;
-    sendXml(
-      res,
-      200,
-      `<CompleteMultipartUploadResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Location>${escapeXml(`${this.#baseUrl}/${route.bucket}/${route.key}`)}</Location><Bucket>${escapeXml(route.bucket)}</Bucket><Key>${escapeXml(route.key)}</Key><ETag>${escapeXml(done.etag)}</ETag></CompleteMultipartUploadResult>`,
-      done.object.sse ? { 'x-amz-server-side-encryption': 'AES256' } : {},
-    );
-  }
-
-  /** GCS `uploadType=resumable` POST: opens a session; its URI is the `Location` header. */
-  async #openResumable(
-    req: IncomingMessage,
-    res: ServerResponse,
-    route: Extract<ObjectRoute, { api: 'gcs-upload' }>,
-  ): Promise<void> {
-    const metadata = await readText(req);
-    let contentType = req.headersDistinct['x-upload-content-type']?.[0];
-    try {
-      const parsed =
-        metadata.trim() === '' ? {} : (JSON.parse(metadata) as { contentType?: unknown });
-      if (typeof parsed.contentType === 'string') contentType = parsed.contentType;
-    } catch {
-      sendError(res, 'gcs-upload', objectError(400, 'parseError', 'Parse Error'), false);
-      return;
-    }
-    const id = this.#resumable.open(
-      route.bucket,
-      route.key,
-      contentType ?? 'application/octet-stream',
-    );
-    const location = `${this.#baseUrl}/upload/storage/v1/b/${encodeURIComponent(route.bucket)}/o?uploadType=resumable&name=${encodeURIComponent(route.key)}&upload_id=${id}`;
-    this.#issuedSecrets.add(id);
-    res.writeHead(200, {
-      Location: location,
-      ...requestIdHeaders('gcs-upload'),
-      'Content-Length': 0,
-    });
-    res.end();
-  }
-
-  /** A PUT to a resumable session: a chunk, or a status query (`bytes *\/…`). */
-  async #resumableChunk(
-    req: IncomingMessage,
-    res: ServerResponse,
-    uploadId: string,
-  ): Promise<void> {
-    const range = parseUploadRange(req.headers['content-range']);
-    if (!this.#resumable.has(uploadId) || range === undefined) {
-      await drain(req);
-      const error =
-        range === undefined
-          ? objectError(400, 'invalid', 'Failed to parse Content-Range header.')
-          : objectError(404, 'notFound', 'No such upload session.');
-      sendError(res, 'gcs-upload', error, false);
-      return;
-    }
-    let answer: SessionAnswer;
-    if (range.kind === 'status') {
-      await drain(req);
-      answer = await this.#resumable.status(uploadId, range.totalBytes, this.#clock.nowMs());
-    } else {
-      let chunk: PendingObject;
-      try {
-        chunk = await this.#files.receive(req, [new ByteCounter((n) => (this.#bytesIn += n))]);
-      } catch {
-        req.socket.destroy();
-        return;
-      }
-      answer = await this.#resumable.addChunk(uploadId, range, chunk, this.#clock.nowMs());
-    }
-    if (answer.kind === 'complete') {
-      this.#counters.gcp.puts += 1;
-      sendJson(res, 200, this.#gcsResource(answer.object), false);
-      return;
-    }
-    if (answer.kind === 'notFound') {
-      sendError(res, 'gcs-upload', objectError(404, 'notFound', 'No such upload session.'), false);
-      return;
-    }
-    res.writeHead(308, {
-      ...(answer.receivedBytes > 0 ? { Range: `bytes=0-${answer.receivedBytes - 1}` } : {}),
-      ...requestIdHeaders('gcs-upload'),
-      'Content-Length': 0,
-    });
-    res.end();
-  }
 
   async #receive(
     req: IncomingMessage,
@@ -865,7 +647,7 @@ export class EmulatedObjectStore {
     this.#counters[providerOf(api)].puts += 1;
     if (this.#firstByteLatencyMs > 0) await sleep(this.#firstByteLatencyMs);
     if (api === 'gcs-upload') {
-      sendJson(res, 200, this.#gcsResource(object), false);
+      sendJson(res, 200, gcsResource(this.#baseUrl, object), false);
       return;
     }
     const headers = {
@@ -908,38 +690,23 @@ function notEmulated(what: string): ObjectError {
   return objectError(501, 'NotImplemented', `${what} is not emulated by keboola-storage-emulator.`);
 }
 
-function sendXml(
-  res: ServerResponse,
-  status: number,
-  body: string,
-  extra: OutgoingHttpHeaders = {},
-): void {
-  const xml = `<?xml version="1.0" encoding="UTF-8"?>\n${body}`;
-  res.writeHead(status, {
-    'Content-Type': 'application/xml',
-    'Content-Length': Buffer.byteLength(xml),
-    ...requestIdHeaders('s3'),
-    ...extra,
-  });
-  res.end(xml);
+/** Headers of an object GET/HEAD, per API. */
+function objectHeaders(api: ValidApi, object: StoredObject, partial = false): OutgoingHttpHeaders {
+  if (api === 's3') return s3ObjectHeaders(object);
+  if (api === 'azure') return azureObjectHeaders(object, partial);
+  return gcsObjectHeaders(object);
 }
 
-/** A small request body (XML or JSON metadata) as text; at most 1 MiB. */
-async function readText(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  let bytes = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    bytes += chunk.length;
-    if (bytes > 1024 * 1024) throw new Error('request body too large');
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
+/** Headers of an upload's answer, per API. */
+function uploadHeaders(api: ValidApi, object: StoredObject): OutgoingHttpHeaders {
+  if (api === 's3') return s3UploadHeaders(object);
+  if (api === 'azure') return azureUploadHeaders(object);
+  return gcsUploadHeaders(object);
 }
 
-/** Reads and drops a request body, so that the answer can follow on the same connection. */
-async function drain(req: IncomingMessage): Promise<void> {
-  req.resume();
-  await once(req, 'end');
+/** Request headers an upload must carry before its body is read (Azure only). */
+function uploadHeaderError(api: ValidApi, req: IncomingMessage): ObjectError | undefined {
+  return api === 'azure' ? azureUploadHeaderError(req) : undefined;
 }
 
 function methodNotAllowed(api: ValidApi): ObjectError {
@@ -1002,52 +769,6 @@ function sendStatusFault(
   sendError(res, api, objectError(fault.status, code, 'Injected fault.'), headOnly, extra);
 }
 
-function sendJson(res: ServerResponse, status: number, value: unknown, headOnly: boolean): void {
-  const body = JSON.stringify(value);
-  res.writeHead(status, {
-    'Content-Type': 'application/json; charset=UTF-8',
-    'Content-Length': Buffer.byteLength(body),
-  });
-  res.end(headOnly ? undefined : body);
-}
-
-function etagOf(object: StoredObject): string {
-  return `"${object.md5Hex}"`;
-}
-
-/** Headers of an object GET/HEAD; a ranged answer names the whole object's MD5 differently. */
-function objectHeaders(api: ValidApi, object: StoredObject, partial = false): OutgoingHttpHeaders {
-  const common: OutgoingHttpHeaders = {
-    'Content-Type': object.contentType,
-    ETag: etagOf(object),
-    'Last-Modified': new Date(object.lastModifiedMs).toUTCString(),
-    'Accept-Ranges': 'bytes',
-  };
-  const md5Base64 = Buffer.from(object.md5Hex, 'hex').toString('base64');
-  if (api === 's3') {
-    return {
-      ...common,
-      ...(object.sse ? { 'x-amz-server-side-encryption': 'AES256' } : {}),
-    };
-  }
-  if (api === 'azure') {
-    return {
-      ...common,
-      ...(partial ? { 'x-ms-blob-content-md5': md5Base64 } : { 'Content-MD5': md5Base64 }),
-      'x-ms-blob-type': 'BlockBlob',
-      'x-ms-server-encrypted': 'true',
-    };
-  }
-  return {
-    ...common,
-    'x-goog-generation': String(object.generation),
-    'x-goog-metageneration': '1',
-    'x-goog-hash': `md5=${md5Base64}`,
-    'x-goog-stored-content-length': String(object.sizeBytes),
-    'x-goog-storage-class': 'STANDARD',
-  };
-}
-
 /** 416 in the addressed API's words. */
 function rangeNotSatisfiable(api: ValidApi): ObjectError {
   if (api === 's3') {
@@ -1061,46 +782,6 @@ function rangeNotSatisfiable(api: ValidApi): ObjectError {
     );
   }
   return objectError(416, 'InvalidRange', 'Request range not satisfiable');
-}
-
-function uploadHeaders(api: ValidApi, object: StoredObject): OutgoingHttpHeaders {
-  const etag = etagOf(object);
-  if (api === 's3') {
-    return {
-      ETag: etag,
-      ...(object.sse ? { 'x-amz-server-side-encryption': 'AES256' } : {}),
-    };
-  }
-  if (api === 'azure') {
-    return {
-      ETag: etag,
-      'Last-Modified': new Date(object.lastModifiedMs).toUTCString(),
-      'Content-MD5': Buffer.from(object.md5Hex, 'hex').toString('base64'),
-      'x-ms-request-server-encrypted': 'true',
-    };
-  }
-  return { ETag: etag, 'x-goog-generation': String(object.generation) };
-}
-
-/** Request headers an upload must carry before its body is read. */
-function uploadHeaderError(api: ValidApi, req: IncomingMessage): ObjectError | undefined {
-  if (api !== 'azure') return undefined;
-  const blobType = req.headers['x-ms-blob-type'];
-  if (blobType === undefined) {
-    return objectError(
-      400,
-      'MissingRequiredHeader',
-      "An HTTP header that's mandatory for this request is not specified.",
-    );
-  }
-  if (blobType !== 'BlockBlob') {
-    return objectError(
-      400,
-      'InvalidHeaderValue',
-      'The value for one of the HTTP headers is not in the correct format.',
-    );
-  }
-  return undefined;
 }
 
 /** Checks the received body against the signed payload hash and a Content-MD5 header. */
@@ -1233,22 +914,4 @@ class ResetAfterBytes extends Transform {
     this.req.socket.destroy();
     done(new Error('connection reset by fault'));
   }
-}
-
-function awsCredentials(credential: IssuedCredential): Record<string, string> {
-  return {
-    AccessKeyId: credential.id,
-    SecretAccessKey: credential.secret,
-    SessionToken: credential.sessionToken,
-    Expiration: `${new Date(credential.expiresAtMs).toISOString().slice(0, 19)}+00:00`,
-  };
-}
-
-function isoSeconds(ms: number): string {
-  return `${new Date(ms).toISOString().slice(0, 19)}Z`;
-}
-
-/** `2024-11-10T05:55:44+0000`: the PHP timestamp style of the Storage API. */
-function phpTimestamp(ms: number): string {
-  return `${new Date(ms).toISOString().slice(0, 19)}+0000`;
 }
