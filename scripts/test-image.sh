@@ -138,7 +138,7 @@ start_emulator() {
   die "the emulator did not start"
 }
 
-# Emulator control API (docs/emulator.md). Kept in one place so the routes are easy to follow.
+# Emulator control API (emulator/docs/storage-api.md). Kept in one place so the routes are easy to follow.
 ctl() { # METHOD PATH [JSON]
   local args=(-sS --fail-with-body -X "$1" "$EMU/_emulator$2")
   [ $# -ge 3 ] && args+=(-H 'content-type: application/json' --data "$3")

@@ -457,6 +457,11 @@ export class EmulatedObjectStore {
       await this.#gcs.resumableChunk(req, res, route.uploadId);
       return;
     }
+    if (route.api === 'azure' && query.has('comp')) {
+      // Put Block / Put Block List / Get Block List…: the SDKs use them above 256 MiB.
+      sendError(res, api, notEmulated(`Azure comp=${query.get('comp') ?? ''}`), headOnly);
+      return;
+    }
     if (route.api === 'gcs-upload' && !['media', 'resumable'].includes(route.uploadType)) {
       sendError(res, api, notEmulated(`GCS uploadType=${route.uploadType}`), false);
       return;

@@ -279,6 +279,28 @@ describe('a client’s table flow', () => {
 });
 
 describe('the API’s edges', () => {
+  it('names an unknown route in its 404', async () => {
+    const answer = await api('GET', 'no-such-thing');
+    expect(answer.status).toBe(404);
+    expect((answer.body as Json).error).toContain('GET /v2/storage/no-such-thing');
+  });
+
+  it('answers object operations it does not emulate with 501 naming them', async () => {
+    const azure = await fetch(`${emulator.url}/azure/kbcemulator/c/blob?comp=block&blockid=AA`, {
+      method: 'PUT',
+      body: 'x',
+    });
+    expect(azure.status).toBe(501);
+    expect(await azure.text()).toContain('Azure comp=block');
+    const gcs = await fetch(`${emulator.url}/upload/storage/v1/b/b/o?uploadType=multipart&name=x`, {
+      method: 'POST',
+      headers: { Authorization: 'Bearer nothing' },
+      body: 'x',
+    });
+    expect(gcs.status).toBe(501);
+    expect(await gcs.text()).toContain('uploadType=multipart');
+  });
+
   it('answers the index without a token', async () => {
     const index = await api('GET', '', undefined, undefined);
     expect(index.status).toBe(200);
