@@ -3,23 +3,28 @@ import js from '@eslint/js';
 import vitest from '@vitest/eslint-plugin';
 import tseslint from 'typescript-eslint';
 
+/** Module specifiers of the emulator package, its sources, or its DuckDB engine. */
+const EMULATOR_IMPORT = /^keboola-storage-emulator(\/|$)|(^|\/)emulator(\/|$)|^@duckdb\//;
+const EMULATOR_IMPORT_MESSAGE =
+  'The job never imports the emulator: it is a test double in its own package (emulator/).';
+
 /**
  * The job's layers, bottom to top (docs/architecture.md, Layers). A module may import its own
  * folder and any lower layer, never its own layer's other modules or a higher layer. Names ending
- * in `/` are folders of `src/`, the others files of `src/`. The emulator is a program of its own:
- * no job module imports it (main.ts loads it on demand; demo.ts starts it).
+ * in `/` are folders of `src/`, the others files of `src/`. No job module imports the emulator
+ * (EMULATOR_IMPORT below), whatever its layer.
  */
 export const LAYERS = [
   ['errors.ts', 'secrets.ts'],
   ['logger.ts', 'config/'],
   ['retry/'],
   ['storage/', 'state/'],
-  ['objects/', 'auth/', 'plan/'],
-  ['transfer/'],
+  ['objects/', 'auth/', 'plan/', 'lock/'],
+  ['transfer/', 'tokens/'],
   ['progress/', 'output/'],
   ['run.ts'],
-  ['actions/', 'summary.ts', 'cli.ts'],
-  ['main.ts', 'demo.ts'],
+  ['actions/', 'summary.ts', 'summary-file.ts', 'cli.ts'],
+  ['main.ts'],
 ];
 
 const escape = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -31,14 +36,8 @@ function layerRules() {
   const blocks = [];
   LAYERS.forEach((layer, rank) => {
     const above = LAYERS.slice(rank + 1).flat();
-    const top = rank === LAYERS.length - 1;
     for (const module of layer) {
-      const forbidden = [
-        ...above,
-        ...layer.filter((m) => m !== module),
-        ...(top ? [] : ['emulator/']),
-      ];
-      if (forbidden.length === 0) continue;
+      const forbidden = [...above, ...layer.filter((m) => m !== module)];
       const folder = module.endsWith('/');
       const prefix = folder ? '^(?:\\.\\./)+' : '^\\./';
       blocks.push({
@@ -48,10 +47,17 @@ function layerRules() {
             'error',
             {
               patterns: [
-                {
-                  regex: `${prefix}(?:${forbidden.map(importName).join('|')})`,
-                  message: `${module} may import only lower layers (LAYERS in eslint.config.js, docs/architecture.md).`,
-                },
+                ...(forbidden.length > 0
+                  ? [
+                      {
+                        regex: `${prefix}(?:${forbidden.map(importName).join('|')})`,
+                        message: `${module} may import only lower layers (LAYERS in eslint.config.js, docs/architecture.md).`,
+                      },
+                    ]
+                  : []),
+                // A later block's no-restricted-imports replaces an earlier one, so every layer
+                // block repeats the emulator boundary.
+                { regex: EMULATOR_IMPORT.source, message: EMULATOR_IMPORT_MESSAGE },
               ],
             },
           ],
@@ -86,6 +92,25 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
     },
   },
+  // The boundary: the job (src/) never imports the emulator, a test double in its own workspace
+  // package (emulator/), nor its engine. test/unit/lint-boundary.test.ts proves this fails.
+  {
+    files: ['src/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ regex: EMULATOR_IMPORT.source, message: EMULATOR_IMPORT_MESSAGE }] },
+      ],
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: `ImportExpression[source.value=${String(EMULATOR_IMPORT)}]`,
+          message: EMULATOR_IMPORT_MESSAGE,
+        },
+      ],
+    },
+  },
+  // After the boundary block: each layer block restates the boundary with its own layer rule.
   ...layerRules(),
   {
     files: ['test/**/*.ts', 'emulator/test/**/*.ts'],

@@ -16,7 +16,8 @@
 #   timeout     timeout --signal=KILL in the middle of a slow run (emulator latency fault on
 #               slice downloads), then a rerun that succeeds and leaves no temporary files
 #   facts       non-root user, entrypoint, NODE_ENV, HOME, labels; /app holds only dist/,
-#               production node_modules, package.json and component.json
+#               production node_modules, package.json and component.json, and no file of the
+#               emulator package, DuckDB, csv-parse, the demo or the seed
 #   size        image size and what the project adds on top of the base (at most 40 MB)
 #
 # Engine: docker when `docker info` answers, else podman (installed with apt when missing);
@@ -137,7 +138,7 @@ start_emulator() {
   die "the emulator did not start"
 }
 
-# Emulator control API (docs/emulator.md). Kept in one place so the routes are easy to follow.
+# Emulator control API (emulator/docs/storage-api.md). Kept in one place so the routes are easy to follow.
 ctl() { # METHOD PATH [JSON]
   local args=(-sS --fail-with-body -X "$1" "$EMU/_emulator$2")
   [ $# -ge 3 ] && args+=(-H 'content-type: application/json' --data "$3")
@@ -510,6 +511,13 @@ scenario_facts() {
     fail "/app holds more than dist, node_modules, package.json and component.json: $listing"
   [ "$(printf '%s\n' "$listing" | sed -n '5,$p')" = "uid=1000" ] || fail "dev dependencies in the image or not uid 1000: $listing"
   ok "/app holds only component.json dist node_modules package.json; no dev dependencies; runs as uid 1000"
+  # The emulator is a workspace package the job never imports: no file of it, of its engine
+  # (DuckDB) or of its CSV parser, nor the demo, may reach the image.
+  local stray
+  stray=$("$ENGINE" run --rm --entrypoint sh "$IMAGE" -c \
+    'find /app \( -iname "*emulator*" -o -iname "*duckdb*" -o -name csv-parse -o -name "demo*" -o -name "seed*" \) -print | head -5')
+  [ -z "$stray" ] || fail "emulator files in the image: $stray"
+  ok "no emulator, DuckDB, csv-parse, demo or seed file under /app"
 }
 
 # Sets SIZE_NOTE and ADDED_BYTES from the engine's image sizes.

@@ -3,6 +3,7 @@
  * handler (latency, revokeToken, expireToken, expireCredentials, status, reset), authentication, the route, and
  * faults that act on the finished answer (`afterHandling: true`).
  */
+import { indexResponse } from './routes/more-routes.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ApiError } from './api-error.js';
@@ -130,6 +131,10 @@ async function dispatch(
 ): Promise<ApiResponse> {
   try {
     const text = await readBody(info.req);
+    // The index answers without a token, as Storage does.
+    if (info.method === 'GET' && /^\/v2\/storage\/?$/.test(info.path)) {
+      return indexResponse(core.baseUrl);
+    }
     const token = core.authenticate(info.req.headers['x-storageapi-token']);
     if (!matched)
       throw new ApiError(404, 'notFound', `Route "${info.method} ${info.path}" not found.`);

@@ -135,10 +135,15 @@ export function responseBytes(response: ApiResponse): {
   headers: Record<string, string>;
   body: Buffer;
 } {
-  const body =
-    response.body === undefined ? Buffer.alloc(0) : Buffer.from(JSON.stringify(response.body));
+  // A Buffer body is sent as is, with the handler's Content-Type (the preview's CSV).
+  const raw = Buffer.isBuffer(response.body);
+  const body = Buffer.isBuffer(response.body)
+    ? response.body
+    : response.body === undefined
+      ? Buffer.alloc(0)
+      : Buffer.from(JSON.stringify(response.body));
   const headers: Record<string, string> = { ...response.headers };
-  if (response.body !== undefined) headers['Content-Type'] = 'application/json';
+  if (response.body !== undefined && !raw) headers['Content-Type'] = 'application/json';
   headers['Content-Length'] = String(body.length);
   return { headers, body };
 }

@@ -18,6 +18,7 @@ import { catalogRoutes } from './routes/catalog-routes.js';
 import { exportRoutes } from './routes/export-route.js';
 import { fileJobRoutes } from './routes/file-job-routes.js';
 import { loadRoutes } from './routes/load-routes.js';
+import { moreRoutes, notEmulatedRoutes } from './routes/more-routes.js';
 import { tokenRoutes } from './routes/token-routes.js';
 import { loadSeedFile, parseSeed, type Seed, type SeedInput } from './seed.js';
 import { TableDb } from './table-db.js';
@@ -55,6 +56,9 @@ const STORAGE_ROUTES: readonly Route[] = [
   ...fileJobRoutes,
   // After catalogRoutes: `tokens/verify` must match before `tokens/{tokenId}`.
   ...tokenRoutes,
+  ...moreRoutes,
+  // Last: known real routes that are not emulated answer 501 naming themselves.
+  ...notEmulatedRoutes,
 ];
 
 async function resolveSeed(options: EmulatorOptions): Promise<{ seed: Seed; baseDir: string }> {

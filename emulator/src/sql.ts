@@ -28,18 +28,39 @@ export function createTableSql(table: string, columns: readonly string[]): strin
   return `CREATE TABLE ${table} (${defs.join(', ')})`;
 }
 
-/** The half-open change window of an export: `since <= _timestamp < until`, both optional. */
+/** A value filter of an export or preview: `eq` is IN, `ne` is NOT IN (values as strings). */
+export interface WhereFilter {
+  readonly column: string;
+  readonly operator: 'eq' | 'ne';
+  readonly values: readonly string[];
+}
+
+/**
+ * The rows an export reads: the half-open change window `since <= _timestamp < until`, value
+ * filters (ANDed) and a row limit, all optional.
+ */
 export interface ChangeWindow {
   readonly changedSince?: number | undefined;
   readonly changedUntil?: number | undefined;
+  readonly where?: readonly WhereFilter[] | undefined;
+  readonly limit?: number | undefined;
 }
 
-/** WHERE clause (with leading ` WHERE`) for a change window, or an empty string. */
+/** WHERE clause (with leading ` WHERE`) for a change window and filters, or an empty string. */
 export function windowWhereSql(window: ChangeWindow): string {
   const conditions: string[] = [];
   const ts = quoteIdent(TIMESTAMP_COLUMN);
   if (window.changedSince !== undefined) conditions.push(`${ts} >= ${window.changedSince}`);
   if (window.changedUntil !== undefined) conditions.push(`${ts} < ${window.changedUntil}`);
+  for (const filter of window.where ?? []) {
+    const value = `COALESCE(${quoteIdent(filter.column)}, '')`;
+    if (filter.values.length === 0) {
+      conditions.push(filter.operator === 'eq' ? 'FALSE' : 'TRUE');
+      continue;
+    }
+    const list = filter.values.map(quoteLiteral).join(', ');
+    conditions.push(`${value} ${filter.operator === 'eq' ? 'IN' : 'NOT IN'} (${list})`);
+  }
   return conditions.length === 0 ? '' : ` WHERE ${conditions.join(' AND ')}`;
 }
 
@@ -50,7 +71,8 @@ export function exportSelectSql(
   window: ChangeWindow,
 ): string {
   const list = columns.map((c) => `COALESCE(${quoteIdent(c)}, '')`).join(', ');
-  return `SELECT ${list} FROM ${table}${windowWhereSql(window)}`;
+  const limit = window.limit === undefined ? '' : ` LIMIT ${Math.max(0, Math.floor(window.limit))}`;
+  return `SELECT ${list} FROM ${table}${windowWhereSql(window)}${limit}`;
 }
 
 /**

@@ -104,6 +104,13 @@ export class TableDb {
     });
   }
 
+  /** Drops a table (DELETE of a table or of a bucket with `force`). */
+  dropTable(table: string): Promise<void> {
+    return this.#serialize(async (conn) => {
+      await conn.run(`DROP TABLE IF EXISTS ${table}`);
+    });
+  }
+
   /** Loads a CSV file with a header row; its columns must be `columns` in that order. */
   seedFromCsv(table: string, path: string, columns: readonly string[], ts: number): Promise<void> {
     const sql = insertCsvSql(table, columns, readCsvSql([path], columns, true), ts);

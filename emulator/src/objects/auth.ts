@@ -151,7 +151,10 @@ export function authorizeS3(attempt: AccessAttempt, registry: CredentialRegistry
   }
   const scoped = checkScope(attempt, credential, s3Errors);
   if (scoped) return scoped;
-  if (attempt.write && credential.requireSse) {
+  // Encryption is asked for once per object: on its PUT or on CreateMultipartUpload, not on the
+  // parts and the completion of a multipart upload (which carry `uploadId`).
+  const multipartFollowUp = new URLSearchParams(request.rawQuery).has('uploadId');
+  if (attempt.write && credential.requireSse && !multipartFollowUp) {
     if (header(request, 'x-amz-server-side-encryption') !== 'AES256') {
       return deny(403, 'AccessDenied', S3_ACCESS_DENIED);
     }

@@ -1,8 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createWriteStream, mkdirSync } from 'node:fs';
+import { createReadStream, createWriteStream, mkdirSync } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Transform } from 'node:stream';
+import { PassThrough, Transform } from 'node:stream';
 import type { TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 
@@ -148,4 +148,22 @@ function fileName(bucket: string, key: string): string {
     .replace(/[^A-Za-z0-9._-]/g, '_')
     .replace(/^\.+/, '');
   return tail ? `${hash}-${tail}` : hash;
+}
+
+/** One stream of the files' bytes, in order (multipart parts, resumable chunks). */
+export function concatenate(paths: readonly string[]): NodeJS.ReadableStream {
+  const out = new PassThrough();
+  const next = (index: number): void => {
+    const path = paths[index];
+    if (path === undefined) {
+      out.end();
+      return;
+    }
+    const source = createReadStream(path);
+    source.once('error', (error) => out.destroy(error));
+    source.once('end', () => next(index + 1));
+    source.pipe(out, { end: false });
+  };
+  next(0);
+  return out;
 }

@@ -7,14 +7,17 @@ import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { EmulatorClock } from '../clock.js';
 import type { FaultKind, FaultRegistry, FaultSpec } from '../faults.js';
-import type { AccessAttempt, AuthResult, SasFields } from './auth.js';
+import type { AccessAttempt, AuthResult } from './auth.js';
+import { authorizeAzure, authorizeGcs, authorizeS3 } from './auth.js';
 import {
-  AZURE_SAS_VERSION,
-  authorizeAzure,
-  authorizeGcs,
-  authorizeS3,
-  azureSignature,
-} from './auth.js';
+  absCredentials,
+  azureObjectHeaders,
+  azureUploadHeaderError,
+  azureUploadHeaders,
+  sasFields,
+  sasQuery,
+  type AzureAccount,
+} from './azure.js';
 import type { CredentialMode, IssuedCredential, Provider } from './credentials.js';
 import { CredentialRegistry } from './credentials.js';
 import {
@@ -24,14 +27,19 @@ import {
   MISMATCH_EXTRA_BYTES,
   corruptSpan,
 } from './fault-streams.js';
+import { GcsApi, gcsObjectHeaders, gcsResource, gcsUploadHeaders, sendJson } from './gcs.js';
 import type { PendingObject, StoredObject } from './object-files.js';
 import { ObjectFiles } from './object-files.js';
+import { contentRange, parseByteRange, rangeHeaderOf } from './ranges.js';
 import type { ObjectError } from './responses.js';
 import { objectError, requestIdHeaders, sendError } from './responses.js';
 import type { ObjectRoute, RouteApi } from './routes.js';
 import { parseObjectRoute } from './routes.js';
+import { S3Api, awsCredentials, s3ObjectHeaders, s3UploadHeaders } from './s3.js';
+import { multipartOperation } from './s3-multipart.js';
 import type { ReceivedRequest } from './sigv4.js';
 import { AWS_V4, GOOG_V4, encodeRfc3986, presignUrl } from './sigv4.js';
+import type { StoreContext } from './store-context.js';
 import type { ThrottleAccounting } from './throttle.js';
 import { Throttle, emptyThrottleAccounting } from './throttle.js';
 
@@ -120,12 +128,19 @@ export class EmulatedObjectStore {
   readonly gcpProjectId = EMULATED_GCP_PROJECT;
 
   readonly #files: ObjectFiles;
+  /** What the per-provider APIs use of this store. */
+  readonly #context: StoreContext;
+  readonly #s3: S3Api;
+  readonly #gcs: GcsApi;
   readonly #credentials = new CredentialRegistry();
   readonly #clock: EmulatorClock;
   readonly #faults: FaultRegistry;
   readonly #firstByteLatencyMs: number;
   readonly #bytesPerSecond: number | undefined;
-  readonly #azureAccountKey = randomBytes(32);
+  readonly #azureAccount: AzureAccount = {
+    name: EMULATED_AZURE_ACCOUNT,
+    key: randomBytes(32),
+  };
   readonly #throttle = emptyThrottleAccounting();
   readonly #counters: Record<Provider, ProviderCounters> = {
     aws: { gets: 0, puts: 0, rejected: 0 },
@@ -141,6 +156,18 @@ export class EmulatedObjectStore {
 
   constructor(options: ObjectStoreOptions) {
     this.#files = new ObjectFiles(options.rootDir);
+    this.#context = {
+      files: this.#files,
+      baseUrl: () => this.#baseUrl,
+      nowMs: () => this.#clock.nowMs(),
+      countBytesIn: (bytes) => (this.#bytesIn += bytes),
+      countPut: (provider) => (this.#counters[provider].puts += 1),
+      addIssuedSecret: (secret) => this.#issuedSecrets.add(secret),
+    };
+    this.#s3 = new S3Api(this.#context, (req, received, auth) =>
+      bodyDigestError('s3', req, received, auth),
+    );
+    this.#gcs = new GcsApi(this.#context);
     this.#clock = options.clock;
     this.#faults = options.faults;
     this.#firstByteLatencyMs = options.firstByteLatencyMs ?? 0;
@@ -221,31 +248,26 @@ export class EmulatedObjectStore {
 
   /**
    * Upload fields for `files/prepare`: write credentials for keys under `loc.key` (only that exact
-   * key when `options.exactKey`, as for a non-sliced file), valid `ttlSeconds`. S3 uploads must
-   * send `x-amz-server-side-encryption: AES256`.
+   * key when `options.exactKey`, as for a non-sliced file), valid `ttlSeconds`. S3 uploads of an
+   * encrypted file (`options.encrypted`, the default) must send
+   * `x-amz-server-side-encryption: AES256`; Azure and GCS always encrypt.
    */
   uploadFields(
     provider: Provider,
     loc: ObjectLocation,
     ttlSeconds: number,
-    options: { readonly exactKey?: boolean } = {},
+    options: { readonly exactKey?: boolean; readonly encrypted?: boolean } = {},
   ): Record<string, unknown> {
     const exactKey = options.exactKey ?? false;
-    const credential = this.#issue(
-      provider,
-      loc,
-      'write',
-      ttlSeconds,
-      provider === 'aws',
-      exactKey,
-    );
+    const sse = provider === 'aws' && (options.encrypted ?? true);
+    const credential = this.#issue(provider, loc, 'write', ttlSeconds, sse, exactKey);
     if (provider === 'aws') {
       return {
         uploadParams: {
           key: loc.key,
           bucket: loc.bucket,
           acl: 'private',
-          'x-amz-server-side-encryption': 'AES256',
+          ...(sse ? { 'x-amz-server-side-encryption': 'AES256' } : {}),
           credentials: awsCredentials(credential),
         },
       };
@@ -357,51 +379,17 @@ export class EmulatedObjectStore {
       if (secret !== '') this.#issuedSecrets.add(secret);
     }
     if (provider === 'azure') {
-      const sig = this.#sasFields(credential).sig;
+      const sig = sasFields(this.#azureAccount, credential).sig;
       this.#issuedSecrets.add(sig);
       this.#credentials.alias(`sas:${sig}`, credential);
     }
     return credential;
   }
 
-  /** SAS fields of an Azure credential; the permission string is fixed per credential mode. */
-  #sasFields(credential: IssuedCredential): SasFields & { sig: string } {
-    const fields: SasFields = {
-      sv: AZURE_SAS_VERSION,
-      sr: 'c',
-      st: isoSeconds(credential.issuedAtMs - 5 * 60_000),
-      se: isoSeconds(credential.expiresAtMs),
-      sp: credential.mode === 'write' ? 'rwl' : 'rl',
-    };
-    const sig = azureSignature(
-      this.#azureAccountKey,
-      credential.secret,
-      this.azureAccountName,
-      credential.bucket,
-      fields,
-    );
-    return { ...fields, sig };
-  }
-
-  #sasQuery(credential: IssuedCredential): string {
-    const f = this.#sasFields(credential);
-    return [
-      `sv=${f.sv}`,
-      `sr=${f.sr}`,
-      `st=${encodeURIComponent(f.st)}`,
-      `se=${encodeURIComponent(f.se)}`,
-      `sp=${f.sp}`,
-      `sig=${encodeURIComponent(f.sig)}`,
-    ].join('&');
-  }
-
   #absCredentials(credential: IssuedCredential): Record<string, string> {
-    const sas = this.#sasQuery(credential);
+    const sas = sasQuery(this.#azureAccount, credential);
     this.#issuedSecrets.add(sas);
-    return {
-      SASConnectionString: `BlobEndpoint=${this.#baseUrl}/azure/${this.azureAccountName};SharedAccessSignature=${sas}`,
-      expiration: phpTimestamp(credential.expiresAtMs),
-    };
+    return absCredentials(this.#baseUrl, this.#azureAccount, sas, credential.expiresAtMs);
   }
 
   #signedUrl(provider: Provider, loc: ObjectLocation, ttlSeconds: number): string {
@@ -418,7 +406,7 @@ export class EmulatedObjectStore {
     const credential = this.#issue(provider, loc, 'read', ttlSeconds, false, true, 'signedUrl');
     const keyPath = loc.key.split('/').map(encodeRfc3986).join('/');
     if (provider === 'azure') {
-      return `${this.#baseUrl}/azure/${this.azureAccountName}/${encodeRfc3986(loc.bucket)}/${keyPath}?${this.#sasQuery(credential)}`;
+      return `${this.#baseUrl}/azure/${this.azureAccountName}/${encodeRfc3986(loc.bucket)}/${keyPath}?${sasQuery(this.#azureAccount, credential)}`;
     }
     const aws = provider === 'aws';
     const signed = presignUrl({
@@ -457,12 +445,27 @@ export class EmulatedObjectStore {
       sendError(res, api, objectError(400, 'InvalidURI', route.reason), headOnly);
       return;
     }
-    const write = isWrite(route.api, method);
+    const query = new URLSearchParams(received.rawQuery);
+    const write = isWrite(route.api, method, query);
     if (write === undefined) {
       sendError(res, api, methodNotAllowed(route.api), headOnly);
       return;
     }
     if (await this.#preFaults(res, api, method, received.rawPath, headOnly)) return;
+    if (route.api === 'gcs-upload' && route.uploadId !== undefined) {
+      // A resumable session's URI is its own capability (as on GCS): no token needed.
+      await this.#gcs.resumableChunk(req, res, route.uploadId);
+      return;
+    }
+    if (route.api === 'azure' && query.has('comp')) {
+      // Put Block / Put Block List / Get Block List…: the SDKs use them above 256 MiB.
+      sendError(res, api, notEmulated(`Azure comp=${query.get('comp') ?? ''}`), headOnly);
+      return;
+    }
+    if (route.api === 'gcs-upload' && !['media', 'resumable'].includes(route.uploadType)) {
+      sendError(res, api, notEmulated(`GCS uploadType=${route.uploadType}`), false);
+      return;
+    }
     if (route.key === '') {
       this.#counters[providerOf(api)].rejected += 1;
       sendError(res, api, bucketLevelError(api), headOnly);
@@ -481,8 +484,12 @@ export class EmulatedObjectStore {
       sendError(res, api, auth.error, headOnly);
       return;
     }
-    if (write) await this.#receive(req, res, route, auth);
-    else await this.#send(res, route, method, received.rawPath);
+    const multipart = route.api === 's3' ? multipartOperation(method, query) : undefined;
+    if (route.api === 's3' && multipart) await this.#s3.multipart(req, res, route, multipart, auth);
+    else if (route.api === 'gcs-upload' && route.uploadType === 'resumable') {
+      await this.#gcs.openResumable(req, res, route);
+    } else if (write) await this.#receive(req, res, route, auth);
+    else await this.#send(res, route, method, received);
   }
 
   /** Applies `expireCredentials`, `latency` and `status` faults; true when the request was answered. */
@@ -514,7 +521,7 @@ export class EmulatedObjectStore {
           { ...attempt, account: route.account },
           this.#credentials,
           this.azureAccountName,
-          this.#azureAccountKey,
+          this.#azureAccount.key,
         );
       default:
         return authorizeGcs(attempt, this.#credentials, route.api);
@@ -527,9 +534,10 @@ export class EmulatedObjectStore {
     res: ServerResponse,
     route: Exclude<ObjectRoute, { api: 'invalid' }>,
     method: string,
-    path: string,
+    received: ReceivedRequest,
   ): Promise<void> {
     const api = route.api;
+    const path = received.rawPath;
     const headOnly = method === 'HEAD';
     const object = this.#files.get(route.bucket, route.key);
     if (!object) {
@@ -538,27 +546,44 @@ export class EmulatedObjectStore {
     }
     this.#counters[providerOf(api)].gets += 1;
     if (route.api === 'gcs-json' && !route.media) {
-      sendJson(res, 200, this.#gcsResource(object), headOnly);
+      sendJson(res, 200, gcsResource(this.#baseUrl, object), headOnly);
       return;
     }
-    // Data faults act on a body, so a HEAD does not use them up.
+    const range = headOnly
+      ? ({ kind: 'full' } as const)
+      : parseByteRange(rangeHeaderOf(api, received.headers), object.sizeBytes);
+    if (range.kind === 'unsatisfiable') {
+      sendError(res, api, rangeNotSatisfiable(api), false, {
+        'Content-Range': contentRange(range, object.sizeBytes) ?? '',
+      });
+      return;
+    }
+    const firstByte = range.kind === 'partial' ? range.start : 0;
+    const bodyBytes = range.kind === 'partial' ? range.end - range.start + 1 : object.sizeBytes;
+    // Data faults act on a body, so a HEAD does not use them up; on a range, on its bytes.
     const fault = headOnly ? undefined : this.#faults.take(method, path, DOWNLOAD_FAULTS);
-    const plan = downloadPlan(object.sizeBytes, fault);
+    const plan = downloadPlan(bodyBytes, fault);
     const headers: OutgoingHttpHeaders = {
-      ...objectHeaders(api, object),
+      ...objectHeaders(api, object, range.kind === 'partial'),
       ...requestIdHeaders(api),
       'Content-Length': plan.declaredBytes,
+      ...(range.kind === 'partial'
+        ? { 'Content-Range': contentRange(range, object.sizeBytes) }
+        : {}),
       ...(plan.closeAfter ? { Connection: 'close' } : {}),
     };
     if (this.#firstByteLatencyMs > 0) await sleep(this.#firstByteLatencyMs);
-    res.writeHead(200, headers);
+    res.writeHead(range.kind === 'partial' ? 206 : 200, headers);
     if (headOnly) {
       res.end();
       return;
     }
     const source =
       plan.sendBytes > 0
-        ? createReadStream(object.path, { start: 0, end: plan.sendBytes - 1 })
+        ? createReadStream(object.path, {
+            start: firstByte,
+            end: firstByte + plan.sendBytes - 1,
+          })
         : Readable.from([]);
     const stages: NodeJS.ReadWriteStream[] = [];
     if (plan.flip) stages.push(new FlipBytes(plan.flip.start, plan.flip.end));
@@ -584,30 +609,6 @@ export class EmulatedObjectStore {
       // The client went away or the fault cut the connection: nothing more to send.
       res.destroy();
     }
-  }
-
-  #gcsResource(object: StoredObject): Record<string, unknown> {
-    const encodedName = encodeURIComponent(object.key);
-    const base = `${this.#baseUrl}/storage/v1/b/${encodeURIComponent(object.bucket)}/o/${encodedName}`;
-    const time = new Date(object.lastModifiedMs).toISOString();
-    return {
-      kind: 'storage#object',
-      id: `${object.bucket}/${object.key}/${object.generation}`,
-      selfLink: base,
-      mediaLink: `${base}?generation=${object.generation}&alt=media`,
-      name: object.key,
-      bucket: object.bucket,
-      generation: String(object.generation),
-      metageneration: '1',
-      contentType: object.contentType,
-      storageClass: 'STANDARD',
-      size: String(object.sizeBytes),
-      md5Hash: Buffer.from(object.md5Hex, 'hex').toString('base64'),
-      etag: etagOf(object),
-      timeCreated: time,
-      updated: time,
-      timeStorageClassUpdated: time,
-    };
   }
 
   // ------------------------------------------------------------ uploads
@@ -651,7 +652,7 @@ export class EmulatedObjectStore {
     this.#counters[providerOf(api)].puts += 1;
     if (this.#firstByteLatencyMs > 0) await sleep(this.#firstByteLatencyMs);
     if (api === 'gcs-upload') {
-      sendJson(res, 200, this.#gcsResource(object), false);
+      sendJson(res, 200, gcsResource(this.#baseUrl, object), false);
       return;
     }
     const headers = {
@@ -678,12 +679,39 @@ function providerOf(api: RouteApi): Provider {
 }
 
 /** Whether the method writes (true), reads (false) or is not served (undefined) on this API. */
-function isWrite(api: ValidApi, method: string): boolean | undefined {
+function isWrite(api: ValidApi, method: string, query: URLSearchParams): boolean | undefined {
   if (api === 'gcs-json') return method === 'GET' ? false : undefined;
-  if (api === 'gcs-upload') return method === 'POST' ? true : undefined;
+  if (api === 'gcs-upload') {
+    return method === 'POST' || (method === 'PUT' && query.has('upload_id')) ? true : undefined;
+  }
   if (method === 'GET' || method === 'HEAD') return false;
   if (method === 'PUT') return true;
+  if (api === 's3' && multipartOperation(method, query)) return true;
   return undefined;
+}
+
+/** 501 naming what a real object store does and the emulator does not. */
+function notEmulated(what: string): ObjectError {
+  return objectError(501, 'NotImplemented', `${what} is not emulated by keboola-storage-emulator.`);
+}
+
+/** Headers of an object GET/HEAD, per API. */
+function objectHeaders(api: ValidApi, object: StoredObject, partial = false): OutgoingHttpHeaders {
+  if (api === 's3') return s3ObjectHeaders(object);
+  if (api === 'azure') return azureObjectHeaders(object, partial);
+  return gcsObjectHeaders(object);
+}
+
+/** Headers of an upload's answer, per API. */
+function uploadHeaders(api: ValidApi, object: StoredObject): OutgoingHttpHeaders {
+  if (api === 's3') return s3UploadHeaders(object);
+  if (api === 'azure') return azureUploadHeaders(object);
+  return gcsUploadHeaders(object);
+}
+
+/** Request headers an upload must carry before its body is read (Azure only). */
+function uploadHeaderError(api: ValidApi, req: IncomingMessage): ObjectError | undefined {
+  return api === 'azure' ? azureUploadHeaderError(req) : undefined;
 }
 
 function methodNotAllowed(api: ValidApi): ObjectError {
@@ -746,89 +774,19 @@ function sendStatusFault(
   sendError(res, api, objectError(fault.status, code, 'Injected fault.'), headOnly, extra);
 }
 
-function sendJson(res: ServerResponse, status: number, value: unknown, headOnly: boolean): void {
-  const body = JSON.stringify(value);
-  res.writeHead(status, {
-    'Content-Type': 'application/json; charset=UTF-8',
-    'Content-Length': Buffer.byteLength(body),
-  });
-  res.end(headOnly ? undefined : body);
-}
-
-function etagOf(object: StoredObject): string {
-  return `"${object.md5Hex}"`;
-}
-
-function objectHeaders(api: ValidApi, object: StoredObject): OutgoingHttpHeaders {
-  const common: OutgoingHttpHeaders = {
-    'Content-Type': object.contentType,
-    ETag: etagOf(object),
-    'Last-Modified': new Date(object.lastModifiedMs).toUTCString(),
-  };
-  const md5Base64 = Buffer.from(object.md5Hex, 'hex').toString('base64');
+/** 416 in the addressed API's words. */
+function rangeNotSatisfiable(api: ValidApi): ObjectError {
   if (api === 's3') {
-    return {
-      ...common,
-      'Accept-Ranges': 'bytes',
-      ...(object.sse ? { 'x-amz-server-side-encryption': 'AES256' } : {}),
-    };
+    return objectError(416, 'InvalidRange', 'The requested range is not satisfiable');
   }
   if (api === 'azure') {
-    return {
-      ...common,
-      'Content-MD5': md5Base64,
-      'x-ms-blob-type': 'BlockBlob',
-      'x-ms-server-encrypted': 'true',
-    };
-  }
-  return {
-    ...common,
-    'x-goog-generation': String(object.generation),
-    'x-goog-metageneration': '1',
-    'x-goog-hash': `md5=${md5Base64}`,
-    'x-goog-stored-content-length': String(object.sizeBytes),
-    'x-goog-storage-class': 'STANDARD',
-  };
-}
-
-function uploadHeaders(api: ValidApi, object: StoredObject): OutgoingHttpHeaders {
-  const etag = etagOf(object);
-  if (api === 's3') {
-    return {
-      ETag: etag,
-      ...(object.sse ? { 'x-amz-server-side-encryption': 'AES256' } : {}),
-    };
-  }
-  if (api === 'azure') {
-    return {
-      ETag: etag,
-      'Last-Modified': new Date(object.lastModifiedMs).toUTCString(),
-      'Content-MD5': Buffer.from(object.md5Hex, 'hex').toString('base64'),
-      'x-ms-request-server-encrypted': 'true',
-    };
-  }
-  return { ETag: etag, 'x-goog-generation': String(object.generation) };
-}
-
-/** Request headers an upload must carry before its body is read. */
-function uploadHeaderError(api: ValidApi, req: IncomingMessage): ObjectError | undefined {
-  if (api !== 'azure') return undefined;
-  const blobType = req.headers['x-ms-blob-type'];
-  if (blobType === undefined) {
     return objectError(
-      400,
-      'MissingRequiredHeader',
-      "An HTTP header that's mandatory for this request is not specified.",
+      416,
+      'InvalidRange',
+      'The range specified is invalid for the current size of the resource.',
     );
   }
-  if (blobType !== 'BlockBlob') {
-    return objectError(
-      400,
-      'InvalidHeaderValue',
-      'The value for one of the HTTP headers is not in the correct format.',
-    );
-  }
-  return undefined;
+  return objectError(416, 'InvalidRange', 'Request range not satisfiable');
 }
 
 /** Checks the received body against the signed payload hash and a Content-MD5 header. */
@@ -961,22 +919,4 @@ class ResetAfterBytes extends Transform {
     this.req.socket.destroy();
     done(new Error('connection reset by fault'));
   }
-}
-
-function awsCredentials(credential: IssuedCredential): Record<string, string> {
-  return {
-    AccessKeyId: credential.id,
-    SecretAccessKey: credential.secret,
-    SessionToken: credential.sessionToken,
-    Expiration: `${new Date(credential.expiresAtMs).toISOString().slice(0, 19)}+00:00`,
-  };
-}
-
-function isoSeconds(ms: number): string {
-  return `${new Date(ms).toISOString().slice(0, 19)}Z`;
-}
-
-/** `2024-11-10T05:55:44+0000`: the PHP timestamp style of the Storage API. */
-function phpTimestamp(ms: number): string {
-  return `${new Date(ms).toISOString().slice(0, 19)}+0000`;
 }

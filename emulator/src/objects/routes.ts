@@ -4,8 +4,10 @@ import { decodeS3PathSegment, safeDecode } from './sigv4.js';
  * Which object-store API a request addresses (pure: request line + Authorization scheme in, route
  * out). Layout, from the emulator contract:
  * - `/azure/{account}/{container}/{blob...}`: Azure Blob.
- * - `/storage/v1/b/{bucket}/o/{object}`: GCS JSON API (object name URL-encoded as one segment).
- * - `/upload/storage/v1/b/{bucket}/o?uploadType=media&name={object}`: GCS JSON upload.
+ * - `/storage/v1/b/{bucket}/o/{object}`: GCS JSON API (object name URL-encoded as one segment);
+ *   `/download/storage/v1/b/{bucket}/o/{object}?alt=media` is its download host path.
+ * - `/upload/storage/v1/b/{bucket}/o?uploadType=media|resumable&name={object}`: GCS JSON upload;
+ *   a resumable session's PUTs add `upload_id`.
  * - `/{bucket}/{key...}`: S3 path-style, or the GCS XML API when the request carries a GCS signed
  *   URL (`X-Goog-Signature`) or a Bearer token.
  */
@@ -24,7 +26,15 @@ export type ObjectRoute =
       /** `alt=media`: the bytes; otherwise the object resource JSON. */
       readonly media: boolean;
     }
-  | { readonly api: 'gcs-upload'; readonly bucket: string; readonly key: string }
+  | {
+      readonly api: 'gcs-upload';
+      readonly bucket: string;
+      readonly key: string;
+      /** `media` (the body is the object), `resumable`, or another (not emulated). */
+      readonly uploadType: string;
+      /** A resumable session's id (`upload_id`): a PUT to the session URI. */
+      readonly uploadId: string | undefined;
+    }
   | { readonly api: 'gcs-xml'; readonly bucket: string; readonly key: string }
   /** An object-store path that cannot be parsed (bad escape, missing parts). */
   | {
@@ -37,6 +47,7 @@ export type RouteApi = ObjectRoute['api'];
 
 /** First path segments that belong to the Storage API and control routes, never to S3. */
 const RESERVED_ROOTS = new Set(['v2', '_emulator']);
+// (`download` and `upload` are GCS's only when followed by `storage/v1`; else S3 buckets.)
 
 /**
  * Routes a request; undefined when the path is not an object path at all (the server answers
@@ -53,6 +64,14 @@ export function parseObjectRoute(
   if (first === 'azure') return azureRoute(segments.slice(1));
   if (first === 'storage' && segments[1] === 'v1' && segments[2] === 'b') {
     return gcsJsonRoute(segments.slice(3), query);
+  }
+  if (
+    first === 'download' &&
+    segments[1] === 'storage' &&
+    segments[2] === 'v1' &&
+    segments[3] === 'b'
+  ) {
+    return gcsJsonRoute(segments.slice(4), query);
   }
   if (first === 'upload' && segments[1] === 'storage' && segments[2] === 'v1') {
     return gcsUploadRoute(segments.slice(3), query);
@@ -93,5 +112,11 @@ function gcsUploadRoute(segments: string[], query: URLSearchParams): ObjectRoute
   if (b !== 'b' || !bucket || o !== 'o' || rest.length > 0 || !key) {
     return { api: 'invalid', provider: 'gcp', reason: 'Required parameter: name' };
   }
-  return { api: 'gcs-upload', bucket, key };
+  return {
+    api: 'gcs-upload',
+    bucket,
+    key,
+    uploadType: query.get('uploadType') ?? 'media',
+    uploadId: query.get('upload_id') ?? undefined,
+  };
 }

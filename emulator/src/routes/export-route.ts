@@ -3,13 +3,14 @@
  * then a `tableExport` job streams the rows from DuckDB into gzip slices plus a manifest, or
  * answers from the export cache (same parameters, table unchanged → same file, `cacheHit: true`).
  */
-import { validationError } from '../api-error.js';
+import { ApiError, validationError } from '../api-error.js';
 import type { EmulatorCore } from '../core.js';
 import { fileLocation, manifestEntryUrl } from '../file-locations.js';
 import type { FileState, TableState, TokenState } from '../model.js';
 import { parseBooleanParam, parseColumnsParam, parseUnixTimestampParam } from '../params.js';
 import { json, route, type Route, type RouteContext } from '../router.js';
 import { writeSlices } from '../slice-writer.js';
+import type { WhereFilter } from '../sql.js';
 import { jobView } from '../views.js';
 
 export const exportRoutes: readonly Route[] = [
@@ -21,6 +22,8 @@ export interface ExportRequest {
   readonly changedSince: number | undefined;
   readonly changedUntil: number | undefined;
   readonly gzip: boolean;
+  readonly where: readonly WhereFilter[];
+  readonly limit: number | undefined;
 }
 
 /** Parses and validates export parameters against the table. @throws ApiError 400 */
@@ -48,7 +51,74 @@ export function parseExportRequest(
     changedSince: parseUnixTimestampParam('changedSince', body.changedSince),
     changedUntil: parseUnixTimestampParam('changedUntil', body.changedUntil),
     gzip: parseBooleanParam(body.gzip, false),
+    where: parseWhere(body, table),
+    limit: parseLimit(body.limit),
   };
+}
+
+/**
+ * The value filters: `whereFilters: [{column, operator, values}]` and the deprecated single
+ * `whereColumn` / `whereValues[]` / `whereOperator` (Python's client still sends them). Only
+ * `eq` and `ne` exist outside Snowflake; other operators answer 501.
+ * @throws ApiError 400 for a column the table lacks or a malformed filter, 501 for `gt`…`le`
+ */
+export function parseWhere(
+  body: Readonly<Record<string, unknown>>,
+  table: TableState,
+): WhereFilter[] {
+  const filters: WhereFilter[] = [];
+  const add = (column: unknown, operator: unknown, values: unknown): void => {
+    if (typeof column !== 'string' || column === '') {
+      throw validationError('storage.tables.validation', 'A where filter needs a column.');
+    }
+    if (!table.columns.includes(column)) {
+      throw validationError(
+        'storage.tables.validation.columnNotExists',
+        `Column "${column}" not found in the table "${table.id}".`,
+      );
+    }
+    const op =
+      operator === undefined || operator === ''
+        ? 'eq'
+        : typeof operator === 'string'
+          ? operator
+          : JSON.stringify(operator);
+    if (op !== 'eq' && op !== 'ne') {
+      if (['gt', 'ge', 'lt', 'le'].includes(op)) {
+        throw new ApiError(
+          501,
+          'notImplemented',
+          `The where operator "${op}" (Snowflake only) is not emulated by keboola-storage-emulator.`,
+        );
+      }
+      throw validationError('storage.tables.validation', `Invalid where operator "${op}".`);
+    }
+    const list = values === undefined ? [] : Array.isArray(values) ? values : [values];
+    filters.push({ column, operator: op, values: list.map((v) => String(v)) });
+  };
+  if (body.whereColumn !== undefined && body.whereColumn !== '') {
+    add(body.whereColumn, body.whereOperator, body.whereValues);
+  }
+  if (body.whereFilters !== undefined) {
+    if (!Array.isArray(body.whereFilters)) {
+      throw validationError('storage.tables.validation', 'whereFilters must be an array.');
+    }
+    for (const item of body.whereFilters as unknown[]) {
+      const filter = (item ?? {}) as Record<string, unknown>;
+      add(filter.column, filter.operator, filter.values);
+    }
+  }
+  return filters;
+}
+
+/** `limit`: a non-negative integer, or absent. @throws ApiError 400 */
+export function parseLimit(value: unknown): number | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  const limit = Number(value);
+  if (!Number.isSafeInteger(limit) || limit < 0) {
+    throw validationError('storage.tables.validation', 'Invalid "limit" parameter.');
+  }
+  return limit;
 }
 
 function startExport(ctx: RouteContext) {
@@ -64,12 +134,12 @@ function startExport(ctx: RouteContext) {
         export: {
           tableName: null,
           columns: request.columns,
-          limit: null,
+          limit: request.limit ?? null,
           changedSince: request.changedSince ?? null,
           changedUntil: request.changedUntil ?? null,
           gzipOutput: request.gzip,
           format: 'rfc',
-          whereFilters: [],
+          whereFilters: request.where,
           fileType: 'csv',
           timezone: null,
         },

@@ -108,6 +108,8 @@ function uploadAnswer(ctx: RouteContext, file: FileState): Record<string, unknow
     provider,
     { bucket: file.bucket, key: file.key },
     UPLOAD_TTL_SECONDS[provider],
+    // A non-sliced file's credentials cover its exact key; a sliced one's, the slices under it.
+    { exactKey: !file.isSliced, encrypted: file.isEncrypted },
   );
   const urlKey = file.isSliced ? `${file.key}manifest` : file.key;
   const read = ctx.core.objectStore.readFields(

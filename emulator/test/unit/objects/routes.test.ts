@@ -36,7 +36,21 @@ describe('parseObjectRoute', () => {
     ['/storage/v1/b/bkt/o/obj', { api: 'gcs-json', bucket: 'bkt', key: 'obj', media: false }],
     [
       '/upload/storage/v1/b/bkt/o?uploadType=media&name=dir%2Fx.gz',
-      { api: 'gcs-upload', bucket: 'bkt', key: 'dir/x.gz' },
+      {
+        api: 'gcs-upload',
+        bucket: 'bkt',
+        key: 'dir/x.gz',
+        uploadType: 'media',
+        uploadId: undefined,
+      },
+    ],
+    [
+      '/upload/storage/v1/b/bkt/o?uploadType=resumable&name=x&upload_id=abc',
+      { api: 'gcs-upload', bucket: 'bkt', key: 'x', uploadType: 'resumable', uploadId: 'abc' },
+    ],
+    [
+      '/download/storage/v1/b/bkt/o/dir%2Fx.gz?alt=media',
+      { api: 'gcs-json', bucket: 'bkt', key: 'dir/x.gz', media: true },
     ],
   ])('routes %s', (url, expected) => {
     expect(route(url)).toEqual(expected);
