@@ -85,6 +85,14 @@ export class EmulatorControl {
   pendingFaults(): FaultSpec[] {
     return this.#core.faults.pending();
   }
+  /** Resolves when the fault with this `label` is next applied. */
+  whenFaultApplied(label: string): Promise<FaultSpec> {
+    return this.#core.faults.whenApplied(label);
+  }
+  /** Lets every request held by a `hold` fault go on. */
+  releaseHolds(): void {
+    this.#core.faults.releaseHolds();
+  }
 
   // ---- secrets (for secret scans) ----
   /**
@@ -274,6 +282,7 @@ export const controlRoutes: readonly Route<ControlHandler>[] = [
     c.addFault(b as unknown as FaultSpec),
   ),
   route<ControlHandler>('DELETE', '/_emulator/faults', (c) => c.clearFaults()),
+  route<ControlHandler>('POST', '/_emulator/faults/release', (c) => c.releaseHolds()),
   route<ControlHandler>('GET', '/_emulator/faults', (c) => ({
     injectedCount: c.injectedCount,
     pending: c.pendingFaults(),
