@@ -7,6 +7,7 @@ export type TablePhase =
   | 'import job'
   | 'metadata'
   | 'done'
+  | 'skipped'
   | 'failed';
 
 /** Phases whose time is counted in {@link TableProgress.phaseSeconds}. */
@@ -65,7 +66,7 @@ export class TableProgress {
     this.startedAtMs ??= nowMs;
   }
 
-  finish(nowMs: number, phase: 'done' | 'failed', error?: string): void {
+  finish(nowMs: number, phase: 'done' | 'skipped' | 'failed', error?: string): void {
     this.phase = phase;
     this.finishedAtMs = nowMs;
     if (error !== undefined) this.error = error;
