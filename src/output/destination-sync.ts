@@ -75,13 +75,11 @@ export class DestinationSyncStore {
    * overlap theirs, so the table is skipped.
    * @throws TableSkippedError saying which; UserError for a foreign record
    */
-  async recheck(
-    tableId: string,
-    source: SourceIdentity,
-    revision: string,
-  ): Promise<OpenedTable> {
+  async recheck(tableId: string, source: SourceIdentity, revision: string): Promise<OpenedTable> {
     const table = await this.#deps.client.findTable(tableId);
-    const sync = table ? readDestinationSync(tableId, table.metadata) : { revision: emptyRevision() };
+    const sync = table
+      ? readDestinationSync(tableId, table.metadata)
+      : { revision: emptyRevision() };
     checkSameSource(tableId, sync, source);
     if (sync.revision === revision) return { table, sync };
     const what = sync.pending
@@ -171,7 +169,8 @@ export class DestinationSyncStore {
       const oldest = jobs.at(-1);
       if (jobs.length < JOB_PAGE_SIZE || !oldest) return undefined;
       const oldestMs = timestampMs(oldest.createdTime);
-      if (writtenMs !== undefined && oldestMs < writtenMs - INTENT_CLOCK_MARGIN_MS) return undefined;
+      if (writtenMs !== undefined && oldestMs < writtenMs - INTENT_CLOCK_MARGIN_MS)
+        return undefined;
     }
     throw new Error(
       `The import job of the pending import on "${tableId}" (file ${pending.fileId}, run "${pending.runId}") is not among the ${JOB_PAGES_MAX * JOB_PAGE_SIZE} newest jobs of the destination project; its outcome is unknown, so the table is not synced.`,

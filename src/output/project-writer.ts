@@ -125,7 +125,8 @@ export class ProjectWriter implements OutputWriter {
     if (pending) await this.#records.writeIntent(tableId, pending);
     const job = await this.#importFile(plan, tableId, upload.fileId, pending !== undefined);
     checkImport(plan, tableId, job, upload.rows);
-    if (pending) await this.#records.commit(tableId, promote(current.sync?.record, pending, job.id));
+    if (pending)
+      await this.#records.commit(tableId, promote(current.sync?.record, pending, job.id));
     if (plan.extractMetadata) {
       copy.progress.phase = 'metadata';
       await this.#copyMetadata(plan.source, tableId);

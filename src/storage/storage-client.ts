@@ -137,10 +137,7 @@ export function createStorageClient(options: StorageClientOptions): StorageClien
 
   async function listJobs(limit = JOB_LOOKUP_LIMIT, offset = 0): Promise<StorageJob[]> {
     const path = `${STORAGE}/jobs`;
-    return parseJobList(
-      await get(path, { limit, ...(offset > 0 && { offset }) }),
-      `GET ${path}`,
-    );
+    return parseJobList(await get(path, { limit, ...(offset > 0 && { offset }) }), `GET ${path}`);
   }
 
   /**
