@@ -159,6 +159,13 @@ export class EmulatorControl {
     await this.#changed(table);
   }
 
+  /** Drops a table (as a user deleting it in the UI): its rows and metadata are gone. */
+  async dropTable(projectId: number, tableId: string): Promise<void> {
+    const table = this.#table(projectId, tableId);
+    this.#core.state.project(projectId)?.buckets.get(table.bucketId)?.tables.delete(table.name);
+    await this.#core.db.dropTable(table.physical);
+  }
+
   /** Appends rows stamped with the emulator clock. */
   async insertRows(
     projectId: number,

@@ -104,6 +104,12 @@ export class TableDb {
     });
   }
 
+  dropTable(table: string): Promise<void> {
+    return this.#serialize(async (conn) => {
+      await conn.run(`DROP TABLE IF EXISTS ${table}`);
+    });
+  }
+
   /** Loads a CSV file with a header row; its columns must be `columns` in that order. */
   seedFromCsv(table: string, path: string, columns: readonly string[], ts: number): Promise<void> {
     const sql = insertCsvSql(table, columns, readCsvSql([path], columns, true), ts);

@@ -102,6 +102,26 @@ export class DestinationSyncStore {
     await this.#write(tableId, commitItems(record));
   }
 
+  /**
+   * After this run's import succeeded: commits its window unless another run has already settled
+   * this intent (it found the job and promoted it, possibly followed by its own import), so an
+   * older watermark never overwrites a newer one.
+   * @returns false when the intent had been settled by another run
+   */
+  async commitOwn(tableId: string, pending: PendingImport, importJobId: number): Promise<boolean> {
+    const table = await this.#deps.client.findTable(tableId);
+    const sync = table ? readDestinationSync(tableId, table.metadata) : undefined;
+    const ours = sync?.pending?.runId === pending.runId && sync.pending.fileId === pending.fileId;
+    if (!ours) {
+      this.#deps.logger.info(
+        `"${tableId}": another run already settled this run's import (job ${importJobId}); its record stands.`,
+      );
+      return false;
+    }
+    await this.commit(tableId, promote(sync.record, pending, importJobId));
+    return true;
+  }
+
   /** Drops the intent after a failed import; a failure here is left to the next run. */
   async dropIntentQuietly(tableId: string): Promise<void> {
     try {

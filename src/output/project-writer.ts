@@ -13,12 +13,7 @@ import type { SliceSink } from '../objects/types.js';
 import type { TablePlan } from '../plan/plan-tables.js';
 import type { PreparedFile, StorageClient, StorageJob, TableDetail } from '../storage/types.js';
 import { copySlices, type CopyOptions } from '../transfer/copy-slices.js';
-import {
-  pendingImport,
-  promote,
-  stateFromRecord,
-  type SourceIdentity,
-} from '../state/sync-record.js';
+import { pendingImport, stateFromRecord, type SourceIdentity } from '../state/sync-record.js';
 import { DestinationSyncStore } from './destination-sync.js';
 import type {
   ExportedTable,
@@ -125,8 +120,7 @@ export class ProjectWriter implements OutputWriter {
     if (pending) await this.#records.writeIntent(tableId, pending);
     const job = await this.#importFile(plan, tableId, upload.fileId, pending !== undefined);
     checkImport(plan, tableId, job, upload.rows);
-    if (pending)
-      await this.#records.commit(tableId, promote(current.sync?.record, pending, job.id));
+    if (pending) await this.#records.commitOwn(tableId, pending, job.id);
     if (plan.extractMetadata) {
       copy.progress.phase = 'metadata';
       await this.#copyMetadata(plan.source, tableId);
