@@ -3,7 +3,7 @@
  * clients' approach and the raw-copy limit (issue 5). Not a test; never runs in CI.
  *
  *   npm run bench -- [--sizes 1,4] [--sweep 2,4,8,16] [--small-tables 200] [--latency-ms 50]
- *                    [--rate-mbps 40] [--cases a,b,c,d] [--out bench/results]
+ *                    [--rate-mbps 40] [--cases a,b,c,d] [--small-standalone] [--out bench/results]
  *
  * `--sizes` are GiB of uncompressed CSV. Cases per size: (a) platform job, (b) standalone job,
  * (c) official clients (sequential download + gunzip + concatenate), (d) raw copy with
@@ -47,6 +47,8 @@ interface Options {
   readonly curlParallel: number;
   /** Which of the per-size cases a–d to run (all by default; ratios need all four). */
   readonly cases: ReadonlySet<string>;
+  /** `--small-standalone`: the small-tables case imports into a destination project. */
+  readonly smallStandalone: boolean;
 }
 
 function parseArgs(argv: readonly string[]): Options {
@@ -71,6 +73,7 @@ function parseArgs(argv: readonly string[]): Options {
     outDir: resolve(get('out') ?? join(ROOT, 'bench', 'results')),
     curlParallel: Number(get('curl-parallel') ?? 50),
     cases: new Set((get('cases') ?? 'a,b,c,d').split(',')),
+    smallStandalone: argv.includes('--small-standalone'),
   };
 }
 
@@ -529,11 +532,13 @@ async function benchSmallTables(emulator: EmulatorHandle, options: Options) {
   });
   const median = await medianExportLatency(emulator, 15, options.smallRows);
   const parallelism = 4;
-  const many = await runJob(emulator, names, { parallelism });
-  const one = await runJob(emulator, ['same_rows'], { parallelism });
+  const standalone = options.smallStandalone;
+  const many = await runJob(emulator, names, { parallelism, standalone });
+  const one = await runJob(emulator, ['same_rows'], { parallelism, standalone });
   const bound = 3 * (one.measured.seconds + (n * median) / parallelism);
   return {
     tables: n,
+    mode: standalone ? 'standalone' : 'platform',
     rowsPerTable: options.smallRows,
     parallelism,
     manyTablesSeconds: round(many.measured.seconds),
