@@ -177,6 +177,22 @@ async function changeSource(f: Fixture, table: string, mode: CrashMode): Promise
   control.advanceClock(10_000);
 }
 
+/** Phases whose kill comes after the import job was accepted (it finishes on the server). */
+const IMPORTED_BEFORE_KILL = new Set([
+  'while the import runs',
+  'after the import, before the record',
+  'after the record, before out/state.json',
+]);
+
+async function destinationRows(f: Fixture, table: string): Promise<number> {
+  try {
+    return (await f.emulator.control.tableRows(CRASH_DEST_PROJECT, `${DEST_BUCKET}.${table}`))
+      .length;
+  } catch {
+    return 0; // the table was never created
+  }
+}
+
 /** Destination vs source, as row multisets. */
 async function compareTable(f: Fixture, table: string): Promise<RowComparison> {
   const { control } = f.emulator;
@@ -223,9 +239,12 @@ export async function runCrashScenario(
     const killed = await first.done;
     expect(killed.signal).toBe('SIGKILL');
     tally.faultsInjected += 1;
+    await f.emulator.control.waitForJobs();
+    // The kill landed where the phase says: the import ran (or not) before it.
+    const landed = await destinationRows(f, table);
+    expect(landed > 0, 'rows imported before the kill').toBe(IMPORTED_BEFORE_KILL.has(phase));
     // Killed before out/state.json: the destination's record alone carries the sync.
     expect(await exists(join(f.dataDir, 'out', 'state.json'))).toBe(false);
-    await f.emulator.control.waitForJobs();
     await changeSource(f, table, mode);
     const [comparison] = await rerunCorrect(f, [table]);
     if (comparison) tally.addCorrectRun(comparison);
