@@ -4,7 +4,7 @@
  *
  *   npm run bench -- [--sizes 1,4] [--sweep 2,4,8,16] [--small-tables 200] [--latency-ms 50]
  *                    [--rate-mbps 40] [--cases a,b,c,d] [--repeat 1] [--scheduled-tables 200]
- *                    [--scheduled-changed 10] [--out bench/results]
+ *                    [--scheduled-changed 10] [--small-standalone] [--out bench/results]
  *
  * `--sizes` are GiB of uncompressed CSV. Cases per size: (a) platform job, (b) standalone job,
  * (c) official clients (sequential download + gunzip + concatenate), (d) raw copy with
@@ -55,6 +55,8 @@ interface Options {
   /** (f) the scheduled run: tables synced once, how many of them then change (0 tables: skip). */
   readonly scheduledTables: number;
   readonly scheduledChanged: number;
+  /** `--small-standalone`: the small-tables case imports into a destination project. */
+  readonly smallStandalone: boolean;
 }
 
 function parseArgs(argv: readonly string[]): Options {
@@ -82,6 +84,7 @@ function parseArgs(argv: readonly string[]): Options {
     repeat: Math.max(1, Number(get('repeat') ?? 1)),
     scheduledTables: Number(get('scheduled-tables') ?? 200),
     scheduledChanged: Number(get('scheduled-changed') ?? 10),
+    smallStandalone: argv.includes('--small-standalone'),
   };
 }
 
@@ -594,11 +597,13 @@ async function benchSmallTables(emulator: EmulatorHandle, options: Options) {
   });
   const median = await medianExportLatency(emulator, 15, options.smallRows);
   const parallelism = 4;
-  const many = await runJob(emulator, names, { parallelism });
-  const one = await runJob(emulator, ['same_rows'], { parallelism });
+  const standalone = options.smallStandalone;
+  const many = await runJob(emulator, names, { parallelism, standalone });
+  const one = await runJob(emulator, ['same_rows'], { parallelism, standalone });
   const bound = 3 * (one.measured.seconds + (n * median) / parallelism);
   return {
     tables: n,
+    mode: standalone ? 'standalone' : 'platform',
     rowsPerTable: options.smallRows,
     parallelism,
     manyTablesSeconds: round(many.measured.seconds),

@@ -70,6 +70,14 @@ export class DeadlineError extends Error {
   override name = 'DeadlineError';
 }
 
+/**
+ * A table was left alone on purpose (another run is importing into the same destination table):
+ * a warning, not a failure; its watermark does not move.
+ */
+export class TableSkippedError extends Error {
+  override name = 'TableSkippedError';
+}
+
 /** The run was interrupted by a signal; nothing new was finished. */
 export class InterruptedError extends Error {
   override name = 'InterruptedError';

@@ -2,10 +2,16 @@ import pLimit from 'p-limit';
 import { authorizeSource } from './auth/authorize-source.js';
 import type { SourceAuthorization } from './auth/check-token.js';
 import type { ChangedSince, Config } from './config/types.js';
-import { InterruptedError, UserError, isUserError, messageOf } from './errors.js';
+import {
+  InterruptedError,
+  TableSkippedError,
+  UserError,
+  isUserError,
+  messageOf,
+} from './errors.js';
 import type { Logger } from './logger.js';
 import type { SliceSource } from './objects/types.js';
-import type { OutputWriter, TableWriteResult } from './output/output-writer.js';
+import type { OutputWriter, SyncContext, TableWriteResult } from './output/output-writer.js';
 import {
   destinationLabel,
   explainMissingTable,
@@ -21,6 +27,8 @@ import {
   type TableState,
 } from './state/cursor.js';
 import { readState, writeState, type JobState } from './state/state-file.js';
+import { StateMirror } from './state/state-mirror.js';
+import type { SourceIdentity } from './state/sync-record.js';
 import { decideSkip, type SkipInput } from './state/unchanged.js';
 import type { FileDetail, StorageClient } from './storage/types.js';
 import { DEFAULT_ATTEMPTS_PER_SLICE } from './transfer/copy-slices.js';
@@ -120,11 +128,15 @@ export async function runSync(deps: RunDeps): Promise<RunReport> {
   const plans = await planRun(deps, auth);
   const previous = await readState(deps.dataDir);
   await deps.writer.prepare();
+  // Standalone: out/state.json mirrors each table as soon as its import is recorded.
+  const mirror = config.destination ? new StateMirror(deps.dataDir, previous) : undefined;
+  const run: TableRun = { previous, mirror, source: { stack: config.source.url, auth } };
   let outcomes: TableOutcome[];
   try {
-    outcomes = await runTables(plans, previous, deps);
+    outcomes = await runTables(plans, run, deps);
   } finally {
     await deps.writer.cleanup();
+    await mirror?.settled();
   }
   const state = mergeState(previous, outcomes);
   const failed = outcomes.filter((o) => o.status === 'failed');
@@ -156,9 +168,16 @@ async function planRun(
   return plans;
 }
 
+/** What every table of a run shares. */
+interface TableRun {
+  readonly previous: JobState;
+  readonly mirror: StateMirror | undefined;
+  readonly source: { readonly stack: string; readonly auth: SourceAuthorization };
+}
+
 async function runTables(
   plans: readonly TablePlan[],
-  previous: JobState,
+  run: TableRun,
   deps: RunDeps,
 ): Promise<TableOutcome[]> {
   const standalone = deps.config.destination !== undefined;
@@ -187,15 +206,22 @@ async function runTables(
           try {
             const result = await syncTable(
               plan,
-              previous.tables[plan.sourceId],
+              run,
               progress,
               globalLimit,
               { ...deps, signal },
               (decided) => (window = decided),
             );
+            if (result.nextState) await run.mirror?.record(plan.sourceId, result.nextState);
             reporter.tableFinished(progress);
             return result;
           } catch (error) {
+            if (error instanceof TableSkippedError) {
+              deps.logger.warn(error.message);
+              progress.finish(deps.nowMs(), 'skipped', error.message);
+              reporter.tableFinished(progress);
+              return skipped(plan, progress);
+            }
             progress.finish(deps.nowMs(), 'failed', messageOf(error));
             reporter.tableFinished(progress);
             // Platform mode: the first failure ends the run and is its final sentence (stderr),
@@ -221,13 +247,20 @@ type TableResult = TableOutcome & { readonly nextState?: TableState };
 
 async function syncTable(
   plan: TablePlan,
-  previous: TableState | undefined,
+  run: TableRun,
   progress: TableProgress,
   globalLimit: ReturnType<typeof pLimit>,
   deps: RunDeps,
   onWindow: (window: ExportWindow) => void,
 ): Promise<TableResult> {
   progress.start(deps.nowMs());
+  const identity: SourceIdentity = {
+    stack: run.source.stack,
+    projectId: run.source.auth.projectId,
+    tableId: plan.sourceId,
+  };
+  const { previous, revision } = await resumeTable(plan, identity, run, deps);
+  // After resuming: in standalone mode the watermark is the destination's sync record.
   const skip = deps.tuning.skipUnchanged ? decideSkip(skipInput(plan, previous)) : undefined;
   if (skip?.skip) {
     deps.logger.info(
@@ -236,7 +269,6 @@ async function syncTable(
     progress.finish(deps.nowMs(), 'unchanged');
     return { plan, status: 'unchanged', progress };
   }
-  await deps.writer.checkTable?.(plan);
   progress.phase = 'export job';
   const window = exportWindow({
     changedSince: plan.changedSince,
@@ -244,8 +276,11 @@ async function syncTable(
     previous,
     serverNowSeconds: Math.floor((await deps.source.serverTimeMs()) / 1000),
     resolve: deps.resolveChangedSince,
+    tableId: plan.sourceId,
   });
   onWindow(window);
+  const sync: SyncContext | undefined =
+    revision === undefined ? undefined : { source: identity, window, revision };
   deps.logger.info(`Exporting "${plan.sourceId}" (${plan.mode}${describeWindow(window)}).`);
   const file = await exportFile(plan, window, deps);
   progress.bytesTotal = file.sizeBytes;
@@ -264,6 +299,7 @@ async function syncTable(
           `Slice ${slice.index + 1} of "${plan.sourceId}" failed (attempt ${attempt}): ${reason}. Restarting it.`,
         ),
     },
+    sync,
   );
   progress.rows = result.rows;
   progress.finish(deps.nowMs(), 'done');
@@ -296,6 +332,34 @@ function skipInput(plan: TablePlan, previous: TableState | undefined): SkipInput
 function describeWatermark(previous: TableState | undefined): string {
   const watermark = previous?.watermark;
   return watermark === undefined ? '(none)' : new Date(watermark * 1000).toISOString();
+}
+
+/**
+ * Where the table goes on from. Standalone: the destination's sync record is the source of truth
+ * (a missing table → a full copy; a table without a record → `in/state.json`, as before records
+ * existed). Platform: `in/state.json`.
+ */
+async function resumeTable(
+  plan: TablePlan,
+  source: SourceIdentity,
+  run: TableRun,
+  deps: RunDeps,
+): Promise<{ previous: TableState | undefined; revision?: string }> {
+  const fromState = run.previous.tables[plan.sourceId];
+  if (!deps.writer.resume) {
+    await deps.writer.checkTable?.(plan);
+    return { previous: fromState };
+  }
+  const point = await deps.writer.resume(plan, source);
+  if (!point.tableExists) {
+    if (fromState?.watermark !== undefined) {
+      deps.logger.warn(
+        `The destination table of "${plan.sourceId}" does not exist: copying it in full (the watermark in in/state.json is ignored).`,
+      );
+    }
+    return { previous: undefined, revision: point.revision };
+  }
+  return { previous: point.committed ?? fromState, revision: point.revision };
 }
 
 /** Starts the export job, waits for it and returns the exported file's detail. */

@@ -44,13 +44,24 @@ export async function handleStorageRequest(
     return;
   }
   const early = await applyBeforeFaults(core, method, path, req);
+  if (early?.kind === 'hold' && (await holdRequest(core, req)) === 'gone') {
+    // The client went away before the request reached the server: it is never handled.
+    req.socket.destroy();
+    return;
+  }
   if (early?.kind === 'status') return writeResponse(res, faultStatusResponse(early));
   if (early?.kind === 'reset' && method !== 'GET') {
     req.socket.destroy();
     return;
   }
   let response = await dispatch(core, matched, { method, path, url, req }, onError);
-  const late = core.faults.take(method, path, ['status', 'reset'], (s) => isAfterHandling(s));
+  const late = core.faults.take(method, path, ['status', 'reset', 'hold'], (s) =>
+    isAfterHandling(s),
+  );
+  if (late?.kind === 'hold' && (await holdRequest(core, req)) === 'gone') {
+    req.socket.destroy();
+    return;
+  }
   if (late?.kind === 'status') response = faultStatusResponse(late);
   const reset = early?.kind === 'reset' ? early : late?.kind === 'reset' ? late : undefined;
   if (reset) return cutResponse(res, response, reset.afterBytes);
@@ -58,7 +69,18 @@ export async function handleStorageRequest(
 }
 
 function isAfterHandling(spec: FaultSpec): boolean {
-  return (spec.kind === 'status' || spec.kind === 'reset') && spec.afterHandling === true;
+  return (
+    (spec.kind === 'status' || spec.kind === 'reset' || spec.kind === 'hold') &&
+    spec.afterHandling === true
+  );
+}
+
+/** Waits while a `hold` fault keeps the request open; `gone` when the client disconnected. */
+function holdRequest(core: EmulatorCore, req: IncomingMessage): Promise<'released' | 'gone'> {
+  return core.faults.hold((onGone) => {
+    if (req.socket.destroyed) onGone();
+    else req.socket.once('close', onGone);
+  });
 }
 
 function maintenanceResponse(core: EmulatorCore): ApiResponse {
@@ -92,7 +114,7 @@ async function applyBeforeFaults(
     if (token && tokenFault.kind === 'expireToken') token.expiresMs = core.clock.nowMs();
   }
   if (faults.take(method, path, ['expireCredentials'])) core.objectStore.expireAllCredentials();
-  return faults.take(method, path, ['status', 'reset'], (s) => !isAfterHandling(s));
+  return faults.take(method, path, ['status', 'reset', 'hold'], (s) => !isAfterHandling(s));
 }
 
 function faultStatusResponse(spec: FaultSpec & { kind: 'status' }): ApiResponse {

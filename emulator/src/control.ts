@@ -85,6 +85,14 @@ export class EmulatorControl {
   pendingFaults(): FaultSpec[] {
     return this.#core.faults.pending();
   }
+  /** Resolves when the fault with this `label` is next applied. */
+  whenFaultApplied(label: string): Promise<FaultSpec> {
+    return this.#core.faults.whenApplied(label);
+  }
+  /** Lets every request held by a `hold` fault go on. */
+  releaseHolds(): void {
+    this.#core.faults.releaseHolds();
+  }
 
   // ---- secrets (for secret scans) ----
   /**
@@ -149,6 +157,13 @@ export class EmulatorControl {
     if (key.length === 0) await this.#core.db.insertRows(table.physical, table.columns, values, ts);
     else await this.#core.db.upsertLiteralRows(table.physical, table.columns, key, values, ts);
     await this.#changed(table);
+  }
+
+  /** Drops a table (as a user deleting it in the UI): its rows and metadata are gone. */
+  async dropTable(projectId: number, tableId: string): Promise<void> {
+    const table = this.#table(projectId, tableId);
+    this.#core.state.project(projectId)?.buckets.get(table.bucketId)?.tables.delete(table.name);
+    await this.#core.db.dropTable(table.physical);
   }
 
   /** Appends rows stamped with the emulator clock. */
@@ -274,6 +289,7 @@ export const controlRoutes: readonly Route<ControlHandler>[] = [
     c.addFault(b as unknown as FaultSpec),
   ),
   route<ControlHandler>('DELETE', '/_emulator/faults', (c) => c.clearFaults()),
+  route<ControlHandler>('POST', '/_emulator/faults/release', (c) => c.releaseHolds()),
   route<ControlHandler>('GET', '/_emulator/faults', (c) => ({
     injectedCount: c.injectedCount,
     pending: c.pendingFaults(),

@@ -40,7 +40,15 @@ export type FaultKind =
   /** The request's token expires (emulator clock) just before the request is handled. */
   | { readonly kind: 'expireToken' }
   /** Every provider credential issued so far expires just before the request is handled. */
-  | { readonly kind: 'expireCredentials' };
+  | { readonly kind: 'expireCredentials' }
+  /**
+   * Storage API routes: hold the request without an answer until the client goes away or
+   * `releaseHolds()` is called. Before handling, a request whose client has gone is dropped
+   * unhandled (it never reached the server); with `afterHandling` the request is handled first
+   * (a job it starts runs, a metadata write lands) and only the answer is held. Tests use it to
+   * kill the job at a named moment (see `whenApplied`).
+   */
+  | { readonly kind: 'hold'; readonly afterHandling?: boolean };
 
 export type FaultSpec = FaultKind & {
   /** HTTP method to match; any when absent. */
@@ -51,6 +59,8 @@ export type FaultSpec = FaultKind & {
   readonly count?: number;
   /** Skip this many matching requests before the fault starts applying; default 0. */
   readonly skip?: number;
+  /** A name for tests that wait for the fault to apply ({@link FaultRegistry.whenApplied}). */
+  readonly label?: string;
 };
 
 interface ActiveFault {
@@ -62,13 +72,19 @@ interface ActiveFault {
 export class FaultRegistry {
   readonly #faults: ActiveFault[] = [];
   #injected = 0;
+  /** Waiters of {@link whenApplied}, by label. */
+  readonly #waiters = new Map<string, Array<(spec: FaultSpec) => void>>();
+  /** Release callbacks of the requests a `hold` fault is holding. */
+  readonly #holds = new Set<() => void>();
 
   add(spec: FaultSpec): void {
     this.#faults.push({ spec, remaining: spec.count ?? 1, skipLeft: spec.skip ?? 0 });
   }
 
+  /** Removes every fault and lets held requests go on. */
   clear(): void {
     this.#faults.length = 0;
+    this.releaseHolds();
   }
 
   /**
@@ -93,9 +109,52 @@ export class FaultRegistry {
       }
       fault.remaining -= 1;
       this.#injected += 1;
+      this.#notify(fault.spec);
       return fault.spec;
     }
     return undefined;
+  }
+
+  /**
+   * Resolves when the fault labelled `label` is next applied (the request reached it). Lets a
+   * test act at a named moment, e.g. SIGKILL the job while a `hold` keeps its request open.
+   */
+  whenApplied(label: string): Promise<FaultSpec> {
+    return new Promise((resolve) => {
+      const list = this.#waiters.get(label) ?? [];
+      list.push(resolve);
+      this.#waiters.set(label, list);
+    });
+  }
+
+  #notify(spec: FaultSpec): void {
+    if (spec.label === undefined) return;
+    const list = this.#waiters.get(spec.label) ?? [];
+    this.#waiters.delete(spec.label);
+    for (const resolve of list) resolve(spec);
+  }
+
+  /**
+   * Holds a request (a `hold` fault): resolves when `releaseHolds()` is called or `gone` fires
+   * (the client closed its connection), with whether the client is still there.
+   */
+  hold(clientGone: (onGone: () => void) => void): Promise<'released' | 'gone'> {
+    return new Promise((resolve) => {
+      const release = () => {
+        this.#holds.delete(release);
+        resolve('released');
+      };
+      this.#holds.add(release);
+      clientGone(() => {
+        if (!this.#holds.delete(release)) return;
+        resolve('gone');
+      });
+    });
+  }
+
+  /** Lets every held request go on. */
+  releaseHolds(): void {
+    for (const release of [...this.#holds]) release();
   }
 
   /** How many faults were applied since start. */

@@ -2,6 +2,8 @@ import type { TablePlan } from '../plan/plan-tables.js';
 import type { SliceSource } from '../objects/types.js';
 import type { FileDetail } from '../storage/types.js';
 import type { CopyOptions } from '../transfer/copy-slices.js';
+import type { ExportWindow, TableState } from '../state/cursor.js';
+import type { SourceIdentity } from '../state/sync-record.js';
 
 /** An exported table, ready to be read slice by slice. */
 export interface ExportedTable {
@@ -13,6 +15,23 @@ export interface TableWriteResult {
   readonly rows: number;
   /** Compressed bytes moved. */
   readonly bytes: number;
+}
+
+/** What the destination says about a table before its export (standalone mode). */
+export interface ResumePoint {
+  /** False: the destination table does not exist, so the table is copied in full. */
+  readonly tableExists: boolean;
+  /** The committed watermark entry of the destination's sync record, when it has one. */
+  readonly committed?: TableState;
+  /** Compared just before the import, to notice another run on the same table. */
+  readonly revision: string;
+}
+
+/** What the writer needs to record the sync at the destination (standalone mode). */
+export interface SyncContext {
+  readonly source: SourceIdentity;
+  readonly window: ExportWindow;
+  readonly revision: string;
 }
 
 /**
@@ -30,6 +49,13 @@ export interface OutputWriter {
    */
   checkTable?(plan: TablePlan): Promise<void>;
   /**
+   * Optional, replaces `checkTable` when present (standalone): checks the table, refuses one
+   * synced from another source, settles an import an earlier run left pending, and returns the
+   * destination's committed watermark, the source of truth for the window.
+   * @throws UserError naming what is wrong
+   */
+  resume?(plan: TablePlan, source: SourceIdentity): Promise<ResumePoint>;
+  /**
    * Writes one table completely or not at all: nothing of a failed table stays visible.
    * @returns what was written, once it is fully written (platform) or imported (standalone)
    */
@@ -37,6 +63,7 @@ export interface OutputWriter {
     plan: TablePlan,
     exported: ExportedTable,
     copy: Omit<CopyOptions, 'progress'> & { progress: CopyOptions['progress'] },
+    sync?: SyncContext,
   ): Promise<TableWriteResult>;
   /** After the run, also after a failure or an interruption: remove temporary files. */
   cleanup(): Promise<void>;

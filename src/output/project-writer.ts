@@ -13,7 +13,15 @@ import type { SliceSink } from '../objects/types.js';
 import type { TablePlan } from '../plan/plan-tables.js';
 import type { PreparedFile, StorageClient, StorageJob, TableDetail } from '../storage/types.js';
 import { copySlices, type CopyOptions } from '../transfer/copy-slices.js';
-import type { ExportedTable, OutputWriter, TableWriteResult } from './output-writer.js';
+import { pendingImport, stateFromRecord, type SourceIdentity } from '../state/sync-record.js';
+import { DestinationSyncStore } from './destination-sync.js';
+import type {
+  ExportedTable,
+  OutputWriter,
+  ResumePoint,
+  SyncContext,
+  TableWriteResult,
+} from './output-writer.js';
 import { metadataByProvider } from './table-manifest.js';
 
 export interface ProjectWriterDeps {
@@ -40,9 +48,11 @@ export class ProjectWriter implements OutputWriter {
   readonly #deps: ProjectWriterDeps;
   /** Buckets whose write permission was checked, so it happens once per bucket. */
   readonly #checkedBuckets = new Map<string, Promise<void>>();
+  readonly #records: DestinationSyncStore;
 
   constructor(deps: ProjectWriterDeps) {
     this.#deps = deps;
+    this.#records = new DestinationSyncStore(deps);
   }
 
   async prepare(): Promise<void> {
@@ -57,36 +67,60 @@ export class ProjectWriter implements OutputWriter {
     if (existing) checkExistingTable(plan, existing);
   }
 
+  /**
+   * `checkTable`, then the destination's sync record: a foreign one is refused, a pending import
+   * is settled, and the committed watermark returned.
+   */
+  async resume(plan: TablePlan, source: SourceIdentity): Promise<ResumePoint> {
+    const tableId = destinationTableId(plan, this.#deps.destination);
+    await this.#ensureBucket(bucketOf(tableId));
+    const { table, sync } = await this.#records.open(tableId, source);
+    if (table) checkExistingTable(plan, table);
+    return {
+      tableExists: table !== null,
+      ...(sync.record && { committed: stateFromRecord(sync.record) }),
+      revision: sync.revision,
+    };
+  }
+
   async writeTable(
     plan: TablePlan,
     exported: ExportedTable,
     copy: CopyOptions,
+    sync?: SyncContext,
   ): Promise<TableWriteResult> {
     const { client } = this.#deps;
     const tableId = destinationTableId(plan, this.#deps.destination);
     const bucketId = bucketOf(tableId);
     await this.#ensureBucket(bucketId);
-    // Checked again: the table may have been created or changed since checkTable.
-    const existing = await client.findTable(tableId);
-    if (existing) checkExistingTable(plan, existing);
-
     copy.progress.phase = 'transfer';
     const upload = await this.#uploadSlices(plan, exported, copy);
+    // Read again just before the import: the table may have been created or changed meanwhile,
+    // and another run may have imported into it or hold a pending import (then this one skips).
+    const current = sync
+      ? await this.#records.recheck(tableId, sync.source, sync.revision)
+      : { table: await client.findTable(tableId), sync: undefined };
+    const existing = current.table;
+    if (existing) checkExistingTable(plan, existing);
     if (!existing) {
       copy.progress.phase = 'create table';
       await this.#createTable(plan, bucketId, tableId);
     }
     copy.progress.phase = 'import job';
-    const job = await this.#wait(
-      await client.startImport(tableId, {
-        dataFileId: upload.fileId,
-        columns: plan.columns,
-        incremental: plan.incremental,
-      }),
-    ).catch((error: unknown) => {
-      throw explainRejectedImport(error, tableId);
-    });
+    const pending = sync
+      ? pendingImport({
+          source: sync.source,
+          fileId: upload.fileId,
+          runId: client.runId,
+          mode: plan.mode,
+          rows: upload.rows,
+          window: sync.window,
+        })
+      : undefined;
+    if (pending) await this.#records.writeIntent(tableId, pending);
+    const job = await this.#importFile(plan, tableId, upload.fileId, pending !== undefined);
     checkImport(plan, tableId, job, upload.rows);
+    if (pending) await this.#records.commitOwn(tableId, pending, job.id);
     if (plan.extractMetadata) {
       copy.progress.phase = 'metadata';
       await this.#copyMetadata(plan.source, tableId);
@@ -194,6 +228,31 @@ export class ProjectWriter implements OutputWriter {
         metadata: group.table,
         columnsMetadata: group.columns,
       });
+    }
+  }
+
+  /**
+   * `import-async` and its wait. With an intent written, a failed import drops it at once; an
+   * interrupted or timed-out wait leaves it for the next run to settle against the job.
+   */
+  async #importFile(
+    plan: TablePlan,
+    tableId: string,
+    fileId: number,
+    withIntent: boolean,
+  ): Promise<StorageJob> {
+    const started = await this.#deps.client.startImport(tableId, {
+      dataFileId: fileId,
+      columns: plan.columns,
+      incremental: plan.incremental,
+    });
+    try {
+      return await this.#wait(started);
+    } catch (error) {
+      if (withIntent && error instanceof JobFailedError) {
+        await this.#records.dropIntentQuietly(tableId);
+      }
+      throw explainRejectedImport(error, tableId);
     }
   }
 

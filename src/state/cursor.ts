@@ -1,4 +1,5 @@
 import type { ChangedSince } from '../config/types.js';
+import { UserError } from '../errors.js';
 
 /** One table's entry in out/state.json, keyed by source table id (docs/standalone.md, Incremental windows). */
 export interface TableState {
@@ -27,6 +28,11 @@ export interface ExportWindow {
  *   while the run is going is read by exactly one of the two runs.
  * - a fixed or relative `changedSince`: from that instant, unbounded, no watermark.
  * - `--full-refresh`: no lower bound; a `lastRun` table still gets its next watermark.
+ *
+ * A window never starts after it ends: a saved watermark later than the server's clock (a
+ * hand-edited value, milliseconds instead of seconds, a server clock that went back) would give
+ * an empty export and then move the watermark backwards, so it stops the run instead.
+ * @throws UserError naming the table, the watermark and the server's time
  */
 export function exportWindow(input: {
   readonly changedSince: ChangedSince | undefined;
@@ -35,10 +41,17 @@ export function exportWindow(input: {
   readonly serverNowSeconds: number;
   /** Resolves absolute/relative/calendar forms to unix seconds at the server's now. */
   readonly resolve: (changedSince: ChangedSince, nowMs: number) => number;
+  /** Names the table in errors. */
+  readonly tableId?: string;
 }): ExportWindow {
   const { changedSince, fullRefresh, previous, serverNowSeconds } = input;
   if (changedSince?.kind === 'lastRun') {
     const since = fullRefresh ? undefined : previous?.watermark;
+    if (since !== undefined && since > serverNowSeconds) {
+      throw new UserError(
+        `The watermark of "${input.tableId ?? 'the table'}" is ${since} (${isoOf(since)}), later than the Storage server's time ${serverNowSeconds} (${isoOf(serverNowSeconds)}): nothing was exported; fix the watermark (unix seconds) or run the table with --full-refresh.`,
+      );
+    }
     return {
       ...(since !== undefined ? { since } : {}),
       until: serverNowSeconds,
@@ -49,7 +62,16 @@ export function exportWindow(input: {
   return { since: input.resolve(changedSince, serverNowSeconds * 1000) };
 }
 
-/** The state entry after a successful table. Keeps the old watermark when this run made none. */
+function isoOf(unixSeconds: number): string {
+  const date = new Date(unixSeconds * 1000);
+  return Number.isNaN(date.getTime()) ? 'not a date' : date.toISOString();
+}
+
+/**
+ * The state entry after a successful table. Keeps the old watermark when this run made none, and
+ * never moves it backwards after an incremental window (only a full copy, which read every row,
+ * may set an earlier one).
+ */
 export function nextTableState(
   previous: TableState | undefined,
   result: {
@@ -59,7 +81,15 @@ export function nextTableState(
     readonly rows: number;
   },
 ): TableState {
-  const watermark = result.window.nextWatermark ?? previous?.watermark;
+  const { window } = result;
+  const old = previous?.watermark;
+  const next = window.nextWatermark;
+  const watermark =
+    next === undefined
+      ? old
+      : old === undefined || window.since === undefined
+        ? next
+        : Math.max(old, next);
   return {
     ...(watermark !== undefined
       ? { watermark, watermarkIso: new Date(watermark * 1000).toISOString() }

@@ -89,13 +89,14 @@ export function createStorageClient(options: StorageClientOptions): StorageClien
     return parseJob(await get(path), `GET ${path}`);
   }
 
-  async function listJobs(limit = JOB_LOOKUP_LIMIT): Promise<StorageJob[]> {
+  async function listJobs(limit = JOB_LOOKUP_LIMIT, offset = 0): Promise<StorageJob[]> {
     const path = `${STORAGE}/jobs`;
-    return parseJobList(await get(path, { limit }), `GET ${path}`);
+    return parseJobList(await get(path, { limit, ...(offset > 0 && { offset }) }), `GET ${path}`);
   }
 
   return {
     url,
+    runId,
     async verifyToken(): Promise<TokenInfo> {
       const path = `${STORAGE}/tokens/verify`;
       return parseTokenInfo(await get(path), `GET ${path}`);

@@ -230,6 +230,8 @@ export interface WaitOptions {
 export interface StorageClient {
   /** Base URL without trailing slash. */
   readonly url: string;
+  /** Sent as `X-KBC-RunId` on every request, so Storage stores it on the jobs and files. */
+  readonly runId: string;
   verifyToken(): Promise<TokenInfo>;
   /**
    * The Storage server's clock now, in ms: from the `Date` header of a fresh answer (1 s
@@ -253,8 +255,11 @@ export interface StorageClient {
     params: TableDefinitionCreateParams,
   ): Promise<StorageJob>;
   getJob(jobId: number): Promise<StorageJob>;
-  /** Recent jobs, newest first (used to find a job whose start request had an unknown outcome). */
-  listJobs(limit?: number): Promise<StorageJob[]>;
+  /**
+   * Recent jobs, newest first, one page (`limit`, `offset`). Used to find a job whose start
+   * request had an unknown outcome, and the import job of a pending import.
+   */
+  listJobs(limit?: number, offset?: number): Promise<StorageJob[]>;
   /**
    * Polls until the job is terminal, with capped backoff and an overall deadline.
    * @returns the successful job

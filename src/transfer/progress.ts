@@ -8,6 +8,7 @@ export type TablePhase =
   | 'metadata'
   | 'done'
   | 'unchanged'
+  | 'skipped'
   | 'failed';
 
 /** Phases whose time is counted in {@link TableProgress.phaseSeconds}. */
@@ -66,7 +67,7 @@ export class TableProgress {
     this.startedAtMs ??= nowMs;
   }
 
-  finish(nowMs: number, phase: 'done' | 'unchanged' | 'failed', error?: string): void {
+  finish(nowMs: number, phase: 'done' | 'unchanged' | 'skipped' | 'failed', error?: string): void {
     this.phase = phase;
     this.finishedAtMs = nowMs;
     if (error !== undefined) this.error = error;

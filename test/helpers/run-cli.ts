@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -110,14 +110,21 @@ async function runCliInProcess(
   }
 }
 
+/** A running child process of the built CLI (see {@link startCliProcess}). */
+export interface CliProcess {
+  readonly child: ChildProcess;
+  /** Resolves when the child has exited, with its output. */
+  readonly done: Promise<CliResult>;
+  /** Sends a signal (no-op once exited). */
+  kill(signal: NodeJS.Signals): void;
+}
+
 /**
- * Runs `node [nodeArgs] dist/main.js ...args` as a child process: for the tests where the process
- * matters (signals from outside, SIGKILL, exit codes, memory limits). Needs `npm run build`.
+ * Starts `node [nodeArgs] dist/main.js ...args` as a child process, for the tests where the process
+ * matters (signals from outside at a named moment, SIGKILL, exit codes, memory limits). It is
+ * SIGKILLed after `timeoutMs` (tests never hang). Needs `npm run build`.
  */
-export function runCliProcess(
-  args: readonly string[],
-  options: RunCliOptions = {},
-): Promise<CliResult> {
+export function startCliProcess(args: readonly string[], options: RunCliOptions = {}): CliProcess {
   const child = spawn(process.execPath, [...(options.nodeArgs ?? []), CLI, ...args], {
     env: cliEnv(options),
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -140,13 +147,28 @@ export function runCliProcess(
     watch();
   });
   const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
-  return new Promise((resolve, reject) => {
+  const done = new Promise<CliResult>((resolve, reject) => {
     child.once('error', reject);
     child.once('close', (code, signal) => {
       clearTimeout(timer);
       resolve({ code, signal, stdout, stderr });
     });
   });
+  return {
+    child,
+    done,
+    kill: (signal) => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    },
+  };
+}
+
+/** {@link startCliProcess}, resolving with the output once the child has exited. */
+export function runCliProcess(
+  args: readonly string[],
+  options: RunCliOptions = {},
+): Promise<CliResult> {
+  return startCliProcess(args, options).done;
 }
 
 /** A fresh data folder with config.json (and optionally in/state.json). */

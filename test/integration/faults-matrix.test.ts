@@ -11,6 +11,12 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { EmulatorControl, FaultSpec, SeedInput } from 'keboola-storage-emulator';
+import {
+  CRASH_PHASES,
+  runCrashScenario,
+  runSigtermBetweenTables,
+  type CrashMode,
+} from '../helpers/crash-matrix.js';
 import { useEmulator } from '../helpers/emulator.js';
 import {
   compareRows,
@@ -720,6 +726,20 @@ async function runScenario(scenario: Scenario, index: number): Promise<void> {
     await removeDir(p.dataDir);
   }
 }
+
+// Kill at every phase of a standalone sync, rerun without in/state.json: exactly once. Each case
+// has its own emulator, so they run concurrently; they count in the same tally.
+describe.concurrent('crash matrix (standalone, SIGKILL / SIGTERM, rerun without state)', () => {
+  const modes: CrashMode[] = ['full', 'append', 'upsert'];
+  for (const phase of Object.keys(CRASH_PHASES)) {
+    for (const mode of modes) {
+      // eslint-disable-next-line vitest/expect-expect -- runCrashScenario asserts the rows
+      it(`SIGKILL ${phase}: ${mode}`, () => runCrashScenario(phase, mode, tally));
+    }
+  }
+  // eslint-disable-next-line vitest/expect-expect -- runSigtermBetweenTables asserts the rows
+  it('SIGTERM between two tables: append', () => runSigtermBetweenTables('append', tally));
+});
 
 describe('fault matrix', () => {
   SCENARIOS.forEach((scenario, index) => {

@@ -129,7 +129,7 @@ describe('--table and --full-refresh', () => {
 });
 
 describe('state key', () => {
-  it('keeps the watermark when the destination is renamed (state is keyed by source id)', async () => {
+  it('copies in full into a renamed (new) destination: the new table has no sync record yet', async () => {
     const { control, url } = emulator;
     control.setClock(T0_MS + 14_400_000);
     const first = standaloneConfig(url, [
@@ -147,10 +147,12 @@ describe('state key', () => {
     );
     const renamed = await runJob(url, dataDir);
     expect(renamed.code).toBe(0);
-    // The watermark followed the source id: the unchanged table is compared with it and skipped.
-    expect(renamed.stdout).toMatch(
-      /\\"in\.c-sales\.orders\\" is unchanged: last changed \S+, before its watermark 2025-03-01T04:00:00\.000Z/,
+    // The watermark in in/state.json belongs to the old table; the new one would miss every row.
+    expect(renamed.stdout).toContain(
+      'The destination table of \\"in.c-sales.orders\\" does not exist: copying it in full',
     );
+    expect(renamed.stdout).toContain('Exporting \\"in.c-sales.orders\\" (upsert, ');
+    expect(renamed.stdout).toContain('(upsert, 5 rows');
   });
 });
 

@@ -261,7 +261,10 @@ describe('destination tables', () => {
       items
         .map(({ key, value, provider }) => ({ provider, key, value }))
         .sort((a, b) => `${a.provider}${a.key}`.localeCompare(`${b.provider}${b.key}`));
-    expect(pick(table.metadata).filter((m) => m.provider !== 'storage')).toEqual([
+    const copied = table.metadata.filter(
+      (m) => m.provider !== 'storage' && m.provider !== 'kbc-table-sync',
+    );
+    expect(pick(copied)).toEqual([
       { provider: 'keboola.ex-crm', key: 'owner', value: 'crm-team' },
       { provider: 'user', key: 'KBC.description', value: 'Customers' },
     ]);
@@ -272,6 +275,7 @@ describe('destination tables', () => {
       { provider: 'user', key: 'KBC.description', value: 'Contact e-mail' },
     ]);
     const metadataPosts = control.stats().requests['POST /v2/storage/tables/{tableId}/metadata'];
-    expect(metadataPosts).toBe(2); // one per provider
+    // One per copied provider, plus the sync record's intent and commit (docs/sync-record.md).
+    expect(metadataPosts).toBe(4);
   });
 });

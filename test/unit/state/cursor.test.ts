@@ -49,6 +49,55 @@ describe('exportWindow', () => {
   });
 });
 
+describe('windows that make sense', () => {
+  const base = { fullRefresh: false, serverNowSeconds: 1_000_000, resolve, tableId: 'in.c-a.t' };
+
+  it('stops on a watermark later than the server clock, naming table, watermark and time', () => {
+    expect(() =>
+      exportWindow({
+        ...base,
+        changedSince: { kind: 'lastRun' },
+        previous: { watermark: 1_000_001 },
+      }),
+    ).toThrow(
+      'The watermark of "in.c-a.t" is 1000001 (1970-01-12T13:46:41.000Z), later than the Storage server\'s time 1000000 (1970-01-12T13:46:40.000Z)',
+    );
+    // Milliseconds instead of seconds: far in the future.
+    expect(() =>
+      exportWindow({
+        ...base,
+        changedSince: { kind: 'lastRun' },
+        previous: { watermark: 1_700_000_000_000 },
+      }),
+    ).toThrow(/later than the Storage server's time/);
+  });
+
+  it('accepts a watermark equal to the server clock (an empty window, not a reversed one)', () => {
+    const window = exportWindow({
+      ...base,
+      changedSince: { kind: 'lastRun' },
+      previous: { watermark: 1_000_000 },
+    });
+    expect(window).toEqual({ since: 1_000_000, until: 1_000_000, nextWatermark: 1_000_000 });
+  });
+
+  it('a full refresh ignores a future watermark', () => {
+    const window = exportWindow({
+      ...base,
+      changedSince: { kind: 'lastRun' },
+      fullRefresh: true,
+      previous: { watermark: 2_000_000 },
+    });
+    expect(window).toEqual({ until: 1_000_000, nextWatermark: 1_000_000 });
+  });
+
+  it('never moves the watermark backwards after an incremental window', () => {
+    const result = { finishedAtIso: '2026-01-01T00:00:00.000Z', mode: 'append', rows: 1 };
+    const window = { since: 10, until: 5, nextWatermark: 5 };
+    expect(nextTableState({ watermark: 10 }, { ...result, window }).watermark).toBe(10);
+  });
+});
+
 describe('nextTableState', () => {
   it('moves the watermark only when the run produced one', () => {
     const result = { finishedAtIso: '2026-01-01T00:00:00.000Z', mode: 'upsert', rows: 5 };

@@ -1,0 +1,204 @@
+import { JobFailedError, TableSkippedError, messageOf } from '../errors.js';
+import type { Logger } from '../logger.js';
+import {
+  RECORD_PROVIDER,
+  checkSameSource,
+  commitItems,
+  dropIntentItems,
+  findImportJob,
+  intentItems,
+  promote,
+  readDestinationSync,
+  type DestinationSync,
+  type PendingImport,
+  type SourceIdentity,
+  type SyncRecord,
+} from '../state/sync-record.js';
+import { timestampMs } from '../storage/parse.js';
+import type { StorageClient, StorageJob, TableDetail } from '../storage/types.js';
+
+/** Jobs read per page while looking for a pending import's job. */
+export const JOB_PAGE_SIZE = 100;
+/** Pages read at most; the job is normally on the first. */
+export const JOB_PAGES_MAX = 20;
+/** Jobs created this long before the intent was written are surely older than its import. */
+const INTENT_CLOCK_MARGIN_MS = 5 * 60_000;
+
+export interface DestinationSyncDeps {
+  readonly client: StorageClient;
+  readonly logger: Logger;
+  readonly signal: AbortSignal;
+}
+
+/** A destination table as a run opens it: its detail and its settled sync record. */
+export interface OpenedTable {
+  readonly table: TableDetail | null;
+  readonly sync: DestinationSync;
+}
+
+/**
+ * The destination table's sync record over the Storage API (docs/sync-record.md): read it,
+ * settle a pending import left by an earlier run, check it just before an import, and write the
+ * intent and the committed record. Every write is one metadata upsert of our provider.
+ */
+export class DestinationSyncStore {
+  readonly #deps: DestinationSyncDeps;
+
+  constructor(deps: DestinationSyncDeps) {
+    this.#deps = deps;
+  }
+
+  /**
+   * Reads the table (null when it does not exist), refuses a table fed by another source, and
+   * settles a pending import: its job succeeded → its window becomes the watermark; failed or
+   * never started → the intent is dropped; still running → waited for.
+   * @throws UserError for a foreign or unreadable record
+   */
+  async open(tableId: string, source: SourceIdentity): Promise<OpenedTable> {
+    const table = await this.#deps.client.findTable(tableId);
+    if (!table) return { table, sync: { revision: emptyRevision() } };
+    const sync = readDestinationSync(tableId, table.metadata);
+    checkSameSource(tableId, sync, source);
+    if (!sync.pending) return { table, sync };
+    await this.#settle(tableId, sync, sync.pending);
+    // Read again: the settled record is what this run builds on (and compares before importing).
+    const settled = await this.#deps.client.findTable(tableId);
+    if (!settled) return { table: settled, sync: { revision: emptyRevision() } };
+    const again = readDestinationSync(tableId, settled.metadata);
+    checkSameSource(tableId, again, source);
+    return { table: settled, sync: again };
+  }
+
+  /**
+   * Re-reads the table just before an import. When another run has committed an import or holds
+   * a pending one since this run opened the table (`revision`), importing this run's window would
+   * overlap theirs, so the table is skipped.
+   * @throws TableSkippedError saying which; UserError for a foreign record
+   */
+  async recheck(tableId: string, source: SourceIdentity, revision: string): Promise<OpenedTable> {
+    const table = await this.#deps.client.findTable(tableId);
+    const sync = table
+      ? readDestinationSync(tableId, table.metadata)
+      : { revision: emptyRevision() };
+    checkSameSource(tableId, sync, source);
+    if (sync.revision === revision) return { table, sync };
+    const what = sync.pending
+      ? `holds a pending import (run "${sync.pending.runId}")`
+      : table
+        ? `has moved its sync record (run "${sync.record?.runId ?? 'unknown'}")`
+        : 'has dropped the table';
+    throw new TableSkippedError(
+      `Skipping "${tableId}": another run ${what} since this run read it, so this run's window would overlap; the next run goes on from the destination's record.`,
+    );
+  }
+
+  /** Write-ahead intent: written before `import-async`, settled by the commit or the next run. */
+  async writeIntent(tableId: string, pending: PendingImport): Promise<void> {
+    await this.#write(tableId, intentItems(pending));
+  }
+
+  /** The committed record, and the intent settled, in one upsert. */
+  async commit(tableId: string, record: SyncRecord): Promise<void> {
+    await this.#write(tableId, commitItems(record));
+  }
+
+  /**
+   * After this run's import succeeded: commits its window unless another run has already settled
+   * this intent (it found the job and promoted it, possibly followed by its own import), so an
+   * older watermark never overwrites a newer one.
+   * @returns false when the intent had been settled by another run
+   */
+  async commitOwn(tableId: string, pending: PendingImport, importJobId: number): Promise<boolean> {
+    const table = await this.#deps.client.findTable(tableId);
+    const sync = table ? readDestinationSync(tableId, table.metadata) : undefined;
+    const ours = sync?.pending?.runId === pending.runId && sync.pending.fileId === pending.fileId;
+    if (!ours) {
+      this.#deps.logger.info(
+        `"${tableId}": another run already settled this run's import (job ${importJobId}); its record stands.`,
+      );
+      return false;
+    }
+    await this.commit(tableId, promote(sync.record, pending, importJobId));
+    return true;
+  }
+
+  /** Drops the intent after a failed import; a failure here is left to the next run. */
+  async dropIntentQuietly(tableId: string): Promise<void> {
+    try {
+      await this.#write(tableId, dropIntentItems());
+    } catch (error) {
+      this.#deps.logger.warn(
+        `Could not drop the pending import on "${tableId}" (${messageOf(error)}); the next run settles it.`,
+      );
+    }
+  }
+
+  async #write(tableId: string, metadata: { key: string; value: string }[]): Promise<void> {
+    await this.#deps.client.setTableMetadata(tableId, { provider: RECORD_PROVIDER, metadata });
+  }
+
+  async #settle(tableId: string, sync: DestinationSync, pending: PendingImport): Promise<void> {
+    const { client, logger, signal } = this.#deps;
+    const found = await this.#findJob(tableId, pending, sync.pendingWrittenMs);
+    if (!found) {
+      logger.warn(
+        `"${tableId}" has a pending import of file ${pending.fileId} (run "${pending.runId}") that never started: dropping it.`,
+      );
+      await this.#write(tableId, dropIntentItems());
+      return;
+    }
+    let job: StorageJob = found;
+    if (job.status === 'waiting' || job.status === 'processing') {
+      logger.info(
+        `"${tableId}" has a pending import (job ${job.id}, run "${pending.runId}") still ${job.status}: waiting for it.`,
+      );
+      try {
+        job = await client.waitForJob(job, { signal });
+      } catch (error) {
+        if (!(error instanceof JobFailedError)) throw error;
+        job = { ...job, status: 'error' };
+      }
+    }
+    if (job.status === 'success') {
+      logger.info(
+        `"${tableId}": the pending import of run "${pending.runId}" (job ${job.id}) succeeded: its window is now the watermark.`,
+      );
+      await this.commit(tableId, promote(sync.record, pending, job.id));
+      return;
+    }
+    logger.warn(
+      `"${tableId}": the pending import of run "${pending.runId}" (job ${job.id}) failed: dropping it.`,
+    );
+    await this.#write(tableId, dropIntentItems());
+  }
+
+  /**
+   * The intent's import job, newest jobs first. Jobs created well before the intent was written
+   * cannot be its import, so the search stops there.
+   * @throws Error when the list is longer than the pages read (the outcome stays unknown)
+   */
+  async #findJob(
+    tableId: string,
+    pending: PendingImport,
+    writtenMs: number | undefined,
+  ): Promise<StorageJob | undefined> {
+    for (let page = 0; page < JOB_PAGES_MAX; page += 1) {
+      const jobs = await this.#deps.client.listJobs(JOB_PAGE_SIZE, page * JOB_PAGE_SIZE);
+      const found = findImportJob(jobs, tableId, pending);
+      if (found) return found;
+      const oldest = jobs.at(-1);
+      if (jobs.length < JOB_PAGE_SIZE || !oldest) return undefined;
+      const oldestMs = timestampMs(oldest.createdTime);
+      if (writtenMs !== undefined && oldestMs < writtenMs - INTENT_CLOCK_MARGIN_MS)
+        return undefined;
+    }
+    throw new Error(
+      `The import job of the pending import on "${tableId}" (file ${pending.fileId}, run "${pending.runId}") is not among the ${JOB_PAGES_MAX * JOB_PAGE_SIZE} newest jobs of the destination project; its outcome is unknown, so the table is not synced.`,
+    );
+  }
+}
+
+/** The revision of a table without our metadata. */
+export function emptyRevision(): string {
+  return readDestinationSync('', []).revision;
+}

@@ -1,0 +1,241 @@
+import { z } from 'zod';
+import { UserError } from '../errors.js';
+import type { MetadataItem, StorageJob } from '../storage/types.js';
+import type { ExportWindow, TableState } from './cursor.js';
+
+/**
+ * The destination table's own sync record (standalone mode, docs/sync-record.md): table metadata
+ * of our provider holding who feeds the table and up to where, plus a write-ahead intent for the
+ * import in flight. Pure: parsing, identity checks, the metadata items to write, and finding the
+ * intent's import job in a jobs list.
+ */
+
+/** Our metadata provider; Storage upserts items per (provider, key). */
+export const RECORD_PROVIDER = 'kbc-table-sync';
+/** The committed record: source identity, watermark, mode, run id. */
+export const RECORD_KEY = 'kbc-table-sync.record';
+/** The pending import (write-ahead intent), or {@link NO_PENDING}. */
+export const PENDING_KEY = 'kbc-table-sync.pending';
+/** The intent value once the import is settled (committed or dropped). */
+export const NO_PENDING = 'none';
+
+/** Which source table feeds a destination table: stack URL, project id, table id. */
+export interface SourceIdentity {
+  readonly stack: string;
+  readonly projectId: number;
+  readonly tableId: string;
+}
+
+/** What the destination table says about its sync. */
+export interface DestinationSync {
+  readonly record?: SyncRecord;
+  readonly pending?: PendingImport;
+  /** Server time the intent was written (its metadata `timestamp`), epoch ms. */
+  readonly pendingWrittenMs?: number;
+  /**
+   * The raw record and intent values: a run compares it just before its import to notice that
+   * another run has committed or started an import meanwhile.
+   */
+  readonly revision: string;
+}
+
+const identitySchema = z.object({
+  stack: z.string().min(1),
+  projectId: z.number().int().nonnegative(),
+  tableId: z.string().min(1),
+});
+const seconds = z.number().int().nonnegative();
+/** The committed record. `watermark` (unix seconds, server clock) is absent unless `lastRun`. */
+const recordSchema = z.object({
+  source: identitySchema,
+  watermark: seconds.optional(),
+  mode: z.string(),
+  runId: z.string(),
+  fileId: z.number().int().optional(),
+  importJobId: z.number().int().optional(),
+  rows: z.number().int().nonnegative().optional(),
+});
+/**
+ * An import about to start (or started): enough to find its job (file id, run id) and to promote
+ * its window (`nextWatermark`) once it succeeded.
+ */
+const pendingSchema = z.object({
+  source: identitySchema,
+  fileId: z.number().int(),
+  runId: z.string().min(1),
+  mode: z.string(),
+  rows: z.number().int().nonnegative(),
+  since: seconds.optional(),
+  until: seconds.optional(),
+  nextWatermark: seconds.optional(),
+});
+
+export type SyncRecord = z.infer<typeof recordSchema>;
+export type PendingImport = z.infer<typeof pendingSchema>;
+
+/**
+ * Reads our items from a table's metadata.
+ * @throws UserError when one of our items is not what this job writes (hand-edited or foreign)
+ */
+export function readDestinationSync(
+  tableId: string,
+  metadata: readonly MetadataItem[],
+): DestinationSync {
+  const ours = metadata.filter((m) => m.provider === RECORD_PROVIDER);
+  const recordItem = ours.find((m) => m.key === RECORD_KEY);
+  const pendingItem = ours.find((m) => m.key === PENDING_KEY);
+  const revision = `${recordItem?.value ?? ''}|${pendingItem?.value ?? ''}`;
+  const record = recordItem ? parseItem(tableId, recordItem, recordSchema) : undefined;
+  const pending =
+    pendingItem && pendingItem.value !== NO_PENDING
+      ? parseItem(tableId, pendingItem, pendingSchema)
+      : undefined;
+  const writtenMs = pendingItem?.timestamp ? Date.parse(pendingItem.timestamp) : Number.NaN;
+  return {
+    ...(record && { record }),
+    ...(pending && { pending }),
+    ...(pending && !Number.isNaN(writtenMs) && { pendingWrittenMs: writtenMs }),
+    revision,
+  };
+}
+
+function parseItem<T>(tableId: string, item: MetadataItem, schema: z.ZodType<T>): T {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(item.value);
+  } catch {
+    raw = undefined;
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    throw new UserError(
+      `The destination table "${tableId}" has a "${item.key}" metadata item of provider "${RECORD_PROVIDER}" that this job cannot read: remove that item (or the table) to start the table over with a full copy.`,
+    );
+  }
+  return parsed.data;
+}
+
+/**
+ * A destination table fed by another source table, project or stack is never written.
+ * @throws UserError naming both sources
+ */
+export function checkSameSource(
+  tableId: string,
+  sync: DestinationSync,
+  ours: SourceIdentity,
+): void {
+  for (const theirs of [sync.record?.source, sync.pending?.source]) {
+    if (theirs && !sameSource(theirs, ours)) {
+      throw new UserError(
+        `The destination table "${tableId}" is synced from ${describeSource(theirs)} (its "${RECORD_KEY}" metadata), not from ${describeSource(ours)}: refusing to write into it; pick another destination table, or drop that table to hand it over.`,
+      );
+    }
+  }
+}
+
+export function sameSource(a: SourceIdentity, b: SourceIdentity): boolean {
+  return a.stack === b.stack && a.projectId === b.projectId && a.tableId === b.tableId;
+}
+
+function describeSource(source: SourceIdentity): string {
+  return `"${source.tableId}" of project ${source.projectId} on ${source.stack}`;
+}
+
+/** The watermark entry a record stands for (what `in/state.json` would have said). */
+export function stateFromRecord(record: SyncRecord): TableState {
+  return {
+    ...(record.watermark !== undefined && {
+      watermark: record.watermark,
+      watermarkIso: new Date(record.watermark * 1000).toISOString(),
+    }),
+    mode: record.mode,
+    ...(record.rows !== undefined && { rows: record.rows }),
+  };
+}
+
+/** The intent to write before `import-async`. */
+export function pendingImport(input: {
+  readonly source: SourceIdentity;
+  readonly fileId: number;
+  readonly runId: string;
+  readonly mode: string;
+  readonly rows: number;
+  readonly window: ExportWindow;
+}): PendingImport {
+  const { window } = input;
+  return {
+    source: input.source,
+    fileId: input.fileId,
+    runId: input.runId,
+    mode: input.mode,
+    rows: input.rows,
+    ...(window.since !== undefined && { since: window.since }),
+    ...(window.until !== undefined && { until: window.until }),
+    ...(window.nextWatermark !== undefined && { nextWatermark: window.nextWatermark }),
+  };
+}
+
+/**
+ * The record after the pending import succeeded: its window's end becomes the watermark (never
+ * moving it backwards); without a new watermark the old one is kept.
+ */
+export function promote(
+  previous: SyncRecord | undefined,
+  pending: PendingImport,
+  importJobId: number,
+): SyncRecord {
+  const old = previous?.watermark;
+  const next = pending.nextWatermark;
+  const watermark = next === undefined ? old : old === undefined ? next : Math.max(old, next);
+  return {
+    source: pending.source,
+    ...(watermark !== undefined && { watermark }),
+    mode: pending.mode,
+    runId: pending.runId,
+    fileId: pending.fileId,
+    importJobId,
+    rows: pending.rows,
+  };
+}
+
+/** Metadata items that write the committed record and settle the intent in one upsert. */
+export function commitItems(record: SyncRecord): { key: string; value: string }[] {
+  return [
+    { key: RECORD_KEY, value: JSON.stringify(record) },
+    { key: PENDING_KEY, value: NO_PENDING },
+  ];
+}
+
+export function intentItems(pending: PendingImport): { key: string; value: string }[] {
+  return [{ key: PENDING_KEY, value: JSON.stringify(pending) }];
+}
+
+export function dropIntentItems(): { key: string; value: string }[] {
+  return [{ key: PENDING_KEY, value: NO_PENDING }];
+}
+
+/**
+ * The import job of a pending import in a jobs list: Storage has no filter by run or table, so
+ * it is matched here on the operation, the table, `operationParams.source.fileId` and `runId`.
+ */
+export function findImportJob(
+  jobs: readonly StorageJob[],
+  tableId: string,
+  pending: PendingImport,
+): StorageJob | undefined {
+  return jobs.find(
+    (job) =>
+      job.operationName === 'tableImport' &&
+      job.tableId === tableId &&
+      job.runId === pending.runId &&
+      sourceFileId(job) === pending.fileId,
+  );
+}
+
+function sourceFileId(job: StorageJob): number | undefined {
+  const source = job.operationParams?.['source'];
+  if (!source || typeof source !== 'object') return undefined;
+  const id = (source as { fileId?: unknown }).fileId;
+  if (typeof id === 'number') return id;
+  return typeof id === 'string' && /^\d+$/.test(id) ? Number(id) : undefined;
+}

@@ -1,0 +1,110 @@
+import { describe, expect, it } from 'vitest';
+import {
+  PENDING_KEY,
+  RECORD_KEY,
+  RECORD_PROVIDER,
+  checkSameSource,
+  findImportJob,
+  promote,
+  readDestinationSync,
+  type PendingImport,
+} from '../../../src/state/sync-record.js';
+import type { StorageJob } from '../../../src/storage/types.js';
+
+const source = { stack: 'https://connection.keboola.com', projectId: 7, tableId: 'in.c-a.orders' };
+const pending: PendingImport = {
+  source,
+  fileId: 42,
+  runId: 'run-1',
+  mode: 'append',
+  rows: 3,
+  since: 100,
+  until: 200,
+  nextWatermark: 200,
+};
+const item = (key: string, value: string, provider = RECORD_PROVIDER) => ({
+  key,
+  value,
+  provider,
+  timestamp: '2025-03-01T00:00:00+01:00',
+});
+
+function job(overrides: Partial<StorageJob>): StorageJob {
+  return {
+    id: 1,
+    status: 'success',
+    operationName: 'tableImport',
+    tableId: 'in.c-copy.orders',
+    createdTime: '2025-03-01T00:00:00+00:00',
+    startTime: null,
+    endTime: null,
+    runId: 'run-1',
+    results: null,
+    operationParams: { source: { type: 'file', fileId: 42 } },
+    ...overrides,
+  };
+}
+
+describe('readDestinationSync', () => {
+  it('reads the record and a pending import of our provider only', () => {
+    const record = { source, watermark: 100, mode: 'append', runId: 'run-0' };
+    const sync = readDestinationSync('in.c-copy.orders', [
+      item(RECORD_KEY, JSON.stringify(record)),
+      item(PENDING_KEY, JSON.stringify(pending)),
+      item(RECORD_KEY, 'not ours', 'user'),
+    ]);
+    expect(sync.record).toEqual(record);
+    expect(sync.pending).toEqual(pending);
+    expect(sync.pendingWrittenMs).toBe(Date.parse('2025-03-01T00:00:00+01:00'));
+  });
+
+  it('treats "none" as no pending import, and a table without items as empty', () => {
+    expect(readDestinationSync('t', [item(PENDING_KEY, 'none')]).pending).toBeUndefined();
+    expect(readDestinationSync('t', [])).toEqual({ revision: '|' });
+  });
+
+  it('refuses an item it cannot read, naming the table and the key', () => {
+    expect(() => readDestinationSync('in.c-copy.orders', [item(RECORD_KEY, '{"x":1}')])).toThrow(
+      'The destination table "in.c-copy.orders" has a "kbc-table-sync.record" metadata item',
+    );
+  });
+});
+
+describe('checkSameSource', () => {
+  it('refuses a record of another table, project or stack', () => {
+    const sync = { record: { source, mode: 'append', runId: 'r' }, revision: '' };
+    expect(() => checkSameSource('d', sync, source)).not.toThrow();
+    for (const other of [
+      { ...source, tableId: 'in.c-a.other' },
+      { ...source, projectId: 8 },
+      { ...source, stack: 'https://connection.eu-central-1.keboola.com' },
+    ]) {
+      expect(() => checkSameSource('d', sync, other)).toThrow(/is synced from "in\.c-a\.orders"/);
+    }
+  });
+});
+
+describe('promote', () => {
+  it('makes the window end the watermark, never moving it backwards', () => {
+    expect(promote(undefined, pending, 9)).toMatchObject({ watermark: 200, importJobId: 9 });
+    const later = { source, watermark: 300, mode: 'append', runId: 'r' };
+    expect(promote(later, pending, 9).watermark).toBe(300);
+    const fixedWindow: PendingImport = { source, fileId: 1, runId: 'r', mode: 'append', rows: 0 };
+    expect(promote(later, fixedWindow, 9).watermark).toBe(300);
+  });
+});
+
+describe('findImportJob', () => {
+  it('matches operation, table, run id and operationParams.source.fileId', () => {
+    const right = job({ id: 5 });
+    const jobs = [
+      job({ id: 1, runId: 'other' }),
+      job({ id: 2, operationParams: { source: { type: 'file', fileId: 41 } } }),
+      job({ id: 3, tableId: 'in.c-copy.x' }),
+      job({ id: 4, operationName: 'tableExport' }),
+      right,
+    ];
+    expect(findImportJob(jobs, 'in.c-copy.orders', pending)).toBe(right);
+    expect(findImportJob(jobs.slice(0, 4), 'in.c-copy.orders', pending)).toBeUndefined();
+  });
+});
