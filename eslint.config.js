@@ -18,12 +18,13 @@ export const LAYERS = [
   ['errors.ts', 'secrets.ts'],
   ['logger.ts', 'config/'],
   ['retry/'],
-  ['storage/', 'state/'],
-  ['objects/', 'auth/', 'plan/', 'lock/'],
+  ['storage/'],
+  ['objects/', 'auth/', 'plan/', 'lock/', 'state/'],
   ['transfer/', 'tokens/'],
   ['progress/', 'output/'],
   ['run.ts'],
-  ['actions/', 'summary.ts', 'summary-file.ts', 'cli.ts'],
+  ['actions/', 'summary.ts', 'cli.ts'],
+  ['summary-file.ts'],
   ['main.ts'],
 ];
 

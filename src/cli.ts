@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import yargs, { type Argv } from 'yargs';
-import { SYNC_ACTIONS, SYNC_ACTION_DESCRIPTIONS } from './actions/names.js';
+import { SYNC_ACTIONS, SYNC_ACTION_DESCRIPTIONS } from './config/action-names.js';
 import { UserError } from './errors.js';
 import { LOG_FORMATS, type LogFormat } from './logger.js';
 import { parseShard, type Shard } from './plan/shard.js';

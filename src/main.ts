@@ -8,7 +8,7 @@ import { existsSync, realpathSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { SYNC_ACTION_DEADLINE_MS, trackCalls, withDeadline } from './actions/deadline.js';
-import { isSyncAction, unknownActionMessage, type SyncAction } from './actions/names.js';
+import { isSyncAction, unknownActionMessage, type SyncAction } from './config/action-names.js';
 import { runSyncAction } from './actions/sync-actions.js';
 import { parseCli, type CliArgs } from './cli.js';
 import { resolveChangedSince } from './config/changed-since.js';

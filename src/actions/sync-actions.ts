@@ -2,16 +2,14 @@ import type { Config } from '../config/types.js';
 import { UserError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { authorizeSource } from '../auth/authorize-source.js';
-import { isPattern } from '../plan/glob.js';
+import { isPattern } from '../config/glob.js';
 import { destinationLabel, planTables, type Selection } from '../plan/plan-tables.js';
 import { exportWindow } from '../state/cursor.js';
 import { readState } from '../state/state-file.js';
 import type { StorageClient, TableDetail } from '../storage/types.js';
 import type { LastActivity } from '../tokens/rules.js';
 import type { RunDeps } from '../run.js';
-import type { SyncAction } from './names.js';
-
-export { SYNC_ACTIONS, isSyncAction, type SyncAction } from './names.js';
+import type { SyncAction } from '../config/action-names.js';
 
 export interface ActionDeps {
   readonly config: Config;

@@ -3,7 +3,7 @@
  * `parameters` strictly: every problem is reported at once as `parameters.path: what is wrong and
  * how to fix it`. Pure, never throws, and no message contains a `#` value.
  */
-import { ACTIONS } from '../actions/names.js';
+import { ACTIONS } from './action-names.js';
 import { describeJsonType, parseChangedSince } from './changed-since.js';
 import {
   BAD,
@@ -20,7 +20,7 @@ import {
   readWith,
   resolveEndpointUrl,
 } from './fields.js';
-import { isPattern } from '../plan/glob.js';
+import { isPattern } from './glob.js';
 import { type Path, Problems, collectSecrets } from './problems.js';
 import type {
   ChangedSince,

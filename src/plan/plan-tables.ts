@@ -2,7 +2,7 @@ import type { ChangedSince, Config, DestinationConfig, TableConfig } from '../co
 import { StorageApiError, UserError } from '../errors.js';
 import type { TableDetail } from '../storage/types.js';
 import { inShard, type Shard } from './shard.js';
-import { isPattern, matchesGlob } from './glob.js';
+import { isPattern, matchesGlob } from '../config/glob.js';
 
 export type LoadMode = 'full' | 'append' | 'upsert';
 

@@ -11,9 +11,6 @@ import {
   type SeedInput,
 } from 'keboola-storage-emulator';
 
-/** The demo seed file shipped with the emulator package. */
-export { DEMO_SEED_FILE } from 'keboola-storage-emulator';
-
 export interface EmulatorFixture {
   /** `http://127.0.0.1:<port>`; valid after beforeAll. */
   readonly url: string;
@@ -23,7 +20,7 @@ export interface EmulatorFixture {
 
 /**
  * Registers beforeAll/afterAll hooks that run an emulator for the enclosing suite. Pass a seed
- * object, or `{ seedFile }` in `options` (e.g. {@link DEMO_SEED_FILE}).
+ * object, or `{ seedFile }` in `options` (e.g. the package's `DEMO_SEED_FILE`).
  */
 export function useEmulator(
   seed: SeedInput | undefined,

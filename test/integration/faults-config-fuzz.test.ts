@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ACTIONS as ACTION_NAMES } from '../../src/actions/names.js';
+import { ACTIONS as ACTION_NAMES } from '../../src/config/action-names.js';
 import { parseConfig } from '../../src/config/parse-config.js';
 import { main } from '../../src/main.js';
 import { useEmulator } from '../helpers/emulator.js';

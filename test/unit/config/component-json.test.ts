@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import component from '../../../component.json' with { type: 'json' };
 import packageJson from '../../../package.json' with { type: 'json' };
-import { SYNC_ACTIONS } from '../../../src/actions/names.js';
+import { SYNC_ACTIONS } from '../../../src/config/action-names.js';
 import {
   EX_STORAGE_KEYS,
   IGNORED_UI_KEYS,

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ACTIONS } from '../../../src/actions/names.js';
+import { ACTIONS } from '../../../src/config/action-names.js';
 import { parseConfig } from '../../../src/config/parse-config.js';
 import type { ParseResult } from '../../../src/config/types.js';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { TableConfig } from '../../../src/config/types.js';
-import { globToRegExp, isPattern, matchesGlob } from '../../../src/plan/glob.js';
+import { globToRegExp, isPattern, matchesGlob } from '../../../src/config/glob.js';
 import { expandPatterns, planTables } from '../../../src/plan/plan-tables.js';
 import { tableDetail } from '../../helpers/fixtures.js';
 
