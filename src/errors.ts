@@ -24,6 +24,15 @@ export class ConfigError extends UserError {
 }
 
 /**
+ * The service misbehaved in a way the job detected and put into words (an answer over its cap, a
+ * request past its deadline, a malformed answer, a gzip bomb). Exit 2 with this one sentence and
+ * no stack trace: the message says all there is to say.
+ */
+export class ServiceError extends Error {
+  override name = 'ServiceError';
+}
+
+/**
  * A Storage API answered with a non-2xx status. Built at the HTTP boundary from the response body
  * (`error`, `code`, `exceptionId`); carries no request headers and no axios config.
  */
@@ -65,7 +74,7 @@ export class JobFailedError extends Error {
 }
 
 /** A wait (job polling, a download) passed its deadline. Names what was waited for. */
-export class DeadlineError extends Error {
+export class DeadlineError extends ServiceError {
   override name = 'DeadlineError';
 }
 

@@ -16,6 +16,7 @@ import type { Config } from './config/types.js';
 import {
   ConfigError,
   InterruptedError,
+  ServiceError,
   UserError,
   exitCodeFor,
   isUserFixable,
@@ -33,7 +34,7 @@ import { peakRssBytes } from './progress/memory.js';
 import { TtyProgressView } from './progress/progress-bar.js';
 import { DEFAULT_TUNING, runSync, type RunReport, type Tuning } from './run.js';
 import { SecretMasker } from './secrets.js';
-import type { RetryOptions } from './storage/retry-policy.js';
+import type { RetryOptions } from './retry/retry-policy.js';
 import { createStorageClient, type PollOptions } from './storage/storage-client.js';
 import type { StorageClient } from './storage/types.js';
 import { formatSummaryTable, summarize } from './summary.js';
@@ -294,7 +295,7 @@ function reportError(error: unknown, io: Io, masker: SecretMasker): number {
     io.stderr.write(`${masker.mask(messageOf(error))}\n`);
     return 1;
   }
-  if (error instanceof InterruptedError) {
+  if (error instanceof InterruptedError || error instanceof ServiceError) {
     io.stderr.write(`${masker.mask(error.message)}\n`);
     return 2;
   }

@@ -1,4 +1,4 @@
-import type { FailureFacts } from '../storage/retry-policy.js';
+import type { FailureFacts } from '../retry/retry-policy.js';
 import type { FileProvider } from '../storage/types.js';
 
 /** Where an object-store request went: provider, bucket (or container) and object key. No query. */

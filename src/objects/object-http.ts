@@ -2,8 +2,8 @@ import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage 
 import { request as httpsRequest } from 'node:https';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { networkCodeOf } from '../storage/http.js';
-import { isRetryable } from '../storage/retry-policy.js';
+import { networkCodeOf } from '../retry/retrier.js';
+import { isRetryable } from '../retry/retry-policy.js';
 import {
   CredentialsExpiredError,
   describeTarget,

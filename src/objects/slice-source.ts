@@ -1,8 +1,8 @@
 import type { Logger } from '../logger.js';
 import type { SecretMasker } from '../secrets.js';
 import { registerFileSecrets } from '../storage/file-secrets.js';
-import { createRetrier, type Retrier, type SleepFn } from '../storage/http.js';
-import type { RetryOptions } from '../storage/retry-policy.js';
+import { createRetrier, type Retrier, type SleepFn } from '../retry/retrier.js';
+import type { RetryOptions } from '../retry/retry-policy.js';
 import type { FileDetail } from '../storage/types.js';
 import { readAccessFor } from './access.js';
 import { CredentialsExpiredError } from './errors.js';
@@ -52,7 +52,7 @@ export async function openSliceSource(
   deps: SliceSourceDeps,
 ): Promise<SliceSource> {
   const http = deps.http ?? sendObjectRequest;
-  const retrying = createRetrier({ ...deps });
+  const retrying = createRetrier({ ...deps, mask: (text) => deps.masker.mask(text) });
   const credentials = new CredentialHolder(file, deps, http);
   const location = locationOfFile(file);
 

@@ -24,7 +24,7 @@ import {
   StorageResponseError,
   timestampMs,
 } from './parse.js';
-import { classifyFailure, type RetryOptions } from './retry-policy.js';
+import { classifyFailure, type RetryOptions } from '../retry/retry-policy.js';
 import type {
   BucketDetail,
   ExportParams,

@@ -1,6 +1,6 @@
 /**
  * The one retry policy of the Storage API client and the object-store transfers (pure: no I/O, no
- * clock, no randomness of its own). Reference: storage-api.md §1.5–1.6; style.md P5.
+ * clock, no randomness of its own). Used by src/retry/retrier.ts; documented in docs/storage-client.md.
  *
  * Which failures are transient:
  * - network errors (ECONNRESET, ECONNREFUSED, ETIMEDOUT, ECONNABORTED, EPIPE, EAI_AGAIN, socket
