@@ -18,9 +18,15 @@ export class ConfigError extends UserError {
     super(
       problems.length === 1
         ? `Invalid configuration: ${problems[0]}`
-        : `Invalid configuration (${problems.length} problems): ${problems.join('; ')}`,
+        : `Invalid configuration (${countOf(problems)} problems): ${problems.join('; ')}`,
     );
   }
+}
+
+/** The number of problems in a list whose last line may be `and N more problems`. */
+function countOf(problems: readonly string[]): number {
+  const more = /^and (\d+) more problems$/.exec(problems.at(-1) ?? '');
+  return more ? problems.length - 1 + Number(more[1]) : problems.length;
 }
 
 /**

@@ -6,6 +6,7 @@ import {
 } from './auth/check-token.js';
 import type { ChangedSince, Config } from './config/types.js';
 import { InterruptedError, UserError, isUserError, messageOf } from './errors.js';
+import { DEFAULT_LIMITS, type Limits } from './limits.js';
 import type { Logger } from './logger.js';
 import type { SliceSource } from './objects/types.js';
 import type { OutputWriter, TableWriteResult } from './output/output-writer.js';
@@ -44,6 +45,8 @@ export interface RunDeps {
   readonly tuning: Tuning;
   /** The interactive progress bar when stdout is a terminal. */
   readonly progressView?: ProgressView | undefined;
+  /** Caps and rates (docs/limits.md); the defaults when absent. */
+  readonly limits?: Limits | undefined;
 }
 
 /** Concurrency and cadence; defaults chosen by the benchmark (README, Performance). */
@@ -227,6 +230,7 @@ async function syncTable(
   });
   deps.logger.info(`Exporting "${plan.sourceId}" (${plan.mode}${describeWindow(window)}).`);
   const file = await exportFile(plan, window, deps);
+  const maxRows = window.since === undefined ? await fullExportRowCap(plan, deps) : undefined;
   progress.bytesTotal = file.sizeBytes;
   const source = await deps.openSliceSource(file, () => deps.source.getFile(file.id));
   const result = await deps.writer.writeTable(
@@ -237,6 +241,11 @@ async function syncTable(
       globalLimit,
       attemptsPerSlice: DEFAULT_ATTEMPTS_PER_SLICE,
       signal: deps.signal,
+      maxRows,
+      inflateLimit: {
+        maxRatio: (deps.limits ?? DEFAULT_LIMITS).maxInflateRatio,
+        floorBytes: (deps.limits ?? DEFAULT_LIMITS).inflateRatioFloorBytes,
+      },
       progress,
       onRetry: (slice, attempt, reason) =>
         deps.logger.warn(
@@ -245,6 +254,11 @@ async function syncTable(
     },
   );
   progress.rows = result.rows;
+  if (maxRows !== undefined && result.rows < maxRows) {
+    deps.logger.warn(
+      `"${plan.sourceId}": the full export held ${result.rows} rows, fewer than the table's ${maxRows} (rows deleted while it ran?).`,
+    );
+  }
   progress.finish(deps.nowMs(), 'done');
   const finishedAtIso = new Date(await deps.source.serverTimeMs()).toISOString();
   return {
@@ -259,6 +273,18 @@ async function syncTable(
       rows: result.rows,
     }),
   };
+}
+
+/**
+ * The most records a full export may hold: the table's `rowsCount` before the export (the plan)
+ * or after it, whichever is larger, so rows added or deleted meanwhile never fail a good export.
+ * Undefined when the backend does not report a count.
+ */
+async function fullExportRowCap(plan: TablePlan, deps: RunDeps): Promise<number | undefined> {
+  const before = plan.source.rowsCount;
+  const after = (await deps.source.getTable(plan.sourceId)).rowsCount;
+  if (before === null || after === null) return undefined;
+  return Math.max(before, after);
 }
 
 /** Starts the export job, waits for it and returns the exported file's detail. */

@@ -79,6 +79,9 @@ export interface StorageClientOptions {
   readonly now?: (() => number) | undefined;
   readonly random?: (() => number) | undefined;
   readonly requestTimeoutMs?: number | undefined;
+  readonly maxAnswerBytes?: number | undefined;
+  /** Aborts every request, retry wait and job poll of this client (SIGTERM/SIGINT). */
+  readonly signal?: AbortSignal | undefined;
 }
 
 /** How to recognise the job a POST may have started. */
@@ -90,6 +93,11 @@ interface JobMatch {
 }
 
 const STORAGE = '/v2/storage';
+
+/** One URL path segment: every id and name placed in a path is percent-encoded. */
+function seg(value: string | number): string {
+  return encodeURIComponent(String(value));
+}
 
 /**
  * Creates the Storage API client of one project. See {@link StorageClient} for the contract and
@@ -121,17 +129,17 @@ export function createStorageClient(options: StorageClientOptions): StorageClien
   }
 
   async function getTable(tableId: string): Promise<TableDetail> {
-    const path = `${STORAGE}/tables/${tableId}`;
+    const path = `${STORAGE}/tables/${seg(tableId)}`;
     return parseTable(await get(path), `GET ${path}`);
   }
 
   async function getBucket(bucketId: string): Promise<BucketDetail> {
-    const path = `${STORAGE}/buckets/${bucketId}`;
+    const path = `${STORAGE}/buckets/${seg(bucketId)}`;
     return parseBucket(await get(path), `GET ${path}`);
   }
 
   async function getJob(jobId: number): Promise<StorageJob> {
-    const path = `${STORAGE}/jobs/${jobId}`;
+    const path = `${STORAGE}/jobs/${seg(jobId)}`;
     return parseJob(await get(path), `GET ${path}`);
   }
 
@@ -204,7 +212,7 @@ export function createStorageClient(options: StorageClientOptions): StorageClien
     for (;;) {
       if (current.status === 'success') return current;
       if (current.status === 'error') throw jobFailed(current);
-      const { signal } = waitOptions;
+      const signal = anySignal(waitOptions.signal, options.signal);
       if (signal?.aborted) throw interrupted(current);
       const remainingMs = deadlineMs - now();
       if (remainingMs <= 0) throw deadlinePassed(current, timeoutMs);
@@ -220,7 +228,7 @@ export function createStorageClient(options: StorageClientOptions): StorageClien
   }
 
   async function getFile(fileId: number): Promise<FileDetail> {
-    const path = `${STORAGE}/files/${fileId}`;
+    const path = `${STORAGE}/files/${seg(fileId)}`;
     const raw = await get(path, { federationToken: 1 });
     registerFileSecrets(masker, raw);
     const file = parseFileDetail(raw, `GET ${path}`);
@@ -249,7 +257,7 @@ export function createStorageClient(options: StorageClientOptions): StorageClien
   }
 
   async function refreshFile(fileId: number): Promise<PreparedFile> {
-    const path = `${STORAGE}/files/${fileId}/refresh`;
+    const path = `${STORAGE}/files/${seg(fileId)}/refresh`;
     const raw = await http.request({ method: 'PUT', path });
     registerFileSecrets(masker, raw);
     return parsePreparedFile(raw, `PUT ${path}`);
@@ -275,30 +283,30 @@ export function createStorageClient(options: StorageClientOptions): StorageClien
       return parseBucket(raw, `POST ${path}`);
     },
     async listTables(bucketId) {
-      const path = `${STORAGE}/buckets/${bucketId}/tables`;
+      const path = `${STORAGE}/buckets/${seg(bucketId)}/tables`;
       const raw = await get(path, { include: 'columns,metadata,columnMetadata' });
       return parseTableList(raw, `GET ${path}`, bucketId);
     },
     getTable,
     findTable: (tableId) => find(() => getTable(tableId), ['storage.tables.notFound']),
     startExport: (tableId, params) =>
-      startJob(`${STORAGE}/tables/${tableId}/export-async`, exportBody(params), {
+      startJob(`${STORAGE}/tables/${seg(tableId)}/export-async`, exportBody(params), {
         operationName: 'tableExport',
         tableId,
       }),
     startImport: (tableId, params) =>
-      startJob(`${STORAGE}/tables/${tableId}/import-async`, importBody(params), {
+      startJob(`${STORAGE}/tables/${seg(tableId)}/import-async`, importBody(params), {
         operationName: 'tableImport',
         tableId,
       }),
     startTableCreate: (bucketId, params) =>
-      startJob(`${STORAGE}/buckets/${bucketId}/tables-async`, tableCreateBody(params), {
+      startJob(`${STORAGE}/buckets/${seg(bucketId)}/tables-async`, tableCreateBody(params), {
         operationName: 'tableCreate',
         tableId: `${bucketId}.${params.name}`,
         tableName: params.name,
       }),
     startTableDefinitionCreate: (bucketId, params) =>
-      startJob(`${STORAGE}/buckets/${bucketId}/tables-definition`, definitionBody(params), {
+      startJob(`${STORAGE}/buckets/${seg(bucketId)}/tables-definition`, definitionBody(params), {
         operationName: 'tableDefinitionCreate',
         tableId: `${bucketId}.${params.name}`,
         tableName: params.name,
@@ -310,11 +318,16 @@ export function createStorageClient(options: StorageClientOptions): StorageClien
     prepareFile,
     refreshFile,
     async setTableMetadata(tableId: string, write: MetadataWrite): Promise<void> {
-      const path = `${STORAGE}/tables/${tableId}/metadata`;
+      const path = `${STORAGE}/tables/${seg(tableId)}/metadata`;
       // Metadata writes are upserts by (provider, key): repeating one is harmless.
       await http.request({ method: 'POST', path, body: metadataBody(write) });
     },
   };
+}
+
+function anySignal(...signals: (AbortSignal | undefined)[]): AbortSignal | undefined {
+  const present = signals.filter((signal): signal is AbortSignal => signal !== undefined);
+  return present.length <= 1 ? present[0] : AbortSignal.any(present);
 }
 
 /** Whether `job` is the one a POST with an unknown outcome may have started. */
