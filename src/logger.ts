@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream';
 import { pino, type Logger, type LevelWithSilent } from 'pino';
 import type { SecretMasker } from './secrets.js';
+import { escapeForDisplay, escapeJsonLine } from './text/escape.js';
 
 export type { Logger };
 
@@ -41,7 +42,8 @@ export function createLogger(options: LoggerOptions): Logger {
 }
 
 function writeLine(options: LoggerOptions, raw: string): void {
-  const line = options.masker.mask(raw);
+  // Names from config or answers may hold control or bidi characters: never raw in a log line.
+  const line = `${escapeJsonLine(options.masker.mask(raw).replace(/\n$/, ''))}\n`;
   let record: { level?: string; msg?: string; time?: string; [key: string]: unknown };
   try {
     record = JSON.parse(line) as typeof record;
@@ -52,12 +54,16 @@ function writeLine(options: LoggerOptions, raw: string): void {
   const levelNumber = pino.levels.values[record.level ?? 'info'] ?? 30;
   options.out.write(options.pretty ? formatPretty(record) : line);
   if (levelNumber >= WARN_LEVEL && options.err !== options.out) {
-    options.err.write(`${record.msg ?? ''}\n`);
+    options.err.write(`${escapeForDisplay(record.msg ?? '')}\n`);
   }
 }
 
 function formatPretty(record: { level?: string; msg?: string; time?: string }): string {
   const { level, msg, time, ...rest } = record;
   const extra = Object.keys(rest).length > 0 ? ` ${JSON.stringify(rest)}` : '';
-  return `${time?.slice(11, 19) ?? ''} ${(level ?? 'info').toUpperCase().padEnd(5)} ${msg ?? ''}${extra}\n`;
+  const shown = (msg ?? '')
+    .split('\n')
+    .map((part) => escapeForDisplay(part))
+    .join('\n');
+  return `${time?.slice(11, 19) ?? ''} ${(level ?? 'info').toUpperCase().padEnd(5)} ${shown}${escapeForDisplay(extra)}\n`;
 }

@@ -10,7 +10,7 @@ import { pathToFileURL } from 'node:url';
 import { isSyncAction, runSyncAction, type SyncAction } from './actions/sync-actions.js';
 import { parseCli, type CliArgs } from './cli.js';
 import { resolveChangedSince } from './config/changed-since.js';
-import { loadRawConfig, resolveDataDir } from './config/load-raw-config.js';
+import { checkConfigSize, loadRawConfig, resolveDataDir } from './config/load-raw-config.js';
 import { parseConfig } from './config/parse-config.js';
 import type { Config } from './config/types.js';
 import {
@@ -22,6 +22,7 @@ import {
   isUserFixable,
   messageOf,
 } from './errors.js';
+import { limitsFromEnv, type Limits } from './limits.js';
 import { createLogger, type Logger } from './logger.js';
 import { endpointsFromEnv } from './objects/endpoints.js';
 import { openSliceSink } from './objects/slice-sink.js';
@@ -38,6 +39,7 @@ import type { RetryOptions } from './retry/retry-policy.js';
 import { createStorageClient, type PollOptions } from './storage/storage-client.js';
 import type { StorageClient } from './storage/types.js';
 import { formatSummaryTable, summarize } from './summary.js';
+import { escapeForDisplay } from './text/escape.js';
 // Type only: the emulator is loaded on demand (it needs the dev dependencies, absent in the image).
 import type * as EmulatorMain from './emulator/main.js';
 
@@ -62,6 +64,8 @@ export async function main(io: Io): Promise<number> {
     }
     if (cli.command === 'emulator') return await runEmulator(cli);
     const dataDir = resolveDataDir({ cliData: cli.data, env: io.env, exists: existsSync });
+    const limits = limitsFromEnv(io.env);
+    await checkConfigSize(dataDir, limits.maxConfigBytes);
     const raw = await loadRawConfig(dataDir);
     masker.addHashKeys(raw);
     const action = chooseAction(cli, raw);
@@ -73,7 +77,7 @@ export async function main(io: Io): Promise<number> {
       action === 'run' && io.stdout.isTTY === true ? new TtyProgressView(io.stdout) : undefined;
     logger = buildLogger(io, masker, config, action, progressView?.output);
     logContext(logger, io.env, action);
-    const source = buildClient(config.source, io, masker, logger);
+    const source = buildClient(config.source, io, masker, logger, limits);
     const selection = {
       only: cli.tables,
       fullRefresh: cli.command === 'run' ? cli.fullRefresh : [],
@@ -102,9 +106,23 @@ export async function main(io: Io): Promise<number> {
       logger,
       signal: io.signal,
       source,
-      writer: buildWriter(config, dataDir, io, masker, logger, endpoints),
+      writer: buildWriter(config, dataDir, io, masker, logger, endpoints, limits),
       openSliceSource: (file, refetchFile) =>
-        openSliceSource(file, { refetchFile, endpoints, masker, logger, ...timingFrom(io.env) }),
+        openSliceSource(file, {
+          refetchFile,
+          endpoints,
+          masker,
+          logger,
+          ...timingFrom(io.env),
+          maxManifestBytes: limits.maxManifestBytes,
+          requestTimeoutMs: limits.requestTimeoutMs,
+          progressRate: {
+            minBytes: limits.minSliceBytesPerWindow,
+            windowMs: limits.sliceProgressWindowMs,
+          },
+          signal: io.signal,
+        }),
+      limits,
       resolveChangedSince,
       nowMs: Date.now,
       tuning: tuningFrom(io.env),
@@ -184,12 +202,17 @@ function buildClient(
   io: Io,
   masker: SecretMasker,
   logger: Logger,
+  limits: Limits,
 ): StorageClient {
   return createStorageClient({
     url: endpoint.url,
     token: endpoint.token,
     masker,
     logger,
+    requestTimeoutMs: limits.requestTimeoutMs,
+    firstContactTimeoutMs: limits.firstContactTimeoutMs,
+    maxAnswerBytes: limits.maxAnswerBytes,
+    signal: io.signal,
     ...(io.env.KBC_RUNID ? { runId: io.env.KBC_RUNID } : {}),
     ...timingFrom(io.env),
   });
@@ -202,11 +225,12 @@ function buildWriter(
   masker: SecretMasker,
   logger: Logger,
   endpoints: ObjectStoreEndpoints,
+  limits: Limits,
 ): OutputWriter {
-  if (!config.destination) return new DataDirWriter(dataDir);
+  if (!config.destination) return new DataDirWriter(dataDir, logger);
   return new ProjectWriter({
     destination: config.destination,
-    client: buildClient(config.destination, io, masker, logger),
+    client: buildClient(config.destination, io, masker, logger, limits),
     openSliceSink: (prepared, refreshFile) =>
       openSliceSink(prepared, { refreshFile, endpoints, masker, logger, ...timingFrom(io.env) }),
     logger,
@@ -291,15 +315,17 @@ function logReport(logger: Logger, report: RunReport): number {
 
 /** User errors: one sentence on stderr, exit 1. Anything else: class and cause chain, exit 2. */
 function reportError(error: unknown, io: Io, masker: SecretMasker): number {
+  // One line each: control and bidi characters of names are shown escaped, never raw.
   if (isUserFixable(error)) {
-    io.stderr.write(`${masker.mask(messageOf(error))}\n`);
+    io.stderr.write(`${escapeForDisplay(masker.mask(messageOf(error)))}\n`);
     return 1;
   }
   if (error instanceof InterruptedError || error instanceof ServiceError) {
-    io.stderr.write(`${masker.mask(error.message)}\n`);
+    io.stderr.write(`${escapeForDisplay(masker.mask(error.message))}\n`);
     return 2;
   }
-  io.stderr.write(`${masker.mask(describeInternalError(error))}\n`);
+  const lines = masker.mask(describeInternalError(error)).split('\n');
+  io.stderr.write(`${lines.map((line) => escapeForDisplay(line)).join('\n')}\n`);
   return exitCodeFor(error);
 }
 
@@ -341,6 +367,9 @@ function nullStream(): Writable {
   return new Writable({ write: (_chunk, _encoding, callback) => callback() });
 }
 
+/** How long a signalled run may take to wind down (the contract: stopped within 2 s). */
+const SIGNAL_GRACE_MS = 1_500;
+
 /** Process bootstrap: signals abort the run; the exit code is set, never forced, so logs drain. */
 async function bootstrap(): Promise<void> {
   const abort = new AbortController();
@@ -348,6 +377,12 @@ async function bootstrap(): Promise<void> {
     if (abort.signal.aborted) process.exit(130);
     process.stderr.write(`Received ${signal}: stopping; nothing new will be finished.\n`);
     abort.abort();
+    // Every request, wait and slice listens to the signal; should anything still hold the run,
+    // stop anyway. Finished tables are complete, and the work folder is removed by the next run.
+    setTimeout(() => {
+      process.stderr.write('Stopped: the run did not wind down within 1.5 s of the signal.\n');
+      process.exit(2);
+    }, SIGNAL_GRACE_MS).unref();
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);

@@ -9,6 +9,8 @@ import { InterruptedError, UserError, isUserError, messageOf } from './errors.js
 import { DEFAULT_LIMITS, type Limits } from './limits.js';
 import type { Logger } from './logger.js';
 import type { SliceSource } from './objects/types.js';
+import { checkDataFolder } from './output/data-dir-check.js';
+import { WORK_DIR_NAME } from './output/data-dir-writer.js';
 import type { OutputWriter, TableWriteResult } from './output/output-writer.js';
 import { planTables, type Selection, type TablePlan } from './plan/plan-tables.js';
 import {
@@ -97,6 +99,8 @@ export interface RunReport {
  */
 export async function runSync(deps: RunDeps): Promise<RunReport> {
   const { config, logger } = deps;
+  // Environment faults are found before any request: one sentence naming the path.
+  await checkDataFolder(deps.dataDir, { tables: !config.destination, workDirName: WORK_DIR_NAME });
   const auth = await authorizeSource(deps.source, config, deps.nowMs(), logger);
   const plans = await planRun(deps, auth);
   const previous = await readState(deps.dataDir);
@@ -109,7 +113,14 @@ export async function runSync(deps: RunDeps): Promise<RunReport> {
   }
   const state = mergeState(previous, outcomes);
   const failed = outcomes.filter((o) => o.status === 'failed');
-  if (failed.length === 0 || config.destination) await writeState(deps.dataDir, state);
+  if (failed.length === 0 || config.destination) {
+    const leftovers = await writeState(deps.dataDir, state);
+    if (leftovers.length > 0) {
+      logger.warn(
+        `Removed ${leftovers.length} leftover state file(s) of an interrupted run: ${leftovers.join(', ')}.`,
+      );
+    }
+  }
   return { outcomes, state };
 }
 

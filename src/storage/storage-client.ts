@@ -80,6 +80,7 @@ export interface StorageClientOptions {
   readonly random?: (() => number) | undefined;
   readonly requestTimeoutMs?: number | undefined;
   readonly maxAnswerBytes?: number | undefined;
+  readonly firstContactTimeoutMs?: number | undefined;
   /** Aborts every request, retry wait and job poll of this client (SIGTERM/SIGINT). */
   readonly signal?: AbortSignal | undefined;
 }

@@ -18,3 +18,14 @@ export function hasUnsafeCharacters(text: string): boolean {
   UNSAFE.lastIndex = 0;
   return found;
 }
+
+/**
+ * The same characters as JSON `\uXXXX` escapes, for a JSON line that must stay valid JSON while
+ * holding no raw control or bidirectional character (JSON.stringify leaves C1 and bidi raw).
+ */
+export function escapeJsonLine(line: string): string {
+  return line.replace(
+    UNSAFE,
+    (char) => `\\u${(char.codePointAt(0) ?? 0).toString(16).padStart(4, '0')}`,
+  );
+}
