@@ -42,7 +42,11 @@ export async function checkDataFolder(
   await ensureFolder(tables, realData);
   const realTables = await realpath(tables);
   await probeWritable(realTables);
-  return { tablesDir: realTables, workDir: join(dirname(realTables), options.workDirName) };
+  // The work folder must share out/tables' filesystem so tables move in with a rename: next to
+  // it normally, inside it when out/tables is a mount point of its own.
+  const ownDevice = (await stat(realTables)).dev !== (await stat(dirname(realTables))).dev;
+  const workParent = ownDevice ? realTables : dirname(realTables);
+  return { tablesDir: realTables, workDir: join(workParent, options.workDirName) };
 }
 
 async function expectFolder(path: string, what: string, fix: string): Promise<void> {

@@ -122,9 +122,7 @@ const FIRST_CONTACT_FATAL = new Set([
   'EHOSTUNREACH',
   'ENETUNREACH',
   'ETIMEDOUT',
-  'ECONNRESET',
   'EPROTO',
-  'socket hang up',
 ]);
 
 /** The retry-relevant facts of an error thrown by this adapter (or by the object-store adapter). */
@@ -195,7 +193,8 @@ export function createStorageHttp(options: StorageHttpOptions): StorageHttp {
     } catch (error) {
       const failure = toNetworkError(error, request, options, deadline.signal.aborted, timeoutMs);
       logRequest(request, failure.details.code, startMs);
-      if (!answered && FIRST_CONTACT_FATAL.has(failure.details.code)) {
+      const code = failure.details.code;
+      if (!answered && (FIRST_CONTACT_FATAL.has(code) || isTlsCode(code))) {
         throw unreachable(options.url, failure.details.code, error, timeoutMs);
       }
       throw failure;
@@ -270,8 +269,6 @@ function unreachable(
     EHOSTUNREACH: 'the host is unreachable',
     ENETUNREACH: 'the network is unreachable',
     ETIMEDOUT: `it did not answer within ${Math.round(timeoutMs / 1000)} s`,
-    ECONNRESET: 'the connection was closed before any answer',
-    'socket hang up': 'the connection was closed before any answer',
     EPROTO: 'the TLS handshake failed',
   };
   const reason = causes[code] ?? (isTlsCode(code) ? `the TLS connection failed (${code})` : code);
@@ -281,6 +278,7 @@ function unreachable(
   );
 }
 
+/** Node's TLS and certificate error codes (`CERT_HAS_EXPIRED`, `ERR_TLS_CERT_ALTNAME_INVALID`, …). */
 function isTlsCode(code: string): boolean {
   return /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/i.test(code);
 }

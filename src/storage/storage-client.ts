@@ -1,6 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { AbortError } from 'p-retry';
-import { DeadlineError, InterruptedError, JobFailedError, StorageApiError } from '../errors.js';
+import {
+  DeadlineError,
+  InterruptedError,
+  JobFailedError,
+  ServiceError,
+  StorageApiError,
+} from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { SecretMasker } from '../secrets.js';
 import {
@@ -56,6 +62,12 @@ export const POLL_MAX_DELAY_MS = 5_000;
 export const JOB_TIMEOUT_MS = 2 * 60 * 60_000;
 /** How far the server clock may lag ours when matching a job created by an unknown-outcome POST. */
 export const CLOCK_SKEW_ALLOWANCE_MS = 5 * 60_000;
+/**
+ * How far ahead of this machine's clock the server's `Date` may be. Further is refused: it would
+ * become a watermark in the future, and the rows changed until then would never be copied. A
+ * server clock behind ours is harmless (a window read again), so it is not bounded.
+ */
+export const MAX_SERVER_CLOCK_LEAD_MS = 24 * 60 * 60_000;
 /** How many recent jobs the unknown-outcome lookup reads. */
 export const JOB_LOOKUP_LIMIT = 100;
 
@@ -274,7 +286,9 @@ export function createStorageClient(options: StorageClientOptions): StorageClien
       // A fresh answer's Date header is the server clock (1 s resolution); verify is cheap and
       // allowed for every token. Without a Date header the local clock is the only fallback.
       await get(`${STORAGE}/tokens/verify`);
-      return http.lastServerDateMs() ?? now();
+      const serverMs = http.lastServerDateMs() ?? now();
+      if (serverMs > now() + MAX_SERVER_CLOCK_LEAD_MS) throw implausibleDate(serverMs, now());
+      return serverMs;
     },
     getBucket,
     findBucket: (bucketId) => find(() => getBucket(bucketId), ['storage.buckets.notFound']),
@@ -415,6 +429,13 @@ function deadlinePassed(job: StorageJob, timeoutMs: number): DeadlineError {
   const target = job.tableId ? ` of ${job.tableId}` : '';
   return new DeadlineError(
     `Storage job ${job.id} (${job.operationName}${target}) did not finish within ${Math.round(timeoutMs / 1000)} s; last status "${job.status}"`,
+  );
+}
+
+function implausibleDate(serverMs: number, localMs: number): ServiceError {
+  const days = Math.round((serverMs - localMs) / 86_400_000);
+  return new ServiceError(
+    `The Storage API's Date header (${new Date(serverMs).toISOString()}) is ${days} day(s) ahead of this machine's clock; refusing to use it as a watermark, which would skip every row changed until then.`,
   );
 }
 
