@@ -1,3 +1,4 @@
+import { ServiceError } from '../errors.js';
 import type { FailureFacts } from '../retry/retry-policy.js';
 import type { FileProvider } from '../storage/types.js';
 
@@ -14,7 +15,7 @@ export interface ObjectTarget {
  * same request may be sent again (the retry policy for idempotent requests); a slice upload is
  * retried by the caller with a reopened body stream.
  */
-export class ObjectStoreError extends Error {
+export class ObjectStoreError extends ServiceError {
   override name = 'ObjectStoreError';
   constructor(
     message: string,

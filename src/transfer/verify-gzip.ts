@@ -85,8 +85,22 @@ export class GzipVerifier extends Transform {
       callback(this.#badSlice());
       return;
     }
-    if (this.#gunzip.write(chunk)) callback();
-    else this.#gunzip.once('drain', () => callback());
+    if (this.#gunzip.write(chunk)) {
+      callback();
+      return;
+    }
+    // Wait for the gunzip to drain, or to fail (a bomb destroys it: no drain will come then).
+    let called = false;
+    const done = () => {
+      if (called) return;
+      called = true;
+      this.#gunzip.off('drain', done);
+      callback(this.#gunzipError ? this.#badSlice() : undefined);
+    };
+    this.#gunzip.once('drain', done);
+    void this.#gunzipEnded.then(() => {
+      if (this.#gunzipError) done();
+    });
   }
 
   override _flush(callback: TransformCallback): void {
