@@ -34,7 +34,7 @@ export const DEFAULT_LIMITS: Limits = {
   sliceProgressWindowMs: 60_000,
   maxInflateRatio: 500,
   inflateRatioFloorBytes: 64 * MIB,
-  maxConfigBytes: 16 * MIB,
+  maxConfigBytes: 4 * MIB,
 };
 
 /** The environment variable of each limit and the unit it is given in. */

@@ -134,10 +134,13 @@ async function copySliceOnce(
       },
     );
     try {
-      await Promise.all([
+      const [written, fed] = await Promise.allSettled([
         write(slice, verifier, opened.contentLength, attemptAbort.signal),
         feeding,
       ]);
+      // The writer's error first: it names the path (a full disk), the feed only echoes it.
+      if (written.status === 'rejected') throw written.reason;
+      if (fed.status === 'rejected') throw fed.reason;
     } catch (error) {
       options.progress.bytes -= counted;
       opened.body.destroy();
