@@ -14,7 +14,7 @@
  * `<digits>-<digits>-<40 alphanumerics>`, and the programmatic bearer tokens `kbc_pat_…`
  * (personal) and `kbc_at_…` (session).
  */
-const TOKEN_SHAPES = /\b\d+-\d+-[A-Za-z0-9]{40}(?![A-Za-z0-9])|\bkbc_(?:pat|at)_[A-Za-z0-9_-]{6,}/g;
+const TOKEN_SHAPES = /\d+-\d+-[A-Za-z0-9]{40}(?![A-Za-z0-9])|kbc_(?:pat|at)_[A-Za-z0-9_-]{6,}/g;
 
 /** Whether the text holds something shaped like a Keboola token (see {@link SecretMasker}). */
 export function looksLikeToken(text: string): boolean {

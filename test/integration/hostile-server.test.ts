@@ -296,6 +296,27 @@ describe('an unreachable stack fails fast', () => {
   });
 });
 
+describe('signals are honoured in every phase', () => {
+  it.each(['SIGTERM', 'SIGINT'] as const)(
+    '%s during a slice transfer: stopped within 2 s, nothing in out/tables',
+    async (signal) => {
+      const slice = gzipSync(Buffer.from(SLICE_CSV));
+      stack.route(
+        'GET',
+        SLICE_PATH,
+        streamed({ 'Content-Length': String(slice.length) }, trickle(slice, 1000)),
+      );
+      const outcome = await runJob({}, stack.config(), {
+        signalWhen: { pattern: /Exporting/, signal },
+      });
+      expect(outcome.code).not.toBe(0);
+      expect(outcome.exitAfterSignalMs).toBeLessThan(2_000);
+      expect(outcome.stderr).toMatch(new RegExp(`Received ${signal}`));
+      expect(outcome.tables).toEqual([]);
+    },
+  );
+});
+
 function verifyAnswer() {
   return {
     status: 200,
