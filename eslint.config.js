@@ -25,6 +25,8 @@ export default tseslint.config(
       '@typescript-eslint/no-non-null-assertion': 'off',
       // expect(value, message) names the failing run's stderr in assertions.
       'vitest/valid-expect': ['error', { maxArgs: 2 }],
+      // Shared assertion helpers are named expect… (expectNoSecrets, expectContained).
+      'vitest/expect-expect': ['error', { assertFunctionNames: ['expect', 'expect*'] }],
     },
   },
   {
