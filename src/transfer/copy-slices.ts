@@ -134,13 +134,23 @@ async function copySliceOnce(
       },
     );
     try {
-      const [written, fed] = await Promise.allSettled([
-        write(slice, verifier, opened.contentLength, attemptAbort.signal),
-        feeding,
+      let firstError: Error | undefined;
+      const first = (error: unknown) => {
+        firstError ??= error instanceof Error ? error : new Error(messageOf(error));
+        // Release the other side at once, so that it settles too (as Promise.all never waited).
+        attemptAbort.abort();
+        verifier.destroy();
+        throw error;
+      };
+      const [written] = await Promise.allSettled([
+        write(slice, verifier, opened.contentLength, attemptAbort.signal).catch(first),
+        feeding.catch(first),
       ]);
-      // The writer's error first: it names the path (a full disk), the feed only echoes it.
-      if (written.status === 'rejected') throw written.reason;
-      if (fed.status === 'rejected') throw fed.reason;
+      // A local fault of the writer (a full disk) names the path while the feed only echoes it;
+      // otherwise the first failure is the cause, as the other side fails because of it.
+      if (written.status === 'rejected' && written.reason instanceof UserError)
+        throw written.reason;
+      if (firstError !== undefined) throw firstError;
     } catch (error) {
       options.progress.bytes -= counted;
       opened.body.destroy();
