@@ -16,7 +16,7 @@ const EMULATOR_IMPORT_MESSAGE =
  */
 export const LAYERS = [
   ['errors.ts', 'secrets.ts'],
-  ['logger.ts', 'config/'],
+  ['logger.ts', 'config/', 'fs-errors.ts'],
   ['retry/'],
   ['storage/'],
   ['objects/', 'auth/', 'plan/', 'lock/', 'state/'],
@@ -121,6 +121,8 @@ export default tseslint.config(
       '@typescript-eslint/no-non-null-assertion': 'off',
       // expect(value, message) names the failing run's stderr in assertions.
       'vitest/valid-expect': ['error', { maxArgs: 2 }],
+      // Shared assertion helpers are named expect… (expectNoSecrets, expectContained).
+      'vitest/expect-expect': ['error', { assertFunctionNames: ['expect', 'expect*'] }],
     },
   },
   {

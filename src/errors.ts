@@ -19,9 +19,24 @@ export class ConfigError extends UserError {
     super(
       problems.length === 1
         ? `Invalid configuration: ${problems[0]}`
-        : `Invalid configuration (${problems.length} problems): ${problems.join('; ')}`,
+        : `Invalid configuration (${countOf(problems)} problems): ${problems.join('; ')}`,
     );
   }
+}
+
+/** The number of problems in a list whose last line may be `and N more problems`. */
+function countOf(problems: readonly string[]): number {
+  const more = /^and (\d+) more problems$/.exec(problems.at(-1) ?? '');
+  return more ? problems.length - 1 + Number(more[1]) : problems.length;
+}
+
+/**
+ * The service misbehaved in a way the job detected and put into words (an answer over its cap, a
+ * request past its deadline, a malformed answer, a gzip bomb). Exit 2 with this one sentence and
+ * no stack trace: the message says all there is to say.
+ */
+export class ServiceError extends Error {
+  override name = 'ServiceError';
 }
 
 /**
@@ -66,7 +81,7 @@ export class JobFailedError extends Error {
 }
 
 /** A wait (job polling, a download) passed its deadline. Names what was waited for. */
-export class DeadlineError extends Error {
+export class DeadlineError extends ServiceError {
   override name = 'DeadlineError';
 }
 

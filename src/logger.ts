@@ -2,6 +2,7 @@ import { Writable } from 'node:stream';
 import { pino, type Logger, type LevelWithSilent } from 'pino';
 import { GelfOutput, type GelfAddress } from './log/gelf-output.js';
 import type { SecretMasker } from './secrets.js';
+import { escapeForDisplay, escapeJsonLine } from './text/escape.js';
 
 export type { Logger };
 
@@ -92,7 +93,8 @@ export interface LogRecord {
 }
 
 function writeRecord(options: LoggerOptions, gelf: GelfOutput | undefined, raw: string): void {
-  const line = options.masker.mask(raw);
+  // Names from config or answers may hold control or bidi characters: never raw in a log line.
+  const line = `${escapeJsonLine(options.masker.mask(raw).replace(/\n$/, ''))}\n`;
   if (options.target.kind === 'json') {
     options.out.write(line);
     return;
@@ -111,9 +113,14 @@ function writeRecord(options: LoggerOptions, gelf: GelfOutput | undefined, raw: 
 /**
  * One human line per record: the message, prefixed `Warning: ` or `Error: ` at those levels. The
  * structured fields stay out (they are in the JSON and GELF forms), so no JSON follows the text.
+ * Control and bidi characters are shown escaped; line breaks of a multi-line message stay.
  */
 export function formatText(record: LogRecord): string {
   const level = pino.levels.values[record.level ?? 'info'] ?? 30;
   const prefix = level >= 50 ? 'Error: ' : level >= 40 ? 'Warning: ' : '';
-  return `${prefix}${record.msg ?? ''}\n`;
+  const shown = (record.msg ?? '')
+    .split('\n')
+    .map((part) => escapeForDisplay(part))
+    .join('\n');
+  return `${prefix}${shown}\n`;
 }

@@ -12,10 +12,18 @@ import { isSyncAction, unknownActionMessage, type SyncAction } from './config/ac
 import { runSyncAction } from './actions/sync-actions.js';
 import { parseCli, type CliArgs } from './cli.js';
 import { resolveChangedSince } from './config/changed-since.js';
-import { loadRawConfig, resolveDataDir } from './config/load-raw-config.js';
+import { checkConfigSize, loadRawConfig, resolveDataDir } from './config/load-raw-config.js';
 import { parseConfig } from './config/parse-config.js';
 import type { Config } from './config/types.js';
-import { ConfigError, InterruptedError, UserError, exitCodeFor, messageOf } from './errors.js';
+import {
+  ConfigError,
+  InterruptedError,
+  ServiceError,
+  UserError,
+  exitCodeFor,
+  messageOf,
+} from './errors.js';
+import { limitsFromEnv, type Limits } from './limits.js';
 import { lockDataDir } from './lock/data-dir-lock.js';
 import {
   chooseLogTarget,
@@ -35,11 +43,12 @@ import { peakRssBytes } from './progress/memory.js';
 import { TtyProgressView } from './progress/progress-bar.js';
 import { DEFAULT_TUNING, runSync, type RunRecord, type RunReport, type Tuning } from './run.js';
 import { SecretMasker } from './secrets.js';
-import type { RetryOptions } from './storage/retry-policy.js';
+import type { RetryOptions } from './retry/retry-policy.js';
 import type { PollOptions } from './storage/job-wait.js';
 import { createStorageClient } from './storage/storage-client.js';
 import type { StorageClient } from './storage/types.js';
 import { formatSummaryTable, summarize } from './summary.js';
+import { escapeForDisplay } from './text/escape.js';
 import { checkSummaryPath, summaryDocument, writeSummaryFile } from './summary-file.js';
 import { createTokenApi, type TokenApi } from './storage/token-api.js';
 import { readLastActivity, runTokenCommand } from './tokens/commands.js';
@@ -108,6 +117,8 @@ async function execute(
     session.summaryFile = cli.summaryFile;
   }
   const dataDir = resolveDataDir({ cliData: cli.data, env: io.env, exists: existsSync });
+  const limits = limitsFromEnv(io.env);
+  await checkConfigSize(dataDir, limits.maxConfigBytes);
   const raw = await loadRawConfig(dataDir);
   masker.addHashKeys(raw);
   const action = chooseAction(cli, raw);
@@ -136,7 +147,7 @@ async function execute(
     { once: true },
   );
   logContext(logger, io.env, action);
-  const source = buildClient(config.source, io, masker, logger);
+  const source = buildClient(config.source, io, masker, logger, limits);
   const selection = {
     only: cli.tables,
     fullRefresh: cli.command === 'run' ? cli.fullRefresh : [],
@@ -180,9 +191,23 @@ async function execute(
     logger,
     signal,
     source,
-    writer: buildWriter(config, dataDir, { ...io, signal }, masker, logger, endpoints),
+    writer: buildWriter(config, dataDir, { ...io, signal }, masker, logger, endpoints, limits),
     openSliceSource: (file, refetchFile) =>
-      openSliceSource(file, { refetchFile, endpoints, masker, logger, ...timingFrom(io.env) }),
+      openSliceSource(file, {
+        refetchFile,
+        endpoints,
+        masker,
+        logger,
+        ...timingFrom(io.env),
+        maxManifestBytes: limits.maxManifestBytes,
+        requestTimeoutMs: limits.requestTimeoutMs,
+        progressRate: {
+          minBytes: limits.minSliceBytesPerWindow,
+          windowMs: limits.sliceProgressWindowMs,
+        },
+        signal,
+      }),
+    limits,
     resolveChangedSince,
     nowMs: Date.now,
     tuning: tuningFrom(io.env),
@@ -257,12 +282,17 @@ function buildClient(
   io: Io,
   masker: SecretMasker,
   logger: Logger,
+  limits: Limits,
 ): StorageClient {
   return createStorageClient({
     url: endpoint.url,
     token: endpoint.token,
     masker,
     logger,
+    requestTimeoutMs: limits.requestTimeoutMs,
+    firstContactTimeoutMs: limits.firstContactTimeoutMs,
+    maxAnswerBytes: limits.maxAnswerBytes,
+    signal: io.signal,
     ...(io.env.KBC_RUNID ? { runId: io.env.KBC_RUNID } : {}),
     ...timingFrom(io.env),
   });
@@ -304,7 +334,8 @@ async function runToken(
     env: io.env,
     masker,
     openTokenApi: (url, token) => buildTokenApi({ url, token }, io, masker, logger),
-    openStorage: (url, token) => buildClient({ url, token }, io, masker, logger),
+    openStorage: (url, token) =>
+      buildClient({ url, token }, io, masker, logger, limitsFromEnv(io.env)),
     resolveDataDir: (cliData) => resolveDataDir({ cliData, env: io.env, exists: existsSync }),
     readConfig: loadRawConfig,
     writeConfig: writeConfigAtomically,
@@ -322,11 +353,12 @@ function buildWriter(
   masker: SecretMasker,
   logger: Logger,
   endpoints: ObjectStoreEndpoints,
+  limits: Limits,
 ): OutputWriter {
-  if (!config.destination) return new DataDirWriter(dataDir);
+  if (!config.destination) return new DataDirWriter(dataDir, logger);
   return new ProjectWriter({
     destination: config.destination,
-    client: buildClient(config.destination, io, masker, logger),
+    client: buildClient(config.destination, io, masker, logger, limits),
     openSliceSink: (prepared, refreshFile) =>
       openSliceSink(prepared, { refreshFile, endpoints, masker, logger, ...timingFrom(io.env) }),
     logger,
@@ -418,9 +450,19 @@ function logReport(
 
 /** User errors and interruptions: their sentence. Anything else: class and cause chain, exit 2. */
 function describeFailure(error: unknown, masker: SecretMasker): Ending {
-  if (exitCodeFor(error) === 1) return { code: 1, sentence: masker.mask(messageOf(error)) };
-  if (error instanceof InterruptedError) return { code: 2, sentence: masker.mask(error.message) };
-  return { code: exitCodeFor(error), sentence: masker.mask(describeInternalError(error)) };
+  // One line each: control and bidi characters of names are shown escaped, never raw.
+  const shown = (text: string) =>
+    masker
+      .mask(text)
+      .split('\n')
+      .map((line) => escapeForDisplay(line))
+      .join('\n');
+  if (exitCodeFor(error) === 1) return { code: 1, sentence: shown(messageOf(error)) };
+  // A misbehaving service or an interruption: its sentence, no stack trace.
+  if (error instanceof InterruptedError || error instanceof ServiceError) {
+    return { code: 2, sentence: shown(error.message) };
+  }
+  return { code: exitCodeFor(error), sentence: shown(describeInternalError(error)) };
 }
 
 /**
@@ -480,6 +522,9 @@ function nullStream(): Writable {
   return new Writable({ write: (_chunk, _encoding, callback) => callback() });
 }
 
+/** How long a signalled run may take to wind down (the contract: stopped within 2 s). */
+const SIGNAL_GRACE_MS = 1_500;
+
 /** Process bootstrap: signals abort the run; the exit code is set, never forced, so logs drain. */
 async function bootstrap(): Promise<void> {
   const abort = new AbortController();
@@ -487,6 +532,12 @@ async function bootstrap(): Promise<void> {
   const onSignal = (signal: NodeJS.Signals) => {
     if (abort.signal.aborted) process.exit(130);
     abort.abort(signal);
+    // Every request, wait and slice listens to the signal; should anything still hold the run,
+    // stop anyway. Finished tables are complete, and the work folder is removed by the next run.
+    setTimeout(() => {
+      process.stderr.write('Stopped: the run did not wind down within 1.5 s of the signal.\n');
+      process.exit(2);
+    }, SIGNAL_GRACE_MS).unref();
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);

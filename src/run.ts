@@ -9,8 +9,11 @@ import {
   isUserError,
   messageOf,
 } from './errors.js';
+import { DEFAULT_LIMITS, type Limits } from './limits.js';
 import type { Logger } from './logger.js';
 import type { SliceSource } from './objects/types.js';
+import { checkDataFolder } from './output/data-dir-check.js';
+import { WORK_DIR_NAME } from './output/data-dir-writer.js';
 import type { OutputWriter, SyncContext, TableWriteResult } from './output/output-writer.js';
 import {
   destinationLabel,
@@ -55,6 +58,8 @@ export interface RunDeps {
   readonly tuning: Tuning;
   /** The interactive progress bar when stdout is a terminal. */
   readonly progressView?: ProgressView | undefined;
+  /** Caps and rates (docs/limits.md); the defaults when absent. */
+  readonly limits?: Limits | undefined;
   /** Filled as the run goes, so its result can be reported whatever the outcome (summary file). */
   readonly record?: RunRecord | undefined;
 }
@@ -124,6 +129,8 @@ export interface RunReport {
  */
 export async function runSync(deps: RunDeps): Promise<RunReport> {
   const { config, logger } = deps;
+  // Environment faults are found before any request: one sentence naming the path.
+  await checkDataFolder(deps.dataDir, { tables: !config.destination, workDirName: WORK_DIR_NAME });
   const auth = await authorizeSource(deps.source, config, deps.nowMs(), logger);
   const plans = await planRun(deps, auth);
   const previous = await readState(deps.dataDir);
@@ -140,7 +147,14 @@ export async function runSync(deps: RunDeps): Promise<RunReport> {
   }
   const state = mergeState(previous, outcomes);
   const failed = outcomes.filter((o) => o.status === 'failed');
-  if (failed.length === 0 || config.destination) await writeState(deps.dataDir, state);
+  if (failed.length === 0 || config.destination) {
+    const leftovers = await writeState(deps.dataDir, state);
+    if (leftovers.length > 0) {
+      logger.warn(
+        `Removed ${leftovers.length} leftover state file(s) of an interrupted run: ${leftovers.join(', ')}.`,
+      );
+    }
+  }
   return { outcomes, state };
 }
 
@@ -283,6 +297,7 @@ async function syncTable(
     revision === undefined ? undefined : { source: identity, window, revision };
   deps.logger.info(`Exporting "${plan.sourceId}" (${plan.mode}${describeWindow(window)}).`);
   const file = await exportFile(plan, window, deps);
+  const maxRows = window.since === undefined ? await fullExportRowCap(plan, deps) : undefined;
   progress.bytesTotal = file.sizeBytes;
   const source = await deps.openSliceSource(file, () => deps.source.getFile(file.id));
   const result = await deps.writer.writeTable(
@@ -293,6 +308,11 @@ async function syncTable(
       globalLimit,
       attemptsPerSlice: DEFAULT_ATTEMPTS_PER_SLICE,
       signal: deps.signal,
+      maxRows,
+      inflateLimit: {
+        maxRatio: (deps.limits ?? DEFAULT_LIMITS).maxInflateRatio,
+        floorBytes: (deps.limits ?? DEFAULT_LIMITS).inflateRatioFloorBytes,
+      },
       progress,
       onRetry: (slice, attempt, reason) =>
         deps.logger.warn(
@@ -302,6 +322,11 @@ async function syncTable(
     sync,
   );
   progress.rows = result.rows;
+  if (maxRows !== undefined && result.rows < maxRows) {
+    deps.logger.warn(
+      `"${plan.sourceId}": the full export held ${result.rows} rows, fewer than the table's ${maxRows} (rows deleted while it ran?).`,
+    );
+  }
   progress.finish(deps.nowMs(), 'done');
   const finishedAtIso = new Date(await deps.source.serverTimeMs()).toISOString();
   return {
@@ -360,6 +385,18 @@ async function resumeTable(
     return { previous: undefined, revision: point.revision };
   }
   return { previous: point.committed ?? fromState, revision: point.revision };
+}
+
+/**
+ * The most records a full export may hold: the table's `rowsCount` before the export (the plan)
+ * or after it, whichever is larger, so rows added or deleted meanwhile never fail a good export.
+ * Undefined when the backend does not report a count.
+ */
+async function fullExportRowCap(plan: TablePlan, deps: RunDeps): Promise<number | undefined> {
+  const before = plan.source.rowsCount;
+  const after = (await deps.source.getTable(plan.sourceId)).rowsCount;
+  if (before === null || after === null) return undefined;
+  return Math.max(before, after);
 }
 
 /** Starts the export job, waits for it and returns the exported file's detail. */

@@ -1,11 +1,29 @@
 /**
  * Masks secrets by value in any text that leaves the process (logs, errors, state, summaries).
  *
+ * Values shaped like a Keboola token are masked even when never registered (a token pasted into
+ * a table name, a destination, a column list).
+ *
  * Every secret is registered once, as soon as it is known (config `#` values, tokens, object-store
  * credentials, SAS signatures, signed-URL query strings). `mask` replaces the plain value and its
  * URL-encoded and base64 forms, because those are the shapes in which a secret shows up inside a
  * URL, a header dump or an encoded blob.
  */
+/**
+ * Keboola token shapes, found anywhere in a text whatever key it came in: Storage API tokens
+ * `<digits>-<digits>-<40 alphanumerics>`, and the programmatic bearer tokens `kbc_pat_…`
+ * (personal) and `kbc_at_…` (session).
+ */
+const TOKEN_SHAPES = /\d+-\d+-[A-Za-z0-9]{40}(?![A-Za-z0-9])|kbc_(?:pat|at)_[A-Za-z0-9_-]{6,}/g;
+
+/** Whether the text holds something shaped like a Keboola token (see {@link SecretMasker}). */
+export function looksLikeToken(text: string): boolean {
+  TOKEN_SHAPES.lastIndex = 0;
+  const found = TOKEN_SHAPES.test(text);
+  TOKEN_SHAPES.lastIndex = 0;
+  return found;
+}
+
 export class SecretMasker {
   readonly #forms = new Set<string>();
   static readonly replacement = '[hidden]';
@@ -23,9 +41,12 @@ export class SecretMasker {
     });
   }
 
-  /** Returns the text with every registered secret form replaced by `[hidden]`. */
+  /**
+   * Returns the text with every registered secret form, and every value shaped like a Keboola
+   * token, replaced by `[hidden]`.
+   */
   mask(text: string): string {
-    let out = text;
+    let out = text.replace(TOKEN_SHAPES, SecretMasker.replacement);
     // Longest first, so a secret that contains another is replaced whole.
     for (const form of [...this.#forms].sort((a, b) => b.length - a.length)) {
       if (out.includes(form)) out = out.split(form).join(SecretMasker.replacement);

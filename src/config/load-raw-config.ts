@@ -2,7 +2,7 @@
  * Finding the data folder and reading `<dataDir>/config.json` (README.md, Configuration). `loadRawConfig` is the
  * adapter (file I/O); `resolveDataDir` and `jsonErrorPosition` are pure.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UserError } from '../errors.js';
 
@@ -31,6 +31,20 @@ function nonEmpty(value: string | undefined): string | undefined {
 function withoutTrailingSlash(path: string): string {
   const trimmed = path.replace(/\/+$/, '');
   return trimmed === '' ? '/' : trimmed;
+}
+
+/**
+ * Refuses a config.json larger than `maxBytes` before reading it, so memory stays bounded whatever
+ * the file holds. A missing file is left to {@link loadRawConfig} to report.
+ * @throws UserError naming the file, its size and the cap
+ */
+export async function checkConfigSize(dataDir: string, maxBytes: number): Promise<void> {
+  const file = join(dataDir, 'config.json');
+  const size = (await stat(file).catch(() => undefined))?.size;
+  if (size === undefined || size <= maxBytes) return;
+  throw new UserError(
+    `${file} is ${size} bytes, more than the ${Math.round(maxBytes / 1024 / 1024)} MiB a configuration may have (KBC_TABLE_SYNC_MAX_CONFIG_MB).`,
+  );
 }
 
 /** Reads a file as UTF-8 text (injectable for tests). */

@@ -17,10 +17,10 @@ import {
   readString,
   readToken,
   readUrl,
-  readWith,
   resolveEndpointUrl,
 } from './fields.js';
 import { isPattern } from './glob.js';
+import { checkBucketId, checkTableRef, type NameCheck } from './names.js';
 import { type Path, Problems, collectSecrets } from './problems.js';
 import type {
   ChangedSince,
@@ -30,7 +30,6 @@ import type {
   ProjectEndpoint,
   TableConfig,
 } from './types.js';
-import { z } from 'zod';
 
 /** ex-storage's single-table keys at the root of `parameters` (one configuration row). */
 export const EX_STORAGE_KEYS = [
@@ -229,8 +228,6 @@ function readEndpoint(
   return region === undefined ? { url, token } : { url, region, token };
 }
 
-const BUCKET_PATTERN = /^(in|out)\.[A-Za-z0-9_-]+$/;
-
 /** `parameters.destination`: standalone mode's destination project and bucket. */
 function readDestination(value: unknown, problems: Problems): Read<DestinationConfig> {
   const path = ['parameters', 'destination'];
@@ -255,10 +252,17 @@ function readBucket(value: unknown, path: Path, problems: Problems): string | ty
     problems.add(path, `is required: set ${howTo}`);
     return BAD;
   }
-  const schema = z
-    .string({ error: (issue) => `must be ${howTo}, not ${describeJsonType(issue.input)}` })
-    .regex(BUCKET_PATTERN, `must be ${howTo}`);
-  return readWith(schema, value, path, problems);
+  if (typeof value !== 'string') {
+    problems.add(path, `must be ${howTo}, not ${describeJsonType(value)}`);
+    return BAD;
+  }
+  const check = checkBucketId(value, ['in', 'out']);
+  if (check.ok) return value;
+  problems.add(
+    path,
+    check.shape === true ? `must be ${howTo}` : `${problems.quote(value)} ${check.why}`,
+  );
+  return BAD;
 }
 
 /**
@@ -463,29 +467,25 @@ function readChangedSince(value: unknown, path: Path, problems: Problems): Read<
   return BAD;
 }
 
-/** Rule: a table name (`orders`) or a full table id with exactly three parts (`in.c-sales.orders`). */
+/** Rule: a table name (`orders`) or a full table id (`in.c-sales.orders`), by Keboola's naming rules. */
 function readTableName(value: unknown, path: Path, problems: Problems): Read<string> {
   const name = readString(value, '"orders"', path, problems);
-  if (name === BAD || name === undefined || !name.includes('.')) return name;
-  if (name.split('.').length === 3 && !name.split('.').includes('')) return name;
-  problems.add(
-    path,
-    `${problems.quote(name)} is neither a table name nor a full table id; use "orders" or "in.c-sales.orders"`,
-  );
-  return BAD;
+  if (name === BAD || name === undefined) return name;
+  const hint = 'is neither a table name nor a full table id; use "orders" or "in.c-sales.orders"';
+  return checked(name, checkTableRef(name, ['in', 'out', 'sys'], hint), path, problems);
 }
 
-const FULL_TABLE_ID = /^(in|out)\.[^.]+\.[^.]+$/;
-
-/** Rule: a full id `stage.c-bucket.table` (stage in or out) or a short name without dots. */
+/** Rule: a short name or a full id `stage.c-bucket.table` (stage in or out), by the naming rules. */
 function readTableDestination(value: unknown, path: Path, problems: Problems): Read<string> {
   const destination = readString(value, '"orders" or "in.c-copy.orders"', path, problems);
   if (destination === BAD || destination === undefined) return destination;
-  if (!destination.includes('.') || FULL_TABLE_ID.test(destination)) return destination;
-  problems.add(
-    path,
-    `${problems.quote(destination)} is neither a table name (no dots) nor a full table id such as "in.c-copy.orders"`,
-  );
+  const hint = 'is neither a table name (no dots) nor a full table id such as "in.c-copy.orders"';
+  return checked(destination, checkTableRef(destination, ['in', 'out'], hint), path, problems);
+}
+
+function checked(text: string, check: NameCheck, path: Path, problems: Problems): Read<string> {
+  if (check.ok) return text;
+  problems.add(path, `${problems.quote(text)} ${check.why}`);
   return BAD;
 }
 

@@ -3,15 +3,21 @@
  * (docs/configuration.md), and shows user-written values in them without ever revealing a secret. Pure.
  */
 
+import { escapeForDisplay } from '../text/escape.js';
+import { looksLikeToken } from '../secrets.js';
+
 /** A location in config.json: root key first, then object keys and array indexes. */
 export type Path = readonly (string | number)[];
 
 const PLAIN_KEY = /^[#A-Za-z_$][\w$#-]*$/;
 const MAX_SHOWN_LENGTH = 60;
 const MIN_SECRET_LENGTH = 6;
+/** Problems kept word for word; the rest are only counted, so any config gives bounded output. */
+export const MAX_PROBLEMS_SHOWN = 50;
 
 export class Problems {
   readonly #lines: string[] = [];
+  #notShown = 0;
   readonly #secrets: readonly string[];
 
   /**
@@ -24,15 +30,21 @@ export class Problems {
   }
 
   add(path: Path, message: string): void {
+    if (this.#lines.length >= MAX_PROBLEMS_SHOWN) {
+      this.#notShown += 1;
+      return;
+    }
     this.#lines.push(`${this.formatPath(path)}: ${message}`);
   }
 
+  /** The first {@link MAX_PROBLEMS_SHOWN} problems, then `and N more problems` when there are more. */
   get lines(): readonly string[] {
-    return this.#lines;
+    if (this.#notShown === 0) return this.#lines;
+    return [...this.#lines, `and ${this.#notShown} more problems`];
   }
 
   get count(): number {
-    return this.#lines.length;
+    return this.#lines.length + this.#notShown;
   }
 
   /**
@@ -40,8 +52,10 @@ export class Problems {
    * contains a secret (someone pasted a token into the wrong field).
    */
   quote(text: string): string {
-    if (this.#containsSecret(text)) return 'a hidden value';
-    return JSON.stringify(text.length > MAX_SHOWN_LENGTH ? `${text.slice(0, 57)}...` : text);
+    if (this.#containsSecret(text) || looksLikeToken(text)) return 'a hidden value';
+    return escapeForDisplay(
+      JSON.stringify(text.length > MAX_SHOWN_LENGTH ? `${text.slice(0, 57)}...` : text),
+    );
   }
 
   /**

@@ -1,4 +1,5 @@
-import type { FailureFacts } from '../storage/retry-policy.js';
+import { ServiceError } from '../errors.js';
+import type { FailureFacts } from '../retry/retry-policy.js';
 import type { FileProvider } from '../storage/types.js';
 
 /** Where an object-store request went: provider, bucket (or container) and object key. No query. */
@@ -14,7 +15,7 @@ export interface ObjectTarget {
  * same request may be sent again (the retry policy for idempotent requests); a slice upload is
  * retried by the caller with a reopened body stream.
  */
-export class ObjectStoreError extends Error {
+export class ObjectStoreError extends ServiceError {
   override name = 'ObjectStoreError';
   constructor(
     message: string,

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ServiceError } from '../errors.js';
 import type { FileDetail, FileProvider, ManifestEntry, PreparedFile } from '../storage/types.js';
 import { parseSasConnectionString } from './azure.js';
 
@@ -19,7 +20,7 @@ export interface FileLocation {
   readonly accountName?: string;
 }
 
-export class ManifestError extends Error {
+export class ManifestError extends ServiceError {
   override name = 'ManifestError';
 }
 

@@ -1,9 +1,10 @@
 import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import type { Readable } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { networkCodeOf } from '../storage/http.js';
-import { isRetryable } from '../storage/retry-policy.js';
+import { networkCodeOf } from '../retry/retrier.js';
+import { isRetryable } from '../retry/retry-policy.js';
+import { ServiceError } from '../errors.js';
 import {
   CredentialsExpiredError,
   describeTarget,
@@ -87,12 +88,73 @@ export async function readSmallBody(body: Readable): Promise<string> {
   return Buffer.concat(chunks).toString('utf8').slice(0, ERROR_BODY_LIMIT_BYTES);
 }
 
-/** Reads a whole (small, e.g. manifest) body. */
-export async function readBody(body: Readable): Promise<Buffer> {
+/** A body passed its size cap: reading stopped there. Not retried (the store would repeat it). */
+export class BodyTooLargeError extends ServiceError {
+  override name = 'BodyTooLargeError';
+}
+
+/**
+ * Reads a whole small body (a manifest) against a cap: past `maxBytes` the body is destroyed and
+ * {@link BodyTooLargeError} names `what`. Never holds more than the cap plus one chunk.
+ */
+export async function readBody(body: Readable, maxBytes: number, what: string): Promise<Buffer> {
   const chunks: Buffer[] = [];
-  for await (const chunk of body)
-    chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)));
+  let size = 0;
+  for await (const chunk of body) {
+    const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk));
+    size += buffer.length;
+    if (size > maxBytes) {
+      body.destroy();
+      throw new BodyTooLargeError(
+        `${what} is larger than ${Math.round(maxBytes / 1024 / 1024)} MiB, its cap (KBC_TABLE_SYNC_MAX_MANIFEST_MB); it was not read further.`,
+      );
+    }
+    chunks.push(buffer);
+  }
   return Buffer.concat(chunks);
+}
+
+/** A slice moved too slowly: fewer than the minimum bytes in one progress window. Retryable. */
+export class SlowTransferError extends ObjectStoreError {
+  override name = 'SlowTransferError';
+}
+
+export interface ProgressRate {
+  /** Fewer bytes than this in one window aborts the transfer. */
+  readonly minBytes: number;
+  readonly windowMs: number;
+}
+
+/**
+ * Watches a response body: when fewer than `rate.minBytes` arrive in any `rate.windowMs` window
+ * before the body ends, the body is destroyed with a retryable {@link SlowTransferError}. A
+ * trickling server therefore costs one window per attempt, not the body's whole length.
+ */
+export function watchProgress(body: Readable, rate: ProgressRate, target: ObjectTarget): Readable {
+  let bytesInWindow = 0;
+  const counted = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      bytesInWindow += chunk.length;
+      callback(null, chunk);
+    },
+  });
+  const timer = setInterval(() => {
+    if (bytesInWindow < rate.minBytes) {
+      const error = new SlowTransferError(
+        `GET ${describeTarget(target)} moved ${bytesInWindow} bytes in ${Math.round(rate.windowMs / 1000)} s, below the minimum of ${rate.minBytes} (KBC_TABLE_SYNC_MIN_SLICE_BYTES per KBC_TABLE_SYNC_SLICE_PROGRESS_WINDOW_S)`,
+        { ...target },
+        { networkCode: 'ETIMEDOUT' },
+        true,
+      );
+      counted.destroy(error);
+      body.destroy();
+    }
+    bytesInWindow = 0;
+  }, rate.windowMs);
+  timer.unref();
+  counted.once('close', () => clearInterval(timer));
+  pipeline(body, counted).catch((error: unknown) => counted.destroy(error as Error));
+  return counted;
 }
 
 /** The store's error code: S3/ABS XML `<Code>`, GCS JSON `error.status`/`error.message` head. */

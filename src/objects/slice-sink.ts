@@ -2,8 +2,8 @@ import type { Readable } from 'node:stream';
 import type { Logger } from '../logger.js';
 import type { SecretMasker } from '../secrets.js';
 import { registerFileSecrets } from '../storage/file-secrets.js';
-import { createRetrier, type SleepFn } from '../storage/http.js';
-import type { RetryOptions } from '../storage/retry-policy.js';
+import { createRetrier, type SleepFn } from '../retry/retrier.js';
+import type { RetryOptions } from '../retry/retry-policy.js';
 import type { PreparedFile } from '../storage/types.js';
 import { writeAccessFor } from './access.js';
 import { CredentialsExpiredError, UploadCredentialsRefusedError } from './errors.js';
@@ -44,7 +44,7 @@ export interface SliceSinkDeps {
 export function openSliceSink(prepared: PreparedFile, deps: SliceSinkDeps): SliceSink {
   const http = deps.http ?? sendObjectRequest;
   const now = deps.now ?? Date.now;
-  const retrying = createRetrier({ ...deps });
+  const retrying = createRetrier({ ...deps, mask: (text) => deps.masker.mask(text) });
   const location = locationOfPrepared(prepared);
   let current = prepared;
   let issuedAtMs = now();

@@ -1,13 +1,14 @@
 import type { Logger } from '../logger.js';
 import type { SecretMasker } from '../secrets.js';
 import { registerFileSecrets } from '../storage/file-secrets.js';
-import { createRetrier, type Retrier, type SleepFn } from '../storage/http.js';
-import type { RetryOptions } from '../storage/retry-policy.js';
+import { createRetrier, type Retrier, type SleepFn } from '../retry/retrier.js';
+import type { RetryOptions } from '../retry/retry-policy.js';
 import type { FileDetail } from '../storage/types.js';
 import { readAccessFor } from './access.js';
-import { CredentialsExpiredError } from './errors.js';
+import { CredentialsExpiredError, describeTarget, ObjectStoreError } from './errors.js';
 import {
   locationOfFile,
+  ManifestError,
   parseManifest,
   prefixUrl,
   sliceNameOf,
@@ -19,6 +20,8 @@ import {
   isSuccess,
   readBody,
   sendObjectRequest,
+  watchProgress,
+  type ProgressRate,
   type ObjectHttp,
   type ObjectRequest,
 } from './object-http.js';
@@ -35,7 +38,19 @@ export interface SliceSourceDeps {
   readonly retry?: Partial<RetryOptions> | undefined;
   readonly sleep?: SleepFn | undefined;
   readonly logger?: Logger | undefined;
+  /** Cap of the manifest (default 16 MiB). */
+  readonly maxManifestBytes?: number | undefined;
+  /** Total deadline of the manifest request, headers and body (default 120 s). */
+  readonly requestTimeoutMs?: number | undefined;
+  /** Minimum progress of a slice body (default 16 KiB per 60 s). */
+  readonly progressRate?: ProgressRate | undefined;
+  /** The run's abort signal (SIGTERM/SIGINT): ends the manifest request and its retry waits. */
+  readonly signal?: AbortSignal | undefined;
 }
+
+const DEFAULT_MANIFEST_CAP_BYTES = 16 * 1024 * 1024;
+const DEFAULT_REQUEST_TIMEOUT_MS = 120_000;
+const DEFAULT_PROGRESS_RATE: ProgressRate = { minBytes: 16 * 1024, windowMs: 60_000 };
 
 /**
  * Opens the read side of an exported file: fetches the manifest with a plain GET of the signed
@@ -52,7 +67,7 @@ export async function openSliceSource(
   deps: SliceSourceDeps,
 ): Promise<SliceSource> {
   const http = deps.http ?? sendObjectRequest;
-  const retrying = createRetrier({ ...deps });
+  const retrying = createRetrier({ ...deps, mask: (text) => deps.masker.mask(text) });
   const credentials = new CredentialHolder(file, deps, http);
   const location = locationOfFile(file);
 
@@ -60,9 +75,16 @@ export async function openSliceSource(
   const slices: SliceRef[] = [];
   if (file.isSliced) {
     const manifestText = await credentials.withRefetch((current) =>
-      fetchManifest(current, location, http, retrying),
+      fetchManifest(current, location, http, retrying, deps),
     );
-    parseManifest(manifestText, file.id).forEach((entry, index) => {
+    const entries = parseManifest(manifestText, file.id);
+    if (entries.length === 0 && file.sizeBytes > 0) {
+      // A full load of nothing would empty the destination: an empty list must match an empty file.
+      throw new ManifestError(
+        `The manifest of file ${file.id} lists no slices, but the file holds ${file.sizeBytes} bytes; refusing to treat it as an empty table.`,
+      );
+    }
+    entries.forEach((entry, index) => {
       const name = sliceNameOf(entry.url, location, file.id);
       slices.push({ index, name, url: entry.url });
       keys.push(location.key + name);
@@ -87,7 +109,9 @@ export async function openSliceSource(
           signal,
         }),
       );
-      return { body: response.body, contentLength: contentLengthOf(response.headers) };
+      const target = { provider: location.provider, bucket: location.bucket, key };
+      const body = watchProgress(response.body, deps.progressRate ?? DEFAULT_PROGRESS_RATE, target);
+      return { body, contentLength: contentLengthOf(response.headers) };
     },
   };
 }
@@ -157,25 +181,41 @@ async function fetchManifest(
   location: FileLocation,
   http: ObjectHttp,
   retrying: Retrier,
+  deps: SliceSourceDeps,
 ): Promise<string> {
   const manifestKey = `${location.key}manifest`;
-  const request: ObjectRequest = {
-    method: 'GET',
-    url: file.url,
-    headers: {},
-    target: { provider: location.provider, bucket: location.bucket, key: manifestKey },
-  };
+  const target = { provider: location.provider, bucket: location.bucket, key: manifestKey };
+  const timeoutMs = deps.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  const capBytes = deps.maxManifestBytes ?? DEFAULT_MANIFEST_CAP_BYTES;
   return retrying(
     async () => {
-      const response = await http(request);
-      if (!isSuccess(response.status)) {
-        throw await failedResponse(request, response, (status) => [400, 401, 403].includes(status));
+      // The deadline covers the headers and the whole body: a trickling store cannot hold us.
+      const deadline = AbortSignal.timeout(timeoutMs);
+      const signal = deps.signal ? AbortSignal.any([deadline, deps.signal]) : deadline;
+      const request: ObjectRequest = { method: 'GET', url: file.url, headers: {}, target, signal };
+      try {
+        const response = await http(request);
+        if (!isSuccess(response.status)) {
+          throw await failedResponse(request, response, (status) =>
+            [400, 401, 403].includes(status),
+          );
+        }
+        const what = `The manifest of file ${file.id}`;
+        return (await readBody(response.body, capBytes, what)).toString('utf8');
+      } catch (error) {
+        if (!deadline.aborted || deps.signal?.aborted) throw error;
+        throw new ObjectStoreError(
+          `GET manifest ${describeTarget(target)} did not finish within ${Math.round(timeoutMs / 1000)} s (KBC_TABLE_SYNC_REQUEST_TIMEOUT_S)`,
+          { ...target },
+          { networkCode: 'ETIMEDOUT' },
+          true,
+        );
       }
-      return (await readBody(response.body)).toString('utf8');
     },
     {
       kind: 'idempotent',
       description: `GET manifest ${location.provider} ${location.bucket}/${manifestKey}`,
+      signal: deps.signal,
     },
   );
 }

@@ -1,12 +1,15 @@
 import { createWriteStream } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { gzipSync } from 'node:zlib';
+import type { Logger } from '../logger.js';
 import type { TablePlan } from '../plan/plan-tables.js';
 import { copySlices, type CopyOptions } from '../transfer/copy-slices.js';
 import type { ExportedTable, OutputWriter, TableWriteResult } from './output-writer.js';
+import { describeFsError, EnvironmentError } from '../fs-errors.js';
+import { checkDataFolder, removeTableLeftovers } from './data-dir-check.js';
 import { buildTableManifest } from './table-manifest.js';
 
 /**
@@ -22,18 +25,37 @@ export const WORK_DIR_NAME = '.kbc-table-sync-tmp';
  * the work folder and moved in only when complete.
  */
 export class DataDirWriter implements OutputWriter {
-  readonly #tablesDir: string;
-  readonly #workDir: string;
+  #tablesDir: string;
+  #workDir: string;
 
-  constructor(dataDir: string) {
+  constructor(
+    private readonly dataDir: string,
+    private readonly logger?: Pick<Logger, 'warn'>,
+  ) {
     this.#tablesDir = join(dataDir, 'out', 'tables');
     this.#workDir = join(dataDir, 'out', WORK_DIR_NAME);
   }
 
+  /**
+   * Checks the data folder (docs/configuration.md), then removes what a killed run left: its work
+   * folder, and a table folder or manifest in `out/tables` without its other half.
+   * @throws EnvironmentError naming the path at fault
+   */
   async prepare(): Promise<void> {
-    // A killed run may have left its work folder: remove it before anything else.
+    const layout = await checkDataFolder(this.dataDir, {
+      tables: true,
+      workDirName: WORK_DIR_NAME,
+    });
+    this.#tablesDir = layout.tablesDir;
+    // Next to the real out/tables: a finished table moves in with a rename, never across devices.
+    this.#workDir = layout.workDir;
     await rm(this.#workDir, { recursive: true, force: true });
-    await mkdir(this.#tablesDir, { recursive: true });
+    const removed = await removeTableLeftovers(this.#tablesDir);
+    if (removed.length > 0) {
+      this.logger?.warn(
+        `Removed ${removed.length} leftover(s) of an interrupted run from out/tables: ${removed.map((name) => JSON.stringify(name)).join(', ')}.`,
+      );
+    }
   }
 
   async writeTable(
@@ -41,9 +63,15 @@ export class DataDirWriter implements OutputWriter {
     exported: ExportedTable,
     copy: CopyOptions,
   ): Promise<TableWriteResult> {
+    if (basename(plan.fileName) !== plan.fileName || plan.fileName.startsWith('.')) {
+      // Names are checked in the config; this guards the folder against any other path.
+      throw new Error(`The output name ${JSON.stringify(plan.fileName)} is not a plain file name.`);
+    }
     const workTable = join(this.#workDir, plan.fileName);
     await rm(workTable, { recursive: true, force: true });
-    await mkdir(workTable, { recursive: true });
+    await mkdir(workTable, { recursive: true }).catch((error: unknown) => {
+      throw describeFsError(error, `The work folder ${workTable} cannot be created`) ?? error;
+    });
     copy.progress.phase = 'transfer';
     const tallies = await copySlices(exported.source, writeSliceTo(workTable), copy);
     if (exported.source.slices.length === 0) {
@@ -51,7 +79,11 @@ export class DataDirWriter implements OutputWriter {
       await writeFile(join(workTable, sliceFileName(0)), gzipSync(''));
     }
     const manifestPath = `${workTable}.manifest`;
-    await writeFile(manifestPath, `${JSON.stringify(buildTableManifest(plan), null, 2)}\n`);
+    await writeFile(manifestPath, `${JSON.stringify(buildTableManifest(plan), null, 2)}\n`).catch(
+      (error: unknown) => {
+        throw describeFsError(error, `The manifest ${manifestPath} cannot be written`) ?? error;
+      },
+    );
     await this.#moveIn(plan.fileName, workTable, manifestPath);
     return {
       rows: tallies.reduce((sum, t) => sum + t.rows, 0),
@@ -63,13 +95,21 @@ export class DataDirWriter implements OutputWriter {
     await rm(this.#workDir, { recursive: true, force: true });
   }
 
-  /** Replaces an earlier output of the same name, folder first, manifest last. */
+  /**
+   * Replaces an earlier output of the same name. The manifest moves in first and the folder last,
+   * so a kill in between leaves a manifest without a folder (removed by the next run), never a
+   * folder without its manifest that the output mapping could pick up.
+   */
   async #moveIn(fileName: string, workTable: string, manifestPath: string): Promise<void> {
     const target = join(this.#tablesDir, fileName);
-    await rm(`${target}.manifest`, { force: true });
-    await rm(target, { recursive: true, force: true });
-    await rename(workTable, target);
-    await rename(manifestPath, `${target}.manifest`);
+    try {
+      await rm(target, { recursive: true, force: true });
+      await rm(`${target}.manifest`, { force: true });
+      await rename(manifestPath, `${target}.manifest`);
+      await rename(workTable, target);
+    } catch (error) {
+      throw describeFsError(error, `The table ${target} cannot be moved into place`) ?? error;
+    }
   }
 }
 
@@ -82,15 +122,24 @@ function writeSliceTo(folder: string) {
   return async (
     slice: { index: number },
     body: Readable,
-    _contentLength: number | undefined,
+    contentLength: number | undefined,
     signal: AbortSignal,
   ): Promise<void> => {
     const path = join(folder, sliceFileName(slice.index));
+    const file = createWriteStream(path);
     try {
-      await pipeline(body, createWriteStream(path), { signal });
+      await pipeline(body, file, { signal });
     } catch (error) {
       await rm(path, { force: true });
-      throw error;
+      const code = (error as NodeJS.ErrnoException | null)?.code;
+      if (code === 'ENOSPC' || code === 'EDQUOT') {
+        const of = contentLength === undefined ? '' : ` of ${contentLength}`;
+        throw new EnvironmentError(
+          `No space left on the device of ${path}: ${file.bytesWritten} bytes${of} of slice ${slice.index + 1} were written (${code}); free space or give the data folder a larger disk.`,
+          { cause: error },
+        );
+      }
+      throw describeFsError(error, `The slice file ${path} cannot be written`) ?? error;
     }
   };
 }

@@ -1,7 +1,8 @@
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { UserError } from '../errors.js';
+import { describeFsError } from '../fs-errors.js';
 import type { TableState } from './cursor.js';
 
 /** The job's part of the component state: per source table id. Other keys are carried through. */
@@ -177,11 +178,25 @@ function describeReadError(error: unknown): string {
   }
 }
 
-/** Writes `<dataDir>/out/state.json` atomically (temp file, then rename). */
-export async function writeState(dataDir: string, state: JobState): Promise<void> {
+/**
+ * Writes `<dataDir>/out/state.json` atomically (temp file, then rename). Temp files a killed run
+ * left (`state.json.tmp-*`) are removed first; their names are returned so the run can say so.
+ * A failed write removes its own temp file and throws one sentence naming the path.
+ */
+export async function writeState(dataDir: string, state: JobState): Promise<string[]> {
   const path = join(dataDir, 'out', 'state.json');
   await mkdir(dirname(path), { recursive: true });
+  const leftovers = (await readdir(dirname(path))).filter((name) =>
+    name.startsWith('state.json.tmp-'),
+  );
+  for (const name of leftovers) await rm(join(dirname(path), name), { force: true });
   const temp = `${path}.tmp-${process.pid}`;
-  await writeFile(temp, `${JSON.stringify(state, null, 2)}\n`);
-  await rename(temp, path);
+  try {
+    await writeFile(temp, `${JSON.stringify(state, null, 2)}\n`);
+    await rename(temp, path);
+  } catch (error) {
+    await rm(temp, { force: true }).catch(() => undefined);
+    throw describeFsError(error, `The state file ${path} cannot be written`) ?? error;
+  }
+  return leftovers;
 }

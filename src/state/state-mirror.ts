@@ -20,7 +20,11 @@ export class StateMirror {
   record(sourceTableId: string, entry: TableState): Promise<void> {
     this.#state = { ...this.#state, tables: { ...this.#state.tables, [sourceTableId]: entry } };
     const state = this.#state;
-    this.#last = this.#last.catch(() => undefined).then(() => writeState(this.#dataDir, state));
+    this.#last = this.#last
+      .catch(() => undefined)
+      .then(async () => {
+        await writeState(this.#dataDir, state);
+      });
     return this.#last;
   }
 

@@ -1,34 +1,49 @@
 import { readFileSync } from 'node:fs';
-import { setTimeout as delay } from 'node:timers/promises';
 import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
-import pRetry from 'p-retry';
-import { StorageApiError, TokenRevokedError } from '../errors.js';
+import { ServiceError, StorageApiError, TokenRevokedError, UserError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { SecretMasker } from '../secrets.js';
+import {
+  carriedFacts,
+  createRetrier,
+  isProvenNotStarted,
+  networkCodeOf,
+  type AttemptFacts,
+  type Retrier,
+  type RetryContext,
+  type SleepFn,
+} from '../retry/retrier.js';
 import {
   DEFAULT_RETRY_OPTIONS,
-  delayMs,
-  isRetryable,
   parseRetryAfterSeconds,
-  withinBudget,
-  type FailureFacts,
   type RequestKind,
   type RetryOptions,
-} from './retry-policy.js';
+} from '../retry/retry-policy.js';
+import type { SecretMasker } from '../secrets.js';
+
+export { markProvenNotStarted, networkCodeOf, realSleep } from '../retry/retrier.js';
+export type { Retrier, RetryContext, SleepFn } from '../retry/retrier.js';
 
 /**
  * The HTTP adapter of one Storage API project: one axios instance (base URL, token, run id,
- * user agent, gzip, timeouts) and one `withRetry` wrapper driven by the pure retry policy.
+ * user agent, gzip, caps) and one `withRetry` wrapper driven by the shared retry loop.
  *
  * Every non-2xx answer becomes a {@link StorageApiError} here (built from the body's `error`,
  * `code`, `exceptionId`, or the maintenance body), every network failure a
  * {@link StorageNetworkError}; neither carries axios config, headers, the token or a query string.
+ *
+ * Caps (docs/limits.md): an answer's body, decompressed, may hold at most `maxAnswerBytes`; each
+ * request has a total deadline (`requestTimeoutMs`, headers and body together). Until the stack has
+ * answered once, a connection that cannot be made (refused, unknown host, TLS failure, no answer
+ * within `firstContactTimeoutMs`) is a {@link StackUnreachableError} at once: only an answer proves
+ * the URL right, and only then do network failures get the patient retry policy.
  */
 
-/** Per-attempt timeout of one Storage API request (PHP client: 120 s). */
+/** Total deadline of one Storage API request, headers and body (env `KBC_TABLE_SYNC_REQUEST_TIMEOUT_S`). */
 export const REQUEST_TIMEOUT_MS = 120_000;
-
-export type SleepFn = (ms: number, signal?: AbortSignal) => Promise<void>;
+/** Deadline of the requests before the stack has answered once. */
+export const FIRST_CONTACT_TIMEOUT_MS = 10_000;
+/** Cap of one JSON answer, decompressed (env `KBC_TABLE_SYNC_MAX_ANSWER_MB`). */
+export const MAX_ANSWER_BYTES = 32 * 1024 * 1024;
 
 export interface StorageHttpOptions {
   /** Base URL without trailing slash. */
@@ -40,6 +55,10 @@ export interface StorageHttpOptions {
   readonly logger?: Logger | undefined;
   readonly retry?: Partial<RetryOptions> | undefined;
   readonly requestTimeoutMs?: number | undefined;
+  readonly firstContactTimeoutMs?: number | undefined;
+  readonly maxAnswerBytes?: number | undefined;
+  /** Aborts every request and every wait of this client (SIGTERM/SIGINT). */
+  readonly signal?: AbortSignal | undefined;
   readonly sleep?: SleepFn | undefined;
   readonly now?: (() => number) | undefined;
   readonly random?: (() => number) | undefined;
@@ -53,13 +72,6 @@ export interface StorageRequest {
   readonly path: string;
   readonly params?: Readonly<Record<string, string | number | boolean>>;
   readonly body?: unknown;
-  readonly signal?: AbortSignal | undefined;
-}
-
-export interface RetryContext {
-  readonly kind: RequestKind;
-  /** `METHOD /path`, for log lines. */
-  readonly description: string;
   readonly signal?: AbortSignal | undefined;
 }
 
@@ -77,7 +89,7 @@ export interface StorageHttp {
 }
 
 /** A Storage API request failed below HTTP (connection refused, reset, timeout, DNS). */
-export class StorageNetworkError extends Error {
+export class StorageNetworkError extends ServiceError {
   override name = 'StorageNetworkError';
   constructor(
     message: string,
@@ -85,18 +97,37 @@ export class StorageNetworkError extends Error {
   ) {
     super(message);
   }
+
+  get retryFacts(): AttemptFacts {
+    return { networkCode: this.details.code };
+  }
 }
 
-const provenNotStarted = new WeakSet<object>();
-
-/** Marks a job-start failure whose job was looked up and not found: posting again is safe. */
-export function markProvenNotStarted(error: unknown): void {
-  if (typeof error === 'object' && error !== null) provenNotStarted.add(error);
+/** A Storage API answer was larger than the cap: never read further, never retried. */
+export class AnswerTooLargeError extends ServiceError {
+  override name = 'AnswerTooLargeError';
 }
+
+/** The stack could not be reached on the first contact: the URL or the network is wrong. */
+export class StackUnreachableError extends UserError {
+  override name = 'StackUnreachableError';
+}
+
+/** Network codes that, before any answer, mean the URL cannot work (nothing to wait for). */
+const FIRST_CONTACT_FATAL = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EAI_FAIL',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ETIMEDOUT',
+  'EPROTO',
+]);
 
 /** The retry-relevant facts of an error thrown by this adapter (or by the object-store adapter). */
-export function failureFactsOf(error: unknown): FailureFacts & { retryAfterSeconds?: number } {
-  const proven = typeof error === 'object' && error !== null && provenNotStarted.has(error);
+export function failureFactsOf(error: unknown): AttemptFacts {
+  const proven = isProvenNotStarted(error);
   if (error instanceof StorageApiError) {
     const facts = {
       status: error.details.status,
@@ -106,14 +137,7 @@ export function failureFactsOf(error: unknown): FailureFacts & { retryAfterSecon
     const retryAfter = error.details.retryAfterSeconds;
     return retryAfter === undefined ? facts : { ...facts, retryAfterSeconds: retryAfter };
   }
-  if (error instanceof StorageNetworkError) {
-    return { networkCode: error.details.code, provenNotStarted: proven };
-  }
-  const withFacts = error as { retryFacts?: FailureFacts & { retryAfterSeconds?: number } } | null;
-  if (withFacts && typeof withFacts === 'object' && withFacts.retryFacts) {
-    return { ...withFacts.retryFacts, provenNotStarted: proven };
-  }
-  return {};
+  return carriedFacts(error);
 }
 
 /** `kbc-table-sync/<version>` from the package.json next to `src/` or `dist/`. */
@@ -134,69 +158,29 @@ function packageVersion(): string {
   return cachedVersion;
 }
 
-/** Default abortable sleep. */
-export const realSleep: SleepFn = async (ms, signal) => {
-  await delay(ms, undefined, signal ? { signal } : undefined);
-};
-
-export interface RetrierOptions {
-  readonly retry?: Partial<RetryOptions> | undefined;
-  readonly masker: SecretMasker;
-  readonly logger?: Logger | undefined;
-  readonly sleep?: SleepFn | undefined;
-  readonly now?: (() => number) | undefined;
-  readonly random?: (() => number) | undefined;
-}
-
-export type Retrier = <T>(
-  operation: (attempt: number) => Promise<T>,
-  context: RetryContext,
-) => Promise<T>;
-
-/**
- * The one retry loop (p-retry without its own timers): after each failure the pure policy decides
- * whether to retry, how long to wait (honouring Retry-After) and whether the budget allows it;
- * the wait uses the injected `sleep`. Errors are rethrown unchanged.
- */
-export function createRetrier(options: RetrierOptions): Retrier {
-  const retryOptions: RetryOptions = { ...DEFAULT_RETRY_OPTIONS, ...options.retry };
-  const now = options.now ?? Date.now;
-  const sleep = options.sleep ?? realSleep;
-  const random = options.random ?? Math.random;
-  return async (operation, context) => {
-    const startMs = now();
-    return pRetry(operation, {
-      retries: Math.max(0, retryOptions.maxAttempts - 1),
-      minTimeout: 0,
-      maxTimeout: 0,
-      factor: 1,
-      signal: context.signal,
-      shouldRetry: async ({ error, attemptNumber }) => {
-        const facts = failureFactsOf(error);
-        if (!isRetryable(facts, context.kind)) return false;
-        const waitMs = delayMs(attemptNumber, facts.retryAfterSeconds, random, retryOptions);
-        if (!withinBudget(attemptNumber, now() - startMs, waitMs, retryOptions)) return false;
-        options.logger?.warn(
-          { attempt: attemptNumber, waitMs },
-          options.masker.mask(`${context.description} failed (${error.message}); retrying`),
-        );
-        await sleep(waitMs, context.signal);
-        return true;
-      },
-    });
-  };
-}
-
 /** Creates the adapter; registers the token with the masker first. */
 export function createStorageHttp(options: StorageHttpOptions): StorageHttp {
   options.masker.add(options.token);
   const retryOptions: RetryOptions = { ...DEFAULT_RETRY_OPTIONS, ...options.retry };
   const now = options.now ?? Date.now;
   const instance = createAxios(options);
+  const requestTimeoutMs = options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
+  const firstContactTimeoutMs = Math.min(
+    requestTimeoutMs,
+    options.firstContactTimeoutMs ?? FIRST_CONTACT_TIMEOUT_MS,
+  );
   let tokenWorked = false;
+  let answered = false;
   let serverDateMs: number | undefined;
 
   async function send(request: StorageRequest): Promise<unknown> {
+    const startMs = now();
+    const timeoutMs = answered ? requestTimeoutMs : firstContactTimeoutMs;
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(), timeoutMs);
+    const signals = [deadline.signal, request.signal, options.signal].filter(
+      (signal): signal is AbortSignal => signal !== undefined,
+    );
     let response: AxiosResponse<string>;
     try {
       response = await instance.request<string>({
@@ -204,11 +188,21 @@ export function createStorageHttp(options: StorageHttpOptions): StorageHttp {
         url: request.path,
         params: request.params,
         data: request.body,
-        ...(request.signal && { signal: request.signal }),
+        signal: AbortSignal.any(signals),
       });
     } catch (error) {
-      throw toNetworkError(error, request, options.masker);
+      const failure = toNetworkError(error, request, options, deadline.signal.aborted, timeoutMs);
+      logRequest(request, failure.details.code, startMs);
+      const code = failure.details.code;
+      if (!answered && (FIRST_CONTACT_FATAL.has(code) || isTlsCode(code))) {
+        throw unreachable(options.url, failure.details.code, error, timeoutMs);
+      }
+      throw failure;
+    } finally {
+      clearTimeout(timer);
     }
+    answered = true;
+    logRequest(request, response.status, startMs);
     const dateHeader = response.headers['date'] as unknown;
     const parsedDate = typeof dateHeader === 'string' ? Date.parse(dateHeader) : Number.NaN;
     if (Number.isFinite(parsedDate)) serverDateMs = parsedDate;
@@ -225,20 +219,68 @@ export function createStorageHttp(options: StorageHttpOptions): StorageHttp {
     throw apiError;
   }
 
-  const withRetry = createRetrier({ ...options, retry: retryOptions });
+  /** Debug line per request: method, path without the query, status (or network code), duration. */
+  function logRequest(request: StorageRequest, status: number | string, startMs: number): void {
+    options.logger?.debug(
+      { method: request.method, path: request.path, status, durationMs: now() - startMs },
+      options.masker.mask(`${request.method} ${request.path} → ${status}`),
+    );
+  }
+
+  const withRetry: Retrier = createRetrier({
+    ...options,
+    retry: retryOptions,
+    mask: (text) => options.masker.mask(text),
+    factsOf: failureFactsOf,
+  });
 
   return {
     send,
-    withRetry,
+    withRetry: (operation, context) =>
+      withRetry(operation, { ...context, signal: anySignal(context.signal, options.signal) }),
     retryOptions,
     lastServerDateMs: () => serverDateMs,
     request: (request, kind = 'idempotent') =>
       withRetry(() => send(request), {
         kind,
         description: `${request.method} ${request.path}`,
-        signal: request.signal,
+        signal: anySignal(request.signal, options.signal),
       }),
   };
+}
+
+function anySignal(...signals: (AbortSignal | undefined)[]): AbortSignal | undefined {
+  const present = signals.filter((signal): signal is AbortSignal => signal !== undefined);
+  return present.length <= 1 ? present[0] : AbortSignal.any(present);
+}
+
+/** Names the URL and the cause of a failed first contact, in one sentence. */
+function unreachable(
+  url: string,
+  code: string,
+  cause: unknown,
+  timeoutMs: number,
+): StackUnreachableError {
+  const causes: Record<string, string> = {
+    ECONNREFUSED: 'the connection was refused (nothing listens there)',
+    ENOTFOUND: 'the host name does not exist',
+    EAI_AGAIN: 'the host name could not be resolved (DNS)',
+    EAI_FAIL: 'the host name could not be resolved (DNS)',
+    EHOSTUNREACH: 'the host is unreachable',
+    ENETUNREACH: 'the network is unreachable',
+    ETIMEDOUT: `it did not answer within ${Math.round(timeoutMs / 1000)} s`,
+    EPROTO: 'the TLS handshake failed',
+  };
+  const reason = causes[code] ?? (isTlsCode(code) ? `the TLS connection failed (${code})` : code);
+  return new StackUnreachableError(
+    `Cannot reach the Storage API at ${url}: ${reason}; check "url" or "region" in the configuration.`,
+    { cause },
+  );
+}
+
+/** Node's TLS and certificate error codes (`CERT_HAS_EXPIRED`, `ERR_TLS_CERT_ALTNAME_INVALID`, …). */
+function isTlsCode(code: string): boolean {
+  return /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/i.test(code);
 }
 
 function createAxios(options: StorageHttpOptions): AxiosInstance {
@@ -252,7 +294,9 @@ function createAxios(options: StorageHttpOptions): AxiosInstance {
   return axios.create({
     baseURL: options.url.replace(/\/+$/, ''),
     headers,
-    timeout: options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS,
+    // The total deadline is an abort signal per request (see `send`); axios' own timeout is idle time.
+    maxContentLength: options.maxAnswerBytes ?? MAX_ANSWER_BYTES,
+    maxBodyLength: Infinity,
     validateStatus: () => true,
     responseType: 'text',
     transformResponse: [(data: unknown) => data],
@@ -318,36 +362,38 @@ function stringField(fields: Record<string, unknown>, key: string): string | und
   return typeof value === 'string' ? value : undefined;
 }
 
-function toNetworkError(error: unknown, request: StorageRequest, masker: SecretMasker): Error {
-  if (request.signal?.aborted) {
+function toNetworkError(
+  error: unknown,
+  request: StorageRequest,
+  options: StorageHttpOptions,
+  deadlinePassed: boolean,
+  timeoutMs: number,
+): StorageNetworkError {
+  const details = { method: request.method, path: request.path };
+  if (deadlinePassed) {
+    return new StorageNetworkError(
+      `Storage API ${request.method} ${request.path} did not finish within ${Math.round(timeoutMs / 1000)} s (KBC_TABLE_SYNC_REQUEST_TIMEOUT_S)`,
+      { ...details, code: 'ETIMEDOUT' },
+    );
+  }
+  if (request.signal?.aborted || options.signal?.aborted) {
     return new StorageNetworkError(`Storage API ${request.method} ${request.path} was aborted`, {
-      method: request.method,
-      path: request.path,
+      ...details,
       code: 'ABORTED',
     });
   }
+  const text = (error as { message?: unknown } | null)?.message;
+  if (typeof text === 'string' && text.startsWith('maxContentLength size')) {
+    const capMb = (options.maxAnswerBytes ?? MAX_ANSWER_BYTES) / 1024 / 1024;
+    throw new AnswerTooLargeError(
+      `Storage API ${request.method} ${request.path} answered more than ${capMb} MiB, the cap of one answer (KBC_TABLE_SYNC_MAX_ANSWER_MB); the answer was not read further.`,
+    );
+  }
   const code = networkCodeOf(error);
-  const message = masker.mask(
+  const message = options.masker.mask(
     `Storage API ${request.method} ${request.path} failed: ${code} (${describeNetworkError(error)})`,
   );
-  return new StorageNetworkError(message, { method: request.method, path: request.path, code });
-}
-
-/** The error code of a network failure, as the retry policy knows them. */
-export function networkCodeOf(error: unknown): string {
-  const record = error as { code?: unknown; message?: unknown; cause?: unknown } | null;
-  if (record && typeof record === 'object') {
-    if (typeof record.code === 'string' && record.code !== 'ERR_BAD_RESPONSE') return record.code;
-    if (typeof record.message === 'string' && record.message.includes('socket hang up')) {
-      return 'socket hang up';
-    }
-    // Axios: the connection broke after the headers, in the middle of the body.
-    if (typeof record.message === 'string' && record.message.includes('stream has been aborted')) {
-      return 'ECONNRESET';
-    }
-    if (record.cause) return networkCodeOf(record.cause);
-  }
-  return 'UNKNOWN';
+  return new StorageNetworkError(message, { ...details, code });
 }
 
 function describeNetworkError(error: unknown): string {

@@ -2,7 +2,7 @@ import { AbortError } from 'p-retry';
 import type { Logger } from '../logger.js';
 import { failureFactsOf, markProvenNotStarted, type StorageHttp } from './http.js';
 import { parseJob, parseJobList, timestampMs } from './parse.js';
-import { classifyFailure } from './retry-policy.js';
+import { classifyFailure } from '../retry/retry-policy.js';
 import type { StorageJob } from './types.js';
 
 /** How far the server clock may lag ours when matching a job created by an unknown-outcome POST. */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ServiceError } from '../errors.js';
 import type {
   BucketDetail,
   ColumnDefinition,
@@ -19,7 +20,7 @@ import type {
  * values, which may hold credentials).
  */
 
-export class StorageResponseError extends Error {
+export class StorageResponseError extends ServiceError {
   override name = 'StorageResponseError';
 }
 

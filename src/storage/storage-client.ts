@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { StorageApiError } from '../errors.js';
+import { ServiceError, StorageApiError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { SecretMasker } from '../secrets.js';
 import { createFileCalls } from './file-client.js';
@@ -14,7 +14,7 @@ import {
   parseTableList,
   parseTokenInfo,
 } from './parse.js';
-import type { RetryOptions } from './retry-policy.js';
+import type { RetryOptions } from '../retry/retry-policy.js';
 import type {
   BucketDetail,
   ExportParams,
@@ -42,9 +42,25 @@ export interface StorageClientOptions {
   readonly now?: (() => number) | undefined;
   readonly random?: (() => number) | undefined;
   readonly requestTimeoutMs?: number | undefined;
+  readonly maxAnswerBytes?: number | undefined;
+  readonly firstContactTimeoutMs?: number | undefined;
+  /** Aborts every request, retry wait and job poll of this client (SIGTERM/SIGINT). */
+  readonly signal?: AbortSignal | undefined;
 }
 
 const STORAGE = '/v2/storage';
+
+/**
+ * How far ahead of this machine's clock the server's `Date` may be. Further is refused: it would
+ * become a watermark in the future, and the rows changed until then would never be copied. A
+ * server clock behind ours is harmless (a window read again), so it is not bounded.
+ */
+const MAX_SERVER_CLOCK_LEAD_MS = 24 * 60 * 60_000;
+
+/** One URL path segment: every id and name placed in a path is percent-encoded. */
+function seg(value: string | number): string {
+  return encodeURIComponent(String(value));
+}
 
 /**
  * Creates the Storage API client of one project. See {@link StorageClient} for the contract and
@@ -75,17 +91,17 @@ export function createStorageClient(options: StorageClientOptions): StorageClien
   }
 
   async function getTable(tableId: string): Promise<TableDetail> {
-    const path = `${STORAGE}/tables/${tableId}`;
+    const path = `${STORAGE}/tables/${seg(tableId)}`;
     return parseTable(await get(path), `GET ${path}`);
   }
 
   async function getBucket(bucketId: string): Promise<BucketDetail> {
-    const path = `${STORAGE}/buckets/${bucketId}`;
+    const path = `${STORAGE}/buckets/${seg(bucketId)}`;
     return parseBucket(await get(path), `GET ${path}`);
   }
 
   async function getJob(jobId: number): Promise<StorageJob> {
-    const path = `${STORAGE}/jobs/${jobId}`;
+    const path = `${STORAGE}/jobs/${seg(jobId)}`;
     return parseJob(await get(path), `GET ${path}`);
   }
 
@@ -105,7 +121,9 @@ export function createStorageClient(options: StorageClientOptions): StorageClien
       // A fresh answer's Date header is the server clock (1 s resolution); verify is cheap and
       // allowed for every token. Without a Date header the local clock is the only fallback.
       await get(`${STORAGE}/tokens/verify`);
-      return http.lastServerDateMs() ?? now();
+      const serverMs = http.lastServerDateMs() ?? now();
+      if (serverMs > now() + MAX_SERVER_CLOCK_LEAD_MS) throw implausibleDate(serverMs, now());
+      return serverMs;
     },
     getBucket,
     findBucket: (bucketId) => find(() => getBucket(bucketId), ['storage.buckets.notFound']),
@@ -115,45 +133,69 @@ export function createStorageClient(options: StorageClientOptions): StorageClien
       return parseBucket(raw, `POST ${path}`);
     },
     async listTables(bucketId) {
-      const path = `${STORAGE}/buckets/${bucketId}/tables`;
+      const path = `${STORAGE}/buckets/${seg(bucketId)}/tables`;
       const raw = await get(path, { include: 'columns,metadata,columnMetadata' });
       return parseTableList(raw, `GET ${path}`, bucketId);
     },
     getTable,
     findTable: (tableId) => find(() => getTable(tableId), ['storage.tables.notFound']),
     startExport: (tableId, params) =>
-      startJob(`${STORAGE}/tables/${tableId}/export-async`, exportBody(params), {
+      startJob(`${STORAGE}/tables/${seg(tableId)}/export-async`, exportBody(params), {
         operationName: 'tableExport',
         tableId,
       }),
     startImport: (tableId, params) =>
-      startJob(`${STORAGE}/tables/${tableId}/import-async`, importBody(params), {
+      startJob(`${STORAGE}/tables/${seg(tableId)}/import-async`, importBody(params), {
         operationName: 'tableImport',
         tableId,
       }),
     startTableCreate: (bucketId, params) =>
-      startJob(`${STORAGE}/buckets/${bucketId}/tables-async`, tableCreateBody(params), {
+      startJob(`${STORAGE}/buckets/${seg(bucketId)}/tables-async`, tableCreateBody(params), {
         operationName: 'tableCreate',
         tableId: `${bucketId}.${params.name}`,
         tableName: params.name,
       }),
     startTableDefinitionCreate: (bucketId, params) =>
-      startJob(`${STORAGE}/buckets/${bucketId}/tables-definition`, definitionBody(params), {
+      startJob(`${STORAGE}/buckets/${seg(bucketId)}/tables-definition`, definitionBody(params), {
         operationName: 'tableDefinitionCreate',
         tableId: `${bucketId}.${params.name}`,
         tableName: params.name,
       }),
     getJob,
     listJobs,
-    waitForJob: (job, waitOptions = {}) =>
-      waitForJob(job, waitOptions, { getJob, now, sleep, poll }),
+    waitForJob: (job, waitOptions = {}) => {
+      // The client's own signal (SIGTERM/SIGINT) ends every poll too.
+      const signal = anySignal(waitOptions.signal, options.signal);
+      return waitForJob(
+        job,
+        { ...waitOptions, ...(signal && { signal }) },
+        {
+          getJob,
+          now,
+          sleep,
+          poll,
+        },
+      );
+    },
     ...createFileCalls(http, options.masker),
     async setTableMetadata(tableId: string, write: MetadataWrite): Promise<void> {
-      const path = `${STORAGE}/tables/${tableId}/metadata`;
+      const path = `${STORAGE}/tables/${seg(tableId)}/metadata`;
       // Metadata writes are upserts by (provider, key): repeating one is harmless.
       await http.request({ method: 'POST', path, body: metadataBody(write) });
     },
   };
+}
+
+function anySignal(...signals: (AbortSignal | undefined)[]): AbortSignal | undefined {
+  const present = signals.filter((signal): signal is AbortSignal => signal !== undefined);
+  return present.length <= 1 ? present[0] : AbortSignal.any(present);
+}
+
+function implausibleDate(serverMs: number, localMs: number): ServiceError {
+  const days = Math.round((serverMs - localMs) / 86_400_000);
+  return new ServiceError(
+    `The Storage API's Date header (${new Date(serverMs).toISOString()}) is ${days} day(s) ahead of this machine's clock; refusing to use it as a watermark, which would skip every row changed until then.`,
+  );
 }
 
 export function exportBody(params: ExportParams): Record<string, unknown> {

@@ -2,11 +2,12 @@ import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { LimitFunction } from 'p-limit';
 import pLimit from 'p-limit';
-import { InterruptedError, messageOf } from '../errors.js';
+import { setTimeout as delay } from 'node:timers/promises';
+import { InterruptedError, messageOf, ServiceError, UserError } from '../errors.js';
 import { ObjectStoreError, UploadCredentialsRefusedError } from '../objects/errors.js';
 import type { SliceRef, SliceSource } from '../objects/types.js';
 import type { TableProgress } from './progress.js';
-import { GzipVerifier, type SliceTally } from './verify-gzip.js';
+import { GzipVerifier, SliceBombError, type InflateLimit, type SliceTally } from './verify-gzip.js';
 
 /** How one slice is written: the verified byte stream goes to `write`, which resolves when stored. */
 export type SliceWriter = (
@@ -27,8 +28,20 @@ export interface CopyOptions {
   readonly progress: TableProgress;
   /** Told about each retried slice (for the log). */
   readonly onRetry?: (slice: SliceRef, attempt: number, reason: string) => void;
-  /** Waits between attempts; injected so tests do not sleep. */
-  readonly sleep?: (ms: number) => Promise<void>;
+  /** Waits between attempts (ends early when the signal aborts); injected so tests do not sleep. */
+  readonly sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+  /** Beyond this inflation a slice is refused as a gzip bomb. */
+  readonly inflateLimit?: InflateLimit | undefined;
+  /**
+   * A full export has at most this many records (the source table's `rowsCount`): more is an
+   * error thrown before the table is stored; fewer is fine (rows may be deleted meanwhile).
+   */
+  readonly maxRows?: number | undefined;
+}
+
+/** A full export held more records than the source table has: its answers cannot be trusted. */
+export class RowCountError extends ServiceError {
+  override name = 'RowCountError';
 }
 
 export const DEFAULT_ATTEMPTS_PER_SLICE = 5;
@@ -64,6 +77,12 @@ export async function copySlices(
       ),
     ),
   );
+  const rows = tallies.reduce((sum, tally) => sum + tally.rows, 0);
+  if (options.maxRows !== undefined && rows > options.maxRows) {
+    throw new RowCountError(
+      `the export holds ${rows} records, but the source table has only ${options.maxRows} rows; refusing to store it`,
+    );
+  }
   return tallies;
 }
 
@@ -84,7 +103,9 @@ async function copySliceWithRetry(
       if (options.signal.aborted) throw new InterruptedError('The run was interrupted.');
       if (attempt >= options.attemptsPerSlice || !isRetryableSliceError(error)) throw error;
       options.onRetry?.(slice, attempt, messageOf(error));
-      await (options.sleep ?? defaultSleep)(Math.min(250 * 2 ** (attempt - 1), 5_000));
+      const waitMs = Math.min(250 * 2 ** (attempt - 1), 5_000);
+      await (options.sleep ?? defaultSleep)(waitMs, options.signal).catch(() => undefined);
+      throwIfAborted(options.signal);
     }
   }
 }
@@ -104,7 +125,7 @@ async function copySliceOnce(
     const verifier = new GzipVerifier((bytes) => {
       counted += bytes;
       options.progress.bytes += bytes;
-    });
+    }, options.inflateLimit);
     // The verifier is read by `write`; pipe the response into it and fail both on any error.
     const feeding = pipeline(opened.body, verifier as unknown as Writable).catch(
       (error: unknown) => {
@@ -113,10 +134,23 @@ async function copySliceOnce(
       },
     );
     try {
-      await Promise.all([
-        write(slice, verifier, opened.contentLength, attemptAbort.signal),
-        feeding,
+      let firstError: Error | undefined;
+      const first = (error: unknown) => {
+        firstError ??= error instanceof Error ? error : new Error(messageOf(error));
+        // Release the other side at once, so that it settles too (as Promise.all never waited).
+        attemptAbort.abort();
+        verifier.destroy();
+        throw error;
+      };
+      const [written] = await Promise.allSettled([
+        write(slice, verifier, opened.contentLength, attemptAbort.signal).catch(first),
+        feeding.catch(first),
       ]);
+      // A local fault of the writer (a full disk) names the path while the feed only echoes it;
+      // otherwise the first failure is the cause, as the other side fails because of it.
+      if (written.status === 'rejected' && written.reason instanceof UserError)
+        throw written.reason;
+      if (firstError !== undefined) throw firstError;
     } catch (error) {
       options.progress.bytes -= counted;
       opened.body.destroy();
@@ -136,6 +170,8 @@ async function copySliceOnce(
  */
 function isRetryableSliceError(error: unknown): boolean {
   if (error instanceof UploadCredentialsRefusedError) return false;
+  // A bomb inflates the same way every time; a local disk or permission fault is the user's.
+  if (error instanceof SliceBombError || error instanceof UserError) return false;
   if (error instanceof ObjectStoreError) return error.retryable;
   return !(error instanceof TypeError || error instanceof RangeError);
 }
@@ -144,6 +180,6 @@ function throwIfAborted(signal: AbortSignal): void {
   if (signal.aborted) throw new InterruptedError('The run was interrupted.');
 }
 
-function defaultSleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+async function defaultSleep(ms: number, signal: AbortSignal): Promise<void> {
+  await delay(ms, undefined, { signal });
 }

@@ -1,6 +1,7 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import { createGunzip, type Gunzip } from 'node:zlib';
 import { CsvRecordCounter } from './csv-records.js';
+import { ServiceError } from '../errors.js';
 import { noteTransferredBytes } from './reclaim.js';
 
 /** What a verified slice held. */
@@ -12,9 +13,22 @@ export interface SliceTally {
 }
 
 /** A slice whose gzip stream is broken (truncated, corrupt, not gzip). Retrying may help. */
-export class BadSliceError extends Error {
+export class BadSliceError extends ServiceError {
   override name = 'BadSliceError';
 }
+
+/** A slice inflated beyond the ratio limit: refused as a gzip bomb, never retried. */
+export class SliceBombError extends ServiceError {
+  override name = 'SliceBombError';
+}
+
+/** The inflation limit: judged once `floorBytes` of CSV came out (docs/limits.md). */
+export interface InflateLimit {
+  readonly maxRatio: number;
+  readonly floorBytes: number;
+}
+
+export const DEFAULT_INFLATE_LIMIT: InflateLimit = { maxRatio: 500, floorBytes: 64 * 1024 * 1024 };
 
 /**
  * Output chunk of the verifying gunzip. zlib's default (16 KiB) costs a thread-pool round trip and
@@ -42,13 +56,20 @@ export class GzipVerifier extends Transform {
   #gunzipError: Error | undefined;
   readonly #gunzipEnded: Promise<void>;
 
-  /** @param onBytes told about every compressed chunk as it passes (progress counters). */
-  constructor(private readonly onBytes?: (bytes: number) => void) {
+  /**
+   * @param onBytes told about every compressed chunk as it passes (progress counters).
+   * @param inflateLimit beyond it the slice is refused as a gzip bomb ({@link SliceBombError}).
+   */
+  constructor(
+    private readonly onBytes?: (bytes: number) => void,
+    private readonly inflateLimit: InflateLimit = DEFAULT_INFLATE_LIMIT,
+  ) {
     super();
     this.#gunzip.on('data', (chunk: Buffer) => {
       this.#uncompressedBytes += chunk.length;
       this.#counter.feed(chunk);
       noteTransferredBytes(chunk.length);
+      if (this.#inflatesTooMuch()) this.#gunzip.destroy(this.#bomb());
     });
     this.#gunzipEnded = new Promise((resolve) => {
       this.#gunzip.once('end', resolve);
@@ -69,8 +90,22 @@ export class GzipVerifier extends Transform {
       callback(this.#badSlice());
       return;
     }
-    if (this.#gunzip.write(chunk)) callback();
-    else this.#gunzip.once('drain', () => callback());
+    if (this.#gunzip.write(chunk)) {
+      callback();
+      return;
+    }
+    // Wait for the gunzip to drain, or to fail (a bomb destroys it: no drain will come then).
+    let called = false;
+    const done = () => {
+      if (called) return;
+      called = true;
+      this.#gunzip.off('drain', done);
+      callback(this.#gunzipError ? this.#badSlice() : undefined);
+    };
+    this.#gunzip.once('drain', done);
+    void this.#gunzipEnded.then(() => {
+      if (this.#gunzipError) done();
+    });
   }
 
   override _flush(callback: TransformCallback): void {
@@ -99,7 +134,20 @@ export class GzipVerifier extends Transform {
     };
   }
 
-  #badSlice(): BadSliceError {
+  #inflatesTooMuch(): boolean {
+    const { maxRatio, floorBytes } = this.inflateLimit;
+    if (this.#uncompressedBytes <= floorBytes) return false;
+    return this.#uncompressedBytes > maxRatio * Math.max(1, this.#compressedBytes);
+  }
+
+  #bomb(): SliceBombError {
+    return new SliceBombError(
+      `the slice inflates beyond ${this.inflateLimit.maxRatio} bytes of CSV per gzip byte (${this.#uncompressedBytes} from ${this.#compressedBytes}): refused as a gzip bomb (KBC_TABLE_SYNC_MAX_INFLATE_RATIO)`,
+    );
+  }
+
+  #badSlice(): Error {
+    if (this.#gunzipError instanceof SliceBombError) return this.#gunzipError;
     const reason = this.#gunzipError?.message ?? 'the slice is empty, not even a gzip header';
     return new BadSliceError(`the slice is not a complete gzip stream (${reason})`);
   }

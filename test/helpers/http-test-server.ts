@@ -1,4 +1,9 @@
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import {
+  createServer,
+  type IncomingHttpHeaders,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 /**
@@ -14,6 +19,8 @@ export interface ScriptedAnswer {
   readonly raw?: Buffer;
   /** Destroy the socket instead of answering (after the request body was read). */
   readonly destroy?: boolean;
+  /** Writes the whole answer itself (streaming, trickling, endless bodies); the rest is ignored. */
+  readonly respond?: (res: ServerResponse) => void;
 }
 
 export interface RecordedRequest {
@@ -78,6 +85,10 @@ export async function startHttpTestServer(): Promise<HttpTestServer> {
               : next;
         if (answer.destroy) {
           req.socket.destroy();
+          return;
+        }
+        if (answer.respond) {
+          answer.respond(res);
           return;
         }
         const payload =

@@ -68,7 +68,8 @@ async function sourceSlices(): Promise<Buffer[]> {
     masker,
   });
   const bodies: Buffer[] = [];
-  for (const slice of source.slices) bodies.push(await readBody((await source.open(slice)).body));
+  for (const slice of source.slices)
+    bodies.push(await readBody((await source.open(slice)).body, 1e9, 'slice'));
   return bodies;
 }
 

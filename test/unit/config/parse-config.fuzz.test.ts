@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { ACTIONS } from '../../../src/config/action-names.js';
 import { parseConfig } from '../../../src/config/parse-config.js';
 import type { ParseResult } from '../../../src/config/types.js';
+import { SecretMasker } from '../../../src/secrets.js';
 
 const TOKEN = '2134-88291-mCkuU3xgVqLzAbcdefSOURCE';
 const DEST_TOKEN = '9999-11111-destinationTokenValueDEST';
@@ -203,5 +204,96 @@ describe('parseConfig fuzz', () => {
       return checkResult(input, parseConfig(input));
     });
     expect(valid).toEqual([false, false, false, false, false]);
+  });
+});
+
+/** Characters that may not reach a log line raw: C0, DEL, C1, line separators, bidi controls. */
+// eslint-disable-next-line no-control-regex
+const UNSAFE_CHARS = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/;
+const SAFE_NAME = /^[A-Za-z0-9_-]{1,96}$/;
+
+/** Names: Keboola-valid parts, hostile strings, and token shapes, combined as ids or alone. */
+const namePart = fc.oneof(
+  fc.stringMatching(/^[A-Za-z0-9_-]{1,20}$/),
+  fc.string({ unit: 'binary', maxLength: 30 }),
+  fc.constantFrom('a/b', '/tmp/x', '..', '.', 'x?y=1', 'a b\tc\u0001', 'x'.repeat(300), 't\u202e'),
+  fc.constantFrom('t\n{"level":"error"}', 'ok\u2028line', '%2e%2e', 'c-x%2Fy'),
+);
+const hostileName = fc.oneof(
+  namePart,
+  fc
+    .tuple(fc.constantFrom('in', 'out', 'sys', 'x', ''), namePart, namePart)
+    .map((p) => p.join('.')),
+  fc.stringMatching(/^[A-Za-z0-9]{40}$/).map((tail) => `1234-56789-${tail}`),
+  fc.stringMatching(/^[A-Za-z0-9_-]{8,30}$/).map((tail) => `kbc_pat_${tail}`),
+  fc.stringMatching(/^[A-Za-z0-9_-]{8,30}$/).map((tail) => `kbc_at_${tail}`),
+);
+
+function isTokenShaped(text: string): boolean {
+  return /\d+-\d+-[A-Za-z0-9]{40}|kbc_(pat|at)_/.test(text);
+}
+
+/** Whether Keboola's naming rules accept it as a table name or a full id (in/out[/sys]). */
+function acceptable(name: string, stages: readonly string[]): boolean {
+  if (isTokenShaped(name)) return false;
+  const parts = name.split('.');
+  if (parts.length === 1) return SAFE_NAME.test(name);
+  return (
+    parts.length === 3 &&
+    stages.includes(parts[0] ?? '') &&
+    parts.slice(1).every((p) => SAFE_NAME.test(p))
+  );
+}
+
+describe('parseConfig fuzz: names and masking', () => {
+  it('accepts exactly the names Keboola allows, and never shows a token or a raw control character', () => {
+    fc.assert(
+      fc.property(hostileName, hostileName, (name, destination) => {
+        const input = {
+          parameters: { '#token': TOKEN, region: 'eu', tables: [{ name, destination }] },
+        };
+        const result = parseConfig(input);
+        const expectedOk =
+          acceptable(name, ['in', 'out', 'sys']) && acceptable(destination, ['in', 'out']);
+        expect(result.ok).toBe(expectedOk);
+        if (result.ok) {
+          // Accepted names are plain file and URL path segments.
+          for (const table of result.config.tables) {
+            expect(table.name).not.toMatch(/[/\\?#%\s]/);
+            expect(table.destination ?? '').not.toMatch(/[/\\?#%\s]/);
+          }
+          return;
+        }
+        const text = result.problems.join(' | ');
+        expect(text).not.toMatch(UNSAFE_CHARS);
+        for (const value of [name, destination]) {
+          if (isTokenShaped(value)) expect(text).not.toContain(value);
+        }
+      }),
+      { seed: 20261129, numRuns: 3000 },
+    );
+  });
+
+  it('the masker hides every token-shaped value, whatever surrounds it', () => {
+    const tokens = fc.oneof(
+      fc
+        .tuple(fc.nat(99999), fc.nat(99999), fc.stringMatching(/^[A-Za-z0-9]{40}$/))
+        .map(([a, b, tail]) => `${a}-${b}-${tail}`),
+      fc.stringMatching(/^[A-Za-z0-9_-]{8,40}$/).map((tail) => `kbc_pat_${tail}`),
+      fc.stringMatching(/^[A-Za-z0-9_-]{8,40}$/).map((tail) => `kbc_at_${tail}`),
+    );
+    const masker = new SecretMasker();
+    fc.assert(
+      fc.property(
+        fc.string({ maxLength: 20 }),
+        tokens,
+        fc.constantFrom(' ', '"', '/', '=', '\n', ''),
+        (around, token, sep) => {
+          const text = `${around}${sep}${token}${sep === '' ? ' ' : sep}${around}`;
+          expect(masker.mask(text)).not.toContain(token);
+        },
+      ),
+      { seed: 20261130, numRuns: 2000 },
+    );
   });
 });

@@ -1,6 +1,7 @@
 /**
  * The one retry policy of the Storage API client and the object-store transfers (pure: no I/O, no
- * clock, no randomness of its own). Facts: docs/storage-api-notes.md, Maintenance, rate limits and retries.
+ * clock, no randomness of its own). Used by src/retry/retrier.ts. Facts: docs/storage-api-notes.md,
+ * Maintenance, rate limits and retries; behaviour: docs/storage-client.md.
  *
  * Which failures are transient:
  * - network errors (ECONNRESET, ECONNREFUSED, ETIMEDOUT, ECONNABORTED, EPIPE, EAI_AGAIN, socket

@@ -7,7 +7,7 @@ import {
   parseRetryAfterSeconds,
   withinBudget,
   type FailureFacts,
-} from '../../../src/storage/retry-policy.js';
+} from '../../../src/retry/retry-policy.js';
 
 describe('isRetryable', () => {
   it.each<[string, FailureFacts, boolean, boolean]>([

@@ -1,0 +1,36 @@
+import { UserError } from './errors.js';
+
+/**
+ * Filesystem faults as user errors (docs/configuration.md, "The data folder"): the data folder,
+ * the state file and the output tree share one wording, one sentence naming the path.
+ */
+
+/** A fault of the machine the job runs on: a folder missing, read-only, of the wrong kind, full. */
+export class EnvironmentError extends UserError {
+  override name = 'EnvironmentError';
+}
+
+/**
+ * One sentence for a filesystem error, or undefined when the error is not about the
+ * environment (then it is a bug and keeps its stack). `context` starts the sentence.
+ */
+export function describeFsError(error: unknown, context: string): EnvironmentError | undefined {
+  const code = (error as NodeJS.ErrnoException | null)?.code;
+  const reasons: Record<string, string> = {
+    ENOENT: 'it does not exist',
+    ENOTDIR: 'a part of the path is not a folder',
+    EACCES: 'permission denied (check the owner and mode, or run with --user)',
+    EPERM: 'the operation is not permitted (check the owner and mode)',
+    EROFS: 'the filesystem is read-only',
+    ENOSPC: 'no space is left on the device',
+    EDQUOT: 'the disk quota is exhausted',
+    EISDIR: 'it is a folder where a file is expected',
+    EEXIST: 'something of another kind is already there',
+    ENAMETOOLONG: 'the name is too long for the filesystem',
+    EXDEV: 'it is on another filesystem than the data folder',
+    ELOOP: 'it is a loop of symlinks',
+  };
+  const reason = code === undefined ? undefined : reasons[code];
+  if (reason === undefined) return undefined;
+  return new EnvironmentError(`${context}: ${reason} (${code}).`, { cause: error });
+}

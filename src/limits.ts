@@ -1,0 +1,64 @@
+/**
+ * Every cap, deadline and rate of the job in one place, with its environment override.
+ * docs/limits.md documents each one; the defaults suit production, tests set small values.
+ */
+export interface Limits {
+  /** Total deadline of one Storage API or object-store request, headers and body. */
+  readonly requestTimeoutMs: number;
+  /** Deadline of each request before the stack has answered once (first contact). */
+  readonly firstContactTimeoutMs: number;
+  /** Cap of one Storage API answer, decompressed. */
+  readonly maxAnswerBytes: number;
+  /** Cap of one sliced file's manifest. */
+  readonly maxManifestBytes: number;
+  /** A slice attempt that moves fewer than this many bytes in one window is aborted and retried. */
+  readonly minSliceBytesPerWindow: number;
+  /** The window of the minimum progress rate. */
+  readonly sliceProgressWindowMs: number;
+  /** A slice inflating beyond this ratio (CSV bytes per gzip byte) is refused as a gzip bomb. */
+  readonly maxInflateRatio: number;
+  /** The ratio is only judged after this many CSV bytes (tiny slices have odd ratios). */
+  readonly inflateRatioFloorBytes: number;
+  /** Cap of config.json. */
+  readonly maxConfigBytes: number;
+}
+
+const MIB = 1024 * 1024;
+
+export const DEFAULT_LIMITS: Limits = {
+  requestTimeoutMs: 120_000,
+  firstContactTimeoutMs: 10_000,
+  maxAnswerBytes: 32 * MIB,
+  maxManifestBytes: 16 * MIB,
+  minSliceBytesPerWindow: 16 * 1024,
+  sliceProgressWindowMs: 60_000,
+  maxInflateRatio: 500,
+  inflateRatioFloorBytes: 64 * MIB,
+  maxConfigBytes: 4 * MIB,
+};
+
+/** The environment variable of each limit and the unit it is given in. */
+const OVERRIDES: Record<keyof Limits, { readonly name: string; readonly unit: number }> = {
+  requestTimeoutMs: { name: 'KBC_TABLE_SYNC_REQUEST_TIMEOUT_S', unit: 1000 },
+  firstContactTimeoutMs: { name: 'KBC_TABLE_SYNC_FIRST_CONTACT_TIMEOUT_S', unit: 1000 },
+  maxAnswerBytes: { name: 'KBC_TABLE_SYNC_MAX_ANSWER_MB', unit: MIB },
+  maxManifestBytes: { name: 'KBC_TABLE_SYNC_MAX_MANIFEST_MB', unit: MIB },
+  minSliceBytesPerWindow: { name: 'KBC_TABLE_SYNC_MIN_SLICE_BYTES', unit: 1 },
+  sliceProgressWindowMs: { name: 'KBC_TABLE_SYNC_SLICE_PROGRESS_WINDOW_S', unit: 1000 },
+  maxInflateRatio: { name: 'KBC_TABLE_SYNC_MAX_INFLATE_RATIO', unit: 1 },
+  inflateRatioFloorBytes: { name: 'KBC_TABLE_SYNC_INFLATE_FLOOR_MB', unit: MIB },
+  maxConfigBytes: { name: 'KBC_TABLE_SYNC_MAX_CONFIG_MB', unit: MIB },
+};
+
+/** The limits with the overrides found in `env` (positive numbers; anything else is ignored). */
+export function limitsFromEnv(env: Readonly<Record<string, string | undefined>>): Limits {
+  const limits: Record<string, number> = { ...DEFAULT_LIMITS };
+  for (const [key, { name, unit }] of Object.entries(OVERRIDES)) {
+    const raw = env[name];
+    const value = Number(raw);
+    if (raw !== undefined && raw !== '' && Number.isFinite(value) && value > 0) {
+      limits[key] = Math.round(value * unit);
+    }
+  }
+  return limits as unknown as Limits;
+}

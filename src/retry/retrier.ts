@@ -1,0 +1,142 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import pRetry from 'p-retry';
+import {
+  DEFAULT_RETRY_OPTIONS,
+  delayMs,
+  isRetryable,
+  type FailureFacts,
+  type RequestKind,
+  type RetryOptions,
+  withinBudget,
+} from './retry-policy.js';
+
+/**
+ * The one retry loop of the job, shared by the Storage API client (`src/storage/`) and the
+ * object-store transfers (`src/objects/`). It knows nothing about either: an error tells the loop
+ * what happened through its `retryFacts` (see {@link RetryFactsCarrier}), or through the
+ * `factsOf` function the caller passes. Leaf module: imports only the pure policy and p-retry.
+ */
+
+export type SleepFn = (ms: number, signal?: AbortSignal) => Promise<void>;
+
+/** Facts plus the server's Retry-After, as read from one failed attempt. */
+export type AttemptFacts = FailureFacts & { readonly retryAfterSeconds?: number | undefined };
+
+/** An error that states its own retry facts (object-store errors, Storage API errors). */
+export interface RetryFactsCarrier {
+  readonly retryFacts: AttemptFacts;
+}
+
+/** The few logger methods the retrier uses (pino's signature). */
+export interface RetryLogger {
+  warn(object: object, message: string): void;
+  debug(object: object, message: string): void;
+}
+
+export interface RetryContext {
+  readonly kind: RequestKind;
+  /** `METHOD /path`, for log lines (no query string). */
+  readonly description: string;
+  readonly signal?: AbortSignal | undefined;
+}
+
+export interface RetrierOptions {
+  readonly retry?: Partial<RetryOptions> | undefined;
+  /** Masks a log line before it is written (secret values, token shapes). */
+  readonly mask: (text: string) => string;
+  readonly logger?: RetryLogger | undefined;
+  readonly sleep?: SleepFn | undefined;
+  readonly now?: (() => number) | undefined;
+  readonly random?: (() => number) | undefined;
+  /** Reads the facts of a failure; by default the error's own `retryFacts`. */
+  readonly factsOf?: ((error: unknown) => AttemptFacts) | undefined;
+}
+
+export type Retrier = <T>(
+  operation: (attempt: number) => Promise<T>,
+  context: RetryContext,
+) => Promise<T>;
+
+/** Default abortable sleep. */
+export const realSleep: SleepFn = async (ms, signal) => {
+  await delay(ms, undefined, signal ? { signal } : undefined);
+};
+
+const provenNotStarted = new WeakSet<object>();
+
+/** Marks a job-start failure whose job was looked up and not found: posting again is safe. */
+export function markProvenNotStarted(error: unknown): void {
+  if (typeof error === 'object' && error !== null) provenNotStarted.add(error);
+}
+
+/** Whether {@link markProvenNotStarted} was called for this error. */
+export function isProvenNotStarted(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && provenNotStarted.has(error);
+}
+
+/** The facts an error carries in `retryFacts`, or none (a bug, a user error: permanent). */
+export function carriedFacts(error: unknown): AttemptFacts {
+  const carrier = error as Partial<RetryFactsCarrier> | null;
+  const facts = carrier && typeof carrier === 'object' ? carrier.retryFacts : undefined;
+  return { ...facts, provenNotStarted: isProvenNotStarted(error) };
+}
+
+/**
+ * Builds the retry loop (p-retry without its own timers): after each failure the pure policy
+ * decides whether to retry, how long to wait (honouring Retry-After) and whether the budget allows
+ * it; the wait uses the injected `sleep` and ends at once when `context.signal` aborts. Errors are
+ * rethrown unchanged. Each decision is logged at debug level, each retry as a warning.
+ */
+export function createRetrier(options: RetrierOptions): Retrier {
+  const retryOptions: RetryOptions = { ...DEFAULT_RETRY_OPTIONS, ...options.retry };
+  const now = options.now ?? Date.now;
+  const sleep = options.sleep ?? realSleep;
+  const random = options.random ?? Math.random;
+  const factsOf = options.factsOf ?? carriedFacts;
+  return async (operation, context) => {
+    const startMs = now();
+    return pRetry(operation, {
+      retries: Math.max(0, retryOptions.maxAttempts - 1),
+      minTimeout: 0,
+      maxTimeout: 0,
+      factor: 1,
+      signal: context.signal,
+      shouldRetry: async ({ error, attemptNumber }) => {
+        if (context.signal?.aborted) return false;
+        const facts = factsOf(error);
+        const retryable = isRetryable(facts, context.kind);
+        const waitMs = delayMs(attemptNumber, facts.retryAfterSeconds, random, retryOptions);
+        const fits = withinBudget(attemptNumber, now() - startMs, waitMs, retryOptions);
+        const decision = !retryable ? 'permanent' : fits ? 'retry' : 'budget spent';
+        options.logger?.debug(
+          { attempt: attemptNumber, decision, ...(decision === 'retry' && { waitMs }) },
+          options.mask(`retry decision for ${context.description}: ${decision}`),
+        );
+        if (decision !== 'retry') return false;
+        options.logger?.warn(
+          { attempt: attemptNumber, waitMs },
+          options.mask(`${context.description} failed (${error.message}); retrying`),
+        );
+        await sleep(waitMs, context.signal);
+        return true;
+      },
+    });
+  };
+}
+
+/** The error code of a network failure, as the retry policy knows them. */
+export function networkCodeOf(error: unknown): string {
+  const record = error as { code?: unknown; message?: unknown; cause?: unknown } | null;
+  if (record && typeof record === 'object') {
+    if (typeof record.code === 'string' && record.code !== 'ERR_BAD_RESPONSE') return record.code;
+    if (typeof record.message === 'string' && record.message.includes('socket hang up')) {
+      return 'socket hang up';
+    }
+    // Axios: the connection broke after the headers, in the middle of the body.
+    if (typeof record.message === 'string' && record.message.includes('stream has been aborted')) {
+      return 'ECONNRESET';
+    }
+    if (record.cause) return networkCodeOf(record.cause);
+  }
+  return 'UNKNOWN';
+}

@@ -1,0 +1,343 @@
+/**
+ * The job against a hostile stack (issue 14): a loopback server that plays the Storage API and
+ * the S3 file storage badly. Every case runs the built job as a real child process and asserts
+ * the exit code, the one sentence, a peak RSS under 200 MB, a generous wall-time bound (proof that
+ * a deadline exists, not a tuned timing), nothing left in out/tables, and no secret anywhere.
+ * Deadlines and rates are set small through the documented environment knobs (docs/limits.md).
+ */
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { gzipSync } from 'node:zlib';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  fileJson,
+  HOSTILE_TOKEN,
+  MANIFEST_PATH,
+  manifestOf,
+  SLICE_CSV,
+  SLICE_PATH,
+  STORAGE,
+  endless,
+  startHostileStack,
+  streamed,
+  tableJson,
+  trickle,
+  type HostileStack,
+} from '../helpers/hostile-stack.js';
+import { runJobProcess, type JobProcessResult } from '../helpers/job-process.js';
+import { listFiles, makeDataDir, removeDir } from '../helpers/run-cli.js';
+import { expectNoSecrets } from '../helpers/secret-scan.js';
+import { join } from 'node:path';
+
+const MB = 1_000_000;
+const PEAK_RSS_LIMIT_BYTES = 200 * MB;
+
+let stack: HostileStack;
+const dirs: string[] = [];
+
+beforeEach(async () => {
+  stack = await startHostileStack();
+});
+afterEach(async () => {
+  await stack.close();
+});
+afterAll(async () => {
+  for (const dir of dirs) await removeDir(dir);
+});
+
+interface Outcome extends JobProcessResult {
+  readonly dataDir: string;
+  readonly tables: string[];
+}
+
+async function runJob(
+  env: Record<string, string> = {},
+  config: unknown = stack.config(),
+  options: { signalWhen?: { pattern: RegExp; signal: NodeJS.Signals } } = {},
+): Promise<Outcome> {
+  const dataDir = await makeDataDir(config);
+  dirs.push(dataDir);
+  const result = await runJobProcess(['--data', dataDir], {
+    env: { ...stack.env, ...env },
+    timeoutMs: 60_000,
+    ...options,
+  });
+  const tables = await listFiles(join(dataDir, 'out', 'tables'));
+  return { ...result, dataDir, tables };
+}
+
+/** The assertions every hostile case shares. */
+async function expectContained(
+  outcome: Outcome,
+  expected: { code: number; sentence: RegExp; maxWallMs: number },
+): Promise<void> {
+  expect(outcome.stderr, outcome.stdout.slice(-3000)).toMatch(expected.sentence);
+  expect(outcome.code).toBe(expected.code);
+  expect(outcome.stderr).not.toMatch(/^\s+at /m);
+  expect(outcome.peakRssBytes).toBeLessThan(PEAK_RSS_LIMIT_BYTES);
+  expect(outcome.wallMs).toBeLessThan(expected.maxWallMs);
+  expect(outcome.tables).toEqual([]);
+  await expectNoSecrets(stack.secrets, outcome, outcome.dataDir);
+}
+
+describe('a well-behaved stack (the baseline the hostile cases change)', () => {
+  it('copies the table, and debug: true logs each request and no secret', async () => {
+    const outcome = await runJob({}, stack.config({}, { debug: true }));
+    expect(outcome.stderr).toBe('');
+    expect(outcome.code).toBe(0);
+    expect(outcome.tables).toEqual(['t.csv.manifest', 't.csv/part-00000.csv.gz']);
+    expect(outcome.stdout).toMatch(
+      /"level":"debug".*"method":"GET","path":"\/v2\/storage\/tokens\/verify","status":200,"durationMs":\d+/,
+    );
+    expect(outcome.stdout).toContain(`GET ${STORAGE}/files/7 → 200`);
+    expect(outcome.stdout).not.toContain('federationToken');
+    expect(outcome.peakRssBytes).toBeLessThan(PEAK_RSS_LIMIT_BYTES);
+    await expectNoSecrets(stack.secrets, outcome, outcome.dataDir);
+  });
+});
+
+describe('unbounded answers are capped', () => {
+  it('a gzip answer to tokens/verify inflating past the cap', async () => {
+    const bomb = gzipSync(Buffer.alloc(40 * 1024 * 1024, 0x20));
+    stack.route('GET', `${STORAGE}/tokens/verify`, {
+      status: 200,
+      raw: bomb,
+      headers: { 'Content-Type': 'application/json', 'Content-Encoding': 'gzip' },
+    });
+    await expectContained(await runJob(), {
+      code: 2,
+      sentence: /Storage API GET \/v2\/storage\/tokens\/verify answered more than 32 MiB/,
+      maxWallMs: 30_000,
+    });
+  });
+
+  it('an endless chunked answer to the table list', async () => {
+    stack.route(
+      'GET',
+      `${STORAGE}/buckets/in.c-src/tables`,
+      streamed({ 'Content-Type': 'application/json' }, endless(Buffer.alloc(64 * 1024, 0x5b))),
+    );
+    await expectContained(await runJob(), {
+      code: 2,
+      sentence:
+        /Storage API GET \/v2\/storage\/buckets\/in\.c-src\/tables answered more than 32 MiB/,
+      maxWallMs: 30_000,
+    });
+  });
+
+  it('an endless manifest', async () => {
+    stack.route('GET', MANIFEST_PATH, streamed({}, endless(Buffer.alloc(64 * 1024, 0x20))));
+    await expectContained(await runJob(), {
+      code: 2,
+      sentence: /The manifest of file 7 is larger than 16 MiB/,
+      maxWallMs: 30_000,
+    });
+  });
+});
+
+describe('trickling servers meet a total deadline or a minimum rate', () => {
+  it('tokens/verify one byte at a time: the first contact deadline', async () => {
+    stack.route(
+      'GET',
+      `${STORAGE}/tokens/verify`,
+      streamed({}, trickle(Buffer.from('{"id":"1"}'), 300)),
+    );
+    await expectContained(await runJob({ KBC_TABLE_SYNC_FIRST_CONTACT_TIMEOUT_S: '1' }), {
+      code: 1,
+      sentence: new RegExp(
+        `Cannot reach the Storage API at ${stack.url}: it did not answer within 1 s`,
+      ),
+      maxWallMs: 20_000,
+    });
+  });
+
+  it('the manifest one byte at a time: the total request deadline, retried within the budget', async () => {
+    stack.route('GET', MANIFEST_PATH, streamed({}, trickle(manifestOf(SLICE_PATH), 300)));
+    const outcome = await runJob({
+      KBC_TABLE_SYNC_REQUEST_TIMEOUT_S: '1',
+      KBC_TABLE_SYNC_RETRY_BUDGET_MS: '2500',
+    });
+    await expectContained(outcome, {
+      code: 2,
+      sentence: /GET manifest aws kbc-files\/exp-1\/t\.csv\.gzmanifest did not finish within 1 s/,
+      maxWallMs: 30_000,
+    });
+  });
+
+  it('a valid slice one byte at a time: the minimum progress rate, then the slice retries run out', async () => {
+    const slice = gzipSync(Buffer.from(SLICE_CSV));
+    stack.route(
+      'GET',
+      SLICE_PATH,
+      streamed({ 'Content-Length': String(slice.length) }, trickle(slice, 400)),
+    );
+    const outcome = await runJob({
+      KBC_TABLE_SYNC_MIN_SLICE_BYTES: '1000',
+      KBC_TABLE_SYNC_SLICE_PROGRESS_WINDOW_S: '0.5',
+    });
+    await expectContained(outcome, {
+      code: 2,
+      sentence: /moved \d+ bytes in 1 s, below the minimum of 1000/,
+      maxWallMs: 40_000,
+    });
+  });
+});
+
+describe('answers are checked', () => {
+  it('garbage JSON from tokens/verify', async () => {
+    stack.route('GET', `${STORAGE}/tokens/verify`, {
+      status: 200,
+      raw: Buffer.from('<html>\u0000garbage{{{'),
+    });
+    await expectContained(await runJob(), {
+      code: 2,
+      sentence: /tokens\/verify/,
+      maxWallMs: 20_000,
+    });
+  });
+
+  it('an empty manifest for a file of more than 0 bytes', async () => {
+    stack.route('GET', MANIFEST_PATH, { status: 200, raw: manifestOf() });
+    await expectContained(await runJob(), {
+      code: 2,
+      sentence: /The manifest of file 7 lists no slices, but the file holds \d+ bytes/,
+      maxWallMs: 20_000,
+    });
+  });
+
+  it('a manifest entry on another bucket or host', async () => {
+    stack.route('GET', MANIFEST_PATH, {
+      status: 200,
+      raw: Buffer.from(
+        JSON.stringify({ entries: [{ url: 's3://evil-bucket/exp-1/t.csv.gz0000_part_00.gz' }] }),
+      ),
+    });
+    await expectContained(await runJob(), {
+      code: 2,
+      sentence: /manifest|outside/i,
+      maxWallMs: 20_000,
+    });
+  });
+
+  it('a gzip bomb of empty lines is refused by its inflation ratio', async () => {
+    const bomb = gzipSync(Buffer.alloc(80 * 1024 * 1024, 0x0a), { level: 9 });
+    stack.route('GET', SLICE_PATH, { status: 200, raw: bomb });
+    stack.route('GET', `${STORAGE}/files/7`, {
+      status: 200,
+      body: fileJson(stack.url, bomb.length),
+    });
+    await expectContained(await runJob(), {
+      code: 2,
+      sentence: /refused as a gzip bomb/,
+      maxWallMs: 30_000,
+    });
+  });
+
+  it('a full export with more records than the table has', async () => {
+    const slice = gzipSync(Buffer.from('"1","a"\n"2","b"\n"3","c"\n"4","d"\n"5","e"\n'));
+    stack.route('GET', SLICE_PATH, { status: 200, raw: slice });
+    await expectContained(await runJob(), {
+      code: 2,
+      sentence: /the export holds 5 records, but the source table has only 2 rows/,
+      maxWallMs: 20_000,
+    });
+  });
+
+  it('fewer records than the table has is a warning only', async () => {
+    stack.route('GET', `${STORAGE}/tables/in.c-src.t`, { status: 200, body: tableJson(3) });
+    stack.route('GET', `${STORAGE}/buckets/in.c-src/tables`, { status: 200, body: [tableJson(3)] });
+    const outcome = await runJob();
+    expect(outcome.code).toBe(0);
+    expect(outcome.stderr).toMatch(/held 2 rows, fewer than the table's 3/);
+  });
+
+  it('a Date far in the future is not used as a watermark', async () => {
+    const far = 'Tue, 01 Jan 2999 00:00:00 GMT';
+    stack.route('GET', `${STORAGE}/tokens/verify`, { ...verifyAnswer(), headers: { Date: far } });
+    await expectContained(await runJob({}, stack.config({ changedSince: 'lastRun' })), {
+      code: 2,
+      sentence: /Date header \(2999-01-01T00:00:00\.000Z\) is \d+ day\(s\) ahead/,
+      maxWallMs: 20_000,
+    });
+  });
+});
+
+describe('an unreachable stack fails fast', () => {
+  it('connection refused on the first call: exit 1 within 15 s, naming the URL', async () => {
+    const port = await closedPort();
+    const url = `http://127.0.0.1:${port}`;
+    const outcome = await runJob(
+      {},
+      {
+        parameters: { '#token': HOSTILE_TOKEN, url, tables: [{ name: 't' }] },
+      },
+    );
+    await expectContained(outcome, {
+      code: 1,
+      sentence: new RegExp(`^Cannot reach the Storage API at ${url}: the connection was refused`),
+      maxWallMs: 15_000,
+    });
+    expect(outcome.stdout).not.toContain('retrying');
+  });
+
+  it('SIGTERM while waiting between retries stops the job within 2 s', async () => {
+    stack.route('GET', `${STORAGE}/buckets/in.c-src/tables`, {
+      status: 503,
+      body: { error: 'busy' },
+      headers: { 'Retry-After': '30' },
+    });
+    const outcome = await runJob({ KBC_TABLE_SYNC_RETRY_AFTER_CAP_MS: '30000' }, stack.config(), {
+      signalWhen: { pattern: /retrying/, signal: 'SIGTERM' },
+    });
+    expect(outcome.code).not.toBe(0);
+    expect(outcome.exitAfterSignalMs).toBeLessThan(2_000);
+    expect(outcome.stderr).toMatch(/Received SIGTERM/);
+    expect(outcome.tables).toEqual([]);
+  });
+});
+
+describe('signals are honoured in every phase', () => {
+  it.each(['SIGTERM', 'SIGINT'] as const)(
+    '%s during a slice transfer: stopped within 2 s, nothing in out/tables',
+    async (signal) => {
+      const slice = gzipSync(Buffer.from(SLICE_CSV));
+      stack.route(
+        'GET',
+        SLICE_PATH,
+        streamed({ 'Content-Length': String(slice.length) }, trickle(slice, 1000)),
+      );
+      const outcome = await runJob({}, stack.config(), {
+        signalWhen: { pattern: /Exporting/, signal },
+      });
+      expect(outcome.code).not.toBe(0);
+      expect(outcome.exitAfterSignalMs).toBeLessThan(2_000);
+      expect(outcome.stderr).toMatch(new RegExp(`Received ${signal}`));
+      expect(outcome.tables).toEqual([]);
+    },
+  );
+});
+
+function verifyAnswer() {
+  return {
+    status: 200,
+    body: {
+      id: '67319',
+      isMasterToken: false,
+      canManageBuckets: false,
+      canManageTokens: false,
+      canReadAllFileUploads: false,
+      expires: null,
+      bucketPermissions: { 'in.c-src': 'read' },
+      owner: { id: 578, name: 'Hostile', region: 'us-east-1', fileStorageProvider: 'aws' },
+    },
+  };
+}
+
+/** A loopback port nothing listens on (bound, then released). */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
