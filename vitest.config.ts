@@ -14,6 +14,8 @@ const SLOW = [
   'test/integration/faults-matrix.test.ts',
   'test/integration/streaming-memory.test.ts',
   'test/integration/run-lock.test.ts',
+  'test/integration/hostile-server.test.ts',
+  'test/integration/hostile-environment.test.ts',
 ];
 
 export default defineConfig({

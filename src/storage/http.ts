@@ -20,8 +20,8 @@ import {
 } from '../retry/retry-policy.js';
 import type { SecretMasker } from '../secrets.js';
 
-export { markProvenNotStarted, networkCodeOf, realSleep } from '../retry/retrier.js';
-export type { Retrier, RetryContext, SleepFn } from '../retry/retrier.js';
+export { markProvenNotStarted, realSleep } from '../retry/retrier.js';
+export type { RetryContext, SleepFn } from '../retry/retrier.js';
 
 /**
  * The HTTP adapter of one Storage API project: one axios instance (base URL, token, run id,

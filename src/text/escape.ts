@@ -11,14 +11,6 @@ export function escapeForDisplay(text: string): string {
   return text.replace(UNSAFE, (char) => `\\u{${char.codePointAt(0)?.toString(16) ?? '0'}}`);
 }
 
-/** Whether the text holds a character {@link escapeForDisplay} would escape. */
-export function hasUnsafeCharacters(text: string): boolean {
-  UNSAFE.lastIndex = 0;
-  const found = UNSAFE.test(text);
-  UNSAFE.lastIndex = 0;
-  return found;
-}
-
 /**
  * The same characters as JSON `\uXXXX` escapes, for a JSON line that must stay valid JSON while
  * holding no raw control or bidirectional character (JSON.stringify leaves C1 and bidi raw).
