@@ -36,12 +36,20 @@ import { endpointsFromEnv } from './objects/endpoints.js';
 import { openSliceSink } from './objects/slice-sink.js';
 import { openSliceSource } from './objects/slice-source.js';
 import type { ObjectStoreEndpoints } from './objects/types.js';
-import { DataDirWriter } from './output/data-dir-writer.js';
+import { checkDataFolder } from './output/data-dir-check.js';
+import { DataDirWriter, WORK_DIR_NAME } from './output/data-dir-writer.js';
 import type { OutputWriter } from './output/output-writer.js';
 import { ProjectWriter } from './output/project-writer.js';
 import { peakRssBytes } from './progress/memory.js';
 import { TtyProgressView } from './progress/progress-bar.js';
-import { DEFAULT_TUNING, runSync, type RunRecord, type RunReport, type Tuning } from './run.js';
+import {
+  DEFAULT_TUNING,
+  interruptedMessage,
+  runSync,
+  type RunRecord,
+  type RunReport,
+  type Tuning,
+} from './run.js';
 import { SecretMasker } from './secrets.js';
 import type { RetryOptions } from './retry/retry-policy.js';
 import type { PollOptions } from './storage/job-wait.js';
@@ -79,7 +87,14 @@ export async function main(io: Io): Promise<number> {
   try {
     ending = await execute(io, masker, record, session);
   } catch (error) {
-    ending = describeFailure(error, masker);
+    // After SIGTERM/SIGINT whatever broke off (an aborted request or retry wait) is the
+    // interruption, unless the user must fix something.
+    const interrupted =
+      io.signal.aborted && exitCodeFor(error) !== 1 && !(error instanceof InterruptedError);
+    ending = describeFailure(
+      interrupted ? new InterruptedError(interruptedMessage(io.signal), { cause: error }) : error,
+      masker,
+    );
   }
   if (session.summaryFile !== undefined) {
     ending = await writeSummary(session.summaryFile, record, ending, startedAtMs, masker);
@@ -181,6 +196,9 @@ async function execute(
   }
   // The cloud SDKs' own variables point transfers at emulators (docs/providers.md).
   const endpoints = endpointsFromEnv(io.env);
+  // Environment faults are found before any request and before the lock (which lives in out/):
+  // one sentence naming the path (docs/configuration.md, "The data folder").
+  await checkDataFolder(dataDir, { tables: !config.destination, workDirName: WORK_DIR_NAME });
   // One run per data folder (docs/locking.md); sync actions write nothing and take no lock.
   const lock = await lockDataDir(dataDir, { warn: (message) => logger.warn(message) });
   const signal = AbortSignal.any([io.signal, lock.lost]);

@@ -12,8 +12,6 @@ import {
 import { DEFAULT_LIMITS, type Limits } from './limits.js';
 import type { Logger } from './logger.js';
 import type { SliceSource } from './objects/types.js';
-import { checkDataFolder } from './output/data-dir-check.js';
-import { WORK_DIR_NAME } from './output/data-dir-writer.js';
 import type { OutputWriter, SyncContext, TableWriteResult } from './output/output-writer.js';
 import {
   destinationLabel,
@@ -129,8 +127,6 @@ export interface RunReport {
  */
 export async function runSync(deps: RunDeps): Promise<RunReport> {
   const { config, logger } = deps;
-  // Environment faults are found before any request: one sentence naming the path.
-  await checkDataFolder(deps.dataDir, { tables: !config.destination, workDirName: WORK_DIR_NAME });
   const auth = await authorizeSource(deps.source, config, deps.nowMs(), logger);
   const plans = await planRun(deps, auth);
   const previous = await readState(deps.dataDir);

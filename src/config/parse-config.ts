@@ -472,7 +472,9 @@ function readTableName(value: unknown, path: Path, problems: Problems): Read<str
   const name = readString(value, '"orders"', path, problems);
   if (name === BAD || name === undefined) return name;
   const hint = 'is neither a table name nor a full table id; use "orders" or "in.c-sales.orders"';
-  return checked(name, checkTableRef(name, ['in', 'out', 'sys'], hint), path, problems);
+  // A pattern (`*`, `sales_*`) follows the same rules with its wildcards standing for a character.
+  const asName = isPattern(name) ? name.replace(/[*?]/g, 'x') : name;
+  return checked(name, checkTableRef(asName, ['in', 'out', 'sys'], hint), path, problems);
 }
 
 /** Rule: a short name or a full id `stage.c-bucket.table` (stage in or out), by the naming rules. */

@@ -10,7 +10,14 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SeedInput } from 'keboola-storage-emulator';
 import { useEmulator } from '../helpers/emulator.js';
-import { exists, makeDataDir, removeDir, runCli, type CliResult } from '../helpers/run-cli.js';
+import {
+  exists,
+  listFiles,
+  makeDataDir,
+  removeDir,
+  runCli,
+  type CliResult,
+} from '../helpers/run-cli.js';
 import { expectNoSecrets } from '../helpers/secret-scan.js';
 
 const MASTERS = {
@@ -432,7 +439,8 @@ describe('run-time token checks', () => {
     const result = await syncRun(dir);
     expect(result.code).toBe(1);
     expect(result.stderr.trim()).toMatch(/The token is a master token: use a limited token/);
-    expect(await exists(join(dir, 'out', 'tables'))).toBe(false);
+    // The data folder was checked (out/tables exists), but no table was written.
+    expect(await listFiles(join(dir, 'out', 'tables'))).toEqual([]);
     await expectSecretsOnlyWherePromised(result, { dataDir: dir });
   });
 
