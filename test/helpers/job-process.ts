@@ -1,6 +1,5 @@
-import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { CLI } from './run-cli.js';
+import { startCliProcess } from './run-cli.js';
 
 /**
  * Runs the built job (`node dist/main.js`) as a real child process and measures it, for the cases
@@ -29,56 +28,35 @@ export interface JobProcessOptions {
 
 const POLL_MS = 20;
 
-export function runJobProcess(
+export async function runJobProcess(
   args: readonly string[],
   options: JobProcessOptions = {},
 ): Promise<JobProcessResult> {
   const startMs = Date.now();
-  const child = spawn(process.execPath, [CLI, ...args], {
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...options.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const run = startCliProcess(args, {
+    ...(options.env && { env: options.env }),
+    timeoutMs: options.timeoutMs ?? 60_000,
+    ...(options.signalWhen && { killWhen: options.signalWhen }),
   });
-  let stdout = '';
-  let stderr = '';
   let peakRssBytes = 0;
-  let signalledAtMs: number | undefined;
-  const watch = () => {
-    if (signalledAtMs === undefined && options.signalWhen?.pattern.test(stdout + stderr)) {
-      signalledAtMs = Date.now();
-      child.kill(options.signalWhen.signal);
-    }
-  };
-  child.stdout.on('data', (chunk: Buffer) => {
-    stdout += chunk.toString();
-    watch();
-  });
-  child.stderr.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-    watch();
-  });
   const poll = setInterval(() => {
-    void readPeakRss(child.pid).then((bytes) => {
+    void readPeakRss(run.child.pid).then((bytes) => {
       peakRssBytes = Math.max(peakRssBytes, bytes);
     });
   }, POLL_MS);
-  const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000);
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (code, signal) => {
-      clearInterval(poll);
-      clearTimeout(timer);
-      const endMs = Date.now();
-      resolve({
-        code,
-        signal,
-        stdout,
-        stderr,
-        peakRssBytes,
-        wallMs: endMs - startMs,
-        ...(signalledAtMs !== undefined && { exitAfterSignalMs: endMs - signalledAtMs }),
-      });
-    });
-  });
+  try {
+    const result = await run.done;
+    const endMs = Date.now();
+    const signalledAtMs = run.signalledAtMs;
+    return {
+      ...result,
+      peakRssBytes,
+      wallMs: endMs - startMs,
+      ...(signalledAtMs !== undefined && { exitAfterSignalMs: endMs - signalledAtMs }),
+    };
+  } finally {
+    clearInterval(poll);
+  }
 }
 
 async function readPeakRss(pid: number | undefined): Promise<number> {

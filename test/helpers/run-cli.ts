@@ -117,6 +117,8 @@ export interface CliProcess {
   readonly done: Promise<CliResult>;
   /** Sends a signal (no-op once exited). */
   kill(signal: NodeJS.Signals): void;
+  /** When `killWhen` sent its signal (epoch ms), if it did. */
+  readonly signalledAtMs: number | undefined;
 }
 
 /**
@@ -131,10 +133,10 @@ export function startCliProcess(args: readonly string[], options: RunCliOptions 
   });
   let stdout = '';
   let stderr = '';
-  let killed = false;
+  let signalledAtMs: number | undefined;
   const watch = () => {
-    if (!killed && options.killWhen?.pattern.test(stdout + stderr)) {
-      killed = true;
+    if (signalledAtMs === undefined && options.killWhen?.pattern.test(stdout + stderr)) {
+      signalledAtMs = Date.now();
       child.kill(options.killWhen.signal);
     }
   };
@@ -159,6 +161,9 @@ export function startCliProcess(args: readonly string[], options: RunCliOptions 
     done,
     kill: (signal) => {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    },
+    get signalledAtMs() {
+      return signalledAtMs;
     },
   };
 }
