@@ -5,6 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { networkCodeOf } from '../retry/retrier.js';
 import { isRetryable } from '../retry/retry-policy.js';
 import { ServiceError } from '../errors.js';
+import type { Logger } from '../logger.js';
 import {
   CredentialsExpiredError,
   describeTarget,
@@ -64,6 +65,32 @@ export const sendObjectRequest: ObjectHttp = (request) =>
     else if (Buffer.isBuffer(body)) req.end(body);
     else pipeline(body, req).catch((error: unknown) => req.destroy(error as Error));
   });
+
+/**
+ * `debug: true`: one line per object-store request, as for the Storage API: method, provider,
+ * bucket and key (never the signed query), status or network code, and duration.
+ */
+export function withDebugLog(http: ObjectHttp, logger: Logger | undefined): ObjectHttp {
+  if (!logger?.isLevelEnabled('debug')) return http;
+  return async (request) => {
+    const startMs = Date.now();
+    const line = (status: number | string) =>
+      logger.debug(
+        { method: request.method, status, durationMs: Date.now() - startMs },
+        `${request.method} ${describeTarget(request.target)} → ${status}`,
+      );
+    try {
+      const response = await http(request);
+      line(response.status);
+      return response;
+    } catch (error) {
+      line(
+        error instanceof ObjectStoreError ? (error.retryFacts.networkCode ?? 'failed') : 'failed',
+      );
+      throw error;
+    }
+  };
+}
 
 function networkError(request: ObjectRequest, error: unknown): ObjectStoreError {
   const code = request.signal?.aborted ? 'ABORTED' : networkCodeOf(error);

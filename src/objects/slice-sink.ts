@@ -8,7 +8,7 @@ import type { PreparedFile } from '../storage/types.js';
 import { writeAccessFor } from './access.js';
 import { CredentialsExpiredError, UploadCredentialsRefusedError } from './errors.js';
 import { locationOfPrepared, manifestBody, manifestKey } from './manifest.js';
-import { sendObjectRequest, type ObjectHttp } from './object-http.js';
+import { sendObjectRequest, withDebugLog, type ObjectHttp } from './object-http.js';
 import type { ProviderAccess } from './provider.js';
 import type { ObjectStoreEndpoints, SliceSink } from './types.js';
 
@@ -42,7 +42,7 @@ export interface SliceSinkDeps {
  * imported. `finish` sends a buffer and retries on its own.
  */
 export function openSliceSink(prepared: PreparedFile, deps: SliceSinkDeps): SliceSink {
-  const http = deps.http ?? sendObjectRequest;
+  const http = withDebugLog(deps.http ?? sendObjectRequest, deps.logger);
   const now = deps.now ?? Date.now;
   const retrying = createRetrier({ ...deps, mask: (text) => deps.masker.mask(text) });
   const location = locationOfPrepared(prepared);

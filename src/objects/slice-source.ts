@@ -20,6 +20,7 @@ import {
   isSuccess,
   readBody,
   sendObjectRequest,
+  withDebugLog,
   watchProgress,
   type ProgressRate,
   type ObjectHttp,
@@ -66,7 +67,7 @@ export async function openSliceSource(
   file: FileDetail,
   deps: SliceSourceDeps,
 ): Promise<SliceSource> {
-  const http = deps.http ?? sendObjectRequest;
+  const http = withDebugLog(deps.http ?? sendObjectRequest, deps.logger);
   const retrying = createRetrier({ ...deps, mask: (text) => deps.masker.mask(text) });
   const credentials = new CredentialHolder(file, deps, http);
   const location = locationOfFile(file);

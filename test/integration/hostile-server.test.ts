@@ -91,6 +91,11 @@ describe('a well-behaved stack (the baseline the hostile cases change)', () => {
     );
     expect(outcome.stdout).toContain(`GET ${STORAGE}/files/7 → 200`);
     expect(outcome.stdout).not.toContain('federationToken');
+    // Object-store requests too (the manifest and the slice): bucket and key, no signed query.
+    const objectLines = outcome.stdout.split('\n').filter((line) => /"msg":"GET aws /.test(line));
+    expect(objectLines.length).toBeGreaterThanOrEqual(2);
+    expect(objectLines.join('\n')).toMatch(/ → 200"/);
+    expect(objectLines.join('\n')).not.toMatch(/X-Amz-|\?/);
     expect(outcome.peakRssBytes).toBeLessThan(PEAK_RSS_LIMIT_BYTES);
     await expectNoSecrets(stack.secrets, outcome, outcome.dataDir);
   });
