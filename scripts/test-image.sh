@@ -284,13 +284,15 @@ check_no_secrets() { # NAME DATA_DIR
   ok "$1: no token in logs or outputs"
 }
 
-# stdout is pino JSON lines.
-check_json_logs() { # NAME
+# Under the Keboola runner's standard logging (KBC_RUNID, no GELF address): stdout is plain text
+# lines, none of them JSON, and a successful run writes nothing to stderr (docs/logging.md).
+check_runner_logs() { # NAME
   check "
-    const lines = fs.readFileSync(A, 'utf8').split('\n').filter((l) => l.trim());
-    const bad = lines.filter((l) => { try { JSON.parse(l); return false; } catch { return true; } });
-    if (bad.length) fail('stdout lines that are not JSON: ' + bad.slice(0, 3).join(' | '));
-    ok(lines.length + ' JSON log lines on stdout');" "$OUT/$1.stdout"
+    const lines = fs.readFileSync(A, 'utf8').split('\\n').filter((l) => l.trim());
+    const json = lines.filter((l) => { try { JSON.parse(l); return true; } catch { return false; } });
+    if (json.length) fail('stdout lines that are JSON: ' + json.slice(0, 3).join(' | '));
+    if (fs.readFileSync(B, 'utf8').trim()) fail('stderr is not empty on success');
+    ok(lines.length + ' text log lines on stdout, nothing on stderr');" "$OUT/$1.stdout" "$OUT/$1.stderr"
 }
 
 # Platform-mode output of TABLES under DIR: a sliced folder of gzip slices and a manifest with
@@ -348,7 +350,7 @@ scenario_keboola() {
     ok('out/state.json: ' + JSON.stringify(s).slice(0, 120));" "$dir/out/state.json"
   check_no_stray_files "$dir" "$SRC_TABLES"
   check_owner "$dir" "$RUN_UID" "$RUN_GID"
-  check_json_logs keboola
+  check_runner_logs keboola
   check_no_secrets keboola "$dir"
   cp "$dir/out/state.json" "$TMP/keboola-state.json"
 }
@@ -496,13 +498,13 @@ scenario_facts() {
     const c = readJson(A);
     const expect = (what, got, want) => { if (JSON.stringify(got) !== JSON.stringify(want)) fail(what + ' is ' + JSON.stringify(got) + ', expected ' + JSON.stringify(want)); };
     expect('User', c.User, '1000:1000');
-    expect('Entrypoint', c.Entrypoint, ['node', '/app/dist/main.js']);
+    expect('Entrypoint', c.Entrypoint, ['node', '--max-semi-space-size=1', '/app/dist/main.js']);
     expect('Cmd', c.Cmd ?? [], []);
     for (const e of ['NODE_ENV=production', 'HOME=/tmp']) if (!c.Env.includes(e)) fail('Env lacks ' + e);
     const labels = c.Labels ?? {};
     expect('version label', labels['org.opencontainers.image.version'], B);
     if (!labels['org.opencontainers.image.source']) fail('no org.opencontainers.image.source label');
-    ok('user 1000:1000, entrypoint node /app/dist/main.js, NODE_ENV=production, HOME=/tmp, labels version ' + B + ' and source');
+    ok('user 1000:1000, entrypoint node --max-semi-space-size=1 /app/dist/main.js, NODE_ENV=production, HOME=/tmp, labels version ' + B + ' and source');
   " "$OUT/config.json" "$(node -p 'require("./package.json").version')"
   local listing
   listing=$("$ENGINE" run --rm --entrypoint sh "$IMAGE" -c \
