@@ -22,11 +22,16 @@ export default defineConfig({
   resolve: {
     // The job's tests import the emulator only through its package name; in this repository
     // that name means the package's sources, so tests never run against a stale emulator/dist.
-    alias: {
-      'keboola-storage-emulator': fileURLToPath(
-        new URL('./emulator/src/index.ts', import.meta.url),
-      ),
-    },
+    alias: [
+      {
+        find: /^keboola-storage-emulator\/vitest$/,
+        replacement: fileURLToPath(new URL('./emulator/src/vitest.ts', import.meta.url)),
+      },
+      {
+        find: /^keboola-storage-emulator$/,
+        replacement: fileURLToPath(new URL('./emulator/src/index.ts', import.meta.url)),
+      },
+    ],
   },
   test: {
     restoreMocks: true,
