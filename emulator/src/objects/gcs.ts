@@ -4,9 +4,8 @@
  * downloads are shared (object-store.ts, auth.ts).
  */
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import { ByteCounter } from './fault-streams.js';
 import { GcsResumableUploads, parseUploadRange, type SessionAnswer } from './gcs-resumable.js';
-import type { PendingObject, StoredObject } from './object-files.js';
+import type { StoredObject } from './object-files.js';
 import { objectError, requestIdHeaders, sendError } from './responses.js';
 import type { ObjectRoute } from './routes.js';
 import {
@@ -128,15 +127,8 @@ export class GcsApi {
       await drain(req);
       answer = await this.#sessions.status(uploadId, range.totalBytes, this.ctx.nowMs());
     } else {
-      let chunk: PendingObject;
-      try {
-        chunk = await this.ctx.files.receive(req, [
-          new ByteCounter((n) => this.ctx.countBytesIn(n)),
-        ]);
-      } catch {
-        req.socket.destroy();
-        return;
-      }
+      const chunk = await this.ctx.receiveBody(req);
+      if (!chunk) return;
       answer = await this.#sessions.addChunk(uploadId, range, chunk, this.ctx.nowMs());
     }
     if (answer.kind === 'complete') {

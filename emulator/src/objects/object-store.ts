@@ -160,7 +160,14 @@ export class EmulatedObjectStore {
       files: this.#files,
       baseUrl: () => this.#baseUrl,
       nowMs: () => this.#clock.nowMs(),
-      countBytesIn: (bytes) => (this.#bytesIn += bytes),
+      receiveBody: async (req) => {
+        try {
+          return await this.#files.receive(req, [new ByteCounter((n) => (this.#bytesIn += n))]);
+        } catch {
+          req.socket.destroy();
+          return undefined;
+        }
+      },
       countPut: (provider) => (this.#counters[provider].puts += 1),
       addIssuedSecret: (secret) => this.#issuedSecrets.add(secret),
     };

@@ -6,7 +6,6 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { AuthResult } from './auth.js';
 import type { IssuedCredential } from './credentials.js';
-import { ByteCounter } from './fault-streams.js';
 import type { PendingObject, StoredObject } from './object-files.js';
 import { escapeXml, objectError, requestIdHeaders, sendError } from './responses.js';
 import type { ObjectRoute } from './routes.js';
@@ -116,15 +115,8 @@ export class S3Api {
       return;
     }
     if (operation.op === 'part') {
-      let part: PendingObject;
-      try {
-        part = await this.ctx.files.receive(req, [
-          new ByteCounter((n) => this.ctx.countBytesIn(n)),
-        ]);
-      } catch {
-        req.socket.destroy();
-        return;
-      }
+      const part = await this.ctx.receiveBody(req);
+      if (!part) return;
       const digestError = this.digestError(req, part, auth);
       if (digestError) {
         await this.ctx.files.discard(part);

@@ -3,8 +3,9 @@
  * (object-store.ts): its files, clock, base URL and counters.
  */
 import { once } from 'node:events';
+import type { IncomingMessage } from 'node:http';
 import type { Provider } from './credentials.js';
-import type { ObjectFiles } from './object-files.js';
+import type { ObjectFiles, PendingObject } from './object-files.js';
 
 export interface StoreContext {
   readonly files: ObjectFiles;
@@ -12,7 +13,11 @@ export interface StoreContext {
   baseUrl(): string;
   /** Emulator time. */
   nowMs(): number;
-  countBytesIn(bytes: number): void;
+  /**
+   * Receives a request body into a pending object, counting its bytes. On a broken body the
+   * socket is destroyed and the result is undefined: the caller answers nothing.
+   */
+  receiveBody(req: IncomingMessage): Promise<PendingObject | undefined>;
   countPut(provider: Provider): void;
   /** Records a value handed to a client that tests must never find in logs or outputs. */
   addIssuedSecret(secret: string): void;

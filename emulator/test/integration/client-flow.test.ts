@@ -6,8 +6,10 @@
  * global table list, preview, deletes) and their error bodies.
  */
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
+import { s3ClientFor } from '../helpers/sdk-clients.js';
 import type { SeedInput } from '../../src/index.js';
 import { useEmulator } from '../helpers/emulator.js';
 
@@ -75,18 +77,7 @@ async function waitForJob(job: Json): Promise<Json> {
 }
 
 function s3(credentials: Json): S3Client {
-  return new S3Client({
-    region: 'us-east-1',
-    endpoint: emulator.url,
-    forcePathStyle: true,
-    credentials: {
-      accessKeyId: String(credentials.AccessKeyId),
-      secretAccessKey: String(credentials.SecretAccessKey),
-      sessionToken: String(credentials.SessionToken),
-    },
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
+  return s3ClientFor(emulator.url, credentials);
 }
 
 /** files/prepare, then a PUT with the upload credentials (SSE as uploadParams ask). */

@@ -5,17 +5,14 @@
  * per provider, compared by SHA-256.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import {
-  GetObjectCommand,
-  HeadObjectCommand,
-  PutObjectCommand,
-  S3Client,
-} from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { Storage } from '@google-cloud/storage';
 import { OAuth2Client } from 'google-auth-library';
 import { describe, expect, it } from 'vitest';
+import { s3ClientFor } from '../helpers/sdk-clients.js';
 import type { SeedInput } from '../../src/index.js';
 import { useEmulator } from '../helpers/emulator.js';
 
@@ -84,19 +81,7 @@ async function rangedParts(
 }
 
 function s3Client(credentials: Json): S3Client {
-  return new S3Client({
-    region: 'us-east-1',
-    endpoint: emulator.url,
-    forcePathStyle: true,
-    credentials: {
-      accessKeyId: String(credentials.AccessKeyId),
-      secretAccessKey: String(credentials.SecretAccessKey),
-      sessionToken: String(credentials.SessionToken),
-    },
-    // aws-chunked bodies with trailing checksums are not emulated (see the README).
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
+  return s3ClientFor(emulator.url, credentials);
 }
 
 describe('S3 through @aws-sdk/client-s3 and @aws-sdk/lib-storage', () => {
