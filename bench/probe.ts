@@ -1,5 +1,5 @@
 /**
- * `node dist/.bench/bench/probe.js <GiB> <variant>...`: a quick memory/CPU probe of the platform
+ * `node .build/bench/probe.js <GiB> <variant>...`: a quick memory/CPU probe of the platform
  * job on one generated table (not the benchmark; for tuning). Each variant is
  * `name:NODE_FLAGS|ENV=V,ENV=V`, e.g. `semi2:--max-semi-space-size=2|`.
  */
@@ -9,12 +9,14 @@ import { join, resolve } from 'node:path';
 import { startEmulator } from 'keboola-storage-emulator';
 import { COLUMNS, CSV_BYTES_PER_ROW, SLICE_ROWS } from './bench-table.js';
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
+import { reapedChildrenCpuSeconds } from './measure.js';
 
 interface Probe {
   code: number | null;
   seconds: number;
+  cpuSeconds: number;
   peak: string;
   stdout: string;
   stderr: string;
@@ -23,6 +25,7 @@ interface Probe {
 /** Runs the job and keeps the /proc status fields at its highest VmRSS. */
 function probe(args: string[], env: NodeJS.ProcessEnv): Promise<Probe> {
   const started = performance.now();
+  const cpuBefore = reapedChildrenCpuSeconds();
   const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
@@ -36,6 +39,9 @@ function probe(args: string[], env: NodeJS.ProcessEnv): Promise<Probe> {
       const rss = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
       if (rss > best) {
         best = rss;
+        if (process.env.PROBE_SMAPS) {
+          writeFileSync(process.env.PROBE_SMAPS, readFileSync(`/proc/${child.pid}/smaps`));
+        }
         peak = ['VmRSS', 'RssAnon', 'RssFile', 'VmHWM', 'Threads']
           .map((k) => `${k} ${new RegExp(`${k}:\\s+(\\d+)`).exec(status)?.[1] ?? '?'}`)
           .join(', ');
@@ -47,12 +53,19 @@ function probe(args: string[], env: NodeJS.ProcessEnv): Promise<Probe> {
   return new Promise((resolve) => {
     child.once('close', (code) => {
       clearInterval(poll);
-      resolve({ code, seconds: (performance.now() - started) / 1000, peak, stdout, stderr });
+      resolve({
+        code,
+        seconds: (performance.now() - started) / 1000,
+        cpuSeconds: reapedChildrenCpuSeconds() - cpuBefore,
+        peak,
+        stdout,
+        stderr,
+      });
     });
   });
 }
 
-const ROOT = resolve(import.meta.dirname, '..', '..', '..');
+const ROOT = resolve(import.meta.dirname, '..', '..');
 const CLI = join(ROOT, 'dist', 'main.js');
 const TOKEN = `101-1001-${'b'.repeat(40)}`;
 const sizeGiB = Number(process.argv[2] ?? 1);
@@ -108,7 +121,7 @@ try {
     const m = await probe(args, env);
     await rm(dir, { recursive: true, force: true });
     process.stdout.write(
-      `${name}: exit ${m.code} ${m.seconds.toFixed(2)} s, ${m.peak} (kB), load ${loadavg()[0]?.toFixed(1)}\n`,
+      `${name}: exit ${m.code} ${m.seconds.toFixed(2)} s, CPU ${m.cpuSeconds.toFixed(2)} s, ${m.peak} (kB), load ${loadavg()[0]?.toFixed(1)}\n`,
     );
     if (m.code !== 0) process.stdout.write(m.stderr.slice(0, 2000));
     if (name.startsWith('log')) process.stdout.write(m.stderr.slice(-6000));
