@@ -15,7 +15,7 @@ const EMULATOR_IMPORT_MESSAGE =
  * (EMULATOR_IMPORT below), whatever its layer.
  */
 export const LAYERS = [
-  ['errors.ts', 'secrets.ts', 'text/', 'limits.ts', 'log/'],
+  ['errors.ts', 'secrets.ts', 'text/', 'limits.ts', 'log/', 'node-http.ts'],
   ['logger.ts', 'config/', 'fs-errors.ts'],
   ['retry/'],
   ['storage/'],

@@ -41,7 +41,7 @@ export class ServiceError extends Error {
 
 /**
  * A Storage API answered with a non-2xx status. Built at the HTTP boundary from the response body
- * (`error`, `code`, `exceptionId`); carries no request headers and no axios config.
+ * (`error`, `code`, `exceptionId`); carries no request headers.
  */
 export class StorageApiError extends Error {
   override name = 'StorageApiError';

@@ -1,6 +1,12 @@
-import gelfPro, { type Gelf } from 'gelf-pro';
-import tcpAdapter from 'gelf-pro/lib/adapter/tcp.js';
+import { createRequire } from 'node:module';
+import type { Gelf, GelfAdapter } from 'gelf-pro';
 import { pino } from 'pino';
+
+/**
+ * gelf-pro and its lodash are loaded when a GELF output is made, not with the job: most runs
+ * (a terminal, cron, Kubernetes) log elsewhere, and loading them costs about 4 MB of memory.
+ */
+const load = createRequire(import.meta.url);
 
 export interface GelfAddress {
   readonly host: string;
@@ -35,9 +41,11 @@ export class GelfOutput {
     private readonly fallback: (line: string) => void,
   ) {
     // Own instances: gelf-pro's module objects are shared singletons.
+    const gelfPro = load('gelf-pro') as Gelf;
+    const tcpAdapter = load('gelf-pro/lib/adapter/tcp.js') as GelfAdapter;
     const gelf = Object.create(gelfPro) as Gelf;
     gelf.setConfig({ adapterName: 'tcp', adapterOptions: { ...address } });
-    gelf.adapter = (Object.create(tcpAdapter) as typeof tcpAdapter).setOptions({
+    gelf.adapter = (Object.create(tcpAdapter) as GelfAdapter).setOptions({
       host: address.host,
       port: address.port,
       timeout: SEND_TIMEOUT_MS,

@@ -128,13 +128,9 @@ export function createRetrier(options: RetrierOptions): Retrier {
 export function networkCodeOf(error: unknown): string {
   const record = error as { code?: unknown; message?: unknown; cause?: unknown } | null;
   if (record && typeof record === 'object') {
-    if (typeof record.code === 'string' && record.code !== 'ERR_BAD_RESPONSE') return record.code;
+    if (typeof record.code === 'string') return record.code;
     if (typeof record.message === 'string' && record.message.includes('socket hang up')) {
       return 'socket hang up';
-    }
-    // Axios: the connection broke after the headers, in the middle of the body.
-    if (typeof record.message === 'string' && record.message.includes('stream has been aborted')) {
-      return 'ECONNRESET';
     }
     if (record.cause) return networkCodeOf(record.cause);
   }

@@ -23,7 +23,7 @@ export type RequestKind = 'idempotent' | 'jobStart';
 export interface FailureFacts {
   /** HTTP status of the answer; undefined for a network error. */
   readonly status?: number | undefined;
-  /** Node/axios error code of a network error (`ECONNRESET`, …) or `socket hang up`. */
+  /** Node's error code of a network error (`ECONNRESET`, …) or `socket hang up`. */
   readonly networkCode?: string | undefined;
   /** True for the 503 `{"status":"maintenance"}` body. */
   readonly maintenance?: boolean | undefined;

@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
 import { ServiceError, StorageApiError, TokenRevokedError, UserError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import {
@@ -19,17 +18,19 @@ import {
   type RetryOptions,
 } from '../retry/retry-policy.js';
 import type { SecretMasker } from '../secrets.js';
+import { AnswerOverCapError, sendHttp, type TransportResponse } from './http-transport.js';
 
 export { markProvenNotStarted, realSleep } from '../retry/retrier.js';
 export type { RetryContext, SleepFn } from '../retry/retrier.js';
 
 /**
- * The HTTP adapter of one Storage API project: one axios instance (base URL, token, run id,
- * user agent, gzip, caps) and one `withRetry` wrapper driven by the shared retry loop.
+ * The HTTP adapter of one Storage API project: its request headers (token, run id, user agent,
+ * gzip), caps and deadlines over `sendHttp`, and one `withRetry` wrapper driven by the shared
+ * retry loop.
  *
  * Every non-2xx answer becomes a {@link StorageApiError} here (built from the body's `error`,
  * `code`, `exceptionId`, or the maintenance body), every network failure a
- * {@link StorageNetworkError}; neither carries axios config, headers, the token or a query string.
+ * {@link StorageNetworkError}; neither carries headers, the token or a query string.
  *
  * Caps (docs/limits.md): an answer's body, decompressed, may hold at most `maxAnswerBytes`; each
  * request has a total deadline (`requestTimeoutMs`, headers and body together). Until the stack has
@@ -163,7 +164,9 @@ export function createStorageHttp(options: StorageHttpOptions): StorageHttp {
   options.masker.add(options.token);
   const retryOptions: RetryOptions = { ...DEFAULT_RETRY_OPTIONS, ...options.retry };
   const now = options.now ?? Date.now;
-  const instance = createAxios(options);
+  const baseUrl = options.url.replace(/\/+$/, '');
+  const headers = requestHeaders(options);
+  const maxAnswerBytes = options.maxAnswerBytes ?? MAX_ANSWER_BYTES;
   const requestTimeoutMs = options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
   const firstContactTimeoutMs = Math.min(
     requestTimeoutMs,
@@ -181,14 +184,15 @@ export function createStorageHttp(options: StorageHttpOptions): StorageHttp {
     const signals = [deadline.signal, request.signal, options.signal].filter(
       (signal): signal is AbortSignal => signal !== undefined,
     );
-    let response: AxiosResponse<string>;
+    let response: TransportResponse;
     try {
-      response = await instance.request<string>({
+      response = await sendHttp({
         method: request.method,
-        url: request.path,
-        params: request.params,
-        data: request.body,
+        url: requestUrl(baseUrl, request),
+        headers,
+        json: request.body,
         signal: AbortSignal.any(signals),
+        maxAnswerBytes,
       });
     } catch (error) {
       const failure = toNetworkError(error, request, options, deadline.signal.aborted, timeoutMs);
@@ -208,7 +212,7 @@ export function createStorageHttp(options: StorageHttpOptions): StorageHttp {
     if (Number.isFinite(parsedDate)) serverDateMs = parsedDate;
     if (response.status >= 200 && response.status < 300) {
       tokenWorked = true;
-      return parseBody(response.data);
+      return parseBody(response.text);
     }
     const apiError = toApiError(response, request, options.masker, now());
     if (response.status === 401 && tokenWorked) {
@@ -283,7 +287,7 @@ function isTlsCode(code: string): boolean {
   return /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/i.test(code);
 }
 
-function createAxios(options: StorageHttpOptions): AxiosInstance {
+function requestHeaders(options: StorageHttpOptions): Record<string, string> {
   const headers: Record<string, string> = {
     'X-StorageApi-Token': options.token,
     'User-Agent': userAgent(),
@@ -291,18 +295,16 @@ function createAxios(options: StorageHttpOptions): AxiosInstance {
     Accept: 'application/json',
   };
   if (options.runId !== undefined) headers['X-KBC-RunId'] = options.runId;
-  return axios.create({
-    baseURL: options.url.replace(/\/+$/, ''),
-    headers,
-    // The total deadline is an abort signal per request (see `send`); axios' own timeout is idle time.
-    maxContentLength: options.maxAnswerBytes ?? MAX_ANSWER_BYTES,
-    maxBodyLength: Infinity,
-    validateStatus: () => true,
-    responseType: 'text',
-    transformResponse: [(data: unknown) => data],
-    maxRedirects: 0,
-    decompress: true,
-  });
+  return headers;
+}
+
+/** The base URL, the request's path and its query parameters (form-encoded). */
+function requestUrl(baseUrl: string, request: StorageRequest): URL {
+  const url = new URL(baseUrl + request.path);
+  for (const [key, value] of Object.entries(request.params ?? {})) {
+    url.searchParams.append(key, String(value));
+  }
+  return url;
 }
 
 function parseBody(text: unknown): unknown {
@@ -315,12 +317,12 @@ function parseBody(text: unknown): unknown {
 }
 
 function toApiError(
-  response: AxiosResponse<string>,
+  response: TransportResponse,
   request: StorageRequest,
   masker: SecretMasker,
   nowMs: number,
 ): StorageApiError {
-  const body = parseBody(response.data);
+  const body = parseBody(response.text);
   const fields = typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {};
   const maintenance = response.status === 503 && fields['status'] === 'maintenance';
   const retryAfterHeader = response.headers['retry-after'] as unknown;
@@ -382,8 +384,7 @@ function toNetworkError(
       code: 'ABORTED',
     });
   }
-  const text = (error as { message?: unknown } | null)?.message;
-  if (typeof text === 'string' && text.startsWith('maxContentLength size')) {
+  if (error instanceof AnswerOverCapError) {
     const capMb = (options.maxAnswerBytes ?? MAX_ANSWER_BYTES) / 1024 / 1024;
     throw new AnswerTooLargeError(
       `Storage API ${request.method} ${request.path} answered more than ${capMb} MiB, the cap of one answer (KBC_TABLE_SYNC_MAX_ANSWER_MB); the answer was not read further.`,
@@ -399,6 +400,6 @@ function toNetworkError(
 function describeNetworkError(error: unknown): string {
   const message = (error as { message?: unknown } | null)?.message;
   if (typeof message !== 'string') return 'network error';
-  // Axios messages never contain the URL query, but keep only the first line to be safe.
+  // Node's network messages name no URL, but keep only the first line and drop any URL to be safe.
   return message.split('\n')[0]?.replace(/https?:\/\/\S+/g, '<url>') ?? 'network error';
 }

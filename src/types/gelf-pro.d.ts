@@ -17,9 +17,3 @@ declare module 'gelf-pro' {
   const gelf: Gelf;
   export default gelf;
 }
-
-declare module 'gelf-pro/lib/adapter/tcp.js' {
-  import type { GelfAdapter } from 'gelf-pro';
-  const adapter: GelfAdapter;
-  export default adapter;
-}

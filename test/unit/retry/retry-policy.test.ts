@@ -17,7 +17,7 @@ describe('isRetryable', () => {
     ['ENOTFOUND (no such host)', { networkCode: 'ENOTFOUND' }, false, false],
     ['ECONNRESET', { networkCode: 'ECONNRESET' }, true, false],
     ['ETIMEDOUT', { networkCode: 'ETIMEDOUT' }, true, false],
-    ['axios timeout', { networkCode: 'ECONNABORTED' }, true, false],
+    ['ECONNABORTED', { networkCode: 'ECONNABORTED' }, true, false],
     ['socket hang up', { networkCode: 'socket hang up' }, true, false],
     ['unknown error', {}, false, false],
     ['400', { status: 400 }, false, false],
