@@ -2,7 +2,6 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { createGunzip, type Gunzip } from 'node:zlib';
 import { CsvRecordCounter } from './csv-records.js';
 import { ServiceError } from '../errors.js';
-import { noteTransferredBytes } from './reclaim.js';
 
 /** What a verified slice held. */
 export interface SliceTally {
@@ -68,7 +67,6 @@ export class GzipVerifier extends Transform {
     this.#gunzip.on('data', (chunk: Buffer) => {
       this.#uncompressedBytes += chunk.length;
       this.#counter.feed(chunk);
-      noteTransferredBytes(chunk.length);
       if (this.#inflatesTooMuch()) this.#gunzip.destroy(this.#bomb());
     });
     this.#gunzipEnded = new Promise((resolve) => {
@@ -83,7 +81,6 @@ export class GzipVerifier extends Transform {
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.#compressedBytes += chunk.length;
     this.onBytes?.(chunk.length);
-    noteTransferredBytes(chunk.length);
     if (this.#held) this.push(this.#held);
     this.#held = chunk;
     if (this.#gunzipError) {
