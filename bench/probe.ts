@@ -1,7 +1,8 @@
 /**
  * `node .build/bench/probe.js <GiB> <variant>...`: a quick memory/CPU probe of the platform
  * job on one generated table (not the benchmark; for tuning). Each variant is
- * `name:NODE_FLAGS|ENV=V,ENV=V`, e.g. `semi2:--max-semi-space-size=2|`.
+ * `name:NODE_FLAGS|ENV=V,ENV=V`, e.g. `semi2:--max-semi-space-size=2|`; `PROBE_NODE=<path>` in the
+ * variant's environment runs the job with another node binary.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
@@ -26,7 +27,10 @@ interface Probe {
 function probe(args: string[], env: NodeJS.ProcessEnv): Promise<Probe> {
   const started = performance.now();
   const cpuBefore = reapedChildrenCpuSeconds();
-  const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(env.PROBE_NODE ?? process.execPath, args, {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
