@@ -2,7 +2,9 @@
  * The crash matrix (standalone mode, docs/sync-record.md): the built CLI is killed at a named
  * moment of a table's sync (a labelled emulator fault tells when), the source changes, and a
  * rerun WITHOUT in/state.json must leave every source row in the destination exactly once. Each
- * scenario has its own emulator, so scenarios run concurrently.
+ * scenario has its own emulator, so scenarios run concurrently. Only the run that is killed needs
+ * a real process; the rerun is `main(io)` in process (`runCli`), which reads the same data folder
+ * and the same destination, without the cost of a second Node start.
  */
 import { join } from 'node:path';
 import { expect } from 'vitest';
@@ -13,7 +15,14 @@ import {
   type SeedInput,
 } from 'keboola-storage-emulator';
 import { compareRows, rowValues, type FaultTally, type RowComparison } from './fault-matrix.js';
-import { exists, makeDataDir, removeDir, startCliProcess, type CliResult } from './run-cli.js';
+import {
+  exists,
+  makeDataDir,
+  removeDir,
+  runCli,
+  startCliProcess,
+  type CliResult,
+} from './run-cli.js';
 import { expectNoSecrets } from './secret-scan.js';
 
 export const CRASH_SOURCE_PROJECT = 101;
@@ -124,7 +133,10 @@ const FAST_ENV = {
 interface Fixture {
   readonly emulator: EmulatorHandle;
   readonly dataDir: string;
-  readonly run: (runId: string) => ReturnType<typeof startCliProcess>;
+  /** The run to be interrupted: the built CLI as a child process. */
+  readonly start: () => ReturnType<typeof startCliProcess>;
+  /** The rerun after the interruption, in process. */
+  readonly rerun: () => Promise<CliResult>;
 }
 
 async function fixture(
@@ -142,16 +154,16 @@ async function fixture(
       destination: { url: emulator.url, '#token': DEST_TOKEN, bucket: DEST_BUCKET },
     },
   });
-  const run = (runId: string) =>
-    startCliProcess(['--data', dataDir], {
-      env: {
-        ...FAST_ENV,
-        AWS_ENDPOINT_URL_S3: emulator.url,
-        KBC_RUNID: runId,
-      },
-      timeoutMs: 60_000,
-    });
-  return { emulator, dataDir, run };
+  const options = (runId: string) => ({
+    env: { ...FAST_ENV, AWS_ENDPOINT_URL_S3: emulator.url, KBC_RUNID: runId },
+    timeoutMs: 60_000,
+  });
+  return {
+    emulator,
+    dataDir,
+    start: () => startCliProcess(['--data', dataDir], options('crash-first')),
+    rerun: () => runCli(['--data', dataDir], options('crash-rerun')),
+  };
 }
 
 /** Waits for the labelled fault, or fails when the run ends before reaching it. */
@@ -205,7 +217,7 @@ async function compareTable(f: Fixture, table: string): Promise<RowComparison> {
 
 async function rerunCorrect(f: Fixture, tables: readonly string[]): Promise<RowComparison[]> {
   f.emulator.control.clearFaults();
-  const result: CliResult = await f.run('crash-rerun').done;
+  const result = await f.rerun();
   expect({ code: result.code, stderr: result.stderr }).toMatchObject({ code: 0 });
   await expectNoSecrets(
     [SOURCE_TOKEN, DEST_TOKEN, ...f.emulator.control.objectStoreSecrets()],
@@ -235,7 +247,7 @@ export async function runCrashScenario(
     if (!fault) throw new Error(`No crash phase "${phase}"`);
     const applied = f.emulator.control.whenFaultApplied('crash');
     f.emulator.control.addFault({ ...fault, label: 'crash' });
-    const first = f.run('crash-first');
+    const first = f.start();
     await reach(first, applied);
     first.kill('SIGKILL');
     const killed = await first.done;
@@ -275,7 +287,7 @@ export async function runSigtermBetweenTables(mode: CrashMode, tally: FaultTally
       path: `/tables/${SOURCE_BUCKET}.${tables[1]}/export-async`,
       label: 'crash',
     });
-    const first = f.run('crash-first');
+    const first = f.start();
     await reach(first, applied);
     first.kill('SIGTERM');
     // Let the held request go on: the run notices the signal and stops.

@@ -158,15 +158,20 @@ describe('trickling servers meet a total deadline or a minimum rate', () => {
 
   it('the manifest one byte at a time: the total request deadline, retried within the budget', async () => {
     stack.route('GET', MANIFEST_PATH, streamed({}, trickle(manifestOf(SLICE_PATH), 300)));
+    // A short backoff and budget: the first attempt ends at its 1 s deadline and is retried at
+    // once; the second one ends past the 1.8 s budget, so there is no third.
     const outcome = await runJob({
       KBC_TABLE_SYNC_REQUEST_TIMEOUT_S: '1',
-      KBC_TABLE_SYNC_RETRY_BUDGET_MS: '2500',
+      KBC_TABLE_SYNC_RETRY_BASE_MS: '10',
+      KBC_TABLE_SYNC_RETRY_MAX_MS: '80',
+      KBC_TABLE_SYNC_RETRY_BUDGET_MS: '1800',
     });
     await expectContained(outcome, {
       code: 2,
       sentence: /GET manifest aws kbc-files\/exp-1\/t\.csv\.gzmanifest did not finish within 1 s/,
       maxWallMs: 30_000,
     });
+    expect(stack.server.count('GET', MANIFEST_PATH)).toBe(2);
   });
 
   it('a valid slice one byte at a time: the minimum progress rate, then the slice retries run out', async () => {

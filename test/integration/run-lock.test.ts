@@ -10,14 +10,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { LOCK_DIR_NAME, LOCK_OWNER_FILE_NAME } from '../../src/lock/data-dir-lock.js';
 import { useEmulator } from '../helpers/emulator.js';
-import {
-  CLI,
-  exists,
-  listFiles,
-  makeDataDir,
-  removeDir,
-  type CliResult,
-} from '../helpers/run-cli.js';
+import { exists, listFiles, makeDataDir, removeDir, startCliProcess } from '../helpers/run-cli.js';
 import {
   DEST_PROJECT,
   T0_MS,
@@ -38,25 +31,9 @@ const jobEnv = (url: string) => ({
   KBC_TABLE_SYNC_POLL_MAX_MS: '200',
 });
 
-/** Starts the CLI as its own process; `done` settles when it exits (killed after 60 s at most). */
+/** Starts the CLI as its own process (killed after 60 s at most). */
 function startRun(url: string, dataDir: string) {
-  const child = spawn(process.execPath, [CLI, '--data', dataDir], {
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...jobEnv(url) },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-  const done = new Promise<CliResult>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
-  return { child, done };
+  return startCliProcess(['--data', dataDir], { env: jobEnv(url), timeoutMs: 60_000 });
 }
 
 /** Waits (bounded) until the export of the first run has started: it then holds the lock. */
