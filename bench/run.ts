@@ -13,26 +13,23 @@
  */
 import aws4 from 'aws4';
 import { execFileSync } from 'node:child_process';
-import { createReadStream } from 'node:fs';
 import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { startEmulator, type EmulatorHandle } from 'keboola-storage-emulator';
 import { openSliceSource } from '../src/objects/slice-source.js';
 import { s3ObjectUrl } from '../src/objects/s3.js';
 import { SecretMasker } from '../src/secrets.js';
 import { createStorageClient } from '../src/storage/storage-client.js';
 import type { FileDetail } from '../src/storage/types.js';
-import { GzipVerifier } from '../src/transfer/verify-gzip.js';
 import { COLUMNS, CSV_BYTES_PER_ROW, SLICE_ROWS } from './bench-table.js';
 import { JOB_NODE_FLAGS } from './job-flags.js';
-import { cpuSecondsSince, measure, type Measured } from './measure.js';
+import { measure, type Measured } from './measure.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const CLI = join(ROOT, 'dist', 'main.js');
 const OFFICIAL = join(import.meta.dirname, 'official-client.js');
+const VERIFY = join(import.meta.dirname, 'verify-files.js');
 const SOURCE_TOKEN = `101-1001-${'b'.repeat(40)}`;
 const DEST_TOKEN = `202-2001-${'c'.repeat(40)}`;
 const BUCKET = 'in.c-bench';
@@ -340,23 +337,15 @@ interface Verification {
 }
 
 /**
- * Runs every file through the job's {@link GzipVerifier} (full gunzip, CRC, CSV record count), two
- * at a time, with nothing else running, and measures the CPU it took. The emulator is idle then.
+ * Runs every file through the job's `GzipVerifier` (full gunzip, CRC, CSV record count), two
+ * at a time, in a child process with the job's node flags (`verify-files.ts`), with nothing else
+ * running, and measures the CPU it took. The emulator is idle then.
  */
 async function verifyFiles(paths: readonly string[]): Promise<Verification> {
-  const cpuBefore = process.cpuUsage();
-  let rows = 0;
-  const queue = [...paths];
-  const worker = async () => {
-    for (let path = queue.shift(); path !== undefined; path = queue.shift()) {
-      const verifier = new GzipVerifier();
-      const discard = new Writable({ write: (_chunk, _encoding, done) => done() });
-      await pipeline(createReadStream(path), verifier, discard);
-      rows += verifier.tally.rows;
-    }
-  };
-  await Promise.all([worker(), worker()]);
-  return { cpuSeconds: cpuSecondsSince(cpuBefore), rows };
+  const measured = await measure(process.execPath, [...JOB_NODE_FLAGS, VERIFY, ...paths]);
+  if (measured.code !== 0) throw new Error(`verification failed: ${measured.stderr}`);
+  const { rows } = JSON.parse(measured.stdout.trim()) as { rows: number };
+  return { cpuSeconds: measured.cpuSeconds, rows };
 }
 
 /**
