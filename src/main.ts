@@ -429,6 +429,7 @@ function tuningFrom(env: NodeJS.ProcessEnv): Tuning {
     slicesPerTable: int('KBC_TABLE_SYNC_SLICES_PER_TABLE', DEFAULT_TUNING.slicesPerTable),
     slicesGlobal: int('KBC_TABLE_SYNC_SLICES_GLOBAL', DEFAULT_TUNING.slicesGlobal),
     progressIntervalMs: int('KBC_TABLE_SYNC_PROGRESS_MS', DEFAULT_TUNING.progressIntervalMs),
+    sliceRetryBaseMs: int('KBC_TABLE_SYNC_SLICE_RETRY_BASE_MS', DEFAULT_TUNING.sliceRetryBaseMs),
     // The benchmark's "export everything" comparison run only; never needed in production.
     skipUnchanged: env.KBC_TABLE_SYNC_SKIP_UNCHANGED !== '0',
   };

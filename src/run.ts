@@ -32,7 +32,7 @@ import { StateMirror } from './state/state-mirror.js';
 import type { SourceIdentity } from './state/sync-record.js';
 import { decideSkip, type SkipInput } from './state/unchanged.js';
 import type { FileDetail, StorageClient } from './storage/types.js';
-import { DEFAULT_ATTEMPTS_PER_SLICE } from './transfer/copy-slices.js';
+import { DEFAULT_ATTEMPTS_PER_SLICE, DEFAULT_SLICE_RETRY_BASE_MS } from './transfer/copy-slices.js';
 import { TableProgress } from './transfer/progress.js';
 import type { ProgressView } from './progress/progress-bar.js';
 import { startProgressReporter } from './progress/reporter.js';
@@ -72,6 +72,8 @@ export interface Tuning {
   readonly slicesPerTable: number;
   readonly slicesGlobal: number;
   readonly progressIntervalMs: number;
+  /** First wait before a failed slice restarts; it doubles per attempt up to 5 s. */
+  readonly sliceRetryBaseMs: number;
   /**
    * Skip `lastRun` tables unchanged since their watermark (on by default). Off only for the
    * benchmark's comparison run (`KBC_TABLE_SYNC_SKIP_UNCHANGED=0`).
@@ -91,6 +93,7 @@ export const DEFAULT_TUNING: Tuning = {
   slicesPerTable: 16,
   slicesGlobal: 32,
   progressIntervalMs: 5_000,
+  sliceRetryBaseMs: DEFAULT_SLICE_RETRY_BASE_MS,
   skipUnchanged: true,
 };
 
@@ -303,6 +306,7 @@ async function syncTable(
       sliceConcurrency: deps.tuning.slicesPerTable,
       globalLimit,
       attemptsPerSlice: DEFAULT_ATTEMPTS_PER_SLICE,
+      retryBaseMs: deps.tuning.sliceRetryBaseMs,
       signal: deps.signal,
       maxRows,
       inflateLimit: {

@@ -24,6 +24,8 @@ export interface CopyOptions {
   readonly globalLimit: LimitFunction;
   /** Attempts per slice (a broken or bad slice restarts from byte zero). */
   readonly attemptsPerSlice: number;
+  /** First wait between attempts, doubling up to {@link MAX_SLICE_RETRY_WAIT_MS}. */
+  readonly retryBaseMs?: number | undefined;
   readonly signal: AbortSignal;
   readonly progress: TableProgress;
   /** Told about each retried slice (for the log). */
@@ -45,6 +47,8 @@ export class RowCountError extends ServiceError {
 }
 
 export const DEFAULT_ATTEMPTS_PER_SLICE = 5;
+export const DEFAULT_SLICE_RETRY_BASE_MS = 250;
+const MAX_SLICE_RETRY_WAIT_MS = 5_000;
 
 /**
  * Copies every slice of `source` through a gzip verifier into `write`, with bounded concurrency
@@ -103,7 +107,8 @@ async function copySliceWithRetry(
       if (options.signal.aborted) throw new InterruptedError('The run was interrupted.');
       if (attempt >= options.attemptsPerSlice || !isRetryableSliceError(error)) throw error;
       options.onRetry?.(slice, attempt, messageOf(error));
-      const waitMs = Math.min(250 * 2 ** (attempt - 1), 5_000);
+      const baseMs = options.retryBaseMs ?? DEFAULT_SLICE_RETRY_BASE_MS;
+      const waitMs = Math.min(baseMs * 2 ** (attempt - 1), MAX_SLICE_RETRY_WAIT_MS);
       await (options.sleep ?? defaultSleep)(waitMs, options.signal).catch(() => undefined);
       throwIfAborted(options.signal);
     }

@@ -28,6 +28,7 @@ import { runJobProcess, type JobProcessResult } from '../helpers/job-process.js'
 import { listFiles, makeDataDir, removeDir } from '../helpers/run-cli.js';
 import { expectNoSecrets } from '../helpers/secret-scan.js';
 import { join } from 'node:path';
+import { DEFAULT_ATTEMPTS_PER_SLICE } from '../../src/transfer/copy-slices.js';
 
 const MB = 1_000_000;
 const PEAK_RSS_LIMIT_BYTES = 200 * MB;
@@ -184,12 +185,14 @@ describe('trickling servers meet a total deadline or a minimum rate', () => {
     const outcome = await runJob({
       KBC_TABLE_SYNC_MIN_SLICE_BYTES: '1000',
       KBC_TABLE_SYNC_SLICE_PROGRESS_WINDOW_S: '0.5',
+      KBC_TABLE_SYNC_SLICE_RETRY_BASE_MS: '10',
     });
     await expectContained(outcome, {
       code: 2,
       sentence: /moved \d+ bytes in 1 s, below the minimum of 1000/,
       maxWallMs: 40_000,
     });
+    expect(stack.server.count('GET', SLICE_PATH)).toBe(DEFAULT_ATTEMPTS_PER_SLICE);
   });
 });
 
