@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import type * as Http from 'node:http';
 import type * as Https from 'node:https';
+import type { Readable } from 'node:stream';
 
 /**
  * `request` of node:http and node:https, loaded with `require` rather than `import`.
@@ -15,3 +16,26 @@ const load = createRequire(import.meta.url);
 
 export const httpRequest: typeof Http.request = (load('node:http') as typeof Http).request;
 export const httpsRequest: typeof Https.request = (load('node:https') as typeof Https).request;
+
+/**
+ * Reads a whole body into one buffer against a cap: past `maxBytes` the body is destroyed and
+ * `tooLarge()` is thrown. Never holds more than the cap plus one chunk.
+ */
+export async function readCapped(
+  body: Readable,
+  maxBytes: number,
+  tooLarge: () => Error,
+): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk));
+    size += buffer.length;
+    if (size > maxBytes) {
+      body.destroy();
+      throw tooLarge();
+    }
+    chunks.push(buffer);
+  }
+  return Buffer.concat(chunks);
+}

@@ -126,17 +126,7 @@ export class TableDb {
     rows: readonly (readonly string[])[],
     ts: number,
   ): Promise<void> {
-    return this.#serialize(async (conn) => {
-      for (let i = 0; i < rows.length; i += 500) {
-        const batch = rows.slice(i, i + 500);
-        if (batch.length === 0) continue;
-        const values = batch
-          .map((row) => `(${columns.map((_, c) => quoteLiteral(row[c] ?? '')).join(', ')}, ${ts})`)
-          .join(', ');
-        const names = [...columns, TIMESTAMP_COLUMN].map(quoteIdent).join(', ');
-        await conn.run(`INSERT INTO ${table} (${names}) VALUES ${values}`);
-      }
-    });
+    return this.insertRowsRaw(table, columns, rows, ts);
   }
 
   /** Deterministic synthetic rows via SQL `range()`. */
@@ -290,21 +280,25 @@ export class TableDb {
     });
   }
 
+  /** Inserts literal rows in batches of 500; with `ts`, stamps each row's `_timestamp` with it. */
   private insertRowsRaw(
     table: string,
     columns: readonly string[],
     rows: readonly (readonly string[])[],
+    ts?: number,
   ): Promise<void> {
+    const names = (ts === undefined ? columns : [...columns, TIMESTAMP_COLUMN])
+      .map(quoteIdent)
+      .join(', ');
+    const stamp = ts === undefined ? '' : `, ${ts}`;
     return this.#serialize(async (conn) => {
       for (let i = 0; i < rows.length; i += 500) {
         const batch = rows.slice(i, i + 500);
         if (batch.length === 0) continue;
         const values = batch
-          .map((row) => `(${columns.map((_, c) => quoteLiteral(row[c] ?? '')).join(', ')})`)
+          .map((row) => `(${columns.map((_, c) => quoteLiteral(row[c] ?? '')).join(', ')}${stamp})`)
           .join(', ');
-        await conn.run(
-          `INSERT INTO ${table} (${columns.map(quoteIdent).join(', ')}) VALUES ${values}`,
-        );
+        await conn.run(`INSERT INTO ${table} (${names}) VALUES ${values}`);
       }
     });
   }

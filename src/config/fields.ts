@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { describeJsonType } from './changed-since.js';
 import type { Path, Problems } from './problems.js';
 import { regionChoices, regionForUrl, resolveRegion } from './regions.js';
-import type { RegionId } from './types.js';
+import type { ProjectEndpoint, RegionId } from './types.js';
 
 export const BAD: unique symbol = Symbol('bad config value');
 export type Bad = typeof BAD;
@@ -265,4 +265,23 @@ export function resolveEndpointUrl(
     return BAD;
   }
   return url;
+}
+
+/** `#token` plus `region` and/or `url`, for the source (`parameters`) or `parameters.destination`. */
+export function readEndpoint(
+  object: Readonly<Record<string, unknown>>,
+  path: Path,
+  what: string,
+  problems: Problems,
+): ProjectEndpoint | typeof BAD {
+  const token = readToken(own(object, '#token'), what, [...path, '#token'], problems);
+  const region = readRegion(own(object, 'region'), [...path, 'region'], problems);
+  const url = resolveEndpointUrl(
+    region,
+    readUrl(own(object, 'url'), [...path, 'url'], problems),
+    path,
+    problems,
+  );
+  if (token === BAD || token === undefined || url === BAD || region === BAD) return BAD;
+  return region === undefined ? { url, token } : { url, region, token };
 }

@@ -12,24 +12,14 @@ import {
   own,
   readFlag,
   readNameList,
+  readEndpoint,
   readParallelism,
-  readRegion,
   readString,
-  readToken,
-  readUrl,
-  resolveEndpointUrl,
 } from './fields.js';
 import { isPattern } from './glob.js';
 import { checkBucketId, checkTableRef, type NameCheck } from './names.js';
 import { type Path, Problems, collectSecrets } from './problems.js';
-import type {
-  ChangedSince,
-  Config,
-  DestinationConfig,
-  ParseResult,
-  ProjectEndpoint,
-  TableConfig,
-} from './types.js';
+import type { ChangedSince, Config, DestinationConfig, ParseResult, TableConfig } from './types.js';
 
 /** ex-storage's single-table keys at the root of `parameters` (one configuration row). */
 export const EX_STORAGE_KEYS = [
@@ -207,25 +197,6 @@ function editDistance(a: string, b: string): number {
     previous = current;
   }
   return previous[b.length]!;
-}
-
-/** `#token` plus `region` and/or `url`, for the source (`parameters`) or `parameters.destination`. */
-function readEndpoint(
-  object: Params,
-  path: Path,
-  what: string,
-  problems: Problems,
-): ProjectEndpoint | typeof BAD {
-  const token = readToken(own(object, '#token'), what, [...path, '#token'], problems);
-  const region = readRegion(own(object, 'region'), [...path, 'region'], problems);
-  const url = resolveEndpointUrl(
-    region,
-    readUrl(own(object, 'url'), [...path, 'url'], problems),
-    path,
-    problems,
-  );
-  if (token === BAD || token === undefined || url === BAD || region === BAD) return BAD;
-  return region === undefined ? { url, token } : { url, region, token };
 }
 
 /** `parameters.destination`: standalone mode's destination project and bucket. */

@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
-import { httpRequest, httpsRequest } from '../node-http.js';
+import { httpRequest, httpsRequest, readCapped } from '../node-http.js';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { networkCodeOf } from '../retry/retrier.js';
@@ -124,21 +124,15 @@ export class BodyTooLargeError extends ServiceError {
  * Reads a whole small body (a manifest) against a cap: past `maxBytes` the body is destroyed and
  * {@link BodyTooLargeError} names `what`. Never holds more than the cap plus one chunk.
  */
-export async function readBody(body: Readable, maxBytes: number, what: string): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk));
-    size += buffer.length;
-    if (size > maxBytes) {
-      body.destroy();
-      throw new BodyTooLargeError(
+export function readBody(body: Readable, maxBytes: number, what: string): Promise<Buffer> {
+  return readCapped(
+    body,
+    maxBytes,
+    () =>
+      new BodyTooLargeError(
         `${what} is larger than ${Math.round(maxBytes / 1024 / 1024)} MiB, its cap (KBC_TABLE_SYNC_MAX_MANIFEST_MB); it was not read further.`,
-      );
-    }
-    chunks.push(buffer);
-  }
-  return Buffer.concat(chunks);
+      ),
+  );
 }
 
 /** A slice moved too slowly: fewer than the minimum bytes in one progress window. Retryable. */

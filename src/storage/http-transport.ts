@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
-import { httpRequest, httpsRequest } from '../node-http.js';
+import { httpRequest, httpsRequest, readCapped } from '../node-http.js';
 import type { Readable } from 'node:stream';
 import { createGunzip, createInflate } from 'node:zlib';
 
@@ -68,19 +68,17 @@ export function sendHttp(request: TransportRequest): Promise<TransportResponse> 
 /** Reads a body to text, decompressing gzip or deflate, destroying it past the cap. */
 async function readAnswer(response: IncomingMessage, maxBytes: number): Promise<string> {
   const body = decoded(response);
-  const chunks: Buffer[] = [];
-  let size = 0;
+  let bytes: Buffer;
   try {
-    for await (const chunk of body) {
-      const buffer = chunk as Buffer;
-      size += buffer.length;
-      if (size > maxBytes) throw new AnswerOverCapError(`the answer passed ${maxBytes} bytes`);
-      chunks.push(buffer);
-    }
+    bytes = await readCapped(
+      body,
+      maxBytes,
+      () => new AnswerOverCapError(`the answer passed ${maxBytes} bytes`),
+    );
   } finally {
     if (body !== response) response.destroy();
   }
-  const text = Buffer.concat(chunks).toString('utf8');
+  const text = bytes.toString('utf8');
   return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 

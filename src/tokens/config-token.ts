@@ -4,15 +4,7 @@
  * config, and put a new token string into the document keeping every other key.
  */
 import { ConfigError } from '../errors.js';
-import {
-  BAD,
-  isPlainObject,
-  own,
-  readRegion,
-  readToken,
-  readUrl,
-  resolveEndpointUrl,
-} from '../config/fields.js';
+import { BAD, isPlainObject, own, readEndpoint } from '../config/fields.js';
 import { Problems } from '../config/problems.js';
 import type { TokenRole } from './rules.js';
 
@@ -47,24 +39,10 @@ export function readTokenEndpoint(raw: unknown, role: TokenRole): TokenEndpoint 
       `${path.join('.')}: must be an object with "#token" and "region" or "url"`,
     ]);
   }
-  const token = readToken(own(object, '#token'), `${role} project`, [...path, '#token'], problems);
-  const region = readRegion(own(object, 'region'), [...path, 'region'], problems);
-  const url = resolveEndpointUrl(
-    region,
-    readUrl(own(object, 'url'), [...path, 'url'], problems),
-    path,
-    problems,
-  );
-  if (problems.count > 0 || token === BAD || token === undefined || url === BAD) {
-    throw new ConfigError(problems.lines);
-  }
+  const endpoint = readEndpoint(object, path, `${role} project`, problems);
+  if (problems.count > 0 || endpoint === BAD) throw new ConfigError(problems.lines);
   const bucket = own(object, 'bucket');
-  return {
-    url,
-    token,
-    ...(region !== undefined && region !== BAD && { region }),
-    ...(role === 'destination' && typeof bucket === 'string' && { bucket }),
-  };
+  return { ...endpoint, ...(role === 'destination' && typeof bucket === 'string' && { bucket }) };
 }
 
 /**

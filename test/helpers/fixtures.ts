@@ -1,3 +1,4 @@
+import type { TableConfig } from '../../src/config/types.js';
 import type { TableDetail, TokenInfo } from '../../src/storage/types.js';
 
 /** A limited read-only token on one bucket, as tokens/verify answers it. */
@@ -33,6 +34,19 @@ export function tableDetail(name: string, overrides: Partial<TableDetail> = {}):
     metadata: [],
     columnMetadata: {},
     bucketId: 'in.c-sales',
+    ...overrides,
+  };
+}
+
+/** A table item of a parsed config, with the parser's defaults. */
+export function tableConfig(name: string, overrides: Partial<TableConfig> = {}): TableConfig {
+  return {
+    name,
+    incremental: false,
+    primaryKey: [],
+    fullSync: false,
+    extractMetadata: false,
+    enabled: true,
     ...overrides,
   };
 }

@@ -1,5 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { gzipSync } from 'node:zlib';
+import type { TokenInfo } from '../../src/storage/types.js';
+import { tokenInfo } from './fixtures.js';
 import {
   startHttpTestServer,
   type HttpTestServer,
@@ -88,19 +90,7 @@ export async function startHostileStack(): Promise<HostileStack> {
       `${STORAGE}/tokens/verify`,
       {
         status: 200,
-        body: {
-          id: '67319',
-          description: 'hostile source',
-          isMasterToken: false,
-          canManageBuckets: false,
-          canManageTokens: false,
-          canReadAllFileUploads: false,
-          expires: null,
-          isExpired: false,
-          isDisabled: false,
-          bucketPermissions: { 'in.c-src': 'read' },
-          owner: { id: 578, name: 'Hostile', region: 'us-east-1', fileStorageProvider: 'aws' },
-        },
+        body: hostileTokenInfo(),
       },
     ],
     ['GET', `${STORAGE}/buckets/in.c-src/tables`, { status: 200, body: [tableJson()] }],
@@ -182,4 +172,13 @@ export function trickle(body: Buffer, everyMs: number): (res: ServerResponse) =>
     }, everyMs);
     res.once('close', () => clearInterval(timer));
   };
+}
+
+/** The hostile stack's source token, as tokens/verify answers it: read-only on `in.c-src`. */
+export function hostileTokenInfo(): TokenInfo {
+  return tokenInfo({
+    description: 'hostile source',
+    bucketPermissions: { 'in.c-src': 'read' },
+    owner: { id: 578, name: 'Hostile', region: 'us-east-1', fileStorageProvider: 'aws' },
+  });
 }

@@ -12,6 +12,7 @@ import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   fileJson,
   HOSTILE_TOKEN,
+  hostileTokenInfo,
   MANIFEST_PATH,
   manifestOf,
   SLICE_CSV,
@@ -334,16 +335,7 @@ describe('signals are honoured in every phase', () => {
 function verifyAnswer() {
   return {
     status: 200,
-    body: {
-      id: '67319',
-      isMasterToken: false,
-      canManageBuckets: false,
-      canManageTokens: false,
-      canReadAllFileUploads: false,
-      expires: null,
-      bucketPermissions: { 'in.c-src': 'read' },
-      owner: { id: 578, name: 'Hostile', region: 'us-east-1', fileStorageProvider: 'aws' },
-    },
+    body: hostileTokenInfo(),
   };
 }
 

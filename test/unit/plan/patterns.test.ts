@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { TableConfig } from '../../../src/config/types.js';
 import { globToRegExp, isPattern, matchesGlob } from '../../../src/config/glob.js';
 import { expandPatterns, planTables } from '../../../src/plan/plan-tables.js';
-import { tableDetail } from '../../helpers/fixtures.js';
+import { tableConfig, tableDetail } from '../../helpers/fixtures.js';
 
 const bucket = [
   tableDetail('sales_eu', { primaryKey: ['id'] }),
@@ -10,18 +10,6 @@ const bucket = [
   tableDetail('sales_us', { primaryKey: [] }),
   tableDetail('tmp_x'),
 ];
-
-function table(name: string, overrides: Partial<TableConfig> = {}): TableConfig {
-  return {
-    name,
-    incremental: false,
-    primaryKey: [],
-    fullSync: false,
-    extractMetadata: false,
-    enabled: true,
-    ...overrides,
-  };
-}
 
 const names = (tables: readonly TableConfig[], exclude: readonly string[] = []) =>
   expandPatterns(tables, exclude, 'in.c-sales', bucket).tables.map((entry) => [
@@ -53,7 +41,7 @@ describe('glob', () => {
 
 describe('expandPatterns', () => {
   it('"*" expands to every table of the bucket in name order', () => {
-    expect(names([table('*')])).toEqual([
+    expect(names([tableConfig('*')])).toEqual([
       ['orders', '*', 0],
       ['sales_eu', '*', 0],
       ['sales_us', '*', 0],
@@ -64,21 +52,26 @@ describe('expandPatterns', () => {
   it('a prefix, exclude, and an explicit item that overrides the pattern', () => {
     expect(
       names(
-        [table('sales_*', { incremental: true }), table('sales_us', { destination: 'us' })],
+        [
+          tableConfig('sales_*', { incremental: true }),
+          tableConfig('sales_us', { destination: 'us' }),
+        ],
         ['tmp_*'],
       ),
     ).toEqual([
       ['sales_eu', 'sales_*', 0],
       ['sales_us', null, 1],
     ]);
-    expect(names([table('*')], ['tmp_*', 'orders'])).toEqual([
+    expect(names([tableConfig('*')], ['tmp_*', 'orders'])).toEqual([
       ['sales_eu', '*', 0],
       ['sales_us', '*', 0],
     ]);
   });
 
   it('the first pattern wins; explicit items are kept even when excluded', () => {
-    expect(names([table('sales_*'), table('*'), table('tmp_x')], ['tmp_*'])).toEqual([
+    expect(
+      names([tableConfig('sales_*'), tableConfig('*'), tableConfig('tmp_x')], ['tmp_*']),
+    ).toEqual([
       ['sales_eu', 'sales_*', 0],
       ['sales_us', 'sales_*', 0],
       ['orders', '*', 1],
@@ -87,7 +80,12 @@ describe('expandPatterns', () => {
   });
 
   it('a pattern that matches nothing is a warning, and so is one for another bucket', () => {
-    const result = expandPatterns([table('zz_*'), table('in.c-other.*')], [], 'in.c-sales', bucket);
+    const result = expandPatterns(
+      [tableConfig('zz_*'), tableConfig('in.c-other.*')],
+      [],
+      'in.c-sales',
+      bucket,
+    );
     expect(result.tables).toEqual([]);
     expect(result.warnings).toEqual([
       'The pattern "zz_*" (tables[0]) matches no table of the bucket "in.c-sales".',
@@ -100,7 +98,10 @@ describe('planTables with patterns', () => {
   it('primaryKey "source" takes each table its own key, with incremental upsert or append', () => {
     const warnings: string[] = [];
     const plans = planTables(
-      { tables: [table('sales_*', { incremental: true, primaryKey: 'source' })], exclude: [] },
+      {
+        tables: [tableConfig('sales_*', { incremental: true, primaryKey: 'source' })],
+        exclude: [],
+      },
       'in.c-sales',
       bucket,
       undefined,
@@ -114,7 +115,7 @@ describe('planTables with patterns', () => {
   });
 
   it('--table selects one table a pattern expanded to, or the whole pattern', () => {
-    const config = { tables: [table('sales_*'), table('orders')] };
+    const config = { tables: [tableConfig('sales_*'), tableConfig('orders')] };
     const only = (name: string) =>
       planTables(config, 'in.c-sales', bucket, {
         only: [name],

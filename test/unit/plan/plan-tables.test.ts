@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { TableConfig } from '../../../src/config/types.js';
 import { planTables } from '../../../src/plan/plan-tables.js';
-import { tableDetail } from '../../helpers/fixtures.js';
+import { tableConfig, tableDetail } from '../../helpers/fixtures.js';
 
 const bucket = [
   tableDetail('orders'),
@@ -9,26 +8,17 @@ const bucket = [
   tableDetail('empty'),
 ];
 
-function table(name: string, overrides: Partial<TableConfig> = {}): TableConfig {
-  return {
-    name,
-    incremental: false,
-    primaryKey: [],
-    fullSync: false,
-    extractMetadata: false,
-    enabled: true,
-    ...overrides,
-  };
-}
-
 describe('planTables', () => {
   it('resolves names, full ids, modes and output names', () => {
     const plans = planTables(
       {
         tables: [
-          table('orders', { incremental: true, primaryKey: ['id'] }),
-          table('in.c-sales.customers', { incremental: true, destination: 'out.c-x.clients' }),
-          table('empty', { destination: 'nothing' }),
+          tableConfig('orders', { incremental: true, primaryKey: ['id'] }),
+          tableConfig('in.c-sales.customers', {
+            incremental: true,
+            destination: 'out.c-x.clients',
+          }),
+          tableConfig('empty', { destination: 'nothing' }),
         ],
       },
       'in.c-sales',
@@ -43,7 +33,11 @@ describe('planTables', () => {
 
   it('takes the source key and a full load for fullSync', () => {
     const [plan] = planTables(
-      { tables: [table('orders', { fullSync: true, incremental: true, primaryKey: ['name'] })] },
+      {
+        tables: [
+          tableConfig('orders', { fullSync: true, incremental: true, primaryKey: ['name'] }),
+        ],
+      },
       'in.c-sales',
       bucket,
     );
@@ -55,10 +49,10 @@ describe('planTables', () => {
       planTables(
         {
           tables: [
-            table('missing'),
-            table('in.c-other.orders'),
-            table('orders', { primaryKey: ['nope'] }),
-            table('customers', { columns: ['id', 'ghost'] }),
+            tableConfig('missing'),
+            tableConfig('in.c-other.orders'),
+            tableConfig('orders', { primaryKey: ['nope'] }),
+            tableConfig('customers', { columns: ['id', 'ghost'] }),
           ],
         },
         'in.c-sales',
@@ -72,13 +66,13 @@ describe('planTables', () => {
   it('runs only --table selections, skips disabled tables, and full-refreshes on request', () => {
     const config = {
       tables: [
-        table('orders', {
+        tableConfig('orders', {
           incremental: true,
           primaryKey: ['id'],
           changedSince: { kind: 'lastRun' } as const,
         }),
-        table('customers'),
-        table('empty', { enabled: false }),
+        tableConfig('customers'),
+        tableConfig('empty', { enabled: false }),
       ],
     };
     expect(planTables(config, 'in.c-sales', bucket).map((p) => p.configName)).toEqual([
@@ -108,7 +102,7 @@ describe('planTables', () => {
   it('refuses two tables writing to the same output', () => {
     expect(() =>
       planTables(
-        { tables: [table('orders'), table('customers', { destination: 'orders' })] },
+        { tables: [tableConfig('orders'), tableConfig('customers', { destination: 'orders' })] },
         'in.c-sales',
         bucket,
       ),
@@ -122,8 +116,8 @@ describe('planTables: one source table twice', () => {
   it('refuses it when a copy uses lastRun (the state entry, keyed by source id, would be shared)', () => {
     const config = {
       tables: [
-        table('orders', { changedSince: lastRun, destination: 'a' }),
-        table('in.c-sales.orders', { destination: 'b' }),
+        tableConfig('orders', { changedSince: lastRun, destination: 'a' }),
+        tableConfig('in.c-sales.orders', { destination: 'b' }),
       ],
     };
     expect(() => planTables(config, 'in.c-sales', bucket)).toThrow(
@@ -132,11 +126,14 @@ describe('planTables: one source table twice', () => {
   });
 
   it('allows it without lastRun, and when the other copy is disabled', () => {
-    const twice = [table('orders', { destination: 'a' }), table('orders', { destination: 'b' })];
+    const twice = [
+      tableConfig('orders', { destination: 'a' }),
+      tableConfig('orders', { destination: 'b' }),
+    ];
     expect(planTables({ tables: twice }, 'in.c-sales', bucket)).toHaveLength(2);
     const disabled = [
-      table('orders', { changedSince: lastRun, destination: 'a' }),
-      table('orders', { destination: 'b', enabled: false }),
+      tableConfig('orders', { changedSince: lastRun, destination: 'a' }),
+      tableConfig('orders', { destination: 'b', enabled: false }),
     ];
     expect(planTables({ tables: disabled }, 'in.c-sales', bucket)).toHaveLength(1);
   });
@@ -145,7 +142,9 @@ describe('planTables: one source table twice', () => {
 describe('planTables: primary key and columns', () => {
   it('refuses a key column left out of the copied columns', () => {
     const config = {
-      tables: [table('orders', { incremental: true, primaryKey: ['id'], columns: ['amount'] })],
+      tables: [
+        tableConfig('orders', { incremental: true, primaryKey: ['id'], columns: ['amount'] }),
+      ],
     };
     expect(() => planTables(config, 'in.c-sales', bucket)).toThrow(
       'parameters.tables[0].primaryKey: the key column "id" is not among the copied columns (amount); add it to "columns".',

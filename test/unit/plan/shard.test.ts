@@ -3,7 +3,7 @@ import { parseCli } from '../../../src/cli.js';
 import { UserError } from '../../../src/errors.js';
 import { planTables } from '../../../src/plan/plan-tables.js';
 import { fnv1a32, inShard, parseShard } from '../../../src/plan/shard.js';
-import { tableDetail } from '../../helpers/fixtures.js';
+import { tableConfig, tableDetail } from '../../helpers/fixtures.js';
 
 describe('fnv1a32', () => {
   it('matches the published FNV-1a 32-bit test vectors', () => {
@@ -74,14 +74,7 @@ describe('parseShard', () => {
 describe('planTables with a shard', () => {
   const names = ['orders', 'customers', 'products', 'events', 'invoices', 'payments'];
   const config = {
-    tables: names.map((name) => ({
-      name,
-      incremental: false,
-      primaryKey: [],
-      fullSync: false,
-      extractMetadata: false,
-      enabled: true,
-    })),
+    tables: names.map((name) => tableConfig(name)),
   };
   const bucketTables = names.map((name) => tableDetail(name));
   const base = { only: [], fullRefresh: [], fullRefreshAll: false };
