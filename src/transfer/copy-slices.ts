@@ -2,6 +2,7 @@ import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { LimitFunction } from 'p-limit';
 import pLimit from 'p-limit';
+import { setMaxListeners } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
 import { InterruptedError, messageOf, ServiceError, UserError } from '../errors.js';
 import { ObjectStoreError, UploadCredentialsRefusedError } from '../objects/errors.js';
@@ -49,6 +50,8 @@ export class RowCountError extends ServiceError {
 export const DEFAULT_ATTEMPTS_PER_SLICE = 5;
 export const DEFAULT_SLICE_RETRY_BASE_MS = 250;
 const MAX_SLICE_RETRY_WAIT_MS = 5_000;
+/** Listeners on a table's abort signal beyond one per slice in flight before Node warns. */
+const LISTENER_HEADROOM = 10;
 
 /**
  * Copies every slice of `source` through a gzip verifier into `write`, with bounded concurrency
@@ -65,10 +68,11 @@ export async function copySlices(
   options.progress.slicesTotal = source.slices.length;
   // Once one slice has failed for good the table has failed: stop the others, start no more.
   const tableFailed = new AbortController();
-  const sliceOptions = {
-    ...options,
-    signal: AbortSignal.any([options.signal, tableFailed.signal]),
-  };
+  const signal = AbortSignal.any([options.signal, tableFailed.signal]);
+  // Each slice in flight listens on it once (its attempt, or its wait before the next attempt):
+  // raise Node's leak warning from 10 to what this table can legitimately hold.
+  setMaxListeners(options.sliceConcurrency + LISTENER_HEADROOM, signal);
+  const sliceOptions = { ...options, signal };
   const tallies = await Promise.all(
     source.slices.map((slice) =>
       tableLimit(() =>

@@ -17,6 +17,8 @@ const TOKEN = `101-1001-${'d'.repeat(40)}`;
 const SLICES = 6;
 const SLICE_ROWS = 1_000;
 const CONCURRENCY = 2;
+/** More slices than the default 16 per table, so that 16 are in flight at once. */
+const MANY_SLICES = 20;
 
 const emulator = useEmulator({
   projects: [
@@ -33,6 +35,13 @@ const emulator = useEmulator({
               primaryKey: ['id'],
               generate: { rows: SLICES * SLICE_ROWS },
               sliceRows: SLICE_ROWS,
+            },
+            {
+              name: 'many',
+              columns: ['id', 'a'],
+              primaryKey: ['id'],
+              generate: { rows: MANY_SLICES * 10 },
+              sliceRows: 10,
             },
           ],
         },
@@ -141,5 +150,33 @@ describe('streaming transfer of slices', () => {
     expect(maxInFlight).toBe(CONCURRENCY);
     // Every other slice went through the one free slot while slice 1 was held back.
     expect([...doneWhileSlow].sort()).toEqual([1, 2, 3, 4, 5]);
+  });
+
+  it('runs 16 slices of one table at once without a listener-leak warning', async () => {
+    const dir = await makeDataDir({
+      parameters: { '#token': TOKEN, url: emulator.url, tables: [{ name: 'many' }] },
+    });
+    dirs.push(dir);
+    // Every slice answers late, so that the default 16 are in flight together.
+    emulator.control.addFault({
+      kind: 'latency',
+      ms: 300,
+      method: 'GET',
+      path: '/_part_00\\.gz$/',
+    });
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(`${warning.name}: ${warning.message}`);
+    process.on('warning', onWarning);
+    try {
+      const result = await runCli(['run', '--data', dir], {
+        env: { AWS_ENDPOINT_URL_S3: emulator.url },
+      });
+      expect({ code: result.code, stderr: result.stderr }).toMatchObject({ code: 0 });
+      const summary = logLines(result.stdout).find((l) => l.summary);
+      expect(summary?.summary).toMatchObject({ rows: MANY_SLICES * 10 });
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings.filter((w) => /MaxListeners/.test(w))).toEqual([]);
   });
 });
