@@ -2,7 +2,8 @@
  * `node .build/bench/probe.js <GiB> <variant>...`: a quick memory/CPU probe of the platform
  * job on one generated table (not the benchmark; for tuning). Each variant is
  * `name:NODE_FLAGS|ENV=V,ENV=V`, e.g. `semi2:--max-semi-space-size=2|`; `PROBE_NODE=<path>` in the
- * variant's environment runs the job with another node binary.
+ * variant's environment runs the job with another node binary, `PROBE_CLI=<path>` another build of
+ * `main.js` (a copy of `dist/` beside it, for A/B runs).
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
@@ -121,14 +122,14 @@ try {
       const [k, v] = kv.split('=') as [string, string];
       env[k] = v;
     }
-    const args = [...flags.split(' ').filter(Boolean), CLI, 'run', '--data', dir];
+    const args = [...flags.split(' ').filter(Boolean), env.PROBE_CLI ?? CLI, 'run', '--data', dir];
     const m = await probe(args, env);
     await rm(dir, { recursive: true, force: true });
     process.stdout.write(
       `${name}: exit ${m.code} ${m.seconds.toFixed(2)} s, CPU ${m.cpuSeconds.toFixed(2)} s, ${m.peak} (kB), load ${loadavg()[0]?.toFixed(1)}\n`,
     );
     if (m.code !== 0) process.stdout.write(m.stderr.slice(0, 2000));
-    if (name.startsWith('log')) process.stdout.write(m.stderr.slice(-6000));
+    if (name.startsWith('log')) process.stdout.write(m.stdout.slice(-6000) + m.stderr.slice(-6000));
   }
 } finally {
   await emulator.close();

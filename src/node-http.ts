@@ -39,3 +39,23 @@ export async function readCapped(
   }
   return Buffer.concat(chunks);
 }
+
+/** Bytes of the one buffer that every download socket reads into (libuv's usual read size). */
+const SOCKET_READ_BYTES = 64 * 1024;
+
+/**
+ * A request option (`onread`, of `net.connect` and `tls.connect`, which `http.request` passes on
+ * when it opens a socket): the socket reads into one shared buffer and hands each read to the
+ * HTTP parser at once, instead of allocating a fresh buffer per read and copying short reads
+ * into another. The parser copies a response body out of the bytes it is given before it
+ * returns, so the buffer is free again when the next read, on any socket, fills it: libuv runs
+ * one read and its callback at a time on the main thread. One 64 KiB buffer for the process
+ * instead of two allocations per read (docs/performance.md, Memory).
+ */
+export const readIntoSharedBuffer = {
+  buffer: Buffer.allocUnsafe(SOCKET_READ_BYTES),
+  callback(this: { emit(event: 'data', chunk: Buffer): boolean }, bytes: number, buffer: Buffer) {
+    this.emit('data', buffer.subarray(0, bytes));
+    return true;
+  },
+};

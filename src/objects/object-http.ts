@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
-import { httpRequest, httpsRequest, readCapped } from '../node-http.js';
+import { httpRequest, httpsRequest, readCapped, readIntoSharedBuffer } from '../node-http.js';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { networkCodeOf } from '../retry/retrier.js';
@@ -52,6 +52,8 @@ export const sendObjectRequest: ObjectHttp = (request) =>
       headers: request.headers,
       timeout: OBJECT_SOCKET_TIMEOUT_MS,
       ...(request.signal && { signal: request.signal }),
+      // Downloads are the job's bulk: their sockets read into one shared buffer.
+      ...(request.method === 'GET' && { onread: readIntoSharedBuffer }),
     });
     req.on('timeout', () =>
       req.destroy(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })),

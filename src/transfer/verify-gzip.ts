@@ -1,5 +1,6 @@
 import { Transform, type TransformCallback } from 'node:stream';
-import { createGunzip, type Gunzip } from 'node:zlib';
+import type { Gunzip } from 'node:zlib';
+import { createInPlaceGunzip } from './inflate-in-place.js';
 import { CsvRecordCounter } from './csv-records.js';
 import { ServiceError } from '../errors.js';
 
@@ -47,7 +48,7 @@ const GUNZIP_CHUNK_BYTES = 64 * 1024;
  * stream errors with {@link BadSliceError}.
  */
 export class GzipVerifier extends Transform {
-  readonly #gunzip: Gunzip = createGunzip({ chunkSize: GUNZIP_CHUNK_BYTES });
+  readonly #gunzip: Gunzip;
   readonly #counter = new CsvRecordCounter();
   #held: Buffer | undefined;
   #compressedBytes = 0;
@@ -64,7 +65,7 @@ export class GzipVerifier extends Transform {
     private readonly inflateLimit: InflateLimit = DEFAULT_INFLATE_LIMIT,
   ) {
     super();
-    this.#gunzip.on('data', (chunk: Buffer) => {
+    this.#gunzip = createInPlaceGunzip(GUNZIP_CHUNK_BYTES, (chunk) => {
       this.#uncompressedBytes += chunk.length;
       this.#counter.feed(chunk);
       if (this.#inflatesTooMuch()) this.#gunzip.destroy(this.#bomb());
