@@ -3,8 +3,10 @@
 #   docker build --build-arg VERSION="$(node -p 'require("./package.json").version')" -t kbc-table-sync .
 #   docker run --rm -v "$PWD/data:/data" kbc-table-sync [run|action NAME] [--table NAME ...]
 #
-# Stages: `build` compiles TypeScript with the dev dependencies; `deps` installs the production
-# dependencies only; the runtime image ships dist/, those node_modules, package.json and
+# Stages: `build` bundles the TypeScript and its dependencies into one file, dist/main.js, with
+# the dev dependencies (scripts/build-job.mjs); `deps` installs the production dependencies only
+# (the bundle needs none of them at start; gelf-pro is loaded from there when GELF is configured);
+# the runtime image ships dist/, those node_modules, package.json and
 # component.json. The Storage API emulator is an npm workspace (emulator/) that the job never
 # imports: it is not in the build context, and `--workspaces=false` keeps npm from installing it
 # or its dependencies (DuckDB) even if it were. It runs as uid 1000 but works under any uid (Keboola's runner passes --user):
@@ -14,10 +16,11 @@
 FROM node:24-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-# tsc needs no native binaries: --omit=optional skips DuckDB's 70 MB engine.
+# The build (esbuild-wasm) needs no native binaries: --omit=optional skips DuckDB's 70 MB engine.
 RUN --mount=type=cache,target=/root/.npm,sharing=locked \
     npm ci --workspaces=false --omit=optional --no-audit --no-fund --ignore-scripts
-COPY tsconfig.json tsconfig.build.json ./
+COPY tsconfig.json ./
+COPY scripts/build-job.mjs ./scripts/
 COPY src ./src
 RUN npm run build:job
 

@@ -105,7 +105,7 @@ build_image() {
 ensure_host_build() {
   [ -d node_modules/keboola-storage-emulator ] || die "the emulator workspace is not installed: run npm ci"
   if [ ! -f dist/main.js ] || [ ! -f emulator/dist/bin.js ] ||
-    [ -n "$(find src emulator/src package.json tsconfig.json tsconfig.build.json -newer dist/main.js -print -quit)" ]; then
+    [ -n "$(find src emulator/src package.json tsconfig.json scripts/build-job.mjs -newer dist/main.js -print -quit)" ]; then
     log "dist/ is stale: npm run build"
     npm run build >"$TMP/host-build.log" 2>&1 || {
       cat "$TMP/host-build.log" >&2

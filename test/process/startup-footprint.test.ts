@@ -4,8 +4,13 @@
  * undici (src/node-http.ts), and on Node 20.
  */
 import { execFileSync } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer, type AddressInfo, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { startCliProcess } from '../helpers/run-cli.js';
 
 const MAIN = pathToFileURL(fileURLToPath(new URL('../../dist/main.js', import.meta.url))).href;
 
@@ -27,10 +32,55 @@ function loadedBy(moduleUrl: string): { undici: string[]; packages: string[] } {
 }
 
 describe('loading the job', () => {
-  it("loads neither Node's bundled undici nor gelf-pro (loaded only when GELF is configured)", () => {
+  it("loads neither Node's bundled undici nor any file from node_modules (one bundle; gelf-pro only when GELF is configured)", () => {
     const loaded = loadedBy(MAIN);
     expect(loaded.undici).toEqual([]);
-    expect(loaded.packages).not.toContain('gelf-pro');
-    expect(loaded.packages).not.toContain('axios');
+    expect(loaded.packages).toEqual([]);
+  });
+  it('still writes GELF frames when GELF is configured (gelf-pro, required from node_modules)', async () => {
+    const frames: string[] = [];
+    let pending = '';
+    const server: Server = createServer((socket) => {
+      socket.setEncoding('utf8');
+      socket.on('data', (chunk: string) => {
+        const parts = (pending + chunk).split('\0');
+        pending = parts.pop() ?? '';
+        frames.push(...parts);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const dataDir = await mkdtemp(join(tmpdir(), 'kts-gelf-'));
+    try {
+      const { port } = server.address() as AddressInfo;
+      // A Storage API where nothing listens: the run fails at once, and says so over GELF.
+      const closed = createServer();
+      await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+      const closedPort = (closed.address() as AddressInfo).port;
+      await new Promise((resolve) => closed.close(resolve));
+      await writeFile(
+        join(dataDir, 'config.json'),
+        JSON.stringify({
+          parameters: {
+            '#token': `101-1001-${'b'.repeat(40)}`,
+            url: `http://127.0.0.1:${closedPort}`,
+            tables: [{ name: 't' }],
+          },
+        }),
+      );
+      const result = await startCliProcess(['run', '--data', dataDir], {
+        env: { KBC_RUNID: '1.2', KBC_LOGGER_ADDR: '127.0.0.1', KBC_LOGGER_PORT: String(port) },
+      }).done;
+      for (let i = 0; i < 100 && !frames.some((f) => f.includes('Cannot reach')); i++) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      expect(result.code, result.stderr).toBe(1);
+      const messages = frames.map((frame) => JSON.parse(frame) as { short_message: string });
+      expect(messages.map((m) => m.short_message).join('\n')).toMatch(
+        /Cannot reach the Storage API/,
+      );
+    } finally {
+      server.close();
+      await rm(dataDir, { recursive: true, force: true });
+    }
   });
 });
