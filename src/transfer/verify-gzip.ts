@@ -31,11 +31,10 @@ export interface InflateLimit {
 export const DEFAULT_INFLATE_LIMIT: InflateLimit = { maxRatio: 500, floorBytes: 64 * 1024 * 1024 };
 
 /**
- * Output chunk of the verifying gunzip. zlib's default (16 KiB) costs a thread-pool round trip and
- * a JS callback per 16 KiB of CSV (108 MB/s of gzip per core, against 192 at 128 KiB). 64 KiB
- * costs about 3 % more CPU than 128 KiB and 12 MB less peak memory with 16 slices in flight:
- * each chunk is a fresh buffer, and at 128 KiB they sit at glibc's mmap threshold, which
- * fragments the heap (docs/performance.md, Memory). One such buffer per slice in flight.
+ * Output chunk of the verifying gunzip: one buffer per slice in flight, reused for every chunk
+ * (src/transfer/inflate-in-place.ts). zlib's default (16 KiB) costs a thread-pool round trip and
+ * a JS callback per 16 KiB of CSV (108 MB/s of gzip per core, against 192 at 128 KiB); with the
+ * buffer reused, 64, 128 and 256 KiB measured the same within the noise (docs/performance.md).
  */
 const GUNZIP_CHUNK_BYTES = 64 * 1024;
 
