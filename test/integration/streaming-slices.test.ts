@@ -19,6 +19,8 @@ const SLICE_ROWS = 1_000;
 const CONCURRENCY = 2;
 /** More slices than the default 16 per table, so that 16 are in flight at once. */
 const MANY_SLICES = 20;
+/** More tables than Node's default of 10 listeners, all running at once. */
+const PARALLEL_TABLES = 12;
 
 const emulator = useEmulator({
   projects: [
@@ -43,6 +45,12 @@ const emulator = useEmulator({
               generate: { rows: MANY_SLICES * 10 },
               sliceRows: 10,
             },
+            ...Array.from({ length: PARALLEL_TABLES }, (_, i) => ({
+              name: `small${i}`,
+              columns: ['id', 'a'],
+              primaryKey: ['id'],
+              generate: { rows: 5 },
+            })),
           ],
         },
       ],
@@ -163,20 +171,59 @@ describe('streaming transfer of slices', () => {
       ms: 300,
       method: 'GET',
       path: '/_part_00\\.gz$/',
+      count: MANY_SLICES,
     });
-    const warnings: string[] = [];
-    const onWarning = (warning: Error) => warnings.push(`${warning.name}: ${warning.message}`);
-    process.on('warning', onWarning);
-    try {
+    const warnings = await listenerWarningsDuring(async () => {
       const result = await runCli(['run', '--data', dir], {
         env: { AWS_ENDPOINT_URL_S3: emulator.url },
       });
       expect({ code: result.code, stderr: result.stderr }).toMatchObject({ code: 0 });
       const summary = logLines(result.stdout).find((l) => l.summary);
       expect(summary?.summary).toMatchObject({ rows: MANY_SLICES * 10 });
-    } finally {
-      process.off('warning', onWarning);
-    }
-    expect(warnings.filter((w) => /MaxListeners/.test(w))).toEqual([]);
+    });
+    expect(warnings).toEqual([]);
+  });
+
+  it('runs 12 tables at once (parallelism 12) without a listener-leak warning', async () => {
+    const dir = await makeDataDir({
+      parameters: {
+        '#token': TOKEN,
+        url: emulator.url,
+        parallelism: PARALLEL_TABLES,
+        tables: Array.from({ length: PARALLEL_TABLES }, (_, i) => ({ name: `small${i}` })),
+      },
+    });
+    dirs.push(dir);
+    // Every job poll answers late, so that all the tables wait on their export jobs together.
+    emulator.control.addFault({
+      kind: 'latency',
+      ms: 300,
+      method: 'GET',
+      path: '/jobs/',
+      count: 10 * PARALLEL_TABLES,
+    });
+    const warnings = await listenerWarningsDuring(async () => {
+      const result = await runCli(['run', '--data', dir], {
+        env: { AWS_ENDPOINT_URL_S3: emulator.url },
+      });
+      expect({ code: result.code, stderr: result.stderr }).toMatchObject({ code: 0 });
+      expect(logLines(result.stdout).filter((l) => l.summary)).toHaveLength(PARALLEL_TABLES);
+    });
+    expect(warnings).toEqual([]);
   });
 });
+
+/** Node's MaxListenersExceededWarning lines emitted while `run` ran (in this process). */
+async function listenerWarningsDuring(run: () => Promise<void>): Promise<string[]> {
+  const warnings: string[] = [];
+  const onWarning = (warning: Error) => {
+    if (/MaxListeners/.test(warning.name)) warnings.push(warning.message);
+  };
+  process.on('warning', onWarning);
+  try {
+    await run();
+  } finally {
+    process.off('warning', onWarning);
+  }
+  return warnings;
+}
