@@ -3,13 +3,13 @@
  * GELF), the UI's sync actions, whole-bucket patterns, the CLI details and `--summary-file`.
  */
 import { readFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SummaryFileDocument } from '../../src/summary-file.js';
 import { useEmulator } from '../helpers/emulator.js';
 import { readSlicedTable } from '../helpers/output.js';
 import { listFiles, makeDataDir, removeDir, runCli, type CliResult } from '../helpers/run-cli.js';
+import { startGelfListener } from '../helpers/gelf-listener.js';
 import { expectNoSecrets } from '../helpers/secret-scan.js';
 import { TOKENS, platformSeed } from './platform-fixtures.js';
 
@@ -102,20 +102,8 @@ describe('logging under the Keboola runner', () => {
   });
 
   it('GELF over TCP: frames at levels 6 and 4 with the required fields and no secret', async () => {
-    const frames: string[] = [];
-    let buffer = '';
-    const server: Server = createServer((socket) => {
-      socket.setEncoding('utf8');
-      socket.on('data', (chunk: string) => {
-        buffer += chunk;
-        const parts = buffer.split('\0');
-        buffer = parts.pop() ?? '';
-        frames.push(...parts);
-      });
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const address = server.address();
-    const port = typeof address === 'object' && address ? address.port : 0;
+    const gelf = await startGelfListener();
+    const { frames } = gelf;
     try {
       const dataDir = await dataDirWith({
         '#token': EXPIRING_TOKEN,
@@ -124,13 +112,11 @@ describe('logging under the Keboola runner', () => {
       const result = await run(['--data', dataDir], {
         KBC_RUNID: '123.458',
         KBC_LOGGER_ADDR: '127.0.0.1',
-        KBC_LOGGER_PORT: String(port),
+        KBC_LOGGER_PORT: String(gelf.port),
       });
       // In process, main() returns once gelf-pro has written the last frame; the listener may
       // read it a moment later. Wait (bounded) for the summary, the run's last record.
-      for (let i = 0; i < 100 && !frames.some((f) => f.includes('full_message')); i++) {
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
+      await gelf.waitFor('full_message');
       expect(result.code, result.stderr).toBe(0);
       expect(result.stderr).toBe('');
       expect(result.stdout).toBe('');
@@ -154,7 +140,7 @@ describe('logging under the Keboola runner', () => {
       ).toBe(true);
       await expectNoSecrets(SECRETS, { stdout: frames.join('\n') });
     } finally {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await gelf.close();
     }
   });
 

@@ -5,11 +5,12 @@
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer, type AddressInfo, type Server } from 'node:net';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { startGelfListener } from '../helpers/gelf-listener.js';
 import { startCliProcess } from '../helpers/run-cli.js';
 
 const MAIN = pathToFileURL(fileURLToPath(new URL('../../dist/main.js', import.meta.url))).href;
@@ -38,20 +39,9 @@ describe('loading the job', () => {
     expect(loaded.packages).toEqual([]);
   });
   it('still writes GELF frames when GELF is configured (gelf-pro, required from node_modules)', async () => {
-    const frames: string[] = [];
-    let pending = '';
-    const server: Server = createServer((socket) => {
-      socket.setEncoding('utf8');
-      socket.on('data', (chunk: string) => {
-        const parts = (pending + chunk).split('\0');
-        pending = parts.pop() ?? '';
-        frames.push(...parts);
-      });
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const gelf = await startGelfListener();
     const dataDir = await mkdtemp(join(tmpdir(), 'kts-gelf-'));
     try {
-      const { port } = server.address() as AddressInfo;
       // A Storage API where nothing listens: the run fails at once, and says so over GELF.
       const closed = createServer();
       await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
@@ -68,18 +58,16 @@ describe('loading the job', () => {
         }),
       );
       const result = await startCliProcess(['run', '--data', dataDir], {
-        env: { KBC_RUNID: '1.2', KBC_LOGGER_ADDR: '127.0.0.1', KBC_LOGGER_PORT: String(port) },
+        env: { KBC_RUNID: '1.2', KBC_LOGGER_ADDR: '127.0.0.1', KBC_LOGGER_PORT: String(gelf.port) },
       }).done;
-      for (let i = 0; i < 100 && !frames.some((f) => f.includes('Cannot reach')); i++) {
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
+      await gelf.waitFor('Cannot reach');
       expect(result.code, result.stderr).toBe(1);
-      const messages = frames.map((frame) => JSON.parse(frame) as { short_message: string });
+      const messages = gelf.frames.map((frame) => JSON.parse(frame) as { short_message: string });
       expect(messages.map((m) => m.short_message).join('\n')).toMatch(
         /Cannot reach the Storage API/,
       );
     } finally {
-      server.close();
+      await gelf.close();
       await rm(dataDir, { recursive: true, force: true });
     }
   });
