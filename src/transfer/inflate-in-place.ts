@@ -13,7 +13,9 @@ import { createGunzip, type Gunzip } from 'node:zlib';
  *   zlib binding makes per output chunk), never into the readable queue: `onChunk` must be done
  *   with the bytes when it returns;
  * - the stream's output buffer (`_outBuffer`, the one field its inflate loop writes into) keeps
- *   its first buffer: the loop's later assignments of a fresh one are ignored.
+ *   its first buffer: the loop's later assignments of a fresh one are ignored. Node still
+ *   allocates that replacement per `chunkBytes`, but it is dropped at once and never written, so
+ *   no inflated CSV waits in it for a collection.
  *
  * Both rely on how Node's zlib stream works inside (the same on Node 20 and 24). Where the field
  * is not there the buffer is not kept and Node allocates as usual; where `push` were not the way
