@@ -182,6 +182,7 @@ async function execute(
         logger,
         nowMs: Date.now,
         resolveChangedSince,
+        skipUnchanged: tuningFrom(io.env).skipUnchanged,
         lastActivity: (tokenId) =>
           readLastActivity(buildTokenApi(config.source, io, masker, logger), tokenId),
       }),

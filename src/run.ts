@@ -30,7 +30,7 @@ import {
 import { readState, writeState, type JobState } from './state/state-file.js';
 import { StateMirror } from './state/state-mirror.js';
 import type { SourceIdentity } from './state/sync-record.js';
-import { decideSkip, type SkipInput } from './state/unchanged.js';
+import { decideSkip, skipInputOf } from './state/unchanged.js';
 import type { FileDetail, StorageClient } from './storage/types.js';
 import { DEFAULT_ATTEMPTS_PER_SLICE, DEFAULT_SLICE_RETRY_BASE_MS } from './transfer/copy-slices.js';
 import { TableProgress } from './transfer/progress.js';
@@ -274,7 +274,9 @@ async function syncTable(
   };
   const { previous, revision } = await resumeTable(plan, identity, run, deps);
   // After resuming: in standalone mode the watermark is the destination's sync record.
-  const skip = deps.tuning.skipUnchanged ? decideSkip(skipInput(plan, previous)) : undefined;
+  const skip = deps.tuning.skipUnchanged
+    ? decideSkip(skipInputOf(plan, previous?.watermark))
+    : undefined;
   if (skip?.skip) {
     deps.logger.info(
       `"${plan.sourceId}" is unchanged: last changed ${new Date(skip.lastChangeSeconds * 1000).toISOString()}, before its watermark ${describeWatermark(previous)}. No export job.`,
@@ -345,15 +347,6 @@ async function syncTable(
 }
 
 /** The skip decision's input: the table detail listed at plan time and the saved watermark. */
-function skipInput(plan: TablePlan, previous: TableState | undefined): SkipInput {
-  return {
-    lastChangeDate: plan.source.lastChangeDate,
-    watermark: previous?.watermark,
-    lastRun: plan.changedSince?.kind === 'lastRun',
-    fullRefresh: plan.fullRefresh,
-  };
-}
-
 function describeWatermark(previous: TableState | undefined): string {
   const watermark = previous?.watermark;
   return watermark === undefined ? '(none)' : new Date(watermark * 1000).toISOString();

@@ -1,4 +1,5 @@
 import type { Config } from '../config/types.js';
+import { decideSkip, skipInputOf } from '../state/unchanged.js';
 import { UserError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { authorizeSource } from '../auth/authorize-source.js';
@@ -21,6 +22,8 @@ export interface ActionDeps {
   readonly resolveChangedSince: RunDeps['resolveChangedSince'];
   /** The newest of the token's own events (null when none or unreadable). */
   readonly lastActivity?: (tokenId: string) => Promise<LastActivity | null>;
+  /** Whether a run would skip unchanged `lastRun` tables (default true; see `Tuning`). */
+  readonly skipUnchanged?: boolean;
 }
 
 /** Runs one sync action; never writes to out/. */
@@ -123,10 +126,11 @@ async function planDocument(
     warnings: [...tokenWarnings, ...expansionWarnings],
     tokenLastActivity: await tokenLastActivity(deps, tokenId),
     tables: plans.map((plan) => {
+      const previous = state.tables[plan.sourceId];
       const window = exportWindow({
         changedSince: plan.changedSince,
         fullRefresh: plan.fullRefresh,
-        previous: state.tables[plan.sourceId],
+        previous,
         serverNowSeconds,
         resolve: deps.resolveChangedSince,
       });
@@ -142,9 +146,32 @@ async function planDocument(
         },
         rows: plan.source.rowsCount,
         bytes: plan.source.dataSizeBytes,
+        ...(deps.config.destination ? {} : exportDecision(plan, previous?.watermark, deps)),
         warnings: planWarnings(plan),
       };
     }),
+  };
+}
+
+/**
+ * Platform mode: whether a run would start an export job for the table, or skip it as unchanged
+ * (docs/performance.md, "Skipping unchanged tables"), from the watermark in in/state.json. In
+ * standalone mode the watermark is the destination's sync record, which only a run reads.
+ */
+function exportDecision(
+  plan: ReturnType<typeof planTables>[number],
+  watermark: number | undefined,
+  deps: ActionDeps,
+) {
+  if (deps.skipUnchanged === false) return { export: true };
+  const decision = decideSkip(skipInputOf(plan, watermark));
+  if (!decision.skip || watermark === undefined) return { export: true };
+  return {
+    export: false,
+    unchanged: {
+      lastChange: new Date(decision.lastChangeSeconds * 1000).toISOString(),
+      watermark: new Date(watermark * 1000).toISOString(),
+    },
   };
 }
 

@@ -27,6 +27,23 @@ export interface SkipInput {
   readonly fullRefresh: boolean;
 }
 
+/** What {@link skipInputOf} reads of a planned table. */
+interface PlannedForSkip {
+  readonly source: { readonly lastChangeDate?: string | null | undefined };
+  readonly changedSince?: { readonly kind: string } | undefined;
+  readonly fullRefresh: boolean;
+}
+
+/** The skip question for one planned table and its saved watermark (a run and `plan` alike). */
+export function skipInputOf(plan: PlannedForSkip, watermark: number | undefined): SkipInput {
+  return {
+    lastChangeDate: plan.source.lastChangeDate,
+    watermark,
+    lastRun: plan.changedSince?.kind === 'lastRun',
+    fullRefresh: plan.fullRefresh,
+  };
+}
+
 /**
  * Skips only when the table's last change is a whole second strictly before the watermark minus
  * {@link CLOCK_SKEW_MARGIN_SECONDS}. A change in the watermark's own second may carry rows with

@@ -7,8 +7,10 @@ import { describe, expect, it } from 'vitest';
 import { useEmulator } from '../helpers/emulator.js';
 import { listFiles, makeDataDir } from '../helpers/run-cli.js';
 import {
+  SEEDED_AT_SECONDS,
   T0_MS,
   expectNoLeaks,
+  platformConfig,
   runJob,
   standaloneConfig,
   standaloneSeed,
@@ -26,6 +28,8 @@ interface PlanDocument {
     window: { since: string | null; until: string | null };
     rows: number;
     bytes: number;
+    export?: boolean;
+    unchanged?: { lastChange: string; watermark: string };
     warnings: string[];
   }>;
 }
@@ -109,5 +113,48 @@ describe('plan', () => {
     expect(result.code).toBe(0);
     const document = JSON.parse(result.stdout) as PlanDocument;
     expect(document.tables.map((t) => t.source)).toEqual(['in.c-sales.events']);
+  });
+
+  it('platform mode: says which lastRun tables a run would skip as unchanged, and why', async () => {
+    const { control, url } = emulator;
+    control.setClock(T0_MS);
+    const dataDir = await makeDataDir(
+      platformConfig(url, [
+        { name: 'orders', incremental: true, primaryKey: ['id'], changedSince: 'lastRun' },
+        { name: 'events', incremental: true, changedSince: 'lastRun' },
+        { name: 'customers' },
+      ]),
+      // orders: saved watermark after its last change; events: no watermark yet.
+      { tables: { 'in.c-sales.orders': { watermark } } },
+    );
+    const plan = async (...args: string[]) => {
+      const result = await runJob(url, dataDir, ['--dry-run', ...args]);
+      expect(result.code, result.stderr).toBe(0);
+      return JSON.parse(result.stdout) as PlanDocument;
+    };
+    const document = await plan();
+    expect(document.mode).toBe('platform');
+    const [orders, events, customers] = document.tables;
+    expect(orders).toMatchObject({
+      source: 'in.c-sales.orders',
+      export: false,
+      unchanged: {
+        lastChange: new Date(SEEDED_AT_SECONDS * 1000).toISOString(),
+        watermark: new Date(watermark * 1000).toISOString(),
+      },
+    });
+    expect(events).toMatchObject({ source: 'in.c-sales.events', export: true });
+    expect(events?.unchanged).toBeUndefined();
+    expect(customers).toMatchObject({ source: 'in.c-sales.customers', export: true });
+    // --full-refresh always exports.
+    const refreshed = await plan('--full-refresh', 'orders');
+    expect(refreshed.tables[0]).toMatchObject({ source: 'in.c-sales.orders', export: true });
+  });
+
+  it('standalone mode: no export decision (the destination decides at run time)', async () => {
+    const { url } = emulator;
+    const result = await runJob(url, await planDataDir(url), ['--dry-run']);
+    const document = JSON.parse(result.stdout) as PlanDocument;
+    expect(document.tables.map((t) => t.export)).toEqual([undefined, undefined, undefined]);
   });
 });
