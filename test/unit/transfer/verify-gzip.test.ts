@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { gzipSync } from 'node:zlib';
@@ -61,6 +62,37 @@ describe('GzipVerifier', () => {
     );
     await expect(done).rejects.toBeInstanceOf(BadSliceError);
     expect(Buffer.concat(received).length).toBeLessThan(Math.max(bad.length, 1));
+  });
+
+  describe('a slice in small network pieces (TLS records), gathered for the gunzip', () => {
+    const rows = 40_000;
+    // Hex of a hash per row, so that the gzip is larger than a few gathering rounds.
+    const bigCsv = Array.from(
+      { length: rows },
+      (_, i) => `"${i}","${createHash('sha256').update(String(i)).digest('hex')}, ""q"""\n`,
+    ).join('');
+    const bigGz = gzipSync(bigCsv);
+
+    it.each([1_000, 16_384, 65_536, 100_000])(
+      'passes %i-byte pieces through unchanged and counts every record',
+      async (pieceBytes) => {
+        expect(bigGz.length).toBeGreaterThan(4 * 65_536);
+        const { out, verifier } = await passThrough(bigGz, pieceBytes);
+        expect(out.equals(bigGz)).toBe(true);
+        expect(verifier.tally).toEqual({
+          rows,
+          compressedBytes: bigGz.length,
+          uncompressedBytes: Buffer.byteLength(bigCsv),
+        });
+      },
+    );
+
+    it('still rejects a slice corrupt in the middle', async () => {
+      const corrupt = Buffer.from(bigGz);
+      const middle = Math.floor(corrupt.length / 2);
+      corrupt[middle] = (corrupt[middle] ?? 0) ^ 0xff;
+      await expect(passThrough(corrupt, 16_384)).rejects.toBeInstanceOf(BadSliceError);
+    });
   });
 
   it('accepts an empty table slice (gzip of nothing)', async () => {
