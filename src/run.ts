@@ -346,7 +346,6 @@ async function syncTable(
   };
 }
 
-/** The skip decision's input: the table detail listed at plan time and the saved watermark. */
 function describeWatermark(previous: TableState | undefined): string {
   const watermark = previous?.watermark;
   return watermark === undefined ? '(none)' : new Date(watermark * 1000).toISOString();

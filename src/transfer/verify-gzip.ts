@@ -41,8 +41,8 @@ const GUNZIP_CHUNK_BYTES = 64 * 1024;
 /**
  * Compressed bytes gathered before one gunzip write. Each write is a thread-pool round trip, and
  * over HTTPS the body arrives in TLS records of at most 16 KiB: verifying 16 KiB pieces one by one
- * cost about 30 % more CPU than 64 KiB ones (docs/performance.md). A chunk this large or larger
- * goes to the gunzip as it is, without a copy.
+ * cost about a quarter more CPU than gathering them (docs/performance.md). A chunk this large or
+ * larger goes to the gunzip as it is, without a copy.
  */
 const GUNZIP_INPUT_BYTES = 64 * 1024;
 

@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readIntoSharedBuffer } from '../../src/node-http.js';
-import { sendObjectRequest } from '../../src/objects/object-http.js';
+import { readBody, sendObjectRequest } from '../../src/objects/object-http.js';
 
 /**
  * Object-store downloads read their sockets into one shared buffer (src/node-http.ts). Many
@@ -55,9 +55,7 @@ async function download(url: string): Promise<Buffer> {
     target: { provider: 'aws', bucket: 'b', key: new URL(url).pathname },
   });
   expect(response.status).toBe(200);
-  const chunks: Buffer[] = [];
-  for await (const chunk of response.body) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
+  return readBody(response.body, 2 * BODY_BYTES, url);
 }
 
 describe('object downloads through the shared read buffer', () => {
