@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createInPlaceGunzip } from '../../../src/transfer/inflate-in-place.js';
 
 const CHUNK_BYTES = 64 * 1024;
@@ -46,6 +46,21 @@ describe('createInPlaceGunzip', () => {
     const { buffersSeen } = await inflate(gz, 65_536);
     expect(csv.length).toBeGreaterThan(8 * CHUNK_BYTES);
     expect(buffersSeen.size).toBe(1);
+  });
+
+  describe('what Node allocates per output chunk', () => {
+    afterEach(() => vi.restoreAllMocks());
+
+    it('allocates no output-sized buffer to replace the kept one', async () => {
+      const allocUnsafe = vi.spyOn(Buffer, 'allocUnsafe');
+      const { out } = await inflate(gz, 65_536);
+      expect(out.equals(csv)).toBe(true);
+      const sizes = allocUnsafe.mock.calls.map(([size]) => size);
+      // Node asked for a replacement after every full output buffer (more than 8 here)...
+      expect(sizes.filter((size) => size === 1).length).toBeGreaterThan(8);
+      // ...but only the stream's first output buffer, at its construction, has the output's size.
+      expect(sizes.filter((size) => size === CHUNK_BYTES)).toHaveLength(1);
+    });
   });
 
   it('fails on a truncated stream, as any gunzip', async () => {
