@@ -45,5 +45,5 @@ COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 RUN install -d -m 0777 /data
 USER 1000:1000
-ENTRYPOINT ["node", "--max-semi-space-size=1", "--no-concurrent-array-buffer-sweeping", "/app/dist/main.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=1", "--no-concurrent-array-buffer-sweeping", "--optimize-for-size", "/app/dist/main.js"]
 CMD []

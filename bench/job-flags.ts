@@ -5,4 +5,5 @@
 export const JOB_NODE_FLAGS: readonly string[] = [
   '--max-semi-space-size=1',
   '--no-concurrent-array-buffer-sweeping',
+  '--optimize-for-size',
 ];

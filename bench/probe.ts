@@ -3,7 +3,8 @@
  * job on one generated table (not the benchmark; for tuning). Each variant is
  * `name:NODE_FLAGS|ENV=V,ENV=V`, e.g. `semi2:--max-semi-space-size=2|`; `PROBE_NODE=<path>` in the
  * variant's environment runs the job with another node binary, `PROBE_CLI=<path>` another build of
- * `main.js` (a copy of `dist/` beside it, for A/B runs).
+ * `main.js` (a copy of `dist/` beside it, for A/B runs). `PROBE_LOG_DIR=<dir>` in the probe's own
+ * environment keeps each run's whole output as `<dir>/<name>.log`.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
@@ -130,6 +131,9 @@ try {
     );
     if (m.code !== 0) process.stdout.write(m.stderr.slice(0, 2000));
     if (name.startsWith('log')) process.stdout.write(m.stdout.slice(-6000) + m.stderr.slice(-6000));
+    if (process.env.PROBE_LOG_DIR) {
+      writeFileSync(join(process.env.PROBE_LOG_DIR, `${name}.log`), m.stdout + m.stderr);
+    }
   }
 } finally {
   await emulator.close();
