@@ -171,6 +171,9 @@ async function execute(
   };
   if (action !== 'run') {
     const tracked = trackCalls(source);
+    // Standalone `plan` reads the destination's sync records (never writes them).
+    const destination =
+      config.destination && trackCalls(buildClient(config.destination, io, masker, logger, limits));
     const deadlineMs =
       positiveInt(io.env.KBC_TABLE_SYNC_ACTION_DEADLINE_MS) ?? SYNC_ACTION_DEADLINE_MS;
     const document = await withDeadline(
@@ -183,12 +186,21 @@ async function execute(
         nowMs: Date.now,
         resolveChangedSince,
         skipUnchanged: tuningFrom(io.env).skipUnchanged,
+        ...(destination && { destination: destination.client }),
         lastActivity: (tokenId) =>
           readLastActivity(buildTokenApi(config.source, io, masker, logger), tokenId),
       }),
       deadlineMs,
-      () =>
-        `The sync action "${action}" did not finish within ${deadlineMs / 1000} s: the source Storage API ${config.source.url} did not answer ${tracked.pending().join(', ') || 'in time'}.`,
+      () => {
+        const stalled =
+          destination && destination.pending().length > 0
+            ? {
+                api: `destination Storage API ${config.destination?.url ?? ''}`,
+                calls: destination,
+              }
+            : { api: `source Storage API ${config.source.url}`, calls: tracked };
+        return `The sync action "${action}" did not finish within ${deadlineMs / 1000} s: the ${stalled.api} did not answer ${stalled.calls.pending().join(', ') || 'in time'}.`;
+      },
     );
     io.stdout.write(
       `${JSON.stringify(document, null, cli.command === 'run' && cli.dryRun ? 2 : 0)}\n`,

@@ -8,6 +8,9 @@ import { destinationLabel, planTables, type Selection } from '../plan/plan-table
 import { exportWindow } from '../state/cursor.js';
 import { readState } from '../state/state-file.js';
 import type { StorageClient, TableDetail } from '../storage/types.js';
+import type { TableState } from '../state/cursor.js';
+import type { PendingImport } from '../state/sync-record.js';
+import { previewResume } from '../output/resume-preview.js';
 import type { LastActivity } from '../tokens/rules.js';
 import type { RunDeps } from '../run.js';
 import type { SyncAction } from '../config/action-names.js';
@@ -24,6 +27,8 @@ export interface ActionDeps {
   readonly lastActivity?: (tokenId: string) => Promise<LastActivity | null>;
   /** Whether a run would skip unchanged `lastRun` tables (default true; see `Tuning`). */
   readonly skipUnchanged?: boolean;
+  /** Standalone mode: the destination project, read (never written) for its sync records. */
+  readonly destination?: StorageClient;
 }
 
 /** Runs one sync action; never writes to out/. */
@@ -40,7 +45,7 @@ export async function runSyncAction(name: SyncAction, deps: ActionDeps): Promise
     case 'sourceInfo':
       return { tables: await listTables(deps.source, auth.bucketId), project: info };
     case 'plan':
-      return planDocument(deps, auth.bucketId, auth.warnings, auth.tokenId);
+      return planDocument(deps, auth, auth.warnings);
     case 'tableOptions':
       return tableOptions(await deps.source.listTables(auth.bucketId));
     case 'columnOptions':
@@ -110,10 +115,10 @@ async function listTables(source: StorageClient, bucketId: string) {
  */
 async function planDocument(
   deps: ActionDeps,
-  bucketId: string,
+  auth: { bucketId: string; tokenId: string; projectId: number },
   tokenWarnings: readonly string[],
-  tokenId: string,
 ) {
+  const { bucketId, tokenId } = auth;
   const bucketTables = await deps.source.listTables(bucketId);
   const expansionWarnings: string[] = [];
   const plans = planTables(deps.config, bucketId, bucketTables, deps.selection, (warning) =>
@@ -125,8 +130,9 @@ async function planDocument(
     mode: deps.config.destination ? 'standalone' : 'platform',
     warnings: [...tokenWarnings, ...expansionWarnings],
     tokenLastActivity: await tokenLastActivity(deps, tokenId),
-    tables: plans.map((plan) => {
-      const previous = state.tables[plan.sourceId];
+    tables: await mapInOrder(plans, async (plan) => {
+      const resume = await resumeOf(deps, plan, state.tables[plan.sourceId], auth.projectId);
+      const { previous } = resume;
       const window = exportWindow({
         changedSince: plan.changedSince,
         fullRefresh: plan.fullRefresh,
@@ -146,17 +152,83 @@ async function planDocument(
         },
         rows: plan.source.rowsCount,
         bytes: plan.source.dataSizeBytes,
-        ...(deps.config.destination ? {} : exportDecision(plan, previous?.watermark, deps)),
-        warnings: planWarnings(plan),
+        ...('refusal' in resume
+          ? { export: false }
+          : exportDecision(plan, previous?.watermark, deps)),
+        ...('watermarkFrom' in resume && { watermarkFrom: resume.watermarkFrom }),
+        ...('pendingImport' in resume && { pendingImport: resume.pendingImport }),
+        warnings: [...resume.warnings, ...planWarnings(plan)],
       };
     }),
   };
 }
 
+/** One at a time, in order: a plan reads the destination table by table, as a run would. */
+async function mapInOrder<T, R>(items: readonly T[], map: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = [];
+  for (const item of items) results.push(await map(item));
+  return results;
+}
+
 /**
- * Platform mode: whether a run would start an export job for the table, or skip it as unchanged
- * (docs/performance.md, "Skipping unchanged tables"), from the watermark in in/state.json. In
- * standalone mode the watermark is the destination's sync record, which only a run reads.
+ * Where a run would go on from. Platform mode: the entry of in/state.json. Standalone mode: as a
+ * run's resume (docs/sync-record.md), read without writing: a missing destination table is copied
+ * in full; otherwise its sync record, or in/state.json for a table without one. A pending import
+ * is shown (a run settles it first), and a table a run would refuse says why.
+ */
+async function resumeOf(
+  deps: ActionDeps,
+  plan: ReturnType<typeof planTables>[number],
+  fromState: TableState | undefined,
+  projectId: number,
+) {
+  if (!deps.config.destination || !deps.destination) {
+    return { previous: fromState, warnings: [] as string[] };
+  }
+  const source = { stack: deps.config.source.url, projectId, tableId: plan.sourceId };
+  const preview = await previewResume(deps.destination, deps.config.destination, plan, source);
+  if (preview.refusal !== undefined) {
+    return {
+      previous: undefined,
+      refusal: true,
+      warnings: [`A run would fail this table: ${preview.refusal}`],
+    };
+  }
+  if (!preview.tableExists) {
+    const ignored = fromState?.watermark !== undefined;
+    return {
+      previous: undefined,
+      watermarkFrom: null,
+      warnings: ignored
+        ? [
+            `The destination table "${preview.tableId}" does not exist: a run copies it in full (the watermark in in/state.json is ignored).`,
+          ]
+        : [],
+    };
+  }
+  const previous = preview.committed ?? fromState;
+  const pending = preview.pending;
+  return {
+    previous,
+    watermarkFrom: preview.committed ? 'destination' : previous ? 'state' : null,
+    ...(pending && {
+      pendingImport: { runId: pending.runId, fileId: pending.fileId },
+    }),
+    warnings: pending ? [pendingWarning(preview.tableId, pending)] : [],
+  };
+}
+
+function pendingWarning(tableId: string, pending: PendingImport): string {
+  const next =
+    pending.nextWatermark === undefined
+      ? ''
+      : `, and if its job succeeded the window starts at ${new Date(pending.nextWatermark * 1000).toISOString()} instead`;
+  return `"${tableId}" has a pending import (run "${pending.runId}", file ${pending.fileId}): a run settles it first${next}.`;
+}
+
+/**
+ * Whether a run would start an export job for the table, or skip it as unchanged
+ * (docs/performance.md, "Skipping unchanged tables"), from the watermark it would resume from.
  */
 function exportDecision(
   plan: ReturnType<typeof planTables>[number],

@@ -311,7 +311,7 @@ function uploadSliceName(index: number): string {
  * (docs/storage-api-notes.md, Creating a table and loading a file). Extra exported columns are fine (added to untyped tables).
  * @throws UserError showing both keys, or naming the missing columns
  */
-function checkExistingTable(plan: TablePlan, existing: TableDetail): void {
+export function checkExistingTable(plan: TablePlan, existing: TableDetail): void {
   checkPrimaryKey(plan, existing);
   const missing = existing.columns.filter((c) => !plan.columns.includes(c));
   if (missing.length > 0) {

@@ -14,6 +14,8 @@ import {
   runJob,
   standaloneConfig,
   standaloneSeed,
+  SOURCE_PROJECT,
+  WRITER_TOKEN,
 } from '../helpers/standalone.js';
 
 const emulator = useEmulator(standaloneSeed());
@@ -30,6 +32,8 @@ interface PlanDocument {
     bytes: number;
     export?: boolean;
     unchanged?: { lastChange: string; watermark: string };
+    watermarkFrom?: 'destination' | 'state' | null;
+    pendingImport?: { runId: string; fileId: number };
     warnings: string[];
   }>;
 }
@@ -68,18 +72,20 @@ describe('plan', () => {
     expect(document.mode).toBe('standalone');
     expect(document.tables).toHaveLength(3);
     const [orders, events, customers] = document.tables;
+    // The destination table does not exist yet: a run copies it in full, whatever in/state.json says.
     expect(orders).toEqual({
       source: 'in.c-sales.orders',
       destination: 'in.c-copy.orders_plan',
       mode: 'upsert',
       primaryKey: ['id'],
-      window: {
-        since: new Date(watermark * 1000).toISOString(),
-        until: new Date(T0_MS).toISOString(),
-      },
+      window: { since: null, until: new Date(T0_MS).toISOString() },
       rows: 5,
       bytes: expect.any(Number) as number,
-      warnings: [],
+      export: true,
+      watermarkFrom: null,
+      warnings: [
+        'The destination table "in.c-copy.orders_plan" does not exist: a run copies it in full (the watermark in in/state.json is ignored).',
+      ],
     });
     expect(orders?.bytes).toBeGreaterThan(0);
     expect(events).toMatchObject({
@@ -151,10 +157,115 @@ describe('plan', () => {
     expect(refreshed.tables[0]).toMatchObject({ source: 'in.c-sales.orders', export: true });
   });
 
-  it('standalone mode: no export decision (the destination decides at run time)', async () => {
-    const { url } = emulator;
-    const result = await runJob(url, await planDataDir(url), ['--dry-run']);
-    const document = JSON.parse(result.stdout) as PlanDocument;
-    expect(document.tables.map((t) => t.export)).toEqual([undefined, undefined, undefined]);
+  describe('standalone mode: the window and the decision come from the destination, as in a run', () => {
+    const tableId = 'in.c-copy.orders_resumed';
+    const config = (url: string) =>
+      standaloneConfig(url, [
+        {
+          name: 'orders',
+          incremental: true,
+          primaryKey: ['id'],
+          changedSince: 'lastRun',
+          destination: 'orders_resumed',
+        },
+      ]);
+    const plan = async (url: string, dataDir: string) => {
+      const result = await runJob(url, dataDir, ['--dry-run']);
+      expect(result.code, result.stderr).toBe(0);
+      return { result, table: (JSON.parse(result.stdout) as PlanDocument).tables[0] };
+    };
+    const setMetadata = async (url: string, key: string, value: unknown) => {
+      const response = await fetch(`${url}/v2/storage/tables/${tableId}/metadata`, {
+        method: 'POST',
+        headers: { 'X-StorageApi-Token': WRITER_TOKEN, 'Content-Type': 'application/json' },
+        body: JSON.stringify({
+          provider: 'kbc-table-sync',
+          metadata: [{ key, value: JSON.stringify(value) }],
+        }),
+      });
+      expect(response.status).toBe(201);
+    };
+
+    const pendingRunId = async (url: string) => {
+      const response = await fetch(`${url}/v2/storage/tables/${tableId}/metadata`, {
+        headers: { 'X-StorageApi-Token': WRITER_TOKEN },
+      });
+      const items = (await response.json()) as { key: string; value: string }[];
+      const item = items.find((m) => m.key === 'kbc-table-sync.pending');
+      return (JSON.parse(item?.value ?? '{}') as { runId?: string }).runId;
+    };
+
+    it('a destination that does not answer in time is named, as the source is', async () => {
+      const { control, url } = emulator;
+      const dataDir = await makeDataDir(config(url));
+      control.addFault({ kind: 'latency', ms: 4_000, path: `tables/${tableId}`, count: 1 });
+      const result = await runJob(url, dataDir, ['--dry-run'], {
+        KBC_TABLE_SYNC_ACTION_DEADLINE_MS: '1000',
+      });
+      expect(result.code).toBe(1);
+      expect(result.stderr.trim()).toBe(
+        `The sync action "plan" did not finish within 1 s: the destination Storage API ${url} did not answer findTable(${tableId}).`,
+      );
+    });
+
+    it('resumes from the sync record, reports a pending import, and refuses a foreign record', async () => {
+      const { control, url } = emulator;
+      control.setClock(T0_MS);
+      const synced = await makeDataDir(config(url));
+      expect((await runJob(url, synced)).code).toBe(0);
+      // A data folder whose in/state.json is older than the destination's record.
+      control.setClock(T0_MS + 3_600_000);
+      const dataDir = await makeDataDir(config(url), {
+        tables: { 'in.c-sales.orders': { watermark } },
+      });
+      control.resetStats();
+
+      const { result, table } = await plan(url, dataDir);
+      // The record's watermark (the first run's server time), not in/state.json's.
+      expect(table).toMatchObject({
+        destination: tableId,
+        watermarkFrom: 'destination',
+        window: { since: new Date(T0_MS).toISOString() },
+        export: false,
+        unchanged: { watermark: new Date(T0_MS).toISOString() },
+        warnings: [],
+      });
+      expect(await listFiles(dataDir)).toEqual(['config.json', 'in/state.json']);
+      expect(control.stats().jobStarts).toEqual({});
+      expect(Object.keys(control.stats().requests).filter((k) => !k.startsWith('GET '))).toEqual(
+        [],
+      );
+      await expectNoLeaks(control, result, dataDir);
+
+      // An import left pending by a killed run: shown, and left for a run to settle.
+      const source = { stack: url, projectId: SOURCE_PROJECT, tableId: 'in.c-sales.orders' };
+      const pending = { source, fileId: 77, runId: 'killed-run', mode: 'upsert', rows: 1 };
+      await setMetadata(url, 'kbc-table-sync.pending', {
+        ...pending,
+        since: T0_MS / 1000,
+        until: T0_MS / 1000 + 60,
+        nextWatermark: T0_MS / 1000 + 60,
+      });
+      const withPending = await plan(url, dataDir);
+      expect(withPending.table).toMatchObject({
+        watermarkFrom: 'destination',
+        pendingImport: { runId: 'killed-run', fileId: 77 },
+        warnings: [
+          `"${tableId}" has a pending import (run "killed-run", file 77): a run settles it first, and if its job succeeded the window starts at ${new Date(T0_MS + 60_000).toISOString()} instead.`,
+        ],
+      });
+      expect(await pendingRunId(url)).toBe('killed-run');
+
+      // A record of another source table: a run would fail the table; the plan says so.
+      await setMetadata(url, 'kbc-table-sync.pending', {
+        ...pending,
+        source: { ...source, tableId: 'in.c-sales.customers' },
+      });
+      const foreign = await plan(url, dataDir);
+      expect(foreign.table?.export).toBe(false);
+      expect(foreign.table?.warnings.join(' ')).toMatch(
+        /^A run would fail this table: The destination table "in.c-copy.orders_resumed" is synced from .*in\.c-sales\.customers/,
+      );
+    });
   });
 });

@@ -1,0 +1,55 @@
+import { UserError } from '../errors.js';
+import type { TablePlan } from '../plan/plan-tables.js';
+import type { TableState } from '../state/cursor.js';
+import {
+  checkSameSource,
+  readDestinationSync,
+  stateFromRecord,
+  type PendingImport,
+  type SourceIdentity,
+} from '../state/sync-record.js';
+import type { StorageClient } from '../storage/types.js';
+import type { DestinationConfig } from '../config/types.js';
+import { checkExistingTable, destinationTableId } from './project-writer.js';
+
+/** What a standalone run would resume a table from, as read without writing anything. */
+export interface ResumePreview {
+  readonly tableId: string;
+  readonly tableExists: boolean;
+  /** The destination's committed sync record, as state. */
+  readonly committed?: TableState;
+  /** An import an earlier run left pending: a run settles it before anything else. */
+  readonly pending?: PendingImport;
+  /** Why a run would fail the table (a foreign or unreadable record, another key or columns). */
+  readonly refusal?: string;
+}
+
+/**
+ * The read-only half of `ProjectWriter.resume` for the `plan` action (docs/standalone.md): reads
+ * the destination table and its sync record and runs the same checks, but creates no bucket and
+ * leaves a pending import as it is (a run settles it: docs/sync-record.md).
+ */
+export async function previewResume(
+  client: StorageClient,
+  destination: DestinationConfig,
+  plan: TablePlan,
+  source: SourceIdentity,
+): Promise<ResumePreview> {
+  const tableId = destinationTableId(plan, destination);
+  const table = await client.findTable(tableId);
+  if (!table) return { tableId, tableExists: false };
+  try {
+    const sync = readDestinationSync(tableId, table.metadata);
+    checkSameSource(tableId, sync, source);
+    checkExistingTable(plan, table);
+    return {
+      tableId,
+      tableExists: true,
+      ...(sync.record && { committed: stateFromRecord(sync.record) }),
+      ...(sync.pending && { pending: sync.pending }),
+    };
+  } catch (error) {
+    if (error instanceof UserError) return { tableId, tableExists: true, refusal: error.message };
+    throw error;
+  }
+}
