@@ -3,7 +3,8 @@
  * job on one generated table (not the benchmark; for tuning). Each variant is
  * `name:NODE_FLAGS|ENV=V,ENV=V`, e.g. `semi2:--max-semi-space-size=2|`; `PROBE_NODE=<path>` in the
  * variant's environment runs the job with another node binary, `PROBE_CLI=<path>` another build of
- * `main.js` (a copy of `dist/` beside it, for A/B runs). `PROBE_LOG_DIR=<dir>` in the probe's own
+ * `main.js` (a copy of `dist/` beside it, for A/B runs), `PROBE_STANDALONE=1` a standalone run into
+ * a destination project of the same emulator. `PROBE_LOG_DIR=<dir>` in the probe's own
  * environment keeps each run's whole output as `<dir>/<name>.log`.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -48,9 +49,10 @@ function probe(args: string[], env: NodeJS.ProcessEnv): Promise<Probe> {
         if (process.env.PROBE_SMAPS) {
           writeFileSync(process.env.PROBE_SMAPS, readFileSync(`/proc/${child.pid}/smaps`));
         }
-        peak = ['VmRSS', 'RssAnon', 'RssFile', 'VmHWM', 'Threads']
-          .map((k) => `${k} ${new RegExp(`${k}:\\s+(\\d+)`).exec(status)?.[1] ?? '?'}`)
-          .join(', ');
+        peak =
+          ['VmRSS', 'RssAnon', 'RssFile', 'VmHWM', 'Threads']
+            .map((k) => `${k} ${new RegExp(`${k}:\\s+(\\d+)`).exec(status)?.[1] ?? '?'}`)
+            .join(', ') + `, at ${((performance.now() - started) / 1000).toFixed(2)} s`;
       }
     } catch {
       // gone
@@ -74,6 +76,7 @@ function probe(args: string[], env: NodeJS.ProcessEnv): Promise<Probe> {
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const CLI = join(ROOT, 'dist', 'main.js');
 const TOKEN = `101-1001-${'b'.repeat(40)}`;
+const DEST_TOKEN = `202-2001-${'c'.repeat(40)}`;
 const sizeGiB = Number(process.argv[2] ?? 1);
 const variants = process.argv.slice(3);
 const emulator = await startEmulator({
@@ -89,6 +92,13 @@ const emulator = await startEmulator({
         fileStorageProvider: 'aws',
         buckets: [{ id: 'in.c-bench', tables: [] }],
         tokens: [{ token: TOKEN, bucketPermissions: { 'in.c-bench': 'read' } }],
+      },
+      {
+        id: 202,
+        name: 'probe destination',
+        fileStorageProvider: 'aws',
+        buckets: [{ id: 'in.c-copy', tables: [] }],
+        tokens: [{ token: DEST_TOKEN, bucketPermissions: { 'in.c-copy': 'write' } }],
       },
     ],
   },
@@ -112,17 +122,23 @@ try {
     const [name, spec] = variant.split(':') as [string, string];
     const [flags, envText] = spec.split('|') as [string, string | undefined];
     const dir = await mkdtemp(join(tmpdir(), 'kts-probe-'));
-    await writeFile(
-      join(dir, 'config.json'),
-      JSON.stringify({
-        parameters: { '#token': TOKEN, url: emulator.url, tables: [{ name: 't' }] },
-      }),
-    );
     const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, AWS_ENDPOINT_URL_S3: emulator.url };
     for (const kv of (envText ?? '').split(',').filter(Boolean)) {
       const [k, v] = kv.split('=') as [string, string];
       env[k] = v;
     }
+    const destination = { url: emulator.url, '#token': DEST_TOKEN, bucket: 'in.c-copy' };
+    await writeFile(
+      join(dir, 'config.json'),
+      JSON.stringify({
+        parameters: {
+          '#token': TOKEN,
+          url: emulator.url,
+          tables: [{ name: 't' }],
+          ...(env.PROBE_STANDALONE && { destination }),
+        },
+      }),
+    );
     const args = [...flags.split(' ').filter(Boolean), env.PROBE_CLI ?? CLI, 'run', '--data', dir];
     const m = await probe(args, env);
     await rm(dir, { recursive: true, force: true });
