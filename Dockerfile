@@ -3,11 +3,10 @@
 #   docker build --build-arg VERSION="$(node -p 'require("./package.json").version')" -t kbc-table-sync .
 #   docker run --rm -v "$PWD/data:/data" kbc-table-sync [run|action NAME] [--table NAME ...]
 #
-# Stages: `build` bundles the TypeScript and its dependencies into one file, dist/main.js, with
-# the dev dependencies (scripts/build-job.mjs); `deps` installs the production dependencies only
-# (the bundle needs none of them at start; gelf-pro is loaded from there when GELF is configured);
-# the runtime image ships dist/, those node_modules, package.json and
-# component.json. The Storage API emulator is an npm workspace (emulator/) that the job never
+# Stages: `build` bundles the TypeScript and its dependencies into dist/ with the dev
+# dependencies (scripts/build-job.mjs): dist/main.js, and dist/gelf-pro.cjs, loaded only when GELF
+# logging is configured. The runtime image ships dist/, package.json and component.json: no
+# node_modules. The Storage API emulator is an npm workspace (emulator/) that the job never
 # imports: it is not in the build context, and `--workspaces=false` keeps npm from installing it
 # or its dependencies (DuckDB) even if it were. It runs as uid 1000 but works under any uid (Keboola's runner passes --user):
 # it writes nowhere but /data (the default data folder) and /tmp (HOME), and never runs npm.
@@ -24,12 +23,6 @@ COPY scripts/build-job.mjs ./scripts/
 COPY src ./src
 RUN npm run build:job
 
-FROM node:24-slim AS deps
-WORKDIR /app
-COPY package.json package-lock.json ./
-RUN --mount=type=cache,target=/root/.npm,sharing=locked \
-    npm ci --workspaces=false --omit=dev --no-audit --no-fund --ignore-scripts
-
 FROM node:24-slim
 ARG VERSION=0.0.0-dev
 LABEL org.opencontainers.image.title="kbc-table-sync" \
@@ -41,7 +34,6 @@ ENV NODE_ENV=production \
     HOME=/tmp
 WORKDIR /app
 COPY package.json component.json ./
-COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 RUN install -d -m 0777 /data
 USER 1000:1000

@@ -6,6 +6,8 @@
 #   keboola     no arguments, /data mounted, --user like Keboola's runner, the runner's KBC_*
 #               environment, read-only root file system: sliced folders, manifests and
 #               out/state.json, all owned by the container's user, rows equal to the source
+#   gelf        the runner's GELF logging (KBC_LOGGER_ADDR/PORT to a listener on the host): the
+#               run's events arrive as GELF frames, from the image's dist/ alone
 #   standalone  parameters.destination, no KBC_* variables (as cron or Airflow run it): the
 #               destination tables equal the source tables
 #   rerun       --table orders: only orders is written, the other tables' state is carried over
@@ -16,7 +18,7 @@
 #   timeout     timeout --signal=KILL in the middle of a slow run (emulator latency fault on
 #               slice downloads), then a rerun that succeeds and leaves no temporary files
 #   facts       non-root user, entrypoint, NODE_ENV, HOME, labels; /app holds only dist/,
-#               production node_modules, package.json and component.json, and no file of the
+#               package.json and component.json (no node_modules), and no file of the
 #               emulator package, DuckDB, csv-parse, the demo or the seed
 #   size        image size and what the project adds on top of the base (at most 40 MB)
 #
@@ -34,7 +36,7 @@ cd "$ROOT"
 STARTED_S=$SECONDS
 SEED=${SEED:-$ROOT/emulator/seed/seed.json}
 IMAGE=${KBC_TEST_IMAGE:-localhost/kbc-table-sync:test}
-ALL_SCENARIOS="keboola standalone rerun action badconfig timeout facts size"
+ALL_SCENARIOS="keboola gelf standalone rerun action badconfig timeout facts size"
 SCENARIOS=${SCENARIOS:-$ALL_SCENARIOS}
 MAX_ADDED_BYTES=$((40 * 1000 * 1000))
 NAME_PREFIX="kbc-image-test-$$"
@@ -204,7 +206,7 @@ config_json() { # "TABLES" [EXTRA_PARAMETERS_JSON] [ROOT_EXTRA_JSON]
 # Runs the image like Keboola's runner: data folder on /data, its own /tmp, read-only root
 # file system, the runner's KBC_* environment (--plain: none of it, as a scheduler would run it;
 # the job must find /data by itself). Writes $OUT/NAME.{stdout,stderr}; returns the exit code.
-run_image() { # NAME DATA_DIR [--user U:G] [--plain] [-- ARGS...]
+run_image() { # NAME DATA_DIR [--user U:G] [--plain] [--env K=V]... [-- ARGS...]
   local name=$1 dir=$2 user="$RUN_UID:$RUN_GID"
   local env=(-e KBC_DATADIR=/data/ -e KBC_RUNID=1234567.1234568 -e KBC_PROJECTID="$DST_PROJECT"
     -e KBC_CONFIGID=98765 -e KBC_CONFIGROWID=4321 -e KBC_CONFIGVERSION=3
@@ -215,6 +217,7 @@ run_image() { # NAME DATA_DIR [--user U:G] [--plain] [-- ARGS...]
     case $1 in
       --user) user=$2 && shift 2 ;;
       --plain) env=() && shift ;;
+      --env) env+=(-e "$2") && shift 2 ;;
       --) shift && break ;;
       *) break ;;
     esac
@@ -355,6 +358,38 @@ scenario_keboola() {
   cp "$dir/out/state.json" "$TMP/keboola-state.json"
 }
 
+# The runner's GELF logging (component.json's logging type gelf): the runner sets KBC_LOGGER_ADDR
+# and KBC_LOGGER_PORT; the image has no node_modules, so gelf-pro comes from dist/gelf-pro.cjs.
+scenario_gelf() {
+  local dir rc=0 port="" listener i
+  : >"$TMP/gelf.frames"
+  node -e '
+    const net = require("node:net"), fs = require("node:fs");
+    const [portFile, framesFile] = process.argv.slice(1);
+    const server = net.createServer((socket) => socket.on("data", (d) => fs.appendFileSync(framesFile, d)));
+    server.listen(0, "127.0.0.1", () => fs.writeFileSync(portFile, String(server.address().port)));
+    setTimeout(() => process.exit(0), 120000);' "$TMP/gelf.port" "$TMP/gelf.frames" &
+  listener=$!
+  for i in $(seq 1 50); do
+    [ -s "$TMP/gelf.port" ] && port=$(cat "$TMP/gelf.port") && break
+    sleep 0.1
+  done
+  [ -n "$port" ] || fail "the GELF listener did not start"
+  dir=$(make_data gelf "$(config_json "$SRC_TABLES")")
+  run_image gelf "$dir" --env KBC_LOGGER_ADDR=127.0.0.1 --env KBC_LOGGER_PORT="$port" || rc=$?
+  sleep 1
+  kill "$listener" 2>/dev/null || true
+  expect_rc gelf 0 "$rc"
+  check_platform_output "$dir" "$SRC_TABLES"
+  check "
+    const frames = fs.readFileSync(A, 'utf8').split('\\0').filter(Boolean).map((f) => JSON.parse(f));
+    const copying = frames.find((f) => /^Copying \\d+ table/.test(f.short_message));
+    if (!copying) fail('no GELF frame says Copying: ' + frames.map((f) => f.short_message).slice(0, 5).join(' | '));
+    if (frames.some((f) => f.version !== '1.1')) fail('a frame is not GELF 1.1');
+    ok(frames.length + ' GELF frames, among them: ' + copying.short_message);" "$TMP/gelf.frames"
+  check_no_secrets gelf "$dir"
+}
+
 scenario_standalone() {
   local dir rc=0 t
   local destination="{\"destination\":{\"url\":\"$EMU/\",\"#token\":\"$DST_TOKEN\",\"bucket\":\"$DST_BUCKET\"}}"
@@ -491,7 +526,7 @@ scenario_timeout() {
 }
 
 # The image's configuration and content: non-root, entrypoint, environment, labels; only dist/,
-# production node_modules, package.json and component.json under /app.
+# package.json and component.json under /app (the bundle needs no node_modules).
 scenario_facts() {
   "$ENGINE" image inspect "$IMAGE" --format '{{json .Config}}' >"$OUT/config.json"
   check "
@@ -508,11 +543,13 @@ scenario_facts() {
   " "$OUT/config.json" "$(node -p 'require("./package.json").version')"
   local listing
   listing=$("$ENGINE" run --rm --entrypoint sh "$IMAGE" -c \
-    'ls -A /app; ls /app/node_modules/@duckdb /app/node_modules/typescript /app/node_modules/vitest 2>/dev/null; echo "uid=$(id -u)"')
-  [ "$(printf '%s\n' "$listing" | head -4 | sort | tr '\n' ' ')" = "component.json dist node_modules package.json " ] ||
-    fail "/app holds more than dist, node_modules, package.json and component.json: $listing"
-  [ "$(printf '%s\n' "$listing" | sed -n '5,$p')" = "uid=1000" ] || fail "dev dependencies in the image or not uid 1000: $listing"
-  ok "/app holds only component.json dist node_modules package.json; no dev dependencies; runs as uid 1000"
+    'ls -A /app; ls -A /app/dist; echo "uid=$(id -u)"')
+  [ "$(printf '%s\n' "$listing" | head -3 | sort | tr '\n' ' ')" = "component.json dist package.json " ] ||
+    fail "/app holds more than dist, package.json and component.json: $listing"
+  [ "$(printf '%s\n' "$listing" | sed -n '4,5p' | sort | tr '\n' ' ')" = "gelf-pro.cjs main.js " ] ||
+    fail "/app/dist holds more than main.js and gelf-pro.cjs: $listing"
+  [ "$(printf '%s\n' "$listing" | sed -n '6,$p')" = "uid=1000" ] || fail "not uid 1000: $listing"
+  ok "/app holds only component.json dist package.json, dist only main.js and gelf-pro.cjs; runs as uid 1000"
   # The emulator is a workspace package the job never imports: no file of it, of its engine
   # (DuckDB) or of its CSV parser, nor the demo, may reach the image.
   local stray

@@ -39,6 +39,8 @@ export interface RunCliOptions {
   readonly timeoutMs?: number;
   /** Node flags (such as `--max-old-space-size`): they need a real process. */
   readonly nodeArgs?: readonly string[];
+  /** Another copy of the built job to run (real process only); default {@link CLI}. */
+  readonly cli?: string;
 }
 
 const DEFAULT_TIMEOUT_MS = 110_000;
@@ -138,10 +140,14 @@ export interface CliProcess {
  * SIGKILLed after `timeoutMs` (tests never hang). Needs `npm run build`.
  */
 export function startCliProcess(args: readonly string[], options: RunCliOptions = {}): CliProcess {
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), CLI, ...args], {
-    env: { NODE_COMPILE_CACHE: COMPILE_CACHE_DIR, ...cliEnv(options) },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [...(options.nodeArgs ?? []), options.cli ?? CLI, ...args],
+    {
+      env: { NODE_COMPILE_CACHE: COMPILE_CACHE_DIR, ...cliEnv(options) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let stdout = '';
   let stderr = '';
   let signalledAtMs: number | undefined;

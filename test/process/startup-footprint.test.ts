@@ -4,7 +4,7 @@
  * undici (src/node-http.ts), and on Node 20.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,10 +38,19 @@ describe('loading the job', () => {
     expect(loaded.undici).toEqual([]);
     expect(loaded.packages).toEqual([]);
   });
-  it('still writes GELF frames when GELF is configured (gelf-pro, required from node_modules)', async () => {
+  it('writes GELF frames when GELF is configured, from dist/ alone (no node_modules, as in the image)', async () => {
     const gelf = await startGelfListener();
     const dataDir = await mkdtemp(join(tmpdir(), 'kts-gelf-'));
+    // The built job as the image ships it: dist/ and package.json, no node_modules on any path up.
+    const app = await mkdtemp(join(tmpdir(), 'kts-app-'));
     try {
+      await cp(fileURLToPath(new URL('../../dist', import.meta.url)), join(app, 'dist'), {
+        recursive: true,
+      });
+      await cp(
+        fileURLToPath(new URL('../../package.json', import.meta.url)),
+        join(app, 'package.json'),
+      );
       // A Storage API where nothing listens: the run fails at once, and says so over GELF.
       const closed = createServer();
       await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
@@ -59,6 +68,7 @@ describe('loading the job', () => {
       );
       const result = await startCliProcess(['run', '--data', dataDir], {
         env: { KBC_RUNID: '1.2', KBC_LOGGER_ADDR: '127.0.0.1', KBC_LOGGER_PORT: String(gelf.port) },
+        cli: join(app, 'dist', 'main.js'),
       }).done;
       await gelf.waitFor('Cannot reach');
       expect(result.code, result.stderr).toBe(1);
@@ -69,6 +79,7 @@ describe('loading the job', () => {
     } finally {
       await gelf.close();
       await rm(dataDir, { recursive: true, force: true });
+      await rm(app, { recursive: true, force: true });
     }
   });
 });
