@@ -45,6 +45,32 @@ const GUNZIP_CHUNK_BYTES = 64 * 1024;
  * larger goes to the gunzip as it is, without a copy.
  */
 const GUNZIP_INPUT_BYTES = 64 * 1024;
+/**
+ * Small chunks are gathered into buffers of this size, taken from {@link gatherBuffers}: a
+ * gathering ends at the first chunk that brings it to {@link GUNZIP_INPUT_BYTES}, so it holds
+ * less than twice that.
+ */
+const GATHER_BUFFER_BYTES = 2 * GUNZIP_INPUT_BYTES;
+/** Free gather buffers kept for reuse: as many as slices in flight gather at once, at most this. */
+const GATHER_BUFFERS_KEPT = 64;
+
+/**
+ * Gather buffers shared by all slices. A buffer is taken for one gunzip write and given back by
+ * that write's callback, which zlib calls once it has consumed the input (also when the stream
+ * was destroyed meanwhile). So a buffer is never written while zlib reads it, and the process
+ * holds about one per slice in flight instead of making a fresh 64 to 128 KiB buffer per
+ * gathering: over HTTPS, where every chunk is a TLS record of at most 16 KiB, that was one per
+ * 64 KiB of gzip (docs/performance.md, Memory).
+ */
+const gatherBuffers = {
+  free: [] as Buffer[],
+  take(): Buffer {
+    return this.free.pop() ?? Buffer.allocUnsafe(GATHER_BUFFER_BYTES);
+  },
+  give(buffer: Buffer): void {
+    if (this.free.length < GATHER_BUFFERS_KEPT) this.free.push(buffer);
+  },
+};
 
 /**
  * A pass-through that verifies the gzip stream flowing through it and counts CSV records.
@@ -104,7 +130,8 @@ export class GzipVerifier extends Transform {
       callback();
       return;
     }
-    if (this.#gunzip.write(this.#takePending())) {
+    const { input, written } = this.#takePending();
+    if (this.#gunzip.write(input, written)) {
       callback();
       return;
     }
@@ -123,7 +150,9 @@ export class GzipVerifier extends Transform {
   }
 
   override _flush(callback: TransformCallback): void {
-    if (this.#pendingBytes > 0 && !this.#gunzipError) this.#gunzip.end(this.#takePending());
+    // The last gathering is not pooled: end()'s callback waits for 'finish', not for this input.
+    if (this.#pendingBytes > 0 && !this.#gunzipError)
+      this.#gunzip.end(this.#takePending(false).input);
     else this.#gunzip.end();
     void this.#gunzipEnded.then(() => {
       if (this.#gunzipError || this.#compressedBytes === 0) {
@@ -149,16 +178,23 @@ export class GzipVerifier extends Transform {
     };
   }
 
-  /** The pending chunks as one buffer (the chunk itself when there is one), and none pending. */
-  #takePending(): Buffer {
+  /**
+   * The pending chunks as one buffer, and none pending: the chunk itself when there is one, else
+   * a copy into a gather buffer ({@link gatherBuffers}), given back by the write's callback.
+   * @returns the input, and the callback to pass with its gunzip write
+   */
+  #takePending(pooled = true): { input: Buffer; written?: () => void } {
     const [first] = this.#pending;
-    const input =
-      this.#pending.length === 1 && first
-        ? first
-        : Buffer.concat(this.#pending, this.#pendingBytes);
+    const chunks = this.#pending;
+    const bytes = this.#pendingBytes;
     this.#pending = [];
     this.#pendingBytes = 0;
-    return input;
+    if (chunks.length === 1 && first) return { input: first };
+    if (!pooled || bytes > GATHER_BUFFER_BYTES) return { input: Buffer.concat(chunks, bytes) };
+    const gather = gatherBuffers.take();
+    let at = 0;
+    for (const chunk of chunks) at += chunk.copy(gather, at);
+    return { input: gather.subarray(0, bytes), written: () => gatherBuffers.give(gather) };
   }
 
   #inflatesTooMuch(): boolean {

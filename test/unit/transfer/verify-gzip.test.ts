@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { gzipSync } from 'node:zlib';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { CsvRecordCounter } from '../../../src/transfer/csv-records.js';
 import { BadSliceError, GzipVerifier } from '../../../src/transfer/verify-gzip.js';
 
@@ -86,6 +86,38 @@ describe('GzipVerifier', () => {
         });
       },
     );
+
+    it('gathers 16 KiB pieces into one reused buffer, not a fresh one per gathering', async () => {
+      const concat = vi.spyOn(Buffer, 'concat');
+      const allocUnsafe = vi.spyOn(Buffer, 'allocUnsafe');
+      try {
+        const pieces: Buffer[] = [];
+        for (let at = 0; at < bigGz.length; at += 16_384)
+          pieces.push(bigGz.subarray(at, at + 16_384));
+        const verifier = new GzipVerifier();
+        let receivedBytes = 0;
+        await pipeline(
+          Readable.from(pieces),
+          verifier,
+          new Writable({
+            write(chunk: Buffer, _e, cb) {
+              receivedBytes += chunk.length;
+              cb();
+            },
+          }),
+        );
+        expect(receivedBytes).toBe(bigGz.length);
+        expect(verifier.tally.rows).toBe(rows);
+        // More than four gatherings; at most one gather buffer made (one may be left from an
+        // earlier test); only the last gathering is concatenated.
+        expect(bigGz.length).toBeGreaterThan(4 * 65_536);
+        expect(concat.mock.calls.length).toBeLessThanOrEqual(1);
+        const made = allocUnsafe.mock.calls.filter(([size]) => size === 2 * 65_536);
+        expect(made.length).toBeLessThanOrEqual(1);
+      } finally {
+        vi.restoreAllMocks();
+      }
+    });
 
     it('still rejects a slice corrupt in the middle', async () => {
       const corrupt = Buffer.from(bigGz);
