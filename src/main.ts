@@ -173,7 +173,9 @@ async function execute(
     const tracked = trackCalls(source);
     // Standalone `plan` reads the destination's sync records (never writes them).
     const destination =
-      config.destination && trackCalls(buildClient(config.destination, io, masker, logger, limits));
+      action === 'plan' && config.destination
+        ? trackCalls(buildClient(config.destination, io, masker, logger, limits))
+        : undefined;
     const deadlineMs =
       positiveInt(io.env.KBC_TABLE_SYNC_ACTION_DEADLINE_MS) ?? SYNC_ACTION_DEADLINE_MS;
     const document = await withDeadline(

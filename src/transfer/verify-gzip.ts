@@ -150,10 +150,11 @@ export class GzipVerifier extends Transform {
   }
 
   override _flush(callback: TransformCallback): void {
-    // The last gathering is not pooled: end()'s callback waits for 'finish', not for this input.
-    if (this.#pendingBytes > 0 && !this.#gunzipError)
-      this.#gunzip.end(this.#takePending(false).input);
-    else this.#gunzip.end();
+    if (this.#pendingBytes > 0 && !this.#gunzipError) {
+      const { input, written } = this.#takePending();
+      this.#gunzip.write(input, written);
+    }
+    this.#gunzip.end();
     void this.#gunzipEnded.then(() => {
       if (this.#gunzipError || this.#compressedBytes === 0) {
         callback(this.#badSlice());
@@ -183,14 +184,14 @@ export class GzipVerifier extends Transform {
    * a copy into a gather buffer ({@link gatherBuffers}), given back by the write's callback.
    * @returns the input, and the callback to pass with its gunzip write
    */
-  #takePending(pooled = true): { input: Buffer; written?: () => void } {
-    const [first] = this.#pending;
+  #takePending(): { input: Buffer; written?: () => void } {
     const chunks = this.#pending;
     const bytes = this.#pendingBytes;
     this.#pending = [];
     this.#pendingBytes = 0;
+    const [first] = chunks;
     if (chunks.length === 1 && first) return { input: first };
-    if (!pooled || bytes > GATHER_BUFFER_BYTES) return { input: Buffer.concat(chunks, bytes) };
+    if (bytes > GATHER_BUFFER_BYTES) return { input: Buffer.concat(chunks, bytes) };
     const gather = gatherBuffers.take();
     let at = 0;
     for (const chunk of chunks) at += chunk.copy(gather, at);
