@@ -44,6 +44,7 @@ import { peakRssBytes } from './progress/memory.js';
 import { TtyProgressView } from './progress/progress-bar.js';
 import {
   DEFAULT_TUNING,
+  STANDALONE_SLICES_PER_TABLE,
   interruptedMessage,
   runSync,
   type RunRecord,
@@ -187,7 +188,7 @@ async function execute(
         logger,
         nowMs: Date.now,
         resolveChangedSince,
-        skipUnchanged: tuningFrom(io.env).skipUnchanged,
+        skipUnchanged: tuningFrom(io.env, destination !== undefined).skipUnchanged,
         ...(destination && { destination: destination.client }),
         lastActivity: (tokenId) =>
           readLastActivity(buildTokenApi(config.source, io, masker, logger), tokenId),
@@ -243,7 +244,7 @@ async function execute(
     limits,
     resolveChangedSince,
     nowMs: Date.now,
-    tuning: tuningFrom(io.env),
+    tuning: tuningFrom(io.env, config.destination !== undefined),
     progressView,
     record,
   }).finally(() => lock.release());
@@ -434,14 +435,20 @@ function timingFrom(env: NodeJS.ProcessEnv): {
   };
 }
 
-/** Concurrency overrides for benchmarks and tests; the defaults come from the benchmark. */
-function tuningFrom(env: NodeJS.ProcessEnv): Tuning {
+/**
+ * Concurrency overrides for benchmarks and tests; the defaults come from the benchmark, with
+ * fewer slices per table in standalone mode (`STANDALONE_SLICES_PER_TABLE`).
+ */
+function tuningFrom(env: NodeJS.ProcessEnv, standalone: boolean): Tuning {
   const int = (name: string, fallback: number) => {
     const value = Number(env[name]);
     return Number.isInteger(value) && value > 0 ? value : fallback;
   };
   return {
-    slicesPerTable: int('KBC_TABLE_SYNC_SLICES_PER_TABLE', DEFAULT_TUNING.slicesPerTable),
+    slicesPerTable: int(
+      'KBC_TABLE_SYNC_SLICES_PER_TABLE',
+      standalone ? STANDALONE_SLICES_PER_TABLE : DEFAULT_TUNING.slicesPerTable,
+    ),
     slicesGlobal: int('KBC_TABLE_SYNC_SLICES_GLOBAL', DEFAULT_TUNING.slicesGlobal),
     progressIntervalMs: int('KBC_TABLE_SYNC_PROGRESS_MS', DEFAULT_TUNING.progressIntervalMs),
     sliceRetryBaseMs: int('KBC_TABLE_SYNC_SLICE_RETRY_BASE_MS', DEFAULT_TUNING.sliceRetryBaseMs),

@@ -98,6 +98,15 @@ export const DEFAULT_TUNING: Tuning = {
 };
 
 /**
+ * Slices in flight per table in standalone mode. Each one holds a download and an upload socket,
+ * and the upload side keeps body chunks alive until the destination's store takes them, so 16
+ * per table peaked at 102 to 104 MB against 95 to 97 MB for 8, while the transfer phase took 3.1
+ * to 3.4 s against 3.7 to 3.8 s of a run of 15 to 21 s that the destination's import job
+ * dominates (docs/performance.md, Memory). `KBC_TABLE_SYNC_SLICES_PER_TABLE` overrides it too.
+ */
+export const STANDALONE_SLICES_PER_TABLE = 8;
+
+/**
  * `skipped`: not run because the run stopped first; `unchanged`: a `lastRun` table whose source
  * did not change since its watermark, so no export job was started and its state entry stays.
  */

@@ -14,6 +14,7 @@ import { useEmulator } from '../helpers/emulator.js';
 import { listFiles, logLines, makeDataDir, removeDir, runCli } from '../helpers/run-cli.js';
 
 const TOKEN = `101-1001-${'d'.repeat(40)}`;
+const DEST_TOKEN = `202-2001-${'e'.repeat(40)}`;
 const SLICES = 6;
 const SLICE_ROWS = 1_000;
 const CONCURRENCY = 2;
@@ -55,6 +56,12 @@ const emulator = useEmulator({
         },
       ],
       tokens: [{ token: TOKEN, bucketPermissions: { 'in.c-s': 'read' } }],
+    },
+    {
+      id: 202,
+      name: 'Destination',
+      buckets: [{ id: 'in.c-copy', tables: [] }],
+      tokens: [{ token: DEST_TOKEN, bucketPermissions: { 'in.c-copy': 'write' } }],
     },
   ],
 });
@@ -165,23 +172,36 @@ describe('streaming transfer of slices', () => {
       parameters: { '#token': TOKEN, url: emulator.url, tables: [{ name: 'many' }] },
     });
     dirs.push(dir);
-    // Every slice answers late, so that the default 16 are in flight together.
-    emulator.control.addFault({
-      kind: 'latency',
-      ms: 300,
-      method: 'GET',
-      path: '/_part_00\\.gz$/',
-      count: MANY_SLICES,
-    });
+    const before = emulator.control.stats().objectStore.log.length;
     const warnings = await listenerWarningsDuring(async () => {
-      const result = await runCli(['run', '--data', dir], {
-        env: { AWS_ENDPOINT_URL_S3: emulator.url },
-      });
+      const result = await runCli(['run', '--data', dir], { env: slowSlicesEnv() });
       expect({ code: result.code, stderr: result.stderr }).toMatchObject({ code: 0 });
       const summary = logLines(result.stdout).find((l) => l.summary);
       expect(summary?.summary).toMatchObject({ rows: MANY_SLICES * 10 });
     });
     expect(warnings).toEqual([]);
+    expect(maxDownloadsInFlight(before)).toBe(16);
+  });
+
+  it('keeps at most 8 slices of a table in flight in standalone mode', async () => {
+    const dir = await makeDataDir({
+      parameters: {
+        '#token': TOKEN,
+        url: emulator.url,
+        tables: [{ name: 'many' }],
+        destination: { url: emulator.url, '#token': DEST_TOKEN, bucket: 'in.c-copy' },
+      },
+    });
+    dirs.push(dir);
+    const before = emulator.control.stats().objectStore.log.length;
+    const result = await runCli(['run', '--data', dir], { env: slowSlicesEnv() });
+    expect({ code: result.code, stderr: result.stderr }).toMatchObject({ code: 0 });
+    const summary = logLines(result.stdout).find((l) => l.summary);
+    expect(summary?.summary).toMatchObject({
+      destination: 'in.c-copy.many',
+      rows: MANY_SLICES * 10,
+    });
+    expect(maxDownloadsInFlight(before)).toBe(8);
   });
 
   it('runs 12 tables at once (parallelism 12) without a listener-leak warning', async () => {
@@ -212,6 +232,30 @@ describe('streaming transfer of slices', () => {
     expect(warnings).toEqual([]);
   });
 });
+
+/** Every source slice answers late, so that as many as the job allows are in flight together. */
+function slowSlicesEnv(): NodeJS.ProcessEnv {
+  emulator.control.addFault({
+    kind: 'latency',
+    ms: 300,
+    method: 'GET',
+    path: '/_part_00\\.gz$/',
+    count: MANY_SLICES,
+  });
+  return { AWS_ENDPOINT_URL_S3: emulator.url };
+}
+
+/** The most source-slice downloads open at once in the object request log since `from`. */
+function maxDownloadsInFlight(from: number): number {
+  let inFlight = 0;
+  let most = 0;
+  for (const event of emulator.control.stats().objectStore.log.slice(from)) {
+    if (event.method !== 'GET' || sliceOf(event) === undefined) continue;
+    inFlight += event.event === 'start' ? 1 : -1;
+    most = Math.max(most, inFlight);
+  }
+  return most;
+}
 
 /** Node's MaxListenersExceededWarning lines emitted while `run` ran (in this process). */
 async function listenerWarningsDuring(run: () => Promise<void>): Promise<string[]> {
