@@ -23,7 +23,7 @@ import { SecretMasker } from '../src/secrets.js';
 import { createStorageClient } from '../src/storage/storage-client.js';
 import type { FileDetail } from '../src/storage/types.js';
 import { COLUMNS, CSV_BYTES_PER_ROW, SLICE_ROWS } from './bench-table.js';
-import { JOB_NODE_FLAGS } from './job-flags.js';
+import { JOB_ENV, JOB_NODE_FLAGS } from './job-flags.js';
 import { measure, type Measured } from './measure.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
@@ -179,6 +179,7 @@ async function runJob(
       PATH: process.env.PATH,
       HOME: process.env.HOME,
       AWS_ENDPOINT_URL_S3: emulator.url,
+      ...JOB_ENV,
       ...(opts.slicesPerTable
         ? { KBC_TABLE_SYNC_SLICES_PER_TABLE: String(opts.slicesPerTable) }
         : {}),
@@ -338,11 +339,13 @@ interface Verification {
 
 /**
  * Runs every file through the job's `GzipVerifier` (full gunzip, CRC, CSV record count), two
- * at a time, in a child process with the job's node flags (`verify-files.ts`), with nothing else
+ * at a time, in a child process with the job's node flags and environment (`verify-files.ts`), with nothing else
  * running, and measures the CPU it took. The emulator is idle then.
  */
 async function verifyFiles(paths: readonly string[]): Promise<Verification> {
-  const measured = await measure(process.execPath, [...JOB_NODE_FLAGS, VERIFY, ...paths]);
+  const measured = await measure(process.execPath, [...JOB_NODE_FLAGS, VERIFY, ...paths], {
+    env: { ...process.env, ...JOB_ENV },
+  });
   if (measured.code !== 0) throw new Error(`verification failed: ${measured.stderr}`);
   const { rows } = JSON.parse(measured.stdout.trim()) as { rows: number };
   return { cpuSeconds: measured.cpuSeconds, rows };

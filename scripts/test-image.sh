@@ -535,11 +535,11 @@ scenario_facts() {
     expect('User', c.User, '1000:1000');
     expect('Entrypoint', c.Entrypoint, ['node', '--max-semi-space-size=1', '--no-concurrent-array-buffer-sweeping', '--optimize-for-size', '/app/dist/main.js']);
     expect('Cmd', c.Cmd ?? [], []);
-    for (const e of ['NODE_ENV=production', 'HOME=/tmp']) if (!c.Env.includes(e)) fail('Env lacks ' + e);
+    for (const e of ['NODE_ENV=production', 'HOME=/tmp', 'MALLOC_ARENA_MAX=2']) if (!c.Env.includes(e)) fail('Env lacks ' + e);
     const labels = c.Labels ?? {};
     expect('version label', labels['org.opencontainers.image.version'], B);
     if (!labels['org.opencontainers.image.source']) fail('no org.opencontainers.image.source label');
-    ok('user 1000:1000, entrypoint node --max-semi-space-size=1 --no-concurrent-array-buffer-sweeping --optimize-for-size /app/dist/main.js, NODE_ENV=production, HOME=/tmp, labels version ' + B + ' and source');
+    ok('user 1000:1000, entrypoint node --max-semi-space-size=1 --no-concurrent-array-buffer-sweeping --optimize-for-size /app/dist/main.js, NODE_ENV=production, HOME=/tmp, MALLOC_ARENA_MAX=2, labels version ' + B + ' and source');
   " "$OUT/config.json" "$(node -p 'require("./package.json").version')"
   local listing
   listing=$("$ENGINE" run --rm --entrypoint sh "$IMAGE" -c \
