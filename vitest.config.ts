@@ -70,6 +70,7 @@ export default defineConfig({
   },
   test: {
     restoreMocks: true,
+    setupFiles: ['test/helpers/remove-data-dirs.ts'],
     sequence: { sequencer: LongestFirst },
     // The long files mostly wait on loopback I/O, timers and child processes: more workers than
     // cores keep both cores busy (on 2 cores, 4 workers ended the suite sooner than 3).

@@ -193,9 +193,16 @@ export function runCliProcess(
   return startCliProcess(args, options).done;
 }
 
+/**
+ * Data folders made by {@link makeDataDir} and not yet removed; `test/helpers/remove-data-dirs.ts`
+ * (a Vitest setup file) removes them after each test file.
+ */
+const madeDataDirs = new Set<string>();
+
 /** A fresh data folder with config.json (and optionally in/state.json). */
 export async function makeDataDir(config: unknown, state?: unknown): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'kts-data-'));
+  madeDataDirs.add(dir);
   await writeFile(join(dir, 'config.json'), JSON.stringify(config, null, 2));
   if (state !== undefined) {
     await mkdir(join(dir, 'in'), { recursive: true });
@@ -209,6 +216,13 @@ export async function carryState(dataDir: string): Promise<void> {
   const state = await readFile(join(dataDir, 'out', 'state.json'), 'utf8');
   await mkdir(join(dataDir, 'in'), { recursive: true });
   await writeFile(join(dataDir, 'in', 'state.json'), state);
+}
+
+/** Removes every data folder {@link makeDataDir} made so far. */
+export async function removeMadeDataDirs(): Promise<void> {
+  const dirs = [...madeDataDirs];
+  madeDataDirs.clear();
+  await Promise.all(dirs.map(removeDir));
 }
 
 export async function removeDir(dir: string): Promise<void> {
