@@ -5,7 +5,8 @@
  * variant's environment runs the job with another node binary, `PROBE_CLI=<path>` another build of
  * `main.js` (a copy of `dist/` beside it, for A/B runs), `PROBE_STANDALONE=1` a standalone run into
  * a destination project of the same emulator. `PROBE_LOG_DIR=<dir>` in the probe's own
- * environment keeps each run's whole output as `<dir>/<name>.log`.
+ * environment keeps each run's whole output as `<dir>/<name>.log`; `PROBE_TABLES=<n>` there copies
+ * n tables of the size in one run.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
@@ -79,6 +80,10 @@ const TOKEN = `101-1001-${'b'.repeat(40)}`;
 const DEST_TOKEN = `202-2001-${'c'.repeat(40)}`;
 const sizeGiB = Number(process.argv[2] ?? 1);
 const variants = process.argv.slice(3);
+/** `PROBE_TABLES=<n>` in the probe's environment: n tables of that size, copied in one run. */
+const tableNames = Array.from({ length: Number(process.env.PROBE_TABLES ?? 1) }, (_, i) =>
+  i === 0 ? 't' : `t${i + 1}`,
+);
 const emulator = await startEmulator({
   port: 0,
   quiet: true,
@@ -104,13 +109,15 @@ const emulator = await startEmulator({
   },
 });
 try {
-  await emulator.control.createTable(101, 'in.c-bench', {
-    name: 't',
-    columns: COLUMNS,
-    primaryKey: ['id'],
-    generate: { rows: Math.round((sizeGiB * 1024 ** 3) / CSV_BYTES_PER_ROW) },
-    sliceRows: SLICE_ROWS,
-  });
+  for (const name of tableNames) {
+    await emulator.control.createTable(101, 'in.c-bench', {
+      name,
+      columns: COLUMNS,
+      primaryKey: ['id'],
+      generate: { rows: Math.round((sizeGiB * 1024 ** 3) / CSV_BYTES_PER_ROW) },
+      sliceRows: SLICE_ROWS,
+    });
+  }
   const lines = createInterface({ input: process.stdin });
   const queue = ['warm:|', ...variants];
   const more = async function* () {
@@ -134,7 +141,7 @@ try {
         parameters: {
           '#token': TOKEN,
           url: emulator.url,
-          tables: [{ name: 't' }],
+          tables: tableNames.map((name) => ({ name })),
           ...(env.PROBE_STANDALONE && { destination }),
         },
       }),

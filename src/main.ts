@@ -44,7 +44,7 @@ import { peakRssBytes } from './progress/memory.js';
 import { TtyProgressView } from './progress/progress-bar.js';
 import {
   DEFAULT_TUNING,
-  STANDALONE_SLICES_PER_TABLE,
+  STANDALONE_SLICES_IN_FLIGHT,
   interruptedMessage,
   runSync,
   type RunRecord,
@@ -437,7 +437,7 @@ function timingFrom(env: NodeJS.ProcessEnv): {
 
 /**
  * Concurrency overrides for benchmarks and tests; the defaults come from the benchmark, with
- * fewer slices per table in standalone mode (`STANDALONE_SLICES_PER_TABLE`).
+ * fewer slices in flight in standalone mode (`STANDALONE_SLICES_IN_FLIGHT`).
  */
 function tuningFrom(env: NodeJS.ProcessEnv, standalone: boolean): Tuning {
   const int = (name: string, fallback: number) => {
@@ -447,9 +447,12 @@ function tuningFrom(env: NodeJS.ProcessEnv, standalone: boolean): Tuning {
   return {
     slicesPerTable: int(
       'KBC_TABLE_SYNC_SLICES_PER_TABLE',
-      standalone ? STANDALONE_SLICES_PER_TABLE : DEFAULT_TUNING.slicesPerTable,
+      standalone ? STANDALONE_SLICES_IN_FLIGHT : DEFAULT_TUNING.slicesPerTable,
     ),
-    slicesGlobal: int('KBC_TABLE_SYNC_SLICES_GLOBAL', DEFAULT_TUNING.slicesGlobal),
+    slicesGlobal: int(
+      'KBC_TABLE_SYNC_SLICES_GLOBAL',
+      standalone ? STANDALONE_SLICES_IN_FLIGHT : DEFAULT_TUNING.slicesGlobal,
+    ),
     progressIntervalMs: int('KBC_TABLE_SYNC_PROGRESS_MS', DEFAULT_TUNING.progressIntervalMs),
     sliceRetryBaseMs: int('KBC_TABLE_SYNC_SLICE_RETRY_BASE_MS', DEFAULT_TUNING.sliceRetryBaseMs),
     // The benchmark's "export everything" comparison run only; never needed in production.

@@ -85,26 +85,29 @@ export interface Tuning {
  * Measured by `npm run bench` (docs/performance.md) on 2 cores with a modelled object store
  * (50 ms to first byte, 40 MB/s per connection): more slices in flight keep helping until every
  * slice of a typical table moves at once (1 GiB: 2 → 7.2 s, 4 → 5.6 s, 8 → 5.0 s in the first
- * run; 8 → 2.46 s, 16 → 2.13 s after the faster verification), and peak memory stays flat (each
- * slice in flight holds only stream buffers). The global bound keeps many tables from opening
- * hundreds of connections at once.
+ * run; 8 → 2.46 s, 16 → 2.13 s after the faster verification). The global bound keeps several
+ * tables from running more slices than one table needs to keep the cores busy: four tables of
+ * 0.5 GiB at once took as long with 16 in flight as with 32 and peaked 8 to 11 MB lower
+ * (docs/performance.md, Memory).
  */
 export const DEFAULT_TUNING: Tuning = {
   slicesPerTable: 16,
-  slicesGlobal: 32,
+  slicesGlobal: 16,
   progressIntervalMs: 5_000,
   sliceRetryBaseMs: DEFAULT_SLICE_RETRY_BASE_MS,
   skipUnchanged: true,
 };
 
 /**
- * Slices in flight per table in standalone mode. Each one holds a download and an upload socket,
- * and the upload side keeps body chunks alive until the destination's store takes them, so 16
- * per table peaked at 102 to 104 MB against 95 to 97 MB for 8, while the transfer phase took 3.1
- * to 3.4 s against 3.7 to 3.8 s of a run of 15 to 21 s that the destination's import job
- * dominates (docs/performance.md, Memory). `KBC_TABLE_SYNC_SLICES_PER_TABLE` overrides it too.
+ * Slices in flight in standalone mode, per table and across tables: half of platform mode's. Each
+ * one holds a download and an upload socket, and its body chunks live until the destination's
+ * store has taken them. One 1 GiB table: 16 peaked at 102 to 104 MB against 95 to 97 MB for 8,
+ * with the transfer phase 3.1 to 3.4 s against 3.7 to 3.8 s of a run of 15 to 21 s that the
+ * destination's import job dominates. Four tables of 0.5 GiB: 98.7 to 101 MB across 16, 94 and
+ * 97 MB across 8, in runs of the same length (docs/performance.md, Memory).
+ * `KBC_TABLE_SYNC_SLICES_PER_TABLE` and `KBC_TABLE_SYNC_SLICES_GLOBAL` override them too.
  */
-export const STANDALONE_SLICES_PER_TABLE = 8;
+export const STANDALONE_SLICES_IN_FLIGHT = 8;
 
 /**
  * `skipped`: not run because the run stopped first; `unchanged`: a `lastRun` table whose source

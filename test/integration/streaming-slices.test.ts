@@ -39,13 +39,13 @@ const emulator = useEmulator({
               generate: { rows: SLICES * SLICE_ROWS },
               sliceRows: SLICE_ROWS,
             },
-            {
-              name: 'many',
+            ...['many', 'many2'].map((name) => ({
+              name,
               columns: ['id', 'a'],
               primaryKey: ['id'],
               generate: { rows: MANY_SLICES * 10 },
               sliceRows: 10,
-            },
+            })),
             ...Array.from({ length: PARALLEL_TABLES }, (_, i) => ({
               name: `small${i}`,
               columns: ['id', 'a'],
@@ -183,25 +183,13 @@ describe('streaming transfer of slices', () => {
     expect(maxDownloadsInFlight(before)).toBe(16);
   });
 
-  it('keeps at most 8 slices of a table in flight in standalone mode', async () => {
-    const dir = await makeDataDir({
-      parameters: {
-        '#token': TOKEN,
-        url: emulator.url,
-        tables: [{ name: 'many' }],
-        destination: { url: emulator.url, '#token': DEST_TOKEN, bucket: 'in.c-copy' },
-      },
-    });
-    dirs.push(dir);
-    const before = emulator.control.stats().objectStore.log.length;
-    const result = await runCli(['run', '--data', dir], { env: slowSlicesEnv() });
-    expect({ code: result.code, stderr: result.stderr }).toMatchObject({ code: 0 });
-    const summary = logLines(result.stdout).find((l) => l.summary);
-    expect(summary?.summary).toMatchObject({
-      destination: 'in.c-copy.many',
-      rows: MANY_SLICES * 10,
-    });
-    expect(maxDownloadsInFlight(before)).toBe(8);
+  it('keeps at most 16 slices in flight across two tables', async () => {
+    expect(await maxInFlightCopying(['many', 'many2'], false)).toBe(16);
+  });
+
+  it('keeps at most 8 slices of a table, and 8 across tables, in flight in standalone mode', async () => {
+    expect(await maxInFlightCopying(['many'], true)).toBe(8);
+    expect(await maxInFlightCopying(['many', 'many2'], true)).toBe(8);
   });
 
   it('runs 12 tables at once (parallelism 12) without a listener-leak warning', async () => {
@@ -234,15 +222,44 @@ describe('streaming transfer of slices', () => {
 });
 
 /** Every source slice answers late, so that as many as the job allows are in flight together. */
-function slowSlicesEnv(): NodeJS.ProcessEnv {
+function slowSlicesEnv(slices = MANY_SLICES): NodeJS.ProcessEnv {
   emulator.control.addFault({
     kind: 'latency',
     ms: 300,
     method: 'GET',
     path: '/_part_00\\.gz$/',
-    count: MANY_SLICES,
+    count: slices,
   });
   return { AWS_ENDPOINT_URL_S3: emulator.url };
+}
+
+/**
+ * Copies the tables in one run with the default bounds (platform mode, or standalone into the
+ * destination project) and returns the most slice downloads that were open at once.
+ */
+async function maxInFlightCopying(tables: readonly string[], standalone: boolean): Promise<number> {
+  const dir = await makeDataDir({
+    parameters: {
+      '#token': TOKEN,
+      url: emulator.url,
+      tables: tables.map((name) => ({ name })),
+      ...(standalone && {
+        destination: { url: emulator.url, '#token': DEST_TOKEN, bucket: 'in.c-copy' },
+      }),
+    },
+  });
+  dirs.push(dir);
+  const before = emulator.control.stats().objectStore.log.length;
+  const result = await runCli(['run', '--data', dir], {
+    env: slowSlicesEnv(tables.length * MANY_SLICES),
+  });
+  expect({ code: result.code, stderr: result.stderr }).toMatchObject({ code: 0 });
+  const summaries = logLines(result.stdout).filter((l) => l.summary);
+  expect(summaries).toHaveLength(tables.length);
+  for (const line of summaries) {
+    expect(line.summary).toMatchObject({ status: 'success', rows: MANY_SLICES * 10 });
+  }
+  return maxDownloadsInFlight(before);
 }
 
 /** The most source-slice downloads open at once in the object request log since `from`. */
