@@ -10,12 +10,15 @@
 // gelf-pro (with its lodash) goes into a second file, dist/gelf-pro.cjs, which src/log/gelf-output.ts
 // requires only when GELF logging is configured: most runs never load it. So dist/ needs no
 // node_modules at all, and the image ships none.
-import { rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import process from 'node:process';
 import { URL } from 'node:url';
 import { build } from 'esbuild-wasm';
 
 const root = new URL('..', import.meta.url);
+// The version goes into the bundle (src/version.ts): dist/main.js cannot find package.json by a
+// path written for the source tree.
+const { version } = JSON.parse(await readFile(new URL('package.json', root), 'utf8'));
 
 await rm(new URL('dist', root), { recursive: true, force: true });
 const result = await build({
@@ -26,6 +29,7 @@ const result = await build({
   platform: 'node',
   format: 'esm',
   target: 'node20.19',
+  define: { KBC_TABLE_SYNC_VERSION: JSON.stringify(version) },
   // CommonJS dependencies call `require`; an ES module has none, so give it Node's.
   banner: {
     js: "import { createRequire as kbcCreateRequire } from 'node:module'; const require = kbcCreateRequire(import.meta.url);",

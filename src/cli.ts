@@ -1,10 +1,10 @@
-import { readFileSync } from 'node:fs';
 import yargs, { type Argv } from 'yargs';
 import { SYNC_ACTIONS, SYNC_ACTION_DESCRIPTIONS } from './config/action-names.js';
 import { UserError } from './errors.js';
 import { LOG_FORMATS, type LogFormat } from './logger.js';
 import { parseShard, type Shard } from './plan/shard.js';
 import type { TokenCommand } from './tokens/commands.js';
+import { packageVersion } from './version.js';
 
 /** The parsed command line (README.md, Configuration). */
 export type CliArgs =
@@ -160,11 +160,6 @@ function actionHelp(): string {
 }
 
 /** The version in package.json (next to dist/ in the image and in a checkout). */
-export function packageVersion(): string {
-  const text = readFileSync(new URL('../package.json', import.meta.url), 'utf8');
-  const version = (JSON.parse(text) as { version?: unknown }).version;
-  return typeof version === 'string' ? version : 'unknown';
-}
 
 const dataOption = {
   type: 'string',

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { ServiceError, StorageApiError, TokenRevokedError, UserError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import {
@@ -18,6 +17,7 @@ import {
   type RetryOptions,
 } from '../retry/retry-policy.js';
 import type { SecretMasker } from '../secrets.js';
+import { packageVersion } from '../version.js';
 import { AnswerOverCapError, sendHttp, type TransportResponse } from './http-transport.js';
 
 export { markProvenNotStarted, realSleep } from '../retry/retrier.js';
@@ -141,22 +141,9 @@ export function failureFactsOf(error: unknown): AttemptFacts {
   return carriedFacts(error);
 }
 
-/** `kbc-table-sync/<version>` from the package.json next to `src/` or `dist/`. */
+/** `kbc-table-sync/<version>` (src/version.ts). */
 export function userAgent(): string {
   return `kbc-table-sync/${packageVersion()}`;
-}
-
-let cachedVersion: string | undefined;
-function packageVersion(): string {
-  if (cachedVersion !== undefined) return cachedVersion;
-  try {
-    const raw = readFileSync(new URL('../../package.json', import.meta.url), 'utf8');
-    const parsed = JSON.parse(raw) as { version?: unknown };
-    cachedVersion = typeof parsed.version === 'string' ? parsed.version : 'unknown';
-  } catch {
-    cachedVersion = 'unknown';
-  }
-  return cachedVersion;
 }
 
 /** Creates the adapter; registers the token with the masker first. */

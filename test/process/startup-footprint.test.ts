@@ -1,10 +1,11 @@
 /**
- * What loading the built job pulls into the process (docs/performance.md, Memory). CI runs this
+ * What loading the built job pulls into the process, and what it needs beside it (docs/performance.md, Memory). CI runs this
  * on Node 24, the image's runtime, where an ES-module import of node:http loads Node's bundled
  * undici (src/node-http.ts), and on Node 20.
  */
 import { execFileSync } from 'node:child_process';
-import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -78,6 +79,50 @@ describe('loading the job', () => {
       );
     } finally {
       await gelf.close();
+      await rm(dataDir, { recursive: true, force: true });
+      await rm(app, { recursive: true, force: true });
+    }
+  });
+  it('names its version in --version and in its Storage API User-Agent from dist/ alone', async () => {
+    const { version } = JSON.parse(
+      await readFile(new URL('../../package.json', import.meta.url), 'utf8'),
+    ) as { version: string };
+    const agents: string[] = [];
+    // A Storage API that refuses every token: the run stops after its first request.
+    const api = createHttpServer((request, response) => {
+      agents.push(request.headers['user-agent'] ?? '');
+      response.writeHead(401, { 'content-type': 'application/json' });
+      response.end(JSON.stringify({ error: 'Invalid access token', code: 'storage.tokenInvalid' }));
+    });
+    await new Promise<void>((resolve) => api.listen(0, '127.0.0.1', resolve));
+    const app = await mkdtemp(join(tmpdir(), 'kts-app-'));
+    const dataDir = await mkdtemp(join(tmpdir(), 'kts-agent-'));
+    try {
+      await cp(fileURLToPath(new URL('../../dist', import.meta.url)), join(app, 'dist'), {
+        recursive: true,
+      });
+      const cli = join(app, 'dist', 'main.js');
+      const printed = await startCliProcess(['--version'], { cli }).done;
+      expect({ code: printed.code, stdout: printed.stdout.trim() }).toEqual({
+        code: 0,
+        stdout: version,
+      });
+      await writeFile(
+        join(dataDir, 'config.json'),
+        JSON.stringify({
+          parameters: {
+            '#token': `101-1001-${'b'.repeat(40)}`,
+            url: `http://127.0.0.1:${(api.address() as AddressInfo).port}`,
+            tables: [{ name: 't' }],
+          },
+        }),
+      );
+      const result = await startCliProcess(['run', '--data', dataDir], { cli }).done;
+      expect(result.code, result.stderr).toBe(1);
+      expect(agents.length).toBeGreaterThan(0);
+      expect(new Set(agents)).toEqual(new Set([`kbc-table-sync/${version}`]));
+    } finally {
+      await new Promise((resolve) => api.close(resolve));
       await rm(dataDir, { recursive: true, force: true });
       await rm(app, { recursive: true, force: true });
     }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { packageVersion, parseCli } from '../../src/cli.js';
+import { parseCli } from '../../src/cli.js';
+import { packageVersion } from '../../src/version.js';
 import { UserError } from '../../src/errors.js';
 
 describe('parseCli', () => {
