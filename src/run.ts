@@ -99,13 +99,14 @@ export const DEFAULT_TUNING: Tuning = {
 };
 
 /**
- * Slices in flight in standalone mode, per table and across tables: half of platform mode's. Each
- * one holds a download and an upload socket, and its body chunks live until the destination's
- * store has taken them. One 1 GiB table: 16 peaked at 102 to 104 MB against 95 to 97 MB for 8,
- * with the transfer phase 3.1 to 3.4 s against 3.7 to 3.8 s of a run of 15 to 21 s that the
- * destination's import job dominates. Four tables of 0.5 GiB: 98.7 to 101 MB across 16, 94 and
- * 97 MB across 8, in runs of the same length (docs/performance.md, Memory).
- * `KBC_TABLE_SYNC_SLICES_PER_TABLE` and `KBC_TABLE_SYNC_SLICES_GLOBAL` override them too.
+ * Slices in flight in standalone mode, per table and across tables: half of platform mode's. A
+ * standalone slice leaves more dead buffers and heap behind than one written to a file (the
+ * cause is not found; its live buffers are as few). One 1 GiB table: 16 peaked at 102 to 104 MB
+ * against 95 to 97 MB for 8; the transfer phase, in runs of 15 to 21 s that the destination's
+ * import job dominates, took 3.1 to 3.4 s against 3.7 to 3.8 s in probe runs and no longer in
+ * the benchmark. Four tables of 0.5 GiB: 98.7 to 101 MB across 16, 94 and 97 MB across 8, in runs
+ * of the same length (docs/performance.md, Memory). `KBC_TABLE_SYNC_SLICES_PER_TABLE` and
+ * `KBC_TABLE_SYNC_SLICES_GLOBAL` override them too.
  */
 export const STANDALONE_SLICES_IN_FLIGHT = 8;
 
