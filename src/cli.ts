@@ -159,8 +159,6 @@ function actionHelp(): string {
   ].join('\n');
 }
 
-/** The version in package.json (next to dist/ in the image and in a checkout). */
-
 const dataOption = {
   type: 'string',
   describe: 'Data folder (default $KBC_DATADIR, else /data/ when it exists, else ./data)',
