@@ -188,7 +188,7 @@ async function execute(
         logger,
         nowMs: Date.now,
         resolveChangedSince,
-        skipUnchanged: tuningFrom(io.env, destination !== undefined).skipUnchanged,
+        skipUnchanged: tuningFrom(io.env, config.destination !== undefined).skipUnchanged,
         ...(destination && { destination: destination.client }),
         lastActivity: (tokenId) =>
           readLastActivity(buildTokenApi(config.source, io, masker, logger), tokenId),

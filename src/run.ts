@@ -29,7 +29,7 @@ import {
 } from './state/cursor.js';
 import { readState, writeState, type JobState } from './state/state-file.js';
 import { StateMirror } from './state/state-mirror.js';
-import type { SourceIdentity } from './state/sync-record.js';
+import { resumeFrom, type SourceIdentity } from './state/sync-record.js';
 import { decideSkip, skipInputOf } from './state/unchanged.js';
 import type { FileDetail, StorageClient } from './storage/types.js';
 import { DEFAULT_ATTEMPTS_PER_SLICE, DEFAULT_SLICE_RETRY_BASE_MS } from './transfer/copy-slices.js';
@@ -381,15 +381,13 @@ async function resumeTable(
     return { previous: fromState };
   }
   const point = await deps.writer.resume(plan, source);
-  if (!point.tableExists) {
-    if (fromState?.watermark !== undefined) {
-      deps.logger.warn(
-        `The destination table of "${plan.sourceId}" does not exist: copying it in full (the watermark in in/state.json is ignored).`,
-      );
-    }
-    return { previous: undefined, revision: point.revision };
+  const resumed = resumeFrom(point.tableExists, point.committed, fromState);
+  if (resumed.ignoresStateWatermark) {
+    deps.logger.warn(
+      `The destination table of "${plan.sourceId}" does not exist: copying it in full (the watermark in in/state.json is ignored).`,
+    );
   }
-  return { previous: point.committed ?? fromState, revision: point.revision };
+  return { previous: resumed.previous, revision: point.revision };
 }
 
 /**

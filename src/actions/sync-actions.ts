@@ -8,7 +8,7 @@ import { destinationLabel, planTables, type Selection } from '../plan/plan-table
 import { exportWindow, type TableState } from '../state/cursor.js';
 import { readState } from '../state/state-file.js';
 import type { StorageClient, TableDetail } from '../storage/types.js';
-import type { PendingImport } from '../state/sync-record.js';
+import { resumeFrom, type PendingImport } from '../state/sync-record.js';
 import { previewResume } from '../output/resume-preview.js';
 import type { LastActivity } from '../tokens/rules.js';
 import type { RunDeps } from '../run.js';
@@ -193,27 +193,22 @@ async function resumeOf(
       warnings: [`A run would fail this table: ${preview.refusal}`],
     };
   }
-  if (!preview.tableExists) {
-    const ignored = fromState?.watermark !== undefined;
-    return {
-      previous: undefined,
-      watermarkFrom: null,
-      warnings: ignored
-        ? [
-            `The destination table "${preview.tableId}" does not exist: a run copies it in full (the watermark in in/state.json is ignored).`,
-          ]
-        : [],
-    };
-  }
-  const previous = preview.committed ?? fromState;
+  const resumed = resumeFrom(preview.tableExists, preview.committed, fromState);
   const pending = preview.pending;
   return {
-    previous,
-    watermarkFrom: preview.committed ? 'destination' : previous ? 'state' : null,
+    previous: resumed.previous,
+    watermarkFrom: resumed.from,
     ...(pending && {
       pendingImport: { runId: pending.runId, fileId: pending.fileId },
     }),
-    warnings: pending ? [pendingWarning(preview.tableId, pending)] : [],
+    warnings: [
+      ...(resumed.ignoresStateWatermark
+        ? [
+            `The destination table "${preview.tableId}" does not exist: a run copies it in full (the watermark in in/state.json is ignored).`,
+          ]
+        : []),
+      ...(pending ? [pendingWarning(preview.tableId, pending)] : []),
+    ],
   };
 }
 

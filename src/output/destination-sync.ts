@@ -56,17 +56,12 @@ export class DestinationSyncStore {
    */
   async open(tableId: string, source: SourceIdentity): Promise<OpenedTable> {
     const table = await this.#deps.client.findTable(tableId);
-    if (!table) return { table, sync: { revision: emptyRevision() } };
-    const sync = readDestinationSync(tableId, table.metadata);
-    checkSameSource(tableId, sync, source);
+    const sync = checkedSync(tableId, table, source);
     if (!sync.pending) return { table, sync };
     await this.#settle(tableId, sync, sync.pending);
     // Read again: the settled record is what this run builds on (and compares before importing).
     const settled = await this.#deps.client.findTable(tableId);
-    if (!settled) return { table: settled, sync: { revision: emptyRevision() } };
-    const again = readDestinationSync(tableId, settled.metadata);
-    checkSameSource(tableId, again, source);
-    return { table: settled, sync: again };
+    return { table: settled, sync: checkedSync(tableId, settled, source) };
   }
 
   /**
@@ -77,10 +72,7 @@ export class DestinationSyncStore {
    */
   async recheck(tableId: string, source: SourceIdentity, revision: string): Promise<OpenedTable> {
     const table = await this.#deps.client.findTable(tableId);
-    const sync = table
-      ? readDestinationSync(tableId, table.metadata)
-      : { revision: emptyRevision() };
-    checkSameSource(tableId, sync, source);
+    const sync = checkedSync(tableId, table, source);
     if (sync.revision === revision) return { table, sync };
     const what = sync.pending
       ? `holds a pending import (run "${sync.pending.runId}")`
@@ -196,6 +188,22 @@ export class DestinationSyncStore {
       `The import job of the pending import on "${tableId}" (file ${pending.fileId}, run "${pending.runId}") is not among the ${JOB_PAGES_MAX * JOB_PAGE_SIZE} newest jobs of the destination project; its outcome is unknown, so the table is not synced.`,
     );
   }
+}
+
+/**
+ * The sync state of a destination table as read (empty when the table does not exist), refusing
+ * a table fed by another source. Writes nothing: a run's open and recheck and the `plan` preview
+ * all read through it.
+ * @throws UserError for a foreign or unreadable record
+ */
+export function checkedSync(
+  tableId: string,
+  table: TableDetail | null,
+  source: SourceIdentity,
+): DestinationSync {
+  const sync = table ? readDestinationSync(tableId, table.metadata) : { revision: emptyRevision() };
+  checkSameSource(tableId, sync, source);
+  return sync;
 }
 
 /** The revision of a table without our metadata. */

@@ -1,15 +1,10 @@
 import { UserError } from '../errors.js';
 import type { TablePlan } from '../plan/plan-tables.js';
 import type { TableState } from '../state/cursor.js';
-import {
-  checkSameSource,
-  readDestinationSync,
-  stateFromRecord,
-  type PendingImport,
-  type SourceIdentity,
-} from '../state/sync-record.js';
+import { stateFromRecord, type PendingImport, type SourceIdentity } from '../state/sync-record.js';
 import type { StorageClient } from '../storage/types.js';
 import type { DestinationConfig } from '../config/types.js';
+import { checkedSync } from './destination-sync.js';
 import { checkExistingTable, destinationTableId } from './project-writer.js';
 
 /** What a standalone run would resume a table from, as read without writing anything. */
@@ -39,8 +34,7 @@ export async function previewResume(
   const table = await client.findTable(tableId);
   if (!table) return { tableId, tableExists: false };
   try {
-    const sync = readDestinationSync(tableId, table.metadata);
-    checkSameSource(tableId, sync, source);
+    const sync = checkedSync(tableId, table, source);
     checkExistingTable(plan, table);
     return {
       tableId,

@@ -239,3 +239,34 @@ function sourceFileId(job: StorageJob): number | undefined {
   if (typeof id === 'number') return id;
   return typeof id === 'string' && /^\d+$/.test(id) ? Number(id) : undefined;
 }
+
+/** Where a standalone table goes on from, and whether that ignores a watermark in the state file. */
+export interface ResumeFrom {
+  readonly previous: TableState | undefined;
+  /** `destination`: its sync record; `state`: in/state.json; null: nothing (a full window). */
+  readonly from: 'destination' | 'state' | null;
+  /** The destination table is missing, so in/state.json's watermark is not used. */
+  readonly ignoresStateWatermark: boolean;
+}
+
+/**
+ * docs/sync-record.md, One table's sync, Open: a missing destination table is copied in full;
+ * otherwise its committed record, or in/state.json's entry for a table without one. A run and the
+ * `plan` preview decide through it.
+ */
+export function resumeFrom(
+  tableExists: boolean,
+  committed: TableState | undefined,
+  fromState: TableState | undefined,
+): ResumeFrom {
+  if (!tableExists) {
+    return {
+      previous: undefined,
+      from: null,
+      ignoresStateWatermark: fromState?.watermark !== undefined,
+    };
+  }
+  const previous = committed ?? fromState;
+  const from = committed ? 'destination' : previous ? 'state' : null;
+  return { previous, from, ignoresStateWatermark: false };
+}
