@@ -4,6 +4,7 @@
  * config, builds the logger, the Storage clients and the writer, runs the action and maps the
  * outcome to the exit code: 0 success, 1 user error, 2 anything else (docs/architecture.md, Errors).
  */
+import { randomBytes } from 'node:crypto';
 import { existsSync, realpathSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
@@ -54,6 +55,7 @@ import {
 import { SecretMasker } from './secrets.js';
 import type { RetryOptions } from './retry/retry-policy.js';
 import type { PollOptions } from './storage/job-wait.js';
+import { CLAIM_LEASE_MS } from './state/sync-record.js';
 import { createStorageClient } from './storage/storage-client.js';
 import type { StorageClient } from './storage/types.js';
 import { formatSummaryTable, summarize } from './summary.js';
@@ -397,7 +399,16 @@ function buildWriter(
       openSliceSink(prepared, { refreshFile, endpoints, masker, logger, ...timingFrom(io.env) }),
     logger,
     signal: io.signal,
+    claimLeaseMs: claimLeaseFrom(io.env),
+    nowMs: () => performance.now(),
+    newClaimId: () => randomBytes(8).toString('hex'),
   });
+}
+
+/** `KBC_TABLE_SYNC_CLAIM_LEASE_MS` (tests shorten it; docs/sync-record.md, Claims), else the lease. */
+function claimLeaseFrom(env: NodeJS.ProcessEnv): number {
+  const value = Number(env['KBC_TABLE_SYNC_CLAIM_LEASE_MS']);
+  return Number.isInteger(value) && value > 0 ? value : CLAIM_LEASE_MS;
 }
 
 /**

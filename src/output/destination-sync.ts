@@ -1,8 +1,13 @@
-import { JobFailedError, TableSkippedError, messageOf } from '../errors.js';
+import { JobFailedError, ServiceError, TableSkippedError, messageOf } from '../errors.js';
 import type { Logger } from '../logger.js';
 import {
+  CLAIM_KEY_PREFIX,
+  CLAIM_START_WITHIN_SHARE,
   RECORD_PROVIDER,
   checkSameSource,
+  claimItems,
+  claimsOfOthers,
+  type Claim,
   commitItems,
   dropIntentItems,
   findImportJob,
@@ -28,6 +33,20 @@ export interface DestinationSyncDeps {
   readonly client: StorageClient;
   readonly logger: Logger;
   readonly signal: AbortSignal;
+  /** How long a claim counts (`CLAIM_LEASE_MS`; shorter in tests). */
+  readonly claimLeaseMs: number;
+  /** Local monotonic clock, ms: how long this run has held its claim. */
+  readonly nowMs: () => number;
+  /** A fresh id for a claim key (random: two runs never pick the same). */
+  readonly newClaimId: () => string;
+}
+
+/** This run's claim on a table, held from just before its intent until its import has started. */
+export interface HeldClaim {
+  readonly key: string;
+  readonly metadataId: string;
+  /** Local clock when the claim was sent. */
+  readonly sentAtMs: number;
 }
 
 /** A destination table as a run opens it: its detail and its settled sync record. */
@@ -43,6 +62,11 @@ export interface OpenedTable {
  */
 export class DestinationSyncStore {
   readonly #deps: DestinationSyncDeps;
+  /**
+   * Per table, the runs whose import job this run has found while settling their intent: their
+   * claims have done their work (the job exists), so they no longer hold the table.
+   */
+  readonly #startedRuns = new Map<string, Set<string>>();
 
   constructor(deps: DestinationSyncDeps) {
     this.#deps = deps;
@@ -82,6 +106,71 @@ export class DestinationSyncStore {
     throw new TableSkippedError(
       `Skipping "${tableId}": another run ${what} since this run read it, so this run's window would overlap; the next run goes on from the destination's record.`,
     );
+  }
+
+  /**
+   * Claims the table for this run's import (docs/sync-record.md, Claims): writes a claim item of
+   * its own, then reads the answer, which lists all of the table's metadata after the write. Of two
+   * runs claiming at once, at least the later one sees the other's claim, so at most one goes on.
+   * Another run's live claim, or a record or intent moved since `revision`, skips the table
+   * (its own claim deleted again); claims past the lease, and those of runs whose import job this
+   * run has found, are deleted.
+   * @throws TableSkippedError saying which run holds the table
+   */
+  async claim(tableId: string, revision: string): Promise<HeldClaim> {
+    const { client, nowMs, newClaimId } = this.#deps;
+    const key = `${CLAIM_KEY_PREFIX}${newClaimId()}`;
+    const sentAtMs = nowMs();
+    const answer = await client.setTableMetadata(tableId, {
+      provider: RECORD_PROVIDER,
+      metadata: claimItems(key, client.runId),
+    });
+    const sync = readDestinationSync(tableId, answer.metadata);
+    const own = sync.claims.find((c) => c.key === key);
+    if (own?.metadataId === undefined) {
+      throw new ServiceError(
+        `The Storage API's answer to this run's claim on "${tableId}" does not list the claim; the table is not imported.`,
+      );
+    }
+    const held: HeldClaim = { key, metadataId: own.metadataId, sentAtMs };
+    const seen = claimsOfOthers(sync.claims, key, answer.serverTimeMs, this.#deps.claimLeaseMs);
+    const started = this.#startedRuns.get(tableId);
+    const done = (c: Claim) => c.runId !== undefined && started?.has(c.runId) === true;
+    await this.#deleteClaims(tableId, [...seen.stale, ...seen.live.filter(done)]);
+    const holder = seen.live.find((c) => !done(c));
+    if (holder === undefined && sync.revision === revision) return held;
+    await this.release(tableId, held);
+    const why = holder
+      ? `run "${holder.runId ?? 'unknown'}" claimed it for an import (${describeClaim(holder)})`
+      : sync.pending
+        ? `another run holds a pending import (run "${sync.pending.runId}")`
+        : `another run has moved its sync record (run "${sync.record?.runId ?? 'unknown'}")`;
+    throw new TableSkippedError(
+      `Skipping "${tableId}": ${why}, so this run's window would overlap; the next run goes on from the destination's record.`,
+    );
+  }
+
+  /** Whether this run may still start its import under the claim (within a third of the lease). */
+  mayStartImport(held: HeldClaim): boolean {
+    return this.#deps.nowMs() - held.sentAtMs <= this.#deps.claimLeaseMs * CLAIM_START_WITHIN_SHARE;
+  }
+
+  /** Deletes this run's claim; a failure is only logged (the claim lapses with its lease). */
+  async release(tableId: string, held: HeldClaim): Promise<void> {
+    await this.#deleteClaims(tableId, [{ key: held.key, metadataId: held.metadataId }]);
+  }
+
+  async #deleteClaims(tableId: string, claims: readonly Claim[]): Promise<void> {
+    for (const claim of claims) {
+      if (claim.metadataId === undefined) continue;
+      try {
+        await this.#deps.client.deleteTableMetadata(tableId, claim.metadataId);
+      } catch (error) {
+        this.#deps.logger.warn(
+          `Could not delete the claim "${claim.key}" on "${tableId}" (${messageOf(error)}); it lapses after its lease.`,
+        );
+      }
+    }
   }
 
   /** Write-ahead intent: written before `import-async`, settled by the commit or the next run. */
@@ -133,12 +222,15 @@ export class DestinationSyncStore {
     const { client, logger, signal } = this.#deps;
     const found = await this.#findJob(tableId, pending, sync.pendingWrittenMs);
     if (!found) {
+      await this.#checkNotStarting(tableId, sync, pending);
       logger.warn(
         `"${tableId}" has a pending import of file ${pending.fileId} (run "${pending.runId}") that never started: dropping it.`,
       );
       await this.#write(tableId, dropIntentItems());
       return;
     }
+    const started = this.#startedRuns.get(tableId) ?? new Set<string>();
+    this.#startedRuns.set(tableId, started.add(pending.runId));
     let job: StorageJob = found;
     if (job.status === 'waiting' || job.status === 'processing') {
       logger.info(
@@ -162,6 +254,26 @@ export class DestinationSyncStore {
       `"${tableId}": the pending import of run "${pending.runId}" (job ${job.id}) failed: dropping it.`,
     );
     await this.#write(tableId, dropIntentItems());
+  }
+
+  /**
+   * An intent without a job is dropped only when its run cannot be about to start the import: its
+   * claim is gone or past the lease.
+   * @throws TableSkippedError while the intent's run holds a live claim
+   */
+  async #checkNotStarting(
+    tableId: string,
+    sync: DestinationSync,
+    pending: PendingImport,
+  ): Promise<void> {
+    const theirs = sync.claims.filter((c) => c.runId === pending.runId);
+    if (theirs.length === 0) return;
+    const nowMs = await this.#deps.client.serverTimeMs();
+    const holder = claimsOfOthers(theirs, undefined, nowMs, this.#deps.claimLeaseMs).live[0];
+    if (!holder) return;
+    throw new TableSkippedError(
+      `Skipping "${tableId}": run "${pending.runId}" wrote a pending import and still holds its claim (${describeClaim(holder)}), so it may be starting that import; the next run settles it.`,
+    );
   }
 
   /**
@@ -201,12 +313,15 @@ export function checkedSync(
   table: TableDetail | null,
   source: SourceIdentity,
 ): DestinationSync {
-  const sync = table ? readDestinationSync(tableId, table.metadata) : { revision: emptyRevision() };
+  const sync = readDestinationSync(tableId, table ? table.metadata : []);
   checkSameSource(tableId, sync, source);
   return sync;
 }
 
-/** The revision of a table without our metadata. */
-export function emptyRevision(): string {
-  return readDestinationSync('', []).revision;
+function describeClaim(claim: Claim): string {
+  const when =
+    claim.writtenMs === undefined
+      ? 'at an unknown time'
+      : `at ${new Date(claim.writtenMs).toISOString()}`;
+  return `metadata "${claim.key}", written ${when}`;
 }

@@ -7,7 +7,7 @@ import {
   explainRejectedToken,
 } from '../auth/check-token.js';
 import type { DestinationConfig } from '../config/types.js';
-import { JobFailedError, UserError } from '../errors.js';
+import { JobFailedError, TableSkippedError, UserError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { SliceSink } from '../objects/types.js';
 import type { TablePlan } from '../plan/plan-tables.js';
@@ -33,6 +33,10 @@ export interface ProjectWriterDeps {
   ) => SliceSink;
   readonly logger: Logger;
   readonly signal: AbortSignal;
+  /** How long a claim on a destination table counts (docs/sync-record.md, Claims). */
+  readonly claimLeaseMs: number;
+  readonly nowMs: () => number;
+  readonly newClaimId: () => string;
 }
 
 /** Tag on every file the job uploads, so they can be found and expired. */
@@ -107,20 +111,14 @@ export class ProjectWriter implements OutputWriter {
       await this.#createTable(plan, bucketId, tableId);
     }
     copy.progress.phase = 'import job';
-    const pending = sync
-      ? pendingImport({
-          source: sync.source,
-          fileId: upload.fileId,
-          runId: client.runId,
-          mode: plan.mode,
-          rows: upload.rows,
-          window: sync.window,
-        })
-      : undefined;
-    if (pending) await this.#records.writeIntent(tableId, pending);
-    const job = await this.#importFile(plan, tableId, upload.fileId, pending !== undefined);
+    const job = sync
+      ? await this.#importSynced(plan, tableId, upload, sync)
+      : await this.#waitImport(
+          await this.#startImport(plan, tableId, upload.fileId),
+          tableId,
+          false,
+        );
     checkImport(plan, tableId, job, upload.rows);
-    if (pending) await this.#records.commitOwn(tableId, pending, job.id);
     if (plan.extractMetadata) {
       copy.progress.phase = 'metadata';
       await this.#copyMetadata(plan.source, tableId);
@@ -232,20 +230,63 @@ export class ProjectWriter implements OutputWriter {
   }
 
   /**
-   * `import-async` and its wait. With an intent written, a failed import drops it at once; an
-   * interrupted or timed-out wait leaves it for the next run to settle against the job.
+   * The import of a table with a sync record (docs/sync-record.md, One table's sync): claim, intent,
+   * `import-async` within the claim's time, claim released once the job exists (or surely will
+   * not), wait, commit. The returned job is checked by the caller.
+   * @throws TableSkippedError when another run holds the table, or this run's claim ran out
    */
-  async #importFile(
+  async #importSynced(
     plan: TablePlan,
     tableId: string,
-    fileId: number,
-    withIntent: boolean,
+    upload: { fileId: number; rows: number },
+    sync: SyncContext,
   ): Promise<StorageJob> {
-    const started = await this.#deps.client.startImport(tableId, {
+    const records = this.#records;
+    const held = await records.claim(tableId, sync.revision);
+    const pending = pendingImport({
+      source: sync.source,
+      fileId: upload.fileId,
+      runId: this.#deps.client.runId,
+      mode: plan.mode,
+      rows: upload.rows,
+      window: sync.window,
+    });
+    let started: StorageJob;
+    try {
+      await records.writeIntent(tableId, pending);
+      if (!records.mayStartImport(held)) {
+        await records.dropIntentQuietly(tableId);
+        throw new TableSkippedError(
+          `Skipping "${tableId}": this run's claim on it is too old to start an import under it (the Storage API answered slowly); the next run goes on from the destination's record.`,
+        );
+      }
+      started = await this.#startImport(plan, tableId, upload.fileId);
+    } finally {
+      await records.release(tableId, held);
+    }
+    const job = await this.#waitImport(started, tableId, true);
+    checkImport(plan, tableId, job, upload.rows);
+    await records.commitOwn(tableId, pending, job.id);
+    return job;
+  }
+
+  #startImport(plan: TablePlan, tableId: string, fileId: number): Promise<StorageJob> {
+    return this.#deps.client.startImport(tableId, {
       dataFileId: fileId,
       columns: plan.columns,
       incremental: plan.incremental,
     });
+  }
+
+  /**
+   * Waits for an import. With an intent written, a failed import drops it at once; an interrupted
+   * or timed-out wait leaves it for the next run to settle against the job.
+   */
+  async #waitImport(
+    started: StorageJob,
+    tableId: string,
+    withIntent: boolean,
+  ): Promise<StorageJob> {
     try {
       return await this.#wait(started);
     } catch (error) {

@@ -19,6 +19,20 @@ export const PENDING_KEY = 'kbc-table-sync.pending';
 /** The intent value once the import is settled (committed or dropped). */
 export const NO_PENDING = 'none';
 
+/**
+ * Prefix of a run's claim on a table it is about to import into: one item per claim, so that two
+ * runs never overwrite each other's (docs/sync-record.md, Claims).
+ */
+export const CLAIM_KEY_PREFIX = 'kbc-table-sync.claim.';
+/**
+ * How long a claim counts once written (server clock). A run starts its import within a third of
+ * it ({@link CLAIM_START_WITHIN_SHARE}), leaving two thirds for that one request: its retry budget
+ * is 10 minutes and its last attempt at most 2 more (docs/limits.md). An older claim is a dead
+ * run's, and is deleted.
+ */
+export const CLAIM_LEASE_MS = 30 * 60_000;
+export const CLAIM_START_WITHIN_SHARE = 1 / 3;
+
 /** Which source table feeds a destination table: stack URL, project id, table id. */
 export interface SourceIdentity {
   readonly stack: string;
@@ -37,6 +51,27 @@ export interface DestinationSync {
    * another run has committed or started an import meanwhile.
    */
   readonly revision: string;
+  /** Claims of runs about to import (ours among them once written). */
+  readonly claims: readonly Claim[];
+}
+
+/** A run's claim on the table, as read from the table's metadata. */
+export interface Claim {
+  readonly key: string;
+  /** The metadata item's id (needed to delete it). */
+  readonly metadataId?: string;
+  /** The claiming run; absent when the value is not what this job writes. */
+  readonly runId?: string;
+  /** Server time the claim was written (its metadata `timestamp`), epoch ms. */
+  readonly writtenMs?: number;
+}
+
+/** Other runs' claims seen at one server time. */
+export interface ClaimsSeen {
+  /** Within the lease (or of unknown age): their runs may be about to import. */
+  readonly live: readonly Claim[];
+  /** Past the lease: their runs died before starting an import; to be deleted. */
+  readonly stale: readonly Claim[];
 }
 
 const identitySchema = z.object({
@@ -96,7 +131,48 @@ export function readDestinationSync(
     ...(pending && { pending }),
     ...(pending && !Number.isNaN(writtenMs) && { pendingWrittenMs: writtenMs }),
     revision,
+    claims: ours.filter((m) => m.key.startsWith(CLAIM_KEY_PREFIX)).map(readClaim),
   };
+}
+
+const claimSchema = z.object({ runId: z.string().min(1) });
+
+/** A claim item; one that is not ours to read still counts (its age decides, never its value). */
+function readClaim(item: MetadataItem): Claim {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(item.value);
+  } catch {
+    raw = undefined;
+  }
+  const parsed = claimSchema.safeParse(raw);
+  const writtenMs = item.timestamp ? Date.parse(item.timestamp) : Number.NaN;
+  return {
+    key: item.key,
+    ...(item.id !== undefined && { metadataId: item.id }),
+    ...(parsed.success && { runId: parsed.data.runId }),
+    ...(!Number.isNaN(writtenMs) && { writtenMs }),
+  };
+}
+
+/** The metadata item of a claim by run `runId` under `key` (`CLAIM_KEY_PREFIX` + a fresh id). */
+export function claimItems(key: string, runId: string): { key: string; value: string }[] {
+  return [{ key, value: JSON.stringify({ runId }) }];
+}
+
+/**
+ * Sorts the claims other than `ownKey` by age at `nowMs` (server clock). A claim without a
+ * timestamp counts as live: guessing it dead could let two runs import the same window.
+ */
+export function claimsOfOthers(
+  claims: readonly Claim[],
+  ownKey: string | undefined,
+  nowMs: number,
+  leaseMs: number,
+): ClaimsSeen {
+  const others = claims.filter((c) => c.key !== ownKey);
+  const isStale = (c: Claim) => c.writtenMs !== undefined && nowMs - c.writtenMs > leaseMs;
+  return { live: others.filter((c) => !isStale(c)), stale: others.filter(isStale) };
 }
 
 function parseItem<T>(tableId: string, item: MetadataItem, schema: z.ZodType<T>): T {

@@ -442,6 +442,19 @@ export function providerBlockPresent(file: {
   }
 }
 
+/**
+ * The answer to `POST tables/{id}/metadata`: the table's metadata after the write, as
+ * `{metadata: [...], columnsMetadata}` (or a bare array, as older stacks answer).
+ */
+export function parseMetadataAnswer(raw: unknown, where: string): MetadataItem[] {
+  const items = z.union([
+    z.array(metadataItemSchema),
+    z.object({ metadata: z.array(metadataItemSchema) }),
+  ]);
+  const parsed = parseWith(items, raw, where);
+  return (Array.isArray(parsed) ? parsed : parsed.metadata).map(toMetadataItem);
+}
+
 function parseWith<T extends z.ZodType>(schema: T, raw: unknown, where: string): z.output<T> {
   const result = schema.safeParse(raw);
   if (result.success) return result.data;

@@ -10,6 +10,7 @@ import {
   parseBucket,
   parseJob,
   parseJobList,
+  parseMetadataAnswer,
   parseTable,
   parseTableList,
   parseTokenInfo,
@@ -19,6 +20,7 @@ import type {
   BucketDetail,
   ExportParams,
   ImportParams,
+  MetadataAnswer,
   MetadataWrite,
   StorageClient,
   StorageJob,
@@ -178,10 +180,17 @@ export function createStorageClient(options: StorageClientOptions): StorageClien
       );
     },
     ...createFileCalls(http, options.masker),
-    async setTableMetadata(tableId: string, write: MetadataWrite): Promise<void> {
+    async setTableMetadata(tableId: string, write: MetadataWrite): Promise<MetadataAnswer> {
       const path = `${STORAGE}/tables/${seg(tableId)}/metadata`;
       // Metadata writes are upserts by (provider, key): repeating one is harmless.
-      await http.request({ method: 'POST', path, body: metadataBody(write) });
+      const raw = await http.request({ method: 'POST', path, body: metadataBody(write) });
+      const metadata = parseMetadataAnswer(raw, `POST ${path}`);
+      return { metadata, serverTimeMs: http.lastServerDateMs() ?? now() };
+    },
+    async deleteTableMetadata(tableId: string, metadataId: string): Promise<void> {
+      const path = `${STORAGE}/tables/${seg(tableId)}/metadata/${seg(metadataId)}`;
+      // A DELETE repeated after a lost answer finds the item gone (404): that is the outcome wanted.
+      await find(() => http.request({ method: 'DELETE', path }), ['storage.metadata.notFound']);
     },
   };
 }

@@ -208,6 +208,13 @@ export interface MetadataWrite {
   >;
 }
 
+/** What a metadata write answers: every metadata item of the table after the write. */
+export interface MetadataAnswer {
+  readonly metadata: readonly MetadataItem[];
+  /** The server's clock at the answer (its `Date`, 1 s resolution), epoch ms. */
+  readonly serverTimeMs: number;
+}
+
 /** Options for waiting on a job. */
 export interface WaitOptions {
   /** Overall deadline for this job in ms. */
@@ -271,5 +278,8 @@ export interface StorageClient {
   prepareFile(params: PrepareFileParams): Promise<PreparedFile>;
   /** GCS only: fresh upload credentials for a prepared file. */
   refreshFile(fileId: number): Promise<PreparedFile>;
-  setTableMetadata(tableId: string, write: MetadataWrite): Promise<void>;
+  /** Upserts items by (provider, key); the answer lists all of the table's metadata after it. */
+  setTableMetadata(tableId: string, write: MetadataWrite): Promise<MetadataAnswer>;
+  /** Deletes one table metadata item by its id; one already gone counts as deleted. */
+  deleteTableMetadata(tableId: string, metadataId: string): Promise<void>;
 }

@@ -47,12 +47,20 @@ export const CRASH_PHASES: Readonly<Record<string, FaultSpec>> = {
   },
   // A slice download stalls (after the manifest and one slice): others may be copied.
   'mid-transfer': { kind: 'latency', ms: 15_000, method: 'GET', path: '/^\\/(?!v2\\/)/', skip: 2 },
-  // The first metadata write of a new table is the intent: written, its answer never comes.
+  // The first metadata write of a new table is the claim: written, its answer never comes.
+  'after the claim is written': {
+    kind: 'hold',
+    afterHandling: true,
+    method: 'POST',
+    path: '/metadata',
+  },
+  // The second is the intent: written, its answer never comes (the claim is still held).
   'after the intent is written': {
     kind: 'hold',
     afterHandling: true,
     method: 'POST',
     path: '/metadata',
+    skip: 1,
   },
   // import-async is accepted and its job runs on; the answer never comes.
   'while the import runs': {
@@ -61,12 +69,18 @@ export const CRASH_PHASES: Readonly<Record<string, FaultSpec>> = {
     method: 'POST',
     path: '/import-async',
   },
-  // The import succeeded; the record write (second metadata POST) never reaches the server.
+  // The import job is started; the claim's release (its DELETE) never reaches the server.
+  'after the import started, before the claim is released': {
+    kind: 'hold',
+    method: 'DELETE',
+    path: '/metadata/',
+  },
+  // The import succeeded; the record write (third metadata POST) never reaches the server.
   'after the import, before the record': {
     kind: 'hold',
     method: 'POST',
     path: '/metadata',
-    skip: 1,
+    skip: 2,
   },
   // The record is written; the run dies before out/state.json.
   'after the record, before out/state.json': {
@@ -74,7 +88,7 @@ export const CRASH_PHASES: Readonly<Record<string, FaultSpec>> = {
     afterHandling: true,
     method: 'POST',
     path: '/metadata',
-    skip: 1,
+    skip: 2,
   },
 };
 
@@ -128,6 +142,9 @@ const FAST_ENV = {
   KBC_TABLE_SYNC_POLL_INITIAL_MS: '10',
   KBC_TABLE_SYNC_POLL_MAX_MS: '50',
   KBC_TABLE_SYNC_JOB_TIMEOUT_MS: '10000',
+  // Shorter than the 20 s the source changes take (changeSource), so a killed run's claim has
+  // lapsed by the rerun; a claim still live is tested in test/integration/claims.test.ts.
+  KBC_TABLE_SYNC_CLAIM_LEASE_MS: '15000',
 };
 
 interface Fixture {
@@ -194,6 +211,7 @@ async function changeSource(f: Fixture, table: string, mode: CrashMode): Promise
 /** Phases whose kill comes after the import job was accepted (it finishes on the server). */
 const IMPORTED_BEFORE_KILL = new Set([
   'while the import runs',
+  'after the import started, before the claim is released',
   'after the import, before the record',
   'after the record, before out/state.json',
 ]);

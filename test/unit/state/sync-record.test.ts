@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import {
+  CLAIM_KEY_PREFIX,
   PENDING_KEY,
   RECORD_KEY,
   RECORD_PROVIDER,
   checkSameSource,
+  claimsOfOthers,
   findImportJob,
   promote,
   readDestinationSync,
@@ -60,7 +62,7 @@ describe('readDestinationSync', () => {
 
   it('treats "none" as no pending import, and a table without items as empty', () => {
     expect(readDestinationSync('t', [item(PENDING_KEY, 'none')]).pending).toBeUndefined();
-    expect(readDestinationSync('t', [])).toEqual({ revision: '|' });
+    expect(readDestinationSync('t', [])).toEqual({ revision: '|', claims: [] });
   });
 
   it('refuses an item it cannot read, naming the table and the key', () => {
@@ -72,7 +74,7 @@ describe('readDestinationSync', () => {
 
 describe('checkSameSource', () => {
   it('refuses a record of another table, project or stack', () => {
-    const sync = { record: { source, mode: 'append', runId: 'r' }, revision: '' };
+    const sync = { record: { source, mode: 'append', runId: 'r' }, revision: '', claims: [] };
     expect(() => checkSameSource('d', sync, source)).not.toThrow();
     for (const other of [
       { ...source, tableId: 'in.c-a.other' },
@@ -106,5 +108,56 @@ describe('findImportJob', () => {
     ];
     expect(findImportJob(jobs, 'in.c-copy.orders', pending)).toBe(right);
     expect(findImportJob(jobs.slice(0, 4), 'in.c-copy.orders', pending)).toBeUndefined();
+  });
+});
+
+describe('claims', () => {
+  const at = (iso: string, key: string, value: string, id = '1') => ({
+    id,
+    key,
+    value,
+    provider: RECORD_PROVIDER,
+    timestamp: iso,
+  });
+
+  it('reads claims apart from the record and intent, which alone make the revision', () => {
+    const claim = at('2025-03-01T00:00:00+01:00', `${CLAIM_KEY_PREFIX}ab`, '{"runId":"r-1"}', '9');
+    const sync = readDestinationSync('d', [
+      item(RECORD_KEY, JSON.stringify({ source, mode: 'append', runId: 'r' })),
+      claim,
+    ]);
+    expect(sync.claims).toEqual([
+      {
+        key: `${CLAIM_KEY_PREFIX}ab`,
+        metadataId: '9',
+        runId: 'r-1',
+        writtenMs: Date.parse('2025-02-28T23:00:00Z'),
+      },
+    ]);
+    const without = readDestinationSync('d', [
+      item(RECORD_KEY, JSON.stringify({ source, mode: 'append', runId: 'r' })),
+    ]);
+    expect(sync.revision).toBe(without.revision);
+  });
+
+  it('keeps a claim it cannot read as a claim of an unknown run (never ignored, never an error)', () => {
+    const sync = readDestinationSync('d', [
+      at('2025-03-01T00:00:00Z', `${CLAIM_KEY_PREFIX}x`, 'not json'),
+    ]);
+    expect(sync.claims).toHaveLength(1);
+    expect(sync.claims[0]?.runId).toBeUndefined();
+  });
+
+  it("sorts other runs' claims by age against the lease; one without a timestamp stays live", () => {
+    const nowMs = Date.parse('2025-03-01T01:00:00Z');
+    const claims = [
+      { key: 'own', writtenMs: nowMs - 10 },
+      { key: 'young', writtenMs: nowMs - 60_000 },
+      { key: 'old', writtenMs: nowMs - 3_600_000 },
+      { key: 'unknown' },
+    ];
+    const seen = claimsOfOthers(claims, 'own', nowMs, 30 * 60_000);
+    expect(seen.live.map((c) => c.key)).toEqual(['young', 'unknown']);
+    expect(seen.stale.map((c) => c.key)).toEqual(['old']);
   });
 });

@@ -1,0 +1,260 @@
+/**
+ * Claims (standalone mode, docs/sync-record.md, Claims): two runs on one destination table that
+ * both found it unchanged never both import. Run in process against the emulator; requests are
+ * held at the exact moment the race needs (`hold` faults), so each interleaving is deterministic.
+ */
+import { describe, expect, it } from 'vitest';
+import type { SeedInput } from 'keboola-storage-emulator';
+import { useEmulator } from '../helpers/emulator.js';
+import { compareRows, rowValues } from '../helpers/fault-matrix.js';
+import { makeDataDir, removeDir } from '../helpers/run-cli.js';
+import {
+  DEST_PROJECT,
+  SOURCE_PROJECT,
+  SOURCE_TOKEN,
+  WRITER_TOKEN,
+  expectNoLeaks,
+  runJob,
+  standaloneConfig,
+} from '../helpers/standalone.js';
+
+const T0_MS = Date.parse('2025-04-01T00:00:00Z');
+const T0 = T0_MS / 1000;
+const COLUMNS = ['id', 'kind'];
+const LEASE_MS = 30 * 60_000;
+/** One append table (no primary key) per test: a window imported twice shows as duplicates. */
+const TABLES = ['late_claim', 'twin_claims', 'dead_claim', 'dead_intent'];
+
+const SEED: SeedInput = {
+  projects: [
+    {
+      id: SOURCE_PROJECT,
+      name: 'Source',
+      fileStorageProvider: 'aws',
+      buckets: [
+        {
+          id: 'in.c-sales',
+          tables: TABLES.map((name) => ({
+            name,
+            columns: COLUMNS,
+            rows: [
+              ['1', 'click'],
+              ['2', 'view'],
+            ],
+            timestamp: T0 - 3_600,
+          })),
+        },
+      ],
+      tokens: [{ token: SOURCE_TOKEN, bucketPermissions: { 'in.c-sales': 'read' } }],
+    },
+    {
+      id: DEST_PROJECT,
+      name: 'Destination',
+      fileStorageProvider: 'aws',
+      buckets: [{ id: 'in.c-copy', tables: [] }],
+      tokens: [{ token: WRITER_TOKEN, bucketPermissions: { 'in.c-copy': 'write' } }],
+    },
+  ],
+};
+
+const emulator = useEmulator(SEED);
+const exactlyOnce = { lost: 0, duplicated: 0, unexpected: 0 };
+
+function appendConfig(table: string): Record<string, unknown> {
+  return standaloneConfig(emulator.url, [
+    { name: table, destination: table, incremental: true, changedSince: 'lastRun' },
+  ]);
+}
+
+async function compare(table: string) {
+  const { control } = emulator;
+  const src = await control.tableRows(SOURCE_PROJECT, `in.c-sales.${table}`);
+  const dst = await control.tableRows(DEST_PROJECT, `in.c-copy.${table}`);
+  return compareRows(rowValues(src, COLUMNS), rowValues(dst, COLUMNS));
+}
+
+async function addRow(table: string, id: string): Promise<void> {
+  await emulator.control.insertRows(SOURCE_PROJECT, `in.c-sales.${table}`, [{ id, kind: 'new' }]);
+}
+
+interface Item {
+  id: string;
+  key: string;
+  value: string;
+  provider: string;
+}
+
+/** Our metadata items on a destination table. */
+async function ourItems(table: string): Promise<Item[]> {
+  const response = await fetch(`${emulator.url}/v2/storage/tables/in.c-copy.${table}/metadata`, {
+    headers: { 'X-StorageApi-Token': WRITER_TOKEN },
+  });
+  const items = (await response.json()) as Item[];
+  return items.filter((m) => m.provider === 'kbc-table-sync');
+}
+
+async function claimKeys(table: string): Promise<string[]> {
+  return (await ourItems(table))
+    .map((m) => m.key)
+    .filter((key) => key.startsWith('kbc-table-sync.claim.'));
+}
+
+async function watermarkOf(table: string): Promise<unknown> {
+  const record = (await ourItems(table)).find((m) => m.key === 'kbc-table-sync.record');
+  return (JSON.parse(record?.value ?? '{}') as { watermark?: unknown }).watermark;
+}
+
+/** Writes our items as another run (dead, or about to import) would have left them. */
+async function writeItems(table: string, metadata: { key: string; value: string }[]) {
+  const response = await fetch(`${emulator.url}/v2/storage/tables/in.c-copy.${table}/metadata`, {
+    method: 'POST',
+    headers: { 'X-StorageApi-Token': WRITER_TOKEN, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ provider: 'kbc-table-sync', metadata }),
+  });
+  expect(response.status).toBe(201);
+}
+
+/** Runs the first sync of `table` from a fresh data folder; returns that folder. */
+async function firstSync(table: string): Promise<string> {
+  const dir = await makeDataDir(appendConfig(table));
+  const first = await runJob(emulator.url, dir);
+  expect({ code: first.code, stderr: first.stderr }).toMatchObject({ code: 0 });
+  return dir;
+}
+
+describe('claims on a destination table', () => {
+  it('a run that found the table unchanged, but claims it only after another run imported, skips it', async () => {
+    const { control } = emulator;
+    control.setClock(T0_MS);
+    const dirA = await firstSync('late_claim');
+    const dirB = await makeDataDir(appendConfig('late_claim'));
+    try {
+      control.setClock(T0_MS + 10_000);
+      await addRow('late_claim', '3');
+      control.setClock(T0_MS + 20_000);
+      // Run A has re-read the table (unchanged) and sends its claim; the claim is held unhandled.
+      const held = control.whenFaultApplied('held-claim');
+      control.addFault({ kind: 'hold', method: 'POST', path: '/metadata', label: 'held-claim' });
+      const runA = runJob(emulator.url, dirA);
+      await held;
+      // Meanwhile run B syncs the same window completely.
+      const b = await runJob(emulator.url, dirB);
+      expect({ code: b.code, stderr: b.stderr }).toMatchObject({ code: 0 });
+      control.releaseHolds();
+      const a = await runA;
+      expect({ code: a.code, stderr: a.stderr }).toMatchObject({ code: 0 });
+      expect(a.stdout).toMatch(
+        /Skipping \\?"in\.c-copy\.late_claim\\?": another run has moved its sync record/,
+      );
+      expect(await compare('late_claim')).toMatchObject({ ...exactlyOnce, actual: 3 });
+      expect(await claimKeys('late_claim'), 'both claims released').toEqual([]);
+      await expectNoLeaks(control, a, dirA);
+    } finally {
+      control.clearFaults();
+      await removeDir(dirA);
+      await removeDir(dirB);
+    }
+  });
+
+  it('two claims in flight at once: the later run sees the earlier claim and skips; the earlier imports', async () => {
+    const { control } = emulator;
+    control.setClock(T0_MS);
+    const dirA = await firstSync('twin_claims');
+    const dirB = await makeDataDir(appendConfig('twin_claims'));
+    try {
+      control.setClock(T0_MS + 10_000);
+      await addRow('twin_claims', '3');
+      control.setClock(T0_MS + 20_000);
+      // Run A's claim lands; its answer is held, so A has not yet decided.
+      const held = control.whenFaultApplied('held-claim');
+      control.addFault({
+        kind: 'hold',
+        afterHandling: true,
+        method: 'POST',
+        path: '/metadata',
+        label: 'held-claim',
+      });
+      const runA = runJob(emulator.url, dirA, [], { KBC_RUNID: 'run-a' });
+      await held;
+      const b = await runJob(emulator.url, dirB, [], { KBC_RUNID: 'run-b' });
+      expect({ code: b.code, stderr: b.stderr }).toMatchObject({ code: 0 });
+      expect(b.stdout).toMatch(
+        /Skipping \\?"in\.c-copy\.twin_claims\\?": run \\?"run-a\\?" claimed it for an import/,
+      );
+      control.releaseHolds();
+      const a = await runA;
+      expect({ code: a.code, stderr: a.stderr }).toMatchObject({ code: 0 });
+      expect(await compare('twin_claims')).toMatchObject({ ...exactlyOnce, actual: 3 });
+      expect(await watermarkOf('twin_claims')).toBe(T0 + 20);
+      expect(await claimKeys('twin_claims')).toEqual([]);
+    } finally {
+      control.clearFaults();
+      await removeDir(dirA);
+      await removeDir(dirB);
+    }
+  });
+
+  it('a dead run’s claim holds the table until its lease has passed, then it is deleted', async () => {
+    const { control } = emulator;
+    control.setClock(T0_MS);
+    const dir = await firstSync('dead_claim');
+    try {
+      control.setClock(T0_MS + 10_000);
+      await addRow('dead_claim', '3');
+      const deadKey = 'kbc-table-sync.claim.0123456789abcdef';
+      await writeItems('dead_claim', [{ key: deadKey, value: '{"runId":"dead-run"}' }]);
+      control.setClock(T0_MS + 20_000);
+      const blocked = await runJob(emulator.url, dir);
+      expect({ code: blocked.code, stderr: blocked.stderr }).toMatchObject({ code: 0 });
+      expect(blocked.stdout).toMatch(/run \\?"dead-run\\?" claimed it for an import/);
+      expect(await compare('dead_claim')).toMatchObject({ lost: 1, duplicated: 0, actual: 2 });
+      expect(await watermarkOf('dead_claim'), 'the watermark did not move').toBe(T0);
+      control.setClock(T0_MS + 10_000 + LEASE_MS + 5_000);
+      const after = await runJob(emulator.url, dir);
+      expect({ code: after.code, stderr: after.stderr }).toMatchObject({ code: 0 });
+      expect(await compare('dead_claim')).toMatchObject({ ...exactlyOnce, actual: 3 });
+      expect(await claimKeys('dead_claim'), 'the lapsed claim is deleted').toEqual([]);
+    } finally {
+      await removeDir(dir);
+    }
+  });
+
+  it('an intent without a job is not dropped while its run still holds a live claim', async () => {
+    const { control } = emulator;
+    control.setClock(T0_MS);
+    const dir = await firstSync('dead_intent');
+    try {
+      control.setClock(T0_MS + 10_000);
+      await addRow('dead_intent', '3');
+      const source = {
+        stack: emulator.url,
+        projectId: SOURCE_PROJECT,
+        tableId: 'in.c-sales.dead_intent',
+      };
+      const intent = { source, fileId: 999_999, runId: 'starting-run', mode: 'append', rows: 1 };
+      await writeItems('dead_intent', [
+        { key: 'kbc-table-sync.claim.fedcba9876543210', value: '{"runId":"starting-run"}' },
+        { key: 'kbc-table-sync.pending', value: JSON.stringify(intent) },
+      ]);
+      control.setClock(T0_MS + 20_000);
+      const blocked = await runJob(emulator.url, dir);
+      expect({ code: blocked.code, stderr: blocked.stderr }).toMatchObject({ code: 0 });
+      expect(blocked.stdout).toMatch(
+        /run \\?"starting-run\\?" wrote a pending import and still holds its claim/,
+      );
+      expect(
+        (await ourItems('dead_intent')).some(
+          (m) => m.key === 'kbc-table-sync.pending' && m.value !== 'none',
+        ),
+      ).toBe(true);
+      control.setClock(T0_MS + 10_000 + LEASE_MS + 5_000);
+      const after = await runJob(emulator.url, dir);
+      expect({ code: after.code, stderr: after.stderr }).toMatchObject({ code: 0 });
+      expect(after.stdout).toMatch(/never started: dropping it/);
+      expect(await compare('dead_intent')).toMatchObject({ ...exactlyOnce, actual: 3 });
+      expect(await claimKeys('dead_intent')).toEqual([]);
+    } finally {
+      await removeDir(dir);
+    }
+  });
+});
