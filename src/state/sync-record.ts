@@ -139,13 +139,7 @@ const claimSchema = z.object({ runId: z.string().min(1) });
 
 /** A claim item; one that is not ours to read still counts (its age decides, never its value). */
 function readClaim(item: MetadataItem): Claim {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(item.value);
-  } catch {
-    raw = undefined;
-  }
-  const parsed = claimSchema.safeParse(raw);
+  const parsed = claimSchema.safeParse(jsonOf(item.value));
   const writtenMs = item.timestamp ? Date.parse(item.timestamp) : Number.NaN;
   return {
     key: item.key,
@@ -176,19 +170,22 @@ export function claimsOfOthers(
 }
 
 function parseItem<T>(tableId: string, item: MetadataItem, schema: z.ZodType<T>): T {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(item.value);
-  } catch {
-    raw = undefined;
-  }
-  const parsed = schema.safeParse(raw);
+  const parsed = schema.safeParse(jsonOf(item.value));
   if (!parsed.success) {
     throw new UserError(
       `The destination table "${tableId}" has a "${item.key}" metadata item of provider "${RECORD_PROVIDER}" that this job cannot read: remove that item (or the table) to start the table over with a full copy.`,
     );
   }
   return parsed.data;
+}
+
+/** A metadata value as JSON; undefined when it is not JSON (the schema then rejects it). */
+function jsonOf(value: string): unknown {
+  try {
+    return JSON.parse(value) as unknown;
+  } catch {
+    return undefined;
+  }
 }
 
 /**

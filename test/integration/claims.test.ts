@@ -4,78 +4,19 @@
  * held at the exact moment the race needs (`hold` faults), so each interleaving is deterministic.
  */
 import { describe, expect, it } from 'vitest';
-import type { SeedInput } from 'keboola-storage-emulator';
 import { useEmulator } from '../helpers/emulator.js';
-import { compareRows, rowValues } from '../helpers/fault-matrix.js';
+import { appendSeed, appendTables, exactlyOnce } from '../helpers/append-tables.js';
 import { makeDataDir, removeDir } from '../helpers/run-cli.js';
-import {
-  DEST_PROJECT,
-  SOURCE_PROJECT,
-  SOURCE_TOKEN,
-  WRITER_TOKEN,
-  expectNoLeaks,
-  runJob,
-  standaloneConfig,
-} from '../helpers/standalone.js';
+import { SOURCE_PROJECT, WRITER_TOKEN, expectNoLeaks, runJob } from '../helpers/standalone.js';
 
 const T0_MS = Date.parse('2025-04-01T00:00:00Z');
 const T0 = T0_MS / 1000;
-const COLUMNS = ['id', 'kind'];
 const LEASE_MS = 30 * 60_000;
 /** One append table (no primary key) per test: a window imported twice shows as duplicates. */
 const TABLES = ['late_claim', 'twin_claims', 'dead_claim', 'dead_intent'];
 
-const SEED: SeedInput = {
-  projects: [
-    {
-      id: SOURCE_PROJECT,
-      name: 'Source',
-      fileStorageProvider: 'aws',
-      buckets: [
-        {
-          id: 'in.c-sales',
-          tables: TABLES.map((name) => ({
-            name,
-            columns: COLUMNS,
-            rows: [
-              ['1', 'click'],
-              ['2', 'view'],
-            ],
-            timestamp: T0 - 3_600,
-          })),
-        },
-      ],
-      tokens: [{ token: SOURCE_TOKEN, bucketPermissions: { 'in.c-sales': 'read' } }],
-    },
-    {
-      id: DEST_PROJECT,
-      name: 'Destination',
-      fileStorageProvider: 'aws',
-      buckets: [{ id: 'in.c-copy', tables: [] }],
-      tokens: [{ token: WRITER_TOKEN, bucketPermissions: { 'in.c-copy': 'write' } }],
-    },
-  ],
-};
-
-const emulator = useEmulator(SEED);
-const exactlyOnce = { lost: 0, duplicated: 0, unexpected: 0 };
-
-function appendConfig(table: string): Record<string, unknown> {
-  return standaloneConfig(emulator.url, [
-    { name: table, destination: table, incremental: true, changedSince: 'lastRun' },
-  ]);
-}
-
-async function compare(table: string) {
-  const { control } = emulator;
-  const src = await control.tableRows(SOURCE_PROJECT, `in.c-sales.${table}`);
-  const dst = await control.tableRows(DEST_PROJECT, `in.c-copy.${table}`);
-  return compareRows(rowValues(src, COLUMNS), rowValues(dst, COLUMNS));
-}
-
-async function addRow(table: string, id: string): Promise<void> {
-  await emulator.control.insertRows(SOURCE_PROJECT, `in.c-sales.${table}`, [{ id, kind: 'new' }]);
-}
+const emulator = useEmulator(appendSeed(TABLES, T0));
+const { config: appendConfig, compare, addRow } = appendTables(emulator);
 
 interface Item {
   id: string;

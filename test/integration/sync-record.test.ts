@@ -7,79 +7,26 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { SeedInput } from 'keboola-storage-emulator';
 import { useEmulator } from '../helpers/emulator.js';
-import { compareRows, rowValues } from '../helpers/fault-matrix.js';
+import { appendSeed, appendTables, exactlyOnce } from '../helpers/append-tables.js';
 import { makeDataDir, removeDir } from '../helpers/run-cli.js';
 import {
   DEST_PROJECT,
   SOURCE_PROJECT,
-  SOURCE_TOKEN,
   WRITER_TOKEN,
   exportStarts,
   expectNoLeaks,
   readOutState,
   runJob,
-  standaloneConfig,
 } from '../helpers/standalone.js';
 
 const T0_MS = Date.parse('2025-03-01T00:00:00Z');
 const T0 = T0_MS / 1000;
-const COLUMNS = ['id', 'kind'];
 /** One append table (no primary key) per test, so the tests do not share rows. */
 const TABLES = ['lost_state', 'dropped', 'foreign_a', 'foreign_b', 'clock', 'overlap', 'skip'];
 
-const SEED: SeedInput = {
-  projects: [
-    {
-      id: SOURCE_PROJECT,
-      name: 'Source',
-      fileStorageProvider: 'aws',
-      buckets: [
-        {
-          id: 'in.c-sales',
-          tables: TABLES.map((name) => ({
-            name,
-            columns: COLUMNS,
-            rows: [
-              ['1', 'click'],
-              ['2', 'view'],
-            ],
-            timestamp: T0 - 3_600,
-          })),
-        },
-      ],
-      tokens: [{ token: SOURCE_TOKEN, bucketPermissions: { 'in.c-sales': 'read' } }],
-    },
-    {
-      id: DEST_PROJECT,
-      name: 'Destination',
-      fileStorageProvider: 'aws',
-      buckets: [{ id: 'in.c-copy', tables: [] }],
-      tokens: [{ token: WRITER_TOKEN, bucketPermissions: { 'in.c-copy': 'write' } }],
-    },
-  ],
-};
-
-const emulator = useEmulator(SEED);
-
-function appendConfig(table: string, destination = table): Record<string, unknown> {
-  return standaloneConfig(emulator.url, [
-    { name: table, destination, incremental: true, changedSince: 'lastRun' },
-  ]);
-}
-
-/** Source rows vs destination rows of one table, as multisets. */
-async function compare(source: string, destination = source) {
-  const { control } = emulator;
-  const src = await control.tableRows(SOURCE_PROJECT, `in.c-sales.${source}`);
-  const dst = await control.tableRows(DEST_PROJECT, `in.c-copy.${destination}`);
-  return compareRows(rowValues(src, COLUMNS), rowValues(dst, COLUMNS));
-}
-
-async function addRow(table: string, id: string): Promise<void> {
-  await emulator.control.insertRows(SOURCE_PROJECT, `in.c-sales.${table}`, [{ id, kind: 'new' }]);
-}
+const emulator = useEmulator(appendSeed(TABLES, T0));
+const { config: appendConfig, compare, addRow } = appendTables(emulator);
 
 async function syncRecord(tableId: string): Promise<Record<string, unknown>> {
   const response = await fetch(`${emulator.url}/v2/storage/tables/${tableId}/metadata`, {
@@ -91,8 +38,6 @@ async function syncRecord(tableId: string): Promise<Record<string, unknown>> {
   );
   return JSON.parse(record?.value ?? '{}') as Record<string, unknown>;
 }
-
-const exactlyOnce = { lost: 0, duplicated: 0, unexpected: 0 };
 
 describe('the destination sync record', () => {
   it('a rerun without in/state.json after an append sync copies only the new rows', async () => {
