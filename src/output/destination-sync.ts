@@ -8,6 +8,7 @@ import {
   claimItems,
   claimsOfOthers,
   type Claim,
+  type ClaimsSeen,
   commitItems,
   dropIntentItems,
   findImportJob,
@@ -118,22 +119,7 @@ export class DestinationSyncStore {
    * @throws TableSkippedError saying which run holds the table
    */
   async claim(tableId: string, revision: string): Promise<HeldClaim> {
-    const { client, nowMs, newClaimId } = this.#deps;
-    const key = `${CLAIM_KEY_PREFIX}${newClaimId()}`;
-    const sentAtMs = nowMs();
-    const answer = await client.setTableMetadata(tableId, {
-      provider: RECORD_PROVIDER,
-      metadata: claimItems(key, client.runId),
-    });
-    const sync = readDestinationSync(tableId, answer.metadata);
-    const own = sync.claims.find((c) => c.key === key);
-    if (own?.metadataId === undefined) {
-      throw new ServiceError(
-        `The Storage API's answer to this run's claim on "${tableId}" does not list the claim; the table is not imported.`,
-      );
-    }
-    const held: HeldClaim = { key, metadataId: own.metadataId, sentAtMs };
-    const seen = claimsOfOthers(sync.claims, key, answer.serverTimeMs, this.#deps.claimLeaseMs);
+    const { held, sync, seen } = await this.#writeClaim(tableId);
     const started = this.#startedRuns.get(tableId);
     const done = (c: Claim) => c.runId !== undefined && started?.has(c.runId) === true;
     await this.#deleteClaims(tableId, [...seen.stale, ...seen.live.filter(done)]);
@@ -148,6 +134,34 @@ export class DestinationSyncStore {
     throw new TableSkippedError(
       `Skipping "${tableId}": ${why}, so this run's window would overlap; the next run goes on from the destination's record.`,
     );
+  }
+
+  /**
+   * Writes a claim of this run's and reads the answer. Other claims are aged against this claim's
+   * own `timestamp`: written by the same server in the same format, so a timestamp without a time
+   * zone, or a server clock apart from the one that sends `Date`, cannot make a live claim look
+   * dead. Only an answer without timestamps falls back to its `Date`.
+   */
+  async #writeClaim(
+    tableId: string,
+  ): Promise<{ held: HeldClaim; sync: DestinationSync; seen: ClaimsSeen }> {
+    const { client, nowMs, newClaimId } = this.#deps;
+    const key = `${CLAIM_KEY_PREFIX}${newClaimId()}`;
+    const sentAtMs = nowMs();
+    const answer = await client.setTableMetadata(tableId, {
+      provider: RECORD_PROVIDER,
+      metadata: claimItems(key, client.runId),
+    });
+    const sync = readDestinationSync(tableId, answer.metadata);
+    const own = sync.claims.find((c) => c.key === key);
+    if (own?.metadataId === undefined) {
+      throw new ServiceError(
+        `The Storage API's answer to this run's claim on "${tableId}" does not list the claim; the table is not imported.`,
+      );
+    }
+    const referenceMs = own.writtenMs ?? answer.serverTimeMs;
+    const seen = claimsOfOthers(sync.claims, key, referenceMs, this.#deps.claimLeaseMs);
+    return { held: { key, metadataId: own.metadataId, sentAtMs }, sync, seen };
   }
 
   /** Whether this run may still start its import under the claim (within a third of the lease). */
@@ -258,7 +272,8 @@ export class DestinationSyncStore {
 
   /**
    * An intent without a job is dropped only when its run cannot be about to start the import: its
-   * claim is gone or past the lease.
+   * claim is gone or past the lease. A claim of this run's, written and deleted again, gives the
+   * time to age that claim against (see `#writeClaim`).
    * @throws TableSkippedError while the intent's run holds a live claim
    */
   async #checkNotStarting(
@@ -266,10 +281,10 @@ export class DestinationSyncStore {
     sync: DestinationSync,
     pending: PendingImport,
   ): Promise<void> {
-    const theirs = sync.claims.filter((c) => c.runId === pending.runId);
-    if (theirs.length === 0) return;
-    const nowMs = await this.#deps.client.serverTimeMs();
-    const holder = claimsOfOthers(theirs, undefined, nowMs, this.#deps.claimLeaseMs).live[0];
+    if (!sync.claims.some((c) => c.runId === pending.runId)) return;
+    const probe = await this.#writeClaim(tableId);
+    await this.release(tableId, probe.held);
+    const holder = probe.seen.live.find((c) => c.runId === pending.runId);
     if (!holder) return;
     throw new TableSkippedError(
       `Skipping "${tableId}": run "${pending.runId}" wrote a pending import and still holds its claim (${describeClaim(holder)}), so it may be starting that import; the next run settles it.`,

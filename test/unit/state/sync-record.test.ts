@@ -148,6 +148,19 @@ describe('claims', () => {
     expect(sync.claims[0]?.runId).toBeUndefined();
   });
 
+  it("ages claims against the own claim of the same answer, whatever the timestamps' time zone", () => {
+    // Storage may send "2025-03-01 10:00:00" without a zone: both sides read it the same way.
+    const sync = readDestinationSync('d', [
+      at('2025-03-01 10:00:00', `${CLAIM_KEY_PREFIX}dead`, '{"runId":"dead"}', '1'),
+      at('2025-03-01 10:20:00', `${CLAIM_KEY_PREFIX}young`, '{"runId":"young"}', '2'),
+      at('2025-03-01 10:45:00', `${CLAIM_KEY_PREFIX}own`, '{"runId":"me"}', '3'),
+    ]);
+    const own = sync.claims.find((c) => c.key.endsWith('own'));
+    const seen = claimsOfOthers(sync.claims, own?.key, own?.writtenMs ?? Number.NaN, 30 * 60_000);
+    expect(seen.stale.map((c) => c.runId)).toEqual(['dead']);
+    expect(seen.live.map((c) => c.runId)).toEqual(['young']);
+  });
+
   it("sorts other runs' claims by age against the lease; one without a timestamp stays live", () => {
     const nowMs = Date.parse('2025-03-01T01:00:00Z');
     const claims = [
