@@ -8,6 +8,7 @@ import {
   claimItems,
   claimsOfOthers,
   type Claim,
+  type ClaimPurpose,
   type ClaimsSeen,
   commitItems,
   dropIntentItems,
@@ -18,7 +19,6 @@ import {
   type DestinationSync,
   type PendingImport,
   type SourceIdentity,
-  type SyncRecord,
 } from '../state/sync-record.js';
 import { timestampMs } from '../storage/parse.js';
 import type { StorageClient, StorageJob, TableDetail } from '../storage/types.js';
@@ -56,16 +56,27 @@ export interface OpenedTable {
   readonly sync: DestinationSync;
 }
 
+/** Rounds of settling a pending import: one to find a running job, one after waiting for it. */
+const SETTLE_ROUNDS = 3;
+
+/** A critical section's view once this run's claim is written: what the answer showed. */
+interface Section {
+  readonly held: HeldClaim;
+  readonly sync: DestinationSync;
+  readonly seen: ClaimsSeen;
+}
+
 /**
  * The destination table's sync record over the Storage API (docs/sync-record.md): read it,
  * settle a pending import left by an earlier run, check it just before an import, and write the
- * intent and the committed record. Every write is one metadata upsert of our provider.
+ * intent and the committed record. Every write of the record or the intent happens inside a
+ * claim (docs/sync-record.md, Claims), so two runs never interleave their reads and writes.
  */
 export class DestinationSyncStore {
   readonly #deps: DestinationSyncDeps;
   /**
-   * Per table, the runs whose import job this run has found while settling their intent: their
-   * claims have done their work (the job exists), so they no longer hold the table.
+   * Per table, the runs whose import job this run has found: their import claims have done their
+   * work (the job exists; only the claim's deletion is left), so they no longer hold the table.
    */
   readonly #startedRuns = new Map<string, Set<string>>();
 
@@ -77,13 +88,14 @@ export class DestinationSyncStore {
    * Reads the table (null when it does not exist), refuses a table fed by another source, and
    * settles a pending import: its job succeeded → its window becomes the watermark; failed or
    * never started → the intent is dropped; still running → waited for.
-   * @throws UserError for a foreign or unreadable record
+   * @throws UserError for a foreign or unreadable record; TableSkippedError while another run
+   * holds the table
    */
   async open(tableId: string, source: SourceIdentity): Promise<OpenedTable> {
     const table = await this.#deps.client.findTable(tableId);
     const sync = checkedSync(tableId, table, source);
     if (!sync.pending) return { table, sync };
-    await this.#settle(tableId, sync, sync.pending);
+    await this.#settle(tableId, source);
     // Read again: the settled record is what this run builds on (and compares before importing).
     const settled = await this.#deps.client.findTable(tableId);
     return { table: settled, sync: checkedSync(tableId, settled, source) };
@@ -99,79 +111,220 @@ export class DestinationSyncStore {
     const table = await this.#deps.client.findTable(tableId);
     const sync = checkedSync(tableId, table, source);
     if (sync.revision === revision) return { table, sync };
-    const what = sync.pending
-      ? `holds a pending import (run "${sync.pending.runId}")`
-      : table
-        ? `has moved its sync record (run "${sync.record?.runId ?? 'unknown'}")`
-        : 'has dropped the table';
-    throw new TableSkippedError(
-      `Skipping "${tableId}": another run ${what} since this run read it, so this run's window would overlap; the next run goes on from the destination's record.`,
+    throw overlapSkip(
+      tableId,
+      table === null ? 'another run has dropped the table' : movedBy(sync),
     );
   }
 
   /**
-   * Claims the table for this run's import (docs/sync-record.md, Claims): writes a claim item of
-   * its own, then reads the answer, which lists all of the table's metadata after the write. Of two
-   * runs claiming at once, at least the later one sees the other's claim, so at most one goes on.
-   * Another run's live claim, or a record or intent moved since `revision`, skips the table
-   * (its own claim deleted again); claims past the lease, and those of runs whose import job this
-   * run has found, are deleted.
+   * Claims the table for this run's import: another run's live claim, or a record or intent moved
+   * since `revision`, skips the table (the claim deleted again). The caller writes its intent and
+   * starts its import under the claim, then releases it.
    * @throws TableSkippedError saying which run holds the table
    */
   async claim(tableId: string, revision: string): Promise<HeldClaim> {
-    const { held, sync, seen } = await this.#writeClaim(tableId);
-    const started = this.#startedRuns.get(tableId);
-    const done = (c: Claim) => c.runId !== undefined && started?.has(c.runId) === true;
-    await this.#deleteClaims(tableId, [...seen.stale, ...seen.live.filter(done)]);
-    const holder = seen.live.find((c) => !done(c));
-    if (holder === undefined && sync.revision === revision) return held;
-    await this.release(tableId, held);
-    const why = holder
-      ? `run "${holder.runId ?? 'unknown'}" claimed it for an import (${describeClaim(holder)})`
-      : sync.pending
-        ? `another run holds a pending import (run "${sync.pending.runId}")`
-        : `another run has moved its sync record (run "${sync.record?.runId ?? 'unknown'}")`;
-    throw new TableSkippedError(
-      `Skipping "${tableId}": ${why}, so this run's window would overlap; the next run goes on from the destination's record.`,
-    );
+    const section = await this.#enter(tableId, 'import');
+    const holder = this.#holder(tableId, section.seen);
+    if (holder === undefined && section.sync.revision === revision) return section.held;
+    await this.release(tableId, section.held);
+    throw overlapSkip(tableId, holder ? heldBy(holder) : movedBy(section.sync));
   }
 
   /**
-   * Writes a claim of this run's and reads the answer. Other claims are aged against this claim's
-   * own `timestamp`: written by the same server in the same format, so a timestamp without a time
-   * zone, or a server clock apart from the one that sends `Date`, cannot make a live claim look
-   * dead. Only an answer without timestamps falls back to its `Date`.
+   * Whether this run may still write, or start its import, under the claim: within a third of the
+   * lease, leaving two thirds for that request's own retries (docs/sync-record.md, Claims).
    */
-  async #writeClaim(
-    tableId: string,
-  ): Promise<{ held: HeldClaim; sync: DestinationSync; seen: ClaimsSeen }> {
-    const { client, nowMs, newClaimId } = this.#deps;
-    const key = `${CLAIM_KEY_PREFIX}${newClaimId()}`;
-    const sentAtMs = nowMs();
-    const answer = await client.setTableMetadata(tableId, {
-      provider: RECORD_PROVIDER,
-      metadata: claimItems(key, client.runId),
-    });
-    const sync = readDestinationSync(tableId, answer.metadata);
-    const own = sync.claims.find((c) => c.key === key);
-    if (own?.metadataId === undefined) {
-      throw new ServiceError(
-        `The Storage API's answer to this run's claim on "${tableId}" does not list the claim; the table is not imported.`,
-      );
-    }
-    const referenceMs = own.writtenMs ?? answer.serverTimeMs;
-    const seen = claimsOfOthers(sync.claims, key, referenceMs, this.#deps.claimLeaseMs);
-    return { held: { key, metadataId: own.metadataId, sentAtMs }, sync, seen };
-  }
-
-  /** Whether this run may still start its import under the claim (within a third of the lease). */
-  mayStartImport(held: HeldClaim): boolean {
+  mayWriteUnder(held: HeldClaim): boolean {
     return this.#deps.nowMs() - held.sentAtMs <= this.#deps.claimLeaseMs * CLAIM_START_WITHIN_SHARE;
   }
 
   /** Deletes this run's claim; a failure is only logged (the claim lapses with its lease). */
   async release(tableId: string, held: HeldClaim): Promise<void> {
     await this.#deleteClaims(tableId, [{ key: held.key, metadataId: held.metadataId }]);
+  }
+
+  /** Write-ahead intent, under this run's import claim: settled by the commit or the next run. */
+  async writeIntent(tableId: string, held: HeldClaim, pending: PendingImport): Promise<void> {
+    await this.#write(tableId, held, intentItems(pending));
+  }
+
+  /**
+   * After this run's import succeeded: under a claim, commits its window unless another run has
+   * already settled this intent (it found the job and promoted it, possibly followed by its own
+   * import), so an older watermark never overwrites a newer one. While another run holds the
+   * table, the intent is left for the next run, which promotes it from the job.
+   * @returns false when the record was not written
+   */
+  async commitOwn(tableId: string, pending: PendingImport, importJobId: number): Promise<boolean> {
+    const { logger } = this.#deps;
+    return this.#inSection(tableId, 'commit', async (section) => {
+      const holder = this.#holder(tableId, section.seen);
+      if (holder) {
+        logger.warn(
+          `"${tableId}": ${heldBy(holder)}, so this run does not record its import (job ${importJobId}); the next run records it from the job.`,
+        );
+        return false;
+      }
+      if (!isIntent(section.sync.pending, pending)) {
+        logger.info(
+          `"${tableId}": another run already settled this run's import (job ${importJobId}); its record stands.`,
+        );
+        return false;
+      }
+      const record = promote(section.sync.record, pending, importJobId);
+      await this.#write(tableId, section.held, commitItems(record));
+      return true;
+    });
+  }
+
+  /** After this run's import job failed: drops its intent under a claim; else the next run does. */
+  async dropIntentQuietly(tableId: string, pending: PendingImport): Promise<void> {
+    try {
+      await this.#inSection(tableId, 'settle', async (section) => {
+        const ours = isIntent(section.sync.pending, pending);
+        if (ours && !this.#holder(tableId, section.seen)) {
+          await this.#write(tableId, section.held, dropIntentItems());
+        }
+      });
+    } catch (error) {
+      this.#deps.logger.warn(
+        `Could not drop the pending import on "${tableId}" (${messageOf(error)}); the next run settles it.`,
+      );
+    }
+  }
+
+  /**
+   * Settles the pending intent, each decision inside a claim. The jobs list is read inside the
+   * claim: an intent's run writes its claim before its intent and deletes it only once its job
+   * exists, so a job missing from a list read while no claim of its run is live never starts.
+   * A running job is waited for outside the claim, then the intent is settled in the next round.
+   */
+  async #settle(tableId: string, source: SourceIdentity): Promise<void> {
+    for (let round = 0; round < SETTLE_ROUNDS; round += 1) {
+      const running = await this.#inSection(tableId, 'settle', (section) =>
+        this.#settleOnce(tableId, source, section),
+      );
+      if (!running) return;
+      await this.#waitOutcome(tableId, running);
+    }
+    throw new Error(
+      `The pending import on "${tableId}" was still running after ${SETTLE_ROUNDS} waits; the next run settles it.`,
+    );
+  }
+
+  /**
+   * One settling decision inside a claim.
+   * @returns the intent's job while it is still running (to be waited for), else undefined
+   */
+  async #settleOnce(
+    tableId: string,
+    source: SourceIdentity,
+    section: Section,
+  ): Promise<StorageJob | undefined> {
+    const { logger } = this.#deps;
+    const { sync } = section;
+    checkSameSource(tableId, sync, source);
+    const pending = sync.pending;
+    if (!pending) return undefined;
+    const job = await this.#findJob(tableId, pending, sync.pendingWrittenMs);
+    if (job) this.#noteStarted(tableId, pending.runId);
+    const holder = this.#holder(tableId, section.seen);
+    if (holder) throw overlapSkip(tableId, heldBy(holder));
+    if (!job) {
+      logger.warn(
+        `"${tableId}" has a pending import of file ${pending.fileId} (run "${pending.runId}") that never started: dropping it.`,
+      );
+      await this.#write(tableId, section.held, dropIntentItems());
+      return undefined;
+    }
+    if (job.status === 'waiting' || job.status === 'processing') {
+      logger.info(
+        `"${tableId}" has a pending import (job ${job.id}, run "${pending.runId}") still ${job.status}: waiting for it.`,
+      );
+      return job;
+    }
+    if (job.status === 'success') {
+      logger.info(
+        `"${tableId}": the pending import of run "${pending.runId}" (job ${job.id}) succeeded: its window is now the watermark.`,
+      );
+      await this.#write(tableId, section.held, commitItems(promote(sync.record, pending, job.id)));
+      return undefined;
+    }
+    logger.warn(
+      `"${tableId}": the pending import of run "${pending.runId}" (job ${job.id}) failed: dropping it.`,
+    );
+    await this.#write(tableId, section.held, dropIntentItems());
+    return undefined;
+  }
+
+  /** Waits for a running import; its failure is settled in the next round, not thrown. */
+  async #waitOutcome(tableId: string, job: StorageJob): Promise<void> {
+    try {
+      await this.#deps.client.waitForJob(job, { signal: this.#deps.signal });
+    } catch (error) {
+      if (!(error instanceof JobFailedError)) throw error;
+      this.#deps.logger.info(`"${tableId}": the pending import (job ${job.id}) failed.`);
+    }
+  }
+
+  /** Runs `body` inside a claim of this run's, deleting the claim afterwards whatever happens. */
+  async #inSection<T>(
+    tableId: string,
+    purpose: ClaimPurpose,
+    body: (section: Section) => Promise<T>,
+  ): Promise<T> {
+    const section = await this.#enter(tableId, purpose);
+    try {
+      return await body(section);
+    } finally {
+      await this.release(tableId, section.held);
+    }
+  }
+
+  /**
+   * Writes a claim of this run's and reads the answer. Other claims are aged against this claim's
+   * own `timestamp`: written by the same server in the same format, so a timestamp without a time
+   * zone, or a server clock apart from the one that sends `Date`, cannot make a live claim look
+   * dead. Only an answer without timestamps falls back to its `Date`. Claims past the lease, and
+   * import claims whose job this run has found, are deleted.
+   */
+  async #enter(tableId: string, purpose: ClaimPurpose): Promise<Section> {
+    const { client, nowMs, newClaimId } = this.#deps;
+    const key = `${CLAIM_KEY_PREFIX}${newClaimId()}`;
+    const sentAtMs = nowMs();
+    const answer = await client.setTableMetadata(tableId, {
+      provider: RECORD_PROVIDER,
+      metadata: claimItems(key, client.runId, purpose),
+    });
+    const sync = readDestinationSync(tableId, answer.metadata);
+    const own = sync.claims.find((c) => c.key === key);
+    if (own?.metadataId === undefined) {
+      throw new ServiceError(
+        `The Storage API's answer to this run's claim on "${tableId}" does not list the claim; the table is not written.`,
+      );
+    }
+    const referenceMs = own.writtenMs ?? answer.serverTimeMs;
+    const seen = claimsOfOthers(sync.claims, key, referenceMs, this.#deps.claimLeaseMs);
+    await this.#deleteClaims(tableId, [...seen.stale, ...seen.live.filter(this.#doneIn(tableId))]);
+    return { held: { key, metadataId: own.metadataId, sentAtMs }, sync, seen };
+  }
+
+  /** The first other run that holds the table: a live claim not known to be done. */
+  #holder(tableId: string, seen: ClaimsSeen): Claim | undefined {
+    const done = this.#doneIn(tableId);
+    return seen.live.find((c) => !done(c));
+  }
+
+  /** An import claim whose run's import job this run has found: only its deletion was left. */
+  #doneIn(tableId: string): (claim: Claim) => boolean {
+    const started = this.#startedRuns.get(tableId);
+    return (c) => c.purpose === 'import' && c.runId !== undefined && started?.has(c.runId) === true;
+  }
+
+  #noteStarted(tableId: string, runId: string): void {
+    const started = this.#startedRuns.get(tableId) ?? new Set<string>();
+    this.#startedRuns.set(tableId, started.add(runId));
   }
 
   async #deleteClaims(tableId: string, claims: readonly Claim[]): Promise<void> {
@@ -187,108 +340,23 @@ export class DestinationSyncStore {
     }
   }
 
-  /** Write-ahead intent: written before `import-async`, settled by the commit or the next run. */
-  async writeIntent(tableId: string, pending: PendingImport): Promise<void> {
-    await this.#write(tableId, intentItems(pending));
-  }
-
-  /** The committed record, and the intent settled, in one upsert. */
-  async commit(tableId: string, record: SyncRecord): Promise<void> {
-    await this.#write(tableId, commitItems(record));
-  }
-
   /**
-   * After this run's import succeeded: commits its window unless another run has already settled
-   * this intent (it found the job and promoted it, possibly followed by its own import), so an
-   * older watermark never overwrites a newer one.
-   * @returns false when the intent had been settled by another run
+   * Writes the record or the intent under `held`. A claim older than a third of its lease (the
+   * Storage API answered slowly) no longer covers a write: the lease must outlast the write's own
+   * retries, so the table is skipped and what is pending is left to the next run.
+   * @throws TableSkippedError when the claim is too old
    */
-  async commitOwn(tableId: string, pending: PendingImport, importJobId: number): Promise<boolean> {
-    const table = await this.#deps.client.findTable(tableId);
-    const sync = table ? readDestinationSync(tableId, table.metadata) : undefined;
-    const ours = sync?.pending?.runId === pending.runId && sync.pending.fileId === pending.fileId;
-    if (!ours) {
-      this.#deps.logger.info(
-        `"${tableId}": another run already settled this run's import (job ${importJobId}); its record stands.`,
-      );
-      return false;
-    }
-    await this.commit(tableId, promote(sync.record, pending, importJobId));
-    return true;
-  }
-
-  /** Drops the intent after a failed import; a failure here is left to the next run. */
-  async dropIntentQuietly(tableId: string): Promise<void> {
-    try {
-      await this.#write(tableId, dropIntentItems());
-    } catch (error) {
-      this.#deps.logger.warn(
-        `Could not drop the pending import on "${tableId}" (${messageOf(error)}); the next run settles it.`,
-      );
-    }
-  }
-
-  async #write(tableId: string, metadata: { key: string; value: string }[]): Promise<void> {
-    await this.#deps.client.setTableMetadata(tableId, { provider: RECORD_PROVIDER, metadata });
-  }
-
-  async #settle(tableId: string, sync: DestinationSync, pending: PendingImport): Promise<void> {
-    const { client, logger, signal } = this.#deps;
-    const found = await this.#findJob(tableId, pending, sync.pendingWrittenMs);
-    if (!found) {
-      await this.#checkNotStarting(tableId, sync, pending);
-      logger.warn(
-        `"${tableId}" has a pending import of file ${pending.fileId} (run "${pending.runId}") that never started: dropping it.`,
-      );
-      await this.#write(tableId, dropIntentItems());
-      return;
-    }
-    const started = this.#startedRuns.get(tableId) ?? new Set<string>();
-    this.#startedRuns.set(tableId, started.add(pending.runId));
-    let job: StorageJob = found;
-    if (job.status === 'waiting' || job.status === 'processing') {
-      logger.info(
-        `"${tableId}" has a pending import (job ${job.id}, run "${pending.runId}") still ${job.status}: waiting for it.`,
-      );
-      try {
-        job = await client.waitForJob(job, { signal });
-      } catch (error) {
-        if (!(error instanceof JobFailedError)) throw error;
-        job = { ...job, status: 'error' };
-      }
-    }
-    if (job.status === 'success') {
-      logger.info(
-        `"${tableId}": the pending import of run "${pending.runId}" (job ${job.id}) succeeded: its window is now the watermark.`,
-      );
-      await this.commit(tableId, promote(sync.record, pending, job.id));
-      return;
-    }
-    logger.warn(
-      `"${tableId}": the pending import of run "${pending.runId}" (job ${job.id}) failed: dropping it.`,
-    );
-    await this.#write(tableId, dropIntentItems());
-  }
-
-  /**
-   * An intent without a job is dropped only when its run cannot be about to start the import: its
-   * claim is gone or past the lease. A claim of this run's, written and deleted again, gives the
-   * time to age that claim against (see `#writeClaim`).
-   * @throws TableSkippedError while the intent's run holds a live claim
-   */
-  async #checkNotStarting(
+  async #write(
     tableId: string,
-    sync: DestinationSync,
-    pending: PendingImport,
+    held: HeldClaim,
+    metadata: { key: string; value: string }[],
   ): Promise<void> {
-    if (!sync.claims.some((c) => c.runId === pending.runId)) return;
-    const probe = await this.#writeClaim(tableId);
-    await this.release(tableId, probe.held);
-    const holder = probe.seen.live.find((c) => c.runId === pending.runId);
-    if (!holder) return;
-    throw new TableSkippedError(
-      `Skipping "${tableId}": run "${pending.runId}" wrote a pending import and still holds its claim (${describeClaim(holder)}), so it may be starting that import; the next run settles it.`,
-    );
+    if (!this.mayWriteUnder(held)) {
+      throw new TableSkippedError(
+        `Skipping "${tableId}": this run's claim on it is too old to write under (the Storage API answered slowly); the next run goes on from the destination's record.`,
+      );
+    }
+    await this.#deps.client.setTableMetadata(tableId, { provider: RECORD_PROVIDER, metadata });
   }
 
   /**
@@ -331,6 +399,26 @@ export function checkedSync(
   const sync = readDestinationSync(tableId, table ? table.metadata : []);
   checkSameSource(tableId, sync, source);
   return sync;
+}
+
+function isIntent(current: PendingImport | undefined, pending: PendingImport): boolean {
+  return current?.runId === pending.runId && current.fileId === pending.fileId;
+}
+
+function overlapSkip(tableId: string, why: string): TableSkippedError {
+  return new TableSkippedError(
+    `Skipping "${tableId}": ${why}, so this run's window would overlap; the next run goes on from the destination's record.`,
+  );
+}
+
+function movedBy(sync: DestinationSync): string {
+  return sync.pending
+    ? `another run holds a pending import (run "${sync.pending.runId}")`
+    : `another run has moved its sync record (run "${sync.record?.runId ?? 'unknown'}")`;
+}
+
+function heldBy(claim: Claim): string {
+  return `run "${claim.runId ?? 'unknown'}" holds a claim on it (${describeClaim(claim)})`;
 }
 
 function describeClaim(claim: Claim): string {

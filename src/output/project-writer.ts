@@ -13,7 +13,12 @@ import type { SliceSink } from '../objects/types.js';
 import type { TablePlan } from '../plan/plan-tables.js';
 import type { PreparedFile, StorageClient, StorageJob, TableDetail } from '../storage/types.js';
 import { copySlices, type CopyOptions } from '../transfer/copy-slices.js';
-import { pendingImport, stateFromRecord, type SourceIdentity } from '../state/sync-record.js';
+import {
+  pendingImport,
+  stateFromRecord,
+  type PendingImport,
+  type SourceIdentity,
+} from '../state/sync-record.js';
 import { DestinationSyncStore } from './destination-sync.js';
 import type {
   ExportedTable,
@@ -113,11 +118,7 @@ export class ProjectWriter implements OutputWriter {
     copy.progress.phase = 'import job';
     const job = sync
       ? await this.#importSynced(plan, tableId, upload, sync)
-      : await this.#waitImport(
-          await this.#startImport(plan, tableId, upload.fileId),
-          tableId,
-          false,
-        );
+      : await this.#waitImport(await this.#startImport(plan, tableId, upload.fileId), tableId);
     checkImport(plan, tableId, job, upload.rows);
     if (plan.extractMetadata) {
       copy.progress.phase = 'metadata';
@@ -253,9 +254,9 @@ export class ProjectWriter implements OutputWriter {
     });
     let started: StorageJob;
     try {
-      await records.writeIntent(tableId, pending);
-      if (!records.mayStartImport(held)) {
-        await records.dropIntentQuietly(tableId);
+      await records.writeIntent(tableId, held, pending);
+      if (!records.mayWriteUnder(held)) {
+        // The intent stays: once this claim is deleted the next run finds no job and drops it.
         throw new TableSkippedError(
           `Skipping "${tableId}": this run's claim on it is too old to start an import under it (the Storage API answered slowly); the next run goes on from the destination's record.`,
         );
@@ -264,7 +265,7 @@ export class ProjectWriter implements OutputWriter {
     } finally {
       await records.release(tableId, held);
     }
-    const job = await this.#waitImport(started, tableId, true);
+    const job = await this.#waitImport(started, tableId, pending);
     checkImport(plan, tableId, job, upload.rows);
     await records.commitOwn(tableId, pending, job.id);
     return job;
@@ -285,13 +286,13 @@ export class ProjectWriter implements OutputWriter {
   async #waitImport(
     started: StorageJob,
     tableId: string,
-    withIntent: boolean,
+    pending?: PendingImport,
   ): Promise<StorageJob> {
     try {
       return await this.#wait(started);
     } catch (error) {
-      if (withIntent && error instanceof JobFailedError) {
-        await this.#records.dropIntentQuietly(tableId);
+      if (pending && error instanceof JobFailedError) {
+        await this.#records.dropIntentQuietly(tableId, pending);
       }
       throw explainRejectedImport(error, tableId);
     }

@@ -55,9 +55,17 @@ export interface DestinationSync {
   readonly claims: readonly Claim[];
 }
 
+/**
+ * What a claim guards: `import` (intent, then `import-async`), `commit` (this run's record after
+ * its import), `settle` (promoting or dropping another run's intent).
+ */
+export type ClaimPurpose = 'import' | 'commit' | 'settle';
+
 /** A run's claim on the table, as read from the table's metadata. */
 export interface Claim {
   readonly key: string;
+  /** Absent when the value is not what this job writes: such a claim is never taken as done. */
+  readonly purpose?: ClaimPurpose;
   /** The metadata item's id (needed to delete it). */
   readonly metadataId?: string;
   /** The claiming run; absent when the value is not what this job writes. */
@@ -135,7 +143,10 @@ export function readDestinationSync(
   };
 }
 
-const claimSchema = z.object({ runId: z.string().min(1) });
+const claimSchema = z.object({
+  runId: z.string().min(1),
+  purpose: z.enum(['import', 'commit', 'settle']).optional(),
+});
 
 /** A claim item; one that is not ours to read still counts (its age decides, never its value). */
 function readClaim(item: MetadataItem): Claim {
@@ -145,13 +156,18 @@ function readClaim(item: MetadataItem): Claim {
     key: item.key,
     ...(item.id !== undefined && { metadataId: item.id }),
     ...(parsed.success && { runId: parsed.data.runId }),
+    ...(parsed.success && parsed.data.purpose && { purpose: parsed.data.purpose }),
     ...(!Number.isNaN(writtenMs) && { writtenMs }),
   };
 }
 
 /** The metadata item of a claim by run `runId` under `key` (`CLAIM_KEY_PREFIX` + a fresh id). */
-export function claimItems(key: string, runId: string): { key: string; value: string }[] {
-  return [{ key, value: JSON.stringify({ runId }) }];
+export function claimItems(
+  key: string,
+  runId: string,
+  purpose: ClaimPurpose,
+): { key: string; value: string }[] {
+  return [{ key, value: JSON.stringify({ runId, purpose }) }];
 }
 
 /**

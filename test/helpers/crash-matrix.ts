@@ -75,20 +75,27 @@ export const CRASH_PHASES: Readonly<Record<string, FaultSpec>> = {
     method: 'DELETE',
     path: '/metadata/',
   },
-  // The import succeeded; the record write (third metadata POST) never reaches the server.
+  // The import succeeded; the claim for the record (third metadata POST) never reaches the server.
   'after the import, before the record': {
     kind: 'hold',
     method: 'POST',
     path: '/metadata',
     skip: 2,
   },
-  // The record is written; the run dies before out/state.json.
+  // The claim for the record is written; the record (fourth metadata POST) never reaches the server.
+  'after the claim for the record, before the record': {
+    kind: 'hold',
+    method: 'POST',
+    path: '/metadata',
+    skip: 3,
+  },
+  // The record is written; the run dies before deleting that claim and before out/state.json.
   'after the record, before out/state.json': {
     kind: 'hold',
     afterHandling: true,
     method: 'POST',
     path: '/metadata',
-    skip: 2,
+    skip: 3,
   },
 };
 
@@ -212,6 +219,7 @@ async function changeSource(f: Fixture, table: string, mode: CrashMode): Promise
 const IMPORTED_BEFORE_KILL = new Set([
   'while the import runs',
   'after the import started, before the claim is released',
+  'after the claim for the record, before the record',
   'after the import, before the record',
   'after the record, before out/state.json',
 ]);

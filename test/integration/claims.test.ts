@@ -13,7 +13,14 @@ const T0_MS = Date.parse('2025-04-01T00:00:00Z');
 const T0 = T0_MS / 1000;
 const LEASE_MS = 30 * 60_000;
 /** One append table (no primary key) per test: a window imported twice shows as duplicates. */
-const TABLES = ['late_claim', 'twin_claims', 'dead_claim', 'dead_intent'];
+const TABLES = [
+  'late_claim',
+  'twin_claims',
+  'late_commit',
+  'slow_api',
+  'dead_claim',
+  'dead_intent',
+];
 
 const emulator = useEmulator(appendSeed(TABLES, T0));
 const { config: appendConfig, compare, addRow } = appendTables(emulator);
@@ -120,7 +127,7 @@ describe('claims on a destination table', () => {
       const b = await runJob(emulator.url, dirB, [], { KBC_RUNID: 'run-b' });
       expect({ code: b.code, stderr: b.stderr }).toMatchObject({ code: 0 });
       expect(b.stdout).toMatch(
-        /Skipping \\?"in\.c-copy\.twin_claims\\?": run \\?"run-a\\?" claimed it for an import/,
+        /Skipping \\?"in\.c-copy\.twin_claims\\?": run \\?"run-a\\?" holds a claim on it/,
       );
       control.releaseHolds();
       const a = await runA;
@@ -132,6 +139,80 @@ describe('claims on a destination table', () => {
       control.clearFaults();
       await removeDir(dirA);
       await removeDir(dirB);
+    }
+  });
+
+  it('a run whose record write is slow holds the table: another run skips it, so the late write erases no newer intent', async () => {
+    const { control } = emulator;
+    control.setClock(T0_MS);
+    const dirA = await firstSync('late_commit');
+    const dirB = await makeDataDir(appendConfig('late_commit'));
+    try {
+      control.setClock(T0_MS + 10_000);
+      await addRow('late_commit', '3');
+      control.setClock(T0_MS + 20_000);
+      // Run A's metadata writes: import claim, intent, claim for the record, record. The record
+      // write is held unhandled: A holds its claim for the record meanwhile.
+      const held = control.whenFaultApplied('held-record');
+      control.addFault({
+        kind: 'hold',
+        method: 'POST',
+        path: '/metadata',
+        skip: 3,
+        label: 'held-record',
+      });
+      const runA = runJob(emulator.url, dirA, [], { KBC_RUNID: 'run-a' });
+      await held;
+      control.setClock(T0_MS + 30_000);
+      await addRow('late_commit', '4');
+      control.setClock(T0_MS + 40_000);
+      const b = await runJob(emulator.url, dirB, [], { KBC_RUNID: 'run-b' });
+      expect({ code: b.code, stderr: b.stderr }).toMatchObject({ code: 0 });
+      expect(b.stdout).toMatch(
+        /Skipping \\?"in\.c-copy\.late_commit\\?": run \\?"run-a\\?" holds a claim on it/,
+      );
+      control.releaseHolds();
+      const a = await runA;
+      expect({ code: a.code, stderr: a.stderr }).toMatchObject({ code: 0 });
+      expect(await watermarkOf('late_commit')).toBe(T0 + 20);
+      control.setClock(T0_MS + 50_000);
+      const again = await runJob(emulator.url, dirB, [], { KBC_RUNID: 'run-b2' });
+      expect({ code: again.code, stderr: again.stderr }).toMatchObject({ code: 0 });
+      expect(await compare('late_commit')).toMatchObject({ ...exactlyOnce, actual: 4 });
+      expect(await watermarkOf('late_commit')).toBe(T0 + 50);
+      expect(await claimKeys('late_commit')).toEqual([]);
+    } finally {
+      control.clearFaults();
+      await removeDir(dirA);
+      await removeDir(dirB);
+    }
+  });
+
+  it('a claim grown older than a third of its lease on a slow API covers no import: skipped, then copied once', async () => {
+    const { control } = emulator;
+    control.setClock(T0_MS);
+    const dir = await firstSync('slow_api');
+    try {
+      control.setClock(T0_MS + 10_000);
+      await addRow('slow_api', '3');
+      // A 3 s lease: the intent write (second metadata POST) answers after 1.5 s, past a third.
+      control.addFault({ kind: 'latency', ms: 1_500, method: 'POST', path: '/metadata', skip: 1 });
+      const env = { KBC_TABLE_SYNC_CLAIM_LEASE_MS: '3000' };
+      const slow = await runJob(emulator.url, dir, [], env);
+      expect({ code: slow.code, stderr: slow.stderr }).toMatchObject({ code: 0 });
+      expect(slow.stdout).toMatch(/too old to start an import under it/);
+      expect(control.stats().jobStarts['tableImport in.c-copy.slow_api']).toBe(1);
+      expect(await watermarkOf('slow_api')).toBe(T0);
+      control.clearFaults();
+      control.setClock(T0_MS + 20_000);
+      const next = await runJob(emulator.url, dir, [], env);
+      expect({ code: next.code, stderr: next.stderr }).toMatchObject({ code: 0 });
+      expect(next.stdout).toMatch(/never started: dropping it/);
+      expect(await compare('slow_api')).toMatchObject({ ...exactlyOnce, actual: 3 });
+      expect(await claimKeys('slow_api')).toEqual([]);
+    } finally {
+      control.clearFaults();
+      await removeDir(dir);
     }
   });
 
@@ -147,7 +228,7 @@ describe('claims on a destination table', () => {
       control.setClock(T0_MS + 20_000);
       const blocked = await runJob(emulator.url, dir);
       expect({ code: blocked.code, stderr: blocked.stderr }).toMatchObject({ code: 0 });
-      expect(blocked.stdout).toMatch(/run \\?"dead-run\\?" claimed it for an import/);
+      expect(blocked.stdout).toMatch(/run \\?"dead-run\\?" holds a claim on it/);
       expect(await compare('dead_claim')).toMatchObject({ lost: 1, duplicated: 0, actual: 2 });
       expect(await watermarkOf('dead_claim'), 'the watermark did not move').toBe(T0);
       control.setClock(T0_MS + 10_000 + LEASE_MS + 5_000);
@@ -180,9 +261,7 @@ describe('claims on a destination table', () => {
       control.setClock(T0_MS + 20_000);
       const blocked = await runJob(emulator.url, dir);
       expect({ code: blocked.code, stderr: blocked.stderr }).toMatchObject({ code: 0 });
-      expect(blocked.stdout).toMatch(
-        /run \\?"starting-run\\?" wrote a pending import and still holds its claim/,
-      );
+      expect(blocked.stdout).toMatch(/run \\?"starting-run\\?" holds a claim on it/);
       expect(
         (await ourItems('dead_intent')).some(
           (m) => m.key === 'kbc-table-sync.pending' && m.value !== 'none',

@@ -275,7 +275,7 @@ describe('destination tables', () => {
       { provider: 'user', key: 'KBC.description', value: 'Contact e-mail' },
     ]);
     const metadataPosts = control.stats().requests['POST /v2/storage/tables/{tableId}/metadata'];
-    // One per copied provider, plus the claim, the intent and the commit (docs/sync-record.md).
-    expect(metadataPosts).toBe(5);
+    // One per copied provider, plus the two claims, the intent and the commit (docs/sync-record.md).
+    expect(metadataPosts).toBe(6);
   });
 });
