@@ -2,7 +2,7 @@ import { JobFailedError, ServiceError, TableSkippedError, messageOf } from '../e
 import type { Logger } from '../logger.js';
 import {
   CLAIM_KEY_PREFIX,
-  CLAIM_START_WITHIN_SHARE,
+  CLAIM_WRITES_WITHIN_SHARE,
   RECORD_PROVIDER,
   checkSameSource,
   claimItems,
@@ -136,7 +136,9 @@ export class DestinationSyncStore {
    * lease, leaving two thirds for that request's own retries (docs/sync-record.md, Claims).
    */
   mayWriteUnder(held: HeldClaim): boolean {
-    return this.#deps.nowMs() - held.sentAtMs <= this.#deps.claimLeaseMs * CLAIM_START_WITHIN_SHARE;
+    return (
+      this.#deps.nowMs() - held.sentAtMs <= this.#deps.claimLeaseMs * CLAIM_WRITES_WITHIN_SHARE
+    );
   }
 
   /** Deletes this run's claim; a failure is only logged (the claim lapses with its lease). */

@@ -25,13 +25,13 @@ export const NO_PENDING = 'none';
  */
 export const CLAIM_KEY_PREFIX = 'kbc-table-sync.claim.';
 /**
- * How long a claim counts once written (server clock). A run starts its import within a third of
- * it ({@link CLAIM_START_WITHIN_SHARE}), leaving two thirds for that one request: its retry budget
- * is 10 minutes and its last attempt at most 2 more (docs/limits.md). An older claim is a dead
- * run's, and is deleted.
+ * How long a claim counts once written (server clock). A run sends its writes and its import under
+ * a claim within a third of it ({@link CLAIM_WRITES_WITHIN_SHARE}), leaving two thirds for such a
+ * request: its retry budget is 10 minutes and its last attempt at most 2 more (docs/limits.md).
+ * An older claim is a dead run's, or one that gave up, and is deleted.
  */
 export const CLAIM_LEASE_MS = 30 * 60_000;
-export const CLAIM_START_WITHIN_SHARE = 1 / 3;
+export const CLAIM_WRITES_WITHIN_SHARE = 1 / 3;
 
 /** Which source table feeds a destination table: stack URL, project id, table id. */
 export interface SourceIdentity {
