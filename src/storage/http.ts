@@ -74,7 +74,16 @@ export interface StorageRequest {
   readonly params?: Readonly<Record<string, string | number | boolean>>;
   readonly body?: unknown;
   readonly signal?: AbortSignal | undefined;
+  /**
+   * Clean-up of this run's own traces (deleting its claim): an attempt in flight is not aborted by
+   * the client's stop signal, and after the signal the request still goes out once, within
+   * {@link CLEANUP_AFTER_STOP_TIMEOUT_MS}, so that a stopped run leaves no claim behind.
+   */
+  readonly cleanup?: boolean;
 }
+
+/** Deadline of a clean-up request sent after the stop signal (the process exits 1.5 s after it). */
+export const CLEANUP_AFTER_STOP_TIMEOUT_MS = 1_000;
 
 export interface StorageHttp {
   /** One attempt, no retry. Resolves with the parsed JSON body (null for an empty body). */
@@ -163,12 +172,13 @@ export function createStorageHttp(options: StorageHttpOptions): StorageHttp {
   let answered = false;
   let serverDateMs: number | undefined;
 
-  async function send(request: StorageRequest): Promise<unknown> {
+  async function send(request: StorageRequest, timeoutCapMs = Infinity): Promise<unknown> {
     const startMs = now();
-    const timeoutMs = answered ? requestTimeoutMs : firstContactTimeoutMs;
+    const timeoutMs = Math.min(answered ? requestTimeoutMs : firstContactTimeoutMs, timeoutCapMs);
     const deadline = new AbortController();
     const timer = setTimeout(() => deadline.abort(), timeoutMs);
-    const signals = [deadline.signal, request.signal, options.signal].filter(
+    const stop = request.cleanup ? undefined : options.signal;
+    const signals = [deadline.signal, request.signal, stop].filter(
       (signal): signal is AbortSignal => signal !== undefined,
     );
     let response: TransportResponse;
@@ -231,12 +241,16 @@ export function createStorageHttp(options: StorageHttpOptions): StorageHttp {
       withRetry(operation, { ...context, signal: anySignal(context.signal, options.signal) }),
     retryOptions,
     lastServerDateMs: () => serverDateMs,
-    request: (request, kind = 'idempotent') =>
-      withRetry(() => send(request), {
+    request: (request, kind = 'idempotent') => {
+      if (request.cleanup && options.signal?.aborted) {
+        return send(request, CLEANUP_AFTER_STOP_TIMEOUT_MS);
+      }
+      return withRetry(() => send(request), {
         kind,
         description: `${request.method} ${request.path}`,
         signal: anySignal(request.signal, options.signal),
-      }),
+      });
+    },
   };
 }
 

@@ -190,7 +190,9 @@ export function createStorageClient(options: StorageClientOptions): StorageClien
     async deleteTableMetadata(tableId: string, metadataId: string): Promise<void> {
       const path = `${STORAGE}/tables/${seg(tableId)}/metadata/${seg(metadataId)}`;
       // A DELETE repeated after a lost answer finds the item gone (404): that is the outcome wanted.
-      await find(() => http.request({ method: 'DELETE', path }), ['storage.metadata.notFound']);
+      // It only ever deletes claims, so it goes out even when the run is being stopped.
+      const request = { method: 'DELETE', path, cleanup: true } as const;
+      await find(() => http.request(request), ['storage.metadata.notFound']);
     },
   };
 }

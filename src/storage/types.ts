@@ -280,6 +280,9 @@ export interface StorageClient {
   refreshFile(fileId: number): Promise<PreparedFile>;
   /** Upserts items by (provider, key); the answer lists all of the table's metadata after it. */
   setTableMetadata(tableId: string, write: MetadataWrite): Promise<MetadataAnswer>;
-  /** Deletes one table metadata item by its id; one already gone counts as deleted. */
+  /**
+   * Deletes one table metadata item by its id; one already gone counts as deleted. Sent even when
+   * the client's stop signal has fired (one attempt of at most a second): it removes claims.
+   */
   deleteTableMetadata(tableId: string, metadataId: string): Promise<void>;
 }

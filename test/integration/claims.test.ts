@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { useEmulator } from '../helpers/emulator.js';
 import { appendSeed, appendTables, exactlyOnce } from '../helpers/append-tables.js';
-import { makeDataDir, removeDir } from '../helpers/run-cli.js';
+import { makeDataDir, removeDir, startCliProcess } from '../helpers/run-cli.js';
 import { SOURCE_PROJECT, WRITER_TOKEN, expectNoLeaks, runJob } from '../helpers/standalone.js';
 
 const T0_MS = Date.parse('2025-04-01T00:00:00Z');
@@ -18,6 +18,7 @@ const TABLES = [
   'twin_claims',
   'late_commit',
   'slow_api',
+  'stopped',
   'dead_claim',
   'dead_intent',
 ];
@@ -210,6 +211,43 @@ describe('claims on a destination table', () => {
       expect(next.stdout).toMatch(/never started: dropping it/);
       expect(await compare('slow_api')).toMatchObject({ ...exactlyOnce, actual: 3 });
       expect(await claimKeys('slow_api')).toEqual([]);
+    } finally {
+      control.clearFaults();
+      await removeDir(dir);
+    }
+  });
+
+  it('SIGTERM while the intent is being written: the stopped run still deletes its claim', async () => {
+    const { control } = emulator;
+    control.setClock(T0_MS);
+    const dir = await firstSync('stopped');
+    try {
+      control.setClock(T0_MS + 10_000);
+      await addRow('stopped', '3');
+      // The intent write (second metadata POST) is held unhandled; the signal comes meanwhile.
+      const held = control.whenFaultApplied('held-intent');
+      control.addFault({
+        kind: 'hold',
+        method: 'POST',
+        path: '/metadata',
+        skip: 1,
+        label: 'held-intent',
+      });
+      const run = startCliProcess(['--data', dir], {
+        env: { AWS_ENDPOINT_URL_S3: emulator.url, KBC_TABLE_SYNC_POLL_INITIAL_MS: '20' },
+        timeoutMs: 60_000,
+      });
+      await held;
+      run.kill('SIGTERM');
+      const stopped = await run.done;
+      expect(stopped.code).toBe(2);
+      expect(await claimKeys('stopped'), 'the claim was deleted after the signal').toEqual([]);
+      expect(await watermarkOf('stopped')).toBe(T0);
+      control.clearFaults();
+      control.setClock(T0_MS + 20_000);
+      const next = await runJob(emulator.url, dir);
+      expect({ code: next.code, stderr: next.stderr }).toMatchObject({ code: 0 });
+      expect(await compare('stopped')).toMatchObject({ ...exactlyOnce, actual: 3 });
     } finally {
       control.clearFaults();
       await removeDir(dir);
