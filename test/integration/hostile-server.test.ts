@@ -5,7 +5,9 @@
  * a deadline exists, not a tuned timing), nothing left in out/tables, and no secret anywhere.
  * Deadlines and rates are set small through the documented environment knobs (docs/limits.md).
  */
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -32,6 +34,7 @@ import { join } from 'node:path';
 import { DEFAULT_ATTEMPTS_PER_SLICE } from '../../src/transfer/copy-slices.js';
 
 const MB = 1_000_000;
+const TLS_DIR = join(import.meta.dirname, '..', 'fixtures', 'tls');
 const PEAK_RSS_LIMIT_BYTES = 200 * MB;
 
 let stack: HostileStack;
@@ -293,6 +296,62 @@ describe('an unreachable stack fails fast', () => {
       maxWallMs: 15_000,
     });
     expect(outcome.stdout).not.toContain('retrying');
+  });
+
+  it('a host name that does not resolve: exit 1 at once, naming the URL and DNS', async () => {
+    const url = 'https://kbc-table-sync-test.invalid';
+    const outcome = await runJob(
+      {},
+      { parameters: { '#token': HOSTILE_TOKEN, url, tables: [{ name: 't' }] } },
+    );
+    await expectContained(outcome, {
+      code: 1,
+      // ENOTFOUND here; a resolver that cannot be reached says EAI_AGAIN.
+      sentence: new RegExp(
+        `^Cannot reach the Storage API at ${url}: the host name (does not exist|could not be resolved \\(DNS\\))`,
+      ),
+      maxWallMs: 15_000,
+    });
+    expect(outcome.stdout).not.toContain('retrying');
+  });
+
+  it('a certificate this machine does not trust: exit 1 at once, naming the URL and TLS', async () => {
+    const server = createTlsServer({
+      cert: readFileSync(join(TLS_DIR, 'localhost.crt')),
+      key: readFileSync(join(TLS_DIR, 'localhost.key')),
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const url = `https://127.0.0.1:${port}`;
+      const outcome = await runJob(
+        {},
+        { parameters: { '#token': HOSTILE_TOKEN, url, tables: [{ name: 't' }] } },
+      );
+      await expectContained(outcome, {
+        code: 1,
+        sentence: new RegExp(
+          `^Cannot reach the Storage API at ${url}: the TLS connection failed \\((DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE)\\)`,
+        ),
+        maxWallMs: 15_000,
+      });
+      expect(outcome.stdout).not.toContain('retrying');
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
+  it('plain HTTP where the URL says https: exit 1 at once, the TLS handshake failed', async () => {
+    const url = stack.url.replace(/^http:/, 'https:');
+    const outcome = await runJob(
+      {},
+      { parameters: { '#token': HOSTILE_TOKEN, url, tables: [{ name: 't' }] } },
+    );
+    await expectContained(outcome, {
+      code: 1,
+      sentence: new RegExp(`^Cannot reach the Storage API at ${url}: the TLS`),
+      maxWallMs: 15_000,
+    });
   });
 
   it('SIGTERM while waiting between retries stops the job within 2 s', async () => {
