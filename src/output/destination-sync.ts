@@ -15,6 +15,7 @@ import {
   findImportJob,
   intentItems,
   promote,
+  readClaims,
   readDestinationSync,
   type DestinationSync,
   type PendingImport,
@@ -299,17 +300,24 @@ export class DestinationSyncStore {
       provider: RECORD_PROVIDER,
       metadata: claimItems(key, client.runId, purpose),
     });
-    const sync = readDestinationSync(tableId, answer.metadata);
-    const own = sync.claims.find((c) => c.key === key);
+    const own = readClaims(answer.metadata).find((c) => c.key === key);
     if (own?.metadataId === undefined) {
       throw new ServiceError(
         `The Storage API's answer to this run's claim on "${tableId}" does not list the claim; the table is not written.`,
       );
     }
+    const held: HeldClaim = { key, metadataId: own.metadataId, sentAtMs };
+    let sync: DestinationSync;
+    try {
+      sync = readDestinationSync(tableId, answer.metadata);
+    } catch (error) {
+      await this.release(tableId, held); // an unreadable record: leave no claim behind
+      throw error;
+    }
     const referenceMs = own.writtenMs ?? answer.serverTimeMs;
     const seen = claimsOfOthers(sync.claims, key, referenceMs, this.#deps.claimLeaseMs);
     await this.#deleteClaims(tableId, [...seen.stale, ...seen.live.filter(this.#doneIn(tableId))]);
-    return { held: { key, metadataId: own.metadataId, sentAtMs }, sync, seen };
+    return { held, sync, seen };
   }
 
   /** The first other run that holds the table: a live claim not known to be done. */

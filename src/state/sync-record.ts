@@ -139,8 +139,15 @@ export function readDestinationSync(
     ...(pending && { pending }),
     ...(pending && !Number.isNaN(writtenMs) && { pendingWrittenMs: writtenMs }),
     revision,
-    claims: ours.filter((m) => m.key.startsWith(CLAIM_KEY_PREFIX)).map(readClaim),
+    claims: readClaims(ours),
   };
+}
+
+/** Our claims among a table's metadata items; never throws (a claim's age decides, not its value). */
+export function readClaims(metadata: readonly MetadataItem[]): Claim[] {
+  return metadata
+    .filter((m) => m.provider === RECORD_PROVIDER && m.key.startsWith(CLAIM_KEY_PREFIX))
+    .map(readClaim);
 }
 
 const claimSchema = z.object({
