@@ -8,7 +8,12 @@ import { destinationLabel, planTables, type Selection } from '../plan/plan-table
 import { exportWindow, type TableState } from '../state/cursor.js';
 import { readState } from '../state/state-file.js';
 import type { StorageClient, TableDetail } from '../storage/types.js';
-import { resumeFrom, type PendingImport } from '../state/sync-record.js';
+import {
+  CLAIM_LEASE_MS,
+  resumeFrom,
+  type Claim,
+  type PendingImport,
+} from '../state/sync-record.js';
 import { previewResume } from '../output/resume-preview.js';
 import type { LastActivity } from '../tokens/rules.js';
 import type { RunDeps } from '../run.js';
@@ -156,6 +161,7 @@ async function planDocument(
           : exportDecision(plan, previous?.watermark, deps)),
         ...('watermarkFrom' in resume && { watermarkFrom: resume.watermarkFrom }),
         ...('pendingImport' in resume && { pendingImport: resume.pendingImport }),
+        ...('claims' in resume && { claims: resume.claims }),
         warnings: [...resume.warnings, ...planWarnings(plan)],
       };
     }),
@@ -201,6 +207,7 @@ async function resumeOf(
     ...(pending && {
       pendingImport: { runId: pending.runId, fileId: pending.fileId },
     }),
+    ...(preview.claims.length > 0 && { claims: preview.claims.map(claimView) }),
     warnings: [
       ...(resumed.ignoresStateWatermark
         ? [
@@ -208,8 +215,30 @@ async function resumeOf(
           ]
         : []),
       ...(pending ? [pendingWarning(preview.tableId, pending)] : []),
+      ...preview.claims.map((claim) => claimWarning(preview.tableId, claim)),
     ],
   };
+}
+
+function claimView(claim: Claim): {
+  runId: string | null;
+  purpose: string | null;
+  writtenAt: string | null;
+} {
+  return {
+    runId: claim.runId ?? null,
+    purpose: claim.purpose ?? null,
+    writtenAt: claim.writtenMs === undefined ? null : new Date(claim.writtenMs).toISOString(),
+  };
+}
+
+/** The plan reads without writing, so it cannot age a claim against the server: it gives the bound. */
+function claimWarning(tableId: string, claim: Claim): string {
+  const until =
+    claim.writtenMs === undefined
+      ? 'until it is deleted'
+      : `until ${new Date(claim.writtenMs + CLAIM_LEASE_MS).toISOString()} at the latest`;
+  return `"${tableId}" has a claim of run "${claim.runId ?? 'unknown'}"${claim.purpose ? ` (${claim.purpose})` : ''}: a run skips this table while the claim holds, ${until} (metadata "${claim.key}").`;
 }
 
 function pendingWarning(tableId: string, pending: PendingImport): string {

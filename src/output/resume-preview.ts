@@ -1,7 +1,12 @@
 import { UserError } from '../errors.js';
 import type { TablePlan } from '../plan/plan-tables.js';
 import type { TableState } from '../state/cursor.js';
-import { stateFromRecord, type PendingImport, type SourceIdentity } from '../state/sync-record.js';
+import {
+  stateFromRecord,
+  type Claim,
+  type PendingImport,
+  type SourceIdentity,
+} from '../state/sync-record.js';
 import type { StorageClient } from '../storage/types.js';
 import type { DestinationConfig } from '../config/types.js';
 import { checkedSync } from './destination-sync.js';
@@ -15,6 +20,8 @@ export interface ResumePreview {
   readonly committed?: TableState;
   /** An import an earlier run left pending: a run settles it before anything else. */
   readonly pending?: PendingImport;
+  /** Claims of runs on the table (docs/sync-record.md, Claims): a run skips it while one holds. */
+  readonly claims: readonly Claim[];
   /** Why a run would fail the table (a foreign or unreadable record, another key or columns). */
   readonly refusal?: string;
 }
@@ -32,7 +39,7 @@ export async function previewResume(
 ): Promise<ResumePreview> {
   const tableId = destinationTableId(plan, destination);
   const table = await client.findTable(tableId);
-  if (!table) return { tableId, tableExists: false };
+  if (!table) return { tableId, tableExists: false, claims: [] };
   try {
     const sync = checkedSync(tableId, table, source);
     checkExistingTable(plan, table);
@@ -41,9 +48,12 @@ export async function previewResume(
       tableExists: true,
       ...(sync.record && { committed: stateFromRecord(sync.record) }),
       ...(sync.pending && { pending: sync.pending }),
+      claims: sync.claims,
     };
   } catch (error) {
-    if (error instanceof UserError) return { tableId, tableExists: true, refusal: error.message };
+    if (error instanceof UserError) {
+      return { tableId, tableExists: true, refusal: error.message, claims: [] };
+    }
     throw error;
   }
 }

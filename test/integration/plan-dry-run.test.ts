@@ -34,6 +34,7 @@ interface PlanDocument {
     unchanged?: { lastChange: string; watermark: string };
     watermarkFrom?: 'destination' | 'state' | null;
     pendingImport?: { runId: string; fileId: number };
+    claims?: Array<{ runId: string | null; purpose: string | null; writtenAt: string | null }>;
     warnings: string[];
   }>;
 }
@@ -255,6 +256,18 @@ describe('plan', () => {
         ],
       });
       expect(await pendingRunId(url)).toBe('killed-run');
+
+      // A claim of a run about to import: shown with the latest time it can hold the table.
+      const claimKey = 'kbc-table-sync.claim.0011223344556677';
+      await setMetadata(url, claimKey, { runId: 'busy-run', purpose: 'import' });
+      const claimedAt = new Date(T0_MS + 3_600_000);
+      const withClaim = await plan(url, dataDir);
+      expect(withClaim.table).toMatchObject({
+        claims: [{ runId: 'busy-run', purpose: 'import', writtenAt: claimedAt.toISOString() }],
+      });
+      expect(withClaim.table?.warnings).toContain(
+        `"${tableId}" has a claim of run "busy-run" (import): a run skips this table while the claim holds, until ${new Date(claimedAt.getTime() + 30 * 60_000).toISOString()} at the latest (metadata "${claimKey}").`,
+      );
 
       // A record of another source table: a run would fail the table; the plan says so.
       await setMetadata(url, 'kbc-table-sync.pending', {
