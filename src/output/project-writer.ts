@@ -7,7 +7,7 @@ import {
   explainRejectedToken,
 } from '../auth/check-token.js';
 import type { DestinationConfig } from '../config/types.js';
-import { JobFailedError, TableSkippedError, UserError } from '../errors.js';
+import { JobFailedError, StorageApiError, TableSkippedError, UserError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { SliceSink } from '../objects/types.js';
 import type { TablePlan } from '../plan/plan-tables.js';
@@ -43,6 +43,9 @@ export interface ProjectWriterDeps {
   readonly nowMs: () => number;
   readonly newClaimId: () => string;
 }
+
+/** A table create refused because the bucket has a table of that name (docs/storage-api-notes.md). */
+const TABLE_EXISTS_CODE = 'storage.buckets.tableAlreadyExists';
 
 /** Tag on every file the job uploads, so they can be found and expired. */
 const UPLOAD_TAG = 'kbc-table-sync';
@@ -113,7 +116,7 @@ export class ProjectWriter implements OutputWriter {
     if (existing) checkExistingTable(plan, existing);
     if (!existing) {
       copy.progress.phase = 'create table';
-      await this.#createTable(plan, bucketId, tableId);
+      await this.#createTableUnlessCreated(plan, bucketId, tableId);
     }
     copy.progress.phase = 'import job';
     const job = sync
@@ -172,6 +175,25 @@ export class ProjectWriter implements OutputWriter {
       rows: tallies.reduce((sum, t) => sum + t.rows, 0),
       bytes: tallies.reduce((sum, t) => sum + t.compressedBytes, 0),
     };
+  }
+
+  /**
+   * Creates the table, unless another run created it since this run read it (two overlapping runs
+   * on a new table): then the table must fit as an existing one, and the claim that follows
+   * decides which run imports (docs/sync-record.md, Claims).
+   */
+  async #createTableUnlessCreated(plan: TablePlan, bucketId: string, tableId: string) {
+    try {
+      await this.#createTable(plan, bucketId, tableId);
+    } catch (error) {
+      if (errorCode(error) !== TABLE_EXISTS_CODE) throw error;
+      const created = await this.#deps.client.findTable(tableId);
+      if (!created) throw error;
+      checkExistingTable(plan, created);
+      this.#deps.logger.info(
+        `"${tableId}" was created by another run meanwhile; this run uses it.`,
+      );
+    }
   }
 
   /** Typed source → `tables-definition` with the same types; else a header-only file + key. */
@@ -336,6 +358,13 @@ export class ProjectWriter implements OutputWriter {
 /** The destination table id: a configured full id, or the short name in the destination bucket. */
 export function destinationTableId(plan: TablePlan, destination: DestinationConfig): string {
   return plan.destinationId ?? `${destination.bucket}.${plan.destinationName}`;
+}
+
+/** The Storage error code of a failed job or request, if any. */
+function errorCode(error: unknown): string | undefined {
+  if (error instanceof JobFailedError) return error.code;
+  if (error instanceof StorageApiError) return error.details.code;
+  return undefined;
 }
 
 function bucketOf(tableId: string): string {
