@@ -121,8 +121,7 @@ export class ProjectWriter implements OutputWriter {
     copy.progress.phase = 'import job';
     const job = sync
       ? await this.#importSynced(plan, tableId, upload, sync)
-      : await this.#waitImport(await this.#startImport(plan, tableId, upload.fileId), tableId);
-    checkImport(plan, tableId, job, upload.rows);
+      : await this.#importUnrecorded(plan, tableId, upload);
     if (plan.extractMetadata) {
       copy.progress.phase = 'metadata';
       await this.#copyMetadata(plan.source, tableId);
@@ -255,7 +254,7 @@ export class ProjectWriter implements OutputWriter {
   /**
    * The import of a table with a sync record (docs/sync-record.md, One table's sync): claim, intent,
    * `import-async` within the claim's time, claim released once the job exists (or surely will
-   * not), wait, commit. The returned job is checked by the caller.
+   * not), wait, check, commit.
    * @throws TableSkippedError when another run holds the table, or this run's claim ran out
    */
   async #importSynced(
@@ -290,6 +289,18 @@ export class ProjectWriter implements OutputWriter {
     const job = await this.#waitImport(started, tableId, pending);
     checkImport(plan, tableId, job, upload.rows);
     await records.commitOwn(tableId, pending, job.id);
+    return job;
+  }
+
+  /** The import of a table without a sync record (no `SyncContext`): start, wait, check. */
+  async #importUnrecorded(
+    plan: TablePlan,
+    tableId: string,
+    upload: { fileId: number; rows: number },
+  ): Promise<StorageJob> {
+    const started = await this.#startImport(plan, tableId, upload.fileId);
+    const job = await this.#waitImport(started, tableId);
+    checkImport(plan, tableId, job, upload.rows);
     return job;
   }
 
