@@ -64,6 +64,15 @@ export function appendTables(emulator: Pick<EmulatorHandle, 'url' | 'control'>) 
       const dst = await control.tableRows(DEST_PROJECT, `in.c-copy.${destination}`);
       return compareRows(rowValues(src, COLUMNS), rowValues(dst, COLUMNS));
     },
+    /** Our items (provider `kbc-table-sync`) on `in.c-copy.<table>`. */
+    syncItems: async (table: string): Promise<MetadataListItem[]> => {
+      const path = `/v2/storage/tables/in.c-copy.${table}/metadata`;
+      const response = await fetch(`${emulator.url}${path}`, {
+        headers: { 'X-StorageApi-Token': WRITER_TOKEN },
+      });
+      const items = (await response.json()) as MetadataListItem[];
+      return items.filter((m) => m.provider === 'kbc-table-sync');
+    },
     addRow: async (table: string, id: string): Promise<void> => {
       await emulator.control.insertRows(SOURCE_PROJECT, `in.c-sales.${table}`, [
         { id, kind: 'new' },
@@ -73,3 +82,11 @@ export function appendTables(emulator: Pick<EmulatorHandle, 'url' | 'control'>) 
 }
 
 export const exactlyOnce = { lost: 0, duplicated: 0, unexpected: 0 };
+
+/** A metadata item as the Storage API lists it. */
+export interface MetadataListItem {
+  id: string;
+  key: string;
+  value: string;
+  provider: string;
+}

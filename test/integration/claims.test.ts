@@ -24,23 +24,7 @@ const TABLES = [
 ];
 
 const emulator = useEmulator(appendSeed(TABLES, T0));
-const { config: appendConfig, compare, addRow } = appendTables(emulator);
-
-interface Item {
-  id: string;
-  key: string;
-  value: string;
-  provider: string;
-}
-
-/** Our metadata items on a destination table. */
-async function ourItems(table: string): Promise<Item[]> {
-  const response = await fetch(`${emulator.url}/v2/storage/tables/in.c-copy.${table}/metadata`, {
-    headers: { 'X-StorageApi-Token': WRITER_TOKEN },
-  });
-  const items = (await response.json()) as Item[];
-  return items.filter((m) => m.provider === 'kbc-table-sync');
-}
+const { config: appendConfig, compare, addRow, syncItems: ourItems } = appendTables(emulator);
 
 async function claimKeys(table: string): Promise<string[]> {
   return (await ourItems(table))

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { appendSeed, appendTables, exactlyOnce } from '../helpers/append-tables.js';
 import { useEmulator } from '../helpers/emulator.js';
 import { makeDataDir, removeDir } from '../helpers/run-cli.js';
-import { SOURCE_PROJECT, WRITER_TOKEN, runJob } from '../helpers/standalone.js';
+import { SOURCE_PROJECT, runJob } from '../helpers/standalone.js';
 import type { CliResult } from '../helpers/run-cli.js';
 
 const T0_MS = Date.parse('2025-05-01T00:00:00Z');
@@ -16,13 +16,10 @@ const ROUNDS = 6;
 const RUNS_PER_ROUND = 3;
 
 const emulator = useEmulator(appendSeed(['fresh', 'busy'], T0_MS / 1000));
-const { config, compare } = appendTables(emulator);
+const { config, compare, syncItems } = appendTables(emulator);
 
 async function claimCount(table: string): Promise<number> {
-  const response = await fetch(`${emulator.url}/v2/storage/tables/in.c-copy.${table}/metadata`, {
-    headers: { 'X-StorageApi-Token': WRITER_TOKEN },
-  });
-  const items = (await response.json()) as { key: string }[];
+  const items = await syncItems(table);
   return items.filter((m) => m.key.startsWith('kbc-table-sync.claim.')).length;
 }
 
