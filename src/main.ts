@@ -399,16 +399,10 @@ function buildWriter(
       openSliceSink(prepared, { refreshFile, endpoints, masker, logger, ...timingFrom(io.env) }),
     logger,
     signal: io.signal,
-    claimLeaseMs: claimLeaseFrom(io.env),
+    claimLeaseMs: positiveInt(io.env.KBC_TABLE_SYNC_CLAIM_LEASE_MS) ?? CLAIM_LEASE_MS,
     nowMs: () => performance.now(),
     newClaimId: () => randomBytes(8).toString('hex'),
   });
-}
-
-/** `KBC_TABLE_SYNC_CLAIM_LEASE_MS` (tests shorten it; docs/sync-record.md, Claims), else the lease. */
-function claimLeaseFrom(env: NodeJS.ProcessEnv): number {
-  const value = Number(env['KBC_TABLE_SYNC_CLAIM_LEASE_MS']);
-  return Number.isInteger(value) && value > 0 ? value : CLAIM_LEASE_MS;
 }
 
 /**

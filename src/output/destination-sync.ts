@@ -43,7 +43,7 @@ export interface DestinationSyncDeps {
   readonly newClaimId: () => string;
 }
 
-/** This run's claim on a table, held from just before its intent until its import has started. */
+/** This run's claim on a table: held around its intent and import start, its commit, or a settling. */
 export interface HeldClaim {
   readonly key: string;
   readonly metadataId: string;

@@ -51,7 +51,7 @@ export interface DestinationSync {
    * another run has committed or started an import meanwhile.
    */
   readonly revision: string;
-  /** Claims of runs about to import (ours among them once written). */
+  /** Claims of runs about to write the record or the intent (ours among them once written). */
   readonly claims: readonly Claim[];
 }
 
@@ -59,7 +59,8 @@ export interface DestinationSync {
  * What a claim guards: `import` (intent, then `import-async`), `commit` (this run's record after
  * its import), `settle` (promoting or dropping another run's intent).
  */
-export type ClaimPurpose = 'import' | 'commit' | 'settle';
+const claimPurposeSchema = z.enum(['import', 'commit', 'settle']);
+export type ClaimPurpose = z.infer<typeof claimPurposeSchema>;
 
 /** A run's claim on the table, as read from the table's metadata. */
 export interface Claim {
@@ -76,9 +77,9 @@ export interface Claim {
 
 /** Other runs' claims seen at one server time. */
 export interface ClaimsSeen {
-  /** Within the lease (or of unknown age): their runs may be about to import. */
+  /** Within the lease (or of unknown age): their runs may be about to write. */
   readonly live: readonly Claim[];
-  /** Past the lease: their runs died before starting an import; to be deleted. */
+  /** Past the lease: their runs died or gave up before writing; to be deleted. */
   readonly stale: readonly Claim[];
 }
 
@@ -152,7 +153,7 @@ export function readClaims(metadata: readonly MetadataItem[]): Claim[] {
 
 const claimSchema = z.object({
   runId: z.string().min(1),
-  purpose: z.enum(['import', 'commit', 'settle']).optional(),
+  purpose: claimPurposeSchema.optional(),
 });
 
 /** A claim item; one that is not ours to read still counts (its age decides, never its value). */
