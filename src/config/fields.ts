@@ -4,7 +4,7 @@
  * when the key is absent (or empty where empty means absent), or {@link BAD} when it is invalid.
  * Pure.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { describeJsonType } from './changed-since.js';
 import type { Path, Problems } from './problems.js';
 import { regionChoices, regionForUrl, resolveRegion } from './regions.js';

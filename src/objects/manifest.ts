@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ServiceError } from '../errors.js';
 import type { FileDetail, FileProvider, ManifestEntry, PreparedFile } from '../storage/types.js';
 import { parseSasConnectionString } from './azure.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { UserError } from '../errors.js';
 import type { MetadataItem, StorageJob } from '../storage/types.js';
 import type { ExportWindow, TableState } from './cursor.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { SecretMasker } from '../secrets.js';
 import { createStorageHttp } from './http.js';
 import { normalizeTimestamp, parseTokenInfo, StorageResponseError } from './parse.js';
