@@ -520,8 +520,10 @@ async function benchSize(
 }
 
 /**
- * The issue-18 figures of one size: a/d against its ceiling, the job's CPU beyond what
- * verification alone needs (as a share of it), and the peak RSS of both job modes.
+ * The issue-18 figures of one size: a/d against its ceiling, a/c, the job's CPU beyond what
+ * verification alone needs (as a share of it), and the peak RSS of both job modes. Two more
+ * split a/d ÷ ceiling in its parts: the floor against (a)'s transfer phase alone, and (a)'s
+ * seconds outside that phase (start-up, token check, export job), which the ceiling leaves out.
  */
 function targetsOf(
   cases: CasesRun,
@@ -533,10 +535,17 @@ function targetsOf(
   const ceiling = ceilings?.['a/d'];
   const beyond = (r: CaseResult | undefined) =>
     r && verification ? round(r.cpuSeconds / verification.cpuSeconds - 1) : undefined;
+  const transferSeconds = cases.a?.phases?.transfer;
+  const floorSeconds = ceilings?.verifyingCopyFloorSeconds;
   return {
     'a/d': ad,
     'a/d ceiling': ceiling,
     'a/d ÷ ceiling': ad !== undefined && ceiling ? round(ad / ceiling) : undefined,
+    'a/c': ratios['a/c'],
+    'a transfer phase ÷ floor':
+      transferSeconds && floorSeconds ? round(floorSeconds / transferSeconds) : undefined,
+    'a seconds outside the transfer phase':
+      cases.a && transferSeconds ? round(cases.a.seconds - transferSeconds) : undefined,
     'a CPU beyond verification (share of verification)': beyond(cases.a),
     'b CPU beyond verification (share of verification)': beyond(cases.b),
     'a peak RSS MB': cases.a?.peakRssMB,
