@@ -1,8 +1,10 @@
 /**
  * The emulator's HTTP server: one `node:http` server on 127.0.0.1 serving the Storage API
- * (`/v2/storage/…`), the control API (`/_emulator/…`) and the object store (everything else).
+ * (`/v2/storage/…`), the control API (`/_emulator/…`) and the object store (everything else);
+ * `node:https` instead when a certificate is given, as every real Storage stack and cloud speaks.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -40,10 +42,15 @@ export interface EmulatorOptions {
   readonly bytesPerSecondPerConnection?: number;
   /** No error logging to stderr. */
   readonly quiet?: boolean;
+  /**
+   * Serve HTTPS with this certificate (PEM) and key: the URL is then `https://127.0.0.1:<port>`,
+   * and clients must trust the certificate (Node: `NODE_EXTRA_CA_CERTS`; curl: `--cacert`).
+   */
+  readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer };
 }
 
 export interface EmulatorHandle {
-  /** `http://127.0.0.1:<port>`, no trailing slash. */
+  /** `http://127.0.0.1:<port>` (`https://` with `tls`), no trailing slash. */
   readonly url: string;
   close(): Promise<void>;
   readonly control: EmulatorControl;
@@ -106,7 +113,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     if (ownsWorkDir) await rm(workDir, { recursive: true, force: true });
     throw error;
   }
-  const server = createServer((req, res) => {
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
     // The Date header is the server clock clients read (watermarks): it follows the emulator clock.
     res.setHeader('Date', new Date(clock.nowMs()).toUTCString());
     route(core, control, req, res, logError).catch((error: unknown) => {
@@ -115,12 +122,16 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
         writeResponse(res, json(500, { error: 'Internal error', code: 'APPLICATION_ERROR' }));
       else res.destroy();
     });
-  });
+  };
+  const server = options.tls
+    ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, handler)
+    : createServer(handler);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
   });
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const scheme = options.tls ? 'https' : 'http';
+  const url = `${scheme}://127.0.0.1:${(server.address() as AddressInfo).port}`;
   core.baseUrl = url;
   objectStore.setBaseUrl(url);
   let closed = false;

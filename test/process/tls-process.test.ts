@@ -1,0 +1,79 @@
+/**
+ * The built job against Storage and an object store that speak HTTPS, as every real stack and
+ * cloud does: the emulator serves TLS with the repository's test certificate, which the job
+ * trusts through `NODE_EXTRA_CA_CERTS` (a real process: Node reads it at start-up). Over TLS the
+ * bodies arrive in records of at most 16 KiB, which the plain-HTTP suites never produce.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { useEmulator } from '../helpers/emulator.js';
+import { listFiles, makeDataDir, removeDir, runCliProcess } from '../helpers/run-cli.js';
+import {
+  destRows,
+  expectNoLeaks,
+  platformConfig,
+  standaloneConfig,
+  standaloneSeed,
+} from '../helpers/standalone.js';
+
+const TLS_DIR = fileURLToPath(new URL('../fixtures/tls/', import.meta.url));
+const CERT_PATH = join(TLS_DIR, 'localhost.crt');
+
+const emulator = useEmulator(standaloneSeed(), {
+  tls: { cert: readFileSync(CERT_PATH), key: readFileSync(join(TLS_DIR, 'localhost.key')) },
+});
+
+const env = () => ({
+  NODE_EXTRA_CA_CERTS: CERT_PATH,
+  AWS_ENDPOINT_URL_S3: emulator.url,
+  STORAGE_EMULATOR_HOST: emulator.url,
+  KBC_TABLE_SYNC_POLL_INITIAL_MS: '20',
+});
+
+describe('the built job over HTTPS', () => {
+  it('the emulator serves HTTPS', () => {
+    expect(emulator.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+  });
+
+  it('platform mode: exit 0, the sliced table and its manifest', async () => {
+    const dataDir = await makeDataDir(platformConfig(emulator.url, [{ name: 'orders' }]));
+    try {
+      const result = await runCliProcess(['--data', dataDir], { env: env(), timeoutMs: 60_000 });
+      expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: '' });
+      expect(await listFiles(join(dataDir, 'out', 'tables'))).toContain('orders.csv.manifest');
+      await expectNoLeaks(emulator.control, result, dataDir);
+    } finally {
+      await removeDir(dataDir);
+    }
+  });
+
+  it('standalone mode: exit 0 and the rows in the destination table (upload over TLS)', async () => {
+    const dataDir = await makeDataDir(
+      standaloneConfig(emulator.url, [{ name: 'orders', destination: 'orders_tls' }]),
+    );
+    try {
+      const result = await runCliProcess(['--data', dataDir], { env: env(), timeoutMs: 60_000 });
+      expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: '' });
+      expect(await destRows(emulator.control, 'in.c-copy.orders_tls')).toHaveLength(5);
+      await expectNoLeaks(emulator.control, result, dataDir);
+    } finally {
+      await removeDir(dataDir);
+    }
+  });
+
+  it('without the certificate trusted: exit 1, one sentence naming the URL, nothing written', async () => {
+    const dataDir = await makeDataDir(platformConfig(emulator.url, [{ name: 'orders' }]));
+    try {
+      const untrusted = { ...env(), NODE_EXTRA_CA_CERTS: undefined };
+      const result = await runCliProcess(['--data', dataDir], { env: untrusted });
+      expect(result.code).toBe(1);
+      expect(result.stderr.trim().split('\n')).toHaveLength(1);
+      expect(result.stderr).toContain(emulator.url);
+      expect(await listFiles(join(dataDir, 'out'))).toEqual([]);
+    } finally {
+      await removeDir(dataDir);
+    }
+  });
+});
