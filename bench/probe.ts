@@ -6,7 +6,8 @@
  * `main.js` (a copy of `dist/` beside it, for A/B runs), `PROBE_STANDALONE=1` a standalone run into
  * a destination project of the same emulator. `PROBE_LOG_DIR=<dir>` in the probe's own
  * environment keeps each run's whole output as `<dir>/<name>.log`; `PROBE_TABLES=<n>` there copies
- * n tables of the size in one run.
+ * n tables of the size in one run; `PROBE_TLS=1` there serves HTTPS with the test certificate,
+ * which every run trusts (`NODE_EXTRA_CA_CERTS`).
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
@@ -84,9 +85,18 @@ const variants = process.argv.slice(3);
 const tableNames = Array.from({ length: Number(process.env.PROBE_TABLES ?? 1) }, (_, i) =>
   i === 0 ? 't' : `t${i + 1}`,
 );
+const TLS_DIR = join(ROOT, 'test', 'fixtures', 'tls');
 const emulator = await startEmulator({
   port: 0,
   quiet: true,
+  ...(process.env.PROBE_TLS
+    ? {
+        tls: {
+          cert: readFileSync(join(TLS_DIR, 'localhost.crt')),
+          key: readFileSync(join(TLS_DIR, 'localhost.key')),
+        },
+      }
+    : {}),
   firstByteLatencyMs: 50,
   bytesPerSecondPerConnection: 40e6,
   seed: {
@@ -129,7 +139,11 @@ try {
     const [name, spec] = variant.split(':') as [string, string];
     const [flags, envText] = spec.split('|') as [string, string | undefined];
     const dir = await mkdtemp(join(tmpdir(), 'kts-probe-'));
-    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, AWS_ENDPOINT_URL_S3: emulator.url };
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH,
+      AWS_ENDPOINT_URL_S3: emulator.url,
+      ...(process.env.PROBE_TLS ? { NODE_EXTRA_CA_CERTS: join(TLS_DIR, 'localhost.crt') } : {}),
+    };
     for (const kv of (envText ?? '').split(',').filter(Boolean)) {
       const [k, v] = kv.split('=') as [string, string];
       env[k] = v;

@@ -4,15 +4,18 @@
  *
  *   npm run bench -- [--sizes 1,4] [--sweep 2,4,8,16] [--small-tables 200] [--latency-ms 50]
  *                    [--rate-mbps 40] [--cases a,b,c,d] [--repeat 1] [--scheduled-tables 200]
- *                    [--scheduled-changed 10] [--small-standalone] [--out bench/results]
+ *                    [--scheduled-changed 10] [--small-standalone] [--tls] [--out bench/results]
  *
  * `--sizes` are GiB of uncompressed CSV. Cases per size: (a) platform job, (b) standalone job,
  * (c) official clients (sequential download + gunzip + concatenate), (d) raw copy with
  * `curl --parallel`; once: (e) many small tables against one table with the same rows, and (f) a
  * scheduled run of `lastRun` tables of which a few changed, skipping against exporting all.
+ * `--tls`: the emulator (Storage and object store) speaks HTTPS with the repository's test
+ * certificate, which every case trusts, as the real stacks and clouds do.
  */
 import aws4 from 'aws4';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -28,6 +31,9 @@ import { measure, type Measured } from './measure.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const CLI = join(ROOT, 'dist', 'main.js');
+/** The test certificate (CA and server in one, for 127.0.0.1) that `--tls` serves and trusts. */
+const TLS_CERT = join(ROOT, 'test', 'fixtures', 'tls', 'localhost.crt');
+const TLS_KEY = join(ROOT, 'test', 'fixtures', 'tls', 'localhost.key');
 const OFFICIAL = join(import.meta.dirname, 'official-client.js');
 const VERIFY = join(import.meta.dirname, 'verify-files.js');
 const SOURCE_TOKEN = `101-1001-${'b'.repeat(40)}`;
@@ -54,6 +60,7 @@ interface Options {
   readonly scheduledChanged: number;
   /** `--small-standalone`: the small-tables case imports into a destination project. */
   readonly smallStandalone: boolean;
+  readonly tls: boolean;
 }
 
 function parseArgs(argv: readonly string[]): Options {
@@ -82,6 +89,7 @@ function parseArgs(argv: readonly string[]): Options {
     scheduledTables: Number(get('scheduled-tables') ?? 200),
     scheduledChanged: Number(get('scheduled-changed') ?? 10),
     smallStandalone: argv.includes('--small-standalone'),
+    tls: argv.includes('--tls'),
   };
 }
 
@@ -123,6 +131,7 @@ async function startBenchEmulator(options: Options): Promise<EmulatorHandle> {
     port: 0,
     quiet: true,
     firstByteLatencyMs: options.latencyMs,
+    ...(options.tls ? { tls: { cert: readFileSync(TLS_CERT), key: readFileSync(TLS_KEY) } } : {}),
     bytesPerSecondPerConnection: options.rateMBps * 1e6,
     seed: {
       projects: [
@@ -179,6 +188,7 @@ async function runJob(
       PATH: process.env.PATH,
       HOME: process.env.HOME,
       AWS_ENDPOINT_URL_S3: emulator.url,
+      ...trustedCa(),
       ...JOB_ENV,
       ...(opts.slicesPerTable
         ? { KBC_TABLE_SYNC_SLICES_PER_TABLE: String(opts.slicesPerTable) }
@@ -269,6 +279,12 @@ async function exportedFile(emulator: EmulatorHandle, table: string): Promise<Fi
   return client.getFile(id);
 }
 
+/** The CA a child process must trust: the one `--tls` serves, passed on from this process. */
+function trustedCa(): NodeJS.ProcessEnv {
+  const ca = process.env.NODE_EXTRA_CA_CERTS;
+  return ca ? { NODE_EXTRA_CA_CERTS: ca } : {};
+}
+
 /** (d) every slice URL presigned with the file's federation credentials, fetched by curl. */
 async function rawCopy(
   emulator: EmulatorHandle,
@@ -316,6 +332,7 @@ async function rawCopy(
       '--silent',
       '--show-error',
       '--fail',
+      ...(process.env.NODE_EXTRA_CA_CERTS ? ['--cacert', process.env.NODE_EXTRA_CA_CERTS] : []),
       '--config',
       configPath,
     ]);
@@ -388,7 +405,7 @@ async function officialClients(
       process.execPath,
       [OFFICIAL, detailPath, join(dir, 'table.csv')],
       {
-        env: { PATH: process.env.PATH, AWS_ENDPOINT_URL_S3: emulator.url },
+        env: { PATH: process.env.PATH, AWS_ENDPOINT_URL_S3: emulator.url, ...trustedCa() },
       },
     );
     if (measured.code !== 0) throw new Error(`official client failed: ${measured.stderr}`);
@@ -728,6 +745,15 @@ function printTable(size: Awaited<ReturnType<typeof benchSize>>): void {
 
 async function main(): Promise<void> {
   const options = parseArgs(process.argv.slice(2));
+  if (options.tls && process.env.NODE_EXTRA_CA_CERTS !== TLS_CERT) {
+    // Node reads its extra CAs once, at start-up: run the benchmark again trusting the certificate.
+    const again = spawnSync(process.execPath, process.argv.slice(1), {
+      stdio: 'inherit',
+      env: { ...process.env, NODE_EXTRA_CA_CERTS: TLS_CERT },
+    });
+    process.exitCode = again.status ?? 1;
+    return;
+  }
   const curl = ensureCurl();
   const emulator = await startBenchEmulator(options);
   const startedAt = new Date().toISOString();
@@ -765,6 +791,7 @@ async function main(): Promise<void> {
         loadAverageAtEnd: loadavg().map((n) => round(n)),
       },
       emulator: {
+        tls: options.tls,
         firstByteLatencyMs: options.latencyMs,
         bytesPerSecondPerConnection: options.rateMBps * 1e6,
       },
