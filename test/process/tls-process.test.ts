@@ -2,7 +2,8 @@
  * The built job against Storage and an object store that speak HTTPS, as every real stack and
  * cloud does: the emulator serves TLS with the repository's test certificate, which the job
  * trusts through `NODE_EXTRA_CA_CERTS` (a real process: Node reads it at start-up). Over TLS the
- * bodies arrive in records of at most 16 KiB, which the plain-HTTP suites never produce.
+ * bodies arrive in records of at most 16 KiB, which the plain-HTTP suites never produce. S3 (both
+ * modes), Azure Blob and Google Cloud Storage (platform mode) each go over TLS.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -76,4 +77,71 @@ describe('the built job over HTTPS', () => {
       await removeDir(dataDir);
     }
   });
+});
+
+const PROVIDERS = [
+  { provider: 'azure', projectId: 301 },
+  { provider: 'gcp', projectId: 302 },
+] as const;
+const providerToken = (projectId: number) => `${projectId}-${projectId * 10 + 1}-${'d'.repeat(40)}`;
+
+describe('the built job over HTTPS to Azure Blob and Google Cloud Storage', () => {
+  const clouds = useEmulator(
+    {
+      projects: PROVIDERS.map(({ provider, projectId }) => ({
+        id: projectId,
+        name: `Sales on ${provider}`,
+        fileStorageProvider: provider,
+        buckets: [
+          {
+            id: 'in.c-sales',
+            tables: [
+              {
+                name: 'orders',
+                columns: ['id', 'status'],
+                primaryKey: ['id'],
+                rows: [
+                  ['1', 'new'],
+                  ['2', 'paid'],
+                  ['3', 'sent'],
+                ],
+                sliceRows: 2,
+              },
+            ],
+          },
+        ],
+        tokens: [{ token: providerToken(projectId), bucketPermissions: { 'in.c-sales': 'read' } }],
+      })),
+    },
+    { tls: { cert: readFileSync(CERT_PATH), key: readFileSync(join(TLS_DIR, 'localhost.key')) } },
+  );
+
+  it.each(PROVIDERS)(
+    'platform mode on $provider: exit 0 and every slice written',
+    async ({ projectId }) => {
+      const config = {
+        parameters: {
+          '#token': providerToken(projectId),
+          url: clouds.url,
+          tables: [{ name: 'orders' }],
+        },
+      };
+      const dataDir = await makeDataDir(config);
+      try {
+        const result = await runCliProcess(['--data', dataDir], {
+          env: {
+            NODE_EXTRA_CA_CERTS: CERT_PATH,
+            STORAGE_EMULATOR_HOST: clouds.url,
+            KBC_TABLE_SYNC_POLL_INITIAL_MS: '20',
+          },
+          timeoutMs: 60_000,
+        });
+        expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: '' });
+        const slices = await listFiles(join(dataDir, 'out', 'tables', 'orders.csv'));
+        expect(slices.filter((name) => name.endsWith('.gz'))).toHaveLength(2);
+      } finally {
+        await removeDir(dataDir);
+      }
+    },
+  );
 });
