@@ -133,12 +133,17 @@ export class DestinationSyncStore {
   }
 
   /**
-   * Whether this run may still write, or start its import, under the claim: within a third of the
-   * lease, leaving two thirds for that request's own retries (docs/sync-record.md, Claims).
+   * Refuses a request under a claim older than a third of its lease (the Storage API answered
+   * slowly): the lease must leave two thirds for that request's own retries (docs/sync-record.md,
+   * Claims), so the table is skipped and what is pending is left to the next run.
+   * @param action what the claim would no longer cover, as in `too old to <action>`
+   * @throws TableSkippedError when the claim is too old
    */
-  mayWriteUnder(held: HeldClaim): boolean {
-    return (
-      this.#deps.nowMs() - held.sentAtMs <= this.#deps.claimLeaseMs * CLAIM_WRITES_WITHIN_SHARE
+  checkFresh(tableId: string, held: HeldClaim, action: string): void {
+    const ageMs = this.#deps.nowMs() - held.sentAtMs;
+    if (ageMs <= this.#deps.claimLeaseMs * CLAIM_WRITES_WITHIN_SHARE) return;
+    throw new TableSkippedError(
+      `Skipping "${tableId}": this run's claim on it is too old to ${action} (the Storage API answered slowly); the next run goes on from the destination's record.`,
     );
   }
 
@@ -351,9 +356,7 @@ export class DestinationSyncStore {
   }
 
   /**
-   * Writes the record or the intent under `held`. A claim older than a third of its lease (the
-   * Storage API answered slowly) no longer covers a write: the lease must outlast the write's own
-   * retries, so the table is skipped and what is pending is left to the next run.
+   * Writes the record or the intent under `held`, unless the claim has grown too old.
    * @throws TableSkippedError when the claim is too old
    */
   async #write(
@@ -361,11 +364,7 @@ export class DestinationSyncStore {
     held: HeldClaim,
     metadata: { key: string; value: string }[],
   ): Promise<void> {
-    if (!this.mayWriteUnder(held)) {
-      throw new TableSkippedError(
-        `Skipping "${tableId}": this run's claim on it is too old to write under (the Storage API answered slowly); the next run goes on from the destination's record.`,
-      );
-    }
+    this.checkFresh(tableId, held, 'write under');
     await this.#deps.client.setTableMetadata(tableId, { provider: RECORD_PROVIDER, metadata });
   }
 

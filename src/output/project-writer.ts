@@ -7,7 +7,7 @@ import {
   explainRejectedToken,
 } from '../auth/check-token.js';
 import type { DestinationConfig } from '../config/types.js';
-import { JobFailedError, StorageApiError, TableSkippedError, UserError } from '../errors.js';
+import { JobFailedError, StorageApiError, UserError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { SliceSink } from '../objects/types.js';
 import type { TablePlan } from '../plan/plan-tables.js';
@@ -276,12 +276,8 @@ export class ProjectWriter implements OutputWriter {
     let started: StorageJob;
     try {
       await records.writeIntent(tableId, held, pending);
-      if (!records.mayWriteUnder(held)) {
-        // The intent stays: once this claim is deleted the next run finds no job and drops it.
-        throw new TableSkippedError(
-          `Skipping "${tableId}": this run's claim on it is too old to start an import under it (the Storage API answered slowly); the next run goes on from the destination's record.`,
-        );
-      }
+      // Too old: the intent stays; once this claim is deleted the next run finds no job and drops it.
+      records.checkFresh(tableId, held, 'start an import under it');
       started = await this.#startImport(plan, tableId, upload.fileId);
     } finally {
       await records.release(tableId, held);
