@@ -20,6 +20,8 @@ import { createInterface } from 'node:readline';
 import { reapedChildrenCpuSeconds } from './measure.js';
 
 interface Probe {
+  startedIso: string;
+  endedIso: string;
   code: number | null;
   seconds: number;
   cpuSeconds: number;
@@ -31,6 +33,7 @@ interface Probe {
 /** Runs the job and keeps the /proc status fields at its highest VmRSS. */
 function probe(args: string[], env: NodeJS.ProcessEnv): Promise<Probe> {
   const started = performance.now();
+  const startedIso = new Date().toISOString();
   const cpuBefore = reapedChildrenCpuSeconds();
   const child = spawn(env.PROBE_NODE ?? process.execPath, args, {
     env,
@@ -64,6 +67,8 @@ function probe(args: string[], env: NodeJS.ProcessEnv): Promise<Probe> {
     child.once('close', (code) => {
       clearInterval(poll);
       resolve({
+        startedIso,
+        endedIso: new Date().toISOString(),
         code,
         seconds: (performance.now() - started) / 1000,
         cpuSeconds: reapedChildrenCpuSeconds() - cpuBefore,
@@ -164,7 +169,7 @@ try {
     const m = await probe(args, env);
     await rm(dir, { recursive: true, force: true });
     process.stdout.write(
-      `${name}: exit ${m.code} ${m.seconds.toFixed(2)} s, CPU ${m.cpuSeconds.toFixed(2)} s, ${m.peak} (kB), load ${loadavg()[0]?.toFixed(1)}\n`,
+      `${name}: exit ${m.code} ${m.seconds.toFixed(2)} s, CPU ${m.cpuSeconds.toFixed(2)} s, ${m.peak} (kB), load ${loadavg()[0]?.toFixed(1)}, ${m.startedIso} to ${m.endedIso}\n`,
     );
     if (m.code !== 0) process.stdout.write(m.stderr.slice(0, 2000));
     if (name.startsWith('log')) process.stdout.write(m.stdout.slice(-6000) + m.stderr.slice(-6000));

@@ -27,7 +27,7 @@ import { createStorageClient } from '../src/storage/storage-client.js';
 import type { FileDetail } from '../src/storage/types.js';
 import { COLUMNS, CSV_BYTES_PER_ROW, SLICE_ROWS } from './bench-table.js';
 import { JOB_ENV, JOB_NODE_FLAGS } from './job-flags.js';
-import { measure, type Measured } from './measure.js';
+import { measure, startLauncher, stopLauncher, type Measured } from './measure.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const CLI = join(ROOT, 'dist', 'main.js');
@@ -755,7 +755,11 @@ async function main(): Promise<void> {
     return;
   }
   const curl = ensureCurl();
-  const emulator = await startBenchEmulator(options);
+  await startLauncher();
+  const emulator = await startBenchEmulator(options).catch((error: unknown) => {
+    stopLauncher();
+    throw error;
+  });
   const startedAt = new Date().toISOString();
   const loadAtStart = loadavg();
   try {
@@ -806,6 +810,7 @@ async function main(): Promise<void> {
     process.stdout.write(`\nResults written to ${path}\n`);
   } finally {
     await emulator.close();
+    stopLauncher();
   }
 }
 

@@ -1,0 +1,19 @@
+/**
+ * The benchmark's launcher: a small process that starts each measured command and measures it
+ * (bench/measure.ts, startLauncher says why). It answers each request on its IPC channel and ends
+ * when the channel closes.
+ */
+import { measureHere, type LaunchAnswer, type LaunchRequest } from './measure.js';
+
+function answer(message: LaunchAnswer): void {
+  process.send?.(message);
+}
+
+process.on('message', (request: LaunchRequest) => {
+  measureHere(request.command, request.args, request.options).then(
+    (measured) => answer({ id: request.id, measured }),
+    (error: unknown) =>
+      answer({ id: request.id, error: error instanceof Error ? error.message : String(error) }),
+  );
+});
+process.on('disconnect', () => process.exit(0));
