@@ -7,7 +7,10 @@
  * a destination project of the same emulator. `PROBE_LOG_DIR=<dir>` in the probe's own
  * environment keeps each run's whole output as `<dir>/<name>.log`; `PROBE_TABLES=<n>` there copies
  * n tables of the size in one run; `PROBE_TLS=1` there serves HTTPS with the test certificate,
- * which every run trusts (`NODE_EXTRA_CA_CERTS`).
+ * which every run trusts (`NODE_EXTRA_CA_CERTS`). Each line ends with the run's start and end
+ * (ISO time) to line up with the job's log. The probe starts the job from its own process, which
+ * holds the emulator: its seconds include the fork of that process (bench/measure.ts,
+ * startLauncher), which the benchmark avoids.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
