@@ -132,6 +132,15 @@ let launcher: ChildProcess | undefined;
 let nextRequestId = 1;
 const pending = new Map<number, (answer: LaunchAnswer) => void>();
 
+/**
+ * Fails every request still waiting, so that a launcher that died ends the benchmark instead of
+ * hanging it.
+ */
+function failPending(reason: string): void {
+  for (const [id, settle] of pending) settle({ id, error: reason });
+  pending.clear();
+}
+
 /** Starts the launcher; call it before the benchmark grows (before the emulator starts). */
 export async function startLauncher(): Promise<void> {
   const child = fork(join(import.meta.dirname, 'launcher.js'), [], {
@@ -141,6 +150,10 @@ export async function startLauncher(): Promise<void> {
   child.on('message', (answer: LaunchAnswer) => {
     pending.get(answer.id)?.(answer);
     pending.delete(answer.id);
+  });
+  child.once('exit', (code, signal) => {
+    if (launcher === child) launcher = undefined;
+    failPending(`the benchmark's launcher exited (${signal ?? String(code)})`);
   });
   await new Promise<void>((resolve, reject) => {
     child.once('spawn', resolve);
