@@ -279,9 +279,12 @@ async function exportedFile(emulator: EmulatorHandle, table: string): Promise<Fi
   return client.getFile(id);
 }
 
-/** The CA a child process must trust: the one `--tls` serves, passed on from this process. */
+/** The CA file children must trust: the one `--tls` serves, set on this process (main). */
+const trustedCaPath = (): string | undefined => process.env.NODE_EXTRA_CA_CERTS;
+
+/** {@link trustedCaPath} as a child's environment. */
 function trustedCa(): NodeJS.ProcessEnv {
-  const ca = process.env.NODE_EXTRA_CA_CERTS;
+  const ca = trustedCaPath();
   return ca ? { NODE_EXTRA_CA_CERTS: ca } : {};
 }
 
@@ -325,6 +328,7 @@ async function rawCopy(
       .join('\n');
     const configPath = join(dir, 'curl.config');
     await writeFile(configPath, `${config}\n`);
+    const ca = trustedCaPath();
     const measured = await measure('curl', [
       '--parallel',
       '--parallel-max',
@@ -332,7 +336,7 @@ async function rawCopy(
       '--silent',
       '--show-error',
       '--fail',
-      ...(process.env.NODE_EXTRA_CA_CERTS ? ['--cacert', process.env.NODE_EXTRA_CA_CERTS] : []),
+      ...(ca ? ['--cacert', ca] : []),
       '--config',
       configPath,
     ]);

@@ -21,10 +21,10 @@ import {
 
 const TLS_DIR = fileURLToPath(new URL('../fixtures/tls/', import.meta.url));
 const CERT_PATH = join(TLS_DIR, 'localhost.crt');
+/** What both emulators serve: the test certificate and its key. */
+const TLS = { cert: readFileSync(CERT_PATH), key: readFileSync(join(TLS_DIR, 'localhost.key')) };
 
-const emulator = useEmulator(standaloneSeed(), {
-  tls: { cert: readFileSync(CERT_PATH), key: readFileSync(join(TLS_DIR, 'localhost.key')) },
-});
+const emulator = useEmulator(standaloneSeed(), { tls: TLS });
 
 const env = () => ({
   NODE_EXTRA_CA_CERTS: CERT_PATH,
@@ -113,7 +113,7 @@ describe('the built job over HTTPS to Azure Blob and Google Cloud Storage', () =
         tokens: [{ token: providerToken(projectId), bucketPermissions: { 'in.c-sales': 'read' } }],
       })),
     },
-    { tls: { cert: readFileSync(CERT_PATH), key: readFileSync(join(TLS_DIR, 'localhost.key')) } },
+    { tls: TLS },
   );
 
   it.each(PROVIDERS)(
