@@ -124,7 +124,7 @@ export class ProjectWriter implements OutputWriter {
       : await this.#importUnrecorded(plan, tableId, upload);
     if (plan.extractMetadata) {
       copy.progress.phase = 'metadata';
-      await this.#copyMetadata(plan.source, tableId);
+      await this.#copyMetadata(plan, tableId);
     }
     this.#deps.logger.info(
       `Imported "${plan.sourceId}" into "${tableId}" (${plan.mode}, ${upload.rows} rows, job ${job.id}).`,
@@ -241,8 +241,8 @@ export class ProjectWriter implements OutputWriter {
     return prepared.id;
   }
 
-  async #copyMetadata(source: TableDetail, tableId: string): Promise<void> {
-    for (const [provider, group] of metadataByProvider(source)) {
+  async #copyMetadata(plan: TablePlan, tableId: string): Promise<void> {
+    for (const [provider, group] of metadataByProvider(plan.source, plan.columns)) {
       await this.#deps.client.setTableMetadata(tableId, {
         provider,
         metadata: group.table,

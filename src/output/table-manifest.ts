@@ -25,7 +25,7 @@ export const SKIPPED_METADATA_PROVIDERS: ReadonlySet<string> = new Set(['storage
  * default bucket, as ex-storage does), metadata only with `extractMetadata`.
  */
 export function buildTableManifest(plan: TablePlan): TableManifest {
-  const metadata = plan.extractMetadata ? copyableMetadata(plan.source) : undefined;
+  const metadata = plan.extractMetadata ? copyableMetadata(plan.source, plan.columns) : undefined;
   return {
     ...(plan.destinationId ? { destination: plan.destinationId } : {}),
     columns: plan.columns,
@@ -38,13 +38,19 @@ export function buildTableManifest(plan: TablePlan): TableManifest {
   };
 }
 
-/** Table and column metadata without the `storage`/`system` providers, as key/value pairs. */
-export function copyableMetadata(source: TableDetail): {
+/**
+ * Table and column metadata without the `storage`/`system` providers, as key/value pairs; column
+ * metadata only of the copied columns, since the destination table has no others.
+ */
+export function copyableMetadata(
+  source: TableDetail,
+  copiedColumns: readonly string[],
+): {
   table: KeyValue[];
   columns: Record<string, KeyValue[]>;
 } {
   const columns: Record<string, KeyValue[]> = {};
-  for (const [column, items] of Object.entries(source.columnMetadata)) {
+  for (const [column, items] of copiedColumnMetadata(source, copiedColumns)) {
     const kept = keyValues(items);
     if (kept.length > 0) columns[column] = kept;
   }
@@ -60,6 +66,7 @@ function keyValues(items: readonly MetadataItem[]): KeyValue[] {
 /** Metadata grouped by provider (standalone mode writes each group with its own provider). */
 export function metadataByProvider(
   source: TableDetail,
+  copiedColumns: readonly string[],
 ): Map<string, { table: KeyValue[]; columns: Record<string, KeyValue[]> }> {
   const groups = new Map<string, { table: KeyValue[]; columns: Record<string, KeyValue[]> }>();
   const group = (provider: string) => {
@@ -71,11 +78,20 @@ export function metadataByProvider(
     if (SKIPPED_METADATA_PROVIDERS.has(item.provider)) continue;
     group(item.provider).table.push({ key: item.key, value: item.value });
   }
-  for (const [column, items] of Object.entries(source.columnMetadata)) {
+  for (const [column, items] of copiedColumnMetadata(source, copiedColumns)) {
     for (const item of items) {
       if (SKIPPED_METADATA_PROVIDERS.has(item.provider)) continue;
       (group(item.provider).columns[column] ??= []).push({ key: item.key, value: item.value });
     }
   }
   return groups;
+}
+
+/** The source's column metadata of the copied columns only. */
+function copiedColumnMetadata(
+  source: TableDetail,
+  copiedColumns: readonly string[],
+): [string, readonly MetadataItem[]][] {
+  const copied = new Set(copiedColumns);
+  return Object.entries(source.columnMetadata).filter(([column]) => copied.has(column));
 }

@@ -278,4 +278,27 @@ describe('destination tables', () => {
     // One per copied provider, plus the two claims, the intent and the commit (docs/sync-record.md).
     expect(metadataPosts).toBe(6);
   });
+
+  it('copies column metadata of the copied columns only when columns is a subset', async () => {
+    const { url } = emulator;
+    const dataDir = await makeDataDir(
+      standaloneConfig(url, [
+        {
+          name: 'customers',
+          destination: 'customers_subset',
+          columns: ['id', 'name'],
+          extractMetadata: true,
+        },
+      ]),
+    );
+    const result = await runJob(url, dataDir);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const table = (await destApi('tables/in.c-copy.customers_subset')) as {
+      columns: string[];
+      columnMetadata: Record<string, unknown[]>;
+    };
+    expect(table.columns).toEqual(['id', 'name']);
+    expect(table.columnMetadata.email).toBeUndefined();
+  });
 });

@@ -59,8 +59,16 @@ describe('buildTableManifest', () => {
     });
   });
 
+  it('keeps column metadata of the copied columns only (the destination has no others)', () => {
+    const manifest = buildTableManifest(plan({ columns: ['name'], extractMetadata: true }));
+    expect(manifest.columns).toEqual(['name']);
+    expect(manifest.metadata).toEqual([{ key: 'KBC.description', value: 'Orders' }]);
+    expect(manifest.column_metadata).toBeUndefined();
+    expect([...metadataByProvider(source, ['name']).keys()]).toEqual(['user']);
+  });
+
   it('groups metadata by provider for direct writes', () => {
-    const groups = metadataByProvider(source);
+    const groups = metadataByProvider(source, ['id', 'name']);
     expect([...groups.keys()]).toEqual(['user', 'keboola.ex-db']);
     expect(groups.get('keboola.ex-db')?.columns).toEqual({
       id: [{ key: 'KBC.datatype.basetype', value: 'INTEGER' }],
