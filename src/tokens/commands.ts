@@ -16,7 +16,7 @@ import {
   own,
 } from '../config/fields.js';
 import { Problems } from '../config/problems.js';
-import { messageOf, StorageApiError, UserError } from '../errors.js';
+import { messageOf, StorageApiError, TokenRevokedError, UserError } from '../errors.js';
 import type { SecretMasker } from '../secrets.js';
 import { timestampMs } from '../storage/parse.js';
 import type { MintedToken, TokenApi, VerifiedToken } from '../storage/token-api.js';
@@ -355,8 +355,9 @@ async function revokeToken(
     return 1;
   }
   await api.remove(d.id).catch((error: unknown) => {
-    // A retried DELETE whose first attempt already went through finds the token gone.
-    if (error instanceof StorageApiError && error.details.status === 401) return;
+    // The token deletes itself: a DELETE retried after its first answer was lost gets 401, which
+    // the client reports as the token revoked mid-run. Either way the token no longer works.
+    if (error instanceof TokenRevokedError) return;
     throw error;
   });
   deps.say(

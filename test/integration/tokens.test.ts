@@ -413,6 +413,26 @@ describe('token revoke', () => {
     await expectSecretsOnlyWherePromised(result, { dataDir: dir });
     expect(await verifyStatus(tokenString)).toBe(401);
   });
+
+  it('reports the token revoked when the answer to its DELETE is lost and the retry finds it gone', async () => {
+    const tokenString = newReadToken();
+    const dir = await dataDir({ '#token': tokenString });
+    const injectedBefore = emulator.control.injectedCount;
+    emulator.control.addFault({
+      kind: 'reset',
+      afterBytes: 0,
+      afterHandling: true,
+      method: 'DELETE',
+      path: '/v2/storage/tokens/',
+    });
+    const result = await token(['revoke', '--data', dir, '--yes']);
+    expect(emulator.control.injectedCount).toBe(injectedBefore + 1);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toMatch(/DELETE \/v2\/storage\/tokens\/\d+ failed .*; retrying\n/);
+    expect(result.stderr).toMatch(/^Revoked the source token \d+/m);
+    await expectSecretsOnlyWherePromised(result, { dataDir: dir });
+    expect(await verifyStatus(tokenString)).toBe(401);
+  });
 });
 
 describe('run-time token checks', () => {
