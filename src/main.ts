@@ -102,9 +102,12 @@ export async function main(io: Io): Promise<number> {
   if (session.summaryFile !== undefined) {
     ending = await writeSummary(session.summaryFile, record, ending, startedAtMs, masker);
   }
-  // Under GELF the runner reads the last error event too; stderr keeps the sentence either way.
+  // Under GELF the runner reads the last error event too, and shows it to the user; stderr keeps
+  // the sentence either way. An application error (exit 2) sends its first line only: its stack
+  // trace stays on stderr, which the runner keeps in its internal logs (docs/logging.md).
   if (ending.sentence !== undefined && session.target?.kind === 'gelf') {
-    session.sink?.logger.error(ending.sentence);
+    const [headline = ending.sentence] = ending.sentence.split('\n');
+    session.sink?.logger.error(ending.code === 1 ? ending.sentence : headline);
   }
   await session.sink?.flush();
   if (ending.sentence !== undefined) io.stderr.write(`${ending.sentence}\n`);

@@ -144,6 +144,38 @@ describe('logging under the Keboola runner', () => {
     }
   });
 
+  it('GELF: an application error (exit 2) sends one line as its error event, the stack to stderr only', async () => {
+    const gelf = await startGelfListener();
+    emulator.control.addFault({
+      kind: 'status',
+      status: 400,
+      method: 'POST',
+      path: '/export-async',
+      body: { error: 'Unexpected request.', code: 'storage.unexpected' },
+    });
+    try {
+      const dataDir = await dataDirWith({ tables: [{ name: 'customers' }] });
+      const result = await run(['--data', dataDir], {
+        KBC_RUNID: '123.459',
+        KBC_LOGGER_ADDR: '127.0.0.1',
+        KBC_LOGGER_PORT: String(gelf.port),
+      });
+      await gelf.waitFor('StorageApiError');
+      expect(result.code, result.stderr).toBe(2);
+      expect(result.stderr).toMatch(/^StorageApiError: .*storage\.unexpected.*\n\s+at /);
+      const messages = gelf.frames.map((frame) => JSON.parse(frame) as Record<string, unknown>);
+      const errors = messages.filter((message) => message.level === 3);
+      expect(errors).toHaveLength(1);
+      expect(errors[0]?.short_message).toMatch(/^StorageApiError: .*storage\.unexpected/);
+      expect(errors[0]).not.toHaveProperty('full_message');
+      const texts = messages.map((m) => `${String(m.short_message)}\n${String(m.full_message)}`);
+      expect(texts.filter((text) => /\n\s+at /.test(text))).toEqual([]);
+    } finally {
+      emulator.control.clearFaults();
+      await gelf.close();
+    }
+  });
+
   it('outside Keboola: JSON lines when piped, text with --log-format text', async () => {
     const dataDir = await dataDirWith({ tables: [{ name: 'customers' }] });
     const json = await run(['--data', dataDir]);
