@@ -293,9 +293,11 @@ function buildLogger(
   ttyOutput?: NodeJS.WritableStream,
 ): LogSink {
   const run = action === 'run';
+  // The runner starts a job in debug mode with KBC_COMPONENT_RUN_MODE=debug (docs/logging.md).
+  const debug = config.debug || io.env.KBC_COMPONENT_RUN_MODE === 'debug';
   // A sync action's stdout is exactly one JSON document: its logs go only to a GELF server.
   return createLogger({
-    level: run ? (config.debug ? 'debug' : 'info') : 'warn',
+    level: run ? (debug ? 'debug' : 'info') : 'warn',
     masker,
     target,
     out: run ? (ttyOutput ?? io.stdout) : nullStream(),

@@ -144,6 +144,30 @@ describe('logging under the Keboola runner', () => {
     }
   });
 
+  it('GELF: KBC_COMPONENT_RUN_MODE=debug sends the debug lines at level 7, without it none', async () => {
+    const gelf = await startGelfListener();
+    try {
+      const dataDir = await dataDirWith({ tables: [{ name: 'customers' }] });
+      const env = { KBC_LOGGER_ADDR: '127.0.0.1', KBC_LOGGER_PORT: String(gelf.port) };
+      const plain = await run(['--data', dataDir], { ...env, KBC_RUNID: '123.460' });
+      expect(plain.code, plain.stderr).toBe(0);
+      await gelf.waitFor('full_message');
+      const framesOfPlainRun = gelf.frames.length;
+      const debugged = await run(['--data', dataDir], {
+        ...env,
+        KBC_RUNID: '123.461',
+        KBC_COMPONENT_RUN_MODE: 'debug',
+      });
+      expect(debugged.code, debugged.stderr).toBe(0);
+      await gelf.waitFor('"level":7');
+      const levels = gelf.frames.map((frame) => (JSON.parse(frame) as { level: number }).level);
+      expect(levels.slice(0, framesOfPlainRun)).not.toContain(7);
+      expect(levels.slice(framesOfPlainRun)).toContain(7);
+    } finally {
+      await gelf.close();
+    }
+  });
+
   it('GELF: an application error (exit 2) sends one line as its error event, the stack to stderr only', async () => {
     const gelf = await startGelfListener();
     emulator.control.addFault({

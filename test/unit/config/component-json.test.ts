@@ -63,7 +63,12 @@ describe('component.json', () => {
     );
     expect(component.data).toMatchObject({
       definition: { type: 'aws-ecr', tag: packageJson.version },
-      logging: { type: 'gelf', gelf_server_type: 'tcp' },
+      logging: {
+        type: 'gelf',
+        gelf_server_type: 'tcp',
+        // Debug records are sent only when debug is on; the default (none) would drop them.
+        verbosity: { 100: 'normal', 200: 'normal', 300: 'normal', 400: 'normal' },
+      },
       network: 'bridge',
       default_bucket: true,
       default_bucket_stage: 'in',
