@@ -81,6 +81,7 @@ export class EmulatorCore {
       provider: seed.fileStorageProvider,
       defaultBackend: seed.defaultBackend ?? 'snowflake',
       sliceRows: seed.sliceRows,
+      features: seed.features,
       createdMs: this.clock.nowMs(),
       buckets: new Map(),
     };

@@ -57,6 +57,7 @@ export interface ProjectState {
   readonly provider: Provider;
   readonly defaultBackend: string;
   readonly sliceRows: number | undefined;
+  readonly features: readonly string[];
   readonly createdMs: number;
   readonly buckets: Map<string, BucketState>;
 }

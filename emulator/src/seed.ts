@@ -75,6 +75,8 @@ const seedProject = z.object({
   fileStorageProvider: z.enum(['aws', 'azure', 'gcp']).default('aws'),
   defaultBackend: z.string().optional(),
   sliceRows: z.number().int().positive().optional(),
+  /** Project features besides `queuev2`; `disable-legacy-bucket-prefix` changes bucket creation. */
+  features: z.array(z.string()).default([]),
   buckets: z.array(seedBucket).default([]),
   tokens: z.array(seedToken).default([]),
 });

@@ -41,7 +41,7 @@ export function projectOwnerView(project: ProjectState): Record<string, unknown>
     region: project.region,
     created: formatPhpTimestamp(project.createdMs),
     expires: null,
-    features: ['queuev2'],
+    features: ['queuev2', ...project.features],
     dataSizeBytes: 0,
     rowsCount: 0,
     hasMysql: false,

@@ -112,8 +112,39 @@ function tokenWarnings(
 export interface DestinationAuthorization {
   readonly projectId: number;
   readonly projectName: string;
-  /** The bucket must be created before the first table is. */
-  readonly mustCreateBucket: boolean;
+  /** The bucket does not exist: the `POST buckets` body that creates it under its id. */
+  readonly bucketToCreate?: BucketCreateRequest;
+}
+
+export interface BucketCreateRequest {
+  readonly stage: string;
+  readonly name: string;
+}
+
+/** The project feature that stops the server adding `c-` to new bucket names. */
+const NO_LEGACY_BUCKET_PREFIX = 'disable-legacy-bucket-prefix';
+const LEGACY_PREFIX = 'c-';
+
+/**
+ * The `POST buckets` body that creates exactly `bucketId` (docs/storage-api-notes.md, Buckets):
+ * a project without the feature adds `c-` to the name it is sent, so the name goes without it;
+ * a project with the feature keeps the name as sent.
+ * @throws UserError when the project cannot create that id: no feature and no `c-` in the name
+ */
+export function bucketCreateRequest(
+  bucketId: string,
+  projectFeatures: readonly string[],
+): BucketCreateRequest {
+  const dot = bucketId.indexOf('.');
+  const stage = bucketId.slice(0, dot);
+  const name = bucketId.slice(dot + 1);
+  if (projectFeatures.includes(NO_LEGACY_BUCKET_PREFIX)) return { stage, name };
+  if (name.startsWith(LEGACY_PREFIX) && name.length > LEGACY_PREFIX.length) {
+    return { stage, name: name.slice(LEGACY_PREFIX.length) };
+  }
+  throw new UserError(
+    `The destination bucket "${bucketId}" does not exist and cannot be created under that id: the destination project adds "${LEGACY_PREFIX}" to the names of new buckets, so use "${stage}.${LEGACY_PREFIX}${name}" instead, or create the bucket first.`,
+  );
 }
 
 /** A master or `canManageBuckets` token may write to every bucket and create new ones. */
@@ -133,7 +164,8 @@ export function canSeeDestinationBucket(token: TokenInfo, bucketId: string): boo
  * Checks the destination token (docs/architecture.md, Token rules): `write` (or `manage`) on the destination bucket, or the
  * right to create it when it does not exist yet.
  * @param bucketExists whether the bucket exists; ignored when the token has no permission on it
- * @throws UserError naming the bucket and the missing permission
+ * @throws UserError naming the bucket and the missing permission, or a bucket id the project
+ *   cannot create
  */
 export function checkDestinationToken(
   token: TokenInfo,
@@ -159,14 +191,14 @@ export function checkDestinationToken(
         `The destination bucket "${bucketId}" does not exist and the destination token may not create buckets: create the bucket and give the token write permission to it.`,
       );
     }
-    return { ...identity, mustCreateBucket: true };
+    return { ...identity, bucketToCreate: bucketCreateRequest(bucketId, token.owner.features) };
   }
   if (!canManageAll && permission !== 'write' && permission !== 'manage') {
     throw new UserError(
       `The destination token must have write permission to the bucket "${bucketId}" (it has "${permission}").`,
     );
   }
-  return { ...identity, mustCreateBucket: false };
+  return identity;
 }
 
 /**

@@ -350,9 +350,16 @@ export class ProjectWriter implements OutputWriter {
     const exists =
       canSeeDestinationBucket(token, bucketId) && (await client.findBucket(bucketId)) !== null;
     const auth = checkDestinationToken(token, bucketId, exists);
-    if (auth.mustCreateBucket) {
-      const [stage = 'in', name = ''] = bucketId.split('.');
-      await client.createBucket(stage, name.replace(/^c-/, ''));
+    if (auth.bucketToCreate) {
+      const { stage, name } = auth.bucketToCreate;
+      const created = await client.createBucket(stage, name);
+      // A project that names new buckets differently than docs/storage-api-notes.md says: the
+      // tables must not go to a bucket the configuration does not name.
+      if (created.id !== bucketId) {
+        throw new UserError(
+          `The destination bucket "${bucketId}" could not be created under that id: the destination project created "${created.id}" instead; use that bucket id, or create the bucket "${bucketId}" first.`,
+        );
+      }
       logger.info(`Created the destination bucket "${bucketId}" in project "${auth.projectName}".`);
     } else {
       logger.info(

@@ -97,6 +97,8 @@ const tokenSchema = z.object({
     region: z.string().optional(),
     fileStorageProvider: provider,
     defaultBackend: z.string().nullable().optional(),
+    // Only consulted when a bucket is created: an odd value counts as no features.
+    features: z.array(z.string()).optional().catch(undefined),
   }),
   admin: z.unknown().optional(),
 });
@@ -120,6 +122,7 @@ export function parseTokenInfo(raw: unknown, where: string): TokenInfo {
       region: t.owner.region ?? '',
       fileStorageProvider: t.owner.fileStorageProvider,
       ...(t.owner.defaultBackend != null && { defaultBackend: t.owner.defaultBackend }),
+      features: t.owner.features ?? [],
     },
     ...(t.admin != null && { admin: t.admin }),
   };

@@ -24,6 +24,8 @@ export interface TokenInfo {
     readonly region: string;
     readonly fileStorageProvider: FileProvider;
     readonly defaultBackend?: string;
+    /** Project features; `disable-legacy-bucket-prefix` changes how new buckets are named. */
+    readonly features: readonly string[];
   };
   readonly admin?: unknown;
 }

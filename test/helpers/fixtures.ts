@@ -14,7 +14,13 @@ export function tokenInfo(overrides: Partial<TokenInfo> = {}): TokenInfo {
     isExpired: false,
     isDisabled: false,
     bucketPermissions: { 'in.c-sales': 'read' },
-    owner: { id: 578, name: 'Sales', region: 'us-east-1', fileStorageProvider: 'aws' },
+    owner: {
+      id: 578,
+      name: 'Sales',
+      region: 'us-east-1',
+      fileStorageProvider: 'aws',
+      features: [],
+    },
     ...overrides,
   };
 }

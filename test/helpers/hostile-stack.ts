@@ -179,6 +179,12 @@ export function hostileTokenInfo(): TokenInfo {
   return tokenInfo({
     description: 'hostile source',
     bucketPermissions: { 'in.c-src': 'read' },
-    owner: { id: 578, name: 'Hostile', region: 'us-east-1', fileStorageProvider: 'aws' },
+    owner: {
+      id: 578,
+      name: 'Hostile',
+      region: 'us-east-1',
+      fileStorageProvider: 'aws',
+      features: [],
+    },
   });
 }

@@ -61,6 +61,13 @@ describe('destination token', () => {
         'The destination token has no permission to the bucket "in.c-other" and may not create buckets',
     },
     {
+      what: 'a missing bucket whose id lacks the c- that the project adds to new names',
+      token: MANAGER_TOKEN,
+      bucket: 'in.fresh',
+      sentence:
+        'The destination bucket "in.fresh" does not exist and cannot be created under that id: the destination project adds "c-" to the names of new buckets, so use "in.c-fresh" instead, or create the bucket first.',
+    },
+    {
       what: 'a token with read only',
       token: READER_TOKEN,
       bucket: 'in.c-copy',
@@ -79,6 +86,7 @@ describe('destination token', () => {
     expect(result.stderr.trim().split('\n')).toHaveLength(1);
     expect(exportStarts(control)).toEqual({});
     expect(destinationJobStarts()).toEqual([]);
+    expect(control.stats().requests['POST /v2/storage/buckets']).toBeUndefined();
     expect(await exists(join(dataDir, 'out', 'state.json'))).toBe(false);
     await expectNoLeaks(control, result, dataDir);
   });

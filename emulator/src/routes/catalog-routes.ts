@@ -44,7 +44,10 @@ function getBucket(ctx: RouteContext) {
   return json(200, bucketView(bucket, ctx.project, ctx.core.baseUrl));
 }
 
-/** `POST buckets` `{name, stage}`: adds the legacy `c-` prefix; master or canManageBuckets only. */
+/**
+ * `POST buckets` `{name, stage}`: adds the legacy `c-` prefix unless the project has the feature
+ * `disable-legacy-bucket-prefix`; master or canManageBuckets only.
+ */
 function createBucket(ctx: RouteContext) {
   const master = ctx.token.isMasterToken && ctx.token.role !== 'readOnly';
   if (!master && !ctx.token.canManageBuckets) throw accessDenied();
@@ -53,7 +56,8 @@ function createBucket(ctx: RouteContext) {
   if (!/^[A-Za-z0-9_-]+$/.test(name) || !['in', 'out'].includes(stage)) {
     throw validationError('storage.buckets.validation', 'Invalid bucket name or stage.');
   }
-  const bucketName = name.startsWith('c-') ? name : `c-${name}`;
+  const legacyPrefix = !ctx.project.features.includes('disable-legacy-bucket-prefix');
+  const bucketName = !legacyPrefix || name.startsWith('c-') ? name : `c-${name}`;
   const bucketId = `${stage}.${bucketName}`;
   if (ctx.project.buckets.has(bucketId)) {
     throw validationError(

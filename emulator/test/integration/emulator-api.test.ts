@@ -43,6 +43,7 @@ function testSeed(): SeedInput {
         name: 'Azure',
         region: 'north-europe',
         fileStorageProvider: 'azure',
+        features: ['disable-legacy-bucket-prefix'],
         buckets: [
           { id: 'in.c-az', tables: [{ name: 't', columns: ['id'], rows: [['1'], ['2']] }] },
         ],
@@ -356,6 +357,19 @@ describe('buckets and tables', () => {
       stage: 'out',
     });
     expect(again.body).toMatchObject({ code: 'storage.buckets.alreadyExists' });
+  });
+
+  it('keeps the name as sent in a project with disable-legacy-bucket-prefix, which verify lists', async () => {
+    const verified = await api(AZURE_TOKEN, 'GET', '/v2/storage/tokens/verify');
+    expect(verified.body).toMatchObject({
+      owner: { features: ['queuev2', 'disable-legacy-bucket-prefix'] },
+    });
+    const created = await api(AZURE_TOKEN, 'POST', '/v2/storage/buckets', {
+      name: 'plain',
+      stage: 'out',
+    });
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({ id: 'out.plain', name: 'plain', stage: 'out' });
   });
 
   it('describes tables with columns, key, metadata and bucket', async () => {

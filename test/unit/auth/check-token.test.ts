@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   canSeeDestinationBucket,
+  bucketCreateRequest,
   checkDestinationToken,
   checkSourceToken,
 } from '../../../src/auth/check-token.js';
@@ -68,7 +69,7 @@ describe('checkSourceToken', () => {
 describe('checkDestinationToken', () => {
   it('accepts write on an existing bucket', () => {
     const token = tokenInfo({ bucketPermissions: { 'in.c-copy': 'write' } });
-    expect(checkDestinationToken(token, 'in.c-copy', true).mustCreateBucket).toBe(false);
+    expect(checkDestinationToken(token, 'in.c-copy', true).bucketToCreate).toBeUndefined();
   });
 
   it('rejects read on the bucket', () => {
@@ -84,7 +85,28 @@ describe('checkDestinationToken', () => {
       'may not create buckets',
     );
     const manager = tokenInfo({ canManageBuckets: true });
-    expect(checkDestinationToken(manager, 'in.c-copy', false).mustCreateBucket).toBe(true);
+    expect(checkDestinationToken(manager, 'in.c-copy', false).bucketToCreate).toEqual({
+      stage: 'in',
+      name: 'copy',
+    });
+  });
+});
+
+describe('bucketCreateRequest', () => {
+  it('sends the name without c- to a project that adds it to new bucket names', () => {
+    expect(bucketCreateRequest('out.c-copy', [])).toEqual({ stage: 'out', name: 'copy' });
+  });
+
+  it('refuses an id without c- there, naming the id that would work', () => {
+    expect(() => bucketCreateRequest('out.copy', ['queuev2'])).toThrow(
+      'The destination bucket "out.copy" does not exist and cannot be created under that id: the destination project adds "c-" to the names of new buckets, so use "out.c-copy" instead, or create the bucket first.',
+    );
+  });
+
+  it('sends the name as it is to a project with disable-legacy-bucket-prefix', () => {
+    const features = ['queuev2', 'disable-legacy-bucket-prefix'];
+    expect(bucketCreateRequest('out.copy', features)).toEqual({ stage: 'out', name: 'copy' });
+    expect(bucketCreateRequest('out.c-copy', features)).toEqual({ stage: 'out', name: 'c-copy' });
   });
 });
 
