@@ -22,7 +22,10 @@ export interface TablePlan {
   readonly primaryKey: readonly string[];
   readonly incremental: boolean;
   readonly mode: LoadMode;
-  /** The window's lower bound as configured (absent: no filter). `fullSync` ignores it. */
+  /**
+   * The window's lower bound as configured (absent: no filter). `fullSync` keeps it, as
+   * ex-storage does: it replaces only the primary key and the load mode.
+   */
   readonly changedSince: ChangedSince | undefined;
   /** `--full-refresh` asked to ignore the watermark: a full export and a full load. */
   readonly fullRefresh: boolean;
@@ -193,7 +196,7 @@ function planTable(
     primaryKey,
     incremental,
     mode: loadMode(incremental, primaryKey),
-    changedSince: table.fullSync ? undefined : table.changedSince,
+    changedSince: table.changedSince,
     fullRefresh,
     extractMetadata: table.extractMetadata,
     // A full destination id names the file too: the manifest's `destination` decides where it goes,

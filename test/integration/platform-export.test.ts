@@ -187,7 +187,16 @@ describe('platform mode', () => {
       primary_key: ['id'],
       incremental: false,
     });
-    expect(orders.rows).toHaveLength(2_500);
+    // fullSync replaces the key and the load mode only: the window still goes to the export, as
+    // in ex-storage, and every order changed before it.
+    expect(orders.rows).toHaveLength(0);
+    const [fullSyncExport] = (await (
+      await fetch(`${emulator.url}/v2/storage/jobs?limit=5`, {
+        headers: { 'X-StorageApi-Token': TOKENS.master },
+      })
+    ).json()) as Array<{ operationParams: { export?: { changedSince?: unknown } } }>;
+    const fullSyncSince = Number(fullSyncExport?.operationParams.export?.changedSince);
+    expect(Math.abs(fullSyncSince - (Date.now() / 1000 - 2 * 86_400))).toBeLessThan(600);
 
     const windowRow = await run(
       exStorage({ tableName: 'events', changedSince: '-5 days', incremental: true }),

@@ -44,6 +44,16 @@ describe('planTables', () => {
     expect(plan).toMatchObject({ primaryKey: ['id'], incremental: false, mode: 'full' });
   });
 
+  it('keeps the changedSince window for fullSync, as ex-storage does', () => {
+    const changedSince = { kind: 'absolute', unixSeconds: 1_740_787_200 } as const;
+    const [plan] = planTables(
+      { tables: [tableConfig('orders', { fullSync: true, changedSince })] },
+      'in.c-sales',
+      bucket,
+    );
+    expect(plan).toMatchObject({ changedSince, mode: 'full' });
+  });
+
   it('reports every problem at once', () => {
     expect(() =>
       planTables(
