@@ -23,6 +23,7 @@ import {
 import { formatShard } from './plan/shard.js';
 import {
   exportWindow,
+  refuseWatermarkAhead,
   nextTableState,
   type ExportWindow,
   type TableState,
@@ -149,7 +150,14 @@ export async function runSync(deps: RunDeps): Promise<RunReport> {
   await deps.writer.prepare();
   // Standalone: out/state.json mirrors each table as soon as its import is recorded.
   const mirror = config.destination ? new StateMirror(deps.dataDir, previous) : undefined;
-  const run: TableRun = { previous, mirror, source: { stack: config.source.url, auth } };
+  let serverSeconds: Promise<number> | undefined;
+  const run: TableRun = {
+    previous,
+    mirror,
+    source: { stack: config.source.url, auth },
+    serverSecondsAtSkip: () =>
+      (serverSeconds ??= deps.source.serverTimeMs().then((ms) => Math.floor(ms / 1000))),
+  };
   let outcomes: TableOutcome[];
   try {
     outcomes = await runTables(plans, run, deps);
@@ -199,6 +207,8 @@ interface TableRun {
   readonly previous: JobState;
   readonly mirror: StateMirror | undefined;
   readonly source: { readonly stack: string; readonly auth: SourceAuthorization };
+  /** The Storage server's time, asked once per run, when a table is first about to be skipped. */
+  readonly serverSecondsAtSkip: () => Promise<number>;
 }
 
 async function runTables(
@@ -211,6 +221,8 @@ async function runTables(
   const globalLimit = pLimit(deps.tuning.slicesGlobal);
   // Platform mode: the first failure stops the rest; standalone: every table runs on its own.
   const firstFailure = new AbortController();
+  // The failure that stopped the others: theirs only say they were interrupted.
+  let stoppingFailure: TableOutcome | undefined;
   const signal = AbortSignal.any([deps.signal, firstFailure.signal]);
   const progresses = plans.map(
     (p) => new TableProgress(p.sourceId, destinationLabel(p, deps.config.destination), deps.nowMs),
@@ -253,8 +265,12 @@ async function runTables(
             // Platform mode: the first failure ends the run and is its final sentence (stderr),
             // so it is not logged as well; standalone: each failure is logged once, as it happens.
             if (standalone) logTableFailure(deps.logger, plan, error);
-            if (!standalone) firstFailure.abort();
-            return { plan, status: 'failed', progress, window, error } satisfies TableOutcome;
+            const outcome = { plan, status: 'failed', progress, window, error } as const;
+            if (!standalone && !firstFailure.signal.aborted) {
+              stoppingFailure = outcome;
+              firstFailure.abort();
+            }
+            return outcome satisfies TableOutcome;
           }
         }),
       ),
@@ -262,7 +278,7 @@ async function runTables(
     const outcomes = settled.map((s) => (s.status === 'fulfilled' ? s.value : unreachable(s)));
     if (deps.record) deps.record.outcomes = outcomes;
     if (deps.signal.aborted) throw new InterruptedError(interruptedMessage(deps.signal));
-    if (!standalone) throwFirstFailure(outcomes);
+    if (stoppingFailure) throwTableFailure(stoppingFailure);
     return outcomes;
   } finally {
     reporter.stop();
@@ -291,6 +307,8 @@ async function syncTable(
     ? decideSkip(skipInputOf(plan, previous?.watermark))
     : undefined;
   if (skip?.skip) {
+    // A watermark ahead of the server's clock would skip every change until that time.
+    refuseWatermarkAhead(previous?.watermark, await run.serverSecondsAtSkip(), plan.sourceId);
     deps.logger.info(
       `"${plan.sourceId}" is unchanged: last changed ${new Date(skip.lastChangeSeconds * 1000).toISOString()}, before its watermark ${describeWatermark(previous)}. No export job.`,
     );
@@ -450,9 +468,7 @@ function skipped(plan: TablePlan, progress: TableProgress): TableOutcome {
   return { plan, status: 'skipped', progress };
 }
 
-function throwFirstFailure(outcomes: readonly TableOutcome[]): void {
-  const failed = outcomes.find((o) => o.status === 'failed');
-  if (!failed) return;
+function throwTableFailure(failed: TableOutcome): never {
   const error = failed.error;
   if (isUserError(error)) {
     throw new UserError(`Table "${failed.plan.sourceId}" failed: ${error.message}`);

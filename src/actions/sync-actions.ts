@@ -143,6 +143,7 @@ async function planDocument(
         previous,
         serverNowSeconds,
         resolve: deps.resolveChangedSince,
+        tableId: plan.sourceId,
       });
       return {
         source: plan.sourceId,

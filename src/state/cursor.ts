@@ -29,10 +29,10 @@ export interface ExportWindow {
  * - a fixed or relative `changedSince`: from that instant, unbounded, no watermark.
  * - `--full-refresh`: no lower bound; a `lastRun` table still gets its next watermark.
  *
- * A window never starts after it ends: a saved watermark later than the server's clock (a
- * hand-edited value, milliseconds instead of seconds, a server clock that went back) would give
- * an empty export and then move the watermark backwards, so it stops the run instead.
- * @throws UserError naming the table, the watermark and the server's time
+ * A window never starts after the server's now: a saved watermark later than it (see
+ * {@link refuseWatermarkAhead}) stops the run, and so does a fixed `changedSince` later than it,
+ * which would export nothing (and a full load would empty the destination table).
+ * @throws UserError naming the table, the watermark or changedSince, and the server's time
  */
 export function exportWindow(input: {
   readonly changedSince: ChangedSince | undefined;
@@ -47,11 +47,7 @@ export function exportWindow(input: {
   const { changedSince, fullRefresh, previous, serverNowSeconds } = input;
   if (changedSince?.kind === 'lastRun') {
     const since = fullRefresh ? undefined : previous?.watermark;
-    if (since !== undefined && since > serverNowSeconds) {
-      throw new UserError(
-        `The watermark of "${input.tableId ?? 'the table'}" is ${since} (${isoOf(since)}), later than the Storage server's time ${serverNowSeconds} (${isoOf(serverNowSeconds)}): nothing was exported; fix the watermark (unix seconds) or run the table with --full-refresh.`,
-      );
-    }
+    refuseWatermarkAhead(since, serverNowSeconds, input.tableId);
     return {
       ...(since !== undefined ? { since } : {}),
       until: serverNowSeconds,
@@ -59,7 +55,30 @@ export function exportWindow(input: {
     };
   }
   if (!changedSince || fullRefresh) return {};
-  return { since: input.resolve(changedSince, serverNowSeconds * 1000) };
+  const since = input.resolve(changedSince, serverNowSeconds * 1000);
+  if (since > serverNowSeconds) {
+    throw new UserError(
+      `The changedSince of "${input.tableId ?? 'the table'}" is ${since} (${isoOf(since)}), later than the Storage server's time ${serverNowSeconds} (${isoOf(serverNowSeconds)}): nothing would be exported; set a changedSince in the past.`,
+    );
+  }
+  return { since };
+}
+
+/**
+ * A saved watermark later than the server's clock (a hand-edited value, milliseconds instead of
+ * seconds, a server clock that went back) would give an empty export and then move the watermark
+ * backwards, or skip the table as unchanged until that time: it stops the run instead.
+ * @throws UserError naming the table, the watermark and the server's time
+ */
+export function refuseWatermarkAhead(
+  watermark: number | undefined,
+  serverNowSeconds: number,
+  tableId: string | undefined,
+): void {
+  if (watermark === undefined || watermark <= serverNowSeconds) return;
+  throw new UserError(
+    `The watermark of "${tableId ?? 'the table'}" is ${watermark} (${isoOf(watermark)}), later than the Storage server's time ${serverNowSeconds} (${isoOf(serverNowSeconds)}): nothing was exported; fix the watermark (unix seconds) or run the table with --full-refresh.`,
+  );
 }
 
 function isoOf(unixSeconds: number): string {

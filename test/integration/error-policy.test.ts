@@ -83,6 +83,37 @@ describe('exit codes by where a failure is understood', () => {
     expect(result.stderr).toMatch(/The table "in\.c-sales\.orders" was not found in the source/);
   });
 
+  it('platform mode ends with the failure that stopped the run, not a sibling it interrupted', async () => {
+    const { control, url } = emulator;
+    control.clearFaults();
+    // orders, first in the plan, waits on its export job until the run stops it; customers fails.
+    control.addFault({ kind: 'hold', method: 'GET', path: '/v2/storage/jobs/' });
+    control.addFault(
+      answer(
+        'POST',
+        'in.c-sales.customers/export-async',
+        404,
+        'The table was not found.',
+        'storage.tables.notFound',
+      ),
+    );
+    const dataDir = await makeDataDir(
+      platformConfig(url, [{ name: 'orders' }, { name: 'customers' }]),
+    );
+    try {
+      const result = await runJob(url, dataDir);
+      expect(result.code, result.stderr).toBe(1);
+      expect(result.stderr.trim()).toMatch(
+        /^Table "in\.c-sales\.customers" failed: The table "in\.c-sales\.customers" was not found in the source/,
+      );
+      await expectNoLeaks(control, result, dataDir);
+    } finally {
+      control.clearFaults();
+      control.releaseHolds();
+      await removeDir(dataDir);
+    }
+  });
+
   it('a csvImport.* import failure is exit 1 naming the destination table', async () => {
     const result = await runWithFault(
       {

@@ -144,6 +144,35 @@ describe('skipping unchanged lastRun tables', () => {
     expect(await destRows(control, 'in.c-copy.skip_full')).toHaveLength(2);
   });
 
+  it('a watermark ahead of the server clock stops the run instead of skipping the table', async () => {
+    const { control, url } = emulator;
+    const t0 = T0_MS + 35 * HOUR_MS;
+    control.setClock(t0);
+    const table = await sourceTable('skip_future', t0);
+    const future = t0 / 1000 + 365 * 86_400;
+    const dataDir = await makeDataDir(
+      {
+        parameters: {
+          '#token': SOURCE_TOKEN,
+          url,
+          tables: [{ name: 'skip_future', ...lastRun }],
+        },
+      },
+      { tables: { [table]: { watermark: future } } },
+    );
+    control.resetStats();
+    const result = await runJob(url, dataDir);
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim()).toMatch(
+      new RegExp(
+        `^Table "${table}" failed: The watermark of "${table}" is ${future} \\(.*\\), later than the Storage server's time ${t0 / 1000} `,
+      ),
+    );
+    expect(exportStarts(control)).toEqual({});
+    expect(await exists(join(dataDir, 'out', 'state.json'))).toBe(false);
+    expect(await listFiles(join(dataDir, 'out', 'tables'))).toEqual([]);
+  });
+
   it('platform mode writes nothing to out/tables for an unchanged table', async () => {
     const { control, url } = emulator;
     const t0 = T0_MS + 40 * HOUR_MS;

@@ -72,6 +72,25 @@ describe('windows that make sense', () => {
     ).toThrow(/later than the Storage server's time/);
   });
 
+  it('stops on a fixed changedSince later than the server clock; accepts one equal to it', () => {
+    expect(() =>
+      exportWindow({
+        ...base,
+        changedSince: { kind: 'absolute', unixSeconds: 1_000_001 },
+        previous: undefined,
+      }),
+    ).toThrow(
+      'The changedSince of "in.c-a.t" is 1000001 (1970-01-12T13:46:41.000Z), later than the Storage server\'s time 1000000 (1970-01-12T13:46:40.000Z): nothing would be exported; set a changedSince in the past.',
+    );
+    expect(
+      exportWindow({
+        ...base,
+        changedSince: { kind: 'absolute', unixSeconds: 1_000_000 },
+        previous: undefined,
+      }),
+    ).toEqual({ since: 1_000_000 });
+  });
+
   it('accepts a watermark equal to the server clock (an empty window, not a reversed one)', () => {
     const window = exportWindow({
       ...base,
