@@ -133,11 +133,11 @@ async function execute(
     return { code: 0 };
   }
   if (cli.command === 'token') return { code: await runToken(cli, io, masker) };
+  const dataDir = resolveDataDir({ cliData: cli.data, env: io.env, exists: existsSync });
   if (cli.command === 'run' && cli.summaryFile !== undefined) {
-    await checkSummaryPath(cli.summaryFile);
+    await checkSummaryPath(cli.summaryFile, dataDir);
     session.summaryFile = cli.summaryFile;
   }
-  const dataDir = resolveDataDir({ cliData: cli.data, env: io.env, exists: existsSync });
   const limits = limitsFromEnv(io.env);
   await checkConfigSize(dataDir, limits.maxConfigBytes);
   const raw = await loadRawConfig(dataDir);

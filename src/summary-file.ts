@@ -3,8 +3,8 @@
  * docs/summary-file.md). Built by a pure function; written once when the run ends, whatever the
  * outcome, through a temporary file and a rename, so a reader never sees half a document.
  */
-import { rename, stat, writeFile } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, resolve, sep } from 'node:path';
 import { UserError, messageOf } from './errors.js';
 import type { TableOutcome } from './run.js';
 import type { SecretMasker } from './secrets.js';
@@ -96,18 +96,40 @@ export function summaryDocument(input: {
 }
 
 /**
- * Checks before the run that the summary file's folder exists, so a typo fails at once (exit 1)
- * instead of after the data moved.
+ * Checks before the run that the summary file can be written and would overwrite none of the
+ * job's own files (config.json, in/, out/ of the data folder), so a mistake fails at once (exit 1)
+ * instead of after the data moved, or by replacing the configuration or the state.
  * @throws UserError naming the path
  */
-export async function checkSummaryPath(path: string): Promise<void> {
-  const folder = dirname(resolve(path));
-  const info = await stat(folder).catch(() => undefined);
-  if (!info?.isDirectory()) {
+export async function checkSummaryPath(path: string, dataDir: string): Promise<void> {
+  const named = `--summary-file ${JSON.stringify(path)}`;
+  if (path.trim() === '') throw new UserError('--summary-file needs a file path.');
+  const target = resolve(path);
+  const folder = dirname(target);
+  if (await liesInJobFiles(target, dataDir)) {
     throw new UserError(
-      `--summary-file ${JSON.stringify(path)}: the folder ${JSON.stringify(folder)} does not exist.`,
+      `${named} lies in the data folder's config.json, in/ or out/, which the job and the Keboola runner read and write: put the summary somewhere else.`,
     );
   }
+  const info = await stat(folder).catch(() => undefined);
+  if (!info?.isDirectory()) {
+    throw new UserError(`${named}: the folder ${JSON.stringify(folder)} does not exist.`);
+  }
+  if ((await stat(target).catch(() => undefined))?.isDirectory()) {
+    throw new UserError(`${named} is a folder: give the path of a file.`);
+  }
+}
+
+/** Whether `target` is the data folder's config.json or lies in its in/ or out/, links resolved. */
+async function liesInJobFiles(target: string, dataDir: string): Promise<boolean> {
+  const real = async (path: string) => realpath(path).catch(() => path);
+  const targets = [target, join(await real(dirname(target)), basename(target))];
+  const dataDirs = [resolve(dataDir), await real(resolve(dataDir))];
+  return dataDirs.some((dir) =>
+    ['config.json', 'in', 'out']
+      .map((name) => join(dir, name))
+      .some((place) => targets.some((t) => t === place || t.startsWith(place + sep))),
+  );
 }
 
 /** Writes the document, masked, through `<path>.tmp` and a rename. */
@@ -117,6 +139,11 @@ export async function writeSummaryFile(
   masker: SecretMasker,
 ): Promise<void> {
   const temporary = `${path}.tmp`;
-  await writeFile(temporary, `${masker.mask(JSON.stringify(document, null, 2))}\n`);
-  await rename(temporary, path);
+  try {
+    await writeFile(temporary, `${masker.mask(JSON.stringify(document, null, 2))}\n`);
+    await rename(temporary, path);
+  } catch (error) {
+    await rm(temporary, { force: true });
+    throw error;
+  }
 }

@@ -396,4 +396,26 @@ describe('--summary-file on a failed run', () => {
     );
     expect(await listFiles(join(dataDir, 'out'))).toEqual([]);
   });
+
+  it.each([
+    ['config.json', (dir: string) => join(dir, 'config.json')],
+    ['in/state.json', (dir: string) => join(dir, 'in', 'state.json')],
+    ['out/state.json', (dir: string) => join(dir, 'out', 'state.json')],
+    ['a manifest in out/tables', (dir: string) => join(dir, 'out', 'tables', 'x.csv.manifest')],
+    ['the data folder itself', (dir: string) => dir],
+  ])(
+    'refuses a summary path at %s, before anything runs, and changes nothing',
+    async (_what, pathIn) => {
+      const dataDir = await dataDirWith({ tables: [{ name: 'customers' }] });
+      const config = await readFile(join(dataDir, 'config.json'), 'utf8');
+      const result = await run(['--data', dataDir, '--summary-file', pathIn(dataDir)]);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toMatch(
+        /^--summary-file ".*" (lies in the data folder's config\.json, in\/ or out\/|is a folder)/,
+      );
+      expect(result.stderr.trim().split('\n')).toHaveLength(1);
+      expect(await readFile(join(dataDir, 'config.json'), 'utf8')).toBe(config);
+      expect(await listFiles(join(dataDir, 'out'))).toEqual([]);
+    },
+  );
 });
