@@ -203,12 +203,21 @@ export function checkDestinationToken(
 
 /**
  * A 401 or 403 from `tokens/verify` at the start of a run means the configured token is unknown,
- * revoked, expired or refused by the stack: something the user fixes (exit 1), not an outage.
- * Other errors are returned as they are (and exit 2 by the error policy).
+ * revoked, expired or refused by the stack, and a 404 or 405 that the URL is not a Storage API:
+ * something the user fixes (exit 1), not an outage. Other errors are returned as they are (and
+ * exit 2 by the error policy).
  */
 export function explainRejectedToken(error: unknown, role: 'source' | 'destination'): unknown {
   if (!(error instanceof StorageApiError)) return error;
   const { status, code } = error.details;
+  if (status === 404 || status === 405) {
+    // Every Storage API answers tokens/verify: this URL points at something else.
+    const keys =
+      role === 'source' ? '"url" or "region"' : '"destination.url" or "destination.region"';
+    return new UserError(
+      `The ${role} URL does not answer as a Keboola Storage API (tokens/verify answered ${status}): check ${keys}.`,
+    );
+  }
   if (status !== 401 && status !== 403) return error;
   const reason =
     status === 403

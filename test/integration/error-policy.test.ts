@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { useEmulator } from '../helpers/emulator.js';
+import { startHttpTestServer } from '../helpers/http-test-server.js';
 import { makeDataDir, removeDir } from '../helpers/run-cli.js';
 import {
   expectNoLeaks,
@@ -72,6 +73,21 @@ describe('exit codes by where a failure is understood', () => {
     expect(result.stderr.trim()).toBe(
       'The source Storage API token was refused (tokens/verify answered 403): set a valid token in "#token".',
     );
+  });
+
+  it('a url that is not a Storage API (404 everywhere) is exit 1 naming url and region', async () => {
+    const server = await startHttpTestServer();
+    const dataDir = await makeDataDir(platformConfig(server.url, [{ name: 'orders' }]));
+    try {
+      const result = await runJob(server.url, dataDir);
+      expect(result.code).toBe(1);
+      expect(result.stderr.trim()).toBe(
+        'The source URL does not answer as a Keboola Storage API (tokens/verify answered 404): check "url" or "region".',
+      );
+    } finally {
+      await server.close();
+      await removeDir(dataDir);
+    }
   });
 
   it('a 404 on the export of a planned table is exit 1 naming the table', async () => {

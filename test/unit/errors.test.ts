@@ -80,8 +80,18 @@ describe('the call sites that know what a 4xx means', () => {
     );
   });
 
+  it('the token check: a 404 or 405 says the URL is not a Storage API (exit 1)', () => {
+    for (const status of [404, 405]) {
+      const explained = explainRejectedToken(verify(status), 'destination');
+      expect(exitCodeFor(explained)).toBe(1);
+      expect((explained as Error).message).toBe(
+        `The destination URL does not answer as a Keboola Storage API (tokens/verify answered ${status}): check "destination.url" or "destination.region".`,
+      );
+    }
+  });
+
   it('the token check leaves other answers alone (exit 2)', () => {
-    for (const error of [verify(400), verify(404), verify(503), new TypeError('bug')]) {
+    for (const error of [verify(400), verify(409), verify(503), new TypeError('bug')]) {
       expect(explainRejectedToken(error, 'source')).toBe(error);
       expect(exitCodeFor(explainRejectedToken(error, 'source'))).toBe(2);
     }
