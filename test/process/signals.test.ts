@@ -1,0 +1,107 @@
+/**
+ * One SIGTERM from outside at a named moment (docs/faults.md, Interrupted runs): the built CLI as a
+ * child process, signalled while a `hold` fault keeps its `export-async` or `import-async` request
+ * open. The run stops cleanly: exit 2, the final sentence names the signal, the work folder and
+ * the lock are gone from out/, and no watermark moved.
+ */
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { useEmulator } from '../helpers/emulator.js';
+import { appendSeed, appendTables, exactlyOnce } from '../helpers/append-tables.js';
+import { makeDataDir, removeDir, startCliProcess, type CliResult } from '../helpers/run-cli.js';
+import { platformConfig, runJob } from '../helpers/standalone.js';
+
+const T0_MS = Date.parse('2025-05-01T00:00:00Z');
+const T0 = T0_MS / 1000;
+const TABLES = ['stopped_export', 'stopped_import'];
+
+const emulator = useEmulator(appendSeed(TABLES, T0));
+const { config: appendConfig, compare, addRow, syncItems } = appendTables(emulator);
+
+const env = () => ({
+  AWS_ENDPOINT_URL_S3: emulator.url,
+  KBC_TABLE_SYNC_POLL_INITIAL_MS: '20',
+});
+
+/** Holds the first request matching `path` unhandled; resolves once it is held. */
+function holdRequest(path: string, label: string): Promise<unknown> {
+  const held = emulator.control.whenFaultApplied(label);
+  emulator.control.addFault({ kind: 'hold', method: 'POST', path, label });
+  return held;
+}
+
+/** Starts the CLI on `dataDir` and sends it one SIGTERM once `held` resolves. */
+async function stopOnceHeld(dataDir: string, held: Promise<unknown>): Promise<CliResult> {
+  const run = startCliProcess(['--data', dataDir], { env: env(), timeoutMs: 60_000 });
+  await held;
+  run.kill('SIGTERM');
+  return run.done;
+}
+
+function expectStoppedBySigterm(result: CliResult): void {
+  expect({ code: result.code, signal: result.signal }).toEqual({ code: 2, signal: null });
+  expect(result.stdout).toMatch(/Received SIGTERM: stopping; nothing new will be finished/);
+  expect(result.stderr.trim().split('\n').at(-1)).toMatch(
+    /^Received SIGTERM: the run was interrupted/,
+  );
+}
+
+/** What the job may leave in out/ besides its output: no work folder, no lock, no owner file. */
+async function jobLeftovers(dataDir: string): Promise<string[]> {
+  const names = await readdir(join(dataDir, 'out'));
+  return names.filter((name) => name.startsWith('.kbc-table-sync'));
+}
+
+async function watermarkOf(table: string): Promise<unknown> {
+  const record = (await syncItems(table)).find((m) => m.key === 'kbc-table-sync.record');
+  return (JSON.parse(record?.value ?? '{}') as { watermark?: unknown }).watermark;
+}
+
+describe('one SIGTERM at a named moment', () => {
+  it('during export-async (platform): exit 2 naming it, out/ clean, no state written', async () => {
+    const dataDir = await makeDataDir(platformConfig(emulator.url, [{ name: 'stopped_export' }]), {
+      tables: { 'in.c-sales.stopped_export': { watermark: T0 - 7_200 } },
+    });
+    try {
+      const result = await stopOnceHeld(dataDir, holdRequest('/export-async', 'held-export'));
+      expectStoppedBySigterm(result);
+      expect(await jobLeftovers(dataDir)).toEqual([]);
+      expect(await readdir(join(dataDir, 'out', 'tables'))).toEqual([]);
+      // The watermark stays where in/state.json has it: no out/state.json at all.
+      expect(await readdir(join(dataDir, 'out'))).toEqual(['tables']);
+    } finally {
+      emulator.control.clearFaults();
+      await removeDir(dataDir);
+    }
+  });
+
+  it('during import-async (standalone): exit 2 naming it, out/ clean, the watermark kept', async () => {
+    const { control } = emulator;
+    control.setClock(T0_MS);
+    const dataDir = await makeDataDir(appendConfig('stopped_import'));
+    try {
+      const first = await runJob(emulator.url, dataDir);
+      expect({ code: first.code, stderr: first.stderr }).toMatchObject({ code: 0 });
+      const stateBefore = await readFile(join(dataDir, 'out', 'state.json'), 'utf8');
+      control.setClock(T0_MS + 10_000);
+      await addRow('stopped_import', '3');
+      control.setClock(T0_MS + 20_000);
+      const result = await stopOnceHeld(dataDir, holdRequest('/import-async', 'held-import'));
+      expectStoppedBySigterm(result);
+      expect(await jobLeftovers(dataDir)).toEqual([]);
+      expect(await watermarkOf('stopped_import'), 'the sync record did not move').toBe(T0);
+      expect(await readFile(join(dataDir, 'out', 'state.json'), 'utf8')).toBe(stateBefore);
+      expect(await compare('stopped_import')).toMatchObject({ lost: 1, duplicated: 0 });
+      // The next run loads the window the stopped one did not.
+      control.clearFaults();
+      control.setClock(T0_MS + 30_000);
+      const next = await runJob(emulator.url, dataDir);
+      expect({ code: next.code, stderr: next.stderr }).toMatchObject({ code: 0 });
+      expect(await compare('stopped_import')).toMatchObject({ ...exactlyOnce, actual: 3 });
+    } finally {
+      control.clearFaults();
+      await removeDir(dataDir);
+    }
+  });
+});
