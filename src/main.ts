@@ -556,6 +556,12 @@ function positiveInt(text: string | undefined): number | undefined {
   return text && Number.isInteger(value) && value > 0 ? value : undefined;
 }
 
+/** A duration in whole milliseconds, 0 included; undefined when unset or not one. */
+function wholeMs(text: string | undefined): number | undefined {
+  const value = Number(text);
+  return text && Number.isInteger(value) && value >= 0 ? value : undefined;
+}
+
 function describeInternalError(error: unknown): string {
   const lines: string[] = [];
   let current: unknown = error;
@@ -579,12 +585,27 @@ function nullStream(): Writable {
 /** How long a signalled run may take to wind down (the contract: stopped within 2 s). */
 const SIGNAL_GRACE_MS = 1_500;
 
+/**
+ * A signal this soon after the first is the same stop delivered twice, not a second one: whoever
+ * signals both the process and its process group (GNU `timeout`, `kill 0`, npm or npx passing on
+ * a terminal's Ctrl-C that the whole group got) delivers one stop twice, microseconds apart. Only
+ * a later signal exits at once with 130. Tests set it with `KBC_TABLE_SYNC_REPEAT_SIGNAL_MS`.
+ */
+const REPEAT_SIGNAL_MS = 500;
+
 /** Process bootstrap: signals abort the run; the exit code is set, never forced, so logs drain. */
 async function bootstrap(): Promise<void> {
   const abort = new AbortController();
+  const repeatMs = wholeMs(process.env.KBC_TABLE_SYNC_REPEAT_SIGNAL_MS) ?? REPEAT_SIGNAL_MS;
+  let firstSignalMs: number | undefined;
   // main() logs the signal (above the progress bar) and ends with it in its final sentence.
   const onSignal = (signal: NodeJS.Signals) => {
-    if (abort.signal.aborted) process.exit(130);
+    const nowMs = performance.now();
+    if (firstSignalMs !== undefined) {
+      if (nowMs - firstSignalMs >= repeatMs) process.exit(130);
+      return;
+    }
+    firstSignalMs = nowMs;
     abort.abort(signal);
     // Every request, wait and slice listens to the signal; should anything still hold the run,
     // stop anyway. Finished tables are complete, and the work folder is removed by the next run.

@@ -14,20 +14,21 @@ import { platformConfig, runJob } from '../helpers/standalone.js';
 
 const T0_MS = Date.parse('2025-05-01T00:00:00Z');
 const T0 = T0_MS / 1000;
-const TABLES = ['stopped_export', 'stopped_import'];
+const TABLES = ['stopped_export', 'stopped_import', 'repeated', 'second'];
 
 const emulator = useEmulator(appendSeed(TABLES, T0));
 const { config: appendConfig, compare, addRow, syncItems } = appendTables(emulator);
 
-const env = () => ({
+const env = (extra: Record<string, string> = {}) => ({
   AWS_ENDPOINT_URL_S3: emulator.url,
   KBC_TABLE_SYNC_POLL_INITIAL_MS: '20',
+  ...extra,
 });
 
 /** Holds the first request matching `path` unhandled; resolves once it is held. */
-function holdRequest(path: string, label: string): Promise<unknown> {
+function holdRequest(path: string, label: string, method = 'POST'): Promise<unknown> {
   const held = emulator.control.whenFaultApplied(label);
-  emulator.control.addFault({ kind: 'hold', method: 'POST', path, label });
+  emulator.control.addFault({ kind: 'hold', method, path, label });
   return held;
 }
 
@@ -103,5 +104,56 @@ describe('one SIGTERM at a named moment', () => {
       control.clearFaults();
       await removeDir(dataDir);
     }
+  });
+});
+
+/**
+ * A second signal while the stopped run still deletes its claim (docs/faults.md): the import is
+ * held, then the claim's DELETE, which the stop does not abort; the second SIGTERM comes then.
+ * `KBC_TABLE_SYNC_REPEAT_SIGNAL_MS` decides whether it counts as the same stop or a second one.
+ */
+async function signalTwice(table: string, repeatMs: string): Promise<CliResult> {
+  const { control } = emulator;
+  control.setClock(T0_MS);
+  const dataDir = await makeDataDir(appendConfig(table));
+  const first = await runJob(emulator.url, dataDir);
+  expect({ code: first.code, stderr: first.stderr }).toMatchObject({ code: 0 });
+  control.setClock(T0_MS + 10_000);
+  await addRow(table, '3');
+  control.setClock(T0_MS + 20_000);
+  const importHeld = holdRequest('/import-async', `${table}-import`);
+  const releaseHeld = holdRequest('/metadata/', `${table}-release`, 'DELETE');
+  const run = startCliProcess(['--data', dataDir], {
+    env: env({ KBC_TABLE_SYNC_REPEAT_SIGNAL_MS: repeatMs }),
+    timeoutMs: 60_000,
+  });
+  try {
+    await importHeld;
+    run.kill('SIGTERM');
+    await releaseHeld;
+    run.kill('SIGTERM');
+    // The label fires as the fault is taken, a few microtasks before the hold is in place: one
+    // turn of the event loop later, releasing it lets the DELETE through.
+    await new Promise((resolve) => setImmediate(resolve));
+    control.releaseHolds();
+    return await run.done;
+  } finally {
+    control.clearFaults();
+  }
+}
+
+describe('a second signal', () => {
+  it('within the repeat window is the same stop (one stop delivered twice): exit 2, clean', async () => {
+    const result = await signalTwice('repeated', '60000');
+    expectStoppedBySigterm(result);
+    expect(await watermarkOf('repeated')).toBe(T0);
+    const claims = (await syncItems('repeated')).filter((m) => m.key.includes('.claim.'));
+    expect(claims, 'the claim was deleted').toEqual([]);
+  });
+
+  it('after the repeat window exits at once with 130', async () => {
+    const result = await signalTwice('second', '0');
+    expect({ code: result.code, signal: result.signal }).toEqual({ code: 130, signal: null });
+    expect(await watermarkOf('second')).toBe(T0);
   });
 });
