@@ -21,6 +21,8 @@ export interface Limits {
   readonly inflateRatioFloorBytes: number;
   /** Cap of config.json. */
   readonly maxConfigBytes: number;
+  /** Cap of in/state.json. */
+  readonly maxStateBytes: number;
 }
 
 const MIB = 1024 * 1024;
@@ -35,6 +37,8 @@ export const DEFAULT_LIMITS: Limits = {
   maxInflateRatio: 500,
   inflateRatioFloorBytes: 64 * MIB,
   maxConfigBytes: 4 * MIB,
+  // About 100 000 tables' entries; parsing it takes several times its size in memory.
+  maxStateBytes: 16 * MIB,
 };
 
 /** The environment variable of each limit and the unit it is given in. */
@@ -48,17 +52,35 @@ const OVERRIDES: Record<keyof Limits, { readonly name: string; readonly unit: nu
   maxInflateRatio: { name: 'KBC_TABLE_SYNC_MAX_INFLATE_RATIO', unit: 1 },
   inflateRatioFloorBytes: { name: 'KBC_TABLE_SYNC_INFLATE_FLOOR_MB', unit: MIB },
   maxConfigBytes: { name: 'KBC_TABLE_SYNC_MAX_CONFIG_MB', unit: MIB },
+  maxStateBytes: { name: 'KBC_TABLE_SYNC_MAX_STATE_MB', unit: MIB },
 };
 
-/** The limits with the overrides found in `env` (positive numbers; anything else is ignored). */
+/** The limits with the overrides found in `env` (see {@link invalidLimitOverrides}). */
 export function limitsFromEnv(env: Readonly<Record<string, string | undefined>>): Limits {
   const limits: Record<string, number> = { ...DEFAULT_LIMITS };
   for (const [key, { name, unit }] of Object.entries(OVERRIDES)) {
-    const raw = env[name];
-    const value = Number(raw);
-    if (raw !== undefined && raw !== '' && Number.isFinite(value) && value > 0) {
-      limits[key] = Math.round(value * unit);
-    }
+    const scaled = overrideOf(env[name], unit);
+    if (scaled !== undefined) limits[key] = scaled;
   }
   return limits as unknown as Limits;
+}
+
+/**
+ * The override variables set to something that is not a positive number in their unit (an empty
+ * value is no override). The composition root refuses them (exit 1) before anything runs.
+ */
+export function invalidLimitOverrides(env: Readonly<Record<string, string | undefined>>): string[] {
+  return Object.values(OVERRIDES)
+    .filter(
+      ({ name, unit }) =>
+        (env[name]?.trim() ?? '') !== '' && overrideOf(env[name], unit) === undefined,
+    )
+    .map(({ name }) => name);
+}
+
+function overrideOf(raw: string | undefined, unit: number): number | undefined {
+  const text = raw?.trim();
+  if (text === undefined || text === '') return undefined;
+  const scaled = Math.round(Number(text) * unit);
+  return Number.isFinite(scaled) && scaled > 0 ? scaled : undefined;
 }

@@ -24,7 +24,7 @@ import {
   exitCodeFor,
   messageOf,
 } from './errors.js';
-import { limitsFromEnv, type Limits } from './limits.js';
+import { invalidLimitOverrides, limitsFromEnv, type Limits } from './limits.js';
 import { lockDataDir } from './lock/data-dir-lock.js';
 import {
   chooseLogTarget,
@@ -138,7 +138,7 @@ async function execute(
     await checkSummaryPath(cli.summaryFile, dataDir);
     session.summaryFile = cli.summaryFile;
   }
-  const limits = limitsFromEnv(io.env);
+  const limits = checkedLimits(io.env);
   await checkConfigSize(dataDir, limits.maxConfigBytes);
   const raw = await loadRawConfig(dataDir);
   masker.addHashKeys(raw);
@@ -376,7 +376,7 @@ async function runToken(
     masker,
     openTokenApi: (url, token) => buildTokenApi({ url, token }, io, masker, logger),
     openStorage: (url, token) =>
-      buildClient({ url, token }, io, masker, logger, limitsFromEnv(io.env)),
+      buildClient({ url, token }, io, masker, logger, checkedLimits(io.env)),
     resolveDataDir: (cliData) => resolveDataDir({ cliData, env: io.env, exists: existsSync }),
     readConfig: loadRawConfig,
     writeConfig: writeConfigAtomically,
@@ -549,6 +549,20 @@ async function writeSummary(
       ),
     };
   }
+}
+
+/**
+ * The limits with their environment overrides (docs/limits.md).
+ * @throws UserError naming an override that is not a positive number
+ */
+function checkedLimits(env: NodeJS.ProcessEnv): Limits {
+  const [invalid] = invalidLimitOverrides(env);
+  if (invalid !== undefined) {
+    throw new UserError(
+      `The environment variable ${invalid} is not a positive number: give one in its unit (docs/limits.md), or leave it unset for the default.`,
+    );
+  }
+  return limitsFromEnv(env);
 }
 
 function positiveInt(text: string | undefined): number | undefined {

@@ -146,7 +146,7 @@ export async function runSync(deps: RunDeps): Promise<RunReport> {
   const { config, logger } = deps;
   const auth = await authorizeSource(deps.source, config, deps.nowMs(), logger);
   const plans = await planRun(deps, auth);
-  const previous = await readState(deps.dataDir);
+  const previous = await readState(deps.dataDir, (deps.limits ?? DEFAULT_LIMITS).maxStateBytes);
   await deps.writer.prepare();
   // Standalone: out/state.json mirrors each table as soon as its import is recorded.
   const mirror = config.destination ? new StateMirror(deps.dataDir, previous) : undefined;

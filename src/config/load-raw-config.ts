@@ -40,8 +40,16 @@ function withoutTrailingSlash(path: string): string {
  */
 export async function checkConfigSize(dataDir: string, maxBytes: number): Promise<void> {
   const file = join(dataDir, 'config.json');
-  const size = (await stat(file).catch(() => undefined))?.size;
-  if (size === undefined || size <= maxBytes) return;
+  const info = await stat(file).catch(() => undefined);
+  if (info === undefined) return;
+  // A device (a link to /dev/zero) or a pipe reports no size, and reading it may never end.
+  if (!info.isFile()) {
+    throw new UserError(
+      `${file} is not a regular file (a folder, device or pipe): put the configuration there as a file.`,
+    );
+  }
+  const size = info.size;
+  if (size <= maxBytes) return;
   throw new UserError(
     `${file} is ${size} bytes, more than the ${Math.round(maxBytes / 1024 / 1024)} MiB a configuration may have (KBC_TABLE_SYNC_MAX_CONFIG_MB).`,
   );

@@ -1,8 +1,9 @@
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import * as z from 'zod';
 import { UserError } from '../errors.js';
 import { describeFsError } from '../fs-errors.js';
+import { DEFAULT_LIMITS } from '../limits.js';
 import type { TableState } from './cursor.js';
 
 /** The job's part of the component state: per source table id. Other keys are carried through. */
@@ -81,15 +82,39 @@ const UTF8_BOM = [0xef, 0xbb, 0xbf];
  * and `[]`, which is what the Keboola runner writes when there is no state.
  * @throws StateFileError naming in/state.json and what is wrong with it, for every other problem
  */
-export async function readState(dataDir: string): Promise<JobState> {
+export async function readState(
+  dataDir: string,
+  maxBytes: number = DEFAULT_LIMITS.maxStateBytes,
+): Promise<JobState> {
+  const file = join(dataDir, 'in', 'state.json');
   let bytes: Uint8Array;
   try {
-    bytes = await readFile(join(dataDir, 'in', 'state.json'));
+    await checkStateFile(file, maxBytes);
+    bytes = await readFile(file);
   } catch (error) {
+    if (error instanceof StateFileError) throw error;
     if (errorCode(error) === 'ENOENT') return { tables: {} };
     throw new StateFileError(`${STATE_FILE_NAME} cannot be read: ${describeReadError(error)}.`);
   }
   return parseState(bytes);
+}
+
+/**
+ * Refuses, before reading it, a state file that is not a regular file (a device or a pipe may never
+ * end) or that is larger than `maxBytes` (parsing takes several times its size in memory).
+ * @throws StateFileError naming in/state.json; the stat error when there is none to check
+ */
+async function checkStateFile(file: string, maxBytes: number): Promise<void> {
+  const info = await stat(file);
+  if (info.isDirectory()) return; // readFile reports it, as before
+  if (!info.isFile()) {
+    throw new StateFileError(`${STATE_FILE_NAME} is not a regular file (a device or pipe).`);
+  }
+  if (info.size > maxBytes) {
+    throw new StateFileError(
+      `${STATE_FILE_NAME} is ${info.size} bytes, more than the ${Math.round(maxBytes / 1024 / 1024)} MiB a state file may have (KBC_TABLE_SYNC_MAX_STATE_MB).`,
+    );
+  }
 }
 
 /**

@@ -2,7 +2,7 @@
  * At home in Keboola and in a terminal (issue 13): the runner's logging contracts (standard and
  * GELF), the UI's sync actions, whole-bucket patterns, the CLI details and `--summary-file`.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SummaryFileDocument } from '../../src/summary-file.js';
@@ -415,6 +415,32 @@ describe('--summary-file on a failed run', () => {
       );
       expect(result.stderr.trim().split('\n')).toHaveLength(1);
       expect(await readFile(join(dataDir, 'config.json'), 'utf8')).toBe(config);
+      expect(await listFiles(join(dataDir, 'out'))).toEqual([]);
+    },
+  );
+});
+
+describe('the data folder and the environment', () => {
+  it('a config.json that is a link to a device is exit 1, before it is read', async () => {
+    const dataDir = await dataDirWith({ tables: [{ name: 'customers' }] });
+    await rm(join(dataDir, 'config.json'));
+    await symlink('/dev/zero', join(dataDir, 'config.json'));
+    const result = await run(['--data', dataDir]);
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim()).toBe(
+      `${join(dataDir, 'config.json')} is not a regular file (a folder, device or pipe): put the configuration there as a file.`,
+    );
+  });
+
+  it.each(['abc', '0', '-1'])(
+    'KBC_TABLE_SYNC_MAX_CONFIG_MB=%s is exit 1 naming the variable',
+    async (value) => {
+      const dataDir = await dataDirWith({ tables: [{ name: 'customers' }] });
+      const result = await run(['--data', dataDir], { KBC_TABLE_SYNC_MAX_CONFIG_MB: value });
+      expect(result.code).toBe(1);
+      expect(result.stderr.trim()).toBe(
+        'The environment variable KBC_TABLE_SYNC_MAX_CONFIG_MB is not a positive number: give one in its unit (docs/limits.md), or leave it unset for the default.',
+      );
       expect(await listFiles(join(dataDir, 'out'))).toEqual([]);
     },
   );

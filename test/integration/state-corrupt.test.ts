@@ -2,9 +2,10 @@
  * A state file that cannot be read stops the run (docs/state.md): exit 1, one sentence naming
  * in/state.json and what is wrong, no export job, nothing in out/ (no table, no state), in both modes.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_LIMITS } from '../../src/limits.js';
 import { useEmulator } from '../helpers/emulator.js';
 import { listFiles, makeDataDir, removeDir } from '../helpers/run-cli.js';
 import {
@@ -71,6 +72,18 @@ const variants: ReadonlyArray<{
     write: (path) => writeFile(path, entry(1_740_787_200_000)),
     sentence:
       /^in\/state\.json has an invalid value: .*watermark is 1740787200000, which looks like milliseconds: watermarks are unix seconds\.$/,
+  },
+  {
+    // Reading a device or a pipe may never end.
+    name: 'a link to a device',
+    write: (path) => symlink('/dev/zero', path),
+    sentence: /^in\/state\.json is not a regular file \(a device or pipe\)\.$/,
+  },
+  {
+    name: 'larger than the cap',
+    write: (path) => writeFile(path, Buffer.alloc(DEFAULT_LIMITS.maxStateBytes + 1, 0x20)),
+    sentence:
+      /^in\/state\.json is 16777217 bytes, more than the 16 MiB a state file may have \(KBC_TABLE_SYNC_MAX_STATE_MB\)\.$/,
   },
 ];
 

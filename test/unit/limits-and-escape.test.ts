@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { checkBucketId, checkNamePart, checkTableRef } from '../../src/config/names.js';
-import { DEFAULT_LIMITS, limitsFromEnv } from '../../src/limits.js';
+import { DEFAULT_LIMITS, invalidLimitOverrides, limitsFromEnv } from '../../src/limits.js';
 import { looksLikeToken, SecretMasker } from '../../src/secrets.js';
 import { escapeForDisplay, escapeJsonLine } from '../../src/text/escape.js';
 
@@ -33,6 +33,22 @@ describe('limitsFromEnv', () => {
     expect(limits.sliceProgressWindowMs).toBe(500);
     expect(limits.minSliceBytesPerWindow).toBe(DEFAULT_LIMITS.minSliceBytesPerWindow);
     expect(limits.maxInflateRatio).toBe(DEFAULT_LIMITS.maxInflateRatio);
+  });
+
+  it('names the overrides that are not positive numbers, so that the run can refuse them', () => {
+    expect(
+      invalidLimitOverrides({
+        KBC_TABLE_SYNC_MIN_SLICE_BYTES: 'lots',
+        KBC_TABLE_SYNC_MAX_INFLATE_RATIO: '-3',
+        KBC_TABLE_SYNC_MAX_STATE_MB: '0',
+        KBC_TABLE_SYNC_MAX_CONFIG_MB: ' ',
+        KBC_TABLE_SYNC_MAX_ANSWER_MB: '2',
+      }),
+    ).toEqual([
+      'KBC_TABLE_SYNC_MIN_SLICE_BYTES',
+      'KBC_TABLE_SYNC_MAX_INFLATE_RATIO',
+      'KBC_TABLE_SYNC_MAX_STATE_MB',
+    ]);
   });
 });
 
