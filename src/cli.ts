@@ -3,6 +3,7 @@ import { SYNC_ACTIONS, SYNC_ACTION_DESCRIPTIONS } from './config/action-names.js
 import { UserError } from './errors.js';
 import { LOG_FORMATS, type LogFormat } from './logger.js';
 import { parseShard, type Shard } from './plan/shard.js';
+import { hideTokenShapes, looksLikeToken } from './secrets.js';
 import type { TokenCommand } from './tokens/commands.js';
 import { packageVersion } from './version.js';
 
@@ -92,7 +93,7 @@ export function parseCli(argv: readonly string[]): CliArgs {
           fullRefresh: args['full-refresh'] ?? [],
           fullRefreshAll: args['full-refresh-all'] ?? false,
           dryRun: args['dry-run'],
-          ...(args.shard !== undefined ? { shard: parseShard(args.shard) } : {}),
+          ...(args.shard !== undefined ? { shard: shardOf(args.shard) } : {}),
           logFormat: logFormatOf(args['log-format']),
           summaryFile: args['summary-file'],
         };
@@ -113,7 +114,7 @@ export function parseCli(argv: readonly string[]): CliArgs {
           name: args.name ?? '',
           data: args.data,
           tables: args.table ?? [],
-          ...(args.shard !== undefined ? { shard: parseShard(args.shard) } : {}),
+          ...(args.shard !== undefined ? { shard: shardOf(args.shard) } : {}),
           logFormat: logFormatOf(args['log-format']),
         };
       },
@@ -125,7 +126,7 @@ export function parseCli(argv: readonly string[]): CliArgs {
     )
     .fail((message, error) => {
       throw new UserError(
-        `${error ? error.message : message} Run "kbc-table-sync --help" for usage.`,
+        `${error ? error.message : usageMessage(message, argv)} Run "kbc-table-sync --help" for usage.`,
       );
     });
   const parsed = parser.parseSync();
@@ -142,6 +143,21 @@ export function parseCli(argv: readonly string[]): CliArgs {
     throw new UserError(`Name the sync action: one of ${SYNC_ACTIONS.join(', ')}.`);
   }
   return result;
+}
+
+/**
+ * yargs' own message, except for unknown arguments when any argument holds a token: yargs names
+ * them in its own forms (camel-cased, dashes removed), which no masker recognises, so the list is
+ * not shown at all.
+ */
+function usageMessage(message: string, argv: readonly string[]): string {
+  if (!/^Unknown arguments?:/.test(message) || !argv.some(looksLikeToken)) return message;
+  return 'Unknown argument: one of the arguments holds a Keboola token, so they are not shown; a token belongs in config.json ("#token") or KBC_MASTER_TOKEN, never on the command line.';
+}
+
+/** `--shard`: token shapes are hidden before parseShard cuts the value it shows. */
+function shardOf(text: string): Shard {
+  return parseShard(hideTokenShapes(text));
 }
 
 function logFormatOf(value: string | undefined): LogFormat | undefined {

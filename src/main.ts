@@ -142,7 +142,7 @@ async function execute(
   await checkConfigSize(dataDir, limits.maxConfigBytes);
   const raw = await loadRawConfig(dataDir);
   masker.addHashKeys(raw);
-  const action = chooseAction(cli, raw);
+  const action = chooseAction(cli, raw, masker);
   const config = parseOrThrow(raw, action);
   masker.add(config.source.token);
   masker.add(config.destination?.token);
@@ -259,11 +259,13 @@ async function execute(
 /**
  * CLI action > `--dry-run` > `action` in config.json > `run`.
  * An action that is not a string is a config problem, and so is a name that is not an action:
- * exit 1 with the list of valid ones.
+ * exit 1 with the list of valid ones. The name is masked before the message cuts it, so not even
+ * the start of a secret pasted as the action is shown.
  */
 function chooseAction(
   cli: Exclude<CliArgs, { command: 'help' | 'token' }>,
   raw: unknown,
+  masker: SecretMasker,
 ): 'run' | SyncAction {
   const value: unknown = raw && typeof raw === 'object' && 'action' in raw ? raw.action : undefined;
   if (value !== undefined && value !== null && typeof value !== 'string') {
@@ -273,7 +275,7 @@ function chooseAction(
   const configured = typeof value === 'string' && value !== '' ? value : 'run';
   const action = cli.command === 'action' ? cli.name : cli.dryRun ? 'plan' : configured;
   if (action === 'run' || isSyncAction(action)) return action;
-  throw new UserError(unknownActionMessage(action));
+  throw new UserError(unknownActionMessage(masker.mask(action)));
 }
 
 function parseOrThrow(raw: unknown, action: string): Config {

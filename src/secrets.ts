@@ -24,6 +24,15 @@ export function looksLikeToken(text: string): boolean {
   return found;
 }
 
+/**
+ * The text with every value shaped like a Keboola token replaced by `[hidden]`. Call it before
+ * cutting a user-written value to show it: a cut token no longer has a token's shape, so no masker
+ * applied afterwards would recognise it.
+ */
+export function hideTokenShapes(text: string): string {
+  return text.replace(TOKEN_SHAPES, SecretMasker.replacement);
+}
+
 export class SecretMasker {
   readonly #forms = new Set<string>();
   static readonly replacement = '[hidden]';
@@ -46,7 +55,7 @@ export class SecretMasker {
    * token, replaced by `[hidden]`.
    */
   mask(text: string): string {
-    let out = text.replace(TOKEN_SHAPES, SecretMasker.replacement);
+    let out = hideTokenShapes(text);
     // Longest first, so a secret that contains another is replaced whole.
     for (const form of [...this.#forms].sort((a, b) => b.length - a.length)) {
       if (out.includes(form)) out = out.split(form).join(SecretMasker.replacement);

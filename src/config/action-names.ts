@@ -1,7 +1,9 @@
 /**
  * The one list of sync actions (docs/sync-actions.md): the CLI, the config parser, the action
- * runner and component.json (checked by a test) all read it. Pure, no dependencies.
+ * runner and component.json (checked by a test) all read it. Pure.
  */
+import { hideTokenShapes } from '../secrets.js';
+
 export const SYNC_ACTIONS = [
   'list',
   'info',
@@ -31,7 +33,11 @@ export function isSyncAction(name: string): name is SyncAction {
   return (SYNC_ACTIONS as readonly string[]).includes(name);
 }
 
-/** The sentence for an action name that is not one of {@link ACTIONS}. */
+/**
+ * The sentence for an action name that is not one of {@link ACTIONS}. The name is cut to 40
+ * characters after token shapes are hidden; the caller masks registered secrets first.
+ */
 export function unknownActionMessage(name: string): string {
-  return `Unknown action ${JSON.stringify(name.slice(0, 40))}: use one of ${ACTIONS.join(', ')}.`;
+  const shown = hideTokenShapes(name).slice(0, 40);
+  return `Unknown action ${JSON.stringify(shown)}: use one of ${ACTIONS.join(', ')}.`;
 }

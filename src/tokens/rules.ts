@@ -8,6 +8,7 @@ import {
   EXPIRY_WARNING_DAYS,
 } from '../auth/check-token.js';
 import { messageOf, UserError } from '../errors.js';
+import { hideTokenShapes } from '../secrets.js';
 import { timestampMs } from '../storage/parse.js';
 import type {
   TokenCreateBody,
@@ -33,7 +34,7 @@ export function parseExpiresIn(text: string): number {
   const seconds = amount * UNIT_SECONDS[unit];
   if (!Number.isSafeInteger(seconds) || seconds < 1) {
     throw new UserError(
-      `--expires-in ${JSON.stringify(text.slice(0, 20))} is not a duration: use 90d, 12h, 30m or a number of seconds (at least 1).`,
+      `--expires-in ${JSON.stringify(hideTokenShapes(text).slice(0, 20))} is not a duration: use 90d, 12h, 30m or a number of seconds (at least 1).`,
     );
   }
   return seconds;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SecretMasker } from '../../src/secrets.js';
+import { hideTokenShapes, SecretMasker } from '../../src/secrets.js';
 
 describe('SecretMasker', () => {
   const secret = '578-67319-460300c259ec3fcba4b95d1d5c14a8419268bc2b';
@@ -28,5 +28,14 @@ describe('SecretMasker', () => {
     const masker = new SecretMasker();
     masker.add('abc');
     expect(masker.mask('abc')).toBe('abc');
+  });
+});
+
+describe('hideTokenShapes', () => {
+  it('hides a token before a caller cuts the text, so no prefix of it survives', () => {
+    const token = '101-1001-5ea1e5f0c0ffee00000000000000000000000001';
+    expect(hideTokenShapes(`x ${token} y`).slice(0, 12)).toBe('x [hidden] y');
+    expect(hideTokenShapes('kbc_pat_abcdef123')).toBe('[hidden]');
+    expect(hideTokenShapes('0/3')).toBe('0/3');
   });
 });

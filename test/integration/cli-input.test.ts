@@ -1,0 +1,80 @@
+/**
+ * Bad command-line and environment input (docs/configuration.md, "The command line"): exit 1 with
+ * one sentence naming the flag, key or variable at fault, never a stack trace, and never a piece of
+ * a secret, even when the bad value is itself a token.
+ */
+import { describe, expect, it } from 'vitest';
+import { makeDataDir, runCli, type CliResult } from '../helpers/run-cli.js';
+import { SOURCE_TOKEN } from '../helpers/standalone.js';
+
+/** The forms a token could leak in, whole or cut: plain, without dashes, and its first 20 characters. */
+function tokenPieces(token: string): string[] {
+  const secretPart = token.split('-').at(-1) ?? token;
+  return [token, token.replaceAll('-', ''), token.slice(0, 20), secretPart.slice(0, 12)];
+}
+
+/** Exit 1, one line on stderr, no stack trace, and no piece of `secret` anywhere. */
+function expectUserError(result: CliResult, secret?: string): string {
+  expect({ code: result.code, stdout: result.stdout }).toEqual({ code: 1, stdout: '' });
+  const sentence = result.stderr.trimEnd();
+  expect(sentence.split('\n')).toHaveLength(1);
+  expect(sentence).not.toMatch(/\n\s+at |TypeError|ERR_/);
+  for (const piece of secret ? tokenPieces(secret) : []) {
+    expect(result.stdout + result.stderr).not.toContain(piece);
+  }
+  return sentence;
+}
+
+describe('a token given where the command line expects something else is never shown', () => {
+  it('as the action name on the command line', async () => {
+    const dataDir = await makeDataDir({});
+    const result = await runCli(['action', SOURCE_TOKEN, '--data', dataDir]);
+    expect(expectUserError(result, SOURCE_TOKEN)).toMatch(/^Unknown action "\[hidden\]"/);
+  });
+
+  it('as the action of config.json, also inside a longer value', async () => {
+    for (const action of [SOURCE_TOKEN, `some words before the token ${SOURCE_TOKEN}`]) {
+      const dataDir = await makeDataDir({ action });
+      const result = await runCli(['--data', dataDir]);
+      expect(expectUserError(result, SOURCE_TOKEN)).toMatch(/^Unknown action "/);
+    }
+  });
+
+  it('as a # value of config.json used as the action', async () => {
+    const password = 'a-long-password-that-is-not-token-shaped-0123456789';
+    const dataDir = await makeDataDir({ action: password, parameters: { '#password': password } });
+    const result = await runCli(['--data', dataDir]);
+    expectUserError(result);
+    expect(result.stderr).not.toContain(password.slice(0, 20));
+  });
+
+  it('as the value of --shard', async () => {
+    for (const args of [['--shard', SOURCE_TOKEN], [`--shard=x ${SOURCE_TOKEN}`]]) {
+      const result = await runCli(args);
+      expect(expectUserError(result, SOURCE_TOKEN)).toMatch(/^--shard /);
+    }
+  });
+
+  it('as a flag or an unknown argument, in whatever form the parser turns it into', async () => {
+    for (const args of [
+      [`--${SOURCE_TOKEN}`],
+      [`--${SOURCE_TOKEN}=1`],
+      [`--x-${SOURCE_TOKEN}`],
+      ['run', SOURCE_TOKEN],
+      ['token', 'inspect', `--${SOURCE_TOKEN}`],
+    ]) {
+      const result = await runCli(args);
+      expect(expectUserError(result, SOURCE_TOKEN)).toMatch(/^Unknown argument/);
+    }
+  });
+
+  it('as the value of --expires-in', async () => {
+    const result = await runCli(
+      ['token', 'create', '--bucket', 'in.c-a', '--expires-in', SOURCE_TOKEN],
+      {
+        env: { KBC_MASTER_TOKEN: '101-1000-5ea1e5f0c0ffee00000000000000000000000000' },
+      },
+    );
+    expect(expectUserError(result, SOURCE_TOKEN)).toMatch(/^--expires-in /);
+  });
+});
