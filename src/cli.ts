@@ -51,6 +51,7 @@ export function parseCli(argv: readonly string[]): CliArgs {
     .option('log-format', {
       type: 'string',
       choices: LOG_FORMATS,
+      coerce: oneValue('log-format'),
       describe:
         'Log lines as text or JSON (default: text on a terminal or under the Keboola runner, JSON when piped)',
     })
@@ -82,6 +83,7 @@ export function parseCli(argv: readonly string[]): CliArgs {
           })
           .option('summary-file', {
             type: 'string',
+            coerce: oneValue('summary-file'),
             describe: 'Write the run result as one JSON document to this file when the run ends',
           })
           .conflicts('full-refresh', 'full-refresh-all'),
@@ -160,6 +162,17 @@ function shardOf(text: string): Shard {
   return parseShard(hideTokenShapes(text));
 }
 
+/**
+ * The coerce of a flag that takes one value. yargs turns a repeated flag into a list, which the
+ * code after it would take for a string.
+ */
+function oneValue(flag: string): (value: unknown) => string {
+  return (value) => {
+    if (Array.isArray(value)) throw new UserError(`--${flag} is given twice: give it once.`);
+    return value as string;
+  };
+}
+
 function logFormatOf(value: string | undefined): LogFormat | undefined {
   return LOG_FORMATS.find((format) => format === value);
 }
@@ -177,11 +190,13 @@ function actionHelp(): string {
 
 const dataOption = {
   type: 'string',
+  coerce: oneValue('data'),
   describe: 'Data folder (default $KBC_DATADIR, else /data/ when it exists, else ./data)',
 } as const;
 
 const shardOption = {
   type: 'string',
+  coerce: oneValue('shard'),
   describe:
     'Copy only the tables of this shard: FNV-1a 32 of the source table id modulo COUNT equals INDEX (0-based, e.g. 0/3)',
 } as const;
@@ -199,15 +214,32 @@ function tokenCommands(y: Argv, done: (command: TokenCommand) => void): Argv {
       'Create a least-privilege token with KBC_MASTER_TOKEN (read from the environment only)',
       (c) =>
         c
-          .option('bucket', { type: 'string', describe: 'The one bucket (required)' })
-          .option('expires-in', { type: 'string', describe: 'Expiry: 90d, 12h, 30m or seconds' })
-          .option('description', { type: 'string', describe: 'Token description' })
+          .option('bucket', {
+            type: 'string',
+            coerce: oneValue('bucket'),
+            describe: 'The one bucket (required)',
+          })
+          .option('expires-in', {
+            type: 'string',
+            coerce: oneValue('expires-in'),
+            describe: 'Expiry: 90d, 12h, 30m or seconds',
+          })
+          .option('description', {
+            type: 'string',
+            coerce: oneValue('description'),
+            describe: 'Token description',
+          })
           .option('write', { type: 'boolean', default: false, describe: 'write instead of read' })
           .option('destination', destinationOption)
-          .option('region', { type: 'string', describe: 'Stack region (us-east-1, eu, ...)' })
-          .option('url', { type: 'string', describe: 'Stack URL' })
+          .option('region', {
+            type: 'string',
+            coerce: oneValue('region'),
+            describe: 'Stack region (us-east-1, eu, ...)',
+          })
+          .option('url', { type: 'string', coerce: oneValue('url'), describe: 'Stack URL' })
           .option('write-config', {
             type: 'string',
+            coerce: oneValue('write-config'),
             describe: 'Write the token into DIR/config.json instead of printing it',
           }),
       (args) =>

@@ -78,3 +78,24 @@ describe('a token given where the command line expects something else is never s
     expect(expectUserError(result, SOURCE_TOKEN)).toMatch(/^--expires-in /);
   });
 });
+
+describe('a flag that takes one value, given twice', () => {
+  it.each([
+    [['--data', 'a', '--data', 'a'], '--data'],
+    [['--shard', '0/2', '--shard', '1/2'], '--shard'],
+    [['--summary-file', 'a', '--summary-file', 'b'], '--summary-file'],
+    [['--log-format', 'text', '--log-format', 'json'], '--log-format'],
+    [['--shard=0/1', '--no-shard'], '--shard'],
+    [['action', 'list', '--data', 'a', '--data', 'b'], '--data'],
+    [['action', 'list', '--shard', '0/2', '--shard', '0/2'], '--shard'],
+    [['token', 'inspect', '--data', 'a', '--data', 'b'], '--data'],
+    [['token', 'create', '--bucket', 'in.c-a', '--bucket', 'in.c-b'], '--bucket'],
+    [
+      ['token', 'create', '--bucket', 'in.c-a', '--description', 'a', '--description', 'b'],
+      '--description',
+    ],
+  ])('%j is exit 1 naming %s', async (args, flag) => {
+    const sentence = expectUserError(await runCli(args));
+    expect(sentence).toMatch(new RegExp(`^${flag} is given twice: give it once\\.`));
+  });
+});
