@@ -38,6 +38,8 @@ export type CliArgs =
  * @throws UserError with yargs' message and the usage hint
  */
 export function parseCli(argv: readonly string[]): CliArgs {
+  const problem = rawFlagProblem(argv);
+  if (problem !== undefined) throw new UserError(`${problem} ${USAGE_HINT}`);
   let result: CliArgs | undefined;
   let helpText: string | undefined;
   const parser = yargs([...argv])
@@ -51,7 +53,7 @@ export function parseCli(argv: readonly string[]): CliArgs {
     .option('log-format', {
       type: 'string',
       choices: LOG_FORMATS,
-      coerce: oneValue('log-format'),
+      coerce: oneValue('log-format', 'text'),
       describe:
         'Log lines as text or JSON (default: text on a terminal or under the Keboola runner, JSON when piped)',
     })
@@ -64,11 +66,13 @@ export function parseCli(argv: readonly string[]): CliArgs {
           .option('table', {
             type: 'string',
             array: true,
+            coerce: someValues('table', 'orders'),
             describe: 'Run only this table (repeatable); the others and their state are untouched',
           })
           .option('full-refresh', {
             type: 'string',
             array: true,
+            coerce: someValues('full-refresh', 'orders'),
             describe: 'Ignore the saved watermark of this table and do a full load (repeatable)',
           })
           .option('full-refresh-all', {
@@ -83,7 +87,7 @@ export function parseCli(argv: readonly string[]): CliArgs {
           })
           .option('summary-file', {
             type: 'string',
-            coerce: oneValue('summary-file'),
+            coerce: oneValue('summary-file', 'summary.json'),
             describe: 'Write the run result as one JSON document to this file when the run ends',
           })
           .conflicts('full-refresh', 'full-refresh-all'),
@@ -108,7 +112,12 @@ export function parseCli(argv: readonly string[]): CliArgs {
         y
           .positional('name', { type: 'string', describe: 'The sync action' })
           .option('data', dataOption)
-          .option('table', { type: 'string', array: true, describe: 'Limit plan to this table' })
+          .option('table', {
+            type: 'string',
+            array: true,
+            coerce: someValues('table', 'orders'),
+            describe: 'Limit plan to this table',
+          })
           .option('shard', shardOption),
       (args) => {
         result = {
@@ -127,9 +136,7 @@ export function parseCli(argv: readonly string[]): CliArgs {
       }),
     )
     .fail((message, error) => {
-      throw new UserError(
-        `${error ? error.message : usageMessage(message, argv)} Run "kbc-table-sync --help" for usage.`,
-      );
+      throw new UserError(`${error ? error.message : usageMessage(message, argv)} ${USAGE_HINT}`);
     });
   const parsed = parser.parseSync();
   if (parsed.version) return { command: 'help', text: packageVersion() };
@@ -164,14 +171,77 @@ function shardOf(text: string): Shard {
 
 /**
  * The coerce of a flag that takes one value. yargs turns a repeated flag into a list, which the
- * code after it would take for a string.
+ * code after it would take for a string; `--data` or `--data=` gives `""` and `--no-data` false.
  */
-function oneValue(flag: string): (value: unknown) => string {
+function oneValue(flag: string, example: string): (value: unknown) => string {
   return (value) => {
     if (Array.isArray(value)) throw new UserError(`--${flag} is given twice: give it once.`);
-    return value as string;
+    return withValue(value, flag, example);
   };
 }
+
+/**
+ * The coerce of a repeatable flag: every occurrence needs its value. `--table` or `--table=`
+ * alone gives an empty list, which would otherwise mean every table.
+ */
+function someValues(flag: string, example: string): (values: unknown[]) => string[] {
+  return (values) => {
+    if (values.length === 0) throw new UserError(needsValue(flag, example));
+    return values.map((value) => withValue(value, flag, example));
+  };
+}
+
+function withValue(value: unknown, flag: string, example: string): string {
+  if (typeof value === 'string' && value.trim() !== '') return value;
+  throw new UserError(needsValue(flag, example));
+}
+
+function needsValue(flag: string, example: string): string {
+  return `--${flag} needs a value, such as --${flag} ${example}.`;
+}
+
+/**
+ * The flags that take no value (the boolean options of every command above); yargs reads
+ * `--dry-run=maybe` as false without a word.
+ */
+const SWITCHES = new Set([
+  'help',
+  'version',
+  'dry-run',
+  'full-refresh-all',
+  'write',
+  'destination',
+  'json',
+  'yes',
+]);
+
+/** The repeatable flags: yargs drops an occurrence without a value (`--table a --table=`). */
+const REPEATABLE = new Set(['table', 'full-refresh']);
+
+/**
+ * What yargs reads silently from the raw arguments: a switch given a value other than `true` or
+ * `false` (`--dry-run=maybe`, read as false: a real run), and a repeatable flag without its value.
+ * Camel-cased names (`--dryRun`) count too.
+ * @returns the sentence naming the flag, or undefined when there is none of these
+ */
+function rawFlagProblem(argv: readonly string[]): string | undefined {
+  for (const [index, arg] of argv.entries()) {
+    if (arg === '--') break;
+    const match = /^--(?:no-)?([^=]+)(?:=(.*))?$/s.exec(arg);
+    if (!match?.[1]) continue;
+    const name = match[1].replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`);
+    const value = match[2];
+    if (SWITCHES.has(name) && value !== undefined && value !== 'true' && value !== 'false') {
+      return `--${name} is a switch: give it without a value, or leave it out.`;
+    }
+    const next = argv[index + 1];
+    const missing = value === undefined ? next === undefined || next.startsWith('-') : value === '';
+    if (REPEATABLE.has(name) && missing) return needsValue(name, 'orders');
+  }
+  return undefined;
+}
+
+const USAGE_HINT = 'Run "kbc-table-sync --help" for usage.';
 
 function logFormatOf(value: string | undefined): LogFormat | undefined {
   return LOG_FORMATS.find((format) => format === value);
@@ -190,13 +260,13 @@ function actionHelp(): string {
 
 const dataOption = {
   type: 'string',
-  coerce: oneValue('data'),
+  coerce: oneValue('data', './data'),
   describe: 'Data folder (default $KBC_DATADIR, else /data/ when it exists, else ./data)',
 } as const;
 
 const shardOption = {
   type: 'string',
-  coerce: oneValue('shard'),
+  coerce: oneValue('shard', '0/3'),
   describe:
     'Copy only the tables of this shard: FNV-1a 32 of the source table id modulo COUNT equals INDEX (0-based, e.g. 0/3)',
 } as const;
@@ -216,30 +286,34 @@ function tokenCommands(y: Argv, done: (command: TokenCommand) => void): Argv {
         c
           .option('bucket', {
             type: 'string',
-            coerce: oneValue('bucket'),
+            coerce: oneValue('bucket', 'in.c-sales'),
             describe: 'The one bucket (required)',
           })
           .option('expires-in', {
             type: 'string',
-            coerce: oneValue('expires-in'),
+            coerce: oneValue('expires-in', '90d'),
             describe: 'Expiry: 90d, 12h, 30m or seconds',
           })
           .option('description', {
             type: 'string',
-            coerce: oneValue('description'),
+            coerce: oneValue('description', '"nightly copy"'),
             describe: 'Token description',
           })
           .option('write', { type: 'boolean', default: false, describe: 'write instead of read' })
           .option('destination', destinationOption)
           .option('region', {
             type: 'string',
-            coerce: oneValue('region'),
+            coerce: oneValue('region', 'eu'),
             describe: 'Stack region (us-east-1, eu, ...)',
           })
-          .option('url', { type: 'string', coerce: oneValue('url'), describe: 'Stack URL' })
+          .option('url', {
+            type: 'string',
+            coerce: oneValue('url', 'https://connection.keboola.com'),
+            describe: 'Stack URL',
+          })
           .option('write-config', {
             type: 'string',
-            coerce: oneValue('write-config'),
+            coerce: oneValue('write-config', './data'),
             describe: 'Write the token into DIR/config.json instead of printing it',
           }),
       (args) =>

@@ -99,3 +99,49 @@ describe('a flag that takes one value, given twice', () => {
     expect(sentence).toMatch(new RegExp(`^${flag} is given twice: give it once\\.`));
   });
 });
+
+describe('a flag without its value', () => {
+  it.each([
+    [['--table'], '--table'],
+    [['--table='], '--table'],
+    [['--table', ''], '--table'],
+    [['--table', 'orders', '--table='], '--table'],
+    [['--full-refresh'], '--full-refresh'],
+    [['--full-refresh='], '--full-refresh'],
+    [['--no-table'], '--table'],
+    [['--data'], '--data'],
+    [['--data='], '--data'],
+    [['--shard'], '--shard'],
+    [['--no-shard'], '--shard'],
+    [['--summary-file'], '--summary-file'],
+    [['action', 'list', '--table'], '--table'],
+    [['token', 'inspect', '--data'], '--data'],
+    [['token', 'create', '--bucket'], '--bucket'],
+  ])('%j is exit 1 naming %s', async (args, flag) => {
+    expect(expectUserError(await runCli(args))).toMatch(new RegExp(`^${flag} needs `));
+  });
+});
+
+describe('a switch given a value', () => {
+  it.each([
+    [['--dry-run=maybe'], '--dry-run'],
+    [['--dryRun=maybe'], '--dry-run'],
+    [['--full-refresh-all=nope'], '--full-refresh-all'],
+    [['--no-dry-run=1'], '--dry-run'],
+    [['token', 'revoke', '--yes=please'], '--yes'],
+    [['token', 'inspect', '--json=yes'], '--json'],
+  ])('%j is exit 1 naming %s', async (args, flag) => {
+    expect(expectUserError(await runCli(args))).toMatch(
+      new RegExp(`^${flag} is a switch: give it without a value`),
+    );
+  });
+
+  it('true and false are still values a switch takes', async () => {
+    const dataDir = await makeDataDir({});
+    for (const args of [['--dry-run=true'], ['--dry-run=false'], ['--dry-run', '--dry-run']]) {
+      const result = await runCli([...args, '--data', dataDir]);
+      // Past the command line: the empty config is what fails.
+      expect(result.stderr).toMatch(/^Invalid configuration/);
+    }
+  });
+});
