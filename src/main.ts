@@ -14,6 +14,7 @@ import { runSyncAction } from './actions/sync-actions.js';
 import { parseCli, type CliArgs } from './cli.js';
 import { resolveChangedSince } from './config/changed-since.js';
 import { checkConfigSize, loadRawConfig, resolveDataDir } from './config/load-raw-config.js';
+import { isHeaderText, UNSENDABLE } from './config/fields.js';
 import { parseConfig } from './config/parse-config.js';
 import type { Config } from './config/types.js';
 import {
@@ -132,6 +133,7 @@ async function execute(
     io.stdout.write(`${cli.text}\n`);
     return { code: 0 };
   }
+  checkRunId(io.env);
   if (cli.command === 'token') return { code: await runToken(cli, io, masker) };
   const dataDir = resolveDataDir({ cliData: cli.data, env: io.env, exists: existsSync });
   if (cli.command === 'run' && cli.summaryFile !== undefined) {
@@ -317,6 +319,19 @@ function logContext(logger: Logger, env: NodeJS.ProcessEnv, action: string): voi
   logger.info(
     context,
     `kbc-table-sync ${action}${env.KBC_CONFIGROWID ? ` (configuration row ${env.KBC_CONFIGROWID})` : ''}`,
+  );
+}
+
+/**
+ * `KBC_RUNID` goes into the X-KBC-RunId header of every request: a value that cannot (a line
+ * break, a non-ASCII character) is exit 1 naming it, before any request, rather than dropped: the
+ * runner never sets such a value, so whoever set it should know.
+ * @throws UserError naming the variable, without its value
+ */
+function checkRunId(env: NodeJS.ProcessEnv): void {
+  if (env.KBC_RUNID === undefined || isHeaderText(env.KBC_RUNID)) return;
+  throw new UserError(
+    `KBC_RUNID contains a character that cannot be sent in an HTTP header (${UNSENDABLE}): set it to a plain run id such as 123456789, or unset it.`,
   );
 }
 

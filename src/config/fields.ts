@@ -132,6 +132,19 @@ export function readString(
   return readWith(schema, value, path, problems);
 }
 
+/**
+ * Whether a value can go into an HTTP header as it is: printable ASCII only. Node refuses control
+ * characters and anything beyond Latin-1, and no token or run id has other characters, so an
+ * invisible space, a bidi mark or a non-ASCII letter is a paste accident. Pure.
+ */
+export function isHeaderText(text: string): boolean {
+  return /^[\x20-\x7e]*$/.test(text);
+}
+
+/** What {@link isHeaderText} refuses, for the sentence naming the key or variable. */
+export const UNSENDABLE =
+  'a control, invisible, bidirectional or non-ASCII character, such as a pasted zero-width space';
+
 const tokenSchema = z
   .string({
     error: (issue) =>
@@ -143,6 +156,10 @@ const tokenSchema = z
   })
   .refine((token) => !/\s/.test(token), {
     error: 'contains whitespace; paste the token without spaces or line breaks',
+  })
+  // Whitespace has its own sentence above; one problem per paste accident.
+  .refine((token) => /\s/.test(token) || isHeaderText(token), {
+    error: `contains a character that cannot be sent in an HTTP header (${UNSENDABLE}); paste the token again as plain text`,
   })
   .refine((token) => !isBearerToken(token), {
     error:

@@ -13,7 +13,9 @@ import {
   readUrl,
   resolveEndpointUrl,
   isPlainObject,
+  isHeaderText,
   own,
+  UNSENDABLE,
 } from '../config/fields.js';
 import { Problems } from '../config/problems.js';
 import { messageOf, StorageApiError, TokenRevokedError, UserError } from '../errors.js';
@@ -115,6 +117,11 @@ async function createToken(
     );
   }
   deps.masker.add(master);
+  if (!isHeaderText(master)) {
+    throw new UserError(
+      `KBC_MASTER_TOKEN contains a character that cannot be sent in an HTTP header (${UNSENDABLE}): set it again as plain text.`,
+    );
+  }
   const bucket = command.bucket;
   if (!bucket) {
     throw new UserError('token create needs --bucket BUCKET: the one bucket the token may use.');

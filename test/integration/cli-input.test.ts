@@ -145,3 +145,62 @@ describe('a switch given a value', () => {
     }
   });
 });
+
+describe('a value that cannot go into an HTTP header', () => {
+  const unsendable = ['\u200b', '\u0000', '日本', '\u202e'];
+  const broken = (char: string) => `${SOURCE_TOKEN.slice(0, 20)}${char}${SOURCE_TOKEN.slice(20)}`;
+  const config = (source: string, destination?: string) => ({
+    parameters: {
+      '#token': source,
+      url: 'http://127.0.0.1:9',
+      tables: [{ name: 'orders' }],
+      ...(destination !== undefined && {
+        destination: { '#token': destination, url: 'http://127.0.0.1:9', bucket: 'in.c-copy' },
+      }),
+    },
+  });
+
+  it.each(unsendable)(
+    'in the source or destination #token (%j) is exit 1 naming the key',
+    async (char) => {
+      for (const [raw, key, args] of [
+        [config(broken(char)), 'parameters.#token', []],
+        [config(SOURCE_TOKEN, broken(char)), 'parameters.destination.#token', []],
+        [config(broken(char)), 'parameters.#token', ['token', 'inspect']],
+        [
+          config(SOURCE_TOKEN, broken(char)),
+          'parameters.destination.#token',
+          ['token', 'inspect', '--destination'],
+        ],
+      ] as const) {
+        const dataDir = await makeDataDir(raw);
+        const sentence = expectUserError(await runCli([...args, '--data', dataDir]), SOURCE_TOKEN);
+        expect(sentence).toContain(`${key}: contains a character that cannot be sent`);
+      }
+    },
+  );
+
+  it.each(unsendable)('in KBC_MASTER_TOKEN (%j) is exit 1 naming it', async (char) => {
+    const result = await runCli(
+      ['token', 'create', '--bucket', 'in.c-sales', '--url', 'http://127.0.0.1:9'],
+      {
+        env: { KBC_MASTER_TOKEN: broken(char) },
+      },
+    );
+    expect(expectUserError(result, SOURCE_TOKEN)).toMatch(/^KBC_MASTER_TOKEN contains a character/);
+  });
+
+  it.each(['run\nid', 'run-日本', 'run\u202eid'])(
+    'in KBC_RUNID (%j) is exit 1 naming it',
+    async (runId) => {
+      const dataDir = await makeDataDir(config(SOURCE_TOKEN));
+      for (const args of [
+        ['--data', dataDir],
+        ['token', 'inspect', '--data', dataDir],
+      ]) {
+        const result = await runCli(args, { env: { KBC_RUNID: runId } });
+        expect(expectUserError(result, SOURCE_TOKEN)).toMatch(/^KBC_RUNID contains a character/);
+      }
+    },
+  );
+});
