@@ -318,7 +318,8 @@ function logContext(logger: Logger, env: NodeJS.ProcessEnv, action: string): voi
   };
   logger.info(
     context,
-    `kbc-table-sync ${action}${env.KBC_CONFIGROWID ? ` (configuration row ${env.KBC_CONFIGROWID})` : ''}`,
+    // The line shows the row id escaped: a line break in it would forge a second text log line.
+    `kbc-table-sync ${action}${env.KBC_CONFIGROWID ? ` (configuration row ${escapeForDisplay(env.KBC_CONFIGROWID)})` : ''}`,
   );
 }
 
@@ -399,7 +400,8 @@ async function runToken(
     writeConfig: writeConfigAtomically,
     printSecret: (token) => io.stdout.write(`${token}\n`),
     out: (text) => io.stdout.write(masker.mask(text)),
-    say: (line) => io.stderr.write(`${masker.mask(line)}\n`),
+    // One line each: descriptions and names from the API are shown escaped, never raw.
+    say: (line) => io.stderr.write(`${escapeForDisplay(masker.mask(line))}\n`),
     nowMs: Date.now,
   });
 }

@@ -18,6 +18,7 @@ import {
   UNSENDABLE,
 } from '../config/fields.js';
 import { Problems } from '../config/problems.js';
+import { escapeJsonLine } from '../text/escape.js';
 import { messageOf, StorageApiError, TokenRevokedError, UserError } from '../errors.js';
 import type { SecretMasker } from '../secrets.js';
 import { timestampMs } from '../storage/parse.js';
@@ -32,6 +33,7 @@ import {
   judgeToken,
   lastActivity,
   parseExpiresIn,
+  type InspectReport,
   type LastActivity,
   type TokenRole,
   type TokenVerdict,
@@ -288,7 +290,7 @@ async function inspectToken(
   const activity = await readLastActivity(api, verified.details.id);
   const verdict = judgeConfigured(verified, role, endpoint, deps);
   const report = buildInspectReport(verified, activity, verdict, role, deps.nowMs());
-  deps.out(command.json ? `${JSON.stringify(report, null, 2)}\n` : formatInspectReport(report));
+  deps.out(command.json ? `${jsonDocument(report)}\n` : formatInspectReport(report));
   return 0;
 }
 
@@ -437,6 +439,17 @@ async function writeTokenOrPrint(
     );
     return false;
   }
+}
+
+/**
+ * The report as indented JSON with control and bidi characters of its strings as `\uXXXX` escapes
+ * (JSON.stringify leaves bidi and C1 characters raw): still valid JSON, with the same values.
+ */
+function jsonDocument(report: InspectReport): string {
+  return JSON.stringify(report, null, 2)
+    .split('\n')
+    .map((line) => escapeJsonLine(line))
+    .join('\n');
 }
 
 function describeExpiry(expires: string | null, nowMs: number): string {

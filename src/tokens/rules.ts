@@ -9,6 +9,7 @@ import {
 } from '../auth/check-token.js';
 import { messageOf, UserError } from '../errors.js';
 import { hideTokenShapes } from '../secrets.js';
+import { escapeForDisplay } from '../text/escape.js';
 import { timestampMs } from '../storage/parse.js';
 import type {
   TokenCreateBody,
@@ -202,8 +203,8 @@ export function formatInspectReport(report: InspectReport): string {
     .filter(([, on]) => on)
     .map(([name]) => name);
   const lines = [
-    `${report.which === 'source' ? 'Source' : 'Destination'} token ${report.id} "${report.description}"`,
-    `  project:      ${report.project.name} (${report.project.id})`,
+    `${report.which === 'source' ? 'Source' : 'Destination'} token ${report.id} "${escapeForDisplay(report.description)}"`,
+    `  project:      ${escapeForDisplay(report.project.name)} (${report.project.id})`,
     `  master token: ${report.isMasterToken ? `yes${report.masterRole ? ` (role ${report.masterRole})` : ''}` : 'no'}`,
     `  buckets:      ${permissions.length === 0 ? 'none' : permissions.map(([b, p]) => `${b}: ${p}`).join(', ')}`,
     `  flags:        ${flags.length === 0 ? 'none' : flags.join(', ')}`,

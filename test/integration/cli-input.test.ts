@@ -204,3 +204,17 @@ describe('a value that cannot go into an HTTP header', () => {
     },
   );
 });
+
+describe('runner variables in log lines', () => {
+  it('KBC_CONFIGROWID with a line break or bidi character cannot forge a log line', async () => {
+    const dataDir = await makeDataDir({
+      parameters: { '#token': SOURCE_TOKEN, url: 'http://127.0.0.1:9', tables: [{ name: 'a' }] },
+    });
+    const result = await runCli(['--data', dataDir, '--log-format', 'text'], {
+      env: { KBC_CONFIGROWID: 'row\nFAKE: injected\u202e', KBC_TABLE_SYNC_RETRY_BUDGET_MS: '1' },
+    });
+    const [first, second] = result.stdout.split('\n');
+    expect(first).toBe('kbc-table-sync run (configuration row row\\u{a}FAKE: injected\\u{202e})');
+    expect(second).not.toMatch(/^FAKE/);
+  });
+});

@@ -174,6 +174,25 @@ describe('token create', () => {
     expect(run.code, run.stderr).toBe(0);
   });
 
+  it('shows a --description with line breaks and bidi characters escaped, in create and inspect', async () => {
+    const description = 'line1\nline2\u202e';
+    const result = await token(
+      ['create', '--bucket', 'in.c-sales', '--url', emulator.url, '--description', description],
+      MASTERS.admin,
+    );
+    expect(result.code, result.stderr).toBe(0);
+    const created = result.stdout.trim();
+    await expectSecretsOnlyWherePromised(result, { promisedOnStdout: created });
+    expect(result.stderr.trimEnd().split('\n')).toHaveLength(1);
+    expect(result.stderr).toContain('"line1\\u{a}line2\\u{202e}"');
+    const dir = await dataDir({ '#token': created });
+    const text = await token(['inspect', '--data', dir]);
+    expect(text.stdout).toMatch(/^Source token \d+ "line1\\u\{a\}line2\\u\{202e\}"\n {2}project:/);
+    const json = await token(['inspect', '--data', dir, '--json']);
+    expect(JSON.parse(json.stdout)).toMatchObject({ description });
+    for (const output of [text.stdout, json.stdout]) expect(output).not.toContain('\u202e');
+  });
+
   it('--write makes a write token (for a destination), held to the destination rule', async () => {
     const result = await token(
       ['create', '--bucket', 'in.c-sales', '--url', emulator.url, '--write'],
