@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, realpathSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { Writable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { SYNC_ACTION_DEADLINE_MS, trackCalls, withDeadline } from './actions/deadline.js';
@@ -398,6 +399,7 @@ async function runToken(
     resolveDataDir: (cliData) => resolveDataDir({ cliData, env: io.env, exists: existsSync }),
     readConfig: loadRawConfig,
     writeConfig: writeConfigAtomically,
+    isFolder: async (path) => (await stat(path).catch(() => undefined))?.isDirectory() === true,
     printSecret: (token) => io.stdout.write(`${token}\n`),
     out: (text) => io.stdout.write(masker.mask(text)),
     // One line each: descriptions and names from the API are shown escaped, never raw.

@@ -24,7 +24,13 @@ import type { SecretMasker } from '../secrets.js';
 import { timestampMs } from '../storage/parse.js';
 import type { MintedToken, TokenApi, VerifiedToken } from '../storage/token-api.js';
 import type { StorageClient } from '../storage/types.js';
-import { readTokenEndpoint, tokenKeyOf, withToken, type TokenEndpoint } from './config-token.js';
+import {
+  readTokenEndpoint,
+  tokenKeyOf,
+  tokenPlaceProblem,
+  withToken,
+  type TokenEndpoint,
+} from './config-token.js';
 import {
   buildCreateBody,
   buildInspectReport,
@@ -77,6 +83,8 @@ export interface TokenCommandDeps {
   readonly readConfig: (dataDir: string) => Promise<unknown>;
   /** Atomic write of `<dir>/config.json`. */
   readonly writeConfig: (dataDir: string, document: unknown) => Promise<void>;
+  /** Whether the path is an existing folder. */
+  readonly isFolder: (path: string) => Promise<boolean>;
   /** Writes a token string alone on its line to stdout: the one unmasked output. */
   readonly printSecret: (token: string) => void;
   /** A document on stdout (masked). */
@@ -133,6 +141,7 @@ async function createToken(
   const expiresInSeconds =
     command.expiresIn === undefined ? undefined : parseExpiresIn(command.expiresIn);
   const config = command.writeConfig ? await readConfigIfAny(command.writeConfig, deps) : undefined;
+  if (command.writeConfig) await checkConfigTarget(command.writeConfig, config, role, deps);
   const url = createEndpointUrl(command, config, role);
   const api = deps.openTokenApi(url, master);
   const creator = await api.verify().catch((error: unknown) => {
@@ -174,6 +183,30 @@ async function createToken(
     `Created ${summary}. It passes the job's token rules and is in ${command.writeConfig}/config.json (${tokenKeyOf(role)}).`,
   );
   return 0;
+}
+
+/**
+ * Refuses, before a token is created, a `--write-config` folder that is not there and a
+ * config.json the token could only be written into by dropping what it holds.
+ * @throws UserError naming the folder or the file
+ */
+async function checkConfigTarget(
+  dir: string,
+  config: unknown,
+  role: TokenRole,
+  deps: TokenCommandDeps,
+): Promise<void> {
+  if (!(await deps.isFolder(dir))) {
+    throw new UserError(
+      `--write-config ${JSON.stringify(dir)} is not an existing folder: create it, or give the data folder that holds config.json.`,
+    );
+  }
+  const problem = tokenPlaceProblem(config, role);
+  if (problem !== undefined) {
+    throw new UserError(
+      `${dir}/config.json ${problem}: writing the token there would drop it, so nothing was created; fix the file or choose another folder.`,
+    );
+  }
 }
 
 async function readConfigIfAny(dir: string, deps: TokenCommandDeps): Promise<unknown> {
@@ -319,6 +352,13 @@ async function rotateToken(
   const { dataDir, raw, endpoint, role } = await configuredToken(command, deps);
   const api = deps.openTokenApi(endpoint.url, endpoint.token);
   const verified = await verifyConfigured(api, role);
+  if (verified.details.isMasterToken) {
+    // A refresh would end the admin's master token everywhere it is used, and the job refuses
+    // master tokens anyway.
+    throw new UserError(
+      `Refusing to rotate the ${role} token ${verified.details.id} from ${dataDir}/config.json: it is a master token; create a limited one with "kbc-table-sync token create" instead.`,
+    );
+  }
   const minted = await api.refresh(verified.details.id).catch((error: unknown) => {
     throw explainRefreshFailed(error, role);
   });

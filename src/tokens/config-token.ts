@@ -63,6 +63,24 @@ export function withToken(raw: unknown, role: TokenRole, token: string): Record<
   return root;
 }
 
+/**
+ * Why {@link withToken} could not place the token without dropping what the document holds: the
+ * document, its `parameters` or (for a destination token) `parameters.destination` is there but
+ * is not an object. Undefined when it can (a missing document or key is created).
+ */
+export function tokenPlaceProblem(raw: unknown, role: TokenRole): string | undefined {
+  if (raw === undefined) return undefined;
+  if (!isPlainObject(raw)) return 'is not a JSON object';
+  const parameters = raw.parameters;
+  if (parameters === undefined) return undefined;
+  if (!isPlainObject(parameters)) return 'has a "parameters" that is not an object';
+  const destination = parameters.destination;
+  if (role === 'destination' && destination !== undefined && !isPlainObject(destination)) {
+    return 'has a "parameters.destination" that is not an object (the table name of a row?)';
+  }
+  return undefined;
+}
+
 /** Every `#` string value in the document (so no problem message can show one). */
 export function hashValues(value: unknown, depth = 0): string[] {
   if (depth > 50 || value === null || typeof value !== 'object') return [];

@@ -5,7 +5,7 @@
  * command promised it (stdout alone on its line, or config.json).
  */
 import { execFileSync } from 'node:child_process';
-import { chmod, readdir, readFile, stat } from 'node:fs/promises';
+import { chmod, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SeedInput } from 'keboola-storage-emulator';
@@ -365,7 +365,59 @@ describe('token inspect --destination', () => {
   });
 });
 
+describe('token create --write-config refusals, before anything is created', () => {
+  it.each([
+    [
+      'a folder that does not exist',
+      async () => join(await dataDir(), 'nope'),
+      [],
+      /^--write-config ".*nope" is not an existing folder/,
+    ],
+    [
+      'a config.json that is not an object',
+      async () => {
+        const dir = await dataDir();
+        await writeFile(join(dir, 'config.json'), '[1,2]');
+        return dir;
+      },
+      [],
+      /config\.json is not a JSON object: writing the token there would drop it, so nothing was created/,
+    ],
+    [
+      'a row whose destination is a table name',
+      () => dataDir({ destination: 'in.c-x.y' }),
+      ['--destination'],
+      /config\.json has a "parameters\.destination" that is not an object .*so nothing was created/,
+    ],
+  ] as const)('%s', async (_name, makeDir, extra, message) => {
+    const dir = await makeDir();
+    const before = await readFile(join(dir, 'config.json'), 'utf8').catch(() => undefined);
+    const issuedBefore = emulator.control.issuedSecrets().length;
+    const result = await token(
+      ['create', '--bucket', 'in.c-sales', '--url', emulator.url, '--write-config', dir, ...extra],
+      MASTERS.admin,
+    );
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe('');
+    expect(result.stderr.trim()).toMatch(message);
+    expect(emulator.control.issuedSecrets()).toHaveLength(issuedBefore);
+    expect(await readFile(join(dir, 'config.json'), 'utf8').catch(() => undefined)).toBe(before);
+  });
+});
+
 describe('token rotate', () => {
+  it('refuses a master token before refreshing it', async () => {
+    const dir = await dataDir({ '#token': MASTERS.admin });
+    const result = await token(['rotate', '--data', dir]);
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim()).toMatch(
+      /^Refusing to rotate the source token \d+ from .*config\.json: it is a master token; create a limited one/,
+    );
+    expect(await verifyStatus(MASTERS.admin)).toBe(200);
+    expect((await configOf(dir)).parameters['#token']).toBe(MASTERS.admin);
+    await expectSecretsOnlyWherePromised(result, { dataDir: dir });
+  });
+
   it('refreshes, writes config.json and verifies: the old string gets 401, the new one passes a real run', async () => {
     const old = newReadToken();
     const dir = await dataDir({ '#token': old });
