@@ -651,6 +651,13 @@ async function bootstrap(): Promise<void> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  // A reader that goes away (`… | head -1`) must not crash the run half-way: what it would have
+  // read is dropped, the run finishes, and the exit code still tells the outcome.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EPIPE' && error.code !== 'ERR_STREAM_DESTROYED') throw error;
+    });
+  }
   process.exitCode = await main({
     argv: process.argv.slice(2),
     env: process.env,

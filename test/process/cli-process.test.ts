@@ -3,10 +3,19 @@
  * (`dist/main.js`) as a child process, for the exit codes the shell sees, signals sent from
  * outside, and one smoke run per mode. Everything else drives `main(io)` in process (`runCli`).
  */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { useEmulator } from '../helpers/emulator.js';
-import { exists, listFiles, makeDataDir, removeDir, runCliProcess } from '../helpers/run-cli.js';
+import {
+  CLI,
+  exists,
+  listFiles,
+  makeDataDir,
+  removeDir,
+  runCliProcess,
+} from '../helpers/run-cli.js';
 import {
   destRows,
   expectNoLeaks,
@@ -36,6 +45,28 @@ describe('the built CLI as a process', () => {
       expect(await listFiles(join(dataDir, 'out', 'tables'))).toContain('orders.csv.manifest');
       expect(Object.keys((await readOutState(dataDir)).tables)).toEqual(['in.c-sales.orders']);
       await expectNoLeaks(emulator.control, result, dataDir);
+    } finally {
+      await removeDir(dataDir);
+    }
+  });
+
+  it('a reader that goes away (| head -1) does not stop the run: exit 0, the table complete', async () => {
+    const dataDir = await makeDataDir(platformConfig([{ name: 'orders' }]));
+    try {
+      const child = spawn(process.execPath, [CLI, '--data', dataDir], {
+        env: { PATH: process.env.PATH, ...env() },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      // The first line read, the pipe is closed: every later write of the job meets EPIPE.
+      child.stdout.once('data', () => child.stdout.destroy());
+      const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+      const [code] = (await once(child, 'close')) as [number | null];
+      clearTimeout(timer);
+      expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+      expect(await listFiles(join(dataDir, 'out', 'tables'))).toContain('orders.csv.manifest');
+      expect(Object.keys((await readOutState(dataDir)).tables)).toEqual(['in.c-sales.orders']);
     } finally {
       await removeDir(dataDir);
     }
