@@ -1,7 +1,8 @@
 /**
  * The two error families decide the exit code ({@link exitCodeFor}):
  * - {@link UserError} and its subclasses: something the user can fix (config, token, permission,
- *   missing table, a 4xx that a call site recognised as the user's). Exit 1 with one sentence.
+ *   missing table, a 4xx that a call site recognised as the user's), and a Storage 403 or 429
+ *   wherever it comes. Exit 1 with one sentence.
  * - everything else: a bug, an unexpected 4xx or an outage that survived the retries. Exit 2 with
  *   class and cause.
  *
@@ -109,12 +110,23 @@ export function isUserError(error: unknown): error is UserError {
  *   how. Only the call sites that know what a failure means turn it into one: the token check
  *   (401/403 of `tokens/verify`), the export of a planned table (404), the import check
  *   (`csvImport.*` job errors), the config and state readers.
+ * - 1 also for a Storage 403 or 429 wherever it comes ({@link isUsersApiAnswer}).
  * - 2 for everything else, an API 4xx included: a 4xx that no call site recognised comes from a
  *   request the job should not have sent, so the message names the request and the answer's code
  *   instead of blaming the user. Outages that survived the retries and interruptions are 2 too.
  */
 export function exitCodeFor(error: unknown): 1 | 2 {
-  return isUserError(error) ? 1 : 2;
+  return isUserError(error) || isUsersApiAnswer(error) ? 1 : 2;
+}
+
+/**
+ * Storage answers that are the user's to act on whichever request met them: 403 (the token lacks
+ * a permission, and tokens and bucket permissions are the user's settings) and 429 once the
+ * retries gave up (the project's rate limit). Their message names the request and the answer.
+ */
+function isUsersApiAnswer(error: unknown): boolean {
+  if (!(error instanceof StorageApiError)) return false;
+  return error.details.status === 403 || error.details.status === 429;
 }
 
 /** The error's message, whatever was thrown. */

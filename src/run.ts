@@ -6,7 +6,7 @@ import {
   InterruptedError,
   TableSkippedError,
   UserError,
-  isUserError,
+  exitCodeFor,
   messageOf,
 } from './errors.js';
 import { DEFAULT_LIMITS, type Limits } from './limits.js';
@@ -470,14 +470,15 @@ function skipped(plan: TablePlan, progress: TableProgress): TableOutcome {
 
 function throwTableFailure(failed: TableOutcome): never {
   const error = failed.error;
-  if (isUserError(error)) {
-    throw new UserError(`Table "${failed.plan.sourceId}" failed: ${error.message}`);
+  if (exitCodeFor(error) === 1) {
+    throw new UserError(`Table "${failed.plan.sourceId}" failed: ${messageOf(error)}`);
   }
   throw error instanceof Error ? error : new Error(messageOf(error));
 }
 
 function logTableFailure(logger: Logger, plan: TablePlan, error: unknown): void {
-  const kind = isUserError(error) ? 'user error' : ((error as Error | undefined)?.name ?? 'error');
+  const kind =
+    exitCodeFor(error) === 1 ? 'user error' : ((error as Error | undefined)?.name ?? 'error');
   logger.error(`Table "${plan.sourceId}" failed (${kind}): ${messageOf(error)}`);
 }
 

@@ -90,6 +90,23 @@ describe('exit codes by where a failure is understood', () => {
     }
   });
 
+  it('a 403 anywhere is exit 1 naming the table and the request, without a stack trace', async () => {
+    const result = await runWithFault(
+      answer(
+        'POST',
+        '/export-async',
+        403,
+        "You don't have access to the resource.",
+        'accessDenied',
+      ),
+      platform(),
+    );
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim()).toBe(
+      'Table "in.c-sales.orders" failed: Storage API POST /v2/storage/tables/in.c-sales.orders/export-async answered 403: You don\'t have access to the resource. (accessDenied)',
+    );
+  });
+
   it('a 404 on the export of a planned table is exit 1 naming the table', async () => {
     const result = await runWithFault(
       answer('POST', '/export-async', 404, 'The table was not found.', 'storage.tables.notFound'),

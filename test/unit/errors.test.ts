@@ -33,7 +33,21 @@ function jobError(code: string): JobFailedError {
 }
 
 describe('exitCodeFor', () => {
-  it.each([400, 401, 403, 404, 409, 422])(
+  it.each([403, 429])(
+    'is 1 for a %i wherever it comes: a permission or the rate limit is the user’s to act on',
+    (status) => {
+      const error = apiError(
+        'POST',
+        '/v2/storage/tables/in.c-src.t/export-async',
+        status,
+        'some.code',
+      );
+      expect(exitCodeFor(error)).toBe(1);
+      expect(error.message).toContain('POST /v2/storage/tables/in.c-src.t/export-async');
+    },
+  );
+
+  it.each([400, 401, 404, 409, 422])(
     'is 2 for a %i from a call that no site recognised, and the message names the request and code',
     (status) => {
       const error = apiError('GET', '/v2/storage/buckets/in.c-src/tables', status, 'some.code');
