@@ -132,7 +132,7 @@ async function planDocument(
   const serverNowSeconds = Math.floor((await deps.source.serverTimeMs()) / 1000);
   return {
     mode: deps.config.destination ? 'standalone' : 'platform',
-    warnings: [...tokenWarnings, ...expansionWarnings],
+    warnings: [...tokenWarnings, ...expansionWarnings, ...stateWarnings(deps, plans, state)],
     tokenLastActivity: await tokenLastActivity(deps, tokenId),
     tables: await mapInOrder(plans, async (plan) => {
       const resume = await resumeOf(deps, plan, state.tables[plan.sourceId], auth.projectId);
@@ -269,6 +269,26 @@ function exportDecision(
       watermark: new Date(watermark * 1000).toISOString(),
     },
   };
+}
+
+/**
+ * Platform mode reads the watermarks from in/state.json, which a Keboola sync action never gets
+ * (docs/sync-actions.md): say so when lastRun tables have none, since their windows then start at
+ * the beginning although the run would resume.
+ */
+function stateWarnings(
+  deps: ActionDeps,
+  plans: ReturnType<typeof planTables>,
+  state: Awaited<ReturnType<typeof readState>>,
+): string[] {
+  if (deps.config.destination) return [];
+  const withoutWatermark = plans.filter(
+    (plan) => plan.changedSince?.kind === 'lastRun' && state.tables[plan.sourceId] === undefined,
+  ).length;
+  if (withoutWatermark === 0) return [];
+  return [
+    `${withoutWatermark} lastRun table(s) have no saved watermark in in/state.json, so their windows start at the beginning. A Keboola sync action gets no state: there the plan always looks like this, while a run resumes from the saved state.`,
+  ];
 }
 
 function planWarnings(plan: ReturnType<typeof planTables>[number]): string[] {
