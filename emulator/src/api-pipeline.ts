@@ -1,6 +1,6 @@
 /**
  * One Storage API request, end to end: count it, maintenance switch, faults that act before the
- * handler (latency, revokeToken, expireToken, expireCredentials, status, reset), authentication, the route, and
+ * handler (latency, revokeToken, expireToken, expireCredentials, holdWrites, status, reset), authentication, the route, and
  * faults that act on the finished answer (`afterHandling: true`).
  */
 import { indexResponse } from './routes/more-routes.js';
@@ -114,6 +114,7 @@ async function applyBeforeFaults(
     if (token && tokenFault.kind === 'expireToken') token.expiresMs = core.clock.nowMs();
   }
   if (faults.take(method, path, ['expireCredentials'])) core.objectStore.expireAllCredentials();
+  if (faults.take(method, path, ['holdWrites'])) core.db.holdWrites(faults.holdUntilReleased());
   return faults.take(method, path, ['status', 'reset', 'hold'], (s) => !isAfterHandling(s));
 }
 

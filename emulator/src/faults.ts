@@ -48,7 +48,14 @@ export type FaultKind =
    * (a job it starts runs, a metadata write lands) and only the answer is held. Tests use it to
    * kill the job at a named moment (see `whenApplied`).
    */
-  | { readonly kind: 'hold'; readonly afterHandling?: boolean };
+  | { readonly kind: 'hold'; readonly afterHandling?: boolean }
+  /**
+   * Storage API routes: the backend is busy from this request on: every backend write (table
+   * creates, loads, row changes) that starts after it waits until `releaseHolds()`. The request
+   * itself is handled (a job it starts begins its work, which then waits at its first write).
+   * Tests use it to let other requests land while a job is in the middle of its work.
+   */
+  | { readonly kind: 'holdWrites' };
 
 export type FaultSpec = FaultKind & {
   /** HTTP method to match; any when absent. */
@@ -149,6 +156,17 @@ export class FaultRegistry {
         if (!this.#holds.delete(release)) return;
         resolve('gone');
       });
+    });
+  }
+
+  /** Resolves when `releaseHolds()` is called (a `holdWrites` fault: no client to go away). */
+  holdUntilReleased(): Promise<void> {
+    return new Promise((resolve) => {
+      const release = () => {
+        this.#holds.delete(release);
+        resolve();
+      };
+      this.#holds.add(release);
     });
   }
 

@@ -86,6 +86,12 @@ export class TableDb {
     return run;
   }
 
+  /** Every write queued from now on waits until `gate` settles (a busy backend: faults). */
+  holdWrites(gate: Promise<unknown>): void {
+    const held = this.#queue.then(() => gate);
+    this.#queue = held.catch(() => undefined);
+  }
+
   async #transaction<T>(conn: DuckDBConnection, fn: () => Promise<T>): Promise<T> {
     await conn.run('BEGIN TRANSACTION');
     try {

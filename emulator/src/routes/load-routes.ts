@@ -54,6 +54,23 @@ function checkTableName(bucket: BucketState, name: string): void {
   if (bucket.tables.has(name)) throw tableExists(name);
 }
 
+/**
+ * The jobs of one table run one after another (Storage queues them): its create job first, then
+ * its imports. A table is registered (visible) as soon as its create job has claimed the name, so
+ * an import started meanwhile must wait until the create has made the table and loaded its file;
+ * else the create's load (a full load: truncate, then insert) would erase the imported rows.
+ */
+const tableQueues = new WeakMap<TableState, Promise<unknown>>();
+
+function enqueue<T>(table: TableState, work: () => Promise<T>): Promise<T> {
+  const run = (tableQueues.get(table) ?? Promise.resolve()).then(work);
+  tableQueues.set(
+    table,
+    run.catch(() => undefined),
+  );
+  return run;
+}
+
 function startTableCreate(ctx: RouteContext) {
   const core = ctx.core;
   const bucket = core.bucketFor(ctx.token, ctx.params.bucketId ?? '', 'write');
@@ -102,18 +119,20 @@ async function createFromFile(
   if (bucket.tables.has(name))
     throw new JobError(tableExists(name).code, tableExists(name).message);
   const table = core.registerTable(ctx.project, bucket, name, source.fileColumns, primaryKey);
-  await core.db.createTable(table.physical, table.columns);
-  await core.db.load(
-    table.physical,
-    table.columns,
-    primaryKey,
-    source,
-    'full',
-    core.clock.nowSeconds(),
-  );
-  core.markChanged(table);
-  await core.refreshStats(table);
-  return tableView(table, bucket, ctx.project, core.baseUrl);
+  return enqueue(table, async () => {
+    await core.db.createTable(table.physical, table.columns);
+    await core.db.load(
+      table.physical,
+      table.columns,
+      primaryKey,
+      source,
+      'full',
+      core.clock.nowSeconds(),
+    );
+    core.markChanged(table);
+    await core.refreshStats(table);
+    return tableView(table, bucket, ctx.project, core.baseUrl);
+  });
 }
 
 const BASETYPE_TO_TYPE: Readonly<Record<string, string>> = {
@@ -212,23 +231,13 @@ function startTableDefinitionCreate(ctx: RouteContext) {
           definition,
         },
       );
-      await core.db.createTable(table.physical, columns);
-      return tableView(table, bucket, ctx.project, core.baseUrl);
+      return enqueue(table, async () => {
+        await core.db.createTable(table.physical, columns);
+        return tableView(table, bucket, ctx.project, core.baseUrl);
+      });
     },
   );
   return json(202, jobView(job, core.baseUrl));
-}
-
-/** Imports into one table run one after another (Storage queues them). */
-const tableQueues = new WeakMap<TableState, Promise<unknown>>();
-
-function enqueue<T>(table: TableState, work: () => Promise<T>): Promise<T> {
-  const run = (tableQueues.get(table) ?? Promise.resolve()).then(work);
-  tableQueues.set(
-    table,
-    run.catch(() => undefined),
-  );
-  return run;
 }
 
 function startImport(ctx: RouteContext) {

@@ -1045,6 +1045,51 @@ describe('files, create and import', () => {
     expect(detail.columns).toEqual(['a', 'b', 'c']);
   });
 
+  it('runs an import started while the table is being created after the create job (holdWrites)', async () => {
+    const { control } = emulator;
+    const header = await uploadFile(DEST_WRITE_TOKEN, 'a,b\n');
+    // The backend is busy from the create on: the create job has registered the table, but has
+    // not yet made it or loaded its (header-only, full) file when the import starts.
+    control.addFault({ kind: 'holdWrites', method: 'POST', path: '/tables-async' });
+    const create = await api(
+      DEST_WRITE_TOKEN,
+      'POST',
+      '/v2/storage/buckets/in.c-copy/tables-async',
+      {
+        name: 'midcreate',
+        dataFileId: header,
+      },
+    );
+    expect(create.status).toBe(202);
+    const rows = await uploadSliced(DEST_WRITE_TOKEN, ['"x","1"\n"y","2"\n']);
+    let started: Answer | undefined;
+    for (let i = 0; i < 100 && started?.status !== 202; i += 1) {
+      started = await api(
+        DEST_WRITE_TOKEN,
+        'POST',
+        '/v2/storage/tables/in.c-copy.midcreate/import-async',
+        {
+          dataFileId: rows,
+          columns: ['a', 'b'],
+          incremental: true,
+        },
+      );
+      if (started.status !== 202) await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    expect(started?.status).toBe(202);
+    control.releaseHolds();
+    expect((await waitForJob(DEST_WRITE_TOKEN, (create.body as unknown as Job).id)).status).toBe(
+      'success',
+    );
+    const imported = await waitForJob(DEST_WRITE_TOKEN, (started?.body as unknown as Job).id);
+    expect(imported).toMatchObject({ status: 'success', results: { totalRowsCount: 2 } });
+    const kept = await control.tableRows(202, 'in.c-copy.midcreate');
+    expect(kept.map((r) => [r.a, r.b]).sort()).toEqual([
+      ['x', '1'],
+      ['y', '2'],
+    ]);
+  });
+
   it('fails imports with the reference job errors', async () => {
     const header = await uploadFile(DEST_WRITE_TOKEN, 'id,name,missing\n');
     await runJob(DEST_WRITE_TOKEN, 'POST', '/v2/storage/buckets/in.c-copy/tables-async', {
