@@ -81,6 +81,15 @@ export class JobFailedError extends Error {
   }
 }
 
+/**
+ * A job-starting POST whose outcome is unknown found no job of its own, and was not posted again
+ * because a second job would repeat its work (an import would load the rows twice): the first
+ * may still appear, so the run leaves it to a later one (docs/sync-record.md).
+ */
+export class UnknownJobStartError extends ServiceError {
+  override name = 'UnknownJobStartError';
+}
+
 /** A wait (job polling, a download) passed its deadline. Names what was waited for. */
 export class DeadlineError extends ServiceError {
   override name = 'DeadlineError';

@@ -49,6 +49,13 @@ export async function handleStorageRequest(
     req.socket.destroy();
     return;
   }
+  if (early?.kind === 'status' && early.handleAfterMs !== undefined) {
+    const text = await readBody(req);
+    writeResponse(res, faultStatusResponse(early));
+    await sleep(early.handleAfterMs);
+    await dispatch(core, matched, { method, path, url, req }, onError, text);
+    return;
+  }
   if (early?.kind === 'status') return writeResponse(res, faultStatusResponse(early));
   if (early?.kind === 'reset' && method !== 'GET') {
     req.socket.destroy();
@@ -151,9 +158,11 @@ async function dispatch(
   matched: ReturnType<typeof matchRoute<Route['handler']>>,
   info: RequestInfo,
   onError: ErrorSink,
+  /** The body, when it was read before (a request handled after its answer). */
+  bodyText?: string,
 ): Promise<ApiResponse> {
   try {
-    const text = await readBody(info.req);
+    const text = bodyText ?? (await readBody(info.req));
     // The index answers without a token, as Storage does.
     if (info.method === 'GET' && /^\/v2\/storage\/?$/.test(info.path)) {
       return indexResponse(core.baseUrl);

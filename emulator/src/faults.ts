@@ -15,6 +15,12 @@ export type FaultKind =
        * answer with this status instead: the client sees a failure whose outcome is unknown.
        */
       readonly afterHandling?: boolean;
+      /**
+       * Storage API routes: answer with this status at once, then handle the request this many ms
+       * later (a gateway that gave up while the backend carried on): a job it starts appears only
+       * after the client was told the request failed.
+       */
+      readonly handleAfterMs?: number;
     }
   /** Delay the answer. */
   | { readonly kind: 'latency'; readonly ms: number }

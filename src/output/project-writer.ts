@@ -7,7 +7,7 @@ import {
   explainRejectedToken,
 } from '../auth/check-token.js';
 import type { DestinationConfig } from '../config/types.js';
-import { JobFailedError, StorageApiError, UserError } from '../errors.js';
+import { JobFailedError, StorageApiError, UnknownJobStartError, UserError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { SliceSink } from '../objects/types.js';
 import type { TablePlan } from '../plan/plan-tables.js';
@@ -274,13 +274,19 @@ export class ProjectWriter implements OutputWriter {
       window: sync.window,
     });
     let started: StorageJob;
+    let mayStillStart = false;
     try {
       await records.writeIntent(tableId, held, pending);
       // Too old: the intent stays; once this claim is deleted the next run finds no job and drops it.
       records.checkFresh(tableId, held, 'start an import under it');
       started = await this.#startImport(plan, tableId, upload.fileId);
+    } catch (error) {
+      mayStillStart = error instanceof UnknownJobStartError;
+      throw error;
     } finally {
-      await records.release(tableId, held);
+      // An import that may still start keeps the claim until its lease passes, so that no run
+      // settles the intent (finds no job, exports the window again) before the job can be listed.
+      if (!mayStillStart) await records.release(tableId, held);
     }
     const job = await this.#waitImport(started, tableId, pending);
     checkImport(plan, tableId, job, upload.rows);

@@ -1,4 +1,5 @@
 import { AbortError } from 'p-retry';
+import { UnknownJobStartError, messageOf } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { failureFactsOf, markProvenNotStarted, type StorageHttp } from './http.js';
 import { parseJob, parseJobList, timestampMs } from './parse.js';
@@ -16,6 +17,13 @@ interface JobMatch {
   readonly tableId: string;
   /** For table creation the job may carry no table id yet; then its params name the table. */
   readonly tableName?: string;
+  /**
+   * After an unknown outcome and no job found: post again (the default), or give up with
+   * {@link UnknownJobStartError} when a second job would repeat the first's work. A server still
+   * busy with the first POST (a gateway answered 504 and the backend carried on) may list its job
+   * only later, so "not found" does not prove "not started".
+   */
+  readonly postAgainAfterMiss?: boolean;
 }
 
 const JOBS_PATH = '/v2/storage/jobs';
@@ -53,6 +61,7 @@ export function createJobStarter(deps: JobStarterDeps): JobStarter {
           if (classifyFailure(failureFactsOf(error)) !== 'unknown') throw error;
           const existing = await lookUpStartedJob(match, attemptStartMs, error);
           if (existing) return existing;
+          if (match.postAgainAfterMiss === false) throw new AbortError(notPostedAgain(path, error));
           markProvenNotStarted(error);
           throw error;
         }
@@ -87,12 +96,21 @@ export function createJobStarter(deps: JobStarterDeps): JobStarter {
       { operationName: match.operationName, tableId: match.tableId, jobId: found?.id },
       found
         ? `Job start had an unknown outcome; found the job it started (${found.id})`
-        : 'Job start had an unknown outcome; no job was started, posting again',
+        : match.postAgainAfterMiss === false
+          ? 'Job start had an unknown outcome; no job is listed yet, not posting again'
+          : 'Job start had an unknown outcome; no job was started, posting again',
     );
     return found;
   }
 
   return startJob;
+}
+
+function notPostedAgain(path: string, cause: unknown): UnknownJobStartError {
+  return new UnknownJobStartError(
+    `POST ${path} had an unknown outcome (${messageOf(cause)}) and no job of it is listed yet: it may still start, so it was not posted again; a later run settles it.`,
+    { cause },
+  );
 }
 
 /** Whether `job` is the one a POST with an unknown outcome may have started. */

@@ -150,6 +150,8 @@ export function createStorageClient(options: StorageClientOptions): StorageClien
       startJob(`${STORAGE}/tables/${seg(tableId)}/import-async`, importBody(params), {
         operationName: 'tableImport',
         tableId,
+        // A second import of the same file would load its rows twice.
+        postAgainAfterMiss: false,
       }),
     startTableCreate: (bucketId, params) =>
       startJob(`${STORAGE}/buckets/${seg(bucketId)}/tables-async`, tableCreateBody(params), {
