@@ -8,6 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { appendSeed, appendTables, exactlyOnce } from '../helpers/append-tables.js';
 import { useEmulator } from '../helpers/emulator.js';
+import { until } from '../helpers/until.js';
 import { makeDataDir, removeDir } from '../helpers/run-cli.js';
 import { WRITER_TOKEN, runJob } from '../helpers/standalone.js';
 
@@ -22,14 +23,6 @@ async function tableVisible(tableId: string): Promise<boolean> {
   });
   await response.arrayBuffer();
   return response.status === 200;
-}
-
-async function until(check: () => Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 500; i += 1) {
-    if (await check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  throw new Error('timed out waiting');
 }
 
 describe('a destination table created by one run while another imports into it', () => {

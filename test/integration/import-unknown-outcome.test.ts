@@ -8,6 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { appendSeed, appendTables, exactlyOnce } from '../helpers/append-tables.js';
 import { useEmulator } from '../helpers/emulator.js';
+import { until } from '../helpers/until.js';
 import { makeDataDir, removeDir } from '../helpers/run-cli.js';
 import { runJob } from '../helpers/standalone.js';
 
@@ -16,14 +17,6 @@ const LEASE_MS = 30 * 60_000;
 
 const emulator = useEmulator(appendSeed(['late'], T0_MS / 1000));
 const { config, compare, syncItems, addRow } = appendTables(emulator);
-
-async function until(check: () => Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 500; i += 1) {
-    if (await check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  throw new Error('timed out waiting');
-}
 
 describe('an import POST answered 504 whose job appears later', () => {
   it('is not posted again; a later run settles it and every row arrives once', async () => {
