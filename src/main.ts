@@ -665,8 +665,14 @@ async function bootstrap(): Promise<void> {
     stderr: process.stderr,
     signal: abort.signal,
   });
+  // The outcome is decided and its exit code set: a signal from now on (a stop that comes while a
+  // hanging request keeps the process open) must not turn it into a kill (exit 143), so the
+  // signals stay handled, and ignored, until the process exits.
   process.off('SIGTERM', onSignal);
   process.off('SIGINT', onSignal);
+  const ignoreSignal = () => undefined;
+  process.on('SIGTERM', ignoreSignal);
+  process.on('SIGINT', ignoreSignal);
   // Everything the run owes is written; a request still hanging (a sync action past its deadline)
   // must not hold the process open.
   setTimeout(() => process.exit(), EXIT_GRACE_MS).unref();

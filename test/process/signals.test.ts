@@ -157,3 +157,26 @@ describe('a second signal', () => {
     expect(await watermarkOf('second')).toBe(T0);
   });
 });
+
+describe('a signal after the outcome is decided', () => {
+  it('keeps the exit code: a sync action past its deadline, signalled while its request still hangs, exits 1', async () => {
+    // tokens/verify answers only after 4 s; the action's deadline ends main() after 0.3 s, and the
+    // hanging request keeps the process open (up to 2 s) after that.
+    emulator.control.addFault({ kind: 'latency', ms: 4_000, path: 'tokens/verify', count: 1 });
+    const dataDir = await makeDataDir(platformConfig(emulator.url, [{ name: 'second' }]));
+    try {
+      const run = startCliProcess(['action', 'testConnection', '--data', dataDir], {
+        env: env({ KBC_TABLE_SYNC_ACTION_DEADLINE_MS: '300' }),
+        killWhen: { pattern: /did not finish within 0\.3 s/, signal: 'SIGTERM' },
+        timeoutMs: 60_000,
+      });
+      const result = await run.done;
+      expect(run.signalledAtMs, 'the signal was sent after the sentence').toBeDefined();
+      expect({ code: result.code, signal: result.signal }).toEqual({ code: 1, signal: null });
+      expect(result.stderr).toMatch(/did not answer verifyToken\(\)\.\n$/);
+    } finally {
+      emulator.control.clearFaults();
+      await removeDir(dataDir);
+    }
+  });
+});
