@@ -199,7 +199,7 @@ async function planRun(
   deps.logger.info(
     `Copying ${plans.length} table(s)${skipped > 0 ? `, ${skipped} not selected or disabled` : ''}.`,
   );
-  return plans;
+  return plans.map((plan) => ({ ...plan, sourceBackend: auth.backend }));
 }
 
 /** What every table of a run shares. */

@@ -8,6 +8,8 @@ export interface SourceAuthorization {
   readonly bucketId: string;
   readonly projectId: number;
   readonly projectName: string;
+  /** The source project's default backend (`owner.defaultBackend`), when the token says. */
+  readonly backend?: string;
   /** Things the user should know but that do not stop the run. */
   readonly warnings: readonly string[];
 }
@@ -32,6 +34,7 @@ export function checkSourceToken(
     bucketId,
     projectId: token.owner.id,
     projectName: token.owner.name,
+    ...(token.owner.defaultBackend !== undefined && { backend: token.owner.defaultBackend }),
     warnings: tokenWarnings(token, options),
   };
 }

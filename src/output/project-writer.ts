@@ -11,7 +11,14 @@ import { JobFailedError, StorageApiError, UnknownJobStartError, UserError } from
 import type { Logger } from '../logger.js';
 import type { SliceSink } from '../objects/types.js';
 import type { TablePlan } from '../plan/plan-tables.js';
-import type { PreparedFile, StorageClient, StorageJob, TableDetail } from '../storage/types.js';
+import type {
+  ColumnDefinition,
+  PreparedFile,
+  StorageClient,
+  StorageJob,
+  TableDefinition,
+  TableDetail,
+} from '../storage/types.js';
 import { copySlices, type CopyOptions } from '../transfer/copy-slices.js';
 import {
   pendingImport,
@@ -58,8 +65,11 @@ const UPLOAD_TAG = 'kbc-table-sync';
  */
 export class ProjectWriter implements OutputWriter {
   readonly #deps: ProjectWriterDeps;
-  /** Buckets whose write permission was checked, so it happens once per bucket. */
-  readonly #checkedBuckets = new Map<string, Promise<void>>();
+  /**
+   * Buckets whose write permission was checked, so it happens once per bucket; each resolves to
+   * the bucket's backend when known.
+   */
+  readonly #checkedBuckets = new Map<string, Promise<string | undefined>>();
   readonly #records: DestinationSyncStore;
 
   constructor(deps: ProjectWriterDeps) {
@@ -195,24 +205,29 @@ export class ProjectWriter implements OutputWriter {
     }
   }
 
-  /** Typed source → `tables-definition` with the same types; else a header-only file + key. */
+  /**
+   * Typed source → `tables-definition` with the source's native types, or with its base types
+   * when the destination bucket has another backend; else a header-only file + key.
+   */
   async #createTable(plan: TablePlan, bucketId: string, tableId: string): Promise<void> {
     const { client, logger } = this.#deps;
     const name = tableId.split('.')[2] ?? plan.destinationName;
     const definition = plan.source.definition;
     if (plan.source.isTyped && definition) {
-      const columns = plan.columns.map(
-        (column) =>
-          definition.columns.find((c) => c.name === column) ?? { name: column, basetype: 'STRING' },
-      );
+      const destinationBackend = await this.#ensureBucket(bucketId);
+      const crossBackend = otherBackend(plan.sourceBackend, destinationBackend);
       await this.#wait(
         await client.startTableDefinitionCreate(bucketId, {
           name,
           primaryKeysNames: plan.primaryKey,
-          columns,
+          columns: typedColumns(plan.columns, definition, crossBackend !== undefined),
         }),
       );
-      logger.info(`Created typed table "${tableId}" from the source definition.`);
+      logger.info(
+        crossBackend
+          ? `Created typed table "${tableId}" with the source's base types (${crossBackend}).`
+          : `Created typed table "${tableId}" from the source definition.`,
+      );
       return;
     }
     const headerFileId = await this.#uploadHeaderFile(plan);
@@ -337,8 +352,11 @@ export class ProjectWriter implements OutputWriter {
     return this.#deps.client.waitForJob(job, { signal: this.#deps.signal });
   }
 
-  /** Checks write permission once per bucket, creating the bucket when allowed. */
-  #ensureBucket(bucketId: string): Promise<void> {
+  /**
+   * Checks write permission once per bucket, creating the bucket when allowed.
+   * @returns the bucket's backend (an existing bucket's own, else the project's default), if known
+   */
+  #ensureBucket(bucketId: string): Promise<string | undefined> {
     let check = this.#checkedBuckets.get(bucketId);
     if (!check) {
       check = this.#checkBucket(bucketId);
@@ -347,15 +365,16 @@ export class ProjectWriter implements OutputWriter {
     return check;
   }
 
-  async #checkBucket(bucketId: string): Promise<void> {
+  async #checkBucket(bucketId: string): Promise<string | undefined> {
     const { client, logger } = this.#deps;
     const token = await client.verifyToken().catch((error: unknown) => {
       throw explainRejectedToken(error, 'destination');
     });
     // A limited token gets 403 for a bucket it has no permission to: only ask about visible ones.
-    const exists =
-      canSeeDestinationBucket(token, bucketId) && (await client.findBucket(bucketId)) !== null;
-    const auth = checkDestinationToken(token, bucketId, exists);
+    const existing = canSeeDestinationBucket(token, bucketId)
+      ? await client.findBucket(bucketId)
+      : null;
+    const auth = checkDestinationToken(token, bucketId, existing !== null);
     if (auth.bucketToCreate) {
       const { stage, name } = auth.bucketToCreate;
       const created = await client.createBucket(stage, name);
@@ -367,12 +386,42 @@ export class ProjectWriter implements OutputWriter {
         );
       }
       logger.info(`Created the destination bucket "${bucketId}" in project "${auth.projectName}".`);
-    } else {
-      logger.info(
-        `Destination project "${auth.projectName}" (${auth.projectId}), bucket "${bucketId}", write access.`,
-      );
+      return created.backend ?? token.owner.defaultBackend;
     }
+    logger.info(
+      `Destination project "${auth.projectName}" (${auth.projectId}), bucket "${bucketId}", write access.`,
+    );
+    return existing?.backend ?? token.owner.defaultBackend;
   }
+}
+
+/** `source → destination` when both backends are known and differ, else undefined. */
+export function otherBackend(
+  sourceBackend: string | undefined,
+  destinationBackend: string | undefined,
+): string | undefined {
+  if (!sourceBackend || !destinationBackend || sourceBackend === destinationBackend)
+    return undefined;
+  return `${sourceBackend} → ${destinationBackend}`;
+}
+
+/**
+ * The columns of a typed table to create, in export order: the source's native definitions, or
+ * only their base types when the destination has another backend (its native type names differ:
+ * docs/storage-api-notes.md, Typed tables across backends). A column without a definition is a
+ * `STRING`.
+ */
+export function typedColumns(
+  columns: readonly string[],
+  definition: TableDefinition,
+  baseTypesOnly: boolean,
+): ColumnDefinition[] {
+  return columns.map((column) => {
+    const source = definition.columns.find((c) => c.name === column);
+    if (!source) return { name: column, basetype: 'STRING' };
+    if (!baseTypesOnly) return source;
+    return { name: column, basetype: source.basetype ?? 'STRING' };
+  });
 }
 
 /** The destination table id: a configured full id, or the short name in the destination bucket. */

@@ -17,6 +17,12 @@ export interface TablePlan {
   /** Source table id: the state key (docs/standalone.md, Incremental windows). */
   readonly sourceId: string;
   readonly source: TableDetail;
+  /**
+   * The source project's default backend, when known: a typed table created in a destination of
+   * another backend gets base types, not the source's native ones (docs/storage-api-notes.md,
+   * Typed tables across backends).
+   */
+  readonly sourceBackend?: string | undefined;
   /** Export columns, in output order. */
   readonly columns: readonly string[];
   readonly primaryKey: readonly string[];

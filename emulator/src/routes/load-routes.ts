@@ -17,6 +17,7 @@ import {
 } from '../params.js';
 import { json, route, type Route, type RouteContext } from '../router.js';
 import type { SeedTableDefinition } from '../seed.js';
+import { typeForBasetype, typeProblem } from '../backend-types.js';
 import { jobView, tableView } from '../views.js';
 
 export const loadRoutes: readonly Route[] = [
@@ -135,21 +136,11 @@ async function createFromFile(
   });
 }
 
-const BASETYPE_TO_TYPE: Readonly<Record<string, string>> = {
-  STRING: 'VARCHAR',
-  INTEGER: 'NUMBER',
-  NUMERIC: 'NUMBER',
-  FLOAT: 'FLOAT',
-  BOOLEAN: 'BOOLEAN',
-  DATE: 'DATE',
-  TIMESTAMP: 'TIMESTAMP_NTZ',
-};
-
-/** Storage base type of a backend type (Snowflake names). */
+/** Storage base type of a backend type (Snowflake and BigQuery names). */
 export function basetypeOf(type: string): string {
   const upper = type.toUpperCase();
   if (/CHAR|STRING|TEXT/.test(upper)) return 'STRING';
-  if (/^(INT|INTEGER|BIGINT|SMALLINT|TINYINT)$/.test(upper)) return 'INTEGER';
+  if (/^(INT|INT64|INTEGER|BIGINT|SMALLINT|TINYINT|BYTEINT)$/.test(upper)) return 'INTEGER';
   if (/NUMBER|NUMERIC|DECIMAL/.test(upper)) return 'NUMERIC';
   if (/FLOAT|DOUBLE|REAL/.test(upper)) return 'FLOAT';
   if (upper.startsWith('BOOL')) return 'BOOLEAN';
@@ -158,8 +149,14 @@ export function basetypeOf(type: string): string {
   return 'STRING';
 }
 
-/** Validates a `tables-definition` body into a definition with both `definition` and `basetype`. */
-export function parseDefinition(body: Readonly<Record<string, unknown>>): SeedTableDefinition {
+/**
+ * Validates a `tables-definition` body for a bucket of `backend` into a definition with both
+ * `definition` and `basetype`: types must be the backend's own (emulator/src/backend-types.ts).
+ */
+export function parseDefinition(
+  body: Readonly<Record<string, unknown>>,
+  backend: string,
+): SeedTableDefinition {
   const rawColumns = Array.isArray(body.columns) ? (body.columns as unknown[]) : [];
   if (rawColumns.length === 0) {
     throw validationError(
@@ -177,15 +174,18 @@ export function parseDefinition(body: Readonly<Record<string, unknown>>): SeedTa
     const basetype =
       typeof column.basetype === 'string' ? column.basetype.toUpperCase() : undefined;
     const type =
-      typeof def?.type === 'string'
-        ? def.type
-        : (BASETYPE_TO_TYPE[basetype ?? 'STRING'] ?? 'VARCHAR');
+      typeof def?.type === 'string' ? def.type : typeForBasetype(backend, basetype ?? 'STRING');
+    const length = def?.length === undefined || def.length === null ? null : scalarText(def.length);
+    const problem = typeProblem(backend, type, length);
+    if (problem) {
+      throw validationError('storage.tables.validation', `Column "${name}": ${problem}`);
+    }
     return {
       name,
       definition: {
         type,
         nullable: def?.nullable === undefined ? true : parseBooleanParam(def.nullable, true),
-        length: def?.length === undefined || def.length === null ? null : scalarText(def.length),
+        length,
       },
       basetype: basetype ?? basetypeOf(type),
     };
@@ -206,7 +206,7 @@ function startTableDefinitionCreate(ctx: RouteContext) {
   const bucket = core.bucketFor(ctx.token, ctx.params.bucketId ?? '', 'write');
   const name = requireString(ctx.body, 'name');
   checkTableName(bucket, name);
-  const definition = parseDefinition(ctx.body);
+  const definition = parseDefinition(ctx.body, ctx.project.defaultBackend);
   const job = core.jobs.start(
     {
       projectId: ctx.project.id,

@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest';
+import { otherBackend, typedColumns } from '../../../src/output/project-writer.js';
+
+const definition = {
+  primaryKeysNames: ['id'],
+  columns: [
+    {
+      name: 'id',
+      definition: { type: 'NUMBER', length: '38,0', nullable: false },
+      basetype: 'NUMERIC',
+    },
+    { name: 'name', definition: { type: 'VARCHAR', length: '255' } },
+  ],
+};
+
+describe('typed columns of a table to create', () => {
+  it('keeps native definitions within one backend, in export order; an undefined column is a STRING', () => {
+    expect(typedColumns(['name', 'id', 'extra'], definition, false)).toEqual([
+      definition.columns[1],
+      definition.columns[0],
+      { name: 'extra', basetype: 'STRING' },
+    ]);
+  });
+
+  it('sends only base types across backends (a column without one is a STRING)', () => {
+    expect(typedColumns(['id', 'name'], definition, true)).toEqual([
+      { name: 'id', basetype: 'NUMERIC' },
+      { name: 'name', basetype: 'STRING' },
+    ]);
+  });
+
+  it('counts backends as different only when both are known', () => {
+    expect(otherBackend('snowflake', 'bigquery')).toBe('snowflake → bigquery');
+    expect(otherBackend('snowflake', 'snowflake')).toBeUndefined();
+    expect(otherBackend(undefined, 'bigquery')).toBeUndefined();
+    expect(otherBackend('bigquery', undefined)).toBeUndefined();
+  });
+});
