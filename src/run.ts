@@ -321,6 +321,7 @@ async function syncTable(
     fullRefresh: plan.fullRefresh,
     previous,
     serverNowSeconds: Math.floor((await deps.source.serverTimeMs()) / 1000),
+    lagSeconds: deps.config.lagSeconds,
     resolve: deps.resolveChangedSince,
     tableId: plan.sourceId,
   });

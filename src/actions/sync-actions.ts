@@ -142,6 +142,7 @@ async function planDocument(
         fullRefresh: plan.fullRefresh,
         previous,
         serverNowSeconds,
+        lagSeconds: deps.config.lagSeconds,
         resolve: deps.resolveChangedSince,
         tableId: plan.sourceId,
       });

@@ -116,6 +116,19 @@ export function readParallelism(value: unknown, path: Path, problems: Problems):
   return value === undefined ? undefined : readWith(parallelismSchema, value, path, problems);
 }
 
+const lagSecondsSchema = z
+  .number({
+    error: (issue) =>
+      `must be a whole number of seconds from 0 to 86400, not ${describeJsonType(issue.input)}`,
+  })
+  .int('must be a whole number of seconds from 0 to 86400')
+  .min(0, 'must be a whole number of seconds from 0 to 86400')
+  .max(86_400, 'must be a whole number of seconds from 0 to 86400');
+
+export function readLagSeconds(value: unknown, path: Path, problems: Problems): Read<number> {
+  return value === undefined ? undefined : readWith(lagSecondsSchema, value, path, problems);
+}
+
 /** A string that must not be empty; `undefined` when absent. */
 export function readString(
   value: unknown,

@@ -13,6 +13,7 @@ import {
   readFlag,
   readNameList,
   readEndpoint,
+  readLagSeconds,
   readParallelism,
   readString,
 } from './fields.js';
@@ -40,6 +41,7 @@ export const PARAMETER_KEYS = [
   'exclude',
   'destination',
   'parallelism',
+  'lagSeconds',
   'debug',
   ...EX_STORAGE_KEYS,
   'columns',
@@ -61,6 +63,12 @@ export const TABLE_KEYS = [
 export const DESTINATION_KEYS = ['region', 'url', '#token', 'bucket'] as const;
 
 export const DEFAULT_PARALLELISM = 4;
+/**
+ * How far behind the Storage server's now a `lastRun` window ends: longer than a load into a
+ * source table usually takes between stamping its rows and committing them (docs/standalone.md,
+ * Incremental windows).
+ */
+export const DEFAULT_LAG_SECONDS = 300;
 
 type Params = Readonly<Record<string, unknown>>;
 
@@ -90,6 +98,11 @@ export function parseConfig(raw: unknown): ParseResult {
     ['parameters', 'parallelism'],
     problems,
   );
+  const lagSeconds = readLagSeconds(
+    own(params, 'lagSeconds'),
+    ['parameters', 'lagSeconds'],
+    problems,
+  );
   const debug = readFlag(own(params, 'debug'), false, ['parameters', 'debug'], problems);
   if (
     problems.count > 0 ||
@@ -99,6 +112,7 @@ export function parseConfig(raw: unknown): ParseResult {
     exclude === BAD ||
     destination === BAD ||
     parallelism === BAD ||
+    lagSeconds === BAD ||
     debug === BAD
   ) {
     return fail(problems.lines);
@@ -111,6 +125,7 @@ export function parseConfig(raw: unknown): ParseResult {
     exclude: exclude ?? [],
     ...(destination === undefined ? {} : { destination }),
     parallelism: parallelism ?? DEFAULT_PARALLELISM,
+    lagSeconds: lagSeconds ?? DEFAULT_LAG_SECONDS,
     debug,
     ...(defaultBucket === undefined ? {} : { defaultBucket }),
   };

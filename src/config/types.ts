@@ -72,6 +72,8 @@ export interface Config {
   readonly destination?: DestinationConfig;
   /** Tables in flight at once, 1–32. */
   readonly parallelism: number;
+  /** A `lastRun` window ends this many seconds before the Storage server's now (0–86400). */
+  readonly lagSeconds: number;
   readonly debug: boolean;
   /** `storage.output.default_bucket` from config.json, when the runner set one. */
   readonly defaultBucket?: string;

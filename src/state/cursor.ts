@@ -23,9 +23,13 @@ export interface ExportWindow {
 
 /**
  * Decides the export window (pure).
- * - `lastRun`: from the saved watermark (none → everything) up to `serverNowSeconds`, which becomes
- *   the next watermark. The same instant bounds this export and starts the next, so a row changed
- *   while the run is going is read by exactly one of the two runs.
+ * - `lastRun`: from the saved watermark (none → everything) up to `serverNowSeconds − lagSeconds`
+ *   (never before the watermark), which becomes the next watermark. The same instant bounds this
+ *   export and starts the next, so a row is read by exactly one of the two runs. The lag leaves
+ *   the newest seconds to the next run: Storage stamps a load's rows with the time the load
+ *   started, and they become visible only when it commits, so a row stamped just before "now" may
+ *   not be exportable yet (docs/standalone.md, Incremental windows; docs/storage-api-notes.md,
+ *   Exporting a table).
  * - a fixed or relative `changedSince`: from that instant, unbounded, no watermark.
  * - `--full-refresh`: no lower bound; a `lastRun` table still gets its next watermark.
  *
@@ -39,6 +43,8 @@ export function exportWindow(input: {
   readonly fullRefresh: boolean;
   readonly previous: TableState | undefined;
   readonly serverNowSeconds: number;
+  /** How far behind the server's now a `lastRun` window ends (`parameters.lagSeconds`). */
+  readonly lagSeconds: number;
   /** Resolves absolute/relative/calendar forms to unix seconds at the server's now. */
   readonly resolve: (changedSince: ChangedSince, nowMs: number) => number;
   /** Names the table in errors. */
@@ -48,10 +54,12 @@ export function exportWindow(input: {
   if (changedSince?.kind === 'lastRun') {
     const since = fullRefresh ? undefined : previous?.watermark;
     refuseWatermarkAhead(since, serverNowSeconds, input.tableId);
+    // A lag raised since the last run would end the window before it starts: it stays empty.
+    const until = Math.max(serverNowSeconds - input.lagSeconds, since ?? -Infinity);
     return {
       ...(since !== undefined ? { since } : {}),
-      until: serverNowSeconds,
-      nextWatermark: serverNowSeconds,
+      until,
+      nextWatermark: until,
     };
   }
   if (!changedSince || fullRefresh) return {};

@@ -155,6 +155,9 @@ export function standaloneConfig(
     parameters: {
       '#token': SOURCE_TOKEN,
       url,
+      // Exact windows: the tests move the emulator clock themselves; the default lag has its own
+      // tests (window-lag.test.ts).
+      lagSeconds: 0,
       tables,
       destination: {
         url,
@@ -167,7 +170,7 @@ export function standaloneConfig(
 
 /** A platform-mode config.json (no destination) reading the source project of the seed. */
 export function platformConfig(url: string, tables: readonly TableItem[]): Record<string, unknown> {
-  return { parameters: { '#token': SOURCE_TOKEN, url, tables } };
+  return { parameters: { '#token': SOURCE_TOKEN, url, lagSeconds: 0, tables } };
 }
 
 /** Runs the CLI on `dataDir` against the emulator, with fast job polling. */

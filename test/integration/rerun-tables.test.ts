@@ -163,6 +163,7 @@ describe('configuration rows', () => {
       parameters: {
         '#token': SOURCE_TOKEN,
         url,
+        lagSeconds: 0,
         tableName,
         incremental: true,
         primaryKey: ['id'],

@@ -5,7 +5,7 @@ import type { Config, ParseResult } from '../../../src/config/types.js';
 const TOKEN = '2134-88291-mCkuU3xgVqLzAbcdef';
 const DEST_TOKEN = '9999-11111-destinationTokenValue';
 const KNOWN_PARAMETER_KEYS =
-  '#token, region, url, tables, exclude, destination, parallelism, debug, tableName, changedSince, incremental, primaryKey, fullSync, extractMetadata, columns, enabled';
+  '#token, region, url, tables, exclude, destination, parallelism, lagSeconds, debug, tableName, changedSince, incremental, primaryKey, fullSync, extractMetadata, columns, enabled';
 const KNOWN_TABLE_KEYS =
   'name, destination, changedSince, incremental, primaryKey, fullSync, columns, extractMetadata, enabled';
 const REGION_CHOICES =
@@ -79,6 +79,7 @@ describe('parseConfig: valid configurations', () => {
       ],
       exclude: [],
       parallelism: 4,
+      lagSeconds: 300,
       debug: false,
     } satisfies Config);
   });
@@ -95,6 +96,7 @@ describe('parseConfig: valid configurations', () => {
         '#token': TOKEN,
         region: 'azure-eu',
         parallelism: 8,
+        lagSeconds: 60,
         debug: 1,
         destination: {
           url: 'https://connection.acme.keboola.com/',
@@ -151,6 +153,7 @@ describe('parseConfig: valid configurations', () => {
       },
       exclude: [],
       parallelism: 8,
+      lagSeconds: 60,
       debug: true,
       defaultBucket: 'in.c-keboola-ex-table-sync-123',
     } satisfies Config);
@@ -251,6 +254,7 @@ describe('parseConfig: valid configurations', () => {
       tables: [ORDERS_DEFAULTS],
       exclude: [],
       parallelism: 4,
+      lagSeconds: 300,
       debug: false,
     });
   });
@@ -540,6 +544,21 @@ describe('parseConfig: problems', () => {
       'a boolean as 2',
       withParams({ debug: 2 }),
       ['parameters.debug: must be true or false, not a number'],
+    ],
+    [
+      'lagSeconds -1',
+      withParams({ lagSeconds: -1 }),
+      ['parameters.lagSeconds: must be a whole number of seconds from 0 to 86400'],
+    ],
+    [
+      'lagSeconds 86401',
+      withParams({ lagSeconds: 86_401 }),
+      ['parameters.lagSeconds: must be a whole number of seconds from 0 to 86400'],
+    ],
+    [
+      'lagSeconds "300"',
+      withParams({ lagSeconds: '300' }),
+      ['parameters.lagSeconds: must be a whole number of seconds from 0 to 86400, not a string'],
     ],
     [
       'parallelism 0',

@@ -10,13 +10,55 @@ const resolve = (cs: ChangedSince, nowMs: number) =>
       : 0;
 
 describe('exportWindow', () => {
-  const base = { fullRefresh: false, previous: undefined, serverNowSeconds: 1_000_000, resolve };
+  const base = {
+    fullRefresh: false,
+    previous: undefined,
+    serverNowSeconds: 1_000_000,
+    lagSeconds: 0,
+    resolve,
+  };
 
   it('exports everything up to server now on the first lastRun, and saves that instant', () => {
     expect(exportWindow({ ...base, changedSince: { kind: 'lastRun' } })).toEqual({
       until: 1_000_000,
       nextWatermark: 1_000_000,
     });
+  });
+
+  it('ends a lastRun window lagSeconds before server now, and saves that instant', () => {
+    expect(
+      exportWindow({
+        ...base,
+        lagSeconds: 300,
+        changedSince: { kind: 'lastRun' },
+        previous: { watermark: 900_000 },
+      }),
+    ).toEqual({ since: 900_000, until: 999_700, nextWatermark: 999_700 });
+    expect(exportWindow({ ...base, lagSeconds: 300, changedSince: { kind: 'lastRun' } })).toEqual({
+      until: 999_700,
+      nextWatermark: 999_700,
+    });
+  });
+
+  it('never ends a lastRun window before its watermark (a lag raised since the last run): it stays empty', () => {
+    expect(
+      exportWindow({
+        ...base,
+        lagSeconds: 600,
+        changedSince: { kind: 'lastRun' },
+        previous: { watermark: 999_700 },
+      }),
+    ).toEqual({ since: 999_700, until: 999_700, nextWatermark: 999_700 });
+  });
+
+  it('does not lag a fixed or relative changedSince (no upper bound)', () => {
+    expect(
+      exportWindow({
+        ...base,
+        lagSeconds: 300,
+        changedSince: { kind: 'relative', secondsAgo: 3_600, text: '-1 hour' },
+      }),
+    ).toEqual({ since: 996_400 });
   });
 
   it('continues from the saved watermark to server now', () => {
@@ -50,7 +92,13 @@ describe('exportWindow', () => {
 });
 
 describe('windows that make sense', () => {
-  const base = { fullRefresh: false, serverNowSeconds: 1_000_000, resolve, tableId: 'in.c-a.t' };
+  const base = {
+    fullRefresh: false,
+    serverNowSeconds: 1_000_000,
+    lagSeconds: 0,
+    resolve,
+    tableId: 'in.c-a.t',
+  };
 
   it('stops on a watermark later than the server clock, naming table, watermark and time', () => {
     expect(() =>

@@ -1,0 +1,106 @@
+/**
+ * The lag of `lastRun` windows (docs/standalone.md, Incremental windows): Storage stamps a load's
+ * rows with the time the load started, and they become visible only when it commits. A window
+ * that ends at the server's "now" can miss a row of a load still running, and the next window
+ * starts after its stamp: the row would be lost. The default `lagSeconds` (300) ends the window
+ * that far back, so the row is read by the next run, once. The emulator models the stamp: a write
+ * held busy (`holdWrites`) keeps the stamp of its start and shows its rows only when released.
+ */
+import { readdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { useEmulator } from '../helpers/emulator.js';
+import { readSlicedTable } from '../helpers/output.js';
+import { carryState, makeDataDir } from '../helpers/run-cli.js';
+import {
+  SOURCE_PROJECT,
+  SOURCE_TOKEN,
+  T0_MS,
+  runJob,
+  standaloneSeed,
+} from '../helpers/standalone.js';
+
+const emulator = useEmulator(standaloneSeed());
+const T0 = T0_MS / 1000;
+
+/** Platform mode, `lastRun` append of `name`, with the default lag (no `lagSeconds`). */
+function lagConfig(name: string): Record<string, unknown> {
+  return {
+    parameters: {
+      '#token': SOURCE_TOKEN,
+      url: emulator.url,
+      tables: [{ name, incremental: true, changedSince: 'lastRun' }],
+    },
+  };
+}
+
+async function written(dataDir: string, name: string): Promise<boolean> {
+  return (await readdir(join(dataDir, 'out', 'tables'))).includes(`${name}.csv`);
+}
+
+/** Runs the job (exit 0), returns the ids it wrote to out/tables, then clears out/ as the runner would. */
+async function runAndCollect(dataDir: string, name: string): Promise<string[]> {
+  const result = await runJob(emulator.url, dataDir);
+  expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: '' });
+  // An unchanged table (skipped) writes nothing to out/tables.
+  const ids = (await written(dataDir, name))
+    ? (await readSlicedTable(dataDir, `${name}.csv`)).rows.map((row) => row.id ?? '')
+    : [];
+  await carryState(dataDir);
+  await rm(join(dataDir, 'out'), { recursive: true, force: true });
+  return ids;
+}
+
+describe('a lastRun window ends lagSeconds before the server’s now', () => {
+  it('reads a row of a source load that was running during the export in the next run, once', async () => {
+    const { control } = emulator;
+    control.setClock(T0_MS);
+    const name = 'lagged';
+    const sourceId = `in.c-sales.${name}`;
+    await control.createTable(SOURCE_PROJECT, 'in.c-sales', {
+      name,
+      columns: ['id', 'v'],
+      rows: [
+        ['1', 'a'],
+        ['2', 'b'],
+      ],
+      timestamp: T0 - 3_600,
+    });
+    const dataDir = await makeDataDir(lagConfig(name));
+    const copied: string[] = [];
+
+    copied.push(...(await runAndCollect(dataDir, name)));
+    const state = JSON.parse(await readFile(join(dataDir, 'in', 'state.json'), 'utf8')) as {
+      tables: Record<string, { watermark?: number }>;
+    };
+    expect(state.tables[sourceId]).toMatchObject({ watermark: T0 - 300 });
+
+    // A quick change at T0+30 (so the next run exports), then a load into the source table
+    // starts at T0+60 and runs on: its row is stamped T0+60, but it stays invisible until the
+    // backend is released.
+    control.advanceClock(30_000);
+    await control.insertRows(SOURCE_PROJECT, sourceId, [{ id: '4', v: 'quick' }]);
+    control.advanceClock(30_000);
+    control.addFault({ kind: 'holdWrites', path: '/v2/storage/tokens/verify', label: 'busy' });
+    const busy = control.whenFaultApplied('busy');
+    await (
+      await fetch(`${emulator.url}/v2/storage/tokens/verify`, {
+        headers: { 'X-StorageApi-Token': SOURCE_TOKEN },
+      })
+    ).arrayBuffer();
+    await busy;
+    const load = control.insertRows(SOURCE_PROJECT, sourceId, [{ id: '3', v: 'late' }]);
+
+    // Run 2 at T0+120, while the load still runs: its window ends at T0−180.
+    control.advanceClock(60_000);
+    copied.push(...(await runAndCollect(dataDir, name)));
+
+    control.releaseHolds();
+    await load;
+    // Run 3, ten minutes later: its window [T0−180, T0+420) holds both rows' stamps.
+    control.advanceClock(600_000);
+    copied.push(...(await runAndCollect(dataDir, name)));
+
+    expect(copied.sort()).toEqual(['1', '2', '3', '4']);
+  });
+});
