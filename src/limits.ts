@@ -15,6 +15,8 @@ export interface Limits {
   readonly minSliceBytesPerWindow: number;
   /** The window of the minimum progress rate. */
   readonly sliceProgressWindowMs: number;
+  /** First wait before a failed slice restarts; it doubles per attempt up to 5 s. */
+  readonly sliceRetryBaseMs: number;
   /** A slice inflating beyond this ratio (CSV bytes per gzip byte) is refused as a gzip bomb. */
   readonly maxInflateRatio: number;
   /** The ratio is only judged after this many CSV bytes (tiny slices have odd ratios). */
@@ -34,6 +36,7 @@ export const DEFAULT_LIMITS: Limits = {
   maxManifestBytes: 16 * MIB,
   minSliceBytesPerWindow: 16 * 1024,
   sliceProgressWindowMs: 60_000,
+  sliceRetryBaseMs: 250,
   maxInflateRatio: 500,
   inflateRatioFloorBytes: 64 * MIB,
   maxConfigBytes: 4 * MIB,
@@ -49,6 +52,7 @@ const OVERRIDES: Record<keyof Limits, { readonly name: string; readonly unit: nu
   maxManifestBytes: { name: 'KBC_TABLE_SYNC_MAX_MANIFEST_MB', unit: MIB },
   minSliceBytesPerWindow: { name: 'KBC_TABLE_SYNC_MIN_SLICE_BYTES', unit: 1 },
   sliceProgressWindowMs: { name: 'KBC_TABLE_SYNC_SLICE_PROGRESS_WINDOW_S', unit: 1000 },
+  sliceRetryBaseMs: { name: 'KBC_TABLE_SYNC_SLICE_RETRY_BASE_MS', unit: 1 },
   maxInflateRatio: { name: 'KBC_TABLE_SYNC_MAX_INFLATE_RATIO', unit: 1 },
   inflateRatioFloorBytes: { name: 'KBC_TABLE_SYNC_INFLATE_FLOOR_MB', unit: MIB },
   maxConfigBytes: { name: 'KBC_TABLE_SYNC_MAX_CONFIG_MB', unit: MIB },

@@ -485,7 +485,6 @@ function tuningFrom(env: NodeJS.ProcessEnv, standalone: boolean): Tuning {
       standalone ? STANDALONE_SLICES_IN_FLIGHT : DEFAULT_TUNING.slicesGlobal,
     ),
     progressIntervalMs: int('KBC_TABLE_SYNC_PROGRESS_MS', DEFAULT_TUNING.progressIntervalMs),
-    sliceRetryBaseMs: int('KBC_TABLE_SYNC_SLICE_RETRY_BASE_MS', DEFAULT_TUNING.sliceRetryBaseMs),
     // The benchmark's "export everything" comparison run only; never needed in production.
     skipUnchanged: env.KBC_TABLE_SYNC_SKIP_UNCHANGED !== '0',
   };

@@ -33,7 +33,7 @@ import { StateMirror } from './state/state-mirror.js';
 import { resumeFrom, type SourceIdentity } from './state/sync-record.js';
 import { decideSkip, skipInputOf } from './state/unchanged.js';
 import type { FileDetail, StorageClient } from './storage/types.js';
-import { DEFAULT_ATTEMPTS_PER_SLICE, DEFAULT_SLICE_RETRY_BASE_MS } from './transfer/copy-slices.js';
+import { DEFAULT_ATTEMPTS_PER_SLICE } from './transfer/copy-slices.js';
 import { TableProgress } from './transfer/progress.js';
 import type { ProgressView } from './progress/progress-bar.js';
 import { startProgressReporter } from './progress/reporter.js';
@@ -73,8 +73,6 @@ export interface Tuning {
   readonly slicesPerTable: number;
   readonly slicesGlobal: number;
   readonly progressIntervalMs: number;
-  /** First wait before a failed slice restarts; it doubles per attempt up to 5 s. */
-  readonly sliceRetryBaseMs: number;
   /**
    * Skip `lastRun` tables unchanged since their watermark (on by default). Off only for the
    * benchmark's comparison run (`KBC_TABLE_SYNC_SKIP_UNCHANGED=0`).
@@ -95,7 +93,6 @@ export const DEFAULT_TUNING: Tuning = {
   slicesPerTable: 16,
   slicesGlobal: 16,
   progressIntervalMs: 5_000,
-  sliceRetryBaseMs: DEFAULT_SLICE_RETRY_BASE_MS,
   skipUnchanged: true,
 };
 
@@ -340,7 +337,7 @@ async function syncTable(
       sliceConcurrency: deps.tuning.slicesPerTable,
       globalLimit,
       attemptsPerSlice: DEFAULT_ATTEMPTS_PER_SLICE,
-      retryBaseMs: deps.tuning.sliceRetryBaseMs,
+      retryBaseMs: (deps.limits ?? DEFAULT_LIMITS).sliceRetryBaseMs,
       signal: deps.signal,
       maxRows,
       inflateLimit: {

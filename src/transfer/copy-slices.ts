@@ -5,6 +5,7 @@ import pLimit from 'p-limit';
 import { setMaxListeners } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
 import { InterruptedError, messageOf, ServiceError, UserError } from '../errors.js';
+import { DEFAULT_LIMITS } from '../limits.js';
 import { ObjectStoreError, UploadCredentialsRefusedError } from '../objects/errors.js';
 import type { SliceRef, SliceSource } from '../objects/types.js';
 import type { TableProgress } from './progress.js';
@@ -48,7 +49,6 @@ export class RowCountError extends ServiceError {
 }
 
 export const DEFAULT_ATTEMPTS_PER_SLICE = 5;
-export const DEFAULT_SLICE_RETRY_BASE_MS = 250;
 const MAX_SLICE_RETRY_WAIT_MS = 5_000;
 /** Listeners on a table's abort signal beyond one per slice in flight before Node warns. */
 const LISTENER_HEADROOM = 10;
@@ -111,7 +111,7 @@ async function copySliceWithRetry(
       if (options.signal.aborted) throw new InterruptedError('The run was interrupted.');
       if (attempt >= options.attemptsPerSlice || !isRetryableSliceError(error)) throw error;
       options.onRetry?.(slice, attempt, messageOf(error));
-      const baseMs = options.retryBaseMs ?? DEFAULT_SLICE_RETRY_BASE_MS;
+      const baseMs = options.retryBaseMs ?? DEFAULT_LIMITS.sliceRetryBaseMs;
       const waitMs = Math.min(baseMs * 2 ** (attempt - 1), MAX_SLICE_RETRY_WAIT_MS);
       await (options.sleep ?? defaultSleep)(waitMs, options.signal).catch(() => undefined);
       throwIfAborted(options.signal);

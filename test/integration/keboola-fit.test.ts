@@ -444,4 +444,14 @@ describe('the data folder and the environment', () => {
       expect(await listFiles(join(dataDir, 'out'))).toEqual([]);
     },
   );
+
+  it('KBC_TABLE_SYNC_SLICE_RETRY_BASE_MS=soon is exit 1 naming the variable', async () => {
+    const dataDir = await dataDirWith({ tables: [{ name: 'customers' }] });
+    const result = await run(['--data', dataDir], { KBC_TABLE_SYNC_SLICE_RETRY_BASE_MS: 'soon' });
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim()).toBe(
+      'The environment variable KBC_TABLE_SYNC_SLICE_RETRY_BASE_MS is not a positive number: give one in its unit (docs/limits.md), or leave it unset for the default.',
+    );
+    expect(await listFiles(join(dataDir, 'out'))).toEqual([]);
+  });
 });

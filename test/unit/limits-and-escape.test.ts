@@ -25,12 +25,14 @@ describe('limitsFromEnv', () => {
       KBC_TABLE_SYNC_REQUEST_TIMEOUT_S: '2',
       KBC_TABLE_SYNC_MAX_ANSWER_MB: '1',
       KBC_TABLE_SYNC_SLICE_PROGRESS_WINDOW_S: '0.5',
+      KBC_TABLE_SYNC_SLICE_RETRY_BASE_MS: '10',
       KBC_TABLE_SYNC_MIN_SLICE_BYTES: 'lots',
       KBC_TABLE_SYNC_MAX_INFLATE_RATIO: '-3',
     });
     expect(limits.requestTimeoutMs).toBe(2_000);
     expect(limits.maxAnswerBytes).toBe(1024 * 1024);
     expect(limits.sliceProgressWindowMs).toBe(500);
+    expect(limits.sliceRetryBaseMs).toBe(10);
     expect(limits.minSliceBytesPerWindow).toBe(DEFAULT_LIMITS.minSliceBytesPerWindow);
     expect(limits.maxInflateRatio).toBe(DEFAULT_LIMITS.maxInflateRatio);
   });
@@ -39,6 +41,7 @@ describe('limitsFromEnv', () => {
     expect(
       invalidLimitOverrides({
         KBC_TABLE_SYNC_MIN_SLICE_BYTES: 'lots',
+        KBC_TABLE_SYNC_SLICE_RETRY_BASE_MS: 'soon',
         KBC_TABLE_SYNC_MAX_INFLATE_RATIO: '-3',
         KBC_TABLE_SYNC_MAX_STATE_MB: '0',
         KBC_TABLE_SYNC_MAX_CONFIG_MB: ' ',
@@ -46,6 +49,7 @@ describe('limitsFromEnv', () => {
       }),
     ).toEqual([
       'KBC_TABLE_SYNC_MIN_SLICE_BYTES',
+      'KBC_TABLE_SYNC_SLICE_RETRY_BASE_MS',
       'KBC_TABLE_SYNC_MAX_INFLATE_RATIO',
       'KBC_TABLE_SYNC_MAX_STATE_MB',
     ]);
