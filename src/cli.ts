@@ -251,7 +251,7 @@ function logFormatOf(value: string | undefined): LogFormat | undefined {
 function actionHelp(): string {
   const width = Math.max(...SYNC_ACTIONS.map((name) => name.length));
   return [
-    'kbc-table-sync action <name> [--data DIR] [--table NAME ...]',
+    'kbc-table-sync action <name> [--data DIR] [--table NAME ...] [--shard INDEX/COUNT]',
     '',
     'Runs one sync action and prints its JSON document on stdout. Actions:',
     ...SYNC_ACTIONS.map((name) => `  ${name.padEnd(width)}  ${SYNC_ACTION_DESCRIPTIONS[name]}`),

@@ -282,7 +282,7 @@ describe('the command line', () => {
     );
     const help = await run(['action', '--help']);
     expect(help.code).toBe(0);
-    expect(help.stdout).toMatch(/^kbc-table-sync action <name>/);
+    expect(help.stdout).toMatch(/^kbc-table-sync action <name> [^\n]*\[--shard INDEX\/COUNT\]\n/);
     expect(help.stdout).toMatch(/^ {2}tableOptions {2}/m);
   });
 });
