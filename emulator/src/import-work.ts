@@ -122,6 +122,9 @@ export async function runImport(
     source,
     mode,
     core.clock.nowSeconds(),
+    // On typed tables an upsert stamps every row of the file, changed or not (untyped: only
+    // changed ones).
+    { alwaysBump: table.definition !== undefined },
   );
   core.markChanged(table);
   await core.refreshStats(table);

@@ -242,6 +242,8 @@ export class TableDb {
     source: LoadSource,
     mode: LoadMode,
     ts: number,
+    /** Typed tables: an upsert stamps unchanged rows too (docs/storage-api-notes.md, How a load lands). */
+    options: { readonly alwaysBump?: boolean } = {},
   ): Promise<LoadRoute> {
     return this.#serialize(async (conn) => {
       const plan = { table, tableColumns, key, source, mode, ts };
@@ -251,7 +253,14 @@ export class TableDb {
       await conn.run(stagingSql(staging, source));
       try {
         const deduped = await this.#transaction(conn, () =>
-          applyStaged(conn, { table, tableColumns, key, staging, ts }),
+          applyStaged(conn, {
+            table,
+            tableColumns,
+            key,
+            staging,
+            ts,
+            ...(options.alwaysBump === true && { alwaysBump: true }),
+          }),
         );
         return { staged: true, deduped };
       } finally {

@@ -212,6 +212,27 @@ describe('upsert', () => {
     ]);
   });
 
+  it('stamps unchanged rows too on a typed table (alwaysBump)', async () => {
+    const file = await slices('"same","1"\n"new","1"\n');
+    await db.load(
+      TABLE,
+      COLUMNS,
+      ['id'],
+      { paths: file, fileColumns: COLUMNS, header: false },
+      'upsert',
+      NOW,
+      {
+        alwaysBump: true,
+      },
+    );
+    expect(await sorted()).toEqual([
+      ['changed', '1', BEFORE],
+      ['new', '1', NOW],
+      ['same', '1', NOW],
+      ['untouched', '1', BEFORE],
+    ]);
+  });
+
   it('stamps unchanged rows too for the control API upsertRows', async () => {
     await db.upsertLiteralRows(
       TABLE,
