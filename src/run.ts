@@ -196,6 +196,12 @@ async function planRun(
   deps.logger.info(
     `Copying ${plans.length} table(s)${skipped > 0 ? `, ${skipped} not selected or disabled` : ''}.`,
   );
+  const lagSeconds = deps.config.lagSeconds;
+  if (lagSeconds > 0 && plans.some((plan) => plan.changedSince?.kind === 'lastRun')) {
+    deps.logger.info(
+      `lastRun windows end ${lagSeconds} s before the Storage server's time (lagSeconds): changes newer than that are copied by the next run.`,
+    );
+  }
   return plans.map((plan) => ({ ...plan, sourceBackend: auth.backend }));
 }
 

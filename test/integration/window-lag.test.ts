@@ -42,6 +42,9 @@ async function written(dataDir: string, name: string): Promise<boolean> {
 async function runAndCollect(dataDir: string, name: string): Promise<string[]> {
   const result = await runJob(emulator.url, dataDir);
   expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: '' });
+  expect(result.stdout).toContain(
+    "lastRun windows end 300 s before the Storage server's time (lagSeconds): changes newer than that are copied by the next run.",
+  );
   // An unchanged table (skipped) writes nothing to out/tables.
   const ids = (await written(dataDir, name))
     ? (await readSlicedTable(dataDir, `${name}.csv`)).rows.map((row) => row.id ?? '')
