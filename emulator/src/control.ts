@@ -257,7 +257,7 @@ export class EmulatorControl {
     if (state) state.revoked = true;
   }
 
-  /** The token expires now (401 `storage.tokenExpired` on every endpoint). */
+  /** The token expires now (401 `storage.tokenInvalid` on every endpoint, as for any dead token). */
   expireToken(token: string): void {
     const state = this.#core.state.tokens.get(token);
     if (state) state.expiresMs = this.#core.clock.nowMs();

@@ -273,18 +273,17 @@ export class EmulatorCore {
 
   /**
    * The token for an `X-StorageApi-Token` value.
-   * @throws ApiError 401: missing (`Access token must be set`, code ""), unknown/revoked/disabled
-   *   (`storage.tokenInvalid`), expired by the emulator clock (`storage.tokenExpired`).
+   * @throws ApiError 401: missing (`Access token must be set`, code ""), unknown, revoked,
+   *   disabled or expired by the emulator clock (`storage.tokenInvalid`: Storage has no distinct
+   *   code for an expired token, docs/storage-api-notes.md, Error answers and codes).
    */
   authenticate(header: string | string[] | undefined): TokenState {
     const value = Array.isArray(header) ? header[0] : header;
     if (!value) throw new ApiError(401, '', 'Access token must be set');
     const token = this.state.tokens.get(value);
-    if (!token || token.revoked || token.isDisabled) {
+    const expired = token?.expiresMs != null && token.expiresMs <= this.clock.nowMs();
+    if (!token || token.revoked || token.isDisabled || expired) {
       throw new ApiError(401, 'storage.tokenInvalid', 'Invalid access token');
-    }
-    if (token.expiresMs !== null && token.expiresMs <= this.clock.nowMs()) {
-      throw new ApiError(401, 'storage.tokenExpired', 'Your token has expired.');
     }
     return token;
   }

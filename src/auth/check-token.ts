@@ -222,12 +222,14 @@ export function explainRejectedToken(error: unknown, role: 'source' | 'destinati
     );
   }
   if (status !== 401 && status !== 403) return error;
+  // Storage answers an expired token like an unknown or revoked one (storage.tokenInvalid); the
+  // older storage.tokenExpired is still told apart should a stack send it.
   const reason =
     status === 403
       ? 'was refused'
       : code === 'storage.tokenExpired'
         ? 'has expired'
-        : 'is invalid or was revoked';
+        : 'is invalid, expired or was revoked';
   const key = role === 'source' ? '"#token"' : '"destination.#token"';
   return new UserError(
     `The ${role} Storage API token ${reason} (tokens/verify answered ${status}): set a valid token in ${key}.`,

@@ -229,7 +229,7 @@ describe('platform mode', () => {
       [
         'an invalid token',
         () => config({ '#token': TOKENS.invalid, tables: [{ name: 'orders' }] }),
-        /token is invalid or was revoked/,
+        /token is invalid, expired or was revoked/,
       ],
       [
         'an expired token',

@@ -81,7 +81,7 @@ describe('the call sites that know what a 4xx means', () => {
     const revoked = explainRejectedToken(verify(401), 'source');
     expect(exitCodeFor(revoked)).toBe(1);
     expect((revoked as Error).message).toBe(
-      'The source Storage API token is invalid or was revoked (tokens/verify answered 401): set a valid token in "#token".',
+      'The source Storage API token is invalid, expired or was revoked (tokens/verify answered 401): set a valid token in "#token".',
     );
     const expired = explainRejectedToken(verify(401, 'storage.tokenExpired'), 'destination');
     expect((expired as Error).message).toBe(

@@ -280,7 +280,10 @@ describe('authentication and tokens', () => {
     emulator.control.expireToken(expiring);
     const expired = await api(expiring, 'GET', '/v2/storage/tables/in.c-sales.orders');
     expect(expired.status).toBe(401);
-    expect(expired.body).toMatchObject({ code: 'storage.tokenExpired' });
+    expect(expired.body).toMatchObject({
+      code: 'storage.tokenInvalid',
+      error: 'Invalid access token',
+    });
   });
 
   it('verifies a read-only token with PHP-shaped fields', async () => {
