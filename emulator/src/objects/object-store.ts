@@ -214,8 +214,8 @@ export class EmulatedObjectStore {
 
   /**
    * Provider fields of a file detail: read-only credentials for keys under `loc.key`, valid
-   * `ttlSeconds` of emulator time, and the signed `url` of `urlKey`. Only `{ url }` when
-   * `withCredentials` is false.
+   * `ttlSeconds` of emulator time, and the signed `url` of `urlKey`, valid `urlTtlSeconds`
+   * (default: `ttlSeconds`). Only `{ url }` when `withCredentials` is false.
    */
   readFields(
     provider: Provider,
@@ -223,8 +223,9 @@ export class EmulatedObjectStore {
     urlKey: string,
     ttlSeconds: number,
     withCredentials: boolean,
+    urlTtlSeconds = ttlSeconds,
   ): Record<string, unknown> {
-    const url = this.#signedUrl(provider, { bucket: loc.bucket, key: urlKey }, ttlSeconds);
+    const url = this.#signedUrl(provider, { bucket: loc.bucket, key: urlKey }, urlTtlSeconds);
     if (!withCredentials) return { url };
     const credential = this.#issue(provider, loc, 'read', ttlSeconds, false, false);
     if (provider === 'aws') {

@@ -18,8 +18,12 @@ export const fileJobRoutes: readonly Route[] = [
   route('GET', '/v2/storage/jobs/{jobId}', getJob),
 ];
 
-/** Read credentials: AWS ~12 h, Azure ~12 h, GCS ~1 h (docs/storage-api-notes.md, Reading an exported file). */
+/**
+ * Read credentials: AWS ~12 h, Azure ~12 h, GCS ~1 h; the signed `url` about an hour on every
+ * provider (docs/storage-api-notes.md, Reading an exported file).
+ */
 const READ_TTL_SECONDS = { aws: 12 * 3600, azure: 12 * 3600, gcp: 3600 } as const;
+const URL_TTL_SECONDS = 3600;
 /** Upload credentials (docs/storage-api-notes.md, Writing a file into the destination). */
 const UPLOAD_TTL_SECONDS = { aws: 12 * 3600, azure: 12 * 3600, gcp: 3600 } as const;
 
@@ -52,6 +56,7 @@ function getFile(ctx: RouteContext) {
     urlKey,
     READ_TTL_SECONDS[provider],
     withCredentials,
+    URL_TTL_SECONDS,
   );
   return json(200, { ...fileView(file, ctx.project), ...fields });
 }
@@ -118,6 +123,7 @@ function uploadAnswer(ctx: RouteContext, file: FileState): Record<string, unknow
     urlKey,
     READ_TTL_SECONDS[provider],
     false,
+    URL_TTL_SECONDS,
   );
   return { ...fileView(file, ctx.project), ...read, ...fields };
 }

@@ -185,6 +185,8 @@ async function exportRows(
   expect(job.status).toBe('success');
   const fileId = (job.results!.file as { id: number }).id;
   const file = (await api(token, 'GET', `/v2/storage/files/${fileId}?federationToken=1`)).body;
+  // The signed url lasts about an hour, the credentials about 12 h (docs/storage-api-notes.md).
+  expect(new URL(String(file.url)).searchParams.get('X-Amz-Expires')).toBe('3600');
   const credentials = file.credentials as Credentials;
   const s3Path = file.s3Path as { bucket: string; key: string };
   const manifest = JSON.parse(
