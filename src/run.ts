@@ -30,7 +30,7 @@ import {
 } from './state/cursor.js';
 import { readState, writeState, type JobState } from './state/state-file.js';
 import { StateMirror } from './state/state-mirror.js';
-import { resumeFrom, type SourceIdentity } from './state/sync-record.js';
+import { resumeFrom, startsOverReason, type SourceIdentity } from './state/sync-record.js';
 import { decideSkip, skipInputOf } from './state/unchanged.js';
 import type { FileDetail, StorageClient } from './storage/types.js';
 import { DEFAULT_ATTEMPTS_PER_SLICE } from './transfer/copy-slices.js';
@@ -403,10 +403,10 @@ async function resumeTable(
     return { previous: fromState };
   }
   const point = await deps.writer.resume(plan, source);
-  const resumed = resumeFrom(point.tableExists, point.committed, fromState);
+  const resumed = resumeFrom(point, point.committed, fromState);
   if (resumed.ignoresStateWatermark) {
     deps.logger.warn(
-      `The destination table of "${plan.sourceId}" does not exist: copying it in full (the watermark in in/state.json is ignored).`,
+      `The destination table of "${plan.sourceId}" ${startsOverReason(resumed.startsOver)}: copying it in full (the watermark in in/state.json is ignored).`,
     );
   }
   return { previous: resumed.previous, revision: point.revision };

@@ -11,6 +11,7 @@ import type { StorageClient, TableDetail } from '../storage/types.js';
 import {
   CLAIM_LEASE_MS,
   resumeFrom,
+  startsOverReason,
   type Claim,
   type PendingImport,
 } from '../state/sync-record.js';
@@ -201,7 +202,7 @@ async function resumeOf(
       warnings: [`A run would fail this table: ${preview.refusal}`],
     };
   }
-  const resumed = resumeFrom(preview.tableExists, preview.committed, fromState);
+  const resumed = resumeFrom(preview, preview.committed, fromState);
   const pending = preview.pending;
   return {
     previous: resumed.previous,
@@ -213,7 +214,7 @@ async function resumeOf(
     warnings: [
       ...(resumed.ignoresStateWatermark
         ? [
-            `The destination table "${preview.tableId}" does not exist: a run copies it in full (the watermark in in/state.json is ignored).`,
+            `The destination table "${preview.tableId}" ${startsOverReason(resumed.startsOver)}: a run copies it in full (the watermark in in/state.json is ignored).`,
           ]
         : []),
       ...(pending ? [pendingWarning(preview.tableId, pending)] : []),

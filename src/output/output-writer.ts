@@ -21,6 +21,8 @@ export interface TableWriteResult {
 export interface ResumePoint {
   /** False: the destination table does not exist, so the table is copied in full. */
   readonly tableExists: boolean;
+  /** It exists with no rows and no sync record: copied in full too (docs/sync-record.md). */
+  readonly emptyWithoutRecord?: boolean;
   /** The committed watermark entry of the destination's sync record, when it has one. */
   readonly committed?: TableState;
   /** Compared just before the import, to notice another run on the same table. */

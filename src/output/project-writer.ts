@@ -100,6 +100,7 @@ export class ProjectWriter implements OutputWriter {
     if (table) checkExistingTable(plan, table);
     return {
       tableExists: table !== null,
+      emptyWithoutRecord: table?.rowsCount === 0 && !sync.record && !sync.pending,
       ...(sync.record && { committed: stateFromRecord(sync.record) }),
       revision: sync.revision,
     };

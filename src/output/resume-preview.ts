@@ -16,6 +16,8 @@ import { checkExistingTable, destinationTableId } from './project-writer.js';
 export interface ResumePreview {
   readonly tableId: string;
   readonly tableExists: boolean;
+  /** It exists with no rows, no sync record and no pending import: a run copies it in full. */
+  readonly emptyWithoutRecord?: boolean;
   /** The destination's committed sync record, as state. */
   readonly committed?: TableState;
   /** An import an earlier run left pending: a run settles it before anything else. */
@@ -46,6 +48,7 @@ export async function previewResume(
     return {
       tableId,
       tableExists: true,
+      emptyWithoutRecord: table.rowsCount === 0 && !sync.record && !sync.pending,
       ...(sync.record && { committed: stateFromRecord(sync.record) }),
       ...(sync.pending && { pending: sync.pending }),
       claims: sync.claims,

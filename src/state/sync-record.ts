@@ -342,25 +342,47 @@ export interface ResumeFrom {
   readonly previous: TableState | undefined;
   /** `destination`: its sync record; `state`: in/state.json; null: nothing (a full window). */
   readonly from: 'destination' | 'state' | null;
-  /** The destination table is missing, so in/state.json's watermark is not used. */
+  /** The destination table starts over, so in/state.json's watermark is not used. */
   readonly ignoresStateWatermark: boolean;
+  /** Why the table is copied in full whatever in/state.json says: missing, or empty and unrecorded. */
+  readonly startsOver?: 'missing' | 'empty';
+}
+
+/** Why a standalone table is copied in full, for the warning that in/state.json is ignored. */
+export function startsOverReason(startsOver: 'missing' | 'empty' | undefined): string {
+  return startsOver === 'empty' ? 'is empty and has no sync record' : 'does not exist';
+}
+
+/** What the destination table is, as far as resuming goes. */
+export interface DestinationTableFound {
+  readonly tableExists: boolean;
+  /** It exists with no rows, no sync record and no pending import (`rowsCount` 0). */
+  readonly emptyWithoutRecord?: boolean;
 }
 
 /**
- * docs/sync-record.md, One table's sync, Open: a missing destination table is copied in full;
- * otherwise its committed record, or in/state.json's entry for a table without one. A run and the
- * `plan` preview decide through it.
+ * docs/sync-record.md, One table's sync, Open: a missing destination table is copied in full, and
+ * so is an empty one without a sync record (a re-creation that was interrupted before its import:
+ * in/state.json's watermark predates it, and going on from it would never copy the older rows;
+ * into an empty table a full copy cannot repeat a row). Otherwise the committed record, or
+ * in/state.json's entry for a table without one. A run and the `plan` preview decide through it.
  */
 export function resumeFrom(
-  tableExists: boolean,
+  found: DestinationTableFound,
   committed: TableState | undefined,
   fromState: TableState | undefined,
 ): ResumeFrom {
-  if (!tableExists) {
+  const startsOver = !found.tableExists
+    ? 'missing'
+    : found.emptyWithoutRecord === true && !committed
+      ? 'empty'
+      : undefined;
+  if (startsOver) {
     return {
       previous: undefined,
       from: null,
       ignoresStateWatermark: fromState?.watermark !== undefined,
+      startsOver,
     };
   }
   const previous = committed ?? fromState;

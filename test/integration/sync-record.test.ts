@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { useEmulator } from '../helpers/emulator.js';
 import { appendSeed, appendTables, exactlyOnce } from '../helpers/append-tables.js';
-import { makeDataDir, removeDir } from '../helpers/run-cli.js';
+import { carryState, makeDataDir, removeDir } from '../helpers/run-cli.js';
 import {
   DEST_PROJECT,
   SOURCE_PROJECT,
@@ -23,7 +23,16 @@ import {
 const T0_MS = Date.parse('2025-03-01T00:00:00Z');
 const T0 = T0_MS / 1000;
 /** One append table (no primary key) per test, so the tests do not share rows. */
-const TABLES = ['lost_state', 'dropped', 'foreign_a', 'foreign_b', 'clock', 'overlap', 'skip'];
+const TABLES = [
+  'lost_state',
+  'dropped',
+  'recreated',
+  'foreign_a',
+  'foreign_b',
+  'clock',
+  'overlap',
+  'skip',
+];
 
 const emulator = useEmulator(appendSeed(TABLES, T0));
 const { config: appendConfig, compare, addRow } = appendTables(emulator);
@@ -78,6 +87,35 @@ describe('the destination sync record', () => {
       const rerun = await runJob(emulator.url, dir);
       expect({ code: rerun.code, stderr: rerun.stderr }).toMatchObject({ code: 0 });
       expect(await compare('dropped')).toMatchObject({ ...exactlyOnce, actual: 2 });
+    } finally {
+      await removeDir(dir);
+    }
+  });
+
+  it('an empty destination table without a record (an interrupted re-creation) is copied in full, whatever in/state.json says', async () => {
+    const { control } = emulator;
+    control.setClock(T0_MS);
+    const dir = await makeDataDir(appendConfig('recreated'));
+    try {
+      expect((await runJob(emulator.url, dir)).code).toBe(0);
+      await carryState(dir);
+      // Dropped by hand, then re-created by a run that died before its import: the table is back,
+      // empty and without a record, and in/state.json still holds the watermark from before.
+      await control.dropTable(DEST_PROJECT, 'in.c-copy.recreated');
+      await control.createTable(DEST_PROJECT, 'in.c-copy', {
+        name: 'recreated',
+        columns: ['id', 'kind'],
+        rows: [],
+      });
+      control.setClock(T0_MS + 10_000);
+      await addRow('recreated', '3');
+      control.setClock(T0_MS + 20_000);
+      const rerun = await runJob(emulator.url, dir);
+      expect({ code: rerun.code, stderr: rerun.stderr }).toMatchObject({ code: 0 });
+      expect(rerun.stdout).toContain(
+        'The destination table of \\"in.c-sales.recreated\\" is empty and has no sync record: copying it in full (the watermark in in/state.json is ignored).',
+      );
+      expect(await compare('recreated')).toMatchObject({ ...exactlyOnce, actual: 3 });
     } finally {
       await removeDir(dir);
     }
