@@ -18,6 +18,7 @@ const SLOW = [
   'test/integration/run-lock.test.ts',
   'test/integration/hostile-server.test.ts',
   'test/integration/hostile-environment.test.ts',
+  'test/integration/soak.test.ts',
 ];
 
 /**
