@@ -79,6 +79,8 @@ interface RunSpec {
   readonly end: RunEnd;
   /** Without KBC_RUNID the job makes a random run id. */
   readonly withRunId: boolean;
+  /** `--table` or `--full-refresh` arguments (docs/standalone.md, Per-table reruns). */
+  readonly args: readonly string[];
 }
 
 interface Mutation {
@@ -114,9 +116,16 @@ export interface SoakLimits {
   readonly leaseMs: number;
   /** Upper bound of a random kill delay. */
   readonly maxKillMs: number;
+  /** Whether steps may drop a destination table (as a user would). */
+  readonly drops: boolean;
 }
 
-export const DEFAULT_LIMITS: SoakLimits = { maxSteps: 14, leaseMs: 20_000, maxKillMs: 1_500 };
+export const DEFAULT_LIMITS: SoakLimits = {
+  maxSteps: 14,
+  leaseMs: 20_000,
+  maxKillMs: 1_500,
+  drops: true,
+};
 
 /** Kill points: a labelled fault marks the moment (see test/helpers/crash-matrix.ts). */
 function killPoint(rng: Prng): { point: string; fault: FaultSpec } {
@@ -223,7 +232,12 @@ function randomMutation(rng: Prng, tables: readonly TableSpec[]): Mutation {
   return { table, inserts: rng.int(0, 3), updates: rng.int(rng.chance(0.3) ? 1 : 0, 3) };
 }
 
-function randomRun(rng: Prng, folder: (typeof FOLDERS)[number], limits: SoakLimits): RunSpec {
+function randomRun(
+  rng: Prng,
+  folder: (typeof FOLDERS)[number],
+  limits: SoakLimits,
+  tables: readonly TableSpec[],
+): RunSpec {
   const roll = rng.next();
   let end: RunEnd;
   if (roll < 0.45) end = { kind: 'clean' };
@@ -231,7 +245,15 @@ function randomRun(rng: Prng, folder: (typeof FOLDERS)[number], limits: SoakLimi
   else if (roll < 0.92) end = { kind: 'killAt', ...killPoint(rng) };
   else end = { kind: 'term', afterMs: rng.int(0, limits.maxKillMs) };
   const state = rng.pick<StatePrep>(['carry', 'carry', 'carry', 'none', 'old', 'keep']);
-  return { folder, state, end, withRunId: rng.chance(0.8) };
+  const withRunId = rng.chance(0.8);
+  const argRoll = rng.next();
+  const args =
+    argRoll < 0.1
+      ? ['--table', rng.pick(tables).name]
+      : argRoll < 0.14
+        ? ['--full-refresh', rng.pick(tables).name]
+        : [];
+  return { folder, state, end, withRunId, args };
 }
 
 /** The round a seed stands for: its tables and steps. */
@@ -256,13 +278,15 @@ export function planRound(seed: number, limits: SoakLimits = DEFAULT_LIMITS): So
       // Mostly short steps; now and then past the lease, so a dead run's claim lapses.
       const ms = rng.chance(0.3) ? limits.leaseMs + rng.int(0, 5_000) : rng.int(0, 8_000);
       steps.push({ kind: 'clock', ms });
-    } else if (roll < 0.41) steps.push({ kind: 'drop', table: rng.pick(tables).name });
-    else {
+    } else if (roll < 0.41) {
+      const table = rng.pick(tables).name;
+      if (limits.drops) steps.push({ kind: 'drop', table });
+    } else {
       const overlap = rng.chance(0.4);
       const folders = overlap
         ? FOLDERS.slice(0, rng.int(2, 3)).map((f) => (rng.chance(0.1) ? 'A' : f))
         : [rng.pick(FOLDERS)];
-      const runs = folders.map((folder) => randomRun(rng, folder, limits));
+      const runs = folders.map((folder) => randomRun(rng, folder, limits, tables));
       const faults = rng.chance(0.35)
         ? Array.from({ length: rng.int(1, 2) }, () => randomFault(rng))
         : [];
@@ -289,7 +313,8 @@ function describeRun(run: RunSpec): string {
         : end.kind === 'term'
           ? `SIGTERM after ${end.afterMs} ms`
           : `SIGKILL at ${end.point}`;
-  return `${run.folder}(state ${run.state}${run.withRunId ? '' : ', no KBC_RUNID'}) ${how}`;
+  const args = run.args.length > 0 ? ` ${run.args.join(' ')}` : '';
+  return `${run.folder}(state ${run.state}${run.withRunId ? '' : ', no KBC_RUNID'})${args} ${how}`;
 }
 
 function describeMutation(m: Mutation): string {
@@ -409,12 +434,29 @@ interface RunOutcome {
 }
 
 /** Runs one round: plan, execute, settle, check. Never throws for a finding; returns it. */
-export async function runRound(
+export function runRound(
   seed: number,
   limits: SoakLimits = DEFAULT_LIMITS,
   counts: SoakCounts = emptyCounts(),
 ): Promise<SoakRoundResult> {
-  const plan = planRound(seed, limits);
+  return runPlan(planRound(seed, limits), limits, counts);
+}
+
+/**
+ * The plan of `seed` with only the steps `keep` (1-based), to reduce a failing round by hand
+ * (`KBC_SOAK_STEPS`).
+ */
+export function keepSteps(plan: SoakRoundPlan, keep: readonly number[]): SoakRoundPlan {
+  return { ...plan, steps: plan.steps.filter((_, i) => keep.includes(i + 1)) };
+}
+
+/** Runs a round's plan, settles and checks every table. */
+export async function runPlan(
+  plan: SoakRoundPlan,
+  limits: SoakLimits = DEFAULT_LIMITS,
+  counts: SoakCounts = emptyCounts(),
+): Promise<SoakRoundResult> {
+  const seed = plan.seed;
   // A second stream of choices for the data itself, so the plan stays stable when it changes.
   const dataRng = new Prng(seed ^ 0x5eed5eed);
   const model = new SourceModel();
@@ -530,7 +572,7 @@ export async function runRound(
   /** One run of a step; resolves with its result once the process (or main) has ended. */
   const startRun = async (spec: RunSpec): Promise<RunOutcome> => {
     await prepareState(spec.folder, spec.state);
-    const args = ['--data', dirs.get(spec.folder) ?? ''];
+    const args = ['--data', dirs.get(spec.folder) ?? '', ...spec.args];
     counts.runs += 1;
     const end = spec.end;
     if (end.kind === 'clean') {
@@ -594,7 +636,9 @@ export async function runRound(
         }),
       );
     }
-    if (step.clockDuringMs > 0) {
+    // Not while writes are held: a held source change is stamped before it lands, so a window
+    // ending after its stamp could miss it (no job could see such a row; not what is tested).
+    if (step.clockDuringMs > 0 && !holdsWrites) {
       pendingChanges.push(
         sleep(300).then(() => {
           emulator.control.advanceClock(step.clockDuringMs);
@@ -651,6 +695,7 @@ export async function runRound(
         state: 'carry',
         end: { kind: 'clean' },
         withRunId: true,
+        args: [],
       };
       const outcome = await startRun(spec);
       await remember('A');
