@@ -81,6 +81,8 @@ interface RunSpec {
   readonly withRunId: boolean;
   /** `--table` or `--full-refresh` arguments (docs/standalone.md, Per-table reruns). */
   readonly args: readonly string[];
+  /** Started this long after the step began (overlapping runs). */
+  readonly startMs: number;
 }
 
 interface Mutation {
@@ -104,6 +106,8 @@ type Step =
 
 export interface SoakRoundPlan {
   readonly seed: number;
+  /** The emulator clock runs (real time plus the steps' advances) instead of standing still. */
+  readonly runningClock: boolean;
   readonly tables: readonly TableSpec[];
   readonly parallelism: number;
   readonly steps: readonly Step[];
@@ -208,7 +212,8 @@ function randomFault(rng: Prng): FaultSpec {
     },
     {
       kind: 'latency',
-      ms: rng.int(100, 2_000),
+      // Now and then longer than a third of the lease: the run's claim is too old to write under.
+      ms: rng.chance(0.2) ? rng.int(6_000, 9_000) : rng.int(100, 2_000),
       path: rng.pick(['/metadata', '/jobs', '/import-async', '/files']),
     },
     {
@@ -253,7 +258,7 @@ function randomRun(
       : argRoll < 0.14
         ? ['--full-refresh', rng.pick(tables).name]
         : [];
-  return { folder, state, end, withRunId, args };
+  return { folder, state, end, withRunId, args, startMs: 0 };
 }
 
 /** The round a seed stands for: its tables and steps. */
@@ -286,7 +291,10 @@ export function planRound(seed: number, limits: SoakLimits = DEFAULT_LIMITS): So
       const folders = overlap
         ? FOLDERS.slice(0, rng.int(2, 3)).map((f) => (rng.chance(0.1) ? 'A' : f))
         : [rng.pick(FOLDERS)];
-      const runs = folders.map((folder) => randomRun(rng, folder, limits, tables));
+      const runs = folders.map((folder, i) => ({
+        ...randomRun(rng, folder, limits, tables),
+        startMs: i > 0 && rng.chance(0.5) ? rng.int(0, 1_200) : 0,
+      }));
       const faults = rng.chance(0.35)
         ? Array.from({ length: rng.int(1, 2) }, () => randomFault(rng))
         : [];
@@ -300,7 +308,22 @@ export function planRound(seed: number, limits: SoakLimits = DEFAULT_LIMITS): So
       steps.push({ kind: 'runs', runs, faults, during, clockDuringMs });
     }
   }
-  return { seed, tables, parallelism: rng.int(1, 3), steps };
+  const runningClock = rng.chance(0.3);
+  return {
+    seed,
+    tables,
+    parallelism: rng.int(1, 3),
+    runningClock,
+    // A held source change is stamped before it lands; with a running clock a window could end
+    // after its stamp and before it lands (no job could see such a row; not what is tested).
+    steps: runningClock
+      ? steps.map((step) =>
+          step.kind === 'runs'
+            ? { ...step, faults: step.faults.filter((f) => f.kind !== 'holdWrites') }
+            : step,
+        )
+      : steps,
+  };
 }
 
 function describeRun(run: RunSpec): string {
@@ -314,7 +337,8 @@ function describeRun(run: RunSpec): string {
           ? `SIGTERM after ${end.afterMs} ms`
           : `SIGKILL at ${end.point}`;
   const args = run.args.length > 0 ? ` ${run.args.join(' ')}` : '';
-  return `${run.folder}(state ${run.state}${run.withRunId ? '' : ', no KBC_RUNID'})${args} ${how}`;
+  const start = run.startMs > 0 ? `@${run.startMs}ms ` : '';
+  return `${start}${run.folder}(state ${run.state}${run.withRunId ? '' : ', no KBC_RUNID'})${args} ${how}`;
 }
 
 function describeMutation(m: Mutation): string {
@@ -345,7 +369,7 @@ export function describeStep(step: Step): string {
 
 export function describePlan(plan: SoakRoundPlan): string[] {
   return [
-    `seed ${plan.seed}: parallelism ${plan.parallelism}, tables ${plan.tables
+    `seed ${plan.seed}: ${plan.runningClock ? 'running' : 'frozen'} clock, parallelism ${plan.parallelism}, tables ${plan.tables
       .map(
         (t) =>
           `${t.name}(${t.initialRows} rows, slices of ${t.sliceRows}${t.fullWithKey ? ', key' : ''})`,
@@ -497,6 +521,7 @@ export async function runPlan(
     },
   });
   emulator.control.setClock(T0_MS);
+  if (plan.runningClock) emulator.control.releaseClock();
   const config = {
     parameters: {
       '#token': SOURCE_TOKEN,
@@ -571,6 +596,7 @@ export async function runPlan(
 
   /** One run of a step; resolves with its result once the process (or main) has ended. */
   const startRun = async (spec: RunSpec): Promise<RunOutcome> => {
+    if (spec.startMs > 0) await sleep(spec.startMs);
     await prepareState(spec.folder, spec.state);
     const args = ['--data', dirs.get(spec.folder) ?? '', ...spec.args];
     counts.runs += 1;
@@ -618,9 +644,11 @@ export async function runPlan(
     for (const fault of step.faults) {
       emulator.control.addFault(fault);
       counts.faults += 1;
+      // A request may land this late, after its client is gone: wait for it before the clock moves.
       if (fault.kind === 'status' && fault.handleAfterMs !== undefined) {
         handleAfter = Math.max(handleAfter, fault.handleAfterMs);
       }
+      if (fault.kind === 'latency') handleAfter = Math.max(handleAfter, fault.ms);
     }
     const holdsWrites = step.faults.some((f) => f.kind === 'holdWrites');
     const timers: NodeJS.Timeout[] = [];
@@ -696,6 +724,7 @@ export async function runPlan(
         end: { kind: 'clean' },
         withRunId: true,
         args: [],
+        startMs: 0,
       };
       const outcome = await startRun(spec);
       await remember('A');
