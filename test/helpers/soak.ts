@@ -410,9 +410,17 @@ export interface SoakRoundResult {
 class SourceModel {
   /** Per table: id → values in order (the last is the current one). */
   readonly versions = new Map<string, Map<string, string[]>>();
+  /** Per table: `id value` → an upper bound of that version's `_timestamp` (unix seconds). */
+  readonly stamps = new Map<string, Map<string, number>>();
+  /**
+   * Append tables: versions a run that ended 0 without skipping the table must have copied (they
+   * were current from before its start to its end, stamped before it started), so the
+   * destination must hold them even after newer versions replaced them.
+   */
+  readonly required = new Map<string, Set<string>>();
   #nextId = new Map<string, number>();
 
-  init(table: string, rows: number): string[][] {
+  init(table: string, rows: number, stampAt: number): string[][] {
     const map = new Map<string, string[]>();
     const out: string[][] = [];
     for (let i = 1; i <= rows; i += 1) {
@@ -420,6 +428,10 @@ class SourceModel {
       map.set(id, [`${id}.0`]);
       out.push([id, `${id}.0`]);
     }
+    this.stamps.set(
+      table,
+      new Map(out.map(([id, value]) => [versionKey(id ?? '', value ?? ''), stampAt])),
+    );
     this.versions.set(table, map);
     this.#nextId.set(table, rows + 1);
     return out;
@@ -450,11 +462,53 @@ class SourceModel {
     }
     return rows;
   }
+
+  /** Records that `rows` of `table` were stamped at or before `seconds`. */
+  stamp(table: string, rows: readonly Record<string, string>[], seconds: number): void {
+    const stamps = this.stamps.get(table);
+    for (const row of rows) stamps?.set(versionKey(row.id ?? '', row.value ?? ''), seconds);
+  }
+
+  /** The current versions of every table stamped before `seconds`. */
+  currentBefore(seconds: number): Map<string, string[]> {
+    const out = new Map<string, string[]>();
+    for (const [table, map] of this.versions) {
+      const stamps = this.stamps.get(table);
+      const keys = [...map].map(([id, list]) => versionKey(id, list.at(-1) ?? ''));
+      out.set(
+        table,
+        keys.filter((k) => (stamps?.get(k) ?? Infinity) < seconds),
+      );
+    }
+    return out;
+  }
+
+  isCurrent(table: string, key: string): boolean {
+    const [id = '', value] = key.split('\u0000');
+    return this.versions.get(table)?.get(id)?.at(-1) === value;
+  }
+
+  require(table: string, keys: readonly string[]): void {
+    const set = this.required.get(table) ?? new Set<string>();
+    for (const key of keys) set.add(key);
+    this.required.set(table, set);
+  }
+
+  /** The destination table was replaced (full refresh) or dropped: older versions may go. */
+  forget(table: string): void {
+    this.required.delete(table);
+  }
+}
+
+function versionKey(id: string, value: string): string {
+  return `${id}\u0000${value}`;
 }
 
 interface RunOutcome {
   readonly spec: RunSpec;
   readonly result: CliResult;
+  /** Per table, the versions this run must have copied, if it ended 0 without skipping it. */
+  readonly copied: Map<string, string[]>;
 }
 
 /** Runs one round: plan, execute, settle, check. Never throws for a finding; returns it. */
@@ -502,7 +556,7 @@ export async function runPlan(
                 name: t.name,
                 columns: COLUMNS,
                 primaryKey: ['id'],
-                rows: model.init(t.name, t.initialRows),
+                rows: model.init(t.name, t.initialRows, T0_MS / 1000 - 3_600),
                 sliceRows: t.sliceRows,
                 timestamp: T0_MS / 1000 - 3_600,
               })),
@@ -547,6 +601,7 @@ export async function runPlan(
     const rows = model.change(dataRng, m);
     if (rows.length > 0) {
       await emulator.control.upsertRows(SOURCE_PROJECT, `${SOURCE_BUCKET}.${m.table}`, rows);
+      model.stamp(m.table, rows, Math.floor(emulator.control.nowMs() / 1000));
     }
   };
 
@@ -595,14 +650,46 @@ export async function runPlan(
   };
 
   /** One run of a step; resolves with its result once the process (or main) has ended. */
+  /** One run of a step; resolves once the process (or main) has ended. */
   const startRun = async (spec: RunSpec): Promise<RunOutcome> => {
     if (spec.startMs > 0) await sleep(spec.startMs);
     await prepareState(spec.folder, spec.state);
-    const args = ['--data', dirs.get(spec.folder) ?? '', ...spec.args];
     counts.runs += 1;
+    const before = model.currentBefore(Math.floor(emulator.control.nowMs() / 1000));
+    const result = await execute(spec);
+    const copied = new Map<string, string[]>();
+    if (result.code === 0) {
+      const selected = spec.args[0] === '--table' ? [spec.args[1]] : plan.tables.map((t) => t.name);
+      const skipped = skippedTables(result);
+      for (const table of plan.tables) {
+        if (table.mode !== 'append' || !selected.includes(table.name)) continue;
+        if (skipped.includes(`${DEST_BUCKET}.${table.name}`)) continue;
+        const keys = before.get(table.name) ?? [];
+        copied.set(
+          table.name,
+          keys.filter((key) => model.isCurrent(table.name, key)),
+        );
+      }
+    }
+    return { spec, result, copied };
+  };
+
+  /** Versions a step's runs copied become required, unless a run replaced the table. */
+  const noteCopied = (outcomes: readonly RunOutcome[]) => {
+    const refreshed = new Set(
+      outcomes.flatMap(({ spec }) => (spec.args[0] === '--full-refresh' ? [spec.args[1]] : [])),
+    );
+    for (const table of refreshed) if (table !== undefined) model.forget(table);
+    for (const { copied } of outcomes) {
+      for (const [table, keys] of copied) if (!refreshed.has(table)) model.require(table, keys);
+    }
+  };
+
+  const execute = async (spec: RunSpec): Promise<CliResult> => {
+    const args = ['--data', dirs.get(spec.folder) ?? '', ...spec.args];
     const end = spec.end;
     if (end.kind === 'clean') {
-      return { spec, result: await runCli(args, { env: env(spec), timeoutMs: RUN_TIMEOUT_MS }) };
+      return runCli(args, { env: env(spec), timeoutMs: RUN_TIMEOUT_MS });
     }
     if (end.kind === 'term') {
       const child = startCliProcess(args, { env: env(spec), timeoutMs: RUN_TIMEOUT_MS });
@@ -612,7 +699,7 @@ export async function runPlan(
       }, end.afterMs);
       const result = await child.done;
       clearTimeout(timer);
-      return { spec, result };
+      return result;
     }
     if (end.kind === 'kill') {
       const child = startCliProcess(args, { env: env(spec), timeoutMs: RUN_TIMEOUT_MS });
@@ -620,7 +707,7 @@ export async function runPlan(
       const result = await child.done;
       clearTimeout(timer);
       if (result.signal === 'SIGKILL') counts.kills += 1;
-      return { spec, result };
+      return result;
     }
     const label = `kill-${runNumber}`;
     const applied = emulator.control.whenFaultApplied(label);
@@ -636,7 +723,7 @@ export async function runPlan(
     const result = await child.done;
     if (!reached) log.push(`    (kill point "${end.point}" not reached)`);
     if (result.signal === 'SIGKILL') counts.kills += 1;
-    return { spec, result };
+    return result;
   };
 
   const runStep = async (step: Extract<Step, { kind: 'runs' }>) => {
@@ -682,10 +769,11 @@ export async function runPlan(
     emulator.control.clearFaults();
     if (handleAfter > 0) await sleep(handleAfter + 200);
     await emulator.control.waitForJobs();
+    noteCopied(outcomes);
     for (const { spec, result } of outcomes) {
       const key = result.signal ?? String(result.code);
       counts.exits[key] = (counts.exits[key] ?? 0) + 1;
-      const skips = (result.stdout + result.stderr).match(/Skipping "[^"]+"/g) ?? [];
+      const skips = skippedTables(result).map((t) => `Skipping "${t}"`);
       log.push(
         `    ${spec.folder}: ${result.signal ?? `exit ${result.code}`}${skips.length > 0 ? `, ${skips.join(', ')}` : ''}${
           result.code !== null && result.code !== 0 ? `: ${firstError(result)}` : ''
@@ -710,6 +798,7 @@ export async function runPlan(
       if (step.kind === 'mutate') await mutate(step.mutation);
       else if (step.kind === 'clock') emulator.control.advanceClock(step.ms);
       else if (step.kind === 'drop') {
+        model.forget(step.table);
         try {
           await emulator.control.dropTable(DEST_PROJECT, `${DEST_BUCKET}.${step.table}`);
         } catch {
@@ -727,11 +816,17 @@ export async function runPlan(
         startMs: 0,
       };
       const outcome = await startRun(spec);
+      noteCopied([outcome]);
       await remember('A');
       return outcome.result;
     });
     for (const table of plan.tables) {
       findings.push(...(await checkTable(emulator, model, table)));
+      const required = [...(model.required.get(table.name) ?? [])];
+      const replaced = required.filter((key) => !model.isCurrent(table.name, key)).length;
+      if (table.mode === 'append') {
+        log.push(`  ${table.name}: ${replaced} replaced versions required in the destination`);
+      }
     }
   } catch (error) {
     findings.push({ table: '-', what: 'harness error', detail: String(error) });
@@ -757,7 +852,7 @@ async function settle(
   for (let attempt = 1; attempt <= 4; attempt += 1) {
     control.advanceClock(limits.leaseMs + 1_000);
     const result = await run();
-    const skipped = /Skipping "/.test(result.stdout + result.stderr);
+    const skipped = skippedTables(result).length > 0;
     log.push(
       `  settle ${attempt}: ${result.signal ?? `exit ${result.code}`}${skipped ? ' (a table skipped)' : ''}${
         result.code !== 0 ? `: ${firstError(result)}` : ''
@@ -826,6 +921,10 @@ async function checkTable(
     const duplicated = [...seen].filter(([, n]) => n > 1);
     const unexpected = [...seen.keys()].filter((k) => !known.has(k));
     const lost = current.filter(([id, value]) => !seen.has(`${id ?? ''}\u0000${value ?? ''}`));
+    const currentKeys = new Set(current.map(([id, value]) => versionKey(id ?? '', value ?? '')));
+    for (const key of model.required.get(table.name) ?? []) {
+      if (!seen.has(key) && !currentKeys.has(key)) lost.push(key.split('\u0000'));
+    }
     if (duplicated.length + unexpected.length + lost.length > 0) {
       const show = (k: string) => k.replace('\u0000', ':');
       findings.push({
@@ -881,6 +980,12 @@ function diff(
     if (at >= 0) extra.splice(at, 1);
   }
   return `missing ${JSON.stringify(missing)}, extra ${JSON.stringify(extra)}`;
+}
+
+/** The destination tables a run skipped (text or JSON log lines). */
+function skippedTables(result: CliResult): string[] {
+  const text = result.stdout + result.stderr;
+  return [...text.matchAll(/Skipping \\?"([^"\\]+)\\?"/g)].map((m) => m[1] ?? '');
 }
 
 function firstError(result: CliResult): string {
