@@ -393,10 +393,12 @@ export interface SoakCounts {
   terms: number;
   faults: number;
   exits: Record<string, number>;
+  /** Why runs ended 1 (the first line that says), with how often. */
+  exit1: Record<string, number>;
 }
 
 export function emptyCounts(): SoakCounts {
-  return { rounds: 0, runs: 0, kills: 0, terms: 0, faults: 0, exits: {} };
+  return { rounds: 0, runs: 0, kills: 0, terms: 0, faults: 0, exits: {}, exit1: {} };
 }
 
 export interface SoakRoundResult {
@@ -773,6 +775,13 @@ export async function runPlan(
     for (const { spec, result } of outcomes) {
       const key = result.signal ?? String(result.code);
       counts.exits[key] = (counts.exits[key] ?? 0) + 1;
+      if (result.code === 1) {
+        const why = firstError(result)
+          .replace(/\(pid .*$/, '')
+          .replace(/\d+/g, 'N')
+          .slice(0, 90);
+        counts.exit1[why] = (counts.exit1[why] ?? 0) + 1;
+      }
       const skips = skippedTables(result).map((t) => `Skipping "${t}"`);
       log.push(
         `    ${spec.folder}: ${result.signal ?? `exit ${result.code}`}${skips.length > 0 ? `, ${skips.join(', ')}` : ''}${
