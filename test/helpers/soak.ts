@@ -666,7 +666,6 @@ export async function runPlan(
   /** One run of a step; resolves once the process (or main) has ended. */
   const startRun = async (spec: RunSpec): Promise<RunOutcome> => {
     if (spec.startMs > 0) await sleep(spec.startMs);
-    await prepareState(spec.folder, spec.state);
     counts.runs += 1;
     const before = model.currentBefore(Math.floor(emulator.control.nowMs() / 1000));
     const result = await execute(spec);
@@ -775,6 +774,9 @@ export async function runPlan(
     }
     // A busy backend lets go after a while, as a real one would.
     if (holdsWrites) timers.push(setTimeout(() => emulator.control.releaseHolds(), 1_500));
+    // Every in/state.json is written before any run starts: a run on the same folder must not
+    // read a file the harness is rewriting for the next one.
+    for (const run of step.runs) await prepareState(run.folder, run.state);
     const outcomes = await Promise.all(step.runs.map((run) => startRun(run)));
     // Changes planned after the runs ended still happen (within 2 s), in the plan's order.
     await Promise.all(pendingChanges);
@@ -786,6 +788,14 @@ export async function runPlan(
     for (const { spec, result } of outcomes) {
       const key = result.signal ?? String(result.code);
       counts.exits[key] = (counts.exits[key] ?? 0) + 1;
+      if (result.code === 1 && !/\S/.test(result.stderr)) {
+        // docs/faults.md: a clean failure explains itself on stderr.
+        findings.push({
+          table: '-',
+          what: 'exit 1 without a sentence on stderr',
+          detail: `${spec.folder}: stdout ends ${JSON.stringify(result.stdout.slice(-800))}`,
+        });
+      }
       if (result.code === 1) {
         const why = firstError(result)
           .replace(/\(pid .*$/, '')
@@ -835,6 +845,7 @@ export async function runPlan(
         args: [],
         startMs: 0,
       };
+      await prepareState(spec.folder, spec.state);
       const outcome = await startRun(spec);
       noteCopied([outcome]);
       await remember('A');
