@@ -1048,7 +1048,9 @@ function firstError(result: CliResult): string {
   const line = text
     .split('\n')
     .find((l) => /error|fail|refus|Another run|invalid/i.test(l) && !/"level":30/.test(l));
-  return (line ?? text.trim().split('\n').at(-1) ?? '').slice(0, 300);
+  // Else the run's own sentence: the first line on stderr.
+  const said = result.stderr.split('\n').find((l) => /\S/.test(l));
+  return (line ?? said ?? text.trim().split('\n').at(-1) ?? '').slice(0, 300);
 }
 
 function leaked(secrets: readonly string[], result: CliResult): string | undefined {
