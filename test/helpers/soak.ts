@@ -594,6 +594,9 @@ export async function runPlan(
       '#token': SOURCE_TOKEN,
       url: emulator.url,
       parallelism: plan.parallelism,
+      // Exact windows: the expectation reasons on the emulator clock at each run's start (the
+      // default lag has its own test, window-lag.test.ts).
+      lagSeconds: 0,
       tables: plan.tables.map((t) => ({
         name: t.name,
         ...(t.mode === 'full' ? {} : { changedSince: 'lastRun' }),

@@ -19,12 +19,12 @@ import {
 } from '../helpers/soak.js';
 
 /**
- * Three seeds that cover every mode, overlaps, kills at random moments and at labelled faults,
- * faults, and both a frozen and a running clock. They drop no destination table: a dropped table
- * whose re-creation is interrupted is copied from the old watermark of `in/state.json` (an open
- * finding of the soak, see docs/faults.md).
+ * Seeds that cover every mode, overlaps, kills at random moments and at labelled faults, faults,
+ * both a frozen and a running clock, and (800124) a dropped destination table whose re-creation
+ * fails: the soak's finding, an empty table without a record then went on from the old watermark
+ * of `in/state.json` and lost rows (docs/sync-record.md, One table's sync).
  */
-const FIXED_SEEDS = [122, 31, 57];
+const FIXED_SEEDS = [122, 31, 57, 800124];
 const minutes = Number(process.env.KBC_SOAK_MINUTES ?? '0');
 const listed = process.env.KBC_SOAK_SEEDS?.split(',').map(Number);
 /** Only these steps (1-based) of each listed seed: to reduce a failing round. */
@@ -45,7 +45,7 @@ function report(round: SoakRoundResult): string {
 
 const long = minutes > 0 || listed !== undefined;
 /** `KBC_SOAK_DROPS=0`: no step drops a destination table. */
-const LIMITS = { ...DEFAULT_LIMITS, drops: long && process.env.KBC_SOAK_DROPS !== '0' };
+const LIMITS = { ...DEFAULT_LIMITS, drops: process.env.KBC_SOAK_DROPS !== '0' };
 
 describe('chaos soak', () => {
   it(
