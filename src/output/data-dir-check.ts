@@ -54,8 +54,12 @@ async function expectFolder(path: string, what: string, fix: string): Promise<vo
   if (!kind.isDirectory()) throw new EnvironmentError(`${what} ${path} is not a folder: ${fix}.`);
 }
 
-/** `path` must be a folder inside `realData`, or absent (then it is created). */
-async function ensureFolder(path: string, realData: string): Promise<void> {
+/**
+ * `path` must be a folder inside `realData`, or absent (then it is created). When something
+ * appears between the check and the mkdir (another run starting on the same new folder), it is
+ * checked once more like any existing entry, so the run meets the lock, not a false error.
+ */
+async function ensureFolder(path: string, realData: string, checkAgain = true): Promise<void> {
   let link;
   try {
     link = await lstat(path);
@@ -63,9 +67,14 @@ async function ensureFolder(path: string, realData: string): Promise<void> {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
       throw describeFsError(error, `${path} cannot be used`) ?? error;
     }
-    await mkdir(path).catch((mkdirError: unknown) => {
+    try {
+      await mkdir(path);
+    } catch (mkdirError) {
+      if (checkAgain && (mkdirError as NodeJS.ErrnoException).code === 'EEXIST') {
+        return ensureFolder(path, realData, false);
+      }
       throw describeFsError(mkdirError, `The folder ${path} cannot be created`) ?? mkdirError;
-    });
+    }
     return;
   }
   if (link.isSymbolicLink()) {
