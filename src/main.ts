@@ -333,7 +333,7 @@ function logContext(logger: Logger, env: NodeJS.ProcessEnv, action: string): voi
 function checkRunId(env: NodeJS.ProcessEnv): void {
   if (env.KBC_RUNID === undefined || isHeaderText(env.KBC_RUNID)) return;
   throw new UserError(
-    `KBC_RUNID contains a character that cannot be sent in an HTTP header (${UNSENDABLE}): set it to a plain run id such as 123456789, or unset it.`,
+    `KBC_RUNID ${UNSENDABLE}: set it to a plain run id such as 123456789, or unset it.`,
   );
 }
 

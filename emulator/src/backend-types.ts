@@ -42,6 +42,19 @@ const BIGQUERY_BY_BASETYPE: Readonly<Record<string, string>> = {
 /** BigQuery `NUMERIC`/`DECIMAL`: at most 29 digits, 9 of them after the point. */
 const BIGQUERY_NUMERIC_MAX = { precision: 29, scale: 9 };
 
+/** Storage base type of a backend type (Snowflake and BigQuery names). */
+export function basetypeOf(type: string): string {
+  const upper = type.toUpperCase();
+  if (/CHAR|STRING|TEXT/.test(upper)) return 'STRING';
+  if (/^(INT|INT64|INTEGER|BIGINT|SMALLINT|TINYINT|BYTEINT)$/.test(upper)) return 'INTEGER';
+  if (/NUMBER|NUMERIC|DECIMAL/.test(upper)) return 'NUMERIC';
+  if (/FLOAT|DOUBLE|REAL/.test(upper)) return 'FLOAT';
+  if (upper.startsWith('BOOL')) return 'BOOLEAN';
+  if (upper === 'DATE') return 'DATE';
+  if (upper.startsWith('TIMESTAMP') || upper === 'DATETIME') return 'TIMESTAMP';
+  return 'STRING';
+}
+
 /** The backend's type for a base type (`STRING` when the base type is unknown). */
 export function typeForBasetype(backend: string, basetype: string): string {
   const byBasetype = backend === 'bigquery' ? BIGQUERY_BY_BASETYPE : SNOWFLAKE_BY_BASETYPE;

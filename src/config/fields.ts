@@ -104,26 +104,23 @@ function checkUnique(
   return ok;
 }
 
-const parallelismSchema = z
-  .number({
-    error: (issue) => `must be a whole number from 1 to 32, not ${describeJsonType(issue.input)}`,
-  })
-  .int('must be a whole number from 1 to 32')
-  .min(1, 'must be a whole number from 1 to 32')
-  .max(32, 'must be a whole number from 1 to 32');
+/** A whole number from `min` to `max`; every problem says so (`must be <what>`). */
+function wholeNumberSchema(min: number, max: number, what: string) {
+  const message = `must be ${what}`;
+  return z
+    .number({ error: (issue) => `${message}, not ${describeJsonType(issue.input)}` })
+    .int(message)
+    .min(min, message)
+    .max(max, message);
+}
+
+const parallelismSchema = wholeNumberSchema(1, 32, 'a whole number from 1 to 32');
 
 export function readParallelism(value: unknown, path: Path, problems: Problems): Read<number> {
   return value === undefined ? undefined : readWith(parallelismSchema, value, path, problems);
 }
 
-const lagSecondsSchema = z
-  .number({
-    error: (issue) =>
-      `must be a whole number of seconds from 0 to 86400, not ${describeJsonType(issue.input)}`,
-  })
-  .int('must be a whole number of seconds from 0 to 86400')
-  .min(0, 'must be a whole number of seconds from 0 to 86400')
-  .max(86_400, 'must be a whole number of seconds from 0 to 86400');
+const lagSecondsSchema = wholeNumberSchema(0, 86_400, 'a whole number of seconds from 0 to 86400');
 
 export function readLagSeconds(value: unknown, path: Path, problems: Problems): Read<number> {
   return value === undefined ? undefined : readWith(lagSecondsSchema, value, path, problems);
@@ -156,7 +153,7 @@ export function isHeaderText(text: string): boolean {
 
 /** What {@link isHeaderText} refuses, for the sentence naming the key or variable. */
 export const UNSENDABLE =
-  'a control, invisible, bidirectional or non-ASCII character, such as a pasted zero-width space';
+  'contains a character that cannot be sent in an HTTP header (a control, invisible, bidirectional or non-ASCII character, such as a pasted zero-width space)';
 
 const tokenSchema = z
   .string({
@@ -172,7 +169,7 @@ const tokenSchema = z
   })
   // Whitespace has its own sentence above; one problem per paste accident.
   .refine((token) => /\s/.test(token) || isHeaderText(token), {
-    error: `contains a character that cannot be sent in an HTTP header (${UNSENDABLE}); paste the token again as plain text`,
+    error: `${UNSENDABLE}; paste the token again as plain text`,
   })
   .refine((token) => !isBearerToken(token), {
     error:

@@ -22,6 +22,7 @@ import type {
 import { copySlices, type CopyOptions } from '../transfer/copy-slices.js';
 import {
   pendingImport,
+  destinationTableFound,
   stateFromRecord,
   type PendingImport,
   type SourceIdentity,
@@ -99,8 +100,7 @@ export class ProjectWriter implements OutputWriter {
     const { table, sync } = await this.#records.open(tableId, source);
     if (table) checkExistingTable(plan, table);
     return {
-      tableExists: table !== null,
-      emptyWithoutRecord: table?.rowsCount === 0 && !sync.record && !sync.pending,
+      ...destinationTableFound(table, sync),
       ...(sync.record && { committed: stateFromRecord(sync.record) }),
       revision: sync.revision,
     };

@@ -2,6 +2,7 @@ import { UserError } from '../errors.js';
 import type { TablePlan } from '../plan/plan-tables.js';
 import type { TableState } from '../state/cursor.js';
 import {
+  destinationTableFound,
   stateFromRecord,
   type Claim,
   type PendingImport,
@@ -47,8 +48,7 @@ export async function previewResume(
     checkExistingTable(plan, table);
     return {
       tableId,
-      tableExists: true,
-      emptyWithoutRecord: table.rowsCount === 0 && !sync.record && !sync.pending,
+      ...destinationTableFound(table, sync),
       ...(sync.record && { committed: stateFromRecord(sync.record) }),
       ...(sync.pending && { pending: sync.pending }),
       claims: sync.claims,

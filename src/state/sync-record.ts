@@ -360,6 +360,17 @@ export interface DestinationTableFound {
   readonly emptyWithoutRecord?: boolean;
 }
 
+/** {@link DestinationTableFound} of a destination table as read (null: missing) and its sync. */
+export function destinationTableFound(
+  table: { readonly rowsCount: number | null } | null,
+  sync: DestinationSync,
+): DestinationTableFound {
+  return {
+    tableExists: table !== null,
+    emptyWithoutRecord: table?.rowsCount === 0 && !sync.record && !sync.pending,
+  };
+}
+
 /**
  * docs/sync-record.md, One table's sync, Open: a missing destination table is copied in full, and
  * so is an empty one without a sync record (a re-creation that was interrupted before its import:
@@ -374,7 +385,7 @@ export function resumeFrom(
 ): ResumeFrom {
   const startsOver = !found.tableExists
     ? 'missing'
-    : found.emptyWithoutRecord === true && !committed
+    : found.emptyWithoutRecord === true
       ? 'empty'
       : undefined;
   if (startsOver) {

@@ -128,9 +128,7 @@ async function createToken(
   }
   deps.masker.add(master);
   if (!isHeaderText(master)) {
-    throw new UserError(
-      `KBC_MASTER_TOKEN contains a character that cannot be sent in an HTTP header (${UNSENDABLE}): set it again as plain text.`,
-    );
+    throw new UserError(`KBC_MASTER_TOKEN ${UNSENDABLE}: set it again as plain text.`);
   }
   const bucket = command.bucket;
   if (!bucket) {

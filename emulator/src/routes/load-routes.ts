@@ -17,7 +17,7 @@ import {
 } from '../params.js';
 import { json, route, type Route, type RouteContext } from '../router.js';
 import type { SeedTableDefinition } from '../seed.js';
-import { typeForBasetype, typeProblem } from '../backend-types.js';
+import { basetypeOf, typeForBasetype, typeProblem } from '../backend-types.js';
 import { jobView, tableView } from '../views.js';
 
 export const loadRoutes: readonly Route[] = [
@@ -134,19 +134,6 @@ async function createFromFile(
     await core.refreshStats(table);
     return tableView(table, bucket, ctx.project, core.baseUrl);
   });
-}
-
-/** Storage base type of a backend type (Snowflake and BigQuery names). */
-export function basetypeOf(type: string): string {
-  const upper = type.toUpperCase();
-  if (/CHAR|STRING|TEXT/.test(upper)) return 'STRING';
-  if (/^(INT|INT64|INTEGER|BIGINT|SMALLINT|TINYINT|BYTEINT)$/.test(upper)) return 'INTEGER';
-  if (/NUMBER|NUMERIC|DECIMAL/.test(upper)) return 'NUMERIC';
-  if (/FLOAT|DOUBLE|REAL/.test(upper)) return 'FLOAT';
-  if (upper.startsWith('BOOL')) return 'BOOLEAN';
-  if (upper === 'DATE') return 'DATE';
-  if (upper.startsWith('TIMESTAMP') || upper === 'DATETIME') return 'TIMESTAMP';
-  return 'STRING';
 }
 
 /**
