@@ -4,6 +4,8 @@ import component from '../../../component.json' with { type: 'json' };
 import packageJson from '../../../package.json' with { type: 'json' };
 import { SYNC_ACTIONS } from '../../../src/config/action-names.js';
 import {
+  DEFAULT_LAG_SECONDS,
+  DEFAULT_PARALLELISM,
   EX_STORAGE_KEYS,
   IGNORED_UI_KEYS,
   PARAMETER_KEYS,
@@ -19,6 +21,12 @@ interface SchemaProperty {
   readonly format?: string;
   readonly enum?: readonly string[];
   readonly options?: { readonly async?: { readonly action?: string; readonly autoload?: unknown } };
+}
+interface IntegerProperty {
+  readonly type: string;
+  readonly default: number;
+  readonly minimum: number;
+  readonly maximum: number;
 }
 interface ObjectSchema {
   readonly required: readonly string[];
@@ -208,6 +216,31 @@ describe('component.json', () => {
       ).toBe(true);
     }
   });
+
+  it.each([
+    ['lagSeconds', DEFAULT_LAG_SECONDS],
+    ['parallelism', DEFAULT_PARALLELISM],
+  ] as const)(
+    'the root form offers %s with the default and the bounds the parser applies',
+    (key, parserDefault) => {
+      const field: IntegerProperty = component.configurationSchema.properties[key];
+      expect(field).toMatchObject({ type: 'integer', default: parserDefault });
+      const { minimum, maximum } = field;
+      const parse = (value: unknown) =>
+        parseConfig({
+          ...(replaceRecursive(filledRoot, { parameters: { [key]: value } }) as object),
+          action: 'testConnection',
+        });
+      for (const value of [minimum, maximum]) {
+        expect(parse(value)).toMatchObject({ ok: true, config: { [key]: value } });
+      }
+      for (const value of [minimum - 1, maximum + 1]) {
+        const result = parse(value);
+        expect(result.ok ? [] : result.problems.join(' ')).toContain(`parameters.${key}`);
+      }
+      expect(component.emptyConfiguration.parameters).toMatchObject({ [key]: parserDefault });
+    },
+  );
 
   it('the empty configuration asks for the token and the stack', () => {
     const result = parseConfig({ ...component.emptyConfiguration, action: 'testConnection' });
