@@ -311,10 +311,12 @@ async function syncTable(
     : undefined;
   if (skip?.skip) {
     // A watermark ahead of the server's clock would skip every change until that time.
-    refuseWatermarkAhead(previous?.watermark, await run.serverSecondsAtSkip(), plan.sourceId);
+    const serverSeconds = await run.serverSecondsAtSkip();
+    refuseWatermarkAhead(previous?.watermark, serverSeconds, plan.sourceId);
     deps.logger.info(
       `"${plan.sourceId}" is unchanged: last changed ${new Date(skip.lastChangeSeconds * 1000).toISOString()}, before its watermark ${describeWatermark(previous)}. No export job.`,
     );
+    await deps.writer.tableUnchanged?.(plan, serverSeconds * 1000);
     progress.finish(deps.nowMs(), 'unchanged');
     return { plan, status: 'unchanged', progress };
   }

@@ -80,6 +80,8 @@ export class DestinationSyncStore {
    * work (the job exists; only the claim's deletion is left), so they no longer hold the table.
    */
   readonly #startedRuns = new Map<string, Set<string>>();
+  /** Per table, the claims it carried when this run opened it (for {@link sweepLapsedClaims}). */
+  readonly #claimsAtOpen = new Map<string, readonly Claim[]>();
 
   constructor(deps: DestinationSyncDeps) {
     this.#deps = deps;
@@ -95,11 +97,32 @@ export class DestinationSyncStore {
   async open(tableId: string, source: SourceIdentity): Promise<OpenedTable> {
     const table = await this.#deps.client.findTable(tableId);
     const sync = checkedSync(tableId, table, source);
-    if (!sync.pending) return { table, sync };
+    if (!sync.pending) return this.#opened(tableId, { table, sync });
     await this.#settle(tableId, source);
     // Read again: the settled record is what this run builds on (and compares before importing).
     const settled = await this.#deps.client.findTable(tableId);
-    return { table: settled, sync: checkedSync(tableId, settled, source) };
+    return this.#opened(tableId, { table: settled, sync: checkedSync(tableId, settled, source) });
+  }
+
+  #opened(tableId: string, opened: OpenedTable): OpenedTable {
+    this.#claimsAtOpen.set(tableId, opened.sync.claims);
+    return opened;
+  }
+
+  /**
+   * For a table this run found unchanged, so never claims: a claim left by a run that died on it
+   * would otherwise stay until the source changes (docs/sync-record.md, Claims). Only when a claim
+   * seen at open looks past its lease at `serverNowMs` does one claim section run; its answer ages
+   * the claims properly and deletes the lapsed ones, as every claim section does.
+   * @returns how many claims were deleted
+   */
+  async sweepLapsedClaims(tableId: string, serverNowMs: number): Promise<number> {
+    const claims = this.#claimsAtOpen.get(tableId) ?? [];
+    const { stale } = claimsOfOthers(claims, undefined, serverNowMs, this.#deps.claimLeaseMs);
+    if (stale.length === 0) return 0;
+    return this.#inSection(tableId, 'settle', (section) =>
+      Promise.resolve(section.seen.stale.length),
+    );
   }
 
   /**

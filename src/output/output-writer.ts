@@ -58,6 +58,11 @@ export interface OutputWriter {
    */
   resume?(plan: TablePlan, source: SourceIdentity): Promise<ResumePoint>;
   /**
+   * Optional, for a table skipped as unchanged (standalone): deletes the claims that runs which
+   * stopped on it left past their lease; a failure is only logged, the table stays unchanged.
+   */
+  tableUnchanged?(plan: TablePlan, serverNowMs: number): Promise<void>;
+  /**
    * Writes one table completely or not at all: nothing of a failed table stays visible.
    * @returns what was written, once it is fully written (platform) or imported (standalone)
    */

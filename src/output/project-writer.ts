@@ -7,7 +7,13 @@ import {
   explainRejectedToken,
 } from '../auth/check-token.js';
 import type { DestinationConfig } from '../config/types.js';
-import { JobFailedError, StorageApiError, UnknownJobStartError, UserError } from '../errors.js';
+import {
+  JobFailedError,
+  StorageApiError,
+  UnknownJobStartError,
+  UserError,
+  messageOf,
+} from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { SliceSink } from '../objects/types.js';
 import type { TablePlan } from '../plan/plan-tables.js';
@@ -104,6 +110,23 @@ export class ProjectWriter implements OutputWriter {
       ...(sync.record && { committed: stateFromRecord(sync.record) }),
       revision: sync.revision,
     };
+  }
+
+  /** Deletes lapsed claims of dead runs on a table found unchanged; a failure is only logged. */
+  async tableUnchanged(plan: TablePlan, serverNowMs: number): Promise<void> {
+    const tableId = destinationTableId(plan, this.#deps.destination);
+    try {
+      const deleted = await this.#records.sweepLapsedClaims(tableId, serverNowMs);
+      if (deleted > 0) {
+        this.#deps.logger.info(
+          `Deleted ${deleted} lapsed claim(s) on "${tableId}", left by runs that stopped while they held it.`,
+        );
+      }
+    } catch (error) {
+      this.#deps.logger.warn(
+        `Could not delete the lapsed claims on "${tableId}" (${messageOf(error)}); a later run tries again.`,
+      );
+    }
   }
 
   async writeTable(

@@ -393,8 +393,6 @@ export interface SoakCounts {
   terms: number;
   faults: number;
   exits: Record<string, number>;
-  /** Lapsed claims left on a table the last run found unchanged (not a finding). */
-  staleClaims: number;
   /** Why runs ended 1 (the first line that says), with how often. */
   exit1: Record<string, number>;
 }
@@ -408,7 +406,6 @@ export function emptyCounts(): SoakCounts {
     faults: 0,
     exits: {},
     exit1: {},
-    staleClaims: 0,
   };
 }
 
@@ -839,7 +836,7 @@ export async function runPlan(
         }
       } else await runStep(step);
     }
-    const last = await settle(emulator, limits, log, findings, async () => {
+    await settle(emulator, limits, log, findings, async () => {
       const spec: RunSpec = {
         folder: 'A',
         state: 'carry',
@@ -855,18 +852,9 @@ export async function runPlan(
       return outcome.result;
     });
     for (const table of plan.tables) {
-      const found = await checkTable(emulator, model, table);
-      // A run skips an unchanged table without claiming it, so a dead run's lapsed claim stays
-      // until the table changes (docs/sync-record.md, Cost): noted, not a finding.
-      const unchanged = last !== undefined && unchangedIn(last, table.name);
-      for (const finding of found) {
-        if (unchanged && finding.what.includes('claim(s) left')) {
-          counts.staleClaims += 1;
-          log.push(
-            `  ${table.name} (unchanged in the last run): ${finding.what}: ${finding.detail}`,
-          );
-        } else findings.push(finding);
-      }
+      // Any claim left is a finding, also a lapsed one on a table found unchanged: the run that
+      // finds a table unchanged deletes lapsed claims (docs/sync-record.md, Claims).
+      findings.push(...(await checkTable(emulator, model, table)));
       const required = [...(model.required.get(table.name) ?? [])];
       const replaced = required.filter((key) => !model.isCurrent(table.name, key)).length;
       if (table.mode === 'append') {
@@ -1030,14 +1018,6 @@ function diff(
     if (at >= 0) extra.splice(at, 1);
   }
   return `missing ${JSON.stringify(missing)}, extra ${JSON.stringify(extra)}`;
-}
-
-/** Whether the run skipped `table` as unchanged (no export job). */
-function unchangedIn(result: CliResult, table: string): boolean {
-  return (
-    (result.stdout + result.stderr).includes(`${SOURCE_BUCKET}.${table}\\" is unchanged`) ||
-    (result.stdout + result.stderr).includes(`${SOURCE_BUCKET}.${table}" is unchanged`)
-  );
 }
 
 /** The destination tables a run skipped (text or JSON log lines). */

@@ -21,6 +21,7 @@ const TABLES = [
   'stopped',
   'dead_claim',
   'dead_intent',
+  'unchanged_claim',
 ];
 
 const emulator = useEmulator(appendSeed(TABLES, T0));
@@ -258,6 +259,34 @@ describe('claims on a destination table', () => {
       expect({ code: after.code, stderr: after.stderr }).toMatchObject({ code: 0 });
       expect(await compare('dead_claim')).toMatchObject({ ...exactlyOnce, actual: 3 });
       expect(await claimKeys('dead_claim'), 'the lapsed claim is deleted').toEqual([]);
+    } finally {
+      await removeDir(dir);
+    }
+  });
+
+  it('a dead run’s claim on a table every later run finds unchanged is deleted once its lease has passed', async () => {
+    const { control } = emulator;
+    control.setClock(T0_MS);
+    const dir = await firstSync('unchanged_claim');
+    try {
+      const deadKey = 'kbc-table-sync.claim.00112233445566aa';
+      control.setClock(T0_MS + 10_000);
+      await writeItems('unchanged_claim', [
+        { key: deadKey, value: '{"runId":"dead-run","purpose":"import"}' },
+      ]);
+      control.setClock(T0_MS + 20_000);
+      const within = await runJob(emulator.url, dir);
+      expect({ code: within.code, stderr: within.stderr }).toMatchObject({ code: 0 });
+      expect(within.stdout).toMatch(/unchanged_claim\\?" is unchanged/);
+      expect(await claimKeys('unchanged_claim'), 'a live claim is left alone').toEqual([deadKey]);
+      control.setClock(T0_MS + 10_000 + LEASE_MS + 5_000);
+      const after = await runJob(emulator.url, dir);
+      expect({ code: after.code, stderr: after.stderr }).toMatchObject({ code: 0 });
+      expect(after.stdout).toMatch(/unchanged_claim\\?" is unchanged/);
+      expect(after.stdout).toMatch(/Deleted 1 lapsed claim/);
+      expect(await claimKeys('unchanged_claim'), 'the lapsed claim is deleted').toEqual([]);
+      expect(await compare('unchanged_claim')).toMatchObject({ ...exactlyOnce, actual: 2 });
+      expect(await watermarkOf('unchanged_claim'), 'the watermark did not move').toBe(T0);
     } finally {
       await removeDir(dir);
     }

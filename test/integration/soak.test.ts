@@ -77,7 +77,7 @@ describe('chaos soak', () => {
         }
       }
       process.stdout.write(
-        `soak: ${counts.rounds} rounds, ${counts.runs} runs, ${counts.kills} SIGKILLs, ${counts.terms} SIGTERMs, ${counts.faults} faults, exits ${JSON.stringify(counts.exits)}, exit 1 ${JSON.stringify(counts.exit1)}, ${counts.staleClaims} lapsed claims left on unchanged tables, ${failures.length} failing rounds${failures.length > 0 ? ` (seeds ${failures.map((f) => f.plan.seed).join(', ')})` : ''}\n`,
+        `soak: ${counts.rounds} rounds, ${counts.runs} runs, ${counts.kills} SIGKILLs, ${counts.terms} SIGTERMs, ${counts.faults} faults, exits ${JSON.stringify(counts.exits)}, exit 1 ${JSON.stringify(counts.exit1)}, ${failures.length} failing rounds${failures.length > 0 ? ` (seeds ${failures.map((f) => f.plan.seed).join(', ')})` : ''}\n`,
       );
       expect(failures.map((f) => report(f))).toEqual([]);
     },
