@@ -23,8 +23,9 @@ import {
 import { formatShard } from './plan/shard.js';
 import {
   exportWindow,
-  refuseWatermarkAhead,
   nextTableState,
+  refuseWatermarkAhead,
+  replacesWithoutAppending,
   type ExportWindow,
   type TableState,
 } from './state/cursor.js';
@@ -197,7 +198,9 @@ async function planRun(
     `Copying ${plans.length} table(s)${skipped > 0 ? `, ${skipped} not selected or disabled` : ''}.`,
   );
   const lagSeconds = deps.config.lagSeconds;
-  if (lagSeconds > 0 && plans.some((plan) => plan.changedSince?.kind === 'lastRun')) {
+  const lagged = (plan: TablePlan) =>
+    plan.changedSince?.kind === 'lastRun' && !replacesWithoutAppending(plan);
+  if (lagSeconds > 0 && plans.some(lagged)) {
     deps.logger.info(
       `lastRun windows end ${lagSeconds} s before the Storage server's time (lagSeconds): changes newer than that are copied by the next run.`,
     );
@@ -327,6 +330,8 @@ async function syncTable(
     previous,
     serverNowSeconds: Math.floor((await deps.source.serverTimeMs()) / 1000),
     lagSeconds: deps.config.lagSeconds,
+    mode: plan.mode,
+    configuredMode: plan.configuredMode,
     resolve: deps.resolveChangedSince,
     tableId: plan.sourceId,
   });
@@ -361,7 +366,8 @@ async function syncTable(
     sync,
   );
   progress.rows = result.rows;
-  if (maxRows !== undefined && result.rows < maxRows) {
+  // A window with an upper bound leaves the newest rows out by design: fewer rows say nothing.
+  if (maxRows !== undefined && window.until === undefined && result.rows < maxRows) {
     deps.logger.warn(
       `"${plan.sourceId}": the full export held ${result.rows} rows, fewer than the table's ${maxRows} (rows deleted while it ran?).`,
     );

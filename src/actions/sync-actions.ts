@@ -144,6 +144,8 @@ async function planDocument(
         previous,
         serverNowSeconds,
         lagSeconds: deps.config.lagSeconds,
+        mode: plan.mode,
+        configuredMode: plan.configuredMode,
         resolve: deps.resolveChangedSince,
         tableId: plan.sourceId,
       });

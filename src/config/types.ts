@@ -27,6 +27,9 @@ export type ChangedSince =
   | { readonly kind: 'calendar'; readonly daysAgo: number; readonly text: string }
   | { readonly kind: 'lastRun' };
 
+/** How a table lands in the destination: replaced, appended to, or upserted by primary key. */
+export type LoadMode = 'full' | 'append' | 'upsert';
+
 export interface TableConfig {
   /**
    * As configured: a table name inside the token's bucket, or a full id in that bucket; either may

@@ -1,10 +1,14 @@
-import type { ChangedSince, Config, DestinationConfig, TableConfig } from '../config/types.js';
+import type {
+  ChangedSince,
+  Config,
+  DestinationConfig,
+  LoadMode,
+  TableConfig,
+} from '../config/types.js';
 import { StorageApiError, UserError } from '../errors.js';
 import type { TableDetail } from '../storage/types.js';
 import { inShard, type Shard } from './shard.js';
 import { isPattern, matchesGlob } from '../config/glob.js';
-
-export type LoadMode = 'full' | 'append' | 'upsert';
 
 /** Everything the job decided about one table before any data moves. */
 export interface TablePlan {
@@ -28,6 +32,11 @@ export interface TablePlan {
   readonly primaryKey: readonly string[];
   readonly incremental: boolean;
   readonly mode: LoadMode;
+  /**
+   * How the runs without `--full-refresh` load this table (`mode` of those runs): a refresh of an
+   * append table must leave the next window's rows to it (src/state/cursor.ts).
+   */
+  readonly configuredMode: LoadMode;
   /**
    * The window's lower bound as configured (absent: no filter). `fullSync` keeps it, as
    * ex-storage does: it replaces only the primary key and the load mode.
@@ -202,6 +211,7 @@ function planTable(
     primaryKey,
     incremental,
     mode: loadMode(incremental, primaryKey),
+    configuredMode: loadMode(table.incremental && !table.fullSync, primaryKey),
     changedSince: table.changedSince,
     fullRefresh,
     extractMetadata: table.extractMetadata,

@@ -1,4 +1,4 @@
-import type { ChangedSince } from '../config/types.js';
+import type { ChangedSince, LoadMode } from '../config/types.js';
 import { UserError } from '../errors.js';
 
 /** One table's entry in out/state.json, keyed by source table id (docs/standalone.md, Incremental windows). */
@@ -32,6 +32,11 @@ export interface ExportWindow {
  *   Exporting a table).
  * - a fixed or relative `changedSince`: from that instant, unbounded, no watermark.
  * - `--full-refresh`: no lower bound; a `lastRun` table still gets its next watermark.
+ * - A `lastRun` window whose load replaces the destination table (a full load, or the
+ *   `--full-refresh` of an upsert table) has no upper bound either: a bound would leave the
+ *   destination without the rows changed in the lag until the next run, and the next window
+ *   reading them again is harmless there (a full load replaces, an upsert keys them). A table
+ *   whose runs append keeps the bound, also on a refresh: a row read twice would land twice.
  *
  * A window never starts after the server's now: a saved watermark later than it (see
  * {@link refuseWatermarkAhead}) stops the run, and so does a fixed `changedSince` later than it,
@@ -45,6 +50,10 @@ export function exportWindow(input: {
   readonly serverNowSeconds: number;
   /** How far behind the server's now a `lastRun` window ends (`parameters.lagSeconds`). */
   readonly lagSeconds: number;
+  /** How this window is loaded into the destination (the plan's `mode`). */
+  readonly mode: LoadMode;
+  /** How the runs without `--full-refresh` load it (the plan's `configuredMode`). */
+  readonly configuredMode: LoadMode;
   /** Resolves absolute/relative/calendar forms to unix seconds at the server's now. */
   readonly resolve: (changedSince: ChangedSince, nowMs: number) => number;
   /** Names the table in errors. */
@@ -56,9 +65,10 @@ export function exportWindow(input: {
     refuseWatermarkAhead(since, serverNowSeconds, input.tableId);
     // A lag raised since the last run would end the window before it starts: it stays empty.
     const until = Math.max(serverNowSeconds - input.lagSeconds, since ?? -Infinity);
+    const openEnded = replacesWithoutAppending(input);
     return {
       ...(since !== undefined ? { since } : {}),
-      until,
+      ...(openEnded ? {} : { until }),
       nextWatermark: until,
     };
   }
@@ -70,6 +80,17 @@ export function exportWindow(input: {
     );
   }
   return { since };
+}
+
+/**
+ * Whether a `lastRun` window's load replaces the destination table and the table's other runs do
+ * not append: its window then has no upper bound (see {@link exportWindow}).
+ */
+export function replacesWithoutAppending(load: {
+  readonly mode: LoadMode;
+  readonly configuredMode: LoadMode;
+}): boolean {
+  return load.mode === 'full' && load.configuredMode !== 'append';
 }
 
 /**

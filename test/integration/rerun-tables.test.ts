@@ -90,9 +90,8 @@ describe('--table and --full-refresh', () => {
     expect(refresh.code).toBe(0);
     // customers did not change since its watermark: no export job (docs/performance.md).
     expect(exportStarts(control)).toEqual({ 'in.c-sales.orders': 1 });
-    expect(refresh.stdout).toContain(
-      'Exporting \\"in.c-sales.orders\\" (full, changed until 2025-03-01T01:01:00.000Z)',
-    );
+    // It replaces an upsert table: no upper bound (docs/standalone.md, Incremental windows).
+    expect(refresh.stdout).toContain('Exporting \\"in.c-sales.orders\\" (full, all rows)');
     expect(refresh.stdout).toContain(
       '\\"in.c-sales.customers\\" is unchanged: last changed 2025-02-28T00:00:00.000Z, before its watermark 2025-03-01T01:00:00.000Z',
     );

@@ -23,13 +23,16 @@ import {
 const emulator = useEmulator(standaloneSeed());
 const T0 = T0_MS / 1000;
 
-/** Platform mode, `lastRun` append of `name`, with the default lag (no `lagSeconds`). */
-function lagConfig(name: string): Record<string, unknown> {
+/**
+ * Platform mode, `lastRun` append of `name` (upsert with a `primaryKey`), with the default lag (no
+ * `lagSeconds`).
+ */
+function lagConfig(name: string, primaryKey: string[] = []): Record<string, unknown> {
   return {
     parameters: {
       '#token': SOURCE_TOKEN,
       url: emulator.url,
-      tables: [{ name, incremental: true, changedSince: 'lastRun' }],
+      tables: [{ name, incremental: true, changedSince: 'lastRun', primaryKey }],
     },
   };
 }
@@ -39,19 +42,35 @@ async function written(dataDir: string, name: string): Promise<boolean> {
 }
 
 /** Runs the job (exit 0), returns the ids it wrote to out/tables, then clears out/ as the runner would. */
-async function runAndCollect(dataDir: string, name: string): Promise<string[]> {
-  const result = await runJob(emulator.url, dataDir);
+async function runAndCollect(
+  dataDir: string,
+  name: string,
+  args: string[] = [],
+): Promise<string[]> {
+  return (await runAndRead(dataDir, name, args)).map((row) => row.id ?? '');
+}
+
+/** Runs the job (exit 0), returns the rows and the manifest it wrote, then clears out/. */
+async function runAndRead(
+  dataDir: string,
+  name: string,
+  args: string[] = [],
+  upsertRefresh = false,
+): Promise<Record<string, string>[] & { incremental?: unknown }> {
+  const result = await runJob(emulator.url, dataDir, args);
   expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: '' });
-  expect(result.stdout).toContain(
-    "lastRun windows end 300 s before the Storage server's time (lagSeconds): changes newer than that are copied by the next run.",
-  );
+  const lagLine =
+    "lastRun windows end 300 s before the Storage server's time (lagSeconds): changes newer than that are copied by the next run.";
+  // A refresh that replaces an upsert table reads up to now: the run says nothing of the lag.
+  if (!upsertRefresh) expect(result.stdout).toContain(lagLine);
+  else expect(result.stdout).not.toContain(lagLine);
   // An unchanged table (skipped) writes nothing to out/tables.
-  const ids = (await written(dataDir, name))
-    ? (await readSlicedTable(dataDir, `${name}.csv`)).rows.map((row) => row.id ?? '')
-    : [];
+  const table = (await written(dataDir, name))
+    ? await readSlicedTable(dataDir, `${name}.csv`)
+    : undefined;
   await carryState(dataDir);
   await rm(join(dataDir, 'out'), { recursive: true, force: true });
-  return ids;
+  return Object.assign([...(table?.rows ?? [])], { incremental: table?.manifest.incremental });
 }
 
 describe('a lastRun window ends lagSeconds before the server’s now', () => {
@@ -105,5 +124,66 @@ describe('a lastRun window ends lagSeconds before the server’s now', () => {
     copied.push(...(await runAndCollect(dataDir, name)));
 
     expect(copied.sort()).toEqual(['1', '2', '3', '4']);
+  });
+
+  it('a --full-refresh that replaces an upsert table also copies the rows changed within the lag; the next run keys them again', async () => {
+    const { control } = emulator;
+    control.setClock(T0_MS);
+    const name = 'refreshed';
+    const sourceId = `in.c-sales.${name}`;
+    await control.createTable(SOURCE_PROJECT, 'in.c-sales', {
+      name,
+      columns: ['id', 'v'],
+      primaryKey: ['id'],
+      rows: [
+        ['1', 'a'],
+        ['2', 'b'],
+      ],
+      timestamp: T0 - 3_600,
+    });
+    const dataDir = await makeDataDir(lagConfig(name, ['id']));
+    expect((await runAndCollect(dataDir, name)).sort()).toEqual(['1', '2']);
+
+    // Ten minutes on, row 1 changes and row 3 is new; a full refresh runs a minute later.
+    control.advanceClock(600_000);
+    await control.upsertRows(SOURCE_PROJECT, sourceId, [
+      { id: '1', v: 'changed' },
+      { id: '3', v: 'new' },
+    ]);
+    control.advanceClock(60_000);
+    const refreshed = await runAndRead(dataDir, name, ['--full-refresh', name], true);
+    expect(refreshed.incremental, 'the refresh replaces the destination table').toBe(false);
+    expect(refreshed.map((row) => `${row.id}:${row.v}`).sort()).toEqual([
+      '1:changed',
+      '2:b',
+      '3:new',
+    ]);
+
+    // The next window starts lagSeconds before that refresh: rows 1 and 3 again, upserted by key.
+    control.advanceClock(600_000);
+    const next = await runAndRead(dataDir, name);
+    expect(next.incremental).toBe(true);
+    expect(next.map((row) => `${row.id}:${row.v}`).sort()).toEqual(['1:changed', '3:new']);
+  });
+
+  it('a --full-refresh of an append table keeps the window’s bound: a row within the lag comes with the next run, once', async () => {
+    const { control } = emulator;
+    control.setClock(T0_MS);
+    const name = 'refreshed_append';
+    const sourceId = `in.c-sales.${name}`;
+    await control.createTable(SOURCE_PROJECT, 'in.c-sales', {
+      name,
+      columns: ['id', 'v'],
+      rows: [['1', 'a']],
+      timestamp: T0 - 3_600,
+    });
+    const dataDir = await makeDataDir(lagConfig(name));
+    expect(await runAndCollect(dataDir, name)).toEqual(['1']);
+    control.advanceClock(600_000);
+    await control.insertRows(SOURCE_PROJECT, sourceId, [{ id: '2', v: 'new' }]);
+    control.advanceClock(60_000);
+    expect(await runAndCollect(dataDir, name, ['--full-refresh', name])).toEqual(['1']);
+    control.advanceClock(600_000);
+    expect(await runAndCollect(dataDir, name)).toEqual(['2']);
   });
 });

@@ -15,6 +15,8 @@ describe('exportWindow', () => {
     previous: undefined,
     serverNowSeconds: 1_000_000,
     lagSeconds: 0,
+    mode: 'append' as const,
+    configuredMode: 'append' as const,
     resolve,
   };
 
@@ -80,6 +82,31 @@ describe('exportWindow', () => {
     expect(window).toEqual({ until: 1_000_000, nextWatermark: 1_000_000 });
   });
 
+  it('gives a window that replaces the destination no upper bound, so no changed row vanishes from it', () => {
+    const lastRun = { ...base, lagSeconds: 300, changedSince: { kind: 'lastRun' } as const };
+    const refresh = { ...lastRun, fullRefresh: true, previous: { watermark: 900_000 } };
+    const upsertRefresh = { ...refresh, mode: 'full', configuredMode: 'upsert' } as const;
+    expect(exportWindow(upsertRefresh)).toEqual({ nextWatermark: 999_700 });
+    const fullLoad = { mode: 'full', configuredMode: 'full' } as const;
+    expect(exportWindow({ ...lastRun, ...fullLoad, previous: { watermark: 900_000 } })).toEqual({
+      since: 900_000,
+      nextWatermark: 999_700,
+    });
+    // A table whose runs append keeps the bound on a refresh: the next window starts there, and
+    // a row read by both would land twice.
+    expect(exportWindow({ ...refresh, mode: 'full', configuredMode: 'append' })).toEqual({
+      until: 999_700,
+      nextWatermark: 999_700,
+    });
+    // An upsert window keeps its bound too (it replaces nothing).
+    const upsert = { mode: 'upsert', configuredMode: 'upsert' } as const;
+    expect(exportWindow({ ...lastRun, ...upsert, previous: { watermark: 900_000 } })).toEqual({
+      since: 900_000,
+      until: 999_700,
+      nextWatermark: 999_700,
+    });
+  });
+
   it('resolves relative windows at the server clock, unbounded', () => {
     expect(
       exportWindow({
@@ -96,6 +123,8 @@ describe('windows that make sense', () => {
     fullRefresh: false,
     serverNowSeconds: 1_000_000,
     lagSeconds: 0,
+    mode: 'append' as const,
+    configuredMode: 'append' as const,
     resolve,
     tableId: 'in.c-a.t',
   };
