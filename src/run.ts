@@ -266,6 +266,14 @@ async function runTables(
               reporter.tableFinished(progress);
               return skipped(plan, progress);
             }
+            if (signal.aborted) {
+              // Stopped by the signal or by another table's failure (platform mode), not failed
+              // itself: nothing of it was finished (docs/summary-file.md).
+              const why = stoppedBecause(deps.signal, stoppingFailure);
+              progress.finish(deps.nowMs(), 'skipped', why);
+              reporter.tableFinished(progress);
+              return skipped(plan, progress);
+            }
             progress.finish(deps.nowMs(), 'failed', messageOf(error));
             reporter.tableFinished(progress);
             // Platform mode: the first failure ends the run and is its final sentence (stderr),
@@ -480,12 +488,20 @@ function skipped(plan: TablePlan, progress: TableProgress): TableOutcome {
   return { plan, status: 'skipped', progress };
 }
 
+/** Why a table in flight was stopped: the run's signal, or the failure that ends a platform run. */
+function stoppedBecause(runSignal: AbortSignal, stoppingFailure: TableOutcome | undefined): string {
+  if (runSignal.aborted || stoppingFailure === undefined) return interruptedMessage(runSignal);
+  return `stopped when "${stoppingFailure.plan.sourceId}" failed (platform mode ends the run at its first failure).`;
+}
+
+/** The run's final sentence names the table; the error keeps its class (exit code, class name). */
 function throwTableFailure(failed: TableOutcome): never {
   const error = failed.error;
-  if (exitCodeFor(error) === 1) {
-    throw new UserError(`Table "${failed.plan.sourceId}" failed: ${messageOf(error)}`);
-  }
-  throw error instanceof Error ? error : new Error(messageOf(error));
+  const sentence = `Table "${failed.plan.sourceId}" failed: ${messageOf(error)}`;
+  if (exitCodeFor(error) === 1) throw new UserError(sentence);
+  if (!(error instanceof Error)) throw new Error(sentence);
+  error.message = sentence;
+  throw error;
 }
 
 function logTableFailure(logger: Logger, plan: TablePlan, error: unknown): void {

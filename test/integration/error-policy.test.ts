@@ -3,6 +3,8 @@
  * failure means answer exit 1 with their sentence; any other 4xx is exit 2 and names the request
  * and the answer's code. Driven through `runCli` against the emulator with injected faults.
  */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { useEmulator } from '../helpers/emulator.js';
 import { startHttpTestServer } from '../helpers/http-test-server.js';
@@ -15,6 +17,11 @@ import {
   standaloneSeed,
 } from '../helpers/standalone.js';
 import type { FaultSpec } from 'keboola-storage-emulator';
+
+interface SummaryDocument {
+  totals: Record<string, number>;
+  tables: { source: string; status: string }[];
+}
 
 const emulator = useEmulator(standaloneSeed());
 
@@ -134,17 +141,34 @@ describe('exit codes by where a failure is understood', () => {
       platformConfig(url, [{ name: 'orders' }, { name: 'customers' }]),
     );
     try {
-      const result = await runJob(url, dataDir);
+      const summaryPath = join(dataDir, 'summary.json');
+      const result = await runJob(url, dataDir, ['--summary-file', summaryPath]);
       expect(result.code, result.stderr).toBe(1);
       expect(result.stderr.trim()).toMatch(
         /^Table "in\.c-sales\.customers" failed: The table "in\.c-sales\.customers" was not found in the source/,
       );
+      // orders did not fail: the run stopped it (docs/summary-file.md).
+      const summary = JSON.parse(await readFile(summaryPath, 'utf8')) as SummaryDocument;
+      expect(summary.totals).toMatchObject({ failed: 1, skipped: 1, succeeded: 0 });
+      expect(summary.tables.map((t) => [t.source, t.status]).sort()).toEqual([
+        ['in.c-sales.customers', 'failed'],
+        ['in.c-sales.orders', 'skipped'],
+      ]);
       await expectNoLeaks(control, result, dataDir);
     } finally {
       control.clearFaults();
       control.releaseHolds();
       await removeDir(dataDir);
     }
+  });
+
+  it('platform mode: a failure that is exit 2 still names its table in the final sentence', async () => {
+    const result = await runWithFault(
+      { kind: 'corruptGzip', path: 'csv.gz0000_part', count: 50 },
+      platform(),
+    );
+    expect(result.code, result.stderr).toBe(2);
+    expect(result.stderr.trim()).toMatch(/^Table "in\.c-sales\.orders" failed: .*gzip/);
   });
 
   it('a csvImport.* import failure is exit 1 naming the destination table', async () => {
