@@ -40,6 +40,10 @@ export type CliArgs =
 export function parseCli(argv: readonly string[]): CliArgs {
   const problem = rawFlagProblem(argv);
   if (problem !== undefined) throw new UserError(`${problem} ${USAGE_HINT}`);
+  // `token --help` names no command yet: yargs would refuse it before it looks at --help.
+  if (argv[0] === 'token' && (argv[1] === '--help' || argv[1] === '-h')) {
+    return { command: 'help', text: tokenHelp() };
+  }
   let result: CliArgs | undefined;
   let helpText: string | undefined;
   const parser = yargs([...argv])
@@ -136,7 +140,9 @@ export function parseCli(argv: readonly string[]): CliArgs {
       }),
     )
     .fail((message, error) => {
-      throw new UserError(`${error ? error.message : usageMessage(message, argv)} ${USAGE_HINT}`);
+      throw new UserError(
+        `${asSentence(error ? error.message : usageMessage(message, argv))} ${USAGE_HINT}`,
+      );
     });
   const parsed = parser.parseSync();
   if (parsed.version) return { command: 'help', text: packageVersion() };
@@ -148,6 +154,12 @@ export function parseCli(argv: readonly string[]): CliArgs {
     return { command: 'help', text: helpText ?? '' };
   }
   if (!result) throw new UserError('Unknown command. Run "kbc-table-sync --help" for usage.');
+  if (result.command === 'run' && result.dryRun && result.summaryFile !== undefined) {
+    // A run summary of a dry run would read as a run that copied nothing.
+    throw new UserError(
+      `--summary-file cannot be used with --dry-run: the dry run copies nothing and only prints its plan. ${USAGE_HINT}`,
+    );
+  }
   if (result.command === 'action' && result.name === '') {
     throw new UserError(`Name the sync action: one of ${SYNC_ACTIONS.join(', ')}.`);
   }
@@ -160,6 +172,10 @@ export function parseCli(argv: readonly string[]): CliArgs {
  * not shown at all.
  */
 function usageMessage(message: string, argv: readonly string[]): string {
+  const first = argv[0];
+  if (/^Unknown arguments?:/.test(message) && SYNC_ACTIONS.some((name) => name === first)) {
+    return `"${first}" is a sync action, not a command: run "kbc-table-sync action ${first}".`;
+  }
   if (!/^Unknown arguments?:/.test(message) || !argv.some(looksLikeToken)) return message;
   return 'Unknown argument: one of the arguments holds a Keboola token, so they are not shown; a token belongs in config.json ("#token") or KBC_MASTER_TOKEN, never on the command line.';
 }
@@ -243,6 +259,12 @@ function rawFlagProblem(argv: readonly string[]): string | undefined {
 
 const USAGE_HINT = 'Run "kbc-table-sync --help" for usage.';
 
+/** yargs' message as one sentence: its lines joined, a full stop at the end. */
+function asSentence(message: string): string {
+  const line = message.trim().replace(/:?\s*\n\s*/g, ': ');
+  return /[.!?]$/.test(line) ? line : `${line}.`;
+}
+
 function logFormatOf(value: string | undefined): LogFormat | undefined {
   return LOG_FORMATS.find((format) => format === value);
 }
@@ -276,12 +298,36 @@ const destinationOption = {
   describe: 'The destination token of a standalone config (parameters.destination.#token)',
 } as const;
 
+/** One line each, for `token <name> --help` and `token --help`. */
+const TOKEN_COMMAND_DESCRIPTIONS = {
+  create: 'Create a least-privilege token with KBC_MASTER_TOKEN (read from the environment only)',
+  inspect: "Show the configured token: permissions, expiry, last activity and the job's verdict",
+  rotate: 'Refresh the configured token and write the new one into config.json',
+  revoke: 'Delete the configured token (it deletes itself); needs --yes',
+} as const;
+
+/** `token --help`: the usage and one line per token command. */
+function tokenHelp(): string {
+  const names = Object.keys(
+    TOKEN_COMMAND_DESCRIPTIONS,
+  ) as (keyof typeof TOKEN_COMMAND_DESCRIPTIONS)[];
+  const width = Math.max(...names.map((name) => name.length));
+  return [
+    `kbc-table-sync token <${names.join('|')}> [options]`,
+    '',
+    'Token lifecycle (docs/tokens.md). Commands:',
+    ...names.map((name) => `  ${name.padEnd(width)}  ${TOKEN_COMMAND_DESCRIPTIONS[name]}`),
+    '',
+    'Run "kbc-table-sync token <command> --help" for its options.',
+  ].join('\n');
+}
+
 /** The `token` subcommands; each hands its parsed flags to `done`. */
 function tokenCommands(y: Argv, done: (command: TokenCommand) => void): Argv {
   return y
     .command(
       'create',
-      'Create a least-privilege token with KBC_MASTER_TOKEN (read from the environment only)',
+      TOKEN_COMMAND_DESCRIPTIONS.create,
       (c) =>
         c
           .option('bucket', {
@@ -331,7 +377,7 @@ function tokenCommands(y: Argv, done: (command: TokenCommand) => void): Argv {
     )
     .command(
       'inspect',
-      "Show the configured token: permissions, expiry, last activity and the job's verdict",
+      TOKEN_COMMAND_DESCRIPTIONS.inspect,
       (c) =>
         c
           .option('data', dataOption)
@@ -347,13 +393,13 @@ function tokenCommands(y: Argv, done: (command: TokenCommand) => void): Argv {
     )
     .command(
       'rotate',
-      'Refresh the configured token and write the new one into config.json',
+      TOKEN_COMMAND_DESCRIPTIONS.rotate,
       (c) => c.option('data', dataOption).option('destination', destinationOption),
       (args) => done({ action: 'rotate', data: args.data, destination: args.destination }),
     )
     .command(
       'revoke',
-      'Delete the configured token (it deletes itself); needs --yes',
+      TOKEN_COMMAND_DESCRIPTIONS.revoke,
       (c) =>
         c
           .option('data', dataOption)

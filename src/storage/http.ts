@@ -278,7 +278,7 @@ function unreachable(
   };
   const reason = causes[code] ?? (isTlsCode(code) ? `the TLS connection failed (${code})` : code);
   return new StackUnreachableError(
-    `Cannot reach the Storage API at ${url}: ${reason}; check "url" or "region" in the configuration.`,
+    `Cannot reach the Storage API at ${url}: ${reason}; check "url" or "region" (in the configuration, or the --url or --region flag).`,
     { cause },
   );
 }

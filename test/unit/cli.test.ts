@@ -81,4 +81,39 @@ describe('parseCli', () => {
     expect(parsed.command).toBe('help');
     expect(parsed.command === 'help' && parsed.text).toContain('--full-refresh');
   });
+
+  it('token --help lists the token commands instead of asking for one', () => {
+    for (const flag of ['--help', '-h']) {
+      const parsed = parseCli(['token', flag]);
+      expect(parsed.command).toBe('help');
+      const text = parsed.command === 'help' ? parsed.text : '';
+      for (const name of ['create', 'inspect', 'rotate', 'revoke']) {
+        expect(text).toMatch(new RegExp(`^  ${name} +\\S`, 'm'));
+      }
+    }
+  });
+
+  it('usage mistakes are one sentence each', () => {
+    const messageOf = (argv: string[]) => {
+      try {
+        parseCli(argv);
+      } catch (error) {
+        expect(error).toBeInstanceOf(UserError);
+        return (error as Error).message;
+      }
+      throw new Error(`parseCli(${argv.join(' ')}) did not fail`);
+    };
+    const hint = ' Run "kbc-table-sync --help" for usage.';
+    expect(messageOf(['bogus'])).toBe(`Unknown argument: bogus.${hint}`);
+    expect(messageOf(['--log-format', 'xml'])).toBe(
+      `Invalid values: Argument: log-format, Given: "xml", Choices: "text", "json".${hint}`,
+    );
+    expect(messageOf(['--dry-run', '--summary-file', 's.json'])).toBe(
+      `--summary-file cannot be used with --dry-run: the dry run copies nothing and only prints its plan.${hint}`,
+    );
+    // A sync action typed as a command points at `action`.
+    expect(messageOf(['plan', '--help'])).toBe(
+      `"plan" is a sync action, not a command: run "kbc-table-sync action plan".${hint}`,
+    );
+  });
 });
