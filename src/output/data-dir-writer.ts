@@ -1,5 +1,5 @@
 import { createWriteStream } from 'node:fs';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -49,7 +49,12 @@ export class DataDirWriter implements OutputWriter {
     this.#tablesDir = layout.tablesDir;
     // Next to the real out/tables: a finished table moves in with a rename, never across devices.
     this.#workDir = layout.workDir;
-    await rm(this.#workDir, { recursive: true, force: true });
+    if (await pathExists(this.#workDir)) {
+      await rm(this.#workDir, { recursive: true, force: true });
+      this.logger?.warn(
+        `Removed the work folder out/${WORK_DIR_NAME} of an interrupted run (tables it had not finished).`,
+      );
+    }
     const removed = await removeTableLeftovers(this.#tablesDir);
     if (removed.length > 0) {
       this.logger?.warn(
@@ -142,4 +147,13 @@ function writeSliceTo(folder: string) {
       throw describeFsError(error, `The slice file ${path} cannot be written`) ?? error;
     }
   };
+}
+
+async function pathExists(path: string): Promise<boolean> {
+  try {
+    await lstat(path);
+    return true;
+  } catch {
+    return false;
+  }
 }

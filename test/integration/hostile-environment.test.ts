@@ -164,6 +164,7 @@ describe('environment faults: one sentence naming the path, before the export', 
     await writeFile(join(dir, 'out', 'tables', 't.csv', 'part-00000.csv.gz'), 'half');
     await writeFile(join(dir, 'out', 'tables', 'gone.csv.manifest'), '{}');
     await writeFile(join(dir, 'out', 'state.json.tmp-4242'), '{');
+    await mkdir(join(dir, 'out', '.kbc-table-sync-tmp', 't.csv'), { recursive: true });
     const outcome = await run(dir);
     expect(outcome.code).toBe(0);
     // Warnings are log lines on stdout (a successful run writes nothing to stderr).
@@ -172,6 +173,9 @@ describe('environment faults: one sentence naming the path, before the export', 
       /Removed 2 leftover\(s\) of an interrupted run from out\/tables/,
     );
     expect(outcome.stdout).toMatch(/Removed 1 leftover state file\(s\).*state\.json\.tmp-4242/);
+    expect(outcome.stdout).toMatch(
+      /Removed the work folder out\/\.kbc-table-sync-tmp of an interrupted run/,
+    );
     expect(await listFiles(join(dir, 'out'))).toEqual([
       'state.json',
       'tables/t.csv.manifest',
