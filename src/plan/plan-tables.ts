@@ -83,11 +83,11 @@ export function planTables(
   const expanded = expandPatterns(config.tables, config.exclude ?? [], bucketId, bucketTables);
   expanded.warnings.forEach((warning) => warn(warning));
   const tables = expanded.tables;
-  checkSelectionNames(tables, [...selection.only, ...selection.fullRefresh], problems);
+  checkSelectionNames(tables, bucketId, [...selection.only, ...selection.fullRefresh], problems);
   const plans: TablePlan[] = [];
   for (const entry of tables) {
     const { table } = entry;
-    if (!isSelected(entry, selection.only)) continue;
+    if (!isSelected(entry, bucketId, selection.only)) continue;
     if (!table.enabled && selection.only.length === 0) continue;
     const plan = planTable(entry, bucketId, bucketTables, selection, problems);
     if (plan) plans.push(plan);
@@ -198,7 +198,8 @@ function planTable(
         `${path}.primaryKey: the key column "${column}" is not among the copied columns (${columns.join(', ')}); add it to "columns".`,
       ),
     );
-  const fullRefresh = selection.fullRefreshAll || matchesAny(entry, selection.fullRefresh);
+  const fullRefresh =
+    selection.fullRefreshAll || matchesAny(entry, bucketId, selection.fullRefresh);
   const incremental = table.incremental && !table.fullSync && !fullRefresh;
   const destination = splitDestination(table.destination, source.name);
   return {
@@ -257,26 +258,36 @@ function missingColumns(columns: readonly string[], source: TableDetail): string
   return columns.filter((column) => !source.columns.includes(column));
 }
 
-function isSelected(entry: TableEntry, only: readonly string[]): boolean {
-  return only.length === 0 || matchesAny(entry, only);
+function isSelected(entry: TableEntry, bucketId: string, only: readonly string[]): boolean {
+  return only.length === 0 || matchesAny(entry, bucketId, only);
 }
 
-/** `--table` matches the configured name, the bare table name, the destination or the pattern. */
-function matchesAny(entry: TableEntry, names: readonly string[]): boolean {
+/**
+ * `--table` matches the configured name, the bare table name, the source table id, the
+ * destination or the pattern.
+ */
+function matchesAny(entry: TableEntry, bucketId: string, names: readonly string[]): boolean {
   const { table } = entry;
   const bare = table.name.split('.').pop();
+  const sourceId = `${bucketId}.${bare ?? table.name}`;
   return names.some(
-    (n) => n === table.name || n === bare || n === table.destination || n === entry.pattern,
+    (n) =>
+      n === table.name ||
+      n === bare ||
+      n === sourceId ||
+      n === table.destination ||
+      n === entry.pattern,
   );
 }
 
 function checkSelectionNames(
   tables: readonly TableEntry[],
+  bucketId: string,
   names: readonly string[],
   problems: string[],
 ): void {
   for (const name of new Set(names)) {
-    if (!tables.some((t) => matchesAny(t, [name]))) {
+    if (!tables.some((t) => matchesAny(t, bucketId, [name]))) {
       const known = tables.map((t) => t.table.name).join(', ');
       problems.push(`No configured table is named "${name}" (configured: ${known || 'none'}).`);
     }

@@ -109,6 +109,23 @@ describe('planTables', () => {
     ).toThrow('No configured table is named "nope"');
   });
 
+  it('--table and --full-refresh also take the source table id, as the logs and the state name it', () => {
+    const config = { tables: [tableConfig('orders'), tableConfig('customers')] };
+    const plans = planTables(config, 'in.c-sales', bucket, {
+      only: ['in.c-sales.orders'],
+      fullRefresh: ['in.c-sales.orders'],
+      fullRefreshAll: false,
+    });
+    expect(plans.map((p) => [p.sourceId, p.fullRefresh])).toEqual([['in.c-sales.orders', true]]);
+    expect(() =>
+      planTables(config, 'in.c-sales', bucket, {
+        only: ['in.c-other.orders'],
+        fullRefresh: [],
+        fullRefreshAll: false,
+      }),
+    ).toThrow('No configured table is named "in.c-other.orders"');
+  });
+
   it('refuses two tables writing to the same output', () => {
     expect(() =>
       planTables(
