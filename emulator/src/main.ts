@@ -34,6 +34,8 @@ export async function runEmulatorCli(options: EmulatorCliOptions): Promise<void>
   );
   process.stdout.write(
     `Storage API emulator listening on ${emulator.url} (control API at ${emulator.url}/_emulator)\n` +
+      // Object transfers go to the clouds' own endpoints unless these point them here.
+      `Object stores: set AWS_ENDPOINT_URL_S3=${emulator.url} and STORAGE_EMULATOR_HOST=${emulator.url} for the client\n` +
       (tokens.length > 0 ? `Local emulator tokens:\n${tokens.join('\n')}\n` : ''),
   );
   await new Promise<void>((resolve) => {
