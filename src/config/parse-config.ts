@@ -3,6 +3,7 @@
  * `parameters` strictly: every problem is reported at once as `parameters.path: what is wrong and
  * how to fix it`. Pure, never throws, and no message contains a `#` value.
  */
+import { nearestName } from '../text/nearest.js';
 import { ACTIONS } from './action-names.js';
 import { describeJsonType, parseChangedSince } from './changed-since.js';
 import {
@@ -175,7 +176,7 @@ function checkKnownKeys(
   for (const key of Object.keys(object)) {
     if (known.includes(key)) continue;
     if (path.length === 1 && (IGNORED_UI_KEYS as readonly string[]).includes(key)) continue;
-    const near = nearestKey(key, known);
+    const near = nearestName(key, known);
     const hint = near === undefined ? '' : ` (did you mean "${near}"?)`;
     const where = tableOnlyHint(key, path);
     problems.add(
@@ -189,29 +190,6 @@ function tableOnlyHint(key: string, path: Path): string {
   const isRoot = path.length === 1;
   const tableOnly = (TABLE_KEYS as readonly string[]).includes(key);
   return isRoot && tableOnly ? `; "${key}" belongs in an item of "tables"` : '';
-}
-
-/** A known key equal ignoring case, or within two edits; undefined when none is close. */
-function nearestKey(key: string, known: readonly string[]): string | undefined {
-  if (key.length > 40) return undefined;
-  const lower = key.toLowerCase();
-  return (
-    known.find((candidate) => candidate.toLowerCase() === lower) ??
-    known.find((candidate) => editDistance(candidate.toLowerCase(), lower) <= 2)
-  );
-}
-
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, index) => index);
-  for (let i = 1; i <= a.length; i += 1) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j += 1) {
-      const substitution = previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1);
-      current.push(Math.min(previous[j]! + 1, current[j - 1]! + 1, substitution));
-    }
-    previous = current;
-  }
-  return previous[b.length]!;
 }
 
 /** `parameters.destination`: standalone mode's destination project and bucket. */

@@ -9,6 +9,7 @@ import { StorageApiError, UserError } from '../errors.js';
 import type { TableDetail } from '../storage/types.js';
 import { inShard, type Shard } from './shard.js';
 import { isPattern, matchesGlob } from '../config/glob.js';
+import { nearestName } from '../text/nearest.js';
 
 /** Everything the job decided about one table before any data moves. */
 export interface TablePlan {
@@ -84,6 +85,7 @@ export function planTables(
   expanded.warnings.forEach((warning) => warn(warning));
   const tables = expanded.tables;
   checkSelectionNames(tables, bucketId, [...selection.only, ...selection.fullRefresh], problems);
+  checkRefreshesSelected(tables, bucketId, selection, problems);
   const plans: TablePlan[] = [];
   for (const entry of tables) {
     const { table } = entry;
@@ -174,7 +176,12 @@ function planTable(
   if (sourceName === undefined) return undefined;
   const source = bucketTables.find((t) => t.name === sourceName);
   if (!source) {
-    problems.push(`The table "${sourceName}" was not found in the bucket "${bucketId}".`);
+    const near = nearestName(
+      sourceName,
+      bucketTables.map((t) => t.name),
+    );
+    const hint = near === undefined ? '' : ` (did you mean "${near}"?)`;
+    problems.push(`The table "${sourceName}" was not found in the bucket "${bucketId}"${hint}.`);
     return undefined;
   }
   const path = `parameters.tables[${index}]`;
@@ -288,9 +295,30 @@ function checkSelectionNames(
 ): void {
   for (const name of new Set(names)) {
     if (!tables.some((t) => matchesAny(t, bucketId, [name]))) {
-      const known = tables.map((t) => t.table.name).join(', ');
-      problems.push(`No configured table is named "${name}" (configured: ${known || 'none'}).`);
+      const configured = tables.map((t) => t.table.name);
+      const near = nearestName(name, configured);
+      const hint = near === undefined ? '' : `; did you mean "${near}"?`;
+      problems.push(
+        `No configured table is named "${name}" (configured: ${configured.join(', ') || 'none'}${hint}).`,
+      );
     }
+  }
+}
+
+/** `--full-refresh NAME` of a table that `--table` leaves out would silently refresh nothing. */
+function checkRefreshesSelected(
+  tables: readonly TableEntry[],
+  bucketId: string,
+  selection: Selection,
+  problems: string[],
+): void {
+  if (selection.only.length === 0) return;
+  for (const name of new Set(selection.fullRefresh)) {
+    const named = tables.filter((t) => matchesAny(t, bucketId, [name]));
+    if (named.length === 0 || named.some((t) => isSelected(t, bucketId, selection.only))) continue;
+    problems.push(
+      `--full-refresh "${name}" names a table that --table does not select, so nothing would be refreshed; add --table "${name}" or leave the refresh out.`,
+    );
   }
 }
 

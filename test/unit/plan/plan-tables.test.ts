@@ -126,6 +126,33 @@ describe('planTables', () => {
     ).toThrow('No configured table is named "in.c-other.orders"');
   });
 
+  it('suggests the near name of a missing table or a mistyped --table', () => {
+    expect(() => planTables({ tables: [tableConfig('ordres')] }, 'in.c-sales', bucket)).toThrow(
+      'The table "ordres" was not found in the bucket "in.c-sales" (did you mean "orders"?).',
+    );
+    const config = { tables: [tableConfig('orders'), tableConfig('customers')] };
+    expect(() =>
+      planTables(config, 'in.c-sales', bucket, {
+        only: ['order'],
+        fullRefresh: [],
+        fullRefreshAll: false,
+      }),
+    ).toThrow(
+      'No configured table is named "order" (configured: orders, customers; did you mean "orders"?).',
+    );
+  });
+
+  it('refuses a --full-refresh of a table that --table leaves out (it would refresh nothing)', () => {
+    const config = { tables: [tableConfig('orders'), tableConfig('customers')] };
+    const select = (only: string[], fullRefresh: string[]) => () =>
+      planTables(config, 'in.c-sales', bucket, { only, fullRefresh, fullRefreshAll: false });
+    expect(select(['orders'], ['customers'])).toThrow(
+      '--full-refresh "customers" names a table that --table does not select, so nothing would be refreshed; add --table "customers" or leave the refresh out.',
+    );
+    expect(select(['orders'], ['orders'])()).toHaveLength(1);
+    expect(select([], ['customers'])()).toHaveLength(2);
+  });
+
   it('refuses two tables writing to the same output', () => {
     expect(() =>
       planTables(
