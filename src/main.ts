@@ -10,7 +10,12 @@ import { stat } from 'node:fs/promises';
 import { Writable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { SYNC_ACTION_DEADLINE_MS, trackCalls, withDeadline } from './actions/deadline.js';
-import { isSyncAction, unknownActionMessage, type SyncAction } from './config/action-names.js';
+import {
+  SYNC_ACTIONS,
+  isSyncAction,
+  unknownActionMessage,
+  type SyncAction,
+} from './config/action-names.js';
 import { runSyncAction } from './actions/sync-actions.js';
 import { parseCli, type CliArgs } from './cli.js';
 import { resolveChangedSince } from './config/changed-since.js';
@@ -275,8 +280,17 @@ function chooseAction(
     // Never run a config whose action is not a name (an array, a number…) as if it said "run".
     throw new ConfigError([`action: must be a string such as "run", not ${typeof value}`]);
   }
+  if (cli.command === 'action') {
+    // `action` runs sync actions only, which never write to out/ (docs/sync-actions.md).
+    if (isSyncAction(cli.name)) return cli.name;
+    throw new UserError(
+      cli.name === 'run'
+        ? '"run" is not a sync action: copy the tables with "kbc-table-sync run" (or no command).'
+        : unknownActionMessage(masker.mask(cli.name), SYNC_ACTIONS),
+    );
+  }
   const configured = typeof value === 'string' && value !== '' ? value : 'run';
-  const action = cli.command === 'action' ? cli.name : cli.dryRun ? 'plan' : configured;
+  const action = cli.dryRun ? 'plan' : configured;
   if (action === 'run' || isSyncAction(action)) return action;
   throw new UserError(unknownActionMessage(masker.mask(action)));
 }

@@ -37,7 +37,7 @@ export function isSyncAction(name: string): name is SyncAction {
  * The sentence for an action name that is not one of {@link ACTIONS}. The name is cut to 40
  * characters after token shapes are hidden; the caller masks registered secrets first.
  */
-export function unknownActionMessage(name: string): string {
+export function unknownActionMessage(name: string, choices: readonly string[] = ACTIONS): string {
   const shown = hideTokenShapes(name).slice(0, 40);
-  return `Unknown action ${JSON.stringify(shown)}: use one of ${ACTIONS.join(', ')}.`;
+  return `Unknown action ${JSON.stringify(shown)}: use one of ${choices.join(', ')}.`;
 }

@@ -278,7 +278,7 @@ describe('the command line', () => {
     const result = await run(['action', 'lst', '--data', dataDir]);
     expect(result.code).toBe(1);
     expect(result.stderr.trim()).toBe(
-      'Unknown action "lst": use one of run, list, info, sourceInfo, testConnection, plan, tableOptions, columnOptions.',
+      'Unknown action "lst": use one of list, info, sourceInfo, testConnection, plan, tableOptions, columnOptions.',
     );
     const help = await run(['action', '--help']);
     expect(help.code).toBe(0);

@@ -69,6 +69,18 @@ describe('sync actions', () => {
     expect(result.stderr.trim()).toMatch(/read-only permissions to the bucket "in\.c-sales"/);
   });
 
+  it('the action command runs sync actions only: "action run" is exit 1 and writes nothing', async () => {
+    const run = await action('run', TOKENS.read, true);
+    expect(run.code).toBe(1);
+    expect(run.stderr.trim()).toBe(
+      '"run" is not a sync action: copy the tables with "kbc-table-sync run" (or no command).',
+    );
+    const unknown = await action('plna', TOKENS.read, true);
+    expect(unknown.stderr.trim()).toBe(
+      'Unknown action "plna": use one of list, info, sourceInfo, testConnection, plan, tableOptions, columnOptions.',
+    );
+  });
+
   it('exits 1 for an unknown action and lists the valid ones', async () => {
     const result = await action('explode');
     expect(result.code).toBe(1);
