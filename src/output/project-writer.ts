@@ -262,7 +262,9 @@ export class ProjectWriter implements OutputWriter {
         primaryKey: plan.primaryKey,
       }),
     );
-    logger.info(`Created table "${tableId}" with primary key [${plan.primaryKey.join(', ')}].`);
+    const key =
+      plan.primaryKey.length > 0 ? `primary key [${plan.primaryKey.join(', ')}]` : 'no primary key';
+    logger.info(`Created table "${tableId}" with ${key}.`);
   }
 
   /** A one-line, non-sliced CSV holding the column names (how Keboola's restore tool creates tables). */

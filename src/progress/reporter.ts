@@ -24,19 +24,22 @@ export interface ProgressReporter {
 }
 
 /**
- * Logs one {@link formatProgressLine} per active table every `intervalMs`, and one when each
- * table finishes; redraws the interactive view (when given) every {@link VIEW_REFRESH_MS}.
+ * Logs one {@link formatProgressLine} per active table every `intervalMs` (only without a view),
+ * and one when each table finishes; redraws the interactive view (when given) every
+ * {@link VIEW_REFRESH_MS}.
  */
 export function startProgressReporter(options: ProgressReporterOptions): ProgressReporter {
   const { progresses, logger, nowMs, view } = options;
   const timers: NodeJS.Timeout[] = [];
-  timers.push(
-    setInterval(() => {
-      for (const p of progresses) if (p.active) logger.info(formatProgressLine(p, nowMs()));
-    }, options.intervalMs),
-  );
   if (view) {
+    // On a terminal the bar shows the progress; periodic lines would only repeat it.
     timers.push(setInterval(() => view.update(progresses, nowMs()), VIEW_REFRESH_MS));
+  } else {
+    timers.push(
+      setInterval(() => {
+        for (const p of progresses) if (p.active) logger.info(formatProgressLine(p, nowMs()));
+      }, options.intervalMs),
+    );
   }
   for (const timer of timers) timer.unref();
   return {
