@@ -1,3 +1,4 @@
+import { nearestName } from '../text/nearest.js';
 import { StorageApiError, UserError } from '../errors.js';
 import type { TokenInfo } from '../storage/types.js';
 
@@ -184,8 +185,13 @@ export function checkDestinationToken(
   const canManageAll = canManageAllBuckets(token);
   const permission = token.bucketPermissions[bucketId];
   if (!canManageAll && permission === undefined) {
+    const writable = Object.keys(token.bucketPermissions).filter((id) =>
+      ['write', 'manage'].includes(token.bucketPermissions[id] ?? ''),
+    );
+    const near = nearestName(bucketId, writable);
+    const end = near === undefined ? '.' : `; or did you mean "${near}", which it may write?`;
     throw new UserError(
-      `The destination token has no permission to the bucket "${bucketId}" and may not create buckets: give it write permission to that bucket (create the bucket first if it does not exist).`,
+      `The destination token has no permission to the bucket "${bucketId}" and may not create buckets: give it write permission to that bucket (create the bucket first if it does not exist)${end}`,
     );
   }
   if (!bucketExists) {

@@ -121,4 +121,14 @@ describe('destination bucket visibility', () => {
     }
     expect(canSeeDestinationBucket(tokenInfo({ canManageBuckets: true }), 'in.c-other')).toBe(true);
   });
+
+  it('suggests a bucket the token may write whose id is near the configured one', () => {
+    const token = tokenInfo({ bucketPermissions: { 'in.c-copy': 'write', 'in.c-cop': 'read' } });
+    expect(() => checkDestinationToken(token, 'in.copy', true)).toThrow(
+      'The destination token has no permission to the bucket "in.copy" and may not create buckets: give it write permission to that bucket (create the bucket first if it does not exist); or did you mean "in.c-copy", which it may write?',
+    );
+    expect(() => checkDestinationToken(token, 'in.c-other', true)).toThrow(
+      /\(create the bucket first if it does not exist\)\.$/,
+    );
+  });
 });
