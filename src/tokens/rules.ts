@@ -204,16 +204,16 @@ export function formatInspectReport(report: InspectReport): string {
     .map(([name]) => name);
   const lines = [
     `${report.which === 'source' ? 'Source' : 'Destination'} token ${report.id} "${escapeForDisplay(report.description)}"`,
-    `  project:      ${escapeForDisplay(report.project.name)} (${report.project.id})`,
-    `  master token: ${report.isMasterToken ? `yes${report.masterRole ? ` (role ${report.masterRole})` : ''}` : 'no'}`,
-    `  buckets:      ${permissions.length === 0 ? 'none' : permissions.map(([b, p]) => `${b}: ${p}`).join(', ')}`,
-    `  flags:        ${flags.length === 0 ? 'none' : flags.join(', ')}`,
-    `  created:      ${report.created ?? 'unknown'}`,
-    `  refreshed:    ${report.refreshed ?? 'unknown'}`,
-    `  expires:      ${report.expires === null ? 'never' : `${report.expires} (${describeDaysLeft(report.daysLeft)})`}`,
+    `  project:       ${escapeForDisplay(report.project.name)} (${report.project.id})`,
+    `  master token:  ${report.isMasterToken ? `yes${report.masterRole ? ` (role ${report.masterRole})` : ''}` : 'no'}`,
+    `  buckets:       ${permissions.length === 0 ? 'none' : permissions.map(([b, p]) => `${b}: ${p}`).join(', ')}`,
+    `  flags:         ${flags.length === 0 ? 'none' : flags.join(', ')}`,
+    `  created:       ${report.created ?? 'unknown'}`,
+    `  refreshed:     ${report.refreshed ?? 'unknown'}`,
+    `  expires:       ${report.expires === null ? 'never' : `${report.expires} (${describeDaysLeft(report.daysLeft)})`}`,
     `  last activity: ${report.lastActivity ? `${report.lastActivity.at} (${report.lastActivity.event})` : 'none recorded'}`,
-    `  verdict:      ${report.verdict.passes ? "passes the job's token rules" : `fails: ${report.verdict.error ?? ''}`}`,
-    ...report.verdict.warnings.map((w) => `  warning:      ${w}`),
+    `  verdict:       ${report.verdict.passes ? "passes the job's token rules" : `fails: ${report.verdict.error ?? ''}`}`,
+    ...report.verdict.warnings.map((w) => `  warning:       ${w}`),
   ];
   return `${lines.join('\n')}\n`;
 }
