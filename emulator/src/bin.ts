@@ -45,14 +45,21 @@ async function main(argv: readonly string[]): Promise<number> {
   return 0;
 }
 
+/** A taken port gets its own hint; a usage mistake gets the usage text. */
+function describeStartError(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'EADDRINUSE') {
+    return `the port is already in use (another emulator?): stop that one, or pass --port 0 for a free port.`;
+  }
+  return `${error instanceof Error ? error.message : String(error)}\n${USAGE}`;
+}
+
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
   },
   (error: unknown) => {
-    process.stderr.write(
-      `keboola-storage-emulator: ${error instanceof Error ? error.message : String(error)}\n${USAGE}`,
-    );
+    process.stderr.write(`keboola-storage-emulator: ${describeStartError(error)}\n`);
     process.exitCode = 1;
   },
 );
