@@ -9,6 +9,8 @@ import {
   exitCodeFor,
   messageOf,
 } from './errors.js';
+import { ObjectStoreError } from './objects/errors.js';
+import { StorageNetworkError } from './storage/http.js';
 import { DEFAULT_LIMITS, type Limits } from './limits.js';
 import type { Logger } from './logger.js';
 import type { SliceSource } from './objects/types.js';
@@ -266,7 +268,7 @@ async function runTables(
               reporter.tableFinished(progress);
               return skipped(plan, progress);
             }
-            if (signal.aborted) {
+            if (signal.aborted && isInterruption(error)) {
               // Stopped by the signal or by another table's failure (platform mode), not failed
               // itself: nothing of it was finished (docs/summary-file.md).
               const why = stoppedBecause(deps.signal, stoppingFailure);
@@ -276,11 +278,12 @@ async function runTables(
             }
             progress.finish(deps.nowMs(), 'failed', messageOf(error));
             reporter.tableFinished(progress);
-            // Platform mode: the first failure ends the run and is its final sentence (stderr),
-            // so it is not logged as well; standalone: each failure is logged once, as it happens.
-            if (standalone) logTableFailure(deps.logger, plan, error);
             const outcome = { plan, status: 'failed', progress, window, error } as const;
-            if (!standalone && !firstFailure.signal.aborted) {
+            const stopsRun = !standalone && !firstFailure.signal.aborted;
+            // Platform mode: the first failure ends the run and is its final sentence (stderr),
+            // so it is not logged as well; any other failure is logged once, as it happens.
+            if (!stopsRun) logTableFailure(deps.logger, plan, error);
+            if (stopsRun) {
               stoppingFailure = outcome;
               firstFailure.abort();
             }
@@ -494,13 +497,35 @@ function stoppedBecause(runSignal: AbortSignal, stoppingFailure: TableOutcome | 
   return `stopped when "${stoppingFailure.plan.sourceId}" failed (platform mode ends the run at its first failure).`;
 }
 
+/**
+ * Whether a table's error is the run's own stop reaching it (an aborted request, wait or slice),
+ * not a failure of the table: anything else that ends a table after the stop is still a failure.
+ */
+function isInterruption(error: unknown): boolean {
+  let current: unknown = error;
+  for (let depth = 0; current instanceof Error && depth < 5; depth++) {
+    if (current instanceof InterruptedError || current.name === 'AbortError') return true;
+    if (current instanceof StorageNetworkError && current.details.code === 'ABORTED') return true;
+    if (current instanceof ObjectStoreError && current.retryFacts.networkCode === 'ABORTED') {
+      return true;
+    }
+    current = current.cause;
+  }
+  return false;
+}
+
 /** The run's final sentence names the table; the error keeps its class (exit code, class name). */
 function throwTableFailure(failed: TableOutcome): never {
   const error = failed.error;
   const sentence = `Table "${failed.plan.sourceId}" failed: ${messageOf(error)}`;
   if (exitCodeFor(error) === 1) throw new UserError(sentence);
   if (!(error instanceof Error)) throw new Error(sentence);
-  error.message = sentence;
+  try {
+    error.message = sentence;
+  } catch {
+    // A read-only message (a DOMException, a frozen error): a plain error carries it as cause.
+    throw new Error(sentence, { cause: error });
+  }
   throw error;
 }
 

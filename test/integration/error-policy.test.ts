@@ -162,6 +162,48 @@ describe('exit codes by where a failure is understood', () => {
     }
   });
 
+  it('platform mode: a table that fails on its own after the first failure is failed and logged, not skipped', async () => {
+    const { control, url } = emulator;
+    control.clearFaults();
+    const notFound = { error: 'The table was not found.', code: 'storage.tables.notFound' };
+    const exportOf = (table: string) => `in.c-sales.${table}/export-async`;
+    // orders' export answers 404 too, but only after customers' 404 has stopped the run.
+    control.addFault({ method: 'POST', path: exportOf('orders'), kind: 'latency', ms: 1_500 });
+    control.addFault({
+      method: 'POST',
+      path: exportOf('orders'),
+      kind: 'status',
+      status: 404,
+      body: notFound,
+    });
+    control.addFault({
+      method: 'POST',
+      path: exportOf('customers'),
+      kind: 'status',
+      status: 404,
+      body: notFound,
+    });
+    const dataDir = await makeDataDir(
+      platformConfig(url, [{ name: 'orders' }, { name: 'customers' }]),
+    );
+    try {
+      const summaryPath = join(dataDir, 'summary.json');
+      const result = await runJob(url, dataDir, ['--summary-file', summaryPath]);
+      expect(result.code, result.stderr).toBe(1);
+      expect(result.stderr.trim()).toMatch(/^Table "in\.c-sales\.customers" failed/);
+      expect(result.stdout).toMatch(/Table \\"in\.c-sales\.orders\\" failed \(user error\)/);
+      const summary = JSON.parse(await readFile(summaryPath, 'utf8')) as SummaryDocument;
+      expect(summary.tables.map((t) => [t.source, t.status]).sort()).toEqual([
+        ['in.c-sales.customers', 'failed'],
+        ['in.c-sales.orders', 'failed'],
+      ]);
+      await expectNoLeaks(control, result, dataDir);
+    } finally {
+      control.clearFaults();
+      await removeDir(dataDir);
+    }
+  });
+
   it('platform mode: a failure that is exit 2 still names its table in the final sentence', async () => {
     const result = await runWithFault(
       { kind: 'corruptGzip', path: 'csv.gz0000_part', count: 50 },
