@@ -4,7 +4,7 @@ import type { Logger } from '../logger.js';
 import { failureFactsOf, markProvenNotStarted, type StorageHttp } from './http.js';
 import { parseJob, parseJobList, timestampMs } from './parse.js';
 import { classifyFailure } from '../retry/retry-policy.js';
-import type { StorageJob } from './types.js';
+import type { ExportParams, StorageJob } from './types.js';
 
 /** How far the server clock may lag ours when matching a job created by an unknown-outcome POST. */
 export const CLOCK_SKEW_ALLOWANCE_MS = 5 * 60_000;
@@ -24,6 +24,12 @@ interface JobMatch {
    * only later, so "not found" does not prove "not started".
    */
   readonly postAgainAfterMiss?: boolean;
+  /**
+   * Whether the job's `operationParams` say it was started with this POST's parameters. Another
+   * POST of the same run may have started a job on the same table (two configuration rows share
+   * the runner's run id); a job that fails this check is never taken for this POST's.
+   */
+  readonly params?: (operationParams: Readonly<Record<string, unknown>> | undefined) => boolean;
 }
 
 const JOBS_PATH = '/v2/storage/jobs';
@@ -125,7 +131,42 @@ export function jobMatches(
   if (job.runId !== runId || job.operationName !== match.operationName) return false;
   const createdMs = timestampMs(job.createdTime);
   if (Number.isNaN(createdMs) || createdMs < attemptStartMs - CLOCK_SKEW_ALLOWANCE_MS) return false;
+  if (match.params && !match.params(job.operationParams)) return false;
   if (job.tableId === match.tableId) return true;
   if (job.tableId !== null || match.tableName === undefined) return false;
   return job.operationParams?.['name'] === match.tableName;
+}
+
+/**
+ * Whether an export job's echoed parameters (`operationParams.export`: columns as a list, the
+ * window as sent) are those of `params`. Anything missing or unreadable is no match: posting the
+ * export again costs a second export job, taking another one would copy the wrong rows.
+ */
+export function exportParamsMatch(
+  params: ExportParams,
+): (operationParams: Readonly<Record<string, unknown>> | undefined) => boolean {
+  return (operationParams) => {
+    const echoed = operationParams?.['export'];
+    if (typeof echoed !== 'object' || echoed === null) return false;
+    const exported = echoed as Readonly<Record<string, unknown>>;
+    const columns = exported['columns'];
+    return (
+      Array.isArray(columns) &&
+      columns.length === params.columns.length &&
+      columns.every((column, index) => column === params.columns[index]) &&
+      sameInstant(exported['changedSince'], params.changedSince) &&
+      sameInstant(exported['changedUntil'], params.changedUntil)
+    );
+  };
+}
+
+/** An echoed window bound against the one sent (unix seconds, or none). */
+function sameInstant(echoed: unknown, sentSeconds: number | undefined): boolean {
+  if (sentSeconds === undefined) return echoed === null || echoed === undefined;
+  const sent = Math.floor(sentSeconds);
+  if (typeof echoed === 'number') return echoed === sent;
+  if (typeof echoed !== 'string') return false;
+  if (/^\d+$/.test(echoed)) return Number(echoed) === sent;
+  const ms = timestampMs(echoed);
+  return !Number.isNaN(ms) && Math.floor(ms / 1000) === sent;
 }

@@ -4,7 +4,7 @@ import type { Logger } from '../logger.js';
 import type { SecretMasker } from '../secrets.js';
 import { createFileCalls } from './file-client.js';
 import { createStorageHttp, realSleep, type SleepFn } from './http.js';
-import { createJobStarter, JOB_LOOKUP_LIMIT } from './job-start.js';
+import { createJobStarter, exportParamsMatch, JOB_LOOKUP_LIMIT } from './job-start.js';
 import { DEFAULT_POLL_OPTIONS, waitForJob, type PollOptions } from './job-wait.js';
 import {
   parseBucket,
@@ -145,6 +145,7 @@ export function createStorageClient(options: StorageClientOptions): StorageClien
       startJob(`${STORAGE}/tables/${seg(tableId)}/export-async`, exportBody(params), {
         operationName: 'tableExport',
         tableId,
+        params: exportParamsMatch(params),
       }),
     startImport: (tableId, params) =>
       startJob(`${STORAGE}/tables/${seg(tableId)}/import-async`, importBody(params), {

@@ -287,7 +287,10 @@ describe('StorageClient against a scripted HTTP server', () => {
         status: 200,
         body: [job({ id: 1999, runId: 'other-run' }), ...created],
       }));
-      const started = await client().startExport('in.c-crm.customers', { columns: ['id'] });
+      // The job echoes the export's parameters (the fixture's columns).
+      const started = await client().startExport('in.c-crm.customers', {
+        columns: ['id', 'name'],
+      });
       expect(started.id).toBe(2002);
       expect(server.count('POST', exportPath)).toBe(1);
       expect(server.count('GET', '/v2/storage/jobs')).toBe(1);
@@ -380,7 +383,7 @@ describe('StorageClient against a scripted HTTP server', () => {
         masker,
         sleep: () => Promise.resolve(),
       });
-      const started = await sut.startExport('in.c-crm.customers', { columns: ['id'] });
+      const started = await sut.startExport('in.c-crm.customers', { columns: ['id', 'name'] });
       expect(started.id).toBe(6006);
       expect(String(server.requests[0]!.headers['x-kbc-runid'])).toMatch(/^kts-[0-9a-f]{16}$/);
     });

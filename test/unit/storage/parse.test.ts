@@ -8,7 +8,7 @@ import {
   StorageResponseError,
   timestampMs,
 } from '../../../src/storage/parse.js';
-import { jobMatches } from '../../../src/storage/job-start.js';
+import { exportParamsMatch, jobMatches } from '../../../src/storage/job-start.js';
 import { exportBody, tableCreateBody } from '../../../src/storage/storage-client.js';
 import type { StorageJob } from '../../../src/storage/types.js';
 
@@ -224,5 +224,57 @@ describe('request bodies and job matching', () => {
   });
   it('skips jobs this client already has', () => {
     expect(jobMatches(job, match, 'run', attemptMs, new Set([1]))).toBe(false);
+  });
+
+  describe('an export is matched by its echoed columns and window too', () => {
+    const sent = {
+      columns: ['id', 'name'],
+      changedSince: 1_700_000_000,
+      changedUntil: 1_700_000_300,
+    };
+    const echo = (exported: Record<string, unknown>) => ({
+      ...job,
+      operationName: 'tableExport',
+      operationParams: {
+        export: {
+          columns: ['id', 'name'],
+          changedSince: 1_700_000_000,
+          changedUntil: 1_700_000_300,
+          ...exported,
+        },
+      },
+    });
+    const exportMatch = {
+      operationName: 'tableExport',
+      tableId: 'out.c-a.t',
+      params: exportParamsMatch(sent),
+    };
+    it.each<[string, Record<string, unknown>, boolean]>([
+      ['the same export', {}, true],
+      [
+        'the window echoed as strings',
+        { changedSince: '1700000000', changedUntil: '1700000300' },
+        true,
+      ],
+      ['the window echoed as dates', { changedSince: '2023-11-14T22:13:20+00:00' }, true],
+      ['another row’s full export of the table', { changedSince: null, changedUntil: null }, false],
+      ['other columns', { columns: ['id'] }, false],
+      ['the columns in another order', { columns: ['name', 'id'] }, false],
+      ['another window', { changedSince: 1_699_999_000 }, false],
+    ])('%s', (_name, exported, expected) => {
+      expect(jobMatches(echo(exported), exportMatch, 'run', attemptMs)).toBe(expected);
+    });
+    it('a job that echoes no export parameters is not taken', () => {
+      expect(
+        jobMatches({ ...job, operationName: 'tableExport' }, exportMatch, 'run', attemptMs),
+      ).toBe(false);
+    });
+    it('an export without a window matches only a job without one', () => {
+      const full = { ...exportMatch, params: exportParamsMatch({ columns: ['id', 'name'] }) };
+      expect(
+        jobMatches(echo({ changedSince: null, changedUntil: null }), full, 'run', attemptMs),
+      ).toBe(true);
+      expect(jobMatches(echo({}), full, 'run', attemptMs)).toBe(false);
+    });
   });
 });
