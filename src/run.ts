@@ -31,7 +31,7 @@ import {
   type ExportWindow,
   type TableState,
 } from './state/cursor.js';
-import { readState, writeState, type JobState } from './state/state-file.js';
+import { checkStateSource, readState, writeState, type JobState } from './state/state-file.js';
 import { StateMirror } from './state/state-mirror.js';
 import { resumeFrom, startsOverReason, type SourceIdentity } from './state/sync-record.js';
 import { decideSkip, skipInputOf } from './state/unchanged.js';
@@ -146,7 +146,11 @@ export async function runSync(deps: RunDeps): Promise<RunReport> {
   const { config, logger } = deps;
   const auth = await authorizeSource(deps.source, config, deps.nowMs(), logger);
   const plans = await planRun(deps, auth);
-  const previous = await readState(deps.dataDir, (deps.limits ?? DEFAULT_LIMITS).maxStateBytes);
+  const saved = await readState(deps.dataDir, (deps.limits ?? DEFAULT_LIMITS).maxStateBytes);
+  const source = { stack: config.source.url, projectId: auth.projectId };
+  checkStateSource(saved, source);
+  // The state written by this run names its source project (docs/state-file.md).
+  const previous: JobState = { ...saved, source };
   await deps.writer.prepare();
   // Standalone: out/state.json mirrors each table as soon as its import is recorded.
   const mirror = config.destination ? new StateMirror(deps.dataDir, previous) : undefined;

@@ -9,7 +9,16 @@ import type { TableState } from './cursor.js';
 /** The job's part of the component state: per source table id. Other keys are carried through. */
 export interface JobState {
   readonly tables: Readonly<Record<string, TableState>>;
+  /** The source project the watermarks were taken from (absent in files of older versions). */
+  readonly source?: StateSource | undefined;
   readonly [key: string]: unknown;
+}
+
+/** Which project's tables a state file's watermarks belong to. */
+export interface StateSource {
+  /** The stack URL, as configured (no trailing slash). */
+  readonly stack: string;
+  readonly projectId: number;
 }
 
 /** How messages name the state file (relative to the data folder, as the user knows it). */
@@ -70,6 +79,17 @@ const jobStateSchema = z.preprocess(
         )
         .optional()
         .transform((tables) => tables ?? {}),
+      source: z
+        .object(
+          {
+            stack: z.string({ error: 'must be a string (the stack URL)' }),
+            projectId: z
+              .number({ error: 'must be a number (the project id)' })
+              .int({ error: 'must be a whole number' }),
+          },
+          { error: 'must be an object {"stack", "projectId"}' },
+        )
+        .optional(),
     },
     { error: 'must be a JSON object' },
   ),
@@ -224,4 +244,24 @@ export async function writeState(dataDir: string, state: JobState): Promise<stri
     throw describeFsError(error, `The state file ${path} cannot be written`) ?? error;
   }
   return leftovers;
+}
+
+/**
+ * Refuses a state file written for another source project: its watermarks would skip, or read
+ * again, rows of a project they were never taken from (docs/state-file.md). A file without
+ * `source` (an older version's) is taken as it is.
+ * @throws StateFileError naming both projects and how to start over
+ */
+export function checkStateSource(state: JobState, current: StateSource): void {
+  const saved = state.source;
+  if (saved === undefined) return;
+  const sameStack = stackKey(saved.stack) === stackKey(current.stack);
+  if (sameStack && saved.projectId === current.projectId) return;
+  throw new StateFileError(
+    `${STATE_FILE_NAME} holds the watermarks of project ${saved.projectId} on ${saved.stack}, but the source token is of project ${current.projectId} on ${current.stack}: reset the state (in Keboola: the configuration's Reset state; elsewhere remove in/state.json) to copy the new project's tables from the start, or use a token of project ${saved.projectId}.`,
+  );
+}
+
+function stackKey(url: string): string {
+  return url.trim().replace(/\/+$/, '').toLowerCase();
 }

@@ -1,5 +1,6 @@
 /**
- * A state file that cannot be read stops the run (docs/state.md): exit 1, one sentence naming
+ * A state file that cannot be read, or that holds another source project's watermarks, stops the
+ * run (docs/state-file.md): exit 1, one sentence naming
  * in/state.json and what is wrong, no export job, nothing in out/ (no table, no state), in both modes.
  */
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
@@ -72,6 +73,27 @@ const variants: ReadonlyArray<{
     write: (path) => writeFile(path, entry(1_740_787_200_000)),
     sentence:
       /^in\/state\.json has an invalid value: .*watermark is 1740787200000, which looks like milliseconds: watermarks are unix seconds\.$/,
+  },
+  {
+    name: 'written for another source project',
+    write: (path) =>
+      writeFile(
+        path,
+        utf8(
+          JSON.stringify({
+            tables: { 'in.c-sales.events': { watermark: 1_740_787_200 } },
+            source: { stack: 'https://connection.keboola.com', projectId: 999 },
+          }),
+        ),
+      ),
+    sentence:
+      /^in\/state\.json holds the watermarks of project 999 on https:\/\/connection\.keboola\.com, but the source token is of project \d+ on http:\/\/127\.0\.0\.1:\d+: reset the state \(in Keboola: the configuration's Reset state; elsewhere remove in\/state\.json\) to copy the new project's tables from the start, or use a token of project 999\.$/,
+  },
+  {
+    name: 'a source that is not an object',
+    write: (path) => writeFile(path, utf8(JSON.stringify({ tables: {}, source: 'prod' }))),
+    sentence:
+      /^in\/state\.json has an invalid value: source must be an object \{"stack", "projectId"\}\.$/,
   },
   {
     // Reading a device or a pipe may never end.

@@ -94,8 +94,11 @@ describe('a lastRun window ends lagSeconds before the server’s now', () => {
     copied.push(...(await runAndCollect(dataDir, name)));
     const state = JSON.parse(await readFile(join(dataDir, 'in', 'state.json'), 'utf8')) as {
       tables: Record<string, { watermark?: number }>;
+      source?: unknown;
     };
     expect(state.tables[sourceId]).toMatchObject({ watermark: T0 - 300 });
+    // The state names the project its watermarks come from (docs/state-file.md).
+    expect(state.source).toEqual({ stack: emulator.url, projectId: SOURCE_PROJECT });
 
     // A quick change at T0+30 (so the next run exports), then a load into the source table
     // starts at T0+60 and runs on: its row is stamped T0+60, but it stays invisible until the

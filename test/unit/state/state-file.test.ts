@@ -2,7 +2,12 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseState, readState, StateFileError } from '../../../src/state/state-file.js';
+import {
+  checkStateSource,
+  parseState,
+  readState,
+  StateFileError,
+} from '../../../src/state/state-file.js';
 
 const utf8 = (text: string) => new TextEncoder().encode(text);
 
@@ -101,5 +106,27 @@ describe('readState', () => {
     await mkdir(join(dir, 'in'));
     await writeFile(join(dir, 'in', 'state.json'), '{"tables":{"in.c-a.t":{"watermark":5}}}');
     await expect(readState(dir)).resolves.toEqual({ tables: { 'in.c-a.t': { watermark: 5 } } });
+  });
+});
+
+describe('checkStateSource', () => {
+  const current = { stack: 'https://connection.keboola.com', projectId: 101 };
+  it('takes a state of the same project, also with the URL spelled with a slash or capitals', () => {
+    for (const stack of ['https://connection.keboola.com', 'https://Connection.keboola.com/']) {
+      expect(() =>
+        checkStateSource({ tables: {}, source: { stack, projectId: 101 } }, current),
+      ).not.toThrow();
+    }
+  });
+  it('takes a state without a source (written by an older version)', () => {
+    expect(() => checkStateSource({ tables: {} }, current)).not.toThrow();
+  });
+  it('refuses a state of another project or another stack', () => {
+    for (const source of [
+      { stack: 'https://connection.keboola.com', projectId: 202 },
+      { stack: 'https://connection.eu-central-1.keboola.com', projectId: 101 },
+    ]) {
+      expect(() => checkStateSource({ tables: {}, source }, current)).toThrow(StateFileError);
+    }
   });
 });
