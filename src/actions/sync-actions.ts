@@ -1,3 +1,4 @@
+import type { SourceAuthorization } from '../auth/check-token.js';
 import type { Config } from '../config/types.js';
 import { decideSkip, skipInputOf } from '../state/unchanged.js';
 import { UserError } from '../errors.js';
@@ -42,7 +43,7 @@ export async function runSyncAction(name: SyncAction, deps: ActionDeps): Promise
   const info = { projectId: auth.projectId, projectName: auth.projectName, bucket: auth.bucketId };
   switch (name) {
     case 'testConnection':
-      return { status: 'success', lastActivity: await tokenLastActivity(deps, auth.tokenId) };
+      return connectionResult(auth, await tokenLastActivity(deps, auth.tokenId));
     case 'info':
       return info;
     case 'list':
@@ -56,6 +57,36 @@ export async function runSyncAction(name: SyncAction, deps: ActionDeps): Promise
     case 'columnOptions':
       return columnOptions(deps.config, auth.bucketId, await deps.source.listTables(auth.bucketId));
   }
+}
+
+/**
+ * `testConnection` for the form's validation button (`format: sync-action`, which shows `message`
+ * as markdown with the look of `type`; docs/sync-actions.md): what the token may read, and the
+ * token rules' warnings (expiry, wide flags), so the button shows them too (pure). A failed check
+ * never gets here: it is exit 1 with its sentence.
+ */
+export function connectionResult(
+  auth: Pick<SourceAuthorization, 'bucketId' | 'projectId' | 'projectName' | 'warnings'>,
+  lastActivity: LastActivity | null,
+): {
+  status: 'success';
+  type: 'success' | 'warning';
+  message: string;
+  lastActivity: LastActivity | null;
+} {
+  const reads = `The token reads the bucket ${code(auth.bucketId)} of project ${code(auth.projectName)} (${auth.projectId}), read-only, and nothing else.`;
+  const warnings = auth.warnings.map((warning) => `- ${warning.replace(/\s+/g, ' ')}`);
+  return {
+    status: 'success',
+    type: warnings.length > 0 ? 'warning' : 'success',
+    message: [reads, ...warnings].join('\n'),
+    lastActivity,
+  };
+}
+
+/** A name as markdown code: whatever it holds is shown, never rendered. */
+function code(name: string): string {
+  return `\`${name.replace(/`/g, "'").replace(/\s+/g, ' ')}\``;
 }
 
 /** One choice of a UI select fed by a sync action (docs/sync-actions.md). */

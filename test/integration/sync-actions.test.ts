@@ -49,7 +49,11 @@ describe('sync actions', () => {
     [
       'testConnection',
       {
+        // The shape of the form's validation button (format sync-action), plus the activity.
         status: 'success',
+        type: 'success',
+        message:
+          'The token reads the bucket `in.c-sales` of project `Platform source` (301), read-only, and nothing else.',
         lastActivity: { at: expect.any(String) as unknown, event: 'storage.tokenCreated' },
       },
     ],

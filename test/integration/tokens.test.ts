@@ -541,6 +541,8 @@ describe('run-time token checks', () => {
     expect(test.code, test.stderr).toBe(0);
     expect(JSON.parse(test.stdout)).toEqual({
       status: 'success',
+      type: 'success',
+      message: expect.stringContaining('The token reads the bucket `in.c-sales`') as unknown,
       lastActivity: {
         at: expect.stringMatching(/^\d{4}-/) as unknown,
         event: 'storage.tokenCreated',
