@@ -18,6 +18,7 @@ import type { OutputWriter, SyncContext, TableWriteResult } from './output/outpu
 import {
   destinationLabel,
   explainMissingTable,
+  loadWarnings,
   planTables,
   type Selection,
   type TablePlan,
@@ -199,6 +200,9 @@ async function planRun(
   // Only disabled tables, or patterns that matched nothing (each already warned about): a run that
   // copies nothing, not an error, so a row switched off or an empty bucket does not fail the job.
   if (plans.length === 0) deps.logger.warn('No enabled table matched: nothing to copy.');
+  for (const plan of plans) {
+    for (const warning of loadWarnings(plan)) deps.logger.warn(`"${plan.sourceId}": ${warning}`);
+  }
   const skipped = deps.config.tables.length - plans.length;
   deps.logger.info(
     `Copying ${plans.length} table(s)${skipped > 0 ? `, ${skipped} not selected or disabled` : ''}.`,

@@ -5,7 +5,7 @@ import { UserError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { authorizeSource } from '../auth/authorize-source.js';
 import { isPattern } from '../config/glob.js';
-import { destinationLabel, planTables, type Selection } from '../plan/plan-tables.js';
+import { destinationLabel, loadWarnings, planTables, type Selection } from '../plan/plan-tables.js';
 import { exportWindow, type TableState } from '../state/cursor.js';
 import { readState } from '../state/state-file.js';
 import type { StorageClient, TableDetail } from '../storage/types.js';
@@ -198,7 +198,7 @@ async function planDocument(
         ...('watermarkFrom' in resume && { watermarkFrom: resume.watermarkFrom }),
         ...('pendingImport' in resume && { pendingImport: resume.pendingImport }),
         ...('claims' in resume && { claims: resume.claims }),
-        warnings: [...resume.warnings, ...planWarnings(plan)],
+        warnings: [...resume.warnings, ...loadWarnings(plan)],
       };
     }),
   };
@@ -324,22 +324,4 @@ function stateWarnings(
   return [
     `${withoutWatermark} lastRun table(s) have no saved watermark in in/state.json, so their windows start at the beginning. A Keboola sync action gets no state: there the plan always looks like this, while a run resumes from the saved state.`,
   ];
-}
-
-function planWarnings(plan: ReturnType<typeof planTables>[number]): string[] {
-  const warnings: string[] = [];
-  const kind = plan.changedSince?.kind;
-  if (plan.mode === 'append' && kind !== 'lastRun') {
-    warnings.push(
-      kind
-        ? 'Append with a fixed or relative changedSince re-reads overlapping windows: rows can be duplicated. Use "lastRun" or a primary key.'
-        : 'Append without changedSince copies the whole table on every run: rows will be duplicated.',
-    );
-  }
-  if (plan.mode === 'full' && kind !== undefined && !plan.fullRefresh) {
-    warnings.push(
-      'A full load with changedSince replaces the destination with only the changed rows. Set incremental: true to merge them instead.',
-    );
-  }
-  return warnings;
 }

@@ -388,3 +388,26 @@ export function destinationLabel(
     ? `${destination.bucket}.${plan.destinationName}`
     : `out/tables/${plan.fileName}`;
 }
+
+/**
+ * What the table's load settings will do that a user may not expect: duplicates in an append
+ * that re-reads rows, a full load that keeps only the window (pure). `plan` shows them, and a run
+ * logs them as warnings.
+ */
+export function loadWarnings(plan: TablePlan): string[] {
+  const warnings: string[] = [];
+  const kind = plan.changedSince?.kind;
+  if (plan.mode === 'append' && kind !== 'lastRun') {
+    warnings.push(
+      kind
+        ? 'Append with a fixed or relative changedSince re-reads overlapping windows: rows can be duplicated. Use "lastRun" or a primary key.'
+        : 'Append without changedSince copies the whole table on every run: rows will be duplicated.',
+    );
+  }
+  if (plan.mode === 'full' && kind !== undefined && !plan.fullRefresh) {
+    warnings.push(
+      'A full load with changedSince replaces the destination with only the changed rows. Set incremental: true to merge them instead.',
+    );
+  }
+  return warnings;
+}

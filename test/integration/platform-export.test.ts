@@ -138,6 +138,17 @@ describe('platform mode', () => {
     expect(Math.abs(Number(since) - (nowSeconds - 86_400))).toBeLessThan(600);
   });
 
+  it('warns in the run log, as plan does, that a full load with changedSince keeps only the window', async () => {
+    const { result } = await run(config({ tables: [{ name: 'events', changedSince: 'lastRun' }] }));
+    expect(result.code, result.stderr).toBe(0);
+    const warnings = result.stdout
+      .split('\n')
+      .filter((line) => line.includes('"level":"warn"') || line.includes('"level":40'));
+    expect(warnings.join('\n')).toContain(
+      '\\"in.c-sales.events\\": A full load with changedSince replaces the destination with only the changed rows.',
+    );
+  });
+
   it('produces the manifests ex-storage would for its row configurations', async () => {
     const exStorage = (parameters: Record<string, unknown>) => ({
       storage: {},
