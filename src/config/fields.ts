@@ -108,7 +108,12 @@ function checkUnique(
 function wholeNumberSchema(min: number, max: number, what: string) {
   const message = `must be ${what}`;
   return z
-    .number({ error: (issue) => `${message}, not ${describeJsonType(issue.input)}` })
+    .number({
+      error: (issue) => {
+        const quoted = typeof issue.input === 'string' && /^\s*-?\d+(\.\d+)?\s*$/.test(issue.input);
+        return `${message}, not ${describeJsonType(issue.input)}${quoted ? ' (write it without quotes)' : ''}`;
+      },
+    })
     .int(message)
     .min(min, message)
     .max(max, message);

@@ -558,7 +558,9 @@ describe('parseConfig: problems', () => {
     [
       'lagSeconds "300"',
       withParams({ lagSeconds: '300' }),
-      ['parameters.lagSeconds: must be a whole number of seconds from 0 to 86400, not a string'],
+      [
+        'parameters.lagSeconds: must be a whole number of seconds from 0 to 86400, not a string (write it without quotes)',
+      ],
     ],
     [
       'parallelism 0',
@@ -578,6 +580,13 @@ describe('parseConfig: problems', () => {
     [
       'parallelism "4"',
       withParams({ parallelism: '4' }),
+      [
+        'parameters.parallelism: must be a whole number from 1 to 32, not a string (write it without quotes)',
+      ],
+    ],
+    [
+      'parallelism "four"',
+      withParams({ parallelism: 'four' }),
       ['parameters.parallelism: must be a whole number from 1 to 32, not a string'],
     ],
     [
