@@ -323,6 +323,7 @@ function readSingleTable(params: Params, problems: Problems): readonly TableConf
       ...options,
       ...(columns === undefined ? {} : { columns }),
       enabled,
+      configPath: 'parameters',
     },
   ];
 }

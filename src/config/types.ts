@@ -49,6 +49,12 @@ export interface TableConfig {
   readonly columns?: readonly string[];
   readonly extractMetadata: boolean;
   readonly enabled: boolean;
+  /**
+   * Where its keys stand in config.json, for messages found at run time: `parameters` for the
+   * single-table (ex-storage row) form; absent for an item of `tables` (then
+   * `parameters.tables[i]`).
+   */
+  readonly configPath?: string;
 }
 
 export interface ProjectEndpoint {

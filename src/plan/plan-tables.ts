@@ -184,7 +184,7 @@ function planTable(
     problems.push(`The table "${sourceName}" was not found in the bucket "${bucketId}"${hint}.`);
     return undefined;
   }
-  const path = `parameters.tables[${index}]`;
+  const path = table.configPath ?? `parameters.tables[${index}]`;
   const columns = table.columns ? [...table.columns] : [...source.columns];
   missingColumns(columns, source).forEach((column) =>
     problems.push(`${path}.columns: the table "${source.id}" has no column "${column}".`),

@@ -75,6 +75,8 @@ describe('parseConfig: valid configurations', () => {
           fullSync: false,
           extractMetadata: true,
           enabled: true,
+          // Run-time messages name the row form's own keys (parameters.primaryKey, …).
+          configPath: 'parameters',
         },
       ],
       exclude: [],

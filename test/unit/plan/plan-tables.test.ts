@@ -153,6 +153,13 @@ describe('planTables', () => {
     expect(select([], ['customers'])()).toHaveLength(2);
   });
 
+  it('names the row form’s own keys in a problem found against the source table', () => {
+    const row = tableConfig('orders', { primaryKey: ['idd'], configPath: 'parameters' });
+    expect(() => planTables({ tables: [row] }, 'in.c-sales', bucket)).toThrow(
+      /^parameters\.primaryKey: the table "in\.c-sales\.orders" has no column "idd"/,
+    );
+  });
+
   it('refuses two tables writing to the same output', () => {
     expect(() =>
       planTables(
