@@ -21,7 +21,7 @@ import { parseCli, type CliArgs } from './cli.js';
 import { resolveChangedSince } from './config/changed-since.js';
 import { checkConfigSize, loadRawConfig, resolveDataDir } from './config/load-raw-config.js';
 import { isHeaderText, UNSENDABLE } from './config/fields.js';
-import { parseConfig } from './config/parse-config.js';
+import { forPickers, parseConfig } from './config/parse-config.js';
 import type { Config } from './config/types.js';
 import {
   ConfigError,
@@ -298,7 +298,8 @@ function chooseAction(
 function parseOrThrow(raw: unknown, action: string): Config {
   const withAction =
     raw && typeof raw === 'object' && !Array.isArray(raw) ? { ...raw, action } : raw;
-  const parsed = parseConfig(withAction);
+  const isPicker = action === 'tableOptions' || action === 'columnOptions';
+  const parsed = parseConfig(isPicker ? forPickers(withAction) : withAction);
   if (!parsed.ok) throw new ConfigError(parsed.problems);
   return parsed.config;
 }

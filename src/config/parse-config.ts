@@ -73,6 +73,22 @@ export const DEFAULT_LAG_SECONDS = 300;
 
 type Params = Readonly<Record<string, unknown>>;
 
+/** What the row form's pickers read: the source credentials and the table (docs/sync-actions.md). */
+const PICKER_KEYS = ['#token', 'region', 'url', 'debug', 'tableName', 'tables'];
+
+/**
+ * The config as the pickers (`tableOptions`, `columnOptions`) see it: `parameters` cut to
+ * {@link PICKER_KEYS}, so a half-typed other field of the row (a `changedSince`, a key) does not
+ * turn the table and column selects into that field's error (pure).
+ */
+export function forPickers(raw: unknown): unknown {
+  if (!isPlainObject(raw)) return raw;
+  const params = own(raw, 'parameters');
+  if (!isPlainObject(params)) return raw;
+  const kept = PICKER_KEYS.filter((key) => Object.hasOwn(params, key));
+  return { ...raw, parameters: Object.fromEntries(kept.map((key) => [key, params[key]])) };
+}
+
 /** Validates a raw config.json value. See the module comment for the contract. */
 export function parseConfig(raw: unknown): ParseResult {
   if (!isPlainObject(raw)) {

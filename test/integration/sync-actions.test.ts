@@ -85,6 +85,43 @@ describe('sync actions', () => {
     );
   });
 
+  it('the row pickers read only the credentials and the table: a half-typed other field does not break them', async () => {
+    for (const [name, expected] of [
+      ['tableOptions', expect.arrayContaining([expect.objectContaining({ value: 'orders' })])],
+      ['columnOptions', expect.arrayContaining([{ value: 'id', label: 'id (primary key)' }])],
+    ] as const) {
+      const dataDir = await makeDataDir({
+        action: name,
+        parameters: {
+          '#token': TOKENS.read,
+          url: emulator.url,
+          tableName: 'orders',
+          changedSince: 'last Tuesday-ish',
+          primaryKey: 'id',
+          incremental: 'yes',
+        },
+      });
+      dirs.push(dataDir);
+      const result = await runCli(['--data', dataDir]);
+      expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: '' });
+      expect(JSON.parse(result.stdout)).toEqual(expected);
+    }
+    // Any other action still reports the field.
+    const dataDir = await makeDataDir({
+      action: 'plan',
+      parameters: {
+        '#token': TOKENS.read,
+        url: emulator.url,
+        tableName: 'orders',
+        changedSince: 'last Tuesday-ish',
+      },
+    });
+    dirs.push(dataDir);
+    const plan = await runCli(['--data', dataDir]);
+    expect(plan.code).toBe(1);
+    expect(plan.stderr).toContain('parameters.changedSince');
+  });
+
   it('exits 1 for an unknown action and lists the valid ones', async () => {
     const result = await action('explode');
     expect(result.code).toBe(1);
