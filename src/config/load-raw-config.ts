@@ -60,6 +60,11 @@ export type ReadText = (file: string) => Promise<string>;
 
 const readUtf8: ReadText = (file) => readFile(file, 'utf8');
 
+/** There is no `<dataDir>/config.json` (or no such folder): the message says which and how to mount it. */
+export class ConfigMissingError extends UserError {
+  override name = 'ConfigMissingError';
+}
+
 /**
  * Reads and JSON-parses `<dataDir>/config.json`. Throws {@link UserError} when the file is missing,
  * unreadable or not JSON; the message names the file and the error position, never its content
@@ -95,9 +100,16 @@ async function readConfigText(file: string, dataDir: string, readText: ReadText)
   } catch (error) {
     const code = (error as NodeJS.ErrnoException | undefined)?.code;
     if (code === 'ENOENT' || code === 'ENOTDIR') {
-      throw new UserError(
-        `No config.json in ${dataDir}: mount the data folder (docker run -v "$PWD/data:/data") or pass --data DIR, or set KBC_DATADIR`,
-      );
+      const how =
+        'mount the data folder (docker run -v "$PWD/data:/data") or pass --data DIR, or set KBC_DATADIR';
+      const folder = await stat(dataDir).catch(() => undefined);
+      if (folder === undefined) {
+        throw new ConfigMissingError(`The data folder ${dataDir} does not exist: ${how}`);
+      }
+      if (!folder.isDirectory()) {
+        throw new ConfigMissingError(`The data folder ${dataDir} is not a folder: ${how}`);
+      }
+      throw new ConfigMissingError(`No config.json in ${dataDir}: ${how}`);
     }
     if (code === 'EACCES' || code === 'EPERM' || code === 'EISDIR') {
       throw new UserError(`Cannot read ${file} (${code}): make it a readable file`);

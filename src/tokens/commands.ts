@@ -17,6 +17,7 @@ import {
   own,
   UNSENDABLE,
 } from '../config/fields.js';
+import { ConfigMissingError } from '../config/load-raw-config.js';
 import { Problems } from '../config/problems.js';
 import { escapeJsonLine } from '../text/escape.js';
 import { messageOf, StorageApiError, TokenRevokedError, UserError } from '../errors.js';
@@ -211,8 +212,9 @@ async function readConfigIfAny(dir: string, deps: TokenCommandDeps): Promise<unk
   try {
     return await deps.readConfig(dir);
   } catch (error) {
-    // A folder without config.json gets a new one; any other problem stops before anything is created.
-    if (error instanceof UserError && /No config\.json/.test(error.message)) return undefined;
+    // A folder without config.json gets a new one (a missing folder is refused next, naming the
+    // flag); any other problem stops before anything is created.
+    if (error instanceof ConfigMissingError) return undefined;
     throw error;
   }
 }

@@ -1,3 +1,6 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { UserError } from '../../../src/errors.js';
 import {
@@ -45,13 +48,26 @@ describe('loadRawConfig', () => {
     await expect(loadRawConfig('/d', read)).resolves.toEqual({ parameters: { a: 1 } });
   });
 
-  it('says how to provide a missing config.json', async () => {
+  it('says how to provide a missing config.json, and whether the folder itself is missing', async () => {
     const read = (): Promise<string> => Promise.reject(errnoError('ENOENT'));
-    const error = await loadRawConfig('/mnt/data', read).catch((caught: unknown) => caught);
-    expect(error).toBeInstanceOf(UserError);
-    expect((error as Error).message).toBe(
-      'No config.json in /mnt/data: mount the data folder (docker run -v "$PWD/data:/data") or pass --data DIR, or set KBC_DATADIR',
-    );
+    const how =
+      'mount the data folder (docker run -v "$PWD/data:/data") or pass --data DIR, or set KBC_DATADIR';
+    const messageFor = async (dataDir: string) => {
+      const error = await loadRawConfig(dataDir, read).catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(UserError);
+      return (error as Error).message;
+    };
+    const folder = await mkdtemp(join(tmpdir(), 'kts-config-'));
+    try {
+      expect(await messageFor(folder)).toBe(`No config.json in ${folder}: ${how}`);
+      const missing = join(folder, 'nope');
+      expect(await messageFor(missing)).toBe(`The data folder ${missing} does not exist: ${how}`);
+      const file = join(folder, 'a-file');
+      await writeFile(file, '');
+      expect(await messageFor(file)).toBe(`The data folder ${file} is not a folder: ${how}`);
+    } finally {
+      await rm(folder, { recursive: true, force: true });
+    }
   });
 
   it.each(['EACCES', 'EISDIR'])('turns %s into a user error naming the file', async (code) => {
