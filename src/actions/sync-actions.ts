@@ -7,7 +7,7 @@ import { authorizeSource } from '../auth/authorize-source.js';
 import { isPattern } from '../config/glob.js';
 import { destinationLabel, loadWarnings, planTables, type Selection } from '../plan/plan-tables.js';
 import { exportWindow, type TableState } from '../state/cursor.js';
-import { readState } from '../state/state-file.js';
+import { checkStateSource, readState } from '../state/state-file.js';
 import type { StorageClient, TableDetail } from '../storage/types.js';
 import {
   CLAIM_LEASE_MS,
@@ -74,7 +74,7 @@ export function connectionResult(
   message: string;
   lastActivity: LastActivity | null;
 } {
-  const reads = `The token reads the bucket ${code(auth.bucketId)} of project ${code(auth.projectName)} (${auth.projectId}), read-only, and nothing else.`;
+  const reads = `The token reads the bucket ${code(auth.bucketId)} of project ${code(auth.projectName)} (${auth.projectId}), read-only.`;
   const warnings = auth.warnings.map((warning) => `- ${warning.replace(/\s+/g, ' ')}`);
   return {
     status: 'success',
@@ -161,6 +161,8 @@ async function planDocument(
     expansionWarnings.push(warning),
   );
   const state = await readState(deps.dataDir);
+  // As the run does: a state of another project is refused, not previewed (docs/state-file.md).
+  checkStateSource(state, { stack: deps.config.source.url, projectId: auth.projectId });
   const serverNowSeconds = Math.floor((await deps.source.serverTimeMs()) / 1000);
   return {
     mode: deps.config.destination ? 'standalone' : 'platform',

@@ -258,7 +258,7 @@ export function checkStateSource(state: JobState, current: StateSource): void {
   const sameStack = stackKey(saved.stack) === stackKey(current.stack);
   if (sameStack && saved.projectId === current.projectId) return;
   throw new StateFileError(
-    `${STATE_FILE_NAME} holds the watermarks of project ${saved.projectId} on ${saved.stack}, but the source token is of project ${current.projectId} on ${current.stack}: reset the state (in Keboola: the configuration's Reset state; elsewhere remove in/state.json) to copy the new project's tables from the start, or use a token of project ${saved.projectId}.`,
+    `${STATE_FILE_NAME} holds the watermarks of project ${saved.projectId} on ${saved.stack}, but the source token is of project ${current.projectId} on ${current.stack}: reset the state (in Keboola: the configuration's Reset state; elsewhere remove in/state.json) to copy the new project's tables from the start, or use a token of project ${saved.projectId} (if it is the same project under another address, put that address into "source.stack" of the state instead).`,
   );
 }
 

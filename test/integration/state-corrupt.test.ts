@@ -87,7 +87,7 @@ const variants: ReadonlyArray<{
         ),
       ),
     sentence:
-      /^in\/state\.json holds the watermarks of project 999 on https:\/\/connection\.keboola\.com, but the source token is of project \d+ on http:\/\/127\.0\.0\.1:\d+: reset the state \(in Keboola: the configuration's Reset state; elsewhere remove in\/state\.json\) to copy the new project's tables from the start, or use a token of project 999\.$/,
+      /^in\/state\.json holds the watermarks of project 999 on https:\/\/connection\.keboola\.com, but the source token is of project \d+ on http:\/\/127\.0\.0\.1:\d+: reset the state \(in Keboola: the configuration's Reset state; elsewhere remove in\/state\.json\) to copy the new project's tables from the start, or use a token of project 999 \(if it is the same project under another address, put that address into "source\.stack" of the state instead\)\.$/,
   },
   {
     name: 'a source that is not an object',
@@ -143,4 +143,26 @@ describe.each([
       }
     },
   );
+});
+
+describe('a state of another source project', () => {
+  it('is refused by the dry run as by the run: the plan never previews foreign watermarks', async () => {
+    const { url } = emulator;
+    const dataDir = await makeDataDir({ parameters: { '#token': SOURCE_TOKEN, url, tables } });
+    try {
+      await mkdir(join(dataDir, 'in'), { recursive: true });
+      await writeFile(
+        join(dataDir, 'in', 'state.json'),
+        JSON.stringify({ tables: {}, source: { stack: url, projectId: 999 } }),
+      );
+      for (const args of [[], ['--dry-run']]) {
+        const result = await runJob(url, dataDir, args);
+        expect({ code: result.code, args }).toEqual({ code: 1, args });
+        expect(result.stderr).toMatch(/^in\/state\.json holds the watermarks of project 999 on /);
+        expect(result.stdout).not.toMatch(/"tables":\[/);
+      }
+    } finally {
+      await removeDir(dataDir);
+    }
+  });
 });

@@ -53,7 +53,7 @@ describe('sync actions', () => {
         status: 'success',
         type: 'success',
         message:
-          'The token reads the bucket `in.c-sales` of project `Platform source` (301), read-only, and nothing else.',
+          'The token reads the bucket `in.c-sales` of project `Platform source` (301), read-only.',
         lastActivity: { at: expect.any(String) as unknown, event: 'storage.tokenCreated' },
       },
     ],

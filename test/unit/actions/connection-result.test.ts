@@ -8,8 +8,7 @@ describe('connectionResult (the Test connection button)', () => {
     expect(connectionResult(auth, null)).toEqual({
       status: 'success',
       type: 'success',
-      message:
-        'The token reads the bucket `in.c-sales` of project `Sales` (101), read-only, and nothing else.',
+      message: 'The token reads the bucket `in.c-sales` of project `Sales` (101), read-only.',
       lastActivity: null,
     });
   });
@@ -21,7 +20,7 @@ describe('connectionResult (the Test connection button)', () => {
     );
     expect(warned).toMatchObject({ status: 'success', type: 'warning' });
     expect(warned.message.split('\n')).toEqual([
-      'The token reads the bucket `in.c-sales` of project `Sales` (101), read-only, and nothing else.',
+      'The token reads the bucket `in.c-sales` of project `Sales` (101), read-only.',
       '- The token expires in 2 day(s): rotate it.',
     ]);
   });
