@@ -271,13 +271,19 @@ function logFormatOf(value: string | undefined): LogFormat | undefined {
 
 /** `action --help`: the usage and one line per sync action. */
 function actionHelp(): string {
-  const width = Math.max(...SYNC_ACTIONS.map((name) => name.length));
   return [
     'kbc-table-sync action <name> [--data DIR] [--table NAME ...] [--shard INDEX/COUNT]',
     '',
     'Runs one sync action and prints its JSON document on stdout. Actions:',
-    ...SYNC_ACTIONS.map((name) => `  ${name.padEnd(width)}  ${SYNC_ACTION_DESCRIPTIONS[name]}`),
+    ...describedNames(SYNC_ACTION_DESCRIPTIONS),
   ].join('\n');
+}
+
+/** One aligned `  name  description` line per entry, for the help texts. */
+function describedNames(descriptions: Readonly<Record<string, string>>): string[] {
+  const entries = Object.entries(descriptions);
+  const width = Math.max(...entries.map(([name]) => name.length));
+  return entries.map(([name, description]) => `  ${name.padEnd(width)}  ${description}`);
 }
 
 const dataOption = {
@@ -308,15 +314,11 @@ const TOKEN_COMMAND_DESCRIPTIONS = {
 
 /** `token --help`: the usage and one line per token command. */
 function tokenHelp(): string {
-  const names = Object.keys(
-    TOKEN_COMMAND_DESCRIPTIONS,
-  ) as (keyof typeof TOKEN_COMMAND_DESCRIPTIONS)[];
-  const width = Math.max(...names.map((name) => name.length));
   return [
-    `kbc-table-sync token <${names.join('|')}> [options]`,
+    `kbc-table-sync token <${Object.keys(TOKEN_COMMAND_DESCRIPTIONS).join('|')}> [options]`,
     '',
     'Token lifecycle (docs/tokens.md). Commands:',
-    ...names.map((name) => `  ${name.padEnd(width)}  ${TOKEN_COMMAND_DESCRIPTIONS[name]}`),
+    ...describedNames(TOKEN_COMMAND_DESCRIPTIONS),
     '',
     'Run "kbc-table-sync token <command> --help" for its options.',
   ].join('\n');

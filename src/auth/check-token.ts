@@ -151,6 +151,11 @@ export function bucketCreateRequest(
   );
 }
 
+/** A bucket permission that lets a token import into the bucket's tables. */
+function mayWrite(permission: string | undefined): boolean {
+  return permission === 'write' || permission === 'manage';
+}
+
 /** A master or `canManageBuckets` token may write to every bucket and create new ones. */
 function canManageAllBuckets(token: TokenInfo): boolean {
   return token.isMasterToken || token.canManageBuckets;
@@ -186,7 +191,7 @@ export function checkDestinationToken(
   const permission = token.bucketPermissions[bucketId];
   if (!canManageAll && permission === undefined) {
     const writable = Object.keys(token.bucketPermissions).filter((id) =>
-      ['write', 'manage'].includes(token.bucketPermissions[id] ?? ''),
+      mayWrite(token.bucketPermissions[id]),
     );
     const near = nearestName(bucketId, writable);
     const end = near === undefined ? '.' : `; or did you mean "${near}", which it may write?`;
@@ -202,7 +207,7 @@ export function checkDestinationToken(
     }
     return { ...identity, bucketToCreate: bucketCreateRequest(bucketId, token.owner.features) };
   }
-  if (!canManageAll && permission !== 'write' && permission !== 'manage') {
+  if (!canManageAll && !mayWrite(permission)) {
     throw new UserError(
       `The destination token must have write permission to the bucket "${bucketId}" (it has "${permission}").`,
     );

@@ -20,7 +20,7 @@ export const SYNC_ACTION_DESCRIPTIONS: Readonly<Record<SyncAction, string>> = {
   list: 'tables of the source bucket with their primary keys (ex-storage)',
   info: 'source project and bucket (ex-storage)',
   sourceInfo: 'list and info together (ex-storage)',
-  testConnection: 'checks the source token: {"status":"success","lastActivity":…}',
+  testConnection: 'checks the source token: {"status","type","message","lastActivity"}',
   plan: 'what a run would copy, without writing anything',
   tableOptions: 'the tables of the source bucket as [{"value","label"}] for the UI',
   columnOptions: 'the columns of the row\'s tableName as [{"value","label"}] for the UI',
