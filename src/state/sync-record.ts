@@ -273,8 +273,11 @@ export function pendingImport(input: {
 }
 
 /**
- * The record after the pending import succeeded: its window's end becomes the watermark (never
- * moving it backwards); without a new watermark the old one is kept.
+ * The record after the pending import succeeded: its window's end becomes the watermark, never
+ * moving it backwards after an incremental window; without a new watermark the old one is kept.
+ * A full copy (no `since`) replaced the destination with the rows up to its end, so its end is the
+ * watermark even when earlier than the old one (a refresh of an append table, bounded by a lag
+ * raised since): keeping the old one would skip the rows between (docs/sync-record.md, Limits).
  */
 export function promote(
   previous: SyncRecord | undefined,
@@ -283,7 +286,12 @@ export function promote(
 ): SyncRecord {
   const old = previous?.watermark;
   const next = pending.nextWatermark;
-  const watermark = next === undefined ? old : old === undefined ? next : Math.max(old, next);
+  const watermark =
+    next === undefined
+      ? old
+      : old === undefined || pending.since === undefined
+        ? next
+        : Math.max(old, next);
   return {
     source: pending.source,
     ...(watermark !== undefined && { watermark }),

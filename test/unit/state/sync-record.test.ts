@@ -94,6 +94,22 @@ describe('promote', () => {
     const fixedWindow: PendingImport = { source, fileId: 1, runId: 'r', mode: 'append', rows: 0 };
     expect(promote(later, fixedWindow, 9).watermark).toBe(300);
   });
+
+  it('makes a full copy’s end the watermark even when earlier than the old one', () => {
+    // A refresh of an append table bounded by a lag raised since the last run: the destination
+    // now holds the rows up to 150 only, so the next window must start there, not at 300.
+    const later = { source, watermark: 300, mode: 'append', runId: 'r' };
+    const fullCopy: PendingImport = {
+      source,
+      fileId: 43,
+      runId: 'run-2',
+      mode: 'full',
+      rows: 2,
+      until: 150,
+      nextWatermark: 150,
+    };
+    expect(promote(later, fullCopy, 9).watermark).toBe(150);
+  });
 });
 
 describe('findImportJob', () => {
