@@ -152,7 +152,7 @@ export async function runSync(deps: RunDeps): Promise<RunReport> {
   checkStateSource(saved, source);
   // The state written by this run names its source project (docs/state-file.md).
   const previous: JobState = { ...saved, source };
-  await deps.writer.prepare();
+  await deps.writer.prepare(plans, source);
   // Standalone: out/state.json mirrors each table as soon as its import is recorded.
   const mirror = config.destination ? new StateMirror(deps.dataDir, previous) : undefined;
   let serverSeconds: Promise<number> | undefined;

@@ -1,4 +1,4 @@
-import type { SourceAuthorization } from '../auth/check-token.js';
+import { explainRejectedToken, type SourceAuthorization } from '../auth/check-token.js';
 import type { Config } from '../config/types.js';
 import { decideSkip, skipInputOf } from '../state/unchanged.js';
 import { UserError } from '../errors.js';
@@ -16,7 +16,11 @@ import {
   type Claim,
   type PendingImport,
 } from '../state/sync-record.js';
-import { previewResume } from '../output/resume-preview.js';
+import {
+  destinationAccess,
+  previewResume,
+  type DestinationAccess,
+} from '../output/resume-preview.js';
 import type { LastActivity } from '../tokens/rules.js';
 import type { RunDeps } from '../run.js';
 import type { SyncAction } from '../config/action-names.js';
@@ -164,12 +168,27 @@ async function planDocument(
   // As the run does: a state of another project is refused, not previewed (docs/state-file.md).
   checkStateSource(state, { stack: deps.config.source.url, projectId: auth.projectId });
   const serverNowSeconds = Math.floor((await deps.source.serverTimeMs()) / 1000);
+  // Standalone: the destination token, asked once, for the checks of a run's `prepare`.
+  let access: Promise<DestinationAccess> | undefined;
+  const accessOf = (client: StorageClient) =>
+    (access ??= client.verifyToken().then(
+      (token) => destinationAccess(client, token),
+      (error: unknown) => {
+        throw explainRejectedToken(error, 'destination');
+      },
+    ));
   return {
     mode: deps.config.destination ? 'standalone' : 'platform',
     warnings: [...tokenWarnings, ...expansionWarnings, ...stateWarnings(deps, plans, state)],
     tokenLastActivity: await tokenLastActivity(deps, tokenId),
     tables: await mapInOrder(plans, async (plan) => {
-      const resume = await resumeOf(deps, plan, state.tables[plan.sourceId], auth.projectId);
+      const resume = await resumeOf(
+        deps,
+        plan,
+        state.tables[plan.sourceId],
+        auth.projectId,
+        accessOf,
+      );
       const { previous } = resume;
       const window = exportWindow({
         changedSince: plan.changedSince,
@@ -224,17 +243,28 @@ async function resumeOf(
   plan: ReturnType<typeof planTables>[number],
   fromState: TableState | undefined,
   projectId: number,
+  accessOf: (client: StorageClient) => Promise<DestinationAccess>,
 ) {
   if (!deps.config.destination || !deps.destination) {
     return { previous: fromState, warnings: [] as string[] };
   }
   const source = { stack: deps.config.source.url, projectId, tableId: plan.sourceId };
-  const preview = await previewResume(deps.destination, deps.config.destination, plan, source);
+  const preview = await previewResume(
+    deps.destination,
+    deps.config.destination,
+    plan,
+    source,
+    await accessOf(deps.destination),
+  );
   if (preview.refusal !== undefined) {
     return {
       previous: undefined,
       refusal: true,
-      warnings: [`A run would fail this table: ${preview.refusal}`],
+      warnings: [
+        preview.stopsRun === true
+          ? `A run would stop before copying any table: ${preview.refusal}`
+          : `A run would fail this table: ${preview.refusal}`,
+      ],
     };
   }
   const resumed = resumeFrom(preview, preview.committed, fromState);

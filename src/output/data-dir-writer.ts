@@ -42,6 +42,7 @@ export class DataDirWriter implements OutputWriter {
    * @throws EnvironmentError naming the path at fault
    */
   async prepare(): Promise<void> {
+    // The plans and the source do not matter here: out/tables takes any table.
     const layout = await checkDataFolder(this.dataDir, {
       tables: true,
       workDirName: WORK_DIR_NAME,

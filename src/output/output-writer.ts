@@ -3,7 +3,7 @@ import type { SliceSource } from '../objects/types.js';
 import type { FileDetail } from '../storage/types.js';
 import type { CopyOptions } from '../transfer/copy-slices.js';
 import type { ExportWindow, TableState } from '../state/cursor.js';
-import type { SourceIdentity } from '../state/sync-record.js';
+import type { SourceIdentity, SourceProject } from '../state/sync-record.js';
 
 /** An exported table, ready to be read slice by slice. */
 export interface ExportedTable {
@@ -41,8 +41,13 @@ export interface SyncContext {
  * Selected once from the config (docs/architecture.md, The two modes).
  */
 export interface OutputWriter {
-  /** Before any table: remove what an interrupted earlier run left, check the destination. */
-  prepare(): Promise<void>;
+  /**
+   * Before any table: remove what an interrupted earlier run left, check the destination
+   * (standalone: write permission on every bucket the planned tables go to, and no table copied
+   * onto itself), so a table that cannot be written fails the run before any data moves.
+   * @throws UserError naming the bucket or table at fault
+   */
+  prepare(plans: readonly TablePlan[], source: SourceProject): Promise<void>;
   /**
    * Optional, before the table's export starts: checks that the table can be written
    * (standalone: destination bucket permission, primary key and columns of an existing

@@ -32,6 +32,7 @@ import {
   stateFromRecord,
   type PendingImport,
   type SourceIdentity,
+  type SourceProject,
 } from '../state/sync-record.js';
 import { DestinationSyncStore } from './destination-sync.js';
 import type {
@@ -84,8 +85,18 @@ export class ProjectWriter implements OutputWriter {
     this.#records = new DestinationSyncStore(deps);
   }
 
-  async prepare(): Promise<void> {
-    await this.#ensureBucket(this.#deps.destination.bucket);
+  async prepare(plans: readonly TablePlan[], source: SourceProject): Promise<void> {
+    const { destination, client } = this.#deps;
+    const tableIds = plans.map((plan) => destinationTableId(plan, destination));
+    // One at a time, in order: the first bucket at fault is the one named.
+    for (const bucketId of new Set([destination.bucket, ...tableIds.map(bucketOf)])) {
+      await this.#ensureBucket(bucketId);
+    }
+    const projectId = (await client.verifyToken()).owner.id;
+    for (const plan of plans) {
+      const refusal = selfCopyRefusal(plan, source, destination, projectId);
+      if (refusal !== undefined) throw new UserError(refusal);
+    }
   }
 
   /** Write permission on the table's bucket and, for an existing table, the same primary key. */
@@ -448,6 +459,24 @@ export function typedColumns(
     if (!baseTypesOnly) return source;
     return { name: column, basetype: source.basetype ?? 'STRING' };
   });
+}
+
+/**
+ * Why the table would be copied onto itself (the destination project is the source project, on
+ * the same stack, and the destination table is the source table), or undefined. Such a run would
+ * replace or append the source table with its own export and write the sync record onto it.
+ */
+export function selfCopyRefusal(
+  plan: TablePlan,
+  source: SourceProject,
+  destination: DestinationConfig,
+  destinationProjectId: number,
+): string | undefined {
+  const host = (url: string) => new URL(url).host.toLowerCase();
+  const sameProject =
+    host(source.stack) === host(destination.url) && source.projectId === destinationProjectId;
+  if (!sameProject || destinationTableId(plan, destination) !== plan.sourceId) return undefined;
+  return `The table "${plan.sourceId}" would be copied onto itself: the destination token belongs to the source project (${source.projectId}) and the destination table is the source table; set "destination.bucket" (or the table's "destination") to another bucket.`;
 }
 
 /** The destination table id: a configured full id, or the short name in the destination bucket. */

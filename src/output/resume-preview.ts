@@ -11,7 +11,9 @@ import {
 import type { StorageClient } from '../storage/types.js';
 import type { DestinationConfig } from '../config/types.js';
 import { checkedSync } from './destination-sync.js';
-import { checkExistingTable, destinationTableId } from './project-writer.js';
+import { checkDestinationToken, canSeeDestinationBucket } from '../auth/check-token.js';
+import type { TokenInfo } from '../storage/types.js';
+import { checkExistingTable, destinationTableId, selfCopyRefusal } from './project-writer.js';
 
 /** What a standalone run would resume a table from, as read without writing anything. */
 export interface ResumePreview {
@@ -27,6 +29,8 @@ export interface ResumePreview {
   readonly claims: readonly Claim[];
   /** Why a run would fail the table (a foreign or unreadable record, another key or columns). */
   readonly refusal?: string;
+  /** The refusal stops a run before any table is copied (a bucket or a copy onto itself). */
+  readonly stopsRun?: boolean;
 }
 
 /**
@@ -39,8 +43,15 @@ export async function previewResume(
   destination: DestinationConfig,
   plan: TablePlan,
   source: SourceIdentity,
+  access: DestinationAccess,
 ): Promise<ResumePreview> {
   const tableId = destinationTableId(plan, destination);
+  const refusal =
+    (await access.bucketRefusal(tableId.split('.').slice(0, 2).join('.'))) ??
+    selfCopyRefusal(plan, source, destination, access.projectId);
+  if (refusal !== undefined) {
+    return { tableId, tableExists: false, refusal, stopsRun: true, claims: [] };
+  }
   const table = await client.findTable(tableId);
   if (!table) return { tableId, tableExists: false, claims: [] };
   try {
@@ -59,4 +70,39 @@ export async function previewResume(
     }
     throw error;
   }
+}
+
+/** What the destination token may do, asked once per plan. */
+export interface DestinationAccess {
+  /** The destination token's project. */
+  readonly projectId: number;
+  /** Why a run would refuse to write to the bucket (`prepare` of a run), or undefined. */
+  readonly bucketRefusal: (bucketId: string) => Promise<string | undefined>;
+}
+
+/** The destination token's access, each bucket checked once, as a run's `prepare` checks it. */
+export function destinationAccess(client: StorageClient, token: TokenInfo): DestinationAccess {
+  const checked = new Map<string, Promise<string | undefined>>();
+  const check = async (bucketId: string) => {
+    const exists =
+      canSeeDestinationBucket(token, bucketId) && (await client.findBucket(bucketId)) !== null;
+    try {
+      checkDestinationToken(token, bucketId, exists);
+      return undefined;
+    } catch (error) {
+      if (error instanceof UserError) return error.message;
+      throw error;
+    }
+  };
+  return {
+    projectId: token.owner.id,
+    bucketRefusal: (bucketId) => {
+      let refusal = checked.get(bucketId);
+      if (!refusal) {
+        refusal = check(bucketId);
+        checked.set(bucketId, refusal);
+      }
+      return refusal;
+    },
+  };
 }

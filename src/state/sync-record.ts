@@ -33,10 +33,14 @@ export const CLAIM_KEY_PREFIX = 'kbc-table-sync.claim.';
 export const CLAIM_LEASE_MS = 30 * 60_000;
 export const CLAIM_WRITES_WITHIN_SHARE = 1 / 3;
 
-/** Which source table feeds a destination table: stack URL, project id, table id. */
-export interface SourceIdentity {
+/** The source project of a run: stack URL (as configured) and project id. */
+export interface SourceProject {
   readonly stack: string;
   readonly projectId: number;
+}
+
+/** Which source table feeds a destination table: stack URL, project id, table id. */
+export interface SourceIdentity extends SourceProject {
   readonly tableId: string;
 }
 

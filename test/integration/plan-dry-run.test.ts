@@ -102,7 +102,13 @@ describe('plan', () => {
       destination: 'in.c-other.clients',
       mode: 'full',
       window: { since: null, until: null },
-      warnings: [],
+      export: false,
+      // The writer token may not write in.c-other: a run stops before any data moves.
+      warnings: [
+        expect.stringContaining(
+          'A run would stop before copying any table: The destination token has no permission to the bucket "in.c-other"',
+        ),
+      ],
     });
 
     // Nothing written, nothing started.

@@ -6,10 +6,12 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useEmulator } from '../helpers/emulator.js';
 import { exists, makeDataDir } from '../helpers/run-cli.js';
+import { expectNoSecrets } from '../helpers/secret-scan.js';
 import {
   DEST_PROJECT,
   MANAGER_TOKEN,
   READER_TOKEN,
+  SOURCE_PROJECT,
   T0_MS,
   WRITER_TOKEN,
   destRows,
@@ -89,6 +91,67 @@ describe('destination token', () => {
     expect(control.stats().requests['POST /v2/storage/buckets']).toBeUndefined();
     expect(await exists(join(dataDir, 'out', 'state.json'))).toBe(false);
     await expectNoLeaks(control, result, dataDir);
+  });
+});
+
+describe('every destination bucket and table, before any data moves', () => {
+  it('a table going to a bucket the token may not write fails the run before any table is exported; plan says so', async () => {
+    const { control, url } = emulator;
+    control.resetStats();
+    const dataDir = await makeDataDir(
+      standaloneConfig(url, [
+        { name: 'orders', destination: 'orders_first' },
+        { name: 'events', destination: 'in.c-other.events' },
+      ]),
+    );
+    const plan = await runJob(url, dataDir, ['--dry-run']);
+    expect(plan.code).toBe(0);
+    const planned = (JSON.parse(plan.stdout) as { tables: { warnings: string[] }[] }).tables;
+    expect(planned[0]?.warnings).toEqual([]);
+    expect(planned[1]?.warnings.join(' ')).toContain(
+      'The destination token has no permission to the bucket "in.c-other"',
+    );
+    const result = await runJob(url, dataDir);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(
+      'The destination token has no permission to the bucket "in.c-other" and may not create buckets',
+    );
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(exportStarts(control)).toEqual({});
+    expect(destinationJobStarts()).toEqual([]);
+    await expectNoLeaks(control, result, dataDir);
+  });
+
+  it('refuses to copy a table onto itself (a destination token of the source project), touching nothing', async () => {
+    const { control, url } = emulator;
+    const selfToken = control.createToken(SOURCE_PROJECT, {
+      bucketPermissions: { 'in.c-sales': 'write' },
+    });
+    control.resetStats();
+    const before = await control.tableRows(SOURCE_PROJECT, 'in.c-sales.events');
+    const dataDir = await makeDataDir(
+      standaloneConfig(url, [{ name: 'events' }], { token: selfToken, bucket: 'in.c-sales' }),
+    );
+    const sentence = `The table "in.c-sales.events" would be copied onto itself: the destination token belongs to the source project (${SOURCE_PROJECT}) and the destination table is the source table; set "destination.bucket" (or the table's "destination") to another bucket.`;
+    const plan = await runJob(url, dataDir, ['--dry-run']);
+    expect(plan.code).toBe(0);
+    expect(plan.stdout).toContain(JSON.stringify(sentence).slice(1, -1));
+    const result = await runJob(url, dataDir);
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim()).toBe(sentence);
+    expect(exportStarts(control)).toEqual({});
+    expect(Object.keys(control.stats().requests).filter((k) => !k.startsWith('GET '))).toEqual([]);
+    expect(await control.tableRows(SOURCE_PROJECT, 'in.c-sales.events')).toEqual(before);
+    // Another table name in the same project is a copy, not a self-copy.
+    const elsewhere = await makeDataDir(
+      standaloneConfig(url, [{ name: 'events', destination: 'events_copy' }], {
+        token: selfToken,
+        bucket: 'in.c-sales',
+      }),
+    );
+    expect((await runJob(url, elsewhere)).code).toBe(0);
+    expect(await control.tableRows(SOURCE_PROJECT, 'in.c-sales.events_copy')).toHaveLength(2);
+    await expectNoSecrets([selfToken], result, dataDir);
   });
 });
 
