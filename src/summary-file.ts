@@ -5,7 +5,7 @@
  */
 import { realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve, sep } from 'node:path';
-import { UserError, messageOf } from './errors.js';
+import { UserError } from './errors.js';
 import type { TableOutcome } from './run.js';
 import type { SecretMasker } from './secrets.js';
 import { summarize } from './summary.js';
@@ -89,7 +89,7 @@ export function summaryDocument(input: {
         rows: row?.rows ?? 0,
         bytes: row?.bytes ?? 0,
         seconds: row?.seconds ?? 0,
-        error: o.error === undefined ? null : messageOf(o.error),
+        error: row?.error ?? null,
       };
     }),
   };

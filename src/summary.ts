@@ -17,7 +17,12 @@ export interface SummaryRow {
 
 export type SummaryTotals = Omit<SummaryRow, 'table' | 'destination' | 'status' | 'phases'>;
 
-/** One row per table (failed and skipped tables included) plus the run's totals. */
+/**
+ * One row per table (failed and skipped tables included) plus the run's totals. `rows` counts
+ * rows that landed: a table that failed or was skipped wrote nothing that stays (platform mode
+ * removes its work folder; standalone mode imported nothing), so it counts 0 whatever it read.
+ * `bytes` counts what was moved, landed or not. `error` says why a table failed or was skipped.
+ */
 export function summarize(
   outcomes: readonly TableOutcome[],
   nowMs: number,
@@ -29,14 +34,18 @@ export function summarize(
       table: o.plan.sourceId,
       destination: o.progress.destination,
       status: o.status,
-      rows: o.result?.rows ?? o.progress.rows,
+      rows: o.status === 'success' ? (o.result?.rows ?? o.progress.rows) : 0,
       bytes,
       seconds,
       megabytesPerSecond: seconds > 0 ? round(bytes / 1e6 / seconds, 2) : 0,
       phases: Object.fromEntries(
         Object.entries(o.progress.phaseSeconds).map(([phase, s]) => [phase, round(s, 2)]),
       ),
-      ...(o.error !== undefined ? { error: messageOf(o.error) } : {}),
+      ...(o.error !== undefined
+        ? { error: messageOf(o.error) }
+        : o.status === 'skipped' && o.progress.error !== undefined
+          ? { error: o.progress.error }
+          : {}),
     };
   });
   const bytes = rows.reduce((s, r) => s + r.bytes, 0);

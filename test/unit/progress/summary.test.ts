@@ -39,6 +39,12 @@ describe('summary', () => {
       { error: new Error('slice 2 failed') },
     ),
     outcome('in.c-s.later', 'skipped', () => undefined),
+    outcome('in.c-s.claimed', 'skipped', (p) => {
+      p.start(2_000);
+      p.bytes = 500_000;
+      p.rows = 20;
+      p.finish(3_000, 'skipped', 'another run holds its destination table');
+    }),
   ];
 
   it('has a row for every table, failed and skipped included, and the totals', () => {
@@ -47,6 +53,7 @@ describe('summary', () => {
       ['in.c-s.orders', 'success'],
       ['in.c-s.broken', 'failed'],
       ['in.c-s.later', 'skipped'],
+      ['in.c-s.claimed', 'skipped'],
     ]);
     expect(summary.rows[0]).toMatchObject({
       rows: 1_000,
@@ -54,18 +61,24 @@ describe('summary', () => {
       seconds: 4,
       megabytesPerSecond: 2,
     });
+    // Rows count what landed; a failed or skipped table landed nothing, whatever it had read.
     expect(summary.rows[1]).toMatchObject({
-      rows: 10,
+      rows: 0,
       bytes: 1_000_000,
       seconds: 2,
       error: 'slice 2 failed',
     });
     expect(summary.rows[2]).toMatchObject({ rows: 0, bytes: 0, seconds: 0, megabytesPerSecond: 0 });
+    expect(summary.rows[3]).toMatchObject({
+      rows: 0,
+      bytes: 500_000,
+      error: 'another run holds its destination table',
+    });
     expect(summary.totals).toEqual({
-      rows: 1_010,
-      bytes: 9_000_000,
+      rows: 1_000,
+      bytes: 9_500_000,
       seconds: 4,
-      megabytesPerSecond: 2.25,
+      megabytesPerSecond: 2.38,
     });
   });
 
@@ -86,11 +99,12 @@ describe('summary', () => {
   it('formats a fixed-width table with one line per table plus the total', () => {
     const text = formatSummaryTable(summarize(outcomes, 10_000));
     expect(text.split('\n')).toEqual([
-      'table          destination                   status   rows     size  seconds  MB/s  error',
-      'in.c-s.orders  out/tables/in.c-s.orders.csv  success  1000  8.00 MB     4.00  2.00',
-      'in.c-s.broken  out/tables/in.c-s.broken.csv  failed     10  1.00 MB     2.00  0.50  slice 2 failed',
-      'in.c-s.later   out/tables/in.c-s.later.csv   skipped     0      0 B     0.00  0.00',
-      'total                                                 1010  9.00 MB     4.00  2.25',
+      'table           destination                    status   rows     size  seconds  MB/s  error',
+      'in.c-s.orders   out/tables/in.c-s.orders.csv   success  1000  8.00 MB     4.00  2.00',
+      'in.c-s.broken   out/tables/in.c-s.broken.csv   failed      0  1.00 MB     2.00  0.50  slice 2 failed',
+      'in.c-s.later    out/tables/in.c-s.later.csv    skipped     0      0 B     0.00  0.00',
+      'in.c-s.claimed  out/tables/in.c-s.claimed.csv  skipped     0   500 kB     1.00  0.50  another run holds its destination table',
+      'total                                                   1000  9.50 MB     4.00  2.38',
     ]);
   });
 
