@@ -71,7 +71,12 @@ export const DEFAULT_RETRY_OPTIONS: RetryOptions = {
 };
 
 /** Network error codes meaning the connection was never made: nothing reached the server. */
-const NOT_REACHED_CODES: ReadonlySet<string> = new Set(['ECONNREFUSED', 'EAI_AGAIN']);
+const NOT_REACHED_CODES: ReadonlySet<string> = new Set([
+  'ECONNREFUSED',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+]);
 
 /** Network error codes after which the request may have been received and acted on. */
 const UNKNOWN_OUTCOME_CODES: ReadonlySet<string> = new Set([

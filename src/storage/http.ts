@@ -34,8 +34,9 @@ export type { RetryContext, SleepFn } from '../retry/retrier.js';
  *
  * Caps (docs/limits.md): an answer's body, decompressed, may hold at most `maxAnswerBytes`; each
  * request has a total deadline (`requestTimeoutMs`, headers and body together). Until the stack has
- * answered once, a connection that cannot be made (refused, unknown host, TLS failure, no answer
- * within `firstContactTimeoutMs`) is a {@link StackUnreachableError} at once: only an answer proves
+ * answered once, a connection that cannot be made is a {@link StackUnreachableError}: at once when
+ * refused, for an unknown host or a TLS failure; after a few attempts when the resolver, the route
+ * or the network failed or no answer came within `firstContactTimeoutMs`. Only an answer proves
  * the URL right, and only then do network failures get the patient retry policy.
  */
 
@@ -124,16 +125,15 @@ export class StackUnreachableError extends UserError {
 }
 
 /** Network codes that, before any answer, mean the URL cannot work (nothing to wait for). */
-const FIRST_CONTACT_FATAL = new Set([
-  'ECONNREFUSED',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EAI_FAIL',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ETIMEDOUT',
-  'EPROTO',
-]);
+const FIRST_CONTACT_FATAL = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_FAIL', 'EPROTO']);
+/**
+ * Network codes that, before any answer, may pass: a resolver that did not answer, a route or a
+ * network that comes back, a stack slow to accept. A scheduled run tries again a few times
+ * before it blames the URL (docs/faults.md, Network faults).
+ */
+const FIRST_CONTACT_TRANSIENT = new Set(['EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT']);
+/** Attempts of the first contact that fail with a transient code before the URL is blamed. */
+export const FIRST_CONTACT_ATTEMPTS = 4;
 
 /** The retry-relevant facts of an error thrown by this adapter (or by the object-store adapter). */
 export function failureFactsOf(error: unknown): AttemptFacts {
@@ -170,6 +170,7 @@ export function createStorageHttp(options: StorageHttpOptions): StorageHttp {
   );
   let tokenWorked = false;
   let answered = false;
+  let firstContactFailures = 0;
   let serverDateMs: number | undefined;
 
   async function send(request: StorageRequest, timeoutCapMs = Infinity): Promise<unknown> {
@@ -194,8 +195,7 @@ export function createStorageHttp(options: StorageHttpOptions): StorageHttp {
     } catch (error) {
       const failure = toNetworkError(error, request, options, deadline.signal.aborted, timeoutMs);
       logRequest(request, failure.details.code, startMs);
-      const code = failure.details.code;
-      if (!answered && (FIRST_CONTACT_FATAL.has(code) || isTlsCode(code))) {
+      if (!answered && blamesUrl(failure.details.code, ++firstContactFailures)) {
         throw unreachable(options.url, failure.details.code, error, timeoutMs);
       }
       throw failure;
@@ -281,6 +281,16 @@ function unreachable(
     `Cannot reach the Storage API at ${url}: ${reason}; check "url" or "region" (in the configuration, or the --url or --region flag).`,
     { cause },
   );
+}
+
+/**
+ * Whether a network failure before any answer ends the run as a wrong URL: at once for a code
+ * nothing can cure, after {@link FIRST_CONTACT_ATTEMPTS} failures for one that may pass, and
+ * otherwise left to the retry policy.
+ */
+function blamesUrl(code: string, failuresSoFar: number): boolean {
+  if (FIRST_CONTACT_FATAL.has(code) || isTlsCode(code)) return true;
+  return FIRST_CONTACT_TRANSIENT.has(code) && failuresSoFar >= FIRST_CONTACT_ATTEMPTS;
 }
 
 /** Node's TLS and certificate error codes (`CERT_HAS_EXPIRED`, `ERR_TLS_CERT_ALTNAME_INVALID`, …). */

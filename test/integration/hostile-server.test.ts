@@ -152,13 +152,34 @@ describe('trickling servers meet a total deadline or a minimum rate', () => {
       `${STORAGE}/tokens/verify`,
       streamed({}, trickle(Buffer.from('{"id":"1"}'), 300)),
     );
-    await expectContained(await runJob({ KBC_TABLE_SYNC_FIRST_CONTACT_TIMEOUT_S: '1' }), {
+    const outcome = await runJob({
+      KBC_TABLE_SYNC_FIRST_CONTACT_TIMEOUT_S: '1',
+      KBC_TABLE_SYNC_RETRY_BASE_MS: '10',
+    });
+    await expectContained(outcome, {
       code: 1,
       sentence: new RegExp(
         `Cannot reach the Storage API at ${stack.url}: it did not answer within 1 s`,
       ),
       maxWallMs: 20_000,
     });
+    // Four attempts (docs/limits.md, First contact), then the URL is blamed.
+    expect(stack.server.requests.filter((r) => r.path === `${STORAGE}/tokens/verify`)).toHaveLength(
+      4,
+    );
+  });
+
+  it('tokens/verify silent twice, then answering: a network hiccup at the first contact is retried, exit 0', async () => {
+    const silent = streamed({}, trickle(Buffer.from('{"id":"1"}'), 300));
+    stack.route('GET', `${STORAGE}/tokens/verify`, silent, silent, verifyAnswer());
+    const outcome = await runJob({
+      KBC_TABLE_SYNC_FIRST_CONTACT_TIMEOUT_S: '1',
+      KBC_TABLE_SYNC_RETRY_BASE_MS: '10',
+    });
+    expect(outcome.stderr).toBe('');
+    expect(outcome.code).toBe(0);
+    expect(outcome.tables).toEqual(['t.csv.manifest', 't.csv/part-00000.csv.gz']);
+    await expectNoSecrets(stack.secrets, outcome, outcome.dataDir);
   });
 
   it('the manifest one byte at a time: the total request deadline, retried within the budget', async () => {
