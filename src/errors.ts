@@ -33,8 +33,8 @@ function countOf(problems: readonly string[]): number {
 
 /**
  * The service misbehaved in a way the job detected and put into words (an answer over its cap, a
- * request past its deadline, a malformed answer, a gzip bomb). Exit 2 with this one sentence and
- * no stack trace: the message says all there is to say.
+ * request past its deadline, a malformed answer, a gzip bomb). Exit 2 with its class, this sentence and
+ * its cause, no stack trace: the message says all there is to say.
  */
 export class ServiceError extends Error {
   override name = 'ServiceError';
@@ -69,8 +69,8 @@ export class TokenRevokedError extends UserError {
   override name = 'TokenRevokedError';
 }
 
-/** A Storage job ended in `error`. */
-export class JobFailedError extends Error {
+/** A Storage job ended in `error`: the service's failure, told without a stack trace. */
+export class JobFailedError extends ServiceError {
   override name = 'JobFailedError';
   constructor(
     message: string,
@@ -141,4 +141,33 @@ function isUsersApiAnswer(error: unknown): boolean {
 /** The error's message, whatever was thrown. */
 export function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/** Which table an error of a platform run failed, for the run's final sentence. */
+const failedTables = new WeakMap<object, string>();
+
+/** Notes that `error` failed the table `tableId`; the run's final sentence names it. */
+export function noteFailedTable(error: Error, tableId: string): void {
+  failedTables.set(error, tableId);
+}
+
+/** The table `error` failed, when it was noted. */
+export function failedTableOf(error: unknown): string | undefined {
+  return typeof error === 'object' && error !== null ? failedTables.get(error) : undefined;
+}
+
+/**
+ * `Class: message`, then up to three causes as `caused by Class: message`, on one line: how an
+ * exit-2 failure is told (docs/logging.md). A cause its error's message already says is left out.
+ */
+export function classAndCause(error: Error): string {
+  const parts = [`${error.name}: ${error.message}`];
+  let cause = error.cause;
+  while (cause instanceof Error && parts.length < 4) {
+    if (!error.message.includes(cause.message)) {
+      parts.push(`caused by ${cause.name}: ${cause.message}`);
+    }
+    cause = cause.cause;
+  }
+  return parts.join('; ');
 }

@@ -28,7 +28,9 @@ import {
   InterruptedError,
   ServiceError,
   UserError,
+  classAndCause,
   exitCodeFor,
+  failedTableOf,
   messageOf,
 } from './errors.js';
 import { invalidLimitOverrides, limitsFromEnv, type Limits } from './limits.js';
@@ -528,7 +530,7 @@ function logReport(
   );
   const failed = report.outcomes.filter((o) => o.status === 'failed');
   if (failed.length === 0) return { code: 0 };
-  const which = failed.map((o) => `${o.plan.sourceId}: ${messageOf(o.error)}`).join('; ');
+  const which = failed.map((o) => `${o.plan.sourceId}: ${failureText(o.error)}`).join('; ');
   return {
     code: failed.every((o) => exitCodeFor(o.error) === 1) ? 1 : 2,
     sentence: masker.mask(
@@ -547,11 +549,14 @@ function describeFailure(error: unknown, masker: SecretMasker): Ending {
       .map((line) => escapeForDisplay(line))
       .join('\n');
   if (exitCodeFor(error) === 1) return { code: 1, sentence: shown(messageOf(error)) };
-  // A misbehaving service or an interruption: its sentence, no stack trace.
-  if (error instanceof InterruptedError || error instanceof ServiceError) {
-    return { code: 2, sentence: shown(error.message) };
-  }
-  return { code: exitCodeFor(error), sentence: shown(describeInternalError(error)) };
+  const table = failedTableOf(error);
+  const named = (text: string) => (table === undefined ? text : `Table "${table}" failed: ${text}`);
+  // An interruption says what stopped the run; a misbehaving service its class, sentence and
+  // cause, without a stack trace; anything else is a bug, with its stack.
+  if (error instanceof InterruptedError) return { code: 2, sentence: shown(named(error.message)) };
+  if (error instanceof ServiceError)
+    return { code: 2, sentence: shown(named(classAndCause(error))) };
+  return { code: exitCodeFor(error), sentence: shown(named(describeInternalError(error))) };
 }
 
 /**
@@ -609,6 +614,15 @@ function positiveInt(text: string | undefined): number | undefined {
 function wholeMs(text: string | undefined): number | undefined {
   const value = Number(text);
   return text && Number.isInteger(value) && value >= 0 ? value : undefined;
+}
+
+/**
+ * A table's failure in the run's final sentence: the user's sentence for what exits 1; for
+ * anything else (exit 2) its class and cause as well (docs/logging.md).
+ */
+function failureText(error: unknown): string {
+  if (exitCodeFor(error) === 1 || !(error instanceof Error)) return messageOf(error);
+  return classAndCause(error);
 }
 
 function describeInternalError(error: unknown): string {

@@ -8,6 +8,7 @@ import {
   UserError,
   exitCodeFor,
   messageOf,
+  noteFailedTable,
 } from './errors.js';
 import { ObjectStoreError } from './objects/errors.js';
 import { StorageNetworkError } from './storage/http.js';
@@ -522,18 +523,13 @@ function isInterruption(error: unknown): boolean {
   return false;
 }
 
-/** The run's final sentence names the table; the error keeps its class (exit code, class name). */
+/** The run's final sentence names the table; an exit-2 error keeps its class and cause. */
 function throwTableFailure(failed: TableOutcome): never {
   const error = failed.error;
   const sentence = `Table "${failed.plan.sourceId}" failed: ${messageOf(error)}`;
   if (exitCodeFor(error) === 1) throw new UserError(sentence);
   if (!(error instanceof Error)) throw new Error(sentence);
-  try {
-    error.message = sentence;
-  } catch {
-    // A read-only message (a DOMException, a frozen error): a plain error carries it as cause.
-    throw new Error(sentence, { cause: error });
-  }
+  noteFailedTable(error, failed.plan.sourceId);
   throw error;
 }
 

@@ -186,11 +186,15 @@ describe('logging under the Keboola runner', () => {
       });
       await gelf.waitFor('StorageApiError');
       expect(result.code, result.stderr).toBe(2);
-      expect(result.stderr).toMatch(/^StorageApiError: .*storage\.unexpected.*\n\s+at /);
+      expect(result.stderr).toMatch(
+        /^Table "in\.c-sales\.customers" failed: StorageApiError: .*storage\.unexpected.*\n\s+at /,
+      );
       const messages = gelf.frames.map((frame) => JSON.parse(frame) as Record<string, unknown>);
       const errors = messages.filter((message) => message.level === 3);
       expect(errors).toHaveLength(1);
-      expect(errors[0]?.short_message).toMatch(/^StorageApiError: .*storage\.unexpected/);
+      expect(errors[0]?.short_message).toMatch(
+        /^Table "in\.c-sales\.customers" failed: StorageApiError: .*storage\.unexpected/,
+      );
       expect(errors[0]).not.toHaveProperty('full_message');
       const texts = messages.map((m) => `${String(m.short_message)}\n${String(m.full_message)}`);
       expect(texts.filter((text) => /\n\s+at /.test(text))).toEqual([]);
