@@ -31,9 +31,68 @@ export function normalizeTimestamp(value: string): string {
   return out.replace(/([+-]\d{2})(\d{2})$/, '$1:$2');
 }
 
-/** Milliseconds since the epoch of a Storage timestamp; NaN when unreadable. */
+/**
+ * Milliseconds since the epoch of a Storage timestamp; NaN when unreadable. A timestamp without a
+ * time zone is read in the process's zone: only for timestamps that carry one (jobs, events,
+ * tokens); metadata timestamps go through {@link parseStorageTime}.
+ */
 export function timestampMs(value: string): number {
   return Date.parse(normalizeTimestamp(value));
+}
+
+/**
+ * The most a wall-clock time without a zone can be from the instant it stands for: UTC offsets
+ * run from −12:00 to +14:00.
+ */
+const UNKNOWN_ZONE_MS = 14 * 3_600_000;
+
+/**
+ * A Storage timestamp read without guessing a time zone. Storage sends some metadata timestamps
+ * as `2017-02-13 23:36:10`, in the server's zone, which it does not name
+ * (docs/storage-api-notes.md, PHP answer quirks): such a time is not an instant, only a range of
+ * {@link UNKNOWN_ZONE_MS} either side of its reading as UTC. Never read in the process's zone (a
+ * container's `TZ` would move it by hours).
+ */
+export interface StorageTime {
+  /** Epoch ms; without a zone, the wall-clock reading taken as UTC. */
+  readonly ms: number;
+  /** False when the text names no zone: the instant is within {@link UNKNOWN_ZONE_MS} of `ms`. */
+  readonly zoned: boolean;
+  /** The timestamp as Storage sent it (normalised), for messages. */
+  readonly text: string;
+}
+
+const WITH_ZONE = /(?:Z|[+-]\d{2}:\d{2})$/i;
+const WALL_CLOCK = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?$/;
+
+/** A Storage timestamp as a {@link StorageTime}; undefined when absent or unreadable. */
+export function parseStorageTime(value: string | null | undefined): StorageTime | undefined {
+  if (typeof value !== 'string') return undefined;
+  const text = normalizeTimestamp(value);
+  const zoned = WITH_ZONE.test(text);
+  if (!zoned && !WALL_CLOCK.test(text)) return undefined;
+  const ms = Date.parse(zoned ? text : `${text}Z`);
+  return Number.isFinite(ms) ? { ms, zoned, text } : undefined;
+}
+
+/** The earliest instant a Storage time can stand for (epoch ms). */
+export function earliestMs(time: StorageTime): number {
+  return time.zoned ? time.ms : time.ms - UNKNOWN_ZONE_MS;
+}
+
+/** The latest instant a Storage time can stand for (epoch ms). */
+export function latestMs(time: StorageTime): number {
+  return time.zoned ? time.ms : time.ms + UNKNOWN_ZONE_MS;
+}
+
+/** An instant as a Storage time (a `Date` header, a local clock reading). */
+export function instantTime(ms: number): StorageTime {
+  return { ms, zoned: true, text: new Date(ms).toISOString() };
+}
+
+/** A Storage time for messages: an ISO instant, or the text as sent and that its zone is unknown. */
+export function describeStorageTime(time: StorageTime): string {
+  return time.zoned ? new Date(time.ms).toISOString() : `${time.text} (time zone unknown)`;
 }
 
 const id = z.union([z.string(), z.number()]).transform(String);

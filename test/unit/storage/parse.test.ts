@@ -3,6 +3,7 @@ import {
   normalizeTimestamp,
   parseFileDetail,
   parseJob,
+  parseStorageTime,
   parseTable,
   parseTokenInfo,
   StorageResponseError,
@@ -25,6 +26,22 @@ describe('timestamps', () => {
   });
   it('reads offsets without a colon', () => {
     expect(timestampMs('2017-02-13T16:41:18+0100')).toBe(Date.parse('2017-02-13T15:41:18Z'));
+  });
+  it('reads a time with a zone as an instant and one without as a wall-clock time, never local', () => {
+    expect(parseStorageTime('2017-02-13T16:41:18+0100')).toEqual({
+      ms: Date.parse('2017-02-13T15:41:18Z'),
+      zoned: true,
+      text: '2017-02-13T16:41:18+01:00',
+    });
+    expect(parseStorageTime('2024-02-14T21:46:25Z')?.zoned).toBe(true);
+    expect(parseStorageTime('2017-02-13 23:36:10')).toEqual({
+      ms: Date.parse('2017-02-13T23:36:10Z'),
+      zoned: false,
+      text: '2017-02-13T23:36:10',
+    });
+    for (const unreadable of [undefined, null, '', 'yesterday', '2017-02-13']) {
+      expect(parseStorageTime(unreadable), String(unreadable)).toBeUndefined();
+    }
   });
 });
 
