@@ -19,6 +19,7 @@ const SLOW = [
   'test/integration/hostile-server.test.ts',
   'test/integration/hostile-environment.test.ts',
   'test/integration/soak.test.ts',
+  'test/integration/zoneless-timestamps.test.ts',
 ];
 
 /**

@@ -8,6 +8,7 @@ import { isPattern } from '../config/glob.js';
 import { destinationLabel, loadWarnings, planTables, type Selection } from '../plan/plan-tables.js';
 import { exportWindow, type TableState } from '../state/cursor.js';
 import { checkStateSource, readState } from '../state/state-file.js';
+import { latestMs } from '../storage/parse.js';
 import type { StorageClient, TableDetail } from '../storage/types.js';
 import {
   CLAIM_LEASE_MS,
@@ -296,16 +297,22 @@ function claimView(claim: Claim): {
   return {
     runId: claim.runId ?? null,
     purpose: claim.purpose ?? null,
-    writtenAt: claim.writtenMs === undefined ? null : new Date(claim.writtenMs).toISOString(),
+    // An instant, or Storage's own text for a time without a zone (never a guessed zone).
+    writtenAt:
+      claim.written === undefined
+        ? null
+        : claim.written.zoned
+          ? new Date(claim.written.ms).toISOString()
+          : claim.written.text,
   };
 }
 
 /** The plan reads without writing, so it cannot age a claim against the server: it gives the bound. */
 function claimWarning(tableId: string, claim: Claim): string {
   const until =
-    claim.writtenMs === undefined
+    claim.written === undefined
       ? 'until it is deleted'
-      : `until ${new Date(claim.writtenMs + CLAIM_LEASE_MS).toISOString()} at the latest`;
+      : `until ${new Date(latestMs(claim.written) + CLAIM_LEASE_MS).toISOString()} at the latest`;
   return `"${tableId}" has a claim of run "${claim.runId ?? 'unknown'}"${claim.purpose ? ` (${claim.purpose})` : ''}: a run skips this table while the claim holds, ${until} (metadata "${claim.key}").`;
 }
 

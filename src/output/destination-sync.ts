@@ -7,6 +7,7 @@ import {
   checkSameSource,
   claimItems,
   claimsOfOthers,
+  createdSurelyBefore,
   type Claim,
   type ClaimPurpose,
   type ClaimsSeen,
@@ -21,15 +22,13 @@ import {
   type PendingImport,
   type SourceIdentity,
 } from '../state/sync-record.js';
-import { timestampMs } from '../storage/parse.js';
+import { describeStorageTime, instantTime, type StorageTime } from '../storage/parse.js';
 import type { StorageClient, StorageJob, TableDetail } from '../storage/types.js';
 
 /** Jobs read per page while looking for a pending import's job. */
 export const JOB_PAGE_SIZE = 100;
 /** Pages read at most; the job is normally on the first. */
 export const JOB_PAGES_MAX = 20;
-/** Jobs created this long before the intent was written are surely older than its import. */
-const INTENT_CLOCK_MARGIN_MS = 5 * 60_000;
 
 export interface DestinationSyncDeps {
   readonly client: StorageClient;
@@ -118,7 +117,8 @@ export class DestinationSyncStore {
    */
   async sweepLapsedClaims(tableId: string, serverNowMs: number): Promise<number> {
     const claims = this.#claimsAtOpen.get(tableId) ?? [];
-    const { stale } = claimsOfOthers(claims, undefined, serverNowMs, this.#deps.claimLeaseMs);
+    const now = instantTime(serverNowMs);
+    const { stale } = claimsOfOthers(claims, undefined, now, this.#deps.claimLeaseMs);
     if (stale.length === 0) return 0;
     return this.#inSection(tableId, 'settle', (section) =>
       Promise.resolve(section.seen.stale.length),
@@ -258,7 +258,7 @@ export class DestinationSyncStore {
     checkSameSource(tableId, sync, source);
     const pending = sync.pending;
     if (!pending) return undefined;
-    const job = await this.#findJob(tableId, pending, sync.pendingWrittenMs);
+    const job = await this.#findJob(tableId, pending, sync.pendingWritten);
     if (job) this.#noteStarted(tableId, pending.runId);
     const holder = this.#holder(tableId, section.seen);
     if (holder) throw overlapSkip(tableId, heldBy(holder));
@@ -342,8 +342,8 @@ export class DestinationSyncStore {
       await this.release(tableId, held); // an unreadable record: leave no claim behind
       throw error;
     }
-    const referenceMs = own.writtenMs ?? answer.serverTimeMs;
-    const seen = claimsOfOthers(sync.claims, key, referenceMs, this.#deps.claimLeaseMs);
+    const reference = own.written ?? instantTime(answer.serverTimeMs);
+    const seen = claimsOfOthers(sync.claims, key, reference, this.#deps.claimLeaseMs);
     await this.#deleteClaims(tableId, [...seen.stale, ...seen.live.filter(this.#doneIn(tableId))]);
     return { held, sync, seen };
   }
@@ -392,14 +392,16 @@ export class DestinationSyncStore {
   }
 
   /**
-   * The intent's import job, newest jobs first. Jobs created well before the intent was written
-   * cannot be its import, so the search stops there.
-   * @throws Error when the list is longer than the pages read (the outcome stays unknown)
+   * The intent's import job, newest jobs first. Undefined (never started) only when the search
+   * covered every job since the intent: the list ended, or a page reached a job that surely came
+   * before the intent was written ({@link createdSurelyBefore}: an intent timestamp without a
+   * time zone reaches 14 hours further back).
+   * @throws Error when the pages read end before that (the outcome stays unknown)
    */
   async #findJob(
     tableId: string,
     pending: PendingImport,
-    writtenMs: number | undefined,
+    written: StorageTime | undefined,
   ): Promise<StorageJob | undefined> {
     for (let page = 0; page < JOB_PAGES_MAX; page += 1) {
       const jobs = await this.#deps.client.listJobs(JOB_PAGE_SIZE, page * JOB_PAGE_SIZE);
@@ -407,9 +409,7 @@ export class DestinationSyncStore {
       if (found) return found;
       const oldest = jobs.at(-1);
       if (jobs.length < JOB_PAGE_SIZE || !oldest) return undefined;
-      const oldestMs = timestampMs(oldest.createdTime);
-      if (writtenMs !== undefined && oldestMs < writtenMs - INTENT_CLOCK_MARGIN_MS)
-        return undefined;
+      if (createdSurelyBefore(oldest.createdTime, written)) return undefined;
     }
     throw new Error(
       `The import job of the pending import on "${tableId}" (file ${pending.fileId}, run "${pending.runId}") is not among the ${JOB_PAGES_MAX * JOB_PAGE_SIZE} newest jobs of the destination project; its outcome is unknown, so the table is not synced.`,
@@ -455,8 +455,6 @@ function heldBy(claim: Claim): string {
 
 function describeClaim(claim: Claim): string {
   const when =
-    claim.writtenMs === undefined
-      ? 'at an unknown time'
-      : `at ${new Date(claim.writtenMs).toISOString()}`;
+    claim.written === undefined ? 'at an unknown time' : `at ${describeStorageTime(claim.written)}`;
   return `metadata "${claim.key}", written ${when}`;
 }

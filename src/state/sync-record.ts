@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import { UserError } from '../errors.js';
+import { earliestMs, latestMs, parseStorageTime, type StorageTime } from '../storage/parse.js';
 import type { MetadataItem, StorageJob } from '../storage/types.js';
 import type { ExportWindow, TableState } from './cursor.js';
 
@@ -48,8 +49,8 @@ export interface SourceIdentity extends SourceProject {
 export interface DestinationSync {
   readonly record?: SyncRecord;
   readonly pending?: PendingImport;
-  /** Server time the intent was written (its metadata `timestamp`), epoch ms. */
-  readonly pendingWrittenMs?: number;
+  /** Server time the intent was written (its metadata `timestamp`; maybe without a zone). */
+  readonly pendingWritten?: StorageTime;
   /**
    * The raw record and intent values: a run compares it just before its import to notice that
    * another run has committed or started an import meanwhile.
@@ -75,8 +76,8 @@ export interface Claim {
   readonly metadataId?: string;
   /** The claiming run; absent when the value is not what this job writes. */
   readonly runId?: string;
-  /** Server time the claim was written (its metadata `timestamp`), epoch ms. */
-  readonly writtenMs?: number;
+  /** Server time the claim was written (its metadata `timestamp`; maybe without a zone). */
+  readonly written?: StorageTime;
 }
 
 /** Other runs' claims seen at one server time. */
@@ -138,11 +139,11 @@ export function readDestinationSync(
     pendingItem && pendingItem.value !== NO_PENDING
       ? parseItem(tableId, pendingItem, pendingSchema)
       : undefined;
-  const writtenMs = pendingItem?.timestamp ? Date.parse(pendingItem.timestamp) : Number.NaN;
+  const written = parseStorageTime(pendingItem?.timestamp);
   return {
     ...(record && { record }),
     ...(pending && { pending }),
-    ...(pending && !Number.isNaN(writtenMs) && { pendingWrittenMs: writtenMs }),
+    ...(pending && written && { pendingWritten: written }),
     revision,
     claims: readClaims(ours),
   };
@@ -163,13 +164,13 @@ const claimSchema = z.object({
 /** A claim item; one that is not ours to read still counts (its age decides, never its value). */
 function readClaim(item: MetadataItem): Claim {
   const parsed = claimSchema.safeParse(jsonOf(item.value));
-  const writtenMs = item.timestamp ? Date.parse(item.timestamp) : Number.NaN;
+  const written = parseStorageTime(item.timestamp);
   return {
     key: item.key,
     ...(item.id !== undefined && { metadataId: item.id }),
     ...(parsed.success && { runId: parsed.data.runId }),
     ...(parsed.success && parsed.data.purpose && { purpose: parsed.data.purpose }),
-    ...(!Number.isNaN(writtenMs) && { writtenMs }),
+    ...(written && { written }),
   };
 }
 
@@ -183,18 +184,58 @@ export function claimItems(
 }
 
 /**
- * Sorts the claims other than `ownKey` by age at `nowMs` (server clock). A claim without a
- * timestamp counts as live: guessing it dead could let two runs import the same window.
+ * Sorts the claims other than `ownKey` by age at `now` (server clock): stale only when surely
+ * older than the lease ({@link leastAgeMs}). A claim without a timestamp counts as live: guessing
+ * it dead could let two runs import the same window.
  */
 export function claimsOfOthers(
   claims: readonly Claim[],
   ownKey: string | undefined,
-  nowMs: number,
+  now: StorageTime,
   leaseMs: number,
 ): ClaimsSeen {
   const others = claims.filter((c) => c.key !== ownKey);
-  const isStale = (c: Claim) => c.writtenMs !== undefined && nowMs - c.writtenMs > leaseMs;
+  const isStale = (c: Claim) => c.written !== undefined && leastAgeMs(c.written, now) > leaseMs;
   return { live: others.filter((c) => !isStale(c)), stale: others.filter(isStale) };
+}
+
+/**
+ * How much one zone-less time of the server can differ from another beyond their difference: a
+ * daylight-saving change of the server's (unnamed) zone between the two moves the wall clock by
+ * an hour.
+ */
+const ZONE_SHIFT_MS = 3_600_000;
+
+/**
+ * The least time that can have passed from `written` to `now` (negative: maybe none). Two
+ * times without a zone are wall-clock times of one server in one zone: their difference, less a
+ * daylight-saving shift ({@link ZONE_SHIFT_MS}). A time without a zone against one with a zone
+ * (a `Date` header) could be in any zone: 14 hours either way.
+ */
+export function leastAgeMs(written: StorageTime, now: StorageTime): number {
+  if (written.zoned === now.zoned) {
+    return now.ms - written.ms - (written.zoned ? 0 : ZONE_SHIFT_MS);
+  }
+  return earliestMs(now) - latestMs(written);
+}
+
+/** Jobs created this long before the intent was written are surely older than its import. */
+const INTENT_CLOCK_MARGIN_MS = 5 * 60_000;
+
+/**
+ * Whether a job created at `createdTime` surely came before the intent written at `written`, so
+ * that no older job can be the intent's import and the search may stop there. An intent without a
+ * timestamp, or a job whose time cannot be read, never ends the search; a time without a zone is
+ * taken at its earliest (intent) or latest (job) possible instant.
+ */
+export function createdSurelyBefore(
+  createdTime: string,
+  written: StorageTime | undefined,
+): boolean {
+  if (written === undefined) return false;
+  const created = parseStorageTime(createdTime);
+  if (created === undefined) return false;
+  return latestMs(created) < earliestMs(written) - INTENT_CLOCK_MARGIN_MS;
 }
 
 function parseItem<T>(tableId: string, item: MetadataItem, schema: z.ZodType<T>): T {

@@ -1,8 +1,9 @@
 /**
  * The claim paths of DestinationSyncStore (docs/sync-record.md, Claims) that the emulator does not
  * reach: an answer that does not list the claim, an unreadable record, a commit while another run
- * holds the table, a claim grown too old, and the deletion of lapsed claims. The Storage client is
- * an in-memory table's metadata behind the StorageClient interface.
+ * holds the table, a claim grown too old, the deletion of lapsed claims, and the search for an
+ * intent's job when Storage stamps metadata without a time zone. The Storage client is an
+ * in-memory table's metadata and jobs list behind the StorageClient interface.
  */
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
@@ -20,6 +21,8 @@ import type {
   MetadataItem,
   MetadataWrite,
   StorageClient,
+  StorageJob,
+  TableDetail,
 } from '../../../src/storage/types.js';
 
 const TABLE = 'in.c-copy.orders';
@@ -35,10 +38,19 @@ class FakeTable {
   #nextId = 1;
   /** When set, answers to metadata writes leave out the items with these keys. */
   hideKeys: (key: string) => boolean = () => false;
+  /** How the server writes a metadata item's `timestamp`. */
+  stamp: (ms: number) => string = (ms) => new Date(ms).toISOString();
+  /** The destination project's jobs, newest first. */
+  jobs: StorageJob[] = [];
+  readonly runId: string;
+
+  constructor(runId = 'me') {
+    this.runId = runId;
+  }
 
   put(key: string, value: string, atMs = this.serverMs): void {
     this.items = this.items.filter((m) => m.key !== key);
-    const timestamp = new Date(atMs).toISOString();
+    const timestamp = this.stamp(atMs);
     this.items.push({
       id: String(this.#nextId++),
       key,
@@ -50,7 +62,10 @@ class FakeTable {
 
   client(): StorageClient {
     const client: Partial<StorageClient> = {
-      runId: 'me',
+      runId: this.runId,
+      findTable: () => Promise.resolve({ metadata: [...this.items] } as unknown as TableDetail),
+      listJobs: (limit = 100, offset = 0) =>
+        Promise.resolve(this.jobs.slice(offset, offset + limit)),
       setTableMetadata: (_tableId: string, write: MetadataWrite): Promise<MetadataAnswer> => {
         for (const item of write.metadata) this.put(item.key, item.value);
         const metadata = this.items.filter((m) => !this.hideKeys(m.key));
@@ -146,5 +161,72 @@ describe('DestinationSyncStore claims', () => {
     expect(JSON.parse(record?.value ?? '{}')).toMatchObject({ runId: 'me', importJobId: 900 });
     expect(table.items.find((m) => m.key === PENDING_KEY)?.value).toBe('none');
     expect(table.claimKeys()).toEqual([]);
+  });
+});
+
+/** A job of the destination project, created at `createdMs` (stamped `+0000`, as jobs carry a zone). */
+function jobAt(id: number, createdMs: number, overrides: Partial<StorageJob> = {}): StorageJob {
+  return {
+    id,
+    status: 'success',
+    operationName: 'tableExport',
+    tableId: 'in.c-copy.other',
+    createdTime: new Date(createdMs).toISOString().replace('.000Z', '+0000'),
+    startTime: null,
+    endTime: null,
+    runId: 'someone',
+    results: null,
+    ...overrides,
+  };
+}
+
+function importJobOf(id: number, createdMs: number, intent: PendingImport): StorageJob {
+  return jobAt(id, createdMs, {
+    operationName: 'tableImport',
+    tableId: TABLE,
+    runId: intent.runId,
+    operationParams: { source: { type: 'file', fileId: intent.fileId } },
+  });
+}
+
+/** A server in UTC+02:00 that stamps metadata with its wall clock and no zone: `2025-06-01 14:00:00`. */
+const zonelessAtPlusTwo = (ms: number) =>
+  new Date(ms + 2 * 3_600_000).toISOString().slice(0, 19).replace('T', ' ');
+
+describe("DestinationSyncStore: the intent's job when metadata timestamps have no time zone", () => {
+  it('finds the import job behind a page of newer jobs instead of dropping the intent (window imported once)', async () => {
+    const table = new FakeTable();
+    table.stamp = zonelessAtPlusTwo;
+    const writtenMs = table.serverMs;
+    table.put(PENDING_KEY, JSON.stringify(pending), writtenMs);
+    // The import started a second after its intent; 150 jobs of other work came in the next hour.
+    const newer = Array.from({ length: 150 }, (_, i) =>
+      jobAt(1_000 - i, writtenMs + 3_600_000 - i * 1_000),
+    );
+    table.jobs = [...newer, importJobOf(7, writtenMs + 1_000, pending)];
+    table.serverMs = writtenMs + 2 * 3_600_000;
+    await storeOver(table).open(TABLE, source);
+    const record = table.items.find((m) => m.key === RECORD_KEY);
+    expect(JSON.parse(record?.value ?? '{}'), 'promoted, not dropped').toMatchObject({
+      importJobId: 7,
+      fileId: pending.fileId,
+    });
+    expect(table.items.find((m) => m.key === PENDING_KEY)?.value).toBe('none');
+  });
+
+  it('keeps the intent and fails the table when the pages read do not reach back to the intent', async () => {
+    const table = new FakeTable();
+    table.stamp = zonelessAtPlusTwo;
+    const writtenMs = table.serverMs;
+    table.put(PENDING_KEY, JSON.stringify(pending), writtenMs);
+    // 2000 jobs within 14 hours of the intent's wall-clock time, none of them its import: by the
+    // server's real zone they are older than the intent, but that zone is unknown.
+    table.jobs = Array.from({ length: 2_000 }, (_, i) =>
+      jobAt(5_000 - i, writtenMs - 60_000 - i * 1_000),
+    );
+    await expect(storeOver(table).open(TABLE, source)).rejects.toThrow(
+      /is not among the 2000 newest jobs of the destination project; its outcome is unknown/,
+    );
+    expect(table.items.find((m) => m.key === PENDING_KEY)?.value).toBe(JSON.stringify(pending));
   });
 });

@@ -6,12 +6,22 @@ import {
   RECORD_PROVIDER,
   checkSameSource,
   claimsOfOthers,
+  createdSurelyBefore,
   findImportJob,
+  leastAgeMs,
   promote,
   readDestinationSync,
   type PendingImport,
 } from '../../../src/state/sync-record.js';
+import { instantTime, parseStorageTime, type StorageTime } from '../../../src/storage/parse.js';
 import type { StorageJob } from '../../../src/storage/types.js';
+
+/** A Storage time as the metadata answer would carry it. */
+function time(text: string): StorageTime {
+  const parsed = parseStorageTime(text);
+  if (!parsed) throw new Error(`unreadable test time ${text}`);
+  return parsed;
+}
 
 const source = { stack: 'https://connection.keboola.com', projectId: 7, tableId: 'in.c-a.orders' };
 const pending: PendingImport = {
@@ -57,7 +67,21 @@ describe('readDestinationSync', () => {
     ]);
     expect(sync.record).toEqual(record);
     expect(sync.pending).toEqual(pending);
-    expect(sync.pendingWrittenMs).toBe(Date.parse('2025-03-01T00:00:00+01:00'));
+    expect(sync.pendingWritten).toMatchObject({
+      ms: Date.parse('2025-03-01T00:00:00+01:00'),
+      zoned: true,
+    });
+  });
+
+  it('reads an intent timestamp without a time zone as a wall-clock time, never in the local zone', () => {
+    const sync = readDestinationSync('in.c-copy.orders', [
+      { ...item(PENDING_KEY, JSON.stringify(pending)), timestamp: '2025-04-01 00:00:20' },
+    ]);
+    expect(sync.pendingWritten).toEqual({
+      ms: Date.parse('2025-04-01T00:00:20Z'),
+      zoned: false,
+      text: '2025-04-01T00:00:20',
+    });
   });
 
   it('treats "none" as no pending import, and a table without items as empty', () => {
@@ -147,7 +171,11 @@ describe('claims', () => {
         key: `${CLAIM_KEY_PREFIX}ab`,
         metadataId: '9',
         runId: 'r-1',
-        writtenMs: Date.parse('2025-02-28T23:00:00Z'),
+        written: {
+          ms: Date.parse('2025-02-28T23:00:00Z'),
+          zoned: true,
+          text: '2025-03-01T00:00:00+01:00',
+        },
       },
     ]);
     const without = readDestinationSync('d', [
@@ -165,28 +193,70 @@ describe('claims', () => {
   });
 
   it("ages claims against the own claim of the same answer, whatever the timestamps' time zone", () => {
-    // Storage may send "2025-03-01 10:00:00" without a zone: both sides read it the same way.
+    // Storage may send "2025-03-01 10:00:00" without a zone: both sides read it the same way, and
+    // a daylight-saving change of the server's zone between them may add an hour to the difference.
     const sync = readDestinationSync('d', [
-      at('2025-03-01 10:00:00', `${CLAIM_KEY_PREFIX}dead`, '{"runId":"dead"}', '1'),
-      at('2025-03-01 10:20:00', `${CLAIM_KEY_PREFIX}young`, '{"runId":"young"}', '2'),
-      at('2025-03-01 10:45:00', `${CLAIM_KEY_PREFIX}own`, '{"runId":"me"}', '3'),
+      at('2025-03-01 09:00:00', `${CLAIM_KEY_PREFIX}dead`, '{"runId":"dead"}', '1'),
+      at('2025-03-01 10:00:00', `${CLAIM_KEY_PREFIX}shifted`, '{"runId":"shifted"}', '2'),
+      at('2025-03-01 10:20:00', `${CLAIM_KEY_PREFIX}young`, '{"runId":"young"}', '3'),
+      at('2025-03-01 10:45:00', `${CLAIM_KEY_PREFIX}own`, '{"runId":"me"}', '4'),
     ]);
     const own = sync.claims.find((c) => c.key.endsWith('own'));
-    const seen = claimsOfOthers(sync.claims, own?.key, own?.writtenMs ?? Number.NaN, 30 * 60_000);
+    const seen = claimsOfOthers(sync.claims, own?.key, own?.written ?? instantTime(0), 30 * 60_000);
     expect(seen.stale.map((c) => c.runId)).toEqual(['dead']);
-    expect(seen.live.map((c) => c.runId)).toEqual(['young']);
+    expect(seen.live.map((c) => c.runId)).toEqual(['shifted', 'young']);
+  });
+
+  it('ages a claim without a time zone against an instant as if it were in any zone (±14 h)', () => {
+    const lease = 30 * 60_000;
+    const claim = time('2025-04-01 00:00:20');
+    // By UTC it is 7 hours old; in a zone east of UTC it could be minutes old: still live.
+    expect(leastAgeMs(claim, instantTime(Date.parse('2025-04-01T07:00:20Z')))).toBeLessThan(0);
+    const lapsed = instantTime(Date.parse('2025-04-01T14:31:21Z'));
+    expect(leastAgeMs(claim, lapsed)).toBeGreaterThan(lease);
+    // And the other way round: a claim with a zone against a time without one.
+    expect(leastAgeMs(time('2025-04-01T00:00:20+0000'), time('2025-04-01 07:00:20'))).toBeLessThan(
+      0,
+    );
   });
 
   it("sorts other runs' claims by age against the lease; one without a timestamp stays live", () => {
     const nowMs = Date.parse('2025-03-01T01:00:00Z');
     const claims = [
-      { key: 'own', writtenMs: nowMs - 10 },
-      { key: 'young', writtenMs: nowMs - 60_000 },
-      { key: 'old', writtenMs: nowMs - 3_600_000 },
+      { key: 'own', written: instantTime(nowMs - 10) },
+      { key: 'young', written: instantTime(nowMs - 60_000) },
+      { key: 'old', written: instantTime(nowMs - 3_600_000) },
       { key: 'unknown' },
     ];
-    const seen = claimsOfOthers(claims, 'own', nowMs, 30 * 60_000);
+    const seen = claimsOfOthers(claims, 'own', instantTime(nowMs), 30 * 60_000);
     expect(seen.live.map((c) => c.key)).toEqual(['young', 'unknown']);
     expect(seen.stale.map((c) => c.key)).toEqual(['old']);
+  });
+});
+
+describe("createdSurelyBefore (where the search for an intent's job may stop)", () => {
+  it('with an intent timestamp with a zone: 5 minutes before it', () => {
+    const written = time('2025-04-01T00:00:20+0000');
+    expect(createdSurelyBefore('2025-03-31T23:55:19+0000', written)).toBe(true);
+    expect(createdSurelyBefore('2025-03-31T23:56:00+0000', written)).toBe(false);
+    expect(createdSurelyBefore('2025-04-01T02:00:00+0200', written)).toBe(false);
+  });
+
+  it('with an intent timestamp without a zone: only before its earliest possible instant', () => {
+    // Written at 00:00:20 in the server's zone, which Storage does not name (the auditor's case:
+    // read in America/Los_Angeles it was 07:00:20Z, so jobs of the half hour after it looked older).
+    const written = time('2025-04-01 00:00:20');
+    expect(createdSurelyBefore('2025-04-01T00:30:00+0000', written)).toBe(false);
+    expect(createdSurelyBefore('2025-03-31T12:00:00+0000', written)).toBe(false);
+    expect(createdSurelyBefore('2025-03-31T09:55:00+0000', written)).toBe(true);
+  });
+
+  it('never stops the search without an intent timestamp or on a job time it cannot read', () => {
+    expect(createdSurelyBefore('2020-01-01T00:00:00+0000', undefined)).toBe(false);
+    expect(createdSurelyBefore('yesterday', time('2025-04-01T00:00:20+0000'))).toBe(false);
+    // A job time without a zone is taken at its latest.
+    expect(createdSurelyBefore('2025-03-31 23:00:00', time('2025-04-01T00:00:20+0000'))).toBe(
+      false,
+    );
   });
 });
