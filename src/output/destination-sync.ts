@@ -75,10 +75,11 @@ interface Section {
 export class DestinationSyncStore {
   readonly #deps: DestinationSyncDeps;
   /**
-   * Per table, the runs whose import job this run has found: their import claims have done their
-   * work (the job exists; only the claim's deletion is left), so they no longer hold the table.
+   * Per table, the keys of the import claims whose intent's job this run has found: they have done
+   * their work (the job exists; only the claim's deletion is left), so they no longer hold the
+   * table. By claim key, not by run id: runs that share a fixed `KBC_RUNID` are still told apart.
    */
-  readonly #startedRuns = new Map<string, Set<string>>();
+  readonly #startedClaims = new Map<string, Set<string>>();
   /** Per table, the claims it carried when this run opened it (for {@link sweepLapsedClaims}). */
   readonly #claimsAtOpen = new Map<string, readonly Claim[]>();
 
@@ -175,9 +176,12 @@ export class DestinationSyncStore {
     await this.#deleteClaims(tableId, [{ key: held.key, metadataId: held.metadataId }]);
   }
 
-  /** Write-ahead intent, under this run's import claim: settled by the commit or the next run. */
+  /**
+   * Write-ahead intent, under this run's import claim: settled by the commit or the next run. It
+   * names that claim, so the run that finds its job knows which claim is done.
+   */
   async writeIntent(tableId: string, held: HeldClaim, pending: PendingImport): Promise<void> {
-    await this.#write(tableId, held, intentItems(pending));
+    await this.#write(tableId, held, intentItems({ ...pending, claimKey: held.key }));
   }
 
   /**
@@ -259,7 +263,7 @@ export class DestinationSyncStore {
     const pending = sync.pending;
     if (!pending) return undefined;
     const job = await this.#findJob(tableId, pending, sync.pendingWritten);
-    if (job) this.#noteStarted(tableId, pending.runId);
+    if (job) this.#noteStarted(tableId, pending);
     const holder = this.#holder(tableId, section.seen);
     if (holder) throw overlapSkip(tableId, heldBy(holder));
     if (!job) {
@@ -354,15 +358,20 @@ export class DestinationSyncStore {
     return seen.live.find((c) => !done(c));
   }
 
-  /** An import claim whose run's import job this run has found: only its deletion was left. */
+  /** An import claim whose intent's import job this run has found: only its deletion was left. */
   #doneIn(tableId: string): (claim: Claim) => boolean {
-    const started = this.#startedRuns.get(tableId);
-    return (c) => c.purpose === 'import' && c.runId !== undefined && started?.has(c.runId) === true;
+    const started = this.#startedClaims.get(tableId);
+    return (c) => c.purpose === 'import' && started?.has(c.key) === true;
   }
 
-  #noteStarted(tableId: string, runId: string): void {
-    const started = this.#startedRuns.get(tableId) ?? new Set<string>();
-    this.#startedRuns.set(tableId, started.add(runId));
+  /**
+   * Notes the claim an intent was written under once its job is found. An intent of an older
+   * version names no claim: its run's claim then counts until it is deleted or its lease passes.
+   */
+  #noteStarted(tableId: string, pending: PendingImport): void {
+    if (pending.claimKey === undefined) return;
+    const started = this.#startedClaims.get(tableId) ?? new Set<string>();
+    this.#startedClaims.set(tableId, started.add(pending.claimKey));
   }
 
   async #deleteClaims(tableId: string, claims: readonly Claim[]): Promise<void> {

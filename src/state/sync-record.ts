@@ -117,6 +117,11 @@ const pendingSchema = z.object({
   since: seconds.optional(),
   until: seconds.optional(),
   nextWatermark: seconds.optional(),
+  /**
+   * The key of the import claim the intent was written under: once the intent's job is found,
+   * that claim (and no other claim of the same run id) has done its work.
+   */
+  claimKey: z.string().min(1).optional(),
 });
 
 export type SyncRecord = z.infer<typeof recordSchema>;

@@ -1,9 +1,9 @@
 /**
  * The claim paths of DestinationSyncStore (docs/sync-record.md, Claims) that the emulator does not
  * reach: an answer that does not list the claim, an unreadable record, a commit while another run
- * holds the table, a claim grown too old, the deletion of lapsed claims, and the search for an
- * intent's job when Storage stamps metadata without a time zone. The Storage client is an
- * in-memory table's metadata and jobs list behind the StorageClient interface.
+ * holds the table, a claim grown too old, the deletion of lapsed claims, runs that share one run
+ * id, and the search for an intent's job when Storage stamps metadata without a time zone. The
+ * Storage client is an in-memory table's metadata and jobs list behind the StorageClient interface.
  */
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
@@ -228,5 +228,30 @@ describe("DestinationSyncStore: the intent's job when metadata timestamps have n
       /is not among the 2000 newest jobs of the destination project; its outcome is unknown/,
     );
     expect(table.items.find((m) => m.key === PENDING_KEY)?.value).toBe(JSON.stringify(pending));
+  });
+});
+
+describe('DestinationSyncStore: runs that share one run id (a fixed KBC_RUNID)', () => {
+  it("takes only the import claim its found job was started under as done, not another live run's claim", async () => {
+    const table = new FakeTable('shared');
+    const earlier: PendingImport = { ...pending, runId: 'shared' };
+    const earlierClaim = `${CLAIM_KEY_PREFIX}aaaaaaaaaaaaaaaa`;
+    // A run killed after its import started: its intent names its claim, which is still there.
+    table.put(earlierClaim, '{"runId":"shared","purpose":"import"}');
+    table.put(PENDING_KEY, JSON.stringify({ ...earlier, claimKey: earlierClaim }));
+    table.jobs = [importJobOf(7, table.serverMs + 1_000, earlier)];
+    const store = storeOver(table);
+    const opened = await store.open(TABLE, source);
+    expect(JSON.parse(table.items.find((m) => m.key === RECORD_KEY)?.value ?? '{}')).toMatchObject({
+      importJobId: 7,
+    });
+    // Another process with the same run id claims the table for its own import meanwhile.
+    const otherClaim = `${CLAIM_KEY_PREFIX}bbbbbbbbbbbbbbbb`;
+    table.put(otherClaim, '{"runId":"shared","purpose":"import"}');
+    await expect(store.claim(TABLE, opened.sync.revision)).rejects.toThrow(
+      /run "shared" holds a claim on it .*bbbbbbbbbbbbbbbb/,
+    );
+    // The found job's claim was done and is deleted; the other process's claim stays.
+    expect(table.claimKeys()).toEqual([otherClaim]);
   });
 });
