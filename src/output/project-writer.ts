@@ -336,8 +336,9 @@ export class ProjectWriter implements OutputWriter {
       mayStillStart = error instanceof UnknownJobStartError;
       throw error;
     } finally {
-      // An import that may still start keeps the claim until its lease passes, so that no run
-      // settles the intent (finds no job, exports the window again) before the job can be listed.
+      // An import that may still start (its POST failed, timed out or was aborted after it was
+      // sent, and no job is listed) keeps the claim until its lease passes, so that no run settles
+      // the intent (finds no job, exports the window again) before the job can be listed.
       if (!mayStillStart) await records.release(tableId, held);
     }
     const job = await this.#waitImport(started, tableId, pending);

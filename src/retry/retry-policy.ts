@@ -6,6 +6,8 @@
  * Which failures are transient:
  * - network errors (ECONNRESET, ECONNREFUSED, ETIMEDOUT, ECONNABORTED, EPIPE, EAI_AGAIN, socket
  *   hang up), 408, 429, every 5xx except 501, and 503 (maintenance or not);
+ * - a request this job aborted itself while it was in flight (`ABORTED`: SIGTERM, SIGINT) is never
+ *   retried, but its outcome is unknown like a timeout's: the server may already hold it;
  * - everything else (4xx, 501, ENOTFOUND = the host does not exist) is permanent.
  *
  * For which requests:
@@ -70,6 +72,12 @@ export const DEFAULT_RETRY_OPTIONS: RetryOptions = {
   jitter: 'equal',
 };
 
+/**
+ * The code of a request aborted by this job while in flight (the adapters set it). Retry loops
+ * never start an attempt once the stop signal has fired, so an `ABORTED` attempt was under way.
+ */
+export const ABORTED_CODE = 'ABORTED';
+
 /** Network error codes meaning the connection was never made: nothing reached the server. */
 const NOT_REACHED_CODES: ReadonlySet<string> = new Set([
   'ECONNREFUSED',
@@ -88,6 +96,7 @@ const UNKNOWN_OUTCOME_CODES: ReadonlySet<string> = new Set([
   'ERR_SOCKET_CONNECTION_TIMEOUT',
   'UND_ERR_SOCKET',
   'socket hang up',
+  ABORTED_CODE,
 ]);
 
 /** Classifies one failed attempt. */
@@ -110,6 +119,7 @@ function classifyNetworkCode(code: string | undefined): FailureOutcome {
 
 /** Whether this failure of this kind of request may be retried. */
 export function isRetryable(facts: FailureFacts, kind: RequestKind): boolean {
+  if (facts.networkCode === ABORTED_CODE) return false;
   const outcome = classifyFailure(facts);
   if (outcome === 'permanent') return false;
   if (kind === 'idempotent') return true;

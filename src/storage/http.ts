@@ -11,6 +11,7 @@ import {
   type SleepFn,
 } from '../retry/retrier.js';
 import {
+  ABORTED_CODE,
   DEFAULT_RETRY_OPTIONS,
   parseRetryAfterSeconds,
   type RequestKind,
@@ -392,7 +393,7 @@ function toNetworkError(
   if (request.signal?.aborted || options.signal?.aborted) {
     return new StorageNetworkError(`Storage API ${request.method} ${request.path} was aborted`, {
       ...details,
-      code: 'ABORTED',
+      code: ABORTED_CODE,
     });
   }
   if (error instanceof AnswerOverCapError) {

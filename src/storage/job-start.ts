@@ -54,7 +54,8 @@ export function createJobStarter(deps: JobStarterDeps): JobStarter {
    * POSTs a job start without ever queueing a second job: surely-not-reached failures are
    * retried; after an unknown outcome the job is looked up (run id, operation, table, created at
    * or after the attempt minus clock skew, not one this client already has) and used when found;
-   * when not found the POST is retried. When the lookup itself fails, the original error is thrown.
+   * when not found the POST is retried. When the lookup itself fails, the original error is thrown,
+   * or an {@link UnknownJobStartError} for a job that must not be posted again.
    */
   async function startJob(path: string, body: unknown, match: JobMatch): Promise<StorageJob> {
     const description = `POST ${path}`;
@@ -65,7 +66,7 @@ export function createJobStarter(deps: JobStarterDeps): JobStarter {
           return parseJob(await http.send({ method: 'POST', path, body }), description);
         } catch (error) {
           if (classifyFailure(failureFactsOf(error)) !== 'unknown') throw error;
-          const existing = await lookUpStartedJob(match, attemptStartMs, error);
+          const existing = await lookUpStartedJob(path, match, attemptStartMs, error);
           if (existing) return existing;
           if (match.postAgainAfterMiss === false) throw new AbortError(notPostedAgain(path, error));
           markProvenNotStarted(error);
@@ -79,6 +80,7 @@ export function createJobStarter(deps: JobStarterDeps): JobStarter {
   }
 
   async function lookUpStartedJob(
+    path: string,
     match: JobMatch,
     attemptStartMs: number,
     original: unknown,
@@ -93,8 +95,13 @@ export function createJobStarter(deps: JobStarterDeps): JobStarter {
         }),
         `GET ${JOBS_PATH}`,
       );
-    } catch {
-      // The outcome stays unknown: posting again could duplicate the job, so give up with the cause.
+    } catch (lookupError) {
+      // The outcome stays unknown: posting again could duplicate the job, so give up. A job that
+      // must not start twice says so (UnknownJobStartError), so that its caller keeps what guards
+      // it (docs/sync-record.md, Claims); the lookup fails at once when the run is being stopped.
+      if (match.postAgainAfterMiss === false) {
+        throw new AbortError(notLookedUp(path, original, lookupError));
+      }
       throw new AbortError(original instanceof Error ? original : String(original));
     }
     const found = jobs.find((job) => jobMatches(job, match, runId, attemptStartMs, startedJobIds));
@@ -110,6 +117,13 @@ export function createJobStarter(deps: JobStarterDeps): JobStarter {
   }
 
   return startJob;
+}
+
+function notLookedUp(path: string, cause: unknown, lookupError: unknown): UnknownJobStartError {
+  return new UnknownJobStartError(
+    `POST ${path} had an unknown outcome (${messageOf(cause)}) and its job could not be looked up (${messageOf(lookupError)}): it may still start, so it was not posted again; a later run settles it.`,
+    { cause },
+  );
 }
 
 function notPostedAgain(path: string, cause: unknown): UnknownJobStartError {

@@ -11,6 +11,7 @@ import { useEmulator } from '../helpers/emulator.js';
 import { appendSeed, appendTables, exactlyOnce } from '../helpers/append-tables.js';
 import { makeDataDir, removeDir, startCliProcess, type CliResult } from '../helpers/run-cli.js';
 import { platformConfig, runJob } from '../helpers/standalone.js';
+import { CLAIM_LEASE_MS } from '../../src/state/sync-record.js';
 
 const T0_MS = Date.parse('2025-05-01T00:00:00Z');
 const T0 = T0_MS / 1000;
@@ -54,6 +55,10 @@ async function jobLeftovers(dataDir: string): Promise<string[]> {
   return names.filter((name) => name.startsWith('.kbc-table-sync'));
 }
 
+async function claimsOf(table: string): Promise<unknown[]> {
+  return (await syncItems(table)).filter((m) => m.key.includes('.claim.'));
+}
+
 async function watermarkOf(table: string): Promise<unknown> {
   const record = (await syncItems(table)).find((m) => m.key === 'kbc-table-sync.record');
   return (JSON.parse(record?.value ?? '{}') as { watermark?: unknown }).watermark;
@@ -94,9 +99,16 @@ describe('one SIGTERM at a named moment', () => {
       expect(await watermarkOf('stopped_import'), 'the sync record did not move').toBe(T0);
       expect(await readFile(join(dataDir, 'out', 'state.json'), 'utf8')).toBe(stateBefore);
       expect(await compare('stopped_import')).toMatchObject({ lost: 1, duplicated: 0 });
-      // The next run loads the window the stopped one did not.
+      // The import POST may have reached the server: its claim stays for the lease, and a run
+      // within it leaves the table alone (docs/sync-record.md, Claims).
+      expect(await claimsOf('stopped_import')).toHaveLength(1);
       control.clearFaults();
       control.setClock(T0_MS + 30_000);
+      const within = await runJob(emulator.url, dataDir);
+      expect({ code: within.code, stderr: within.stderr }).toMatchObject({ code: 0 });
+      expect(await compare('stopped_import')).toMatchObject({ lost: 1, duplicated: 0 });
+      // After the lease the next run finds no job for the intent and loads the window, once.
+      control.setClock(T0_MS + 20_000 + CLAIM_LEASE_MS + 60_000);
       const next = await runJob(emulator.url, dataDir);
       expect({ code: next.code, stderr: next.stderr }).toMatchObject({ code: 0 });
       expect(await compare('stopped_import')).toMatchObject({ ...exactlyOnce, actual: 3 });
@@ -108,8 +120,11 @@ describe('one SIGTERM at a named moment', () => {
 });
 
 /**
- * A second signal while the stopped run still deletes its claim (docs/faults.md): the import is
- * held, then the claim's DELETE, which the stop does not abort; the second SIGTERM comes then.
+ * A second signal while the stopped run still deletes its claim (docs/faults.md). A first run is
+ * killed (SIGKILL) while its import POST is held, leaving an intent. After the claim's lease the
+ * next run settles it under a claim of its own and lists the jobs: that GET is held, the first
+ * SIGTERM comes, nothing is in flight that could still land, so the claim's DELETE goes out; it
+ * is held too, which the stop does not abort, and the second SIGTERM comes then.
  * `KBC_TABLE_SYNC_REPEAT_SIGNAL_MS` decides whether it counts as the same stop or a second one.
  */
 async function signalTwice(table: string, repeatMs: string): Promise<CliResult> {
@@ -121,14 +136,21 @@ async function signalTwice(table: string, repeatMs: string): Promise<CliResult> 
   control.setClock(T0_MS + 10_000);
   await addRow(table, '3');
   control.setClock(T0_MS + 20_000);
-  const importHeld = holdRequest('/import-async', `${table}-import`);
-  const releaseHeld = holdRequest('/metadata/', `${table}-release`, 'DELETE');
+  const killedHeld = holdRequest('/import-async', `${table}-killed-import`);
+  const killed = startCliProcess(['--data', dataDir], { env: env(), timeoutMs: 60_000 });
+  await killedHeld;
+  killed.kill('SIGKILL');
+  await killed.done;
+  control.clearFaults();
+  control.setClock(T0_MS + 20_000 + CLAIM_LEASE_MS + 60_000);
+  const jobsHeld = holdRequest('/v2/storage/jobs', `${table}-settle`, 'GET');
   const run = startCliProcess(['--data', dataDir], {
     env: env({ KBC_TABLE_SYNC_REPEAT_SIGNAL_MS: repeatMs }),
     timeoutMs: 60_000,
   });
   try {
-    await importHeld;
+    await jobsHeld;
+    const releaseHeld = holdRequest('/metadata/', `${table}-release`, 'DELETE');
     run.kill('SIGTERM');
     await releaseHeld;
     run.kill('SIGTERM');
@@ -147,8 +169,7 @@ describe('a second signal', () => {
     const result = await signalTwice('repeated', '60000');
     expectStoppedBySigterm(result);
     expect(await watermarkOf('repeated')).toBe(T0);
-    const claims = (await syncItems('repeated')).filter((m) => m.key.includes('.claim.'));
-    expect(claims, 'the claim was deleted').toEqual([]);
+    expect(await claimsOf('repeated'), 'the claim was deleted').toEqual([]);
   });
 
   it('after the repeat window exits at once with 130', async () => {

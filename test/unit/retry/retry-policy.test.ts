@@ -19,6 +19,7 @@ describe('isRetryable', () => {
     ['ETIMEDOUT', { networkCode: 'ETIMEDOUT' }, true, false],
     ['ECONNABORTED', { networkCode: 'ECONNABORTED' }, true, false],
     ['socket hang up', { networkCode: 'socket hang up' }, true, false],
+    ['ABORTED (stopped by this job)', { networkCode: 'ABORTED' }, false, false],
     ['unknown error', {}, false, false],
     ['400', { status: 400 }, false, false],
     ['401', { status: 401 }, false, false],
@@ -44,6 +45,8 @@ describe('isRetryable', () => {
     expect(classifyFailure({ status: 500 })).toBe('unknown');
     expect(classifyFailure({ status: 429 })).toBe('notReached');
     expect(classifyFailure({ status: 418 })).toBe('permanent');
+    // Aborted in flight: the server may hold the request, so a job start must be looked up.
+    expect(classifyFailure({ networkCode: 'ABORTED' })).toBe('unknown');
   });
 });
 
