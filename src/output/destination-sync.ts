@@ -1,4 +1,10 @@
-import { JobFailedError, ServiceError, TableSkippedError, messageOf } from '../errors.js';
+import {
+  InterruptedError,
+  JobFailedError,
+  ServiceError,
+  TableSkippedError,
+  messageOf,
+} from '../errors.js';
 import type { Logger } from '../logger.js';
 import {
   CLAIM_KEY_PREFIX,
@@ -82,6 +88,12 @@ export class DestinationSyncStore {
   readonly #startedClaims = new Map<string, Set<string>>();
   /** Per table, the claims it carried when this run opened it (for {@link sweepLapsedClaims}). */
   readonly #claimsAtOpen = new Map<string, readonly Claim[]>();
+  /**
+   * This run's claims under which a record or intent write was sent and never answered with
+   * success: it may still land at the server (docs/sync-record.md, Claims), so {@link release}
+   * keeps such a claim until its lease has passed.
+   */
+  readonly #unsettledClaims = new WeakSet<HeldClaim>();
 
   constructor(deps: DestinationSyncDeps) {
     this.#deps = deps;
@@ -171,8 +183,19 @@ export class DestinationSyncStore {
     );
   }
 
-  /** Deletes this run's claim; a failure is only logged (the claim lapses with its lease). */
+  /**
+   * Deletes this run's claim, unless a write under it has an unknown outcome (it was sent, and
+   * failed, timed out or was aborted): that write may still land, and other runs must keep
+   * skipping the table until the lease has passed. A failed deletion is only logged (the claim
+   * lapses with its lease).
+   */
   async release(tableId: string, held: HeldClaim): Promise<void> {
+    if (this.#unsettledClaims.has(held)) {
+      this.#deps.logger.warn(
+        `A write of the sync record on "${tableId}" may still land (its outcome is unknown): this run's claim "${held.key}" stays until its lease has passed, and runs skip the table until then.`,
+      );
+      return;
+    }
     await this.#deleteClaims(tableId, [{ key: held.key, metadataId: held.metadataId }]);
   }
 
@@ -303,7 +326,10 @@ export class DestinationSyncStore {
     }
   }
 
-  /** Runs `body` inside a claim of this run's, deleting the claim afterwards whatever happens. */
+  /**
+   * Runs `body` inside a claim of this run's, deleting the claim afterwards whatever happens,
+   * unless a write under it may still land ({@link release}).
+   */
   async #inSection<T>(
     tableId: string,
     purpose: ClaimPurpose,
@@ -388,8 +414,10 @@ export class DestinationSyncStore {
   }
 
   /**
-   * Writes the record or the intent under `held`, unless the claim has grown too old.
-   * @throws TableSkippedError when the claim is too old
+   * Writes the record or the intent under `held`, unless the claim has grown too old or the run
+   * is being stopped (then nothing is sent). Once sent, the write counts as unsettled until it is
+   * answered with success: see {@link release}.
+   * @throws TableSkippedError when the claim is too old; InterruptedError when the run is stopped
    */
   async #write(
     tableId: string,
@@ -397,7 +425,20 @@ export class DestinationSyncStore {
     metadata: { key: string; value: string }[],
   ): Promise<void> {
     this.checkFresh(tableId, held, 'write under');
-    await this.#deps.client.setTableMetadata(tableId, { provider: RECORD_PROVIDER, metadata });
+    // The client sends no new request after the stop signal either; checked here so that a write
+    // not sent is known as such, and its claim can be deleted.
+    if (this.#deps.signal.aborted) {
+      throw new InterruptedError(
+        `The sync record on "${tableId}" was not written: the run is being stopped.`,
+      );
+    }
+    this.#unsettledClaims.add(held);
+    const answer = await this.#deps.client.setTableMetadata(tableId, {
+      provider: RECORD_PROVIDER,
+      metadata,
+    });
+    // A timed-out earlier attempt of the same write may still land after a newer one of another run.
+    if (answer.earlierAttemptMayLand !== true) this.#unsettledClaims.delete(held);
   }
 
   /**

@@ -338,7 +338,8 @@ export class ProjectWriter implements OutputWriter {
     } finally {
       // An import that may still start (its POST failed, timed out or was aborted after it was
       // sent, and no job is listed) keeps the claim until its lease passes, so that no run settles
-      // the intent (finds no job, exports the window again) before the job can be listed.
+      // the intent (finds no job, exports the window again) before the job can be listed. An
+      // intent write that may still land keeps it too (`release` knows).
       if (!mayStillStart) await records.release(tableId, held);
     }
     const job = await this.#waitImport(started, tableId, pending);

@@ -3,7 +3,7 @@ import { ServiceError, StorageApiError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { SecretMasker } from '../secrets.js';
 import { createFileCalls } from './file-client.js';
-import { createStorageHttp, realSleep, type SleepFn } from './http.js';
+import { createStorageHttp, failureFactsOf, realSleep, type SleepFn } from './http.js';
 import { createJobStarter, exportParamsMatch, JOB_LOOKUP_LIMIT } from './job-start.js';
 import { DEFAULT_POLL_OPTIONS, waitForJob, type PollOptions } from './job-wait.js';
 import {
@@ -15,7 +15,7 @@ import {
   parseTableList,
   parseTokenInfo,
 } from './parse.js';
-import type { RetryOptions } from '../retry/retry-policy.js';
+import { classifyFailure, type RetryOptions } from '../retry/retry-policy.js';
 import type {
   BucketDetail,
   ExportParams,
@@ -185,10 +185,27 @@ export function createStorageClient(options: StorageClientOptions): StorageClien
     ...createFileCalls(http, options.masker),
     async setTableMetadata(tableId: string, write: MetadataWrite): Promise<MetadataAnswer> {
       const path = `${STORAGE}/tables/${seg(tableId)}/metadata`;
-      // Metadata writes are upserts by (provider, key): repeating one is harmless.
-      const raw = await http.request({ method: 'POST', path, body: metadataBody(write) });
+      const request = { method: 'POST', path, body: metadataBody(write) } as const;
+      // Metadata writes are upserts by (provider, key): repeating one is harmless, but an attempt
+      // with an unknown outcome may still be applied after the answer to a later one.
+      let unknownAttempts = 0;
+      const raw = await http.withRetry(
+        async () => {
+          try {
+            return await http.send(request);
+          } catch (error) {
+            if (classifyFailure(failureFactsOf(error)) === 'unknown') unknownAttempts += 1;
+            throw error;
+          }
+        },
+        { kind: 'idempotent', description: `POST ${path}` },
+      );
       const metadata = parseMetadataAnswer(raw, `POST ${path}`);
-      return { metadata, serverTimeMs: http.lastServerDateMs() ?? now() };
+      return {
+        metadata,
+        serverTimeMs: http.lastServerDateMs() ?? now(),
+        earlierAttemptMayLand: unknownAttempts > 0,
+      };
     },
     async deleteTableMetadata(tableId: string, metadataId: string): Promise<void> {
       const path = `${STORAGE}/tables/${seg(tableId)}/metadata/${seg(metadataId)}`;

@@ -17,17 +17,26 @@ const T0_MS = Date.parse('2025-08-01T00:00:00Z');
 const T0 = T0_MS / 1000;
 const LEASE_MS = 30 * 60_000;
 /** One append table (no primary key) per test: a window imported twice shows as duplicates. */
-const TABLES = ['stopped_import'];
+const TABLES = ['stopped_import', 'stopped_commit', 'retried_commit'];
 
 const emulator = useEmulator(appendSeed(TABLES, T0));
 const { compare, addRow, syncItems } = appendTables(emulator);
 
 const isImportPost = (method: string, path: string): boolean =>
   method === 'POST' && path.endsWith('/import-async');
+/** The commit: the metadata upsert that carries the record (and `pending: none`). */
+const isRecordWrite = (method: string, path: string, body: string): boolean =>
+  method === 'POST' && path.endsWith('/metadata') && body.includes('"kbc-table-sync.record"');
+
 async function claimKeys(table: string): Promise<string[]> {
   return (await syncItems(table))
     .map((m) => m.key)
     .filter((key) => key.startsWith('kbc-table-sync.claim.'));
+}
+
+async function watermarkOf(table: string): Promise<number | undefined> {
+  const record = (await syncItems(table)).find((m) => m.key === 'kbc-table-sync.record');
+  return (JSON.parse(record?.value ?? '{}') as { watermark?: number }).watermark;
 }
 
 /** A proxy and a data folder whose config points at it (source and destination), first sync done. */
@@ -87,6 +96,89 @@ describe('claims kept while a request under them may still land', () => {
         /pending import of run \\?"run-stopped\\?" \(job \d+\) succeeded/,
       );
       expect(await compare(table)).toMatchObject({ ...exactlyOnce, actual: 3 });
+      expect(await claimKeys(table)).toEqual([]);
+    } finally {
+      await proxy.close();
+      await removeDir(dir);
+    }
+  });
+
+  it('SIGTERM while the record write is in flight: the claim stays, so the late write resets no newer watermark', async () => {
+    const { control } = emulator;
+    control.setClock(T0_MS);
+    const table = 'stopped_commit';
+    const { proxy, dir } = await syncedThroughProxy(table);
+    try {
+      control.setClock(T0_MS + 10_000);
+      await addRow(table, '3');
+      control.setClock(T0_MS + 20_000);
+      const recordSent = proxy.holdNext(isRecordWrite);
+      const stopped = await stopWhenHeld(proxy.url, dir, 'run-a', recordSent);
+      expect(stopped.code).toBe(2);
+
+      control.setClock(T0_MS + 30_000);
+      await addRow(table, '4');
+      control.setClock(T0_MS + 40_000);
+      const b = await runJob(proxy.url, dir, [], { KBC_RUNID: 'run-b' });
+      const before = await watermarkOf(table);
+      expect(await proxy.release()).toBeLessThan(300);
+      const after = await watermarkOf(table);
+
+      control.setClock(T0_MS + 40_000 + LEASE_MS + 10_000);
+      const c = await runJob(proxy.url, dir, [], { KBC_RUNID: 'run-c' });
+      expect({ code: c.code, stderr: c.stderr }).toMatchObject({ code: 0 });
+      expect(await compare(table)).toMatchObject({ ...exactlyOnce, actual: 4 });
+      expect(after, 'the late write moved the watermark backwards').toBeGreaterThanOrEqual(
+        before ?? 0,
+      );
+      expect({ code: b.code, stderr: b.stderr }).toMatchObject({ code: 0 });
+      expect(b.stdout).toMatch(claimHeldBy('run-a'));
+      expect(await watermarkOf(table)).toBe(T0 + 40 + LEASE_MS / 1000 + 10);
+      expect(await claimKeys(table)).toEqual([]);
+    } finally {
+      await proxy.close();
+      await removeDir(dir);
+    }
+  });
+
+  it('a record write that timed out and then succeeded keeps the claim: the first attempt may land late', async () => {
+    const { control } = emulator;
+    control.setClock(T0_MS);
+    const table = 'retried_commit';
+    const { proxy, dir } = await syncedThroughProxy(table);
+    try {
+      control.setClock(T0_MS + 10_000);
+      await addRow(table, '3');
+      control.setClock(T0_MS + 20_000);
+      // The first attempt of the record write is held past the 1 s request deadline; the retry
+      // goes through at once and is answered.
+      const firstAttempt = proxy.holdNext(isRecordWrite);
+      const a = await runJob(proxy.url, dir, [], {
+        KBC_RUNID: 'run-a',
+        KBC_TABLE_SYNC_REQUEST_TIMEOUT_S: '1',
+        KBC_TABLE_SYNC_RETRY_BASE_MS: '20',
+      });
+      await firstAttempt;
+      expect({ code: a.code, stderr: a.stderr }).toMatchObject({ code: 0 });
+      expect(await watermarkOf(table)).toBe(T0 + 20);
+
+      control.setClock(T0_MS + 30_000);
+      await addRow(table, '4');
+      control.setClock(T0_MS + 40_000);
+      const b = await runJob(proxy.url, dir, [], { KBC_RUNID: 'run-b' });
+      const before = await watermarkOf(table);
+      expect(await proxy.release()).toBeLessThan(300);
+      const after = await watermarkOf(table);
+
+      control.setClock(T0_MS + 40_000 + LEASE_MS + 10_000);
+      const c = await runJob(proxy.url, dir, [], { KBC_RUNID: 'run-c' });
+      expect({ code: c.code, stderr: c.stderr }).toMatchObject({ code: 0 });
+      expect(await compare(table)).toMatchObject({ ...exactlyOnce, actual: 4 });
+      expect(after, 'the late write moved the watermark backwards').toBeGreaterThanOrEqual(
+        before ?? 0,
+      );
+      expect({ code: b.code, stderr: b.stderr }).toMatchObject({ code: 0 });
+      expect(b.stdout).toMatch(claimHeldBy('run-a'));
       expect(await claimKeys(table)).toEqual([]);
     } finally {
       await proxy.close();

@@ -202,7 +202,7 @@ describe('claims on a destination table', () => {
     }
   });
 
-  it('SIGTERM while the intent is being written: the stopped run still deletes its claim', async () => {
+  it('SIGTERM while the intent is being written: the claim stays until its lease (the write may still land), then the window is copied once', async () => {
     const { control } = emulator;
     control.setClock(T0_MS);
     const dir = await firstSync('stopped');
@@ -219,20 +219,30 @@ describe('claims on a destination table', () => {
         label: 'held-intent',
       });
       const run = startCliProcess(['--data', dir], {
-        env: { AWS_ENDPOINT_URL_S3: emulator.url, KBC_TABLE_SYNC_POLL_INITIAL_MS: '20' },
+        env: {
+          AWS_ENDPOINT_URL_S3: emulator.url,
+          KBC_TABLE_SYNC_POLL_INITIAL_MS: '20',
+          KBC_RUNID: 'run-stopped',
+        },
         timeoutMs: 60_000,
       });
       await held;
       run.kill('SIGTERM');
       const stopped = await run.done;
       expect(stopped.code).toBe(2);
-      expect(await claimKeys('stopped'), 'the claim was deleted after the signal').toEqual([]);
+      // The run cannot know whether its intent write lands: claims-unknown-outcome.test.ts.
+      expect(await claimKeys('stopped'), 'the claim outlives the stopped run').toHaveLength(1);
       expect(await watermarkOf('stopped')).toBe(T0);
       control.clearFaults();
       control.setClock(T0_MS + 20_000);
+      const early = await runJob(emulator.url, dir);
+      expect({ code: early.code, stderr: early.stderr }).toMatchObject({ code: 0 });
+      expect(early.stdout).toMatch(/run \\?"run-stopped\\?" holds a claim on it/);
+      control.setClock(T0_MS + 20_000 + LEASE_MS);
       const next = await runJob(emulator.url, dir);
       expect({ code: next.code, stderr: next.stderr }).toMatchObject({ code: 0 });
       expect(await compare('stopped')).toMatchObject({ ...exactlyOnce, actual: 3 });
+      expect(await claimKeys('stopped')).toEqual([]);
     } finally {
       control.clearFaults();
       await removeDir(dir);

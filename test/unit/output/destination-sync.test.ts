@@ -7,7 +7,12 @@
  */
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { ServiceError, TableSkippedError, UserError } from '../../../src/errors.js';
+import {
+  InterruptedError,
+  ServiceError,
+  TableSkippedError,
+  UserError,
+} from '../../../src/errors.js';
 import { DestinationSyncStore } from '../../../src/output/destination-sync.js';
 import {
   CLAIM_KEY_PREFIX,
@@ -47,6 +52,8 @@ class FakeTable {
   constructor(runId = 'me') {
     this.runId = runId;
   }
+  /** How a write of the record or the intent (not of a claim) ends: answered, or failed. */
+  recordWrite: 'answered' | 'answeredAfterTimeout' | 'failed' = 'answered';
 
   put(key: string, value: string, atMs = this.serverMs): void {
     this.items = this.items.filter((m) => m.key !== key);
@@ -67,9 +74,14 @@ class FakeTable {
       listJobs: (limit = 100, offset = 0) =>
         Promise.resolve(this.jobs.slice(offset, offset + limit)),
       setTableMetadata: (_tableId: string, write: MetadataWrite): Promise<MetadataAnswer> => {
+        const claim = write.metadata.every((item) => item.key.startsWith(CLAIM_KEY_PREFIX));
+        if (!claim && this.recordWrite === 'failed') {
+          return Promise.reject(new ServiceError('POST metadata did not finish within 120 s'));
+        }
         for (const item of write.metadata) this.put(item.key, item.value);
         const metadata = this.items.filter((m) => !this.hideKeys(m.key));
-        return Promise.resolve({ metadata, serverTimeMs: this.serverMs });
+        const earlierAttemptMayLand = !claim && this.recordWrite === 'answeredAfterTimeout';
+        return Promise.resolve({ metadata, serverTimeMs: this.serverMs, earlierAttemptMayLand });
       },
       deleteTableMetadata: (_tableId: string, metadataId: string): Promise<void> => {
         this.deleted.push(metadataId);
@@ -85,12 +97,12 @@ class FakeTable {
   }
 }
 
-function storeOver(table: FakeTable, clock = { ms: 0 }) {
+function storeOver(table: FakeTable, clock = { ms: 0 }, signal = new AbortController().signal) {
   let ids = 0;
   return new DestinationSyncStore({
     client: table.client(),
     logger: pino({ level: 'silent' }),
-    signal: new AbortController().signal,
+    signal,
     claimLeaseMs: LEASE_MS,
     nowMs: () => clock.ms,
     newClaimId: () => `c${String(++ids).padStart(15, '0')}`,
@@ -160,6 +172,36 @@ describe('DestinationSyncStore claims', () => {
     const record = table.items.find((m) => m.key === RECORD_KEY);
     expect(JSON.parse(record?.value ?? '{}')).toMatchObject({ runId: 'me', importJobId: 900 });
     expect(table.items.find((m) => m.key === PENDING_KEY)?.value).toBe('none');
+    expect(table.claimKeys()).toEqual([]);
+  });
+
+  it('keeps its claim when a write under it failed: the write may still land', async () => {
+    const table = new FakeTable();
+    table.recordWrite = 'failed';
+    const store = storeOver(table);
+    const held = await store.claim(TABLE, '|');
+    await expect(store.writeIntent(TABLE, held, pending)).rejects.toThrow(ServiceError);
+    await store.release(TABLE, held);
+    expect(table.claimKeys()).toEqual([held.key]);
+  });
+
+  it('keeps its claim when a write was answered only after an attempt of it timed out', async () => {
+    const table = new FakeTable();
+    table.put(PENDING_KEY, JSON.stringify({ ...pending, nextWatermark: 1_700_000_000 }));
+    table.recordWrite = 'answeredAfterTimeout';
+    expect(await storeOver(table).commitOwn(TABLE, pending, 900)).toBe(true);
+    expect(table.claimKeys()).toHaveLength(1);
+  });
+
+  it('sends no write once the run is stopped, and deletes its claim', async () => {
+    const table = new FakeTable();
+    const stop = new AbortController();
+    const store = storeOver(table, { ms: 0 }, stop.signal);
+    const held = await store.claim(TABLE, '|');
+    stop.abort('SIGTERM');
+    await expect(store.writeIntent(TABLE, held, pending)).rejects.toThrow(InterruptedError);
+    await store.release(TABLE, held);
+    expect(table.items.some((m) => m.key === PENDING_KEY)).toBe(false);
     expect(table.claimKeys()).toEqual([]);
   });
 });
