@@ -240,7 +240,16 @@ async function execute(
     logger,
     signal,
     source,
-    writer: buildWriter(config, dataDir, { ...io, signal }, masker, logger, endpoints, limits),
+    writer: buildWriter(
+      config,
+      dataDir,
+      { ...io, signal },
+      masker,
+      logger,
+      endpoints,
+      limits,
+      source,
+    ),
     openSliceSource: (file, refetchFile) =>
       openSliceSource(file, {
         refetchFile,
@@ -433,11 +442,13 @@ function buildWriter(
   logger: Logger,
   endpoints: ObjectStoreEndpoints,
   limits: Limits,
+  source: StorageClient,
 ): OutputWriter {
   if (!config.destination) return new DataDirWriter(dataDir, logger);
   return new ProjectWriter({
     destination: config.destination,
     client: buildClient(config.destination, io, masker, logger, limits),
+    readSourceTable: (tableId) => source.getTable(tableId),
     openSliceSink: (prepared, refreshFile) =>
       openSliceSink(prepared, { refreshFile, endpoints, masker, logger, ...timingFrom(io.env) }),
     logger,

@@ -73,6 +73,13 @@ export class EmulatorControl {
     }
     if (options.reason !== undefined) this.#core.maintenance.reason = options.reason;
   }
+  /**
+   * On (the default): the bucket's table list carries each typed table's `definition`. Off: only
+   * the table detail does, as the real list may (storage-api-notes.md, Table list).
+   */
+  setTableListDefinitions(on: boolean): void {
+    this.#core.tableListDefinitions = on;
+  }
   addFault(spec: FaultSpec): void {
     this.#core.faults.add(spec);
   }
@@ -285,6 +292,9 @@ export const controlRoutes: readonly Route<ControlHandler>[] = [
     if (typeof b.reason === 'string') options.reason = b.reason;
     c.setMaintenance(b.on === true, options);
   }),
+  route<ControlHandler>('POST', '/_emulator/table-list', (c, b) =>
+    c.setTableListDefinitions(b.definitions !== false),
+  ),
   route<ControlHandler>('POST', '/_emulator/faults', (c, b) =>
     c.addFault(b as unknown as FaultSpec),
   ),

@@ -58,6 +58,12 @@ export class EmulatorCore {
     retryAfterSeconds: 30,
     reason: 'The system is down for maintenance',
   };
+  /**
+   * Whether the bucket's table list carries each typed table's `definition`, as the detail
+   * always does. The real list need not (storage-api-notes.md, Table list): tests turn it off to
+   * prove a client reads the definition from the detail.
+   */
+  tableListDefinitions = true;
   baseUrl = 'http://127.0.0.1';
 
   constructor(

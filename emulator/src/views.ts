@@ -12,6 +12,7 @@ import type {
   TokenEventRecord,
   TokenState,
 } from './model.js';
+import type { EmulatorCore } from './core.js';
 import { canManageTokens } from './model.js';
 import { formatOptionalTimestamp, formatPhpTimestamp, phpMap } from './php-format.js';
 
@@ -241,6 +242,23 @@ export function tableView(
   if (include.metadata) view.metadata = table.metadata.map(metadataView);
   if (include.columnMetadata) view.columnMetadata = columnMetadataView(table);
   if (include.bucket) view.bucket = bucketView(bucket, project, baseUrl);
+  return view;
+}
+
+/**
+ * A table as the bucket's and the global table list show it: the detail's fields per `include`,
+ * without `definition` when the list is switched to leave it out
+ * ({@link EmulatorCore.tableListDefinitions}).
+ */
+export function tableListItemView(
+  table: TableState,
+  bucket: BucketState,
+  project: ProjectState,
+  core: Pick<EmulatorCore, 'baseUrl' | 'tableListDefinitions'>,
+  include: TableInclude,
+): Record<string, unknown> {
+  const view = tableView(table, bucket, project, core.baseUrl, include);
+  if (!core.tableListDefinitions) delete view.definition;
   return view;
 }
 

@@ -16,7 +16,7 @@ import {
 } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { SliceSink } from '../objects/types.js';
-import type { TablePlan } from '../plan/plan-tables.js';
+import { explainMissingTable, type TablePlan } from '../plan/plan-tables.js';
 import type {
   ColumnDefinition,
   PreparedFile,
@@ -47,6 +47,11 @@ import { metadataByProvider } from './table-manifest.js';
 export interface ProjectWriterDeps {
   readonly destination: DestinationConfig;
   readonly client: StorageClient;
+  /**
+   * The source table's detail (`GET tables/{id}` of the source project): a missing table is
+   * created from it, since only the detail carries a typed table's `definition` for sure.
+   */
+  readonly readSourceTable: (tableId: string) => Promise<TableDetail>;
   readonly openSliceSink: (
     prepared: PreparedFile,
     refreshFile: () => Promise<PreparedFile>,
@@ -242,13 +247,19 @@ export class ProjectWriter implements OutputWriter {
 
   /**
    * Typed source → `tables-definition` with the source's native types, or with its base types
-   * when the destination bucket has another backend; else a header-only file + key.
+   * when the destination bucket has another backend; else a header-only file + key. Whether the
+   * source is typed, and its definition, come from the source table's detail read here: the
+   * bucket's table list the plan was made from need not carry `definition`
+   * (docs/storage-api-notes.md, Typed tables).
    */
   async #createTable(plan: TablePlan, bucketId: string, tableId: string): Promise<void> {
     const { client, logger } = this.#deps;
     const name = tableId.split('.')[2] ?? plan.destinationName;
-    const definition = plan.source.definition;
-    if (plan.source.isTyped && definition) {
+    const source = await this.#deps.readSourceTable(plan.sourceId).catch((error: unknown) => {
+      throw explainMissingTable(error, plan.sourceId);
+    });
+    const definition = source.definition;
+    if (source.isTyped && definition) {
       const destinationBackend = await this.#ensureBucket(bucketId);
       const crossBackend = otherBackend(plan.sourceBackend, destinationBackend);
       await this.#wait(

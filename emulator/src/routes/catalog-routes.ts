@@ -11,6 +11,7 @@ import {
   bucketView,
   columnMetadataView,
   metadataView,
+  tableListItemView,
   tableView,
   tokenView,
   type TableInclude,
@@ -86,7 +87,7 @@ function listTables(ctx: RouteContext) {
   return json(
     200,
     [...bucket.tables.values()].map((t) =>
-      tableView(t, bucket, ctx.project, ctx.core.baseUrl, include),
+      tableListItemView(t, bucket, ctx.project, ctx.core, include),
     ),
   );
 }

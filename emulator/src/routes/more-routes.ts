@@ -10,7 +10,7 @@ import type { EmulatorCore } from '../core.js';
 import { canRead, type BucketState, type ProjectState, type TableState } from '../model.js';
 import { parseBooleanParam, parsePaging } from '../params.js';
 import { json, route, type ApiResponse, type Route, type RouteContext } from '../router.js';
-import { fileView, jobView, tableView } from '../views.js';
+import { fileView, jobView, tableListItemView } from '../views.js';
 import { parseLimit, parseWhere } from './export-route.js';
 import { canReadFile } from './file-job-routes.js';
 
@@ -115,7 +115,7 @@ function listAllTables(ctx: RouteContext) {
     .filter((bucket) => canRead(ctx.token, bucket.id))
     .flatMap((bucket) =>
       [...bucket.tables.values()].map((table) =>
-        tableView(table, bucket, ctx.project, ctx.core.baseUrl, include),
+        tableListItemView(table, bucket, ctx.project, ctx.core, include),
       ),
     );
   return json(200, tables);

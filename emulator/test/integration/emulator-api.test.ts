@@ -426,6 +426,32 @@ describe('buckets and tables', () => {
     expect(tables[0]!.bucket).toBeUndefined();
   });
 
+  it('leaves the typed definition out of the table lists when switched off, never out of the detail', async () => {
+    const list = async (path: string) =>
+      (await api(SOURCE_TOKEN, 'GET', path)).body as unknown as Record<string, unknown>[];
+    const products = (tables: Record<string, unknown>[]) =>
+      tables.find((t) => t.id === 'in.c-sales.products');
+    expect(products(await list('/v2/storage/buckets/in.c-sales/tables'))?.definition).toBeDefined();
+    const off = await fetch(`${emulator.url}/_emulator/table-list`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ definitions: false }),
+    });
+    expect(off.status).toBe(200);
+    try {
+      for (const path of ['/v2/storage/buckets/in.c-sales/tables', '/v2/storage/tables']) {
+        const typed = products(await list(path));
+        expect(typed).toMatchObject({ isTyped: true });
+        expect(typed?.definition).toBeUndefined();
+      }
+      const detail = (await api(SOURCE_TOKEN, 'GET', '/v2/storage/tables/in.c-sales.products'))
+        .body;
+      expect(detail).toMatchObject({ isTyped: true, definition: { primaryKeysNames: ['id'] } });
+    } finally {
+      emulator.control.setTableListDefinitions(true);
+    }
+  });
+
   it('upserts table metadata by provider and key; storage provider refused on typed tables', async () => {
     const master = emulator.control.createToken(101, { isMasterToken: true });
     const write = await api(master, 'POST', '/v2/storage/tables/in.c-sales.customers/metadata', {
