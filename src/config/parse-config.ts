@@ -21,7 +21,15 @@ import {
 import { isPattern } from './glob.js';
 import { checkBucketId, checkTableRef, type NameCheck } from './names.js';
 import { type Path, Problems, collectSecrets } from './problems.js';
-import type { ChangedSince, Config, DestinationConfig, ParseResult, TableConfig } from './types.js';
+import {
+  DATA_TYPE_SUPPORTS,
+  type ChangedSince,
+  type Config,
+  type DataTypeSupport,
+  type DestinationConfig,
+  type ParseResult,
+  type TableConfig,
+} from './types.js';
 
 /** ex-storage's single-table keys at the root of `parameters` (one configuration row). */
 export const EX_STORAGE_KEYS = [
@@ -121,6 +129,7 @@ export function parseConfig(raw: unknown): ParseResult {
     problems,
   );
   const debug = readFlag(own(params, 'debug'), false, ['parameters', 'debug'], problems);
+  const dataTypeSupport = readDataTypeSupport(own(raw, 'storage'), problems);
   if (
     problems.count > 0 ||
     action === BAD ||
@@ -130,7 +139,8 @@ export function parseConfig(raw: unknown): ParseResult {
     destination === BAD ||
     parallelism === BAD ||
     lagSeconds === BAD ||
-    debug === BAD
+    debug === BAD ||
+    dataTypeSupport === BAD
   ) {
     return fail(problems.lines);
   }
@@ -145,6 +155,7 @@ export function parseConfig(raw: unknown): ParseResult {
     lagSeconds: lagSeconds ?? DEFAULT_LAG_SECONDS,
     debug,
     ...(defaultBucket === undefined ? {} : { defaultBucket }),
+    ...(dataTypeSupport === undefined ? {} : { dataTypeSupport }),
   };
   return { ok: true, config };
 }
@@ -180,6 +191,31 @@ function readDefaultBucket(storage: unknown): string | undefined {
   if (!isPlainObject(output)) return undefined;
   const bucket = own(output, 'default_bucket');
   return typeof bucket === 'string' && bucket !== '' ? bucket : undefined;
+}
+
+/**
+ * `storage.output.data_type_support`: absent or null when not set; otherwise one of
+ * {@link DATA_TYPE_SUPPORTS}. The rest of `storage` stays lenient (the runner owns it), but a
+ * value here chooses the manifest format, so a wrong one is an error, not a silent default.
+ */
+function readDataTypeSupport(
+  storage: unknown,
+  problems: Problems,
+): DataTypeSupport | undefined | typeof BAD {
+  if (!isPlainObject(storage)) return undefined;
+  const output = own(storage, 'output');
+  if (!isPlainObject(output)) return undefined;
+  const value = own(output, 'data_type_support');
+  if (value === undefined || value === null) return undefined;
+  if (typeof value === 'string' && (DATA_TYPE_SUPPORTS as readonly string[]).includes(value)) {
+    return value as DataTypeSupport;
+  }
+  const shown = typeof value === 'string' ? problems.quote(value) : describeJsonType(value);
+  problems.add(
+    ['storage', 'output', 'data_type_support'],
+    `${shown} is not a data type support; use one of ${DATA_TYPE_SUPPORTS.join(', ')}, or leave it out`,
+  );
+  return BAD;
 }
 
 /** Rule: every key is known; the message lists the known keys and suggests a near match. */

@@ -70,6 +70,14 @@ export interface DestinationConfig extends ProjectEndpoint {
   readonly bucket: string;
 }
 
+/**
+ * How the project's output mapping treats data types (docs/output-manifests.md): from
+ * `storage.output.data_type_support` in config.json or the runner's `KBC_DATA_TYPE_SUPPORT`.
+ */
+export type DataTypeSupport = 'authoritative' | 'hints' | 'none';
+
+export const DATA_TYPE_SUPPORTS: readonly DataTypeSupport[] = ['authoritative', 'hints', 'none'];
+
 export interface Config {
   /** `run` or a sync action name (`list`, `info`, `sourceInfo`, `testConnection`, `plan`). */
   readonly action: string;
@@ -86,6 +94,11 @@ export interface Config {
   readonly debug: boolean;
   /** `storage.output.default_bucket` from config.json, when the runner set one. */
   readonly defaultBucket?: string;
+  /**
+   * `storage.output.data_type_support` from config.json, when set: overrides
+   * `KBC_DATA_TYPE_SUPPORT` in choosing the manifest format of platform mode.
+   */
+  readonly dataTypeSupport?: DataTypeSupport;
 }
 
 /** What `parseConfig` returns: a config, or every problem found, each as `path: message`. */

@@ -162,6 +162,27 @@ describe('parseConfig: valid configurations', () => {
   });
 
   it.each([
+    ['authoritative', 'authoritative'],
+    ['hints', 'hints'],
+    ['none', 'none'],
+    ['null', null],
+  ] as const)('reads storage.output.data_type_support %s', (_name, value) => {
+    const parsed = config(
+      parseConfig(withParams({}, { storage: { output: { data_type_support: value } } })),
+    );
+    expect(parsed.dataTypeSupport).toBe(value ?? undefined);
+  });
+
+  it.each([
+    ['no storage', {}],
+    ['storage as []', { storage: [] }],
+    ['output as []', { storage: { output: [] } }],
+    ['output without the key', { storage: { output: { tables: [] } } }],
+  ])('leaves the data type support unset with %s', (_name, root) => {
+    expect(config(parseConfig(withParams({}, root))).dataTypeSupport).toBeUndefined();
+  });
+
+  it.each([
     ['list', { tableName: '' }],
     ['info', { tableName: '', changedSince: '', incremental: false, primaryKey: [] }],
     ['sourceInfo', {}],
@@ -649,6 +670,20 @@ describe('parseConfig: problems', () => {
       'an odd unknown key',
       withParams({ 'a b': 1 }),
       [`parameters["a b"]: is not a known key; known keys: ${KNOWN_PARAMETER_KEYS}`],
+    ],
+    [
+      'an unknown data type support',
+      withParams({}, { storage: { output: { data_type_support: 'strict' } } }),
+      [
+        'storage.output.data_type_support: "strict" is not a data type support; use one of authoritative, hints, none, or leave it out',
+      ],
+    ],
+    [
+      'a data type support that is no string',
+      withParams({}, { storage: { output: { data_type_support: true } } }),
+      [
+        'storage.output.data_type_support: true is not a data type support; use one of authoritative, hints, none, or leave it out',
+      ],
     ],
   ])('reports %s', (_name, raw, expected) => {
     expect(problems(parseConfig(raw))).toEqual(expected);
