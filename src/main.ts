@@ -48,6 +48,7 @@ import { openSliceSource } from './objects/slice-source.js';
 import type { ObjectStoreEndpoints } from './objects/types.js';
 import { checkDataFolder } from './output/data-dir-check.js';
 import { DataDirWriter, WORK_DIR_NAME } from './output/data-dir-writer.js';
+import { chooseManifestFormat, DATA_TYPE_SUPPORT_ENV } from './output/manifest-format.js';
 import type { OutputWriter } from './output/output-writer.js';
 import { ProjectWriter } from './output/project-writer.js';
 import { peakRssBytes } from './progress/memory.js';
@@ -444,7 +445,12 @@ function buildWriter(
   limits: Limits,
   source: StorageClient,
 ): OutputWriter {
-  if (!config.destination) return new DataDirWriter(dataDir, logger);
+  if (!config.destination) {
+    return new DataDirWriter(dataDir, logger, {
+      choice: chooseManifestFormat(config.dataTypeSupport, io.env[DATA_TYPE_SUPPORT_ENV]),
+      readSourceTable: (tableId) => source.getTable(tableId),
+    });
+  }
   return new ProjectWriter({
     destination: config.destination,
     client: buildClient(config.destination, io, masker, logger, limits),

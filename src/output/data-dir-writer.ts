@@ -5,12 +5,19 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { gzipSync } from 'node:zlib';
 import type { Logger } from '../logger.js';
-import type { TablePlan } from '../plan/plan-tables.js';
+import { explainMissingTable, type TablePlan } from '../plan/plan-tables.js';
+import type { TableDetail } from '../storage/types.js';
 import { copySlices, type CopyOptions } from '../transfer/copy-slices.js';
 import type { ExportedTable, OutputWriter, TableWriteResult } from './output-writer.js';
 import { describeFsError, EnvironmentError } from '../fs-errors.js';
 import { checkDataFolder, removeTableLeftovers } from './data-dir-check.js';
-import { buildTableManifest } from './table-manifest.js';
+import type { ManifestChoice } from './manifest-format.js';
+import {
+  buildNativeTableManifest,
+  buildTableManifest,
+  type NativeTableManifest,
+  type TableManifest,
+} from './table-manifest.js';
 
 /**
  * Work folder for tables being written. It sits in `out/` but outside `out/tables` (the output
@@ -30,7 +37,8 @@ export class DataDirWriter implements OutputWriter {
 
   constructor(
     private readonly dataDir: string,
-    private readonly logger?: Pick<Logger, 'warn'>,
+    private readonly logger?: Pick<Logger, 'info' | 'warn'>,
+    private readonly manifests: ManifestSettings = LEGACY_MANIFESTS,
   ) {
     this.#tablesDir = join(dataDir, 'out', 'tables');
     this.#workDir = join(dataDir, 'out', WORK_DIR_NAME);
@@ -43,6 +51,7 @@ export class DataDirWriter implements OutputWriter {
    */
   async prepare(): Promise<void> {
     // The plans and the source do not matter here: out/tables takes any table.
+    this.logger?.info(this.manifests.choice.reason);
     const layout = await checkDataFolder(this.dataDir, {
       tables: true,
       workDirName: WORK_DIR_NAME,
@@ -73,6 +82,8 @@ export class DataDirWriter implements OutputWriter {
       // Names are checked in the config; this guards the folder against any other path.
       throw new Error(`The output name ${JSON.stringify(plan.fileName)} is not a plain file name.`);
     }
+    // Before any slice moves: a source that cannot be read fails the table at once.
+    const manifest = await this.#manifestFor(plan);
     const workTable = join(this.#workDir, plan.fileName);
     await rm(workTable, { recursive: true, force: true });
     await mkdir(workTable, { recursive: true }).catch((error: unknown) => {
@@ -85,7 +96,7 @@ export class DataDirWriter implements OutputWriter {
       await writeFile(join(workTable, sliceFileName(0)), gzipSync(''));
     }
     const manifestPath = `${workTable}.manifest`;
-    await writeFile(manifestPath, `${JSON.stringify(buildTableManifest(plan), null, 2)}\n`).catch(
+    await writeFile(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`).catch(
       (error: unknown) => {
         throw describeFsError(error, `The manifest ${manifestPath} cannot be written`) ?? error;
       },
@@ -99,6 +110,19 @@ export class DataDirWriter implements OutputWriter {
 
   async cleanup(): Promise<void> {
     await rm(this.#workDir, { recursive: true, force: true });
+  }
+
+  /**
+   * The table's manifest in the chosen format. The native-types one takes the column types from
+   * the source table's detail: the bucket's table list the plan came from need not carry a typed
+   * table's `definition` (docs/storage-api-notes.md, Typed tables).
+   */
+  async #manifestFor(plan: TablePlan): Promise<TableManifest | NativeTableManifest> {
+    if (this.manifests.choice.format === 'legacy') return buildTableManifest(plan);
+    const source = await this.manifests.readSourceTable(plan.sourceId).catch((error: unknown) => {
+      throw explainMissingTable(error, plan.sourceId);
+    });
+    return buildNativeTableManifest(plan, source);
   }
 
   /**
@@ -118,6 +142,18 @@ export class DataDirWriter implements OutputWriter {
     }
   }
 }
+
+/** The manifest format of a {@link DataDirWriter} and what the native one reads. */
+export interface ManifestSettings {
+  readonly choice: ManifestChoice;
+  /** The source table's detail (`GET tables/{id}` of the source project). */
+  readonly readSourceTable: (tableId: string) => Promise<TableDetail>;
+}
+
+const LEGACY_MANIFESTS: ManifestSettings = {
+  choice: { format: 'legacy', reason: 'Manifests: the legacy format (columns, primary_key).' },
+  readSourceTable: () => Promise.reject(new Error('The legacy manifest reads no table detail.')),
+};
 
 /** Slices are named by manifest position, so the folder lists them in manifest order. */
 export function sliceFileName(index: number): string {

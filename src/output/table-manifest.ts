@@ -1,4 +1,4 @@
-import type { MetadataItem, TableDetail } from '../storage/types.js';
+import type { ColumnDefinition, MetadataItem, TableDetail } from '../storage/types.js';
 import type { TablePlan } from '../plan/plan-tables.js';
 
 /** Legacy output-mapping manifest (docs/storage-api-notes.md, The Common Interface); only set fields appear. */
@@ -35,6 +35,143 @@ export function buildTableManifest(plan: TablePlan): TableManifest {
     ...(metadata && Object.keys(metadata.columns).length > 0
       ? { column_metadata: metadata.columns }
       : {}),
+  };
+}
+
+/**
+ * Native-types output manifest (docs/output-manifests.md): `schema` replaces
+ * `columns`, `primary_key`, `metadata` and `column_metadata`, which the output mapping refuses
+ * alongside it; only set fields appear.
+ */
+export interface NativeTableManifest {
+  readonly manifest_type: 'output';
+  readonly destination?: string;
+  readonly incremental: boolean;
+  /** The slices are headless, as in the legacy manifest. */
+  readonly has_header: false;
+  readonly description?: string;
+  readonly table_metadata?: Readonly<Record<string, string>>;
+  readonly schema: readonly SchemaColumn[];
+}
+
+export interface SchemaColumn {
+  readonly name: string;
+  readonly data_type: { readonly base: BaseDataType };
+  readonly nullable: boolean;
+  readonly primary_key: boolean;
+  readonly description?: string;
+  readonly metadata?: Readonly<Record<string, string>>;
+}
+
+export interface BaseDataType {
+  readonly type: BaseType;
+  readonly length?: string;
+  readonly default?: string;
+}
+
+export const BASE_TYPES = [
+  'STRING',
+  'INTEGER',
+  'NUMERIC',
+  'FLOAT',
+  'BOOLEAN',
+  'DATE',
+  'TIMESTAMP',
+] as const;
+export type BaseType = (typeof BASE_TYPES)[number];
+
+/** Column metadata key of an untyped table's base type, as extractors set it. */
+const BASETYPE_KEY = 'KBC.datatype.basetype';
+/** Table or column metadata key the native manifest carries as `description`. */
+const DESCRIPTION_KEY = 'KBC.description';
+
+/**
+ * The native-types manifest for a sliced, headless table in out/tables (pure). `source` is the
+ * source table's detail, the only answer sure to carry a typed table's `definition`. Every
+ * column gets `data_type.base` (the `authoritative` support needs it): a typed source's
+ * `basetype`, with its `length` and `default`; an untyped source's `KBC.datatype.basetype` column
+ * metadata; else `STRING`. Key columns are not nullable (a key value is never null, and BigQuery
+ * refuses a nullable key); other columns are nullable unless the typed definition says otherwise.
+ * `destination` and `incremental` as in {@link buildTableManifest}; with `extractMetadata` the
+ * copied metadata goes into `table_metadata` and each column's `metadata`, `KBC.description` into
+ * `description`.
+ */
+export function buildNativeTableManifest(
+  plan: TablePlan,
+  source: TableDetail,
+): NativeTableManifest {
+  const metadata = plan.extractMetadata ? copyableMetadata(source, plan.columns) : undefined;
+  const table = metadata ? describedMap(metadata.table) : {};
+  return {
+    manifest_type: 'output',
+    ...(plan.destinationId ? { destination: plan.destinationId } : {}),
+    incremental: plan.incremental,
+    has_header: false,
+    ...(table.description === undefined ? {} : { description: table.description }),
+    ...(table.map === undefined ? {} : { table_metadata: table.map }),
+    schema: plan.columns.map((name) => {
+      const typed = source.isTyped
+        ? source.definition?.columns.find((c) => c.name === name)
+        : undefined;
+      const column = metadata ? describedMap(metadata.columns[name] ?? []) : {};
+      const primaryKey = plan.primaryKey.includes(name);
+      return {
+        name,
+        data_type: {
+          base: typed ? typedBase(typed) : { type: untypedBase(source.columnMetadata[name] ?? []) },
+        },
+        nullable: !primaryKey && (typed?.definition?.nullable ?? true),
+        primary_key: primaryKey,
+        ...(column.description === undefined ? {} : { description: column.description }),
+        ...(column.map === undefined ? {} : { metadata: column.map }),
+      };
+    }),
+  };
+}
+
+function typedBase(column: ColumnDefinition): BaseDataType {
+  const { length, default: defaultValue } = column.definition ?? {};
+  return {
+    type: baseType(column.basetype),
+    ...(length ? { length } : {}),
+    ...(defaultValue !== undefined && defaultValue !== null ? { default: defaultValue } : {}),
+  };
+}
+
+/** The first `KBC.datatype.basetype` item naming a base type, of any provider; else STRING. */
+function untypedBase(items: readonly MetadataItem[]): BaseType {
+  const named = items.find(
+    (item) => item.key === BASETYPE_KEY && isBaseType(item.value.toUpperCase()),
+  );
+  return baseType(named?.value);
+}
+
+function baseType(value: string | undefined): BaseType {
+  const upper = value?.toUpperCase();
+  return upper !== undefined && isBaseType(upper) ? upper : 'STRING';
+}
+
+function isBaseType(value: string): value is BaseType {
+  return (BASE_TYPES as readonly string[]).includes(value);
+}
+
+/**
+ * Key/value items as the native manifest's `{key: value}` map (a later item of the same key wins)
+ * and `KBC.description` as the description; each absent when empty.
+ */
+function describedMap(items: readonly KeyValue[]): {
+  description?: string;
+  map?: Record<string, string>;
+} {
+  const map: Record<string, string> = {};
+  let description: string | undefined;
+  for (const item of items) {
+    if (item.key === DESCRIPTION_KEY) description = item.value;
+    else map[item.key] = item.value;
+  }
+  return {
+    ...(description === undefined ? {} : { description }),
+    ...(Object.keys(map).length === 0 ? {} : { map }),
   };
 }
 
