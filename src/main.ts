@@ -426,6 +426,7 @@ async function runToken(
     resolveDataDir: (cliData) => resolveDataDir({ cliData, env: io.env, exists: existsSync }),
     readConfig: loadRawConfig,
     writeConfig: writeConfigAtomically,
+    lockDataDir: (dataDir) => lockDataDir(dataDir, { warn: (line) => logger.warn(line) }),
     isFolder: async (path) => (await stat(path).catch(() => undefined))?.isDirectory() === true,
     printSecret: (token) => io.stdout.write(`${token}\n`),
     out: (text) => io.stdout.write(masker.mask(text)),

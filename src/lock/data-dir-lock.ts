@@ -55,6 +55,14 @@ export function ownerIsGone(owner: LockOwner | undefined, here: ThisProcess): bo
 /** Another run holds the data folder. */
 export class LockHeldError extends UserError {
   override name = 'LockHeldError';
+
+  /** Who holds it (`pid … on host …, started …`), for a caller that words its own refusal. */
+  readonly holder: string;
+
+  constructor(message: string, holder: string) {
+    super(message);
+    this.holder = holder;
+  }
 }
 
 export interface DataDirLock {
@@ -169,8 +177,10 @@ async function mtimeMs(path: string): Promise<number | undefined> {
 }
 
 function heldError(owner: LockOwner | undefined): LockHeldError {
+  const holder = owner ? describeOwner(owner) : 'owner not yet recorded';
   return new LockHeldError(
-    `Another run holds the lock on this data folder (${owner ? describeOwner(owner) : 'owner not yet recorded'}): wait for it to finish; a lock not refreshed for ${STALE_MS / 1000} s is taken over.`,
+    `Another run holds the lock on this data folder (${holder}): wait for it to finish; a lock not refreshed for ${STALE_MS / 1000} s is taken over.`,
+    holder,
   );
 }
 

@@ -21,6 +21,8 @@ import { ConfigMissingError } from '../config/load-raw-config.js';
 import { Problems } from '../config/problems.js';
 import { escapeJsonLine } from '../text/escape.js';
 import { messageOf, StorageApiError, TokenRevokedError, UserError } from '../errors.js';
+import { describeFsError } from '../fs-errors.js';
+import { LOCK_DIR_NAME, LockHeldError } from '../lock/data-dir-lock.js';
 import type { SecretMasker } from '../secrets.js';
 import { timestampMs } from '../storage/parse.js';
 import type { MintedToken, TokenApi, VerifiedToken } from '../storage/token-api.js';
@@ -84,6 +86,11 @@ export interface TokenCommandDeps {
   readonly readConfig: (dataDir: string) => Promise<unknown>;
   /** Atomic write of `<dir>/config.json`. */
   readonly writeConfig: (dataDir: string, document: unknown) => Promise<void>;
+  /**
+   * Takes the run lock of a data folder (docs/locking.md) at once.
+   * @throws LockHeldError when a run holds it; an fs error when out/ cannot be written
+   */
+  readonly lockDataDir: (dataDir: string) => Promise<{ release(): Promise<void> }>;
   /** Whether the path is an existing folder. */
   readonly isFolder: (path: string) => Promise<boolean>;
   /** Writes a token string alone on its line to stdout: the one unmasked output. */
@@ -135,6 +142,7 @@ async function createToken(
   if (!bucket) {
     throw new UserError('token create needs --bucket BUCKET: the one bucket the token may use.');
   }
+  refuseWriteTokenInSourceKey(command);
   const role: TokenRole = command.destination ? 'destination' : 'source';
   const permission = command.write || command.destination ? 'write' : 'read';
   const expiresInSeconds =
@@ -182,6 +190,19 @@ async function createToken(
     `Created ${summary}. It passes the job's token rules and is in ${command.writeConfig}/config.json (${tokenKeyOf(role)}).`,
   );
   return 0;
+}
+
+/**
+ * `--write` picks the permission and `--destination` the key: with `--write-config` alone, a write
+ * token would land in the source key, fail the source rule at the next run, and leave the replaced
+ * read token alive. Not implied, so a mistyped command never edits the destination section.
+ * @throws UserError naming the flags
+ */
+function refuseWriteTokenInSourceKey(command: Extract<TokenCommand, { action: 'create' }>): void {
+  if (!command.write || command.destination || command.writeConfig === undefined) return;
+  throw new UserError(
+    '--write with --write-config would put a write token into parameters.#token, where the source token must be read-only: add --destination to write parameters.destination.#token, or drop --write.',
+  );
 }
 
 /**
@@ -317,7 +338,11 @@ async function inspectToken(
   command: Extract<TokenCommand, { action: 'inspect' }>,
   deps: TokenCommandDeps,
 ): Promise<number> {
-  const { endpoint, role } = await configuredToken(command, deps);
+  const { endpoint, role } = await configuredToken(
+    deps.resolveDataDir(command.data),
+    command,
+    deps,
+  );
   const api = deps.openTokenApi(endpoint.url, endpoint.token);
   const verified = await verifyConfigured(api, role);
   const activity = await readLastActivity(api, verified.details.id);
@@ -349,7 +374,16 @@ async function rotateToken(
   command: Extract<TokenCommand, { action: 'rotate' }>,
   deps: TokenCommandDeps,
 ): Promise<number> {
-  const { dataDir, raw, endpoint, role } = await configuredToken(command, deps);
+  const dataDir = deps.resolveDataDir(command.data);
+  return whileHolding(dataDir, 'token rotate', deps, () => rotateLocked(dataDir, command, deps));
+}
+
+async function rotateLocked(
+  dataDir: string,
+  command: Extract<TokenCommand, { action: 'rotate' }>,
+  deps: TokenCommandDeps,
+): Promise<number> {
+  const { raw, endpoint, role } = await configuredToken(dataDir, command, deps);
   const api = deps.openTokenApi(endpoint.url, endpoint.token);
   const verified = await verifyConfigured(api, role);
   if (verified.details.isMasterToken) {
@@ -387,7 +421,18 @@ async function revokeToken(
   command: Extract<TokenCommand, { action: 'revoke' }>,
   deps: TokenCommandDeps,
 ): Promise<number> {
-  const { dataDir, endpoint, role } = await configuredToken(command, deps);
+  const dataDir = deps.resolveDataDir(command.data);
+  // Only --yes ends the token; without it nothing changes, so a run in progress may go on.
+  if (!command.yes) return revokeLocked(dataDir, command, deps);
+  return whileHolding(dataDir, 'token revoke', deps, () => revokeLocked(dataDir, command, deps));
+}
+
+async function revokeLocked(
+  dataDir: string,
+  command: Extract<TokenCommand, { action: 'revoke' }>,
+  deps: TokenCommandDeps,
+): Promise<number> {
+  const { endpoint, role } = await configuredToken(dataDir, command, deps);
   const api = deps.openTokenApi(endpoint.url, endpoint.token);
   const verified = await verifyConfigured(api, role);
   const d = verified.details;
@@ -418,16 +463,48 @@ async function revokeToken(
 // ---- shared -------------------------------------------------------------------------------------
 
 async function configuredToken(
-  command: { readonly data: string | undefined; readonly destination: boolean },
+  dataDir: string,
+  command: { readonly destination: boolean },
   deps: TokenCommandDeps,
-): Promise<{ dataDir: string; raw: unknown; endpoint: TokenEndpoint; role: TokenRole }> {
-  const dataDir = deps.resolveDataDir(command.data);
+): Promise<{ raw: unknown; endpoint: TokenEndpoint; role: TokenRole }> {
   const raw = await deps.readConfig(dataDir);
   deps.masker.addHashKeys(raw);
   const role: TokenRole = command.destination ? 'destination' : 'source';
   const endpoint = readTokenEndpoint(raw, role);
   deps.masker.add(endpoint.token);
-  return { dataDir, raw, endpoint, role };
+  return { raw, endpoint, role };
+}
+
+/**
+ * Runs `work` holding the data folder's run lock: `work` ends the configured token, and a run in
+ * progress would then fail with 401 halfway (docs/tokens.md). The lock also keeps a run from
+ * starting with the old string while it dies.
+ * @throws UserError naming the folder when a run holds it or out/ cannot be written
+ */
+async function whileHolding(
+  dataDir: string,
+  command: string,
+  deps: TokenCommandDeps,
+  work: () => Promise<number>,
+): Promise<number> {
+  const lock = await deps.lockDataDir(dataDir).catch((error: unknown) => {
+    if (error instanceof LockHeldError) {
+      throw new UserError(
+        `A run holds the lock on the data folder ${dataDir} (${error.holder}): ${command} would end the token that run uses, so nothing was changed; run it again when the run has finished.`,
+      );
+    }
+    throw (
+      describeFsError(
+        error,
+        `${command} could not lock the data folder ${dataDir} (out/${LOCK_DIR_NAME})`,
+      ) ?? error
+    );
+  });
+  try {
+    return await work();
+  } finally {
+    await lock.release();
+  }
 }
 
 async function verifyConfigured(api: TokenApi, role: TokenRole): Promise<VerifiedToken> {

@@ -2,24 +2,26 @@
  * Writes config.json atomically (adapter): a new file next to it with the old file's mode (and
  * owner, where allowed), flushed to disk, then renamed over it. A reader sees the old document or
  * the new one, never half of one; on failure the old file is untouched and the temporary one
- * removed.
+ * removed. A config.json that is a symlink is written through: the file it points at is replaced
+ * and the link stays, so no other path to that file keeps an old token.
  */
 import { randomBytes } from 'node:crypto';
-import { open, rename, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { open, realpath, rename, rm, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 
 /** Mode of a config.json that did not exist: it holds secrets, so only its owner reads it. */
 const NEW_FILE_MODE = 0o600;
 
 /** @throws the fs error (the caller names the file and what it means) */
 export async function writeConfigAtomically(dataDir: string, document: unknown): Promise<void> {
-  const target = join(dataDir, 'config.json');
+  const target = await realTarget(join(dataDir, 'config.json'));
   const existing = await stat(target).catch((error: NodeJS.ErrnoException) => {
     if (error.code === 'ENOENT') return undefined;
     throw error;
   });
   const mode = existing ? existing.mode & 0o7777 : NEW_FILE_MODE;
-  const temp = join(dataDir, `.config.json.${randomBytes(6).toString('hex')}.tmp`);
+  // In the target's folder: a rename is atomic only within one filesystem.
+  const temp = join(dirname(target), `.config.json.${randomBytes(6).toString('hex')}.tmp`);
   const handle = await open(temp, 'wx', mode);
   try {
     try {
@@ -35,4 +37,12 @@ export async function writeConfigAtomically(dataDir: string, document: unknown):
     await rm(temp, { force: true });
     throw error;
   }
+}
+
+/** The file behind `path` when it exists (symlinks resolved), else `path` itself. */
+async function realTarget(path: string): Promise<string> {
+  return realpath(path).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return path;
+    throw error;
+  });
 }

@@ -5,10 +5,24 @@
  * command promised it (stdout alone on its line, or config.json).
  */
 import { execFileSync } from 'node:child_process';
-import { chmod, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import {
+  chmod,
+  lstat,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  readlink,
+  rm,
+  stat,
+  symlink,
+  writeFile,
+} from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SeedInput } from 'keboola-storage-emulator';
+import { lockDataDir } from '../../src/lock/data-dir-lock.js';
 import { useEmulator } from '../helpers/emulator.js';
 import {
   exists,
@@ -384,6 +398,12 @@ describe('token create --write-config refusals, before anything is created', () 
       /config\.json is not a JSON object: writing the token there would drop it, so nothing was created/,
     ],
     [
+      'a write token for the source key (--write without --destination)',
+      () => dataDir({ '#token': READ_TOKEN }),
+      ['--write'],
+      /^--write with --write-config would put a write token into parameters\.#token, where the source token must be read-only: add --destination/,
+    ],
+    [
       'a row whose destination is a table name',
       () => dataDir({ destination: 'in.c-x.y' }),
       ['--destination'],
@@ -402,6 +422,7 @@ describe('token create --write-config refusals, before anything is created', () 
     expect(result.stderr.trim()).toMatch(message);
     expect(emulator.control.issuedSecrets()).toHaveLength(issuedBefore);
     expect(await readFile(join(dir, 'config.json'), 'utf8').catch(() => undefined)).toBe(before);
+    await expectSecretsOnlyWherePromised(result, { dataDir: dir });
   });
 });
 
@@ -446,6 +467,8 @@ describe('token rotate', () => {
     const old = newReadToken();
     const dir = await dataDir({ '#token': old });
     const before = await readFile(join(dir, 'config.json'), 'utf8');
+    // out/ stays writable, so the run lock is taken and only the config write fails.
+    await mkdir(join(dir, 'out'));
     await makeUnwritable(dir);
     const result = await token(['rotate', '--data', dir]);
     expect(result.code).toBe(1);
@@ -456,10 +479,65 @@ describe('token rotate', () => {
       /config\.json could not be written \(\w+\): the new token printed on stdout is the only copy and the old one no longer works; put it into parameters\.#token yourself\.$/,
     );
     expect(await readFile(join(dir, 'config.json'), 'utf8')).toBe(before);
-    expect(await readdir(dir)).toEqual(['config.json']);
+    expect((await readdir(dir)).sort()).toEqual(['config.json', 'out']);
     expect(await verifyStatus(old)).toBe(401);
     expect(await verifyStatus(printed)).toBe(200);
   });
+
+  it('writes through a config.json that is a symlink: the link stays, its target gets the new token and keeps its mode', async () => {
+    const old = newReadToken();
+    const dir = await dataDir({ '#token': old });
+    const secrets = await mkdtemp(join(tmpdir(), 'kbc-secrets-'));
+    dirs.push(secrets);
+    const target = join(secrets, 'config.json');
+    await writeFile(target, await readFile(join(dir, 'config.json'), 'utf8'), { mode: 0o640 });
+    await rm(join(dir, 'config.json'));
+    await symlink(target, join(dir, 'config.json'));
+    const result = await token(['rotate', '--data', dir]);
+    expect(result.code, result.stderr).toBe(0);
+    await expectSecretsOnlyWherePromised(result, { dataDir: dir });
+    expect((await lstat(join(dir, 'config.json'))).isSymbolicLink()).toBe(true);
+    expect(await readlink(join(dir, 'config.json'))).toBe(target);
+    const rotated = String((await configOf(dir)).parameters['#token']);
+    expect(rotated).not.toBe(old);
+    expect(await verifyStatus(rotated)).toBe(200);
+    expect((await stat(target)).mode & 0o777).toBe(0o640);
+    expect(await readdir(secrets)).toEqual(['config.json']);
+  });
+});
+
+describe('token rotate and revoke --yes respect the run lock of the data folder', () => {
+  it.each([
+    ['rotate', []],
+    ['revoke', ['--yes']],
+  ] as const)(
+    'token %s refuses while a run holds the lock; the token keeps working',
+    async (action, extra) => {
+      const tokenString = newReadToken();
+      const dir = await dataDir({ '#token': tokenString });
+      const before = await readFile(join(dir, 'config.json'), 'utf8');
+      const lock = await lockDataDir(dir, { warn: () => undefined });
+      try {
+        const result = await token([action, '--data', dir, ...extra]);
+        expect(result.code).toBe(1);
+        expect(result.stdout).toBe('');
+        expect(result.stderr.trim().split('\n')).toHaveLength(1);
+        expect(result.stderr.trim()).toMatch(
+          new RegExp(
+            `^A run holds the lock on the data folder ${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(pid ${process.pid} on host .*\\): token ${action} would end the token that run uses, so nothing was changed`,
+          ),
+        );
+        await expectSecretsOnlyWherePromised(result, { dataDir: dir });
+      } finally {
+        await lock.release();
+      }
+      expect(await verifyStatus(tokenString)).toBe(200);
+      expect(await readFile(join(dir, 'config.json'), 'utf8')).toBe(before);
+      const after = await token([action, '--data', dir, ...extra]);
+      expect(after.code, after.stderr).toBe(0);
+      expect(await listFiles(join(dir, 'out'))).toEqual([]);
+    },
+  );
 });
 
 describe('token revoke', () => {
