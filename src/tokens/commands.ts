@@ -156,6 +156,9 @@ async function createToken(
   });
   checkCreatorToken(creator.details);
   await requireBucket(deps.openStorage(url, master), bucket, creator);
+  const replaced = command.writeConfig
+    ? await describeReplaced(config, role, url, deps)
+    : undefined;
   const minted = await api
     .create(
       buildCreateBody({
@@ -163,6 +166,7 @@ async function createToken(
         permission,
         expiresInSeconds,
         description: command.description,
+        createdAt: new Date(deps.nowMs()),
       }),
     )
     .catch((error: unknown) => {
@@ -189,7 +193,57 @@ async function createToken(
   deps.say(
     `Created ${summary}. It passes the job's token rules and is in ${command.writeConfig}/config.json (${tokenKeyOf(role)}).`,
   );
+  if (replaced !== undefined) deps.say(replaced);
   return 0;
+}
+
+/**
+ * What the token about to be written replaces, checked with tokens/verify (never shown): a
+ * replaced token stays valid, so the sentence names it and how to revoke it. Undefined when the
+ * key holds no token. A failed check never stops the command.
+ */
+async function describeReplaced(
+  config: unknown,
+  role: TokenRole,
+  createUrl: string,
+  deps: TokenCommandDeps,
+): Promise<string | undefined> {
+  const old = configuredTokenString(config, role);
+  if (old === undefined) return undefined;
+  deps.masker.add(old);
+  const key = tokenKeyOf(role);
+  if (!isHeaderText(old)) return `The value it replaced in ${key} was not a token.`;
+  const url = configuredUrl(config, role) ?? createUrl;
+  try {
+    const { details } = await deps.openTokenApi(url, old).verify();
+    if (details.isMasterToken) {
+      return `It replaced the master token ${details.id} "${details.description}" in ${key}, which still works; master tokens cannot be deleted.`;
+    }
+    return `It replaced the token ${details.id} "${details.description}" in ${key}, which still works: once no run uses it, revoke it with curl -X DELETE -H "X-StorageApi-Token: $KBC_MASTER_TOKEN" ${url}/v2/storage/tokens/${details.id}`;
+  } catch (error) {
+    if (error instanceof StorageApiError && error.details.status < 500) {
+      return `The value it replaced in ${key} is not a working token at ${url} (tokens/verify answered ${error.details.status}).`;
+    }
+    return `It replaced a token in ${key} that could not be checked (${messageOf(error)}): if it still works, revoke it in the project's API token settings.`;
+  }
+}
+
+/** The string at the role's `#token` key, when there is one. */
+function configuredTokenString(config: unknown, role: TokenRole): string | undefined {
+  const parameters = isPlainObject(config) ? own(config, 'parameters') : undefined;
+  const section =
+    role === 'source' || !isPlainObject(parameters) ? parameters : own(parameters, 'destination');
+  const value = isPlainObject(section) ? own(section, '#token') : undefined;
+  return typeof value === 'string' && value.trim() !== '' ? value.trim() : undefined;
+}
+
+/** The stack the config names for the role's token, when it names one validly. */
+function configuredUrl(config: unknown, role: TokenRole): string | undefined {
+  try {
+    return readTokenEndpoint(config, role).url;
+  } catch {
+    return undefined;
+  }
 }
 
 /**

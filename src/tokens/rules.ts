@@ -65,16 +65,22 @@ export function checkCreatorToken(creator: TokenDetails): void {
   }
 }
 
-/** The least-privilege create body: one bucket, nothing else, the expiry when asked. */
+/**
+ * The least-privilege create body: one bucket, nothing else, the expiry when asked. The default
+ * description carries the creation minute, so tokens for one bucket can be told apart.
+ */
 export function buildCreateBody(options: {
   readonly bucketId: string;
   readonly permission: 'read' | 'write';
   readonly expiresInSeconds?: number | undefined;
   readonly description?: string | undefined;
+  readonly createdAt: Date;
 }): TokenCreateBody {
+  const minute = options.createdAt.toISOString().slice(0, 16);
   return {
     description:
-      options.description ?? `kbc-table-sync: ${options.permission} on ${options.bucketId}`,
+      options.description ??
+      `kbc-table-sync: ${options.permission} on ${options.bucketId}, created ${minute}Z`,
     bucketPermissions: { [options.bucketId]: options.permission },
     ...(options.expiresInSeconds !== undefined && { expiresIn: options.expiresInSeconds }),
     canManageBuckets: false,

@@ -244,6 +244,48 @@ describe('token create', () => {
     expect(run.code, run.stderr).toBe(0);
   });
 
+  it('--write-config over a working token names the replaced token and how to revoke it, never its value', async () => {
+    const old = newReadToken();
+    const oldId = String((await verifyBody(old)).id);
+    const dir = await dataDir({ '#token': old });
+    const result = await token(
+      ['create', '--bucket', 'in.c-sales', '--write-config', dir],
+      MASTERS.admin,
+    );
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toBe('');
+    await expectSecretsOnlyWherePromised(result, { dataDir: dir });
+    expect(result.stderr).toMatch(
+      /^Created token \d+ "kbc-table-sync: read on in\.c-sales, created \d{4}-\d\d-\d\dT\d\d:\d\dZ"/,
+    );
+    const lines = result.stderr.trim().split('\n');
+    expect(lines).toHaveLength(2);
+    expect(lines[1]).toBe(
+      `It replaced the token ${oldId} "token" in parameters.#token, which still works: once no run uses it, revoke it with curl -X DELETE -H "X-StorageApi-Token: $KBC_MASTER_TOKEN" ${emulator.url}/v2/storage/tokens/${oldId}`,
+    );
+    expect(await verifyStatus(old)).toBe(200);
+    const revoke = await fetch(`${emulator.url}/v2/storage/tokens/${oldId}`, {
+      method: 'DELETE',
+      headers: { 'X-StorageApi-Token': MASTERS.admin },
+    });
+    expect(revoke.status).toBe(204);
+    expect(await verifyStatus(old)).toBe(401);
+  });
+
+  it('--write-config over a dead token says the replaced value did not work', async () => {
+    const dir = await dataDir({ '#token': '101-9999-00000000000000000000000000000000deadbeef' });
+    const result = await token(
+      ['create', '--bucket', 'in.c-sales', '--write-config', dir],
+      MASTERS.admin,
+    );
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr.trim().split('\n')[1]).toBe(
+      `The value it replaced in parameters.#token is not a working token at ${emulator.url} (tokens/verify answered 401).`,
+    );
+    await expectSecretsOnlyWherePromised(result, { dataDir: dir });
+    expect(result.stderr).not.toContain('deadbeef');
+  });
+
   it('--destination --write-config puts a write token into parameters.destination.#token', async () => {
     const dir = await dataDir({
       '#token': READ_TOKEN,

@@ -68,9 +68,14 @@ describe('checkCreatorToken', () => {
 describe('buildCreateBody', () => {
   it('grants one bucket and sets every other privilege false', () => {
     expect(
-      buildCreateBody({ bucketId: 'in.c-sales', permission: 'read', expiresInSeconds: 60 }),
+      buildCreateBody({
+        bucketId: 'in.c-sales',
+        permission: 'read',
+        expiresInSeconds: 60,
+        createdAt: new Date('2026-03-04T05:06:07.890Z'),
+      }),
     ).toEqual({
-      description: 'kbc-table-sync: read on in.c-sales',
+      description: 'kbc-table-sync: read on in.c-sales, created 2026-03-04T05:06Z',
       bucketPermissions: { 'in.c-sales': 'read' },
       expiresIn: 60,
       canManageBuckets: false,
@@ -80,7 +85,12 @@ describe('buildCreateBody', () => {
   });
 
   it('omits expiresIn when no expiry is asked for', () => {
-    const body = buildCreateBody({ bucketId: 'in.c-copy', permission: 'write', description: 'x' });
+    const body = buildCreateBody({
+      bucketId: 'in.c-copy',
+      permission: 'write',
+      description: 'x',
+      createdAt: new Date(nowMs),
+    });
     expect(body).not.toHaveProperty('expiresIn');
     expect(body.bucketPermissions).toEqual({ 'in.c-copy': 'write' });
     expect(body.description).toBe('x');
