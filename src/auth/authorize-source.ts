@@ -14,7 +14,7 @@ export async function authorizeSource(
   logger: Logger,
 ): Promise<SourceAuthorization> {
   const token = await source.verifyToken().catch((error: unknown) => {
-    throw explainRejectedToken(error, 'source');
+    throw explainRejectedToken(error, 'source', config.source.url);
   });
   const auth = checkSourceToken(token, {
     nowMs,

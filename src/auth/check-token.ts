@@ -220,8 +220,14 @@ export function checkDestinationToken(
  * revoked, expired or refused by the stack, and a 404 or 405 that the URL is not a Storage API:
  * something the user fixes (exit 1), not an outage. Other errors are returned as they are (and
  * exit 2 by the error policy).
+ * @param url the stack asked, named in a 401/403 sentence: a token of another stack is the usual
+ *   cause (never the token itself)
  */
-export function explainRejectedToken(error: unknown, role: 'source' | 'destination'): unknown {
+export function explainRejectedToken(
+  error: unknown,
+  role: 'source' | 'destination',
+  url?: string,
+): unknown {
   if (!(error instanceof StorageApiError)) return error;
   const { status, code } = error.details;
   if (status === 404 || status === 405) {
@@ -242,7 +248,13 @@ export function explainRejectedToken(error: unknown, role: 'source' | 'destinati
         ? 'has expired'
         : 'is invalid, expired or was revoked';
   const key = role === 'source' ? '"#token"' : '"destination.#token"';
+  if (url === undefined) {
+    return new UserError(
+      `The ${role} Storage API token ${reason} (tokens/verify answered ${status}): set a valid token in ${key}.`,
+    );
+  }
+  const stack = role === 'source' ? '"region"/"url"' : '"destination.region"/"destination.url"';
   return new UserError(
-    `The ${role} Storage API token ${reason} (tokens/verify answered ${status}): set a valid token in ${key}.`,
+    `The ${role} Storage API token ${reason} at ${url} (tokens/verify answered ${status}): set a valid token in ${key}, or check ${stack} if the token belongs to another stack.`,
   );
 }

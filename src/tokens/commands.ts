@@ -152,7 +152,7 @@ async function createToken(
   const url = createEndpointUrl(command, config, role);
   const api = deps.openTokenApi(url, master);
   const creator = await api.verify().catch((error: unknown) => {
-    throw explainMasterRejected(error);
+    throw explainMasterRejected(error, url);
   });
   checkCreatorToken(creator.details);
   await requireBucket(deps.openStorage(url, master), bucket, creator);
@@ -341,10 +341,10 @@ async function requireBucket(
   );
 }
 
-function explainMasterRejected(error: unknown): unknown {
+function explainMasterRejected(error: unknown, url: string): unknown {
   if (!(error instanceof StorageApiError) || error.details.status !== 401) return error;
   return new UserError(
-    'KBC_MASTER_TOKEN is invalid, expired or revoked (tokens/verify answered 401): set a valid master token of the project.',
+    `KBC_MASTER_TOKEN is invalid, expired or revoked at ${url} (tokens/verify answered 401): set a valid master token of the project, or check --region/--url if it belongs to another stack.`,
   );
 }
 
@@ -563,7 +563,7 @@ async function whileHolding(
 
 async function verifyConfigured(api: TokenApi, role: TokenRole): Promise<VerifiedToken> {
   return api.verify().catch((error: unknown) => {
-    throw explainRejectedToken(error, role);
+    throw explainRejectedToken(error, role, api.url);
   });
 }
 

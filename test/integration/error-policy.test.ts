@@ -105,7 +105,7 @@ describe('exit codes by where a failure is understood', () => {
     );
     expect(result.code).toBe(1);
     expect(result.stderr.trim()).toBe(
-      'The source Storage API token was refused (tokens/verify answered 403): set a valid token in "#token".',
+      `The source Storage API token was refused at ${emulator.url} (tokens/verify answered 403): set a valid token in "#token", or check "region"/"url" if the token belongs to another stack.`,
     );
   });
 

@@ -399,6 +399,31 @@ describe('token inspect', () => {
       expect.stringMatching(/read all file uploads/),
     ]);
   });
+
+  it('a 401 names the stack asked and says to check region/url, never the token', async () => {
+    const dead = newReadToken();
+    const dir = await dataDir({ '#token': dead });
+    await fetch(`${emulator.url}/v2/storage/tokens/${String((await verifyBody(dead)).id)}`, {
+      method: 'DELETE',
+      headers: { 'X-StorageApi-Token': MASTERS.admin },
+    });
+    for (const result of [await token(['inspect', '--data', dir]), await syncRun(dir)]) {
+      expect(result.code).toBe(1);
+      expect(result.stderr.trim()).toContain(
+        `The source Storage API token is invalid, expired or was revoked at ${emulator.url} (tokens/verify answered 401): set a valid token in "#token", or check "region"/"url" if the token belongs to another stack.`,
+      );
+      await expectSecretsOnlyWherePromised(result, { dataDir: dir });
+    }
+    const master = await token(
+      ['create', '--bucket', 'in.c-sales', '--url', emulator.url],
+      '101-9999-00000000000000000000000000000000deadbeef',
+    );
+    expect(master.code).toBe(1);
+    expect(master.stderr.trim()).toBe(
+      `KBC_MASTER_TOKEN is invalid, expired or revoked at ${emulator.url} (tokens/verify answered 401): set a valid master token of the project, or check --region/--url if it belongs to another stack.`,
+    );
+    await expectSecretsOnlyWherePromised(master);
+  });
 });
 
 describe('token inspect --destination', () => {

@@ -94,6 +94,18 @@ describe('the call sites that know what a 4xx means', () => {
     );
   });
 
+  it('the token check: with the stack asked, a 401/403 names it and says to check the region or url', () => {
+    const source = explainRejectedToken(verify(401), 'source', 'https://connection.keboola.com');
+    expect(exitCodeFor(source)).toBe(1);
+    expect((source as Error).message).toBe(
+      'The source Storage API token is invalid, expired or was revoked at https://connection.keboola.com (tokens/verify answered 401): set a valid token in "#token", or check "region"/"url" if the token belongs to another stack.',
+    );
+    const destination = explainRejectedToken(verify(403), 'destination', 'https://x.example');
+    expect((destination as Error).message).toBe(
+      'The destination Storage API token was refused at https://x.example (tokens/verify answered 403): set a valid token in "destination.#token", or check "destination.region"/"destination.url" if the token belongs to another stack.',
+    );
+  });
+
   it('the token check: a 404 or 405 says the URL is not a Storage API (exit 1)', () => {
     for (const status of [404, 405]) {
       const explained = explainRejectedToken(verify(status), 'destination');
