@@ -1,5 +1,6 @@
 import { nearestName } from '../text/nearest.js';
 import { StorageApiError, UserError } from '../errors.js';
+import { timestampMs } from '../storage/parse.js';
 import type { TokenInfo } from '../storage/types.js';
 
 /** What a valid source token grants: one bucket, read-only. */
@@ -17,7 +18,34 @@ export interface SourceAuthorization {
 
 /** Warn when the token expires within this many days. */
 export const EXPIRY_WARNING_DAYS = 14;
-const DAY_MS = 24 * 60 * 60 * 1000;
+const HOUR_MS = 60 * 60 * 1000;
+const DAY_MS = 24 * HOUR_MS;
+
+/**
+ * The time until an expiry as a person reads it: hours under two days, else days, rounded to the
+ * nearest (a token made with `--expires-in 5d` is "about 5 days" away, not 4).
+ */
+export function describeTimeLeft(leftMs: number): string {
+  const hours = Math.round(leftMs / HOUR_MS);
+  if (hours < 1) return 'less than an hour';
+  if (hours < 48) return `about ${hours} hour(s)`;
+  return `about ${Math.round(leftMs / DAY_MS)} days`;
+}
+
+/**
+ * The warning for a token that expires within {@link EXPIRY_WARNING_DAYS}; undefined otherwise.
+ * It advises a new token: a refresh (token rotate) keeps the token and may keep its expiry
+ * (docs/tokens.md).
+ */
+export function expiryWarning(
+  role: 'source' | 'destination',
+  expires: string | null,
+  nowMs: number,
+): string | undefined {
+  const leftMs = expires ? timestampMs(expires) - nowMs : Number.NaN;
+  if (!Number.isFinite(leftMs) || leftMs >= EXPIRY_WARNING_DAYS * DAY_MS) return undefined;
+  return `The ${role} token expires in ${describeTimeLeft(leftMs)} (${expires ?? ''}): create a new one with "kbc-table-sync token create" before scheduled runs fail, as token rotate may keep the expiry.`;
+}
 
 /**
  * Checks the source token's privileges (docs/architecture.md, Token rules) before any data moves.
@@ -59,7 +87,9 @@ function rejectPowerfulOrDeadToken(token: TokenInfo): void {
   if (token.isDisabled)
     throw new UserError('The token is disabled: enable it or use another token.');
   if (token.isExpired)
-    throw new UserError('The token has expired: refresh it or create a new one.');
+    throw new UserError(
+      'The token has expired: create a new one with "kbc-table-sync token create".',
+    );
 }
 
 function singleReadBucket(permissions: Readonly<Record<string, string>>): string {
@@ -88,13 +118,8 @@ function tokenWarnings(
   options: { readonly configuredRegion?: string; readonly nowMs: number },
 ): string[] {
   const warnings: string[] = [];
-  const expiresMs = token.expires ? Date.parse(token.expires) : Number.NaN;
-  if (Number.isFinite(expiresMs) && expiresMs - options.nowMs < EXPIRY_WARNING_DAYS * DAY_MS) {
-    const days = Math.max(0, Math.floor((expiresMs - options.nowMs) / DAY_MS));
-    warnings.push(
-      `The source token expires in ${days} day(s) (${token.expires}): refresh it before scheduled runs fail.`,
-    );
-  }
+  const expiry = expiryWarning('source', token.expires ?? null, options.nowMs);
+  if (expiry !== undefined) warnings.push(expiry);
   if (token.canReadAllFileUploads) {
     warnings.push(
       'The source token can read all file uploads of the source project: a token without that permission is safer.',
@@ -183,7 +208,7 @@ export function checkDestinationToken(
 ): DestinationAuthorization {
   if (token.isDisabled || token.isExpired) {
     throw new UserError(
-      'The destination token is disabled or expired: refresh it or create a new one.',
+      'The destination token is disabled or expired: enable it or create a new one with "kbc-table-sync token create --write".',
     );
   }
   const identity = { projectId: token.owner.id, projectName: token.owner.name };

@@ -6,7 +6,7 @@
  * process only where the command promises (stdout alone on its line, or config.json); everything
  * else the commands print passes through the masker.
  */
-import { explainRejectedToken } from '../auth/check-token.js';
+import { describeTimeLeft, explainRejectedToken } from '../auth/check-token.js';
 import {
   BAD,
   readRegion,
@@ -627,7 +627,5 @@ function describeExpiry(expires: string | null, nowMs: number): string {
   if (expires === null) return 'never expires';
   const leftMs = timestampMs(expires) - nowMs;
   if (!Number.isFinite(leftMs)) return `expires ${expires}`;
-  const hours = Math.round(leftMs / 3_600_000);
-  const left = hours >= 48 ? `${Math.round(hours / 24)} days` : `${Math.max(0, hours)} hour(s)`;
-  return `expires ${expires} (in about ${left})`;
+  return `expires ${expires} (in ${describeTimeLeft(leftMs)})`;
 }

@@ -2,11 +2,7 @@
  * Pure decisions of the `token` commands (docs/tokens.md): `--expires-in` parsing, who may create
  * tokens, the create body, the last activity and the inspect report. No I/O.
  */
-import {
-  checkDestinationToken,
-  checkSourceToken,
-  EXPIRY_WARNING_DAYS,
-} from '../auth/check-token.js';
+import { checkDestinationToken, checkSourceToken, expiryWarning } from '../auth/check-token.js';
 import { messageOf, UserError } from '../errors.js';
 import { hideTokenShapes } from '../secrets.js';
 import { escapeForDisplay } from '../text/escape.js';
@@ -149,11 +145,8 @@ export function judgeToken(
 }
 
 function destinationWarnings(verified: VerifiedToken, nowMs: number): string[] {
-  const days = daysLeft(verified.details.expires, nowMs);
-  if (days === null || days >= EXPIRY_WARNING_DAYS) return [];
-  return [
-    `The destination token expires in ${Math.max(0, days)} day(s) (${verified.details.expires ?? ''}): refresh it before scheduled runs fail.`,
-  ];
+  const warning = expiryWarning('destination', verified.details.expires, nowMs);
+  return warning === undefined ? [] : [warning];
 }
 
 /** The `token inspect` document (`--json` prints it as is). Never holds the token string. */
@@ -226,7 +219,8 @@ export function formatInspectReport(report: InspectReport): string {
 
 function describeDaysLeft(days: number | null): string {
   if (days === null) return 'unknown';
-  return days < 0 ? 'expired' : `${days} day(s) left`;
+  if (days < 0) return 'expired';
+  return days === 0 ? 'less than a day left' : `${days} whole day(s) left`;
 }
 
 function isoOf(timestamp: string): string {

@@ -207,6 +207,25 @@ describe('token create', () => {
     for (const output of [text.stdout, json.stdout]) expect(output).not.toContain('\u202e');
   });
 
+  it('--expires-in 1d reads as about 24 hours in the summary and in the expiry warning', async () => {
+    const result = await token(
+      ['create', '--bucket', 'in.c-sales', '--url', emulator.url, '--expires-in', '1d'],
+      MASTERS.admin,
+    );
+    expect(result.code, result.stderr).toBe(0);
+    const created = result.stdout.trim();
+    await expectSecretsOnlyWherePromised(result, { promisedOnStdout: created });
+    const lines = result.stderr.trim().split('\n');
+    expect(lines[0]).toMatch(
+      /^Warning: The source token expires in about 24 hour\(s\) \(.*\): create a new one with "kbc-table-sync token create" before scheduled runs fail, as token rotate may keep the expiry\.$/,
+    );
+    expect(lines[1]).toMatch(/, expires .* \(in about 24 hour\(s\)\)\. It passes/);
+    expect(result.stderr).not.toMatch(/0 day/);
+    const dir = await dataDir({ '#token': created });
+    const inspect = await token(['inspect', '--data', dir]);
+    expect(inspect.stdout).toMatch(/expires: +\S+ \(less than a day left\)/);
+  });
+
   it('--write makes a write token (for a destination), held to the destination rule', async () => {
     const result = await token(
       ['create', '--bucket', 'in.c-sales', '--url', emulator.url, '--write'],
@@ -395,7 +414,9 @@ describe('token inspect', () => {
     });
     const verdict = report.verdict as { warnings: string[] };
     expect(verdict.warnings).toEqual([
-      expect.stringMatching(/expires in 4 day/),
+      expect.stringMatching(
+        /expires in about 5 days .*: create a new one with "kbc-table-sync token create"/,
+      ),
       expect.stringMatching(/read all file uploads/),
     ]);
   });

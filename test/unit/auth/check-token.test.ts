@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  describeTimeLeft,
   canSeeDestinationBucket,
   bucketCreateRequest,
   checkDestinationToken,
@@ -55,9 +56,23 @@ describe('checkSourceToken', () => {
       { nowMs, configuredRegion: 'eu-central-1' },
     );
     expect(auth.warnings).toHaveLength(3);
-    expect(auth.warnings[0]).toContain('expires in 4 day(s)');
+    expect(auth.warnings[0]).toBe(
+      'The source token expires in about 4 days (2026-01-05T00:00:00+0000): create a new one with "kbc-table-sync token create" before scheduled runs fail, as token rotate may keep the expiry.',
+    );
     expect(auth.warnings[1]).toContain('read all file uploads');
     expect(auth.warnings[2]).toContain('"us-east-1"');
+  });
+
+  it.each([
+    [5 * 86_400_000 - 1_000, 'about 5 days'],
+    [86_400_000 - 1_000, 'about 24 hour(s)'],
+    [47.4 * 3_600_000, 'about 47 hour(s)'],
+    [20 * 60_000, 'less than an hour'],
+  ])('rounds the time left to the nearest unit (%i ms: %s)', (leftMs, text) => {
+    expect(describeTimeLeft(leftMs)).toBe(text);
+    const expires = new Date(nowMs + leftMs).toISOString();
+    const auth = checkSourceToken(tokenInfo({ expires }), { nowMs });
+    expect(auth.warnings[0]).toContain(`expires in ${text} (`);
   });
 
   it('does not warn about a far expiry', () => {

@@ -126,7 +126,7 @@ describe('judgeToken', () => {
     const soon = tokenInfo({ expires: '2026-01-05T00:00:00+00:00' });
     const verdict = judgeToken(verified(soon), 'source', { nowMs });
     expect(verdict.passes).toBe(true);
-    expect(verdict.warnings).toEqual([expect.stringMatching(/expires in 4 day/)]);
+    expect(verdict.warnings).toEqual([expect.stringMatching(/expires in about 4 days/)]);
   });
 
   it('rejects a read-only master on one bucket (read on every bucket looks like one read bucket)', () => {
