@@ -175,6 +175,11 @@ async function createToken(
   // A write token is a destination token: it is held to the destination rule, whatever key it goes to.
   const rule: TokenRole = permission === 'write' ? 'destination' : 'source';
   await verifyOrDelete(minted, deps.openTokenApi(url, minted.token), rule, bucket, deps);
+  if (expiresInSeconds === undefined) {
+    deps.say(
+      'Warning: without --expires-in the token never expires, so a leaked copy works until it is revoked; next time give --expires-in 90d (or another duration) unless that is what you want.',
+    );
+  }
   const summary = `token ${minted.details.id} "${minted.details.description}": ${permission} on ${bucket}, ${describeExpiry(minted.details.expires, deps.nowMs())}`;
   if (!command.writeConfig) {
     deps.printSecret(minted.token);
@@ -183,7 +188,7 @@ async function createToken(
   }
   const written = await writeTokenOrPrint(
     command.writeConfig,
-    config,
+    withToken(config, role, minted.token, { region: command.region, url: command.url }),
     role,
     minted.token,
     deps,
@@ -451,7 +456,14 @@ async function rotateLocked(
     throw explainRefreshFailed(error, role);
   });
   // From here the old string is dead: the new one must reach config.json or the user.
-  const written = await writeTokenOrPrint(dataDir, raw, role, minted.token, deps, 'was refreshed');
+  const written = await writeTokenOrPrint(
+    dataDir,
+    withToken(raw, role, minted.token),
+    role,
+    minted.token,
+    deps,
+    'was refreshed',
+  );
   if (!written) return 1;
   const fresh = await deps.openTokenApi(endpoint.url, minted.token).verify();
   const verdict = judgeConfigured(fresh, role, endpoint, deps);
@@ -588,19 +600,19 @@ function reportVerdict(verdict: TokenVerdict, deps: TokenCommandDeps): number {
 }
 
 /**
- * Puts the token into `<dir>/config.json` atomically. When that fails the token is printed on
+ * Puts the document holding the new token into `<dir>/config.json` atomically. When that fails the token is printed on
  * stdout as the only copy, with a sentence saying so, and false is returned (exit 1).
  */
 async function writeTokenOrPrint(
   dataDir: string,
-  raw: unknown,
+  document: Record<string, unknown>,
   role: TokenRole,
   token: string,
   deps: TokenCommandDeps,
   what: string,
 ): Promise<boolean> {
   try {
-    await deps.writeConfig(dataDir, withToken(raw, role, token));
+    await deps.writeConfig(dataDir, document);
     return true;
   } catch (error) {
     deps.printSecret(token);

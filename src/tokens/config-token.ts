@@ -45,21 +45,33 @@ export function readTokenEndpoint(raw: unknown, role: TokenRole): TokenEndpoint 
   return { ...endpoint, ...(role === 'destination' && typeof bucket === 'string' && { bucket }) };
 }
 
+/** The stack a token was created on, as given by `--region`/`--url`. */
+export interface TokenStack {
+  readonly region?: string | undefined;
+  readonly url?: string | undefined;
+}
+
 /**
  * A copy of the config document with the `role` token replaced (objects created when missing);
- * every other key and value is kept as it was.
+ * every other key and value is kept as it was. A section that names no stack (no `region`, no
+ * `url`, e.g. a new config.json) also gets `stack`, so the token is usable where it is written.
  */
-export function withToken(raw: unknown, role: TokenRole, token: string): Record<string, unknown> {
+export function withToken(
+  raw: unknown,
+  role: TokenRole,
+  token: string,
+  stack: TokenStack = {},
+): Record<string, unknown> {
   const root = isPlainObject(raw) ? { ...raw } : {};
   const parameters = isPlainObject(root.parameters) ? { ...root.parameters } : {};
-  if (role === 'source') {
-    parameters['#token'] = token;
-  } else {
-    const destination = isPlainObject(parameters.destination) ? { ...parameters.destination } : {};
-    destination['#token'] = token;
-    parameters.destination = destination;
+  const existing = role === 'source' ? parameters : parameters.destination;
+  const section = isPlainObject(existing) ? { ...existing } : {};
+  section['#token'] = token;
+  if (section.region === undefined && section.url === undefined) {
+    if (stack.region !== undefined) section.region = stack.region;
+    if (stack.url !== undefined) section.url = stack.url;
   }
-  root.parameters = parameters;
+  root.parameters = role === 'source' ? section : { ...parameters, destination: section };
   return root;
 }
 

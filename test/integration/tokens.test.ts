@@ -191,7 +191,17 @@ describe('token create', () => {
   it('shows a --description with line breaks and bidi characters escaped, in create and inspect', async () => {
     const description = 'line1\nline2\u202e';
     const result = await token(
-      ['create', '--bucket', 'in.c-sales', '--url', emulator.url, '--description', description],
+      [
+        'create',
+        '--bucket',
+        'in.c-sales',
+        '--url',
+        emulator.url,
+        '--description',
+        description,
+        '--expires-in',
+        '90d',
+      ],
       MASTERS.admin,
     );
     expect(result.code, result.stderr).toBe(0);
@@ -268,7 +278,7 @@ describe('token create', () => {
     const oldId = String((await verifyBody(old)).id);
     const dir = await dataDir({ '#token': old });
     const result = await token(
-      ['create', '--bucket', 'in.c-sales', '--write-config', dir],
+      ['create', '--bucket', 'in.c-sales', '--write-config', dir, '--expires-in', '90d'],
       MASTERS.admin,
     );
     expect(result.code, result.stderr).toBe(0);
@@ -294,7 +304,7 @@ describe('token create', () => {
   it('--write-config over a dead token says the replaced value did not work', async () => {
     const dir = await dataDir({ '#token': '101-9999-00000000000000000000000000000000deadbeef' });
     const result = await token(
-      ['create', '--bucket', 'in.c-sales', '--write-config', dir],
+      ['create', '--bucket', 'in.c-sales', '--write-config', dir, '--expires-in', '90d'],
       MASTERS.admin,
     );
     expect(result.code, result.stderr).toBe(0);
@@ -303,6 +313,28 @@ describe('token create', () => {
     );
     await expectSecretsOnlyWherePromised(result, { dataDir: dir });
     expect(result.stderr).not.toContain('deadbeef');
+  });
+
+  it('--write-config into a folder without config.json writes the stack too, so inspect works next; no --expires-in warns', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kbc-new-'));
+    dirs.push(dir);
+    const result = await token(
+      ['create', '--bucket', 'in.c-sales', '--url', emulator.url, '--write-config', dir],
+      MASTERS.admin,
+    );
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toBe('');
+    await expectSecretsOnlyWherePromised(result, { dataDir: dir });
+    expect(result.stderr).toContain(
+      'Warning: without --expires-in the token never expires, so a leaked copy works until it is revoked; next time give --expires-in 90d',
+    );
+    const written = await configOf(dir);
+    expect(Object.keys(written.parameters).sort()).toEqual(['#token', 'url']);
+    expect(written.parameters.url).toBe(emulator.url);
+    const inspect = await token(['inspect', '--data', dir]);
+    expect(inspect.code, inspect.stderr).toBe(0);
+    expect(inspect.stdout).toMatch(/verdict: +passes/);
+    await expectSecretsOnlyWherePromised(inspect, { dataDir: dir });
   });
 
   it('--destination --write-config puts a write token into parameters.destination.#token', async () => {
