@@ -342,7 +342,7 @@ async function requireBucket(
 ): Promise<void> {
   if (await master.findBucket(bucketId)) return;
   throw new UserError(
-    `The bucket "${bucketId}" does not exist in the project "${creator.info.owner.name}" (${creator.info.owner.id}): check --bucket (e.g. in.c-sales).`,
+    `The bucket "${bucketId}" does not exist in the project "${creator.info.owner.name}" (${creator.info.owner.id}): check --bucket against the project's buckets.`,
   );
 }
 

@@ -3,7 +3,7 @@
  * destination endpoint (`#token` plus `region`/`url`) without requiring the rest of a valid
  * config, and put a new token string into the document keeping every other key.
  */
-import { ConfigError } from '../errors.js';
+import { ConfigError, UserError } from '../errors.js';
 import { BAD, isPlainObject, own, readEndpoint } from '../config/fields.js';
 import { Problems } from '../config/problems.js';
 import type { TokenRole } from './rules.js';
@@ -34,9 +34,19 @@ export function readTokenEndpoint(raw: unknown, role: TokenRole): TokenEndpoint 
       ? parameters
       : own(parameters, 'destination')
     : undefined;
+  if (role === 'destination' && isPlainObject(parameters) && object === undefined) {
+    throw new UserError(
+      'The config has no parameters.destination (it copies into out/tables): drop --destination, or add a destination with "#token", "bucket" and "region" or "url".',
+    );
+  }
   if (!isPlainObject(object)) {
     throw new ConfigError([
       `${path.join('.')}: must be an object with "#token" and "region" or "url"`,
+    ]);
+  }
+  if (own(object, '#token') === undefined && own(object, 'token') !== undefined) {
+    throw new ConfigError([
+      `${[...path, 'token'].join('.')}: is not a known key (did you mean "#token"?)`,
     ]);
   }
   const endpoint = readEndpoint(object, path, `${role} project`, problems);

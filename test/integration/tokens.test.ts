@@ -386,7 +386,7 @@ describe('token create', () => {
     expect(result.code).toBe(1);
     expect(result.stdout).toBe('');
     expect(result.stderr.trim()).toMatch(
-      /^The bucket "in\.c-nope" does not exist in the project "Sales" \(101\)/,
+      /^The bucket "in\.c-nope" does not exist in the project "Sales" \(101\): check --bucket against the project's buckets\.$/,
     );
     expect(emulator.control.issuedSecrets()).toHaveLength(issuedBefore);
     await expectSecretsOnlyWherePromised(result);
@@ -477,6 +477,34 @@ describe('token inspect', () => {
     );
     await expectSecretsOnlyWherePromised(master);
   });
+});
+
+describe('token commands on a config that lacks what they read', () => {
+  it('inspect --destination on a config without destination says so', async () => {
+    const dir = await dataDir({ '#token': READ_TOKEN });
+    const result = await token(['inspect', '--data', dir, '--destination']);
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim()).toBe(
+      'The config has no parameters.destination (it copies into out/tables): drop --destination, or add a destination with "#token", "bucket" and "region" or "url".',
+    );
+    await expectSecretsOnlyWherePromised(result, { dataDir: dir });
+  });
+
+  it.each(['inspect', 'rotate'])(
+    '%s with "token" instead of "#token" suggests "#token"',
+    async (action) => {
+      const tokenString = newReadToken();
+      const dir = await dataDir({ token: tokenString });
+      const result = await token([action, '--data', dir]);
+      expect(result.code).toBe(1);
+      expect(result.stderr.trim()).toBe(
+        'Invalid configuration: parameters.token: is not a known key (did you mean "#token"?)',
+      );
+      await expectSecretsOnlyWherePromised(result, { dataDir: dir });
+      await expectNoSecrets([tokenString], result);
+      expect(await verifyStatus(tokenString)).toBe(200);
+    },
+  );
 });
 
 describe('token inspect --destination', () => {
