@@ -207,7 +207,8 @@ export function createStorageHttp(options: StorageHttpOptions): StorageHttp {
     logRequest(request, response.status, startMs);
     const dateHeader = response.headers['date'] as unknown;
     const parsedDate = typeof dateHeader === 'string' ? Date.parse(dateHeader) : Number.NaN;
-    if (Number.isFinite(parsedDate)) serverDateMs = parsedDate;
+    // The latest answer's, even when it has none: an earlier answer's clock is not this one's.
+    serverDateMs = Number.isFinite(parsedDate) ? parsedDate : undefined;
     if (response.status >= 200 && response.status < 300) {
       tokenWorked = true;
       return parseBody(response.text);

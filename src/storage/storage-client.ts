@@ -121,9 +121,10 @@ export function createStorageClient(options: StorageClientOptions): StorageClien
     },
     async serverTimeMs(): Promise<number> {
       // A fresh answer's Date header is the server clock (1 s resolution); verify is cheap and
-      // allowed for every token. Without a Date header the local clock is the only fallback.
+      // allowed for every token. Windows are never taken from this machine's clock (docs/state-file.md).
       await get(`${STORAGE}/tokens/verify`);
-      const serverMs = http.lastServerDateMs() ?? now();
+      const serverMs = http.lastServerDateMs();
+      if (serverMs === undefined) throw missingDate();
       if (serverMs > now() + MAX_SERVER_CLOCK_LEAD_MS) throw implausibleDate(serverMs, now());
       return serverMs;
     },
@@ -220,6 +221,12 @@ export function createStorageClient(options: StorageClientOptions): StorageClien
 function anySignal(...signals: (AbortSignal | undefined)[]): AbortSignal | undefined {
   const present = signals.filter((signal): signal is AbortSignal => signal !== undefined);
   return present.length <= 1 ? present[0] : AbortSignal.any(present);
+}
+
+function missingDate(): ServiceError {
+  return new ServiceError(
+    `The Storage API's answer to GET ${STORAGE}/tokens/verify carried no readable Date header; the export windows are taken from the server's clock, never this machine's, so nothing is exported (a proxy between the job and Storage may drop the header).`,
+  );
 }
 
 function implausibleDate(serverMs: number, localMs: number): ServiceError {

@@ -299,6 +299,22 @@ describe('answers are checked', () => {
       maxWallMs: 20_000,
     });
   });
+
+  it('an answer without a Date header: the local clock is not used as a watermark', async () => {
+    stack.route('GET', `${STORAGE}/tokens/verify`, {
+      status: 200,
+      respond: (res) => {
+        res.sendDate = false;
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(hostileTokenInfo()));
+      },
+    });
+    await expectContained(await runJob({}, stack.config({ changedSince: 'lastRun' })), {
+      code: 2,
+      sentence: /answer to GET \/v2\/storage\/tokens\/verify carried no readable Date header/,
+      maxWallMs: 20_000,
+    });
+  });
 });
 
 describe('an unreachable stack fails fast', () => {
