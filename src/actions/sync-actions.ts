@@ -175,7 +175,7 @@ async function planDocument(
     (access ??= client.verifyToken().then(
       (token) => destinationAccess(client, token),
       (error: unknown) => {
-        throw explainRejectedToken(error, 'destination');
+        throw explainRejectedToken(error, 'destination', client.url);
       },
     ));
   return {

@@ -1,4 +1,5 @@
-import type { Config } from '../config/types.js';
+import { regionForUrl } from '../config/regions.js';
+import type { Config, ProjectEndpoint } from '../config/types.js';
 import type { Logger } from '../logger.js';
 import type { StorageClient } from '../storage/types.js';
 import { checkSourceToken, explainRejectedToken, type SourceAuthorization } from './check-token.js';
@@ -16,13 +17,22 @@ export async function authorizeSource(
   const token = await source.verifyToken().catch((error: unknown) => {
     throw explainRejectedToken(error, 'source', config.source.url);
   });
-  const auth = checkSourceToken(token, {
-    nowMs,
-    ...(config.source.region ? { configuredRegion: config.source.region } : {}),
-  });
+  const configuredRegion = configuredRegionOf(config.source);
+  const auth = checkSourceToken(token, { nowMs, ...(configuredRegion && { configuredRegion }) });
   for (const warning of auth.warnings) logger.warn(warning);
   logger.info(
     `Source project "${auth.projectName}" (${auth.projectId}), bucket "${auth.bucketId}", read-only token.`,
   );
   return auth;
+}
+
+/**
+ * The region the configuration points at: `region` when given, else the multi-tenant region whose
+ * stack `url` is, so a project of another region is warned about either way; undefined for a
+ * single-tenant stack or an emulator.
+ */
+export function configuredRegionOf(
+  source: Pick<ProjectEndpoint, 'region' | 'url'>,
+): string | undefined {
+  return source.region ?? regionForUrl(source.url)?.id;
 }

@@ -418,7 +418,7 @@ export class ProjectWriter implements OutputWriter {
   async #checkBucket(bucketId: string): Promise<string | undefined> {
     const { client, logger } = this.#deps;
     const token = await client.verifyToken().catch((error: unknown) => {
-      throw explainRejectedToken(error, 'destination');
+      throw explainRejectedToken(error, 'destination', this.#deps.destination.url);
     });
     // A limited token gets 403 for a bucket it has no permission to: only ask about visible ones.
     const existing = canSeeDestinationBucket(token, bucketId)
