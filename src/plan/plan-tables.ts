@@ -84,7 +84,13 @@ export function planTables(
   const expanded = expandPatterns(config.tables, config.exclude ?? [], bucketId, bucketTables);
   expanded.warnings.forEach((warning) => warn(warning));
   const tables = expanded.tables;
-  checkSelectionNames(tables, bucketId, [...selection.only, ...selection.fullRefresh], problems);
+  checkSelectionNames(
+    tables,
+    bucketId,
+    [...selection.only, ...selection.fullRefresh],
+    config.exclude ?? [],
+    problems,
+  );
   checkRefreshesSelected(tables, bucketId, selection, problems);
   const plans: TablePlan[] = [];
   for (const entry of tables) {
@@ -291,10 +297,19 @@ function checkSelectionNames(
   tables: readonly TableEntry[],
   bucketId: string,
   names: readonly string[],
+  exclude: readonly string[],
   problems: string[],
 ): void {
   for (const name of new Set(names)) {
     if (!tables.some((t) => matchesAny(t, bucketId, [name]))) {
+      const bare = name.startsWith(`${bucketId}.`) ? name.slice(bucketId.length + 1) : name;
+      const excludedBy = exclude.find((pattern) => matchesGlob(pattern, bare));
+      if (excludedBy !== undefined) {
+        problems.push(
+          `The table "${name}" is left out by parameters.exclude ("${excludedBy}"): remove it from exclude to copy it.`,
+        );
+        continue;
+      }
       const configured = tables.map((t) => t.table.name);
       const near = nearestName(name, configured);
       const hint = near === undefined ? '' : `; did you mean "${near}"?`;

@@ -142,6 +142,22 @@ describe('planTables', () => {
     );
   });
 
+  it('says that exclude leaves out a table --table names, rather than that it is not configured', () => {
+    const config = { tables: [tableConfig('*')], exclude: ['cust*'] };
+    const only = (name: string) =>
+      planTables(config, 'in.c-sales', bucket, {
+        only: [name],
+        fullRefresh: [],
+        fullRefreshAll: false,
+      });
+    expect(only('orders').map((p) => p.sourceId)).toEqual(['in.c-sales.orders']);
+    for (const name of ['customers', 'in.c-sales.customers']) {
+      expect(() => only(name)).toThrow(
+        `The table "${name}" is left out by parameters.exclude ("cust*"): remove it from exclude to copy it.`,
+      );
+    }
+  });
+
   it('refuses a --full-refresh of a table that --table leaves out (it would refresh nothing)', () => {
     const config = { tables: [tableConfig('orders'), tableConfig('customers')] };
     const select = (only: string[], fullRefresh: string[]) => () =>
