@@ -59,14 +59,16 @@ export interface RetryOptions {
 
 export const BASE_DELAY_MS = 500;
 export const MAX_DELAY_MS = 20_000;
-export const MAX_RETRY_AFTER_MS = 60_000;
 export const REQUEST_BUDGET_MS = 10 * 60_000;
 export const MAX_ATTEMPTS = 12;
 
 export const DEFAULT_RETRY_OPTIONS: RetryOptions = {
   baseDelayMs: BASE_DELAY_MS,
   maxDelayMs: MAX_DELAY_MS,
-  maxRetryAfterMs: MAX_RETRY_AFTER_MS,
+  // A `Retry-After` is waited in full up to the request's whole budget: asking again sooner only
+  // meets the same 503 or 429. A longer one leaves no attempt within the budget, so the request
+  // gives up at once instead of asking early (docs/faults.md).
+  maxRetryAfterMs: REQUEST_BUDGET_MS,
   budgetMs: REQUEST_BUDGET_MS,
   maxAttempts: MAX_ATTEMPTS,
   jitter: 'equal',

@@ -73,9 +73,12 @@ describe('delayMs', () => {
     expect(delayMs(30, undefined, () => 0.5, full)).toBe(10000);
   });
 
-  it('honours a longer Retry-After, capped', () => {
+  it('honours a longer Retry-After in full, up to the request budget', () => {
     expect(delayMs(1, 2, half, equal)).toBe(2000);
-    expect(delayMs(1, 3600, half, equal)).toBe(60_000);
+    expect(delayMs(1, 300, half, equal)).toBe(300_000);
+    expect(delayMs(1, 3600, half, equal)).toBe(600_000);
+    // Past the budget: no attempt left, the request gives up at once.
+    expect(withinBudget(1, 0, delayMs(1, 3600, half, equal))).toBe(false);
     expect(delayMs(5, 0, half, equal)).toBe(6000);
   });
 });
