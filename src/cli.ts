@@ -154,6 +154,12 @@ export function parseCli(argv: readonly string[]): CliArgs {
     return { command: 'help', text: helpText ?? '' };
   }
   if (!result) throw new UserError('Unknown command. Run "kbc-table-sync --help" for usage.');
+  if (result.command === 'token' && parsed['log-format'] !== undefined) {
+    // Token commands print their report, not log lines: the flag would be silently ignored.
+    throw new UserError(
+      `--log-format applies to runs and sync actions; token commands print text (token inspect --json prints one JSON document). ${USAGE_HINT}`,
+    );
+  }
   if (result.command === 'run' && result.dryRun && result.summaryFile !== undefined) {
     // A run summary of a dry run would read as a run that copied nothing.
     throw new UserError(
@@ -327,6 +333,7 @@ function tokenHelp(): string {
 /** The `token` subcommands; each hands its parsed flags to `done`. */
 function tokenCommands(y: Argv, done: (command: TokenCommand) => void): Argv {
   return y
+    .hide('log-format')
     .command(
       'create',
       TOKEN_COMMAND_DESCRIPTIONS.create,

@@ -93,6 +93,15 @@ describe('parseCli', () => {
     }
   });
 
+  it('token commands refuse --log-format, which they would ignore, and do not list it', () => {
+    expect(() => parseCli(['token', 'inspect', '--log-format', 'json'])).toThrow(
+      '--log-format applies to runs and sync actions; token commands print text (token inspect --json prints one JSON document).',
+    );
+    const help = parseCli(['token', 'inspect', '--help']);
+    expect(help.command === 'help' ? help.text : '').not.toContain('--log-format');
+    expect(parseCli(['--log-format', 'json'])).toMatchObject({ command: 'run', logFormat: 'json' });
+  });
+
   it('usage mistakes are one sentence each', () => {
     const messageOf = (argv: string[]) => {
       try {
