@@ -81,17 +81,16 @@ export const DEFAULT_RETRY_OPTIONS: RetryOptions = {
 export const ABORTED_CODE = 'ABORTED';
 
 /** Network error codes meaning the connection was never made: nothing reached the server. */
-const NOT_REACHED_CODES: ReadonlySet<string> = new Set([
-  'ECONNREFUSED',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-]);
+const NOT_REACHED_CODES: ReadonlySet<string> = new Set(['ECONNREFUSED', 'EAI_AGAIN']);
 
 /** Network error codes after which the request may have been received and acted on. */
 const UNKNOWN_OUTCOME_CODES: ReadonlySet<string> = new Set([
   'ECONNRESET',
   'ETIMEDOUT',
+  // Unreachable host or network: also what an open (kept-alive) connection reports when its
+  // retransmissions give up after the request went out, so the server may have it.
+  'EHOSTUNREACH',
+  'ENETUNREACH',
   'ECONNABORTED',
   'EPIPE',
   'ESOCKETTIMEDOUT',

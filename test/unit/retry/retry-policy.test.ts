@@ -17,6 +17,9 @@ describe('isRetryable', () => {
     ['ENOTFOUND (no such host)', { networkCode: 'ENOTFOUND' }, false, false],
     ['ECONNRESET', { networkCode: 'ECONNRESET' }, true, false],
     ['ETIMEDOUT', { networkCode: 'ETIMEDOUT' }, true, false],
+    // Also what an open connection says when it gives up after the request went out.
+    ['EHOSTUNREACH', { networkCode: 'EHOSTUNREACH' }, true, false],
+    ['ENETUNREACH', { networkCode: 'ENETUNREACH' }, true, false],
     ['ECONNABORTED', { networkCode: 'ECONNABORTED' }, true, false],
     ['socket hang up', { networkCode: 'socket hang up' }, true, false],
     ['ABORTED (stopped by this job)', { networkCode: 'ABORTED' }, false, false],
