@@ -143,6 +143,22 @@ export function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/** Failed writes whose every attempt is known not to have been applied by the server. */
+const notApplied = new WeakSet<object>();
+
+/**
+ * Notes that the write that failed with `error` was surely not applied: every attempt was
+ * refused (4xx) or never reached the server. A write with an unknown outcome is never noted.
+ */
+export function noteNotApplied(error: unknown): void {
+  if (typeof error === 'object' && error !== null) notApplied.add(error);
+}
+
+/** Whether the write that failed with `error` was surely not applied ({@link noteNotApplied}). */
+export function wasNotApplied(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && notApplied.has(error);
+}
+
 /** Which table an error of a platform run failed, for the run's final sentence. */
 const failedTables = new WeakMap<object, string>();
 

@@ -4,6 +4,7 @@ import {
   ServiceError,
   TableSkippedError,
   messageOf,
+  wasNotApplied,
 } from '../errors.js';
 import type { Logger } from '../logger.js';
 import {
@@ -94,6 +95,12 @@ export class DestinationSyncStore {
    * keeps such a claim until its lease has passed.
    */
   readonly #unsettledClaims = new WeakSet<HeldClaim>();
+  /**
+   * Keys of this run's claims that {@link release} kept: they hold the table against other runs
+   * until their lease, not against this run (its commit after an import whose intent write had a
+   * timed-out attempt).
+   */
+  readonly #ownKeptClaims = new Set<string>();
 
   constructor(deps: DestinationSyncDeps) {
     this.#deps = deps;
@@ -191,6 +198,7 @@ export class DestinationSyncStore {
    */
   async release(tableId: string, held: HeldClaim): Promise<void> {
     if (this.#unsettledClaims.has(held)) {
+      this.#ownKeptClaims.add(held.key);
       this.#deps.logger.warn(
         `A write of the sync record on "${tableId}" may still land (its outcome is unknown): this run's claim "${held.key}" stays until its lease has passed, and runs skip the table until then.`,
       );
@@ -378,10 +386,10 @@ export class DestinationSyncStore {
     return { held, sync, seen };
   }
 
-  /** The first other run that holds the table: a live claim not known to be done. */
+  /** The first other run that holds the table: a live claim not known to be done, not this run's. */
   #holder(tableId: string, seen: ClaimsSeen): Claim | undefined {
     const done = this.#doneIn(tableId);
-    return seen.live.find((c) => !done(c));
+    return seen.live.find((c) => !done(c) && !this.#ownKeptClaims.has(c.key));
   }
 
   /** An import claim whose intent's import job this run has found: only its deletion was left. */
@@ -433,10 +441,13 @@ export class DestinationSyncStore {
       );
     }
     this.#unsettledClaims.add(held);
-    const answer = await this.#deps.client.setTableMetadata(tableId, {
-      provider: RECORD_PROVIDER,
-      metadata,
-    });
+    const answer = await this.#deps.client
+      .setTableMetadata(tableId, { provider: RECORD_PROVIDER, metadata })
+      .catch((error: unknown) => {
+        // Refused or never reached on every attempt: nothing can land, the claim may go.
+        if (wasNotApplied(error)) this.#unsettledClaims.delete(held);
+        throw error;
+      });
     // A timed-out earlier attempt of the same write may still land after a newer one of another run.
     if (answer.earlierAttemptMayLand !== true) this.#unsettledClaims.delete(held);
   }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { ServiceError, StorageApiError } from '../errors.js';
+import { ServiceError, StorageApiError, noteNotApplied } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { SecretMasker } from '../secrets.js';
 import { createFileCalls } from './file-client.js';
@@ -190,17 +190,23 @@ export function createStorageClient(options: StorageClientOptions): StorageClien
       // Metadata writes are upserts by (provider, key): repeating one is harmless, but an attempt
       // with an unknown outcome may still be applied after the answer to a later one.
       let unknownAttempts = 0;
-      const raw = await http.withRetry(
-        async () => {
-          try {
-            return await http.send(request);
-          } catch (error) {
-            if (classifyFailure(failureFactsOf(error)) === 'unknown') unknownAttempts += 1;
-            throw error;
-          }
-        },
-        { kind: 'idempotent', description: `POST ${path}` },
-      );
+      const raw = await http
+        .withRetry(
+          async () => {
+            try {
+              return await http.send(request);
+            } catch (error) {
+              if (classifyFailure(failureFactsOf(error)) === 'unknown') unknownAttempts += 1;
+              throw error;
+            }
+          },
+          { kind: 'idempotent', description: `POST ${path}` },
+        )
+        .catch((error: unknown) => {
+          // Every attempt refused or never reached: nothing of this write can land later.
+          if (unknownAttempts === 0) noteNotApplied(error);
+          throw error;
+        });
       const metadata = parseMetadataAnswer(raw, `POST ${path}`);
       return {
         metadata,

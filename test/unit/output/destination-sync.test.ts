@@ -12,6 +12,7 @@ import {
   ServiceError,
   TableSkippedError,
   UserError,
+  noteNotApplied,
 } from '../../../src/errors.js';
 import { DestinationSyncStore } from '../../../src/output/destination-sync.js';
 import {
@@ -53,7 +54,7 @@ class FakeTable {
     this.runId = runId;
   }
   /** How a write of the record or the intent (not of a claim) ends: answered, or failed. */
-  recordWrite: 'answered' | 'answeredAfterTimeout' | 'failed' = 'answered';
+  recordWrite: 'answered' | 'answeredAfterTimeout' | 'failed' | 'refused' = 'answered';
 
   put(key: string, value: string, atMs = this.serverMs): void {
     this.items = this.items.filter((m) => m.key !== key);
@@ -78,6 +79,12 @@ class FakeTable {
         if (!claim && this.recordWrite === 'failed') {
           return Promise.reject(new ServiceError('POST metadata did not finish within 120 s'));
         }
+        if (!claim && this.recordWrite === 'refused') {
+          // As the client notes a write whose every attempt was refused or never reached.
+          const refused = new ServiceError('POST metadata answered 400');
+          noteNotApplied(refused);
+          return Promise.reject(refused);
+        }
         for (const item of write.metadata) this.put(item.key, item.value);
         const metadata = this.items.filter((m) => !this.hideKeys(m.key));
         const earlierAttemptMayLand = !claim && this.recordWrite === 'answeredAfterTimeout';
@@ -97,7 +104,12 @@ class FakeTable {
   }
 }
 
-function storeOver(table: FakeTable, clock = { ms: 0 }, signal = new AbortController().signal) {
+function storeOver(
+  table: FakeTable,
+  clock = { ms: 0 },
+  signal = new AbortController().signal,
+  idPrefix = 'c',
+) {
   let ids = 0;
   return new DestinationSyncStore({
     client: table.client(),
@@ -105,7 +117,7 @@ function storeOver(table: FakeTable, clock = { ms: 0 }, signal = new AbortContro
     signal,
     claimLeaseMs: LEASE_MS,
     nowMs: () => clock.ms,
-    newClaimId: () => `c${String(++ids).padStart(15, '0')}`,
+    newClaimId: () => `${idPrefix}${String(++ids).padStart(15, '0')}`,
   });
 }
 
@@ -183,6 +195,39 @@ describe('DestinationSyncStore claims', () => {
     await expect(store.writeIntent(TABLE, held, pending)).rejects.toThrow(ServiceError);
     await store.release(TABLE, held);
     expect(table.claimKeys()).toEqual([held.key]);
+  });
+
+  it('deletes its claim when a write under it was refused: nothing of it can land', async () => {
+    const table = new FakeTable();
+    table.recordWrite = 'refused';
+    const store = storeOver(table);
+    const held = await store.claim(TABLE, '|');
+    await expect(store.writeIntent(TABLE, held, pending)).rejects.toThrow(ServiceError);
+    await store.release(TABLE, held);
+    expect(table.claimKeys()).toEqual([]);
+  });
+
+  it('a claim it kept holds the table against other runs, not against its own commit', async () => {
+    const table = new FakeTable();
+    table.recordWrite = 'answeredAfterTimeout';
+    const store = storeOver(table);
+    const held = await store.claim(TABLE, '|');
+    await store.writeIntent(TABLE, held, pending);
+    await store.release(TABLE, held);
+    expect(table.claimKeys()).toEqual([held.key]);
+    table.recordWrite = 'answered';
+    expect(await store.commitOwn(TABLE, pending, 900)).toBe(true);
+    expect(JSON.parse(table.items.find((m) => m.key === RECORD_KEY)?.value ?? '{}')).toMatchObject({
+      importJobId: 900,
+    });
+    // Another run still skips the table while the kept claim's lease runs.
+    const other = new FakeTable('other');
+    other.items = table.items;
+    const valueOf = (key: string) => table.items.find((m) => m.key === key)?.value ?? '';
+    const revision = `${valueOf(RECORD_KEY)}|${valueOf(PENDING_KEY)}`;
+    await expect(
+      storeOver(other, { ms: 0 }, undefined, 'd').claim(TABLE, revision),
+    ).rejects.toThrow(/run "me" holds a claim on it/);
   });
 
   it('keeps its claim when a write was answered only after an attempt of it timed out', async () => {
