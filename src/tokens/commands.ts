@@ -553,6 +553,9 @@ async function whileHolding(
   deps: TokenCommandDeps,
   work: () => Promise<number>,
 ): Promise<number> {
+  // The lock creates out/ if missing: a folder without config.json (a mistyped --data) must fail
+  // on that first, leaving nothing behind.
+  await deps.readConfig(dataDir);
   const lock = await deps.lockDataDir(dataDir).catch((error: unknown) => {
     if (error instanceof LockHeldError) {
       throw new UserError(

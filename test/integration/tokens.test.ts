@@ -575,6 +575,18 @@ describe('token create --write-config refusals, before anything is created', () 
 });
 
 describe('token rotate', () => {
+  it.each(['rotate', 'revoke'])(
+    'token %s of a folder without config.json says so and leaves nothing behind',
+    async (command) => {
+      const missing = join(await dataDir({ '#token': newReadToken() }), 'typo');
+      const yes = command === 'revoke' ? ['--yes'] : [];
+      const result = await token([command, '--data', missing, ...yes]);
+      expect(result.code).toBe(1);
+      expect(result.stderr.trim()).toMatch(/^The data folder .*typo does not exist/);
+      expect(await readdir(missing).catch(() => 'absent')).toBe('absent');
+    },
+  );
+
   it('refuses a master token before refreshing it', async () => {
     const dir = await dataDir({ '#token': MASTERS.admin });
     const result = await token(['rotate', '--data', dir]);
