@@ -110,6 +110,22 @@ export function refuseWatermarkAhead(
   );
 }
 
+/**
+ * The watermark after a window was written, in the state file and in the sync record alike: the
+ * old one when the window made none; the window's end after a full copy (no `since`), which
+ * wrote every row up to it, even when earlier than the old one (a refresh bounded by a lag raised
+ * since); else the later of the two, never moving backwards after an incremental window.
+ */
+export function advancedWatermark(
+  old: number | undefined,
+  next: number | undefined,
+  since: number | undefined,
+): number | undefined {
+  if (next === undefined) return old;
+  if (old === undefined || since === undefined) return next;
+  return Math.max(old, next);
+}
+
 function isoOf(unixSeconds: number): string {
   const date = new Date(unixSeconds * 1000);
   return Number.isNaN(date.getTime()) ? 'not a date' : date.toISOString();
@@ -130,14 +146,7 @@ export function nextTableState(
   },
 ): TableState {
   const { window } = result;
-  const old = previous?.watermark;
-  const next = window.nextWatermark;
-  const watermark =
-    next === undefined
-      ? old
-      : old === undefined || window.since === undefined
-        ? next
-        : Math.max(old, next);
+  const watermark = advancedWatermark(previous?.watermark, window.nextWatermark, window.since);
   return {
     ...(watermark !== undefined
       ? { watermark, watermarkIso: new Date(watermark * 1000).toISOString() }

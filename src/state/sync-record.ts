@@ -2,7 +2,7 @@ import * as z from 'zod';
 import { UserError } from '../errors.js';
 import { earliestMs, latestMs, parseStorageTime, type StorageTime } from '../storage/parse.js';
 import type { MetadataItem, StorageJob } from '../storage/types.js';
-import type { ExportWindow, TableState } from './cursor.js';
+import { advancedWatermark, type ExportWindow, type TableState } from './cursor.js';
 
 /**
  * The destination table's own sync record (standalone mode, docs/sync-record.md): table metadata
@@ -334,14 +334,7 @@ export function promote(
   pending: PendingImport,
   importJobId: number,
 ): SyncRecord {
-  const old = previous?.watermark;
-  const next = pending.nextWatermark;
-  const watermark =
-    next === undefined
-      ? old
-      : old === undefined || pending.since === undefined
-        ? next
-        : Math.max(old, next);
+  const watermark = advancedWatermark(previous?.watermark, pending.nextWatermark, pending.since);
   return {
     source: pending.source,
     ...(watermark !== undefined && { watermark }),
