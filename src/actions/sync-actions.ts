@@ -5,7 +5,14 @@ import { UserError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { authorizeSource } from '../auth/authorize-source.js';
 import { isPattern } from '../config/glob.js';
-import { destinationLabel, loadWarnings, planTables, type Selection } from '../plan/plan-tables.js';
+import {
+  destinationLabel,
+  loadWarnings,
+  planTables,
+  type Selection,
+  type TablePlan,
+} from '../plan/plan-tables.js';
+import { destinationTableId } from '../output/project-writer.js';
 import { exportWindow, type TableState } from '../state/cursor.js';
 import { checkStateSource, readState } from '../state/state-file.js';
 import { latestMs } from '../storage/parse.js';
@@ -180,7 +187,12 @@ async function planDocument(
     ));
   return {
     mode: deps.config.destination ? 'standalone' : 'platform',
-    warnings: [...tokenWarnings, ...expansionWarnings, ...stateWarnings(deps, plans, state)],
+    warnings: [
+      ...tokenWarnings,
+      ...expansionWarnings,
+      ...stateWarnings(deps, plans, state),
+      ...(await unusedBucketWarnings(deps, plans, accessOf)),
+    ],
     tokenLastActivity: await tokenLastActivity(deps, tokenId),
     tables: await mapInOrder(plans, async (plan) => {
       const resume = await resumeOf(
@@ -224,6 +236,25 @@ async function planDocument(
       };
     }),
   };
+}
+
+/**
+ * Standalone: a run checks `destination.bucket` even when no planned table goes there (a run of
+ * tables that all name another bucket); the tables that do go there carry the warning instead.
+ */
+async function unusedBucketWarnings(
+  deps: ActionDeps,
+  plans: readonly TablePlan[],
+  accessOf: (client: StorageClient) => Promise<DestinationAccess>,
+): Promise<string[]> {
+  const destination = deps.config.destination;
+  if (!destination || !deps.destination) return [];
+  const bucket = destination.bucket;
+  if (plans.some((plan) => destinationTableId(plan, destination).startsWith(`${bucket}.`))) {
+    return [];
+  }
+  const refusal = await (await accessOf(deps.destination)).bucketRefusal(bucket);
+  return refusal === undefined ? [] : [`A run would stop before copying any table: ${refusal}`];
 }
 
 /** One at a time, in order: a plan reads the destination table by table, as a run would. */

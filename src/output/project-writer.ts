@@ -5,6 +5,7 @@ import {
   canSeeDestinationBucket,
   checkDestinationToken,
   explainRejectedToken,
+  type DestinationAuthorization,
 } from '../auth/check-token.js';
 import type { DestinationConfig } from '../config/types.js';
 import {
@@ -18,12 +19,14 @@ import type { Logger } from '../logger.js';
 import type { SliceSink } from '../objects/types.js';
 import { explainMissingTable, type TablePlan } from '../plan/plan-tables.js';
 import type {
+  BucketDetail,
   ColumnDefinition,
   PreparedFile,
   StorageClient,
   StorageJob,
   TableDefinition,
   TableDetail,
+  TokenInfo,
 } from '../storage/types.js';
 import { copySlices, type CopyOptions } from '../transfer/copy-slices.js';
 import {
@@ -91,16 +94,17 @@ export class ProjectWriter implements OutputWriter {
   }
 
   async prepare(plans: readonly TablePlan[], source: SourceProject): Promise<void> {
-    const { destination, client } = this.#deps;
+    const { destination } = this.#deps;
+    // A copy onto itself first: a refused run creates no bucket.
+    const projectId = (await this.#destinationToken()).owner.id;
+    for (const plan of plans) {
+      const refusal = selfCopyRefusal(plan, source, destination, projectId);
+      if (refusal !== undefined) throw new UserError(refusal);
+    }
     const tableIds = plans.map((plan) => destinationTableId(plan, destination));
     // One at a time, in order: the first bucket at fault is the one named.
     for (const bucketId of new Set([destination.bucket, ...tableIds.map(bucketOf)])) {
       await this.#ensureBucket(bucketId);
-    }
-    const projectId = (await client.verifyToken()).owner.id;
-    for (const plan of plans) {
-      const refusal = selfCopyRefusal(plan, source, destination, projectId);
-      if (refusal !== undefined) throw new UserError(refusal);
     }
   }
 
@@ -415,16 +419,16 @@ export class ProjectWriter implements OutputWriter {
     return check;
   }
 
-  async #checkBucket(bucketId: string): Promise<string | undefined> {
-    const { client, logger } = this.#deps;
-    const token = await client.verifyToken().catch((error: unknown) => {
+  #destinationToken(): Promise<TokenInfo> {
+    return this.#deps.client.verifyToken().catch((error: unknown) => {
       throw explainRejectedToken(error, 'destination', this.#deps.destination.url);
     });
-    // A limited token gets 403 for a bucket it has no permission to: only ask about visible ones.
-    const existing = canSeeDestinationBucket(token, bucketId)
-      ? await client.findBucket(bucketId)
-      : null;
-    const auth = checkDestinationToken(token, bucketId, existing !== null);
+  }
+
+  async #checkBucket(bucketId: string): Promise<string | undefined> {
+    const { client, logger } = this.#deps;
+    const token = await this.#destinationToken();
+    const { existing, auth } = await readBucketAccess(client, token, bucketId);
     if (auth.bucketToCreate) {
       const { stage, name } = auth.bucketToCreate;
       const created = await client.createBucket(stage, name);
@@ -472,6 +476,23 @@ export function typedColumns(
     if (!baseTypesOnly) return source;
     return { name: column, basetype: source.basetype ?? 'STRING' };
   });
+}
+
+/**
+ * The destination bucket as the token sees it, and what the token may do there: write to it, or
+ * create it. A limited token gets 403 for a bucket it has no permission to, so only a visible
+ * bucket is looked up.
+ * @throws UserError naming the bucket and the missing permission
+ */
+export async function readBucketAccess(
+  client: StorageClient,
+  token: TokenInfo,
+  bucketId: string,
+): Promise<{ existing: BucketDetail | null; auth: DestinationAuthorization }> {
+  const existing = canSeeDestinationBucket(token, bucketId)
+    ? await client.findBucket(bucketId)
+    : null;
+  return { existing, auth: checkDestinationToken(token, bucketId, existing !== null) };
 }
 
 /**

@@ -11,9 +11,13 @@ import {
 import type { StorageClient } from '../storage/types.js';
 import type { DestinationConfig } from '../config/types.js';
 import { checkedSync } from './destination-sync.js';
-import { checkDestinationToken, canSeeDestinationBucket } from '../auth/check-token.js';
 import type { TokenInfo } from '../storage/types.js';
-import { checkExistingTable, destinationTableId, selfCopyRefusal } from './project-writer.js';
+import {
+  checkExistingTable,
+  destinationTableId,
+  readBucketAccess,
+  selfCopyRefusal,
+} from './project-writer.js';
 
 /** What a standalone run would resume a table from, as read without writing anything. */
 export interface ResumePreview {
@@ -84,10 +88,8 @@ export interface DestinationAccess {
 export function destinationAccess(client: StorageClient, token: TokenInfo): DestinationAccess {
   const checked = new Map<string, Promise<string | undefined>>();
   const check = async (bucketId: string) => {
-    const exists =
-      canSeeDestinationBucket(token, bucketId) && (await client.findBucket(bucketId)) !== null;
     try {
-      checkDestinationToken(token, bucketId, exists);
+      await readBucketAccess(client, token, bucketId);
       return undefined;
     } catch (error) {
       if (error instanceof UserError) return error.message;

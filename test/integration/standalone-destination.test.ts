@@ -122,6 +122,32 @@ describe('every destination bucket and table, before any data moves', () => {
     await expectNoLeaks(control, result, dataDir);
   });
 
+  it('destination.bucket is checked even when every table names another bucket; plan says so', async () => {
+    const { control, url } = emulator;
+    control.resetStats();
+    const dataDir = await makeDataDir(
+      standaloneConfig(url, [{ name: 'events', destination: 'in.c-copy.events_elsewhere' }], {
+        bucket: 'in.c-other',
+      }),
+    );
+    const sentence =
+      'The destination token has no permission to the bucket "in.c-other" and may not create buckets';
+    const plan = await runJob(url, dataDir, ['--dry-run']);
+    expect(plan.code).toBe(0);
+    const document = JSON.parse(plan.stdout) as {
+      warnings: string[];
+      tables: { warnings: string[] }[];
+    };
+    expect(document.warnings.join(' ')).toContain(
+      `A run would stop before copying any table: ${sentence}`,
+    );
+    expect(document.tables[0]?.warnings).toEqual([]);
+    const result = await runJob(url, dataDir);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(sentence);
+    expect(exportStarts(control)).toEqual({});
+  });
+
   it('refuses to copy a table onto itself (a destination token of the source project), touching nothing', async () => {
     const { control, url } = emulator;
     const selfToken = control.createToken(SOURCE_PROJECT, {
