@@ -19,8 +19,10 @@ export type SummaryTotals = Omit<SummaryRow, 'table' | 'destination' | 'status' 
 
 /**
  * One row per table (failed and skipped tables included) plus the run's totals. `rows` counts
- * rows that landed: a table that failed or was skipped wrote nothing that stays (platform mode
- * removes its work folder; standalone mode imported nothing), so it counts 0 whatever it read.
+ * the rows of tables that succeeded: a table that failed or was skipped counts 0 whatever it
+ * read. Mostly nothing of it stayed (platform mode removes its work folder; standalone mode
+ * imported nothing), but a standalone table that failed after its import job succeeded (its
+ * record or metadata not written) did land its rows, which the next run's record accounts for.
  * `bytes` counts what was moved, landed or not. `error` says why a table failed or was skipped.
  */
 export function summarize(

@@ -44,6 +44,9 @@ export function expiryWarning(
 ): string | undefined {
   const leftMs = expires ? timestampMs(expires) - nowMs : Number.NaN;
   if (!Number.isFinite(leftMs) || leftMs >= EXPIRY_WARNING_DAYS * DAY_MS) return undefined;
+  if (leftMs <= 0) {
+    return `The ${role} token expires at ${expires ?? ''}, already past by this machine's clock: create a new one with "kbc-table-sync token create" before scheduled runs fail.`;
+  }
   return `The ${role} token expires in ${describeTimeLeft(leftMs)} (${expires ?? ''}): create a new one with "kbc-table-sync token create" before scheduled runs fail, as token rotate may keep the expiry.`;
 }
 

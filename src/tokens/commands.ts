@@ -642,5 +642,7 @@ function describeExpiry(expires: string | null, nowMs: number): string {
   if (expires === null) return 'never expires';
   const leftMs = timestampMs(expires) - nowMs;
   if (!Number.isFinite(leftMs)) return `expires ${expires}`;
+  // Storage still takes it (else verify would have failed): this machine's clock runs ahead.
+  if (leftMs <= 0) return `expires ${expires} (already past by this machine's clock)`;
   return `expires ${expires} (in ${describeTimeLeft(leftMs)})`;
 }

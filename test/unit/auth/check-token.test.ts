@@ -75,6 +75,14 @@ describe('checkSourceToken', () => {
     expect(auth.warnings[0]).toContain(`expires in ${text} (`);
   });
 
+  it('an expiry already past by this clock (Storage still takes the token) is said as such', () => {
+    const expires = new Date(nowMs - 60_000).toISOString();
+    const auth = checkSourceToken(tokenInfo({ expires }), { nowMs });
+    expect(auth.warnings[0]).toBe(
+      `The source token expires at ${expires}, already past by this machine's clock: create a new one with "kbc-table-sync token create" before scheduled runs fail.`,
+    );
+  });
+
   it('does not warn about a far expiry', () => {
     const auth = checkSourceToken(tokenInfo({ expires: '2027-01-01T00:00:00+0000' }), { nowMs });
     expect(auth.warnings).toEqual([]);
