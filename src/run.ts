@@ -206,7 +206,7 @@ async function planRun(
   }
   const skipped = deps.config.tables.length - plans.length;
   deps.logger.info(
-    `Copying ${plans.length} table(s)${skipped > 0 ? `, ${skipped} not selected or disabled` : ''}.`,
+    `Copying ${plans.length} table(s)${shardNote(deps.selection)}${skipped > 0 ? `, ${skipped} not selected or disabled` : ''}.`,
   );
   const lagSeconds = deps.config.lagSeconds;
   const lagged = (plan: TablePlan) =>
@@ -217,6 +217,11 @@ async function planRun(
     );
   }
   return plans.map((plan) => ({ ...plan, sourceBackend: auth.backend }));
+}
+
+/** ` of shard 2/3` in a shard's run, so its log says which share it copies; else nothing. */
+function shardNote(selection: Selection): string {
+  return selection.shard ? ` of shard ${formatShard(selection.shard)}` : '';
 }
 
 /** What every table of a run shares. */

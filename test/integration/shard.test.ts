@@ -57,6 +57,10 @@ describe('--shard', () => {
           (id) => `${id.split('.').pop() ?? id}.csv`,
         );
         expect(set).toEqual(expected.sort());
+        // Its log says which share it copies.
+        expect(results[index]?.stdout).toContain(
+          `Copying ${expected.length} table(s) of shard ${index}/3`,
+        );
         // Each shard's state names only its own tables.
         const state = await readOutState(dataDirs[index] ?? '');
         expect(Object.keys(state.tables).sort()).toEqual(
