@@ -29,7 +29,13 @@ import {
   type PendingImport,
   type SourceIdentity,
 } from '../state/sync-record.js';
-import { describeStorageTime, instantTime, type StorageTime } from '../storage/parse.js';
+import {
+  describeStorageTime,
+  earliestWithOffset,
+  instantTime,
+  serverZoneOffsetMs,
+  type StorageTime,
+} from '../storage/parse.js';
 import type { StorageClient, StorageJob, TableDetail } from '../storage/types.js';
 
 /** Jobs read per page while looking for a pending import's job. */
@@ -71,6 +77,8 @@ interface Section {
   readonly held: HeldClaim;
   readonly sync: DestinationSync;
   readonly seen: ClaimsSeen;
+  /** The server's zone offset, when its timestamps have no zone and the claim's answer a `Date`. */
+  readonly serverZoneOffsetMs?: number;
 }
 
 /**
@@ -293,7 +301,11 @@ export class DestinationSyncStore {
     checkSameSource(tableId, sync, source);
     const pending = sync.pending;
     if (!pending) return undefined;
-    const job = await this.#findJob(tableId, pending, sync.pendingWritten);
+    // A zone-less intent time read with the zone this answer showed: the search ends an hour
+    // (a daylight-saving change) before it, not 14 (docs/sync-record.md).
+    const written =
+      sync.pendingWritten && earliestWithOffset(sync.pendingWritten, section.serverZoneOffsetMs);
+    const job = await this.#findJob(tableId, pending, written);
     if (job) this.#noteStarted(tableId, pending);
     const holder = this.#holder(tableId, section.seen);
     if (holder) throw overlapSkip(tableId, heldBy(holder));
@@ -383,7 +395,11 @@ export class DestinationSyncStore {
     const reference = own.written ?? instantTime(answer.serverTimeMs);
     const seen = claimsOfOthers(sync.claims, key, reference, this.#deps.claimLeaseMs);
     await this.#deleteClaims(tableId, [...seen.stale, ...seen.live.filter(this.#doneIn(tableId))]);
-    return { held, sync, seen };
+    const offsetMs =
+      own.written && answer.dateHeaderMs !== undefined
+        ? serverZoneOffsetMs(own.written, answer.dateHeaderMs)
+        : undefined;
+    return { held, sync, seen, ...(offsetMs !== undefined && { serverZoneOffsetMs: offsetMs }) };
   }
 
   /** The first other run that holds the table: a live claim not known to be done, not this run's. */

@@ -85,6 +85,36 @@ export function latestMs(time: StorageTime): number {
   return time.zoned ? time.ms : time.ms + UNKNOWN_ZONE_MS;
 }
 
+/** Time zones are whole quarter hours from UTC. */
+const ZONE_STEP_MS = 15 * 60_000;
+/** A daylight-saving change moves a zone by an hour. */
+const DAYLIGHT_SAVING_MS = 3_600_000;
+
+/**
+ * The server's zone offset (epoch ms of its wall clock minus the instant), learnt from one answer
+ * that carries both a time without a zone and its `Date` header: rounded to a quarter hour, the
+ * seconds between stamping and answering fall away. Undefined for a zoned time or an offset
+ * beyond any zone.
+ */
+export function serverZoneOffsetMs(
+  wallClock: StorageTime,
+  dateHeaderMs: number,
+): number | undefined {
+  if (wallClock.zoned) return undefined;
+  const offsetMs = Math.round((wallClock.ms - dateHeaderMs) / ZONE_STEP_MS) * ZONE_STEP_MS;
+  return Math.abs(offsetMs) <= UNKNOWN_ZONE_MS ? offsetMs : undefined;
+}
+
+/**
+ * The earliest instant a time without a zone can stand for, once the server's current zone offset
+ * is known: an hour earlier still, for a daylight-saving change since it was written. A zoned
+ * time, or an unknown offset, stays as it is.
+ */
+export function earliestWithOffset(time: StorageTime, offsetMs: number | undefined): StorageTime {
+  if (time.zoned || offsetMs === undefined) return time;
+  return instantTime(time.ms - offsetMs - DAYLIGHT_SAVING_MS);
+}
+
 /** An instant as a Storage time (a `Date` header, a local clock reading). */
 export function instantTime(ms: number): StorageTime {
   return { ms, zoned: true, text: new Date(ms).toISOString() };

@@ -208,9 +208,11 @@ export function createStorageClient(options: StorageClientOptions): StorageClien
           throw error;
         });
       const metadata = parseMetadataAnswer(raw, `POST ${path}`);
+      const dateHeaderMs = http.lastServerDateMs();
       return {
         metadata,
-        serverTimeMs: http.lastServerDateMs() ?? now(),
+        ...(dateHeaderMs !== undefined && { dateHeaderMs }),
+        serverTimeMs: dateHeaderMs ?? now(),
         earlierAttemptMayLand: unknownAttempts > 0,
       };
     },

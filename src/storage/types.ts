@@ -215,6 +215,8 @@ export interface MetadataAnswer {
   readonly metadata: readonly MetadataItem[];
   /** The server's clock at the answer (its `Date`, 1 s resolution), epoch ms. */
   readonly serverTimeMs: number;
+  /** The answer's own `Date` header, epoch ms, when it had one (`serverTimeMs` may be local). */
+  readonly dateHeaderMs?: number;
   /**
    * An earlier attempt of this write failed with an unknown outcome (timed out, reset, 5xx): the
    * server may still apply that attempt later, after this answer (docs/sync-record.md, Claims).

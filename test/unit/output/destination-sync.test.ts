@@ -55,6 +55,8 @@ class FakeTable {
   }
   /** How a write of the record or the intent (not of a claim) ends: answered, or failed. */
   recordWrite: 'answered' | 'answeredAfterTimeout' | 'failed' | 'refused' = 'answered';
+  /** Whether answers to metadata writes carry a `Date` header (`serverMs`). */
+  sendsDate = false;
 
   put(key: string, value: string, atMs = this.serverMs): void {
     this.items = this.items.filter((m) => m.key !== key);
@@ -88,7 +90,12 @@ class FakeTable {
         for (const item of write.metadata) this.put(item.key, item.value);
         const metadata = this.items.filter((m) => !this.hideKeys(m.key));
         const earlierAttemptMayLand = !claim && this.recordWrite === 'answeredAfterTimeout';
-        return Promise.resolve({ metadata, serverTimeMs: this.serverMs, earlierAttemptMayLand });
+        return Promise.resolve({
+          metadata,
+          serverTimeMs: this.serverMs,
+          ...(this.sendsDate && { dateHeaderMs: this.serverMs }),
+          earlierAttemptMayLand,
+        });
       },
       deleteTableMetadata: (_tableId: string, metadataId: string): Promise<void> => {
         this.deleted.push(metadataId);
@@ -315,6 +322,46 @@ describe("DestinationSyncStore: the intent's job when metadata timestamps have n
       /is not among the 2000 newest jobs of the destination project; its outcome is unknown/,
     );
     expect(table.items.find((m) => m.key === PENDING_KEY)?.value).toBe(JSON.stringify(pending));
+  });
+});
+
+describe("DestinationSyncStore: the server's zone learnt from its claim answer", () => {
+  it('ends the search an hour before a zone-less intent, not 14: a busy project drops an intent that never started', async () => {
+    const table = new FakeTable();
+    table.stamp = zonelessAtPlusTwo;
+    table.sendsDate = true;
+    const writtenMs = table.serverMs;
+    table.put(PENDING_KEY, JSON.stringify(pending), writtenMs);
+    // 2000 jobs, one every 3 s before the intent, none its import: with the zone known (+02:00
+    // from the claim's time against its Date), the 14th page is surely older than the intent.
+    table.jobs = Array.from({ length: 2_000 }, (_, i) =>
+      jobAt(5_000 - i, writtenMs - 60_000 - i * 3_000),
+    );
+    table.serverMs = writtenMs + 10 * 60_000;
+    await storeOver(table).open(TABLE, source);
+    expect(table.items.find((m) => m.key === PENDING_KEY)?.value, 'dropped').toBe('none');
+    expect(table.items.some((m) => m.key === RECORD_KEY)).toBe(false);
+  });
+
+  it('still finds a job created within the hour a daylight-saving change may shift', async () => {
+    const table = new FakeTable();
+    // The intent was stamped at +03:00 (summer time); the server is at +02:00 now.
+    table.stamp = (ms) => zonelessAtPlusTwo(ms + 3_600_000);
+    table.sendsDate = true;
+    const writtenMs = table.serverMs;
+    table.put(PENDING_KEY, JSON.stringify(pending), writtenMs);
+    table.stamp = zonelessAtPlusTwo;
+    // Read with today's +02:00 alone the intent would seem an hour later than it was, and a full
+    // page of jobs from the minutes after it would end the search before its import.
+    const after = Array.from({ length: 100 }, (_, i) =>
+      jobAt(9_000 - i, writtenMs + 101_000 - i * 1_000),
+    );
+    table.jobs = [...after, importJobOf(7, writtenMs + 1_000, pending)];
+    table.serverMs = writtenMs + 10 * 60_000;
+    await storeOver(table).open(TABLE, source);
+    expect(JSON.parse(table.items.find((m) => m.key === RECORD_KEY)?.value ?? '{}')).toMatchObject({
+      importJobId: 7,
+    });
   });
 });
 

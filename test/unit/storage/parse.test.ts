@@ -1,11 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import {
+  earliestWithOffset,
+  instantTime,
   normalizeTimestamp,
   parseFileDetail,
   parseJob,
   parseStorageTime,
   parseTable,
   parseTokenInfo,
+  serverZoneOffsetMs,
   StorageResponseError,
   timestampMs,
 } from '../../../src/storage/parse.js';
@@ -42,6 +45,25 @@ describe('timestamps', () => {
     for (const unreadable of [undefined, null, '', 'yesterday', '2017-02-13']) {
       expect(parseStorageTime(unreadable), String(unreadable)).toBeUndefined();
     }
+  });
+});
+
+describe("the server's zone from a zone-less time and its answer's Date", () => {
+  const dateMs = Date.parse('2025-06-01T12:00:07Z');
+  it('rounds the difference to a quarter hour; a zoned time or an offset beyond any zone gives none', () => {
+    const wall = (text: string) => parseStorageTime(text) ?? instantTime(0);
+    expect(serverZoneOffsetMs(wall('2025-06-01 14:00:03'), dateMs)).toBe(2 * 3_600_000);
+    expect(serverZoneOffsetMs(wall('2025-06-01 17:30:05'), dateMs)).toBe(5.5 * 3_600_000);
+    expect(serverZoneOffsetMs(wall('2025-06-01T14:00:03+0200'), dateMs)).toBeUndefined();
+    expect(serverZoneOffsetMs(wall('2025-06-03 14:00:03'), dateMs)).toBeUndefined();
+  });
+
+  it('reads a zone-less time at its earliest with that zone, an hour earlier for daylight saving', () => {
+    const time = parseStorageTime('2025-06-01 14:00:00') ?? instantTime(0);
+    expect(new Date(earliestWithOffset(time, 2 * 3_600_000).ms).toISOString()).toBe(
+      '2025-06-01T11:00:00.000Z',
+    );
+    expect(earliestWithOffset(time, undefined)).toBe(time);
   });
 });
 
