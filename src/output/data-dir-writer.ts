@@ -11,7 +11,7 @@ import { copySlices, type CopyOptions } from '../transfer/copy-slices.js';
 import type { ExportedTable, OutputWriter, TableWriteResult } from './output-writer.js';
 import { describeFsError, EnvironmentError } from '../fs-errors.js';
 import { checkDataFolder, removeTableLeftovers } from './data-dir-check.js';
-import type { ManifestChoice } from './manifest-format.js';
+import { LEGACY_MANIFESTS, type ManifestChoice } from './manifest-format.js';
 import {
   buildNativeTableManifest,
   buildTableManifest,
@@ -38,7 +38,7 @@ export class DataDirWriter implements OutputWriter {
   constructor(
     private readonly dataDir: string,
     private readonly logger?: Pick<Logger, 'info' | 'warn'>,
-    private readonly manifests: ManifestSettings = LEGACY_MANIFESTS,
+    private readonly manifests: ManifestSettings = LEGACY_ONLY,
   ) {
     this.#tablesDir = join(dataDir, 'out', 'tables');
     this.#workDir = join(dataDir, 'out', WORK_DIR_NAME);
@@ -150,8 +150,8 @@ export interface ManifestSettings {
   readonly readSourceTable: (tableId: string) => Promise<TableDetail>;
 }
 
-const LEGACY_MANIFESTS: ManifestSettings = {
-  choice: { format: 'legacy', reason: 'Manifests: the legacy format (columns, primary_key).' },
+const LEGACY_ONLY: ManifestSettings = {
+  choice: { format: 'legacy', reason: `${LEGACY_MANIFESTS}.` },
   readSourceTable: () => Promise.reject(new Error('The legacy manifest reads no table detail.')),
 };
 

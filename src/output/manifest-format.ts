@@ -12,6 +12,9 @@ export type ManifestChoice =
       readonly reason: string;
     };
 
+/** How the log line of the legacy choice begins; its reason follows. */
+export const LEGACY_MANIFESTS = 'Manifests: the legacy format (columns, primary_key)';
+
 /** The environment variable the runner sets in projects with native data types. */
 export const DATA_TYPE_SUPPORT_ENV = 'KBC_DATA_TYPE_SUPPORT';
 
@@ -33,13 +36,13 @@ export function chooseManifestFormat(
   if (fromEnv === undefined || fromEnv === '') {
     return {
       format: 'legacy',
-      reason: `Manifests: the legacy format (columns, primary_key): neither storage.output.data_type_support in config.json nor ${DATA_TYPE_SUPPORT_ENV} is set.`,
+      reason: `${LEGACY_MANIFESTS}: neither storage.output.data_type_support in config.json nor ${DATA_TYPE_SUPPORT_ENV} is set.`,
     };
   }
   if (!(DATA_TYPE_SUPPORTS as readonly string[]).includes(fromEnv)) {
     return {
       format: 'legacy',
-      reason: `Manifests: the legacy format (columns, primary_key): ${DATA_TYPE_SUPPORT_ENV} ${JSON.stringify(fromEnv.slice(0, 40))} is none of ${DATA_TYPE_SUPPORTS.join(', ')}.`,
+      reason: `${LEGACY_MANIFESTS}: ${DATA_TYPE_SUPPORT_ENV} ${JSON.stringify(fromEnv.slice(0, 40))} is none of ${DATA_TYPE_SUPPORTS.join(', ')}.`,
     };
   }
   return choose(fromEnv as DataTypeSupport, `${DATA_TYPE_SUPPORT_ENV} is "${fromEnv}"`);
@@ -49,7 +52,7 @@ function choose(support: DataTypeSupport, because: string): ManifestChoice {
   if (support === 'none') {
     return {
       format: 'legacy',
-      reason: `Manifests: the legacy format (columns, primary_key), as ${because}.`,
+      reason: `${LEGACY_MANIFESTS}, as ${because}.`,
     };
   }
   return {

@@ -18,6 +18,7 @@ import {
 import type { Logger } from '../logger.js';
 import type { SliceSink } from '../objects/types.js';
 import { explainMissingTable, type TablePlan } from '../plan/plan-tables.js';
+import { bucketIdOf } from '../storage/parse.js';
 import type {
   BucketDetail,
   ColumnDefinition,
@@ -103,7 +104,7 @@ export class ProjectWriter implements OutputWriter {
     }
     const tableIds = plans.map((plan) => destinationTableId(plan, destination));
     // One at a time, in order: the first bucket at fault is the one named.
-    for (const bucketId of new Set([destination.bucket, ...tableIds.map(bucketOf)])) {
+    for (const bucketId of new Set([destination.bucket, ...tableIds.map(bucketIdOf)])) {
       await this.#ensureBucket(bucketId);
     }
   }
@@ -111,7 +112,7 @@ export class ProjectWriter implements OutputWriter {
   /** Write permission on the table's bucket and, for an existing table, the same primary key. */
   async checkTable(plan: TablePlan): Promise<void> {
     const tableId = destinationTableId(plan, this.#deps.destination);
-    await this.#ensureBucket(bucketOf(tableId));
+    await this.#ensureBucket(bucketIdOf(tableId));
     const existing = await this.#deps.client.findTable(tableId);
     if (existing) checkExistingTable(plan, existing);
   }
@@ -122,7 +123,7 @@ export class ProjectWriter implements OutputWriter {
    */
   async resume(plan: TablePlan, source: SourceIdentity): Promise<ResumePoint> {
     const tableId = destinationTableId(plan, this.#deps.destination);
-    await this.#ensureBucket(bucketOf(tableId));
+    await this.#ensureBucket(bucketIdOf(tableId));
     const { table, sync } = await this.#records.open(tableId, source);
     if (table) checkExistingTable(plan, table);
     return {
@@ -157,7 +158,7 @@ export class ProjectWriter implements OutputWriter {
   ): Promise<TableWriteResult> {
     const { client } = this.#deps;
     const tableId = destinationTableId(plan, this.#deps.destination);
-    const bucketId = bucketOf(tableId);
+    const bucketId = bucketIdOf(tableId);
     await this.#ensureBucket(bucketId);
     copy.progress.phase = 'transfer';
     const upload = await this.#uploadSlices(plan, exported, copy);
@@ -523,10 +524,6 @@ function errorCode(error: unknown): string | undefined {
   if (error instanceof JobFailedError) return error.code;
   if (error instanceof StorageApiError) return error.details.code;
   return undefined;
-}
-
-function bucketOf(tableId: string): string {
-  return tableId.split('.').slice(0, 2).join('.');
 }
 
 /** Slice names of the upload, by manifest position. */

@@ -8,10 +8,10 @@ import {
   type PendingImport,
   type SourceIdentity,
 } from '../state/sync-record.js';
-import type { StorageClient } from '../storage/types.js';
+import { bucketIdOf } from '../storage/parse.js';
+import type { StorageClient, TokenInfo } from '../storage/types.js';
 import type { DestinationConfig } from '../config/types.js';
 import { checkedSync } from './destination-sync.js';
-import type { TokenInfo } from '../storage/types.js';
 import {
   checkExistingTable,
   destinationTableId,
@@ -51,7 +51,7 @@ export async function previewResume(
 ): Promise<ResumePreview> {
   const tableId = destinationTableId(plan, destination);
   const refusal =
-    (await access.bucketRefusal(tableId.split('.').slice(0, 2).join('.'))) ??
+    (await access.bucketRefusal(bucketIdOf(tableId))) ??
     selfCopyRefusal(plan, source, destination, access.projectId);
   if (refusal !== undefined) {
     return { tableId, tableExists: false, refusal, stopsRun: true, claims: [] };

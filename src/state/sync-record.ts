@@ -1,6 +1,12 @@
 import * as z from 'zod';
 import { UserError } from '../errors.js';
-import { earliestMs, latestMs, parseStorageTime, type StorageTime } from '../storage/parse.js';
+import {
+  DAYLIGHT_SAVING_MS,
+  earliestMs,
+  latestMs,
+  parseStorageTime,
+  type StorageTime,
+} from '../storage/parse.js';
 import type { MetadataItem, StorageJob } from '../storage/types.js';
 import { advancedWatermark, type ExportWindow, type TableState } from './cursor.js';
 
@@ -205,21 +211,15 @@ export function claimsOfOthers(
 }
 
 /**
- * How much one zone-less time of the server can differ from another beyond their difference: a
- * daylight-saving change of the server's (unnamed) zone between the two moves the wall clock by
- * an hour.
- */
-const ZONE_SHIFT_MS = 3_600_000;
-
-/**
  * The least time that can have passed from `written` to `now` (negative: maybe none). Two
  * times without a zone are wall-clock times of one server in one zone: their difference, less a
- * daylight-saving shift ({@link ZONE_SHIFT_MS}). A time without a zone against one with a zone
- * (a `Date` header) could be in any zone: 14 hours either way.
+ * daylight-saving change of that (unnamed) zone between the two ({@link DAYLIGHT_SAVING_MS}). A
+ * time without a zone against one with a zone (a `Date` header) could be in any zone: 14 hours
+ * either way.
  */
 export function leastAgeMs(written: StorageTime, now: StorageTime): number {
   if (written.zoned === now.zoned) {
-    return now.ms - written.ms - (written.zoned ? 0 : ZONE_SHIFT_MS);
+    return now.ms - written.ms - (written.zoned ? 0 : DAYLIGHT_SAVING_MS);
   }
   return earliestMs(now) - latestMs(written);
 }

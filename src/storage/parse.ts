@@ -88,7 +88,7 @@ export function latestMs(time: StorageTime): number {
 /** Time zones are whole quarter hours from UTC. */
 const ZONE_STEP_MS = 15 * 60_000;
 /** A daylight-saving change moves a zone by an hour. */
-const DAYLIGHT_SAVING_MS = 3_600_000;
+export const DAYLIGHT_SAVING_MS = 3_600_000;
 
 /**
  * The server's zone offset (epoch ms of its wall clock minus the instant), learnt from one answer

@@ -31,6 +31,7 @@ import {
   readTokenEndpoint,
   tokenKeyOf,
   tokenPlaceProblem,
+  tokenSection,
   withToken,
   type TokenEndpoint,
 } from './config-token.js';
@@ -235,9 +236,7 @@ async function describeReplaced(
 
 /** The string at the role's `#token` key, when there is one. */
 function configuredTokenString(config: unknown, role: TokenRole): string | undefined {
-  const parameters = isPlainObject(config) ? own(config, 'parameters') : undefined;
-  const section =
-    role === 'source' || !isPlainObject(parameters) ? parameters : own(parameters, 'destination');
+  const section = tokenSection(config, role);
   const value = isPlainObject(section) ? own(section, '#token') : undefined;
   return typeof value === 'string' && value.trim() !== '' ? value.trim() : undefined;
 }

@@ -27,13 +27,9 @@ export function tokenKeyOf(role: TokenRole): string {
  */
 export function readTokenEndpoint(raw: unknown, role: TokenRole): TokenEndpoint {
   const problems = new Problems(hashValues(raw));
-  const parameters = isPlainObject(raw) ? own(raw, 'parameters') : undefined;
   const path = role === 'source' ? ['parameters'] : ['parameters', 'destination'];
-  const object = isPlainObject(parameters)
-    ? role === 'source'
-      ? parameters
-      : own(parameters, 'destination')
-    : undefined;
+  const object = tokenSection(raw, role);
+  const parameters = isPlainObject(raw) ? own(raw, 'parameters') : undefined;
   if (role === 'destination' && isPlainObject(parameters) && object === undefined) {
     throw new UserError(
       'The config has no parameters.destination (it copies into out/tables): drop --destination, or add a destination with "#token", "bucket" and "region" or "url".',
@@ -55,6 +51,16 @@ export function readTokenEndpoint(raw: unknown, role: TokenRole): TokenEndpoint 
   return { ...endpoint, ...(role === 'destination' && typeof bucket === 'string' && { bucket }) };
 }
 
+/**
+ * The part of a config.json that holds `role`'s token: `parameters`, or `parameters.destination`;
+ * undefined when `parameters` is not an object. Not checked further.
+ */
+export function tokenSection(raw: unknown, role: TokenRole): unknown {
+  const parameters = isPlainObject(raw) ? own(raw, 'parameters') : undefined;
+  if (!isPlainObject(parameters)) return undefined;
+  return role === 'source' ? parameters : own(parameters, 'destination');
+}
+
 /** The stack a token was created on, as given by `--region`/`--url`. */
 export interface TokenStack {
   readonly region?: string | undefined;
@@ -74,7 +80,7 @@ export function withToken(
 ): Record<string, unknown> {
   const root = isPlainObject(raw) ? { ...raw } : {};
   const parameters = isPlainObject(root.parameters) ? { ...root.parameters } : {};
-  const existing = role === 'source' ? parameters : parameters.destination;
+  const existing = tokenSection(raw, role);
   const section = isPlainObject(existing) ? { ...existing } : {};
   section['#token'] = token;
   if (section.region === undefined && section.url === undefined) {

@@ -64,6 +64,34 @@ async function stopWhenHeld(proxyUrl: string, dir: string, runId: string, held: 
 const claimHeldBy = (runId: string): RegExp =>
   new RegExp(`run \\\\?"${runId}\\\\?" holds a claim on it`);
 
+/**
+ * After run A left its record write held at the proxy: run B (a row later) meets A's claim and
+ * skips, the held write lands, and run C after the lease copies every row once; the late write
+ * never moved the watermark backwards.
+ */
+async function lateWriteLandsBetweenRuns(
+  table: string,
+  proxy: LateProxy,
+  dir: string,
+): Promise<void> {
+  const { control } = emulator;
+  control.setClock(T0_MS + 30_000);
+  await addRow(table, '4');
+  control.setClock(T0_MS + 40_000);
+  const b = await runJob(proxy.url, dir, [], { KBC_RUNID: 'run-b' });
+  const before = await watermarkOf(table);
+  expect(await proxy.release()).toBeLessThan(300);
+  const after = await watermarkOf(table);
+
+  control.setClock(T0_MS + 40_000 + LEASE_MS + 10_000);
+  const c = await runJob(proxy.url, dir, [], { KBC_RUNID: 'run-c' });
+  expect({ code: c.code, stderr: c.stderr }).toMatchObject({ code: 0 });
+  expect(await compare(table)).toMatchObject({ ...exactlyOnce, actual: 4 });
+  expect(after, 'the late write moved the watermark backwards').toBeGreaterThanOrEqual(before ?? 0);
+  expect({ code: b.code, stderr: b.stderr }).toMatchObject({ code: 0 });
+  expect(b.stdout).toMatch(claimHeldBy('run-a'));
+}
+
 describe('claims kept while a request under them may still land', () => {
   it('SIGTERM while the import POST is in flight: the claim stays, so the late import is the only one', async () => {
     const { control } = emulator;
@@ -116,23 +144,7 @@ describe('claims kept while a request under them may still land', () => {
       const stopped = await stopWhenHeld(proxy.url, dir, 'run-a', recordSent);
       expect(stopped.code).toBe(2);
 
-      control.setClock(T0_MS + 30_000);
-      await addRow(table, '4');
-      control.setClock(T0_MS + 40_000);
-      const b = await runJob(proxy.url, dir, [], { KBC_RUNID: 'run-b' });
-      const before = await watermarkOf(table);
-      expect(await proxy.release()).toBeLessThan(300);
-      const after = await watermarkOf(table);
-
-      control.setClock(T0_MS + 40_000 + LEASE_MS + 10_000);
-      const c = await runJob(proxy.url, dir, [], { KBC_RUNID: 'run-c' });
-      expect({ code: c.code, stderr: c.stderr }).toMatchObject({ code: 0 });
-      expect(await compare(table)).toMatchObject({ ...exactlyOnce, actual: 4 });
-      expect(after, 'the late write moved the watermark backwards').toBeGreaterThanOrEqual(
-        before ?? 0,
-      );
-      expect({ code: b.code, stderr: b.stderr }).toMatchObject({ code: 0 });
-      expect(b.stdout).toMatch(claimHeldBy('run-a'));
+      await lateWriteLandsBetweenRuns(table, proxy, dir);
       expect(await watermarkOf(table)).toBe(T0 + 40 + LEASE_MS / 1000 + 10);
       expect(await claimKeys(table)).toEqual([]);
     } finally {
@@ -162,23 +174,7 @@ describe('claims kept while a request under them may still land', () => {
       expect({ code: a.code, stderr: a.stderr }).toMatchObject({ code: 0 });
       expect(await watermarkOf(table)).toBe(T0 + 20);
 
-      control.setClock(T0_MS + 30_000);
-      await addRow(table, '4');
-      control.setClock(T0_MS + 40_000);
-      const b = await runJob(proxy.url, dir, [], { KBC_RUNID: 'run-b' });
-      const before = await watermarkOf(table);
-      expect(await proxy.release()).toBeLessThan(300);
-      const after = await watermarkOf(table);
-
-      control.setClock(T0_MS + 40_000 + LEASE_MS + 10_000);
-      const c = await runJob(proxy.url, dir, [], { KBC_RUNID: 'run-c' });
-      expect({ code: c.code, stderr: c.stderr }).toMatchObject({ code: 0 });
-      expect(await compare(table)).toMatchObject({ ...exactlyOnce, actual: 4 });
-      expect(after, 'the late write moved the watermark backwards').toBeGreaterThanOrEqual(
-        before ?? 0,
-      );
-      expect({ code: b.code, stderr: b.stderr }).toMatchObject({ code: 0 });
-      expect(b.stdout).toMatch(claimHeldBy('run-a'));
+      await lateWriteLandsBetweenRuns(table, proxy, dir);
       expect(await claimKeys(table)).toEqual([]);
     } finally {
       await proxy.close();
