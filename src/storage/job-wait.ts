@@ -10,7 +10,10 @@ export interface PollOptions {
   readonly timeoutMs: number;
 }
 
-/** Like the Go SDK (50 ms doubling to 3 s): short jobs finish in a few polls. */
+/**
+ * Start short so short jobs end in a few polls (Go's client starts at 50 ms), and cap within the
+ * few seconds to 20 s of Keboola's clients (docs/storage-api-notes.md, Waiting for a job).
+ */
 export const POLL_INITIAL_DELAY_MS = 100;
 export const POLL_MAX_DELAY_MS = 5_000;
 export const JOB_TIMEOUT_MS = 2 * 60 * 60_000;
