@@ -37,10 +37,16 @@ export class SecretMasker {
   readonly #forms = new Set<string>();
   static readonly replacement = '[hidden]';
 
-  /** Registers a secret. Values shorter than 6 characters are ignored: masking them would garble text. */
+  /**
+   * Registers a secret, and its trimmed form: the config reader drops spaces around a token
+   * (docs/configuration.md), so that form is the one sent and quoted. Values shorter than 6
+   * characters are ignored: masking them would garble text.
+   */
   add(secret: string | undefined | null): void {
-    if (!secret || secret.length < 6) return;
-    for (const form of formsOf(secret)) this.#forms.add(form);
+    for (const value of new Set([secret, secret?.trim()])) {
+      if (!value || value.length < 6) continue;
+      for (const form of formsOf(value)) this.#forms.add(form);
+    }
   }
 
   /** Registers every `#`-prefixed string value found anywhere in a JSON value. */

@@ -39,6 +39,9 @@ export function readWith<T>(
   return BAD;
 }
 
+/** ex-storage read a null boolean as true; the job asks rather than guess. */
+const NULL_FLAG_HINT = '; ex-storage read null as true';
+
 /** Boolean; the ex-storage UI may also send 0 and 1. Strings such as "true" are rejected. */
 export const flagSchema = z
   .union([z.boolean(), z.literal(0), z.literal(1)], { error: (issue) => flagMessage(issue.input) })
@@ -46,7 +49,7 @@ export const flagSchema = z
 
 function flagMessage(input: unknown): string {
   const quotedLiteral = typeof input === 'string' && /^\s*(true|false|0|1)\s*$/i.test(input);
-  const hint = quotedLiteral ? ' (write it without quotes)' : '';
+  const hint = quotedLiteral ? ' (write it without quotes)' : input === null ? NULL_FLAG_HINT : '';
   return `must be true or false, not ${describeJsonType(input)}${hint}`;
 }
 
@@ -74,7 +77,9 @@ export function readNameList(
       .min(1, `must be a ${what} name, not an empty string`),
     {
       error: (issue) =>
-        `must be a list of ${what} names such as ["id"], not ${describeJsonType(issue.input)}`,
+        `must be a list of ${what} names such as ["id"], not ${describeJsonType(issue.input)}${
+          issue.input === null ? '; ex-storage read null as []' : ''
+        }`,
     },
   );
   const list = readWith(schema, value, path, problems);
@@ -160,12 +165,19 @@ export function isHeaderText(text: string): boolean {
 export const UNSENDABLE =
   'contains a character that cannot be sent in an HTTP header (a control, invisible, bidirectional or non-ASCII character, such as a pasted zero-width space)';
 
+/**
+ * Spaces and tabs around a token are dropped, as ex-storage's HTTP client dropped them from header
+ * values (docs/configuration.md, Moving from ex-storage); a line break or a space inside stays an
+ * error.
+ */
 const tokenSchema = z
   .string({
     error: (issue) =>
       `must be a string (the Storage API token), not ${describeJsonType(issue.input)}`,
   })
-  .min(1, 'must not be empty; set the Storage API token')
+  .transform((token) => token.replace(/^[ \t]+|[ \t]+$/g, ''))
+  .pipe(z.string())
+  .refine((token) => token.length > 0, { error: 'must not be empty; set the Storage API token' })
   .refine((token) => !token.startsWith('KBC::'), {
     error: 'is still encrypted (KBC::...Secure::); outside Keboola give the plain token',
   })

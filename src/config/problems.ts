@@ -26,7 +26,10 @@ export class Problems {
    * from ordinary words, and no real token is that short.
    */
   constructor(secrets: readonly string[]) {
-    this.#secrets = secrets.filter((secret) => secret.length >= MIN_SECRET_LENGTH);
+    // Trimmed too: a token's surrounding spaces are dropped before it is used (fields.ts).
+    this.#secrets = [...new Set(secrets.flatMap((secret) => [secret, secret.trim()]))].filter(
+      (secret) => secret.length >= MIN_SECRET_LENGTH,
+    );
   }
 
   add(path: Path, message: string): void {

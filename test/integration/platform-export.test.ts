@@ -168,6 +168,8 @@ describe('platform mode', () => {
     });
     const upsertRow = await run(
       exStorage({
+        // ex-storage's HTTP client dropped spaces and tabs around a header value.
+        '#token': ` ${TOKENS.read}\t`,
         tableName: 'customers',
         incremental: true,
         primaryKey: ['id'],

@@ -24,6 +24,12 @@ describe('SecretMasker', () => {
     expect(masker.mask('abcdefgh123 zyxwvu987')).toBe('[hidden] [hidden]');
   });
 
+  it('masks the trimmed form of a secret registered with spaces around it', () => {
+    const masker = new SecretMasker();
+    masker.addHashKeys({ parameters: { '#token': ' abcdefgh123\t' } });
+    expect(masker.mask('token abcdefgh123 refused')).toBe('token [hidden] refused');
+  });
+
   it('ignores values too short to mask safely', () => {
     const masker = new SecretMasker();
     masker.add('abc');

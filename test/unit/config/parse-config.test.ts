@@ -86,6 +86,14 @@ describe('parseConfig: valid configurations', () => {
     } satisfies Config);
   });
 
+  it('drops spaces and tabs around a token, as ex-storage did', () => {
+    const raw = {
+      ...EX_STORAGE_ROW,
+      parameters: { ...EX_STORAGE_ROW.parameters, '#token': ` \t${TOKEN} ` },
+    };
+    expect(config(parseConfig(raw)).source.token).toBe(TOKEN);
+  });
+
   it('reads the tables form with a standalone destination and the runner root keys', () => {
     const raw = {
       action: 'run',
@@ -452,6 +460,19 @@ describe('parseConfig: problems', () => {
       ['parameters.#token: contains whitespace; paste the token without spaces or line breaks'],
     ],
     [
+      'ex-storage nulls, which it read as true and []',
+      withParams({ tables: [{ name: 'orders', incremental: null, primaryKey: null }] }),
+      [
+        'parameters.tables[0].incremental: must be true or false, not null; ex-storage read null as true',
+        'parameters.tables[0].primaryKey: must be a list of column names such as ["id"], not null; ex-storage read null as []',
+      ],
+    ],
+    [
+      'a token of spaces only',
+      withParams({ '#token': ' \t ' }),
+      ['parameters.#token: must not be empty; set the Storage API token'],
+    ],
+    [
       'an encrypted token',
       withParams({ '#token': 'KBC::ProjectSecure::eJwxyz' }),
       [
@@ -715,7 +736,7 @@ describe('parseConfig: problems', () => {
       'parameters.tables[0].primaryKey[1]: "id" is listed twice; list each column once',
       'parameters.tables[1].name: "a.b" is neither a table name nor a full table id; use "orders" or "in.c-sales.orders"',
       'parameters.tables[1].fullSync: must be true or false, not a string (write it without quotes)',
-      'parameters.tables[1].enabled: must be true or false, not null',
+      'parameters.tables[1].enabled: must be true or false, not null; ex-storage read null as true',
       'parameters.tables[2].destination: "in.bad" is neither a table name (no dots) nor a full table id such as "in.c-copy.orders"',
       'parameters.tables[3]: must be an object such as {"name": "orders"}, not a number',
       `parameters.destination.region: "moon" is not a known region; use one of ${REGION_CHOICES}, or set "url" for a single-tenant stack`,
