@@ -21,6 +21,7 @@ import {
   explainMissingTable,
   loadWarnings,
   planTables,
+  platformTablePlan,
   type Selection,
   type TablePlan,
 } from './plan/plan-tables.js';
@@ -319,7 +320,7 @@ async function runTables(
 type TableResult = TableOutcome & { readonly nextState?: TableState };
 
 async function syncTable(
-  plan: TablePlan,
+  configuredPlan: TablePlan,
   run: TableRun,
   progress: TableProgress,
   globalLimit: ReturnType<typeof pLimit>,
@@ -330,9 +331,10 @@ async function syncTable(
   const identity: SourceIdentity = {
     stack: run.source.stack,
     projectId: run.source.auth.projectId,
-    tableId: plan.sourceId,
+    tableId: configuredPlan.sourceId,
   };
-  const { previous, revision } = await resumeTable(plan, identity, run, deps);
+  // The plan changes only when a platform table's destination moved: it is then loaded in full.
+  const { previous, revision, plan } = await resumeTable(configuredPlan, identity, run, deps);
   // After resuming: in standalone mode the watermark is the destination's sync record.
   const skip = deps.tuning.skipUnchanged
     ? decideSkip(skipInputOf(plan, previous?.watermark))
@@ -410,6 +412,7 @@ async function syncTable(
       finishedAtIso,
       mode: plan.mode,
       rows: result.rows,
+      destination: destinationLabel(plan, deps.config.destination),
     }),
   };
 }
@@ -422,18 +425,21 @@ function describeWatermark(previous: TableState | undefined): string {
 /**
  * Where the table goes on from. Standalone: the destination's sync record is the source of truth
  * (a missing table → a full copy; a table without a record → `in/state.json`, as before records
- * existed). Platform: `in/state.json`.
+ * existed). Platform: `in/state.json`, and the plan a moved destination turns into a full load
+ * ({@link platformTablePlan}).
  */
 async function resumeTable(
   plan: TablePlan,
   source: SourceIdentity,
   run: TableRun,
   deps: RunDeps,
-): Promise<{ previous: TableState | undefined; revision?: string }> {
+): Promise<{ previous: TableState | undefined; revision?: string; plan: TablePlan }> {
   const fromState = run.previous.tables[plan.sourceId];
   if (!deps.writer.resume) {
     await deps.writer.checkTable?.(plan);
-    return { previous: fromState };
+    const platform = platformTablePlan(plan, fromState);
+    for (const warning of platform.warnings) deps.logger.warn(warning);
+    return { previous: fromState, plan: platform.plan };
   }
   const point = await deps.writer.resume(plan, source);
   const resumed = resumeFrom(point, point.committed, fromState);
@@ -442,7 +448,7 @@ async function resumeTable(
       `The destination table of "${plan.sourceId}" ${startsOverReason(resumed.startsOver)}: copying it in full (the watermark in in/state.json is ignored).`,
     );
   }
-  return { previous: resumed.previous, revision: point.revision };
+  return { previous: resumed.previous, revision: point.revision, plan };
 }
 
 /**

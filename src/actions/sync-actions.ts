@@ -9,6 +9,7 @@ import {
   destinationLabel,
   loadWarnings,
   planTables,
+  platformTablePlan,
   type Selection,
   type TablePlan,
 } from '../plan/plan-tables.js';
@@ -194,15 +195,15 @@ async function planDocument(
       ...(await unusedBucketWarnings(deps, plans, accessOf)),
     ],
     tokenLastActivity: await tokenLastActivity(deps, tokenId),
-    tables: await mapInOrder(plans, async (plan) => {
+    tables: await mapInOrder(plans, async (configuredPlan) => {
       const resume = await resumeOf(
         deps,
-        plan,
-        state.tables[plan.sourceId],
+        configuredPlan,
+        state.tables[configuredPlan.sourceId],
         auth.projectId,
         accessOf,
       );
-      const { previous } = resume;
+      const { previous, plan } = resume;
       const window = exportWindow({
         changedSince: plan.changedSince,
         fullRefresh: plan.fullRefresh,
@@ -265,7 +266,8 @@ async function mapInOrder<T, R>(items: readonly T[], map: (item: T) => Promise<R
 }
 
 /**
- * Where a run would go on from. Platform mode: the entry of in/state.json. Standalone mode: as a
+ * Where a run would go on from, and the plan it would run. Platform mode: the entry of
+ * in/state.json (a moved destination turns the plan into a full load). Standalone mode: as a
  * run's resume (docs/sync-record.md), read without writing: a missing destination table is copied
  * in full; otherwise its sync record, or in/state.json for a table without one. A pending import
  * is shown (a run settles it first), and a table a run would refuse says why.
@@ -278,7 +280,7 @@ async function resumeOf(
   accessOf: (client: StorageClient) => Promise<DestinationAccess>,
 ) {
   if (!deps.config.destination || !deps.destination) {
-    return { previous: fromState, warnings: [] as string[] };
+    return { previous: fromState, ...platformTablePlan(plan, fromState) };
   }
   const source = { stack: deps.config.source.url, projectId, tableId: plan.sourceId };
   const preview = await previewResume(
@@ -291,6 +293,7 @@ async function resumeOf(
   if (preview.refusal !== undefined) {
     return {
       previous: undefined,
+      plan,
       refusal: true,
       warnings: [
         preview.stopsRun === true
@@ -303,6 +306,7 @@ async function resumeOf(
   const pending = preview.pending;
   return {
     previous: resumed.previous,
+    plan,
     watermarkFrom: resumed.from,
     ...(pending && {
       pendingImport: { runId: pending.runId, fileId: pending.fileId },

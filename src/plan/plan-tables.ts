@@ -237,6 +237,64 @@ function planTable(
   };
 }
 
+/** What {@link platformTablePlan} reads of a table's entry in in/state.json (src/state/cursor.ts). */
+export interface SavedEntry {
+  readonly watermark?: number;
+  readonly destination?: string;
+}
+
+/**
+ * The destination a `lastRun` table's saved watermark was made for, when the table now goes
+ * elsewhere (pure). Undefined when nothing moved, when the entry predates the field, or when the
+ * window does not start at the watermark anyway (another `changedSince`, `--full-refresh`).
+ */
+export function movedDestinationOf(
+  entry: SavedEntry | undefined,
+  destination: string,
+  plan: Pick<TablePlan, 'changedSince' | 'fullRefresh'>,
+): string | undefined {
+  if (plan.changedSince?.kind !== 'lastRun' || plan.fullRefresh) return undefined;
+  if (entry?.watermark === undefined || entry.destination === undefined) return undefined;
+  return entry.destination === destination ? undefined : entry.destination;
+}
+
+/**
+ * Platform mode, where the output mapping loads what the job writes and the job cannot see the
+ * destination (pure; docs/state-file.md, A moved destination):
+ * - a `lastRun` table whose destination moved since its watermark is loaded in full, as
+ *   `--full-refresh` would: the watermark would leave the new destination without the rows
+ *   copied before;
+ * - an append of a `lastRun` table without a watermark is announced: a destination that already
+ *   holds rows of an earlier copy gets them again.
+ */
+export function platformTablePlan(
+  plan: TablePlan,
+  entry: SavedEntry | undefined,
+): { readonly plan: TablePlan; readonly warnings: string[] } {
+  const destination = destinationLabel(plan, undefined);
+  const movedFrom = movedDestinationOf(entry, destination, plan);
+  if (movedFrom !== undefined) {
+    return {
+      plan: { ...plan, fullRefresh: true, incremental: false, mode: 'full' },
+      warnings: [
+        `The destination of "${plan.sourceId}" moved since its last run (from ${movedFrom} to ${destination}): loading it in full, as --full-refresh would, because its watermark would leave the new destination without the rows copied before.`,
+      ],
+    };
+  }
+  const firstAppend =
+    plan.changedSince?.kind === 'lastRun' &&
+    plan.mode === 'append' &&
+    entry?.watermark === undefined;
+  return {
+    plan,
+    warnings: firstAppend
+      ? [
+          `"${plan.sourceId}" has no watermark yet, so this run appends every row to ${destination}: if that table already holds rows of an earlier copy (ex-storage, another configuration), they are appended again.`,
+        ]
+      : [],
+  };
+}
+
 /** false → full load; true → append, or upsert when a primary key is set (docs/storage-api-notes.md, How a load lands). */
 export function loadMode(incremental: boolean, primaryKey: readonly string[]): LoadMode {
   if (!incremental) return 'full';

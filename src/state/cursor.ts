@@ -11,6 +11,11 @@ export interface TableState {
   readonly lastSuccessAt?: string;
   readonly mode?: string;
   readonly rows?: number;
+  /**
+   * Where the rows went: the destination table id, or `out/tables/<name>.csv` for a short name in
+   * platform mode (docs/state-file.md, Shape). Absent in entries of older versions.
+   */
+  readonly destination?: string;
 }
 
 /** The export window in unix seconds: `[since, until)`, either bound optional. */
@@ -143,6 +148,7 @@ export function nextTableState(
     readonly finishedAtIso: string;
     readonly mode: string;
     readonly rows: number;
+    readonly destination: string;
   },
 ): TableState {
   const { window } = result;
@@ -154,5 +160,6 @@ export function nextTableState(
     lastSuccessAt: result.finishedAtIso,
     mode: result.mode,
     rows: result.rows,
+    destination: result.destination,
   };
 }

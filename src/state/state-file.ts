@@ -60,6 +60,8 @@ const tableStateSchema = z.looseObject(
       .int({ error: 'must be a whole number' })
       .nonnegative({ error: 'must not be negative' })
       .optional(),
+    // After the others, as nextTableState writes it: a carried entry keeps its key order.
+    destination: z.string({ error: 'must be a string' }).optional(),
   },
   { error: 'must be an object' },
 );

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { planTables } from '../../../src/plan/plan-tables.js';
+import {
+  movedDestinationOf,
+  planTables,
+  platformTablePlan,
+} from '../../../src/plan/plan-tables.js';
 import { tableConfig, tableDetail } from '../../helpers/fixtures.js';
 
 const bucket = [
@@ -226,5 +230,79 @@ describe('planTables: primary key and columns', () => {
     expect(() => planTables(config, 'in.c-sales', bucket)).toThrow(
       'parameters.tables[0].primaryKey: the key column "id" is not among the copied columns (amount); add it to "columns".',
     );
+  });
+});
+
+describe('movedDestinationOf', () => {
+  const lastRun = { changedSince: { kind: 'lastRun' as const }, fullRefresh: false };
+  const entry = { watermark: 10, destination: 'out/tables/a.csv' };
+
+  it('names the old destination of a lastRun watermark made for another table', () => {
+    expect(movedDestinationOf(entry, 'out/tables/b.csv', lastRun)).toBe('out/tables/a.csv');
+  });
+
+  it('is undefined when nothing moved, or the watermark does not start the window', () => {
+    expect(movedDestinationOf(entry, 'out/tables/a.csv', lastRun)).toBeUndefined();
+    expect(movedDestinationOf({ watermark: 10 }, 'out/tables/b.csv', lastRun)).toBeUndefined();
+    expect(
+      movedDestinationOf({ destination: 'out/tables/a.csv' }, 'out/tables/b.csv', lastRun),
+    ).toBeUndefined();
+    expect(
+      movedDestinationOf(entry, 'out/tables/b.csv', { ...lastRun, fullRefresh: true }),
+    ).toBeUndefined();
+    expect(
+      movedDestinationOf(entry, 'out/tables/b.csv', {
+        changedSince: { kind: 'relative', secondsAgo: 60, text: '-1 minute' },
+        fullRefresh: false,
+      }),
+    ).toBeUndefined();
+  });
+});
+
+describe('platformTablePlan', () => {
+  const lastRun = { kind: 'lastRun' as const };
+  const planOf = (destination: string, primaryKey: string[] = []) => {
+    const [plan] = planTables(
+      {
+        tables: [
+          tableConfig('customers', {
+            incremental: true,
+            primaryKey,
+            changedSince: lastRun,
+            destination,
+          }),
+        ],
+      },
+      'in.c-sales',
+      bucket,
+    );
+    if (!plan) throw new Error('no plan');
+    return plan;
+  };
+
+  it('loads a lastRun table in full when its destination moved since the watermark', () => {
+    const { plan, warnings } = platformTablePlan(planOf('clients_b'), {
+      watermark: 10,
+      destination: 'out/tables/clients_a.csv',
+    });
+    expect([plan.mode, plan.fullRefresh, plan.incremental]).toEqual(['full', true, false]);
+    expect(warnings).toEqual([
+      'The destination of "in.c-sales.customers" moved since its last run (from out/tables/clients_a.csv to out/tables/clients_b.csv): loading it in full, as --full-refresh would, because its watermark would leave the new destination without the rows copied before.',
+    ]);
+  });
+
+  it('keeps the plan when the destination is the one of the watermark, or the entry has none', () => {
+    const plan = planOf('clients_a');
+    expect(
+      platformTablePlan(plan, { watermark: 10, destination: 'out/tables/clients_a.csv' }),
+    ).toEqual({ plan, warnings: [] });
+    expect(platformTablePlan(plan, { watermark: 10 })).toEqual({ plan, warnings: [] });
+  });
+
+  it('announces a lastRun append without a watermark, not an upsert', () => {
+    expect(platformTablePlan(planOf('clients'), undefined).warnings).toEqual([
+      '"in.c-sales.customers" has no watermark yet, so this run appends every row to out/tables/clients.csv: if that table already holds rows of an earlier copy (ex-storage, another configuration), they are appended again.',
+    ]);
+    expect(platformTablePlan(planOf('clients', ['id']), undefined).warnings).toEqual([]);
   });
 });

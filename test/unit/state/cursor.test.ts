@@ -188,7 +188,12 @@ describe('windows that make sense', () => {
   });
 
   it('never moves the watermark backwards after an incremental window', () => {
-    const result = { finishedAtIso: '2026-01-01T00:00:00.000Z', mode: 'append', rows: 1 };
+    const result = {
+      finishedAtIso: '2026-01-01T00:00:00.000Z',
+      mode: 'append',
+      rows: 1,
+      destination: 'out/tables/orders.csv',
+    };
     const window = { since: 10, until: 5, nextWatermark: 5 };
     expect(nextTableState({ watermark: 10 }, { ...result, window }).watermark).toBe(10);
   });
@@ -196,7 +201,12 @@ describe('windows that make sense', () => {
 
 describe('nextTableState', () => {
   it('moves the watermark only when the run produced one', () => {
-    const result = { finishedAtIso: '2026-01-01T00:00:00.000Z', mode: 'upsert', rows: 5 };
+    const result = {
+      finishedAtIso: '2026-01-01T00:00:00.000Z',
+      mode: 'upsert',
+      rows: 5,
+      destination: 'in.c-copy.orders',
+    };
     expect(
       nextTableState({ watermark: 10 }, { ...result, window: { nextWatermark: 20 } }).watermark,
     ).toBe(20);
@@ -205,6 +215,7 @@ describe('nextTableState', () => {
       lastSuccessAt: result.finishedAtIso,
       mode: 'upsert',
       rows: 5,
+      destination: 'in.c-copy.orders',
     });
   });
 });

@@ -2,6 +2,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { nextTableState } from '../../../src/state/cursor.js';
 import {
   checkStateSource,
   parseState,
@@ -22,6 +23,21 @@ function errorOf(bytes: Uint8Array): string {
 }
 
 describe('parseState', () => {
+  it('keeps the key order of an entry as a run writes it, so a carried entry is unchanged', () => {
+    const entry = nextTableState(
+      { watermark: 1_700_000_000 },
+      {
+        window: { since: 1_700_000_000, nextWatermark: 1_700_000_100 },
+        finishedAtIso: '2026-01-01T00:00:00.000Z',
+        mode: 'append',
+        rows: 3,
+        destination: 'in.c-d.t',
+      },
+    );
+    const text = JSON.stringify({ tables: { 'in.c-a.t': entry } });
+    expect(JSON.stringify(parseState(utf8(text)))).toBe(text);
+  });
+
   it.each([
     ['{}', { tables: {} }],
     ['[]', { tables: {} }],
