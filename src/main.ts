@@ -27,6 +27,7 @@ import {
   ConfigError,
   InterruptedError,
   ServiceError,
+  StorageApiError,
   UserError,
   classAndCause,
   exitCodeFor,
@@ -569,10 +570,11 @@ function describeFailure(error: unknown, masker: SecretMasker): Ending {
   if (exitCodeFor(error) === 1) return { code: 1, sentence: shown(messageOf(error)) };
   const table = failedTableOf(error);
   const named = (text: string) => (table === undefined ? text : `Table "${table}" failed: ${text}`);
-  // An interruption says what stopped the run; a misbehaving service its class, sentence and
-  // cause, without a stack trace; anything else is a bug, with its stack.
+  // An interruption says what stopped the run; a misbehaving service (an outage that outlasted
+  // the retries included) its class, sentence and cause, without a stack trace; anything else is
+  // a bug, with its stack: an unrecognised 4xx is a request the job should not have sent.
   if (error instanceof InterruptedError) return { code: 2, sentence: shown(named(error.message)) };
-  if (error instanceof ServiceError)
+  if (error instanceof ServiceError || isOutage(error))
     return { code: 2, sentence: shown(named(classAndCause(error))) };
   return { code: exitCodeFor(error), sentence: shown(named(describeInternalError(error))) };
 }
@@ -641,6 +643,11 @@ function wholeMs(text: string | undefined): number | undefined {
 function failureText(error: unknown): string {
   if (exitCodeFor(error) === 1 || !(error instanceof Error)) return messageOf(error);
   return classAndCause(error);
+}
+
+/** A Storage 5xx (maintenance included) that every retry met: the service's fault, not a bug. */
+function isOutage(error: unknown): error is StorageApiError {
+  return error instanceof StorageApiError && error.details.status >= 500;
 }
 
 function describeInternalError(error: unknown): string {

@@ -141,6 +141,32 @@ describe('exit codes by where a failure is understood', () => {
     );
   });
 
+  it('an outage that outlasts the retries is exit 2 with class and cause, without a stack trace', async () => {
+    const { control, url } = emulator;
+    control.clearFaults();
+    control.addFault({
+      ...answer('POST', '/export-async', 503, 'Storage API is down for maintenance', 'maintenance'),
+      count: 100,
+    });
+    const dataDir = await makeDataDir(platform());
+    try {
+      const result = await runJob(url, dataDir, [], {
+        KBC_TABLE_SYNC_RETRY_BASE_MS: '1',
+        KBC_TABLE_SYNC_RETRY_MAX_MS: '2',
+        KBC_TABLE_SYNC_RETRY_BUDGET_MS: '2000',
+      });
+      await expectNoLeaks(control, result, dataDir);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toMatch(
+        /^Table "in\.c-sales\.orders" failed: StorageApiError: Storage API POST \/v2\/storage\/tables\/in\.c-sales\.orders\/export-async answered 503/,
+      );
+      expect(result.stderr).not.toMatch(/\n\s+at /);
+    } finally {
+      control.clearFaults();
+      await removeDir(dataDir);
+    }
+  });
+
   it('a 404 on the export of a planned table is exit 1 naming the table', async () => {
     const result = await runWithFault(
       answer('POST', '/export-async', 404, 'The table was not found.', 'storage.tables.notFound'),
