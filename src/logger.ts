@@ -23,7 +23,8 @@ export type LogFormat = (typeof LOG_FORMATS)[number];
 
 /**
  * Picks the log target (pure). GELF whenever the runner announces its log server; else the
- * `--log-format` flag; else text under the runner (`KBC_RUNID`) or on a terminal, JSON when piped.
+ * `--log-format` flag; else text under the runner (`KBC_RUNID` or `KBC_COMPONENTID`) or on a
+ * terminal, JSON when piped.
  */
 export function chooseLogTarget(input: {
   readonly env: NodeJS.ProcessEnv;
@@ -36,7 +37,9 @@ export function chooseLogTarget(input: {
     return { kind: 'gelf', address: { host, port } };
   }
   if (input.requested) return { kind: input.requested };
-  return input.stdoutIsTty || input.env.KBC_RUNID ? { kind: 'text' } : { kind: 'json' };
+  // The runner always sets KBC_COMPONENTID; KBC_RUNID may be empty there in odd cases.
+  const underRunner = Boolean(input.env.KBC_RUNID || input.env.KBC_COMPONENTID);
+  return input.stdoutIsTty || underRunner ? { kind: 'text' } : { kind: 'json' };
 }
 
 export interface LoggerOptions {

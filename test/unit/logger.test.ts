@@ -24,6 +24,7 @@ describe('chooseLogTarget', () => {
     [{ KBC_LOGGER_ADDR: '10.0.0.1', KBC_LOGGER_PORT: 'x' }, false, undefined, 'json'],
     [{ KBC_RUNID: '1.2' }, false, undefined, 'text'],
     [{ KBC_RUNID: '1.2' }, false, 'json' as const, 'json'],
+    [{ KBC_RUNID: '', KBC_COMPONENTID: 'keboola.ex-table-sync' }, false, undefined, 'text'],
     [{}, true, undefined, 'text'],
     [{}, false, undefined, 'json'],
     [{}, true, 'json' as const, 'json'],
