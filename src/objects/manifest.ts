@@ -141,16 +141,44 @@ export function prefixUrl(location: FileLocation): string {
  * @throws ManifestError when the entry lies outside the prefix (the credentials could not read it).
  */
 export function sliceNameOf(entryUrl: string, location: FileLocation, fileId: number): string {
+  const shown = entryUrl.split(/[?#]/)[0] ?? '';
   const name =
     location.provider === 'azure'
       ? azureSliceName(entryUrl, location)
       : schemeSliceName(entryUrl, location);
   if (name === undefined || name === '') {
     throw new ManifestError(
-      `Manifest entry "${entryUrl.split('?')[0] ?? ''}" of file ${fileId} lies outside the file's prefix ${prefixUrl(location)}`,
+      `Manifest entry "${shown}" of file ${fileId} lies outside the file's prefix ${prefixUrl(location)}`,
+    );
+  }
+  // Storage's entries are plain object URLs; a query or fragment would be a signature or junk,
+  // which a slice name carries into messages and logs.
+  if (/[?#]/.test(name)) {
+    throw new ManifestError(
+      `Manifest entry "${shown}" of file ${fileId} has a query or fragment; an entry names an object, nothing else`,
     );
   }
   return name;
+}
+
+/**
+ * The slice names of a manifest's entries, in order.
+ * @throws ManifestError for an entry outside the prefix or with a query, and for a slice listed
+ * twice: its rows would be copied twice.
+ */
+export function sliceNamesOf(
+  entries: readonly ManifestEntry[],
+  location: FileLocation,
+  fileId: number,
+): string[] {
+  const names = entries.map((entry) => sliceNameOf(entry.url, location, fileId));
+  const twice = names.find((name, index) => names.indexOf(name) !== index);
+  if (twice !== undefined) {
+    throw new ManifestError(
+      `The manifest of file ${fileId} lists the slice "${twice}" twice; refusing to copy its rows twice`,
+    );
+  }
+  return names;
 }
 
 function schemeSliceName(entryUrl: string, location: FileLocation): string | undefined {

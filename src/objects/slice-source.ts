@@ -11,7 +11,7 @@ import {
   ManifestError,
   parseManifest,
   prefixUrl,
-  sliceNameOf,
+  sliceNamesOf,
   type FileLocation,
 } from './manifest.js';
 import {
@@ -85,8 +85,9 @@ export async function openSliceSource(
         `The manifest of file ${file.id} lists no slices, but the file holds ${file.sizeBytes} bytes; refusing to treat it as an empty table.`,
       );
     }
+    const names = sliceNamesOf(entries, location, file.id);
     entries.forEach((entry, index) => {
-      const name = sliceNameOf(entry.url, location, file.id);
+      const name = names[index] ?? '';
       slices.push({ index, name, url: entry.url });
       keys.push(location.key + name);
     });

@@ -257,6 +257,30 @@ describe('answers are checked', () => {
     });
   });
 
+  it('a manifest that lists one slice twice: its rows are not copied twice', async () => {
+    stack.route('GET', MANIFEST_PATH, { status: 200, raw: manifestOf(SLICE_PATH, SLICE_PATH) });
+    await expectContained(await runJob(), {
+      code: 2,
+      sentence: /The manifest of file 7 lists the slice "0000_part_00\.gz" twice/,
+      maxWallMs: 20_000,
+    });
+  });
+
+  it('a manifest entry with a signed query: refused, the query shown nowhere', async () => {
+    const signed = `s3:/${SLICE_PATH}?X-Amz-Signature=EntrySasSig0123456789abcdef`;
+    stack.route('GET', MANIFEST_PATH, {
+      status: 200,
+      raw: Buffer.from(JSON.stringify({ entries: [{ url: signed }] })),
+    });
+    const result = await runJob();
+    await expectContained(result, {
+      code: 2,
+      sentence: /has a query or fragment/,
+      maxWallMs: 20_000,
+    });
+    expect(`${result.stdout}${result.stderr}`).not.toContain('EntrySasSig');
+  });
+
   it('a gzip bomb of empty lines is refused by its inflation ratio', async () => {
     const bomb = gzipSync(Buffer.alloc(80 * 1024 * 1024, 0x0a), { level: 9 });
     stack.route('GET', SLICE_PATH, { status: 200, raw: bomb });

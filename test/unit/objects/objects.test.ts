@@ -9,6 +9,7 @@ import {
   manifestBody,
   parseManifest,
   sliceNameOf,
+  sliceNamesOf,
   type FileLocation,
 } from '../../../src/objects/manifest.js';
 import { storeErrorCode } from '../../../src/objects/object-http.js';
@@ -67,6 +68,27 @@ describe('slice names from manifest entries', () => {
   ])('rejects %s', (_name, location, url) => {
     expect(() => sliceNameOf(url, location, 7)).toThrow(ManifestError);
     expect(() => sliceNameOf(url, location, 7)).toThrow(/outside the file's prefix/);
+  });
+
+  it.each<[string, FileLocation, string]>([
+    ['a signed query', s3, `s3://kbc-sapi-files/${s3.key}0000.gz?X-Amz-Signature=sig0123456789`],
+    ['a fragment', gcs, `gs://kbc-files/${gcs.key}0000.gz#sig0123456789`],
+    [
+      'an Azure fragment',
+      abs,
+      `azure://kbcfsxyz.blob.core.windows.net/exp-15-files-4516/${abs.key}0.gz#sig0123456789`,
+    ],
+  ])('rejects an entry with %s, without showing it', (_name, location, url) => {
+    expect(() => sliceNameOf(url, location, 7)).toThrow(/has a query or fragment/);
+    expect(() => sliceNameOf(url, location, 7)).not.toThrow(/sig0123456789/);
+  });
+
+  it('rejects a slice listed twice', () => {
+    const url = `s3://kbc-sapi-files/${s3.key}0000.gz`;
+    expect(() => sliceNamesOf([{ url }, { url: `${url}1` }, { url }], s3, 7)).toThrow(
+      'The manifest of file 7 lists the slice "0000.gz" twice; refusing to copy its rows twice',
+    );
+    expect(sliceNamesOf([{ url }, { url: `${url}1` }], s3, 7)).toEqual(['0000.gz', '0000.gz1']);
   });
 });
 
