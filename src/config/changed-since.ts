@@ -1,18 +1,22 @@
 /**
- * `changedSince` (docs/configuration.md, changedSince): parse every form an ex-storage user may have configured, and resolve
- * it to unix seconds at the moment the export starts. Pure: the clock is passed in.
+ * `changedSince` (docs/configuration.md, changedSince): parse every form an ex-storage user may have
+ * configured, and resolve it to unix seconds at the moment the export starts. ex-storage handed
+ * the value to PHP's `strtotime` in a UTC container; the job reads the same forms the same way,
+ * against the Storage server's clock. Pure: the clock is passed in.
  *
  * Accepted forms:
- * - unix seconds: a number or a numeric string (`1740787200`);
+ * - unix seconds: a number, a numeric string (`1740787200`) or `@1740787200`;
  * - ISO-8601 date (`2025-03-01`, 00:00 UTC) or date-time (`2025-03-01T10:00:00Z`,
  *   `2025-03-01 10:00`, `...+01:00`, `...+0100`); without an offset the time is UTC;
- * - relative expressions as PHP `strtotime` reads them: `-1 day`, `-36 hours`, `2 weeks ago`,
- *   `-1 day -2 hours`, `last month`, units `sec(ond)`, `min(ute)`, `hour`, `day`, `week`,
- *   `fortnight`, `month`, `year` in singular or plural (months and years on the UTC calendar);
- * - `now`, `today` / `midnight` (start of today, UTC), `yesterday` (start of yesterday, UTC);
+ * - `strtotime` expressions (date-expression.ts): `-1 day`, `2 weeks ago`, `yesterday noon`,
+ *   `today -1 day`, `last monday`, `monday last week`, `first day of last month`, `-2 weekdays`,
+ *   `2024/01/15`, `01/15/2024`, `15.01.2024`, `Jan 15 2024`, a trailing `UTC`;
  * - `lastRun`: the saved watermark, resolved by the caller;
  * - `""`, `null` or absent: no filter.
+ * An expression that names a date is fixed at once; the others stay relative until the export.
  */
+import { parseDateExpression, type DateExpression } from './date-expression.js';
+import { resolveDateExpression } from './resolve-date-expression.js';
 import type { ChangedSince } from './types.js';
 
 export type ChangedSinceResult =
@@ -26,31 +30,28 @@ export type Quote = (text: string) => string;
 const SECONDS_PER_DAY = 86_400;
 /** Larger values are taken for milliseconds by mistake (they lie after the year 5000). */
 const MAX_UNIX_SECONDS = 100_000_000_000;
-/** Relative expressions may reach this far back; more is a typo, not a window. */
-const MAX_MONTHS_AGO = 1_200;
-const MAX_SECONDS_AGO = 100 * 366 * SECONDS_PER_DAY;
+/** Relative expressions may reach this far; more is a typo, not a window. */
+const MAX_MONTHS = 1_200;
+const MAX_SECONDS = 100 * 366 * SECONDS_PER_DAY;
 const MAX_TEXT_LENGTH = 200;
+/**
+ * The instants an expression is tried at to tell whether it always lies in the future: the start,
+ * middle and last second of every day of 2023 and 2024 (every weekday, month length and a leap
+ * day).
+ */
+const PROBE_FIRST_DAY = Date.UTC(2023, 0, 1) / 1000 / SECONDS_PER_DAY;
+const PROBE_DAYS = 731;
+const PROBE_TIMES_OF_DAY_SECONDS = [0, 43_200, SECONDS_PER_DAY - 1];
 
 export const CHANGED_SINCE_FORMS =
   'use unix seconds, an ISO-8601 date (2025-03-01 or 2025-03-01T10:00:00Z), ' +
-  'an expression such as "-1 day", "-36 hours" or "2 weeks ago", "yesterday", or "lastRun"';
-
-const UNIT_SECONDS: Readonly<Record<string, number>> = {
-  sec: 1,
-  second: 1,
-  min: 60,
-  minute: 60,
-  hour: 3_600,
-  day: SECONDS_PER_DAY,
-  week: 7 * SECONDS_PER_DAY,
-  fortnight: 14 * SECONDS_PER_DAY,
-  forthnight: 14 * SECONDS_PER_DAY,
-};
-const UNIT_MONTHS: Readonly<Record<string, number>> = { month: 1, year: 12 };
+  'an expression such as "-1 day", "yesterday 00:00" or "monday last week", or "lastRun" ' +
+  '(all forms: docs/configuration.md, changedSince)';
 
 /**
  * Parses a configured `changedSince`. Never throws. `value: undefined` means "no filter".
- * Relative and calendar forms stay unresolved, so the instant is taken when the export starts.
+ * Expressions that depend on the clock stay unresolved, so the instant is taken when the export
+ * starts; one that lies in the future whatever the day and hour is refused here.
  */
 export function parseChangedSince(value: unknown, quote: Quote = defaultQuote): ChangedSinceResult {
   if (value === undefined || value === null || value === '') return { ok: true, value: undefined };
@@ -67,23 +68,17 @@ export function parseChangedSince(value: unknown, quote: Quote = defaultQuote): 
 }
 
 /**
- * The unix seconds a parsed `changedSince` stands for at `nowMs` (milliseconds since the epoch).
- * Months and years move on the UTC calendar, clamping the day (31 March − 1 month = 28/29
- * February, a slightly wider window than PHP's overflow into March). Never below 0.
+ * The unix seconds a parsed `changedSince` stands for at `nowMs` (milliseconds since the epoch,
+ * the Storage server's clock), as PHP's `strtotime` computes it in UTC, except that months stop at
+ * the end of a shorter month (resolve-date-expression.ts). Never below 0.
  * Throws a plain Error for `lastRun`, which only the caller can resolve from the saved state.
  */
 export function resolveChangedSince(changedSince: ChangedSince, nowMs: number): number {
   switch (changedSince.kind) {
     case 'absolute':
       return changedSince.unixSeconds;
-    case 'relative': {
-      const shiftedMs = subtractMonthsUtc(nowMs, changedSince.monthsAgo ?? 0);
-      return Math.max(0, Math.floor(shiftedMs / 1000) - changedSince.secondsAgo);
-    }
-    case 'calendar': {
-      const startOfTodayMs = Math.floor(nowMs / (SECONDS_PER_DAY * 1000)) * SECONDS_PER_DAY * 1000;
-      return Math.max(0, startOfTodayMs / 1000 - changedSince.daysAgo * SECONDS_PER_DAY);
-    }
+    case 'relative':
+      return Math.max(0, resolveDateExpression(changedSince.expression, Math.floor(nowMs / 1000)));
     case 'lastRun':
       throw new Error(
         'changedSince "lastRun" cannot be resolved here: use the saved watermark of the table',
@@ -121,13 +116,12 @@ function fail(message: string): ChangedSinceResult {
 function parseText(text: string, quote: Quote): ChangedSinceResult | undefined {
   const lower = text.toLowerCase();
   if (lower === 'lastrun') return { ok: true, value: { kind: 'lastRun' } };
-  if (lower === 'now') return { ok: true, value: { kind: 'relative', secondsAgo: 0, text } };
-  if (lower === 'today' || lower === 'midnight') {
-    return { ok: true, value: { kind: 'calendar', daysAgo: 0, text } };
-  }
-  if (lower === 'yesterday') return { ok: true, value: { kind: 'calendar', daysAgo: 1, text } };
   if (/^\d{1,15}(\.\d+)?$/.test(lower)) return parseUnixSeconds(Number(lower), text);
-  return parseIsoDate(lower) ?? parseRelative(lower, text, quote);
+  if (/^@\d{1,15}$/.test(lower)) return parseUnixSeconds(Number(lower.slice(1)), text);
+  const iso = parseIsoDate(lower);
+  if (iso) return iso;
+  const expression = parseDateExpression(lower);
+  return expression && expressionResult(expression, text, quote);
 }
 
 function parseUnixSeconds(seconds: number, text: string): ChangedSinceResult {
@@ -179,79 +173,52 @@ function parseOffsetMinutes(offset: string | undefined): number | undefined {
   return (offset.startsWith('-') ? -1 : 1) * (hours * 60 + minutes);
 }
 
-const RELATIVE_ITEM =
-  /\s*(?:([+-]?)\s*(\d{1,9})\s*([a-z]+)|(last)\s+([a-z]+)|(ago))(?=\s|$|[+-]|\d)/y;
-
-/** `strtotime`-style relative items: `[+-]N unit`, `last unit`, and `ago` (negates what precedes). */
-function parseRelative(lower: string, text: string, quote: Quote): ChangedSinceResult | undefined {
-  let months = 0;
-  let seconds = 0;
-  let items = 0;
-  RELATIVE_ITEM.lastIndex = 0;
-  while (RELATIVE_ITEM.lastIndex < lower.length) {
-    const match = RELATIVE_ITEM.exec(lower);
-    if (!match) return undefined;
-    if (match[6] !== undefined) {
-      if (items === 0) return undefined;
-      months = 0 - months;
-      seconds = 0 - seconds;
-      continue;
-    }
-    const amount = match[4] ? -1 : (match[1] === '-' ? -1 : 1) * Number(match[2]);
-    const unit = singular(match[3] ?? match[5] ?? '');
-    const unitSeconds = UNIT_SECONDS[unit];
-    const unitMonths = UNIT_MONTHS[unit];
-    if (unitSeconds !== undefined) seconds += amount * unitSeconds;
-    else if (unitMonths !== undefined) months += amount * unitMonths;
-    else return undefined;
-    items += 1;
-  }
-  return items === 0 ? undefined : relativeResult(0 - months, 0 - seconds, text, quote);
-}
-
-function singular(unit: string): string {
-  if (unit === 'secs' || unit === 'mins') return unit.slice(0, -1);
-  return unit.endsWith('s') && unit.length > 3 ? unit.slice(0, -1) : unit;
-}
-
-function relativeResult(
-  monthsAgo: number,
-  secondsAgo: number,
+/**
+ * A `strtotime` expression: refused when it moves more than 100 years; fixed at once when it
+ * names a date; otherwise kept relative, unless it lies in the future at every moment.
+ */
+function expressionResult(
+  expression: DateExpression,
   text: string,
   quote: Quote,
 ): ChangedSinceResult {
-  const soonestSecondsAgo = secondsAgo + monthsAgo * (monthsAgo >= 0 ? 28 : 31) * SECONDS_PER_DAY;
-  if (soonestSecondsAgo < 0) {
+  const future = `${quote(text)} lies in the future, so nothing would be copied; write a past window such as "-1 day" or "1 day ago"`;
+  if (reachesTooFar(expression)) {
     return fail(
-      `${quote(text)} lies in the future, so nothing would be copied; write a past window such as "-1 day" or "1 day ago"`,
+      netSeconds(expression) > 0
+        ? future
+        : `${quote(text)} reaches more than 100 years back; leave changedSince empty to copy all rows`,
     );
   }
-  if (Math.abs(monthsAgo) > MAX_MONTHS_AGO || Math.abs(secondsAgo) > MAX_SECONDS_AGO) {
-    return fail(
-      `${quote(text)} reaches more than 100 years back; leave changedSince empty to copy all rows`,
-    );
+  if (expression.date !== undefined) {
+    const unixSeconds = Math.max(0, resolveDateExpression(expression, 0));
+    return { ok: true, value: { kind: 'absolute', unixSeconds } };
   }
-  const value: ChangedSince =
-    monthsAgo === 0
-      ? { kind: 'relative', secondsAgo, text }
-      : { kind: 'relative', secondsAgo, monthsAgo, text };
-  return { ok: true, value };
+  if (alwaysInFuture(expression)) return fail(future);
+  return { ok: true, value: { kind: 'relative', expression, text } };
 }
 
-function subtractMonthsUtc(nowMs: number, monthsAgo: number): number {
-  if (monthsAgo === 0) return nowMs;
-  const now = new Date(nowMs);
-  const monthIndex = now.getUTCFullYear() * 12 + now.getUTCMonth() - monthsAgo;
-  const year = Math.floor(monthIndex / 12);
-  const month = monthIndex - year * 12;
-  const lastDay = new Date(Date.UTC(year, month + 1, 0)).getUTCDate();
-  return Date.UTC(
-    year,
-    month,
-    Math.min(now.getUTCDate(), lastDay),
-    now.getUTCHours(),
-    now.getUTCMinutes(),
-    now.getUTCSeconds(),
-    now.getUTCMilliseconds(),
+function reachesTooFar(expression: DateExpression): boolean {
+  const weekdaysSeconds = (Math.abs(expression.weekdays ?? 0) * 7 * SECONDS_PER_DAY) / 5;
+  return (
+    Math.abs(expression.months) > MAX_MONTHS ||
+    Math.abs(expression.days * SECONDS_PER_DAY + expression.seconds) + weekdaysSeconds > MAX_SECONDS
   );
+}
+
+/** The direction of the moves, months taken as 30 days (only its sign is used). */
+function netSeconds(expression: DateExpression): number {
+  const days = expression.months * 30 + expression.days + (expression.weekdays ?? 0);
+  return days * SECONDS_PER_DAY + expression.seconds;
+}
+
+/** Whether the expression lies after the clock at every probe instant (see PROBE_DAYS). */
+function alwaysInFuture(expression: DateExpression): boolean {
+  for (let day = PROBE_FIRST_DAY; day < PROBE_FIRST_DAY + PROBE_DAYS; day += 1) {
+    for (const timeOfDay of PROBE_TIMES_OF_DAY_SECONDS) {
+      const nowSeconds = day * SECONDS_PER_DAY + timeOfDay;
+      if (resolveDateExpression(expression, nowSeconds) <= nowSeconds) return false;
+    }
+  }
+  return true;
 }

@@ -1,3 +1,5 @@
+import type { DateExpression } from './date-expression.js';
+
 /**
  * The validated configuration (docs/configuration.md). `parseConfig` produces it from the raw config.json;
  * everything downstream works on these types only.
@@ -8,23 +10,13 @@ export type RegionId = 'us-east-1' | 'eu-central-1' | 'north-europe' | 'europe-w
 
 /**
  * `changedSince` after parsing. Relative expressions stay relative until the export starts, so the
- * instant is taken at the right moment; `lastRun` is resolved from the saved watermark.
+ * instant is taken at the right moment (on the Storage server's clock); `lastRun` is resolved from
+ * the saved watermark.
  */
 export type ChangedSince =
   | { readonly kind: 'absolute'; readonly unixSeconds: number }
-  | {
-      readonly kind: 'relative';
-      /** Seconds before now (after the month shift, when there is one). */
-      readonly secondsAgo: number;
-      /**
-       * Calendar months before now (`-3 months`, `-1 year` = 12), applied first on the UTC
-       * calendar; absent when the expression has no month or year part.
-       */
-      readonly monthsAgo?: number;
-      readonly text: string;
-    }
-  /** `yesterday` and similar calendar expressions: start of the day `daysAgo` days back, UTC. */
-  | { readonly kind: 'calendar'; readonly daysAgo: number; readonly text: string }
+  /** A `strtotime` expression that depends on the clock: `-1 day`, `yesterday noon`, `last monday`. */
+  | { readonly kind: 'relative'; readonly expression: DateExpression; readonly text: string }
   | { readonly kind: 'lastRun' };
 
 /** How a table lands in the destination: replaced, appended to, or upserted by primary key. */

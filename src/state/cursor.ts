@@ -59,7 +59,7 @@ export function exportWindow(input: {
   readonly mode: LoadMode;
   /** How the runs without `--full-refresh` load it (the plan's `configuredMode`). */
   readonly configuredMode: LoadMode;
-  /** Resolves absolute/relative/calendar forms to unix seconds at the server's now. */
+  /** Resolves absolute and relative forms to unix seconds at the server's now. */
   readonly resolve: (changedSince: ChangedSince, nowMs: number) => number;
   /** Names the table in errors. */
   readonly tableId?: string;

@@ -49,6 +49,25 @@ describe('parseChangedSince + resolveChangedSince', () => {
     ['-1 day -2 hours', '-1 day -2 hours', NOW_S - DAY - 2 * 3600],
     ['-1 day +2 hours', '-1 day +2 hours', NOW_S - DAY + 2 * 3600],
     ['last day', 'last day', NOW_S - DAY],
+    ['yesterday 00:00', 'yesterday 00:00', utc(2025, 3, 30)],
+    ['yesterday noon', 'yesterday noon', utc(2025, 3, 30, 12)],
+    ['noon yesterday (PHP: the later word resets the time)', 'noon yesterday', utc(2025, 3, 30)],
+    ['today -1 day', 'today -1 day', utc(2025, 3, 30)],
+    ['-1 month midnight', '-1 month midnight', utc(2025, 2, 28)],
+    ['last monday (today is a Monday)', 'last monday', utc(2025, 3, 24)],
+    ['monday last week', 'monday last week', utc(2025, 3, 24)],
+    ['last week (its Monday, at the time of now)', 'last week', utc(2025, 3, 24, 12, 30, 45)],
+    ['first day of last month', 'first day of last month', utc(2025, 2, 1, 12, 30, 45)],
+    ['-2 weekdays (Monday → Thursday)', '-2 weekdays', utc(2025, 3, 27, 12, 30, 45)],
+    ['@unix seconds', '@1700000000', 1_700_000_000],
+    ['2024/01/15', '2024/01/15', utc(2024, 1, 15)],
+    ['01/15/2024 (month first)', '01/15/2024', utc(2024, 1, 15)],
+    ['15.01.2024 (day first)', '15.01.2024', utc(2024, 1, 15)],
+    ['15-01-2024 (day first)', '15-01-2024', utc(2024, 1, 15)],
+    ['Jan 15 2024', 'Jan 15 2024', utc(2024, 1, 15)],
+    ['15 January 2024', '15 January 2024', utc(2024, 1, 15)],
+    ['January 15, 2024', 'January 15, 2024', utc(2024, 1, 15)],
+    ['a zone word', '2024-01-15 10:00:00 UTC', utc(2024, 1, 15, 10)],
     ['-3 months (clamped to 31 Dec)', '-3 months', utc(2024, 12, 31, 12, 30, 45)],
     ['-1 month (31 Mar → 28 Feb)', '-1 month', utc(2025, 2, 28, 12, 30, 45)],
     ['last month', 'last month', utc(2025, 2, 28, 12, 30, 45)],
@@ -72,17 +91,80 @@ describe('parseChangedSince + resolveChangedSince', () => {
   it.each<[unknown, ChangedSince]>([
     ['lastRun', { kind: 'lastRun' }],
     ['lastrun', { kind: 'lastRun' }],
-    ['-1 day', { kind: 'relative', secondsAgo: DAY, text: '-1 day' }],
-    ['-3 months', { kind: 'relative', secondsAgo: 0, monthsAgo: 3, text: '-3 months' }],
-    ['yesterday', { kind: 'calendar', daysAgo: 1, text: 'yesterday' }],
-    ['2025-03-01', { kind: 'absolute', unixSeconds: utc(2025, 3, 1) }],
+    [
+      '-1 day',
+      { kind: 'relative', expression: { months: 0, days: -1, seconds: 0 }, text: '-1 day' },
+    ],
+    [
+      '-3 months',
+      { kind: 'relative', expression: { months: -3, days: 0, seconds: 0 }, text: '-3 months' },
+    ],
+    [
+      'yesterday noon',
+      {
+        kind: 'relative',
+        expression: { months: 0, days: -1, seconds: 0, timeOfDaySeconds: 43_200 },
+        text: 'yesterday noon',
+      },
+    ],
+    [
+      'monday last week',
+      {
+        kind: 'relative',
+        expression: {
+          months: 0,
+          days: -7,
+          seconds: 0,
+          timeOfDaySeconds: 0,
+          weekday: { day: 1, behavior: 2 },
+        },
+        text: 'monday last week',
+      },
+    ],
   ])('keeps %j unresolved until the export starts', (value, expected) => {
     expect(parseChangedSince(value)).toEqual({ ok: true, value: expected });
   });
 
+  it.each<[unknown, number]>([
+    ['2025-03-01', utc(2025, 3, 1)],
+    ['@1700000000', 1_700_000_000],
+    ['Jan 1 2024 10:00', utc(2024, 1, 1, 10)],
+    ['2024-01-01 -1 day', utc(2023, 12, 31)],
+  ])('fixes %j at once: it names a date', (value, unixSeconds) => {
+    expect(parseChangedSince(value)).toEqual({
+      ok: true,
+      value: { kind: 'absolute', unixSeconds },
+    });
+  });
+
+  it('keeps a form that is in the future only on some days; the run refuses it then (cursor.ts)', () => {
+    const monday = parseChangedSince('monday');
+    expect(monday.ok && monday.value?.kind).toBe('relative');
+    if (!monday.ok || monday.value === undefined) return;
+    const tuesdayMs = Date.UTC(2025, 3, 1, 9);
+    expect(resolveChangedSince(monday.value, tuesdayMs)).toBe(utc(2025, 4, 7));
+    expect(resolveChangedSince(monday.value, NOW_MS)).toBe(utc(2025, 3, 31));
+  });
+
   it.each<[string, unknown, string]>([
     ['an unknown unit', '-1 eon', '"-1 eon" is not a date; use unix seconds, an ISO-8601 date'],
-    ['words', 'last tuesday', 'is not a date'],
+    ['words', 'tuesday-ish', 'is not a date'],
+    ['a weekday that is no word', 'tues', 'is not a date'],
+    ['a date without a year', 'Jan 1', 'is not a date'],
+    ['an impossible day-first date', '31.02.2024', 'is not a date'],
+    ['a month 13', '13/01/2024', 'is not a date'],
+    ['two times (PHP: false)', 'noon 10:00', 'is not a date'],
+    ['two dates (PHP: false)', '2024-01-01 2024-01-02', 'is not a date'],
+    ['two zones (PHP: false)', 'yesterday utc gmt', 'is not a date'],
+    ['an hour 25', 'yesterday 25:00', 'is not a date'],
+    ['an offset after an expression', 'yesterday +01:00', 'is not a date'],
+    ['ago after a weekday phrase', 'last monday ago', 'is not a date'],
+    ['ordinals', 'second monday of last month', 'is not a date'],
+    ['@ milliseconds', '@1740787200000', 'looks like milliseconds'],
+    ['tomorrow', 'tomorrow', '"tomorrow" lies in the future'],
+    ['next monday', 'next monday', 'lies in the future'],
+    ['first day of next month', 'first day of next month', 'lies in the future'],
+    ['+1 weekday', '+1 weekday', 'lies in the future'],
     ['a lone number with unit missing', '-5', 'is not a date'],
     ['an impossible date', '2025-02-30', '"2025-02-30" is not a date'],
     ['an impossible hour', '2025-02-01T25:00:00Z', 'is not a date'],
@@ -108,7 +190,7 @@ describe('parseChangedSince + resolveChangedSince', () => {
     expect(result).toEqual({
       ok: false,
       message:
-        '"-1 eon" is not a date; use unix seconds, an ISO-8601 date (2025-03-01 or 2025-03-01T10:00:00Z), an expression such as "-1 day", "-36 hours" or "2 weeks ago", "yesterday", or "lastRun"',
+        '"-1 eon" is not a date; use unix seconds, an ISO-8601 date (2025-03-01 or 2025-03-01T10:00:00Z), an expression such as "-1 day", "yesterday 00:00" or "monday last week", or "lastRun" (all forms: docs/configuration.md, changedSince)',
     });
   });
 
@@ -122,9 +204,11 @@ describe('parseChangedSince + resolveChangedSince', () => {
   });
 
   it('never resolves below 0', () => {
-    expect(
-      resolveChangedSince({ kind: 'relative', secondsAgo: 99 * 365 * DAY, text: 'x' }, 0),
-    ).toBe(0);
-    expect(resolveChangedSince({ kind: 'calendar', daysAgo: 1, text: 'yesterday' }, 0)).toBe(0);
+    const longAgo = parseChangedSince('-99 years');
+    if (!longAgo.ok || longAgo.value === undefined) throw new Error('expected -99 years to parse');
+    expect(resolveChangedSince(longAgo.value, 0)).toBe(0);
+    const yesterday = parseChangedSince('yesterday');
+    if (!yesterday.ok || yesterday.value === undefined) throw new Error('expected yesterday');
+    expect(resolveChangedSince(yesterday.value, 0)).toBe(0);
   });
 });

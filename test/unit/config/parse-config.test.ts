@@ -11,7 +11,7 @@ const KNOWN_TABLE_KEYS =
 const REGION_CHOICES =
   'us-east-1 (us), eu-central-1 (eu), north-europe (azure-eu), europe-west3 (gcp-eu), us-east4 (gcp-us)';
 const CHANGED_SINCE_FORMS =
-  'use unix seconds, an ISO-8601 date (2025-03-01 or 2025-03-01T10:00:00Z), an expression such as "-1 day", "-36 hours" or "2 weeks ago", "yesterday", or "lastRun"';
+  'use unix seconds, an ISO-8601 date (2025-03-01 or 2025-03-01T10:00:00Z), an expression such as "-1 day", "yesterday 00:00" or "monday last week", or "lastRun" (all forms: docs/configuration.md, changedSince)';
 
 /** config.json exactly as Keboola passes it (docs/storage-api-notes.md, The Common Interface) for one configuration row. */
 const EX_STORAGE_ROW = {
@@ -69,7 +69,11 @@ describe('parseConfig: valid configurations', () => {
       tables: [
         {
           name: 'orders',
-          changedSince: { kind: 'relative', secondsAgo: 2 * 86_400, text: '-2 days' },
+          changedSince: {
+            kind: 'relative',
+            expression: { months: 0, days: -2, seconds: 0 },
+            text: '-2 days',
+          },
           incremental: true,
           primaryKey: ['id'],
           fullSync: false,

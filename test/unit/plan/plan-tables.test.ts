@@ -252,7 +252,7 @@ describe('movedDestinationOf', () => {
     ).toBeUndefined();
     expect(
       movedDestinationOf(entry, 'out/tables/b.csv', {
-        changedSince: { kind: 'relative', secondsAgo: 60, text: '-1 minute' },
+        changedSince: { kind: 'absolute', unixSeconds: 1_700_000_000 },
         fullRefresh: false,
       }),
     ).toBeUndefined();

@@ -1,13 +1,16 @@
 import { describe, expect, it } from 'vitest';
+import { parseChangedSince, resolveChangedSince } from '../../../src/config/changed-since.js';
 import type { ChangedSince } from '../../../src/config/types.js';
 import { exportWindow, nextTableState } from '../../../src/state/cursor.js';
 
-const resolve = (cs: ChangedSince, nowMs: number) =>
-  cs.kind === 'absolute'
-    ? cs.unixSeconds
-    : cs.kind === 'relative'
-      ? Math.floor(nowMs / 1000) - cs.secondsAgo
-      : 0;
+const resolve = resolveChangedSince;
+
+/** A configured changedSince as the config parser leaves it. */
+function parsed(text: string): ChangedSince {
+  const result = parseChangedSince(text);
+  if (!result.ok || result.value === undefined) throw new Error(`expected ${text} to parse`);
+  return result.value;
+}
 
 describe('exportWindow', () => {
   const base = {
@@ -58,7 +61,7 @@ describe('exportWindow', () => {
       exportWindow({
         ...base,
         lagSeconds: 300,
-        changedSince: { kind: 'relative', secondsAgo: 3_600, text: '-1 hour' },
+        changedSince: parsed('-1 hour'),
       }),
     ).toEqual({ since: 996_400 });
   });
@@ -111,7 +114,7 @@ describe('exportWindow', () => {
     expect(
       exportWindow({
         ...base,
-        changedSince: { kind: 'relative', secondsAgo: 86_400, text: '-1 day' },
+        changedSince: parsed('-1 day'),
       }),
     ).toEqual({ since: 913_600 });
     expect(exportWindow({ ...base, changedSince: undefined })).toEqual({});
@@ -166,6 +169,20 @@ describe('windows that make sense', () => {
         previous: undefined,
       }),
     ).toEqual({ since: 1_000_000 });
+  });
+
+  it('stops on a relative changedSince that lies after the server clock today; takes it on other days', () => {
+    // The server's now, 1970-01-12T13:46:40Z, is a Monday.
+    for (const text of ['tuesday', 'today 18:00']) {
+      expect(() =>
+        exportWindow({ ...base, changedSince: parsed(text), previous: undefined }),
+      ).toThrow(
+        /^The changedSince of "in\.c-a\.t" is \d+ \(1970-01-1\dT[\d:.]+Z\), later than the Storage server's time 1000000/,
+      );
+    }
+    expect(exportWindow({ ...base, changedSince: parsed('monday'), previous: undefined })).toEqual({
+      since: 950_400,
+    });
   });
 
   it('accepts a watermark equal to the server clock (an empty window, not a reversed one)', () => {
