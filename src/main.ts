@@ -21,7 +21,7 @@ import { parseCli, type CliArgs } from './cli.js';
 import { resolveChangedSince } from './config/changed-since.js';
 import { checkConfigSize, loadRawConfig, resolveDataDir } from './config/load-raw-config.js';
 import { isHeaderText, UNSENDABLE } from './config/fields.js';
-import { forPickers, parseConfig } from './config/parse-config.js';
+import { configForAction, parseConfig } from './config/parse-config.js';
 import type { Config } from './config/types.js';
 import {
   ConfigError,
@@ -311,8 +311,7 @@ function chooseAction(
 function parseOrThrow(raw: unknown, action: string): Config {
   const withAction =
     raw && typeof raw === 'object' && !Array.isArray(raw) ? { ...raw, action } : raw;
-  const isPicker = action === 'tableOptions' || action === 'columnOptions';
-  const parsed = parseConfig(isPicker ? forPickers(withAction) : withAction);
+  const parsed = parseConfig(configForAction(withAction, action));
   if (!parsed.ok) throw new ConfigError(parsed.problems);
   return parsed.config;
 }

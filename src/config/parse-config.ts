@@ -81,19 +81,32 @@ export const DEFAULT_LAG_SECONDS = 300;
 
 type Params = Readonly<Record<string, unknown>>;
 
+/** The source project's keys: all that `list`, `info`, `sourceInfo` and `testConnection` read. */
+const SOURCE_KEYS = ['#token', 'region', 'url', 'debug'];
 /** What the row form's pickers read: the source credentials and the table (docs/sync-actions.md). */
-const PICKER_KEYS = ['#token', 'region', 'url', 'debug', 'tableName', 'tables'];
+const PICKER_KEYS = [...SOURCE_KEYS, 'tableName', 'tables'];
+/** The `parameters` keys each sync action reads; the other actions (`run`, `plan`) read them all. */
+const KEYS_READ_BY_ACTION: Readonly<Partial<Record<string, readonly string[]>>> = {
+  list: SOURCE_KEYS,
+  info: SOURCE_KEYS,
+  sourceInfo: SOURCE_KEYS,
+  testConnection: SOURCE_KEYS,
+  tableOptions: PICKER_KEYS,
+  columnOptions: PICKER_KEYS,
+};
 
 /**
- * The config as the pickers (`tableOptions`, `columnOptions`) see it: `parameters` cut to
- * {@link PICKER_KEYS}, so a half-typed other field of the row (a `changedSince`, a key) does not
- * turn the table and column selects into that field's error (pure).
+ * The config as `action` sees it (pure): for a sync action that reads only some keys, `parameters`
+ * cut to those, so a half-typed or broken other field (a `changedSince`, a key) does not turn the
+ * action into that field's error, and the user can still open the table picker to fix the row.
+ * `run` and `plan` get the config unchanged.
  */
-export function forPickers(raw: unknown): unknown {
-  if (!isPlainObject(raw)) return raw;
+export function configForAction(raw: unknown, action: string): unknown {
+  const keys = KEYS_READ_BY_ACTION[action];
+  if (keys === undefined || !isPlainObject(raw)) return raw;
   const params = own(raw, 'parameters');
   if (!isPlainObject(params)) return raw;
-  const kept = PICKER_KEYS.filter((key) => Object.hasOwn(params, key));
+  const kept = keys.filter((key) => Object.hasOwn(params, key));
   return { ...raw, parameters: Object.fromEntries(kept.map((key) => [key, params[key]])) };
 }
 

@@ -85,10 +85,17 @@ describe('sync actions', () => {
     );
   });
 
-  it('the row pickers read only the credentials and the table: a half-typed other field does not break them', async () => {
+  it('actions that read only the credentials (and the pickers the table) ignore a broken other field', async () => {
+    const project = { projectId: 301, projectName: 'Platform source', bucket: 'in.c-sales' };
+    const orders = expect.arrayContaining([{ name: 'orders', primaryKey: ['id'] }]) as unknown;
     for (const [name, expected] of [
       ['tableOptions', expect.arrayContaining([expect.objectContaining({ value: 'orders' })])],
       ['columnOptions', expect.arrayContaining([{ value: 'id', label: 'id (primary key)' }])],
+      // ex-storage's actions never read changedSince: a broken row still lists the bucket.
+      ['list', { tables: orders }],
+      ['info', project],
+      ['sourceInfo', { tables: orders, project }],
+      ['testConnection', expect.objectContaining({ status: 'success' })],
     ] as const) {
       const dataDir = await makeDataDir({
         action: name,
@@ -103,7 +110,11 @@ describe('sync actions', () => {
       });
       dirs.push(dataDir);
       const result = await runCli(['--data', dataDir]);
-      expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: '' });
+      expect({ name, code: result.code, stderr: result.stderr }).toEqual({
+        name,
+        code: 0,
+        stderr: '',
+      });
       expect(JSON.parse(result.stdout)).toEqual(expected);
     }
     // Any other action still reports the field.

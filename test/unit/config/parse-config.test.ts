@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../../../src/config/parse-config.js';
+import { configForAction, parseConfig } from '../../../src/config/parse-config.js';
 import type { Config, ParseResult } from '../../../src/config/types.js';
 
 const TOKEN = '2134-88291-mCkuU3xgVqLzAbcdef';
@@ -764,5 +764,57 @@ describe('parseConfig: problems', () => {
     expect(text).not.toContain(DEST_TOKEN);
     expect(text).toContain('parameters.region: a hidden value is not a known region');
     expect(text).toContain('parameters.tables[0][a hidden key]: is not a known key');
+  });
+});
+
+describe('configForAction: each sync action checks only the keys it reads', () => {
+  const broken = {
+    action: 'x',
+    storage: { output: { default_bucket: 'in.c-x' } },
+    parameters: {
+      '#token': TOKEN,
+      url: 'https://connection.keboola.com',
+      debug: true,
+      tableName: 'orders',
+      changedSince: '-1 eon',
+      primaryKey: 'id',
+      destination: { bucket: 'nope' },
+      oddKey: 1,
+    },
+  };
+
+  it.each(['list', 'info', 'sourceInfo', 'testConnection'])(
+    '%s reads the source credentials and debug only',
+    (action) => {
+      expect(configForAction(broken, action)).toEqual({
+        ...broken,
+        parameters: { '#token': TOKEN, url: 'https://connection.keboola.com', debug: true },
+      });
+      expect(parseConfig({ ...(configForAction(broken, action) as object), action }).ok).toBe(true);
+    },
+  );
+
+  it.each(['tableOptions', 'columnOptions'])('%s also reads the table', (action) => {
+    expect(configForAction(broken, action)).toEqual({
+      ...broken,
+      parameters: {
+        '#token': TOKEN,
+        url: 'https://connection.keboola.com',
+        debug: true,
+        tableName: 'orders',
+      },
+    });
+  });
+
+  it.each(['run', 'plan'])('%s reads everything, so it reports every problem', (action) => {
+    expect(configForAction(broken, action)).toBe(broken);
+    expect(problems(parseConfig({ ...broken, action }))).toContain(
+      `parameters.changedSince: "-1 eon" is not a date; ${CHANGED_SINCE_FORMS}`,
+    );
+  });
+
+  it('keeps what is not an object as it is, for parseConfig to report', () => {
+    expect(configForAction([], 'list')).toEqual([]);
+    expect(configForAction({ parameters: 3 }, 'list')).toEqual({ parameters: 3 });
   });
 });
