@@ -28,6 +28,7 @@ import { timestampMs } from '../storage/parse.js';
 import type { MintedToken, TokenApi, VerifiedToken } from '../storage/token-api.js';
 import type { StorageClient } from '../storage/types.js';
 import {
+  destinationBucketConflict,
   readTokenEndpoint,
   tokenKeyOf,
   tokenPlaceProblem,
@@ -149,7 +150,9 @@ async function createToken(
   const expiresInSeconds =
     command.expiresIn === undefined ? undefined : parseExpiresIn(command.expiresIn);
   const config = command.writeConfig ? await readConfigIfAny(command.writeConfig, deps) : undefined;
-  if (command.writeConfig) await checkConfigTarget(command.writeConfig, config, role, deps);
+  if (command.writeConfig) {
+    await checkConfigTarget(command.writeConfig, config, role, bucket, deps);
+  }
   const url = createEndpointUrl(command, config, role);
   const api = deps.openTokenApi(url, master);
   const creator = await api.verify().catch((error: unknown) => {
@@ -189,7 +192,7 @@ async function createToken(
   }
   const written = await writeTokenOrPrint(
     command.writeConfig,
-    withToken(config, role, minted.token, { region: command.region, url: command.url }),
+    withToken(config, role, minted.token, { region: command.region, url: command.url }, bucket),
     role,
     minted.token,
     deps,
@@ -264,14 +267,17 @@ function refuseWriteTokenInSourceKey(command: Extract<TokenCommand, { action: 'c
 }
 
 /**
- * Refuses, before a token is created, a `--write-config` folder that is not there and a
- * config.json the token could only be written into by dropping what it holds.
- * @throws UserError naming the folder or the file
+ * Refuses, before a token is created, a `--write-config` folder that is not there, a
+ * config.json the token could only be written into by dropping what it holds, and a destination
+ * section whose `bucket` is not `--bucket` (the token could not write there, and changing where a
+ * config copies to is not this command's call).
+ * @throws UserError naming the folder, the file or the key
  */
 async function checkConfigTarget(
   dir: string,
   config: unknown,
   role: TokenRole,
+  bucketId: string,
   deps: TokenCommandDeps,
 ): Promise<void> {
   if (!(await deps.isFolder(dir))) {
@@ -283,6 +289,13 @@ async function checkConfigTarget(
   if (problem !== undefined) {
     throw new UserError(
       `${dir}/config.json ${problem}: writing the token there would drop it, so nothing was created; fix the file or choose another folder.`,
+    );
+  }
+  const configured = destinationBucketConflict(config, role, bucketId);
+  if (configured !== undefined) {
+    const shown = JSON.stringify(configured);
+    throw new UserError(
+      `--bucket ${JSON.stringify(bucketId)} is not the parameters.destination.bucket ${shown} of ${dir}/config.json: a token for ${JSON.stringify(bucketId)} could not write there, so nothing was created; give --bucket ${shown}, or change parameters.destination.bucket first.`,
     );
   }
 }

@@ -70,13 +70,17 @@ export interface TokenStack {
 /**
  * A copy of the config document with the `role` token replaced (objects created when missing);
  * every other key and value is kept as it was. A section that names no stack (no `region`, no
- * `url`, e.g. a new config.json) also gets `stack`, so the token is usable where it is written.
+ * `url`, e.g. a new config.json) also gets `stack`, so the token is usable where it is written;
+ * a destination section without `bucket` gets `destinationBucket` (the bucket the token was
+ * made for), so a run and `token inspect --destination` can check it. An existing `bucket` is
+ * never changed (see {@link destinationBucketConflict}).
  */
 export function withToken(
   raw: unknown,
   role: TokenRole,
   token: string,
   stack: TokenStack = {},
+  destinationBucket?: string,
 ): Record<string, unknown> {
   const root = isPlainObject(raw) ? { ...raw } : {};
   const parameters = isPlainObject(root.parameters) ? { ...root.parameters } : {};
@@ -86,6 +90,9 @@ export function withToken(
   if (section.region === undefined && section.url === undefined) {
     if (stack.region !== undefined) section.region = stack.region;
     if (stack.url !== undefined) section.url = stack.url;
+  }
+  if (role === 'destination' && section.bucket === undefined && destinationBucket !== undefined) {
+    section.bucket = destinationBucket;
   }
   root.parameters = role === 'source' ? section : { ...parameters, destination: section };
   return root;
@@ -107,6 +114,22 @@ export function tokenPlaceProblem(raw: unknown, role: TokenRole): string | undef
     return 'has a "parameters.destination" that is not an object (the table name of a row?)';
   }
   return undefined;
+}
+
+/**
+ * The `parameters.destination.bucket` of the document when it is there and is not `bucketId`: a
+ * destination token made for `bucketId` could not write to it. Undefined when the key is missing
+ * (it gets `bucketId`), equal, or `role` is the source.
+ */
+export function destinationBucketConflict(
+  raw: unknown,
+  role: TokenRole,
+  bucketId: string,
+): unknown {
+  if (role !== 'destination') return undefined;
+  const section = tokenSection(raw, role);
+  const bucket = isPlainObject(section) ? own(section, 'bucket') : undefined;
+  return bucket === undefined || bucket === bucketId ? undefined : bucket;
 }
 
 /** Every `#` string value in the document (so no problem message can show one). */

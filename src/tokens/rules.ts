@@ -115,9 +115,14 @@ export interface TokenVerdict {
   readonly warnings: readonly string[];
 }
 
+/** The verdict on a destination token whose config names no bucket to check it against. */
+const DESTINATION_BUCKET_UNSET =
+  'parameters.destination.bucket is not set, so the destination rule (write permission to that bucket) cannot be checked: add the bucket the token must write to, such as "in.c-copy".';
+
 /**
  * Applies the job's token rules (the same functions a run calls): the source rule for the
- * source token, the destination rule on `destinationBucket` for the destination token.
+ * source token, the destination rule on `destinationBucket` for the destination token (which
+ * fails, naming the key, when there is none).
  */
 export function judgeToken(
   verified: VerifiedToken,
@@ -136,7 +141,10 @@ export function judgeToken(
       });
       return { passes: true, warnings: auth.warnings };
     }
-    checkDestinationToken(verified.info, options.destinationBucket ?? '', true);
+    if (!options.destinationBucket) {
+      return { passes: false, error: DESTINATION_BUCKET_UNSET, warnings: [] };
+    }
+    checkDestinationToken(verified.info, options.destinationBucket, true);
     return { passes: true, warnings: destinationWarnings(verified, options.nowMs) };
   } catch (error) {
     if (!(error instanceof UserError)) throw error;

@@ -357,6 +357,58 @@ describe('token create', () => {
     });
   });
 
+  it('--destination --write-config into a config without destination writes the bucket too: inspect and rotate --destination pass', async () => {
+    const dir = await dataDir({ '#token': READ_TOKEN });
+    const result = await token(
+      [
+        'create',
+        '--bucket',
+        'in.c-sales',
+        '--destination',
+        '--expires-in',
+        '1d',
+        '--url',
+        emulator.url,
+        '--write-config',
+        dir,
+      ],
+      MASTERS.admin,
+    );
+    expect(result.code, result.stderr).toBe(0);
+    await expectSecretsOnlyWherePromised(result, { dataDir: dir });
+    const destination = (await configOf(dir)).parameters.destination as Record<string, string>;
+    expect(Object.keys(destination).sort()).toEqual(['#token', 'bucket', 'url']);
+    expect(destination).toMatchObject({ url: emulator.url, bucket: 'in.c-sales' });
+    const inspect = await token(['inspect', '--data', dir, '--destination']);
+    expect(inspect.code, inspect.stderr).toBe(0);
+    expect(inspect.stdout).toMatch(/verdict: +passes/);
+    const rotate = await token(['rotate', '--data', dir, '--destination']);
+    expect(rotate.code, rotate.stderr).toBe(0);
+    expect(rotate.stderr).not.toMatch(/fails/);
+    await expectSecretsOnlyWherePromised(inspect, { dataDir: dir });
+    await expectSecretsOnlyWherePromised(rotate, { dataDir: dir });
+  });
+
+  it('--destination --write-config refuses a config whose destination bucket is another one, before anything is created', async () => {
+    const dir = await dataDir({
+      '#token': READ_TOKEN,
+      destination: { url: emulator.url, bucket: 'in.c-other', '#token': 'old' },
+    });
+    const before = await readFile(join(dir, 'config.json'), 'utf8');
+    const issuedBefore = emulator.control.issuedSecrets().length;
+    const result = await token(
+      ['create', '--bucket', 'in.c-sales', '--destination', '--write-config', dir],
+      MASTERS.admin,
+    );
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim()).toBe(
+      `--bucket "in.c-sales" is not the parameters.destination.bucket "in.c-other" of ${dir}/config.json: a token for "in.c-sales" could not write there, so nothing was created; give --bucket "in.c-other", or change parameters.destination.bucket first.`,
+    );
+    expect(emulator.control.issuedSecrets()).toHaveLength(issuedBefore);
+    expect(await readFile(join(dir, 'config.json'), 'utf8')).toBe(before);
+    await expectSecretsOnlyWherePromised(result, { dataDir: dir });
+  });
+
   it.each([
     ['a limited token', READ_TOKEN, /^KBC_MASTER_TOKEN is not a master token/],
     [
@@ -524,6 +576,26 @@ describe('token inspect --destination', () => {
       bucketPermissions: { 'in.c-sales': 'write' },
       verdict: { passes: true, warnings: [] },
     });
+  });
+});
+
+describe('token inspect and rotate --destination without parameters.destination.bucket', () => {
+  it.each(['inspect', 'rotate'])('%s names the missing key, not a bucket ""', async (action) => {
+    const writer = emulator.control.createToken(101, {
+      bucketPermissions: { 'in.c-sales': 'write' },
+    });
+    const dir = await dataDir({
+      '#token': READ_TOKEN,
+      destination: { url: emulator.url, '#token': writer },
+    });
+    const result = await token([action, '--data', dir, '--destination']);
+    const said = action === 'inspect' ? result.stdout : result.stderr;
+    expect(said).toContain(
+      'parameters.destination.bucket is not set, so the destination rule (write permission to that bucket) cannot be checked',
+    );
+    expect(`${result.stdout}${result.stderr}`).not.toContain('bucket ""');
+    expect(result.code).toBe(action === 'inspect' ? 0 : 1);
+    await expectSecretsOnlyWherePromised(result, { dataDir: dir });
   });
 });
 

@@ -147,6 +147,13 @@ describe('judgeToken', () => {
     ).toBe(false);
   });
 
+  it('fails a destination token with no destination bucket configured, naming the key', () => {
+    const writer = tokenInfo({ bucketPermissions: { 'in.c-copy': 'write' } });
+    const verdict = judgeToken(verified(writer), 'destination', { nowMs });
+    expect(verdict.passes).toBe(false);
+    expect(verdict.error).toMatch(/^parameters\.destination\.bucket is not set/);
+  });
+
   it('builds a report that never holds the token string', () => {
     const report = buildInspectReport(
       verified(),
