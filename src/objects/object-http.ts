@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { httpRequest, httpsRequest, readCapped, readIntoSharedBuffer } from '../node-http.js';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { networkCodeOf } from '../retry/retrier.js';
+import { describeNetworkCode, networkCodeOf } from '../retry/retrier.js';
 import { isRetryable } from '../retry/retry-policy.js';
 import { ServiceError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -94,11 +94,17 @@ export function withDebugLog(http: ObjectHttp, logger: Logger | undefined): Obje
   };
 }
 
+/**
+ * The request got no answer: the message names the host (never the query, which holds the
+ * signature) and the cause in words, with the code.
+ */
 function networkError(request: ObjectRequest, error: unknown): ObjectStoreError {
   const code = request.signal?.aborted ? 'ABORTED' : networkCodeOf(error);
   const facts = { networkCode: code };
+  const cause = describeNetworkCode(code, OBJECT_SOCKET_TIMEOUT_MS);
+  const failed = cause === code ? `failed: ${code}` : `failed (${code}): ${cause}`;
   return new ObjectStoreError(
-    `${request.method} ${describeTarget(request.target)} failed: ${code}`,
+    `${request.method} ${describeTarget(request.target)} at ${new URL(request.url).host} ${failed}`,
     { ...request.target },
     facts,
     code !== 'ABORTED' && isRetryable(facts, 'idempotent'),

@@ -124,6 +124,30 @@ export function createRetrier(options: RetrierOptions): Retrier {
   };
 }
 
+/**
+ * A network failure's code in words, for the sentence that names the host: `the host name does
+ * not exist` for ENOTFOUND. `timeoutMs` is the wait an ETIMEDOUT stands for. A code without
+ * words (ECONNRESET, ABORTED, …) is returned as it is.
+ */
+export function describeNetworkCode(code: string, timeoutMs: number): string {
+  const causes: Record<string, string> = {
+    ECONNREFUSED: 'the connection was refused (nothing listens there)',
+    ENOTFOUND: 'the host name does not exist',
+    EAI_AGAIN: 'the host name could not be resolved (DNS)',
+    EAI_FAIL: 'the host name could not be resolved (DNS)',
+    EHOSTUNREACH: 'the host is unreachable',
+    ENETUNREACH: 'the network is unreachable',
+    ETIMEDOUT: `it did not answer within ${Math.round(timeoutMs / 1000)} s`,
+    EPROTO: 'the TLS handshake failed',
+  };
+  return causes[code] ?? (isTlsCode(code) ? `the TLS connection failed (${code})` : code);
+}
+
+/** Node's TLS and certificate error codes (`CERT_HAS_EXPIRED`, `ERR_TLS_CERT_ALTNAME_INVALID`, …). */
+export function isTlsCode(code: string): boolean {
+  return /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/i.test(code);
+}
+
 /** The error code of a network failure, as the retry policy knows them. */
 export function networkCodeOf(error: unknown): string {
   const record = error as { code?: unknown; message?: unknown; cause?: unknown } | null;

@@ -3,7 +3,9 @@ import type { Logger } from '../logger.js';
 import {
   carriedFacts,
   createRetrier,
+  describeNetworkCode,
   isProvenNotStarted,
+  isTlsCode,
   networkCodeOf,
   type AttemptFacts,
   type Retrier,
@@ -268,19 +270,8 @@ function unreachable(
   cause: unknown,
   timeoutMs: number,
 ): StackUnreachableError {
-  const causes: Record<string, string> = {
-    ECONNREFUSED: 'the connection was refused (nothing listens there)',
-    ENOTFOUND: 'the host name does not exist',
-    EAI_AGAIN: 'the host name could not be resolved (DNS)',
-    EAI_FAIL: 'the host name could not be resolved (DNS)',
-    EHOSTUNREACH: 'the host is unreachable',
-    ENETUNREACH: 'the network is unreachable',
-    ETIMEDOUT: `it did not answer within ${Math.round(timeoutMs / 1000)} s`,
-    EPROTO: 'the TLS handshake failed',
-  };
-  const reason = causes[code] ?? (isTlsCode(code) ? `the TLS connection failed (${code})` : code);
   return new StackUnreachableError(
-    `Cannot reach the Storage API at ${url}: ${reason}; check "url" or "region" (in the configuration, or the --url or --region flag).`,
+    `Cannot reach the Storage API at ${url}: ${describeNetworkCode(code, timeoutMs)}; check "url" or "region" (in the configuration, or the --url or --region flag).`,
     { cause },
   );
 }
@@ -293,11 +284,6 @@ function unreachable(
 function blamesUrl(code: string, failuresSoFar: number): boolean {
   if (FIRST_CONTACT_FATAL.has(code) || isTlsCode(code)) return true;
   return FIRST_CONTACT_TRANSIENT.has(code) && failuresSoFar >= FIRST_CONTACT_ATTEMPTS;
-}
-
-/** Node's TLS and certificate error codes (`CERT_HAS_EXPIRED`, `ERR_TLS_CERT_ALTNAME_INVALID`, …). */
-function isTlsCode(code: string): boolean {
-  return /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/i.test(code);
 }
 
 function requestHeaders(options: StorageHttpOptions): Record<string, string> {

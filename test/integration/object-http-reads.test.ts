@@ -108,3 +108,38 @@ describe('object downloads through the shared read buffer', () => {
     expect(sharedReads - readsBefore).toBeGreaterThan(DOWNLOADS * 10);
   });
 });
+
+describe('an object request that reaches no server', () => {
+  const SIGNED_QUERY = '?X-Amz-Signature=5ec7e75ec7e75ec7e7&X-Amz-Credential=AKIAEXAMPLE';
+
+  /** The error of a GET of `url`. */
+  async function failure(url: string): Promise<Error> {
+    const error = await sendObjectRequest({
+      method: 'GET',
+      url,
+      headers: {},
+      target: { provider: 'aws', bucket: 'kbc-sapi-files', key: 'exp-15/orders.csv.gz' },
+    }).catch((caught: unknown) => caught as Error);
+    if (!(error instanceof Error)) throw new Error('the request did not fail');
+    return error;
+  }
+
+  it('names the host and says the connection was refused, never the signed query', async () => {
+    const server = createHttpServer();
+    const host = await listen(server);
+    await new Promise((resolve) => server.close(resolve));
+    const error = await failure(`http://${host}/exp-15/orders.csv.gz${SIGNED_QUERY}`);
+    expect(error.message).toBe(
+      `GET aws kbc-sapi-files/exp-15/orders.csv.gz at ${host} failed (ECONNREFUSED): the connection was refused (nothing listens there)`,
+    );
+  });
+
+  it('names the host and says its name does not resolve, never the signed query', async () => {
+    const error = await failure(`https://kbc-sapi-files.s3.invalid/orders.csv.gz${SIGNED_QUERY}`);
+    // ENOTFOUND here; a resolver that cannot be reached says EAI_AGAIN.
+    expect(error.message).toMatch(
+      /^GET aws kbc-sapi-files\/exp-15\/orders\.csv\.gz at kbc-sapi-files\.s3\.invalid failed \((ENOTFOUND\): the host name does not exist|EAI_AGAIN\): the host name could not be resolved \(DNS\))$/,
+    );
+    expect(error.message).not.toMatch(/Signature|Credential|\?/);
+  });
+});
