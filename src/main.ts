@@ -75,6 +75,8 @@ import { checkSummaryPath, summaryDocument, writeSummaryFile } from './summary-f
 import { createTokenApi, type TokenApi } from './storage/token-api.js';
 import { readLastActivity, runTokenCommand } from './tokens/commands.js';
 import { writeConfigAtomically } from './tokens/config-file.js';
+import { tokenKeyOf } from './tokens/config-token.js';
+import type { TokenRole } from './tokens/rules.js';
 
 export interface Io {
   readonly argv: readonly string[];
@@ -180,7 +182,7 @@ async function execute(
     { once: true },
   );
   logContext(logger, io.env, action);
-  const source = buildClient(config.source, io, masker, logger, limits);
+  const source = buildClient(config.source, 'source', io, masker, logger, limits);
   const selection = {
     only: cli.tables,
     fullRefresh: cli.command === 'run' ? cli.fullRefresh : [],
@@ -192,7 +194,7 @@ async function execute(
     // Standalone `plan` reads the destination's sync records (never writes them).
     const destination =
       action === 'plan' && config.destination
-        ? trackCalls(buildClient(config.destination, io, masker, logger, limits))
+        ? trackCalls(buildClient(config.destination, 'destination', io, masker, logger, limits))
         : undefined;
     const deadlineMs =
       positiveInt(io.env.KBC_TABLE_SYNC_ACTION_DEADLINE_MS) ?? SYNC_ACTION_DEADLINE_MS;
@@ -208,7 +210,7 @@ async function execute(
         skipUnchanged: tuningFrom(io.env, config.destination !== undefined).skipUnchanged,
         ...(destination && { destination: destination.client }),
         lastActivity: (tokenId) =>
-          readLastActivity(buildTokenApi(config.source, io, masker, logger), tokenId),
+          readLastActivity(buildTokenApi(config.source, 'source', io, masker, logger), tokenId),
       }),
       deadlineMs,
       () => {
@@ -364,8 +366,14 @@ function checkRunId(env: NodeJS.ProcessEnv): void {
   );
 }
 
+/**
+ * The Storage API client of one project. `role` says which config key the token came from, so a
+ * token that stops working mid-run is named by its key; undefined for the token commands, whose
+ * tokens may come from elsewhere (KBC_MASTER_TOKEN, a new token).
+ */
 function buildClient(
   endpoint: { url: string; token: string },
+  role: TokenRole | undefined,
   io: Io,
   masker: SecretMasker,
   logger: Logger,
@@ -374,6 +382,7 @@ function buildClient(
   return createStorageClient({
     url: endpoint.url,
     token: endpoint.token,
+    ...(role && { tokenKey: tokenKeyOf(role) }),
     masker,
     logger,
     requestTimeoutMs: limits.requestTimeoutMs,
@@ -387,6 +396,7 @@ function buildClient(
 
 function buildTokenApi(
   endpoint: { url: string; token: string },
+  role: TokenRole | undefined,
   io: Io,
   masker: SecretMasker,
   logger: Logger,
@@ -394,6 +404,7 @@ function buildTokenApi(
   return createTokenApi({
     url: endpoint.url,
     token: endpoint.token,
+    ...(role && { tokenKey: tokenKeyOf(role) }),
     masker,
     logger,
     ...(io.env.KBC_RUNID ? { runId: io.env.KBC_RUNID } : {}),
@@ -420,9 +431,9 @@ async function runToken(
   return runTokenCommand(cli, {
     env: io.env,
     masker,
-    openTokenApi: (url, token) => buildTokenApi({ url, token }, io, masker, logger),
+    openTokenApi: (url, token) => buildTokenApi({ url, token }, undefined, io, masker, logger),
     openStorage: (url, token) =>
-      buildClient({ url, token }, io, masker, logger, checkedLimits(io.env)),
+      buildClient({ url, token }, undefined, io, masker, logger, checkedLimits(io.env)),
     resolveDataDir: (cliData) => resolveDataDir({ cliData, env: io.env, exists: existsSync }),
     readConfig: loadRawConfig,
     writeConfig: writeConfigAtomically,
@@ -454,7 +465,7 @@ function buildWriter(
   }
   return new ProjectWriter({
     destination: config.destination,
-    client: buildClient(config.destination, io, masker, logger, limits),
+    client: buildClient(config.destination, 'destination', io, masker, logger, limits),
     readSourceTable: (tableId) => source.getTable(tableId),
     openSliceSink: (prepared, refreshFile) =>
       openSliceSink(prepared, { refreshFile, endpoints, masker, logger, ...timingFrom(io.env) }),

@@ -54,6 +54,11 @@ export interface StorageHttpOptions {
   /** Base URL without trailing slash. */
   readonly url: string;
   readonly token: string;
+  /**
+   * The config key the token came from (`parameters.#token`), named when the token stops
+   * working in the middle of a run; without it the sentence says "The Storage API token".
+   */
+  readonly tokenKey?: string | undefined;
   /** Sent as `X-KBC-RunId` on every request. */
   readonly runId?: string | undefined;
   readonly masker: SecretMasker;
@@ -217,8 +222,10 @@ export function createStorageHttp(options: StorageHttpOptions): StorageHttp {
     }
     const apiError = toApiError(response, request, options.masker, now());
     if (response.status === 401 && tokenWorked) {
+      const which =
+        options.tokenKey === undefined ? 'Storage API token' : `token in ${options.tokenKey}`;
       throw new TokenRevokedError(
-        `The Storage API token was revoked or expired during the run (${request.method} ${request.path}: ${apiError.message})`,
+        `The ${which} was revoked or expired during the run: ${apiError.message}`,
       );
     }
     throw apiError;

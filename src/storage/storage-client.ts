@@ -34,6 +34,8 @@ export interface StorageClientOptions {
   /** Storage API base URL (a trailing slash is removed). */
   readonly url: string;
   readonly token: string;
+  /** The config key the token came from, named when it stops working mid-run. */
+  readonly tokenKey?: string | undefined;
   /** Sent as `X-KBC-RunId`; a unique `kts-<random>` is generated when absent. */
   readonly runId?: string | undefined;
   readonly masker: SecretMasker;

@@ -312,7 +312,11 @@ function shared(mode: Mode): Scenario[] {
       name: 'source token revoked mid-run: exit 1 with a sentence, no retries',
       mode,
       faults: [{ ...FILE_GET, kind: 'revokeToken' }],
-      outcome: { code: 1, stderr: /token was revoked or expired during the run/ },
+      outcome: {
+        code: 1,
+        stderr:
+          /The token in parameters\.#token was revoked or expired during the run: Storage API GET \/v2\/storage\/files\/\d+ answered 401: [^(\n]*(\([^)\n]*\))?\n/,
+      },
       check: (run) => {
         expect(requestsTo(run, 'GET /v2/storage/files/{fileId}')).toBe(1);
         expect(retryLogs(run)).toEqual([]);
@@ -476,7 +480,11 @@ const STANDALONE_ONLY: Scenario[] = [
     name: 'destination token revoked at the import: exit 1 with a sentence, no retries',
     mode: 'standalone',
     faults: [{ ...IMPORT_POST, kind: 'revokeToken' }],
-    outcome: { code: 1, stderr: /token was revoked or expired during the run/ },
+    outcome: {
+      code: 1,
+      stderr:
+        /The token in parameters\.destination\.#token was revoked or expired during the run: Storage API POST \/v2\/storage\/tables\/[^/\s]+\/import-async answered 401/,
+    },
     check: (run) => {
       expect(requestsTo(run, 'POST /v2/storage/tables/{tableId}/import-async')).toBe(1);
     },

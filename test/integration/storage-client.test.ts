@@ -253,10 +253,25 @@ describe('StorageClient against a scripted HTTP server', () => {
     await sut.verifyToken();
     const revoked = await rejection(sut.verifyToken());
     expect(revoked).toBeInstanceOf(TokenRevokedError);
-    expect((revoked as Error).message).toMatch(
-      /^The Storage API token was revoked or expired during the run \(GET \/v2\/storage\/tokens\/verify/,
+    expect((revoked as Error).message).toBe(
+      'The Storage API token was revoked or expired during the run: Storage API GET /v2/storage/tokens/verify answered 401: Invalid access token (storage.tokenInvalid)',
     );
     expect(server.count('GET', '/v2/storage/tokens/verify')).toBe(3);
+  });
+
+  it('names the config key of a token revoked mid-run, and the request once', async () => {
+    const invalid = {
+      status: 401,
+      body: { error: 'Invalid access token', code: 'storage.tokenInvalid' },
+    };
+    server.route('GET', '/v2/storage/tokens/verify', { status: 200, body: verifyBody }, invalid);
+    const sut = client({ tokenKey: 'parameters.destination.#token' });
+    await sut.verifyToken();
+    const revoked = await rejection(sut.verifyToken());
+    expect(revoked).toBeInstanceOf(TokenRevokedError);
+    expect((revoked as Error).message).toBe(
+      'The token in parameters.destination.#token was revoked or expired during the run: Storage API GET /v2/storage/tokens/verify answered 401: Invalid access token (storage.tokenInvalid)',
+    );
   });
 
   describe('job-starting POSTs', () => {
