@@ -46,6 +46,8 @@ export function parseCli(argv: readonly string[]): CliArgs {
   }
   let result: CliArgs | undefined;
   let helpText: string | undefined;
+  // The command yargs chose (its builder ran), for the sentence of an unknown argument.
+  let chosen = 'run';
   const parser = yargs([...argv])
     .scriptName('kbc-table-sync')
     .strict()
@@ -57,7 +59,7 @@ export function parseCli(argv: readonly string[]): CliArgs {
     .option('log-format', {
       type: 'string',
       choices: LOG_FORMATS,
-      coerce: oneValue('log-format', 'text'),
+      coerce: oneOf('log-format', LOG_FORMATS),
       describe:
         'Log lines as text or JSON (default: text on a terminal or under the Keboola runner, JSON when piped)',
     })
@@ -65,7 +67,7 @@ export function parseCli(argv: readonly string[]): CliArgs {
       ['run', '$0'],
       'Copy the configured tables (the default command)',
       (y) =>
-        y
+        chosenAs('run', y)
           .option('data', dataOption)
           .option('table', {
             type: 'string',
@@ -93,8 +95,7 @@ export function parseCli(argv: readonly string[]): CliArgs {
             type: 'string',
             coerce: oneValue('summary-file', 'summary.json'),
             describe: 'Write the run result as one JSON document to this file when the run ends',
-          })
-          .conflicts('full-refresh', 'full-refresh-all'),
+          }),
       (args) => {
         result = {
           command: 'run',
@@ -113,7 +114,7 @@ export function parseCli(argv: readonly string[]): CliArgs {
       'action [name]',
       `Run a sync action (${SYNC_ACTIONS.join(', ')}) and print its JSON`,
       (y) =>
-        y
+        chosenAs('action', y)
           .positional('name', { type: 'string', describe: 'The sync action' })
           .option('data', dataOption)
           .option('table', {
@@ -135,15 +136,18 @@ export function parseCli(argv: readonly string[]): CliArgs {
       },
     )
     .command('token', 'Token lifecycle: create, inspect, rotate, revoke (docs/tokens.md)', (y) =>
-      tokenCommands(y, (command) => {
+      tokenCommands(chosenAs('token', y), chosenAs, (command) => {
         result = { command: 'token', ...command };
       }),
     )
     .fail((message, error) => {
-      throw new UserError(
-        `${asSentence(error ? error.message : usageMessage(message, argv))} ${USAGE_HINT}`,
-      );
+      if (error) throw new UserError(`${asSentence(error.message)} ${USAGE_HINT}`);
+      throw new UserError(usageFailure(message, argv, chosen));
     });
+  function chosenAs<T>(command: string, y: Argv<T>): Argv<T> {
+    chosen = command;
+    return y;
+  }
   const parsed = parser.parseSync();
   if (parsed.version) return { command: 'help', text: packageVersion() };
   if (parsed.help && result?.command === 'action') return { command: 'help', text: actionHelp() };
@@ -160,6 +164,11 @@ export function parseCli(argv: readonly string[]): CliArgs {
       `--log-format applies to runs and sync actions; token commands print text (token inspect --json prints one JSON document). ${USAGE_HINT}`,
     );
   }
+  if (result.command === 'run' && result.fullRefreshAll && result.fullRefresh.length > 0) {
+    throw new UserError(
+      `--full-refresh-all and --full-refresh cannot be combined: --full-refresh-all already does a full load of every selected table; give one of them. ${USAGE_HINT}`,
+    );
+  }
   if (result.command === 'run' && result.dryRun && result.summaryFile !== undefined) {
     // A run summary of a dry run would read as a run that copied nothing.
     throw new UserError(
@@ -173,22 +182,96 @@ export function parseCli(argv: readonly string[]): CliArgs {
 }
 
 /**
- * yargs' own message, except for unknown arguments when any argument holds a token: yargs names
- * them in its own forms (camel-cased, dashes removed), which no masker recognises, so the list is
- * not shown at all.
+ * The sentence of a usage mistake yargs found (`command` is the one it chose: `run`, `action`,
+ * `token` or `token inspect`…). Unknown arguments are named as typed (`--yes`), with the `--help`
+ * that lists what the command takes; when any argument holds a token none is named, since yargs
+ * reports them in forms (camel-cased, dashes removed) that no masker recognises. Any other
+ * message is yargs' own.
  */
-function usageMessage(message: string, argv: readonly string[]): string {
+function usageFailure(message: string, argv: readonly string[], command: string): string {
+  const unknown = /^Unknown arguments?: (.*)$/s.exec(message.trim());
   const first = argv[0];
-  if (/^Unknown arguments?:/.test(message) && SYNC_ACTIONS.some((name) => name === first)) {
-    return `"${first}" is a sync action, not a command: run "kbc-table-sync action ${first}".`;
+  if (unknown && SYNC_ACTIONS.some((name) => name === first)) {
+    return `"${first}" is a sync action, not a command: run "kbc-table-sync action ${first}". ${USAGE_HINT}`;
   }
-  if (!/^Unknown arguments?:/.test(message) || !argv.some(looksLikeToken)) return message;
-  return 'Unknown argument: one of the arguments holds a Keboola token, so they are not shown; a token belongs in config.json ("#token") or KBC_MASTER_TOKEN, never on the command line.';
+  if (unknown?.[1] === undefined) return `${asSentence(message)} ${USAGE_HINT}`;
+  if (argv.some(looksLikeToken)) {
+    return `Unknown argument: one of the arguments holds a Keboola token, so they are not shown; a token belongs in config.json ("#token") or KBC_MASTER_TOKEN, never on the command line. ${USAGE_HINT}`;
+  }
+  const { options, words } = unknownArguments(unknown[1].split(', '), argv);
+  const help = `"kbc-table-sync ${command === 'run' ? '' : `${command} `}--help"`;
+  if (options.length > 0) {
+    return `Unknown option${options.length > 1 ? 's' : ''} ${listed(options)} for "${command}"; run ${help} for what it takes.`;
+  }
+  const word = words[0];
+  if (word === undefined) return `${asSentence(message)} ${USAGE_HINT}`;
+  const shown = JSON.stringify(word.slice(0, 40));
+  if (command === 'token') {
+    return `Unknown token command ${shown}: use ${listed(Object.keys(TOKEN_COMMAND_DESCRIPTIONS), 'or')}.`;
+  }
+  if (command === 'run' && word === firstWord(argv)) {
+    return `Unknown command ${shown}: use run (the default), action or token; run ${help} for usage.`;
+  }
+  return `Unexpected argument ${shown} for "${command}"; run ${help} for what it takes.`;
+}
+
+/**
+ * The arguments of argv that yargs named unknown (`names`, in its forms): the options as typed,
+ * without a value (`--yes`, `-x`), and the other words.
+ */
+function unknownArguments(
+  names: readonly string[],
+  argv: readonly string[],
+): { options: string[]; words: string[] } {
+  const unknown = new Set(names);
+  const options: string[] = [];
+  const words: string[] = [];
+  for (const arg of argv) {
+    if (arg === '--') break;
+    const option = /^(--?)(?:no-)?([^=]+)/.exec(arg);
+    if (option?.[2] === undefined) {
+      if (unknown.has(arg)) words.push(arg);
+      continue;
+    }
+    const name = option[2];
+    const forms = option[1] === '--' ? [name, camelCased(name)] : [...name];
+    if (forms.some((form) => unknown.has(form))) options.push(arg.split('=')[0] ?? arg);
+  }
+  return { options, words };
+}
+
+function camelCased(name: string): string {
+  return name.replace(/-([a-z])/g, (_dash, letter: string) => letter.toUpperCase());
+}
+
+/** The first argument that is not an option. */
+function firstWord(argv: readonly string[]): string | undefined {
+  return argv.find((arg) => !arg.startsWith('-'));
+}
+
+/** `a`, `a and b`, `a, b and c` (or `or`). */
+function listed(items: readonly string[], conjunction = 'and'): string {
+  if (items.length <= 1) return items.join('');
+  return `${items.slice(0, -1).join(', ')} ${conjunction} ${items.at(-1) ?? ''}`;
 }
 
 /** `--shard`: token shapes are hidden before parseShard cuts the value it shows. */
 function shardOf(text: string): Shard {
   return parseShard(hideTokenShapes(text));
+}
+
+/**
+ * The coerce of a flag that takes one of `choices` (yargs' own check would answer in its words).
+ * A value shaped like a token is hidden before it is cut to 40 characters.
+ */
+function oneOf(flag: string, choices: readonly string[]): (value: unknown) => string {
+  const single = oneValue(flag, choices[0] ?? '');
+  return (value) => {
+    const text = single(value);
+    if (choices.includes(text)) return text;
+    const shown = JSON.stringify(hideTokenShapes(text).slice(0, 40));
+    throw new UserError(`--${flag} must be ${listed(choices, 'or')}, not ${shown}.`);
+  };
 }
 
 /**
@@ -330,15 +413,22 @@ function tokenHelp(): string {
   ].join('\n');
 }
 
-/** The `token` subcommands; each hands its parsed flags to `done`. */
-function tokenCommands(y: Argv, done: (command: TokenCommand) => void): Argv {
+/**
+ * The `token` subcommands; each hands its parsed flags to `done`, and its builder tells `chosen`
+ * which one yargs picked.
+ */
+function tokenCommands(
+  y: Argv,
+  chosen: <T>(command: string, y: Argv<T>) => Argv<T>,
+  done: (command: TokenCommand) => void,
+): Argv {
   return y
     .hide('log-format')
     .command(
       'create',
       TOKEN_COMMAND_DESCRIPTIONS.create,
       (c) =>
-        c
+        chosen('token create', c)
           .option('bucket', {
             type: 'string',
             coerce: oneValue('bucket', 'in.c-sales'),
@@ -388,7 +478,7 @@ function tokenCommands(y: Argv, done: (command: TokenCommand) => void): Argv {
       'inspect',
       TOKEN_COMMAND_DESCRIPTIONS.inspect,
       (c) =>
-        c
+        chosen('token inspect', c)
           .option('data', dataOption)
           .option('destination', destinationOption)
           .option('json', { type: 'boolean', default: false, describe: 'One JSON document' }),
@@ -403,14 +493,17 @@ function tokenCommands(y: Argv, done: (command: TokenCommand) => void): Argv {
     .command(
       'rotate',
       TOKEN_COMMAND_DESCRIPTIONS.rotate,
-      (c) => c.option('data', dataOption).option('destination', destinationOption),
+      (c) =>
+        chosen('token rotate', c)
+          .option('data', dataOption)
+          .option('destination', destinationOption),
       (args) => done({ action: 'rotate', data: args.data, destination: args.destination }),
     )
     .command(
       'revoke',
       TOKEN_COMMAND_DESCRIPTIONS.revoke,
       (c) =>
-        c
+        chosen('token revoke', c)
           .option('data', dataOption)
           .option('destination', destinationOption)
           .option('yes', { type: 'boolean', default: false, describe: 'Really revoke it' }),
