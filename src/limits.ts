@@ -44,8 +44,17 @@ export const DEFAULT_LIMITS: Limits = {
   maxStateBytes: 16 * MIB,
 };
 
+/** An environment variable that overrides a default: its name and what one unit of it is worth. */
+export interface EnvOverride {
+  readonly name: string;
+  /** The default's units per unit of the variable (1000 for seconds given to a millisecond value). */
+  readonly unit: number;
+  /** Whether 0 is a value (else only positive numbers are). */
+  readonly zeroAllowed?: boolean;
+}
+
 /** The environment variable of each limit and the unit it is given in. */
-const OVERRIDES: Record<keyof Limits, { readonly name: string; readonly unit: number }> = {
+const OVERRIDES: Record<keyof Limits, EnvOverride> = {
   requestTimeoutMs: { name: 'KBC_TABLE_SYNC_REQUEST_TIMEOUT_S', unit: 1000 },
   firstContactTimeoutMs: { name: 'KBC_TABLE_SYNC_FIRST_CONTACT_TIMEOUT_S', unit: 1000 },
   maxAnswerBytes: { name: 'KBC_TABLE_SYNC_MAX_ANSWER_MB', unit: MIB },
@@ -62,29 +71,46 @@ const OVERRIDES: Record<keyof Limits, { readonly name: string; readonly unit: nu
 /** The limits with the overrides found in `env` (see {@link invalidLimitOverrides}). */
 export function limitsFromEnv(env: Readonly<Record<string, string | undefined>>): Limits {
   const limits: Record<string, number> = { ...DEFAULT_LIMITS };
-  for (const [key, { name, unit }] of Object.entries(OVERRIDES)) {
-    const scaled = overrideOf(env[name], unit);
+  for (const [key, override] of Object.entries(OVERRIDES)) {
+    const scaled = overrideFromEnv(env, override);
     if (scaled !== undefined) limits[key] = scaled;
   }
   return limits as unknown as Limits;
 }
 
 /**
- * The override variables set to something that is not a positive number in their unit (an empty
- * value is no override). The composition root refuses them (exit 1) before anything runs.
+ * The limits' override variables set to something that is not a positive number in their unit
+ * (see {@link invalidOverrides}).
  */
 export function invalidLimitOverrides(env: Readonly<Record<string, string | undefined>>): string[] {
-  return Object.values(OVERRIDES)
+  return invalidOverrides(env, Object.values(OVERRIDES));
+}
+
+/**
+ * The variables of `overrides` set to something that is not a positive number (or 0, where
+ * allowed) in their unit; an empty value is no override. The composition root refuses them
+ * (exit 1, naming the variable) before anything runs.
+ */
+export function invalidOverrides(
+  env: Readonly<Record<string, string | undefined>>,
+  overrides: readonly EnvOverride[],
+): string[] {
+  return overrides
     .filter(
-      ({ name, unit }) =>
-        (env[name]?.trim() ?? '') !== '' && overrideOf(env[name], unit) === undefined,
+      (override) =>
+        (env[override.name]?.trim() ?? '') !== '' && overrideFromEnv(env, override) === undefined,
     )
     .map(({ name }) => name);
 }
 
-function overrideOf(raw: string | undefined, unit: number): number | undefined {
-  const text = raw?.trim();
+/** The override's value in the default's unit; undefined when unset, empty or not valid. */
+export function overrideFromEnv(
+  env: Readonly<Record<string, string | undefined>>,
+  override: EnvOverride,
+): number | undefined {
+  const text = env[override.name]?.trim();
   if (text === undefined || text === '') return undefined;
-  const scaled = Math.round(Number(text) * unit);
-  return Number.isFinite(scaled) && scaled > 0 ? scaled : undefined;
+  const scaled = Math.round(Number(text) * override.unit);
+  if (!Number.isFinite(scaled)) return undefined;
+  return scaled > 0 || (override.zeroAllowed === true && scaled === 0) ? scaled : undefined;
 }

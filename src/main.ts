@@ -34,7 +34,14 @@ import {
   failedTableOf,
   messageOf,
 } from './errors.js';
-import { invalidLimitOverrides, limitsFromEnv, type Limits } from './limits.js';
+import {
+  invalidLimitOverrides,
+  invalidOverrides,
+  limitsFromEnv,
+  overrideFromEnv,
+  type EnvOverride,
+  type Limits,
+} from './limits.js';
 import { lockDataDir } from './lock/data-dir-lock.js';
 import {
   chooseLogTarget,
@@ -146,6 +153,7 @@ async function execute(
     return { code: 0 };
   }
   checkRunId(io.env);
+  checkTimingKnobs(io.env);
   if (cli.command === 'token') return { code: await runToken(cli, io, masker) };
   const dataDir = resolveDataDir({ cliData: cli.data, env: io.env, exists: existsSync });
   if (cli.command === 'run' && cli.summaryFile !== undefined) {
@@ -471,41 +479,71 @@ function buildWriter(
       openSliceSink(prepared, { refreshFile, endpoints, masker, logger, ...timingFrom(io.env) }),
     logger,
     signal: io.signal,
-    claimLeaseMs: positiveInt(io.env.KBC_TABLE_SYNC_CLAIM_LEASE_MS) ?? CLAIM_LEASE_MS,
+    claimLeaseMs: overrideFromEnv(io.env, CLAIM_LEASE_KNOB) ?? CLAIM_LEASE_MS,
     nowMs: () => performance.now(),
     newClaimId: () => randomBytes(8).toString('hex'),
   });
 }
 
+/** A timing knob of docs/faults.md ("Timing knobs"): `KBC_TABLE_SYNC_<name>`, in milliseconds. */
+function timingKnob(name: string, zeroAllowed = false): EnvOverride {
+  return { name: `KBC_TABLE_SYNC_${name}`, unit: 1, zeroAllowed };
+}
+
+const RETRY_KNOBS = {
+  baseDelayMs: timingKnob('RETRY_BASE_MS'),
+  maxDelayMs: timingKnob('RETRY_MAX_MS'),
+  maxRetryAfterMs: timingKnob('RETRY_AFTER_CAP_MS'),
+  budgetMs: timingKnob('RETRY_BUDGET_MS'),
+} as const;
+const POLL_KNOBS = {
+  initialDelayMs: timingKnob('POLL_INITIAL_MS'),
+  maxDelayMs: timingKnob('POLL_MAX_MS'),
+  timeoutMs: timingKnob('JOB_TIMEOUT_MS'),
+} as const;
+const CLAIM_LEASE_KNOB = timingKnob('CLAIM_LEASE_MS');
+const REPEAT_SIGNAL_KNOB = timingKnob('REPEAT_SIGNAL_MS', true);
+
+/**
+ * Refuses a timing knob set to what is not a number of milliseconds (positive; 0 or more for
+ * `KBC_TABLE_SYNC_REPEAT_SIGNAL_MS`), as the limits' overrides are refused (same parser).
+ * @throws UserError naming the variable, without its value
+ */
+function checkTimingKnobs(env: NodeJS.ProcessEnv): void {
+  const knobs = [
+    ...Object.values(RETRY_KNOBS),
+    ...Object.values(POLL_KNOBS),
+    CLAIM_LEASE_KNOB,
+    REPEAT_SIGNAL_KNOB,
+  ];
+  const [invalid] = invalidOverrides(env, knobs);
+  if (invalid === undefined) return;
+  const what = invalid === REPEAT_SIGNAL_KNOB.name ? 'a number of 0 or more' : 'a positive number';
+  throw new UserError(
+    `The environment variable ${invalid} is not ${what}: give one in milliseconds (docs/faults.md, Timing knobs), or leave it unset for the default.`,
+  );
+}
+
 /**
  * Retry and job-polling overrides (fault-injection tests use small values; production keeps the
- * defaults of docs/storage-client.md): `KBC_TABLE_SYNC_RETRY_BASE_MS`, `_RETRY_MAX_MS` (one backoff
- * step), `_RETRY_AFTER_CAP_MS` (cap of an honoured Retry-After), `_RETRY_BUDGET_MS` (total time of
- * one request), `_POLL_INITIAL_MS`, `_POLL_MAX_MS` and `_JOB_TIMEOUT_MS` (job polling deadline).
+ * defaults of docs/storage-client.md), checked by {@link checkTimingKnobs} first.
  */
 function timingFrom(env: NodeJS.ProcessEnv): {
   retry?: Partial<RetryOptions>;
   poll?: Partial<PollOptions>;
 } {
-  const pick = <K extends string>(names: Record<K, string>): Partial<Record<K, number>> => {
+  const pick = <K extends string>(
+    knobs: Readonly<Record<K, EnvOverride>>,
+  ): Partial<Record<K, number>> => {
     const out: Partial<Record<K, number>> = {};
-    for (const [key, name] of Object.entries(names) as [K, string][]) {
-      const value = Number(env[`KBC_TABLE_SYNC_${name}`]);
-      if (env[`KBC_TABLE_SYNC_${name}`] && Number.isInteger(value) && value > 0) out[key] = value;
+    for (const [key, knob] of Object.entries(knobs) as [K, EnvOverride][]) {
+      const value = overrideFromEnv(env, knob);
+      if (value !== undefined) out[key] = value;
     }
     return out;
   };
-  const retry = pick({
-    baseDelayMs: 'RETRY_BASE_MS',
-    maxDelayMs: 'RETRY_MAX_MS',
-    maxRetryAfterMs: 'RETRY_AFTER_CAP_MS',
-    budgetMs: 'RETRY_BUDGET_MS',
-  });
-  const poll = pick({
-    initialDelayMs: 'POLL_INITIAL_MS',
-    maxDelayMs: 'POLL_MAX_MS',
-    timeoutMs: 'JOB_TIMEOUT_MS',
-  });
+  const retry = pick(RETRY_KNOBS);
+  const poll = pick(POLL_KNOBS);
   return {
     ...(Object.keys(retry).length > 0 ? { retry } : {}),
     ...(Object.keys(poll).length > 0 ? { poll } : {}),
@@ -640,12 +678,6 @@ function positiveInt(text: string | undefined): number | undefined {
   return text && Number.isInteger(value) && value > 0 ? value : undefined;
 }
 
-/** A duration in whole milliseconds, 0 included; undefined when unset or not one. */
-function wholeMs(text: string | undefined): number | undefined {
-  const value = Number(text);
-  return text && Number.isInteger(value) && value >= 0 ? value : undefined;
-}
-
 /**
  * A table's failure in the run's final sentence: the user's sentence for what exits 1; for
  * anything else (exit 2) its class and cause as well (docs/logging.md).
@@ -694,7 +726,7 @@ const REPEAT_SIGNAL_MS = 500;
 /** Process bootstrap: signals abort the run; the exit code is set, never forced, so logs drain. */
 async function bootstrap(): Promise<void> {
   const abort = new AbortController();
-  const repeatMs = wholeMs(process.env.KBC_TABLE_SYNC_REPEAT_SIGNAL_MS) ?? REPEAT_SIGNAL_MS;
+  const repeatMs = overrideFromEnv(process.env, REPEAT_SIGNAL_KNOB) ?? REPEAT_SIGNAL_MS;
   let firstSignalMs: number | undefined;
   // main() logs the signal (above the progress bar) and ends with it in its final sentence.
   const onSignal = (signal: NodeJS.Signals) => {

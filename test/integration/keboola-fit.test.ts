@@ -449,6 +449,33 @@ describe('the data folder and the environment', () => {
     },
   );
 
+  it.each([
+    ['KBC_TABLE_SYNC_RETRY_BUDGET_MS', 'abc', 'a positive number'],
+    ['KBC_TABLE_SYNC_JOB_TIMEOUT_MS', '0', 'a positive number'],
+    ['KBC_TABLE_SYNC_POLL_MAX_MS', '-5', 'a positive number'],
+    ['KBC_TABLE_SYNC_CLAIM_LEASE_MS', '10 min', 'a positive number'],
+    ['KBC_TABLE_SYNC_REPEAT_SIGNAL_MS', 'soon', 'a number of 0 or more'],
+  ])('timing knob %s=%s is exit 1 naming the variable', async (name, value, what) => {
+    const dataDir = await dataDirWith({ tables: [{ name: 'customers' }] });
+    const result = await run(['--data', dataDir], { [name]: value });
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim()).toBe(
+      `The environment variable ${name} is not ${what}: give one in milliseconds (docs/faults.md, Timing knobs), or leave it unset for the default.`,
+    );
+    expect(await listFiles(join(dataDir, 'out'))).toEqual([]);
+  });
+
+  it('a timing knob is checked for the token commands too; KBC_TABLE_SYNC_REPEAT_SIGNAL_MS=0 is a value', async () => {
+    const dataDir = await dataDirWith({ tables: [{ name: 'customers' }] });
+    const token = await run(['token', 'inspect', '--data', dataDir], {
+      KBC_TABLE_SYNC_RETRY_BASE_MS: 'fast',
+    });
+    expect(token.code).toBe(1);
+    expect(token.stderr.trim()).toMatch(/^The environment variable KBC_TABLE_SYNC_RETRY_BASE_MS /);
+    const result = await run(['--data', dataDir], { KBC_TABLE_SYNC_REPEAT_SIGNAL_MS: '0' });
+    expect(result.code, result.stderr).toBe(0);
+  });
+
   it('KBC_TABLE_SYNC_SLICE_RETRY_BASE_MS=soon is exit 1 naming the variable', async () => {
     const dataDir = await dataDirWith({ tables: [{ name: 'customers' }] });
     const result = await run(['--data', dataDir], { KBC_TABLE_SYNC_SLICE_RETRY_BASE_MS: 'soon' });
