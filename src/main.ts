@@ -21,7 +21,7 @@ import { parseCli, type CliArgs } from './cli.js';
 import { resolveChangedSince } from './config/changed-since.js';
 import { checkConfigSize, loadRawConfig, resolveDataDir } from './config/load-raw-config.js';
 import { isHeaderText, UNSENDABLE } from './config/fields.js';
-import { configForAction, parseConfig } from './config/parse-config.js';
+import { configForAction, parseConfig, runnerDefaultBucket } from './config/parse-config.js';
 import type { Config } from './config/types.js';
 import {
   ConfigError,
@@ -165,7 +165,9 @@ async function execute(
   const raw = await loadRawConfig(dataDir);
   masker.addHashKeys(raw);
   const action = chooseAction(cli, raw, masker);
-  const config = parseOrThrow(raw, action);
+  const parsed = parseOrThrow(raw, action);
+  const defaultBucket = parsed.defaultBucket ?? runnerDefaultBucket(io.env);
+  const config = defaultBucket === undefined ? parsed : { ...parsed, defaultBucket };
   masker.add(config.source.token);
   masker.add(config.destination?.token);
   const target = chooseLogTarget({

@@ -18,10 +18,11 @@ import type { SliceSource } from './objects/types.js';
 import type { OutputWriter, SyncContext, TableWriteResult } from './output/output-writer.js';
 import {
   destinationLabel,
+  destinationOfRecord,
   explainMissingTable,
   loadWarnings,
   planTables,
-  platformTablePlan,
+  platformResume,
   type Selection,
   type TablePlan,
 } from './plan/plan-tables.js';
@@ -320,7 +321,7 @@ async function runTables(
 type TableResult = TableOutcome & { readonly nextState?: TableState };
 
 async function syncTable(
-  configuredPlan: TablePlan,
+  plan: TablePlan,
   run: TableRun,
   progress: TableProgress,
   globalLimit: ReturnType<typeof pLimit>,
@@ -331,10 +332,9 @@ async function syncTable(
   const identity: SourceIdentity = {
     stack: run.source.stack,
     projectId: run.source.auth.projectId,
-    tableId: configuredPlan.sourceId,
+    tableId: plan.sourceId,
   };
-  // The plan changes only when a platform table's destination moved: it is then loaded in full.
-  const { previous, revision, plan } = await resumeTable(configuredPlan, identity, run, deps);
+  const { previous, revision } = await resumeTable(plan, identity, run, deps);
   // After resuming: in standalone mode the watermark is the destination's sync record.
   const skip = deps.tuning.skipUnchanged
     ? decideSkip(skipInputOf(plan, previous?.watermark))
@@ -412,7 +412,7 @@ async function syncTable(
       finishedAtIso,
       mode: plan.mode,
       rows: result.rows,
-      destination: destinationLabel(plan, deps.config.destination),
+      destination: destinationOfRecord(plan, deps.config),
     }),
   };
 }
@@ -425,21 +425,21 @@ function describeWatermark(previous: TableState | undefined): string {
 /**
  * Where the table goes on from. Standalone: the destination's sync record is the source of truth
  * (a missing table → a full copy; a table without a record → `in/state.json`, as before records
- * existed). Platform: `in/state.json`, and the plan a moved destination turns into a full load
- * ({@link platformTablePlan}).
+ * existed). Platform: `in/state.json`, unless the entry's watermark was made for another
+ * destination ({@link platformResume}).
  */
 async function resumeTable(
   plan: TablePlan,
   source: SourceIdentity,
   run: TableRun,
   deps: RunDeps,
-): Promise<{ previous: TableState | undefined; revision?: string; plan: TablePlan }> {
+): Promise<{ previous: TableState | undefined; revision?: string }> {
   const fromState = run.previous.tables[plan.sourceId];
   if (!deps.writer.resume) {
     await deps.writer.checkTable?.(plan);
-    const platform = platformTablePlan(plan, fromState);
+    const platform = platformResume(plan, fromState, destinationOfRecord(plan, deps.config));
     for (const warning of platform.warnings) deps.logger.warn(warning);
-    return { previous: fromState, plan: platform.plan };
+    return { previous: platform.entry };
   }
   const point = await deps.writer.resume(plan, source);
   const resumed = resumeFrom(point, point.committed, fromState);
@@ -448,7 +448,7 @@ async function resumeTable(
       `The destination table of "${plan.sourceId}" ${startsOverReason(resumed.startsOver)}: copying it in full (the watermark in in/state.json is ignored).`,
     );
   }
-  return { previous: resumed.previous, revision: point.revision, plan };
+  return { previous: resumed.previous, revision: point.revision };
 }
 
 /**

@@ -7,9 +7,10 @@ import { authorizeSource } from '../auth/authorize-source.js';
 import { isPattern } from '../config/glob.js';
 import {
   destinationLabel,
+  destinationOfRecord,
   loadWarnings,
   planTables,
-  platformTablePlan,
+  platformResume,
   type Selection,
   type TablePlan,
 } from '../plan/plan-tables.js';
@@ -195,15 +196,15 @@ async function planDocument(
       ...(await unusedBucketWarnings(deps, plans, accessOf)),
     ],
     tokenLastActivity: await tokenLastActivity(deps, tokenId),
-    tables: await mapInOrder(plans, async (configuredPlan) => {
+    tables: await mapInOrder(plans, async (plan) => {
       const resume = await resumeOf(
         deps,
-        configuredPlan,
-        state.tables[configuredPlan.sourceId],
+        plan,
+        state.tables[plan.sourceId],
         auth.projectId,
         accessOf,
       );
-      const { previous, plan } = resume;
+      const { previous } = resume;
       const window = exportWindow({
         changedSince: plan.changedSince,
         fullRefresh: plan.fullRefresh,
@@ -266,8 +267,8 @@ async function mapInOrder<T, R>(items: readonly T[], map: (item: T) => Promise<R
 }
 
 /**
- * Where a run would go on from, and the plan it would run. Platform mode: the entry of
- * in/state.json (a moved destination turns the plan into a full load). Standalone mode: as a
+ * Where a run would go on from. Platform mode: the entry of in/state.json, unless its watermark
+ * was made for another destination. Standalone mode: as a
  * run's resume (docs/sync-record.md), read without writing: a missing destination table is copied
  * in full; otherwise its sync record, or in/state.json for a table without one. A pending import
  * is shown (a run settles it first), and a table a run would refuse says why.
@@ -280,7 +281,8 @@ async function resumeOf(
   accessOf: (client: StorageClient) => Promise<DestinationAccess>,
 ) {
   if (!deps.config.destination || !deps.destination) {
-    return { previous: fromState, ...platformTablePlan(plan, fromState) };
+    const platform = platformResume(plan, fromState, destinationOfRecord(plan, deps.config));
+    return { previous: platform.entry, warnings: platform.warnings };
   }
   const source = { stack: deps.config.source.url, projectId, tableId: plan.sourceId };
   const preview = await previewResume(
@@ -293,7 +295,6 @@ async function resumeOf(
   if (preview.refusal !== undefined) {
     return {
       previous: undefined,
-      plan,
       refusal: true,
       warnings: [
         preview.stopsRun === true
@@ -306,7 +307,6 @@ async function resumeOf(
   const pending = preview.pending;
   return {
     previous: resumed.previous,
-    plan,
     watermarkFrom: resumed.from,
     ...(pending && {
       pendingImport: { runId: pending.runId, fileId: pending.fileId },

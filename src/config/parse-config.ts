@@ -197,6 +197,22 @@ function readParametersObject(value: unknown, problems: Problems): Params | type
   return BAD;
 }
 
+/**
+ * The default bucket the Keboola runner gives a configuration's short output names when
+ * config.json sets none: `in.c-<component id, each character outside [A-Za-z0-9-] as "-">-<config
+ * id>` from `KBC_COMPONENTID` and `KBC_CONFIGID` (docs/output-manifests.md). Undefined outside
+ * the runner (pure).
+ */
+export function runnerDefaultBucket(env: {
+  readonly KBC_COMPONENTID?: string | undefined;
+  readonly KBC_CONFIGID?: string | undefined;
+}): string | undefined {
+  const component = env.KBC_COMPONENTID;
+  const configId = env.KBC_CONFIGID;
+  if (!component || !configId) return undefined;
+  return `in.c-${component.replace(/[^A-Za-z0-9-]/g, '-')}-${configId}`;
+}
+
 /** `storage.output.default_bucket`, when the runner set one (lenient: anything else is ignored). */
 function readDefaultBucket(storage: unknown): string | undefined {
   if (!isPlainObject(storage)) return undefined;

@@ -84,7 +84,10 @@ export interface Config {
   /** A `lastRun` window ends this many seconds before the Storage server's now (0–86400). */
   readonly lagSeconds: number;
   readonly debug: boolean;
-  /** `storage.output.default_bucket` from config.json, when the runner set one. */
+  /**
+   * The bucket of short output names in platform mode: `storage.output.default_bucket` from
+   * config.json, else the runner's own (`runnerDefaultBucket`); absent outside Keboola.
+   */
   readonly defaultBucket?: string;
   /**
    * `storage.output.data_type_support` from config.json, when set: overrides

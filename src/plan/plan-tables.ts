@@ -237,10 +237,31 @@ function planTable(
   };
 }
 
-/** What {@link platformTablePlan} reads of a table's entry in in/state.json (src/state/cursor.ts). */
+/** What {@link platformResume} reads of a table's entry in in/state.json (src/state/cursor.ts). */
 export interface SavedEntry {
   readonly watermark?: number;
   readonly destination?: string;
+}
+
+/**
+ * The destination a table's state entry records (docs/state-file.md, Shape): in standalone mode
+ * the destination table id; in platform mode the full id when the item names one or the default
+ * bucket is known (`storage.output.default_bucket`, or the runner's), so that a short name and
+ * its full id are the same destination; else the out/tables file.
+ */
+export function destinationOfRecord(
+  plan: Pick<TablePlan, 'destinationId' | 'destinationName' | 'fileName'>,
+  config: {
+    readonly destination?: Pick<DestinationConfig, 'bucket'>;
+    readonly defaultBucket?: string;
+  },
+): string {
+  if (config.destination || plan.destinationId !== undefined) {
+    return destinationLabel(plan, config.destination);
+  }
+  return config.defaultBucket !== undefined
+    ? `${config.defaultBucket}.${plan.destinationName}`
+    : `out/tables/${plan.fileName}`;
 }
 
 /**
@@ -261,38 +282,35 @@ export function movedDestinationOf(
 /**
  * Platform mode, where the output mapping loads what the job writes and the job cannot see the
  * destination (pure; docs/state-file.md, A moved destination):
- * - a `lastRun` table whose destination moved since its watermark is loaded in full, as
- *   `--full-refresh` would: the watermark would leave the new destination without the rows
- *   copied before;
+ * - the entry of a `lastRun` table whose destination moved since its watermark is not used: the
+ *   watermark would leave the new destination without the rows copied before, so every row is
+ *   copied, in the configured load mode (a full load could drop rows the destination kept);
  * - an append of a `lastRun` table without a watermark is announced: a destination that already
  *   holds rows of an earlier copy gets them again.
  */
-export function platformTablePlan(
+export function platformResume<E extends SavedEntry>(
   plan: TablePlan,
-  entry: SavedEntry | undefined,
-): { readonly plan: TablePlan; readonly warnings: string[] } {
-  const destination = destinationLabel(plan, undefined);
+  entry: E | undefined,
+  destination: string,
+): { readonly entry: E | undefined; readonly warnings: string[] } {
   const movedFrom = movedDestinationOf(entry, destination, plan);
-  if (movedFrom !== undefined) {
-    return {
-      plan: { ...plan, fullRefresh: true, incremental: false, mode: 'full' },
-      warnings: [
-        `The destination of "${plan.sourceId}" moved since its last run (from ${movedFrom} to ${destination}): loading it in full, as --full-refresh would, because its watermark would leave the new destination without the rows copied before.`,
-      ],
-    };
-  }
-  const firstAppend =
+  const appendsAll =
     plan.changedSince?.kind === 'lastRun' &&
     plan.mode === 'append' &&
-    entry?.watermark === undefined;
-  return {
-    plan,
-    warnings: firstAppend
+    (movedFrom !== undefined || entry?.watermark === undefined);
+  const warnings = [
+    ...(movedFrom === undefined
+      ? []
+      : [
+          `The destination of "${plan.sourceId}" moved since its last run (from ${movedFrom} to ${destination}): copying every row, since its watermark was made for ${movedFrom}.`,
+        ]),
+    ...(appendsAll
       ? [
-          `"${plan.sourceId}" has no watermark yet, so this run appends every row to ${destination}: if that table already holds rows of an earlier copy (ex-storage, another configuration), they are appended again.`,
+          `"${plan.sourceId}" has no watermark for ${destination}, so this run appends every row to it: if that table already holds rows of an earlier copy (ex-storage, another configuration), they are appended again.`,
         ]
-      : [],
-  };
+      : []),
+  ];
+  return { entry: movedFrom === undefined ? entry : undefined, warnings };
 }
 
 /** false → full load; true → append, or upsert when a primary key is set (docs/storage-api-notes.md, How a load lands). */

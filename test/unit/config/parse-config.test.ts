@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { configForAction, parseConfig } from '../../../src/config/parse-config.js';
+import {
+  configForAction,
+  parseConfig,
+  runnerDefaultBucket,
+} from '../../../src/config/parse-config.js';
 import type { Config, ParseResult } from '../../../src/config/types.js';
 
 const TOKEN = '2134-88291-mCkuU3xgVqLzAbcdef';
@@ -816,5 +820,18 @@ describe('configForAction: each sync action checks only the keys it reads', () =
   it('keeps what is not an object as it is, for parseConfig to report', () => {
     expect(configForAction([], 'list')).toEqual([]);
     expect(configForAction({ parameters: 3 }, 'list')).toEqual({ parameters: 3 });
+  });
+});
+
+describe('runnerDefaultBucket', () => {
+  it('names the bucket as the runner does, from the component and configuration ids', () => {
+    expect(
+      runnerDefaultBucket({ KBC_COMPONENTID: 'keboola.ex-table-sync', KBC_CONFIGID: '12' }),
+    ).toBe('in.c-keboola-ex-table-sync-12');
+    expect(runnerDefaultBucket({ KBC_COMPONENTID: 'kds-team.ex_x', KBC_CONFIGID: '9' })).toBe(
+      'in.c-kds-team-ex-x-9',
+    );
+    expect(runnerDefaultBucket({ KBC_CONFIGID: '12' })).toBeUndefined();
+    expect(runnerDefaultBucket({ KBC_COMPONENTID: 'a.b', KBC_CONFIGID: '' })).toBeUndefined();
   });
 });

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import {
+  destinationOfRecord,
   movedDestinationOf,
   planTables,
-  platformTablePlan,
+  platformResume,
 } from '../../../src/plan/plan-tables.js';
 import { tableConfig, tableDetail } from '../../helpers/fixtures.js';
 
@@ -259,18 +260,35 @@ describe('movedDestinationOf', () => {
   });
 });
 
-describe('platformTablePlan', () => {
+describe('destinationOfRecord', () => {
+  const [short, full] = planTables(
+    {
+      tables: [tableConfig('orders'), tableConfig('customers', { destination: 'in.c-x.clients' })],
+    },
+    'in.c-sales',
+    bucket,
+  );
+  if (!short || !full) throw new Error('no plans');
+
+  it('is the table id wherever the bucket is known, the out/tables file otherwise', () => {
+    expect(destinationOfRecord(short, {})).toBe('out/tables/orders.csv');
+    expect(destinationOfRecord(short, { defaultBucket: 'in.c-keboola-ex-table-sync-7' })).toBe(
+      'in.c-keboola-ex-table-sync-7.orders',
+    );
+    expect(destinationOfRecord(full, { defaultBucket: 'in.c-d-7' })).toBe('in.c-x.clients');
+    expect(destinationOfRecord(short, { destination: { bucket: 'in.c-copy' } })).toBe(
+      'in.c-copy.orders',
+    );
+  });
+});
+
+describe('platformResume', () => {
   const lastRun = { kind: 'lastRun' as const };
-  const planOf = (destination: string, primaryKey: string[] = []) => {
+  const planOf = (primaryKey: string[] = []) => {
     const [plan] = planTables(
       {
         tables: [
-          tableConfig('customers', {
-            incremental: true,
-            primaryKey,
-            changedSince: lastRun,
-            destination,
-          }),
+          tableConfig('customers', { incremental: true, primaryKey, changedSince: lastRun }),
         ],
       },
       'in.c-sales',
@@ -279,30 +297,33 @@ describe('platformTablePlan', () => {
     if (!plan) throw new Error('no plan');
     return plan;
   };
+  const entry = { watermark: 10, destination: 'in.c-d.clients_a' };
 
-  it('loads a lastRun table in full when its destination moved since the watermark', () => {
-    const { plan, warnings } = platformTablePlan(planOf('clients_b'), {
-      watermark: 10,
-      destination: 'out/tables/clients_a.csv',
+  it('drops the entry of a lastRun table whose destination moved, keeping the load mode', () => {
+    expect(platformResume(planOf(['id']), entry, 'in.c-d.clients_b')).toEqual({
+      entry: undefined,
+      warnings: [
+        'The destination of "in.c-sales.customers" moved since its last run (from in.c-d.clients_a to in.c-d.clients_b): copying every row, since its watermark was made for in.c-d.clients_a.',
+      ],
     });
-    expect([plan.mode, plan.fullRefresh, plan.incremental]).toEqual(['full', true, false]);
-    expect(warnings).toEqual([
-      'The destination of "in.c-sales.customers" moved since its last run (from out/tables/clients_a.csv to out/tables/clients_b.csv): loading it in full, as --full-refresh would, because its watermark would leave the new destination without the rows copied before.',
-    ]);
   });
 
-  it('keeps the plan when the destination is the one of the watermark, or the entry has none', () => {
-    const plan = planOf('clients_a');
-    expect(
-      platformTablePlan(plan, { watermark: 10, destination: 'out/tables/clients_a.csv' }),
-    ).toEqual({ plan, warnings: [] });
-    expect(platformTablePlan(plan, { watermark: 10 })).toEqual({ plan, warnings: [] });
+  it('keeps the entry when the destination is the one of the watermark, or the entry names none', () => {
+    expect(platformResume(planOf(), entry, 'in.c-d.clients_a')).toEqual({ entry, warnings: [] });
+    expect(platformResume(planOf(), { watermark: 10 }, 'in.c-d.x')).toEqual({
+      entry: { watermark: 10 },
+      warnings: [],
+    });
   });
 
-  it('announces a lastRun append without a watermark, not an upsert', () => {
-    expect(platformTablePlan(planOf('clients'), undefined).warnings).toEqual([
-      '"in.c-sales.customers" has no watermark yet, so this run appends every row to out/tables/clients.csv: if that table already holds rows of an earlier copy (ex-storage, another configuration), they are appended again.',
+  it('announces a lastRun append without a watermark for its destination, not an upsert', () => {
+    const appendsAgain =
+      '"in.c-sales.customers" has no watermark for in.c-d.clients_b, so this run appends every row to it: if that table already holds rows of an earlier copy (ex-storage, another configuration), they are appended again.';
+    expect(platformResume(planOf(), undefined, 'in.c-d.clients_b').warnings).toEqual([
+      appendsAgain,
     ]);
-    expect(platformTablePlan(planOf('clients', ['id']), undefined).warnings).toEqual([]);
+    expect(platformResume(planOf(), entry, 'in.c-d.clients_b').warnings).toHaveLength(2);
+    expect(platformResume(planOf(), entry, 'in.c-d.clients_b').warnings[1]).toBe(appendsAgain);
+    expect(platformResume(planOf(['id']), undefined, 'in.c-d.clients_b').warnings).toEqual([]);
   });
 });
