@@ -234,8 +234,10 @@ async function execute(
         return `The sync action "${action}" did not finish within ${deadlineMs / 1000} s: the ${stalled.api} did not answer ${stalled.calls.pending().join(', ') || 'in time'}.`;
       },
     );
+    // Through the masker as every other output: a secret or token-shaped value in an API answer
+    // (a column or project name) is shown as `[hidden]` (no quote or backslash, so a string stays a valid JSON string).
     io.stdout.write(
-      `${JSON.stringify(document, null, cli.command === 'run' && cli.dryRun ? 2 : 0)}\n`,
+      `${masker.mask(JSON.stringify(document, null, cli.command === 'run' && cli.dryRun ? 2 : 0))}\n`,
     );
     return { code: 0 };
   }

@@ -13,6 +13,7 @@ import {
   platformResume,
   type Selection,
   type TablePlan,
+  usableTables,
 } from '../plan/plan-tables.js';
 import { destinationTableId } from '../output/project-writer.js';
 import { exportWindow, type TableState } from '../state/cursor.js';
@@ -61,16 +62,26 @@ export async function runSyncAction(name: SyncAction, deps: ActionDeps): Promise
     case 'info':
       return info;
     case 'list':
-      return { tables: await listTables(deps.source, auth.bucketId) };
+      return { tables: tableList(await listUsableTables(deps, auth.bucketId)) };
     case 'sourceInfo':
-      return { tables: await listTables(deps.source, auth.bucketId), project: info };
+      return { tables: tableList(await listUsableTables(deps, auth.bucketId)), project: info };
     case 'plan':
       return planDocument(deps, auth, auth.warnings);
     case 'tableOptions':
-      return tableOptions(await deps.source.listTables(auth.bucketId));
+      return tableOptions(await listUsableTables(deps, auth.bucketId));
     case 'columnOptions':
-      return columnOptions(deps.config, auth.bucketId, await deps.source.listTables(auth.bucketId));
+      return columnOptions(deps.config, auth.bucketId, await listUsableTables(deps, auth.bucketId));
   }
+}
+
+/**
+ * The bucket's tables a configuration can name: a name that breaks the naming rules (a token
+ * pasted as a table name) is left out with a warning, never offered (docs/sync-actions.md).
+ */
+async function listUsableTables(deps: ActionDeps, bucketId: string): Promise<TableDetail[]> {
+  const { tables, warnings } = usableTables(await deps.source.listTables(bucketId));
+  warnings.forEach((warning) => deps.logger.warn(warning));
+  return tables;
 }
 
 /**
@@ -154,8 +165,7 @@ async function tokenLastActivity(deps: ActionDeps, tokenId: string): Promise<Las
   return deps.lastActivity ? deps.lastActivity(tokenId) : null;
 }
 
-async function listTables(source: StorageClient, bucketId: string) {
-  const tables = await source.listTables(bucketId);
+function tableList(tables: readonly TableDetail[]) {
   return tables.map((t) => ({ name: t.name, primaryKey: t.primaryKey }));
 }
 

@@ -9,6 +9,9 @@ import { StorageApiError, UserError } from '../errors.js';
 import type { TableDetail } from '../storage/types.js';
 import { inShard, type Shard } from './shard.js';
 import { isPattern, matchesGlob } from '../config/glob.js';
+import { checkNamePart, MAX_NAME_LENGTH } from '../config/names.js';
+import { hideTokenShapes, looksLikeToken } from '../secrets.js';
+import { escapeForDisplay } from '../text/escape.js';
 import { nearestName } from '../text/nearest.js';
 
 /** Everything the job decided about one table before any data moves. */
@@ -124,7 +127,8 @@ export interface TableEntry {
  * Expands pattern items against the bucket's tables, in name order (pure). Explicit items win over
  * patterns, the first matching pattern wins over later ones, and `exclude` removes tables from
  * pattern matches only (a table listed by name is always copied). A pattern that matches nothing
- * is a warning: a bucket may be empty for a while.
+ * is a warning: a bucket may be empty for a while. A matched table whose name breaks Keboola's
+ * naming rules ({@link unusableNameReason}) is skipped with a warning that names it masked.
  */
 export function expandPatterns(
   tables: readonly TableConfig[],
@@ -164,10 +168,54 @@ export function expandPatterns(
     }
     for (const name of matches) {
       taken.add(name);
-      out.push({ table: { ...table, name }, index, pattern });
+      const unusable = unusableNameReason(name);
+      if (unusable === undefined) out.push({ table: { ...table, name }, index, pattern });
+      else warnings.push(skippedTableWarning(pattern, index, name, unusable));
     }
   });
   return { tables: out, warnings };
+}
+
+/**
+ * Why a table name the source lists breaks Keboola's naming rules (docs/configuration.md, Names),
+ * or undefined when it keeps them. Storage answers are not trusted to keep them: such a name would
+ * reach a file name in out/tables, a state key and the logs, so it is never copied (pure).
+ */
+export function unusableNameReason(name: string): string | undefined {
+  if (checkNamePart(name, 'table name').ok) return undefined;
+  if (looksLikeToken(name)) return 'looks like a Storage API token';
+  if (name === '') return 'is empty';
+  return `is not a valid table name (1 to ${MAX_NAME_LENGTH} letters, digits, "_" and "-")`;
+}
+
+/**
+ * The bucket's tables whose names keep the naming rules, and a warning for each one left out
+ * (pure): what the sync actions offer to pick from (docs/sync-actions.md).
+ */
+export function usableTables(tables: readonly TableDetail[]): {
+  tables: TableDetail[];
+  warnings: string[];
+} {
+  const warnings: string[] = [];
+  const usable = tables.filter((table) => {
+    const unusable = unusableNameReason(table.name);
+    if (unusable !== undefined) {
+      warnings.push(`The source table ${shownName(table.name)} is left out: its name ${unusable}.`);
+    }
+    return unusable === undefined;
+  });
+  return { tables: usable, warnings };
+}
+
+function skippedTableWarning(pattern: string, index: number, name: string, why: string): string {
+  return `The pattern "${pattern}" (tables[${index}]) skips the source table ${shownName(name)}: its name ${why}, so it never becomes a file name or a state key; rename the table in the source project to copy it.`;
+}
+
+/** A name from a Storage answer, quoted for a message: token shapes hidden, at most 100 characters. */
+function shownName(name: string): string {
+  const hidden = hideTokenShapes(name);
+  const cut = hidden.length > 100 ? `${hidden.slice(0, 100)}…` : hidden;
+  return `"${escapeForDisplay(cut)}"`;
 }
 
 function planTable(
@@ -184,7 +232,7 @@ function planTable(
   if (!source) {
     const near = nearestName(
       sourceName,
-      bucketTables.map((t) => t.name),
+      usableTables(bucketTables).tables.map((t) => t.name),
     );
     const hint = near === undefined ? '' : ` (did you mean "${near}"?)`;
     problems.push(`The table "${sourceName}" was not found in the bucket "${bucketId}"${hint}.`);

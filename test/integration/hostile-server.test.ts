@@ -341,6 +341,86 @@ describe('answers are checked', () => {
   });
 });
 
+/** A table of the bucket `in.c-src` with the name the server chose. */
+function tableNamed(name: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { ...tableJson(), id: `in.c-src.${name}`, name, ...extra };
+}
+
+/** What the tests read of a sync action's document. */
+interface Doc {
+  readonly tables?: { readonly name?: string; readonly source?: string }[];
+  readonly warnings?: string[];
+}
+
+/** A table name shaped like a Storage API token, as a hostile or careless source may list. */
+const TOKEN_NAME = '1234-5678-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789ABCD';
+
+describe('table names from the server are checked', () => {
+  beforeEach(() => {
+    stack.route('GET', `${STORAGE}/buckets/in.c-src/tables`, {
+      status: 200,
+      body: [tableJson(), tableNamed(TOKEN_NAME), tableNamed('')],
+    });
+  });
+
+  it('a pattern skips a table named like a token, or with no name, with a warning that masks it', async () => {
+    const outcome = await runJob({}, stack.config({ name: '*' }));
+    expect(outcome.stderr).toBe('');
+    expect(outcome.code).toBe(0);
+    expect(outcome.tables).toEqual(['t.csv.manifest', 't.csv/part-00000.csv.gz']);
+    expect(outcome.stdout).toContain(
+      'The pattern \\"*\\" (tables[0]) skips the source table \\"[hidden]\\": its name looks like a Storage API token',
+    );
+    expect(outcome.stdout).toContain(
+      'The pattern \\"*\\" (tables[0]) skips the source table \\"\\": its name is empty',
+    );
+    const state = JSON.parse(readFileSync(join(outcome.dataDir, 'out', 'state.json'), 'utf8')) as {
+      tables: Record<string, unknown>;
+    };
+    expect(Object.keys(state.tables)).toEqual(['in.c-src.t']);
+    // Only the table with a valid name was exported.
+    const exports = stack.server.requests.filter((r) => r.path.endsWith('/export-async'));
+    expect(exports.map((r) => r.path)).toEqual([`${STORAGE}/tables/in.c-src.t/export-async`]);
+    await expectNoSecrets([...stack.secrets, TOKEN_NAME], outcome, outcome.dataDir);
+  });
+
+  it.each([
+    ['list', (doc: Doc) => doc.tables?.map((t) => t.name)],
+    ['sourceInfo', (doc: Doc) => doc.tables?.map((t) => t.name)],
+    ['tableOptions', (doc: Doc) => (doc as unknown as { value: string }[]).map((o) => o.value)],
+    ['plan', (doc: Doc) => doc.tables?.map((t) => t.source)],
+  ])('the sync action %s leaves such tables out', async (name, tablesOf) => {
+    const dataDir = await makeDataDir(stack.config({ name: '*' }));
+    dirs.push(dataDir);
+    const outcome = await runJobProcess(['action', name, '--data', dataDir], { env: stack.env });
+    expect(outcome.stderr).toBe('');
+    expect(outcome.code).toBe(0);
+    const doc = JSON.parse(outcome.stdout) as Doc;
+    expect(tablesOf(doc)).toEqual([name === 'plan' ? 'in.c-src.t' : 't']);
+    if (name === 'plan') {
+      expect(doc.warnings).toEqual([
+        expect.stringContaining('skips the source table "": its name is empty'),
+        expect.stringContaining('skips the source table "[hidden]": its name looks like'),
+      ]);
+    }
+    await expectNoSecrets([...stack.secrets, TOKEN_NAME], outcome, dataDir);
+  });
+
+  it('a sync action masks a token-shaped value in an answer (here a key column)', async () => {
+    stack.route('GET', `${STORAGE}/buckets/in.c-src/tables`, {
+      status: 200,
+      body: [tableNamed('t', { primaryKey: [TOKEN_NAME] })],
+    });
+    const dataDir = await makeDataDir(stack.config());
+    dirs.push(dataDir);
+    const outcome = await runJobProcess(['action', 'list', '--data', dataDir], { env: stack.env });
+    expect(outcome.code).toBe(0);
+    expect(JSON.parse(outcome.stdout)).toEqual({
+      tables: [{ name: 't', primaryKey: ['[hidden]'] }],
+    });
+  });
+});
+
 describe('an unreachable stack fails fast', () => {
   it('connection refused on the first call: exit 1 within 15 s, naming the URL', async () => {
     const port = await closedPort();

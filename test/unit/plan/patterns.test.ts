@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { TableConfig } from '../../../src/config/types.js';
 import { globToRegExp, isPattern, matchesGlob } from '../../../src/config/glob.js';
-import { expandPatterns, planTables } from '../../../src/plan/plan-tables.js';
+import { expandPatterns, planTables, usableTables } from '../../../src/plan/plan-tables.js';
 import { tableConfig, tableDetail } from '../../helpers/fixtures.js';
 
 const bucket = [
@@ -91,6 +91,49 @@ describe('expandPatterns', () => {
       'The pattern "zz_*" (tables[0]) matches no table of the bucket "in.c-sales".',
       'The pattern "in.c-other.*" names the bucket "in.c-other", but the source token reads only "in.c-sales": it matches no table.',
     ]);
+  });
+});
+
+describe('table names the source lists that break the naming rules', () => {
+  const token = '1234-5678-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789ABCD';
+  const odd = [
+    tableDetail('orders'),
+    tableDetail(token),
+    tableDetail(''),
+    tableDetail('a/b\u202e'),
+    tableDetail('x'.repeat(97)),
+  ];
+
+  it('a pattern skips each, with a warning that shows it masked and escaped', () => {
+    const result = expandPatterns([tableConfig('*')], [], 'in.c-sales', odd);
+    expect(result.tables.map((entry) => entry.table.name)).toEqual(['orders']);
+    const skips = (shown: string, why: string) =>
+      `The pattern "*" (tables[0]) skips the source table ${shown}: its name ${why}, so it never becomes a file name or a state key; rename the table in the source project to copy it.`;
+    const invalid = 'is not a valid table name (1 to 96 letters, digits, "_" and "-")';
+    expect(result.warnings).toEqual([
+      skips('""', 'is empty'),
+      skips('"[hidden]"', 'looks like a Storage API token'),
+      skips('"a/b\\u{202e}"', invalid),
+      skips(`"${'x'.repeat(97)}"`, invalid),
+    ]);
+  });
+
+  it('an excluded one is skipped without a warning', () => {
+    const result = expandPatterns([tableConfig('*')], ['1234*'], 'in.c-sales', odd.slice(0, 2));
+    expect(result).toEqual({ tables: [expect.objectContaining({ pattern: '*' })], warnings: [] });
+  });
+
+  it('the sync actions list only the usable tables, and no hint suggests another', () => {
+    expect(usableTables(odd).tables.map((t) => t.name)).toEqual(['orders']);
+    expect(usableTables(odd).warnings[0]).toBe(
+      'The source table "[hidden]" is left out: its name looks like a Storage API token.',
+    );
+    const near = tableDetail(`${token.slice(0, -1)}E`);
+    expect(() =>
+      planTables({ tables: [tableConfig('orderz')] }, 'in.c-sales', [near, tableDetail('orders')]),
+    ).toThrow(
+      'The table "orderz" was not found in the bucket "in.c-sales" (did you mean "orders"?).',
+    );
   });
 });
 
