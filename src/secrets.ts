@@ -49,11 +49,9 @@ export class SecretMasker {
     }
   }
 
-  /** Registers every `#`-prefixed string value found anywhere in a JSON value. */
+  /** Registers every `#`-prefixed string value found anywhere in a JSON value, at any depth. */
   addHashKeys(value: unknown): void {
-    walk(value, (key, leaf) => {
-      if (key.startsWith('#') && typeof leaf === 'string') this.add(leaf);
-    });
+    for (const secret of hashValues(value)) this.add(secret);
   }
 
   /**
@@ -83,10 +81,22 @@ function formsOf(secret: string): string[] {
   return forms.filter((form) => form.length >= 6);
 }
 
-function walk(value: unknown, visit: (key: string, leaf: unknown) => void, depth = 0): void {
-  if (depth > 50 || value === null || typeof value !== 'object') return;
-  for (const [key, child] of Object.entries(value)) {
-    visit(key, child);
-    walk(child, visit, depth + 1);
+/**
+ * Every string value under a `#` key anywhere in a JSON value, at any depth: iterative, so no
+ * nesting depth can exhaust the call stack or end the walk early (each object is visited once).
+ */
+export function hashValues(value: unknown): string[] {
+  const found: string[] = [];
+  const pending: unknown[] = [value];
+  const seen = new Set<object>();
+  while (pending.length > 0) {
+    const node = pending.pop();
+    if (node === null || typeof node !== 'object' || seen.has(node)) continue;
+    seen.add(node);
+    for (const [key, child] of Object.entries(node)) {
+      if (key.startsWith('#') && typeof child === 'string') found.push(child);
+      else pending.push(child);
+    }
   }
+  return found;
 }

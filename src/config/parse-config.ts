@@ -20,7 +20,8 @@ import {
 } from './fields.js';
 import { isPattern } from './glob.js';
 import { checkBucketId, checkTableRef, type NameCheck } from './names.js';
-import { type Path, Problems, collectSecrets } from './problems.js';
+import { type Path, Problems } from './problems.js';
+import { hashValues } from '../secrets.js';
 import {
   DATA_TYPE_SUPPORTS,
   type ChangedSince,
@@ -117,7 +118,7 @@ export function parseConfig(raw: unknown): ParseResult {
       `parameters: is missing; config.json must be a JSON object with a "parameters" object, not ${describeJsonType(raw)}`,
     ]);
   }
-  const problems = new Problems(collectSecrets(raw));
+  const problems = new Problems(hashValues(raw));
   const action = readAction(own(raw, 'action'), problems);
   const params = readParametersObject(own(raw, 'parameters'), problems);
   if (params === BAD) return fail(problems.lines);

@@ -82,17 +82,3 @@ export class Problems {
     return this.#secrets.some((secret) => text.includes(secret));
   }
 }
-
-/** Every string value under a `#` key, at any depth (bounded), for {@link Problems}. */
-export function collectSecrets(value: unknown): string[] {
-  const found: string[] = [];
-  const visit = (node: unknown, depth: number): void => {
-    if (depth > 50 || node === null || typeof node !== 'object') return;
-    for (const [key, child] of Object.entries(node)) {
-      if (key.startsWith('#') && typeof child === 'string') found.push(child);
-      else visit(child, depth + 1);
-    }
-  };
-  visit(value, 0);
-  return found;
-}

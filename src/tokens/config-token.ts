@@ -6,6 +6,7 @@
 import { ConfigError, UserError } from '../errors.js';
 import { BAD, isPlainObject, own, readEndpoint } from '../config/fields.js';
 import { Problems } from '../config/problems.js';
+import { hashValues } from '../secrets.js';
 import type { TokenRole } from './rules.js';
 
 export interface TokenEndpoint {
@@ -130,14 +131,4 @@ export function destinationBucketConflict(
   const section = tokenSection(raw, role);
   const bucket = isPlainObject(section) ? own(section, 'bucket') : undefined;
   return bucket === undefined || bucket === bucketId ? undefined : bucket;
-}
-
-/** Every `#` string value in the document (so no problem message can show one). */
-export function hashValues(value: unknown, depth = 0): string[] {
-  if (depth > 50 || value === null || typeof value !== 'object') return [];
-  return Object.entries(value).flatMap(([key, child]) =>
-    key.startsWith('#') && typeof child === 'string'
-      ? [child]
-      : hashValues(child as unknown, depth + 1),
-  );
 }

@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { useEmulator } from '../helpers/emulator.js';
 import { startHttpTestServer } from '../helpers/http-test-server.js';
 import { makeDataDir, removeDir } from '../helpers/run-cli.js';
+import { expectNoSecrets } from '../helpers/secret-scan.js';
 import {
   expectNoLeaks,
   platformConfig,
@@ -212,6 +213,22 @@ describe('exit codes by where a failure is understood', () => {
     );
     expect(result.code, result.stderr).toBe(2);
     expect(result.stderr.trim()).toMatch(/^Table "in\.c-sales\.orders" failed: .*gzip/);
+  });
+
+  it('a # value nested 60 levels deep is masked in the sentence that quotes it', async () => {
+    const secret = 'deep-secret-in-authorization';
+    let nested: unknown = { '#password': secret };
+    for (let level = 0; level < 60; level++) nested = { inner: nested };
+    const config = platformConfig(emulator.url, [{ name: 'orders', columns: ['id', secret] }]);
+    const dataDir = await makeDataDir({ ...config, authorization: nested });
+    try {
+      const result = await runJob(emulator.url, dataDir);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain('has no column "[hidden]"');
+      await expectNoSecrets([secret], result, dataDir);
+    } finally {
+      await removeDir(dataDir);
+    }
   });
 
   it('a csvImport.* import failure is exit 1 naming the destination table', async () => {

@@ -24,6 +24,14 @@ describe('SecretMasker', () => {
     expect(masker.mask('abcdefgh123 zyxwvu987')).toBe('[hidden] [hidden]');
   });
 
+  it.each([60, 100_000])('collects a # value nested %i levels deep', (depth) => {
+    let nested: unknown = { '#deep': 'deep-secret-value' };
+    for (let level = 0; level < depth; level++) nested = { [`k${level % 3}`]: [nested] };
+    const masker = new SecretMasker();
+    masker.addHashKeys({ image_parameters: nested });
+    expect(masker.mask('columns: deep-secret-value')).toBe('columns: [hidden]');
+  });
+
   it('masks the trimmed form of a secret registered with spaces around it', () => {
     const masker = new SecretMasker();
     masker.addHashKeys({ parameters: { '#token': ' abcdefgh123\t' } });
