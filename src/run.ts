@@ -12,6 +12,7 @@ import {
 } from './errors.js';
 import { ObjectStoreError } from './objects/errors.js';
 import { StorageNetworkError } from './storage/http.js';
+import { StorageResponseError } from './storage/parse.js';
 import { DEFAULT_LIMITS, type Limits } from './limits.js';
 import type { Logger } from './logger.js';
 import type { SliceSource } from './objects/types.js';
@@ -481,7 +482,10 @@ async function exportFile(
   const job = await deps.source.waitForJob(started, { signal: deps.signal });
   const fileId = exportedFileId(job.results);
   if (fileId === undefined) {
-    throw new Error(`Export job ${job.id} of "${plan.sourceId}" finished without a file id.`);
+    // The service's answer, not our request: exit 2 without a stack trace (docs/architecture.md, Errors).
+    throw new StorageResponseError(
+      `Export job ${job.id} of "${plan.sourceId}" finished without a file id in its results.`,
+    );
   }
   return deps.source.getFile(fileId);
 }

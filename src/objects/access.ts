@@ -1,6 +1,7 @@
 import type { FileDetail, PreparedFile } from '../storage/types.js';
 import { azureAccess, parseSasConnectionString } from './azure.js';
 import { gcsAccess } from './gcs.js';
+import { missingBlock } from './manifest.js';
 import type { ObjectHttp } from './object-http.js';
 import type { ProviderAccess } from './provider.js';
 import { s3Access } from './s3.js';
@@ -17,7 +18,7 @@ export function readAccessFor(
 ): ProviderAccess {
   switch (file.provider) {
     case 'aws': {
-      if (!file.s3Path || !file.credentials) throw missing(file.id, 's3Path/credentials');
+      if (!file.s3Path || !file.credentials) throw missingBlock(file.id, 's3Path/credentials');
       const params = {
         bucket: file.s3Path.bucket,
         region: file.region,
@@ -26,13 +27,14 @@ export function readAccessFor(
       return s3Access(params, endpoints.s3, http);
     }
     case 'azure': {
-      if (!file.absPath || !file.absCredentials) throw missing(file.id, 'absPath/absCredentials');
+      if (!file.absPath || !file.absCredentials)
+        throw missingBlock(file.id, 'absPath/absCredentials');
       const connection = parseSasConnectionString(file.absCredentials.SASConnectionString);
       return azureAccess(connection, file.absPath.container, http);
     }
     case 'gcp': {
       const credentials = file.gcsCredentials;
-      if (!file.gcsPath || !credentials) throw missing(file.id, 'gcsPath/gcsCredentials');
+      if (!file.gcsPath || !credentials) throw missingBlock(file.id, 'gcsPath/gcsCredentials');
       return gcsAccess(file.gcsPath.bucket, () => credentials.access_token, endpoints.gcs, http);
     }
   }
@@ -48,7 +50,7 @@ export function writeAccessFor(
   switch (file.provider) {
     case 'aws': {
       const params = file.uploadParams;
-      if (!params) throw missing(file.id, 'uploadParams');
+      if (!params) throw missingBlock(file.id, 'uploadParams');
       return s3Access(
         {
           bucket: params.bucket,
@@ -63,19 +65,15 @@ export function writeAccessFor(
     }
     case 'azure': {
       const params = file.absUploadParams;
-      if (!params) throw missing(file.id, 'absUploadParams');
+      if (!params) throw missingBlock(file.id, 'absUploadParams');
       const connection = parseSasConnectionString(params.absCredentials.SASConnectionString);
       return azureAccess(connection, params.container, http);
     }
     case 'gcp': {
       const params = file.gcsUploadParams;
-      if (!params) throw missing(file.id, 'gcsUploadParams');
+      if (!params) throw missingBlock(file.id, 'gcsUploadParams');
       const token = () => prepared().gcsUploadParams?.access_token ?? params.access_token;
       return gcsAccess(params.bucket, token, endpoints.gcs, http);
     }
   }
-}
-
-function missing(fileId: number, what: string): Error {
-  return new Error(`File ${fileId} came without ${what}; cannot transfer it`);
 }

@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { StorageResponseError } from '../storage/parse.js';
 import { failedResponse, isSuccess, type ObjectHttp, type ObjectRequest } from './object-http.js';
 import type { ProviderAccess } from './provider.js';
 
@@ -17,7 +18,10 @@ export interface SasConnection {
   readonly sas: string;
 }
 
-/** Parses `BlobEndpoint=…;SharedAccessSignature=…` (order-free, `;`-separated, values may hold `=`). */
+/**
+ * Parses `BlobEndpoint=…;SharedAccessSignature=…` (order-free, `;`-separated, values may hold `=`).
+ * @throws StorageResponseError when Storage sent one without either field (never quoting it)
+ */
 export function parseSasConnectionString(connectionString: string): SasConnection {
   const fields = new Map<string, string>();
   for (const part of connectionString.split(';')) {
@@ -28,7 +32,9 @@ export function parseSasConnectionString(connectionString: string): SasConnectio
   const blobEndpoint = fields.get('blobendpoint');
   const sas = fields.get('sharedaccesssignature');
   if (!blobEndpoint || !sas) {
-    throw new Error('The Azure SAS connection string lacks BlobEndpoint or SharedAccessSignature');
+    throw new StorageResponseError(
+      'The Azure SAS connection string Storage sent lacks BlobEndpoint or SharedAccessSignature.',
+    );
   }
   return { blobEndpoint: blobEndpoint.replace(/\/+$/, ''), sas: sas.replace(/^\?/, '') };
 }

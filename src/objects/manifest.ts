@@ -92,7 +92,8 @@ export function accountOfEndpoint(blobEndpoint: string): string | undefined {
   }
 }
 
-function missingBlock(fileId: number, block: string): ManifestError {
+/** A file detail without the provider block a transfer needs: the service's fault (exit 2). */
+export function missingBlock(fileId: number, block: string): ManifestError {
   return new ManifestError(`File ${fileId} came without ${block}; cannot transfer it`);
 }
 

@@ -1,4 +1,5 @@
 import {
+  DeadlineError,
   InterruptedError,
   JobFailedError,
   ServiceError,
@@ -273,6 +274,7 @@ export class DestinationSyncStore {
    * claim: an intent's run writes its claim before its intent and deletes it only once its job
    * exists, so a job missing from a list read while no claim of its run is live never starts.
    * A running job is waited for outside the claim, then the intent is settled in the next round.
+   * @throws DeadlineError when the job is still running after the last round
    */
   async #settle(tableId: string, source: SourceIdentity): Promise<void> {
     for (let round = 0; round < SETTLE_ROUNDS; round += 1) {
@@ -282,7 +284,7 @@ export class DestinationSyncStore {
       if (!running) return;
       await this.#waitOutcome(tableId, running);
     }
-    throw new Error(
+    throw new DeadlineError(
       `The pending import on "${tableId}" was still running after ${SETTLE_ROUNDS} waits; the next run settles it.`,
     );
   }
@@ -473,7 +475,7 @@ export class DestinationSyncStore {
    * covered every job since the intent: the list ended, or a page reached a job that surely came
    * before the intent was written ({@link createdSurelyBefore}: an intent timestamp without a
    * time zone reaches 14 hours further back).
-   * @throws Error when the pages read end before that (the outcome stays unknown)
+   * @throws ServiceError when the pages read end before that (the outcome stays unknown)
    */
   async #findJob(
     tableId: string,
@@ -488,7 +490,7 @@ export class DestinationSyncStore {
       if (jobs.length < JOB_PAGE_SIZE || !oldest) return undefined;
       if (createdSurelyBefore(oldest.createdTime, written)) return undefined;
     }
-    throw new Error(
+    throw new ServiceError(
       `The import job of the pending import on "${tableId}" (file ${pending.fileId}, run "${pending.runId}") is not among the ${JOB_PAGES_MAX * JOB_PAGE_SIZE} newest jobs of the destination project; its outcome is unknown, so the table is not synced.`,
     );
   }

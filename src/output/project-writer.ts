@@ -10,6 +10,7 @@ import {
 import type { DestinationConfig } from '../config/types.js';
 import {
   JobFailedError,
+  ServiceError,
   StorageApiError,
   UnknownJobStartError,
   UserError,
@@ -18,7 +19,7 @@ import {
 import type { Logger } from '../logger.js';
 import type { SliceSink } from '../objects/types.js';
 import { explainMissingTable, type TablePlan } from '../plan/plan-tables.js';
-import { bucketIdOf } from '../storage/parse.js';
+import { StorageResponseError, bucketIdOf } from '../storage/parse.js';
 import type {
   BucketDetail,
   ColumnDefinition,
@@ -209,7 +210,8 @@ export class ProjectWriter implements OutputWriter {
       exported.source,
       async (slice, body, contentLength, signal) => {
         if (contentLength === undefined) {
-          throw new Error(
+          // The object store's answer lacks what the upload needs: its fault, not a bug.
+          throw new ServiceError(
             `The source object store sent slice ${slice.index + 1} of "${plan.sourceId}" without a Content-Length.`,
           );
         }
@@ -569,7 +571,10 @@ export function explainRejectedImport(error: unknown, tableId: string): unknown 
   );
 }
 
-/** Sanity checks on the import job's results (docs/storage-api-notes.md, Creating a table and loading a file). */
+/**
+ * Sanity checks on the import job's results (docs/storage-api-notes.md, Creating a table and loading a file).
+ * @throws StorageResponseError when the results contradict the load (the service's fault, exit 2)
+ */
 function checkImport(
   plan: TablePlan,
   tableId: string,
@@ -582,7 +587,7 @@ function checkImport(
     : [];
   const missing = plan.columns.filter((c) => !imported.includes(c));
   if (imported.length > 0 && missing.length > 0) {
-    throw new Error(
+    throw new StorageResponseError(
       `Import job ${job.id} into "${tableId}" did not import the columns ${missing.join(', ')}.`,
     );
   }
@@ -591,7 +596,7 @@ function checkImport(
   const tooFew = plan.mode === 'full' && plan.primaryKey.length === 0 && total !== exportedRows;
   const tooMany = plan.mode === 'full' && total > exportedRows;
   if (tooFew || tooMany) {
-    throw new Error(
+    throw new StorageResponseError(
       `Import job ${job.id} into "${tableId}" reports ${total} rows after a full load of ${exportedRows} exported rows.`,
     );
   }

@@ -314,6 +314,31 @@ describe('answers are checked', () => {
     expect(outcome.stdout).toMatch(/held 2 rows, fewer than the table's 3/);
   });
 
+  it('an export job that succeeds without a file id: exit 2, the service’s fault, no stack trace', async () => {
+    stack.route('POST', `${STORAGE}/tables/in.c-src.t/export-async`, {
+      status: 202,
+      body: {
+        id: 100,
+        status: 'success',
+        operationName: 'tableExport',
+        tableId: 'in.c-src.t',
+        createdTime: new Date().toISOString(),
+        startTime: null,
+        endTime: null,
+        runId: null,
+        results: {},
+      },
+    });
+    const outcome = await runJob();
+    await expectContained(outcome, {
+      code: 2,
+      sentence:
+        /^Table "in\.c-src\.t" failed: StorageResponseError: Export job 100 of "in\.c-src\.t" finished without a file id in its results\.$/m,
+      maxWallMs: 20_000,
+    });
+    expect(outcome.stderr).not.toContain('\n    at ');
+  });
+
   it('a Date far in the future is not used as a watermark', async () => {
     const far = 'Tue, 01 Jan 2999 00:00:00 GMT';
     stack.route('GET', `${STORAGE}/tokens/verify`, { ...verifyAnswer(), headers: { Date: far } });

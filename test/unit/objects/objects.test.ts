@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { azureBlobUrl, parseSasConnectionString } from '../../../src/objects/azure.js';
 import { endpointsFromEnv } from '../../../src/objects/endpoints.js';
+import { StorageResponseError } from '../../../src/storage/parse.js';
 import { gcsBaseUrl, gcsDownloadUrl, gcsUploadUrl } from '../../../src/objects/gcs.js';
 import {
   accountOfEndpoint,
@@ -136,9 +137,14 @@ describe('Azure', () => {
       sas: 'sv=1&sig=x',
     });
   });
-  it('rejects a connection string without a SAS', () => {
-    expect(() => parseSasConnectionString('BlobEndpoint=https://a.blob.core.windows.net')).toThrow(
-      /SharedAccessSignature/,
+  it.each([
+    ['a SAS', 'BlobEndpoint=https://a.blob.core.windows.net'],
+    ['a BlobEndpoint', 'SharedAccessSignature=sv=1&sig=secret-sig-000'],
+  ])('rejects a connection string without %s: the service’s answer, exit 2', (_what, text) => {
+    const parse = () => parseSasConnectionString(text);
+    expect(parse).toThrow(StorageResponseError);
+    expect(parse).toThrow(
+      'The Azure SAS connection string Storage sent lacks BlobEndpoint or SharedAccessSignature.',
     );
   });
   it('builds blob URLs', () => {
