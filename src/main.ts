@@ -154,6 +154,9 @@ async function execute(
   }
   checkRunId(io.env);
   checkTimingKnobs(io.env);
+  // The cloud SDKs' own variables point transfers at emulators (docs/providers.md); a value that
+  // is not a URL is exit 1 naming it, before any request.
+  const endpoints = endpointsFromEnv(io.env);
   if (cli.command === 'token') return { code: await runToken(cli, io, masker) };
   const dataDir = resolveDataDir({ cliData: cli.data, env: io.env, exists: existsSync });
   if (cli.command === 'run' && cli.summaryFile !== undefined) {
@@ -241,8 +244,6 @@ async function execute(
     );
     return { code: 0 };
   }
-  // The cloud SDKs' own variables point transfers at emulators (docs/providers.md).
-  const endpoints = endpointsFromEnv(io.env);
   // Environment faults are found before any request and before the lock (which lives in out/):
   // one sentence naming the path (docs/configuration.md, "The data folder").
   await checkDataFolder(dataDir, { tables: !config.destination, workDirName: WORK_DIR_NAME });

@@ -63,6 +63,11 @@ async function run(args: readonly string[], env: Record<string, string> = {}): P
   return result;
 }
 
+/** Storage API requests the emulator has served so far. */
+function totalRequests(): number {
+  return Object.values(emulator.control.stats().requests).reduce((sum, n) => sum + n, 0);
+}
+
 const isJson = (line: string) => {
   try {
     JSON.parse(line);
@@ -464,6 +469,26 @@ describe('the data folder and the environment', () => {
     );
     expect(await listFiles(join(dataDir, 'out'))).toEqual([]);
   });
+
+  it.each([
+    ['AWS_ENDPOINT_URL_S3', 'not a url'],
+    ['AWS_ENDPOINT_URL', 'ftp://127.0.0.1:21'],
+    ['STORAGE_EMULATOR_HOST', 'not a url'],
+    ['AWS_ENDPOINT_URL_S3', 'http://user:secret-pass@127.0.0.1:9000/?x=1'],
+  ])(
+    'endpoint override %s=%j is exit 1 naming the variable, before any request',
+    async (name, value) => {
+      const dataDir = await dataDirWith({ tables: [{ name: 'customers' }] });
+      const requestsBefore = totalRequests();
+      const result = await run(['--data', dataDir], { AWS_ENDPOINT_URL_S3: '', [name]: value });
+      expect(result.code).toBe(1);
+      expect(result.stderr.trim()).toBe(
+        `The environment variable ${name} is not an http(s) base URL: set it to the object store's address, such as http://127.0.0.1:9000 (docs/providers.md, Endpoint overrides), or unset it.`,
+      );
+      expect(totalRequests()).toBe(requestsBefore);
+      expect(await listFiles(join(dataDir, 'out'))).toEqual([]);
+    },
+  );
 
   it('a timing knob is checked for the token commands too; KBC_TABLE_SYNC_REPEAT_SIGNAL_MS=0 is a value', async () => {
     const dataDir = await dataDirWith({ tables: [{ name: 'customers' }] });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { azureBlobUrl, parseSasConnectionString } from '../../../src/objects/azure.js';
 import { endpointsFromEnv } from '../../../src/objects/endpoints.js';
+import { UserError } from '../../../src/errors.js';
 import { StorageResponseError } from '../../../src/storage/parse.js';
 import { gcsBaseUrl, gcsDownloadUrl, gcsUploadUrl } from '../../../src/objects/gcs.js';
 import {
@@ -232,6 +233,24 @@ describe('environment overrides', () => {
     [{ AWS_ENDPOINT_URL_S3: ' ' }, {}],
   ])('%j', (env, expected) => {
     expect(endpointsFromEnv(env)).toEqual(expected);
+  });
+
+  it.each<[Record<string, string>, string]>([
+    [{ AWS_ENDPOINT_URL_S3: 'not a url' }, 'AWS_ENDPOINT_URL_S3'],
+    [{ AWS_ENDPOINT_URL: 'ftp://a:1' }, 'AWS_ENDPOINT_URL'],
+    [
+      { AWS_ENDPOINT_URL: 'http://a:1', AWS_ENDPOINT_URL_S3: 'http://a:1/?sig=1' },
+      'AWS_ENDPOINT_URL_S3',
+    ],
+    [{ STORAGE_EMULATOR_HOST: 'not a url' }, 'STORAGE_EMULATOR_HOST'],
+    [{ STORAGE_EMULATOR_HOST: 'http://g:1#x' }, 'STORAGE_EMULATOR_HOST'],
+  ])('%j is a user error naming %s, not its value', (env, name) => {
+    const read = () => endpointsFromEnv(env);
+    expect(read).toThrow(UserError);
+    expect(read).toThrow(
+      new RegExp(`^The environment variable ${name} is not an http\\(s\\) base URL`),
+    );
+    expect(read).not.toThrow(/not a url|sig=|ftp:/);
   });
 });
 
