@@ -10,6 +10,8 @@ export class EnvironmentError extends UserError {
   override name = 'EnvironmentError';
 }
 
+const FOLDER_FOR_FILE = 'it is a folder where a file is expected';
+
 /**
  * One sentence for a filesystem error, or undefined when the error is not about the
  * environment (then it is a bug and keeps its stack). `context` starts the sentence.
@@ -24,7 +26,9 @@ export function describeFsError(error: unknown, context: string): EnvironmentErr
     EROFS: 'the filesystem is read-only',
     ENOSPC: 'no space is left on the device',
     EDQUOT: 'the disk quota is exhausted',
-    EISDIR: 'it is a folder where a file is expected',
+    EISDIR: FOLDER_FOR_FILE,
+    // fs.rm's own code for the same fault.
+    ERR_FS_EISDIR: FOLDER_FOR_FILE,
     EEXIST: 'something of another kind is already there',
     ENAMETOOLONG: 'the name is too long for the filesystem',
     EXDEV: 'it is on another filesystem than the data folder',

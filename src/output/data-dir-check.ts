@@ -98,6 +98,26 @@ async function ensureFolder(path: string, realData: string, checkAgain = true): 
   }
 }
 
+/**
+ * No planned table's manifest path in `out/tables` is a folder: the job replaces the manifest, a
+ * file, and never removes a folder it did not write.
+ * @throws EnvironmentError naming the first such folder
+ */
+export async function checkManifestPaths(
+  tablesDir: string,
+  fileNames: readonly string[],
+): Promise<void> {
+  for (const fileName of fileNames) {
+    const path = join(tablesDir, `${fileName}.manifest`);
+    const kind = await lstat(path).catch(() => undefined);
+    if (kind?.isDirectory()) {
+      throw new EnvironmentError(
+        `${path} is a folder: the job writes the manifest of the table ${fileName} to that file; remove or rename the folder.`,
+      );
+    }
+  }
+}
+
 async function expectNotFolder(path: string): Promise<void> {
   const kind = await stat(path).catch(() => undefined);
   if (kind?.isDirectory()) {

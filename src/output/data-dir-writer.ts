@@ -10,7 +10,7 @@ import type { TableDetail } from '../storage/types.js';
 import { copySlices, type CopyOptions } from '../transfer/copy-slices.js';
 import type { ExportedTable, OutputWriter, TableWriteResult } from './output-writer.js';
 import { describeFsError, EnvironmentError } from '../fs-errors.js';
-import { checkDataFolder, removeTableLeftovers } from './data-dir-check.js';
+import { checkDataFolder, checkManifestPaths, removeTableLeftovers } from './data-dir-check.js';
 import { LEGACY_MANIFESTS, type ManifestChoice } from './manifest-format.js';
 import {
   buildNativeTableManifest,
@@ -46,10 +46,11 @@ export class DataDirWriter implements OutputWriter {
 
   /**
    * Checks the data folder (docs/configuration.md), then removes what a killed run left: its work
-   * folder, and a table folder or manifest in `out/tables` without its other half.
+   * folder, and a table folder or manifest in `out/tables` without its other half. Last, no
+   * planned table's manifest path may be a folder.
    * @throws EnvironmentError naming the path at fault
    */
-  async prepare(): Promise<void> {
+  async prepare(plans: readonly TablePlan[] = []): Promise<void> {
     // The plans and the source do not matter here: out/tables takes any table.
     this.logger?.info(this.manifests.choice.reason);
     const layout = await checkDataFolder(this.dataDir, {
@@ -71,6 +72,10 @@ export class DataDirWriter implements OutputWriter {
         `Removed ${removed.length} leftover(s) of an interrupted run from out/tables: ${removed.map((name) => JSON.stringify(name)).join(', ')}.`,
       );
     }
+    await checkManifestPaths(
+      this.#tablesDir,
+      plans.map((plan) => plan.fileName),
+    );
   }
 
   async writeTable(
@@ -132,14 +137,13 @@ export class DataDirWriter implements OutputWriter {
    */
   async #moveIn(fileName: string, workTable: string, manifestPath: string): Promise<void> {
     const target = join(this.#tablesDir, fileName);
-    try {
-      await rm(target, { recursive: true, force: true });
+    const tableContext = `The table ${target} cannot be moved into place`;
+    await withFsContext(tableContext, () => rm(target, { recursive: true, force: true }));
+    await withFsContext(`The manifest ${target}.manifest cannot be replaced`, async () => {
       await rm(`${target}.manifest`, { force: true });
       await rename(manifestPath, `${target}.manifest`);
-      await rename(workTable, target);
-    } catch (error) {
-      throw describeFsError(error, `The table ${target} cannot be moved into place`) ?? error;
-    }
+    });
+    await withFsContext(tableContext, () => rename(workTable, target));
   }
 }
 
@@ -184,6 +188,15 @@ function writeSliceTo(folder: string) {
       throw describeFsError(error, `The slice file ${path} cannot be written`) ?? error;
     }
   };
+}
+
+/** Runs a filesystem step; its environment faults become one sentence starting with `context`. */
+async function withFsContext(context: string, step: () => Promise<void>): Promise<void> {
+  try {
+    await step();
+  } catch (error) {
+    throw describeFsError(error, context) ?? error;
+  }
 }
 
 async function pathExists(path: string): Promise<boolean> {

@@ -133,6 +133,19 @@ describe('environment faults: one sentence naming the path, before the export', 
     expect(exportsStarted()).toBe(0);
   });
 
+  it('a folder where a table manifest goes (`out/tables/t.csv.manifest/`)', async () => {
+    const dir = await dataDir();
+    await mkdir(join(dir, 'out', 'tables', 't.csv.manifest'), { recursive: true });
+    await expectUserSentence(
+      await run(dir),
+      new RegExp(
+        `^${dir}/out/tables/t\\.csv\\.manifest is a folder: .*remove or rename the folder\\.$`,
+        'm',
+      ),
+    );
+    expect(exportsStarted()).toBe(0);
+  });
+
   it('a dangling `out/tables` symlink', async () => {
     const dir = await dataDir();
     await mkdir(join(dir, 'out'));

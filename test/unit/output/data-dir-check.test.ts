@@ -1,8 +1,9 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { checkDataFolder } from '../../../src/output/data-dir-check.js';
+import { describeFsError, EnvironmentError } from '../../../src/fs-errors.js';
+import { checkDataFolder, checkManifestPaths } from '../../../src/output/data-dir-check.js';
 
 describe('checkDataFolder', () => {
   it('two runs that create out/ and out/tables at once both go on (the loser of the mkdir finds a folder)', async () => {
@@ -18,6 +19,37 @@ describe('checkDataFolder', () => {
       } finally {
         await rm(dataDir, { recursive: true, force: true });
       }
+    }
+  });
+});
+
+describe('a folder where a manifest goes', () => {
+  it('is refused naming the path, before any table is written', async () => {
+    const tablesDir = await mkdtemp(join(tmpdir(), 'kts-manifest-folder-'));
+    try {
+      await mkdir(join(tablesDir, 'customers.csv.manifest'));
+      const check = checkManifestPaths(tablesDir, ['orders.csv', 'customers.csv']);
+      await expect(check).rejects.toThrow(EnvironmentError);
+      await expect(check).rejects.toThrow(
+        `${tablesDir}/customers.csv.manifest is a folder: the job writes the manifest of the table customers.csv to that file; remove or rename the folder.`,
+      );
+      await expect(checkManifestPaths(tablesDir, ['orders.csv'])).resolves.toBeUndefined();
+    } finally {
+      await rm(tablesDir, { recursive: true, force: true });
+    }
+  });
+
+  it('fs.rm meeting a folder (ERR_FS_EISDIR) is the same environment fault as EISDIR', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kts-eisdir-'));
+    try {
+      const error: unknown = await rm(dir, { force: true }).catch((e: unknown) => e);
+      const described = describeFsError(error, `The manifest ${dir} cannot be replaced`);
+      expect(described).toBeInstanceOf(EnvironmentError);
+      expect(described?.message).toBe(
+        `The manifest ${dir} cannot be replaced: it is a folder where a file is expected (ERR_FS_EISDIR).`,
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });
