@@ -367,15 +367,31 @@ function logContext(logger: Logger, env: NodeJS.ProcessEnv, action: string): voi
 }
 
 /**
+ * The longest `KBC_RUNID` sent. Keboola run ids are short: one numeric id per nesting level,
+ * joined by dots (`1234567890.1234567891`), so 1,024 characters hold dozens of levels. Yet it
+ * stays far below what servers take for all of a request's headers (Node's default is 16 KiB,
+ * common proxies 8 KiB per line), so the header can never be the reason a request is refused.
+ */
+const MAX_RUN_ID_LENGTH = 1_024;
+
+/**
  * `KBC_RUNID` goes into the X-KBC-RunId header of every request: a value that cannot (a line
- * break, a non-ASCII character) is exit 1 naming it, before any request, rather than dropped: the
- * runner never sets such a value, so whoever set it should know.
+ * break, a non-ASCII character, more than {@link MAX_RUN_ID_LENGTH} characters) is exit 1 naming
+ * it, before any request, rather than dropped: the runner never sets such a value, so whoever set
+ * it should know.
  * @throws UserError naming the variable, without its value
  */
 function checkRunId(env: NodeJS.ProcessEnv): void {
-  if (env.KBC_RUNID === undefined || isHeaderText(env.KBC_RUNID)) return;
+  const runId = env.KBC_RUNID;
+  if (runId === undefined) return;
+  const problem = !isHeaderText(runId)
+    ? UNSENDABLE
+    : runId.length > MAX_RUN_ID_LENGTH
+      ? `is ${runId.length} characters long, more than the ${MAX_RUN_ID_LENGTH} a run id may have`
+      : undefined;
+  if (problem === undefined) return;
   throw new UserError(
-    `KBC_RUNID ${UNSENDABLE}: set it to a plain run id such as 123456789, or unset it.`,
+    `KBC_RUNID ${problem}: set it to a plain run id such as 123456789, or unset it.`,
   );
 }
 

@@ -205,6 +205,30 @@ describe('a value that cannot go into an HTTP header', () => {
   );
 });
 
+describe('KBC_RUNID of any length', () => {
+  const config = {
+    parameters: { '#token': SOURCE_TOKEN, url: 'http://127.0.0.1:9', tables: [{ name: 'orders' }] },
+  };
+
+  it('100,000 characters is exit 1 naming it, before any request', async () => {
+    const dataDir = await makeDataDir(config);
+    const result = await runCli(['--data', dataDir], { env: { KBC_RUNID: '1'.repeat(100_000) } });
+    expect(expectUserError(result, SOURCE_TOKEN)).toBe(
+      'KBC_RUNID is 100000 characters long, more than the 1024 a run id may have: set it to a plain run id such as 123456789, or unset it.',
+    );
+  });
+
+  it('1,024 characters (dozens of nesting levels) is a run id', async () => {
+    const dataDir = await makeDataDir(config);
+    const runId = '1234567890.'.repeat(94).slice(0, 1_024);
+    expect(runId).toHaveLength(1_024);
+    const result = await runCli(['--data', dataDir], { env: { KBC_RUNID: runId } });
+    // Past the check: the request is sent (and meets nothing at that port).
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/^Cannot reach the Storage API/);
+  });
+});
+
 describe('runner variables in log lines', () => {
   it('KBC_CONFIGROWID with a line break or bidi character cannot forge a log line', async () => {
     const dataDir = await makeDataDir({
