@@ -154,6 +154,7 @@ async function execute(
   }
   checkRunId(io.env);
   checkTimingKnobs(io.env);
+  checkSliceKnobs(io.env);
   // The cloud SDKs' own variables point transfers at emulators (docs/providers.md); a value that
   // is not a URL is exit 1 naming it, before any request.
   const endpoints = endpointsFromEnv(io.env);
@@ -209,8 +210,7 @@ async function execute(
       action === 'plan' && config.destination
         ? trackCalls(buildClient(config.destination, 'destination', io, masker, logger, limits))
         : undefined;
-    const deadlineMs =
-      positiveInt(io.env.KBC_TABLE_SYNC_ACTION_DEADLINE_MS) ?? SYNC_ACTION_DEADLINE_MS;
+    const deadlineMs = overrideFromEnv(io.env, ACTION_DEADLINE_KNOB) ?? SYNC_ACTION_DEADLINE_MS;
     const document = await withDeadline(
       runSyncAction(action, {
         config,
@@ -524,6 +524,14 @@ const POLL_KNOBS = {
 } as const;
 const CLAIM_LEASE_KNOB = timingKnob('CLAIM_LEASE_MS');
 const REPEAT_SIGNAL_KNOB = timingKnob('REPEAT_SIGNAL_MS', true);
+const ACTION_DEADLINE_KNOB = timingKnob('ACTION_DEADLINE_MS');
+const PROGRESS_KNOB = timingKnob('PROGRESS_MS');
+
+/** Slices in flight (docs/performance.md), counted in slices. */
+const SLICE_KNOBS = {
+  slicesPerTable: { name: 'KBC_TABLE_SYNC_SLICES_PER_TABLE', unit: 1 },
+  slicesGlobal: { name: 'KBC_TABLE_SYNC_SLICES_GLOBAL', unit: 1 },
+} as const satisfies Record<string, EnvOverride>;
 
 /**
  * Refuses a timing knob set to what is not a number of milliseconds (positive; 0 or more for
@@ -536,12 +544,27 @@ function checkTimingKnobs(env: NodeJS.ProcessEnv): void {
     ...Object.values(POLL_KNOBS),
     CLAIM_LEASE_KNOB,
     REPEAT_SIGNAL_KNOB,
+    ACTION_DEADLINE_KNOB,
+    PROGRESS_KNOB,
   ];
   const [invalid] = invalidOverrides(env, knobs);
   if (invalid === undefined) return;
   const what = invalid === REPEAT_SIGNAL_KNOB.name ? 'a number of 0 or more' : 'a positive number';
   throw new UserError(
     `The environment variable ${invalid} is not ${what}: give one in milliseconds (docs/faults.md, Timing knobs), or leave it unset for the default.`,
+  );
+}
+
+/**
+ * Refuses a slice-concurrency override set to what is not a positive number of slices, with the
+ * same parser as the timing knobs.
+ * @throws UserError naming the variable, without its value
+ */
+function checkSliceKnobs(env: NodeJS.ProcessEnv): void {
+  const [invalid] = invalidOverrides(env, Object.values(SLICE_KNOBS));
+  if (invalid === undefined) return;
+  throw new UserError(
+    `The environment variable ${invalid} is not a positive number: give the number of slices in flight (docs/performance.md), or leave it unset for the default.`,
   );
 }
 
@@ -572,24 +595,19 @@ function timingFrom(env: NodeJS.ProcessEnv): {
 }
 
 /**
- * Concurrency overrides for benchmarks and tests; the defaults come from the benchmark, with
- * fewer slices in flight in standalone mode (`STANDALONE_SLICES_IN_FLIGHT`).
+ * Concurrency overrides for benchmarks and tests, checked by {@link checkSliceKnobs} and
+ * {@link checkTimingKnobs} first; the defaults come from the benchmark, with fewer slices in
+ * flight in standalone mode (`STANDALONE_SLICES_IN_FLIGHT`).
  */
 function tuningFrom(env: NodeJS.ProcessEnv, standalone: boolean): Tuning {
-  const int = (name: string, fallback: number) => {
-    const value = Number(env[name]);
-    return Number.isInteger(value) && value > 0 ? value : fallback;
-  };
+  const slicesDefault = (fallback: number) => (standalone ? STANDALONE_SLICES_IN_FLIGHT : fallback);
   return {
-    slicesPerTable: int(
-      'KBC_TABLE_SYNC_SLICES_PER_TABLE',
-      standalone ? STANDALONE_SLICES_IN_FLIGHT : DEFAULT_TUNING.slicesPerTable,
-    ),
-    slicesGlobal: int(
-      'KBC_TABLE_SYNC_SLICES_GLOBAL',
-      standalone ? STANDALONE_SLICES_IN_FLIGHT : DEFAULT_TUNING.slicesGlobal,
-    ),
-    progressIntervalMs: int('KBC_TABLE_SYNC_PROGRESS_MS', DEFAULT_TUNING.progressIntervalMs),
+    slicesPerTable:
+      overrideFromEnv(env, SLICE_KNOBS.slicesPerTable) ??
+      slicesDefault(DEFAULT_TUNING.slicesPerTable),
+    slicesGlobal:
+      overrideFromEnv(env, SLICE_KNOBS.slicesGlobal) ?? slicesDefault(DEFAULT_TUNING.slicesGlobal),
+    progressIntervalMs: overrideFromEnv(env, PROGRESS_KNOB) ?? DEFAULT_TUNING.progressIntervalMs,
     // The benchmark's "export everything" comparison run only; never needed in production.
     skipUnchanged: env.KBC_TABLE_SYNC_SKIP_UNCHANGED !== '0',
   };
@@ -692,11 +710,6 @@ function checkedLimits(env: NodeJS.ProcessEnv): Limits {
     );
   }
   return limitsFromEnv(env);
-}
-
-function positiveInt(text: string | undefined): number | undefined {
-  const value = Number(text);
-  return text && Number.isInteger(value) && value > 0 ? value : undefined;
 }
 
 /**

@@ -460,6 +460,8 @@ describe('the data folder and the environment', () => {
     ['KBC_TABLE_SYNC_POLL_MAX_MS', '-5', 'a positive number'],
     ['KBC_TABLE_SYNC_CLAIM_LEASE_MS', '10 min', 'a positive number'],
     ['KBC_TABLE_SYNC_REPEAT_SIGNAL_MS', 'soon', 'a number of 0 or more'],
+    ['KBC_TABLE_SYNC_ACTION_DEADLINE_MS', '25 s', 'a positive number'],
+    ['KBC_TABLE_SYNC_PROGRESS_MS', '0', 'a positive number'],
   ])('timing knob %s=%s is exit 1 naming the variable', async (name, value, what) => {
     const dataDir = await dataDirWith({ tables: [{ name: 'customers' }] });
     const result = await run(['--data', dataDir], { [name]: value });
@@ -489,6 +491,33 @@ describe('the data folder and the environment', () => {
       expect(await listFiles(join(dataDir, 'out'))).toEqual([]);
     },
   );
+
+  it.each([
+    ['KBC_TABLE_SYNC_SLICES_PER_TABLE', 'many'],
+    ['KBC_TABLE_SYNC_SLICES_GLOBAL', '-4'],
+  ])('slice concurrency %s=%s is exit 1 naming the variable', async (name, value) => {
+    const dataDir = await dataDirWith({ tables: [{ name: 'customers' }] });
+    const result = await run(['--data', dataDir], { [name]: value });
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim()).toBe(
+      `The environment variable ${name} is not a positive number: give the number of slices in flight (docs/performance.md), or leave it unset for the default.`,
+    );
+    expect(await listFiles(join(dataDir, 'out'))).toEqual([]);
+  });
+
+  it('KBC_TABLE_SYNC_ACTION_DEADLINE_MS is checked for a sync action, before any request', async () => {
+    const dataDir = await dataDirWith({ tables: [{ name: 'customers' }] });
+    const requestsBefore = totalRequests();
+    const result = await run(['action', 'list', '--data', dataDir], {
+      KBC_TABLE_SYNC_ACTION_DEADLINE_MS: 'soon',
+    });
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe('');
+    expect(result.stderr.trim()).toMatch(
+      /^The environment variable KBC_TABLE_SYNC_ACTION_DEADLINE_MS is not a positive number/,
+    );
+    expect(totalRequests()).toBe(requestsBefore);
+  });
 
   it('a timing knob is checked for the token commands too; KBC_TABLE_SYNC_REPEAT_SIGNAL_MS=0 is a value', async () => {
     const dataDir = await dataDirWith({ tables: [{ name: 'customers' }] });
