@@ -10,11 +10,14 @@ export function isPattern(name: string): boolean {
   return name.includes('*') || name.includes('?');
 }
 
-/** Compiles a pattern to an anchored regular expression (every other character escaped). */
+/**
+ * Compiles a pattern to an anchored regular expression (every other syntax character escaped).
+ * `-` stays as it is: it is literal outside a class, and `\-` is a syntax error with the `u` flag.
+ */
 export function globToRegExp(pattern: string): RegExp {
   const source = [...pattern]
     .map((char) =>
-      char === '*' ? '.*' : char === '?' ? '.' : char.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&'),
+      char === '*' ? '.*' : char === '?' ? '.' : char.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&'),
     )
     .join('');
   return new RegExp(`^${source}$`, 'u');
