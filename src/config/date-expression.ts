@@ -192,7 +192,9 @@ const RULES: readonly Rule[] = [
 
 /**
  * Reads `lower` (lower case, single spaces) as `strtotime` items; undefined when some part is not
- * one of them, when a date, a time or a zone is given twice, or when `ago` has nothing to turn.
+ * one of them, when a date, a time or a zone is given twice, when `ago` has nothing to turn, or
+ * when `first/last day of` meets a weekday or week phrase, which PHP orders in a way this reader
+ * does not follow (it would give a later instant than PHP, a narrower window).
  */
 export function parseDateExpression(lower: string): DateExpression | undefined {
   const draft: Draft = {
@@ -208,6 +210,7 @@ export function parseDateExpression(lower: string): DateExpression | undefined {
     draft.items += 1;
     position = skipSeparators(lower, end);
   }
+  if (draft.parts.dayOfMonth !== undefined && draft.parts.weekday !== undefined) return undefined;
   return draft.items === 0 ? undefined : finish(draft.parts);
 }
 

@@ -11,8 +11,9 @@ export interface PollOptions {
 }
 
 /**
- * Start short so short jobs end in a few polls (Go's client starts at 50 ms), and cap within the
- * few seconds to 20 s of Keboola's clients (docs/storage-api-notes.md, Waiting for a job).
+ * Start short, so that a short job ends after a few polls (Go's client starts at 50 ms); cap at
+ * 5 s, within the range of Keboola's clients, a few seconds to 20 s (docs/storage-api-notes.md,
+ * Waiting for a job).
  */
 export const POLL_INITIAL_DELAY_MS = 100;
 export const POLL_MAX_DELAY_MS = 5_000;

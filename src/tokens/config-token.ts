@@ -72,7 +72,7 @@ export interface TokenStack {
  * A copy of the config document with the `role` token replaced (objects created when missing);
  * every other key and value is kept as it was. A section that names no stack (no `region`, no
  * `url`, e.g. a new config.json) also gets `stack`, so the token is usable where it is written;
- * a destination section without `bucket` gets `destinationBucket` (the bucket the token was
+ * a destination section without `bucket` (or with null) gets `destinationBucket` (the bucket the token was
  * made for), so a run and `token inspect --destination` can check it. An existing `bucket` is
  * never changed (see {@link destinationBucketConflict}).
  */
@@ -92,7 +92,7 @@ export function withToken(
     if (stack.region !== undefined) section.region = stack.region;
     if (stack.url !== undefined) section.url = stack.url;
   }
-  if (role === 'destination' && section.bucket === undefined && destinationBucket !== undefined) {
+  if (role === 'destination' && section.bucket == null && destinationBucket !== undefined) {
     section.bucket = destinationBucket;
   }
   root.parameters = role === 'source' ? section : { ...parameters, destination: section };
@@ -120,7 +120,7 @@ export function tokenPlaceProblem(raw: unknown, role: TokenRole): string | undef
 /**
  * The `parameters.destination.bucket` of the document when it is there and is not `bucketId`: a
  * destination token made for `bucketId` could not write to it. Undefined when the key is missing
- * (it gets `bucketId`), equal, or `role` is the source.
+ * or null (it gets `bucketId`), equal, or `role` is the source.
  */
 export function destinationBucketConflict(
   raw: unknown,
@@ -130,5 +130,6 @@ export function destinationBucketConflict(
   if (role !== 'destination') return undefined;
   const section = tokenSection(raw, role);
   const bucket = isPlainObject(section) ? own(section, 'bucket') : undefined;
-  return bucket === undefined || bucket === bucketId ? undefined : bucket;
+  // null counts as missing, as in a form that saved an empty field.
+  return bucket === undefined || bucket === null || bucket === bucketId ? undefined : bucket;
 }

@@ -160,6 +160,8 @@ describe('parseChangedSince + resolveChangedSince', () => {
     ['an offset after an expression', 'yesterday +01:00', 'is not a date'],
     ['ago after a weekday phrase', 'last monday ago', 'is not a date'],
     ['ordinals', 'second monday of last month', 'is not a date'],
+    ['first day of a week phrase', 'first day of last week', 'is not a date'],
+    ['last day of with a weekday', 'last day of monday', 'is not a date'],
     ['@ milliseconds', '@1740787200000', 'looks like milliseconds'],
     ['tomorrow', 'tomorrow', '"tomorrow" lies in the future'],
     ['next monday', 'next monday', 'lies in the future'],

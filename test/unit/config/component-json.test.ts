@@ -11,6 +11,7 @@ import {
   PARAMETER_KEYS,
   ROW_EXTRA_KEYS,
   parseConfig,
+  runnerDefaultBucket,
 } from '../../../src/config/parse-config.js';
 import { REGIONS } from '../../../src/config/regions.js';
 
@@ -248,5 +249,15 @@ describe('component.json', () => {
       'parameters.#token',
       'parameters.region',
     ]);
+  });
+});
+
+describe('component.json: the default bucket', () => {
+  it('has the stage and id the recorded destination of a short name assumes', () => {
+    const data = component.data as { default_bucket?: boolean; default_bucket_stage?: string };
+    expect(data.default_bucket).toBe(true);
+    expect(runnerDefaultBucket({ KBC_COMPONENTID: component.id, KBC_CONFIGID: '7' })).toBe(
+      `${data.default_bucket_stage ?? 'in'}.c-keboola-ex-table-sync-7`,
+    );
   });
 });

@@ -3,7 +3,11 @@ import { parseConfig } from '../../../src/config/parse-config.js';
 import { ConfigError, UserError } from '../../../src/errors.js';
 import type { TokenDetails, VerifiedToken } from '../../../src/storage/token-api.js';
 import { parseTokenDetails, parseTokenEvents } from '../../../src/storage/token-api.js';
-import { readTokenEndpoint, withToken } from '../../../src/tokens/config-token.js';
+import {
+  destinationBucketConflict,
+  readTokenEndpoint,
+  withToken,
+} from '../../../src/tokens/config-token.js';
 import {
   buildCreateBody,
   buildInspectReport,
@@ -214,6 +218,16 @@ describe('config.json token', () => {
     });
     expect(raw.parameters.destination['#token']).toBe('202-2-bbbbbbbbbbbb');
     expect(withToken(undefined, 'source', 'n')).toEqual({ parameters: { '#token': 'n' } });
+  });
+
+  it('gives a destination with a null bucket the bucket of the token, as one without', () => {
+    const nullBucket = { parameters: { destination: { bucket: null } } };
+    expect(destinationBucketConflict(nullBucket, 'destination', 'in.c-copy')).toBeUndefined();
+    expect(withToken(nullBucket, 'destination', 'n', {}, 'in.c-copy')).toEqual({
+      parameters: { destination: { bucket: 'in.c-copy', '#token': 'n' } },
+    });
+    const other = { parameters: { destination: { bucket: 'in.c-other' } } };
+    expect(destinationBucketConflict(other, 'destination', 'in.c-copy')).toBe('in.c-other');
   });
 });
 
