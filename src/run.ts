@@ -23,7 +23,6 @@ import {
   explainMissingTable,
   loadWarnings,
   planTables,
-  platformResume,
   type Selection,
   type TablePlan,
 } from './plan/plan-tables.js';
@@ -38,6 +37,7 @@ import {
 } from './state/cursor.js';
 import { checkStateSource, readState, writeState, type JobState } from './state/state-file.js';
 import { StateMirror } from './state/state-mirror.js';
+import { entryForDestination } from './state/destination-move.js';
 import { resumeFrom, startsOverReason, type SourceIdentity } from './state/sync-record.js';
 import { decideSkip, skipInputOf } from './state/unchanged.js';
 import type { FileDetail, StorageClient } from './storage/types.js';
@@ -426,8 +426,8 @@ function describeWatermark(previous: TableState | undefined): string {
 /**
  * Where the table goes on from. Standalone: the destination's sync record is the source of truth
  * (a missing table → a full copy; a table without a record → `in/state.json`, as before records
- * existed). Platform: `in/state.json`, unless the entry's watermark was made for another
- * destination ({@link platformResume}).
+ * existed). Platform: `in/state.json`. Either way an entry of in/state.json whose watermark was
+ * made for another destination is not used ({@link entryForDestination}).
  */
 async function resumeTable(
   plan: TablePlan,
@@ -438,9 +438,7 @@ async function resumeTable(
   const fromState = run.previous.tables[plan.sourceId];
   if (!deps.writer.resume) {
     await deps.writer.checkTable?.(plan);
-    const platform = platformResume(plan, fromState, destinationOfRecord(plan, deps.config));
-    for (const warning of platform.warnings) deps.logger.warn(warning);
-    return { previous: platform.entry };
+    return { previous: stateEntryFor(plan, fromState, true, deps) };
   }
   const point = await deps.writer.resume(plan, source);
   const resumed = resumeFrom(point, point.committed, fromState);
@@ -449,7 +447,22 @@ async function resumeTable(
       `The destination table of "${plan.sourceId}" ${startsOverReason(resumed.startsOver)}: copying it in full (the watermark in in/state.json is ignored).`,
     );
   }
-  return { previous: resumed.previous, revision: point.revision };
+  const previous =
+    resumed.from === 'state' ? stateEntryFor(plan, fromState, false, deps) : resumed.previous;
+  return { previous, revision: point.revision };
+}
+
+/** The in/state.json entry, unless made for another destination; logs why (entryForDestination). */
+function stateEntryFor(
+  plan: TablePlan,
+  fromState: TableState | undefined,
+  platform: boolean,
+  deps: RunDeps,
+): TableState | undefined {
+  const destination = destinationOfRecord(plan, deps.config);
+  const kept = entryForDestination(plan, fromState, destination, platform);
+  for (const warning of kept.warnings) deps.logger.warn(warning);
+  return kept.entry;
 }
 
 /**

@@ -10,13 +10,13 @@ import {
   destinationOfRecord,
   loadWarnings,
   planTables,
-  platformResume,
   type Selection,
   type TablePlan,
   usableTables,
 } from '../plan/plan-tables.js';
 import { destinationTableId } from '../output/project-writer.js';
 import { exportWindow, type TableState } from '../state/cursor.js';
+import { entryForDestination } from '../state/destination-move.js';
 import { checkStateSource, readState } from '../state/state-file.js';
 import { latestMs } from '../storage/parse.js';
 import type { StorageClient, TableDetail } from '../storage/types.js';
@@ -211,6 +211,7 @@ async function planDocument(
         deps,
         plan,
         state.tables[plan.sourceId],
+        Object.keys(state.tables).length > 0,
         auth.projectId,
         accessOf,
       );
@@ -287,12 +288,15 @@ async function resumeOf(
   deps: ActionDeps,
   plan: ReturnType<typeof planTables>[number],
   fromState: TableState | undefined,
+  hasState: boolean,
   projectId: number,
   accessOf: (client: StorageClient) => Promise<DestinationAccess>,
 ) {
+  const destination = destinationOfRecord(plan, deps.config);
   if (!deps.config.destination || !deps.destination) {
-    const platform = platformResume(plan, fromState, destinationOfRecord(plan, deps.config));
-    return { previous: platform.entry, warnings: platform.warnings };
+    const kept = entryForDestination(plan, fromState, destination, true);
+    // Without any state (a Keboola sync action gets none) stateWarnings says it for every table.
+    return { previous: kept.entry, warnings: hasState ? kept.warnings : [] };
   }
   const source = { stack: deps.config.source.url, projectId, tableId: plan.sourceId };
   const preview = await previewResume(
@@ -314,10 +318,14 @@ async function resumeOf(
     };
   }
   const resumed = resumeFrom(preview, preview.committed, fromState);
+  const kept =
+    resumed.from === 'state'
+      ? entryForDestination(plan, fromState, destination, false)
+      : { entry: resumed.previous, warnings: [] };
   const pending = preview.pending;
   return {
-    previous: resumed.previous,
-    watermarkFrom: resumed.from,
+    previous: kept.entry,
+    watermarkFrom: kept.entry === undefined ? null : resumed.from,
     ...(pending && {
       pendingImport: { runId: pending.runId, fileId: pending.fileId },
     }),
@@ -328,6 +336,7 @@ async function resumeOf(
             `The destination table "${preview.tableId}" ${startsOverReason(resumed.startsOver)}: a run copies it in full (the watermark in in/state.json is ignored).`,
           ]
         : []),
+      ...kept.warnings,
       ...(pending ? [pendingWarning(preview.tableId, pending)] : []),
       ...preview.claims.map((claim) => claimWarning(preview.tableId, claim)),
     ],

@@ -285,12 +285,6 @@ function planTable(
   };
 }
 
-/** What {@link platformResume} reads of a table's entry in in/state.json (src/state/cursor.ts). */
-export interface SavedEntry {
-  readonly watermark?: number;
-  readonly destination?: string;
-}
-
 /**
  * The destination a table's state entry records (docs/state-file.md, Shape): in standalone mode
  * the destination table id; in platform mode the full id when the item names one or the default
@@ -304,61 +298,11 @@ export function destinationOfRecord(
     readonly defaultBucket?: string;
   },
 ): string {
-  if (config.destination || plan.destinationId !== undefined) {
-    return destinationLabel(plan, config.destination);
-  }
-  return config.defaultBucket !== undefined
-    ? `${config.defaultBucket}.${plan.destinationName}`
-    : `out/tables/${plan.fileName}`;
-}
-
-/**
- * The destination a `lastRun` table's saved watermark was made for, when the table now goes
- * elsewhere (pure). Undefined when nothing moved, when the entry predates the field, or when the
- * window does not start at the watermark anyway (another `changedSince`, `--full-refresh`).
- */
-export function movedDestinationOf(
-  entry: SavedEntry | undefined,
-  destination: string,
-  plan: Pick<TablePlan, 'changedSince' | 'fullRefresh'>,
-): string | undefined {
-  if (plan.changedSince?.kind !== 'lastRun' || plan.fullRefresh) return undefined;
-  if (entry?.watermark === undefined || entry.destination === undefined) return undefined;
-  return entry.destination === destination ? undefined : entry.destination;
-}
-
-/**
- * Platform mode, where the output mapping loads what the job writes and the job cannot see the
- * destination (pure; docs/state-file.md, A moved destination):
- * - the entry of a `lastRun` table whose destination moved since its watermark is not used: the
- *   watermark would leave the new destination without the rows copied before, so every row is
- *   copied, in the configured load mode (a full load could drop rows the destination kept);
- * - an append of a `lastRun` table without a watermark is announced: a destination that already
- *   holds rows of an earlier copy gets them again.
- */
-export function platformResume<E extends SavedEntry>(
-  plan: TablePlan,
-  entry: E | undefined,
-  destination: string,
-): { readonly entry: E | undefined; readonly warnings: string[] } {
-  const movedFrom = movedDestinationOf(entry, destination, plan);
-  const appendsAll =
-    plan.changedSince?.kind === 'lastRun' &&
-    plan.mode === 'append' &&
-    (movedFrom !== undefined || entry?.watermark === undefined);
-  const warnings = [
-    ...(movedFrom === undefined
-      ? []
-      : [
-          `The destination of "${plan.sourceId}" moved since its last run (from ${movedFrom} to ${destination}): copying every row, since its watermark was made for ${movedFrom}.`,
-        ]),
-    ...(appendsAll
-      ? [
-          `"${plan.sourceId}" has no watermark for ${destination}, so this run appends every row to it: if that table already holds rows of an earlier copy (ex-storage, another configuration), they are appended again.`,
-        ]
-      : []),
-  ];
-  return { entry: movedFrom === undefined ? entry : undefined, warnings };
+  const { destination, defaultBucket } = config;
+  return destinationLabel(
+    plan,
+    destination ?? (defaultBucket === undefined ? undefined : { bucket: defaultBucket }),
+  );
 }
 
 /** false → full load; true → append, or upsert when a primary key is set (docs/storage-api-notes.md, How a load lands). */

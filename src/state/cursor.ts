@@ -12,8 +12,9 @@ export interface TableState {
   readonly mode?: string;
   readonly rows?: number;
   /**
-   * Where the rows went: the destination table id, or `out/tables/<name>.csv` for a short name in
-   * platform mode (docs/state-file.md, Shape). Absent in entries of older versions.
+   * The destination the watermark was made for: its table id, or `out/tables/<name>.csv` for a
+   * short name in platform mode when the default bucket is unknown (docs/state-file.md, Shape).
+   * Absent in entries of older versions.
    */
   readonly destination?: string;
 }
@@ -153,6 +154,11 @@ export function nextTableState(
 ): TableState {
   const { window } = result;
   const watermark = advancedWatermark(previous?.watermark, window.nextWatermark, window.since);
+  // The destination the watermark was made for: a window that made none changes neither.
+  const destination =
+    window.nextWatermark === undefined && previous?.watermark !== undefined
+      ? previous.destination
+      : result.destination;
   return {
     ...(watermark !== undefined
       ? { watermark, watermarkIso: new Date(watermark * 1000).toISOString() }
@@ -160,6 +166,6 @@ export function nextTableState(
     lastSuccessAt: result.finishedAtIso,
     mode: result.mode,
     rows: result.rows,
-    destination: result.destination,
+    ...(destination !== undefined ? { destination } : {}),
   };
 }

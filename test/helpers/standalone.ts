@@ -203,10 +203,16 @@ export async function destRows(
 
 /** `out/state.json` of a data folder. */
 export async function readOutState(dataDir: string): Promise<{
-  tables: Record<string, { watermark?: number; rows?: number; mode?: string }>;
+  tables: Record<
+    string,
+    { watermark?: number; rows?: number; mode?: string; destination?: string }
+  >;
 }> {
   return JSON.parse(await readFile(join(dataDir, 'out', 'state.json'), 'utf8')) as {
-    tables: Record<string, { watermark?: number; rows?: number; mode?: string }>;
+    tables: Record<
+      string,
+      { watermark?: number; rows?: number; mode?: string; destination?: string }
+    >;
   };
 }
 

@@ -66,7 +66,7 @@ describe('platform mode: a moved destination', () => {
 
       const log = await run(dataDir, config({ primaryKey: ['id'], destination: 'customers_b' }));
       expect(log).toContain(
-        'moved since its last run (from out/tables/customers_a.csv to out/tables/customers_b.csv): copying every row',
+        'moved since its last run (from out/tables/customers_a.csv to out/tables/customers_b.csv): its watermark, made for out/tables/customers_a.csv, is not used, so every row is copied.',
       );
       // The configured upsert, not a full load: a full load could drop rows the destination kept.
       const moved = await readSlicedTable(dataDir, 'customers_b.csv');

@@ -4,7 +4,7 @@
  * a server clock behind the watermark stops the run, and two runs from two data folders on one
  * destination table never import a window twice.
  */
-import { rm } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { useEmulator } from '../helpers/emulator.js';
@@ -32,6 +32,7 @@ const TABLES = [
   'clock',
   'overlap',
   'skip',
+  'moved',
 ];
 
 const emulator = useEmulator(appendSeed(TABLES, T0));
@@ -116,6 +117,42 @@ describe('the destination sync record', () => {
         'The destination table of \\"in.c-sales.recreated\\" is empty and has no sync record: copying it in full (the watermark in in/state.json is ignored).',
       );
       expect(await compare('recreated')).toMatchObject({ ...exactlyOnce, actual: 3 });
+    } finally {
+      await removeDir(dir);
+    }
+  });
+
+  it('an existing table without a record is not resumed from a state entry made for another destination', async () => {
+    const { control } = emulator;
+    control.setClock(T0_MS);
+    const dir = await makeDataDir(appendConfig('moved'));
+    try {
+      expect((await runJob(emulator.url, dir)).code).toBe(0);
+      await carryState(dir);
+      // Someone else's table, with rows of its own and no sync record, becomes the destination.
+      await control.createTable(DEST_PROJECT, 'in.c-copy', {
+        name: 'moved_b',
+        columns: ['id', 'kind'],
+        rows: [['99', 'theirs']],
+      });
+      control.setClock(T0_MS + 10_000);
+      await addRow('moved', '3');
+      control.setClock(T0_MS + 20_000);
+      await writeFile(join(dir, 'config.json'), JSON.stringify(appendConfig('moved', 'moved_b')));
+      const moved = await runJob(emulator.url, dir);
+      expect({ code: moved.code, stderr: moved.stderr }).toMatchObject({ code: 0 });
+      expect(moved.stdout).toContain(
+        'moved since its last run (from in.c-copy.moved to in.c-copy.moved_b)',
+      );
+      // Every source row, once, next to the table's own row.
+      expect(await compare('moved', 'moved_b')).toMatchObject({
+        lost: 0,
+        duplicated: 0,
+        unexpected: 1,
+      });
+      expect((await readOutState(dir)).tables['in.c-sales.moved']?.destination).toBe(
+        'in.c-copy.moved_b',
+      );
     } finally {
       await removeDir(dir);
     }

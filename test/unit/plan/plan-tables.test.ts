@@ -1,10 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  destinationOfRecord,
-  movedDestinationOf,
-  planTables,
-  platformResume,
-} from '../../../src/plan/plan-tables.js';
+import { destinationOfRecord, planTables } from '../../../src/plan/plan-tables.js';
 import { tableConfig, tableDetail } from '../../helpers/fixtures.js';
 
 const bucket = [
@@ -234,32 +229,6 @@ describe('planTables: primary key and columns', () => {
   });
 });
 
-describe('movedDestinationOf', () => {
-  const lastRun = { changedSince: { kind: 'lastRun' as const }, fullRefresh: false };
-  const entry = { watermark: 10, destination: 'out/tables/a.csv' };
-
-  it('names the old destination of a lastRun watermark made for another table', () => {
-    expect(movedDestinationOf(entry, 'out/tables/b.csv', lastRun)).toBe('out/tables/a.csv');
-  });
-
-  it('is undefined when nothing moved, or the watermark does not start the window', () => {
-    expect(movedDestinationOf(entry, 'out/tables/a.csv', lastRun)).toBeUndefined();
-    expect(movedDestinationOf({ watermark: 10 }, 'out/tables/b.csv', lastRun)).toBeUndefined();
-    expect(
-      movedDestinationOf({ destination: 'out/tables/a.csv' }, 'out/tables/b.csv', lastRun),
-    ).toBeUndefined();
-    expect(
-      movedDestinationOf(entry, 'out/tables/b.csv', { ...lastRun, fullRefresh: true }),
-    ).toBeUndefined();
-    expect(
-      movedDestinationOf(entry, 'out/tables/b.csv', {
-        changedSince: { kind: 'absolute', unixSeconds: 1_700_000_000 },
-        fullRefresh: false,
-      }),
-    ).toBeUndefined();
-  });
-});
-
 describe('destinationOfRecord', () => {
   const [short, full] = planTables(
     {
@@ -279,51 +248,5 @@ describe('destinationOfRecord', () => {
     expect(destinationOfRecord(short, { destination: { bucket: 'in.c-copy' } })).toBe(
       'in.c-copy.orders',
     );
-  });
-});
-
-describe('platformResume', () => {
-  const lastRun = { kind: 'lastRun' as const };
-  const planOf = (primaryKey: string[] = []) => {
-    const [plan] = planTables(
-      {
-        tables: [
-          tableConfig('customers', { incremental: true, primaryKey, changedSince: lastRun }),
-        ],
-      },
-      'in.c-sales',
-      bucket,
-    );
-    if (!plan) throw new Error('no plan');
-    return plan;
-  };
-  const entry = { watermark: 10, destination: 'in.c-d.clients_a' };
-
-  it('drops the entry of a lastRun table whose destination moved, keeping the load mode', () => {
-    expect(platformResume(planOf(['id']), entry, 'in.c-d.clients_b')).toEqual({
-      entry: undefined,
-      warnings: [
-        'The destination of "in.c-sales.customers" moved since its last run (from in.c-d.clients_a to in.c-d.clients_b): copying every row, since its watermark was made for in.c-d.clients_a.',
-      ],
-    });
-  });
-
-  it('keeps the entry when the destination is the one of the watermark, or the entry names none', () => {
-    expect(platformResume(planOf(), entry, 'in.c-d.clients_a')).toEqual({ entry, warnings: [] });
-    expect(platformResume(planOf(), { watermark: 10 }, 'in.c-d.x')).toEqual({
-      entry: { watermark: 10 },
-      warnings: [],
-    });
-  });
-
-  it('announces a lastRun append without a watermark for its destination, not an upsert', () => {
-    const appendsAgain =
-      '"in.c-sales.customers" has no watermark for in.c-d.clients_b, so this run appends every row to it: if that table already holds rows of an earlier copy (ex-storage, another configuration), they are appended again.';
-    expect(platformResume(planOf(), undefined, 'in.c-d.clients_b').warnings).toEqual([
-      appendsAgain,
-    ]);
-    expect(platformResume(planOf(), entry, 'in.c-d.clients_b').warnings).toHaveLength(2);
-    expect(platformResume(planOf(), entry, 'in.c-d.clients_b').warnings[1]).toBe(appendsAgain);
-    expect(platformResume(planOf(['id']), undefined, 'in.c-d.clients_b').warnings).toEqual([]);
   });
 });

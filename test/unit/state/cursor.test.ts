@@ -236,3 +236,32 @@ describe('nextTableState', () => {
     });
   });
 });
+
+describe('nextTableState: the destination of the watermark', () => {
+  const result = {
+    finishedAtIso: '2026-01-01T00:00:00.000Z',
+    mode: 'append',
+    rows: 1,
+    destination: 'in.c-d.b',
+  };
+
+  it('records the new destination with a new watermark', () => {
+    const next = nextTableState(
+      { watermark: 10, destination: 'in.c-d.a' },
+      { ...result, window: { nextWatermark: 20 } },
+    );
+    expect(next).toMatchObject({ watermark: 20, destination: 'in.c-d.b' });
+  });
+
+  it('keeps the old destination when the window made no watermark (a fixed changedSince)', () => {
+    const kept = nextTableState(
+      { watermark: 10, destination: 'in.c-d.a' },
+      { ...result, window: { since: 5 } },
+    );
+    expect(kept).toMatchObject({ watermark: 10, destination: 'in.c-d.a' });
+    expect(nextTableState({ watermark: 10 }, { ...result, window: {} })).not.toHaveProperty(
+      'destination',
+    );
+    expect(nextTableState(undefined, { ...result, window: {} }).destination).toBe('in.c-d.b');
+  });
+});
