@@ -17,6 +17,7 @@
  * - `future`: the form lies after the base at every base; the job refuses it when it reads the
  *   configuration;
  * - `refused`: PHP rolls an impossible date over; the job refuses it;
+ * - `unsupported`: PHP reads it, the job refuses it (a form whose PHP reading it does not follow);
  * - `unix-seconds`: bare digits are unix seconds for the job (PHP reads no date in them).
  */
 
@@ -224,6 +225,11 @@ $cases = [
     ['2024-01-01 -1 day'],
     ['2024-01-01 yesterday'],
     ['2025-02-30', ['difference' => 'refused']],
+    // first/last day of with a week or weekday phrase: PHP applies them in an order the job does
+    // not follow, so it refuses them rather than give a later instant.
+    ['first day of last week', ['difference' => 'unsupported']],
+    ['first day of this week', ['difference' => 'unsupported']],
+    ['last day of monday', ['difference' => 'unsupported']],
     // Zone words: the job works in UTC already.
     ['yesterday UTC'],
     ['today GMT'],

@@ -21,7 +21,7 @@ interface Fixture {
   readonly cases: readonly {
     readonly form: string;
     readonly php: readonly (number | false)[];
-    readonly difference?: 'months' | 'future' | 'refused' | 'unix-seconds';
+    readonly difference?: 'months' | 'future' | 'refused' | 'unsupported' | 'unix-seconds';
     readonly expected?: readonly number[];
   }[];
 }
@@ -70,6 +70,14 @@ describe(`changedSince against PHP ${fixture.php} strtotime (${fixture.timezone}
   it.each(differing('refused').map((c) => [c.form] as const))(
     '%j is an impossible date PHP rolls over; the job refuses it',
     (form) => {
+      expect(ours(form)[0]).toMatch(/is not a date/);
+    },
+  );
+
+  it.each(differing('unsupported').map((c) => [c.form, c.php] as const))(
+    '%j is a form PHP reads in an order the job does not follow; the job refuses it',
+    (form, php) => {
+      expect(php.every((value) => typeof value === 'number')).toBe(true);
       expect(ours(form)[0]).toMatch(/is not a date/);
     },
   );
