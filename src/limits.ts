@@ -83,8 +83,11 @@ export function limitsFromEnv(env: Readonly<Record<string, string | undefined>>)
  * (see {@link invalidOverrides}).
  */
 export function invalidLimitOverrides(env: Readonly<Record<string, string | undefined>>): string[] {
-  return invalidOverrides(env, Object.values(OVERRIDES));
+  return invalidOverrides(env, LIMIT_OVERRIDES);
 }
+
+/** Every limit's override variable, for the composition root's check. */
+export const LIMIT_OVERRIDES: readonly EnvOverride[] = Object.values(OVERRIDES);
 
 /**
  * The variables of `overrides` set to something that is not a positive number (or 0, where

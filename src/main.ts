@@ -35,7 +35,7 @@ import {
   messageOf,
 } from './errors.js';
 import {
-  invalidLimitOverrides,
+  LIMIT_OVERRIDES,
   invalidOverrides,
   limitsFromEnv,
   overrideFromEnv,
@@ -547,11 +547,24 @@ function checkTimingKnobs(env: NodeJS.ProcessEnv): void {
     ACTION_DEADLINE_KNOB,
     PROGRESS_KNOB,
   ];
-  const [invalid] = invalidOverrides(env, knobs);
+  refuseInvalidOverrides(env, knobs, 'give one in milliseconds (docs/faults.md, Timing knobs)');
+}
+
+/**
+ * The one sentence for the first of `overrides` that `env` sets to what is not a number in its
+ * unit (positive, or 0 or more where allowed); `howToSet` says what to give instead.
+ * @throws UserError naming the variable, without its value
+ */
+function refuseInvalidOverrides(
+  env: NodeJS.ProcessEnv,
+  overrides: readonly EnvOverride[],
+  howToSet: string,
+): void {
+  const [invalid] = invalidOverrides(env, overrides);
   if (invalid === undefined) return;
-  const what = invalid === REPEAT_SIGNAL_KNOB.name ? 'a number of 0 or more' : 'a positive number';
+  const zeroAllowed = overrides.find(({ name }) => name === invalid)?.zeroAllowed === true;
   throw new UserError(
-    `The environment variable ${invalid} is not ${what}: give one in milliseconds (docs/faults.md, Timing knobs), or leave it unset for the default.`,
+    `The environment variable ${invalid} is not ${zeroAllowed ? 'a number of 0 or more' : 'a positive number'}: ${howToSet}, or leave it unset for the default.`,
   );
 }
 
@@ -561,10 +574,10 @@ function checkTimingKnobs(env: NodeJS.ProcessEnv): void {
  * @throws UserError naming the variable, without its value
  */
 function checkSliceKnobs(env: NodeJS.ProcessEnv): void {
-  const [invalid] = invalidOverrides(env, Object.values(SLICE_KNOBS));
-  if (invalid === undefined) return;
-  throw new UserError(
-    `The environment variable ${invalid} is not a positive number: give the number of slices in flight (docs/performance.md), or leave it unset for the default.`,
+  refuseInvalidOverrides(
+    env,
+    Object.values(SLICE_KNOBS),
+    'give the number of slices in flight (docs/performance.md)',
   );
 }
 
@@ -703,12 +716,7 @@ async function writeSummary(
  * @throws UserError naming an override that is not a positive number
  */
 function checkedLimits(env: NodeJS.ProcessEnv): Limits {
-  const [invalid] = invalidLimitOverrides(env);
-  if (invalid !== undefined) {
-    throw new UserError(
-      `The environment variable ${invalid} is not a positive number: give one in its unit (docs/limits.md), or leave it unset for the default.`,
-    );
-  }
+  refuseInvalidOverrides(env, LIMIT_OVERRIDES, 'give one in its unit (docs/limits.md)');
   return limitsFromEnv(env);
 }
 
