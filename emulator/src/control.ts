@@ -75,7 +75,8 @@ export class EmulatorControl {
   }
   /**
    * On (the default): the bucket's table list carries each typed table's `definition`. Off: only
-   * the table detail does, as the real list may (storage-api-notes.md, Table list).
+   * the table detail does, as the real list may (docs/storage-api-notes.md, Buckets, tables and
+   * the token's view).
    */
   setTableListDefinitions(on: boolean): void {
     this.#core.tableListDefinitions = on;

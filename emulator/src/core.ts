@@ -60,8 +60,8 @@ export class EmulatorCore {
   };
   /**
    * Whether the bucket's table list carries each typed table's `definition`, as the detail
-   * always does. The real list need not (storage-api-notes.md, Table list): tests turn it off to
-   * prove a client reads the definition from the detail.
+   * always does. The real list need not (docs/storage-api-notes.md, Buckets, tables and the
+   * token's view): tests turn it off to prove a client reads the definition from the detail.
    */
   tableListDefinitions = true;
   baseUrl = 'http://127.0.0.1';

@@ -137,7 +137,7 @@ const FIRST_CONTACT_FATAL = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_FAIL', 'E
 /**
  * Network codes that, before any answer, may pass: a resolver that did not answer, a route or a
  * network that comes back, a stack slow to accept. A scheduled run tries again a few times
- * before it blames the URL (docs/faults.md, Network faults).
+ * before it blames the URL (docs/limits.md, First contact).
  */
 const FIRST_CONTACT_TRANSIENT = new Set(['EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT']);
 /** Attempts of the first contact that fail with a transient code before the URL is blamed. */
