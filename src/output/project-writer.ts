@@ -273,7 +273,12 @@ export class ProjectWriter implements OutputWriter {
         await client.startTableDefinitionCreate(bucketId, {
           name,
           primaryKeysNames: plan.primaryKey,
-          columns: typedColumns(plan.columns, definition, crossBackend !== undefined),
+          columns: typedColumns(
+            plan.columns,
+            definition,
+            crossBackend !== undefined,
+            plan.primaryKey,
+          ),
         }),
       );
       logger.info(
@@ -466,18 +471,22 @@ export function otherBackend(
  * The columns of a typed table to create, in export order: the source's native definitions, or
  * only their base types when the destination has another backend (its native type names differ:
  * docs/storage-api-notes.md, Typed tables across backends). A column without a definition is a
- * `STRING`.
+ * `STRING`. A primary-key column is never sent as nullable, which the API refuses; without a
+ * native definition the API makes it not nullable itself (docs/storage-api-notes.md, Creating a
+ * table and loading a file).
  */
 export function typedColumns(
   columns: readonly string[],
   definition: TableDefinition,
   baseTypesOnly: boolean,
+  primaryKey: readonly string[],
 ): ColumnDefinition[] {
   return columns.map((column) => {
     const source = definition.columns.find((c) => c.name === column);
     if (!source) return { name: column, basetype: 'STRING' };
-    if (!baseTypesOnly) return source;
-    return { name: column, basetype: source.basetype ?? 'STRING' };
+    if (baseTypesOnly) return { name: column, basetype: source.basetype ?? 'STRING' };
+    if (!source.definition || !primaryKey.includes(column)) return source;
+    return { ...source, definition: { ...source.definition, nullable: false } };
   });
 }
 

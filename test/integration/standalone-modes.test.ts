@@ -192,6 +192,30 @@ describe('destination tables', () => {
     await expectNoLeaks(control, result, dataDir);
   });
 
+  it('creates a typed table keyed by a column the source keeps nullable: the key column is not nullable, as the API requires', async () => {
+    const { control, url } = emulator;
+    const dataDir = await makeDataDir(
+      standaloneConfig(url, [
+        { name: 'products', destination: 'products_by_name', primaryKey: ['name'] },
+      ]),
+    );
+    const result = await runJob(url, dataDir);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const products = await destApi('tables/in.c-copy.products_by_name');
+    expect(products.primaryKey).toEqual(['name']);
+    const columns = (products.definition as { columns: Array<Record<string, unknown>> }).columns;
+    expect(columns.map((c) => [c.name, (c.definition as { nullable: boolean }).nullable])).toEqual([
+      ['id', false],
+      ['name', false],
+    ]);
+    expect(await destRows(control, 'in.c-copy.products_by_name')).toEqual([
+      { id: '1', name: 'Keyboard' },
+      { id: '2', name: 'Mouse' },
+    ]);
+    await expectNoLeaks(control, result, dataDir);
+  });
+
   it('streams a sliced upload and imports it with columns and incremental', async () => {
     const { control, url } = emulator;
     control.resetStats();

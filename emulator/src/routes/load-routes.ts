@@ -145,6 +145,8 @@ export function parseDefinition(
   backend: string,
 ): SeedTableDefinition {
   const rawColumns = Array.isArray(body.columns) ? (body.columns as unknown[]) : [];
+  const keyInput = body.primaryKeysNames;
+  const primaryKeysNames = Array.isArray(keyInput) ? keyInput.map(String) : [];
   if (rawColumns.length === 0) {
     throw validationError(
       'storage.tables.validation',
@@ -167,13 +169,17 @@ export function parseDefinition(
     if (problem) {
       throw validationError('storage.tables.validation', `Column "${name}": ${problem}`);
     }
+    const isKey = primaryKeysNames.includes(name);
+    const nullable = def?.nullable === undefined ? !isKey : parseBooleanParam(def.nullable, true);
+    if (isKey && nullable) {
+      throw validationError(
+        'storage.tables.validation',
+        `Primary key column "${name}" cannot be nullable.`,
+      );
+    }
     return {
       name,
-      definition: {
-        type,
-        nullable: def?.nullable === undefined ? true : parseBooleanParam(def.nullable, true),
-        length,
-      },
+      definition: { type, nullable, length },
       basetype: basetype ?? basetypeOf(type),
     };
   });
@@ -181,8 +187,6 @@ export function parseDefinition(
   if (new Set(names).size !== names.length) {
     throw validationError('storage.tables.validation', 'Duplicate column names.');
   }
-  const keyInput = body.primaryKeysNames;
-  const primaryKeysNames = Array.isArray(keyInput) ? keyInput.map(String) : [];
   const missing = primaryKeysNames.filter((c) => !names.includes(c));
   if (missing.length > 0) throw invalidPrimaryKey(missing);
   return { primaryKeysNames, columns };

@@ -1003,6 +1003,44 @@ describe('files, create and import', () => {
     });
   });
 
+  it('refuses a nullable primary-key column of a typed table, and makes one without nullable not nullable', async () => {
+    const refused = await api(
+      DEST_WRITE_TOKEN,
+      'POST',
+      '/v2/storage/buckets/in.c-copy/tables-definition',
+      {
+        name: 'typed_nullable_key',
+        primaryKeysNames: ['id'],
+        columns: [{ name: 'id', definition: { type: 'VARCHAR', nullable: true } }],
+      },
+    );
+    expect(refused.status).toBe(400);
+    expect(refused.body).toMatchObject({ code: 'storage.tables.validation' });
+    const job = await runJob(
+      DEST_WRITE_TOKEN,
+      'POST',
+      '/v2/storage/buckets/in.c-copy/tables-definition',
+      {
+        name: 'typed_default_key',
+        primaryKeysNames: ['id'],
+        columns: [
+          { name: 'id', definition: { type: 'VARCHAR' } },
+          { name: 'label', basetype: 'STRING' },
+        ],
+      },
+    );
+    expect(job).toMatchObject({ status: 'success' });
+    const { body } = await api(
+      DEST_WRITE_TOKEN,
+      'GET',
+      '/v2/storage/tables/in.c-copy.typed_default_key',
+    );
+    const detail = body as unknown as {
+      definition: { columns: Array<{ definition: { nullable: boolean } }> };
+    };
+    expect(detail.definition.columns.map((c) => c.definition.nullable)).toEqual([false, true]);
+  });
+
   it('imports full, upsert, append, in-file dedupe and extra columns', async () => {
     const header = await uploadFile(DEST_WRITE_TOKEN, 'a,b\n');
     await runJob(DEST_WRITE_TOKEN, 'POST', '/v2/storage/buckets/in.c-copy/tables-async', {

@@ -15,15 +15,23 @@ const definition = {
 
 describe('typed columns of a table to create', () => {
   it('keeps native definitions within one backend, in export order; an undefined column is a STRING', () => {
-    expect(typedColumns(['name', 'id', 'extra'], definition, false)).toEqual([
+    expect(typedColumns(['name', 'id', 'extra'], definition, false, ['id'])).toEqual([
       definition.columns[1],
       definition.columns[0],
       { name: 'extra', basetype: 'STRING' },
     ]);
   });
 
+  it('sends a primary-key column as not nullable, whatever the source says (the API refuses a nullable key)', () => {
+    expect(typedColumns(['id', 'name', 'extra'], definition, false, ['name', 'extra'])).toEqual([
+      definition.columns[0],
+      { name: 'name', definition: { type: 'VARCHAR', length: '255', nullable: false } },
+      { name: 'extra', basetype: 'STRING' },
+    ]);
+  });
+
   it('sends only base types across backends (a column without one is a STRING)', () => {
-    expect(typedColumns(['id', 'name'], definition, true)).toEqual([
+    expect(typedColumns(['id', 'name'], definition, true, ['name'])).toEqual([
       { name: 'id', basetype: 'NUMERIC' },
       { name: 'name', basetype: 'STRING' },
     ]);
