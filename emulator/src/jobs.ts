@@ -13,6 +13,11 @@ export interface JobSpec {
   readonly projectId: number;
   readonly operationName: string;
   readonly tableId: string | null;
+  /**
+   * The table a job that lists no `tableId` works on (a table creation names it only in its
+   * parameters, or not at all): `control.stats().jobStarts` counts the job for it.
+   */
+  readonly countedTableId?: string;
   readonly operationParams: Record<string, unknown>;
   readonly token: TokenState;
   readonly runId: string | null;
@@ -61,7 +66,7 @@ export class JobRunner {
       error: undefined,
     };
     this.#state.jobs.set(job.id, job);
-    this.#state.countJobStart(spec.operationName, spec.tableId);
+    this.#state.countJobStart(spec.operationName, spec.countedTableId ?? spec.tableId);
     // The job is activity of its token: it shows in the token's own events (last activity).
     this.#state.addTokenEvent(
       spec.token,

@@ -8,6 +8,7 @@ import {
   type StorageTime,
 } from '../storage/parse.js';
 import type { MetadataItem, StorageJob } from '../storage/types.js';
+import { sourceFileIdOf } from '../storage/job-start.js';
 import { advancedWatermark, type ExportWindow, type TableState } from './cursor.js';
 
 /**
@@ -376,16 +377,8 @@ export function findImportJob(
       job.operationName === 'tableImport' &&
       job.tableId === tableId &&
       job.runId === pending.runId &&
-      sourceFileId(job) === pending.fileId,
+      sourceFileIdOf(job.operationParams) === pending.fileId,
   );
-}
-
-function sourceFileId(job: StorageJob): number | undefined {
-  const source = job.operationParams?.['source'];
-  if (!source || typeof source !== 'object') return undefined;
-  const id = (source as { fileId?: unknown }).fileId;
-  if (typeof id === 'number') return id;
-  return typeof id === 'string' && /^\d+$/.test(id) ? Number(id) : undefined;
 }
 
 /** Where a standalone table goes on from, and whether that ignores a watermark in the state file. */

@@ -15,8 +15,14 @@ export const JOB_LOOKUP_LIMIT = 100;
 interface JobMatch {
   readonly operationName: string;
   readonly tableId: string;
-  /** For table creation the job may carry no table id yet; then its params name the table. */
-  readonly tableName?: string;
+  /**
+   * A job that creates a table may carry no table id (docs/storage-api-notes.md, Jobs list); then
+   * this says whether its parameters are this POST's: the name it creates, or the file it loads.
+   * Without it such a job is never taken.
+   */
+  readonly withoutTableId?: (
+    operationParams: Readonly<Record<string, unknown>> | undefined,
+  ) => boolean;
   /**
    * After an unknown outcome and no job found: post again (the default), or give up with
    * {@link UnknownJobStartError} when a second job would repeat the first's work. A server still
@@ -147,8 +153,37 @@ export function jobMatches(
   if (Number.isNaN(createdMs) || createdMs < attemptStartMs - CLOCK_SKEW_ALLOWANCE_MS) return false;
   if (match.params && !match.params(job.operationParams)) return false;
   if (job.tableId === match.tableId) return true;
-  if (job.tableId !== null || match.tableName === undefined) return false;
-  return job.operationParams?.['name'] === match.tableName;
+  if (job.tableId !== null || !match.withoutTableId) return false;
+  return match.withoutTableId(job.operationParams);
+}
+
+/**
+ * Whether a job's parameters say it loads the file `fileId` (`operationParams.source.fileId`, a
+ * number or a digit string): a file uploaded for one import or one table creation names its job,
+ * where the run id, shared by every run of a fixed `KBC_RUNID`, does not.
+ */
+export function loadsFile(
+  fileId: number,
+): (operationParams: Readonly<Record<string, unknown>> | undefined) => boolean {
+  return (operationParams) => sourceFileIdOf(operationParams) === fileId;
+}
+
+/** `operationParams.source.fileId` of an import or table-creation job, if it is readable. */
+export function sourceFileIdOf(
+  operationParams: Readonly<Record<string, unknown>> | undefined,
+): number | undefined {
+  const source = operationParams?.['source'];
+  if (!source || typeof source !== 'object') return undefined;
+  const id = (source as { fileId?: unknown }).fileId;
+  if (typeof id === 'number') return id;
+  return typeof id === 'string' && /^\d+$/.test(id) ? Number(id) : undefined;
+}
+
+/** Whether a job's parameters name the table `name` (a table-definition job carries `name`). */
+export function createsTableNamed(
+  name: string,
+): (operationParams: Readonly<Record<string, unknown>> | undefined) => boolean {
+  return (operationParams) => operationParams?.['name'] === name;
 }
 
 /**

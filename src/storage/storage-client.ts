@@ -4,7 +4,13 @@ import type { Logger } from '../logger.js';
 import type { SecretMasker } from '../secrets.js';
 import { createFileCalls } from './file-client.js';
 import { createStorageHttp, failureFactsOf, realSleep, type SleepFn } from './http.js';
-import { createJobStarter, exportParamsMatch, JOB_LOOKUP_LIMIT } from './job-start.js';
+import {
+  createJobStarter,
+  createsTableNamed,
+  exportParamsMatch,
+  JOB_LOOKUP_LIMIT,
+  loadsFile,
+} from './job-start.js';
 import { DEFAULT_POLL_OPTIONS, waitForJob, type PollOptions } from './job-wait.js';
 import {
   parseBucket,
@@ -154,6 +160,9 @@ export function createStorageClient(options: StorageClientOptions): StorageClien
       startJob(`${STORAGE}/tables/${seg(tableId)}/import-async`, importBody(params), {
         operationName: 'tableImport',
         tableId,
+        // An earlier import of the same table under the same run id is not this one: taking it
+        // would record a window whose file was never loaded.
+        params: loadsFile(params.dataFileId),
         // A second import of the same file would load its rows twice.
         postAgainAfterMiss: false,
       }),
@@ -161,13 +170,14 @@ export function createStorageClient(options: StorageClientOptions): StorageClien
       startJob(`${STORAGE}/buckets/${seg(bucketId)}/tables-async`, tableCreateBody(params), {
         operationName: 'tableCreate',
         tableId: `${bucketId}.${params.name}`,
-        tableName: params.name,
+        params: loadsFile(params.dataFileId),
+        withoutTableId: loadsFile(params.dataFileId),
       }),
     startTableDefinitionCreate: (bucketId, params) =>
       startJob(`${STORAGE}/buckets/${seg(bucketId)}/tables-definition`, definitionBody(params), {
         operationName: 'tableDefinitionCreate',
         tableId: `${bucketId}.${params.name}`,
-        tableName: params.name,
+        withoutTableId: createsTableNamed(params.name),
       }),
     getJob,
     listJobs,

@@ -356,17 +356,27 @@ describe('StorageClient against a scripted HTTP server', () => {
       expect(server.count('POST', exportPath)).toBe(1);
     });
 
-    it('matches a created table by name when the job carries no table id', async () => {
+    it('matches a created table by its file when the job carries no table id, as the API lists it', async () => {
       const path = '/v2/storage/buckets/out.c-copy/tables-async';
       const created: Record<string, unknown>[] = [];
       server.route('POST', path, (request: RecordedRequest) => {
+        const runId = request.headers['x-kbc-runid'];
+        const params = { delimiter: ',', enclosure: '"', escapedBy: '' };
         created.push(
+          // An earlier creation under the same run id, from another file: not this POST's.
+          job({
+            id: 5004,
+            operationName: 'tableCreate',
+            tableId: null,
+            operationParams: { params, source: { type: 'file', fileId: '8' } },
+            runId,
+          }),
           job({
             id: 5005,
             operationName: 'tableCreate',
             tableId: null,
-            operationParams: { name: 'orders' },
-            runId: request.headers['x-kbc-runid'],
+            operationParams: { params, source: { type: 'file', fileId: '9' } },
+            runId,
           }),
         );
         return { status: 504, body: { error: 'Gateway timeout' } };

@@ -85,8 +85,14 @@ function startTableCreate(ctx: RouteContext) {
     {
       projectId: ctx.project.id,
       operationName: 'tableCreate',
-      tableId: `${bucket.id}.${name}`,
-      operationParams: { name, primaryKey, source: { type: 'file', fileId: file.id } },
+      // As the real service's job: no table id, and only the file and its dialect in the
+      // parameters (docs/storage-api-notes.md, Jobs list).
+      tableId: null,
+      countedTableId: `${bucket.id}.${name}`,
+      operationParams: {
+        params: { delimiter: ',', enclosure: '"', escapedBy: '' },
+        source: { type: 'file', fileId: file.id },
+      },
       token: ctx.token,
       runId: ctx.runId,
       fault: jobFault(ctx),
@@ -202,7 +208,8 @@ function startTableDefinitionCreate(ctx: RouteContext) {
     {
       projectId: ctx.project.id,
       operationName: 'tableDefinitionCreate',
-      tableId: `${bucket.id}.${name}`,
+      tableId: null,
+      countedTableId: `${bucket.id}.${name}`,
       operationParams: { name, primaryKeysNames: definition.primaryKeysNames },
       token: ctx.token,
       runId: ctx.runId,

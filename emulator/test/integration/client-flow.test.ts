@@ -230,7 +230,14 @@ describe('a client’s table flow', () => {
       await api('POST', 'buckets/in.c-other/tables-async', { name: 't', dataFileId: file })
     ).body as Json;
     const detail = await waitForJob(job);
-    expect(detail).toMatchObject({ id: job.id, status: 'success', tableId: 'in.c-other.t' });
+    // As the real service lists it: no table id, the file in its parameters, the table in results.
+    expect(detail).toMatchObject({
+      id: job.id,
+      status: 'success',
+      tableId: null,
+      operationParams: { source: { type: 'file', fileId: file } },
+      results: { id: 'in.c-other.t' },
+    });
 
     const all = (await api('GET', 'tables?include=buckets')).body as Json[];
     expect(all.map((t) => t.id)).toContain('in.c-other.t');

@@ -12,7 +12,12 @@ import {
   StorageResponseError,
   timestampMs,
 } from '../../../src/storage/parse.js';
-import { exportParamsMatch, jobMatches } from '../../../src/storage/job-start.js';
+import {
+  createsTableNamed,
+  exportParamsMatch,
+  jobMatches,
+  loadsFile,
+} from '../../../src/storage/job-start.js';
 import { exportBody, tableCreateBody } from '../../../src/storage/storage-client.js';
 import type { StorageJob } from '../../../src/storage/types.js';
 
@@ -314,6 +319,51 @@ describe('request bodies and job matching', () => {
         jobMatches(echo({ changedSince: null, changedUntil: null }), full, 'run', attemptMs),
       ).toBe(true);
       expect(jobMatches(echo({}), full, 'run', attemptMs)).toBe(false);
+    });
+  });
+
+  describe('an import and a table creation are matched by the file they load', () => {
+    const loading = (fileId: unknown, overrides: Partial<StorageJob> = {}): StorageJob => ({
+      ...job,
+      operationParams: { source: { type: 'file', fileId } },
+      ...overrides,
+    });
+    const importMatch = { ...match, params: loadsFile(7) };
+    it.each<[string, StorageJob, boolean]>([
+      ['the import of this file', loading(7), true],
+      ['the file id as a digit string', loading('7'), true],
+      ['an earlier import of the table under the same run id', loading(6), false],
+      ['an import that names no file', { ...job, operationParams: {} }, false],
+    ])('import: %s', (_name, listed, expected) => {
+      expect(jobMatches(listed, importMatch, 'run', attemptMs)).toBe(expected);
+    });
+    const createMatch = {
+      operationName: 'tableCreate',
+      tableId: 'out.c-a.t',
+      params: loadsFile(9),
+      withoutTableId: loadsFile(9),
+    };
+    it.each<[string, StorageJob, boolean]>([
+      ['listed without a table id, as the API does', loading('9', { tableId: null }), true],
+      ['listed with its table id', loading(9), true],
+      ['another creation without a table id', loading(8, { tableId: null }), false],
+    ])('table creation: %s', (_name, listed, expected) => {
+      expect(
+        jobMatches({ ...listed, operationName: 'tableCreate' }, createMatch, 'run', attemptMs),
+      ).toBe(expected);
+    });
+    it('a table-definition job without a table id is matched by the name it creates', () => {
+      const definitionMatch = {
+        operationName: 'tableDefinitionCreate',
+        tableId: 'out.c-a.t',
+        withoutTableId: createsTableNamed('t'),
+      };
+      const listed = { ...job, operationName: 'tableDefinitionCreate', tableId: null };
+      const named = (name: string) => ({ ...listed, operationParams: { name } });
+      expect(jobMatches(named('t'), definitionMatch, 'run', attemptMs)).toBe(true);
+      expect(jobMatches(named('u'), definitionMatch, 'run', attemptMs)).toBe(false);
+      const byTableIdOnly = { operationName: 'tableDefinitionCreate', tableId: 'out.c-a.t' };
+      expect(jobMatches(listed, byTableIdOnly, 'run', attemptMs)).toBe(false);
     });
   });
 });

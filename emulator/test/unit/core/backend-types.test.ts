@@ -40,7 +40,7 @@ describe('typed table definitions per backend', () => {
     expect(parsed.columns).toEqual([
       {
         name: 'id',
-        definition: { type: 'INT64', nullable: true, length: null },
+        definition: { type: 'INT64', nullable: false, length: null },
         basetype: 'INTEGER',
       },
     ]);
