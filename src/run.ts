@@ -30,6 +30,7 @@ import { formatShard } from './plan/shard.js';
 import {
   exportWindow,
   nextTableState,
+  refreshAfterOpenEndedLoad,
   refuseWatermarkAhead,
   replacesWithoutAppending,
   type ExportWindow,
@@ -322,7 +323,7 @@ async function runTables(
 type TableResult = TableOutcome & { readonly nextState?: TableState };
 
 async function syncTable(
-  plan: TablePlan,
+  planned: TablePlan,
   run: TableRun,
   progress: TableProgress,
   globalLimit: ReturnType<typeof pLimit>,
@@ -333,24 +334,27 @@ async function syncTable(
   const identity: SourceIdentity = {
     stack: run.source.stack,
     projectId: run.source.auth.projectId,
-    tableId: plan.sourceId,
+    tableId: planned.sourceId,
   };
-  const { previous, revision } = await resumeTable(plan, identity, run, deps);
+  const { previous, revision } = await resumeTable(planned, identity, run, deps);
   // After resuming: in standalone mode the watermark is the destination's sync record.
   const skip = deps.tuning.skipUnchanged
-    ? decideSkip(skipInputOf(plan, previous?.watermark))
+    ? decideSkip(skipInputOf(planned, previous?.watermark))
     : undefined;
   if (skip?.skip) {
     // A watermark ahead of the server's clock would skip every change until that time.
     const serverSeconds = await run.serverSecondsAtSkip();
-    refuseWatermarkAhead(previous?.watermark, serverSeconds, plan.sourceId);
+    refuseWatermarkAhead(previous?.watermark, serverSeconds, planned.sourceId);
     deps.logger.info(
-      `"${plan.sourceId}" is unchanged: last changed ${new Date(skip.lastChangeSeconds * 1000).toISOString()}, before its watermark ${describeWatermark(previous)}. No export job.`,
+      `"${planned.sourceId}" is unchanged: last changed ${new Date(skip.lastChangeSeconds * 1000).toISOString()}, before its watermark ${describeWatermark(previous)}. No export job.`,
     );
-    await deps.writer.tableUnchanged?.(plan, serverSeconds * 1000);
+    await deps.writer.tableUnchanged?.(planned, serverSeconds * 1000);
     progress.finish(deps.nowMs(), 'unchanged');
-    return { plan, status: 'unchanged', progress };
+    return { plan: planned, status: 'unchanged', progress };
   }
+  const refresh = refreshAfterOpenEndedLoad(planned, previous);
+  if (refresh) deps.logger.warn(openEndedRefreshWarning(planned.sourceId));
+  const plan = refresh ?? planned;
   progress.phase = 'export job';
   const window = exportWindow({
     changedSince: plan.changedSince,
@@ -416,6 +420,11 @@ async function syncTable(
       destination: destinationOfRecord(plan, deps.config),
     }),
   };
+}
+
+/** Why an append table is loaded in full ({@link refreshAfterOpenEndedLoad}). */
+export function openEndedRefreshWarning(sourceId: string): string {
+  return `"${sourceId}" was last loaded in full without an upper bound, so its watermark is no exact start for appending: this run loads it in full once more, up to the bound of an append window, and the runs after it append from there (docs/state-file.md, After a full load).`;
 }
 
 function describeWatermark(previous: TableState | undefined): string {

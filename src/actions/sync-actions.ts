@@ -15,7 +15,7 @@ import {
   usableTables,
 } from '../plan/plan-tables.js';
 import { destinationTableId } from '../output/project-writer.js';
-import { exportWindow, type TableState } from '../state/cursor.js';
+import { exportWindow, refreshAfterOpenEndedLoad, type TableState } from '../state/cursor.js';
 import { entryForDestination } from '../state/destination-move.js';
 import { checkStateSource, readState } from '../state/state-file.js';
 import { latestMs } from '../storage/parse.js';
@@ -33,7 +33,7 @@ import {
   type DestinationAccess,
 } from '../output/resume-preview.js';
 import type { LastActivity } from '../tokens/rules.js';
-import type { RunDeps } from '../run.js';
+import { openEndedRefreshWarning, type RunDeps } from '../run.js';
 import type { SyncAction } from '../config/action-names.js';
 
 export interface ActionDeps {
@@ -216,14 +216,16 @@ async function planDocument(
         accessOf,
       );
       const { previous } = resume;
+      const refresh = refreshAfterOpenEndedLoad(plan, previous);
+      const load = refresh ?? plan;
       const window = exportWindow({
-        changedSince: plan.changedSince,
-        fullRefresh: plan.fullRefresh,
+        changedSince: load.changedSince,
+        fullRefresh: load.fullRefresh,
         previous,
         serverNowSeconds,
         lagSeconds: deps.config.lagSeconds,
-        mode: plan.mode,
-        configuredMode: plan.configuredMode,
+        mode: load.mode,
+        configuredMode: load.configuredMode,
         resolve: deps.resolveChangedSince,
         tableId: plan.sourceId,
       });
@@ -231,7 +233,7 @@ async function planDocument(
         source: plan.sourceId,
         ...(plan.pattern !== undefined ? { pattern: plan.pattern } : {}),
         destination: destinationLabel(plan, deps.config.destination),
-        mode: plan.mode,
+        mode: load.mode,
         primaryKey: plan.primaryKey,
         window: {
           since: window.since !== undefined ? new Date(window.since * 1000).toISOString() : null,
@@ -245,7 +247,11 @@ async function planDocument(
         ...('watermarkFrom' in resume && { watermarkFrom: resume.watermarkFrom }),
         ...('pendingImport' in resume && { pendingImport: resume.pendingImport }),
         ...('claims' in resume && { claims: resume.claims }),
-        warnings: [...resume.warnings, ...loadWarnings(plan)],
+        warnings: [
+          ...resume.warnings,
+          ...loadWarnings(plan),
+          ...(refresh ? [openEndedRefreshWarning(plan.sourceId)] : []),
+        ],
       };
     }),
   };

@@ -12,6 +12,13 @@ export interface TableState {
   readonly mode?: string;
   readonly rows?: number;
   /**
+   * The last run replaced the destination with a window without an upper bound (a full load):
+   * the rows changed in the lag before the watermark may already be in it, so the next `lastRun`
+   * append loads the table in full once more instead ({@link refreshAfterOpenEndedLoad};
+   * docs/state-file.md, After a full load). Absent otherwise and in entries of older versions.
+   */
+  readonly openEnded?: true;
+  /**
    * The destination the watermark was made for: its table id, or `out/tables/<name>.csv` for a
    * short name in platform mode when the default bucket is unknown (docs/state-file.md, Shape).
    * Absent in entries of older versions.
@@ -117,6 +124,42 @@ export function refuseWatermarkAhead(
 }
 
 /**
+ * Whether a written window left the destination holding every row read at the export's instant
+ * rather than up to a bound: a load that replaced it (`full`) without an upper bound.
+ */
+export function replacedOpenEnded(
+  mode: string,
+  window: { readonly until?: number | undefined },
+): boolean {
+  return mode === 'full' && window.until === undefined;
+}
+
+/**
+ * After an open-ended full load the watermark is no exact boundary for appending: the rows changed
+ * in the lag before it were written if they were visible at the export's instant, and are not
+ * otherwise, and the export cannot tell which. A window that starts at it could append some of
+ * them twice, one that starts at the export's instant could miss the others. So the first
+ * `lastRun` append after one (a switch from a full load to append, or another configuration's
+ * full load of the same destination table in standalone mode) is a refresh: a full load bounded
+ * as every append window is, whose end is an exact watermark (docs/state-file.md, After a full
+ * load). The destination held a full copy already, so replacing it loses nothing of the source.
+ * Returns the plan to run instead, or undefined when the plan stands.
+ */
+export function refreshAfterOpenEndedLoad<
+  P extends {
+    readonly changedSince: ChangedSince | undefined;
+    readonly mode: LoadMode;
+    readonly configuredMode: LoadMode;
+    readonly incremental: boolean;
+    readonly fullRefresh: boolean;
+  },
+>(plan: P, previous: TableState | undefined): P | undefined {
+  if (plan.changedSince?.kind !== 'lastRun' || plan.fullRefresh) return undefined;
+  if (plan.mode !== 'append' || previous?.openEnded !== true) return undefined;
+  return { ...plan, mode: 'full', incremental: false, fullRefresh: true };
+}
+
+/**
  * The watermark after a window was written, in the state file and in the sync record alike: the
  * old one when the window made none; the window's end after a full copy (no `since`), which
  * wrote every row up to it, even when earlier than the old one (a refresh bounded by a lag raised
@@ -166,6 +209,7 @@ export function nextTableState(
     lastSuccessAt: result.finishedAtIso,
     mode: result.mode,
     rows: result.rows,
+    ...(replacedOpenEnded(result.mode, window) ? { openEnded: true as const } : {}),
     ...(destination !== undefined ? { destination } : {}),
   };
 }

@@ -60,6 +60,7 @@ const tableStateSchema = z.looseObject(
       .int({ error: 'must be a whole number' })
       .nonnegative({ error: 'must not be negative' })
       .optional(),
+    openEnded: z.literal(true, { error: 'must be true or absent' }).optional(),
     // After the others, as nextTableState writes it: a carried entry keeps its key order.
     destination: z.string({ error: 'must be a string' }).optional(),
   },

@@ -9,7 +9,12 @@ import {
 } from '../storage/parse.js';
 import type { MetadataItem, StorageJob } from '../storage/types.js';
 import { sourceFileIdOf } from '../storage/job-start.js';
-import { advancedWatermark, type ExportWindow, type TableState } from './cursor.js';
+import {
+  advancedWatermark,
+  replacedOpenEnded,
+  type ExportWindow,
+  type TableState,
+} from './cursor.js';
 
 /**
  * The destination table's own sync record (standalone mode, docs/sync-record.md): table metadata
@@ -110,6 +115,8 @@ const recordSchema = z.object({
   fileId: z.number().int().optional(),
   importJobId: z.number().int().optional(),
   rows: z.number().int().nonnegative().optional(),
+  /** The import replaced the table without an upper bound (TableState's `openEnded`). */
+  openEnded: z.literal(true).optional(),
 });
 /**
  * An import about to start (or started): enough to find its job (file id, run id) and to promote
@@ -298,6 +305,7 @@ export function stateFromRecord(record: SyncRecord): TableState {
     }),
     mode: record.mode,
     ...(record.rows !== undefined && { rows: record.rows }),
+    ...(record.openEnded && { openEnded: true as const }),
   };
 }
 
@@ -344,6 +352,7 @@ export function promote(
     fileId: pending.fileId,
     importJobId,
     rows: pending.rows,
+    ...(replacedOpenEnded(pending.mode, pending) && { openEnded: true as const }),
   };
 }
 

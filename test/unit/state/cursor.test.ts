@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { parseChangedSince, resolveChangedSince } from '../../../src/config/changed-since.js';
 import type { ChangedSince } from '../../../src/config/types.js';
-import { exportWindow, nextTableState } from '../../../src/state/cursor.js';
+import {
+  exportWindow,
+  nextTableState,
+  refreshAfterOpenEndedLoad,
+} from '../../../src/state/cursor.js';
 
 const resolve = resolveChangedSince;
 
@@ -234,6 +238,60 @@ describe('nextTableState', () => {
       rows: 5,
       destination: 'in.c-copy.orders',
     });
+  });
+});
+
+describe('after a full load without an upper bound', () => {
+  const result = {
+    finishedAtIso: '2026-01-01T00:00:00.000Z',
+    rows: 5,
+    destination: 'in.c-copy.orders',
+  };
+  it('the state entry says so, for a full load without a bound only', () => {
+    const open = nextTableState(undefined, {
+      ...result,
+      mode: 'full',
+      window: { nextWatermark: 20 },
+    });
+    expect(open).toMatchObject({ watermark: 20, openEnded: true });
+    // Key order: destination stays last.
+    expect(Object.keys(open).at(-1)).toBe('destination');
+    expect(nextTableState(undefined, { ...result, mode: 'full', window: {} }).openEnded).toBe(true);
+    const bounded = { until: 20, nextWatermark: 20 };
+    expect(nextTableState(open, { ...result, mode: 'full', window: bounded })).not.toHaveProperty(
+      'openEnded',
+    );
+    expect(nextTableState(open, { ...result, mode: 'upsert', window: {} })).not.toHaveProperty(
+      'openEnded',
+    );
+  });
+
+  const append = {
+    changedSince: { kind: 'lastRun' } as const,
+    mode: 'append' as const,
+    configuredMode: 'append' as const,
+    incremental: true,
+    fullRefresh: false,
+  };
+  it('the next lastRun append is a refresh: a full load of every row', () => {
+    expect(refreshAfterOpenEndedLoad(append, { watermark: 20, openEnded: true })).toEqual({
+      ...append,
+      mode: 'full',
+      incremental: false,
+      fullRefresh: true,
+    });
+  });
+  it('nothing changes otherwise', () => {
+    const openEnded = { watermark: 20, openEnded: true as const };
+    expect(refreshAfterOpenEndedLoad(append, { watermark: 20 })).toBeUndefined();
+    expect(refreshAfterOpenEndedLoad(append, undefined)).toBeUndefined();
+    const upsert = { ...append, mode: 'upsert' as const, configuredMode: 'upsert' as const };
+    expect(refreshAfterOpenEndedLoad(upsert, openEnded)).toBeUndefined();
+    expect(
+      refreshAfterOpenEndedLoad({ ...append, changedSince: undefined }, openEnded),
+    ).toBeUndefined();
+    const refresh = { ...append, mode: 'full' as const, incremental: false, fullRefresh: true };
+    expect(refreshAfterOpenEndedLoad(refresh, openEnded)).toBeUndefined();
   });
 });
 

@@ -11,6 +11,7 @@ import {
   leastAgeMs,
   promote,
   readDestinationSync,
+  stateFromRecord,
   type PendingImport,
 } from '../../../src/state/sync-record.js';
 import { instantTime, parseStorageTime, type StorageTime } from '../../../src/storage/parse.js';
@@ -133,6 +134,22 @@ describe('promote', () => {
       nextWatermark: 150,
     };
     expect(promote(later, fullCopy, 9).watermark).toBe(150);
+    expect(promote(later, fullCopy, 9)).not.toHaveProperty('openEnded');
+  });
+
+  it('marks a full load without an upper bound as open-ended, and a later bounded window clears it', () => {
+    const openFull: PendingImport = {
+      source,
+      fileId: 44,
+      runId: 'run-3',
+      mode: 'full',
+      rows: 3,
+      nextWatermark: 200,
+    };
+    const promoted = promote(undefined, openFull, 9);
+    expect(promoted.openEnded).toBe(true);
+    expect(stateFromRecord(promoted).openEnded).toBe(true);
+    expect(promote(promoted, pending, 10)).not.toHaveProperty('openEnded');
   });
 });
 
