@@ -485,8 +485,18 @@ export function typedColumns(
     const source = definition.columns.find((c) => c.name === column);
     if (!source) return { name: column, basetype: 'STRING' };
     if (baseTypesOnly) return { name: column, basetype: source.basetype ?? 'STRING' };
-    if (!source.definition || !primaryKey.includes(column)) return source;
-    return { ...source, definition: { ...source.definition, nullable: false } };
+    if (!source.definition) return source;
+    const { length, default: defaultValue, ...sent } = source.definition;
+    return {
+      ...source,
+      // The API describes `length` and `default` as optional strings: a null one is left out.
+      definition: {
+        ...sent,
+        ...(length != null && { length }),
+        ...(defaultValue != null && { default: defaultValue }),
+        ...(primaryKey.includes(column) && { nullable: false }),
+      },
+    };
   });
 }
 

@@ -30,6 +30,22 @@ describe('typed columns of a table to create', () => {
     ]);
   });
 
+  it('leaves out a null length or default, which the API describes as optional strings', () => {
+    const withNulls = {
+      primaryKeysNames: [],
+      columns: [
+        {
+          name: 'note',
+          definition: { type: 'VARCHAR', length: null, default: null, nullable: true },
+          basetype: 'STRING',
+        },
+      ],
+    };
+    expect(typedColumns(['note'], withNulls, false, [])).toEqual([
+      { name: 'note', definition: { type: 'VARCHAR', nullable: true }, basetype: 'STRING' },
+    ]);
+  });
+
   it('sends only base types across backends (a column without one is a STRING)', () => {
     expect(typedColumns(['id', 'name'], definition, true, ['name'])).toEqual([
       { name: 'id', basetype: 'NUMERIC' },
