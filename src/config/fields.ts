@@ -126,13 +126,24 @@ function wholeNumberSchema(min: number, max: number, what: string) {
 
 const parallelismSchema = wholeNumberSchema(1, 32, 'a whole number from 1 to 32');
 
-export function readParallelism(value: unknown, path: Path, problems: Problems): Read<number> {
+/**
+ * A cleared number field of the configuration form is saved as `""` (the form's number editor
+ * gives an empty string), so `""` means "not set" here, as it does for the text fields
+ * (docs/configuration.md, Developer Portal definition).
+ */
+function unsetIfEmpty(value: unknown): unknown {
+  return value === '' ? undefined : value;
+}
+
+export function readParallelism(raw: unknown, path: Path, problems: Problems): Read<number> {
+  const value = unsetIfEmpty(raw);
   return value === undefined ? undefined : readWith(parallelismSchema, value, path, problems);
 }
 
 const lagSecondsSchema = wholeNumberSchema(0, 86_400, 'a whole number of seconds from 0 to 86400');
 
-export function readLagSeconds(value: unknown, path: Path, problems: Problems): Read<number> {
+export function readLagSeconds(raw: unknown, path: Path, problems: Problems): Read<number> {
+  const value = unsetIfEmpty(raw);
   return value === undefined ? undefined : readWith(lagSecondsSchema, value, path, problems);
 }
 

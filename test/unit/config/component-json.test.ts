@@ -240,6 +240,8 @@ describe('component.json', () => {
         expect(result.ok ? [] : result.problems.join(' ')).toContain(`parameters.${key}`);
       }
       expect(component.emptyConfiguration.parameters).toMatchObject({ [key]: parserDefault });
+      // The form's number editor saves a cleared field as "": the default applies.
+      expect(parse('')).toMatchObject({ ok: true, config: { [key]: parserDefault } });
     },
   );
 
