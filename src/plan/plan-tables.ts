@@ -252,11 +252,16 @@ function planTable(
       `${path}.primaryKey: the table "${source.id}" has no column "${column}" (its columns: ${source.columns.join(', ')}).`,
     ),
   );
+  const keyFrom = table.fullSync
+    ? `${path}.columns: fullSync takes the source table's primary key, and its column`
+    : table.primaryKey === 'source'
+      ? `${path}.columns: primaryKey "source" takes the source table's primary key, and its column`
+      : `${path}.primaryKey: the key column`;
   primaryKey
     .filter((column) => source.columns.includes(column) && !columns.includes(column))
     .forEach((column) =>
       problems.push(
-        `${path}.primaryKey: the key column "${column}" is not among the copied columns (${columns.join(', ')}); add it to "columns".`,
+        `${keyFrom} "${column}" is not among the copied columns (${columns.join(', ')}); add it to "columns".`,
       ),
     );
   const fullRefresh =
@@ -311,7 +316,15 @@ export function loadMode(incremental: boolean, primaryKey: readonly string[]): L
   return primaryKey.length > 0 ? 'upsert' : 'append';
 }
 
-function sourceTableName(name: string, bucketId: string, problems: string[]): string | undefined {
+/**
+ * The table name inside the token's bucket of a configured `name` (a bare name, or a full id in
+ * that bucket); a full id elsewhere is a problem, and undefined.
+ */
+export function sourceTableName(
+  name: string,
+  bucketId: string,
+  problems: string[],
+): string | undefined {
   const parts = name.split('.');
   if (parts.length === 1) return name;
   const tableBucket = parts.slice(0, 2).join('.');

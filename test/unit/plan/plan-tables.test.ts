@@ -227,6 +227,19 @@ describe('planTables: primary key and columns', () => {
       'parameters.tables[0].primaryKey: the key column "id" is not among the copied columns (amount); add it to "columns".',
     );
   });
+
+  it('says where the key came from when fullSync or "source" took it from the source table', () => {
+    const fullSync = { tables: [tableConfig('orders', { fullSync: true, columns: ['amount'] })] };
+    expect(() => planTables(fullSync, 'in.c-sales', bucket)).toThrow(
+      'parameters.tables[0].columns: fullSync takes the source table\'s primary key, and its column "id" is not among the copied columns (amount); add it to "columns".',
+    );
+    const source = {
+      tables: [tableConfig('orders', { primaryKey: 'source', columns: ['amount'] })],
+    };
+    expect(() => planTables(source, 'in.c-sales', bucket)).toThrow(
+      'parameters.tables[0].columns: primaryKey "source" takes the source table\'s primary key, and its column "id" is not among the copied columns (amount); add it to "columns".',
+    );
+  });
 });
 
 describe('destinationOfRecord', () => {
