@@ -10,6 +10,7 @@ import {
   destinationOfRecord,
   loadWarnings,
   planTables,
+  sourceTableName,
   type Selection,
   type TablePlan,
   usableTables,
@@ -147,7 +148,9 @@ export function columnOptions(
 ): SelectOption[] {
   const name = config.tables[0]?.name;
   if (name === undefined || isPattern(name)) return [];
-  const bare = name.split('.').pop() ?? name;
+  const problems: string[] = [];
+  const bare = sourceTableName(name, bucketId, problems);
+  if (bare === undefined) throw new UserError(problems.join(' '));
   const table = tables.find((t) => t.name === bare);
   if (!table) throw new UserError(`The table "${bare}" was not found in the bucket "${bucketId}".`);
   return table.columns.map((column) => ({

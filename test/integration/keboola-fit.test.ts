@@ -254,6 +254,16 @@ describe('sync actions for the UI', () => {
     const failed = await run(['--data', missing]);
     expect(failed.code).toBe(1);
     expect(failed.stderr.trim()).toBe('The table "nope" was not found in the bucket "in.c-sales".');
+    // A full id of another bucket is refused as the run refuses it, not read as a bare name.
+    const elsewhere = await dataDirWith(
+      { tableName: 'in.c-other.orders' },
+      { action: 'columnOptions' },
+    );
+    const refused = await run(['--data', elsewhere]);
+    expect({ code: refused.code, stdout: refused.stdout }).toEqual({ code: 1, stdout: '' });
+    expect(refused.stderr.trim()).toBe(
+      'The table "in.c-other.orders" is not in the bucket "in.c-sales", the only bucket the source token can read.',
+    );
   });
 
   it('a sync action past its deadline exits 1 naming the call that did not answer', async () => {
