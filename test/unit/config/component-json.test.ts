@@ -65,6 +65,8 @@ describe('component.json', () => {
     expect(component).toMatchObject({ id: 'keboola.ex-table-sync', type: 'extractor' });
     expect(component.uiOptions).toEqual(
       expect.arrayContaining([
+        // The parameters form, and rows on top of it, as Keboola's row-based components list them.
+        'genericDockerUI',
         'genericDockerUI-rows',
         'genericDockerUI-resetState',
         'appInfo.dataIn',
