@@ -8,6 +8,14 @@ const EMULATOR_IMPORT = /^keboola-storage-emulator(\/|$)|(^|\/)emulator(\/|$)|^@
 const EMULATOR_IMPORT_MESSAGE =
   'The job never imports the emulator: it is a test double in its own package (emulator/).';
 
+/** Only the composition root touches `process` (docs/architecture.md, Pipeline). */
+const PROCESS_MESSAGE =
+  'Only src/main.ts touches process: take what it needs as a parameter (docs/architecture.md, Pipeline).';
+const PROCESS_IMPORTS = ['node:process', 'process'].map((name) => ({
+  name,
+  message: PROCESS_MESSAGE,
+}));
+
 /**
  * The job's layers, bottom to top (docs/architecture.md, Layers). A module may import its own
  * folder and any lower layer, never its own layer's other modules or a higher layer. Names ending
@@ -47,6 +55,9 @@ function layerRules() {
           'no-restricted-imports': [
             'error',
             {
+              // A later block's no-restricted-imports replaces an earlier one, so every layer
+              // block but the composition root's repeats the ban on importing `process`.
+              ...(module === 'main.ts' ? {} : { paths: PROCESS_IMPORTS }),
               patterns: [
                 ...(forbidden.length > 0
                   ? [
@@ -100,7 +111,10 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': [
         'error',
-        { patterns: [{ regex: EMULATOR_IMPORT.source, message: EMULATOR_IMPORT_MESSAGE }] },
+        {
+          paths: PROCESS_IMPORTS,
+          patterns: [{ regex: EMULATOR_IMPORT.source, message: EMULATOR_IMPORT_MESSAGE }],
+        },
       ],
       'no-restricted-syntax': [
         'error',
@@ -113,6 +127,20 @@ export default tseslint.config(
   },
   // After the boundary block: each layer block restates the boundary with its own layer rule.
   ...layerRules(),
+  // Only the composition root touches `process` (argv, env, streams, signals, the exit code);
+  // every other module takes what it needs as a parameter. test/unit/lint/process.test.ts proves
+  // this fails.
+  {
+    files: ['src/**/*.ts'],
+    ignores: ['src/main.ts'],
+    rules: {
+      'no-restricted-globals': ['error', { name: 'process', message: PROCESS_MESSAGE }],
+      'no-restricted-properties': [
+        'error',
+        { object: 'globalThis', property: 'process', message: PROCESS_MESSAGE },
+      ],
+    },
+  },
   {
     files: ['test/**/*.ts', 'emulator/test/**/*.ts'],
     plugins: { vitest },

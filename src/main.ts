@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, realpathSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { Writable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { SYNC_ACTION_DEADLINE_MS, trackCalls, withDeadline } from './actions/deadline.js';
@@ -42,7 +43,7 @@ import {
   type EnvOverride,
   type Limits,
 } from './limits.js';
-import { lockDataDir } from './lock/data-dir-lock.js';
+import { lockDataDir, type ThisProcess } from './lock/data-dir-lock.js';
 import {
   chooseLogTarget,
   createLogger,
@@ -248,7 +249,10 @@ async function execute(
   // one sentence naming the path (docs/configuration.md, "The data folder").
   await checkDataFolder(dataDir, { tables: !config.destination, workDirName: WORK_DIR_NAME });
   // One run per data folder (docs/locking.md); sync actions write nothing and take no lock.
-  const lock = await lockDataDir(dataDir, { warn: (message) => logger.warn(message) });
+  const lock = await lockDataDir(dataDir, {
+    warn: (message) => logger.warn(message),
+    here: thisProcess(),
+  });
   const signal = AbortSignal.any([io.signal, lock.lost]);
   const report = await runSync({
     config,
@@ -466,7 +470,8 @@ async function runToken(
     resolveDataDir: (cliData) => resolveDataDir({ cliData, env: io.env, exists: existsSync }),
     readConfig: loadRawConfig,
     writeConfig: writeConfigAtomically,
-    lockDataDir: (dataDir) => lockDataDir(dataDir, { warn: (line) => logger.warn(line) }),
+    lockDataDir: (dataDir) =>
+      lockDataDir(dataDir, { warn: (line) => logger.warn(line), here: thisProcess() }),
     isFolder: async (path) => (await stat(path).catch(() => undefined))?.isDirectory() === true,
     printSecret: (token) => io.stdout.write(`${token}\n`),
     out: (text) => io.stdout.write(masker.mask(text)),
@@ -642,7 +647,7 @@ function logReport(
       logger.info({ summary: row }, `summary ${row.table}: ${row.status}`);
   }
   // Peak resident memory of the whole process, for the Performance figures.
-  const peakRss = peakRssBytes();
+  const peakRss = peakRssBytes(() => process.resourceUsage().maxRSS);
   logger.info(
     { totals: { ...summary.totals, peakRssBytes: peakRss } },
     `Summary\n${formatSummaryTable(summary)}\npeak memory (RSS) ${(peakRss / 1e6).toFixed(0)} MB`,
@@ -748,6 +753,26 @@ function describeInternalError(error: unknown): string {
     }
   }
   return lines.join('\n');
+}
+
+/** This process, as the data-folder lock records its owner and judges a recorded one. */
+function thisProcess(): ThisProcess {
+  return {
+    pid: process.pid,
+    hostname: hostname(),
+    startedAtMs: Date.now() - process.uptime() * 1000,
+    isAlive: processExists,
+  };
+}
+
+/** Signal 0 checks existence only; EPERM means it exists under another user. */
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return error instanceof Error && 'code' in error && error.code === 'EPERM';
+  }
 }
 
 function nullStream(): Writable {

@@ -7,7 +7,6 @@
  * process on this host that is gone (a SIGKILL leaves the lock behind). A holder on another host
  * is judged by watching for its next refresh.
  */
-import { hostname } from 'node:os';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
@@ -31,7 +30,7 @@ export interface LockOwner {
   readonly startedAt: string;
 }
 
-/** This process, as the owner check needs it. */
+/** This process, as the owner check needs it (the composition root describes it). */
 export interface ThisProcess {
   readonly pid: number;
   readonly hostname: string;
@@ -75,7 +74,8 @@ export interface DataDirLock {
 export interface LockOptions {
   /** Warnings (a lock taken over) and the lost-lock error. */
   readonly warn: (message: string) => void;
-  readonly here?: ThisProcess;
+  /** The process taking the lock: recorded as the owner, and judging a recorded one. */
+  readonly here: ThisProcess;
 }
 
 /**
@@ -83,7 +83,7 @@ export interface LockOptions {
  * @throws LockHeldError naming the holder's pid and start time when another run holds it
  */
 export async function lockDataDir(dataDir: string, options: LockOptions): Promise<DataDirLock> {
-  const here = options.here ?? thisProcess();
+  const { here } = options;
   const outDir = join(dataDir, 'out');
   const paths = {
     lock: join(outDir, LOCK_DIR_NAME),
@@ -212,28 +212,9 @@ async function readOwner(path: string): Promise<LockOwner | undefined> {
 
 /** Written whole (temp file, then rename) so a second run never reads half of it. */
 async function writeOwner(path: string, owner: LockOwner): Promise<void> {
-  const temp = `${path}.tmp-${process.pid}`;
+  const temp = `${path}.tmp-${owner.pid}`;
   await writeFile(temp, `${JSON.stringify(owner)}\n`);
   await rename(temp, path);
-}
-
-function thisProcess(): ThisProcess {
-  return {
-    pid: process.pid,
-    hostname: hostname(),
-    startedAtMs: Date.now() - process.uptime() * 1000,
-    isAlive: processExists,
-  };
-}
-
-/** Signal 0 checks existence only; EPERM means it exists under another user. */
-function processExists(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return errorCode(error) === 'EPERM';
-  }
 }
 
 function errorCode(error: unknown): string | undefined {

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import * as z from 'zod';
@@ -238,7 +239,7 @@ export async function writeState(dataDir: string, state: JobState): Promise<stri
     name.startsWith('state.json.tmp-'),
   );
   for (const name of leftovers) await rm(join(dirname(path), name), { force: true });
-  const temp = `${path}.tmp-${process.pid}`;
+  const temp = `${path}.tmp-${randomBytes(6).toString('hex')}`;
   try {
     await writeFile(temp, `${JSON.stringify(state, null, 2)}\n`);
     await rename(temp, path);

@@ -23,6 +23,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SeedInput } from 'keboola-storage-emulator';
 import { lockDataDir } from '../../src/lock/data-dir-lock.js';
+import { thisTestProcess } from '../helpers/this-process.js';
 import { useEmulator } from '../helpers/emulator.js';
 import {
   exists,
@@ -748,7 +749,7 @@ describe('token rotate and revoke --yes respect the run lock of the data folder'
       const tokenString = newReadToken();
       const dir = await dataDir({ '#token': tokenString });
       const before = await readFile(join(dir, 'config.json'), 'utf8');
-      const lock = await lockDataDir(dir, { warn: () => undefined });
+      const lock = await lockDataDir(dir, { warn: () => undefined, here: thisTestProcess() });
       try {
         const result = await token([action, '--data', dir, ...extra]);
         expect(result.code).toBe(1);

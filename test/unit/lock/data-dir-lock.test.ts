@@ -11,6 +11,7 @@ import {
   ownerIsGone,
   type ThisProcess,
 } from '../../../src/lock/data-dir-lock.js';
+import { thisTestProcess } from '../../helpers/this-process.js';
 
 const here: ThisProcess = {
   pid: 4242,
@@ -54,8 +55,8 @@ describe('lockDataDir', () => {
   it('holds the folder against a second lock and names the holder; release removes every lock file', async () => {
     dir = await mkdtemp(join(tmpdir(), 'kts-lock-'));
     const warnings: string[] = [];
-    const lock = await lockDataDir(dir, { warn: (m) => warnings.push(m) });
-    const second = lockDataDir(dir, { warn: (m) => warnings.push(m) });
+    const lock = await lockDataDir(dir, { warn: (m) => warnings.push(m), here: thisTestProcess() });
+    const second = lockDataDir(dir, { warn: (m) => warnings.push(m), here: thisTestProcess() });
     await expect(second).rejects.toThrow(LockHeldError);
     await expect(second).rejects.toThrow(
       new RegExp(
@@ -65,7 +66,10 @@ describe('lockDataDir', () => {
     await lock.release();
     await lock.release();
     expect(await readdir(join(dir, 'out'))).toEqual([]);
-    const again = await lockDataDir(dir, { warn: (m) => warnings.push(m) });
+    const again = await lockDataDir(dir, {
+      warn: (m) => warnings.push(m),
+      here: thisTestProcess(),
+    });
     await again.release();
     expect(warnings).toEqual([]);
   });
@@ -96,7 +100,7 @@ describe('lockDataDir', () => {
 
   it('a holder it cannot judge (another host, no owner file) is proved alive by its next refresh', async () => {
     dir = await mkdtemp(join(tmpdir(), 'kts-lock-'));
-    const holder = await lockDataDir(dir, { warn: () => undefined });
+    const holder = await lockDataDir(dir, { warn: () => undefined, here: thisTestProcess() });
     try {
       const ownerFile = join(dir, 'out', LOCK_OWNER_FILE_NAME);
       await writeFile(
