@@ -108,7 +108,7 @@ export class InterruptedError extends Error {
   override name = 'InterruptedError';
 }
 
-export function isUserError(error: unknown): error is UserError {
+function isUserError(error: unknown): error is UserError {
   return error instanceof UserError;
 }
 

@@ -68,7 +68,10 @@ const OVERRIDES: Record<keyof Limits, EnvOverride> = {
   maxStateBytes: { name: 'KBC_TABLE_SYNC_MAX_STATE_MB', unit: MIB },
 };
 
-/** The limits with the overrides found in `env` (see {@link invalidLimitOverrides}). */
+/**
+ * The limits with the overrides found in `env`; an invalid one is ignored here, so the composition
+ * root refuses those first ({@link invalidOverrides} of {@link LIMIT_OVERRIDES}).
+ */
 export function limitsFromEnv(env: Readonly<Record<string, string | undefined>>): Limits {
   const limits: Record<string, number> = { ...DEFAULT_LIMITS };
   for (const [key, override] of Object.entries(OVERRIDES)) {
@@ -76,14 +79,6 @@ export function limitsFromEnv(env: Readonly<Record<string, string | undefined>>)
     if (scaled !== undefined) limits[key] = scaled;
   }
   return limits as unknown as Limits;
-}
-
-/**
- * The limits' override variables set to something that is not a positive number in their unit
- * (see {@link invalidOverrides}).
- */
-export function invalidLimitOverrides(env: Readonly<Record<string, string | undefined>>): string[] {
-  return invalidOverrides(env, LIMIT_OVERRIDES);
 }
 
 /** Every limit's override variable, for the composition root's check. */

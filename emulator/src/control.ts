@@ -282,7 +282,7 @@ const num = (value: unknown): number => Number(value);
 const rows = (value: unknown) => (Array.isArray(value) ? value : []) as Record<string, string>[];
 
 /** `/_emulator/…` JSON routes mirroring {@link EmulatorControl}. */
-export const controlRoutes: readonly Route<ControlHandler>[] = [
+const controlRoutes: readonly Route<ControlHandler>[] = [
   route<ControlHandler>('GET', '/_emulator/clock', (c) => ({ nowMs: c.nowMs() })),
   route<ControlHandler>('POST', '/_emulator/clock/set', (c, b) => c.setClock(num(b.ms))),
   route<ControlHandler>('POST', '/_emulator/clock/advance', (c, b) => c.advanceClock(num(b.ms))),

@@ -40,7 +40,7 @@ import { physicalTableName } from './sql.js';
 import type { TableDb } from './table-db.js';
 
 /** Default rows per exported slice when neither the table nor the project sets `sliceRows`. */
-export const DEFAULT_SLICE_ROWS = 50_000;
+const DEFAULT_SLICE_ROWS = 50_000;
 
 export interface MaintenanceState {
   on: boolean;

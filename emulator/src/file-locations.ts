@@ -10,11 +10,11 @@ import {
 } from './objects/object-store.js';
 
 /** S3 bucket of every AWS project's files. */
-export const S3_FILES_BUCKET = 'kbc-sapi-files';
+const S3_FILES_BUCKET = 'kbc-sapi-files';
 /** GCS bucket of every GCP project's files. */
-export const GCS_FILES_BUCKET = 'kbc-sapi-files-gcs';
+const GCS_FILES_BUCKET = 'kbc-sapi-files-gcs';
 /** Azure storage account name used in `azure://` manifest entries (the object store's). */
-export const AZURE_ACCOUNT_NAME = EMULATED_AZURE_ACCOUNT;
+const AZURE_ACCOUNT_NAME = EMULATED_AZURE_ACCOUNT;
 
 /**
  * The object location of a file of a project. `relativeKey` is e.g.

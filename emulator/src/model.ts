@@ -6,10 +6,10 @@
 import type { Provider } from './objects/object-store.js';
 import type { SeedTableDefinition } from './seed.js';
 
-export type BucketPermissionLevel = 'read' | 'write' | 'manage';
+type BucketPermissionLevel = 'read' | 'write' | 'manage';
 
 /** The project role of a master token's admin (`admin.role`); decides what it may do with tokens. */
-export type MasterRole = 'admin' | 'share' | 'guest' | 'readOnly';
+type MasterRole = 'admin' | 'share' | 'guest' | 'readOnly';
 
 export interface MetadataRecord {
   readonly id: string;
@@ -114,7 +114,7 @@ export interface FileState {
   readonly runId: string | null;
 }
 
-export type JobStatus = 'waiting' | 'processing' | 'success' | 'error';
+type JobStatus = 'waiting' | 'processing' | 'success' | 'error';
 
 export interface JobOutcome {
   readonly results: unknown;
@@ -241,10 +241,7 @@ export function canManageTokens(token: TokenState): boolean {
  * The token's level on a bucket: `manage` for master / canManageBuckets tokens, `read` on every
  * bucket for a read-only master (also buckets created later).
  */
-export function permissionFor(
-  token: TokenState,
-  bucketId: string,
-): BucketPermissionLevel | undefined {
+function permissionFor(token: TokenState, bucketId: string): BucketPermissionLevel | undefined {
   if (token.isMasterToken && token.role === 'readOnly') return 'read';
   if (token.isMasterToken || token.canManageBuckets) return 'manage';
   return token.bucketPermissions[bucketId];

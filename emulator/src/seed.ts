@@ -85,7 +85,7 @@ const seedSchema = z.object({ projects: z.array(seedProject) });
 
 export type Seed = z.infer<typeof seedSchema>;
 export type SeedProject = Seed['projects'][number];
-export type SeedBucket = SeedProject['buckets'][number];
+type SeedBucket = SeedProject['buckets'][number];
 export type SeedTable = SeedBucket['tables'][number];
 export type SeedToken = SeedProject['tokens'][number];
 export type SeedTableDefinition = z.infer<typeof tableDefinition>;

@@ -34,7 +34,7 @@ export function columnMetadataView(table: TableState): Record<string, unknown> |
   return phpMap(out);
 }
 
-export function projectOwnerView(project: ProjectState): Record<string, unknown> {
+function projectOwnerView(project: ProjectState): Record<string, unknown> {
   return {
     id: project.id,
     name: project.name,

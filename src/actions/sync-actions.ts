@@ -116,13 +116,13 @@ function code(name: string): string {
 }
 
 /** One choice of a UI select fed by a sync action (docs/sync-actions.md). */
-export interface SelectOption {
+interface SelectOption {
   readonly value: string;
   readonly label: string;
 }
 
 /** `tableOptions`: every table of the bucket, in name order, labelled with rows and key (pure). */
-export function tableOptions(tables: readonly TableDetail[]): SelectOption[] {
+function tableOptions(tables: readonly TableDetail[]): SelectOption[] {
   return [...tables]
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
     .map((table) => {
@@ -141,7 +141,7 @@ export function tableOptions(tables: readonly TableDetail[]): SelectOption[] {
  * chosen yet (or a pattern) gives an empty list, so the form opens before a table is picked.
  * @throws UserError when the table is not in the bucket
  */
-export function columnOptions(
+function columnOptions(
   config: Pick<Config, 'tables'>,
   bucketId: string,
   tables: readonly TableDetail[],

@@ -17,7 +17,7 @@ export interface SourceAuthorization {
 }
 
 /** Warn when the token expires within this many days. */
-export const EXPIRY_WARNING_DAYS = 14;
+const EXPIRY_WARNING_DAYS = 14;
 const HOUR_MS = 60 * 60 * 1000;
 const DAY_MS = 24 * HOUR_MS;
 

@@ -43,7 +43,7 @@ const PROBE_FIRST_DAY = Date.UTC(2023, 0, 1) / 1000 / SECONDS_PER_DAY;
 const PROBE_DAYS = 731;
 const PROBE_TIMES_OF_DAY_SECONDS = [0, 43_200, SECONDS_PER_DAY - 1];
 
-export const CHANGED_SINCE_FORMS =
+const CHANGED_SINCE_FORMS =
   'use unix seconds, an ISO-8601 date (2025-03-01 or 2025-03-01T10:00:00Z), ' +
   'an expression such as "-1 day", "yesterday 00:00" or "monday last week", or "lastRun" ' +
   '(all forms: docs/configuration.md, changedSince)';
@@ -87,7 +87,7 @@ export function resolveChangedSince(changedSince: ChangedSince, nowMs: number): 
 }
 
 /** `"text"` as JSON, cut to 60 characters. */
-export function defaultQuote(text: string): string {
+function defaultQuote(text: string): string {
   return JSON.stringify(text.length > 60 ? `${text.slice(0, 57)}...` : text);
 }
 

@@ -24,7 +24,7 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
 }
 
 /** Runs a schema; on failure reports every issue under `path` and returns {@link BAD}. */
-export function readWith<T>(
+function readWith<T>(
   schema: z.ZodType<T>,
   value: unknown,
   path: Path,
@@ -43,7 +43,7 @@ export function readWith<T>(
 const NULL_FLAG_HINT = '; ex-storage read null as true';
 
 /** Boolean; the ex-storage UI may also send 0 and 1. Strings such as "true" are rejected. */
-export const flagSchema = z
+const flagSchema = z
   .union([z.boolean(), z.literal(0), z.literal(1)], { error: (issue) => flagMessage(issue.input) })
   .transform((value) => value === true || value === 1);
 
@@ -205,17 +205,12 @@ const tokenSchema = z
   });
 
 /** The programmatic bearer tokens (`kbc_pat_…` personal, `kbc_at_…` session) are not Storage API tokens. */
-export function isBearerToken(token: string): boolean {
+function isBearerToken(token: string): boolean {
   return /^kbc_(pat|at)_/.test(token);
 }
 
 /** `#token`: required. Messages never contain its value. */
-export function readToken(
-  value: unknown,
-  what: string,
-  path: Path,
-  problems: Problems,
-): Read<string> {
+function readToken(value: unknown, what: string, path: Path, problems: Problems): Read<string> {
   if (value === undefined) {
     problems.add(path, `is required: set the Storage API token of the ${what}`);
     return BAD;

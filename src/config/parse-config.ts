@@ -41,8 +41,6 @@ export const EX_STORAGE_KEYS = [
   'fullSync',
   'extractMetadata',
 ] as const;
-/** Row-form keys beyond ex-storage's: `destination` (a string here), `columns`, `enabled`. */
-export const ROW_EXTRA_KEYS = ['destination', 'columns', 'enabled'] as const;
 export const PARAMETER_KEYS = [
   '#token',
   'region',
@@ -59,7 +57,7 @@ export const PARAMETER_KEYS = [
 ] as const;
 /** The Test Connection button of component.json's root form: it holds no setting, so it is ignored. */
 export const IGNORED_UI_KEYS = ['test_connection'] as const;
-export const TABLE_KEYS = [
+const TABLE_KEYS = [
   'name',
   'destination',
   'changedSince',
@@ -70,7 +68,7 @@ export const TABLE_KEYS = [
   'extractMetadata',
   'enabled',
 ] as const;
-export const DESTINATION_KEYS = ['region', 'url', '#token', 'bucket'] as const;
+const DESTINATION_KEYS = ['region', 'url', '#token', 'bucket'] as const;
 
 export const DEFAULT_PARALLELISM = 4;
 /**

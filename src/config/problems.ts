@@ -13,7 +13,7 @@ const PLAIN_KEY = /^[#A-Za-z_$][\w$#-]*$/;
 const MAX_SHOWN_LENGTH = 60;
 const MIN_SECRET_LENGTH = 6;
 /** Problems kept word for word; the rest are only counted, so any config gives bounded output. */
-export const MAX_PROBLEMS_SHOWN = 50;
+const MAX_PROBLEMS_SHOWN = 50;
 
 export class Problems {
   readonly #lines: string[] = [];

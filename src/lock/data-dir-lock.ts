@@ -19,7 +19,7 @@ export const LOCK_OWNER_FILE_NAME = '.kbc-table-sync.lock-owner.json';
 /** A lock whose mtime is older than this is stale (its holder stopped refreshing it). */
 export const STALE_MS = 10_000;
 /** How often the holder refreshes the lock's mtime. */
-export const UPDATE_MS = 2_000;
+const UPDATE_MS = 2_000;
 /** How often a second run looks at a lock whose holder it cannot judge. */
 const WATCH_INTERVAL_MS = 200;
 

@@ -9,7 +9,7 @@ import type { ProviderAccess } from './provider.js';
  */
 
 /** REST API version sent as `x-ms-version` (single-shot BlockBlob PUT up to 5000 MiB). */
-export const AZURE_API_VERSION = '2021-08-06';
+const AZURE_API_VERSION = '2021-08-06';
 
 export interface SasConnection {
   /** `https://{account}.blob.core.windows.net` or an emulator `http://127.0.0.1:10000/devstoreaccount1`. */
@@ -50,7 +50,7 @@ export function azureBlobUrl(
 }
 
 /** 403 `AuthenticationFailed` / `AuthorizationFailure` (a SAS past its `se`), or any bare 403. */
-export function isAzureCredentialFailure(status: number, code: string | undefined): boolean {
+function isAzureCredentialFailure(status: number, code: string | undefined): boolean {
   if (status !== 403) return false;
   return (
     code === undefined ||

@@ -8,7 +8,7 @@ import type { ProviderAccess } from './provider.js';
  * `{base}/upload/storage/v1/b/{bucket}/o?uploadType=media&name={key}`.
  */
 
-export const GCS_DEFAULT_BASE_URL = 'https://storage.googleapis.com';
+const GCS_DEFAULT_BASE_URL = 'https://storage.googleapis.com';
 
 /** Base URL: the override (STORAGE_EMULATOR_HOST; `http://` added when it has no scheme) or Google. */
 export function gcsBaseUrl(endpoint: string | undefined): string {
@@ -26,7 +26,7 @@ export function gcsUploadUrl(base: string, bucket: string, key: string): string 
 }
 
 /** 401: the bearer token expired (about one hour after it was issued). */
-export function isGcsCredentialFailure(status: number): boolean {
+function isGcsCredentialFailure(status: number): boolean {
   return status === 401;
 }
 

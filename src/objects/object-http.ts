@@ -19,7 +19,7 @@ import {
  */
 
 /** Per-request inactivity timeout: a socket silent this long is destroyed. */
-export const OBJECT_SOCKET_TIMEOUT_MS = 120_000;
+const OBJECT_SOCKET_TIMEOUT_MS = 120_000;
 /** How much of an error body is read to find the store's error code. */
 const ERROR_BODY_LIMIT_BYTES = 16_384;
 
@@ -112,7 +112,7 @@ function networkError(request: ObjectRequest, error: unknown): ObjectStoreError 
 }
 
 /** Reads at most `ERROR_BODY_LIMIT_BYTES` of a response body as text, then drops the rest. */
-export async function readSmallBody(body: Readable): Promise<string> {
+async function readSmallBody(body: Readable): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of body) {
@@ -124,7 +124,7 @@ export async function readSmallBody(body: Readable): Promise<string> {
 }
 
 /** A body passed its size cap: reading stopped there. Not retried (the store would repeat it). */
-export class BodyTooLargeError extends ServiceError {
+class BodyTooLargeError extends ServiceError {
   override name = 'BodyTooLargeError';
 }
 
@@ -144,7 +144,7 @@ export function readBody(body: Readable, maxBytes: number, what: string): Promis
 }
 
 /** A slice moved too slowly: fewer than the minimum bytes in one progress window. Retryable. */
-export class SlowTransferError extends ObjectStoreError {
+class SlowTransferError extends ObjectStoreError {
   override name = 'SlowTransferError';
 }
 

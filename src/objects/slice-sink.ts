@@ -13,7 +13,7 @@ import type { ProviderAccess } from './provider.js';
 import type { ObjectStoreEndpoints, SliceSink } from './types.js';
 
 /** GCS: refresh the upload token this long before its `expires_in` runs out. */
-export const GCS_REFRESH_MARGIN_MS = 5 * 60_000;
+const GCS_REFRESH_MARGIN_MS = 5 * 60_000;
 
 export interface SliceSinkDeps {
   /** GCS only: `PUT files/{id}/refresh`, fresh upload credentials for the prepared file. */

@@ -40,9 +40,9 @@ import {
 import type { StorageClient, StorageJob, TableDetail } from '../storage/types.js';
 
 /** Jobs read per page while looking for a pending import's job. */
-export const JOB_PAGE_SIZE = 100;
+const JOB_PAGE_SIZE = 100;
 /** Pages read at most; the job is normally on the first. */
-export const JOB_PAGES_MAX = 20;
+const JOB_PAGES_MAX = 20;
 
 export interface DestinationSyncDeps {
   readonly client: StorageClient;

@@ -17,7 +17,7 @@ export interface KeyValue {
 }
 
 /** Providers whose metadata belongs to the source project's Storage and is never copied. */
-export const SKIPPED_METADATA_PROVIDERS: ReadonlySet<string> = new Set(['storage', 'system']);
+const SKIPPED_METADATA_PROVIDERS: ReadonlySet<string> = new Set(['storage', 'system']);
 
 /**
  * The manifest for a sliced, headerless table in out/tables (docs/architecture.md, The two modes): `columns` makes the
@@ -54,7 +54,7 @@ export interface NativeTableManifest {
   readonly schema: readonly SchemaColumn[];
 }
 
-export interface SchemaColumn {
+interface SchemaColumn {
   readonly name: string;
   readonly data_type: { readonly base: BaseDataType };
   readonly nullable: boolean;
@@ -63,13 +63,13 @@ export interface SchemaColumn {
   readonly metadata?: Readonly<Record<string, string>>;
 }
 
-export interface BaseDataType {
+interface BaseDataType {
   readonly type: BaseType;
   readonly length?: string;
   readonly default?: string;
 }
 
-export const BASE_TYPES = [
+const BASE_TYPES = [
   'STRING',
   'INTEGER',
   'NUMERIC',
@@ -78,7 +78,7 @@ export const BASE_TYPES = [
   'DATE',
   'TIMESTAMP',
 ] as const;
-export type BaseType = (typeof BASE_TYPES)[number];
+type BaseType = (typeof BASE_TYPES)[number];
 
 /** Column metadata key of an untyped table's base type, as extractors set it. */
 const BASETYPE_KEY = 'KBC.datatype.basetype';
@@ -179,7 +179,7 @@ function describedMap(items: readonly KeyValue[]): {
  * Table and column metadata without the `storage`/`system` providers, as key/value pairs; column
  * metadata only of the copied columns, since the destination table has no others.
  */
-export function copyableMetadata(
+function copyableMetadata(
   source: TableDetail,
   copiedColumns: readonly string[],
 ): {

@@ -4,7 +4,7 @@ import type { ProgressView } from './progress-bar.js';
 import { formatProgressLine } from './progress-line.js';
 
 /** How often the interactive view is redrawn. */
-export const VIEW_REFRESH_MS = 250;
+const VIEW_REFRESH_MS = 250;
 
 export interface ProgressReporterOptions {
   readonly progresses: readonly TableProgress[];

@@ -23,12 +23,12 @@ export type SleepFn = (ms: number, signal?: AbortSignal) => Promise<void>;
 export type AttemptFacts = FailureFacts & { readonly retryAfterSeconds?: number | undefined };
 
 /** An error that states its own retry facts (object-store errors, Storage API errors). */
-export interface RetryFactsCarrier {
+interface RetryFactsCarrier {
   readonly retryFacts: AttemptFacts;
 }
 
 /** The few logger methods the retrier uses (pino's signature). */
-export interface RetryLogger {
+interface RetryLogger {
   warn(object: object, message: string): void;
   debug(object: object, message: string): void;
 }

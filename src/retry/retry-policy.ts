@@ -57,10 +57,10 @@ export interface RetryOptions {
   readonly jitter: 'full' | 'equal';
 }
 
-export const BASE_DELAY_MS = 500;
-export const MAX_DELAY_MS = 20_000;
-export const REQUEST_BUDGET_MS = 10 * 60_000;
-export const MAX_ATTEMPTS = 12;
+const BASE_DELAY_MS = 500;
+const MAX_DELAY_MS = 20_000;
+const REQUEST_BUDGET_MS = 10 * 60_000;
+const MAX_ATTEMPTS = 12;
 
 export const DEFAULT_RETRY_OPTIONS: RetryOptions = {
   baseDelayMs: BASE_DELAY_MS,

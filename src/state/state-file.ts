@@ -23,7 +23,7 @@ export interface StateSource {
 }
 
 /** How messages name the state file (relative to the data folder, as the user knows it). */
-export const STATE_FILE_NAME = 'in/state.json';
+const STATE_FILE_NAME = 'in/state.json';
 
 /**
  * The state file exists but cannot be used (unreadable, not UTF-8, not JSON, wrong shape or
@@ -38,7 +38,7 @@ export class StateFileError extends UserError {
  * The largest watermark accepted: 9999-12-31T23:59:59Z in unix seconds. A larger number is not a
  * date in seconds; from 1e11 up it is most likely milliseconds (1.7e12 is the year 2023 in ms).
  */
-export const MAX_WATERMARK_SECONDS = 253_402_300_799;
+const MAX_WATERMARK_SECONDS = 253_402_300_799;
 
 const watermarkSchema = z
   .number({ error: 'must be a number of unix seconds' })

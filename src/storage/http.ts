@@ -24,7 +24,7 @@ import { packageVersion } from '../version.js';
 import { AnswerOverCapError, sendHttp, type TransportResponse } from './http-transport.js';
 
 export { markProvenNotStarted, realSleep } from '../retry/retrier.js';
-export type { RetryContext, SleepFn } from '../retry/retrier.js';
+export type { SleepFn } from '../retry/retrier.js';
 
 /**
  * The HTTP adapter of one Storage API project: its request headers (token, run id, user agent,
@@ -44,11 +44,11 @@ export type { RetryContext, SleepFn } from '../retry/retrier.js';
  */
 
 /** Total deadline of one Storage API request, headers and body (env `KBC_TABLE_SYNC_REQUEST_TIMEOUT_S`). */
-export const REQUEST_TIMEOUT_MS = 120_000;
+const REQUEST_TIMEOUT_MS = 120_000;
 /** Deadline of the requests before the stack has answered once. */
-export const FIRST_CONTACT_TIMEOUT_MS = 10_000;
+const FIRST_CONTACT_TIMEOUT_MS = 10_000;
 /** Cap of one JSON answer, decompressed (env `KBC_TABLE_SYNC_MAX_ANSWER_MB`). */
-export const MAX_ANSWER_BYTES = 32 * 1024 * 1024;
+const MAX_ANSWER_BYTES = 32 * 1024 * 1024;
 
 export interface StorageHttpOptions {
   /** Base URL without trailing slash. */
@@ -74,9 +74,9 @@ export interface StorageHttpOptions {
   readonly random?: (() => number) | undefined;
 }
 
-export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
+type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
-export interface StorageRequest {
+interface StorageRequest {
   readonly method: HttpMethod;
   /** Path from the base URL, e.g. `/v2/storage/tables/in.c-a.b` (no query string). */
   readonly path: string;
@@ -92,7 +92,7 @@ export interface StorageRequest {
 }
 
 /** Deadline of a clean-up request sent after the stop signal (the process exits 1.5 s after it). */
-export const CLEANUP_AFTER_STOP_TIMEOUT_MS = 1_000;
+const CLEANUP_AFTER_STOP_TIMEOUT_MS = 1_000;
 
 export interface StorageHttp {
   /** One attempt, no retry. Resolves with the parsed JSON body (null for an empty body). */
@@ -123,12 +123,12 @@ export class StorageNetworkError extends ServiceError {
 }
 
 /** A Storage API answer was larger than the cap: never read further, never retried. */
-export class AnswerTooLargeError extends ServiceError {
+class AnswerTooLargeError extends ServiceError {
   override name = 'AnswerTooLargeError';
 }
 
 /** The stack could not be reached on the first contact: the URL or the network is wrong. */
-export class StackUnreachableError extends UserError {
+class StackUnreachableError extends UserError {
   override name = 'StackUnreachableError';
 }
 
@@ -141,7 +141,7 @@ const FIRST_CONTACT_FATAL = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_FAIL', 'E
  */
 const FIRST_CONTACT_TRANSIENT = new Set(['EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT']);
 /** Attempts of the first contact that fail with a transient code before the URL is blamed. */
-export const FIRST_CONTACT_ATTEMPTS = 4;
+const FIRST_CONTACT_ATTEMPTS = 4;
 
 /** The retry-relevant facts of an error thrown by this adapter (or by the object-store adapter). */
 export function failureFactsOf(error: unknown): AttemptFacts {
@@ -159,7 +159,7 @@ export function failureFactsOf(error: unknown): AttemptFacts {
 }
 
 /** `kbc-table-sync/<version>` (src/version.ts). */
-export function userAgent(): string {
+function userAgent(): string {
   return `kbc-table-sync/${packageVersion()}`;
 }
 

@@ -7,7 +7,7 @@ import { classifyFailure } from '../retry/retry-policy.js';
 import type { ExportParams, StorageJob } from './types.js';
 
 /** How far the server clock may lag ours when matching a job created by an unknown-outcome POST. */
-export const CLOCK_SKEW_ALLOWANCE_MS = 5 * 60_000;
+const CLOCK_SKEW_ALLOWANCE_MS = 5 * 60_000;
 /** How many recent jobs the unknown-outcome lookup reads. */
 export const JOB_LOOKUP_LIMIT = 100;
 

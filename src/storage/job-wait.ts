@@ -15,9 +15,9 @@ export interface PollOptions {
  * 5 s, within the range of Keboola's clients, a few seconds to 20 s (docs/storage-api-notes.md,
  * Waiting for a job).
  */
-export const POLL_INITIAL_DELAY_MS = 100;
-export const POLL_MAX_DELAY_MS = 5_000;
-export const JOB_TIMEOUT_MS = 2 * 60 * 60_000;
+const POLL_INITIAL_DELAY_MS = 100;
+const POLL_MAX_DELAY_MS = 5_000;
+const JOB_TIMEOUT_MS = 2 * 60 * 60_000;
 
 export const DEFAULT_POLL_OPTIONS: PollOptions = {
   initialDelayMs: POLL_INITIAL_DELAY_MS,

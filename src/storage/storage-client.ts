@@ -265,7 +265,7 @@ export function exportBody(params: ExportParams): Record<string, unknown> {
   };
 }
 
-export function importBody(params: ImportParams): Record<string, unknown> {
+function importBody(params: ImportParams): Record<string, unknown> {
   return {
     dataFileId: params.dataFileId,
     columns: [...params.columns],
@@ -281,7 +281,7 @@ export function tableCreateBody(params: TableCreateParams): Record<string, unkno
   };
 }
 
-export function definitionBody(params: TableDefinitionCreateParams): Record<string, unknown> {
+function definitionBody(params: TableDefinitionCreateParams): Record<string, unknown> {
   return {
     name: params.name,
     primaryKeysNames: [...params.primaryKeysNames],

@@ -43,7 +43,7 @@ export interface TokenDetails {
   readonly componentAccess: readonly string[];
 }
 
-export const TOKEN_FLAGS = [
+const TOKEN_FLAGS = [
   'canManageBuckets',
   'canManageTokens',
   'canReadAllFileUploads',
@@ -53,7 +53,7 @@ export const TOKEN_FLAGS = [
   'isExpired',
   'isDisabled',
 ] as const;
-export type TokenFlag = (typeof TOKEN_FLAGS)[number];
+type TokenFlag = (typeof TOKEN_FLAGS)[number];
 
 export interface VerifiedToken {
   readonly info: TokenInfo;

@@ -80,7 +80,7 @@ export interface BucketDetail {
   readonly isLinkedBucket?: boolean;
 }
 
-export type JobStatus = 'waiting' | 'processing' | 'success' | 'error';
+type JobStatus = 'waiting' | 'processing' | 'success' | 'error';
 
 export interface StorageJob {
   readonly id: number;

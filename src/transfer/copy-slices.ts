@@ -44,7 +44,7 @@ export interface CopyOptions {
 }
 
 /** A full export held more records than the source table has: its answers cannot be trusted. */
-export class RowCountError extends ServiceError {
+class RowCountError extends ServiceError {
   override name = 'RowCountError';
 }
 

@@ -28,7 +28,7 @@ export interface InflateLimit {
   readonly floorBytes: number;
 }
 
-export const DEFAULT_INFLATE_LIMIT: InflateLimit = { maxRatio: 500, floorBytes: 64 * 1024 * 1024 };
+const DEFAULT_INFLATE_LIMIT: InflateLimit = { maxRatio: 500, floorBytes: 64 * 1024 * 1024 };
 
 /**
  * Output chunk of the verifying gunzip: one buffer per slice in flight, reused for every chunk

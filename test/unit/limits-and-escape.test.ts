@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { checkBucketId, checkNamePart, checkTableRef } from '../../src/config/names.js';
-import { DEFAULT_LIMITS, invalidLimitOverrides, limitsFromEnv } from '../../src/limits.js';
+import {
+  DEFAULT_LIMITS,
+  LIMIT_OVERRIDES,
+  invalidOverrides,
+  limitsFromEnv,
+} from '../../src/limits.js';
 import { looksLikeToken, SecretMasker } from '../../src/secrets.js';
 import { escapeForDisplay, escapeJsonLine } from '../../src/text/escape.js';
 
@@ -39,14 +44,17 @@ describe('limitsFromEnv', () => {
 
   it('names the overrides that are not positive numbers, so that the run can refuse them', () => {
     expect(
-      invalidLimitOverrides({
-        KBC_TABLE_SYNC_MIN_SLICE_BYTES: 'lots',
-        KBC_TABLE_SYNC_SLICE_RETRY_BASE_MS: 'soon',
-        KBC_TABLE_SYNC_MAX_INFLATE_RATIO: '-3',
-        KBC_TABLE_SYNC_MAX_STATE_MB: '0',
-        KBC_TABLE_SYNC_MAX_CONFIG_MB: ' ',
-        KBC_TABLE_SYNC_MAX_ANSWER_MB: '2',
-      }),
+      invalidOverrides(
+        {
+          KBC_TABLE_SYNC_MIN_SLICE_BYTES: 'lots',
+          KBC_TABLE_SYNC_SLICE_RETRY_BASE_MS: 'soon',
+          KBC_TABLE_SYNC_MAX_INFLATE_RATIO: '-3',
+          KBC_TABLE_SYNC_MAX_STATE_MB: '0',
+          KBC_TABLE_SYNC_MAX_CONFIG_MB: ' ',
+          KBC_TABLE_SYNC_MAX_ANSWER_MB: '2',
+        },
+        LIMIT_OVERRIDES,
+      ),
     ).toEqual([
       'KBC_TABLE_SYNC_MIN_SLICE_BYTES',
       'KBC_TABLE_SYNC_SLICE_RETRY_BASE_MS',

@@ -5,7 +5,7 @@ import type { TransformCallback } from 'node:stream';
 export const GZIP_TRAILER_BYTES = 8;
 
 /** How many bytes `corruptGzip` flips, centred on the middle of the object. */
-export const CORRUPT_SPAN_BYTES = 4;
+const CORRUPT_SPAN_BYTES = 4;
 
 /** Extra bytes `contentLengthMismatch` declares beyond the real body. */
 export const MISMATCH_EXTRA_BYTES = 1024;

@@ -101,12 +101,12 @@ export interface ObjectRequestEvent {
 }
 
 /** How many request events {@link ObjectStoreStats.log} keeps. */
-export const REQUEST_LOG_LIMIT = 10_000;
+const REQUEST_LOG_LIMIT = 10_000;
 
 /** Region, Azure account and GCP project the emulated stores report. */
-export const EMULATED_AWS_REGION = 'us-east-1';
+const EMULATED_AWS_REGION = 'us-east-1';
 export const EMULATED_AZURE_ACCOUNT = 'kbcemulator';
-export const EMULATED_GCP_PROJECT = 'kbc-emulator';
+const EMULATED_GCP_PROJECT = 'kbc-emulator';
 
 const PRE_FAULTS = ['expireCredentials', 'latency', 'status'] as const;
 const DOWNLOAD_FAULTS: FaultKind['kind'][] = [

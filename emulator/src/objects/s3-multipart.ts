@@ -14,7 +14,7 @@ import {
 import { objectError, type ObjectError } from './responses.js';
 
 /** S3's minimum size of every part but the last. */
-export const MIN_PART_BYTES = 5 * 1024 * 1024;
+const MIN_PART_BYTES = 5 * 1024 * 1024;
 /** S3's part numbers: 1 to 10 000. */
 const MAX_PART_NUMBER = 10_000;
 

@@ -4,6 +4,7 @@
  * AbortMultipartUpload). Routing, signatures and downloads are shared (object-store.ts, auth.ts).
  */
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { formatIsoWithColon } from '../php-format.js';
 import type { AuthResult } from './auth.js';
 import type { IssuedCredential } from './credentials.js';
 import type { PendingObject, StoredObject } from './object-files.js';
@@ -38,11 +39,11 @@ export function awsCredentials(credential: IssuedCredential): Record<string, str
     AccessKeyId: credential.id,
     SecretAccessKey: credential.secret,
     SessionToken: credential.sessionToken,
-    Expiration: `${new Date(credential.expiresAtMs).toISOString().slice(0, 19)}+00:00`,
+    Expiration: formatIsoWithColon(credential.expiresAtMs),
   };
 }
 
-export function sendXml(
+function sendXml(
   res: ServerResponse,
   status: number,
   body: string,

@@ -61,7 +61,7 @@ export interface AuthorizationHeader {
   readonly signature: string;
 }
 
-export function sha256Hex(data: string | Buffer): string {
+function sha256Hex(data: string | Buffer): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
@@ -100,7 +100,7 @@ export function decodeS3PathSegment(segment: string): string | undefined {
 }
 
 /** Query pairs decoded the way form/URL parsers do (`+` is a space). */
-export function queryPairs(rawQuery: string): [string, string][] {
+function queryPairs(rawQuery: string): [string, string][] {
   return [...new URLSearchParams(rawQuery)];
 }
 
@@ -115,7 +115,7 @@ export function canonicalQuery(rawQuery: string, exclude?: string): string {
 }
 
 /** Canonical headers block for the signed header names (lower case, in the given order). */
-export function canonicalHeaders(
+function canonicalHeaders(
   headers: ReceivedRequest['headers'],
   signedHeaders: readonly string[],
 ): string {
@@ -143,7 +143,7 @@ export function canonicalRequest(
   ].join('\n');
 }
 
-export function scopeString(scope: Omit<CredentialScope, 'accessKeyId'>): string {
+function scopeString(scope: Omit<CredentialScope, 'accessKeyId'>): string {
   return `${scope.date}/${scope.region}/${scope.service}/${scope.terminator}`;
 }
 

@@ -17,7 +17,7 @@ export const exportRoutes: readonly Route[] = [
   route('POST', '/v2/storage/tables/{tableId}/export-async', startExport),
 ];
 
-export interface ExportRequest {
+interface ExportRequest {
   readonly columns: readonly string[];
   readonly changedSince: number | undefined;
   readonly changedUntil: number | undefined;
@@ -27,7 +27,7 @@ export interface ExportRequest {
 }
 
 /** Parses and validates export parameters against the table. @throws ApiError 400 */
-export function parseExportRequest(
+function parseExportRequest(
   body: Readonly<Record<string, unknown>>,
   table: TableState,
 ): ExportRequest {
@@ -159,7 +159,7 @@ function cacheKey(table: TableState, request: ExportRequest, version: number): s
 }
 
 /** The export job's work: cached file, or a new sliced file. Returns the job `results`. */
-export async function runExport(
+async function runExport(
   core: EmulatorCore,
   table: TableState,
   token: TokenState,

@@ -31,7 +31,7 @@ function jobFault(ctx: RouteContext) {
 }
 
 /** A file of the token's project the token may read. @throws ApiError 404 / 403 */
-export function readableFile(ctx: RouteContext, fileId: number): FileState {
+function readableFile(ctx: RouteContext, fileId: number): FileState {
   const file = ctx.core.state.files.get(fileId);
   if (!file || file.projectId !== ctx.project.id) throw fileNotFound(String(fileId));
   return file;

@@ -9,11 +9,13 @@ import {
   EX_STORAGE_KEYS,
   IGNORED_UI_KEYS,
   PARAMETER_KEYS,
-  ROW_EXTRA_KEYS,
   parseConfig,
   runnerDefaultBucket,
 } from '../../../src/config/parse-config.js';
 import { REGIONS } from '../../../src/config/regions.js';
+
+/** Row-form keys beyond ex-storage's: `destination` (a string here), `columns`, `enabled`. */
+const ROW_EXTRA_KEYS = ['destination', 'columns', 'enabled'] as const;
 
 interface SchemaProperty {
   readonly type?: string;
