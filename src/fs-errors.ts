@@ -38,3 +38,10 @@ export function describeFsError(error: unknown, context: string): EnvironmentErr
   if (reason === undefined) return undefined;
   return new EnvironmentError(`${context}: ${reason} (${code}).`, { cause: error });
 }
+
+/** The `code` of a Node.js system error (`ENOENT`, `EPERM`, …), or undefined for anything else. */
+export function errorCode(error: unknown): string | undefined {
+  return error && typeof error === 'object' && 'code' in error && typeof error.code === 'string'
+    ? error.code
+    : undefined;
+}

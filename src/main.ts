@@ -35,6 +35,7 @@ import {
   failedTableOf,
   messageOf,
 } from './errors.js';
+import { errorCode } from './fs-errors.js';
 import {
   LIMIT_OVERRIDES,
   invalidOverrides,
@@ -771,7 +772,7 @@ function processExists(pid: number): boolean {
     process.kill(pid, 0);
     return true;
   } catch (error) {
-    return error instanceof Error && 'code' in error && error.code === 'EPERM';
+    return errorCode(error) === 'EPERM';
   }
 }
 

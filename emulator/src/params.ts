@@ -3,6 +3,7 @@
  * as plain records (docs/storage-api-notes.md, Addresses and requests: booleans as true/false or 1/0).
  */
 import { ApiError, validationError } from './api-error.js';
+import type { TableInclude } from './views.js';
 
 /** A scalar request value as text (strings, numbers, booleans); anything else → `fallback`. */
 export function scalarText(value: unknown, fallback = ''): string {
@@ -136,4 +137,18 @@ function normaliseArrays(value: unknown): unknown {
   const keys = Object.keys(record);
   const isList = keys.length > 0 && keys.every((k, i) => k === String(i));
   return isList ? keys.map((k) => record[k]) : record;
+}
+
+/**
+ * `include` of a table listing (`columns,metadata,columnMetadata,buckets`); without the
+ * parameter, only metadata is included.
+ */
+export function parseInclude(query: URLSearchParams): TableInclude {
+  const include = new Set((query.get('include') ?? '').split(',').map((s) => s.trim()));
+  return {
+    columns: include.has('columns'),
+    metadata: include.has('metadata') || !query.has('include'),
+    columnMetadata: include.has('columnMetadata'),
+    bucket: include.has('buckets'),
+  };
 }

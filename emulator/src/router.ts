@@ -8,6 +8,7 @@ import { ApiError } from './api-error.js';
 import type { EmulatorCore } from './core.js';
 import type { ProjectState, TokenState } from './model.js';
 import { parseFormBody } from './params.js';
+import { readCappedBody } from './request-body.js';
 
 export interface ApiResponse {
   readonly status: number;
@@ -96,20 +97,16 @@ export function errorResponse(error: ApiError, exceptionId: string): ApiResponse
   });
 }
 
-/** Reads the whole request body (bounded). @throws ApiError 413 past `limitBytes`. */
-export async function readBody(
-  req: IncomingMessage,
-  limitBytes = 10 * 1024 * 1024,
-): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    const buffer = chunk as Buffer;
-    size += buffer.length;
-    if (size > limitBytes) throw new ApiError(413, 'storage.requestTooLarge', 'Request too large');
-    chunks.push(buffer);
-  }
-  return Buffer.concat(chunks).toString('utf8');
+/** The cap of a Storage API request body. */
+const MAX_BODY_BYTES = 10 * 1024 * 1024;
+
+/** Reads the whole request body (bounded). @throws ApiError 413 past {@link MAX_BODY_BYTES}. */
+export function readBody(req: IncomingMessage): Promise<string> {
+  return readCappedBody(
+    req,
+    MAX_BODY_BYTES,
+    () => new ApiError(413, 'storage.requestTooLarge', 'Request too large'),
+  );
 }
 
 /** JSON or form-urlencoded (by Content-Type, else sniffed) into a record. */

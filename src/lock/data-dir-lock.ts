@@ -11,6 +11,7 @@ import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { UserError } from '../errors.js';
+import { errorCode } from '../fs-errors.js';
 
 /** Inside `out/`: writable even when `in/` is mounted read-only, and never in `out/tables`. */
 export const LOCK_DIR_NAME = '.kbc-table-sync.lock';
@@ -215,10 +216,4 @@ async function writeOwner(path: string, owner: LockOwner): Promise<void> {
   const temp = `${path}.tmp-${owner.pid}`;
   await writeFile(temp, `${JSON.stringify(owner)}\n`);
   await rename(temp, path);
-}
-
-function errorCode(error: unknown): string | undefined {
-  return error && typeof error === 'object' && 'code' in error && typeof error.code === 'string'
-    ? error.code
-    : undefined;
 }

@@ -3,7 +3,7 @@ import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/p
 import { dirname, join } from 'node:path';
 import * as z from 'zod';
 import { UserError } from '../errors.js';
-import { describeFsError } from '../fs-errors.js';
+import { describeFsError, errorCode } from '../fs-errors.js';
 import { DEFAULT_LIMITS } from '../limits.js';
 import type { TableState } from './cursor.js';
 
@@ -205,12 +205,6 @@ function kindOf(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
   return `a ${typeof value}`;
-}
-
-function errorCode(error: unknown): string | undefined {
-  return error && typeof error === 'object' && 'code' in error && typeof error.code === 'string'
-    ? error.code
-    : undefined;
 }
 
 function describeReadError(error: unknown): string {

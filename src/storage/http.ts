@@ -265,7 +265,8 @@ export function createStorageHttp(options: StorageHttpOptions): StorageHttp {
   };
 }
 
-function anySignal(...signals: (AbortSignal | undefined)[]): AbortSignal | undefined {
+/** One signal aborted when any of `signals` is; undefined when none is given. */
+export function anySignal(...signals: (AbortSignal | undefined)[]): AbortSignal | undefined {
   const present = signals.filter((signal): signal is AbortSignal => signal !== undefined);
   return present.length <= 1 ? present[0] : AbortSignal.any(present);
 }

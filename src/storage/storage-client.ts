@@ -3,7 +3,7 @@ import { ServiceError, StorageApiError, noteNotApplied } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { SecretMasker } from '../secrets.js';
 import { createFileCalls } from './file-client.js';
-import { createStorageHttp, failureFactsOf, realSleep, type SleepFn } from './http.js';
+import { anySignal, createStorageHttp, failureFactsOf, realSleep, type SleepFn } from './http.js';
 import {
   createJobStarter,
   createsTableNamed,
@@ -236,11 +236,6 @@ export function createStorageClient(options: StorageClientOptions): StorageClien
       await find(() => http.request(request), ['storage.metadata.notFound']);
     },
   };
-}
-
-function anySignal(...signals: (AbortSignal | undefined)[]): AbortSignal | undefined {
-  const present = signals.filter((signal): signal is AbortSignal => signal !== undefined);
-  return present.length <= 1 ? present[0] : AbortSignal.any(present);
 }
 
 function missingDate(): ServiceError {

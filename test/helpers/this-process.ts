@@ -3,6 +3,7 @@
  * start, and a real existence check, as `thisProcess` in src/main.ts describes the job's process.
  */
 import { hostname } from 'node:os';
+import { errorCode } from '../../src/fs-errors.js';
 import type { ThisProcess } from '../../src/lock/data-dir-lock.js';
 
 export function thisTestProcess(): ThisProcess {
@@ -15,7 +16,7 @@ export function thisTestProcess(): ThisProcess {
         process.kill(pid, 0);
         return true;
       } catch (error) {
-        return error instanceof Error && 'code' in error && error.code === 'EPERM';
+        return errorCode(error) === 'EPERM';
       }
     },
   };

@@ -6,6 +6,7 @@ import { once } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import type { Provider } from './credentials.js';
 import type { ObjectFiles, PendingObject } from './object-files.js';
+import { readCappedBody } from '../request-body.js';
 
 export interface StoreContext {
   readonly files: ObjectFiles;
@@ -42,16 +43,16 @@ export function commonObjectHeaders(object: {
   };
 }
 
-/** A small request body (XML or JSON metadata) as text; at most 1 MiB. */
-export async function readText(req: NodeJS.ReadableStream): Promise<string> {
-  const chunks: Buffer[] = [];
-  let bytes = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    bytes += chunk.length;
-    if (bytes > 1024 * 1024) throw new Error('request body too large');
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
+/** The cap of a small object-store request body (XML or JSON metadata). */
+const MAX_TEXT_BYTES = 1024 * 1024;
+
+/** A small request body (XML or JSON metadata) as text; at most {@link MAX_TEXT_BYTES}. */
+export function readText(req: NodeJS.ReadableStream): Promise<string> {
+  return readCappedBody(
+    req as AsyncIterable<Buffer>,
+    MAX_TEXT_BYTES,
+    () => new Error('request body too large'),
+  );
 }
 
 /** Reads and drops a request body, so that the answer can follow on the same connection. */

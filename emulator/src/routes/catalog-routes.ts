@@ -4,7 +4,7 @@
  */
 import { ApiError, accessDenied, validationError } from '../api-error.js';
 import { canRead, type MetadataRecord, type TableState } from '../model.js';
-import { scalarText } from '../params.js';
+import { parseInclude, scalarText } from '../params.js';
 import { json, route, type Route, type RouteContext } from '../router.js';
 import {
   FULL_TABLE_INCLUDE,
@@ -14,7 +14,6 @@ import {
   tableListItemView,
   tableView,
   tokenView,
-  type TableInclude,
 } from '../views.js';
 
 export const catalogRoutes: readonly Route[] = [
@@ -71,19 +70,9 @@ function createBucket(ctx: RouteContext) {
   return json(201, bucketView(bucket, ctx.project, ctx.core.baseUrl));
 }
 
-function parseInclude(ctx: RouteContext): TableInclude {
-  const include = new Set((ctx.query.get('include') ?? '').split(',').map((s) => s.trim()));
-  return {
-    columns: include.has('columns'),
-    metadata: include.has('metadata') || !ctx.query.has('include'),
-    columnMetadata: include.has('columnMetadata'),
-    bucket: include.has('buckets'),
-  };
-}
-
 function listTables(ctx: RouteContext) {
   const bucket = ctx.core.bucketFor(ctx.token, ctx.params.bucketId ?? '', 'read');
-  const include = parseInclude(ctx);
+  const include = parseInclude(ctx.query);
   return json(
     200,
     [...bucket.tables.values()].map((t) =>

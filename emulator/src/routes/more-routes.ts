@@ -8,7 +8,7 @@
 import { ApiError, accessDenied, fileNotFound, validationError } from '../api-error.js';
 import type { EmulatorCore } from '../core.js';
 import { canRead, type BucketState, type ProjectState, type TableState } from '../model.js';
-import { parseBooleanParam, parsePaging } from '../params.js';
+import { parseBooleanParam, parseInclude, parsePaging } from '../params.js';
 import { json, route, type ApiResponse, type Route, type RouteContext } from '../router.js';
 import { fileView, jobView, tableListItemView } from '../views.js';
 import { parseLimit, parseWhere } from './export-route.js';
@@ -92,21 +92,6 @@ export const notEmulatedRoutes: readonly Route[] = NOT_EMULATED.map(([method, te
     );
   }),
 );
-
-function parseInclude(query: URLSearchParams): {
-  columns: boolean;
-  metadata: boolean;
-  columnMetadata: boolean;
-  bucket: boolean;
-} {
-  const include = new Set((query.get('include') ?? '').split(',').map((s) => s.trim()));
-  return {
-    columns: include.has('columns'),
-    metadata: include.has('metadata') || !query.has('include'),
-    columnMetadata: include.has('columnMetadata'),
-    bucket: include.has('buckets'),
-  };
-}
 
 /** `GET tables`: every table of every bucket the token may read (no paging, as in Storage). */
 function listAllTables(ctx: RouteContext) {
