@@ -32,7 +32,7 @@ export const LAYERS = [
   ['progress/', 'output/'],
   ['run.ts'],
   ['actions/', 'summary.ts', 'cli.ts'],
-  ['summary-file.ts'],
+  ['summary-file.ts', 'env-knobs.ts'],
   ['main.ts'],
 ];
 

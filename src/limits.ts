@@ -1,6 +1,10 @@
 /**
- * Every cap, deadline and rate of the job in one place, with its environment override.
- * docs/limits.md documents each one; the defaults suit production, tests set small values.
+ * The caps, deadlines and rates that bound what a server can make the job read or wait for, with
+ * their environment overrides and the parser every override of the job shares. docs/limits.md
+ * documents each one; the defaults suit production, tests set small values. The timing knobs
+ * (retries, job polling, claim lease, signals, sync-action deadline, progress) and the slices in
+ * flight have their defaults in the modules they tune, above this layer: their overrides are read
+ * and checked in `src/env-knobs.ts`.
  */
 export interface Limits {
   /** Total deadline of one Storage API or object-store request, headers and body. */

@@ -10,7 +10,7 @@ import { stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { Writable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
-import { SYNC_ACTION_DEADLINE_MS, trackCalls, withDeadline } from './actions/deadline.js';
+import { trackCalls, withDeadline } from './actions/deadline.js';
 import {
   SYNC_ACTIONS,
   isSyncAction,
@@ -24,6 +24,7 @@ import { checkConfigSize, loadRawConfig, resolveDataDir } from './config/load-ra
 import { isHeaderText, UNSENDABLE } from './config/fields.js';
 import { configForAction, parseConfig, runnerDefaultBucket } from './config/parse-config.js';
 import type { Config } from './config/types.js';
+import type { Selection } from './plan/plan-tables.js';
 import {
   ConfigError,
   InterruptedError,
@@ -37,13 +38,16 @@ import {
 } from './errors.js';
 import { errorCode } from './fs-errors.js';
 import {
-  LIMIT_OVERRIDES,
-  invalidOverrides,
-  limitsFromEnv,
-  overrideFromEnv,
-  type EnvOverride,
-  type Limits,
-} from './limits.js';
+  actionDeadlineMsFrom,
+  checkSliceKnobs,
+  checkTimingKnobs,
+  checkedLimits,
+  claimLeaseMsFrom,
+  repeatSignalMsFrom,
+  timingFrom,
+  tuningFrom,
+} from './env-knobs.js';
+import type { Limits } from './limits.js';
 import { lockDataDir, type ThisProcess } from './lock/data-dir-lock.js';
 import {
   chooseLogTarget,
@@ -63,19 +67,8 @@ import type { OutputWriter } from './output/output-writer.js';
 import { ProjectWriter } from './output/project-writer.js';
 import { peakRssBytes } from './progress/memory.js';
 import { TtyProgressView } from './progress/progress-bar.js';
-import {
-  DEFAULT_TUNING,
-  STANDALONE_SLICES_IN_FLIGHT,
-  interruptedMessage,
-  runSync,
-  type RunRecord,
-  type RunReport,
-  type Tuning,
-} from './run.js';
+import { interruptedMessage, runSync, type RunRecord, type RunReport } from './run.js';
 import { SecretMasker } from './secrets.js';
-import type { RetryOptions } from './retry/retry-policy.js';
-import type { PollOptions } from './storage/job-wait.js';
-import { CLAIM_LEASE_MS } from './state/sync-record.js';
 import { createStorageClient } from './storage/storage-client.js';
 import type { StorageClient } from './storage/types.js';
 import { formatSummaryTable, summarize } from './summary.js';
@@ -143,6 +136,21 @@ interface Session {
   sink?: LogSink;
 }
 
+/** The command line once `help` and `token` are handled: `run` or a sync action. */
+type DataCli = Exclude<CliArgs, { command: 'help' | 'token' }>;
+
+/** What the run and the sync actions share once the config is read and the logger built. */
+interface Prepared {
+  readonly io: Io;
+  readonly masker: SecretMasker;
+  readonly config: Config;
+  readonly dataDir: string;
+  readonly limits: Limits;
+  readonly logger: Logger;
+  readonly source: StorageClient;
+  readonly selection: Selection;
+}
+
 async function execute(
   io: Io,
   masker: SecretMasker,
@@ -167,22 +175,43 @@ async function execute(
     session.summaryFile = cli.summaryFile;
   }
   const limits = checkedLimits(io.env);
-  await checkConfigSize(dataDir, limits.maxConfigBytes);
-  const raw = await loadRawConfig(dataDir);
-  masker.addHashKeys(raw);
-  const action = chooseAction(cli, raw, masker);
-  const parsed = parseOrThrow(raw, action);
-  const defaultBucket = parsed.defaultBucket ?? runnerDefaultBucket(io.env);
-  const config = defaultBucket === undefined ? parsed : { ...parsed, defaultBucket };
-  masker.add(config.source.token);
-  masker.add(config.destination?.token);
+  const { action, config } = await readConfig(cli, dataDir, limits, io.env, masker);
+  const { logger, structured, progressView } = startLogging(
+    io,
+    masker,
+    cli,
+    config,
+    action,
+    session,
+  );
+  const source = buildClient(config.source, 'source', io, masker, logger, limits);
+  const selection = selectionOf(cli);
+  const prepared: Prepared = { io, masker, config, dataDir, limits, logger, source, selection };
+  if (action !== 'run') {
+    return answerSyncAction(action, prepared, cli.command === 'run' && cli.dryRun);
+  }
+  const report = await runTables(prepared, endpoints, progressView, record);
+  return logReport(logger, report, structured, masker);
+}
+
+/**
+ * The action's logger, recorded in the session for the ending; on a terminal, `run` draws a
+ * progress bar and its log lines land above it. `structured` is true for JSON and GELF logs.
+ */
+function startLogging(
+  io: Io,
+  masker: SecretMasker,
+  cli: DataCli,
+  config: Config,
+  action: 'run' | SyncAction,
+  session: Session,
+): { logger: Logger; structured: boolean; progressView: TtyProgressView | undefined } {
   const target = chooseLogTarget({
     env: io.env,
     stdoutIsTty: io.stdout.isTTY === true,
     requested: cli.logFormat,
   });
   session.target = target;
-  // On a terminal, `run` draws a progress bar; log lines go through it to land above the bar.
   const progressView =
     action === 'run' && io.stdout.isTTY === true && target.kind === 'text'
       ? new TtyProgressView(io.stdout)
@@ -198,54 +227,101 @@ async function execute(
     { once: true },
   );
   logContext(logger, io.env, action);
-  const source = buildClient(config.source, 'source', io, masker, logger, limits);
-  const selection = {
+  return { logger, structured: target.kind !== 'text', progressView };
+}
+
+/**
+ * Reads `config.json` within its cap, registers its secrets, and parses it for the action chosen
+ * ({@link chooseAction}), with the runner's default bucket where the config names none.
+ */
+async function readConfig(
+  cli: DataCli,
+  dataDir: string,
+  limits: Limits,
+  env: NodeJS.ProcessEnv,
+  masker: SecretMasker,
+): Promise<{ action: 'run' | SyncAction; config: Config }> {
+  await checkConfigSize(dataDir, limits.maxConfigBytes);
+  const raw = await loadRawConfig(dataDir);
+  masker.addHashKeys(raw);
+  const action = chooseAction(cli, raw, masker);
+  const parsed = parseOrThrow(raw, action);
+  const defaultBucket = parsed.defaultBucket ?? runnerDefaultBucket(env);
+  const config = defaultBucket === undefined ? parsed : { ...parsed, defaultBucket };
+  masker.add(config.source.token);
+  masker.add(config.destination?.token);
+  return { action, config };
+}
+
+/** The tables the command line selects (`--table`, `--full-refresh`, `--shard`). */
+function selectionOf(cli: DataCli): Selection {
+  return {
     only: cli.tables,
     fullRefresh: cli.command === 'run' ? cli.fullRefresh : [],
     fullRefreshAll: cli.command === 'run' && cli.fullRefreshAll,
     shard: cli.shard,
   };
-  if (action !== 'run') {
-    const tracked = trackCalls(source);
-    // Standalone `plan` reads the destination's sync records (never writes them).
-    const destination =
-      action === 'plan' && config.destination
-        ? trackCalls(buildClient(config.destination, 'destination', io, masker, logger, limits))
-        : undefined;
-    const deadlineMs = overrideFromEnv(io.env, ACTION_DEADLINE_KNOB) ?? SYNC_ACTION_DEADLINE_MS;
-    const document = await withDeadline(
-      runSyncAction(action, {
-        config,
-        dataDir,
-        selection,
-        source: tracked.client,
-        logger,
-        nowMs: Date.now,
-        resolveChangedSince,
-        skipUnchanged: tuningFrom(io.env, config.destination !== undefined).skipUnchanged,
-        ...(destination && { destination: destination.client }),
-        lastActivity: (tokenId) =>
-          readLastActivity(buildTokenApi(config.source, 'source', io, masker, logger), tokenId),
-      }),
-      deadlineMs,
-      () => {
-        const stalled =
-          destination && destination.pending().length > 0
-            ? {
-                api: `destination Storage API ${config.destination?.url ?? ''}`,
-                calls: destination,
-              }
-            : { api: `source Storage API ${config.source.url}`, calls: tracked };
-        return `The sync action "${action}" did not finish within ${deadlineMs / 1000} s: the ${stalled.api} did not answer ${stalled.calls.pending().join(', ') || 'in time'}.`;
-      },
-    );
-    // Through the masker as every other output: a secret or token-shaped value in an API answer
-    // (a column or project name) is shown as `[hidden]` (no quote or backslash, so a string stays a valid JSON string).
-    io.stdout.write(
-      `${masker.mask(JSON.stringify(document, null, cli.command === 'run' && cli.dryRun ? 2 : 0))}\n`,
-    );
-    return { code: 0 };
-  }
+}
+
+/**
+ * A sync action: exactly one JSON document on stdout (indented for `--dry-run`), within the
+ * deadline (docs/sync-actions.md); past it, one sentence naming the API and the calls that did not
+ * answer.
+ */
+async function answerSyncAction(
+  action: SyncAction,
+  { io, masker, config, dataDir, limits, logger, source, selection }: Prepared,
+  indent: boolean,
+): Promise<Ending> {
+  const tracked = trackCalls(source);
+  // Standalone `plan` reads the destination's sync records (never writes them).
+  const destination =
+    action === 'plan' && config.destination
+      ? trackCalls(buildClient(config.destination, 'destination', io, masker, logger, limits))
+      : undefined;
+  const deadlineMs = actionDeadlineMsFrom(io.env);
+  const document = await withDeadline(
+    runSyncAction(action, {
+      config,
+      dataDir,
+      selection,
+      source: tracked.client,
+      logger,
+      nowMs: Date.now,
+      resolveChangedSince,
+      skipUnchanged: tuningFrom(io.env, config.destination !== undefined).skipUnchanged,
+      ...(destination && { destination: destination.client }),
+      lastActivity: (tokenId) =>
+        readLastActivity(buildTokenApi(config.source, 'source', io, masker, logger), tokenId),
+    }),
+    deadlineMs,
+    () => {
+      const stalled =
+        destination && destination.pending().length > 0
+          ? {
+              api: `destination Storage API ${config.destination?.url ?? ''}`,
+              calls: destination,
+            }
+          : { api: `source Storage API ${config.source.url}`, calls: tracked };
+      return `The sync action "${action}" did not finish within ${deadlineMs / 1000} s: the ${stalled.api} did not answer ${stalled.calls.pending().join(', ') || 'in time'}.`;
+    },
+  );
+  // Through the masker as every other output: a secret or token-shaped value in an API answer
+  // (a column or project name) is shown as `[hidden]` (no quote or backslash, so a string stays a valid JSON string).
+  io.stdout.write(`${masker.mask(JSON.stringify(document, null, indent ? 2 : 0))}\n`);
+  return { code: 0 };
+}
+
+/**
+ * `run`: checks the data folder, takes its lock, and copies the selected tables with the writer
+ * of the mode; the lock is released however the run ends.
+ */
+async function runTables(
+  { io, masker, config, dataDir, limits, logger, source, selection }: Prepared,
+  endpoints: ObjectStoreEndpoints,
+  progressView: TtyProgressView | undefined,
+  record: RunRecord,
+): Promise<RunReport> {
   // Environment faults are found before any request and before the lock (which lives in out/):
   // one sentence naming the path (docs/configuration.md, "The data folder").
   await checkDataFolder(dataDir, { tables: !config.destination, workDirName: WORK_DIR_NAME });
@@ -255,7 +331,7 @@ async function execute(
     here: thisProcess(),
   });
   const signal = AbortSignal.any([io.signal, lock.lost]);
-  const report = await runSync({
+  return runSync({
     config,
     dataDir,
     selection,
@@ -294,7 +370,6 @@ async function execute(
     progressView,
     record,
   }).finally(() => lock.release());
-  return logReport(logger, report, target.kind !== 'text', masker);
 }
 
 /**
@@ -303,11 +378,7 @@ async function execute(
  * exit 1 with the list of valid ones. The name is masked before the message cuts it, so not even
  * the start of a secret pasted as the action is shown.
  */
-function chooseAction(
-  cli: Exclude<CliArgs, { command: 'help' | 'token' }>,
-  raw: unknown,
-  masker: SecretMasker,
-): 'run' | SyncAction {
+function chooseAction(cli: DataCli, raw: unknown, masker: SecretMasker): 'run' | SyncAction {
   const value: unknown = raw && typeof raw === 'object' && 'action' in raw ? raw.action : undefined;
   if (value !== undefined && value !== null && typeof value !== 'string') {
     // Never run a config whose action is not a name (an array, a number…) as if it said "run".
@@ -506,130 +577,10 @@ function buildWriter(
       openSliceSink(prepared, { refreshFile, endpoints, masker, logger, ...timingFrom(io.env) }),
     logger,
     signal: io.signal,
-    claimLeaseMs: overrideFromEnv(io.env, CLAIM_LEASE_KNOB) ?? CLAIM_LEASE_MS,
+    claimLeaseMs: claimLeaseMsFrom(io.env),
     nowMs: () => performance.now(),
     newClaimId: () => randomBytes(8).toString('hex'),
   });
-}
-
-/** A timing knob of docs/faults.md ("Timing knobs"): `KBC_TABLE_SYNC_<name>`, in milliseconds. */
-function timingKnob(name: string, zeroAllowed = false): EnvOverride {
-  return { name: `KBC_TABLE_SYNC_${name}`, unit: 1, zeroAllowed };
-}
-
-const RETRY_KNOBS = {
-  baseDelayMs: timingKnob('RETRY_BASE_MS'),
-  maxDelayMs: timingKnob('RETRY_MAX_MS'),
-  maxRetryAfterMs: timingKnob('RETRY_AFTER_CAP_MS'),
-  budgetMs: timingKnob('RETRY_BUDGET_MS'),
-} as const;
-const POLL_KNOBS = {
-  initialDelayMs: timingKnob('POLL_INITIAL_MS'),
-  maxDelayMs: timingKnob('POLL_MAX_MS'),
-  timeoutMs: timingKnob('JOB_TIMEOUT_MS'),
-} as const;
-const CLAIM_LEASE_KNOB = timingKnob('CLAIM_LEASE_MS');
-const REPEAT_SIGNAL_KNOB = timingKnob('REPEAT_SIGNAL_MS', true);
-const ACTION_DEADLINE_KNOB = timingKnob('ACTION_DEADLINE_MS');
-const PROGRESS_KNOB = timingKnob('PROGRESS_MS');
-
-/** Slices in flight (docs/performance.md), counted in slices. */
-const SLICE_KNOBS = {
-  slicesPerTable: { name: 'KBC_TABLE_SYNC_SLICES_PER_TABLE', unit: 1 },
-  slicesGlobal: { name: 'KBC_TABLE_SYNC_SLICES_GLOBAL', unit: 1 },
-} as const satisfies Record<string, EnvOverride>;
-
-/**
- * Refuses a timing knob set to what is not a number of milliseconds (positive; 0 or more for
- * `KBC_TABLE_SYNC_REPEAT_SIGNAL_MS`), as the limits' overrides are refused (same parser).
- * @throws UserError naming the variable, without its value
- */
-function checkTimingKnobs(env: NodeJS.ProcessEnv): void {
-  const knobs = [
-    ...Object.values(RETRY_KNOBS),
-    ...Object.values(POLL_KNOBS),
-    CLAIM_LEASE_KNOB,
-    REPEAT_SIGNAL_KNOB,
-    ACTION_DEADLINE_KNOB,
-    PROGRESS_KNOB,
-  ];
-  refuseInvalidOverrides(env, knobs, 'give one in milliseconds (docs/faults.md, Timing knobs)');
-}
-
-/**
- * The one sentence for the first of `overrides` that `env` sets to what is not a number in its
- * unit (positive, or 0 or more where allowed); `howToSet` says what to give instead.
- * @throws UserError naming the variable, without its value
- */
-function refuseInvalidOverrides(
-  env: NodeJS.ProcessEnv,
-  overrides: readonly EnvOverride[],
-  howToSet: string,
-): void {
-  const [invalid] = invalidOverrides(env, overrides);
-  if (invalid === undefined) return;
-  const zeroAllowed = overrides.find(({ name }) => name === invalid)?.zeroAllowed === true;
-  throw new UserError(
-    `The environment variable ${invalid} is not ${zeroAllowed ? 'a number of 0 or more' : 'a positive number'}: ${howToSet}, or leave it unset for the default.`,
-  );
-}
-
-/**
- * Refuses a slice-concurrency override set to what is not a positive number of slices, with the
- * same parser as the timing knobs.
- * @throws UserError naming the variable, without its value
- */
-function checkSliceKnobs(env: NodeJS.ProcessEnv): void {
-  refuseInvalidOverrides(
-    env,
-    Object.values(SLICE_KNOBS),
-    'give the number of slices in flight (docs/performance.md)',
-  );
-}
-
-/**
- * Retry and job-polling overrides (fault-injection tests use small values; production keeps the
- * defaults of docs/storage-client.md), checked by {@link checkTimingKnobs} first.
- */
-function timingFrom(env: NodeJS.ProcessEnv): {
-  retry?: Partial<RetryOptions>;
-  poll?: Partial<PollOptions>;
-} {
-  const pick = <K extends string>(
-    knobs: Readonly<Record<K, EnvOverride>>,
-  ): Partial<Record<K, number>> => {
-    const out: Partial<Record<K, number>> = {};
-    for (const [key, knob] of Object.entries(knobs) as [K, EnvOverride][]) {
-      const value = overrideFromEnv(env, knob);
-      if (value !== undefined) out[key] = value;
-    }
-    return out;
-  };
-  const retry = pick(RETRY_KNOBS);
-  const poll = pick(POLL_KNOBS);
-  return {
-    ...(Object.keys(retry).length > 0 ? { retry } : {}),
-    ...(Object.keys(poll).length > 0 ? { poll } : {}),
-  };
-}
-
-/**
- * Concurrency overrides for benchmarks and tests, checked by {@link checkSliceKnobs} and
- * {@link checkTimingKnobs} first; the defaults come from the benchmark, with fewer slices in
- * flight in standalone mode (`STANDALONE_SLICES_IN_FLIGHT`).
- */
-function tuningFrom(env: NodeJS.ProcessEnv, standalone: boolean): Tuning {
-  const slicesDefault = (fallback: number) => (standalone ? STANDALONE_SLICES_IN_FLIGHT : fallback);
-  return {
-    slicesPerTable:
-      overrideFromEnv(env, SLICE_KNOBS.slicesPerTable) ??
-      slicesDefault(DEFAULT_TUNING.slicesPerTable),
-    slicesGlobal:
-      overrideFromEnv(env, SLICE_KNOBS.slicesGlobal) ?? slicesDefault(DEFAULT_TUNING.slicesGlobal),
-    progressIntervalMs: overrideFromEnv(env, PROGRESS_KNOB) ?? DEFAULT_TUNING.progressIntervalMs,
-    // The benchmark's "export everything" comparison run only; never needed in production.
-    skipUnchanged: env.KBC_TABLE_SYNC_SKIP_UNCHANGED !== '0',
-  };
 }
 
 /**
@@ -718,15 +669,6 @@ async function writeSummary(
 }
 
 /**
- * The limits with their environment overrides (docs/limits.md).
- * @throws UserError naming an override that is not a positive number
- */
-function checkedLimits(env: NodeJS.ProcessEnv): Limits {
-  refuseInvalidOverrides(env, LIMIT_OVERRIDES, 'give one in its unit (docs/limits.md)');
-  return limitsFromEnv(env);
-}
-
-/**
  * A table's failure in the run's final sentence: the user's sentence for what exits 1; for
  * anything else (exit 2) its class and cause as well (docs/logging.md).
  */
@@ -783,18 +725,10 @@ function nullStream(): Writable {
 /** How long a signalled run may take to wind down (the contract: stopped within 2 s). */
 const SIGNAL_GRACE_MS = 1_500;
 
-/**
- * A signal this soon after the first is the same stop delivered twice, not a second one: whoever
- * signals both the process and its process group (GNU `timeout`, `kill 0`, npm or npx passing on
- * a terminal's Ctrl-C that the whole group got) delivers one stop twice, microseconds apart. Only
- * a later signal exits at once with 130. Tests set it with `KBC_TABLE_SYNC_REPEAT_SIGNAL_MS`.
- */
-const REPEAT_SIGNAL_MS = 500;
-
 /** Process bootstrap: signals abort the run; the exit code is set, never forced, so logs drain. */
 async function bootstrap(): Promise<void> {
   const abort = new AbortController();
-  const repeatMs = overrideFromEnv(process.env, REPEAT_SIGNAL_KNOB) ?? REPEAT_SIGNAL_MS;
+  const repeatMs = repeatSignalMsFrom(process.env);
   let firstSignalMs: number | undefined;
   // main() logs the signal (above the progress bar) and ends with it in its final sentence.
   const onSignal = (signal: NodeJS.Signals) => {
