@@ -65,7 +65,7 @@ import { DataDirWriter, WORK_DIR_NAME } from './output/data-dir-writer.js';
 import { chooseManifestFormat, DATA_TYPE_SUPPORT_ENV } from './output/manifest-format.js';
 import type { OutputWriter } from './output/output-writer.js';
 import { ProjectWriter } from './output/project-writer.js';
-import { peakRssBytes } from './progress/memory.js';
+import { measurePeakRssBytes } from './progress/memory.js';
 import { TtyProgressView } from './progress/progress-bar.js';
 import { interruptedMessage, runSync, type RunRecord, type RunReport } from './run.js';
 import { SecretMasker } from './secrets.js';
@@ -599,10 +599,10 @@ function logReport(
       logger.info({ summary: row }, `summary ${row.table}: ${row.status}`);
   }
   // Peak resident memory of the whole process, for the Performance figures.
-  const peakRss = peakRssBytes(() => process.resourceUsage().maxRSS);
+  const peakRssBytes = measurePeakRssBytes(() => process.resourceUsage().maxRSS);
   logger.info(
-    { totals: { ...summary.totals, peakRssBytes: peakRss } },
-    `Summary\n${formatSummaryTable(summary)}\npeak memory (RSS) ${(peakRss / 1e6).toFixed(0)} MB`,
+    { totals: { ...summary.totals, peakRssBytes } },
+    `Summary\n${formatSummaryTable(summary)}\npeak memory (RSS) ${(peakRssBytes / 1e6).toFixed(0)} MB`,
   );
   const failed = report.outcomes.filter((o) => o.status === 'failed');
   if (failed.length === 0) return { code: 0 };

@@ -27,11 +27,11 @@ export async function readCapped(
   tooLarge: () => Error,
 ): Promise<Buffer> {
   const chunks: Buffer[] = [];
-  let size = 0;
+  let sizeBytes = 0;
   for await (const chunk of body) {
     const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk));
-    size += buffer.length;
-    if (size > maxBytes) {
+    sizeBytes += buffer.length;
+    if (sizeBytes > maxBytes) {
       body.destroy();
       throw tooLarge();
     }

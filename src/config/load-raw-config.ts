@@ -48,10 +48,10 @@ export async function checkConfigSize(dataDir: string, maxBytes: number): Promis
       `${file} is not a regular file (a folder, device or pipe): put the configuration there as a file.`,
     );
   }
-  const size = info.size;
-  if (size <= maxBytes) return;
+  const sizeBytes = info.size;
+  if (sizeBytes <= maxBytes) return;
   throw new UserError(
-    `${file} is ${size} bytes, more than the ${Math.round(maxBytes / 1024 / 1024)} MiB a configuration may have (KBC_TABLE_SYNC_MAX_CONFIG_MB).`,
+    `${file} is ${sizeBytes} bytes, more than the ${Math.round(maxBytes / 1024 / 1024)} MiB a configuration may have (KBC_TABLE_SYNC_MAX_CONFIG_MB).`,
   );
 }
 

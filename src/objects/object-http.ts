@@ -114,11 +114,11 @@ function networkError(request: ObjectRequest, error: unknown): ObjectStoreError 
 /** Reads at most `ERROR_BODY_LIMIT_BYTES` of a response body as text, then drops the rest. */
 async function readSmallBody(body: Readable): Promise<string> {
   const chunks: Buffer[] = [];
-  let size = 0;
+  let sizeBytes = 0;
   for await (const chunk of body) {
     const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk));
-    if (size < ERROR_BODY_LIMIT_BYTES) chunks.push(buffer);
-    size += buffer.length;
+    if (sizeBytes < ERROR_BODY_LIMIT_BYTES) chunks.push(buffer);
+    sizeBytes += buffer.length;
   }
   return Buffer.concat(chunks).toString('utf8').slice(0, ERROR_BODY_LIMIT_BYTES);
 }

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
  * fallback: on Linux it keeps the parent's resident size from before `exec`, so a child spawned by
  * a big process reports that.
  */
-export function peakRssBytes(maxRssKib: () => number): number {
+export function measurePeakRssBytes(maxRssKib: () => number): number {
   try {
     const kib = /^VmHWM:\s+(\d+)\s+kB/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
     if (kib !== undefined) return Number(kib) * 1024;

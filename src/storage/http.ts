@@ -152,8 +152,8 @@ export function failureFactsOf(error: unknown): AttemptFacts {
       maintenance: error.details.maintenance,
       provenNotStarted: proven,
     };
-    const retryAfter = error.details.retryAfterSeconds;
-    return retryAfter === undefined ? facts : { ...facts, retryAfterSeconds: retryAfter };
+    const retryAfterSeconds = error.details.retryAfterSeconds;
+    return retryAfterSeconds === undefined ? facts : { ...facts, retryAfterSeconds };
   }
   return carriedFacts(error);
 }
