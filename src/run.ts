@@ -338,20 +338,8 @@ async function syncTable(
   };
   const { previous, revision } = await resumeTable(planned, identity, run, deps);
   // After resuming: in standalone mode the watermark is the destination's sync record.
-  const skip = deps.tuning.skipUnchanged
-    ? decideSkip(skipInputOf(planned, previous?.watermark))
-    : undefined;
-  if (skip?.skip) {
-    // A watermark ahead of the server's clock would skip every change until that time.
-    const serverSeconds = await run.serverSecondsAtSkip();
-    refuseWatermarkAhead(previous?.watermark, serverSeconds, planned.sourceId);
-    deps.logger.info(
-      `"${planned.sourceId}" is unchanged: last changed ${new Date(skip.lastChangeSeconds * 1000).toISOString()}, before its watermark ${describeWatermark(previous)}. No export job.`,
-    );
-    await deps.writer.tableUnchanged?.(planned, serverSeconds * 1000);
-    progress.finish(deps.nowMs(), 'unchanged');
-    return { plan: planned, status: 'unchanged', progress };
-  }
+  const unchanged = await skipUnchangedTable(planned, previous, run, progress, deps);
+  if (unchanged) return unchanged;
   const refresh = refreshAfterOpenEndedLoad(planned, previous);
   if (refresh) deps.logger.warn(openEndedRefreshWarning(planned.sourceId));
   const plan = refresh ?? planned;
@@ -378,23 +366,7 @@ async function syncTable(
   const result = await deps.writer.writeTable(
     plan,
     { file, source },
-    {
-      sliceConcurrency: deps.tuning.slicesPerTable,
-      globalLimit,
-      attemptsPerSlice: DEFAULT_ATTEMPTS_PER_SLICE,
-      retryBaseMs: (deps.limits ?? DEFAULT_LIMITS).sliceRetryBaseMs,
-      signal: deps.signal,
-      maxRows,
-      inflateLimit: {
-        maxRatio: (deps.limits ?? DEFAULT_LIMITS).maxInflateRatio,
-        floorBytes: (deps.limits ?? DEFAULT_LIMITS).inflateRatioFloorBytes,
-      },
-      progress,
-      onRetry: (slice, attempt, reason) =>
-        deps.logger.warn(
-          `Slice ${slice.index + 1} of "${plan.sourceId}" failed (attempt ${attempt}): ${reason}. Restarting it.`,
-        ),
-    },
+    writeOptionsFor(plan, maxRows, progress, globalLimit, deps),
     sync,
   );
   progress.rows = result.rows;
@@ -419,6 +391,61 @@ async function syncTable(
       rows: result.rows,
       destination: destinationOfRecord(plan, deps.config),
     }),
+  };
+}
+
+/**
+ * A table whose source has not changed since its watermark is not exported (docs/performance.md,
+ * Skipping unchanged tables): its result, or undefined when the table must be exported.
+ * @throws UserError naming the table when its watermark is ahead of the server's clock
+ */
+async function skipUnchangedTable(
+  planned: TablePlan,
+  previous: TableState | undefined,
+  run: TableRun,
+  progress: TableProgress,
+  deps: RunDeps,
+): Promise<TableResult | undefined> {
+  const skip = deps.tuning.skipUnchanged
+    ? decideSkip(skipInputOf(planned, previous?.watermark))
+    : undefined;
+  if (!skip?.skip) return undefined;
+  // A watermark ahead of the server's clock would skip every change until that time.
+  const serverSeconds = await run.serverSecondsAtSkip();
+  refuseWatermarkAhead(previous?.watermark, serverSeconds, planned.sourceId);
+  deps.logger.info(
+    `"${planned.sourceId}" is unchanged: last changed ${new Date(skip.lastChangeSeconds * 1000).toISOString()}, before its watermark ${describeWatermark(previous)}. No export job.`,
+  );
+  await deps.writer.tableUnchanged?.(planned, serverSeconds * 1000);
+  progress.finish(deps.nowMs(), 'unchanged');
+  return { plan: planned, status: 'unchanged', progress };
+}
+
+/**
+ * How a table's slices are copied: the slices in flight, the retries and the gzip-bomb limit of
+ * the limits, the row cap of a full export, and a warning per restarted slice.
+ */
+function writeOptionsFor(
+  plan: TablePlan,
+  maxRows: number | undefined,
+  progress: TableProgress,
+  globalLimit: ReturnType<typeof pLimit>,
+  deps: RunDeps,
+): Parameters<OutputWriter['writeTable']>[2] {
+  const limits = deps.limits ?? DEFAULT_LIMITS;
+  return {
+    sliceConcurrency: deps.tuning.slicesPerTable,
+    globalLimit,
+    attemptsPerSlice: DEFAULT_ATTEMPTS_PER_SLICE,
+    retryBaseMs: limits.sliceRetryBaseMs,
+    signal: deps.signal,
+    maxRows,
+    inflateLimit: { maxRatio: limits.maxInflateRatio, floorBytes: limits.inflateRatioFloorBytes },
+    progress,
+    onRetry: (slice, attempt, reason) =>
+      deps.logger.warn(
+        `Slice ${slice.index + 1} of "${plan.sourceId}" failed (attempt ${attempt}): ${reason}. Restarting it.`,
+      ),
   };
 }
 
