@@ -507,10 +507,10 @@ function stateEntryFor(
  * Undefined when the backend does not report a count.
  */
 async function fullExportRowCap(plan: TablePlan, deps: RunDeps): Promise<number | undefined> {
-  const before = plan.source.rowsCount;
-  const after = (await deps.source.getTable(plan.sourceId)).rowsCount;
-  if (before === null || after === null) return undefined;
-  return Math.max(before, after);
+  const rowsBefore = plan.source.rowsCount;
+  const rowsAfter = (await deps.source.getTable(plan.sourceId)).rowsCount;
+  if (rowsBefore === null || rowsAfter === null) return undefined;
+  return Math.max(rowsBefore, rowsAfter);
 }
 
 /** Starts the export job, waits for it and returns the exported file's detail. */
