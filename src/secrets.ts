@@ -5,9 +5,11 @@
  * a table name, a destination, a column list).
  *
  * Every secret is registered once, as soon as it is known (config `#` values, tokens, object-store
- * credentials, SAS signatures, signed-URL query strings). `mask` replaces the plain value and its
- * URL-encoded and base64 forms, because those are the shapes in which a secret shows up inside a
- * URL, a header dump or an encoded blob.
+ * credentials, SAS signatures, signed-URL query strings). `mask` replaces the plain value and the
+ * forms it takes inside other text (see {@link formsOf}): URL-encoded, JSON-escaped and base64 at
+ * any alignment, because those are the shapes in which a secret shows up inside a URL, a JSON
+ * document, a header dump or an encoded blob. A token's secret part (the 40 characters after its
+ * public project and token ids) is a secret of its own.
  */
 /**
  * Keboola token shapes, found anywhere in a text whatever key it came in: Storage API tokens
@@ -15,6 +17,21 @@
  * (personal) and `kbc_at_…` (session).
  */
 const TOKEN_SHAPES = /\d+-\d+-[A-Za-z0-9]{40}(?![A-Za-z0-9])|kbc_(?:pat|at)_[A-Za-z0-9_-]{6,}/g;
+
+/**
+ * A whole Storage API token: the project id and the token id are public (tokens/verify answers
+ * them, the UI lists them); the 40 characters after them are the secret.
+ */
+const STORAGE_TOKEN = /^\d+-\d+-([A-Za-z0-9]{40})$/;
+
+/** Shorter values are never registered: masking them would garble ordinary text. */
+const MIN_SECRET_LENGTH = 6;
+
+/**
+ * The shortest middle part of a secret's base64 that is masked: shorter runs of base64 letters
+ * occur in ordinary text (16 characters stand for 12 bytes of the secret).
+ */
+const MIN_BASE64_PART_LENGTH = 16;
 
 /** Whether the text holds something shaped like a Keboola token (see {@link SecretMasker}). */
 export function looksLikeToken(text: string): boolean {
@@ -33,23 +50,37 @@ export function hideTokenShapes(text: string): string {
   return text.replace(TOKEN_SHAPES, SecretMasker.replacement);
 }
 
+/**
+ * The values that a secret stands for: the secret, its trimmed form (the config reader drops
+ * spaces around a token, docs/configuration.md, so that form is the one sent and quoted) and,
+ * for a Storage API token, its secret part alone. Values shorter than 6 characters are left out.
+ */
+export function secretValuesOf(secret: string | undefined | null): string[] {
+  const values = new Set<string>();
+  for (const value of [secret, secret?.trim()]) {
+    if (!value || value.length < MIN_SECRET_LENGTH) continue;
+    values.add(value);
+    const part = STORAGE_TOKEN.exec(value)?.[1];
+    if (part !== undefined) values.add(part);
+  }
+  return [...values];
+}
+
 export class SecretMasker {
   readonly #forms = new Set<string>();
   static readonly replacement = '[hidden]';
 
   /**
-   * Registers a secret, and its trimmed form: the config reader drops spaces around a token
-   * (docs/configuration.md), so that form is the one sent and quoted. Values shorter than 6
-   * characters are ignored: masking them would garble text.
+   * Registers a secret with every value it stands for ({@link secretValuesOf}): itself, its
+   * trimmed form and a token's secret part; each in every form {@link formsOf} lists.
    */
   add(secret: string | undefined | null): void {
-    for (const value of new Set([secret, secret?.trim()])) {
-      if (!value || value.length < 6) continue;
+    for (const value of secretValuesOf(secret)) {
       for (const form of formsOf(value)) this.#forms.add(form);
     }
   }
 
-  /** Registers every `#`-prefixed string value found anywhere in a JSON value, at any depth. */
+  /** Registers every string found under a `#` key anywhere in a JSON value ({@link hashValues}). */
   addHashKeys(value: unknown): void {
     for (const secret of hashValues(value)) this.add(secret);
   }
@@ -72,30 +103,57 @@ export class SecretMasker {
   }
 }
 
+/**
+ * The forms in which a secret shows up inside other text: plain, URL-encoded, JSON-escaped once
+ * and twice (a secret with `"` or `\` inside a JSON document, or inside a JSON string that is
+ * itself logged as JSON), base64 on its own, and the middle parts of its base64 inside a longer
+ * blob. Base64 encodes 3 bytes as 4 letters, so a secret preceded by 0, 1 or 2 bytes (modulo 3)
+ * is encoded in 3 entirely different ways; in each, the first and the last group of 4 letters
+ * also depend on the bytes around the secret, and what lies between them does not.
+ */
 function formsOf(secret: string): string[] {
-  const forms = [secret, encodeURIComponent(secret), Buffer.from(secret).toString('base64')];
-  // base64 of the secret inside a longer blob is aligned at any of three offsets; the middle part
-  // that does not depend on the neighbours is still a reliable marker.
-  const b64 = Buffer.from(secret).toString('base64');
-  if (b64.length > 12) forms.push(b64.slice(4, -4));
-  return forms.filter((form) => form.length >= 6);
+  const once = JSON.stringify(secret).slice(1, -1);
+  const twice = JSON.stringify(once).slice(1, -1);
+  const bytes = Buffer.from(secret);
+  const forms = [secret, ...urlEncoded(secret), once, twice, bytes.toString('base64')];
+  for (const shift of [0, 1, 2]) {
+    const encoded = Buffer.concat([Buffer.alloc(shift), bytes]).toString('base64');
+    const middle = encoded.slice(4, -4);
+    if (middle.length >= MIN_BASE64_PART_LENGTH) forms.push(middle);
+  }
+  return [...new Set(forms)].filter((form) => form.length >= MIN_SECRET_LENGTH);
+}
+
+/** The URL-encoded form; none for a string that holds a lone surrogate (no URL can carry it). */
+function urlEncoded(secret: string): string[] {
+  try {
+    return [encodeURIComponent(secret)];
+  } catch {
+    return [];
+  }
 }
 
 /**
- * Every string value under a `#` key anywhere in a JSON value, at any depth: iterative, so no
- * nesting depth can exhaust the call stack or end the walk early (each object is visited once).
+ * Every string under a `#` key anywhere in a JSON value, at any depth: a `#` key's string value,
+ * and every string at any depth inside a `#` key's list or object. Iterative, so no nesting depth
+ * can exhaust the call stack or end the walk early (each object is visited once).
  */
 export function hashValues(value: unknown): string[] {
   const found: string[] = [];
-  const pending: unknown[] = [value];
+  const pending: Array<{ readonly node: unknown; readonly secret: boolean }> = [
+    { node: value, secret: false },
+  ];
   const seen = new Set<object>();
-  while (pending.length > 0) {
-    const node = pending.pop();
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    const { node, secret } = next;
+    if (typeof node === 'string') {
+      if (secret) found.push(node);
+      continue;
+    }
     if (node === null || typeof node !== 'object' || seen.has(node)) continue;
     seen.add(node);
     for (const [key, child] of Object.entries(node)) {
-      if (key.startsWith('#') && typeof child === 'string') found.push(child);
-      else pending.push(child);
+      pending.push({ node: child, secret: secret || key.startsWith('#') });
     }
   }
   return found;

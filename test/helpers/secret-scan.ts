@@ -4,14 +4,34 @@ import { expect } from 'vitest';
 import { listFiles } from './run-cli.js';
 
 /**
- * The forms in which a secret could leak: plain, URL-encoded, base64 (and the middle of a
- * base64 run, which survives any alignment inside a longer blob).
+ * The forms in which a secret could leak: plain, URL-encoded, JSON-escaped (once and twice),
+ * base64, and the middle of its base64 inside a longer blob at each of the 3 alignments (a secret
+ * preceded by 0, 1 or 2 bytes is encoded in 3 entirely different ways; the first and the last
+ * group of 4 letters depend on the neighbours). A Storage API token's 40-character secret part is
+ * a secret on its own (its project and token ids are public), in the same forms.
  */
 export function secretForms(secret: string): string[] {
-  const b64 = Buffer.from(secret).toString('base64');
-  const forms = [secret, encodeURIComponent(secret), b64];
-  if (b64.length > 12) forms.push(b64.slice(4, -4));
-  return [...new Set(forms.filter((f) => f.length >= 6))];
+  const part = /^\d+-\d+-([A-Za-z0-9]{40})$/.exec(secret)?.[1];
+  return [...new Set([secret, ...(part === undefined ? [] : [part])].flatMap(formsOfOneSecret))];
+}
+
+function formsOfOneSecret(secret: string): string[] {
+  const once = JSON.stringify(secret).slice(1, -1);
+  const bytes = Buffer.from(secret);
+  const forms = [
+    secret,
+    encodeURIComponent(secret),
+    once,
+    JSON.stringify(once).slice(1, -1),
+    bytes.toString('base64'),
+  ];
+  for (const shift of [0, 1, 2]) {
+    const middle = Buffer.concat([Buffer.alloc(shift), bytes])
+      .toString('base64')
+      .slice(4, -4);
+    if (middle.length >= 16) forms.push(middle);
+  }
+  return forms.filter((f) => f.length >= 6);
 }
 
 /**

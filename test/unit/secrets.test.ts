@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { hideTokenShapes, SecretMasker } from '../../src/secrets.js';
+import { hashValues, hideTokenShapes, SecretMasker } from '../../src/secrets.js';
 
 describe('SecretMasker', () => {
   const secret = '578-67319-460300c259ec3fcba4b95d1d5c14a8419268bc2b';
@@ -14,6 +14,53 @@ describe('SecretMasker', () => {
     masker.add(secret);
     expect(masker.mask(`before ${text} after`)).not.toContain(secret);
     expect(masker.mask(`before ${Buffer.from(secret).toString('base64')}`)).toContain('[hidden]');
+  });
+
+  // A secret preceded by 0, 1 or 2 bytes (modulo 3) is encoded in 3 entirely different ways.
+  it.each([0, 1, 2, 3, 4, 5])(
+    'masks the base64 of a secret preceded by %i bytes, all but the letters it shares with its neighbours',
+    (prefixBytes) => {
+      const s3Secret = 'S3SECRETcanary0000000000000000000000wxyz';
+      const masker = new SecretMasker();
+      masker.add(s3Secret);
+      const blob = Buffer.from(`${'u'.repeat(prefixBytes)}${s3Secret}:tail`).toString('base64');
+      // At most the first and the last group of 4 letters around the secret remain.
+      expect(masker.mask(blob)).toMatch(/^[A-Za-z0-9+/]{0,12}\[hidden\][A-Za-z0-9+/=]{0,12}$/);
+    },
+  );
+
+  it("masks a token's 40-character secret part on its own: the project and token ids are public", () => {
+    const masker = new SecretMasker();
+    masker.add(secret);
+    const part = secret.split('-')[2] ?? '';
+    expect(masker.mask(`bucket in.c-${part} for project 578`)).toBe(
+      'bucket in.c-[hidden] for project 578',
+    );
+    expect(masker.mask(Buffer.from(`x:${part}`).toString('base64'))).toContain('[hidden]');
+  });
+
+  it('masks a secret with a quote or a backslash inside JSON text, escaped once or twice', () => {
+    const quoted = '4242-67319-ab"cd\\ef';
+    const masker = new SecretMasker();
+    masker.add(quoted);
+    const once = JSON.stringify({ error: `Token ${quoted} refused` });
+    const twice = JSON.stringify({ msg: once });
+    expect(masker.mask(once)).toBe('{"error":"Token [hidden] refused"}');
+    expect(masker.mask(twice)).toBe(JSON.stringify({ msg: '{"error":"Token [hidden] refused"}' }));
+  });
+
+  it('registers a secret holding a lone surrogate, which no URL can encode', () => {
+    const masker = new SecretMasker();
+    masker.addHashKeys({ '#odd': 'abcdefgh\ud800' });
+    expect(masker.mask('x abcdefgh\ud800 y')).toBe('x [hidden] y');
+  });
+
+  it('leaves ordinary text alone', () => {
+    const masker = new SecretMasker();
+    masker.add(secret);
+    masker.add('S3SECRETcanary0000000000000000000000wxyz');
+    const text = 'Copying 3 table(s): in.c-sales.orders, AAAAAAAA, 0000000000 rows, aGVsbG8=';
+    expect(masker.mask(text)).toBe(text);
   });
 
   it('collects # values from nested config', () => {
@@ -42,6 +89,30 @@ describe('SecretMasker', () => {
     const masker = new SecretMasker();
     masker.add('abc');
     expect(masker.mask('abc')).toBe('abc');
+  });
+});
+
+describe('hashValues', () => {
+  it('collects every string inside a # key that holds a list or an object, at any depth', () => {
+    let deep: unknown = 'deep-in-list-secret';
+    for (let level = 0; level < 10_000; level++) deep = level % 2 === 0 ? [deep] : { k: deep };
+    const found = hashValues({
+      parameters: {
+        '#keys': ['list-secret-1', { nested: 'object-in-list-secret', n: 42 }],
+        '#creds': { user: 'object-secret-user', more: { pass: 'object-secret-pass' } },
+        '#deep': deep,
+        plain: ['not-a-secret'],
+      },
+    });
+    expect(found.sort()).toEqual(
+      [
+        'deep-in-list-secret',
+        'list-secret-1',
+        'object-in-list-secret',
+        'object-secret-pass',
+        'object-secret-user',
+      ].sort(),
+    );
   });
 });
 
