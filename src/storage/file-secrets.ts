@@ -2,8 +2,9 @@ import type { SecretMasker } from '../secrets.js';
 
 /**
  * Registers every credential of a file answer with the masker before anything else reads it:
- * S3 secret and session token, SAS connection string and its signature, GCS bearer token, and
- * the query string of the signed `url`.
+ * S3 access key id, secret and session token, SAS connection string and its signature, GCS bearer
+ * token, and the query string of the signed `url`. The access key id alone opens nothing, but it
+ * names the temporary credentials and is shown by no message, so it is masked like them.
  */
 export function registerFileSecrets(masker: SecretMasker, raw: unknown): void {
   if (typeof raw !== 'object' || raw === null) return;
@@ -27,7 +28,7 @@ export function registerFileSecrets(masker: SecretMasker, raw: unknown): void {
 function registerS3(masker: SecretMasker, value: unknown): void {
   if (typeof value !== 'object' || value === null) return;
   const credentials = value as Record<string, unknown>;
-  for (const key of ['SecretAccessKey', 'SessionToken']) {
+  for (const key of ['AccessKeyId', 'SecretAccessKey', 'SessionToken']) {
     const secret = credentials[key];
     if (typeof secret === 'string') masker.add(secret);
   }

@@ -23,6 +23,7 @@ export const MANIFEST_PATH = '/kbc-files/exp-1/t.csv.gzmanifest';
 export const SLICE_PATH = '/kbc-files/exp-1/t.csv.gz0000_part_00.gz';
 export const S3_SECRET = 'hostile-s3-secret-access-key-000';
 const SIGNATURE = 'HostileSignature0123456789abcdef';
+const ACCESS_KEY_ID = 'ASIAHOSTILE000000001';
 
 export interface HostileStack {
   readonly url: string;
@@ -67,7 +68,7 @@ export function fileJson(url: string, sizeBytes: number): Record<string, unknown
     url: `${url}${MANIFEST_PATH}?X-Amz-Signature=${SIGNATURE}`,
     s3Path: { bucket: 'kbc-files', key: 'exp-1/t.csv.gz' },
     credentials: {
-      AccessKeyId: 'ASIAHOSTILE000000001',
+      AccessKeyId: ACCESS_KEY_ID,
       SecretAccessKey: S3_SECRET,
       SessionToken: 'hostile-session-token-0000000000',
       Expiration: '2099-01-01T00:00:00+00:00',
@@ -126,7 +127,7 @@ export async function startHostileStack(): Promise<HostileStack> {
       parameters: { '#token': HOSTILE_TOKEN, url, tables: [{ name: 't', ...table }], ...extra },
     }),
     env: { AWS_ENDPOINT_URL_S3: url, KBC_TABLE_SYNC_RETRY_BASE_MS: '50' },
-    secrets: [HOSTILE_TOKEN, S3_SECRET, SIGNATURE],
+    secrets: [HOSTILE_TOKEN, S3_SECRET, SIGNATURE, ACCESS_KEY_ID],
     close: () => server.close(),
   };
 }
