@@ -5,6 +5,7 @@
  * Pure.
  */
 import * as z from 'zod';
+import { looksLikeToken } from '../secrets.js';
 import { describeJsonType } from './changed-since.js';
 import type { Path, Problems } from './problems.js';
 import { regionChoices, regionForUrl, resolveRegion } from './regions.js';
@@ -84,7 +85,31 @@ export function readNameList(
   );
   const list = readWith(schema, value, path, problems);
   if (list === BAD) return BAD;
+  const secret = list.filter((name, index) =>
+    refuseSecretName(name, what, [...path, index], problems),
+  );
+  if (secret.length > 0) return BAD;
   return checkUnique(list, what, path, problems) ? list : BAD;
+}
+
+/**
+ * Rule: a name never holds a secret of the config (a `#` value, or a token's secret part) and is
+ * never shaped like a token: a name becomes a file name in out/tables, a manifest entry and a
+ * state key, where no masker reaches (docs/configuration.md, Names). Reports the problem without
+ * showing the value; true when it did.
+ */
+export function refuseSecretName(
+  name: string,
+  what: string,
+  path: Path,
+  problems: Problems,
+): boolean {
+  if (!problems.holdsSecret(name) && !looksLikeToken(name)) return false;
+  problems.add(
+    path,
+    `is a hidden value: it holds a secret of config.json (a "#" value, or the part of a token after its two ids) or looks like a token, and a ${what} name ends up in file names, manifests and state keys; write the ${what} name here, and secrets only under "#" keys`,
+  );
+  return true;
 }
 
 /** Rule: no name is listed twice. */

@@ -14,6 +14,7 @@ import {
   readFlag,
   readNameList,
   readEndpoint,
+  refuseSecretName,
   readLagSeconds,
   readParallelism,
   readString,
@@ -519,7 +520,13 @@ function readTableName(value: unknown, path: Path, problems: Problems): Read<str
   const hint = 'is neither a table name nor a full table id; use "orders" or "in.c-sales.orders"';
   // A pattern (`*`, `sales_*`) follows the same rules with its wildcards standing for a character.
   const asName = isPattern(name) ? name.replace(/[*?]/g, 'x') : name;
-  return checked(name, checkTableRef(asName, ['in', 'out', 'sys'], hint), path, problems);
+  const checkedName = checked(
+    name,
+    checkTableRef(asName, ['in', 'out', 'sys'], hint),
+    path,
+    problems,
+  );
+  return checkedName === BAD || refuseSecretName(name, 'table', path, problems) ? BAD : name;
 }
 
 /** Rule: a short name or a full id `stage.c-bucket.table` (stage in or out), by the naming rules. */
@@ -527,7 +534,15 @@ function readTableDestination(value: unknown, path: Path, problems: Problems): R
   const destination = readString(value, '"orders" or "in.c-copy.orders"', path, problems);
   if (destination === BAD || destination === undefined) return destination;
   const hint = 'is neither a table name (no dots) nor a full table id such as "in.c-copy.orders"';
-  return checked(destination, checkTableRef(destination, ['in', 'out'], hint), path, problems);
+  const checkedName = checked(
+    destination,
+    checkTableRef(destination, ['in', 'out'], hint),
+    path,
+    problems,
+  );
+  return checkedName === BAD || refuseSecretName(destination, 'table', path, problems)
+    ? BAD
+    : destination;
 }
 
 function checked(text: string, check: NameCheck, path: Path, problems: Problems): Read<string> {

@@ -4,14 +4,13 @@
  */
 
 import { escapeForDisplay } from '../text/escape.js';
-import { looksLikeToken } from '../secrets.js';
+import { looksLikeToken, secretValuesOf } from '../secrets.js';
 
 /** A location in config.json: root key first, then object keys and array indexes. */
 export type Path = readonly (string | number)[];
 
 const PLAIN_KEY = /^[#A-Za-z_$][\w$#-]*$/;
 const MAX_SHOWN_LENGTH = 60;
-const MIN_SECRET_LENGTH = 6;
 /** Problems kept word for word; the rest are only counted, so any config gives bounded output. */
 const MAX_PROBLEMS_SHOWN = 50;
 
@@ -21,15 +20,13 @@ export class Problems {
   readonly #secrets: readonly string[];
 
   /**
-   * `secrets`: every `#` value of the config; no value or key shown in a message will contain one.
-   * Values shorter than 6 characters are ignored, as in `SecretMasker`: they cannot be told apart
-   * from ordinary words, and no real token is that short.
+   * `secrets`: every `#` value of the config; no value or key shown in a message will contain one,
+   * nor its trimmed form or a token's secret part (`secretValuesOf`). Values shorter than 6
+   * characters are ignored, as in `SecretMasker`: they cannot be told apart from ordinary words,
+   * and no real token is that short.
    */
   constructor(secrets: readonly string[]) {
-    // Trimmed too: a token's surrounding spaces are dropped before it is used (fields.ts).
-    this.#secrets = [...new Set(secrets.flatMap((secret) => [secret, secret.trim()]))].filter(
-      (secret) => secret.length >= MIN_SECRET_LENGTH,
-    );
+    this.#secrets = [...new Set(secrets.flatMap(secretValuesOf))];
   }
 
   add(path: Path, message: string): void {
@@ -55,7 +52,7 @@ export class Problems {
    * contains a secret (someone pasted a token into the wrong field).
    */
   quote(text: string): string {
-    if (this.#containsSecret(text) || looksLikeToken(text)) return 'a hidden value';
+    if (this.holdsSecret(text) || looksLikeToken(text)) return 'a hidden value';
     return escapeForDisplay(
       JSON.stringify(text.length > MAX_SHOWN_LENGTH ? `${text.slice(0, 57)}...` : text),
     );
@@ -69,7 +66,7 @@ export class Problems {
     return path
       .map((segment, index) => {
         if (typeof segment === 'number') return `[${segment}]`;
-        if (index > 0 && this.#containsSecret(segment)) return '[a hidden key]';
+        if (index > 0 && this.holdsSecret(segment)) return '[a hidden key]';
         if (PLAIN_KEY.test(segment) && segment.length <= MAX_SHOWN_LENGTH) {
           return index === 0 ? segment : `.${segment}`;
         }
@@ -78,7 +75,8 @@ export class Problems {
       .join('');
   }
 
-  #containsSecret(text: string): boolean {
+  /** Whether the text contains one of the config's secrets (see the constructor). */
+  holdsSecret(text: string): boolean {
     return this.#secrets.some((secret) => text.includes(secret));
   }
 }

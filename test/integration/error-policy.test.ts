@@ -219,12 +219,13 @@ describe('exit codes by where a failure is understood', () => {
     const secret = 'deep-secret-in-authorization';
     let nested: unknown = { '#password': secret };
     for (let level = 0; level < 60; level++) nested = { inner: nested };
-    const config = platformConfig(emulator.url, [{ name: 'orders', columns: ['id', secret] }]);
+    // A column named by it is refused by the config check without quoting it; --table is quoted.
+    const config = platformConfig(emulator.url, [{ name: 'orders' }]);
     const dataDir = await makeDataDir({ ...config, authorization: nested });
     try {
-      const result = await runJob(emulator.url, dataDir);
+      const result = await runJob(emulator.url, dataDir, ['--table', secret]);
       expect(result.code).toBe(1);
-      expect(result.stderr).toContain('has no column "[hidden]"');
+      expect(result.stderr).toContain('No configured table is named "[hidden]"');
       await expectNoSecrets([secret], result, dataDir);
     } finally {
       await removeDir(dataDir);

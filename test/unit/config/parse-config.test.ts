@@ -769,6 +769,35 @@ describe('parseConfig: problems', () => {
     expect(text).toContain('parameters.region: a hidden value is not a known region');
     expect(text).toContain('parameters.tables[0][a hidden key]: is not a known key');
   });
+
+  it("refuses a name that holds a # value or a token's secret part, without showing it", () => {
+    const storageToken = '4242-67319-ca11ab1eca11ab1e00000000000000000000000b';
+    const secretPart = 'ca11ab1eca11ab1e00000000000000000000000b';
+    const raw = {
+      parameters: {
+        '#token': storageToken,
+        region: 'eu',
+        tables: [
+          { name: secretPart },
+          { name: 'orders', destination: `c_${secretPart}` },
+          { name: 'items', columns: ['id', 'NotTokenShapedApiKey1'], primaryKey: ['id'] },
+          { name: 'lines', primaryKey: [`x${secretPart}`] },
+          { name: 'notes', columns: ['id', '1-2-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789ABCD'] },
+        ],
+      },
+      image_parameters: { '#apiKey': 'NotTokenShapedApiKey1' },
+    };
+    const text = problems(parseConfig(raw));
+    const why = (what: string) =>
+      `is a hidden value: it holds a secret of config.json (a "#" value, or the part of a token after its two ids) or looks like a token, and a ${what} name ends up in file names, manifests and state keys; write the ${what} name here, and secrets only under "#" keys`;
+    expect(text).toEqual([
+      `parameters.tables[0].name: ${why('table')}`,
+      `parameters.tables[1].destination: ${why('table')}`,
+      `parameters.tables[2].columns[1]: ${why('column')}`,
+      `parameters.tables[3].primaryKey[0]: ${why('column')}`,
+      `parameters.tables[4].columns[1]: ${why('column')}`,
+    ]);
+  });
 });
 
 describe('configForAction: each sync action checks only the keys it reads', () => {
