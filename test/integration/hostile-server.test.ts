@@ -446,6 +446,65 @@ describe('table names from the server are checked', () => {
   });
 });
 
+/** A Storage token: its project and token ids are public, the 40 characters after them secret. */
+const SHAPED_TOKEN = '4242-67319-ca11ab1eca11ab1e00000000000000000000000b';
+const SECRET_PART = 'ca11ab1eca11ab1e00000000000000000000000b';
+
+/** An export job answer that failed with `message`. */
+function failedExport(message: string): { status: number; body: unknown } {
+  return {
+    status: 202,
+    body: {
+      id: 100,
+      status: 'error',
+      operationName: 'tableExport',
+      tableId: 'in.c-src.t',
+      createdTime: new Date().toISOString(),
+      startTime: null,
+      endTime: null,
+      runId: null,
+      error: { code: 'storage.x', message, exceptionId: 'exception-1' },
+      results: null,
+    },
+  };
+}
+
+describe('secrets the stack echoes in other shapes are masked', () => {
+  it("an export job's error that echoes the token's 40-character secret part alone", async () => {
+    stack.route(
+      'POST',
+      `${STORAGE}/tables/in.c-src.t/export-async`,
+      failedExport(`Token ${SECRET_PART} of project 4242 may not export`),
+    );
+    const outcome = await runJob({}, stack.config({}, { '#token': SHAPED_TOKEN }));
+    expect(outcome.stderr).toContain('Token [hidden] of project 4242 may not export');
+    expect(outcome.code).toBe(2);
+    await expectNoSecrets([...stack.secrets, SHAPED_TOKEN], outcome, outcome.dataDir);
+  });
+
+  it('a token with a quote and a backslash, echoed by a failed export, is masked in the JSON log and the summary file', async () => {
+    const quotedToken = '4242-67319-ab"cd\\ef';
+    stack.route(
+      'POST',
+      `${STORAGE}/tables/in.c-src.t/export-async`,
+      failedExport(`bad token ${quotedToken}`),
+    );
+    const dataDir = await makeDataDir(stack.config({}, { '#token': quotedToken }));
+    dirs.push(dataDir);
+    const summaryPath = join(dataDir, 'summary.json');
+    const outcome = await runJobProcess(
+      ['--data', dataDir, '--log-format', 'json', '--summary-file', summaryPath],
+      { env: stack.env },
+    );
+    expect(outcome.code).toBe(2);
+    const summary = JSON.parse(readFileSync(summaryPath, 'utf8')) as {
+      tables: { error: string | null }[];
+    };
+    expect(summary.tables[0]?.error).toContain('bad token [hidden]');
+    await expectNoSecrets([...stack.secrets, quotedToken], outcome, dataDir);
+  });
+});
+
 describe('an unreachable stack fails fast', () => {
   it('connection refused on the first call: exit 1 within 15 s, naming the URL', async () => {
     const port = await closedPort();
@@ -529,7 +588,7 @@ describe('an unreachable stack fails fast', () => {
     const outcome = await runJob({ KBC_TABLE_SYNC_RETRY_AFTER_CAP_MS: '30000' }, stack.config(), {
       signalWhen: { pattern: /retrying/, signal: 'SIGTERM' },
     });
-    expect(outcome.code).not.toBe(0);
+    expect(outcome.code).toBe(2);
     expect(outcome.exitAfterSignalMs).toBeLessThan(2_000);
     expect(outcome.stderr).toMatch(/Received SIGTERM/);
     expect(outcome.tables).toEqual([]);
@@ -549,7 +608,7 @@ describe('signals are honoured in every phase', () => {
       const outcome = await runJob({}, stack.config(), {
         signalWhen: { pattern: /Exporting/, signal },
       });
-      expect(outcome.code).not.toBe(0);
+      expect(outcome.code).toBe(2);
       expect(outcome.exitAfterSignalMs).toBeLessThan(2_000);
       expect(outcome.stderr).toMatch(new RegExp(`Received ${signal}`));
       expect(outcome.tables).toEqual([]);
