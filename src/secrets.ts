@@ -66,6 +66,25 @@ export function secretValuesOf(secret: string | undefined | null): string[] {
   return [...values];
 }
 
+/**
+ * Whether the text contains one of `secrets` or the secret part of one (see
+ * {@link secretValuesOf}), for pure code that holds the secrets rather than a masker (pure).
+ */
+export function holdsSecret(text: string, secrets: readonly string[]): boolean {
+  return secrets.some((secret) => secretValuesOf(secret).some((value) => text.includes(value)));
+}
+
+/**
+ * The text with every value of `secrets` ({@link secretValuesOf}) and every token shape replaced
+ * by `[hidden]` (pure). Like {@link hideTokenShapes}, for a text about to be cut.
+ */
+export function hideSecrets(text: string, secrets: readonly string[]): string {
+  const values = secrets.flatMap(secretValuesOf).sort((a, b) => b.length - a.length);
+  let out = hideTokenShapes(text);
+  for (const value of values) out = out.split(value).join(SecretMasker.replacement);
+  return out;
+}
+
 export class SecretMasker {
   readonly #forms = new Set<string>();
   static readonly replacement = '[hidden]';

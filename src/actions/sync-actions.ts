@@ -6,6 +6,7 @@ import type { Logger } from '../logger.js';
 import { authorizeSource } from '../auth/authorize-source.js';
 import { isPattern } from '../config/glob.js';
 import {
+  configTokens,
   destinationLabel,
   destinationOfRecord,
   loadWarnings,
@@ -77,10 +78,14 @@ export async function runSyncAction(name: SyncAction, deps: ActionDeps): Promise
 
 /**
  * The bucket's tables a configuration can name: a name that breaks the naming rules (a token
- * pasted as a table name) is left out with a warning, never offered (docs/sync-actions.md).
+ * pasted as a table name, or one holding a token of the config) is left out with a warning,
+ * never offered (docs/sync-actions.md).
  */
 async function listUsableTables(deps: ActionDeps, bucketId: string): Promise<TableDetail[]> {
-  const { tables, warnings } = usableTables(await deps.source.listTables(bucketId));
+  const { tables, warnings } = usableTables(
+    await deps.source.listTables(bucketId),
+    configTokens(deps.config),
+  );
   warnings.forEach((warning) => deps.logger.warn(warning));
   return tables;
 }

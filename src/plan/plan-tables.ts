@@ -10,7 +10,7 @@ import type { TableDetail } from '../storage/types.js';
 import { inShard, type Shard } from './shard.js';
 import { isPattern, matchesGlob } from '../config/glob.js';
 import { checkNamePart, MAX_NAME_LENGTH } from '../config/names.js';
-import { hideTokenShapes, looksLikeToken } from '../secrets.js';
+import { hideSecrets, holdsSecret, looksLikeToken } from '../secrets.js';
 import { escapeForDisplay } from '../text/escape.js';
 import { nearestName } from '../text/nearest.js';
 
@@ -77,14 +77,20 @@ export const NO_SELECTION: Selection = { only: [], fullRefresh: [], fullRefreshA
  *   `--table` name, two tables writing to one output)
  */
 export function planTables(
-  config: Pick<Config, 'tables'> & Partial<Pick<Config, 'exclude'>>,
+  config: Pick<Config, 'tables'> & Partial<Pick<Config, 'exclude' | 'source' | 'destination'>>,
   bucketId: string,
   bucketTables: readonly TableDetail[],
   selection: Selection = NO_SELECTION,
   warn: (warning: string) => void = () => undefined,
 ): TablePlan[] {
   const problems: string[] = [];
-  const expanded = expandPatterns(config.tables, config.exclude ?? [], bucketId, bucketTables);
+  const expanded = expandPatterns(
+    config.tables,
+    config.exclude ?? [],
+    bucketId,
+    bucketTables,
+    configTokens(config),
+  );
   expanded.warnings.forEach((warning) => warn(warning));
   const tables = expanded.tables;
   checkSelectionNames(
@@ -115,6 +121,16 @@ export function planTables(
   return shard ? plans.filter((plan) => inShard(plan.sourceId, shard)) : plans;
 }
 
+/**
+ * The config's tokens, whose values (and secret parts) no table name may hold: such a name would
+ * put the secret into a file name, a state key and the logs (docs/configuration.md, Names).
+ */
+export function configTokens(config: Partial<Pick<Config, 'source' | 'destination'>>): string[] {
+  return [config.source?.token, config.destination?.token].filter(
+    (token): token is string => token !== undefined,
+  );
+}
+
 /** A configured table item, or one table a pattern item expanded to. */
 export interface TableEntry {
   readonly table: TableConfig;
@@ -135,6 +151,7 @@ export function expandPatterns(
   exclude: readonly string[],
   bucketId: string,
   bucketTables: readonly TableDetail[],
+  secrets: readonly string[] = [],
 ): { tables: TableEntry[]; warnings: string[] } {
   const bare = (name: string) => name.split('.').pop() ?? name;
   const explicit = new Set(tables.filter((t) => !isPattern(t.name)).map((t) => bare(t.name)));
@@ -168,9 +185,9 @@ export function expandPatterns(
     }
     for (const name of matches) {
       taken.add(name);
-      const unusable = unusableNameReason(name);
+      const unusable = unusableNameReason(name, secrets);
       if (unusable === undefined) out.push({ table: { ...table, name }, index, pattern });
-      else warnings.push(skippedTableWarning(pattern, index, name, unusable));
+      else warnings.push(skippedTableWarning(pattern, index, name, unusable, secrets));
     }
   });
   return { tables: out, warnings };
@@ -181,7 +198,11 @@ export function expandPatterns(
  * or undefined when it keeps them. Storage answers are not trusted to keep them: such a name would
  * reach a file name in out/tables, a state key and the logs, so it is never copied (pure).
  */
-export function unusableNameReason(name: string): string | undefined {
+export function unusableNameReason(
+  name: string,
+  secrets: readonly string[] = [],
+): string | undefined {
+  if (holdsSecret(name, secrets)) return 'holds a token of config.json or its secret part';
   if (checkNamePart(name, 'table name').ok) return undefined;
   if (looksLikeToken(name)) return 'looks like a Storage API token';
   if (name === '') return 'is empty';
@@ -192,28 +213,42 @@ export function unusableNameReason(name: string): string | undefined {
  * The bucket's tables whose names keep the naming rules, and a warning for each one left out
  * (pure): what the sync actions offer to pick from (docs/sync-actions.md).
  */
-export function usableTables(tables: readonly TableDetail[]): {
+export function usableTables(
+  tables: readonly TableDetail[],
+  secrets: readonly string[] = [],
+): {
   tables: TableDetail[];
   warnings: string[];
 } {
   const warnings: string[] = [];
   const usable = tables.filter((table) => {
-    const unusable = unusableNameReason(table.name);
+    const unusable = unusableNameReason(table.name, secrets);
     if (unusable !== undefined) {
-      warnings.push(`The source table ${shownName(table.name)} is left out: its name ${unusable}.`);
+      warnings.push(
+        `The source table ${shownName(table.name, secrets)} is left out: its name ${unusable}.`,
+      );
     }
     return unusable === undefined;
   });
   return { tables: usable, warnings };
 }
 
-function skippedTableWarning(pattern: string, index: number, name: string, why: string): string {
-  return `The pattern "${pattern}" (tables[${index}]) skips the source table ${shownName(name)}: its name ${why}, so it never becomes a file name or a state key; rename the table in the source project to copy it.`;
+function skippedTableWarning(
+  pattern: string,
+  index: number,
+  name: string,
+  why: string,
+  secrets: readonly string[],
+): string {
+  return `The pattern "${pattern}" (tables[${index}]) skips the source table ${shownName(name, secrets)}: its name ${why}, so it never becomes a file name or a state key; rename the table in the source project to copy it.`;
 }
 
-/** A name from a Storage answer, quoted for a message: token shapes hidden, at most 100 characters. */
-function shownName(name: string): string {
-  const hidden = hideTokenShapes(name);
+/**
+ * A name from a Storage answer, quoted for a message: token shapes and `secrets` hidden before it
+ * is cut to at most 100 characters (a cut secret would no longer be recognised by the masker).
+ */
+function shownName(name: string, secrets: readonly string[]): string {
+  const hidden = hideSecrets(name, secrets);
   const cut = hidden.length > 100 ? `${hidden.slice(0, 100)}…` : hidden;
   return `"${escapeForDisplay(cut)}"`;
 }

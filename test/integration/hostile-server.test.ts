@@ -503,6 +503,23 @@ describe('secrets the stack echoes in other shapes are masked', () => {
     expect(summary.tables[0]?.error).toContain('bad token [hidden]');
     await expectNoSecrets([...stack.secrets, quotedToken], outcome, dataDir);
   });
+
+  it("a pattern skips a source table whose name holds the token's secret part, with a warning that masks it", async () => {
+    stack.route('GET', `${STORAGE}/buckets/in.c-src/tables`, {
+      status: 200,
+      body: [tableJson(), tableNamed(`c_${SECRET_PART}`)],
+    });
+    const outcome = await runJob({}, stack.config({ name: '*' }, { '#token': SHAPED_TOKEN }));
+    expect(outcome.stderr).toBe('');
+    expect(outcome.code).toBe(0);
+    expect(outcome.tables).toEqual(['t.csv.manifest', 't.csv/part-00000.csv.gz']);
+    expect(outcome.stdout).toContain(
+      'skips the source table \\"c_[hidden]\\": its name holds a token of config.json or its secret part',
+    );
+    const exports = stack.server.requests.filter((r) => r.path.endsWith('/export-async'));
+    expect(exports.map((r) => r.path)).toEqual([`${STORAGE}/tables/in.c-src.t/export-async`]);
+    await expectNoSecrets([...stack.secrets, SHAPED_TOKEN], outcome, outcome.dataDir);
+  });
 });
 
 describe('an unreachable stack fails fast', () => {

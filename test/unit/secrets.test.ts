@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { hashValues, hideTokenShapes, SecretMasker } from '../../src/secrets.js';
+import { hashValues, hideTokenShapes, holdsSecret, SecretMasker } from '../../src/secrets.js';
 
 describe('SecretMasker', () => {
   const secret = '578-67319-460300c259ec3fcba4b95d1d5c14a8419268bc2b';
@@ -113,6 +113,17 @@ describe('hashValues', () => {
         'object-secret-user',
       ].sort(),
     );
+  });
+});
+
+describe('holdsSecret', () => {
+  it("finds a secret or a token's secret part inside a text", () => {
+    const token = '101-1001-5ea1e5f0c0ffee00000000000000000000000001';
+    const part = '5ea1e5f0c0ffee00000000000000000000000001';
+    expect(holdsSecret(`c_${part}`, [token])).toBe(true);
+    expect(holdsSecret('orders', [token, 'abc'])).toBe(false);
+    // Too short to tell from ordinary words, as in SecretMasker.
+    expect(holdsSecret('abcdef', ['abc'])).toBe(false);
   });
 });
 

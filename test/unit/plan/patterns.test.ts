@@ -140,6 +140,40 @@ describe('table names the source lists that break the naming rules', () => {
   });
 });
 
+describe('table names that hold a token of the config or its secret part (the 40 characters after the public ids)', () => {
+  const sourceToken = '4242-67319-ca11ab1eca11ab1e00000000000000000000000b';
+  const secretPart = 'ca11ab1eca11ab1e00000000000000000000000b';
+  const listed = [
+    tableDetail('orders'),
+    tableDetail(`c_${secretPart}`),
+    tableDetail(`${'x'.repeat(80)}${secretPart}`),
+  ];
+  const config = (tables: readonly TableConfig[]) => ({
+    tables,
+    source: { url: 'https://connection.keboola.com', token: sourceToken },
+  });
+
+  it('a pattern skips them, with a warning that hides the secret before the name is cut', () => {
+    const warnings: string[] = [];
+    const plans = planTables(config([tableConfig('*')]), 'in.c-sales', listed, undefined, (w) =>
+      warnings.push(w),
+    );
+    expect(plans.map((plan) => plan.sourceId)).toEqual(['in.c-sales.orders']);
+    const skips = (shown: string) =>
+      `The pattern "*" (tables[0]) skips the source table ${shown}: its name holds a token of config.json or its secret part, so it never becomes a file name or a state key; rename the table in the source project to copy it.`;
+    expect(warnings).toEqual([skips('"c_[hidden]"'), skips(`"${'x'.repeat(80)}[hidden]"`)]);
+    expect(warnings.join('\n')).not.toContain(secretPart.slice(0, 8));
+  });
+
+  it('the sync actions leave them out', () => {
+    const usable = usableTables(listed, [sourceToken]);
+    expect(usable.tables.map((t) => t.name)).toEqual(['orders']);
+    expect(usable.warnings[0]).toBe(
+      'The source table "c_[hidden]" is left out: its name holds a token of config.json or its secret part.',
+    );
+  });
+});
+
 describe('planTables with patterns', () => {
   it('primaryKey "source" takes each table its own key, with incremental upsert or append', () => {
     const warnings: string[] = [];
