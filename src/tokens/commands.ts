@@ -17,13 +17,14 @@ import {
   own,
   UNSENDABLE,
 } from '../config/fields.js';
+import { describeJsonType } from '../config/changed-since.js';
 import { ConfigMissingError } from '../config/load-raw-config.js';
 import { Problems } from '../config/problems.js';
 import { escapeJsonLine } from '../text/escape.js';
 import { messageOf, StorageApiError, TokenRevokedError, UserError } from '../errors.js';
 import { describeFsError } from '../fs-errors.js';
 import { LOCK_DIR_NAME, LockHeldError } from '../lock/data-dir-lock.js';
-import type { SecretMasker } from '../secrets.js';
+import { hashValues, looksLikeToken, type SecretMasker } from '../secrets.js';
 import { timestampMs } from '../storage/parse.js';
 import type { MintedToken, TokenApi, VerifiedToken } from '../storage/token-api.js';
 import type { StorageClient } from '../storage/types.js';
@@ -150,6 +151,8 @@ async function createToken(
   const expiresInSeconds =
     command.expiresIn === undefined ? undefined : parseExpiresIn(command.expiresIn);
   const config = command.writeConfig ? await readConfigIfAny(command.writeConfig, deps) : undefined;
+  // Every `#` value of the config that receives the token is a secret before anything quotes it.
+  deps.masker.addHashKeys(config);
   if (command.writeConfig) {
     await checkConfigTarget(command.writeConfig, config, role, bucket, deps);
   }
@@ -270,7 +273,8 @@ function refuseWriteTokenInSourceKey(command: Extract<TokenCommand, { action: 'c
  * Refuses, before a token is created, a `--write-config` folder that is not there, a
  * config.json the token could only be written into by dropping what it holds, and a destination
  * section whose `bucket` is not `--bucket` (the token could not write there, and changing where a
- * config copies to is not this command's call).
+ * config copies to is not this command's call). A `bucket` that is not a string, or that holds a
+ * `#` value or a token, is named by its type, never quoted.
  * @throws UserError naming the folder, the file or the key
  */
 async function checkConfigTarget(
@@ -292,12 +296,21 @@ async function checkConfigTarget(
     );
   }
   const configured = destinationBucketConflict(config, role, bucketId);
-  if (configured !== undefined) {
-    const shown = JSON.stringify(configured);
+  if (configured === undefined) return;
+  const hidden =
+    typeof configured === 'string' &&
+    (new Problems(hashValues(config)).holdsSecret(configured) || looksLikeToken(configured));
+  if (typeof configured !== 'string' || hidden) {
+    // Shown by its type only: a list or an object may hold anything, a secret included.
+    const what = hidden ? 'a hidden value' : describeJsonType(configured);
     throw new UserError(
-      `--bucket ${JSON.stringify(bucketId)} is not the parameters.destination.bucket ${shown} of ${dir}/config.json: a token for ${JSON.stringify(bucketId)} could not write there, so nothing was created; give --bucket ${shown}, or change parameters.destination.bucket first.`,
+      `parameters.destination.bucket of ${dir}/config.json is ${what}, not the bucket id ${JSON.stringify(bucketId)}: a token for ${JSON.stringify(bucketId)} could not write there, so nothing was created; set it to ${JSON.stringify(bucketId)} or remove it first.`,
     );
   }
+  const shown = JSON.stringify(configured);
+  throw new UserError(
+    `--bucket ${JSON.stringify(bucketId)} is not the parameters.destination.bucket ${shown} of ${dir}/config.json: a token for ${JSON.stringify(bucketId)} could not write there, so nothing was created; give --bucket ${shown}, or change parameters.destination.bucket first.`,
+  );
 }
 
 async function readConfigIfAny(dir: string, deps: TokenCommandDeps): Promise<unknown> {
@@ -331,7 +344,7 @@ function createEndpointUrl(
       'Give the stack with --region or --url (or use --write-config DIR whose config.json names the region or url).',
     );
   }
-  const problems = new Problems([]);
+  const problems = new Problems(hashValues(config));
   const path = fromFlags ? [] : role === 'source' ? ['parameters'] : ['parameters', 'destination'];
   const region = readRegion(source.region, [...path, 'region'], problems);
   const url = resolveEndpointUrl(

@@ -410,6 +410,47 @@ describe('token create', () => {
     await expectSecretsOnlyWherePromised(result, { dataDir: dir });
   });
 
+  describe('--write-config: no # value of the config is shown', () => {
+    const destSecret = 'NotTokenShapedDestSecret1';
+    const nestedSecret = 'NestedSecretInBucket9';
+
+    async function createInto(destination: Record<string, unknown>): Promise<CliResult> {
+      const dir = await dataDir({
+        '#token': READ_TOKEN,
+        destination: { url: emulator.url, '#token': destSecret, ...destination },
+      });
+      const result = await token(
+        ['create', '--bucket', 'in.c-sales', '--destination', '--write-config', dir],
+        MASTERS.admin,
+      );
+      expect(result.code).toBe(1);
+      await expectNoSecrets([destSecret, nestedSecret], result, dir);
+      await expectSecretsOnlyWherePromised(result, { dataDir: dir });
+      return result;
+    }
+
+    it('a destination bucket that is an object is named by its type, not its content', async () => {
+      const result = await createInto({
+        bucket: { '#apiKey': nestedSecret, note: destSecret },
+      });
+      expect(result.stderr).toMatch(
+        /^parameters\.destination\.bucket of \S+\/config\.json is an object, not the bucket id "in\.c-sales": a token for "in\.c-sales" could not write there, so nothing was created; set it to "in\.c-sales" or remove it first\.\n$/,
+      );
+    });
+
+    it('a destination bucket that holds a # value is a hidden value', async () => {
+      const result = await createInto({ bucket: `in.c-${destSecret}` });
+      expect(result.stderr).toMatch(/destination\.bucket of \S+ is a hidden value, not the bucket/);
+    });
+
+    it('a region that is a # value is quoted as a hidden value', async () => {
+      const result = await createInto({ url: undefined, region: destSecret, bucket: 'in.c-sales' });
+      expect(result.stderr).toMatch(
+        /^Invalid stack in \S+\/config\.json: parameters\.destination\.region: a hidden value is not a known region/,
+      );
+    });
+  });
+
   it.each([
     ['a limited token', READ_TOKEN, /^KBC_MASTER_TOKEN is not a master token/],
     [
