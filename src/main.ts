@@ -214,7 +214,7 @@ function startLogging(
   session.target = target;
   const progressView =
     action === 'run' && io.stdout.isTTY === true && target.kind === 'text'
-      ? new TtyProgressView(io.stdout)
+      ? new TtyProgressView(io.stdout, (text) => masker.mask(text))
       : undefined;
   const sink = buildLogger(io, masker, config, action, target, progressView?.output);
   session.sink = sink;

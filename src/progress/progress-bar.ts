@@ -14,14 +14,16 @@ export function fractionDone(p: TableProgress): number {
 
 /**
  * The lines of the interactive progress view (pure): one per active table, then one for the run.
- * Each line is cut to `width` characters so that none wraps (the view counts lines to redraw).
+ * Each line is cut to `width` characters so that none wraps (the view counts lines to redraw),
+ * after `mask` has hidden the secrets in it: a cut secret would no longer be recognised.
  */
 export function renderProgressBar(
   progresses: readonly TableProgress[],
   nowMs: number,
   width: number,
+  mask: (text: string) => string = (text) => text,
 ): string[] {
-  const lines = progresses.filter((p) => p.active).map((p) => tableBar(p, nowMs));
+  const lines = progresses.filter((p) => p.active).map((p) => mask(tableBar(p, nowMs)));
   lines.push(runLine(progresses, nowMs));
   return lines.map((line) => (line.length > width ? line.slice(0, Math.max(0, width)) : line));
 }
@@ -107,13 +109,17 @@ export interface ProgressView {
  * The interactive progress bar on a terminal. The logger writes through {@link output}, which
  * lifts the bar, writes the log text and draws the bar again below it, so log lines and the bar
  * never overwrite each other, and each log line is on the screen once. Nothing of the bar goes
- * into the log.
+ * into the log. The bar names tables, so it passes through `mask` (the secret masker) like every
+ * other output; the log text arrives masked already.
  */
 export class TtyProgressView implements ProgressView {
   #lines: string[] = [];
   #stopped = false;
 
-  constructor(private readonly tty: NodeJS.WritableStream & { columns?: number }) {}
+  constructor(
+    private readonly tty: NodeJS.WritableStream & { columns?: number },
+    private readonly mask: (text: string) => string,
+  ) {}
 
   /** A stream for the logger: every write lands above the bar. */
   readonly output: Writable = new Writable({
@@ -128,7 +134,7 @@ export class TtyProgressView implements ProgressView {
   update(progresses: readonly TableProgress[], nowMs: number): void {
     if (this.#stopped) return;
     const previous = this.#lines.length;
-    this.#lines = renderProgressBar(progresses, nowMs, (this.tty.columns ?? 100) - 1);
+    this.#lines = renderProgressBar(progresses, nowMs, (this.tty.columns ?? 100) - 1, this.mask);
     this.tty.write(`${up(previous)}${this.#drawn()}`);
   }
 

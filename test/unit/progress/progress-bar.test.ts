@@ -7,6 +7,7 @@ import {
   renderProgressBar,
 } from '../../../src/progress/progress-bar.js';
 import { FakeTerminal } from '../../helpers/fake-terminal.js';
+import { SecretMasker } from '../../../src/secrets.js';
 import { TableProgress } from '../../../src/transfer/progress.js';
 
 function table(name: string, at = 0): TableProgress {
@@ -53,11 +54,25 @@ describe('renderProgressBar', () => {
 });
 
 describe('TtyProgressView', () => {
+  it('draws table names through the masker, before it cuts a line to the width', () => {
+    const part = 'ca11ab1eca11ab1e00000000000000000000000b';
+    const masker = new SecretMasker();
+    masker.add(`4242-67319-${part}`);
+    const terminal = new FakeTerminal(60);
+    const view = new TtyProgressView(terminal, (text) => masker.mask(text));
+    const p = table(`in.c-s.t_${part}`);
+    p.phase = 'transfer';
+    view.update([p], 1_000);
+    const screen = terminal.screen().join('\n');
+    expect(screen).toContain('in.c-s.t_[hidden]  transfer');
+    expect(screen).not.toContain(part.slice(0, 12));
+  });
+
   it('keeps log lines above the bar and leaves one final frame when stopped', () => {
     const tty = Object.assign(new PassThrough(), { columns: 80 });
     let screen = '';
     tty.on('data', (chunk: Buffer) => (screen += chunk.toString()));
-    const view = new TtyProgressView(tty);
+    const view = new TtyProgressView(tty, (text) => text);
     const p = table('in.c-s.a');
     view.update([p], 1_000);
     view.output.write('a log line\n');
@@ -71,7 +86,7 @@ describe('TtyProgressView', () => {
 
   it('a warning during a run is on the screen once, with no stale frame left behind', () => {
     const terminal = new FakeTerminal(120);
-    const view = new TtyProgressView(terminal);
+    const view = new TtyProgressView(terminal, (text) => text);
     const [a, b, c] = ['in.c-s.a', 'in.c-s.b', 'in.c-s.c'].map((name) => table(name));
     const all = [a!, b!, c!];
     for (const p of all) {
