@@ -162,7 +162,7 @@ async function execute(
     io.stdout.write(`${cli.text}\n`);
     return { code: 0 };
   }
-  checkRunId(io.env);
+  checkRunId(io.env, masker);
   checkTimingKnobs(io.env);
   checkSliceKnobs(io.env);
   // The cloud SDKs' own variables point transfers at emulators (docs/providers.md); a value that
@@ -250,6 +250,7 @@ async function readConfig(
   const config = defaultBucket === undefined ? parsed : { ...parsed, defaultBucket };
   masker.add(config.source.token);
   masker.add(config.destination?.token);
+  checkRunId(env, masker);
   return { action, config };
 }
 
@@ -454,17 +455,21 @@ const MAX_RUN_ID_LENGTH = 1_024;
  * `KBC_RUNID` goes into the X-KBC-RunId header of every request: a value that cannot (a line
  * break, a non-ASCII character, more than {@link MAX_RUN_ID_LENGTH} characters) is exit 1 naming
  * it, before any request, rather than dropped: the runner never sets such a value, so whoever set
- * it should know.
+ * it should know. So is a value shaped like a token or holding a secret `masker` knows: the run
+ * id is recorded unmasked in every job and in the sync record (docs/configuration.md,
+ * Environment variables sent with requests). Called again once the config's secrets are known.
  * @throws UserError naming the variable, without its value
  */
-function checkRunId(env: NodeJS.ProcessEnv): void {
+function checkRunId(env: NodeJS.ProcessEnv, masker: SecretMasker): void {
   const runId = env.KBC_RUNID;
   if (runId === undefined) return;
   const problem = !isHeaderText(runId)
     ? UNSENDABLE
     : runId.length > MAX_RUN_ID_LENGTH
       ? `is ${runId.length} characters long, more than the ${MAX_RUN_ID_LENGTH} a run id may have`
-      : undefined;
+      : masker.reveals(runId)
+        ? 'looks like a token or holds a secret of config.json, and the run id is recorded in every job and sync record'
+        : undefined;
   if (problem === undefined) return;
   throw new UserError(
     `KBC_RUNID ${problem}: set it to a plain run id such as 123456789, or unset it.`,

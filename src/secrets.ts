@@ -117,6 +117,15 @@ export class SecretMasker {
     return out;
   }
 
+  /**
+   * Whether {@link mask} would change the text: it holds a registered secret or a value shaped
+   * like a token. For values that must never be written anywhere in any form (a name that
+   * becomes a file name, a state key, a header): those are refused rather than masked.
+   */
+  reveals(text: string): boolean {
+    return this.mask(text) !== text;
+  }
+
   get size(): number {
     return this.#forms.size;
   }

@@ -218,6 +218,25 @@ describe('KBC_RUNID of any length', () => {
     );
   });
 
+  it.each([
+    ['a token', '4242-67319-ca11ab1eca11ab1e00000000000000000000000b', undefined],
+    ["the config token's secret part", `run.${SOURCE_TOKEN.split('-')[2] ?? ''}`, SOURCE_TOKEN],
+    ['a # value of the config', 'run-NotTokenShapedPassword1', 'NotTokenShapedPassword1'],
+  ])(
+    'holding %s is exit 1 naming it, before any request: the run id is recorded in every job',
+    async (_what, runId, secret) => {
+      const dataDir = await makeDataDir({
+        ...config,
+        image_parameters: { '#password': 'NotTokenShapedPassword1' },
+      });
+      const result = await runCli(['--data', dataDir], { env: { KBC_RUNID: runId } });
+      expect(expectUserError(result, secret ?? runId)).toBe(
+        'KBC_RUNID looks like a token or holds a secret of config.json, and the run id is recorded in every job and sync record: set it to a plain run id such as 123456789, or unset it.',
+      );
+      expect(result.stderr).not.toContain(runId);
+    },
+  );
+
   it('1,024 characters (dozens of nesting levels) is a run id', async () => {
     const dataDir = await makeDataDir(config);
     const runId = '1234567890.'.repeat(94).slice(0, 1_024);

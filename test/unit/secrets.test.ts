@@ -63,6 +63,14 @@ describe('SecretMasker', () => {
     expect(masker.mask(text)).toBe(text);
   });
 
+  it('reveals: whether a text holds a registered secret or a token shape', () => {
+    const masker = new SecretMasker();
+    masker.add('NotTokenShapedSecret1');
+    expect(masker.reveals('c_NotTokenShapedSecret1')).toBe(true);
+    expect(masker.reveals('1-2-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789ABCD')).toBe(true);
+    expect(masker.reveals('orders')).toBe(false);
+  });
+
   it('collects # values from nested config', () => {
     const masker = new SecretMasker();
     masker.addHashKeys({
