@@ -569,7 +569,7 @@ function buildWriter(
   source: StorageClient,
 ): OutputWriter {
   if (!config.destination) {
-    return new DataDirWriter(dataDir, logger, {
+    return new DataDirWriter(dataDir, masker, logger, {
       choice: chooseManifestFormat(config.dataTypeSupport, io.env[DATA_TYPE_SUPPORT_ENV]),
       readSourceTable: (tableId) => source.getTable(tableId),
     });

@@ -4,7 +4,9 @@ import { basename, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { gzipSync } from 'node:zlib';
+import { UserError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import type { SecretMasker } from '../secrets.js';
 import { explainMissingTable, type TablePlan } from '../plan/plan-tables.js';
 import type { TableDetail } from '../storage/types.js';
 import { copySlices, type CopyOptions } from '../transfer/copy-slices.js';
@@ -35,8 +37,14 @@ export class DataDirWriter implements OutputWriter {
   #tablesDir: string;
   #workDir: string;
 
+  /**
+   * `masker`: the run's secret masker. A manifest is written through it (metadata may hold
+   * anything); a table whose output names would need it is refused (see
+   * {@link refuseRevealingNames}).
+   */
   constructor(
     private readonly dataDir: string,
+    private readonly masker: Pick<SecretMasker, 'mask' | 'reveals'>,
     private readonly logger?: Pick<Logger, 'info' | 'warn'>,
     private readonly manifests: ManifestSettings = LEGACY_ONLY,
   ) {
@@ -51,7 +59,8 @@ export class DataDirWriter implements OutputWriter {
    * @throws EnvironmentError naming the path at fault
    */
   async prepare(plans: readonly TablePlan[] = []): Promise<void> {
-    // The plans and the source do not matter here: out/tables takes any table.
+    // The source does not matter here: out/tables takes any table.
+    for (const plan of plans) refuseRevealingNames(plan, this.masker);
     this.logger?.info(this.manifests.choice.reason);
     const layout = await checkDataFolder(this.dataDir, {
       tables: true,
@@ -87,6 +96,8 @@ export class DataDirWriter implements OutputWriter {
       // Names are checked in the config; this guards the folder against any other path.
       throw new Error(`The output name ${JSON.stringify(plan.fileName)} is not a plain file name.`);
     }
+    // Again: the export registered the file's credentials, and no name may hold one either.
+    refuseRevealingNames(plan, this.masker);
     // Before any slice moves: a source that cannot be read fails the table at once.
     const manifest = await this.#manifestFor(plan);
     const workTable = join(this.#workDir, plan.fileName);
@@ -101,11 +112,12 @@ export class DataDirWriter implements OutputWriter {
       await writeFile(join(workTable, sliceFileName(0)), gzipSync(''));
     }
     const manifestPath = `${workTable}.manifest`;
-    await writeFile(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`).catch(
-      (error: unknown) => {
-        throw describeFsError(error, `The manifest ${manifestPath} cannot be written`) ?? error;
-      },
-    );
+    // Metadata values are copied from the source as they are; a secret or a token among them is
+    // written as [hidden] (docs/output-manifests.md, Secrets). Names were refused above.
+    const text = this.masker.mask(JSON.stringify(manifest, null, 2));
+    await writeFile(manifestPath, `${text}\n`).catch((error: unknown) => {
+      throw describeFsError(error, `The manifest ${manifestPath} cannot be written`) ?? error;
+    });
     await this.#moveIn(plan.fileName, workTable, manifestPath);
     return {
       rows: tallies.reduce((sum, t) => sum + t.rows, 0),
@@ -144,6 +156,29 @@ export class DataDirWriter implements OutputWriter {
       await rename(manifestPath, `${target}.manifest`);
     });
     await withFsContext(tableContext, () => rename(workTable, target));
+  }
+}
+
+/**
+ * Refuses a table whose output names (its file name, its columns and key columns) hold a secret
+ * the masker knows or look like a token: they are the names of files and manifest entries, and a
+ * masked name would load the wrong column, so the table is a user error rather than masked
+ * (docs/output-manifests.md, Secrets).
+ * @throws UserError naming the table (the masker hides what it must)
+ */
+function refuseRevealingNames(
+  plan: Pick<TablePlan, 'sourceId' | 'fileName' | 'columns' | 'primaryKey'>,
+  masker: Pick<SecretMasker, 'reveals'>,
+): void {
+  if (masker.reveals(plan.fileName)) {
+    throw new UserError(
+      `The table "${plan.sourceId}" would be written as out/tables/${plan.fileName}, a name that holds a secret or looks like a token: give it a plain "destination".`,
+    );
+  }
+  if ([...plan.columns, ...plan.primaryKey].some((column) => masker.reveals(column))) {
+    throw new UserError(
+      `The table "${plan.sourceId}" has a column whose name holds a secret or looks like a token, which the manifest would show: rename the column in the source project, or leave it out with "columns".`,
+    );
   }
 }
 

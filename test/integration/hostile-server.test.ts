@@ -17,6 +17,7 @@ import {
   hostileTokenInfo,
   MANIFEST_PATH,
   manifestOf,
+  S3_SECRET,
   SLICE_CSV,
   SLICE_PATH,
   STORAGE,
@@ -520,6 +521,69 @@ describe('secrets the stack echoes in other shapes are masked', () => {
     expect(exports.map((r) => r.path)).toEqual([`${STORAGE}/tables/in.c-src.t/export-async`]);
     await expectNoSecrets([...stack.secrets, SHAPED_TOKEN], outcome, outcome.dataDir);
   });
+});
+
+describe('platform mode: names and metadata in out/tables', () => {
+  function serveTable(table: Record<string, unknown>): void {
+    stack.route('GET', `${STORAGE}/buckets/in.c-src/tables`, { status: 200, body: [table] });
+    stack.route('GET', `${STORAGE}/tables/in.c-src.t`, { status: 200, body: table });
+  }
+
+  it("a column named with the token's secret part is exit 1 before any export, naming the table", async () => {
+    serveTable({ ...tableJson(), columns: ['id', `c_${SECRET_PART}`] });
+    const outcome = await runJob({}, stack.config({}, { '#token': SHAPED_TOKEN }));
+    await expectContained(outcome, {
+      code: 1,
+      sentence:
+        /^The table "in\.c-src\.t" has a column whose name holds a secret or looks like a token, which the manifest would show: rename the column in the source project, or leave it out with "columns"\.$/m,
+      maxWallMs: 20_000,
+    });
+    expect(stack.server.requests.some((r) => r.path.endsWith('/export-async'))).toBe(false);
+    await expectNoSecrets([SHAPED_TOKEN], outcome, outcome.dataDir);
+  });
+
+  it('a column named like a credential of the export file is exit 1 once the file names it', async () => {
+    serveTable({ ...tableJson(), columns: ['id', S3_SECRET] });
+    const outcome = await runJob();
+    await expectContained(outcome, {
+      code: 1,
+      sentence: /^Table "in\.c-src\.t" failed: The table "in\.c-src\.t" has a column whose name/m,
+      maxWallMs: 20_000,
+    });
+  });
+
+  it.each(['legacy', 'native'])(
+    'extractMetadata: a secret or a token in a metadata value is written as [hidden] (%s manifest)',
+    async (format) => {
+      const echo = `token ${SHAPED_TOKEN} part ${SECRET_PART} s3 ${S3_SECRET} other 1-2-${'A'.repeat(40)}`;
+      serveTable({
+        ...tableJson(),
+        metadata: [{ key: 'KBC.description', value: echo, provider: 'user' }],
+        columnMetadata: { id: [{ key: 'note', value: echo, provider: 'user' }] },
+      });
+      const config = stack.config({ extractMetadata: true }, { '#token': SHAPED_TOKEN }) as Record<
+        string,
+        unknown
+      >;
+      const outcome = await runJob(
+        {},
+        format === 'native'
+          ? { ...config, storage: { output: { data_type_support: 'hints' } } }
+          : config,
+      );
+      expect(outcome.stderr).toBe('');
+      expect(outcome.code).toBe(0);
+      const manifest = readFileSync(
+        join(outcome.dataDir, 'out', 'tables', 't.csv.manifest'),
+        'utf8',
+      );
+      expect(Object.keys(JSON.parse(manifest) as object)).toContain(
+        format === 'native' ? 'description' : 'metadata',
+      );
+      expect(manifest).toContain('token [hidden] part [hidden] s3 [hidden] other [hidden]');
+      await expectNoSecrets([...stack.secrets, SHAPED_TOKEN], outcome, outcome.dataDir);
+    },
+  );
 });
 
 describe('an unreachable stack fails fast', () => {
