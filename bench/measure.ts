@@ -20,7 +20,7 @@ export interface Measured {
 }
 
 /** VmHWM (peak RSS) of a live process in bytes, or undefined once it is gone. */
-export function peakRssOf(pid: number): number | undefined {
+function peakRssOf(pid: number): number | undefined {
   try {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
     const kib = /^VmHWM:\s+(\d+)\s+kB/m.exec(status)?.[1];
@@ -52,7 +52,7 @@ export function reapedChildrenCpuSeconds(): number {
 }
 
 /** User + system CPU of this process (every thread) since `start`, seconds. */
-export function cpuSecondsSince(start: NodeJS.CpuUsage): number {
+function cpuSecondsSince(start: NodeJS.CpuUsage): number {
   const used = process.cpuUsage(start);
   return (used.user + used.system) / 1e6;
 }

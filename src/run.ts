@@ -121,7 +121,7 @@ export const STANDALONE_SLICES_IN_FLIGHT = 8;
  * `skipped`: not run because the run stopped first; `unchanged`: a `lastRun` table whose source
  * did not change since its watermark, so no export job was started and its state entry stays.
  */
-export type TableStatus = 'success' | 'unchanged' | 'failed' | 'skipped';
+type TableStatus = 'success' | 'unchanged' | 'failed' | 'skipped';
 
 export interface TableOutcome {
   readonly plan: TablePlan;

@@ -10,11 +10,11 @@ import type { TableOutcome } from './run.js';
 import type { SecretMasker } from './secrets.js';
 import { summarize } from './summary.js';
 
-export const SUMMARY_FILE_VERSION = 1;
+const SUMMARY_FILE_VERSION = 1;
 
-export type RunStatus = 'success' | 'partial' | 'failed';
+type RunStatus = 'success' | 'partial' | 'failed';
 
-export interface SummaryFileTable {
+interface SummaryFileTable {
   readonly source: string;
   readonly destination: string;
   readonly pattern: string | null;

@@ -195,7 +195,7 @@ const LEGACY_ONLY: ManifestSettings = {
 };
 
 /** Slices are named by manifest position, so the folder lists them in manifest order. */
-export function sliceFileName(index: number): string {
+function sliceFileName(index: number): string {
   return `part-${String(index).padStart(5, '0')}.csv.gz`;
 }
 

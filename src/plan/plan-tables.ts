@@ -67,7 +67,7 @@ export interface Selection {
   readonly shard?: Shard | undefined;
 }
 
-export const NO_SELECTION: Selection = { only: [], fullRefresh: [], fullRefreshAll: false };
+const NO_SELECTION: Selection = { only: [], fullRefresh: [], fullRefreshAll: false };
 
 /**
  * Resolves the configured tables against the source bucket's tables (pure).
@@ -198,10 +198,7 @@ export function expandPatterns(
  * or undefined when it keeps them. Storage answers are not trusted to keep them: such a name would
  * reach a file name in out/tables, a state key and the logs, so it is never copied (pure).
  */
-export function unusableNameReason(
-  name: string,
-  secrets: readonly string[] = [],
-): string | undefined {
+function unusableNameReason(name: string, secrets: readonly string[] = []): string | undefined {
   if (holdsSecret(name, secrets)) return 'holds a token of config.json or its secret part';
   if (checkNamePart(name, 'table name').ok) return undefined;
   if (looksLikeToken(name)) return 'looks like a Storage API token';
@@ -346,7 +343,7 @@ export function destinationOfRecord(
 }
 
 /** false → full load; true → append, or upsert when a primary key is set (docs/storage-api-notes.md, How a load lands). */
-export function loadMode(incremental: boolean, primaryKey: readonly string[]): LoadMode {
+function loadMode(incremental: boolean, primaryKey: readonly string[]): LoadMode {
   if (!incremental) return 'full';
   return primaryKey.length > 0 ? 'upsert' : 'append';
 }

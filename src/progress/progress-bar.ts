@@ -74,7 +74,7 @@ export function formatSeconds(seconds: number): string {
 }
 
 /** The last frame of a run that ended: only the run line, with what never finished counted. */
-export function renderFinalFrame(
+function renderFinalFrame(
   progresses: readonly TableProgress[],
   nowMs: number,
   width: number,

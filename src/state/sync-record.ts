@@ -30,7 +30,7 @@ export const RECORD_KEY = 'kbc-table-sync.record';
 /** The pending import (write-ahead intent), or {@link NO_PENDING}. */
 export const PENDING_KEY = 'kbc-table-sync.pending';
 /** The intent value once the import is settled (committed or dropped). */
-export const NO_PENDING = 'none';
+const NO_PENDING = 'none';
 
 /**
  * Prefix of a run's claim on a table it is about to import into: one item per claim, so that two
@@ -288,7 +288,7 @@ export function checkSameSource(
   }
 }
 
-export function sameSource(a: SourceIdentity, b: SourceIdentity): boolean {
+function sameSource(a: SourceIdentity, b: SourceIdentity): boolean {
   return a.stack === b.stack && a.projectId === b.projectId && a.tableId === b.tableId;
 }
 

@@ -44,13 +44,13 @@ function registerSas(masker: SecretMasker, value: unknown): void {
 }
 
 /** Registers a signed URL's whole query and each signature-like parameter of it. */
-export function registerUrlQuery(masker: SecretMasker, url: string): void {
+function registerUrlQuery(masker: SecretMasker, url: string): void {
   const queryStart = url.indexOf('?');
   if (queryStart >= 0) registerQuery(masker, url.slice(queryStart + 1));
 }
 
 /** Registers a query string (a SAS) and each signature-like parameter of it. */
-export function registerQuery(masker: SecretMasker, query: string): void {
+function registerQuery(masker: SecretMasker, query: string): void {
   masker.add(query);
   for (const [key, value] of new URLSearchParams(query)) {
     if (/sig|signature|token|credential/i.test(key)) {

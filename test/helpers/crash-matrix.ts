@@ -25,8 +25,8 @@ import {
 } from './run-cli.js';
 import { expectNoSecrets } from './secret-scan.js';
 
-export const CRASH_SOURCE_PROJECT = 101;
-export const CRASH_DEST_PROJECT = 202;
+const CRASH_SOURCE_PROJECT = 101;
+const CRASH_DEST_PROJECT = 202;
 const SOURCE_BUCKET = 'in.c-src';
 const DEST_BUCKET = 'in.c-dst';
 const SOURCE_TOKEN = '101-1001-c0a5c0a5c0a5c0a5000000000000000000000001';

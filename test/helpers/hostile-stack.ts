@@ -16,7 +16,7 @@ import {
  * endless or trickling bodies, garbage, a gzip bomb, a wrong manifest, a far-future Date).
  */
 export const HOSTILE_TOKEN = '4242-67319-HostileStackSourceToken0000000000000000xyz';
-export const TABLE_ID = 'in.c-src.t';
+const TABLE_ID = 'in.c-src.t';
 export const SLICE_CSV = '"1","a"\n"2","b"\n';
 export const STORAGE = '/v2/storage';
 export const MANIFEST_PATH = '/kbc-files/exp-1/t.csv.gzmanifest';

@@ -25,10 +25,10 @@ const FOLDERS = ['A', 'B', 'C'] as const;
 /** Every run is stopped after this (real time): no step can hang. */
 const RUN_TIMEOUT_MS = 60_000;
 
-export type SoakMode = 'full' | 'append' | 'upsert';
+type SoakMode = 'full' | 'append' | 'upsert';
 
 /** mulberry32: a small seeded PRNG; the same seed gives the same round. */
-export class Prng {
+class Prng {
   #state: number;
   constructor(seed: number) {
     this.#state = seed >>> 0;
@@ -345,7 +345,7 @@ function describeMutation(m: Mutation): string {
   return `${m.table} +${m.inserts} new, ${m.updates} updated`;
 }
 
-export function describeStep(step: Step): string {
+function describeStep(step: Step): string {
   switch (step.kind) {
     case 'mutate':
       return `source: ${describeMutation(step.mutation)}`;
@@ -379,7 +379,7 @@ export function describePlan(plan: SoakRoundPlan): string[] {
   ];
 }
 
-export interface SoakFinding {
+interface SoakFinding {
   readonly table: string;
   readonly what: string;
   readonly comparison?: RowComparison;

@@ -101,10 +101,7 @@ export function providersSeed(): SeedInput {
 }
 
 /** The child env that points every object store at the emulator; small, fast tuning. */
-export function cliEnv(
-  emulatorUrl: string,
-  extra: Record<string, string> = {},
-): Record<string, string> {
+function cliEnv(emulatorUrl: string, extra: Record<string, string> = {}): Record<string, string> {
   return {
     AWS_ENDPOINT_URL_S3: emulatorUrl,
     STORAGE_EMULATOR_HOST: emulatorUrl,
