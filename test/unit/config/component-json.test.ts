@@ -1,3 +1,4 @@
+import { Ajv } from 'ajv';
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import component from '../../../component.json' with { type: 'json' };
@@ -265,5 +266,77 @@ describe('component.json: the default bucket', () => {
     expect(runnerDefaultBucket({ KBC_COMPONENTID: component.id, KBC_CONFIGID: '7' })).toBe(
       `${data.default_bucket_stage ?? 'in'}.c-keboola-ex-table-sync-7`,
     );
+  });
+});
+
+/**
+ * The forms as JSON Schema (ajv): every value the forms can hold is one the parser takes. The
+ * dynamic selects' `enum: []` is filled by the sync actions at run time, and `type: "button"` is
+ * the UI's own (a button holds no value), so both are left out here.
+ */
+describe('component.json: the schemas validate what the parser takes', () => {
+  const ajv = new Ajv({ strict: false, allErrors: true });
+  const withoutEmptyEnums = (schema: unknown): unknown =>
+    JSON.parse(JSON.stringify(schema), (key, value: unknown) =>
+      (key === 'enum' && Array.isArray(value) && value.length === 0) ||
+      (key === 'type' && value === 'button')
+        ? undefined
+        : value,
+    );
+  const validateRoot = ajv.compile(withoutEmptyEnums(component.configurationSchema) as object);
+  const validateRow = ajv.compile(withoutEmptyEnums(component.configurationRowSchema) as object);
+
+  it('the default configuration and row are valid form values', () => {
+    expect(
+      validateRoot(component.emptyConfiguration.parameters),
+      ajv.errorsText(validateRoot.errors),
+    ).toBe(true);
+    expect(
+      validateRow(component.emptyConfigurationRow.parameters),
+      ajv.errorsText(validateRow.errors),
+    ).toBe(true);
+  });
+
+  const rootParameters = component.configurationSchema.properties.region.enum.map((region) => ({
+    ...component.emptyConfiguration.parameters,
+    '#token': '2134-88291-mCkuU3xgVqLzAbcdef',
+    region,
+    url: region === '' ? 'https://connection.keboola.com' : '',
+  }));
+  it.each(rootParameters.map((parameters) => [parameters.region || 'Custom URL', parameters]))(
+    'a root form with the stack %s is valid and runs a sync action',
+    (_stack, parameters) => {
+      expect(validateRoot(parameters), ajv.errorsText(validateRoot.errors)).toBe(true);
+      expect(parseConfig({ parameters, action: 'testConnection' })).toMatchObject({ ok: true });
+    },
+  );
+
+  it('every row the form can hold (each changedSince preset, flag, key and column choice) is valid and runs', () => {
+    const presets = component.configurationRowSchema.properties.changedSince.examples;
+    const flags = [true, false];
+    let rows = 0;
+    for (const changedSince of presets)
+      for (const incremental of flags)
+        for (const fullSync of flags)
+          for (const primaryKey of [[], ['id']])
+            for (const columns of [[], ['id', 'amount']])
+              for (const destination of ['', 'orders_copy']) {
+                const row = {
+                  ...component.emptyConfigurationRow.parameters,
+                  tableName: 'orders',
+                  changedSince,
+                  incremental,
+                  fullSync,
+                  primaryKey,
+                  columns,
+                  destination,
+                };
+                expect(validateRow(row), ajv.errorsText(validateRow.errors)).toBe(true);
+                const merged = replaceRecursive(filledRoot, { parameters: row }) as object;
+                const parsed = parseConfig({ ...merged, action: 'run' });
+                expect(parsed.ok ? [] : parsed.problems, JSON.stringify(row)).toEqual([]);
+                rows += 1;
+              }
+    expect(rows).toBe(presets.length * 32);
   });
 });
