@@ -23,6 +23,7 @@ import { StorageResponseError, bucketIdOf } from '../storage/parse.js';
 import type {
   BucketDetail,
   ColumnDefinition,
+  MetadataWrite,
   PreparedFile,
   StorageClient,
   StorageJob,
@@ -318,11 +319,9 @@ export class ProjectWriter implements OutputWriter {
 
   async #copyMetadata(plan: TablePlan, tableId: string): Promise<void> {
     for (const [provider, group] of metadataByProvider(plan.source, plan.columns)) {
-      await this.#deps.client.setTableMetadata(tableId, {
-        provider,
-        metadata: group.table,
-        columnsMetadata: group.columns,
-      });
+      for (const write of metadataWrites(provider, group)) {
+        await this.#deps.client.setTableMetadata(tableId, write);
+      }
     }
   }
 
@@ -455,6 +454,38 @@ export class ProjectWriter implements OutputWriter {
     );
     return existing?.backend ?? token.owner.defaultBackend;
   }
+}
+
+/**
+ * Columns whose metadata one write carries. Keboola's own project restore writes at most 50 per
+ * request, to stay within the message size limits of the stack's queue; a wide table's metadata
+ * in one request can be hundreds of kilobytes (docs/storage-api-notes.md, Table metadata).
+ */
+export const COLUMNS_PER_METADATA_WRITE = 50;
+
+/**
+ * One provider's copied metadata as writes of at most {@link COLUMNS_PER_METADATA_WRITE} columns
+ * each; the table's own items go with the first (pure).
+ */
+export function metadataWrites(
+  provider: string,
+  group: {
+    readonly table: MetadataWrite['metadata'];
+    readonly columns: Readonly<Record<string, MetadataWrite['metadata']>>;
+  },
+  columnsPerWrite = COLUMNS_PER_METADATA_WRITE,
+): MetadataWrite[] {
+  const columns = Object.entries(group.columns);
+  const writes: MetadataWrite[] = [];
+  for (let start = 0; start === 0 || start < columns.length; start += columnsPerWrite) {
+    const chunk = columns.slice(start, start + columnsPerWrite);
+    writes.push({
+      provider,
+      metadata: start === 0 ? group.table : [],
+      columnsMetadata: Object.fromEntries(chunk),
+    });
+  }
+  return writes;
 }
 
 /** `source → destination` when both backends are known and differ, else undefined. */
