@@ -336,7 +336,8 @@ export function pendingImport(input: {
  * moving it backwards after an incremental window; without a new watermark the old one is kept.
  * A full copy (no `since`) replaced the destination with the rows up to its end, so its end is the
  * watermark even when earlier than the old one (a refresh of an append table, bounded by a lag
- * raised since): keeping the old one would skip the rows between (docs/sync-record.md, Limits).
+ * raised since): keeping the old one would skip the rows between (docs/sync-record.md, The watermark and
+ * the server clock).
  */
 export function promote(
   previous: SyncRecord | undefined,

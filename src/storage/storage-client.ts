@@ -170,7 +170,8 @@ export function createStorageClient(options: StorageClientOptions): StorageClien
       startJob(`${STORAGE}/buckets/${seg(bucketId)}/tables-async`, tableCreateBody(params), {
         operationName: 'tableCreate',
         tableId: `${bucketId}.${params.name}`,
-        params: loadsFile(params.dataFileId),
+        // A job that lists this table id creates it (an id is created once); one that lists none
+        // is this POST's when it loads this POST's header file.
         withoutTableId: loadsFile(params.dataFileId),
       }),
     startTableDefinitionCreate: (bucketId, params) =>
