@@ -341,7 +341,7 @@ async function syncTable(
   const unchanged = await skipUnchangedTable(planned, previous, run, progress, deps);
   if (unchanged) return unchanged;
   const refresh = refreshAfterOpenEndedLoad(planned, previous);
-  if (refresh) deps.logger.warn(openEndedRefreshWarning(planned.sourceId));
+  if (refresh) deps.logger.warn(openEndedRefreshWarning(planned.sourceId, previous));
   const plan = refresh ?? planned;
   progress.phase = 'export job';
   const window = exportWindow({
@@ -450,8 +450,15 @@ function writeOptionsFor(
 }
 
 /** Why an append table is loaded in full ({@link refreshAfterOpenEndedLoad}). */
-export function openEndedRefreshWarning(sourceId: string): string {
-  return `"${sourceId}" was last loaded in full without an upper bound, so its watermark is no exact start for appending: this run loads it in full once more, up to the bound of an append window, and the runs after it append from there (docs/state-file.md, After a full load).`;
+export function openEndedRefreshWarning(
+  sourceId: string,
+  previous: TableState | undefined,
+): string {
+  const why =
+    previous?.watermark === undefined
+      ? 'and has no watermark to append from'
+      : 'without an upper bound, so its watermark is no exact start for appending';
+  return `"${sourceId}" was last loaded in full ${why}: this run loads it in full once more, up to the bound of an append window, and the runs after it append from there (docs/state-file.md, After a full load).`;
 }
 
 function describeWatermark(previous: TableState | undefined): string {

@@ -224,7 +224,10 @@ async function planDocument(
         accessOf,
       );
       const { previous } = resume;
-      const refresh = refreshAfterOpenEndedLoad(plan, previous);
+      const decision =
+        'refusal' in resume ? { export: false } : exportDecision(plan, previous?.watermark, deps);
+      // A table the run skips as unchanged is not refreshed either.
+      const refresh = decision.export ? refreshAfterOpenEndedLoad(plan, previous) : undefined;
       const load = refresh ?? plan;
       const window = exportWindow({
         changedSince: load.changedSince,
@@ -249,16 +252,14 @@ async function planDocument(
         },
         rows: plan.source.rowsCount,
         bytes: plan.source.dataSizeBytes,
-        ...('refusal' in resume
-          ? { export: false }
-          : exportDecision(plan, previous?.watermark, deps)),
+        ...decision,
         ...('watermarkFrom' in resume && { watermarkFrom: resume.watermarkFrom }),
         ...('pendingImport' in resume && { pendingImport: resume.pendingImport }),
         ...('claims' in resume && { claims: resume.claims }),
         warnings: [
           ...resume.warnings,
           ...loadWarnings(plan),
-          ...(refresh ? [openEndedRefreshWarning(plan.sourceId)] : []),
+          ...(refresh ? [openEndedRefreshWarning(plan.sourceId, previous)] : []),
         ],
       };
     }),

@@ -197,11 +197,14 @@ export function nextTableState(
 ): TableState {
   const { window } = result;
   const watermark = advancedWatermark(previous?.watermark, window.nextWatermark, window.since);
-  // The destination the watermark was made for: a window that made none changes neither.
-  const destination =
-    window.nextWatermark === undefined && previous?.watermark !== undefined
-      ? previous.destination
-      : result.destination;
+  // The destination the watermark was made for: a window that made none and copied only part of
+  // the table (a fixed changedSince) changes neither. One without a start copied every row, so the
+  // destination it went to holds them all: the watermark is as good for it.
+  const keepsOldDestination =
+    window.nextWatermark === undefined &&
+    window.since !== undefined &&
+    previous?.watermark !== undefined;
+  const destination = keepsOldDestination ? previous.destination : result.destination;
   return {
     ...(watermark !== undefined
       ? { watermark, watermarkIso: new Date(watermark * 1000).toISOString() }

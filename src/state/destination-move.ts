@@ -41,10 +41,13 @@ export function entryForDestination<E extends TableState>(
   platform: boolean,
 ): { readonly entry: E | undefined; readonly warnings: string[] } {
   const movedFrom = movedDestinationOf(entry, destination, table);
+  // A kept entry after a full load makes this run a full load itself (refreshAfterOpenEndedLoad).
+  const refreshes = movedFrom === undefined && entry?.openEnded === true;
   const appendsAll =
     platform &&
     table.changedSince?.kind === 'lastRun' &&
     table.mode === 'append' &&
+    !refreshes &&
     (movedFrom !== undefined || entry?.watermark === undefined);
   const warnings = [
     ...(movedFrom === undefined

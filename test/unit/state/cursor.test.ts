@@ -317,9 +317,17 @@ describe('nextTableState: the destination of the watermark', () => {
       { ...result, window: { since: 5 } },
     );
     expect(kept).toMatchObject({ watermark: 10, destination: 'in.c-d.a' });
-    expect(nextTableState({ watermark: 10 }, { ...result, window: {} })).not.toHaveProperty(
-      'destination',
-    );
+    expect(
+      nextTableState({ watermark: 10 }, { ...result, window: { since: 5 } }),
+    ).not.toHaveProperty('destination');
     expect(nextTableState(undefined, { ...result, window: {} }).destination).toBe('in.c-d.b');
+  });
+
+  it('records the new destination after a copy of every row (no start), which holds them all', () => {
+    const full = nextTableState(
+      { watermark: 10, destination: 'in.c-d.a' },
+      { ...result, mode: 'full', window: {} },
+    );
+    expect(full).toMatchObject({ watermark: 10, destination: 'in.c-d.b', openEnded: true });
   });
 });
