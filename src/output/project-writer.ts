@@ -597,6 +597,15 @@ export function checkExistingTable(plan: TablePlan, existing: TableDetail): void
       `The destination table "${existing.id}" has the columns ${missing.map((c) => `"${c}"`).join(', ')} that the export of "${plan.sourceId}" does not contain (it exports ${plan.columns.join(', ')}): add them to the table's columns, or drop them from the destination table.`,
     );
   }
+  // An import adds the file's new columns to an untyped table only; a typed one refuses the
+  // load, after the whole export was copied (docs/storage-api-notes.md, Creating a table and
+  // loading a file), so this is said before any export.
+  const extra = existing.isTyped ? plan.columns.filter((c) => !existing.columns.includes(c)) : [];
+  if (extra.length > 0) {
+    throw new UserError(
+      `The typed destination table "${existing.id}" has no columns ${extra.map((c) => `"${c}"`).join(', ')}, which the export of "${plan.sourceId}" contains, and an import adds no columns to a typed table: add them to the destination table, or leave them out with the table's "columns".`,
+    );
+  }
 }
 
 function checkPrimaryKey(plan: TablePlan, existing: TableDetail): void {

@@ -236,6 +236,33 @@ describe('destination columns', () => {
     expect(await destRows(control, 'in.c-copy.orders_cols')).toHaveLength(1);
   });
 
+  it('fails the table, before exporting, when a typed destination lacks exported columns', async () => {
+    const { control, url } = emulator;
+    const column = (name: string) => ({
+      name,
+      definition: { type: 'VARCHAR', length: '255', nullable: name !== 'id' },
+      basetype: 'STRING',
+    });
+    await control.createTable(DEST_PROJECT, 'in.c-copy', {
+      name: 'orders_typed',
+      definition: { primaryKeysNames: ['id'], columns: [column('id'), column('status')] },
+      rows: [['1', 'old']],
+    });
+    control.resetStats();
+    const dataDir = await makeDataDir(
+      standaloneConfig(url, [
+        { name: 'orders', destination: 'orders_typed', incremental: true, primaryKey: ['id'] },
+      ]),
+    );
+    const result = await runJob(url, dataDir);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(
+      'The typed destination table "in.c-copy.orders_typed" has no columns "amount", which the export of "in.c-sales.orders" contains, and an import adds no columns to a typed table',
+    );
+    expect(exportStarts(control)).toEqual({});
+    expect(await destRows(control, 'in.c-copy.orders_typed')).toHaveLength(1);
+  });
+
   it('adds exported columns an existing untyped table lacks', async () => {
     const { control, url } = emulator;
     await control.createTable(DEST_PROJECT, 'in.c-copy', {
