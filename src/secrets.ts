@@ -24,7 +24,10 @@ const TOKEN_SHAPES = /\d+-\d+-[A-Za-z0-9]{40}(?![A-Za-z0-9])|kbc_(?:pat|at)_[A-Z
  */
 const STORAGE_TOKEN = /^\d+-\d+-([A-Za-z0-9]{40})$/;
 
-/** Shorter values are never registered: masking them would garble ordinary text. */
+/**
+ * Values shorter than this once trimmed are never registered: masking them would garble ordinary
+ * text (and spaces alone would cut through the indentation of every JSON document).
+ */
 const MIN_SECRET_LENGTH = 6;
 
 /**
@@ -53,17 +56,29 @@ export function hideTokenShapes(text: string): string {
 /**
  * The values that a secret stands for: the secret, its trimmed form (the config reader drops
  * spaces around a token, docs/configuration.md, so that form is the one sent and quoted) and,
- * for a Storage API token, its secret part alone. Values shorter than 6 characters are left out.
+ * for a Storage API token, its secret part alone. None for a degenerate secret
+ * ({@link isDegenerate}).
  */
 export function secretValuesOf(secret: string | undefined | null): string[] {
   const values = new Set<string>();
-  for (const value of [secret, secret?.trim()]) {
-    if (!value || value.length < MIN_SECRET_LENGTH) continue;
+  if (!secret || isDegenerate(secret.trim())) return [];
+  for (const value of [secret, secret.trim()]) {
     values.add(value);
     const part = STORAGE_TOKEN.exec(value)?.[1];
     if (part !== undefined) values.add(part);
   }
   return [...values];
+}
+
+/**
+ * Whether a trimmed secret is too weak to tell from ordinary text, so masking it would only garble
+ * outputs: shorter than 6 characters, or one character repeated, spaces aside (`------`,
+ * `000000`, `- - - -`: a rule under a heading, the zeros of a row count). Such a value hides
+ * nothing anyone would not guess first.
+ */
+function isDegenerate(trimmed: string): boolean {
+  if (trimmed.length < MIN_SECRET_LENGTH) return true;
+  return new Set(trimmed.replace(/\s/g, '')).size < 2;
 }
 
 /**

@@ -22,8 +22,8 @@ export class Problems {
   /**
    * `secrets`: every `#` value of the config; no value or key shown in a message will contain one,
    * nor its trimmed form or a token's secret part (`secretValuesOf`). Values shorter than 6
-   * characters are ignored, as in `SecretMasker`: they cannot be told apart from ordinary words,
-   * and no real token is that short.
+   * characters once trimmed, or one character repeated, are ignored, as in `SecretMasker`: they
+   * cannot be told apart from ordinary words, and no real token is like that.
    */
   constructor(secrets: readonly string[]) {
     this.#secrets = [...new Set(secrets.flatMap(secretValuesOf))];

@@ -98,6 +98,29 @@ describe('SecretMasker', () => {
     masker.add('abc');
     expect(masker.mask('abc')).toBe('abc');
   });
+
+  it.each([
+    ['spaces only', '        '],
+    ['whitespace of any kind', ' \t\n\r \t\n\r'],
+    ['too short once trimmed', '   abc   '],
+    ['one character repeated', '------'],
+    ['one digit repeated', '00000000'],
+    ['one character repeated between spaces', ' - - - - - '],
+  ])('ignores a degenerate value (%s): it would garble every text', (_name, value) => {
+    const masker = new SecretMasker();
+    masker.addHashKeys({ image_parameters: { '#note': value } });
+    const text = `{\n        "key": "a ------ rule",\n  "rows": "1000000000"\n}\n - - - - - `;
+    expect(masker.mask(text)).toBe(text);
+    expect(masker.size).toBe(0);
+    expect(holdsSecret(text, [value])).toBe(false);
+  });
+
+  it('registers a value of two characters repeated, and one with spaces inside', () => {
+    const masker = new SecretMasker();
+    masker.add('ababab');
+    masker.add('  pass word  ');
+    expect(masker.mask('x ababab y pass word z')).toBe('x [hidden] y [hidden] z');
+  });
 });
 
 describe('hashValues', () => {

@@ -149,14 +149,21 @@ const arbitraryJson = fc.oneof(
   }),
 );
 
-/** String values of `#` keys anywhere in the input, long enough to be told apart from prose. */
+/**
+ * String values of `#` keys anywhere in the input, long enough to be told apart from prose (not
+ * spaces around one character repeated, which the masker leaves alone).
+ */
 function secretsIn(value: Json, found: string[] = [], depth = 0): string[] {
   if (depth > 60 || value === null || typeof value !== 'object') return found;
   for (const [key, child] of Object.entries(value)) {
-    if (key.startsWith('#') && typeof child === 'string' && child.length >= 8) found.push(child);
+    if (key.startsWith('#') && typeof child === 'string' && isTellable(child)) found.push(child);
     secretsIn(child, found, depth + 1);
   }
   return found;
+}
+
+function isTellable(secret: string): boolean {
+  return secret.trim().length >= 8 && new Set(secret.replace(/\s/g, '')).size >= 2;
 }
 
 /** Checks the contract of one answer; returns whether the config was valid. */
