@@ -102,6 +102,11 @@ export function hideSecrets(text: string, secrets: readonly string[]): string {
 
 export class SecretMasker {
   readonly #forms = new Set<string>();
+  /**
+   * The forms, longest first, so a secret that contains another is replaced whole. Kept in that
+   * order when forms are added (once per secret), never sorted in {@link mask} (once per line).
+   */
+  #longestFirst: readonly string[] = [];
   static readonly replacement = '[hidden]';
 
   /**
@@ -109,8 +114,12 @@ export class SecretMasker {
    * trimmed form and a token's secret part; each in every form {@link formsOf} lists.
    */
   add(secret: string | undefined | null): void {
+    const before = this.#forms.size;
     for (const value of secretValuesOf(secret)) {
       for (const form of formsOf(value)) this.#forms.add(form);
+    }
+    if (this.#forms.size !== before) {
+      this.#longestFirst = [...this.#forms].sort((a, b) => b.length - a.length);
     }
   }
 
@@ -125,8 +134,7 @@ export class SecretMasker {
    */
   mask(text: string): string {
     let out = hideTokenShapes(text);
-    // Longest first, so a secret that contains another is replaced whole.
-    for (const form of [...this.#forms].sort((a, b) => b.length - a.length)) {
+    for (const form of this.#longestFirst) {
       if (out.includes(form)) out = out.split(form).join(SecretMasker.replacement);
     }
     return out;

@@ -115,6 +115,25 @@ describe('SecretMasker', () => {
     expect(holdsSecret(text, [value])).toBe(false);
   });
 
+  it('hides every one of many secrets registered between masks, a longer one whole', () => {
+    // As a long run registers each table's file credentials while it logs.
+    const masker = new SecretMasker();
+    const secrets: string[] = [];
+    for (let table = 0; table < 400; table++) {
+      const key = `AKIA${String(table).padStart(16, '0')}`;
+      const secret = `s3secret/${table}+${'x'.repeat(table % 40)}`;
+      // A session token that contains the table's secret key: it must be hidden whole.
+      const session = `FwoGZX${secret}IvYXdzEJr${table}`;
+      for (const value of [key, secret, session]) masker.add(value);
+      secrets.push(key, secret, session);
+      const line = `table ${table}: ${session} ${key}:${encodeURIComponent(secret)}`;
+      expect(masker.mask(line)).toBe(`table ${table}: [hidden] [hidden]:[hidden]`);
+    }
+    const everything = secrets.join(' | ');
+    const masked = masker.mask(everything);
+    expect(masked).toBe(secrets.map(() => '[hidden]').join(' | '));
+  });
+
   it('registers a value of two characters repeated, and one with spaces inside', () => {
     const masker = new SecretMasker();
     masker.add('ababab');
