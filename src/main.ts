@@ -307,9 +307,9 @@ async function answerSyncAction(
       return `The sync action "${action}" did not finish within ${deadlineMs / 1000} s: the ${stalled.api} did not answer ${stalled.calls.pending().join(', ') || 'in time'}.`;
     },
   );
-  // Through the masker as every other output: a secret or token-shaped value in an API answer
-  // (a column or project name) is shown as `[hidden]` (no quote or backslash, so a string stays a valid JSON string).
-  io.stdout.write(`${masker.mask(JSON.stringify(document, null, indent ? 2 : 0))}\n`);
+  // Through the masker as every other output, string by string so the document stays valid JSON:
+  // a secret or token-shaped value in an API answer (a column or project name) is `[hidden]`.
+  io.stdout.write(`${masker.maskedJson(document, indent ? 2 : 0)}\n`);
   return { code: 0 };
 }
 

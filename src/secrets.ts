@@ -141,6 +141,25 @@ export class SecretMasker {
   }
 
   /**
+   * The JSON text of `value` (`JSON.stringify`, indented by `indent` spaces), with each string in
+   * it, value or key, masked on its own ({@link mask}). For the documents written as JSON (a
+   * manifest, the summary file, a sync action's answer): a secret can then never cut across the
+   * document's quotes, commas or indentation, so the text stays valid JSON of the same shape. Two
+   * keys of one object that mask alike become one key (the later value).
+   */
+  maskedJson(value: unknown, indent?: number): string {
+    return JSON.stringify(value, (_key, node: unknown) => this.#maskNode(node), indent);
+  }
+
+  #maskNode(node: unknown): unknown {
+    if (typeof node === 'string') return this.mask(node);
+    if (node === null || typeof node !== 'object' || Array.isArray(node)) return node;
+    const entries = Object.entries(node);
+    if (entries.every(([key]) => this.mask(key) === key)) return node;
+    return Object.fromEntries(entries.map(([key, child]) => [this.mask(key), child]));
+  }
+
+  /**
    * Whether {@link mask} would change the text: it holds a registered secret or a value shaped
    * like a token. For values that must never be written anywhere in any form (a name that
    * becomes a file name, a state key, a header): those are refused rather than masked.

@@ -132,15 +132,15 @@ async function liesInJobFiles(target: string, dataDir: string): Promise<boolean>
   );
 }
 
-/** Writes the document, masked, through `<path>.tmp` and a rename. */
+/** Writes the document, each string masked on its own, through `<path>.tmp` and a rename. */
 export async function writeSummaryFile(
   path: string,
   document: SummaryFileDocument,
-  masker: SecretMasker,
+  masker: Pick<SecretMasker, 'maskedJson'>,
 ): Promise<void> {
   const temporary = `${path}.tmp`;
   try {
-    await writeFile(temporary, `${masker.mask(JSON.stringify(document, null, 2))}\n`);
+    await writeFile(temporary, `${masker.maskedJson(document, 2)}\n`);
     await rename(temporary, path);
   } catch (error) {
     await rm(temporary, { force: true });

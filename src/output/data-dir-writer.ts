@@ -44,7 +44,7 @@ export class DataDirWriter implements OutputWriter {
    */
   constructor(
     private readonly dataDir: string,
-    private readonly masker: Pick<SecretMasker, 'mask' | 'reveals'>,
+    private readonly masker: Pick<SecretMasker, 'maskedJson' | 'reveals'>,
     private readonly logger?: Pick<Logger, 'info' | 'warn'>,
     private readonly manifests: ManifestSettings = LEGACY_ONLY,
   ) {
@@ -113,8 +113,9 @@ export class DataDirWriter implements OutputWriter {
     }
     const manifestPath = `${workTable}.manifest`;
     // Metadata values are copied from the source as they are; a secret or a token among them is
-    // written as [hidden] (docs/output-manifests.md, Secrets). Names were refused above.
-    const text = this.masker.mask(JSON.stringify(manifest, null, 2));
+    // written as [hidden], value by value so the manifest stays valid JSON (docs/output-manifests.md,
+    // Secrets). Names were refused above.
+    const text = this.masker.maskedJson(manifest, 2);
     await writeFile(manifestPath, `${text}\n`).catch((error: unknown) => {
       throw describeFsError(error, `The manifest ${manifestPath} cannot be written`) ?? error;
     });

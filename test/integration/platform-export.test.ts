@@ -1,3 +1,5 @@
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { useEmulator } from '../helpers/emulator.js';
@@ -221,6 +223,45 @@ describe('platform mode', () => {
       incremental: true,
     });
   });
+
+  it.each([
+    // The reviewer's case: spaces alone are no secret, and are not registered at all.
+    ['spaces alone', { '#note': '        ' }],
+    // A secret is masked within each string: it never cuts across a document's quotes and
+    // indentation, even one spelling them (it is then the documents' text, not a leak).
+    [
+      'values spelling the JSON structure of each document',
+      {
+        '#manifest': 'KBC.description",\n      "value',
+        '#summary': 'success",\n  "exitCode',
+        '#plan': 'platform",\n  "warnings',
+      },
+    ],
+  ])(
+    'a # value of %s leaves the manifest, the summary file and the dry run valid JSON',
+    async (_what, secrets) => {
+      const tables = [{ name: 'in.c-sales.customers', extractMetadata: true }];
+      const configJson = config({ tables }, { image_parameters: secrets });
+      const summaryDir = await mkdtemp(join(tmpdir(), 'kbc-summary-'));
+      dirs.push(summaryDir);
+      const summaryPath = join(summaryDir, 'summary.json');
+      const { result, dataDir } = await run(configJson, ['--summary-file', summaryPath]);
+      expect(result.code, result.stderr).toBe(0);
+      expect((await readSlicedTable(dataDir, 'customers.csv')).manifest).toEqual({
+        columns: ['id', 'name', 'note'],
+        primary_key: [],
+        incremental: false,
+        metadata: [{ key: 'KBC.description', value: 'Customers' }],
+        column_metadata: { id: [{ key: 'KBC.datatype.basetype', value: 'INTEGER' }] },
+      });
+      const summary = JSON.parse(await readFile(summaryPath, 'utf8')) as Record<string, unknown>;
+      expect(summary).toMatchObject({ status: 'success', exitCode: 0, error: null });
+      const planned = await run(configJson, ['--dry-run']);
+      expect(planned.result.code, planned.result.stderr).toBe(0);
+      const plan = JSON.parse(planned.result.stdout) as Record<string, unknown>;
+      expect(plan).toMatchObject({ mode: 'platform', warnings: [] });
+    },
+  );
 
   describe('refuses before any data moves', () => {
     const cases: Array<[string, () => unknown, RegExp]> = [

@@ -142,6 +142,53 @@ describe('SecretMasker', () => {
   });
 });
 
+describe('SecretMasker.maskedJson', () => {
+  const secret = 'NotTokenShapedSecret1';
+  const token = '4242-67319-ca11ab1eca11ab1e00000000000000000000000b';
+
+  it('masks each string on its own, values and keys, at any depth, and keeps the rest', () => {
+    const masker = new SecretMasker();
+    masker.add(secret);
+    const document = {
+      metadata: [{ key: 'KBC.description', value: `key ${secret}, token ${token}` }],
+      [`col_${secret}`]: [{ n: 1, ok: true, none: null, quote: 'a "b" \\ c' }],
+      at: new Date(Date.UTC(2025, 0, 1)),
+    };
+    expect(JSON.parse(masker.maskedJson(document, 2))).toEqual({
+      metadata: [{ key: 'KBC.description', value: 'key [hidden], token [hidden]' }],
+      'col_[hidden]': [{ n: 1, ok: true, none: null, quote: 'a "b" \\ c' }],
+      at: '2025-01-01T00:00:00.000Z',
+    });
+  });
+
+  it('never cuts across the structure: a secret spelling quotes, commas or indentation', () => {
+    const masker = new SecretMasker();
+    const structure = '",\n  "b": "';
+    masker.add(`x1${structure}`);
+    const document = { a: 'x1', b: 'y2', c: `says x1${structure}` };
+    const text = masker.maskedJson(document, 2);
+    expect(JSON.parse(text)).toEqual({ a: 'x1', b: 'y2', c: 'says [hidden]' });
+  });
+
+  it('masks a secret with a quote or a backslash in its plain form inside a string', () => {
+    const quoted = '4242-67319-ab"cd\\ef';
+    const masker = new SecretMasker();
+    masker.add(quoted);
+    expect(masker.maskedJson({ error: `Token ${quoted} refused` })).toBe(
+      '{"error":"Token [hidden] refused"}',
+    );
+  });
+
+  it('writes exactly JSON.stringify when nothing is hidden', () => {
+    const masker = new SecretMasker();
+    masker.add(secret);
+    const document = { tables: [{ source: 'in.c-sales.orders', rows: 3 }], warnings: [] };
+    for (const indent of [0, 2]) {
+      expect(masker.maskedJson(document, indent)).toBe(JSON.stringify(document, null, indent));
+    }
+  });
+});
+
 describe('hashValues', () => {
   it('collects every string inside a # key that holds a list or an object, at any depth', () => {
     let deep: unknown = 'deep-in-list-secret';
