@@ -94,20 +94,21 @@ export function readNameList(
 
 /**
  * Rule: a name never holds a secret of the config (a `#` value, or a token's secret part) and is
- * never shaped like a token: a name becomes a file name in out/tables, a manifest entry and a
- * state key, where no masker reaches (docs/configuration.md, Names). Reports the problem without
- * showing the value; true when it did.
+ * never shaped like a token: a name becomes a file name in out/tables, a manifest entry, a table
+ * id or a state key, where no masker reaches (docs/configuration.md, Names). `endsUpIn` says
+ * where this one goes. Reports the problem without showing the value; true when it did.
  */
 export function refuseSecretName(
   name: string,
   what: string,
   path: Path,
   problems: Problems,
+  endsUpIn = 'file names, manifests and state keys',
 ): boolean {
   if (!problems.holdsSecret(name) && !looksLikeToken(name)) return false;
   problems.add(
     path,
-    `is a hidden value: it holds a secret of config.json (a "#" value, or the part of a token after its two ids) or looks like a token, and a ${what} name ends up in file names, manifests and state keys; write the ${what} name here, and secrets only under "#" keys`,
+    `is a hidden value: it holds a secret of config.json (a "#" value, or the part of a token after its two ids) or looks like a token, and a ${what} name ends up in ${endsUpIn}; write the ${what} name here, and secrets only under "#" keys`,
   );
   return true;
 }

@@ -143,6 +143,7 @@ export function parseConfig(raw: unknown): ParseResult {
   );
   const debug = readFlag(own(params, 'debug'), false, ['parameters', 'debug'], problems);
   const dataTypeSupport = readDataTypeSupport(own(raw, 'storage'), problems);
+  const defaultBucket = readDefaultBucket(own(raw, 'storage'), problems);
   if (
     problems.count > 0 ||
     action === BAD ||
@@ -153,11 +154,11 @@ export function parseConfig(raw: unknown): ParseResult {
     parallelism === BAD ||
     lagSeconds === BAD ||
     debug === BAD ||
-    dataTypeSupport === BAD
+    dataTypeSupport === BAD ||
+    defaultBucket === BAD
   ) {
     return fail(problems.lines);
   }
-  const defaultBucket = readDefaultBucket(own(raw, 'storage'));
   const config: Config = {
     action,
     source,
@@ -213,14 +214,23 @@ export function runnerDefaultBucket(env: {
   return `in.c-${component.replace(/[^A-Za-z0-9-]/g, '-')}-${configId}`;
 }
 
-/** `storage.output.default_bucket`, when the runner set one (lenient: anything else is ignored). */
-function readDefaultBucket(storage: unknown): string | undefined {
+/**
+ * `storage.output.default_bucket`, when the runner set one (lenient: anything but a string is
+ * ignored). A bucket that holds a secret or looks like a token is refused: it becomes part of
+ * every short destination's table id and state key (docs/configuration.md, Names).
+ */
+function readDefaultBucket(storage: unknown, problems: Problems): Read<string> {
   if (!isPlainObject(storage)) return undefined;
   const output = own(storage, 'output');
   if (!isPlainObject(output)) return undefined;
   const bucket = own(output, 'default_bucket');
-  return typeof bucket === 'string' && bucket !== '' ? bucket : undefined;
+  if (typeof bucket !== 'string' || bucket === '') return undefined;
+  const path = ['storage', 'output', 'default_bucket'];
+  return refuseSecretName(bucket, 'bucket', path, problems, BUCKET_ENDS_UP_IN) ? BAD : bucket;
 }
+
+/** Where a bucket id goes unmasked (for {@link refuseSecretName}). */
+const BUCKET_ENDS_UP_IN = 'table ids and state keys';
 
 /**
  * `storage.output.data_type_support`: absent or null when not set; otherwise one of
@@ -302,7 +312,9 @@ function readBucket(value: unknown, path: Path, problems: Problems): string | ty
     return BAD;
   }
   const check = checkBucketId(value, ['in', 'out']);
-  if (check.ok) return value;
+  if (check.ok) {
+    return refuseSecretName(value, 'bucket', path, problems, BUCKET_ENDS_UP_IN) ? BAD : value;
+  }
   problems.add(
     path,
     check.shape === true ? `must be ${howTo}` : `${problems.quote(value)} ${check.why}`,

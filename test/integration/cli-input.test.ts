@@ -248,6 +248,43 @@ describe('KBC_RUNID of any length', () => {
   });
 });
 
+describe('a bucket holding a # value of config.json', () => {
+  const password = 'NotTokenShapedPassword1';
+  const tables = [{ name: 'customers' }];
+  it.each([
+    [
+      'parameters.destination.bucket',
+      {
+        parameters: {
+          '#token': SOURCE_TOKEN,
+          url: 'http://127.0.0.1:9',
+          tables,
+          destination: {
+            '#token': SOURCE_TOKEN,
+            url: 'http://127.0.0.1:9',
+            bucket: `in.c-${password}`,
+          },
+        },
+      },
+    ],
+    [
+      'storage.output.default_bucket',
+      {
+        storage: { output: { default_bucket: `in.c-${password}` } },
+        parameters: { '#token': SOURCE_TOKEN, url: 'http://127.0.0.1:9', tables },
+      },
+    ],
+  ])(
+    'as %s is exit 1 naming the key, before any request: the bucket is in every table id and state key',
+    async (key, config) => {
+      const dataDir = await makeDataDir({ ...config, image_parameters: { '#password': password } });
+      const result = await runCli(['--data', dataDir]);
+      expect(expectUserError(result, password)).toContain(`${key}: is a hidden value`);
+      expect(result.stderr).not.toContain(password);
+    },
+  );
+});
+
 describe('runner variables in log lines', () => {
   it('KBC_CONFIGROWID with a line break or bidi character cannot forge a log line', async () => {
     const dataDir = await makeDataDir({

@@ -798,6 +798,41 @@ describe('parseConfig: problems', () => {
       `parameters.tables[4].columns[1]: ${why('column')}`,
     ]);
   });
+
+  it("refuses a destination bucket or the runner's default bucket that holds a # value, a token's secret part or a token, without showing it", () => {
+    const storageToken = '4242-67319-ca11ab1eca11ab1e00000000000000000000000b';
+    const secretPart = 'ca11ab1eca11ab1e00000000000000000000000b';
+    const config = (bucket: string, defaultBucket: string) => ({
+      storage: { output: { default_bucket: defaultBucket } },
+      parameters: {
+        '#token': storageToken,
+        region: 'eu',
+        tables: [{ name: 'orders' }],
+        destination: { '#token': storageToken, region: 'eu', bucket },
+      },
+      image_parameters: { '#password': 'NotTokenShapedPassword1' },
+    });
+    const why =
+      'is a hidden value: it holds a secret of config.json (a "#" value, or the part of a token after its two ids) or looks like a token, and a bucket name ends up in table ids and state keys; write the bucket name here, and secrets only under "#" keys';
+    for (const [bucket, defaultBucket] of [
+      ['in.c-NotTokenShapedPassword1', `in.c-${secretPart}`],
+      [`out.c-${secretPart}`, 'in.c-NotTokenShapedPassword1'],
+    ] as const) {
+      const text = problems(parseConfig(config(bucket, defaultBucket)));
+      expect(text).toEqual([
+        `parameters.destination.bucket: ${why}`,
+        `storage.output.default_bucket: ${why}`,
+      ]);
+    }
+    expect(problems(parseConfig(config('in.c-copy', 'in.c-1-2-' + 'A'.repeat(40))))).toEqual([
+      `storage.output.default_bucket: ${why}`,
+    ]);
+    // The runner's default bucket stays lenient otherwise: a plain one is taken, a non-string ignored.
+    const plain = parseConfig(config('in.c-copy', 'in.c-keboola-ex-table-sync-123'));
+    expect(plain.ok && plain.config.defaultBucket).toBe('in.c-keboola-ex-table-sync-123');
+    const odd = { ...config('in.c-copy', ''), storage: { output: { default_bucket: 42 } } };
+    expect(parseConfig(odd).ok).toBe(true);
+  });
 });
 
 describe('configForAction: each sync action checks only the keys it reads', () => {
