@@ -130,6 +130,18 @@ export function insertCsvSql(
   return `INSERT INTO ${table} (${target}) SELECT ${values}, ${timestampSeconds} FROM ${read}`;
 }
 
+/**
+ * One row: `n` rows of `table` and `bytes`, the summed byte length of every value of `columns`.
+ * A row's lengths are summed as one list (`list_sum`, which skips NULLs), not as `a + b + …`: a
+ * chain of 1 000 additions exceeds DuckDB's expression depth limit, and a Storage table may be
+ * wider than that.
+ */
+export function statsSql(table: string, columns: readonly string[]): string {
+  const lengths = columns.map((c) => `strlen(${quoteIdent(c)})`).join(', ');
+  const rowBytes = columns.length === 0 ? '0' : `list_sum([${lengths}])`;
+  return `SELECT count(*) AS n, COALESCE(sum(${rowBytes}), 0) AS bytes FROM ${table}`;
+}
+
 /** One row: `n` rows of `table` and `keys` distinct (non-NULL) values of the key columns. */
 export function keyCountsSql(table: string, key: readonly string[]): string {
   const columns = key.map(quoteIdent).join(', ');

@@ -18,6 +18,7 @@ import {
   quoteIdent,
   quoteLiteral,
   readCsvSql,
+  statsSql,
   type ChangeWindow,
 } from './sql.js';
 
@@ -150,15 +151,8 @@ export class TableDb {
 
   /** Row count and the summed byte length of all values. */
   stats(table: string, columns: readonly string[]): Promise<TableStats> {
-    const size =
-      columns.length === 0
-        ? '0'
-        : columns.map((c) => `COALESCE(strlen(${quoteIdent(c)}), 0)`).join(' + ');
     return this.#serialize(async (conn) => {
-      const row = await firstRow(
-        conn,
-        `SELECT count(*) AS n, COALESCE(sum(${size}), 0) AS bytes FROM ${table}`,
-      );
+      const row = await firstRow(conn, statsSql(table, columns));
       return { rowsCount: Number(row.n ?? 0), dataSizeBytes: Number(row.bytes ?? 0) };
     });
   }
