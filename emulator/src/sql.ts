@@ -98,8 +98,17 @@ export function generateSelectSql(
 }
 
 /**
+ * The longest CSV line (one row, in bytes as written) a load reads. DuckDB's default of 2 MB
+ * failed the import of a row holding a larger value, while Snowflake's `VARCHAR` holds 16 MiB
+ * (16 777 216, the length Storage gives a string column); 64 MiB fits such a value even when
+ * every character is a quote written twice, plus the rest of its row.
+ */
+const CSV_MAX_LINE_BYTES = 64 * 1024 * 1024;
+
+/**
  * `read_csv` over local files with every column VARCHAR and a fixed column list (no sniffing).
- * `header` skips the first line of each file. Reads `.gz` files transparently.
+ * `header` skips the first line of each file. Reads `.gz` files transparently. A line may be up
+ * to {@link CSV_MAX_LINE_BYTES} long.
  */
 export function readCsvSql(
   paths: readonly string[],
@@ -110,7 +119,8 @@ export function readCsvSql(
   const types = columns.map((c) => `${quoteLiteral(c)}: 'VARCHAR'`).join(', ');
   return (
     `read_csv(${files}, header=${header}, delim=',', quote='"', escape='"', ` +
-    `columns={${types}}, auto_detect=false, null_padding=false, strict_mode=true)`
+    `columns={${types}}, auto_detect=false, null_padding=false, strict_mode=true, ` +
+    `max_line_size=${CSV_MAX_LINE_BYTES})`
   );
 }
 

@@ -1,4 +1,5 @@
 import aws4 from 'aws4';
+import { parse } from 'csv-parse/sync';
 import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
@@ -160,16 +161,9 @@ async function s3Put(
   expect(response.status).toBe(200);
 }
 
-/** Parses headerless, fully quoted CSV text into rows. */
+/** Parses headerless CSV text into rows. */
 function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  for (const line of text.split('\n')) {
-    if (line === '') continue;
-    rows.push(
-      [...line.matchAll(/"((?:[^"]|"")*)"/g)].map((m) => (m[1] ?? '').replaceAll('""', '"')),
-    );
-  }
-  return rows;
+  return parse(text);
 }
 
 /** Exports a table (aws project) and returns the rows of all slices, in manifest order. */
@@ -1309,5 +1303,40 @@ describe('table limits', () => {
     await importRows([row(1), changed, row(3)], true);
     const copied = await emulator.control.tableRows(202, 'in.c-copy.wide');
     expect(copied.map((r) => columns.map((c) => r[c]))).toEqual([row(1), changed, row(3)]);
+  });
+
+  it('exports and imports a 10 MB value (DuckDB’s CSV reader stops at 2 MB lines by default)', async () => {
+    const big = `"${'x'.repeat(10 * 1024 * 1024)}"`;
+    await emulator.control.createTable(101, 'in.c-sales', {
+      name: 'big_cell',
+      columns: ['id', 'v'],
+      primaryKey: ['id'],
+      rows: [
+        ['1', big],
+        ['2', 'small'],
+      ],
+    });
+    const { rows } = await exportRows(SOURCE_TOKEN, 'in.c-sales.big_cell');
+    expect(rows.map((r) => r[1]?.length)).toEqual([big.length, 5]);
+    const header = await uploadFile(DEST_WRITE_TOKEN, 'id,v\n');
+    await runJob(DEST_WRITE_TOKEN, 'POST', '/v2/storage/buckets/in.c-copy/tables-async', {
+      name: 'big_cell',
+      dataFileId: header,
+      primaryKey: 'id',
+    });
+    const text = rows.map((r) => r.map((v) => `"${v.replaceAll('"', '""')}"`).join(',')).join('\n');
+    const fileId = await uploadSliced(DEST_WRITE_TOKEN, [`${text}\n`]);
+    const job = await runJob(
+      DEST_WRITE_TOKEN,
+      'POST',
+      '/v2/storage/tables/in.c-copy.big_cell/import-async',
+      { dataFileId: fileId, columns: ['id', 'v'], incremental: false },
+    );
+    expect(job.error).toBeUndefined();
+    const copied = await emulator.control.tableRows(202, 'in.c-copy.big_cell');
+    expect(copied.map((r) => [r.id, r.v === big ? 'big' : r.v])).toEqual([
+      ['1', 'big'],
+      ['2', 'small'],
+    ]);
   });
 });
