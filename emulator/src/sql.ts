@@ -11,8 +11,15 @@ export function quoteIdent(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
 }
 
-/** `'text'` with embedded quotes doubled. */
+/**
+ * `'text'` with embedded quotes doubled. A text holding a NUL character, which a DuckDB string
+ * literal cannot carry (the parser ends the literal there), is written as the expression
+ * `decode(from_base64('…'))` of its UTF-8 bytes instead, so a value is stored as given.
+ */
 export function quoteLiteral(text: string): string {
+  if (text.includes('\0')) {
+    return `decode(from_base64('${Buffer.from(text, 'utf8').toString('base64')}'))`;
+  }
   return `'${text.replaceAll("'", "''")}'`;
 }
 

@@ -1305,6 +1305,51 @@ describe('table limits', () => {
     expect(copied.map((r) => columns.map((c) => r[c]))).toEqual([row(1), changed, row(3)]);
   });
 
+  it('seeds, filters, exports, imports and deletes values holding a NUL character', async () => {
+    const values = [
+      ['1', 'a\0b'],
+      ['2', '\0'],
+      ['3', "it's"],
+    ];
+    await emulator.control.createTable(101, 'in.c-sales', {
+      name: 'nul',
+      columns: ['id', 'v'],
+      primaryKey: ['id'],
+      rows: values,
+    });
+    expect((await exportRows(SOURCE_TOKEN, 'in.c-sales.nul')).rows).toEqual(values);
+    const filtered = await exportRows(SOURCE_TOKEN, 'in.c-sales.nul', {
+      whereColumn: 'v',
+      whereValues: ['a\0b'],
+    });
+    expect(filtered.rows).toEqual([['1', 'a\0b']]);
+    const header = await uploadFile(DEST_WRITE_TOKEN, 'id,v\n');
+    await runJob(DEST_WRITE_TOKEN, 'POST', '/v2/storage/buckets/in.c-copy/tables-async', {
+      name: 'nul',
+      dataFileId: header,
+      primaryKey: 'id',
+    });
+    const text = values.map((r) => r.map((v) => `"${v}"`).join(',')).join('\n');
+    const fileId = await uploadSliced(DEST_WRITE_TOKEN, [`${text}\n`]);
+    const job = await runJob(
+      DEST_WRITE_TOKEN,
+      'POST',
+      '/v2/storage/tables/in.c-copy.nul/import-async',
+      {
+        dataFileId: fileId,
+        columns: ['id', 'v'],
+        incremental: false,
+      },
+    );
+    expect(job.error).toBeUndefined();
+    const rowsOf = async () =>
+      (await emulator.control.tableRows(202, 'in.c-copy.nul')).map((r) => [r.id, r.v]);
+    expect(await rowsOf()).toEqual(values);
+    await emulator.control.upsertRows(202, 'in.c-copy.nul', [{ id: '4', v: '\0\0' }]);
+    expect(await emulator.control.deleteRows(202, 'in.c-copy.nul', [{ v: '\0' }])).toBe(1);
+    expect(await rowsOf()).toEqual([values[0], values[2], ['4', '\0\0']]);
+  });
+
   it('exports and imports a 10 MB value (DuckDB’s CSV reader stops at 2 MB lines by default)', async () => {
     const big = `"${'x'.repeat(10 * 1024 * 1024)}"`;
     await emulator.control.createTable(101, 'in.c-sales', {

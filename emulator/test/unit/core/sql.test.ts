@@ -19,6 +19,7 @@ describe('SQL builders', () => {
   it('quotes identifiers and literals', () => {
     expect(quoteIdent('a"b')).toBe('"a""b"');
     expect(quoteLiteral("it's")).toBe("'it''s'");
+    expect(quoteLiteral('a\0b')).toBe(`decode(from_base64('YQBi'))`);
     expect(physicalTableName(101, 'in.c-sales.orders')).toBe('"p101:in.c-sales.orders"');
   });
 
