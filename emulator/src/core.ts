@@ -15,6 +15,7 @@ import {
   tableNotFound,
   validationError,
 } from './api-error.js';
+import { DEFAULT_BACKEND } from './backend-types.js';
 import { readCsvHeader } from './csv-format.js';
 import { JobRunner } from './jobs.js';
 import {
@@ -85,7 +86,7 @@ export class EmulatorCore {
       name: seed.name,
       region: seed.region,
       provider: seed.fileStorageProvider,
-      defaultBackend: seed.defaultBackend ?? 'snowflake',
+      defaultBackend: seed.defaultBackend ?? DEFAULT_BACKEND,
       sliceRows: seed.sliceRows,
       features: seed.features,
       createdMs: this.clock.nowMs(),
@@ -160,10 +161,10 @@ export class EmulatorCore {
     spec: SeedTable,
     baseDir: string,
   ): Promise<TableState> {
-    const problems = checkTable(spec, 'table');
+    const project = this.requireProject(projectId);
+    const problems = checkTable(spec, 'table', project.defaultBackend);
     if (problems.length > 0)
       throw validationError('storage.tables.validation', problems.join('; '));
-    const project = this.requireProject(projectId);
     const bucket = project.buckets.get(bucketId);
     if (!bucket) throw bucketNotFound(bucketId, projectId);
     if (bucket.tables.has(spec.name)) throw tableExists(spec.name);

@@ -6,6 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
+import { DEFAULT_BACKEND, typeProblem } from './backend-types.js';
 
 const metadataItem = z.object({
   key: z.string().min(1),
@@ -162,7 +163,8 @@ function crossCheckSeed(seed: Seed): string[] {
     project.buckets.forEach((bucket, b) => {
       if (bucketIds.has(bucket.id)) problems.push(`${at}.buckets.${b}.id: duplicate bucket id`);
       bucketIds.add(bucket.id);
-      problems.push(...checkBucketTables(bucket, `${at}.buckets.${b}`));
+      const backend = project.defaultBackend ?? DEFAULT_BACKEND;
+      problems.push(...checkBucketTables(bucket, `${at}.buckets.${b}`, backend));
     });
     project.tokens.forEach((token, t) => {
       problems.push(...checkToken(token, project.id, bucketIds, `${at}.tokens.${t}`));
@@ -173,20 +175,29 @@ function crossCheckSeed(seed: Seed): string[] {
   return problems;
 }
 
-function checkBucketTables(bucket: SeedBucket, at: string): string[] {
+function checkBucketTables(bucket: SeedBucket, at: string, backend: string): string[] {
   const problems: string[] = [];
   const names = new Set<string>();
   bucket.tables.forEach((table, i) => {
     if (names.has(table.name)) problems.push(`${at}.tables.${i}.name: duplicate table name`);
     names.add(table.name);
-    problems.push(...checkTable(table, `${at}.tables.${i}`));
+    problems.push(...checkTable(table, `${at}.tables.${i}`, backend));
   });
   return problems;
 }
 
-/** Per-table rules; exported for unit tests and for `createTable` of the control API. */
-export function checkTable(table: SeedTable, at: string): string[] {
+/**
+ * Per-table rules; exported for unit tests and for `createTable` of the control API. Given the
+ * project's `backend`, a typed table's column types must be that backend's, as
+ * `tables-definition` requires (emulator/src/backend-types.ts).
+ */
+export function checkTable(table: SeedTable, at: string, backend?: string): string[] {
   const problems: string[] = [];
+  table.definition?.columns.forEach((column, c) => {
+    if (!column.definition || backend === undefined) return;
+    const problem = typeProblem(backend, column.definition.type, column.definition.length ?? null);
+    if (problem) problems.push(`${at}.definition.columns.${c}.definition: ${problem}`);
+  });
   const sources = [table.csv, table.rows, table.generate].filter((s) => s !== undefined);
   if (sources.length > 1) problems.push(`${at}: use only one of csv, rows, generate`);
   const columns = seedTableColumns(table);

@@ -1035,6 +1035,19 @@ describe('files, create and import', () => {
     expect(detail.definition.columns.map((c) => c.definition.nullable)).toEqual([false, true]);
   });
 
+  it('checks a typed table created through the control API against its project’s backend', async () => {
+    const typed = (type: string) => ({
+      name: `typed_${type.toLowerCase()}`,
+      definition: { columns: [{ name: 'n', definition: { type, length: '38,0' } }] },
+    });
+    await expect(emulator.control.createTable(202, 'in.c-copy', typed('INT64'))).rejects.toThrow(
+      'table.definition.columns.0.definition: Type "INT64" is not a snowflake type.',
+    );
+    await expect(
+      emulator.control.createTable(202, 'in.c-copy', typed('NUMBER')),
+    ).resolves.toBeDefined();
+  });
+
   it('imports full, upsert, append, in-file dedupe and extra columns', async () => {
     const header = await uploadFile(DEST_WRITE_TOKEN, 'a,b\n');
     await runJob(DEST_WRITE_TOKEN, 'POST', '/v2/storage/buckets/in.c-copy/tables-async', {

@@ -49,6 +49,30 @@ describe('parseSeed', () => {
     expect(seedTablePrimaryKey(table)).toEqual(['id']);
   });
 
+  it('checks a typed table’s column types against its project’s backend, as tables-definition does', () => {
+    const typed = (backend: string | undefined, type: string, length: string) => {
+      const seed = seedWith({
+        name: 't',
+        definition: { columns: [{ name: 'n', definition: { type, length } }] },
+      });
+      return {
+        projects: [{ ...seed.projects[0]!, ...(backend ? { defaultBackend: backend } : {}) }],
+      };
+    };
+    expect(problemsOf(typed('bigquery', 'NUMERIC', '38,9'))).toEqual([]);
+    expect(problemsOf(typed('bigquery', 'BIGNUMERIC', '60,10'))).toEqual([
+      'projects.0.buckets.0.tables.0.definition.columns.0.definition: Length "60,10" is out of range for BIGNUMERIC on bigquery (precision P and scale S with S at most 38 and P from max(1, S) to S + 38).',
+    ]);
+    expect(problemsOf(typed('bigquery', 'NUMBER', '38,0'))).toEqual([
+      'projects.0.buckets.0.tables.0.definition.columns.0.definition: Type "NUMBER" is not a bigquery type.',
+    ]);
+    // A project without defaultBackend is a Snowflake project.
+    expect(problemsOf(typed(undefined, 'NUMBER', '38,0'))).toEqual([]);
+    expect(problemsOf(typed(undefined, 'INT64', ''))).toEqual([
+      'projects.0.buckets.0.tables.0.definition.columns.0.definition: Type "INT64" is not a snowflake type.',
+    ]);
+  });
+
   it('reports every problem at once', () => {
     const problems = problemsOf(
       seedWith(
