@@ -12,6 +12,27 @@ export function quoteIdent(name: string): string {
 }
 
 /**
+ * The DuckDB name of a table column. DuckDB matches identifiers regardless of case, quoted ones
+ * too, while Storage keeps `id` and `ID` apart (Snowflake's quoted names are case-sensitive):
+ * each capital letter A–Z is written as `^` and its small letter, and `^` as `^^`, so no two
+ * column names meet in DuckDB (which folds A–Z only). A name without capitals or `^` is its own
+ * DuckDB name, `_timestamp` and the staging tables' columns among them.
+ */
+export function physicalColumnName(name: string): string {
+  return name.replace(/[A-Z^]/g, (ch) => (ch === '^' ? '^^' : `^${ch.toLowerCase()}`));
+}
+
+/** The column name that {@link physicalColumnName} wrote as `physical`. */
+export function logicalColumnName(physical: string): string {
+  return physical.replace(/\^([a-z^])/g, (_, ch: string) => (ch === '^' ? '^' : ch.toUpperCase()));
+}
+
+/** A table column's DuckDB name ({@link physicalColumnName}), quoted. */
+export function quoteColumn(name: string): string {
+  return quoteIdent(physicalColumnName(name));
+}
+
+/**
  * `'text'` with embedded quotes doubled. A text holding a NUL character, which a DuckDB string
  * literal cannot carry (the parser ends the literal there), is written as the expression
  * `decode(from_base64('…'))` of its UTF-8 bytes instead, so a value is stored as given.
@@ -30,8 +51,8 @@ export function physicalTableName(projectId: number, tableId: string): string {
 
 /** `CREATE TABLE` with every column VARCHAR plus `_timestamp BIGINT`. */
 export function createTableSql(table: string, columns: readonly string[]): string {
-  const defs = columns.map((c) => `${quoteIdent(c)} VARCHAR`);
-  defs.push(`${quoteIdent(TIMESTAMP_COLUMN)} BIGINT`);
+  const defs = columns.map((c) => `${quoteColumn(c)} VARCHAR`);
+  defs.push(`${quoteColumn(TIMESTAMP_COLUMN)} BIGINT`);
   return `CREATE TABLE ${table} (${defs.join(', ')})`;
 }
 
@@ -56,11 +77,11 @@ export interface ChangeWindow {
 /** WHERE clause (with leading ` WHERE`) for a change window and filters, or an empty string. */
 export function windowWhereSql(window: ChangeWindow): string {
   const conditions: string[] = [];
-  const ts = quoteIdent(TIMESTAMP_COLUMN);
+  const ts = quoteColumn(TIMESTAMP_COLUMN);
   if (window.changedSince !== undefined) conditions.push(`${ts} >= ${window.changedSince}`);
   if (window.changedUntil !== undefined) conditions.push(`${ts} < ${window.changedUntil}`);
   for (const filter of window.where ?? []) {
-    const value = `COALESCE(${quoteIdent(filter.column)}, '')`;
+    const value = `COALESCE(${quoteColumn(filter.column)}, '')`;
     if (filter.values.length === 0) {
       conditions.push(filter.operator === 'eq' ? 'FALSE' : 'TRUE');
       continue;
@@ -77,7 +98,7 @@ export function exportSelectSql(
   columns: readonly string[],
   window: ChangeWindow,
 ): string {
-  const list = columns.map((c) => `COALESCE(${quoteIdent(c)}, '')`).join(', ');
+  const list = columns.map((c) => `COALESCE(${quoteColumn(c)}, '')`).join(', ');
   const limit = window.limit === undefined ? '' : ` LIMIT ${Math.max(0, Math.floor(window.limit))}`;
   return `SELECT ${list} FROM ${table}${windowWhereSql(window)}${limit}`;
 }
@@ -98,9 +119,9 @@ export function generateSelectSql(
       column === keyColumn
         ? 'CAST(i AS VARCHAR)'
         : `${quoteLiteral(`${column}-`)} || CAST(((i * 2654435761 + ${position * 40503}) % 100000) AS VARCHAR)`;
-    return `${value} AS ${quoteIdent(column)}`;
+    return `${value} AS ${quoteColumn(column)}`;
   });
-  values.push(`CAST(${timestampSeconds} AS BIGINT) AS ${quoteIdent(TIMESTAMP_COLUMN)}`);
+  values.push(`CAST(${timestampSeconds} AS BIGINT) AS ${quoteColumn(TIMESTAMP_COLUMN)}`);
   return `SELECT ${values.join(', ')} FROM range(1, ${rows + 1}) AS t(i)`;
 }
 
@@ -123,7 +144,7 @@ export function readCsvSql(
   header: boolean,
 ): string {
   const files = `[${paths.map(quoteLiteral).join(', ')}]`;
-  const types = columns.map((c) => `${quoteLiteral(c)}: 'VARCHAR'`).join(', ');
+  const types = columns.map((c) => `${quoteLiteral(physicalColumnName(c))}: 'VARCHAR'`).join(', ');
   return (
     `read_csv(${files}, header=${header}, delim=',', quote='"', escape='"', ` +
     `columns={${types}}, auto_detect=false, null_padding=false, strict_mode=true, ` +
@@ -142,8 +163,8 @@ export function insertCsvSql(
   read: string,
   timestampSeconds: number,
 ): string {
-  const target = [...columns, TIMESTAMP_COLUMN].map(quoteIdent).join(', ');
-  const values = columns.map((c) => `COALESCE(${quoteIdent(c)}, '')`).join(', ');
+  const target = [...columns, TIMESTAMP_COLUMN].map(quoteColumn).join(', ');
+  const values = columns.map((c) => `COALESCE(${quoteColumn(c)}, '')`).join(', ');
   return `INSERT INTO ${table} (${target}) SELECT ${values}, ${timestampSeconds} FROM ${read}`;
 }
 
@@ -154,14 +175,14 @@ export function insertCsvSql(
  * wider than that.
  */
 export function statsSql(table: string, columns: readonly string[]): string {
-  const lengths = columns.map((c) => `strlen(${quoteIdent(c)})`).join(', ');
+  const lengths = columns.map((c) => `strlen(${quoteColumn(c)})`).join(', ');
   const rowBytes = columns.length === 0 ? '0' : `list_sum([${lengths}])`;
   return `SELECT count(*) AS n, COALESCE(sum(${rowBytes}), 0) AS bytes FROM ${table}`;
 }
 
 /** One row: `n` rows of `table` and `keys` distinct (non-NULL) values of the key columns. */
 export function keyCountsSql(table: string, key: readonly string[]): string {
-  const columns = key.map(quoteIdent).join(', ');
+  const columns = key.map(quoteColumn).join(', ');
   const distinct = key.length === 1 ? columns : `(${columns})`;
   return `SELECT count(*) AS n, count(DISTINCT ${distinct}) AS keys FROM ${table}`;
 }
@@ -173,7 +194,7 @@ export function keyCountsSql(table: string, key: readonly string[]): string {
  * last occurrence of its key, and survivors keep their place.
  */
 export function dedupeInPlaceSql(table: string, key: readonly string[]): string {
-  const partition = key.map(quoteIdent).join(', ');
+  const partition = key.map(quoteColumn).join(', ');
   return (
     `DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM ${table} ` +
     `QUALIFY row_number() OVER (PARTITION BY ${partition} ORDER BY rowid DESC) > 1)`
@@ -183,7 +204,7 @@ export function dedupeInPlaceSql(table: string, key: readonly string[]): string 
 /** `a = b AND …` over key columns between two aliases (NULL-safe). */
 export function keyMatchSql(left: string, right: string, key: readonly string[]): string {
   return key
-    .map((c) => `${left}.${quoteIdent(c)} IS NOT DISTINCT FROM ${right}.${quoteIdent(c)}`)
+    .map((c) => `${left}.${quoteColumn(c)} IS NOT DISTINCT FROM ${right}.${quoteColumn(c)}`)
     .join(' AND ');
 }
 
@@ -196,9 +217,9 @@ export function dedupeSelectSql(
   columns: readonly string[],
   key: readonly string[],
 ): string {
-  const list = columns.map(quoteIdent).join(', ');
+  const list = columns.map(quoteColumn).join(', ');
   if (key.length === 0) return `SELECT ${list} FROM ${staging} ORDER BY __rn`;
-  const partition = key.map(quoteIdent).join(', ');
+  const partition = key.map(quoteColumn).join(', ');
   return (
     `SELECT ${list} FROM (SELECT *, row_number() OVER (PARTITION BY ${partition} ORDER BY __rn DESC) AS __dup ` +
     `FROM ${staging}) WHERE __dup = 1 ORDER BY __rn`

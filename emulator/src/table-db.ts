@@ -15,6 +15,8 @@ import {
   insertCsvSql,
   keyCountsSql,
   keyMatchSql,
+  logicalColumnName,
+  quoteColumn,
   quoteIdent,
   quoteLiteral,
   readCsvSql,
@@ -184,7 +186,7 @@ export class TableDb {
       return reader.getRowObjectsJS().map((row) => {
         const out: Record<string, unknown> = {};
         for (const [key, value] of Object.entries(row)) {
-          out[key] = typeof value === 'bigint' ? Number(value) : (value ?? '');
+          out[logicalColumnName(key)] = typeof value === 'bigint' ? Number(value) : (value ?? '');
         }
         return out;
       });
@@ -195,7 +197,7 @@ export class TableDb {
   addColumns(table: string, columns: readonly string[]): Promise<void> {
     return this.#serialize(async (conn) => {
       for (const column of columns) {
-        await conn.run(`ALTER TABLE ${table} ADD COLUMN ${quoteIdent(column)} VARCHAR DEFAULT ''`);
+        await conn.run(`ALTER TABLE ${table} ADD COLUMN ${quoteColumn(column)} VARCHAR DEFAULT ''`);
       }
     });
   }
@@ -209,7 +211,7 @@ export class TableDb {
       let deleted = 0;
       for (const match of matches) {
         const where = Object.entries(match)
-          .map(([c, v]) => `${quoteIdent(c)} = ${quoteLiteral(v)}`)
+          .map(([c, v]) => `${quoteColumn(c)} = ${quoteLiteral(v)}`)
           .join(' AND ');
         if (where === '') continue;
         const result = await conn.run(`DELETE FROM ${table} WHERE ${where}`);
@@ -273,7 +275,7 @@ export class TableDb {
   ): Promise<void> {
     const staging = quoteIdent(`staging_${++this.#stagingSeq}`);
     await this.#serialize(async (conn) => {
-      const defs = tableColumns.map((c) => `${quoteIdent(c)} VARCHAR`).join(', ');
+      const defs = tableColumns.map((c) => `${quoteColumn(c)} VARCHAR`).join(', ');
       await conn.run(`CREATE TEMP TABLE ${staging} (__rn BIGINT, ${defs})`);
     });
     const literal = [...rows.map((row, i) => [String(i + 1), ...row])];
@@ -297,7 +299,7 @@ export class TableDb {
     ts?: number,
   ): Promise<void> {
     const names = (ts === undefined ? columns : [...columns, TIMESTAMP_COLUMN])
-      .map(quoteIdent)
+      .map(quoteColumn)
       .join(', ');
     const stamp = ts === undefined ? '' : `, ${ts}`;
     return this.#serialize(async (conn) => {
@@ -319,9 +321,11 @@ export class TableDb {
 }
 
 function stagingSql(staging: string, source: LoadSource): string {
-  const list = source.fileColumns.map((c) => `COALESCE(${quoteIdent(c)}, '') AS ${quoteIdent(c)}`);
+  const list = source.fileColumns.map(
+    (c) => `COALESCE(${quoteColumn(c)}, '') AS ${quoteColumn(c)}`,
+  );
   if (source.paths.length === 0) {
-    const empty = source.fileColumns.map((c) => `CAST(NULL AS VARCHAR) AS ${quoteIdent(c)}`);
+    const empty = source.fileColumns.map((c) => `CAST(NULL AS VARCHAR) AS ${quoteColumn(c)}`);
     return `CREATE TEMP TABLE ${staging} AS SELECT CAST(0 AS BIGINT) AS __rn, ${empty.join(', ')} WHERE false`;
   }
   const read = readCsvSql(source.paths, source.fileColumns, source.header);
@@ -401,11 +405,11 @@ interface StagedPlan extends LoadTarget {
  */
 async function applyStaged(conn: DuckDBConnection, plan: StagedPlan): Promise<boolean> {
   const { table, tableColumns, key, staging, ts } = plan;
-  const names = tableColumns.map(quoteIdent).join(', ');
+  const names = tableColumns.map(quoteColumn).join(', ');
   if (key.length === 0) {
     const rows = dedupeSelectSql(staging, tableColumns, []);
     await conn.run(
-      `INSERT INTO ${table} (${names}, ${quoteIdent(TIMESTAMP_COLUMN)}) SELECT *, ${ts} FROM (${rows})`,
+      `INSERT INTO ${table} (${names}, ${quoteColumn(TIMESTAMP_COLUMN)}) SELECT *, ${ts} FROM (${rows})`,
     );
     return false;
   }
@@ -432,18 +436,18 @@ async function upsert(
   keyCount: number,
 ): Promise<void> {
   const { table, tableColumns, key, ts } = plan;
-  const names = tableColumns.map(quoteIdent).join(', ');
-  const incoming = tableColumns.map((c) => `d.${quoteIdent(c)}`).join(', ');
-  const oldTs = `o.${quoteIdent(TIMESTAMP_COLUMN)}`;
+  const names = tableColumns.map(quoteColumn).join(', ');
+  const incoming = tableColumns.map((c) => `d.${quoteColumn(c)}`).join(', ');
+  const oldTs = `o.${quoteColumn(TIMESTAMP_COLUMN)}`;
   const unchanged = tableColumns
-    .map((c) => `o.${quoteIdent(c)} IS NOT DISTINCT FROM d.${quoteIdent(c)}`)
+    .map((c) => `o.${quoteColumn(c)} IS NOT DISTINCT FROM d.${quoteColumn(c)}`)
     .join(' AND ');
   const keep = plan.alwaysBump ? 'false' : `(${oldTs} IS NOT NULL AND ${unchanged})`;
   const merged = quoteIdent(`merged_${Date.now()}_${Math.random().toString(36).slice(2)}`);
-  const target = `${names}, ${quoteIdent(TIMESTAMP_COLUMN)}`;
+  const target = `${names}, ${quoteColumn(TIMESTAMP_COLUMN)}`;
   await conn.run(
     `CREATE TEMP TABLE ${merged} AS SELECT ${incoming}, ` +
-      `CASE WHEN ${keep} THEN ${oldTs} ELSE ${ts} END AS ${quoteIdent(TIMESTAMP_COLUMN)}, ` +
+      `CASE WHEN ${keep} THEN ${oldTs} ELSE ${ts} END AS ${quoteColumn(TIMESTAMP_COLUMN)}, ` +
       `${keep} AS __keep FROM (${rows}) AS d LEFT JOIN ${table} AS o ON ${keyMatchSql('o', 'd', key)}`,
   );
   try {

@@ -1318,6 +1318,53 @@ describe('table limits', () => {
     expect(copied.map((r) => columns.map((c) => r[c]))).toEqual([row(1), changed, row(3)]);
   });
 
+  it('keeps columns whose names differ only in case apart, as Snowflake does (DuckDB folds case)', async () => {
+    const columns = ['id', 'ID', 'Id', '_TIMESTAMP'];
+    await emulator.control.createTable(101, 'in.c-sales', {
+      name: 'cased',
+      columns,
+      primaryKey: ['ID'],
+      rows: [
+        ['1', 'one', 'One', 't1'],
+        ['2', 'two', 'Two', 't2'],
+      ],
+    });
+    const detail = (await api(SOURCE_TOKEN, 'GET', '/v2/storage/tables/in.c-sales.cased')).body;
+    expect(detail).toMatchObject({ columns, primaryKey: ['ID'], rowsCount: 2 });
+    const picked = await exportRows(SOURCE_TOKEN, 'in.c-sales.cased', {
+      columns: 'ID,id,_TIMESTAMP',
+      whereColumn: 'Id',
+      whereValues: ['Two'],
+    });
+    expect(picked.rows).toEqual([['two', '2', 't2']]);
+    const { rows } = await exportRows(SOURCE_TOKEN, 'in.c-sales.cased');
+    const header = await uploadFile(DEST_WRITE_TOKEN, `${columns.join(',')}\n`);
+    await runJob(DEST_WRITE_TOKEN, 'POST', '/v2/storage/buckets/in.c-copy/tables-async', {
+      name: 'cased',
+      dataFileId: header,
+      primaryKey: 'ID',
+    });
+    const load = async (list: string[][], incremental: boolean) => {
+      const text = list.map((r) => r.map((v) => `"${v}"`).join(',')).join('\n');
+      const fileId = await uploadSliced(DEST_WRITE_TOKEN, [`${text}\n`]);
+      const job = await runJob(
+        DEST_WRITE_TOKEN,
+        'POST',
+        '/v2/storage/tables/in.c-copy.cased/import-async',
+        { dataFileId: fileId, columns, incremental },
+      );
+      expect(job.error).toBeUndefined();
+    };
+    await load(rows, false);
+    await load([['1', 'two', 'changed', 't3']], true);
+    const copied = await emulator.control.tableRows(202, 'in.c-copy.cased');
+    expect(copied.map((r) => columns.map((c) => r[c]))).toEqual([
+      ['1', 'one', 'One', 't1'],
+      ['1', 'two', 'changed', 't3'],
+    ]);
+    expect(Object.keys(copied[0]!).sort()).toEqual([...columns, '_timestamp'].sort());
+  });
+
   it('seeds, filters, exports, imports and deletes values holding a NUL character', async () => {
     const values = [
       ['1', 'a\0b'],

@@ -8,6 +8,8 @@ import {
   insertCsvSql,
   keyCountsSql,
   keyMatchSql,
+  logicalColumnName,
+  physicalColumnName,
   physicalTableName,
   quoteIdent,
   quoteLiteral,
@@ -20,6 +22,16 @@ describe('SQL builders', () => {
     expect(quoteIdent('a"b')).toBe('"a""b"');
     expect(quoteLiteral("it's")).toBe("'it''s'");
     expect(quoteLiteral('a\0b')).toBe(`decode(from_base64('YQBi'))`);
+  });
+
+  it('gives columns that differ only in case DuckDB names that differ regardless of case', () => {
+    const names = ['id', 'ID', 'Id', 'iD', '^', 'a^b', '^i', '_TIMESTAMP', 'Žluť', '^^I'];
+    const physical = names.map(physicalColumnName);
+    expect(physical.slice(0, 4)).toEqual(['id', '^i^d', '^id', 'i^d']);
+    expect(physical.every((name) => !/[A-Z]/.test(name))).toBe(true);
+    expect(new Set(physical.map((name) => name.toLowerCase())).size).toBe(names.length);
+    expect(physical.map(logicalColumnName)).toEqual(names);
+    expect(physicalColumnName('_timestamp')).toBe('_timestamp');
     expect(physicalTableName(101, 'in.c-sales.orders')).toBe('"p101:in.c-sales.orders"');
   });
 
