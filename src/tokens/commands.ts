@@ -24,7 +24,7 @@ import { escapeJsonLine } from '../text/escape.js';
 import { messageOf, StorageApiError, TokenRevokedError, UserError } from '../errors.js';
 import { describeFsError } from '../fs-errors.js';
 import { LOCK_DIR_NAME, LockHeldError } from '../lock/data-dir-lock.js';
-import { hashValues, looksLikeToken, type SecretMasker } from '../secrets.js';
+import { hashValues, type SecretMasker } from '../secrets.js';
 import { timestampMs } from '../storage/parse.js';
 import type { MintedToken, TokenApi, VerifiedToken } from '../storage/token-api.js';
 import type { StorageClient } from '../storage/types.js';
@@ -297,9 +297,8 @@ async function checkConfigTarget(
   }
   const configured = destinationBucketConflict(config, role, bucketId);
   if (configured === undefined) return;
-  const hidden =
-    typeof configured === 'string' &&
-    (new Problems(hashValues(config)).holdsSecret(configured) || looksLikeToken(configured));
+  // The masker already knows every `#` value of this config (registered when it was read).
+  const hidden = typeof configured === 'string' && deps.masker.reveals(configured);
   if (typeof configured !== 'string' || hidden) {
     // Shown by its type only: a list or an object may hold anything, a secret included.
     const what = hidden ? 'a hidden value' : describeJsonType(configured);
