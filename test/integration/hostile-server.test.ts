@@ -316,20 +316,11 @@ describe('answers are checked', () => {
   });
 
   it('an export job that succeeds without a file id: exit 2, the service’s fault, no stack trace', async () => {
-    stack.route('POST', `${STORAGE}/tables/in.c-src.t/export-async`, {
-      status: 202,
-      body: {
-        id: 100,
-        status: 'success',
-        operationName: 'tableExport',
-        tableId: 'in.c-src.t',
-        createdTime: new Date().toISOString(),
-        startTime: null,
-        endTime: null,
-        runId: null,
-        results: {},
-      },
-    });
+    stack.route(
+      'POST',
+      `${STORAGE}/tables/in.c-src.t/export-async`,
+      exportJobAnswer({ status: 'success', results: {} }),
+    );
     const outcome = await runJob();
     await expectContained(outcome, {
       code: 2,
@@ -451,23 +442,30 @@ describe('table names from the server are checked', () => {
 const SHAPED_TOKEN = '4242-67319-ca11ab1eca11ab1e00000000000000000000000b';
 const SECRET_PART = 'ca11ab1eca11ab1e00000000000000000000000b';
 
-/** An export job answer that failed with `message`. */
-function failedExport(message: string): { status: number; body: unknown } {
+/** The 202 answer of an export job that has already ended: `fields` give its status and outcome. */
+function exportJobAnswer(fields: Record<string, unknown>): { status: number; body: unknown } {
   return {
     status: 202,
     body: {
       id: 100,
-      status: 'error',
       operationName: 'tableExport',
       tableId: 'in.c-src.t',
       createdTime: new Date().toISOString(),
       startTime: null,
       endTime: null,
       runId: null,
-      error: { code: 'storage.x', message, exceptionId: 'exception-1' },
-      results: null,
+      ...fields,
     },
   };
+}
+
+/** An export job answer that failed with `message`. */
+function failedExport(message: string): { status: number; body: unknown } {
+  return exportJobAnswer({
+    status: 'error',
+    error: { code: 'storage.x', message, exceptionId: 'exception-1' },
+    results: null,
+  });
 }
 
 describe('secrets the stack echoes in other shapes are masked', () => {

@@ -3,6 +3,19 @@ import { parseCli } from '../../src/cli.js';
 import { packageVersion } from '../../src/version.js';
 import { UserError } from '../../src/errors.js';
 
+const hint = ' Run "kbc-table-sync --help" for usage.';
+
+/** The sentence a usage mistake throws (a UserError), or a failure when parseCli takes `argv`. */
+function messageOf(argv: readonly string[]): string {
+  try {
+    parseCli(argv);
+  } catch (error) {
+    expect(error).toBeInstanceOf(UserError);
+    return (error as Error).message;
+  }
+  throw new Error(`parseCli(${argv.join(' ')}) did not fail`);
+}
+
 describe('parseCli', () => {
   it('defaults to run with nothing selected', () => {
     expect(parseCli([])).toEqual({
@@ -103,16 +116,6 @@ describe('parseCli', () => {
   });
 
   it('usage mistakes are one sentence each', () => {
-    const messageOf = (argv: string[]) => {
-      try {
-        parseCli(argv);
-      } catch (error) {
-        expect(error).toBeInstanceOf(UserError);
-        return (error as Error).message;
-      }
-      throw new Error(`parseCli(${argv.join(' ')}) did not fail`);
-    };
-    const hint = ' Run "kbc-table-sync --help" for usage.';
     expect(messageOf(['--dry-run', '--summary-file', 's.json'])).toBe(
       `--summary-file cannot be used with --dry-run: the dry run copies nothing and only prints its plan.${hint}`,
     );
@@ -124,17 +127,6 @@ describe('parseCli', () => {
 });
 
 describe("parseCli: yargs usage failures in the project's own sentences", () => {
-  const hint = ' Run "kbc-table-sync --help" for usage.';
-  function messageOf(argv: readonly string[]): string {
-    try {
-      parseCli(argv);
-    } catch (error) {
-      expect(error).toBeInstanceOf(UserError);
-      return (error as Error).message;
-    }
-    throw new Error(`parseCli(${argv.join(' ')}) did not fail`);
-  }
-
   it.each([
     [['--log-format', 'xml'], `--log-format must be text or json, not "xml".${hint}`],
     [
