@@ -11,11 +11,11 @@ export interface PollOptions {
 }
 
 /**
- * Start short, so that a short job ends after a few polls (Go's client starts at 50 ms); cap at
- * 5 s, within the range of Keboola's clients, a few seconds to 20 s (docs/storage-api-notes.md,
- * Waiting for a job).
+ * The wait before the second poll (the first is at once): short, so that a short job ends after
+ * a few polls, as Go's client waits 50 ms; cap at 5 s, within the range of Keboola's clients, a
+ * few seconds to 20 s (docs/storage-api-notes.md, Waiting for a job).
  */
-const POLL_INITIAL_DELAY_MS = 100;
+const POLL_INITIAL_DELAY_MS = 50;
 const POLL_MAX_DELAY_MS = 5_000;
 const JOB_TIMEOUT_MS = 2 * 60 * 60_000;
 
@@ -26,15 +26,17 @@ export const DEFAULT_POLL_OPTIONS: PollOptions = {
 };
 
 export interface JobWaitDeps {
-  readonly getJob: (jobId: number) => Promise<StorageJob>;
+  /** `signal` aborts the request in flight: a poll the server holds must not hold the run's stop. */
+  readonly getJob: (jobId: number, signal?: AbortSignal) => Promise<StorageJob>;
   readonly now: () => number;
   readonly sleep: SleepFn;
   readonly poll: PollOptions;
 }
 
 /**
- * Polls a job until it ends: doubling waits from `poll.initialDelayMs` up to `poll.maxDelayMs`,
- * within an overall deadline, stopping when `signal` aborts.
+ * Polls a job until it ends: once at once, as Keboola's clients do, then after doubling waits
+ * from `poll.initialDelayMs` up to `poll.maxDelayMs`, within an overall deadline, stopping when
+ * `signal` aborts.
  * @throws JobFailedError, DeadlineError naming the job and its last status, InterruptedError
  */
 export async function waitForJob(
@@ -46,7 +48,7 @@ export async function waitForJob(
   const timeoutMs = waitOptions.timeoutMs ?? poll.timeoutMs;
   const deadlineMs = now() + timeoutMs;
   let current = job;
-  let delayMs = poll.initialDelayMs;
+  let delayMs = 0;
   for (;;) {
     if (current.status === 'success') return current;
     if (current.status === 'error') throw jobFailed(current);
@@ -54,14 +56,38 @@ export async function waitForJob(
     if (signal?.aborted) throw interrupted(current);
     const remainingMs = deadlineMs - now();
     if (remainingMs <= 0) throw deadlinePassed(current, timeoutMs);
-    try {
-      await sleep(Math.min(delayMs, remainingMs), signal);
-    } catch (error) {
-      if (signal?.aborted) throw interrupted(current);
-      throw error;
-    }
-    delayMs = Math.min(poll.maxDelayMs, delayMs * 2);
-    current = await getJob(current.id);
+    if (delayMs > 0) await pause(Math.min(delayMs, remainingMs), current, sleep, signal);
+    delayMs = delayMs === 0 ? poll.initialDelayMs : Math.min(poll.maxDelayMs, delayMs * 2);
+    current = await pollOnce(current, getJob, signal);
+  }
+}
+
+/** One poll; an abort while it is in flight ends the wait as interrupted. */
+async function pollOnce(
+  current: StorageJob,
+  getJob: JobWaitDeps['getJob'],
+  signal: AbortSignal | undefined,
+): Promise<StorageJob> {
+  try {
+    return await getJob(current.id, signal);
+  } catch (error) {
+    if (signal?.aborted) throw interrupted(current);
+    throw error;
+  }
+}
+
+/** Sleeps before the next poll; an abort meanwhile ends the wait as interrupted. */
+async function pause(
+  delayMs: number,
+  current: StorageJob,
+  sleep: SleepFn,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  try {
+    await sleep(delayMs, signal);
+  } catch (error) {
+    if (signal?.aborted) throw interrupted(current);
+    throw error;
   }
 }
 

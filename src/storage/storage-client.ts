@@ -85,8 +85,8 @@ export function createStorageClient(options: StorageClientOptions): StorageClien
   const http = createStorageHttp({ ...options, url, runId });
   const startJob = createJobStarter({ http, runId, now, logger: options.logger });
 
-  const get = (path: string, params?: Record<string, string | number>) =>
-    http.request({ method: 'GET', path, ...(params && { params }) });
+  const get = (path: string, params?: Record<string, string | number>, signal?: AbortSignal) =>
+    http.request({ method: 'GET', path, ...(params && { params }), signal });
 
   async function find<T>(load: () => Promise<T>, notFoundCodes: readonly string[]) {
     try {
@@ -110,9 +110,9 @@ export function createStorageClient(options: StorageClientOptions): StorageClien
     return parseBucket(await get(path), `GET ${path}`);
   }
 
-  async function getJob(jobId: number): Promise<StorageJob> {
+  async function getJob(jobId: number, signal?: AbortSignal): Promise<StorageJob> {
     const path = `${STORAGE}/jobs/${seg(jobId)}`;
-    return parseJob(await get(path), `GET ${path}`);
+    return parseJob(await get(path, undefined, signal), `GET ${path}`);
   }
 
   async function listJobs(limit = JOB_LOOKUP_LIMIT, offset = 0): Promise<StorageJob[]> {

@@ -270,7 +270,8 @@ export interface StorageClient {
     bucketId: string,
     params: TableDefinitionCreateParams,
   ): Promise<StorageJob>;
-  getJob(jobId: number): Promise<StorageJob>;
+  /** `signal` aborts the request (the run's stop). */
+  getJob(jobId: number, signal?: AbortSignal): Promise<StorageJob>;
   /**
    * Recent jobs, newest first, one page (`limit`, `offset`). Used to find a job whose start
    * request had an unknown outcome, and the import job of a pending import.

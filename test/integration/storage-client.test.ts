@@ -2,6 +2,7 @@ import { Writable } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   DeadlineError,
+  InterruptedError,
   JobFailedError,
   StorageApiError,
   TokenRevokedError,
@@ -435,7 +436,7 @@ describe('StorageClient against a scripted HTTP server', () => {
       expect(server.requests).toHaveLength(0);
     });
 
-    it('polls with capped backoff until success', async () => {
+    it('polls at once, then with capped backoff until success', async () => {
       server.route(
         'GET',
         '/v2/storage/jobs/1001',
@@ -450,7 +451,9 @@ describe('StorageClient against a scripted HTTP server', () => {
       );
       const done = await clockClient().waitForJob(job() as unknown as StorageJob);
       expect(done.results).toEqual({ file: { id: 77 }, cacheHit: false });
-      expect(sleeps).toEqual([100, 200, 400, 400, 400]);
+      // Five polls: the first at once, as Keboola's clients poll (docs/storage-api-notes.md).
+      expect(sleeps).toEqual([100, 200, 400, 400]);
+      expect(server.count('GET', '/v2/storage/jobs/1001')).toBe(5);
     });
 
     it('throws JobFailedError with the job error', async () => {
@@ -486,6 +489,27 @@ describe('StorageClient against a scripted HTTP server', () => {
       expect((error as Error).message).toContain('tableExport');
       expect((error as Error).message).toContain('"processing"');
       expect(server.count('GET', '/v2/storage/jobs/1001')).toBeLessThan(10);
+    });
+
+    it('ends a poll the server holds when the wait is aborted', async () => {
+      let release: () => void = () => undefined;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      server.route('GET', '/v2/storage/jobs/1001', async () => {
+        await held;
+        return { status: 200, body: job({ status: 'processing' }) };
+      });
+      const stop = new AbortController();
+      const waiting = rejection(
+        client().waitForJob(job() as unknown as StorageJob, { signal: stop.signal }),
+      );
+      for (let i = 0; i < 200 && server.count('GET', '/v2/storage/jobs/1001') === 0; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      stop.abort();
+      const error = await waiting;
+      release();
+      expect(error).toBeInstanceOf(InterruptedError);
+      expect((error as Error).message).toContain('1001');
     });
   });
 
