@@ -73,3 +73,22 @@ export function checkTableRef(
   if (!bucket.ok) return bucket.shape === true ? refuse(shapeHint, true) : bucket;
   return checkNamePart(parts[2] ?? '', 'table name');
 }
+
+/**
+ * The table a destination names: a full id as written; a short name inside `bucket` when the
+ * bucket is known (standalone mode's `destination.bucket`, or the default bucket of platform
+ * mode), else the short name alone.
+ */
+export function destinationTableId(destination: string, bucket: string | undefined): string {
+  return destination.includes('.') || bucket === undefined
+    ? destination
+    : `${bucket}.${destination}`;
+}
+
+/**
+ * The key under which two table ids are one table: Keboola compares table names regardless of
+ * case, so `orders` and `Orders` cannot both exist in one bucket (docs/configuration.md, Names).
+ */
+export function tableIdKey(tableId: string): string {
+  return tableId.toLowerCase();
+}

@@ -20,7 +20,13 @@ import {
   readString,
 } from './fields.js';
 import { isPattern } from './glob.js';
-import { checkBucketId, checkTableRef, type NameCheck } from './names.js';
+import {
+  checkBucketId,
+  checkTableRef,
+  destinationTableId,
+  tableIdKey,
+  type NameCheck,
+} from './names.js';
 import { type Path, Problems } from './problems.js';
 import { hashValues } from '../secrets.js';
 import {
@@ -144,6 +150,11 @@ export function parseConfig(raw: unknown): ParseResult {
   const debug = readFlag(own(params, 'debug'), false, ['parameters', 'debug'], problems);
   const dataTypeSupport = readDataTypeSupport(own(raw, 'storage'), problems);
   const defaultBucket = readDefaultBucket(own(raw, 'storage'), problems);
+  if (tables !== BAD) {
+    const bucket = destination === BAD ? undefined : destination?.bucket;
+    const outputBucket = bucket ?? (defaultBucket === BAD ? undefined : defaultBucket);
+    checkDistinctDestinations(tables, outputBucket, ['parameters', 'tables'], problems);
+  }
   if (
     problems.count > 0 ||
     action === BAD ||
@@ -447,8 +458,7 @@ function readTableList(value: unknown, problems: Problems): readonly TableConfig
   }
   const tables = value.map((item, index) => readTableItem(item, [...path, index], problems));
   const valid = tables.filter((table): table is TableConfig => table !== BAD);
-  if (valid.length !== tables.length) return BAD;
-  return checkDistinctDestinations(valid, path, problems) ? valid : BAD;
+  return valid.length === tables.length ? valid : BAD;
 }
 
 function readTableItem(value: unknown, path: Path, problems: Problems): TableConfig | typeof BAD {
@@ -587,30 +597,36 @@ function checkColumns(
   return false;
 }
 
-/** Rule: no two tables write into the same destination table. */
+/**
+ * Rule: no two tables write into the same destination table (docs/configuration.md, Table item).
+ * A short name is the table of that name in `bucket` when the bucket is known here
+ * (`destination.bucket`, else `storage.output.default_bucket`), so `orders` and the full id in that
+ * bucket are one table; ids that differ only in case are one table too, as in Keboola. The
+ * runner's own default bucket and the tables that patterns expand to are known only when the
+ * tables are planned, which checks them again.
+ */
 function checkDistinctDestinations(
   tables: readonly TableConfig[],
+  bucket: string | undefined,
   path: Path,
   problems: Problems,
-): boolean {
-  const firstIndex = new Map<string, number>();
-  let ok = true;
+): void {
+  const first = new Map<string, { index: number; target: string }>();
   tables.forEach((table, index) => {
     if (isPattern(table.name)) return;
-    const target = table.destination ?? shortName(table.name);
-    const earlier = firstIndex.get(target);
+    const target = destinationTableId(table.destination ?? shortName(table.name), bucket);
+    const earlier = first.get(tableIdKey(target));
     if (earlier === undefined) {
-      firstIndex.set(target, index);
+      first.set(tableIdKey(target), { index, target });
       return;
     }
-    ok = false;
-    const sameSource = shortName(tables[earlier]!.name) === shortName(table.name);
+    const sameSource = shortName(tables[earlier.index]!.name) === shortName(table.name);
+    const spelled = earlier.target === target ? '' : ` (as ${problems.quote(earlier.target)})`;
     const what = sameSource
-      ? `repeats tables[${earlier}] (same table, same destination ${problems.quote(target)}); remove one of them`
-      : `copies into ${problems.quote(target)} like tables[${earlier}]; give one of them another "destination"`;
+      ? `repeats tables[${earlier.index}]${spelled} (same table, same destination ${problems.quote(target)}); remove one of them`
+      : `copies into ${problems.quote(target)} like tables[${earlier.index}]${spelled}; give one of them another "destination"`;
     problems.add([...path, index], what);
   });
-  return ok;
 }
 
 /** `orders` for `orders` and for `in.c-sales.orders` (a full id must lie in the token's bucket). */

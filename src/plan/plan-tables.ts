@@ -9,7 +9,7 @@ import { StorageApiError, UserError } from '../errors.js';
 import type { TableDetail } from '../storage/types.js';
 import { inShard, type Shard } from './shard.js';
 import { isPattern, matchesGlob } from '../config/glob.js';
-import { checkNamePart, MAX_NAME_LENGTH } from '../config/names.js';
+import { checkNamePart, destinationTableId, MAX_NAME_LENGTH, tableIdKey } from '../config/names.js';
 import { hideSecrets, holdsSecret, looksLikeToken } from '../secrets.js';
 import { escapeForDisplay } from '../text/escape.js';
 import { nearestName } from '../text/nearest.js';
@@ -77,7 +77,8 @@ const NO_SELECTION: Selection = { only: [], fullRefresh: [], fullRefreshAll: fal
  *   `--table` name, two tables writing to one output)
  */
 export function planTables(
-  config: Pick<Config, 'tables'> & Partial<Pick<Config, 'exclude' | 'source' | 'destination'>>,
+  config: Pick<Config, 'tables'> &
+    Partial<Pick<Config, 'exclude' | 'source' | 'destination' | 'defaultBucket'>>,
   bucketId: string,
   bucketTables: readonly TableDetail[],
   selection: Selection = NO_SELECTION,
@@ -93,23 +94,24 @@ export function planTables(
   );
   expanded.warnings.forEach((warning) => warn(warning));
   const tables = expanded.tables;
+  const buckets: Buckets = { source: bucketId, output: outputBucket(config) };
   checkSelectionNames(
     tables,
-    bucketId,
+    buckets,
     [...selection.only, ...selection.fullRefresh],
     config.exclude ?? [],
     problems,
   );
-  checkRefreshesSelected(tables, bucketId, selection, problems);
+  checkRefreshesSelected(tables, buckets, selection, problems);
   const plans: TablePlan[] = [];
   for (const entry of tables) {
     const { table } = entry;
-    if (!isSelected(entry, bucketId, selection.only)) continue;
+    if (!isSelected(entry, buckets, selection.only)) continue;
     if (!table.enabled && selection.only.length === 0) continue;
-    const plan = planTable(entry, bucketId, bucketTables, selection, problems);
+    const plan = planTable(entry, buckets, bucketTables, selection, problems);
     if (plan) plans.push(plan);
   }
-  checkOutputsUnique(plans, problems);
+  checkDestinationsDistinct(tables, buckets.output, problems);
   checkWatermarksUnshared(
     tables.map((entry) => entry.table),
     bucketId,
@@ -119,6 +121,20 @@ export function planTables(
   // Every shard checks every table above, so a bad configuration fails all shards alike.
   const { shard } = selection;
   return shard ? plans.filter((plan) => inShard(plan.sourceId, shard)) : plans;
+}
+
+/** The source bucket (the token's) and the bucket short destination names go into, when known. */
+interface Buckets {
+  readonly source: string;
+  readonly output: string | undefined;
+}
+
+/**
+ * The bucket of short destination names: `destination.bucket` in standalone mode, else the
+ * default bucket of platform mode when known (`storage.output.default_bucket`, or the runner's).
+ */
+function outputBucket(config: Partial<Pick<Config, 'destination' | 'defaultBucket'>>) {
+  return config.destination?.bucket ?? config.defaultBucket;
 }
 
 /**
@@ -252,12 +268,13 @@ function shownName(name: string, secrets: readonly string[]): string {
 
 function planTable(
   entry: TableEntry,
-  bucketId: string,
+  buckets: Buckets,
   bucketTables: readonly TableDetail[],
   selection: Selection,
   problems: string[],
 ): TablePlan | undefined {
   const { table, index } = entry;
+  const bucketId = buckets.source;
   const sourceName = sourceTableName(table.name, bucketId, problems);
   if (sourceName === undefined) return undefined;
   const source = bucketTables.find((t) => t.name === sourceName);
@@ -296,8 +313,7 @@ function planTable(
         `${keyFrom} "${column}" is not among the copied columns (${columns.join(', ')}); add it to "columns".`,
       ),
     );
-  const fullRefresh =
-    selection.fullRefreshAll || matchesAny(entry, bucketId, selection.fullRefresh);
+  const fullRefresh = selection.fullRefreshAll || matchesAny(entry, buckets, selection.fullRefresh);
   const incremental = table.incremental && !table.fullSync && !fullRefresh;
   const destination = splitDestination(table.destination, source.name);
   return {
@@ -384,18 +400,18 @@ function missingColumns(columns: readonly string[], source: TableDetail): string
   return columns.filter((column) => !source.columns.includes(column));
 }
 
-function isSelected(entry: TableEntry, bucketId: string, only: readonly string[]): boolean {
-  return only.length === 0 || matchesAny(entry, bucketId, only);
+function isSelected(entry: TableEntry, buckets: Buckets, only: readonly string[]): boolean {
+  return only.length === 0 || matchesAny(entry, buckets, only);
 }
 
 /**
  * `--table` matches the configured name, the bare table name, the source table id, the
  * destination or the pattern.
  */
-function matchesAny(entry: TableEntry, bucketId: string, names: readonly string[]): boolean {
+function matchesAny(entry: TableEntry, buckets: Buckets, names: readonly string[]): boolean {
   const { table } = entry;
-  const bare = table.name.split('.').pop();
-  const sourceId = `${bucketId}.${bare ?? table.name}`;
+  const bare = bareName(table.name);
+  const sourceId = `${buckets.source}.${bare}`;
   return names.some(
     (n) =>
       n === table.name ||
@@ -406,15 +422,26 @@ function matchesAny(entry: TableEntry, bucketId: string, names: readonly string[
   );
 }
 
+/** `orders` for `orders` and for `in.c-sales.orders`. */
+function bareName(tableNameOrId: string): string {
+  return tableNameOrId.split('.').pop() ?? tableNameOrId;
+}
+
+/** The destination as configured, else the source table's name (a pattern's match included). */
+function entryDestination(entry: TableEntry): string {
+  return entry.table.destination ?? bareName(entry.table.name);
+}
+
 function checkSelectionNames(
   tables: readonly TableEntry[],
-  bucketId: string,
+  buckets: Buckets,
   names: readonly string[],
   exclude: readonly string[],
   problems: string[],
 ): void {
+  const bucketId = buckets.source;
   for (const name of new Set(names)) {
-    if (!tables.some((t) => matchesAny(t, bucketId, [name]))) {
+    if (!tables.some((t) => matchesAny(t, buckets, [name]))) {
       const bare = name.startsWith(`${bucketId}.`) ? name.slice(bucketId.length + 1) : name;
       const excludedBy = exclude.find((pattern) => matchesGlob(pattern, bare));
       if (excludedBy !== undefined) {
@@ -436,14 +463,14 @@ function checkSelectionNames(
 /** `--full-refresh NAME` of a table that `--table` leaves out would silently refresh nothing. */
 function checkRefreshesSelected(
   tables: readonly TableEntry[],
-  bucketId: string,
+  buckets: Buckets,
   selection: Selection,
   problems: string[],
 ): void {
   if (selection.only.length === 0) return;
   for (const name of new Set(selection.fullRefresh)) {
-    const named = tables.filter((t) => matchesAny(t, bucketId, [name]));
-    if (named.length === 0 || named.some((t) => isSelected(t, bucketId, selection.only))) continue;
+    const named = tables.filter((t) => matchesAny(t, buckets, [name]));
+    if (named.length === 0 || named.some((t) => isSelected(t, buckets, selection.only))) continue;
     problems.push(
       `--full-refresh "${name}" names a table that --table does not select, so nothing would be refreshed; add --table "${name}" or leave the refresh out.`,
     );
@@ -477,18 +504,39 @@ function checkWatermarksUnshared(
   }
 }
 
-function checkOutputsUnique(plans: readonly TablePlan[], problems: string[]): void {
-  const seen = new Map<string, string>();
-  for (const plan of plans) {
-    const key = plan.fileName;
-    const other = seen.get(key);
-    if (other) {
-      problems.push(
-        `The tables "${other}" and "${plan.configName}" both write to "${key}": give one a different destination.`,
-      );
+/**
+ * No two items write into one destination table (docs/configuration.md, Table item), checked over
+ * every table the items stand for, patterns expanded, whether this run selects it or not: a short
+ * name is the table of that name in `outputBucket` when it is known, and ids that differ only in
+ * case are one table, as in Keboola. Without a known bucket the destinations are compared as
+ * written, which also keeps two items from writing one out/tables file.
+ */
+function checkDestinationsDistinct(
+  tables: readonly TableEntry[],
+  outputBucket: string | undefined,
+  problems: string[],
+): void {
+  const first = new Map<string, { entry: TableEntry; target: string }>();
+  for (const entry of tables) {
+    const target = destinationTableId(entryDestination(entry), outputBucket);
+    const earlier = first.get(tableIdKey(target));
+    if (earlier === undefined) {
+      first.set(tableIdKey(target), { entry, target });
+      continue;
     }
-    seen.set(key, plan.configName);
+    const spelled = earlier.target === target ? '' : ` (also written "${target}")`;
+    problems.push(
+      `The items ${describeEntry(earlier.entry)} and ${describeEntry(entry)} both write into the destination table "${earlier.target}"${spelled}: give one of them another "destination".`,
+    );
   }
+}
+
+/** `parameters.tables[1] ("returns")`, or with the pattern that picked the table up. */
+function describeEntry(entry: TableEntry): string {
+  const path = entry.table.configPath ?? `parameters.tables[${entry.index}]`;
+  return entry.pattern === undefined
+    ? `${path} ("${entry.table.name}")`
+    : `${path} (the pattern "${entry.pattern}", table "${entry.table.name}")`;
 }
 
 /**

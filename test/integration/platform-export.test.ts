@@ -336,6 +336,33 @@ describe('platform mode', () => {
       },
     );
 
+    it('exits 1 before any export when a short name and its full id in the runner’s default bucket are one table', async () => {
+      const before = exportStarts();
+      const dataDir = await makeDataDir(
+        config({
+          tables: [
+            { name: 'orders', destination: 'in.c-keboola-ex-table-sync-777.orders' },
+            { name: 'customers', destination: 'orders' },
+          ],
+        }),
+      );
+      dirs.push(dataDir);
+      const result = await runCli(['--data', dataDir], {
+        env: {
+          AWS_ENDPOINT_URL_S3: emulator.url,
+          KBC_COMPONENTID: 'keboola.ex-table-sync',
+          KBC_CONFIGID: '777',
+        },
+      });
+      expect(result.code, result.stderr).toBe(1);
+      expect(result.stderr.trim()).toBe(
+        'The items parameters.tables[0] ("orders") and parameters.tables[1] ("customers") both write into the destination table "in.c-keboola-ex-table-sync-777.orders": give one of them another "destination".',
+      );
+      expect(await listFiles(join(dataDir, 'out', 'tables'))).toEqual([]);
+      expect(await exists(join(dataDir, 'out', 'state.json'))).toBe(false);
+      expect(exportStarts()).toBe(before);
+    });
+
     it('exits 1 for a config.json that is not JSON', async () => {
       const { result, dataDir } = await run({});
       const { writeFile } = await import('node:fs/promises');

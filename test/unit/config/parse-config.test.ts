@@ -550,6 +550,41 @@ describe('parseConfig: problems', () => {
       ],
     ],
     [
+      'a short name and its full id in the destination bucket',
+      withParams({
+        destination: { region: 'eu', '#token': DEST_TOKEN, bucket: 'in.c-copy' },
+        tables: [
+          { name: 'customers', destination: 'in.c-copy.dupe' },
+          { name: 'products', destination: 'dupe' },
+        ],
+      }),
+      [
+        'parameters.tables[1]: copies into "in.c-copy.dupe" like tables[0]; give one of them another "destination"',
+      ],
+    ],
+    [
+      'a short name and its full id in storage.output.default_bucket',
+      withParams(
+        {
+          tables: [
+            { name: 'orders', destination: 'in.c-mine.orders' },
+            { name: 'returns', destination: 'orders' },
+          ],
+        },
+        { storage: { output: { default_bucket: 'in.c-mine' } } },
+      ),
+      [
+        'parameters.tables[1]: copies into "in.c-mine.orders" like tables[0]; give one of them another "destination"',
+      ],
+    ],
+    [
+      'destinations that differ only in case',
+      withParams({ tables: [{ name: 'orders' }, { name: 'returns', destination: 'Orders' }] }),
+      [
+        'parameters.tables[1]: copies into "Orders" like tables[0] (as "orders"); give one of them another "destination"',
+      ],
+    ],
+    [
       'a primary key outside columns',
       withParams({
         tables: [{ name: 'orders', columns: ['amount'], primaryKey: ['id', 'amount'] }],

@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { destinationOfRecord, planTables } from '../../../src/plan/plan-tables.js';
 import { tableConfig, tableDetail } from '../../helpers/fixtures.js';
 
+const NONE = { only: [], fullRefresh: [], fullRefreshAll: false };
+
 const bucket = [
   tableDetail('orders'),
   tableDetail('customers', { primaryKey: [] }),
@@ -183,7 +185,59 @@ describe('planTables', () => {
         'in.c-sales',
         bucket,
       ),
-    ).toThrow('both write to "orders.csv"');
+    ).toThrow(
+      'The items parameters.tables[0] ("orders") and parameters.tables[1] ("customers") both write into the destination table "orders": give one of them another "destination".',
+    );
+  });
+});
+
+describe('planTables: one destination table for two items', () => {
+  const standalone = { url: 'http://127.0.0.1:1', token: 'x', bucket: 'in.c-copy' };
+  const plan = (
+    tables: ReturnType<typeof tableConfig>[],
+    where: { destination?: typeof standalone; defaultBucket?: string },
+    only: string[] = [],
+  ) => planTables({ tables, ...where }, 'in.c-sales', bucket, { ...NONE, only });
+
+  it('takes a short name and its full id in the destination bucket as one table (standalone)', () => {
+    const tables = [
+      tableConfig('orders', { destination: 'in.c-copy.dupe' }),
+      tableConfig('customers', { destination: 'dupe' }),
+    ];
+    expect(() => plan(tables, { destination: standalone })).toThrow(
+      'The items parameters.tables[0] ("orders") and parameters.tables[1] ("customers") both write into the destination table "in.c-copy.dupe": give one of them another "destination".',
+    );
+    // Another bucket is another table.
+    expect(plan(tables, { destination: { ...standalone, bucket: 'in.c-other' } })).toHaveLength(2);
+  });
+
+  it('takes a short name and its full id in the default bucket as one table (platform)', () => {
+    const tables = [
+      tableConfig('orders', { destination: 'in.c-app-777.orders' }),
+      tableConfig('customers', { destination: 'orders' }),
+    ];
+    expect(() => plan(tables, { defaultBucket: 'in.c-app-777' })).toThrow(
+      'both write into the destination table "in.c-app-777.orders"',
+    );
+    // Without a known default bucket the short name is a file of its own in out/tables.
+    expect(plan(tables, {})).toHaveLength(2);
+  });
+
+  it('compares table ids regardless of case, as Keboola does', () => {
+    const tables = [
+      tableConfig('orders', { destination: 'Orders' }),
+      tableConfig('customers', { destination: 'in.c-copy.ORDERS' }),
+    ];
+    expect(() => plan(tables, { destination: standalone })).toThrow(
+      'both write into the destination table "in.c-copy.Orders" (also written "in.c-copy.ORDERS"): give',
+    );
+  });
+
+  it('checks the tables a pattern expands to, and items this run does not select', () => {
+    const tables = [tableConfig('*'), tableConfig('empty', { destination: 'in.c-copy.orders' })];
+    expect(() => plan(tables, { destination: standalone }, ['customers'])).toThrow(
+      'The items parameters.tables[0] (the pattern "*", table "orders") and parameters.tables[1] ("empty") both write into the destination table "in.c-copy.orders": give one of them another "destination".',
+    );
   });
 });
 
