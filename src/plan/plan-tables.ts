@@ -406,18 +406,24 @@ function isSelected(entry: TableEntry, buckets: Buckets, only: readonly string[]
 
 /**
  * `--table` matches the configured name, the bare table name, the source table id, the
- * destination or the pattern.
+ * destination as configured or as the job shows it (the destination table id; in platform mode
+ * also the out/tables file), or the pattern (docs/standalone.md, Per-table reruns).
  */
 function matchesAny(entry: TableEntry, buckets: Buckets, names: readonly string[]): boolean {
   const { table } = entry;
   const bare = bareName(table.name);
   const sourceId = `${buckets.source}.${bare}`;
+  const destination = entryDestination(entry);
+  const destinationId = destinationTableId(destination, buckets.output);
+  const outputFile = `out/tables/${destination}.csv`;
   return names.some(
     (n) =>
       n === table.name ||
       n === bare ||
       n === sourceId ||
       n === table.destination ||
+      n === destinationId ||
+      n === outputFile ||
       n === entry.pattern,
   );
 }

@@ -128,6 +128,19 @@ describe('plan', () => {
     expect(document.tables.map((t) => t.source)).toEqual(['in.c-sales.events']);
   });
 
+  it('--table takes the destination table id the plan shows for each table', async () => {
+    const { url } = emulator;
+    const dataDir = await planDataDir(url);
+    const all = JSON.parse((await runJob(url, dataDir, ['--dry-run'])).stdout) as PlanDocument;
+    expect(all.tables.map((t) => t.destination)).toContain('in.c-copy.events');
+    for (const table of all.tables) {
+      const result = await runJob(url, dataDir, ['--dry-run', '--table', table.destination]);
+      expect(result.code, result.stderr).toBe(0);
+      const document = JSON.parse(result.stdout) as PlanDocument;
+      expect(document.tables.map((t) => t.source)).toEqual([table.source]);
+    }
+  });
+
   it('platform mode: says which lastRun tables a run would skip as unchanged, and why', async () => {
     const { control, url } = emulator;
     control.setClock(T0_MS);

@@ -241,6 +241,32 @@ describe('planTables: one destination table for two items', () => {
   });
 });
 
+describe('planTables: --table by the destination the job shows', () => {
+  const standalone = { url: 'http://127.0.0.1:1', token: 'x', bucket: 'in.c-copy' };
+  const selected = (config: Parameters<typeof planTables>[0], name: string) =>
+    planTables(config, 'in.c-sales', bucket, { ...NONE, only: [name] }).map((p) => p.sourceId);
+
+  it('matches the destination table id in the destination bucket (standalone)', () => {
+    const config = {
+      tables: [tableConfig('orders'), tableConfig('customers', { destination: 'clients' })],
+      destination: standalone,
+    };
+    expect(selected(config, 'in.c-copy.orders')).toEqual(['in.c-sales.orders']);
+    expect(selected(config, 'in.c-copy.clients')).toEqual(['in.c-sales.customers']);
+    const pattern = { tables: [tableConfig('*')], destination: standalone };
+    expect(selected(pattern, 'in.c-copy.customers')).toEqual(['in.c-sales.customers']);
+  });
+
+  it('matches the table id in the default bucket and the out/tables file (platform)', () => {
+    const config = { tables: [tableConfig('orders')], defaultBucket: 'in.c-app-777' };
+    expect(selected(config, 'in.c-app-777.orders')).toEqual(['in.c-sales.orders']);
+    expect(selected(config, 'out/tables/orders.csv')).toEqual(['in.c-sales.orders']);
+    expect(() => selected(config, 'in.c-copy.orders')).toThrow(
+      'No configured table is named "in.c-copy.orders"',
+    );
+  });
+});
+
 describe('planTables: one source table twice', () => {
   const lastRun = { kind: 'lastRun' } as const;
 
