@@ -163,9 +163,50 @@ export function parseState(bytes: Uint8Array): JobState {
   } catch (error) {
     throw problem(describeJsonError(text, error));
   }
+  const tooDeep = deepestPathBeyond(raw, MAX_STATE_DEPTH);
+  if (tooDeep !== undefined) {
+    throw problem(
+      `has an invalid value: ${formatPath(tooDeep)} nests arrays and objects more than ${MAX_STATE_DEPTH} levels deep`,
+    );
+  }
   const parsed = jobStateSchema.safeParse(raw);
   if (!parsed.success) throw problem(describeSchemaIssue(raw, parsed.error));
   return parsed.data as JobState;
+}
+
+/**
+ * How deep arrays and objects may nest in a state file: the default depth limit of PHP's
+ * `json_decode`, far more than a state needs. Unknown keys are carried through into
+ * out/state.json, and a value nested thousands of levels deep would stop the run at that write,
+ * after the data moved, instead of before (docs/state-file.md, Shape).
+ */
+const MAX_STATE_DEPTH = 512;
+
+/** Shown of the path to a value nested too deep: its first keys, enough to find it. */
+const SHOWN_PATH_KEYS = 3;
+
+/**
+ * The path (its first {@link SHOWN_PATH_KEYS} keys) to the first array or object nested more
+ * than `maxDepth` levels deep, the document itself being level 1; undefined when none is. Walks
+ * without recursion, so any depth JSON.parse returns is measured (pure).
+ */
+function deepestPathBeyond(value: unknown, maxDepth: number): PropertyKey[] | undefined {
+  const pending: Array<{ node: unknown; depth: number; path: PropertyKey[] }> = [
+    { node: value, depth: 1, path: [] },
+  ];
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    const { node, depth, path } = next;
+    if (node === null || typeof node !== 'object') continue;
+    if (depth > maxDepth) return path;
+    const entries: Array<[PropertyKey, unknown]> = Array.isArray(node)
+      ? node.map((child, index): [PropertyKey, unknown] => [index, child])
+      : Object.entries(node);
+    for (const [key, child] of entries) {
+      const childPath = path.length < SHOWN_PATH_KEYS ? [...path, key] : path;
+      pending.push({ node: child, depth: depth + 1, path: childPath });
+    }
+  }
+  return undefined;
 }
 
 function describeJsonError(text: string, error: unknown): string {

@@ -96,6 +96,14 @@ const variants: ReadonlyArray<{
       /^in\/state\.json has an invalid value: source must be an object \{"stack", "projectId"\}\.$/,
   },
   {
+    // Carried through to out/state.json, whose write would overflow the stack after the export.
+    name: 'an unknown key nested 5000 levels deep',
+    write: (path) =>
+      writeFile(path, utf8(`{"tables":{},"x":${'['.repeat(5000)}${']'.repeat(5000)}}`)),
+    sentence:
+      /^in\/state\.json has an invalid value: x\[0\]\[0\] nests arrays and objects more than 512 levels deep\.$/,
+  },
+  {
     // Reading a device or a pipe may never end.
     name: 'a link to a device',
     write: (path) => symlink('/dev/zero', path),

@@ -98,6 +98,29 @@ describe('parseState', () => {
   });
 });
 
+describe('parseState: nesting', () => {
+  const nested = (levels: number) => `${'['.repeat(levels)}${']'.repeat(levels)}`;
+  const parse = (text: string) => parseState(Buffer.from(text, 'utf8'));
+
+  it('carries an unknown value nested up to 512 levels through, the file being the first', () => {
+    const state = parse(`{"tables":{},"x":${nested(511)}}`);
+    expect(JSON.parse(JSON.stringify(state))).toEqual(
+      JSON.parse(`{"tables":{},"x":${nested(511)}}`),
+    );
+  });
+
+  it('refuses a value nested deeper when the file is read, naming where it is', () => {
+    expect(() => parse(`{"tables":{},"x":${nested(512)}}`)).toThrow(
+      'in/state.json has an invalid value: x[0][0] nests arrays and objects more than 512 levels deep.',
+    );
+    expect(() =>
+      parse(`{"tables":{"in.c-sales.orders":{"watermark":1,"note":${nested(100_000)}}}}`),
+    ).toThrow(
+      'in/state.json has an invalid value: tables["in.c-sales.orders"].note nests arrays and objects more than 512 levels deep.',
+    );
+  });
+});
+
 describe('readState', () => {
   let dir: string | undefined;
   afterEach(async () => {
