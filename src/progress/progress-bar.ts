@@ -112,6 +112,9 @@ export interface ProgressView {
  * into the log. The bar names tables, so it passes through `mask` (the secret masker) like every
  * other output; the log text arrives masked already.
  */
+/** The width of a terminal that does not say how wide it is. */
+const DEFAULT_COLUMNS = 100;
+
 export class TtyProgressView implements ProgressView {
   #lines: string[] = [];
   #stopped = false;
@@ -134,17 +137,28 @@ export class TtyProgressView implements ProgressView {
   update(progresses: readonly TableProgress[], nowMs: number): void {
     if (this.#stopped) return;
     const previous = this.#lines.length;
-    this.#lines = renderProgressBar(progresses, nowMs, (this.tty.columns ?? 100) - 1, this.mask);
+    this.#lines = renderProgressBar(progresses, nowMs, this.#widthChars(), this.mask);
     this.tty.write(`${up(previous)}${this.#drawn()}`);
   }
 
   stop(progresses: readonly TableProgress[], nowMs: number): void {
     if (this.#stopped) return;
     this.#stopped = true;
-    const final = renderFinalFrame(progresses, nowMs, (this.tty.columns ?? 100) - 1);
+    const final = renderFinalFrame(progresses, nowMs, this.#widthChars());
     // The final frame is ordinary text now: later log lines go below it.
     this.tty.write(`${up(this.#lines.length)}${final.map((line) => `${line}\n`).join('')}`);
     this.#lines = [];
+  }
+
+  /**
+   * The width to draw in: one less than the terminal's columns, so a full line never wraps. A
+   * terminal that reports 0 columns (a pseudo-terminal without a size, as `script` or
+   * `docker run -t` in CI give) does not know its width: it is taken as 100, like one that
+   * reports none.
+   */
+  #widthChars(): number {
+    const columns = this.tty.columns;
+    return (columns !== undefined && columns > 0 ? columns : DEFAULT_COLUMNS) - 1;
   }
 
   #drawn(): string {

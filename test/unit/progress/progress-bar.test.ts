@@ -84,6 +84,19 @@ describe('TtyProgressView', () => {
     ).toBe(true);
   });
 
+  it('draws 100 columns wide on a terminal that reports 0 columns (its width unknown)', () => {
+    const tty = Object.assign(new PassThrough(), { columns: 0 });
+    let screen = '';
+    tty.on('data', (chunk: Buffer) => (screen += chunk.toString()));
+    const view = new TtyProgressView(tty, (text) => text);
+    const p = table('in.c-s.a');
+    p.phase = 'transfer';
+    view.update([p], 1_000);
+    expect(screen).toContain('in.c-s.a  transfer');
+    view.stop([p], 2_000);
+    expect(screen).toContain('tables 0/1 done, 1 not finished, 0.0 MB, 0.0 MB/s, 2 s\n');
+  });
+
   it('a warning during a run is on the screen once, with no stale frame left behind', () => {
     const terminal = new FakeTerminal(120);
     const view = new TtyProgressView(terminal, (text) => text);
