@@ -118,6 +118,17 @@ export async function checkSummaryPath(path: string, dataDir: string): Promise<v
   if ((await stat(target).catch(() => undefined))?.isDirectory()) {
     throw new UserError(`${named} is a folder: give the path of a file.`);
   }
+  const temporary = temporaryOf(target);
+  if ((await stat(temporary).catch(() => undefined))?.isDirectory()) {
+    throw new UserError(
+      `${named} is written through ${JSON.stringify(temporary)}, which is a folder: remove it or give another path.`,
+    );
+  }
+}
+
+/** The file the document is written to before it is renamed to `path`. */
+function temporaryOf(path: string): string {
+  return `${path}.tmp`;
 }
 
 /** Whether `target` is the data folder's config.json or lies in its in/ or out/, links resolved. */
@@ -132,18 +143,23 @@ async function liesInJobFiles(target: string, dataDir: string): Promise<boolean>
   );
 }
 
-/** Writes the document, each string masked on its own, through `<path>.tmp` and a rename. */
+/**
+ * Writes the document, each string masked on its own, through `<path>.tmp` and a rename. When a
+ * step fails, the temporary file is removed and the step's own error is thrown: a failed removal
+ * (the temporary path became a folder, which is not the job's to remove) never takes its place
+ * (docs/summary-file.md).
+ */
 export async function writeSummaryFile(
   path: string,
   document: SummaryFileDocument,
   masker: Pick<SecretMasker, 'maskedJson'>,
 ): Promise<void> {
-  const temporary = `${path}.tmp`;
+  const temporary = temporaryOf(path);
   try {
     await writeFile(temporary, `${masker.maskedJson(document, 2)}\n`);
     await rename(temporary, path);
   } catch (error) {
-    await rm(temporary, { force: true });
+    await rm(temporary, { force: true }).catch(() => undefined);
     throw error;
   }
 }

@@ -2,7 +2,7 @@
  * At home in Keboola and in a terminal (issue 13): the runner's logging contracts (standard and
  * GELF), the UI's sync actions, whole-bucket patterns, the CLI details and `--summary-file`.
  */
-import { readFile, rm, symlink } from 'node:fs/promises';
+import { mkdir, readFile, rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SummaryFileDocument } from '../../src/summary-file.js';
@@ -412,6 +412,18 @@ describe('--summary-file on a failed run', () => {
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(
       /^--summary-file ".*s\.json": the folder ".*no" does not exist\.\n$/,
+    );
+    expect(await listFiles(join(dataDir, 'out'))).toEqual([]);
+  });
+
+  it('refuses a summary path whose PATH.tmp is a folder, before anything runs', async () => {
+    const dataDir = await dataDirWith({ tables: [{ name: 'customers' }] });
+    const summaryFile = join(dataDir, 's.json');
+    await mkdir(`${summaryFile}.tmp`);
+    const result = await run(['--data', dataDir, '--summary-file', summaryFile]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(
+      `--summary-file ${JSON.stringify(summaryFile)} is written through ${JSON.stringify(`${summaryFile}.tmp`)}, which is a folder: remove it or give another path.\n`,
     );
     expect(await listFiles(join(dataDir, 'out'))).toEqual([]);
   });
