@@ -115,8 +115,10 @@ function writeRecord(options: LoggerOptions, gelf: GelfOutput | undefined, raw: 
 
 /**
  * One human line per record: the message, prefixed `Warning: ` or `Error: ` at those levels. The
- * structured fields stay out (they are in the JSON and GELF forms), so no JSON follows the text.
- * Control and bidi characters are shown escaped; line breaks of a multi-line message stay.
+ * structured fields stay out (they are in the JSON and GELF forms), so no JSON follows the text;
+ * only a record's `durationMs` (a request's debug line) ends the line as ` in 12 ms`, since the
+ * text form promises every request's duration too (docs/limits.md, Debug logging). Control and
+ * bidi characters are shown escaped; line breaks of a multi-line message stay.
  */
 export function formatText(record: LogRecord): string {
   const level = pino.levels.values[record.level ?? 'info'] ?? 30;
@@ -125,5 +127,7 @@ export function formatText(record: LogRecord): string {
     .split('\n')
     .map((part) => escapeForDisplay(part))
     .join('\n');
-  return `${prefix}${shown}\n`;
+  const { durationMs } = record;
+  const duration = typeof durationMs === 'number' ? ` in ${durationMs} ms` : '';
+  return `${prefix}${shown}${duration}\n`;
 }

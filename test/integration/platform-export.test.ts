@@ -107,6 +107,17 @@ describe('platform mode', () => {
     expect(summaries).toHaveLength(3);
   });
 
+  it('debug: true in text lines names each request’s duration (docs/limits.md, Debug logging)', async () => {
+    const dataDir = await makeDataDir(config({ debug: true, tables: [{ name: 'customers' }] }));
+    dirs.push(dataDir);
+    const result = await runCli(['--data', dataDir, '--log-format', 'text'], {
+      env: { AWS_ENDPOINT_URL_S3: emulator.url },
+    });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/^GET \/v2\/storage\/tokens\/verify → 200 in \d+ ms$/m);
+    expect(result.stdout).toMatch(/^GET aws \S+ → 200 in \d+ ms$/m);
+  });
+
   it('sends changedSince "-1 day" as a unix timestamp and copies only the recent rows', async () => {
     await emulator.control.upsertRows(PROJECT_ID, 'in.c-sales.events', [
       { id: '3', kind: 'new' },

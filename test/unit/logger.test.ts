@@ -41,6 +41,20 @@ describe('text lines', () => {
     expect(formatText({ level: 'error', msg: 'broken' })).toBe('Error: broken\n');
   });
 
+  it('end a request’s debug line with its duration, as docs/limits.md promises', async () => {
+    const out = capture();
+    const { logger, flush } = createLogger({
+      level: 'debug',
+      masker: new SecretMasker(),
+      target: { kind: 'text' },
+      out,
+    });
+    const fields = { method: 'GET', path: '/v2/storage/tokens/verify', status: 200 };
+    logger.debug({ ...fields, durationMs: 12 }, 'GET /v2/storage/tokens/verify → 200');
+    await flush();
+    expect(out.text).toBe('GET /v2/storage/tokens/verify → 200 in 12 ms\n');
+  });
+
   it('mask secrets and write nothing anywhere but the given stream', async () => {
     const masker = new SecretMasker();
     masker.add('super-secret-token-value');
