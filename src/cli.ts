@@ -325,13 +325,14 @@ const REPEATABLE = new Set(['table', 'full-refresh']);
 
 /**
  * What yargs reads silently from the raw arguments: a switch given a value other than `true` or
- * `false` (`--dry-run=maybe`, read as false: a real run), and a repeatable flag without its value.
+ * `false` (`--dry-run=maybe`, read as false: a real run), a repeatable flag without its value, and
+ * any argument after `--` (yargs sets those aside, even in strict mode, and nothing reads them).
  * Camel-cased names (`--dryRun`) count too.
  * @returns the sentence naming the flag, or undefined when there is none of these
  */
 function rawFlagProblem(argv: readonly string[]): string | undefined {
   for (const [index, arg] of argv.entries()) {
-    if (arg === '--') break;
+    if (arg === '--') return afterDoubleDash(argv.slice(index + 1));
     const match = /^--(?:no-)?([^=]+)(?:=(.*))?$/s.exec(arg);
     if (!match?.[1]) continue;
     const name = match[1].replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`);
@@ -344,6 +345,25 @@ function rawFlagProblem(argv: readonly string[]): string | undefined {
     if (REPEATABLE.has(name) && missing) return needsValue(name, 'orders');
   }
   return undefined;
+}
+
+/**
+ * The sentence for arguments after `--` (`rest`), or undefined when there are none: it names the
+ * flags as typed, without a value and with token shapes hidden, and only counts the other
+ * arguments, which may be values (a secret included) that no masker knows yet.
+ */
+function afterDoubleDash(rest: readonly string[]): string | undefined {
+  if (rest.length === 0) return undefined;
+  const flags = rest
+    .map((arg) => arg.split('=')[0] ?? arg)
+    .filter((name) => /^--?[a-z][a-z0-9-]*$/i.test(name))
+    .map((name) => hideTokenShapes(name).slice(0, 40));
+  const others = rest.length - flags.length;
+  const counted =
+    others === 0
+      ? []
+      : [`${others} ${flags.length > 0 ? 'other ' : ''}argument${others > 1 ? 's' : ''}`];
+  return `Arguments after -- are not read: ${listed([...flags, ...counted])}; remove the --, or the arguments after it.`;
 }
 
 const USAGE_HINT = 'Run "kbc-table-sync --help" for usage.';

@@ -122,6 +122,16 @@ describe('a flag without its value', () => {
   });
 });
 
+describe('arguments after --', () => {
+  it('are exit 1 naming the flags, before the configuration is read: never a run of every table', async () => {
+    const dataDir = await makeDataDir({});
+    const result = await runCli(['--data', dataDir, '--', '--table', 'customers', '--dry-run']);
+    expect(expectUserError(result)).toBe(
+      'Arguments after -- are not read: --table, --dry-run and 1 other argument; remove the --, or the arguments after it. Run "kbc-table-sync --help" for usage.',
+    );
+  });
+});
+
 describe('a switch given a value', () => {
   it.each([
     [['--dry-run=maybe'], '--dry-run'],

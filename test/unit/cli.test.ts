@@ -170,3 +170,38 @@ describe("parseCli: yargs usage failures in the project's own sentences", () => 
     expect(messageOf(argv)).toBe(sentence);
   });
 });
+
+describe('parseCli: arguments after --', () => {
+  // yargs sets them aside even in strict mode: `-- --table customers --dry-run` would be a real
+  // run of every table.
+  it.each([
+    [
+      ['--data', 'd', '--', '--table', 'customers', '--dry-run'],
+      'Arguments after -- are not read: --table, --dry-run and 1 other argument; remove the --, or the arguments after it.',
+    ],
+    [
+      ['token', 'revoke', '--data', 'd', '--', '--yes'],
+      'Arguments after -- are not read: --yes; remove the --, or the arguments after it.',
+    ],
+    [
+      ['action', 'list', '--', 'extra', 'words'],
+      'Arguments after -- are not read: 2 arguments; remove the --, or the arguments after it.',
+    ],
+    // Values are counted, never shown: they may be secrets no masker knows yet.
+    [
+      [
+        '--',
+        '--summary-file=s3cret-value',
+        's3cret-value',
+        '--101-1101-5ea1e5f0c0ffee00000000000000000000001101',
+      ],
+      'Arguments after -- are not read: --summary-file and 2 other arguments; remove the --, or the arguments after it.',
+    ],
+  ])('%j is refused', (argv, sentence) => {
+    expect(messageOf(argv)).toBe(`${sentence}${hint}`);
+  });
+
+  it('a -- with nothing after it leaves nothing unread', () => {
+    expect(parseCli(['--data', 'd', '--'])).toMatchObject({ command: 'run', data: 'd' });
+  });
+});
