@@ -10,9 +10,10 @@ import { SYNC_ACTION_DEADLINE_MS } from './actions/deadline.js';
 import { UserError } from './errors.js';
 import {
   LIMIT_OVERRIDES,
-  invalidOverrides,
+  MAX_TIMER_MS,
   limitsFromEnv,
   overrideFromEnv,
+  overrideProblem,
   type EnvOverride,
   type Limits,
 } from './limits.js';
@@ -23,9 +24,12 @@ import type { PollOptions } from './storage/job-wait.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
-/** A timing knob of docs/faults.md ("Timing knobs"): `KBC_TABLE_SYNC_<name>`, in milliseconds. */
+/**
+ * A timing knob of docs/faults.md ("Timing knobs"): `KBC_TABLE_SYNC_<name>`, in milliseconds, at
+ * most what a Node.js timer can wait ({@link MAX_TIMER_MS}).
+ */
 function timingKnob(name: string, zeroAllowed = false): EnvOverride {
-  return { name: `KBC_TABLE_SYNC_${name}`, unit: 1, zeroAllowed };
+  return { name: `KBC_TABLE_SYNC_${name}`, unit: 1, zeroAllowed, maxScaled: MAX_TIMER_MS };
 }
 
 const RETRY_KNOBS = {
@@ -66,7 +70,8 @@ const REPEAT_SIGNAL_MS = 500;
 
 /**
  * Refuses a timing knob set to what is not a number of milliseconds (positive; 0 or more for
- * `KBC_TABLE_SYNC_REPEAT_SIGNAL_MS`), as the limits' overrides are refused (same parser).
+ * `KBC_TABLE_SYNC_REPEAT_SIGNAL_MS`; at most {@link MAX_TIMER_MS}), as the limits' overrides are
+ * refused (same parser).
  * @throws UserError naming the variable, without its value
  */
 export function checkTimingKnobs(env: Env): void {
@@ -96,7 +101,7 @@ export function checkSliceKnobs(env: Env): void {
 
 /**
  * The limits with their environment overrides (docs/limits.md).
- * @throws UserError naming an override that is not a positive number
+ * @throws UserError naming an override that is not a positive number in its bounds
  */
 export function checkedLimits(env: Env): Limits {
   refuseInvalidOverrides(env, LIMIT_OVERRIDES, 'give one in its unit (docs/limits.md)');
@@ -104,8 +109,8 @@ export function checkedLimits(env: Env): Limits {
 }
 
 /**
- * The one sentence for the first of `overrides` that `env` sets to what is not a number in its
- * unit (positive, or 0 or more where allowed); `howToSet` says what to give instead.
+ * The one sentence for the first of `overrides` that `env` sets to a value the parser refuses
+ * (not a number in its unit, or out of its bounds); `howToSet` says what to give instead.
  * @throws UserError naming the variable, without its value
  */
 function refuseInvalidOverrides(
@@ -113,12 +118,13 @@ function refuseInvalidOverrides(
   overrides: readonly EnvOverride[],
   howToSet: string,
 ): void {
-  const [invalid] = invalidOverrides(env, overrides);
-  if (invalid === undefined) return;
-  const zeroAllowed = overrides.find(({ name }) => name === invalid)?.zeroAllowed === true;
-  throw new UserError(
-    `The environment variable ${invalid} is not ${zeroAllowed ? 'a number of 0 or more' : 'a positive number'}: ${howToSet}, or leave it unset for the default.`,
-  );
+  for (const override of overrides) {
+    const problem = overrideProblem(env, override);
+    if (problem === undefined) continue;
+    throw new UserError(
+      `The environment variable ${override.name} ${problem}: ${howToSet}, or leave it unset for the default.`,
+    );
+  }
 }
 
 /**

@@ -48,6 +48,12 @@ export const DEFAULT_LIMITS: Limits = {
   maxStateBytes: 16 * MIB,
 };
 
+/**
+ * The longest wait a Node.js timer keeps: 2^31 − 1 ms (about 24.8 days). A longer one fires after
+ * 1 ms, so a duration above it would turn a deadline into an immediate timeout.
+ */
+export const MAX_TIMER_MS = 2_147_483_647;
+
 /** An environment variable that overrides a default: its name and what one unit of it is worth. */
 export interface EnvOverride {
   readonly name: string;
@@ -55,26 +61,42 @@ export interface EnvOverride {
   readonly unit: number;
   /** Whether 0 is a value (else only positive numbers are). */
   readonly zeroAllowed?: boolean;
+  /** The smallest value, in the default's unit; 1 unless said (a value that rounds to 0 is refused). */
+  readonly minScaled?: number;
+  /** The largest value, in the default's unit: {@link MAX_TIMER_MS} for a duration. */
+  readonly maxScaled?: number;
 }
+
+/** A duration given in seconds. */
+const SECONDS: Pick<EnvOverride, 'unit' | 'maxScaled'> = { unit: 1000, maxScaled: MAX_TIMER_MS };
+/**
+ * A size given in MiB: at least 1, so that a cap is never 0 bytes and the sentences that name it
+ * in whole MiB never say "0 MiB".
+ */
+const MEBIBYTES: Pick<EnvOverride, 'unit' | 'minScaled'> = { unit: MIB, minScaled: MIB };
 
 /** The environment variable of each limit and the unit it is given in. */
 const OVERRIDES: Record<keyof Limits, EnvOverride> = {
-  requestTimeoutMs: { name: 'KBC_TABLE_SYNC_REQUEST_TIMEOUT_S', unit: 1000 },
-  firstContactTimeoutMs: { name: 'KBC_TABLE_SYNC_FIRST_CONTACT_TIMEOUT_S', unit: 1000 },
-  maxAnswerBytes: { name: 'KBC_TABLE_SYNC_MAX_ANSWER_MB', unit: MIB },
-  maxManifestBytes: { name: 'KBC_TABLE_SYNC_MAX_MANIFEST_MB', unit: MIB },
+  requestTimeoutMs: { name: 'KBC_TABLE_SYNC_REQUEST_TIMEOUT_S', ...SECONDS },
+  firstContactTimeoutMs: { name: 'KBC_TABLE_SYNC_FIRST_CONTACT_TIMEOUT_S', ...SECONDS },
+  maxAnswerBytes: { name: 'KBC_TABLE_SYNC_MAX_ANSWER_MB', ...MEBIBYTES },
+  maxManifestBytes: { name: 'KBC_TABLE_SYNC_MAX_MANIFEST_MB', ...MEBIBYTES },
   minSliceBytesPerWindow: { name: 'KBC_TABLE_SYNC_MIN_SLICE_BYTES', unit: 1 },
-  sliceProgressWindowMs: { name: 'KBC_TABLE_SYNC_SLICE_PROGRESS_WINDOW_S', unit: 1000 },
-  sliceRetryBaseMs: { name: 'KBC_TABLE_SYNC_SLICE_RETRY_BASE_MS', unit: 1 },
+  sliceProgressWindowMs: { name: 'KBC_TABLE_SYNC_SLICE_PROGRESS_WINDOW_S', ...SECONDS },
+  sliceRetryBaseMs: {
+    name: 'KBC_TABLE_SYNC_SLICE_RETRY_BASE_MS',
+    unit: 1,
+    maxScaled: MAX_TIMER_MS,
+  },
   maxInflateRatio: { name: 'KBC_TABLE_SYNC_MAX_INFLATE_RATIO', unit: 1 },
-  inflateRatioFloorBytes: { name: 'KBC_TABLE_SYNC_INFLATE_FLOOR_MB', unit: MIB },
-  maxConfigBytes: { name: 'KBC_TABLE_SYNC_MAX_CONFIG_MB', unit: MIB },
-  maxStateBytes: { name: 'KBC_TABLE_SYNC_MAX_STATE_MB', unit: MIB },
+  inflateRatioFloorBytes: { name: 'KBC_TABLE_SYNC_INFLATE_FLOOR_MB', ...MEBIBYTES },
+  maxConfigBytes: { name: 'KBC_TABLE_SYNC_MAX_CONFIG_MB', ...MEBIBYTES },
+  maxStateBytes: { name: 'KBC_TABLE_SYNC_MAX_STATE_MB', ...MEBIBYTES },
 };
 
 /**
  * The limits with the overrides found in `env`; an invalid one is ignored here, so the composition
- * root refuses those first ({@link invalidOverrides} of {@link LIMIT_OVERRIDES}).
+ * root refuses those first ({@link overrideProblem} of each of {@link LIMIT_OVERRIDES}).
  */
 export function limitsFromEnv(env: Readonly<Record<string, string | undefined>>): Limits {
   const limits: Record<string, number> = { ...DEFAULT_LIMITS };
@@ -89,20 +111,33 @@ export function limitsFromEnv(env: Readonly<Record<string, string | undefined>>)
 export const LIMIT_OVERRIDES: readonly EnvOverride[] = Object.values(OVERRIDES);
 
 /**
- * The variables of `overrides` set to something that is not a positive number (or 0, where
- * allowed) in their unit; an empty value is no override. The composition root refuses them
- * (exit 1, naming the variable) before anything runs.
+ * What is wrong with the override's value, as the end of a sentence that starts with the
+ * variable's name (`is not a positive number`), or undefined when it is unset, empty or valid:
+ * valid is a number of the variable's unit that is positive (or 0, where allowed), at least
+ * `minScaled` and at most `maxScaled` once scaled and rounded to the default's unit. The value
+ * itself is never quoted.
  */
-export function invalidOverrides(
+export function overrideProblem(
   env: Readonly<Record<string, string | undefined>>,
-  overrides: readonly EnvOverride[],
-): string[] {
-  return overrides
-    .filter(
-      (override) =>
-        (env[override.name]?.trim() ?? '') !== '' && overrideFromEnv(env, override) === undefined,
-    )
-    .map(({ name }) => name);
+  override: EnvOverride,
+): string | undefined {
+  const text = env[override.name]?.trim();
+  if (text === undefined || text === '') return undefined;
+  const value = Number(text);
+  const scaled = Math.round(value * override.unit);
+  const { unit, zeroAllowed = false, minScaled = 1, maxScaled } = override;
+  if (maxScaled !== undefined && value > 0 && scaled > maxScaled) {
+    const timer =
+      maxScaled === MAX_TIMER_MS ? ` (a Node.js timer waits at most ${MAX_TIMER_MS} ms)` : '';
+    return `is above ${maxScaled / unit}, the largest value it takes${timer}`;
+  }
+  if (!Number.isFinite(scaled) || !(value > 0 || (zeroAllowed && value === 0))) {
+    return zeroAllowed ? 'is not a number of 0 or more' : 'is not a positive number';
+  }
+  if (!zeroAllowed && scaled < minScaled) {
+    return `is below ${minScaled / unit}, the smallest value it takes`;
+  }
+  return undefined;
 }
 
 /** The override's value in the default's unit; undefined when unset, empty or not valid. */
@@ -111,8 +146,8 @@ export function overrideFromEnv(
   override: EnvOverride,
 ): number | undefined {
   const text = env[override.name]?.trim();
-  if (text === undefined || text === '') return undefined;
-  const scaled = Math.round(Number(text) * override.unit);
-  if (!Number.isFinite(scaled)) return undefined;
-  return scaled > 0 || (override.zeroAllowed === true && scaled === 0) ? scaled : undefined;
+  if (text === undefined || text === '' || overrideProblem(env, override) !== undefined) {
+    return undefined;
+  }
+  return Math.round(Number(text) * override.unit);
 }

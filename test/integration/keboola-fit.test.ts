@@ -495,6 +495,40 @@ describe('the data folder and the environment', () => {
   });
 
   it.each([
+    [
+      'KBC_TABLE_SYNC_SLICE_PROGRESS_WINDOW_S',
+      '3000000',
+      'is above 2147483.647, the largest value it takes (a Node.js timer waits at most 2147483647 ms): give one in its unit (docs/limits.md)',
+    ],
+    [
+      'KBC_TABLE_SYNC_REQUEST_TIMEOUT_S',
+      '3000000',
+      'is above 2147483.647, the largest value it takes (a Node.js timer waits at most 2147483647 ms): give one in its unit (docs/limits.md)',
+    ],
+    [
+      'KBC_TABLE_SYNC_ACTION_DEADLINE_MS',
+      '3000000000',
+      'is above 2147483647, the largest value it takes (a Node.js timer waits at most 2147483647 ms): give one in milliseconds (docs/faults.md, Timing knobs)',
+    ],
+    [
+      'KBC_TABLE_SYNC_MAX_CONFIG_MB',
+      '0.0000001',
+      'is below 1, the smallest value it takes: give one in its unit (docs/limits.md)',
+    ],
+  ])(
+    '%s=%s, out of its bounds, is exit 1 naming the variable and the bound',
+    async (name, value, problem) => {
+      const dataDir = await dataDirWith({ tables: [{ name: 'customers' }] });
+      const result = await run(['--data', dataDir], { [name]: value });
+      expect(result.code).toBe(1);
+      expect(result.stderr.trim()).toBe(
+        `The environment variable ${name} ${problem}, or leave it unset for the default.`,
+      );
+      expect(await listFiles(join(dataDir, 'out'))).toEqual([]);
+    },
+  );
+
+  it.each([
     ['AWS_ENDPOINT_URL_S3', 'not a url'],
     ['AWS_ENDPOINT_URL', 'ftp://127.0.0.1:21'],
     ['STORAGE_EMULATOR_HOST', 'not a url'],

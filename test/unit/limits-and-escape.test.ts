@@ -3,8 +3,9 @@ import { checkBucketId, checkNamePart, checkTableRef } from '../../src/config/na
 import {
   DEFAULT_LIMITS,
   LIMIT_OVERRIDES,
-  invalidOverrides,
   limitsFromEnv,
+  overrideProblem,
+  type EnvOverride,
 } from '../../src/limits.js';
 import { looksLikeToken, SecretMasker } from '../../src/secrets.js';
 import { escapeForDisplay, escapeJsonLine } from '../../src/text/escape.js';
@@ -44,7 +45,7 @@ describe('limitsFromEnv', () => {
 
   it('names the overrides that are not positive numbers, so that the run can refuse them', () => {
     expect(
-      invalidOverrides(
+      refusedOverrides(
         {
           KBC_TABLE_SYNC_MIN_SLICE_BYTES: 'lots',
           KBC_TABLE_SYNC_SLICE_RETRY_BASE_MS: 'soon',
@@ -61,6 +62,61 @@ describe('limitsFromEnv', () => {
       'KBC_TABLE_SYNC_MAX_INFLATE_RATIO',
       'KBC_TABLE_SYNC_MAX_STATE_MB',
     ]);
+  });
+
+  it('refuses a duration a Node.js timer cannot wait and a size that rounds below its unit', () => {
+    // Node fires a timer above 2^31 - 1 ms after 1 ms: a deadline would become an instant timeout.
+    expect(
+      refusedOverrides(
+        {
+          KBC_TABLE_SYNC_REQUEST_TIMEOUT_S: '3000000',
+          KBC_TABLE_SYNC_FIRST_CONTACT_TIMEOUT_S: '2147483.647',
+          KBC_TABLE_SYNC_SLICE_PROGRESS_WINDOW_S: '1e400',
+          KBC_TABLE_SYNC_SLICE_RETRY_BASE_MS: '2147483648',
+          KBC_TABLE_SYNC_MAX_CONFIG_MB: '0.0000001',
+          KBC_TABLE_SYNC_MAX_STATE_MB: '0.5',
+          KBC_TABLE_SYNC_MAX_ANSWER_MB: '1',
+          KBC_TABLE_SYNC_MAX_INFLATE_RATIO: '0.4',
+        },
+        LIMIT_OVERRIDES,
+      ),
+    ).toEqual([
+      'KBC_TABLE_SYNC_REQUEST_TIMEOUT_S',
+      'KBC_TABLE_SYNC_SLICE_PROGRESS_WINDOW_S',
+      'KBC_TABLE_SYNC_SLICE_RETRY_BASE_MS',
+      'KBC_TABLE_SYNC_MAX_INFLATE_RATIO',
+      'KBC_TABLE_SYNC_MAX_CONFIG_MB',
+      'KBC_TABLE_SYNC_MAX_STATE_MB',
+    ]);
+    const override = (name: string): EnvOverride => {
+      const found = LIMIT_OVERRIDES.find((o) => o.name === name);
+      if (!found) throw new Error(`no override ${name}`);
+      return found;
+    };
+    expect(
+      overrideProblem(
+        { KBC_TABLE_SYNC_REQUEST_TIMEOUT_S: '3000000' },
+        override('KBC_TABLE_SYNC_REQUEST_TIMEOUT_S'),
+      ),
+    ).toBe(
+      'is above 2147483.647, the largest value it takes (a Node.js timer waits at most 2147483647 ms)',
+    );
+    expect(
+      overrideProblem(
+        { KBC_TABLE_SYNC_MAX_CONFIG_MB: '0.0000001' },
+        override('KBC_TABLE_SYNC_MAX_CONFIG_MB'),
+      ),
+    ).toBe('is below 1, the smallest value it takes');
+    expect(
+      overrideProblem(
+        { KBC_TABLE_SYNC_REQUEST_TIMEOUT_S: '0.0001' },
+        override('KBC_TABLE_SYNC_REQUEST_TIMEOUT_S'),
+      ),
+    ).toBe('is below 0.001, the smallest value it takes');
+    expect(
+      limitsFromEnv({ KBC_TABLE_SYNC_FIRST_CONTACT_TIMEOUT_S: '2147483.647' })
+        .firstContactTimeoutMs,
+    ).toBe(2_147_483_647);
   });
 });
 
@@ -82,3 +138,13 @@ describe('names', () => {
     expect(new SecretMasker().mask(`dest ${token}.csv`)).toBe('dest [hidden].csv');
   });
 });
+
+/** The variables of `overrides` that `env` sets to a value the run refuses, as the run checks them. */
+function refusedOverrides(
+  env: Readonly<Record<string, string | undefined>>,
+  overrides: readonly EnvOverride[],
+): string[] {
+  return overrides
+    .filter((override) => overrideProblem(env, override) !== undefined)
+    .map(({ name }) => name);
+}
