@@ -162,6 +162,12 @@ async function execute(
     io.stdout.write(`${cli.text}\n`);
     return { code: 0 };
   }
+  if (cli.command === 'run' && cli.summaryFile !== undefined) {
+    // Written whatever the outcome (docs/summary-file.md): registered before the checks below.
+    const dataDir = resolveDataDir({ cliData: cli.data, env: io.env, exists: existsSync });
+    await checkSummaryPath(cli.summaryFile, dataDir);
+    session.summaryFile = cli.summaryFile;
+  }
   checkRunId(io.env, masker);
   checkTimingKnobs(io.env);
   checkSliceKnobs(io.env);
@@ -170,10 +176,6 @@ async function execute(
   const endpoints = endpointsFromEnv(io.env);
   if (cli.command === 'token') return { code: await runToken(cli, io, masker) };
   const dataDir = resolveDataDir({ cliData: cli.data, env: io.env, exists: existsSync });
-  if (cli.command === 'run' && cli.summaryFile !== undefined) {
-    await checkSummaryPath(cli.summaryFile, dataDir);
-    session.summaryFile = cli.summaryFile;
-  }
   const limits = checkedLimits(io.env);
   const { action, config } = await readConfig(cli, dataDir, limits, io.env, masker);
   const { logger, structured, progressView } = startLogging(

@@ -406,6 +406,29 @@ describe('--summary-file on a failed run', () => {
     });
   });
 
+  it.each([
+    ['KBC_RUNID', 'a\nb'],
+    ['KBC_TABLE_SYNC_RETRY_BASE_MS', 'x'],
+    ['KBC_TABLE_SYNC_SLICES_GLOBAL', 'x'],
+    ['AWS_ENDPOINT_URL_S3', 'x'],
+    ['KBC_TABLE_SYNC_MAX_CONFIG_MB', 'x'],
+  ])('writes the failure of a run that %s=%j stops before anything runs', async (name, value) => {
+    const dataDir = await dataDirWith({ tables: [{ name: 'customers' }] });
+    const summaryFile = join(dataDir, 'summary.json');
+    const result = await run(['--data', dataDir, '--summary-file', summaryFile], {
+      [name]: value,
+    });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(name);
+    const document = JSON.parse(await readFile(summaryFile, 'utf8')) as SummaryFileDocument;
+    expect(document).toMatchObject({
+      status: 'failed',
+      exitCode: 1,
+      error: result.stderr.trim(),
+      tables: [],
+    });
+  });
+
   it('refuses a summary path whose folder does not exist, before anything runs', async () => {
     const dataDir = await dataDirWith({ tables: [{ name: 'customers' }] });
     const result = await run(['--data', dataDir, '--summary-file', join(dataDir, 'no', 's.json')]);
