@@ -1,5 +1,10 @@
 import yargs, { type Argv } from 'yargs';
-import { SYNC_ACTIONS, SYNC_ACTION_DESCRIPTIONS } from './config/action-names.js';
+import {
+  SYNC_ACTIONS,
+  SYNC_ACTION_DESCRIPTIONS,
+  isSyncAction,
+  type SyncAction,
+} from './config/action-names.js';
 import { UserError } from './errors.js';
 import { LOG_FORMATS, type LogFormat } from './logger.js';
 import { parseShard, type Shard } from './plan/shard.js';
@@ -121,7 +126,7 @@ export function parseCli(argv: readonly string[]): CliArgs {
             type: 'string',
             array: true,
             coerce: someValues('table', 'orders'),
-            describe: 'Limit plan to this table',
+            describe: 'plan only: limit the plan to this table (repeatable)',
           })
           .option('shard', shardOption),
       (args) => {
@@ -161,7 +166,7 @@ export function parseCli(argv: readonly string[]): CliArgs {
   if (result.command === 'token' && parsed['log-format'] !== undefined) {
     // Token commands print their report, not log lines: the flag would be silently ignored.
     throw new UserError(
-      `--log-format applies to runs and sync actions; token commands print text (token inspect --json prints one JSON document). ${USAGE_HINT}`,
+      `--log-format applies to runs only; token commands print text (token inspect --json prints one JSON document). ${USAGE_HINT}`,
     );
   }
   if (result.command === 'run' && result.fullRefreshAll && result.fullRefresh.length > 0) {
@@ -169,16 +174,53 @@ export function parseCli(argv: readonly string[]): CliArgs {
       `--full-refresh-all and --full-refresh cannot be combined: --full-refresh-all already does a full load of every selected table; give one of them. ${USAGE_HINT}`,
     );
   }
-  if (result.command === 'run' && result.dryRun && result.summaryFile !== undefined) {
-    // A run summary of a dry run would read as a run that copied nothing.
-    throw new UserError(
-      `--summary-file cannot be used with --dry-run: the dry run copies nothing and only prints its plan. ${USAGE_HINT}`,
-    );
+  if (result.command === 'run' && result.dryRun) checkFlagsOfAction(result, 'plan');
+  if (result.command === 'action' && isSyncAction(result.name)) {
+    checkFlagsOfAction(result, result.name);
   }
   if (result.command === 'action' && result.name === '') {
     throw new UserError(`Name the sync action: one of ${SYNC_ACTIONS.join(', ')}.`);
   }
   return result;
+}
+
+/**
+ * Refuses a flag that the chosen action would not read (docs/configuration.md, The command line).
+ * A sync action (named after `action`, `plan` for `--dry-run`, or the `"action"` of config.json,
+ * which the caller passes once it is read) prints one JSON document and nothing else: it takes no
+ * `--summary-file` (a summary would read as a run that copied nothing) and no `--log-format` (its
+ * logs go only to a GELF server). Only `plan` selects tables (`--table`, `--shard`,
+ * `--full-refresh`, `--full-refresh-all`).
+ * @throws UserError naming the flag and where the action came from
+ */
+export function checkFlagsOfAction(
+  cli: Extract<CliArgs, { command: 'run' | 'action' }>,
+  action: 'run' | SyncAction,
+): void {
+  if (action === 'run') return;
+  const dryRun = cli.command === 'run' && cli.dryRun;
+  const chosen = dryRun
+    ? '--dry-run'
+    : `the sync action "${action}"${cli.command === 'run' ? ' that config.json names ("action")' : ''}`;
+  const prints = dryRun
+    ? 'the dry run copies nothing and only prints its plan'
+    : 'a sync action copies nothing and only prints its JSON document';
+  const refuse = (flag: string, reason: string) =>
+    new UserError(`--${flag} cannot be used with ${chosen}: ${reason}. ${USAGE_HINT}`);
+  if (cli.command === 'run' && cli.summaryFile !== undefined) throw refuse('summary-file', prints);
+  if (cli.logFormat !== undefined) {
+    throw refuse('log-format', `${prints}, and its logs go only to a GELF server`);
+  }
+  if (action === 'plan') return;
+  const selecting = [
+    cli.tables.length > 0 && 'table',
+    cli.shard !== undefined && 'shard',
+    cli.command === 'run' && cli.fullRefresh.length > 0 && 'full-refresh',
+    cli.command === 'run' && cli.fullRefreshAll && 'full-refresh-all',
+  ].find((flag) => flag !== false);
+  if (selecting !== undefined) {
+    throw refuse(selecting, 'only a run and the plan action select tables');
+  }
 }
 
 /**
@@ -381,7 +423,8 @@ function logFormatOf(value: string | undefined): LogFormat | undefined {
 /** `action --help`: the usage and one line per sync action. */
 function actionHelp(): string {
   return [
-    'kbc-table-sync action <name> [--data DIR] [--table NAME ...] [--shard INDEX/COUNT]',
+    'kbc-table-sync action <name> [--data DIR]',
+    'kbc-table-sync action plan [--data DIR] [--table NAME ...] [--shard INDEX/COUNT]',
     '',
     'Runs one sync action and prints its JSON document on stdout. Actions:',
     ...describedNames(SYNC_ACTION_DESCRIPTIONS),

@@ -18,7 +18,7 @@ import {
   type SyncAction,
 } from './config/action-names.js';
 import { runSyncAction } from './actions/sync-actions.js';
-import { parseCli, type CliArgs } from './cli.js';
+import { checkFlagsOfAction, parseCli, type CliArgs } from './cli.js';
 import { resolveChangedSince } from './config/changed-since.js';
 import { checkConfigSize, loadRawConfig, resolveDataDir } from './config/load-raw-config.js';
 import { isHeaderText, UNSENDABLE } from './config/fields.js';
@@ -178,6 +178,8 @@ async function execute(
   const dataDir = resolveDataDir({ cliData: cli.data, env: io.env, exists: existsSync });
   const limits = checkedLimits(io.env);
   const { action, config } = await readConfig(cli, dataDir, limits, io.env, masker);
+  // The action may come from config.json: a flag it would not read is refused, not ignored.
+  checkFlagsOfAction(cli, action);
   const { logger, structured, progressView } = startLogging(
     io,
     masker,

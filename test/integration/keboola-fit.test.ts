@@ -301,7 +301,10 @@ describe('the command line', () => {
     );
     const help = await run(['action', '--help']);
     expect(help.code).toBe(0);
-    expect(help.stdout).toMatch(/^kbc-table-sync action <name> [^\n]*\[--shard INDEX\/COUNT\]\n/);
+    // Only plan selects tables: the usage says so (docs/sync-actions.md).
+    expect(help.stdout).toMatch(
+      /^kbc-table-sync action <name> \[--data DIR\]\nkbc-table-sync action plan [^\n]*\[--shard INDEX\/COUNT\]\n/,
+    );
     expect(help.stdout).toMatch(/^ {2}tableOptions {2}/m);
   });
 });
@@ -427,6 +430,20 @@ describe('--summary-file on a failed run', () => {
       error: result.stderr.trim(),
       tables: [],
     });
+  });
+
+  it('refuses the sync action of config.json, records that failure and prints no plan', async () => {
+    const dataDir = await dataDirWith({ tables: [{ name: 'customers' }] }, { action: 'plan' });
+    const summaryFile = join(dataDir, 'summary.json');
+    const requestsBefore = totalRequests();
+    const result = await run(['--data', dataDir, '--summary-file', summaryFile]);
+    expect({ code: result.code, stdout: result.stdout }).toEqual({ code: 1, stdout: '' });
+    const sentence =
+      '--summary-file cannot be used with the sync action "plan" that config.json names ("action"): a sync action copies nothing and only prints its JSON document. Run "kbc-table-sync --help" for usage.';
+    expect(result.stderr.trim()).toBe(sentence);
+    expect(totalRequests()).toBe(requestsBefore);
+    const document = JSON.parse(await readFile(summaryFile, 'utf8')) as SummaryFileDocument;
+    expect(document).toMatchObject({ status: 'failed', exitCode: 1, error: sentence, tables: [] });
   });
 
   it('refuses a summary path whose folder does not exist, before anything runs', async () => {

@@ -38,7 +38,9 @@ async function run(
   const dataDir = await makeDataDir(configJson);
   dirs.push(dataDir);
   // KBC_RUNID alone would choose the runner's text lines; these checks read the JSON log records.
-  const result = await runCli(['--data', dataDir, '--log-format', 'json', ...args], {
+  // A dry run logs nothing on stdout and refuses --log-format (docs/sync-actions.md).
+  const logFormat = args.includes('--dry-run') ? [] : ['--log-format', 'json'];
+  const result = await runCli(['--data', dataDir, ...logFormat, ...args], {
     env: { AWS_ENDPOINT_URL_S3: emulator.url, KBC_RUNID: 'run-platform-test' },
   });
   await expectNoSecrets(

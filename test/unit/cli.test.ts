@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseCli } from '../../src/cli.js';
+import { checkFlagsOfAction, parseCli } from '../../src/cli.js';
 import { packageVersion } from '../../src/version.js';
 import { UserError } from '../../src/errors.js';
 
@@ -76,9 +76,6 @@ describe('parseCli', () => {
       logFormat: 'text',
       summaryFile: 's.json',
     });
-    expect(parseCli(['action', 'list', '--log-format', 'json'])).toMatchObject({
-      logFormat: 'json',
-    });
     expect(() => parseCli(['--log-format', 'xml'])).toThrow(UserError);
   });
 
@@ -108,7 +105,7 @@ describe('parseCli', () => {
 
   it('token commands refuse --log-format, which they would ignore, and do not list it', () => {
     expect(() => parseCli(['token', 'inspect', '--log-format', 'json'])).toThrow(
-      '--log-format applies to runs and sync actions; token commands print text (token inspect --json prints one JSON document).',
+      '--log-format applies to runs only; token commands print text (token inspect --json prints one JSON document).',
     );
     const help = parseCli(['token', 'inspect', '--help']);
     expect(help.command === 'help' ? help.text : '').not.toContain('--log-format');
@@ -168,6 +165,63 @@ describe("parseCli: yargs usage failures in the project's own sentences", () => 
     ],
   ])('%j', (argv, sentence) => {
     expect(messageOf(argv)).toBe(sentence);
+  });
+});
+
+describe('flags the chosen action would not read', () => {
+  it.each([
+    [
+      ['action', 'list', '--table', 'nope'],
+      '--table cannot be used with the sync action "list": only a run and the plan action select tables.',
+    ],
+    [
+      ['action', 'info', '--shard', '0/2'],
+      '--shard cannot be used with the sync action "info": only a run and the plan action select tables.',
+    ],
+    [
+      ['action', 'plan', '--log-format', 'json'],
+      '--log-format cannot be used with the sync action "plan": a sync action copies nothing and only prints its JSON document, and its logs go only to a GELF server.',
+    ],
+    [
+      ['--dry-run', '--log-format', 'text'],
+      '--log-format cannot be used with --dry-run: the dry run copies nothing and only prints its plan, and its logs go only to a GELF server.',
+    ],
+  ])('%j is refused', (argv, sentence) => {
+    expect(messageOf(argv)).toBe(`${sentence}${hint}`);
+  });
+
+  it('plan, and the dry run, select tables', () => {
+    expect(parseCli(['action', 'plan', '--table', 'a', '--shard', '0/2'])).toMatchObject({
+      tables: ['a'],
+      shard: { index: 0, count: 2 },
+    });
+    expect(parseCli(['--dry-run', '--table', 'a', '--full-refresh', 'a'])).toMatchObject({
+      dryRun: true,
+      tables: ['a'],
+    });
+  });
+
+  it('the action of config.json, once it is read', () => {
+    const refusal = (argv: readonly string[], action: 'run' | 'plan' | 'list') => {
+      const cli = parseCli(argv);
+      if (cli.command !== 'run') throw new Error('not a run');
+      try {
+        checkFlagsOfAction(cli, action);
+        return undefined;
+      } catch (error) {
+        expect(error).toBeInstanceOf(UserError);
+        return (error as Error).message;
+      }
+    };
+    expect(refusal(['--summary-file', 's.json'], 'plan')).toBe(
+      `--summary-file cannot be used with the sync action "plan" that config.json names ("action"): a sync action copies nothing and only prints its JSON document.${hint}`,
+    );
+    expect(refusal(['--full-refresh-all'], 'list')).toBe(
+      `--full-refresh-all cannot be used with the sync action "list" that config.json names ("action"): only a run and the plan action select tables.${hint}`,
+    );
+    expect(refusal(['--log-format', 'json'], 'list')).toMatch(/^--log-format cannot be used /);
+    expect(refusal(['--full-refresh', 'a', '--shard', '0/2'], 'plan')).toBeUndefined();
+    expect(refusal(['--summary-file', 's.json', '--log-format', 'json'], 'run')).toBeUndefined();
   });
 });
 
