@@ -181,9 +181,25 @@ export function createStorageHttp(options: StorageHttpOptions): StorageHttp {
   let firstContactFailures = 0;
   let serverDateMs: number | undefined;
 
+  /**
+   * The deadline of the next attempt and what set it, for the sentence of a timeout: the
+   * first-contact deadline until the stack has answered (docs/limits.md, First contact), then the
+   * request timeout; `timeoutCapMs` when it is shorter.
+   */
+  function deadlineOf(timeoutCapMs: number): Deadline {
+    const phase: Deadline =
+      answered || firstContactTimeoutMs >= requestTimeoutMs
+        ? { timeoutMs: requestTimeoutMs, setBy: 'KBC_TABLE_SYNC_REQUEST_TIMEOUT_S' }
+        : { timeoutMs: firstContactTimeoutMs, setBy: 'KBC_TABLE_SYNC_FIRST_CONTACT_TIMEOUT_S' };
+    return timeoutCapMs < phase.timeoutMs
+      ? { timeoutMs: timeoutCapMs, setBy: 'the deadline of a clean-up request after the stop' }
+      : phase;
+  }
+
   async function send(request: StorageRequest, timeoutCapMs = Infinity): Promise<unknown> {
     const startMs = now();
-    const timeoutMs = Math.min(answered ? requestTimeoutMs : firstContactTimeoutMs, timeoutCapMs);
+    const deadlineOfAttempt = deadlineOf(timeoutCapMs);
+    const { timeoutMs } = deadlineOfAttempt;
     const deadline = new AbortController();
     const timer = setTimeout(() => deadline.abort(), timeoutMs);
     const stop = request.cleanup ? undefined : options.signal;
@@ -201,7 +217,12 @@ export function createStorageHttp(options: StorageHttpOptions): StorageHttp {
         maxAnswerBytes,
       });
     } catch (error) {
-      const failure = toNetworkError(error, request, options, deadline.signal.aborted, timeoutMs);
+      const failure = toNetworkError(
+        error,
+        request,
+        options,
+        deadline.signal.aborted ? deadlineOfAttempt : undefined,
+      );
       logRequest(request, failure.details.code, startMs);
       if (!answered && blamesUrl(failure.details.code, ++firstContactFailures)) {
         throw unreachable(options.url, failure.details.code, error, timeoutMs);
@@ -371,17 +392,23 @@ function stringField(fields: Record<string, unknown>, key: string): string | und
   return typeof value === 'string' ? value : undefined;
 }
 
+/** A request's deadline and what set it: the environment variable, or a sentence. */
+interface Deadline {
+  readonly timeoutMs: number;
+  readonly setBy: string;
+}
+
+/** `passed`: the deadline of the attempt, when it is what ended it. */
 function toNetworkError(
   error: unknown,
   request: StorageRequest,
   options: StorageHttpOptions,
-  deadlinePassed: boolean,
-  timeoutMs: number,
+  passed: Deadline | undefined,
 ): StorageNetworkError {
   const details = { method: request.method, path: request.path };
-  if (deadlinePassed) {
+  if (passed !== undefined) {
     return new StorageNetworkError(
-      `Storage API ${request.method} ${request.path} did not finish within ${Math.round(timeoutMs / 1000)} s (KBC_TABLE_SYNC_REQUEST_TIMEOUT_S)`,
+      `Storage API ${request.method} ${request.path} did not finish within ${passed.timeoutMs / 1000} s (${passed.setBy})`,
       { ...details, code: 'ETIMEDOUT' },
     );
   }

@@ -186,6 +186,27 @@ describe('StorageClient against a scripted HTTP server', () => {
     expect(table.columnMetadata).toEqual({});
   });
 
+  it('a timeout names the variable that set its deadline: first contact, then the request timeout', async () => {
+    const silent = { status: 0, respond: () => undefined };
+    server.route('GET', '/v2/storage/tokens/verify', silent, { status: 200, body: verifyBody });
+    server.route('GET', '/v2/storage/tables/in.c-crm.customers', silent);
+    const storage = client({
+      firstContactTimeoutMs: 100,
+      requestTimeoutMs: 300,
+      retry: { maxAttempts: 2 },
+    });
+    await storage.verifyToken();
+    // The first attempt had no answer within the first-contact deadline (docs/limits.md).
+    expect(logText).toContain(
+      'did not finish within 0.1 s (KBC_TABLE_SYNC_FIRST_CONTACT_TIMEOUT_S)',
+    );
+    expect(logText).not.toContain('KBC_TABLE_SYNC_REQUEST_TIMEOUT_S');
+    const error = await rejection(storage.getTable('in.c-crm.customers'));
+    expect(String(error)).toContain(
+      'GET /v2/storage/tables/in.c-crm.customers did not finish within 0.3 s (KBC_TABLE_SYNC_REQUEST_TIMEOUT_S)',
+    );
+  });
+
   it('gives up after the attempts of the policy', async () => {
     server.route('GET', '/v2/storage/tokens/verify', {
       status: 502,
