@@ -297,9 +297,17 @@ function listed(items: readonly string[], conjunction = 'and'): string {
   return `${items.slice(0, -1).join(', ')} ${conjunction} ${items.at(-1) ?? ''}`;
 }
 
-/** `--shard`: token shapes are hidden before parseShard cuts the value it shows. */
+/**
+ * `--shard`: token shapes are hidden before parseShard cuts the value it shows; its sentence gets
+ * the usage hint of every usage mistake (docs/configuration.md, The command line).
+ */
 function shardOf(text: string): Shard {
-  return parseShard(hideTokenShapes(text));
+  try {
+    return parseShard(hideTokenShapes(text));
+  } catch (error) {
+    if (error instanceof UserError) throw new UserError(`${error.message} ${USAGE_HINT}`);
+    throw error;
+  }
 }
 
 /**

@@ -132,9 +132,9 @@ describe('--shard', () => {
       'a/b',
       '--shard "a/b" is not of the form INDEX/COUNT with whole numbers, such as 0/3 (INDEX counts from 0).',
     ],
-  ])('--shard %s exits 1 with one sentence', async (value, sentence) => {
+  ])('--shard %s exits 1 with one sentence and the usage hint', async (value, sentence) => {
     const result = await runCli(['--shard', value, '--data', '/nonexistent-kts']);
     expect(result.code).toBe(1);
-    expect(result.stderr.trim()).toBe(sentence);
+    expect(result.stderr.trim()).toBe(`${sentence} Run "kbc-table-sync --help" for usage.`);
   });
 });
