@@ -49,6 +49,8 @@ const TOKEN_FLAGS = [
   'canReadAllFileUploads',
   'canPurgeTrash',
   'canCreateJobs',
+  'canManageDevBranches',
+  'canReadAllProjectEvents',
   'canManageProtectedDefaultBranch',
   'isExpired',
   'isDisabled',

@@ -139,13 +139,19 @@ export function judgeToken(
         nowMs: options.nowMs,
         ...(options.configuredRegion ? { configuredRegion: options.configuredRegion } : {}),
       });
-      return { passes: true, warnings: auth.warnings };
+      return { passes: true, warnings: [...auth.warnings, ...privilegeWarnings(verified, role)] };
     }
     if (!options.destinationBucket) {
       return { passes: false, error: DESTINATION_BUCKET_UNSET, warnings: [] };
     }
     checkDestinationToken(verified.info, options.destinationBucket, true);
-    return { passes: true, warnings: destinationWarnings(verified, options.nowMs) };
+    return {
+      passes: true,
+      warnings: [
+        ...destinationWarnings(verified, options.nowMs),
+        ...privilegeWarnings(verified, role),
+      ],
+    };
   } catch (error) {
     if (!(error instanceof UserError)) throw error;
     return { passes: false, error: messageOf(error), warnings: [] };
@@ -155,6 +161,40 @@ export function judgeToken(
 function destinationWarnings(verified: VerifiedToken, nowMs: number): string[] {
   const warning = expiryWarning('destination', verified.details.expires, nowMs);
   return warning === undefined ? [] : [warning];
+}
+
+/**
+ * Privileges the job never uses, beyond the ones the token rules refuse: each is a warning, not a
+ * refusal (docs/tokens.md, token inspect).
+ */
+const UNNEEDED_FLAGS = {
+  canCreateJobs: 'can create jobs',
+  canManageDevBranches: 'can manage development branches',
+  canReadAllProjectEvents: 'can read all events of the project',
+} as const;
+
+/** A warning per component the token may use and per unneeded privilege flag it holds. */
+function privilegeWarnings(verified: VerifiedToken, role: TokenRole): string[] {
+  const { componentAccess, flags } = verified.details;
+  const warnings: string[] = [];
+  if (componentAccess.length > 0) {
+    warnings.push(
+      `The ${role} token may use the components ${componentAccess.map((c) => JSON.stringify(c)).join(', ')} (componentAccess): the job uses none, so a token without component access is safer.`,
+    );
+  }
+  for (const [flag, words] of Object.entries(UNNEEDED_FLAGS)) {
+    if (flags[flag as keyof typeof UNNEEDED_FLAGS]) {
+      warnings.push(
+        `The ${role} token ${words} (${flag}): the job never does, so a token without that privilege is safer.`,
+      );
+    }
+  }
+  return warnings;
+}
+
+/** Inspect's own warning for a token without expiry (create warns when it makes one). */
+function noExpiryWarning(role: TokenRole): string {
+  return `The ${role} token never expires, so a leaked copy works until it is revoked: replace it with one from "kbc-table-sync token create --expires-in 90d" (or another duration).`;
 }
 
 /** The `token inspect` document (`--json` prints it as is). Never holds the token string. */
@@ -169,6 +209,8 @@ export interface InspectReport {
   readonly masterRole: string | null;
   readonly bucketPermissions: Readonly<Record<string, string>>;
   readonly flags: Readonly<Record<string, boolean>>;
+  /** The components the token may use (`componentAccess`); the job needs none. */
+  readonly componentAccess: readonly string[];
   readonly created: string | null;
   readonly refreshed: string | null;
   readonly expires: string | null;
@@ -177,6 +219,10 @@ export interface InspectReport {
   readonly verdict: TokenVerdict;
 }
 
+/**
+ * The inspect document. A passing verdict also warns about a token that never expires (inspect's
+ * own warning; a run does not give it).
+ */
 export function buildInspectReport(
   verified: VerifiedToken,
   activity: LastActivity | null,
@@ -194,12 +240,16 @@ export function buildInspectReport(
     masterRole: d.role ?? null,
     bucketPermissions: d.bucketPermissions,
     flags: d.flags,
+    componentAccess: d.componentAccess,
     created: isoOrNull(d.created),
     refreshed: isoOrNull(d.refreshed),
     expires: isoOrNull(d.expires),
     daysLeft: daysLeft(d.expires, nowMs),
     lastActivity: activity,
-    verdict,
+    verdict:
+      verdict.passes && d.expires === null
+        ? { ...verdict, warnings: [...verdict.warnings, noExpiryWarning(role)] }
+        : verdict,
   };
 }
 
@@ -215,12 +265,14 @@ export function formatInspectReport(report: InspectReport): string {
     `  master token:  ${report.isMasterToken ? `yes${report.masterRole ? ` (role ${report.masterRole})` : ''}` : 'no'}`,
     `  buckets:       ${permissions.length === 0 ? 'none' : permissions.map(([b, p]) => `${b}: ${p}`).join(', ')}`,
     `  flags:         ${flags.length === 0 ? 'none' : flags.join(', ')}`,
+    `  components:    ${report.componentAccess.length === 0 ? 'none' : report.componentAccess.map((c) => escapeForDisplay(c)).join(', ')}`,
     `  created:       ${report.created ?? 'unknown'}`,
     `  refreshed:     ${report.refreshed ?? 'unknown'}`,
     `  expires:       ${report.expires === null ? 'never' : `${report.expires} (${describeDaysLeft(report.daysLeft)})`}`,
     `  last activity: ${report.lastActivity ? `${report.lastActivity.at} (${report.lastActivity.event})` : 'none recorded'}`,
     `  verdict:       ${report.verdict.passes ? "passes the job's token rules" : `fails: ${report.verdict.error ?? ''}`}`,
-    ...report.verdict.warnings.map((w) => `  warning:       ${w}`),
+    // A warning may quote a component id from the API: shown escaped, like the description.
+    ...report.verdict.warnings.map((w) => `  warning:       ${escapeForDisplay(w)}`),
   ];
   return `${lines.join('\n')}\n`;
 }

@@ -82,6 +82,7 @@ const emulator = useEmulator(seed);
 const dirs: string[] = [];
 const cleanups: Array<() => void> = [];
 afterEach(async () => {
+  emulator.control.clearFaults();
   for (const undo of cleanups.splice(0)) undo();
   await Promise.all(dirs.splice(0).map(removeDir));
 });
@@ -616,7 +617,13 @@ describe('token inspect --destination', () => {
     expect(JSON.parse(result.stdout)).toMatchObject({
       which: 'destination',
       bucketPermissions: { 'in.c-sales': 'write' },
-      verdict: { passes: true, warnings: [] },
+      componentAccess: [],
+      verdict: {
+        passes: true,
+        warnings: [
+          'The destination token never expires, so a leaked copy works until it is revoked: replace it with one from "kbc-table-sync token create --expires-in 90d" (or another duration).',
+        ],
+      },
     });
   });
 });
@@ -855,6 +862,59 @@ describe('token revoke', () => {
     expect(result.stderr).toMatch(/^Revoked the source token \d+/m);
     await expectSecretsOnlyWherePromised(result, { dataDir: dir });
     expect(await verifyStatus(tokenString)).toBe(401);
+  });
+});
+
+describe('token inspect and the privileges the job never uses', () => {
+  it('shows componentAccess and warns about it, canCreateJobs, canManageDevBranches, canReadAllProjectEvents and no expiry', async () => {
+    const tokenString = newReadToken();
+    const dir = await dataDir({ '#token': tokenString });
+    const view = await verifyBody(tokenString);
+    const wider = {
+      ...view,
+      componentAccess: ['keboola.ex-db-mysql', 'keboola.wr-google-drive'],
+      canCreateJobs: true,
+      canManageDevBranches: true,
+      canReadAllProjectEvents: true,
+    };
+    const warnings = [
+      'The source token may use the components "keboola.ex-db-mysql", "keboola.wr-google-drive" (componentAccess): the job uses none, so a token without component access is safer.',
+      'The source token can create jobs (canCreateJobs): the job never does, so a token without that privilege is safer.',
+      'The source token can manage development branches (canManageDevBranches): the job never does, so a token without that privilege is safer.',
+      'The source token can read all events of the project (canReadAllProjectEvents): the job never does, so a token without that privilege is safer.',
+      'The source token never expires, so a leaked copy works until it is revoked: replace it with one from "kbc-table-sync token create --expires-in 90d" (or another duration).',
+    ];
+    const verifyAnswers = () =>
+      emulator.control.addFault({
+        kind: 'status',
+        status: 200,
+        body: wider,
+        method: 'GET',
+        path: 'tokens/verify',
+      });
+    verifyAnswers();
+    const json = await token(['inspect', '--data', dir, '--json']);
+    expect(json.code, json.stderr).toBe(0);
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      componentAccess: ['keboola.ex-db-mysql', 'keboola.wr-google-drive'],
+      flags: { canCreateJobs: true, canManageDevBranches: true, canReadAllProjectEvents: true },
+      verdict: { passes: true, warnings },
+    });
+    verifyAnswers();
+    const text = await token(['inspect', '--data', dir]);
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toMatch(
+      /\n {2}components: {4}keboola\.ex-db-mysql, keboola\.wr-google-drive\n/,
+    );
+    expect(text.stdout).toMatch(
+      /flags: +canCreateJobs, canManageDevBranches, canReadAllProjectEvents\n/,
+    );
+    expect(text.stdout.split('\n').filter((line) => line.startsWith('  warning:'))).toEqual(
+      warnings.map((w) => `  warning:       ${w}`),
+    );
+    for (const result of [json, text]) {
+      await expectSecretsOnlyWherePromised(result, { dataDir: dir });
+    }
   });
 });
 

@@ -169,6 +169,21 @@ describe('judgeToken', () => {
     expect(report).toMatchObject({ which: 'source', id: '67319', expires: null, daysLeft: null });
     expect(formatInspectReport(report)).toMatch(/verdict: +passes the job's token rules/);
   });
+
+  it('shows a component id from the API escaped in the report’s text, never raw', () => {
+    const component = 'keboola.ex-x\n  verdict:       passes\u202e';
+    const d = details({ componentAccess: [component] });
+    const verdict = judgeToken(verified(tokenInfo(), d), 'source', { nowMs });
+    const text = formatInspectReport(
+      buildInspectReport(verified(tokenInfo(), d), null, verdict, 'source', nowMs),
+    );
+    expect(text).toContain('  components:    keboola.ex-x\\u{a}  verdict:       passes\\u{202e}\n');
+    expect(text).toContain(
+      'may use the components "keboola.ex-x\\n  verdict:       passes\\u{202e}"',
+    );
+    expect(text.match(/^ {2}verdict:/gm)).toHaveLength(1);
+    expect(text).not.toContain('\u202e');
+  });
 });
 
 describe('config.json token', () => {
