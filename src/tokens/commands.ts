@@ -359,12 +359,24 @@ function createEndpointUrl(
   return url;
 }
 
+/**
+ * @throws UserError naming the bucket when it does not exist, and `KBC_MASTER_TOKEN` when it may
+ *   not read the bucket (403)
+ */
 async function requireBucket(
   master: StorageClient,
   bucketId: string,
   creator: VerifiedToken,
 ): Promise<void> {
-  if (await master.findBucket(bucketId)) return;
+  const found = await master.findBucket(bucketId).catch((error: unknown) => {
+    if (error instanceof StorageApiError && error.details.status === 403) {
+      throw new UserError(
+        `KBC_MASTER_TOKEN lacks read access to the bucket "${bucketId}" in the project "${creator.info.owner.name}" (${creator.info.owner.id}) (the bucket's detail answered 403), so nothing was created: use the master token of an admin or share user of the project that holds the bucket.`,
+      );
+    }
+    throw error;
+  });
+  if (found) return;
   throw new UserError(
     `The bucket "${bucketId}" does not exist in the project "${creator.info.owner.name}" (${creator.info.owner.id}): check --bucket against the project's buckets.`,
   );

@@ -865,6 +865,35 @@ describe('token revoke', () => {
   });
 });
 
+describe('token create when a check of its own fails', () => {
+  /** Retries within milliseconds, so an outage that outlasts them ends the command at once. */
+  const fastRetries = { KBC_TABLE_SYNC_RETRY_BASE_MS: '1', KBC_TABLE_SYNC_RETRY_MAX_MS: '2' };
+
+  function create(): Promise<CliResult> {
+    return runCli(['token', 'create', '--bucket', 'in.c-sales', '--url', emulator.url], {
+      env: { KBC_MASTER_TOKEN: MASTERS.admin, ...fastRetries },
+    });
+  }
+
+  it('a 403 on the bucket says what KBC_MASTER_TOKEN lacks, and creates nothing', async () => {
+    emulator.control.addFault({
+      kind: 'status',
+      status: 403,
+      method: 'GET',
+      path: '/v2/storage/buckets/in.c-sales',
+    });
+    const issuedBefore = emulator.control.issuedSecrets().length;
+    const result = await create();
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toBe(
+      'KBC_MASTER_TOKEN lacks read access to the bucket "in.c-sales" in the project "Sales" (101) (the bucket\'s detail answered 403), so nothing was created: use the master token of an admin or share user of the project that holds the bucket.\n',
+    );
+    expect(emulator.control.issuedSecrets()).toHaveLength(issuedBefore);
+    await expectSecretsOnlyWherePromised(result);
+  });
+});
+
 describe('token inspect and the privileges the job never uses', () => {
   it('shows componentAccess and warns about it, canCreateJobs, canManageDevBranches, canReadAllProjectEvents and no expiry', async () => {
     const tokenString = newReadToken();
