@@ -231,13 +231,18 @@ async function describeReplaced(
     if (details.isMasterToken) {
       return `It replaced the master token ${details.id} "${details.description}" in ${key}, which still works; master tokens cannot be deleted.`;
     }
-    return `It replaced the token ${details.id} "${details.description}" in ${key}, which still works: once no run uses it, revoke it with curl -X DELETE -H "X-StorageApi-Token: $KBC_MASTER_TOKEN" ${url}/v2/storage/tokens/${details.id}`;
+    return `It replaced the token ${details.id} "${details.description}" in ${key}, which still works: once no run uses it, revoke it with ${revokeCommand(url, details.id)}`;
   } catch (error) {
     if (error instanceof StorageApiError && error.details.status < 500) {
       return `The value it replaced in ${key} is not a working token at ${url} (tokens/verify answered ${error.details.status}).`;
     }
     return `It replaced a token in ${key} that could not be checked (${messageOf(error)}): if it still works, revoke it in the project's API token settings.`;
   }
+}
+
+/** The command that revokes token `tokenId` with the creating token (never its value). */
+function revokeCommand(url: string, tokenId: string): string {
+  return `curl -X DELETE -H "X-StorageApi-Token: $KBC_MASTER_TOKEN" ${url}/v2/storage/tokens/${tokenId}`;
 }
 
 /** The string at the role's `#token` key, when there is one. */
@@ -406,7 +411,10 @@ function explainCreateRejected(error: unknown, bucketId: string): unknown {
 
 /**
  * Checks the new token with the job's own rules, as a run would. A token that fails them is
- * deleted (it can delete itself) so no unusable token is left behind.
+ * deleted (it can delete itself) so no unusable token is left behind. When the check or the
+ * delete fails, the token exists but its string was never shown: the sentence names its id and
+ * says to revoke it.
+ * @throws UserError naming the token's id
  */
 async function verifyOrDelete(
   minted: MintedToken,
@@ -415,15 +423,32 @@ async function verifyOrDelete(
   bucketId: string,
   deps: TokenCommandDeps,
 ): Promise<void> {
-  const verified = await api.verify();
-  const verdict = judgeToken(verified, role, { nowMs: deps.nowMs(), destinationBucket: bucketId });
+  const id = minted.details.id;
+  const revoke = `revoke it in the project's API token settings (or with ${revokeCommand(api.url, id)}) and create another`;
+  let verdict: TokenVerdict;
+  try {
+    verdict = judgeToken(await api.verify(), role, {
+      nowMs: deps.nowMs(),
+      destinationBucket: bucketId,
+    });
+  } catch (error) {
+    throw new UserError(
+      `The new token ${id} was created but could not be checked (${messageOf(error)}), so its string is not shown: ${revoke}.`,
+    );
+  }
   if (verdict.passes) {
     for (const warning of verdict.warnings) deps.say(`Warning: ${warning}`);
     return;
   }
-  await api.remove(minted.details.id);
+  try {
+    await api.remove(id);
+  } catch (error) {
+    throw new UserError(
+      `The new token ${id} could not be deleted after it failed the job's token rules (${messageOf(error)}), so its string is not shown: ${revoke}; the rules said: ${verdict.error ?? ''}`,
+    );
+  }
   throw new UserError(
-    `The new token ${minted.details.id} failed the job's token rules and was deleted again: ${verdict.error ?? ''}`,
+    `The new token ${id} failed the job's token rules and was deleted again: ${verdict.error ?? ''}`,
   );
 }
 

@@ -142,6 +142,11 @@ async function verifyStatus(tokenString: string): Promise<number> {
   return response.status;
 }
 
+/** `text` as a literal part of a regular expression. */
+function literal(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
 async function verifyBody(tokenString: string): Promise<Record<string, unknown>> {
   const response = await fetch(`${emulator.url}/v2/storage/tokens/verify`, {
     headers: { 'X-StorageApi-Token': tokenString },
@@ -874,6 +879,74 @@ describe('token create when a check of its own fails', () => {
       env: { KBC_MASTER_TOKEN: MASTERS.admin, ...fastRetries },
     });
   }
+
+  /** The created token's id from the sentence, and that it exists (the master reads it). */
+  async function expectTokenExists(id: string | undefined): Promise<void> {
+    const response = await fetch(`${emulator.url}/v2/storage/tokens/${id ?? ''}`, {
+      headers: { 'X-StorageApi-Token': MASTERS.admin },
+    });
+    await response.arrayBuffer();
+    expect(response.status).toBe(200);
+  }
+
+  const revoke = (id: string) =>
+    `revoke it in the project's API token settings (or with curl -X DELETE -H "X-StorageApi-Token: $KBC_MASTER_TOKEN" ${emulator.url}/v2/storage/tokens/${id}) and create another`;
+
+  it('a new token that cannot be verified is named by its id, never shown, with how to revoke it', async () => {
+    // The master's own verify passes; the new token's verify meets an outage.
+    emulator.control.addFault({
+      kind: 'status',
+      status: 500,
+      method: 'GET',
+      path: 'tokens/verify',
+      skip: 1,
+      count: 100,
+    });
+    const result = await create();
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe('');
+    const last = result.stderr.trim().split('\n').at(-1) ?? '';
+    const id = /^The new token (\d+) was created/.exec(last)?.[1] ?? '';
+    expect(last).toMatch(
+      new RegExp(
+        `^The new token ${id} was created but could not be checked \\(Storage API GET /v2/storage/tokens/verify answered 500: .*\\), so its string is not shown: ${literal(revoke(id))}\\.$`,
+      ),
+    );
+    await expectTokenExists(id);
+    await expectSecretsOnlyWherePromised(result);
+  });
+
+  it('a new token that fails the rules and cannot be deleted is named by its id, with how to revoke it', async () => {
+    // The new token's verify shows a second bucket (it fails the source rule); its delete meets an outage.
+    const view = await verifyBody(newReadToken());
+    emulator.control.addFault({
+      kind: 'status',
+      status: 200,
+      body: { ...view, bucketPermissions: { 'in.c-sales': 'read', 'in.c-more': 'read' } },
+      method: 'GET',
+      path: 'tokens/verify',
+      skip: 1,
+    });
+    emulator.control.addFault({
+      kind: 'status',
+      status: 500,
+      method: 'DELETE',
+      path: '/v2/storage/tokens/',
+      count: 100,
+    });
+    const result = await create();
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe('');
+    const last = result.stderr.trim().split('\n').at(-1) ?? '';
+    const id = /^The new token (\d+) could not be deleted/.exec(last)?.[1] ?? '';
+    expect(last).toMatch(
+      new RegExp(
+        `^The new token ${id} could not be deleted after it failed the job's token rules \\(Storage API DELETE /v2/storage/tokens/${id} answered 500: .*\\), so its string is not shown: ${literal(revoke(id))}; the rules said: The token must have read-only permissions to a single bucket only \\(it has 2: in\\.c-sales, in\\.c-more\\)\\.$`,
+      ),
+    );
+    await expectTokenExists(id);
+    await expectSecretsOnlyWherePromised(result);
+  });
 
   it('a 403 on the bucket says what KBC_MASTER_TOKEN lacks, and creates nothing', async () => {
     emulator.control.addFault({
