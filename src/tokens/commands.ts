@@ -24,7 +24,9 @@ import { escapeJsonLine } from '../text/escape.js';
 import { messageOf, StorageApiError, TokenRevokedError, UserError } from '../errors.js';
 import { describeFsError } from '../fs-errors.js';
 import { LOCK_DIR_NAME, LockHeldError } from '../lock/data-dir-lock.js';
+import { classifyFailure } from '../retry/retry-policy.js';
 import { hashValues, type SecretMasker } from '../secrets.js';
+import { failureFactsOf, StorageNetworkError } from '../storage/http.js';
 import { timestampMs } from '../storage/parse.js';
 import type { MintedToken, TokenApi, VerifiedToken } from '../storage/token-api.js';
 import type { StorageClient } from '../storage/types.js';
@@ -513,9 +515,7 @@ async function rotateLocked(
       `Refusing to rotate the ${role} token ${verified.details.id} from ${dataDir}/config.json: it is a master token; create a limited one with "kbc-table-sync token create" instead.`,
     );
   }
-  const minted = await api.refresh(verified.details.id).catch((error: unknown) => {
-    throw explainRefreshFailed(error, role);
-  });
+  const minted = await refreshConfigured(api, verified.details.id, dataDir, role);
   // From here the old string is dead: the new one must reach config.json or the user.
   const written = await writeTokenOrPrint(
     dataDir,
@@ -534,12 +534,88 @@ async function rotateLocked(
   return reportVerdict(verdict, deps);
 }
 
-function explainRefreshFailed(error: unknown, role: TokenRole): unknown {
-  if (error instanceof StorageApiError) return error;
-  // No answer: the refresh may have happened, and then the configured string is already dead.
-  return new UserError(
-    `The refresh of the ${role} token got no answer (${messageOf(error)}): if the configured token now gets 401, it was refreshed and the new string is lost; create a new one with "kbc-table-sync token create".`,
+/**
+ * `POST tokens/{id}/refresh` of the configured token. A failure the server surely did not act on
+ * is thrown as it is; a 401 means the token was dead already; any other failure (a 5xx, a lost
+ * answer) has an unknown outcome, which the old string's state then tells
+ * (docs/tokens.md, token rotate).
+ * @throws UserError naming the key and how to recover, or the refusal itself
+ */
+async function refreshConfigured(
+  api: TokenApi,
+  tokenId: string,
+  dataDir: string,
+  role: TokenRole,
+): Promise<MintedToken> {
+  try {
+    return await api.refresh(tokenId);
+  } catch (error) {
+    const key = `${tokenKeyOf(role)} of ${dataDir}/config.json`;
+    if (isUnauthorized(error)) {
+      throw new UserError(
+        `The ${role} token in ${key} stopped working before it could be refreshed (refresh answered 401): create a new one with "kbc-table-sync token create".`,
+      );
+    }
+    if (surelyNotApplied(error)) throw error;
+    throw await explainUnknownRefresh(error, api, key, role);
+  }
+}
+
+/** The one sentence for a refresh whose outcome is unknown, after checking the old string. */
+async function explainUnknownRefresh(
+  error: unknown,
+  api: TokenApi,
+  key: string,
+  role: TokenRole,
+): Promise<UserError> {
+  const what = `The refresh of the ${role} token failed with an unknown outcome (${messageOf(error)})`;
+  const create = 'create a new one with "kbc-table-sync token create"';
+  switch (await oldStringState(api)) {
+    case 'works':
+      return new UserError(
+        `${what}; it did not happen: the token in ${key} still works and nothing was changed, so running token rotate again is safe.`,
+      );
+    case 'dead':
+      return new UserError(
+        `${what}; it did happen: the token in ${key} no longer works and its new string is lost, so ${create}.`,
+      );
+    case 'unknown':
+      return new UserError(
+        `${what}, and whether it happened could not be checked: if the token in ${key} now gets 401 (token inspect), it was refreshed and its new string is lost; ${create}.`,
+      );
+  }
+}
+
+/** A 401: the token string does not work (the client names it revoked once it had worked). */
+function isUnauthorized(error: unknown): boolean {
+  return (
+    error instanceof TokenRevokedError ||
+    (error instanceof StorageApiError && error.details.status === 401)
   );
+}
+
+/**
+ * Whether the server surely did not act on a failed refresh: it refused it (a 4xx, 501) or the
+ * request never reached it (the retry policy's `notReached`).
+ */
+function surelyNotApplied(error: unknown): boolean {
+  if (error instanceof StorageApiError) return classifyFailure(failureFactsOf(error)) !== 'unknown';
+  return (
+    error instanceof StorageNetworkError && classifyFailure(failureFactsOf(error)) === 'notReached'
+  );
+}
+
+/**
+ * Whether the configured (old) string still works after a refresh with an unknown outcome:
+ * `works` (200: not refreshed), `dead` (401: refreshed) or `unknown`.
+ */
+async function oldStringState(api: TokenApi): Promise<'works' | 'dead' | 'unknown'> {
+  try {
+    await api.verify();
+    return 'works';
+  } catch (error) {
+    return isUnauthorized(error) ? 'dead' : 'unknown';
+  }
 }
 
 // ---- revoke -------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { SeedInput } from 'keboola-storage-emulator';
+import type { FaultKind, SeedInput } from 'keboola-storage-emulator';
 import { lockDataDir } from '../../src/lock/data-dir-lock.js';
 import { thisTestProcess } from '../helpers/this-process.js';
 import { useEmulator } from '../helpers/emulator.js';
@@ -867,6 +867,58 @@ describe('token revoke', () => {
     expect(result.stderr).toMatch(/^Revoked the source token \d+/m);
     await expectSecretsOnlyWherePromised(result, { dataDir: dir });
     expect(await verifyStatus(tokenString)).toBe(401);
+  });
+});
+
+describe('token rotate when the refresh fails', () => {
+  const lost = (dir: string) =>
+    `; it did happen: the token in parameters.#token of ${dir}/config.json no longer works and its new string is lost, so create a new one with "kbc-table-sync token create".`;
+  const kept = (dir: string) =>
+    `; it did not happen: the token in parameters.#token of ${dir}/config.json still works and nothing was changed, so running token rotate again is safe.`;
+
+  it.each([
+    ['a 502 after the server refreshed', { kind: 'status', status: 502, afterHandling: true }, 401],
+    ['a 504 before the server acted', { kind: 'status', status: 504 }, 200],
+    [
+      'an answer lost after the server refreshed',
+      { kind: 'reset', afterBytes: 0, afterHandling: true },
+      401,
+    ],
+  ] as const satisfies ReadonlyArray<readonly [string, FaultKind, number]>)(
+    '%s: the old string is checked and one sentence says what became of the token',
+    async (_name, fault, oldStatus) => {
+      const old = newReadToken();
+      const dir = await dataDir({ '#token': old });
+      const before = await readFile(join(dir, 'config.json'), 'utf8');
+      emulator.control.addFault({ ...fault, method: 'POST', path: '/refresh' });
+      const result = await token(['rotate', '--data', dir]);
+      expect(result.code).toBe(1);
+      expect(result.stdout).toBe('');
+      expect(result.stderr).toMatch(
+        new RegExp(
+          `^The refresh of the source token failed with an unknown outcome \\(Storage API POST /v2/storage/tokens/\\d+/refresh .+\\)${literal(oldStatus === 401 ? lost(dir) : kept(dir))}\\n$`,
+        ),
+      );
+      await expectSecretsOnlyWherePromised(result, { dataDir: dir });
+      expect(await verifyStatus(old)).toBe(oldStatus);
+      expect(await readFile(join(dir, 'config.json'), 'utf8')).toBe(before);
+      expect((await readdir(dir)).sort()).toEqual(['config.json', 'out']);
+      expect(await listFiles(join(dir, 'out'))).toEqual([]);
+    },
+  );
+
+  it('a 401 to the refresh says the configured token stopped working before it, naming the key', async () => {
+    const old = newReadToken();
+    const dir = await dataDir({ '#token': old });
+    emulator.control.addFault({ kind: 'revokeToken', method: 'POST', path: '/refresh' });
+    const result = await token(['rotate', '--data', dir]);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toBe(
+      `The source token in parameters.#token of ${dir}/config.json stopped working before it could be refreshed (refresh answered 401): create a new one with "kbc-table-sync token create".\n`,
+    );
+    await expectSecretsOnlyWherePromised(result, { dataDir: dir });
+    expect((await readdir(dir)).sort()).toEqual(['config.json', 'out']);
   });
 });
 
