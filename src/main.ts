@@ -521,6 +521,9 @@ function buildTokenApi(
     ...(role && { tokenKey: tokenKeyOf(role) }),
     masker,
     logger,
+    // A stop aborts a token request too: `token rotate` then says what became of the token
+    // (docs/tokens.md, token rotate) within the grace time of the signal.
+    signal: io.signal,
     ...(io.env.KBC_RUNID ? { runId: io.env.KBC_RUNID } : {}),
     ...timingFrom(io.env),
   });
@@ -559,6 +562,7 @@ async function runToken(
     // One line each: descriptions and names from the API are shown escaped, never raw.
     say: (line) => io.stderr.write(`${escapeForDisplay(masker.mask(line))}\n`),
     nowMs: Date.now,
+    signal: io.signal,
   });
 }
 

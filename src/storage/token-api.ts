@@ -16,8 +16,13 @@ import type { TokenInfo } from './types.js';
  */
 export interface TokenApi {
   readonly url: string;
-  /** `GET tokens/verify`: the job's view ({@link TokenInfo}) and the management fields. */
-  verify(): Promise<VerifiedToken>;
+  /**
+   * `GET tokens/verify`: the job's view ({@link TokenInfo}) and the management fields. With
+   * `afterStop`, called only once the stop signal (SIGTERM/SIGINT) has fired, the request still
+   * goes out, once, within about 1 s: the check that tells whether a refresh the stop cut short
+   * ended the configured token (docs/tokens.md, token rotate).
+   */
+  verify(options?: { readonly afterStop?: boolean }): Promise<VerifiedToken>;
   /** `POST tokens` (master tokens only). */
   create(body: TokenCreateBody): Promise<MintedToken>;
   /** `POST tokens/{id}/refresh`: a new string; the old one stops working at once. */
@@ -95,8 +100,12 @@ export function createTokenApi(options: StorageClientOptions): TokenApi {
   const path = (suffix: string) => `${STORAGE}/tokens${suffix}`;
   return {
     url,
-    async verify() {
-      const raw = await http.request({ method: 'GET', path: path('/verify') });
+    async verify(verifyOptions) {
+      const raw = await http.request({
+        method: 'GET',
+        path: path('/verify'),
+        cleanup: verifyOptions?.afterStop === true,
+      });
       return {
         info: parseTokenInfo(raw, `GET ${path('/verify')}`),
         details: parseTokenDetails(raw, `GET ${path('/verify')}`),

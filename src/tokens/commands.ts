@@ -105,6 +105,8 @@ export interface TokenCommandDeps {
   /** A line on stderr (masked). */
   readonly say: (line: string) => void;
   readonly nowMs: () => number;
+  /** Aborted on SIGTERM/SIGINT, with the signal's name as the reason; the token API listens too. */
+  readonly signal: AbortSignal;
 }
 
 /** How many of its newest events a token's last activity is taken from. */
@@ -515,7 +517,7 @@ async function rotateLocked(
       `Refusing to rotate the ${role} token ${verified.details.id} from ${dataDir}/config.json: it is a master token; create a limited one with "kbc-table-sync token create" instead.`,
     );
   }
-  const minted = await refreshConfigured(api, verified.details.id, dataDir, role);
+  const minted = await refreshConfigured(api, verified.details.id, dataDir, role, deps);
   // From here the old string is dead: the new one must reach config.json or the user.
   const written = await writeTokenOrPrint(
     dataDir,
@@ -537,7 +539,7 @@ async function rotateLocked(
 /**
  * `POST tokens/{id}/refresh` of the configured token. A failure the server surely did not act on
  * is thrown as it is; a 401 means the token was dead already; any other failure (a 5xx, a lost
- * answer) has an unknown outcome, which the old string's state then tells
+ * answer, the stop signal) has an unknown outcome, which the old string's state then tells
  * (docs/tokens.md, token rotate).
  * @throws UserError naming the key and how to recover, or the refusal itself
  */
@@ -546,6 +548,7 @@ async function refreshConfigured(
   tokenId: string,
   dataDir: string,
   role: TokenRole,
+  deps: TokenCommandDeps,
 ): Promise<MintedToken> {
   try {
     return await api.refresh(tokenId);
@@ -557,7 +560,7 @@ async function refreshConfigured(
       );
     }
     if (surelyNotApplied(error)) throw error;
-    throw await explainUnknownRefresh(error, api, key, role);
+    throw await explainUnknownRefresh(error, api, key, role, deps);
   }
 }
 
@@ -567,10 +570,13 @@ async function explainUnknownRefresh(
   api: TokenApi,
   key: string,
   role: TokenRole,
+  deps: TokenCommandDeps,
 ): Promise<UserError> {
-  const what = `The refresh of the ${role} token failed with an unknown outcome (${messageOf(error)})`;
+  const what = deps.signal.aborted
+    ? `The refresh of the ${role} token was cut short by ${String(deps.signal.reason)}`
+    : `The refresh of the ${role} token failed with an unknown outcome (${messageOf(error)})`;
   const create = 'create a new one with "kbc-table-sync token create"';
-  switch (await oldStringState(api)) {
+  switch (await oldStringState(api, deps)) {
     case 'works':
       return new UserError(
         `${what}; it did not happen: the token in ${key} still works and nothing was changed, so running token rotate again is safe.`,
@@ -607,14 +613,22 @@ function surelyNotApplied(error: unknown): boolean {
 
 /**
  * Whether the configured (old) string still works after a refresh with an unknown outcome:
- * `works` (200: not refreshed), `dead` (401: refreshed) or `unknown`.
+ * `works` (200: not refreshed), `dead` (401: refreshed) or `unknown`. After the stop signal the
+ * check goes out once, bounded, so the process still ends within its grace time; a stop that comes
+ * during the check makes it that bounded check.
  */
-async function oldStringState(api: TokenApi): Promise<'works' | 'dead' | 'unknown'> {
+async function oldStringState(
+  api: TokenApi,
+  deps: TokenCommandDeps,
+): Promise<'works' | 'dead' | 'unknown'> {
+  const stoppedBefore = deps.signal.aborted;
   try {
-    await api.verify();
+    await api.verify(stoppedBefore ? { afterStop: true } : undefined);
     return 'works';
   } catch (error) {
-    return isUnauthorized(error) ? 'dead' : 'unknown';
+    if (isUnauthorized(error)) return 'dead';
+    if (!stoppedBefore && deps.signal.aborted) return oldStringState(api, deps);
+    return 'unknown';
   }
 }
 
