@@ -21,6 +21,7 @@ import { describeJsonType } from '../config/changed-since.js';
 import { ConfigMissingError } from '../config/load-raw-config.js';
 import { Problems } from '../config/problems.js';
 import { escapeJsonLine } from '../text/escape.js';
+import { regionForUrl } from '../config/regions.js';
 import { messageOf, StorageApiError, TokenRevokedError, UserError } from '../errors.js';
 import { describeFsError } from '../fs-errors.js';
 import { LOCK_DIR_NAME, LockHeldError } from '../lock/data-dir-lock.js';
@@ -332,46 +333,77 @@ async function readConfigIfAny(dir: string, deps: TokenCommandDeps): Promise<unk
   }
 }
 
-/** `--url`/`--region`, else the url/region of the config that will receive the token. */
+/**
+ * `--url`/`--region`, else the url/region of the config that will receive the token. When both
+ * name a stack they must be the same one: the token would be made on one stack and written next
+ * to the other, where it cannot work.
+ * @throws UserError naming the flags or the file, and both stacks when they differ
+ */
 function createEndpointUrl(
   command: Extract<TokenCommand, { action: 'create' }>,
   config: unknown,
   role: TokenRole,
 ): string {
   const fromFlags = command.url !== undefined || command.region !== undefined;
-  const parameters = isPlainObject(config) ? own(config, 'parameters') : undefined;
-  const section =
-    role === 'source' || !isPlainObject(parameters) ? parameters : own(parameters, 'destination');
-  const source = fromFlags
-    ? { region: command.region, url: command.url }
-    : isPlainObject(section)
-      ? { region: own(section, 'region'), url: own(section, 'url') }
-      : {};
-  if (source.region === undefined && source.url === undefined) {
+  const section = tokenSection(config, role);
+  const path = role === 'source' ? ['parameters'] : ['parameters', 'destination'];
+  const configured = isPlainObject(section)
+    ? { region: own(section, 'region'), url: own(section, 'url') }
+    : {};
+  const names = configured.region !== undefined || configured.url !== undefined;
+  const file = `${command.writeConfig ?? ''}/config.json`;
+  const sectionUrl = names ? resolveStack(configured, path, file, config) : undefined;
+  if (!fromFlags) {
+    if (sectionUrl !== undefined) return sectionUrl;
     throw new UserError(
       'Give the stack with --region or --url (or use --write-config DIR whose config.json names the region or url).',
     );
   }
+  const flagUrl = resolveStack(
+    { region: command.region, url: command.url },
+    [],
+    '--region/--url',
+    config,
+  );
+  if (sectionUrl === undefined || sameStack(flagUrl, sectionUrl)) return flagUrl;
+  const flag = command.region !== undefined ? `--region ${command.region}` : '--url';
+  const key = `${path.join('.')}.${configured.region !== undefined ? 'region' : 'url'}`;
+  throw new UserError(
+    `${flag} names the stack ${flagUrl}, but ${key} of ${file} names ${sectionUrl}: the token would be created on one stack and written next to the other, so nothing was created; drop --region/--url to use the config's stack, or change the config first.`,
+  );
+}
+
+/**
+ * The Storage API URL a `region`/`url` pair names.
+ * @throws UserError naming `where` and the problems
+ */
+function resolveStack(
+  source: { readonly region?: unknown; readonly url?: unknown },
+  path: readonly string[],
+  where: string,
+  config: unknown,
+): string {
   const problems = new Problems(hashValues(config));
-  const path = fromFlags ? [] : role === 'source' ? ['parameters'] : ['parameters', 'destination'];
   const region = readRegion(source.region, [...path, 'region'], problems);
   const url = resolveEndpointUrl(
     region,
     readUrl(source.url, [...path, 'url'], problems),
-    path,
+    [...path],
     problems,
   );
   if (url === BAD || problems.count > 0) {
-    const where = fromFlags ? '--region/--url' : `${command.writeConfig ?? ''}/config.json`;
     throw new UserError(`Invalid stack in ${where}: ${problems.lines.join('; ')}`);
   }
   return url;
 }
 
-/**
- * @throws UserError naming the bucket when it does not exist, and `KBC_MASTER_TOKEN` when it may
- *   not read the bucket (403)
- */
+/** Whether two Storage API URLs are one stack: the same URL, or the same region's host. */
+function sameStack(a: string, b: string): boolean {
+  if (a === b) return true;
+  const region = regionForUrl(a);
+  return region !== undefined && region.id === regionForUrl(b)?.id;
+}
+
 async function requireBucket(
   master: StorageClient,
   bucketId: string,

@@ -922,6 +922,49 @@ describe('token rotate when the refresh fails', () => {
   });
 });
 
+describe('token create --write-config and the data folder', () => {
+  it('refuses --url naming another stack than the config’s region, naming both, before anything is created', async () => {
+    const dir = await makeDataDir({
+      parameters: { region: 'eu-central-1', tables: [{ name: 'orders' }] },
+    });
+    dirs.push(dir);
+    const before = await readFile(join(dir, 'config.json'), 'utf8');
+    const issuedBefore = emulator.control.issuedSecrets().length;
+    const result = await token(
+      ['create', '--bucket', 'in.c-sales', '--url', emulator.url, '--write-config', dir],
+      MASTERS.admin,
+    );
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toBe(
+      `--url names the stack ${emulator.url}, but parameters.region of ${dir}/config.json names https://connection.eu-central-1.keboola.com: the token would be created on one stack and written next to the other, so nothing was created; drop --region/--url to use the config's stack, or change the config first.\n`,
+    );
+    expect(emulator.control.issuedSecrets()).toHaveLength(issuedBefore);
+    expect(await readFile(join(dir, 'config.json'), 'utf8')).toBe(before);
+    await expectSecretsOnlyWherePromised(result, { dataDir: dir });
+  });
+
+  it('takes --url naming the config’s own stack, written differently', async () => {
+    const dir = await dataDir();
+    const result = await token(
+      [
+        'create',
+        '--bucket',
+        'in.c-sales',
+        '--url',
+        `${emulator.url.replace('http://', 'HTTP://')}/`,
+        '--write-config',
+        dir,
+        '--expires-in',
+        '1d',
+      ],
+      MASTERS.admin,
+    );
+    expect(result.code, result.stderr).toBe(0);
+    expect((await configOf(dir)).parameters.url).toBe(emulator.url);
+  });
+});
+
 describe('token create when a check of its own fails', () => {
   /** Retries within milliseconds, so an outage that outlasts them ends the command at once. */
   const fastRetries = { KBC_TABLE_SYNC_RETRY_BASE_MS: '1', KBC_TABLE_SYNC_RETRY_MAX_MS: '2' };
