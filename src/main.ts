@@ -76,7 +76,7 @@ import { escapeForDisplay } from './text/escape.js';
 import { checkSummaryPath, summaryDocument, writeSummaryFile } from './summary-file.js';
 import { createTokenApi, type TokenApi } from './storage/token-api.js';
 import { readLastActivity, runTokenCommand } from './tokens/commands.js';
-import { writeConfigAtomically } from './tokens/config-file.js';
+import { prepareConfigWrite } from './tokens/config-file.js';
 import { tokenKeyOf } from './tokens/config-token.js';
 import type { TokenRole } from './tokens/rules.js';
 
@@ -553,7 +553,7 @@ async function runToken(
       buildClient({ url, token }, undefined, io, masker, logger, checkedLimits(io.env)),
     resolveDataDir: (cliData) => resolveDataDir({ cliData, env: io.env, exists: existsSync }),
     readConfig: loadRawConfig,
-    writeConfig: writeConfigAtomically,
+    prepareConfigWrite,
     lockDataDir: (dataDir) =>
       lockDataDir(dataDir, { warn: (line) => logger.warn(line), here: thisProcess() }),
     isFolder: async (path) => (await stat(path).catch(() => undefined))?.isDirectory() === true,

@@ -31,6 +31,7 @@ import { failureFactsOf, StorageNetworkError } from '../storage/http.js';
 import { timestampMs } from '../storage/parse.js';
 import type { MintedToken, TokenApi, VerifiedToken } from '../storage/token-api.js';
 import type { StorageClient } from '../storage/types.js';
+import { ConfigFolderError, type ConfigWrite } from './config-file.js';
 import {
   destinationBucketConflict,
   readTokenEndpoint,
@@ -90,8 +91,12 @@ export interface TokenCommandDeps {
   readonly resolveDataDir: (cliData: string | undefined) => string;
   /** Parsed `<dir>/config.json`. @throws UserError naming the file */
   readonly readConfig: (dataDir: string) => Promise<unknown>;
-  /** Atomic write of `<dir>/config.json`. */
-  readonly writeConfig: (dataDir: string, document: unknown) => Promise<void>;
+  /**
+   * The new file for an atomic write of `<dir>/config.json`, created at once, so a folder that
+   * does not take one is known before anything is created or refreshed.
+   * @throws ConfigFolderError naming the folder
+   */
+  readonly prepareConfigWrite: (dataDir: string) => Promise<ConfigWrite>;
   /**
    * Takes the run lock of a data folder (docs/locking.md) at once.
    * @throws LockHeldError when a run holds it; an fs error when out/ cannot be written
@@ -132,10 +137,45 @@ export async function runTokenCommand(
 
 // ---- create -------------------------------------------------------------------------------------
 
-async function createToken(
-  command: Extract<TokenCommand, { action: 'create' }>,
-  deps: TokenCommandDeps,
-): Promise<number> {
+type CreateCommand = Extract<TokenCommand, { action: 'create' }>;
+
+/** What `token create` asks for, once its flags and `KBC_MASTER_TOKEN` are checked. */
+interface CreateRequest {
+  readonly master: string;
+  readonly bucket: string;
+  /** The key the token is for: the source or the destination. */
+  readonly role: TokenRole;
+  readonly permission: 'read' | 'write';
+  readonly expiresInSeconds: number | undefined;
+}
+
+async function createToken(command: CreateCommand, deps: TokenCommandDeps): Promise<number> {
+  const request = checkCreateRequest(command, deps);
+  const dir = command.writeConfig;
+  if (dir === undefined) {
+    const url = createEndpointUrl(command, undefined, request.role);
+    const minted = await mintToken(
+      await openCreator(url, request, deps),
+      url,
+      request,
+      command,
+      deps,
+    );
+    deps.printSecret(minted.token);
+    deps.say(
+      `Created ${describeMinted(minted, request, deps)}. It passes the job's token rules; the token is on stdout.`,
+    );
+    return 0;
+  }
+  await requireFolder(dir, deps);
+  return createIntoConfig(dir, command, request, deps);
+}
+
+/**
+ * The checks of `token create` that need no request: `KBC_MASTER_TOKEN`, `--bucket`, the flags.
+ * @throws UserError naming the variable or the flag
+ */
+function checkCreateRequest(command: CreateCommand, deps: TokenCommandDeps): CreateRequest {
   const master = deps.env['KBC_MASTER_TOKEN']?.trim();
   if (!master) {
     throw new UserError(
@@ -151,67 +191,112 @@ async function createToken(
     throw new UserError('token create needs --bucket BUCKET: the one bucket the token may use.');
   }
   refuseWriteTokenInSourceKey(command);
-  const role: TokenRole = command.destination ? 'destination' : 'source';
-  const permission = command.write || command.destination ? 'write' : 'read';
-  const expiresInSeconds =
-    command.expiresIn === undefined ? undefined : parseExpiresIn(command.expiresIn);
-  const config = command.writeConfig ? await readConfigIfAny(command.writeConfig, deps) : undefined;
+  return {
+    master,
+    bucket,
+    role: command.destination ? 'destination' : 'source',
+    permission: command.write || command.destination ? 'write' : 'read',
+    expiresInSeconds:
+      command.expiresIn === undefined ? undefined : parseExpiresIn(command.expiresIn),
+  };
+}
+
+/** `token create --write-config DIR`: the config is read, checked, and replaced. */
+async function createIntoConfig(
+  dir: string,
+  command: CreateCommand,
+  request: CreateRequest,
+  deps: TokenCommandDeps,
+): Promise<number> {
+  const { role, bucket } = request;
+  const config = await readConfigIfAny(dir, deps);
   // Every `#` value of the config that receives the token is a secret before anything quotes it.
   deps.masker.addHashKeys(config);
-  if (command.writeConfig) {
-    await checkConfigTarget(command.writeConfig, config, role, bucket, deps);
-  }
+  checkConfigTarget(dir, config, role, bucket, deps);
   const url = createEndpointUrl(command, config, role);
-  const api = deps.openTokenApi(url, master);
+  const creator = await openCreator(url, request, deps);
+  const replaced = await describeReplaced(config, role, url, deps);
+  // Before the token exists: a folder that cannot take the new config.json is refused now.
+  const write = await prepareWrite(dir, 'token create --write-config', 'nothing was created', deps);
+  try {
+    const minted = await mintToken(creator, url, request, command, deps);
+    const written = await writeTokenOrPrint(
+      write,
+      dir,
+      withToken(config, role, minted.token, { region: command.region, url: command.url }, bucket),
+      role,
+      minted.token,
+      deps,
+      'was created',
+    );
+    if (!written) return 1;
+    deps.say(
+      `Created ${describeMinted(minted, request, deps)}. It passes the job's token rules and is in ${dir}/config.json (${tokenKeyOf(role)}).`,
+    );
+    if (replaced !== undefined) deps.say(replaced);
+    return 0;
+  } finally {
+    await write.discard();
+  }
+}
+
+/**
+ * The token API of `KBC_MASTER_TOKEN`, once it has verified itself as a master token that may
+ * create the token and the bucket is there.
+ * @throws UserError naming `KBC_MASTER_TOKEN` or the bucket
+ */
+async function openCreator(
+  url: string,
+  request: CreateRequest,
+  deps: TokenCommandDeps,
+): Promise<TokenApi> {
+  const api = deps.openTokenApi(url, request.master);
   const creator = await api.verify().catch((error: unknown) => {
     throw explainMasterRejected(error, url);
   });
   checkCreatorToken(creator.details);
-  await requireBucket(deps.openStorage(url, master), bucket, creator);
-  const replaced = command.writeConfig
-    ? await describeReplaced(config, role, url, deps)
-    : undefined;
-  const minted = await api
+  await requireBucket(deps.openStorage(url, request.master), request.bucket, creator);
+  return api;
+}
+
+/** Creates the token and holds it to the job's rules; warns when it never expires. */
+async function mintToken(
+  creator: TokenApi,
+  url: string,
+  request: CreateRequest,
+  command: CreateCommand,
+  deps: TokenCommandDeps,
+): Promise<MintedToken> {
+  const minted = await creator
     .create(
       buildCreateBody({
-        bucketId: bucket,
-        permission,
-        expiresInSeconds,
+        bucketId: request.bucket,
+        permission: request.permission,
+        expiresInSeconds: request.expiresInSeconds,
         description: command.description,
         createdAt: new Date(deps.nowMs()),
       }),
     )
     .catch((error: unknown) => {
-      throw explainCreateRejected(error, bucket);
+      throw explainCreateRejected(error, request.bucket);
     });
   // A write token is a destination token: it is held to the destination rule, whatever key it goes to.
-  const rule: TokenRole = permission === 'write' ? 'destination' : 'source';
-  await verifyOrDelete(minted, deps.openTokenApi(url, minted.token), rule, bucket, deps);
-  if (expiresInSeconds === undefined) {
+  const rule: TokenRole = request.permission === 'write' ? 'destination' : 'source';
+  await verifyOrDelete(minted, deps.openTokenApi(url, minted.token), rule, request.bucket, deps);
+  if (request.expiresInSeconds === undefined) {
     deps.say(
       'Warning: without --expires-in the token never expires, so a leaked copy works until it is revoked; next time give --expires-in 90d (or another duration) unless that is what you want.',
     );
   }
-  const summary = `token ${minted.details.id} "${minted.details.description}": ${permission} on ${bucket}, ${describeExpiry(minted.details.expires, deps.nowMs())}`;
-  if (!command.writeConfig) {
-    deps.printSecret(minted.token);
-    deps.say(`Created ${summary}. It passes the job's token rules; the token is on stdout.`);
-    return 0;
-  }
-  const written = await writeTokenOrPrint(
-    command.writeConfig,
-    withToken(config, role, minted.token, { region: command.region, url: command.url }, bucket),
-    role,
-    minted.token,
-    deps,
-    'was created',
-  );
-  if (!written) return 1;
-  deps.say(
-    `Created ${summary}. It passes the job's token rules and is in ${command.writeConfig}/config.json (${tokenKeyOf(role)}).`,
-  );
-  if (replaced !== undefined) deps.say(replaced);
-  return 0;
+  return minted;
+}
+
+function describeMinted(
+  minted: MintedToken,
+  request: CreateRequest,
+  deps: TokenCommandDeps,
+): string {
+  return `token ${minted.details.id} "${minted.details.description}": ${request.permission} on ${request.bucket}, ${describeExpiry(minted.details.expires, deps.nowMs())}`;
 }
 
 /**
@@ -272,33 +357,36 @@ function configuredUrl(config: unknown, role: TokenRole): string | undefined {
  * read token alive. Not implied, so a mistyped command never edits the destination section.
  * @throws UserError naming the flags
  */
-function refuseWriteTokenInSourceKey(command: Extract<TokenCommand, { action: 'create' }>): void {
+function refuseWriteTokenInSourceKey(command: CreateCommand): void {
   if (!command.write || command.destination || command.writeConfig === undefined) return;
   throw new UserError(
     '--write with --write-config would put a write token into parameters.#token, where the source token must be read-only: add --destination to write parameters.destination.#token, or drop --write.',
   );
 }
 
+/** @throws UserError naming the flag when the `--write-config` folder is not there */
+async function requireFolder(dir: string, deps: TokenCommandDeps): Promise<void> {
+  if (await deps.isFolder(dir)) return;
+  throw new UserError(
+    `--write-config ${JSON.stringify(dir)} is not an existing folder: create it, or give the data folder that holds config.json.`,
+  );
+}
+
 /**
- * Refuses, before a token is created, a `--write-config` folder that is not there, a
- * config.json the token could only be written into by dropping what it holds, and a destination
- * section whose `bucket` is not `--bucket` (the token could not write there, and changing where a
- * config copies to is not this command's call). A `bucket` that is not a string, or that holds a
- * `#` value or a token, is named by its type, never quoted.
- * @throws UserError naming the folder, the file or the key
+ * Refuses, before a token is created, a config.json the token could only be written into by
+ * dropping what it holds, and a destination section whose `bucket` is not `--bucket` (the token
+ * could not write there, and changing where a config copies to is not this command's call). A
+ * `bucket` that is not a string, or that holds a `#` value or a token, is named by its type,
+ * never quoted.
+ * @throws UserError naming the file or the key
  */
-async function checkConfigTarget(
+function checkConfigTarget(
   dir: string,
   config: unknown,
   role: TokenRole,
   bucketId: string,
   deps: TokenCommandDeps,
-): Promise<void> {
-  if (!(await deps.isFolder(dir))) {
-    throw new UserError(
-      `--write-config ${JSON.stringify(dir)} is not an existing folder: create it, or give the data folder that holds config.json.`,
-    );
-  }
+): void {
   const problem = tokenPlaceProblem(config, role);
   if (problem !== undefined) {
     throw new UserError(
@@ -326,8 +414,8 @@ async function readConfigIfAny(dir: string, deps: TokenCommandDeps): Promise<unk
   try {
     return await deps.readConfig(dir);
   } catch (error) {
-    // A folder without config.json gets a new one (a missing folder is refused next, naming the
-    // flag); any other problem stops before anything is created.
+    // A folder without config.json gets a new one; any other problem stops before anything is
+    // created.
     if (error instanceof ConfigMissingError) return undefined;
     throw error;
   }
@@ -339,11 +427,7 @@ async function readConfigIfAny(dir: string, deps: TokenCommandDeps): Promise<unk
  * to the other, where it cannot work.
  * @throws UserError naming the flags or the file, and both stacks when they differ
  */
-function createEndpointUrl(
-  command: Extract<TokenCommand, { action: 'create' }>,
-  config: unknown,
-  role: TokenRole,
-): string {
+function createEndpointUrl(command: CreateCommand, config: unknown, role: TokenRole): string {
   const fromFlags = command.url !== undefined || command.region !== undefined;
   const section = tokenSection(config, role);
   const path = role === 'source' ? ['parameters'] : ['parameters', 'destination'];
@@ -404,6 +488,10 @@ function sameStack(a: string, b: string): boolean {
   return region !== undefined && region.id === regionForUrl(b)?.id;
 }
 
+/**
+ * @throws UserError naming the bucket when it does not exist, and `KBC_MASTER_TOKEN` when it may
+ *   not read the bucket (403)
+ */
 async function requireBucket(
   master: StorageClient,
   bucketId: string,
@@ -549,23 +637,30 @@ async function rotateLocked(
       `Refusing to rotate the ${role} token ${verified.details.id} from ${dataDir}/config.json: it is a master token; create a limited one with "kbc-table-sync token create" instead.`,
     );
   }
-  const minted = await refreshConfigured(api, verified.details.id, dataDir, role, deps);
-  // From here the old string is dead: the new one must reach config.json or the user.
-  const written = await writeTokenOrPrint(
-    dataDir,
-    withToken(raw, role, minted.token),
-    role,
-    minted.token,
-    deps,
-    'was refreshed',
-  );
-  if (!written) return 1;
-  const fresh = await deps.openTokenApi(endpoint.url, minted.token).verify();
-  const verdict = judgeConfigured(fresh, role, endpoint, deps);
-  deps.say(
-    `Rotated token ${minted.details.id} "${minted.details.description}": ${dataDir}/config.json (${tokenKeyOf(role)}) holds the new token, which works; the old one no longer does.`,
-  );
-  return reportVerdict(verdict, deps);
+  // From the refresh on, the new string must reach config.json or the user: a folder that cannot
+  // take the new file is found now, while the old string still works.
+  const write = await prepareWrite(dataDir, 'token rotate', 'nothing was refreshed', deps);
+  try {
+    const minted = await refreshConfigured(api, verified.details.id, dataDir, role, deps);
+    const written = await writeTokenOrPrint(
+      write,
+      dataDir,
+      withToken(raw, role, minted.token),
+      role,
+      minted.token,
+      deps,
+      'was refreshed',
+    );
+    if (!written) return 1;
+    const fresh = await deps.openTokenApi(endpoint.url, minted.token).verify();
+    const verdict = judgeConfigured(fresh, role, endpoint, deps);
+    deps.say(
+      `Rotated token ${minted.details.id} "${minted.details.description}": ${dataDir}/config.json (${tokenKeyOf(role)}) holds the new token, which works; the old one no longer does.`,
+    );
+    return reportVerdict(verdict, deps);
+  } finally {
+    await write.discard();
+  }
 }
 
 /**
@@ -786,10 +881,36 @@ function reportVerdict(verdict: TokenVerdict, deps: TokenCommandDeps): number {
 }
 
 /**
- * Puts the document holding the new token into `<dir>/config.json` atomically. When that fails the token is printed on
- * stdout as the only copy, with a sentence saying so, and false is returned (exit 1).
+ * The new file for `<dataDir>/config.json`, made before anything is created or refreshed.
+ * @throws UserError naming the file, the folder and the permission when the folder does not
+ *   take a new file
+ */
+async function prepareWrite(
+  dataDir: string,
+  command: string,
+  nothingDone: string,
+  deps: TokenCommandDeps,
+): Promise<ConfigWrite> {
+  try {
+    return await deps.prepareConfigWrite(dataDir);
+  } catch (error) {
+    if (!(error instanceof ConfigFolderError)) throw error;
+    throw (
+      describeFsError(
+        error.cause,
+        `${command} replaces ${dataDir}/config.json by renaming a new file over it, and the folder ${error.folder} does not take a new file, so ${nothingDone}`,
+      ) ?? error
+    );
+  }
+}
+
+/**
+ * Puts the document holding the new token into `<dir>/config.json` through the prepared file.
+ * When that fails the token is printed on stdout as the only copy, with a sentence saying so, and
+ * false is returned (exit 1).
  */
 async function writeTokenOrPrint(
+  write: ConfigWrite,
   dataDir: string,
   document: Record<string, unknown>,
   role: TokenRole,
@@ -798,7 +919,7 @@ async function writeTokenOrPrint(
   what: string,
 ): Promise<boolean> {
   try {
-    await deps.writeConfig(dataDir, document);
+    await write.commit(document);
     return true;
   } catch (error) {
     deps.printSecret(token);

@@ -1,10 +1,13 @@
 /**
- * Writes config.json atomically (adapter): a new file next to it with the old file's mode (and
- * owner, where allowed), flushed to disk, then renamed over it, and the folder flushed so the
- * rename itself survives a crash. A reader sees the old document or the new one, never half of
- * one; on failure the old file is untouched and the temporary one removed. A config.json that is
- * a symlink is written through: the file it points at is replaced and the link stays, so no other
- * path to that file keeps an old token.
+ * Writes config.json atomically (adapter), in two steps so that a command can learn that the file
+ * cannot be replaced before it changes anything (docs/tokens.md): {@link prepareConfigWrite}
+ * creates the new file next to the target at once; `commit` fills it with the document and the
+ * old file's mode (and owner, where allowed), flushes it to disk, renames it over the target and
+ * flushes the folder, so the rename itself survives a crash. A reader sees the old document or the
+ * new one, never half of one; on failure the old file is untouched and the new one removed (or
+ * emptied, where the folder refuses the removal). A config.json that is a symlink is written
+ * through: the file it points at is replaced and the link stays, so no other path to that file
+ * keeps an old token.
  */
 import { randomBytes } from 'node:crypto';
 import * as nodeFs from 'node:fs/promises';
@@ -29,38 +32,110 @@ const FOLDER_SYNC_UNSUPPORTED: ReadonlySet<string> = new Set([
 ]);
 
 /** The file operations of the write: node:fs/promises itself, or a wrapper of it in a test. */
-type ConfigFs = Pick<typeof nodeFs, 'open' | 'realpath' | 'rename' | 'rm' | 'stat'>;
+type ConfigFs = Pick<typeof nodeFs, 'open' | 'realpath' | 'rename' | 'rm' | 'stat' | 'truncate'>;
 
-/** @throws the fs error (the caller names the file and what it means) */
-export async function writeConfigAtomically(
-  dataDir: string,
-  document: unknown,
-  fs: ConfigFs = nodeFs,
-): Promise<void> {
-  const target = await realTarget(fs, join(dataDir, 'config.json'));
-  const existing = await fs.stat(target).catch((error: NodeJS.ErrnoException) => {
-    if (error.code === 'ENOENT') return undefined;
-    throw error;
-  });
-  const mode = existing ? existing.mode & 0o7777 : NEW_FILE_MODE;
-  // In the target's folder: a rename is atomic only within one filesystem.
-  const temp = join(dirname(target), `.config.json.${randomBytes(6).toString('hex')}.tmp`);
-  const handle = await fs.open(temp, 'wx', mode);
-  try {
-    try {
-      await handle.writeFile(`${JSON.stringify(document, null, 2)}\n`);
-      await handle.chmod(mode); // the umask may have narrowed the mode given to open
-      if (existing) await handle.chown(existing.uid, existing.gid).catch(() => undefined);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await fs.rename(temp, target);
-  } catch (error) {
-    await fs.rm(temp, { force: true });
-    throw error;
+/** A config.json about to be replaced: its new file exists, empty, next to it. */
+export interface ConfigWrite {
+  /** Writes `document` into the new file and renames it over the target; once only. */
+  commit(document: unknown): Promise<void>;
+  /** Removes the new file unless it was committed; safe to call more than once. */
+  discard(): Promise<void>;
+}
+
+/** The folder that must take the new file could not: it is named with the fs error as cause. */
+export class ConfigFolderError extends Error {
+  override name = 'ConfigFolderError';
+  constructor(
+    /** The folder the new file goes into (the symlink target's folder for a symlink). */
+    readonly folder: string,
+    cause: unknown,
+  ) {
+    super(`${folder} does not take a new file (${errorCode(cause) ?? 'error'})`, { cause });
   }
-  await syncFolder(fs, dirname(target));
+}
+
+/**
+ * Creates the new file for `<dataDir>/config.json` at once, so a folder that does not take one is
+ * known before anything is changed.
+ * @throws ConfigFolderError naming the folder, with the fs error as cause
+ */
+export async function prepareConfigWrite(
+  dataDir: string,
+  fs: ConfigFs = nodeFs,
+): Promise<ConfigWrite> {
+  let folder = dataDir;
+  try {
+    const target = await realTarget(fs, join(dataDir, 'config.json'));
+    // In the target's folder: a rename is atomic only within one filesystem.
+    folder = dirname(target);
+    const existing = await fs.stat(target).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return undefined;
+      throw error;
+    });
+    const mode = existing ? existing.mode & 0o7777 : NEW_FILE_MODE;
+    const temp = join(folder, `.config.json.${randomBytes(6).toString('hex')}.tmp`);
+    const handle = await fs.open(temp, 'wx', mode);
+    return pendingWrite(fs, { handle, temp, target, folder, mode, existing });
+  } catch (error) {
+    throw new ConfigFolderError(folder, error);
+  }
+}
+
+function pendingWrite(
+  fs: ConfigFs,
+  file: {
+    readonly handle: FileHandle;
+    readonly temp: string;
+    readonly target: string;
+    readonly folder: string;
+    readonly mode: number;
+    readonly existing: { readonly uid: number; readonly gid: number } | undefined;
+  },
+): ConfigWrite {
+  const { handle, temp, target, folder, mode, existing } = file;
+  let handleOpen = true;
+  let settled = false;
+  const close = async () => {
+    if (!handleOpen) return;
+    handleOpen = false;
+    await handle.close();
+  };
+  return {
+    async commit(document) {
+      if (settled) throw new Error('config.json was already written or discarded');
+      settled = true;
+      try {
+        try {
+          await handle.writeFile(`${JSON.stringify(document, null, 2)}\n`);
+          await handle.chmod(mode); // the umask may have narrowed the mode given to open
+          if (existing) await handle.chown(existing.uid, existing.gid).catch(() => undefined);
+          await handle.sync();
+        } finally {
+          await close();
+        }
+        await fs.rename(temp, target);
+      } catch (error) {
+        await removeOrEmpty(fs, temp);
+        throw error;
+      }
+      await syncFolder(fs, folder);
+    },
+    async discard() {
+      await close().catch(() => undefined);
+      if (settled) return;
+      settled = true;
+      await removeOrEmpty(fs, temp);
+    },
+  };
+}
+
+/**
+ * Removes the new file; when the folder refuses that too (it refused the rename), empties it, so
+ * no second copy of the config's secrets stays behind. Never throws: the write's own error, if
+ * any, is the one to tell.
+ */
+async function removeOrEmpty(fs: ConfigFs, temp: string): Promise<void> {
+  await fs.rm(temp, { force: true }).catch(() => fs.truncate(temp, 0).catch(() => undefined));
 }
 
 /** Flushes a folder's entries (the rename) to disk, where the platform can. */

@@ -154,6 +154,12 @@ async function verifyBody(tokenString: string): Promise<Record<string, unknown>>
   return (await response.json()) as Record<string, unknown>;
 }
 
+/** How {@link makeUnwritable}'s folder refuses a new file, in the commands' words. */
+const UNWRITABLE_REASON =
+  process.getuid?.() === 0
+    ? 'the operation is not permitted (check the owner and mode) (EPERM)'
+    : 'permission denied (check the owner and mode, or run with --user) (EACCES)';
+
 /**
  * Makes `dir` refuse new entries, so config.json can be read but not replaced: `chattr +i` as
  * root (root ignores permission bits), else a read-only mode. Undone after the test.
@@ -749,14 +755,44 @@ describe('token rotate', () => {
     await expectSecretsOnlyWherePromised(run, { dataDir: dir });
   });
 
-  it('with an unwritable config.json prints the new token once as the only copy; the old one is dead', async () => {
+  it('refuses a folder that does not take a new config.json before refreshing: the old token keeps working', async () => {
     const old = newReadToken();
     const dir = await dataDir({ '#token': old });
     const before = await readFile(join(dir, 'config.json'), 'utf8');
-    // out/ stays writable, so the run lock is taken and only the config write fails.
+    // out/ stays writable, so the run lock is taken and only config.json cannot be replaced.
     await mkdir(join(dir, 'out'));
     await makeUnwritable(dir);
     const result = await token(['rotate', '--data', dir]);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toBe(
+      `token rotate replaces ${dir}/config.json by renaming a new file over it, and the folder ${dir} does not take a new file, so nothing was refreshed: ${UNWRITABLE_REASON}.\n`,
+    );
+    await expectSecretsOnlyWherePromised(result, { dataDir: dir });
+    expect(await readFile(join(dir, 'config.json'), 'utf8')).toBe(before);
+    expect((await readdir(dir)).sort()).toEqual(['config.json', 'out']);
+    expect(await verifyStatus(old)).toBe(200);
+  });
+
+  it('with a config.json that cannot be replaced after the refresh prints the new token once as the only copy; the old one is dead', async () => {
+    const old = newReadToken();
+    const dir = await dataDir({ '#token': old });
+    const before = await readFile(join(dir, 'config.json'), 'utf8');
+    await mkdir(join(dir, 'out'));
+    // The refresh is handled and its answer held: the folder stops taking the rename meanwhile.
+    const held = emulator.control.whenFaultApplied('rotate-refresh');
+    emulator.control.addFault({
+      kind: 'hold',
+      afterHandling: true,
+      method: 'POST',
+      path: '/refresh',
+      label: 'rotate-refresh',
+    });
+    const running = token(['rotate', '--data', dir]);
+    await held;
+    await makeUnwritable(dir);
+    emulator.control.releaseHolds();
+    const result = await running;
     expect(result.code).toBe(1);
     const printed = result.stdout.trim();
     expect(printed).toMatch(/^101-\d+-[0-9a-f]{40}$/);
@@ -765,7 +801,6 @@ describe('token rotate', () => {
       /config\.json could not be written \(\w+\): the new token printed on stdout is the only copy and the old one no longer works; put it into parameters\.#token yourself\.$/,
     );
     expect(await readFile(join(dir, 'config.json'), 'utf8')).toBe(before);
-    expect((await readdir(dir)).sort()).toEqual(['config.json', 'out']);
     expect(await verifyStatus(old)).toBe(401);
     expect(await verifyStatus(printed)).toBe(200);
   });
@@ -923,6 +958,26 @@ describe('token rotate when the refresh fails', () => {
 });
 
 describe('token create --write-config and the data folder', () => {
+  it('refuses a folder that does not take a new config.json, before anything is created', async () => {
+    const dir = await dataDir({ '#token': READ_TOKEN });
+    const before = await readFile(join(dir, 'config.json'), 'utf8');
+    await mkdir(join(dir, 'out'));
+    await makeUnwritable(dir);
+    const issuedBefore = emulator.control.issuedSecrets().length;
+    const result = await token(
+      ['create', '--bucket', 'in.c-sales', '--write-config', dir, '--expires-in', '1d'],
+      MASTERS.admin,
+    );
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toBe(
+      `token create --write-config replaces ${dir}/config.json by renaming a new file over it, and the folder ${dir} does not take a new file, so nothing was created: ${UNWRITABLE_REASON}.\n`,
+    );
+    await expectSecretsOnlyWherePromised(result, { dataDir: dir });
+    expect(emulator.control.issuedSecrets()).toHaveLength(issuedBefore);
+    expect(await readFile(join(dir, 'config.json'), 'utf8')).toBe(before);
+  });
+
   it('refuses --url naming another stack than the config’s region, naming both, before anything is created', async () => {
     const dir = await makeDataDir({
       parameters: { region: 'eu-central-1', tables: [{ name: 'orders' }] },

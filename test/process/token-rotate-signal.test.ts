@@ -4,7 +4,7 @@
  * 1.5 s after the signal are the process's own. The refresh is held by the emulator either after
  * it was handled (the old string is dead) or before (it never reached the server); either way
  * the command checks the old string within the grace time and says what became of the token, and
- * leaves no lock behind.
+ * leaves no lock and no new file behind.
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -36,7 +36,7 @@ describe('SIGTERM during the refresh of token rotate', () => {
     ['handled, its answer held', true, 401],
     ['held before the server acted', false, 200],
   ] as const)(
-    'while the refresh is %s: exit 1 with the sentence, the lock gone',
+    'while the refresh is %s: exit 1 with the sentence, the lock and the new file gone',
     async (_name, afterHandling, oldStatus) => {
       const old = emulator.control.createToken(101, {
         bucketPermissions: { 'in.c-sales': 'read' },

@@ -8,7 +8,7 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { writeConfigAtomically } from '../../../src/tokens/config-file.js';
+import { prepareConfigWrite } from '../../../src/tokens/config-file.js';
 
 /**
  * node:fs/promises recording `open` (of a file or a folder), each handle's `sync` and `rename`;
@@ -53,12 +53,17 @@ async function dataDir(): Promise<string> {
   return dir;
 }
 
-function writeConfig(
+async function writeConfig(
   dir: string,
   document: unknown,
   recording: ReturnType<typeof recordingFs>,
 ): Promise<void> {
-  return writeConfigAtomically(dir, document, recording.fs);
+  const write = await prepareConfigWrite(dir, recording.fs);
+  try {
+    await write.commit(document);
+  } finally {
+    await write.discard();
+  }
 }
 
 describe('writing config.json', () => {
