@@ -149,6 +149,13 @@ interface CreateRequest {
   readonly expiresInSeconds: number | undefined;
 }
 
+/** How `token create --write-config` refuses a folder whose lock is held. */
+const CREATE_LOCK_REFUSAL: LockRefusal = {
+  command: 'token create --write-config',
+  why: 'token create --write-config writes config.json only while no run, token rotate or token revoke holds that lock',
+  nothingDone: 'nothing was created',
+};
+
 async function createToken(command: CreateCommand, deps: TokenCommandDeps): Promise<number> {
   const request = checkCreateRequest(command, deps);
   const dir = command.writeConfig;
@@ -167,8 +174,12 @@ async function createToken(command: CreateCommand, deps: TokenCommandDeps): Prom
     );
     return 0;
   }
+  // The lock creates what is missing of `out/`, the folder included: a folder that is not there
+  // is refused first, leaving nothing behind.
   await requireFolder(dir, deps);
-  return createIntoConfig(dir, command, request, deps);
+  return whileHolding(dir, CREATE_LOCK_REFUSAL, deps, () =>
+    createIntoConfig(dir, command, request, deps),
+  );
 }
 
 /**
@@ -201,7 +212,10 @@ function checkCreateRequest(command: CreateCommand, deps: TokenCommandDeps): Cre
   };
 }
 
-/** `token create --write-config DIR`: the config is read, checked, and replaced. */
+/**
+ * `token create --write-config DIR`, holding DIR's lock: the config is read, checked, and
+ * replaced only by this command until the token is in it.
+ */
 async function createIntoConfig(
   dir: string,
   command: CreateCommand,
@@ -619,7 +633,12 @@ async function rotateToken(
   deps: TokenCommandDeps,
 ): Promise<number> {
   const dataDir = deps.resolveDataDir(command.data);
-  return whileHolding(dataDir, 'token rotate', deps, () => rotateLocked(dataDir, command, deps));
+  // The lock creates out/ if missing: a folder without config.json (a mistyped --data) must fail
+  // on that first, leaving nothing behind.
+  await deps.readConfig(dataDir);
+  return whileHolding(dataDir, endsTokenRefusal('token rotate'), deps, () =>
+    rotateLocked(dataDir, command, deps),
+  );
 }
 
 async function rotateLocked(
@@ -768,7 +787,10 @@ async function revokeToken(
   const dataDir = deps.resolveDataDir(command.data);
   // Only --yes ends the token; without it nothing changes, so a run in progress may go on.
   if (!command.yes) return revokeLocked(dataDir, command, deps);
-  return whileHolding(dataDir, 'token revoke', deps, () => revokeLocked(dataDir, command, deps));
+  await deps.readConfig(dataDir);
+  return whileHolding(dataDir, endsTokenRefusal('token revoke'), deps, () =>
+    revokeLocked(dataDir, command, deps),
+  );
 }
 
 async function revokeLocked(
@@ -819,31 +841,49 @@ async function configuredToken(
   return { raw, endpoint, role };
 }
 
+/** How a command that needs the data folder's lock refuses it while another holds it. */
+interface LockRefusal {
+  /** The command, for a folder that cannot be locked. */
+  readonly command: string;
+  /** Why it waits for the holder. */
+  readonly why: string;
+  /** What was (not) done, e.g. `nothing was changed`. */
+  readonly nothingDone: string;
+}
+
+/** The refusal of a command that ends the configured token. */
+function endsTokenRefusal(command: string): LockRefusal {
+  return {
+    command,
+    why: `${command} would end the token that run uses`,
+    nothingDone: 'nothing was changed',
+  };
+}
+
 /**
- * Runs `work` holding the data folder's run lock: `work` ends the configured token, and a run in
- * progress would then fail with 401 halfway (docs/tokens.md). The lock also keeps a run from
- * starting with the old string while it dies.
- * @throws UserError naming the folder when a run holds it or out/ cannot be written
+ * Runs `work` holding the data folder's run lock (docs/locking.md). `token rotate` and `token
+ * revoke --yes` end the configured token, and a run in progress would then fail with 401 halfway
+ * (docs/tokens.md); the lock also keeps a run from starting with the old string while it dies.
+ * `token create --write-config` and `token rotate` replace config.json, and the lock keeps either
+ * from writing over what the other wrote since it read the file.
+ * @throws UserError naming the folder when another holds it or out/ cannot be written
  */
 async function whileHolding(
   dataDir: string,
-  command: string,
+  refusal: LockRefusal,
   deps: TokenCommandDeps,
   work: () => Promise<number>,
 ): Promise<number> {
-  // The lock creates out/ if missing: a folder without config.json (a mistyped --data) must fail
-  // on that first, leaving nothing behind.
-  await deps.readConfig(dataDir);
   const lock = await deps.lockDataDir(dataDir).catch((error: unknown) => {
     if (error instanceof LockHeldError) {
       throw new UserError(
-        `A run holds the lock on the data folder ${dataDir} (${error.holder}): ${command} would end the token that run uses, so nothing was changed; run it again when the run has finished.`,
+        `A run holds the lock on the data folder ${dataDir} (${error.holder}): ${refusal.why}, so ${refusal.nothingDone}; run it again when the run has finished.`,
       );
     }
     throw (
       describeFsError(
         error,
-        `${command} could not lock the data folder ${dataDir} (out/${LOCK_DIR_NAME})`,
+        `${refusal.command} could not lock the data folder ${dataDir} (out/${LOCK_DIR_NAME})`,
       ) ?? error
     );
   });

@@ -279,7 +279,9 @@ describe('token create', () => {
     expect(created).toMatch(/^101-\d+-[0-9a-f]{40}$/);
     expect(after).toEqual({ ...before, parameters: { ...before.parameters, '#token': created } });
     expect((await stat(join(dir, 'config.json'))).mode & 0o777).toBe(0o640);
-    expect(await readdir(dir)).toEqual(['config.json']);
+    // No temporary file is left; out/ holds the folder's lock while the command runs.
+    expect((await readdir(dir)).sort()).toEqual(['config.json', 'out']);
+    expect(await listFiles(join(dir, 'out'))).toEqual([]);
     const configText = await readFile(join(dir, 'config.json'), 'utf8');
     for (const master of Object.values(MASTERS)) expect(configText).not.toContain(master);
     const run = await syncRun(dir);
@@ -958,6 +960,31 @@ describe('token rotate when the refresh fails', () => {
 });
 
 describe('token create --write-config and the data folder', () => {
+  it('refuses while a run holds the folder’s lock, before anything is created', async () => {
+    const dir = await dataDir({ '#token': READ_TOKEN });
+    const before = await readFile(join(dir, 'config.json'), 'utf8');
+    const issuedBefore = emulator.control.issuedSecrets().length;
+    const lock = await lockDataDir(dir, { warn: () => undefined, here: thisTestProcess() });
+    try {
+      const result = await token(
+        ['create', '--bucket', 'in.c-sales', '--write-config', dir, '--expires-in', '1d'],
+        MASTERS.admin,
+      );
+      expect(result.code).toBe(1);
+      expect(result.stdout).toBe('');
+      expect(result.stderr).toMatch(
+        new RegExp(
+          `^A run holds the lock on the data folder ${literal(dir)} \\(pid ${process.pid} on host .*\\): token create --write-config writes config\\.json only while no run, token rotate or token revoke holds that lock, so nothing was created; run it again when the run has finished\\.\\n$`,
+        ),
+      );
+      await expectSecretsOnlyWherePromised(result, { dataDir: dir });
+    } finally {
+      await lock.release();
+    }
+    expect(emulator.control.issuedSecrets()).toHaveLength(issuedBefore);
+    expect(await readFile(join(dir, 'config.json'), 'utf8')).toBe(before);
+  });
+
   it('refuses a folder that does not take a new config.json, before anything is created', async () => {
     const dir = await dataDir({ '#token': READ_TOKEN });
     const before = await readFile(join(dir, 'config.json'), 'utf8');
