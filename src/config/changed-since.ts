@@ -138,8 +138,13 @@ function parseUnixSeconds(seconds: number, text: string): ChangedSinceResult {
   return { ok: true, value: { kind: 'absolute', unixSeconds: Math.floor(seconds) } };
 }
 
+/**
+ * An ISO-8601 date or date-time. The zone of a date-time is `z`, an offset, or the zone word `utc`
+ * or `gmt` (accepted and ignored, as after any other form: docs/configuration.md, changedSince); a
+ * date alone with a zone word is read by the expression grammar.
+ */
 const ISO_PATTERN =
-  /^(\d{4})-(\d{2})-(\d{2})(?:[t ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)? ?(z|[+-]\d{2}(?::?\d{2})?)?)?$/;
+  /^(\d{4})-(\d{2})-(\d{2})(?:[t ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)? ?(z|utc|gmt|[+-]\d{2}(?::?\d{2})?)?)?$/;
 
 function parseIsoDate(lower: string): ChangedSinceResult | undefined {
   const match = ISO_PATTERN.exec(lower);
@@ -163,9 +168,12 @@ function parseIsoDate(lower: string): ChangedSinceResult | undefined {
   return { ok: true, value: { kind: 'absolute', unixSeconds } };
 }
 
-/** Minutes east of UTC for `z`, `+01`, `+0100`, `+01:00`; 0 when absent; undefined when invalid. */
+/**
+ * Minutes east of UTC for `z`, `utc`, `gmt`, `+01`, `+0100`, `+01:00`; 0 when absent; undefined
+ * when invalid.
+ */
 function parseOffsetMinutes(offset: string | undefined): number | undefined {
-  if (offset === undefined || offset === 'z') return 0;
+  if (offset === undefined || offset === 'z' || offset === 'utc' || offset === 'gmt') return 0;
   const digits = offset.slice(1).replace(':', '');
   const hours = Number(digits.slice(0, 2));
   const minutes = Number(digits.slice(2) || '0');
