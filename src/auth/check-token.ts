@@ -268,13 +268,15 @@ export function explainRejectedToken(
   }
   if (status !== 401 && status !== 403) return error;
   // Storage answers an expired token like an unknown or revoked one (storage.tokenInvalid); the
-  // older storage.tokenExpired is still told apart should a stack send it.
+  // older storage.tokenExpired is still told apart should a stack send it. The words avoid those
+  // a placeholder token is made of ("invalid", "secret", "test"): the masker would hide them in
+  // the very sentence that explains the placeholder.
   const reason =
     status === 403
       ? 'was refused'
       : code === 'storage.tokenExpired'
         ? 'has expired'
-        : 'is invalid, expired or was revoked';
+        : 'is unknown, expired or revoked';
   const key = role === 'source' ? '"#token"' : '"destination.#token"';
   if (url === undefined) {
     return new UserError(

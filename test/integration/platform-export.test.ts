@@ -296,7 +296,7 @@ describe('platform mode', () => {
       [
         'an invalid token',
         () => config({ '#token': TOKENS.invalid, tables: [{ name: 'orders' }] }),
-        /token is invalid, expired or was revoked/,
+        /token is unknown, expired or revoked/,
       ],
       [
         'an expired token',

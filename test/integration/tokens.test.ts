@@ -571,7 +571,7 @@ describe('token inspect', () => {
     for (const result of [await token(['inspect', '--data', dir]), await syncRun(dir)]) {
       expect(result.code).toBe(1);
       expect(result.stderr.trim()).toContain(
-        `The source Storage API token is invalid, expired or was revoked at ${emulator.url} (tokens/verify answered 401): set a valid token in "#token", or check "region"/"url" if the token belongs to another stack.`,
+        `The source Storage API token is unknown, expired or revoked at ${emulator.url} (tokens/verify answered 401): set a valid token in "#token", or check "region"/"url" if the token belongs to another stack.`,
       );
       await expectSecretsOnlyWherePromised(result, { dataDir: dir });
     }

@@ -16,6 +16,7 @@ import {
 } from '../../src/errors.js';
 import { explainRejectedImport } from '../../src/output/project-writer.js';
 import { explainMissingTable } from '../../src/plan/plan-tables.js';
+import { SecretMasker } from '../../src/secrets.js';
 
 function apiError(method: string, path: string, status: number, code?: string): StorageApiError {
   return new StorageApiError(
@@ -81,7 +82,7 @@ describe('the call sites that know what a 4xx means', () => {
     const revoked = explainRejectedToken(verify(401), 'source');
     expect(exitCodeFor(revoked)).toBe(1);
     expect((revoked as Error).message).toBe(
-      'The source Storage API token is invalid, expired or was revoked (tokens/verify answered 401): set a valid token in "#token".',
+      'The source Storage API token is unknown, expired or revoked (tokens/verify answered 401): set a valid token in "#token".',
     );
     const expired = explainRejectedToken(verify(401, 'storage.tokenExpired'), 'destination');
     expect((expired as Error).message).toBe(
@@ -98,13 +99,28 @@ describe('the call sites that know what a 4xx means', () => {
     const source = explainRejectedToken(verify(401), 'source', 'https://connection.keboola.com');
     expect(exitCodeFor(source)).toBe(1);
     expect((source as Error).message).toBe(
-      'The source Storage API token is invalid, expired or was revoked at https://connection.keboola.com (tokens/verify answered 401): set a valid token in "#token", or check "region"/"url" if the token belongs to another stack.',
+      'The source Storage API token is unknown, expired or revoked at https://connection.keboola.com (tokens/verify answered 401): set a valid token in "#token", or check "region"/"url" if the token belongs to another stack.',
     );
     const destination = explainRejectedToken(verify(403), 'destination', 'https://x.example');
     expect((destination as Error).message).toBe(
       'The destination Storage API token was refused at https://x.example (tokens/verify answered 403): set a valid token in "destination.#token", or check "destination.region"/"destination.url" if the token belongs to another stack.',
     );
   });
+
+  it.each(['invalid', 'secret', 'test', 'token', 'testing', 'dummy', 'changeme', 'placeholder'])(
+    'the token check: a placeholder #token %j leaves its sentences whole once masked',
+    (placeholder) => {
+      const masker = new SecretMasker();
+      masker.add(placeholder);
+      for (const [status, code] of [[401], [401, 'storage.tokenExpired'], [403], [404]] as const) {
+        for (const url of [undefined, 'https://connection.keboola.com']) {
+          const message = (explainRejectedToken(verify(status, code), 'source', url) as Error)
+            .message;
+          expect(masker.mask(message)).toBe(message);
+        }
+      }
+    },
+  );
 
   it('the token check: a 404 or 405 says the URL is not a Storage API (exit 1)', () => {
     for (const status of [404, 405]) {
