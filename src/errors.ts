@@ -2,9 +2,10 @@
  * The two error families decide the exit code ({@link exitCodeFor}):
  * - {@link UserError} and its subclasses: something the user can fix (config, token, permission,
  *   missing table, a 4xx that a call site recognised as the user's), and a Storage 403 or 429
- *   wherever it comes. Exit 1 with one sentence.
- * - everything else: a bug, an unexpected 4xx or an outage that survived the retries. Exit 2 with
- *   class and cause.
+ *   wherever it comes. Exit 1 with one sentence. Under Keboola's runner an outage that survived
+ *   the retries is exit 1 too.
+ * - everything else: a bug, an unexpected 4xx or (outside the runner) an outage that survived the
+ *   retries. Exit 2 with class and cause.
  *
  * Messages never contain secrets: callers build them from ids, paths and API `error` texts only,
  * and the logger masks registered secret values as a second line of defence.
@@ -41,6 +42,20 @@ export class ServiceError extends Error {
 }
 
 /**
+ * A request to a service other than the Storage API (an object store) failed: `status` is the HTTP
+ * status of its answer, undefined when no answer came. A 5xx is an outage ({@link isOutage}).
+ */
+export class ServiceRequestError extends ServiceError {
+  override name = 'ServiceRequestError';
+  constructor(
+    message: string,
+    readonly status: number | undefined,
+  ) {
+    super(message);
+  }
+}
+
+/**
  * A Storage API answered with a non-2xx status. Built at the HTTP boundary from the response body
  * (`error`, `code`, `exceptionId`); carries no request headers.
  */
@@ -50,6 +65,8 @@ export class StorageApiError extends Error {
     message: string,
     readonly details: {
       readonly method: string;
+      /** Host (and port) of the Storage API asked, for the sentence of an outage. */
+      readonly host?: string | undefined;
       /** URL path without the query string (queries may hold signatures). */
       readonly path: string;
       readonly status: number;
@@ -112,6 +129,15 @@ function isUserError(error: unknown): error is UserError {
   return error instanceof UserError;
 }
 
+/** Where the job runs, for the one rule of {@link exitCodeFor} that depends on it. */
+export interface ExitContext {
+  /**
+   * Started by Keboola's runner (it always sets `KBC_COMPONENTID`): there exit 2 shows the user
+   * only "application error, contact support", so a service that is down must be exit 1.
+   */
+  readonly underRunner: boolean;
+}
+
 /**
  * The error policy (docs/architecture.md, Errors): the exit code for an error that ended the run
  * or a table.
@@ -120,12 +146,30 @@ function isUserError(error: unknown): error is UserError {
  *   (401/403 of `tokens/verify`), the export of a planned table (404), the import check
  *   (`csvImport.*` job errors), the config and state readers.
  * - 1 also for a Storage 403 or 429 wherever it comes ({@link isUsersApiAnswer}).
+ * - 1 under Keboola's runner for an outage that survived the retries ({@link isOutage}): the
+ *   Common Interface wants a service that is down told to the user, who can only run the job
+ *   again later. Outside the runner it is 2, which schedulers read as "retry" (docs/scaling.md).
  * - 2 for everything else, an API 4xx included: a 4xx that no call site recognised comes from a
  *   request the job should not have sent, so the message names the request and the answer's code
- *   instead of blaming the user. Outages that survived the retries and interruptions are 2 too.
+ *   instead of blaming the user. Interruptions are 2 too.
  */
-export function exitCodeFor(error: unknown): 1 | 2 {
-  return isUserError(error) || isUsersApiAnswer(error) ? 1 : 2;
+export function exitCodeFor(error: unknown, context?: ExitContext): 1 | 2 {
+  if (isUserError(error) || isUsersApiAnswer(error)) return 1;
+  return context?.underRunner === true && isOutage(error) ? 1 : 2;
+}
+
+/**
+ * A 5xx that the retries did not outlast: of the Storage API (503 maintenance included) or of an
+ * object store ({@link ServiceRequestError}). The service's fault, not a bug of the job.
+ */
+export function isOutage(error: unknown): error is StorageApiError | ServiceRequestError {
+  const status =
+    error instanceof StorageApiError
+      ? error.details.status
+      : error instanceof ServiceRequestError
+        ? error.status
+        : undefined;
+  return status !== undefined && status >= 500;
 }
 
 /**

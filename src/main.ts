@@ -34,7 +34,10 @@ import {
   classAndCause,
   exitCodeFor,
   failedTableOf,
+  isOutage,
   messageOf,
+  type ExitContext,
+  type ServiceRequestError,
 } from './errors.js';
 import { errorCode } from './fs-errors.js';
 import {
@@ -57,6 +60,7 @@ import {
   type Logger,
 } from './logger.js';
 import { endpointsFromEnv } from './objects/endpoints.js';
+import { ObjectStoreError } from './objects/errors.js';
 import { openSliceSink } from './objects/slice-sink.js';
 import { openSliceSource } from './objects/slice-source.js';
 import type { ObjectStoreEndpoints } from './objects/types.js';
@@ -112,6 +116,7 @@ export async function main(io: Io): Promise<number> {
     ending = describeFailure(
       interrupted ? new InterruptedError(interruptedMessage(io.signal), { cause: error }) : error,
       masker,
+      exitContextOf(io.env),
     );
   }
   if (session.summaryFile !== undefined) {
@@ -195,7 +200,7 @@ async function execute(
     return answerSyncAction(action, prepared, cli.command === 'run' && cli.dryRun);
   }
   const report = await runTables(prepared, endpoints, progressView, record);
-  return logReport(logger, report, structured, masker);
+  return logReport(logger, report, structured, masker, exitContextOf(io.env));
 }
 
 /**
@@ -605,6 +610,7 @@ function logReport(
   report: RunReport,
   structured: boolean,
   masker: SecretMasker,
+  exit: ExitContext,
 ): Ending {
   const summary = summarize(report.outcomes, Date.now());
   if (structured) {
@@ -619,17 +625,20 @@ function logReport(
   );
   const failed = report.outcomes.filter((o) => o.status === 'failed');
   if (failed.length === 0) return { code: 0 };
-  const which = failed.map((o) => `${o.plan.sourceId}: ${failureText(o.error)}`).join('; ');
+  const which = failed.map((o) => `${o.plan.sourceId}: ${failureText(o.error, exit)}`).join('; ');
   return {
-    code: failed.every((o) => exitCodeFor(o.error) === 1) ? 1 : 2,
+    code: failed.every((o) => exitCodeFor(o.error, exit) === 1) ? 1 : 2,
     sentence: masker.mask(
       `${failed.length} of ${report.outcomes.length} table(s) failed: ${which}`,
     ),
   };
 }
 
-/** User errors and interruptions: their sentence. Anything else: class and cause chain, exit 2. */
-function describeFailure(error: unknown, masker: SecretMasker): Ending {
+/**
+ * User errors and interruptions: their sentence; under the runner an outage too, as a sentence
+ * that says to run the job again later. Anything else: class and cause chain, exit 2.
+ */
+function describeFailure(error: unknown, masker: SecretMasker, exit: ExitContext): Ending {
   // One line each: control and bidi characters of names are shown escaped, never raw.
   const shown = (text: string) =>
     masker
@@ -637,16 +646,40 @@ function describeFailure(error: unknown, masker: SecretMasker): Ending {
       .split('\n')
       .map((line) => escapeForDisplay(line))
       .join('\n');
-  if (exitCodeFor(error) === 1) return { code: 1, sentence: shown(messageOf(error)) };
   const table = failedTableOf(error);
   const named = (text: string) => (table === undefined ? text : `Table "${table}" failed: ${text}`);
+  if (exitCodeFor(error, exit) === 1) {
+    return {
+      code: 1,
+      sentence: shown(isOutage(error) ? named(outageSentence(error)) : messageOf(error)),
+    };
+  }
   // An interruption says what stopped the run; a misbehaving service (an outage that outlasted
   // the retries included) its class, sentence and cause, without a stack trace; anything else is
   // a bug, with its stack: an unrecognised 4xx is a request the job should not have sent.
   if (error instanceof InterruptedError) return { code: 2, sentence: shown(named(error.message)) };
   if (error instanceof ServiceError || isOutage(error))
     return { code: 2, sentence: shown(named(classAndCause(error))) };
-  return { code: exitCodeFor(error), sentence: shown(named(describeInternalError(error))) };
+  return { code: 2, sentence: shown(named(describeInternalError(error))) };
+}
+
+/** Under Keboola's runner, which always sets `KBC_COMPONENTID` (docs/architecture.md, Errors). */
+function exitContextOf(env: NodeJS.ProcessEnv): ExitContext {
+  return { underRunner: Boolean(env.KBC_COMPONENTID) };
+}
+
+/**
+ * An outage told to the user under the runner (exit 1): which service is unavailable, what it
+ * answered, and that the job should run again later. Hosts, paths and buckets only, no query.
+ */
+function outageSentence(error: StorageApiError | ServiceRequestError): string {
+  const service =
+    error instanceof StorageApiError
+      ? `The Storage API${error.details.host === undefined ? '' : ` at ${error.details.host}`}`
+      : error instanceof ObjectStoreError
+        ? `The ${error.details.provider} file storage (bucket ${error.details.bucket})`
+        : 'A file storage';
+  return `${service} is unavailable: ${error.message}; run the job again later.`;
 }
 
 /**
@@ -682,17 +715,14 @@ async function writeSummary(
 }
 
 /**
- * A table's failure in the run's final sentence: the user's sentence for what exits 1; for
- * anything else (exit 2) its class and cause as well (docs/logging.md).
+ * A table's failure in the run's final sentence: the user's sentence for what exits 1 (an outage
+ * under the runner: {@link outageSentence}); for anything else (exit 2) its class and cause as
+ * well (docs/logging.md).
  */
-function failureText(error: unknown): string {
-  if (exitCodeFor(error) === 1 || !(error instanceof Error)) return messageOf(error);
-  return classAndCause(error);
-}
-
-/** A Storage 5xx (maintenance included) that every retry met: the service's fault, not a bug. */
-function isOutage(error: unknown): error is StorageApiError {
-  return error instanceof StorageApiError && error.details.status >= 500;
+function failureText(error: unknown, exit: ExitContext): string {
+  if (exitCodeFor(error, exit) === 1)
+    return isOutage(error) ? outageSentence(error) : messageOf(error);
+  return error instanceof Error ? classAndCause(error) : messageOf(error);
 }
 
 function describeInternalError(error: unknown): string {

@@ -1,4 +1,4 @@
-import { ServiceError } from '../errors.js';
+import { ServiceRequestError } from '../errors.js';
 import type { FailureFacts } from '../retry/retry-policy.js';
 import type { FileProvider } from '../storage/types.js';
 
@@ -15,7 +15,7 @@ export interface ObjectTarget {
  * same request may be sent again (the retry policy for idempotent requests); a slice upload is
  * retried by the caller with a reopened body stream.
  */
-export class ObjectStoreError extends ServiceError {
+export class ObjectStoreError extends ServiceRequestError {
   override name = 'ObjectStoreError';
   constructor(
     message: string,
@@ -27,7 +27,7 @@ export class ObjectStoreError extends ServiceError {
     readonly retryFacts: FailureFacts,
     readonly retryable: boolean,
   ) {
-    super(message);
+    super(message, details.status);
   }
 }
 

@@ -241,7 +241,7 @@ export function createStorageHttp(options: StorageHttpOptions): StorageHttp {
       tokenWorked = true;
       return parseBody(response.text);
     }
-    const apiError = toApiError(response, request, options.masker, now());
+    const apiError = toApiError(response, request, options.masker, now(), baseUrl);
     if (response.status === 401 && tokenWorked) {
       const which =
         options.tokenKey === undefined ? 'Storage API token' : `token in ${options.tokenKey}`;
@@ -349,6 +349,7 @@ function toApiError(
   request: StorageRequest,
   masker: SecretMasker,
   nowMs: number,
+  baseUrl: string,
 ): StorageApiError {
   const body = parseBody(response.text);
   const fields = typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {};
@@ -371,6 +372,7 @@ function toApiError(
   );
   return new StorageApiError(message, {
     method: request.method,
+    host: new URL(baseUrl).host,
     path: request.path,
     status: response.status,
     code: code === '' ? undefined : code,

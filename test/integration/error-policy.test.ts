@@ -168,6 +168,88 @@ describe('exit codes by where a failure is understood', () => {
     }
   });
 
+  describe('under Keboola’s runner (KBC_COMPONENTID set), an outage is exit 1 telling to run later', () => {
+    /** Fast retries that give up within a second or two; the runner's variables. */
+    const underRunner = {
+      KBC_TABLE_SYNC_RETRY_BASE_MS: '1',
+      KBC_TABLE_SYNC_RETRY_MAX_MS: '2',
+      KBC_TABLE_SYNC_RETRY_BUDGET_MS: '1000',
+      KBC_COMPONENTID: 'keboola.ex-table-sync',
+      KBC_CONFIGID: '7',
+    };
+
+    async function runUnderRunner(faults: FaultSpec[], config: Record<string, unknown>) {
+      const { control, url } = emulator;
+      control.clearFaults();
+      for (const fault of faults) control.addFault(fault);
+      const dataDir = await makeDataDir(config);
+      try {
+        const result = await runJob(url, dataDir, [], underRunner);
+        await expectNoLeaks(control, result, dataDir);
+        return result;
+      } finally {
+        control.clearFaults();
+        await removeDir(dataDir);
+      }
+    }
+
+    const host = () => new URL(emulator.url).host;
+    const unavailable = (status: number) =>
+      ({ kind: 'status', status, count: 1_000, body: { error: 'Service Unavailable' } }) as const;
+
+    it('tokens/verify answering 503 until the retries give up', async () => {
+      const result = await runUnderRunner(
+        [{ method: 'GET', path: '/v2/storage/tokens/verify', ...unavailable(503) }],
+        platform(),
+      );
+      expect(result.code, result.stderr).toBe(1);
+      expect(result.stderr.trim()).toBe(
+        `The Storage API at ${host()} is unavailable: Storage API GET /v2/storage/tokens/verify answered 503: Service Unavailable; run the job again later.`,
+      );
+    });
+
+    it('an export answering 500 names the table (platform mode)', async () => {
+      const result = await runUnderRunner(
+        [{ method: 'POST', path: '/export-async', ...unavailable(500) }],
+        platform(),
+      );
+      expect(result.code, result.stderr).toBe(1);
+      expect(result.stderr.trim()).toMatch(
+        /^Table "in\.c-sales\.orders" failed: The Storage API at \S+ is unavailable: Storage API POST \/v2\/storage\/tables\/in\.c-sales\.orders\/export-async answered 500: .*; run the job again later\.$/,
+      );
+    });
+
+    it('a slice whose object store answers 503 names the provider and bucket', async () => {
+      const result = await runUnderRunner(
+        [{ method: 'GET', path: 'csv.gz0000_part', ...unavailable(503) }],
+        platform(),
+      );
+      expect(result.code, result.stderr).toBe(1);
+      expect(result.stderr.trim()).toMatch(
+        /^Table "in\.c-sales\.orders" failed: The aws file storage \(bucket [^)]+\) is unavailable: GET aws \S+ answered 503.*; run the job again later\.$/,
+      );
+    });
+
+    it('standalone: a failed table’s outage makes the run exit 1, told in its summary', async () => {
+      const result = await runUnderRunner(
+        [{ method: 'POST', path: exportPath('orders'), ...unavailable(503) }],
+        standaloneConfig(emulator.url, [{ name: 'orders' }, { name: 'customers' }]),
+      );
+      expect(result.code, result.stderr).toBe(1);
+      expect(result.stderr.trim()).toBe(
+        `1 of 2 table(s) failed: in.c-sales.orders: The Storage API at ${host()} is unavailable: Storage API POST /v2/storage/tables/in.c-sales.orders/export-async answered 503: Service Unavailable; run the job again later.`,
+      );
+    });
+
+    it('a 400 no call site recognised stays exit 2', async () => {
+      const result = await runUnderRunner(
+        [answer('GET', '/v2/storage/buckets/in.c-sales/tables', 400, 'Bad.', 'some.code')],
+        platform(),
+      );
+      expect(result.code, result.stderr).toBe(2);
+    });
+  });
+
   it('a 404 on the export of a planned table is exit 1 naming the table', async () => {
     const result = await runWithFault(
       answer('POST', '/export-async', 404, 'The table was not found.', 'storage.tables.notFound'),

@@ -15,6 +15,7 @@ import {
   exitCodeFor,
 } from '../../src/errors.js';
 import { explainRejectedImport } from '../../src/output/project-writer.js';
+import { ObjectStoreError } from '../../src/objects/errors.js';
 import { explainMissingTable } from '../../src/plan/plan-tables.js';
 import { SecretMasker } from '../../src/secrets.js';
 
@@ -65,6 +66,33 @@ describe('exitCodeFor', () => {
     expect(exitCodeFor(new InterruptedError('stopped'))).toBe(2);
     expect(exitCodeFor(new TypeError('bug'))).toBe(2);
     expect(exitCodeFor('a string')).toBe(2);
+  });
+
+  it('is 1 under Keboola’s runner for an outage (Storage or object-store 5xx), 2 outside it', () => {
+    const runner = { underRunner: true };
+    const outside = { underRunner: false };
+    const storage = apiError('GET', '/v2/storage/tokens/verify', 503);
+    const objects = new ObjectStoreError(
+      'GET aws bucket/key answered 500',
+      { provider: 'aws', bucket: 'bucket', key: 'key', status: 500 },
+      { status: 500 },
+      true,
+    );
+    for (const outage of [storage, objects]) {
+      expect(exitCodeFor(outage, runner)).toBe(1);
+      expect(exitCodeFor(outage, outside)).toBe(2);
+      expect(exitCodeFor(outage)).toBe(2);
+    }
+    // Not outages: a 4xx no call site recognised, a network failure, a bug.
+    const unanswered = new ObjectStoreError(
+      'GET aws bucket/key failed: ECONNRESET',
+      { provider: 'aws', bucket: 'bucket', key: 'key' },
+      { networkCode: 'ECONNRESET' },
+      true,
+    );
+    for (const other of [apiError('GET', '/x', 404), unanswered, new TypeError('bug')]) {
+      expect(exitCodeFor(other, runner)).toBe(2);
+    }
   });
 
   it('is 1 for user errors: config, revoked token, and every explained call-site fault', () => {
