@@ -10,7 +10,7 @@ import { stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { Writable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
-import { trackCalls, withDeadline } from './actions/deadline.js';
+import { describeStall, RetryNotes, trackCalls, withDeadline } from './actions/deadline.js';
 import {
   SYNC_ACTIONS,
   isSyncAction,
@@ -153,6 +153,8 @@ interface Prepared {
   readonly limits: Limits;
   readonly logger: Logger;
   readonly source: StorageClient;
+  /** The failed attempts the source client's retries repeat, for a sync action's deadline. */
+  readonly sourceRetries: RetryNotes;
   readonly selection: Selection;
 }
 
@@ -193,9 +195,20 @@ async function execute(
     action,
     session,
   );
-  const source = buildClient(config.source, 'source', io, masker, logger, limits);
+  const sourceRetries = new RetryNotes();
+  const source = buildClient(config.source, 'source', io, masker, logger, limits, sourceRetries);
   const selection = selectionOf(cli);
-  const prepared: Prepared = { io, masker, config, dataDir, limits, logger, source, selection };
+  const prepared: Prepared = {
+    io,
+    masker,
+    config,
+    dataDir,
+    limits,
+    logger,
+    source,
+    sourceRetries,
+    selection,
+  };
   if (action !== 'run') {
     return answerSyncAction(action, prepared, cli.command === 'run' && cli.dryRun);
   }
@@ -280,14 +293,26 @@ function selectionOf(cli: DataCli): Selection {
  */
 async function answerSyncAction(
   action: SyncAction,
-  { io, masker, config, dataDir, limits, logger, source, selection }: Prepared,
+  { io, masker, config, dataDir, limits, logger, source, sourceRetries, selection }: Prepared,
   indent: boolean,
 ): Promise<Ending> {
-  const tracked = trackCalls(source);
+  const tracked = trackCalls(source, sourceRetries);
   // Standalone `plan` reads the destination's sync records (never writes them).
+  const destinationRetries = new RetryNotes();
   const destination =
     action === 'plan' && config.destination
-      ? trackCalls(buildClient(config.destination, 'destination', io, masker, logger, limits))
+      ? trackCalls(
+          buildClient(
+            config.destination,
+            'destination',
+            io,
+            masker,
+            logger,
+            limits,
+            destinationRetries,
+          ),
+          destinationRetries,
+        )
       : undefined;
   const deadlineMs = actionDeadlineMsFrom(io.env);
   const document = await withDeadline(
@@ -313,7 +338,7 @@ async function answerSyncAction(
               calls: destination,
             }
           : { api: `source Storage API ${config.source.url}`, calls: tracked };
-      return `The sync action "${action}" did not finish within ${deadlineMs / 1000} s: the ${stalled.api} did not answer ${stalled.calls.pending().join(', ') || 'in time'}.`;
+      return `The sync action "${action}" did not finish within ${deadlineMs / 1000} s: the ${stalled.api} ${describeStall(stalled.calls)}.`;
     },
   );
   // Through the masker as every other output, string by string so the document stays valid JSON:
@@ -488,7 +513,8 @@ function checkRunId(env: NodeJS.ProcessEnv, masker: SecretMasker): void {
 /**
  * The Storage API client of one project. `role` says which config key the token came from, so a
  * token that stops working mid-run is named by its key; undefined for the token commands, whose
- * tokens may come from elsewhere (KBC_MASTER_TOKEN, a new token).
+ * tokens may come from elsewhere (KBC_MASTER_TOKEN, a new token). `retries` notes the failed
+ * attempts its retry loop repeats.
  */
 function buildClient(
   endpoint: { url: string; token: string },
@@ -497,6 +523,7 @@ function buildClient(
   masker: SecretMasker,
   logger: Logger,
   limits: Limits,
+  retries?: RetryNotes,
 ): StorageClient {
   return createStorageClient({
     url: endpoint.url,
@@ -510,6 +537,7 @@ function buildClient(
     signal: io.signal,
     ...(io.env.KBC_RUNID ? { runId: io.env.KBC_RUNID } : {}),
     ...timingFrom(io.env),
+    ...(retries && { onRetry: retries.note }),
   });
 }
 
@@ -813,12 +841,21 @@ async function bootstrap(): Promise<void> {
   const ignoreSignal = () => undefined;
   process.on('SIGTERM', ignoreSignal);
   process.on('SIGINT', ignoreSignal);
-  // Everything the run owes is written; a request still hanging (a sync action past its deadline)
-  // must not hold the process open.
+  // Everything the run owes is written: exit once stdout and stderr have taken it, so that a
+  // request still hanging (a sync action past its deadline) does not hold the process open and a
+  // sync action ends within Keboola's 30 s (docs/sync-actions.md, Deadline). Should a stream never
+  // drain (a reader that stopped reading), exit anyway after EXIT_GRACE_MS.
   setTimeout(() => process.exit(), EXIT_GRACE_MS).unref();
+  await Promise.all([process.stdout, process.stderr].map(drained));
+  process.exit();
 }
 
 const EXIT_GRACE_MS = 2_000;
+
+/** Resolves once what was written to `stream` before has been handed to the system. */
+function drained(stream: NodeJS.WritableStream): Promise<void> {
+  return new Promise((resolve) => stream.write('', () => resolve()));
+}
 
 // Run only as the entry point (the npm bin is a symlink, so compare real paths), not when imported.
 if (process.argv[1] && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href) {

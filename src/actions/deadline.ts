@@ -7,10 +7,32 @@ import { UserError } from '../errors.js';
 export const SYNC_ACTION_DEADLINE_MS = 25_000;
 
 /**
- * Wraps an object so that its method calls still running can be named: `listTables(in.c-sales)`.
- * Used on the Storage client of a sync action, to say what did not answer by the deadline.
+ * The latest failed attempt that a client's retry loop is repeating ({@link RetryNotes.note} is
+ * the client's `onRetry`), so that a call still running at the deadline is told as failing with
+ * that answer rather than as silent. Forgotten when one of the client's tracked calls settles.
  */
-export function trackCalls<T extends object>(target: T): { client: T; pending(): string[] } {
+export class RetryNotes {
+  #latest: string | undefined;
+  readonly note = (error: Error): void => {
+    this.#latest = error.message;
+  };
+  clear(): void {
+    this.#latest = undefined;
+  }
+  latest(): string | undefined {
+    return this.#latest;
+  }
+}
+
+/**
+ * Wraps an object so that its method calls still running can be named: `listTables(in.c-sales)`.
+ * Used on the Storage client of a sync action, to say what did not answer by the deadline. A call
+ * that settles clears `retries`: the failures noted before belong to calls that are over.
+ */
+export function trackCalls<T extends object>(
+  target: T,
+  retries?: RetryNotes,
+): { client: T; pending(): string[]; retries: RetryNotes | undefined } {
   const running = new Map<number, string>();
   let next = 0;
   const client = new Proxy(target, {
@@ -23,11 +45,29 @@ export function trackCalls<T extends object>(target: T): { client: T; pending():
         const id = next++;
         const first = typeof args[0] === 'string' ? args[0] : '';
         running.set(id, `${String(property)}(${first})`);
-        return result.finally(() => running.delete(id));
+        return result.finally(() => {
+          running.delete(id);
+          retries?.clear();
+        });
       };
     },
   });
-  return { client, pending: () => [...new Set(running.values())] };
+  return { client, pending: () => [...new Set(running.values())], retries };
+}
+
+/**
+ * How the stalled API is told at a sync action's deadline: `did not answer verifyToken()`, or,
+ * when its retries kept meeting failures, `kept failing verifyToken() (last failure: … answered
+ * 503 …)`.
+ */
+export function describeStall(calls: {
+  pending(): string[];
+  retries: RetryNotes | undefined;
+}): string {
+  const pending = calls.pending().join(', ');
+  const failure = calls.retries?.latest();
+  if (failure === undefined) return `did not answer ${pending || 'in time'}`;
+  return `kept failing ${pending || 'its requests'} (last failure: ${failure})`;
 }
 
 /**

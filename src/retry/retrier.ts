@@ -50,6 +50,8 @@ export interface RetrierOptions {
   readonly random?: (() => number) | undefined;
   /** Reads the facts of a failure; by default the error's own `retryFacts`. */
   readonly factsOf?: ((error: unknown) => AttemptFacts) | undefined;
+  /** Told each failed attempt that will be retried (a sync action names it at its deadline). */
+  readonly onRetry?: ((error: Error) => void) | undefined;
 }
 
 export type Retrier = <T>(
@@ -113,6 +115,7 @@ export function createRetrier(options: RetrierOptions): Retrier {
           options.mask(`retry decision for ${context.description}: ${decision}`),
         );
         if (decision !== 'retry') return false;
+        options.onRetry?.(error);
         options.logger?.warn(
           { attempt: attemptNumber, waitMs },
           options.mask(`${context.description} failed (${error.message}); retrying`),

@@ -72,6 +72,8 @@ export interface StorageHttpOptions {
   readonly sleep?: SleepFn | undefined;
   readonly now?: (() => number) | undefined;
   readonly random?: (() => number) | undefined;
+  /** Told each failed attempt that will be retried (the retry loop's `onRetry`). */
+  readonly onRetry?: ((error: Error) => void) | undefined;
 }
 
 type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';

@@ -56,6 +56,8 @@ export interface StorageClientOptions {
   readonly firstContactTimeoutMs?: number | undefined;
   /** Aborts every request, retry wait and job poll of this client (SIGTERM/SIGINT). */
   readonly signal?: AbortSignal | undefined;
+  /** Told each failed attempt that will be retried (a sync action names it at its deadline). */
+  readonly onRetry?: ((error: Error) => void) | undefined;
 }
 
 const STORAGE = '/v2/storage';

@@ -281,6 +281,31 @@ describe('sync actions for the UI', () => {
     // Generous bound: the deadline ends the process well before the stalled answer.
     expect(Date.now() - startedMs).toBeLessThan(30_000);
   });
+
+  it('a sync action past its deadline says the call kept failing when it was answered 503', async () => {
+    emulator.control.addFault({
+      kind: 'status',
+      status: 503,
+      body: { error: 'Service Unavailable' },
+      path: 'tokens/verify',
+      count: 1_000,
+    });
+    const dataDir = await dataDirWith({});
+    try {
+      // Retries every 100 ms: the deadline comes while they still go on.
+      const result = await run(['action', 'testConnection', '--data', dataDir], {
+        KBC_TABLE_SYNC_ACTION_DEADLINE_MS: '500',
+        KBC_TABLE_SYNC_RETRY_BASE_MS: '100',
+        KBC_TABLE_SYNC_RETRY_MAX_MS: '100',
+      });
+      expect({ code: result.code, stdout: result.stdout }).toEqual({ code: 1, stdout: '' });
+      expect(result.stderr.trim()).toBe(
+        `The sync action "testConnection" did not finish within 0.5 s: the source Storage API ${emulator.url} kept failing verifyToken() (last failure: Storage API GET /v2/storage/tokens/verify answered 503: Service Unavailable).`,
+      );
+    } finally {
+      emulator.control.clearFaults();
+    }
+  });
 });
 
 describe('the command line', () => {

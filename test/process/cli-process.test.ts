@@ -15,6 +15,7 @@ import {
   makeDataDir,
   removeDir,
   runCliProcess,
+  startCliProcess,
 } from '../helpers/run-cli.js';
 import {
   destRows,
@@ -94,6 +95,31 @@ describe('the built CLI as a process', () => {
       expect(result.stdout.trim().split('\n')).toHaveLength(1);
       expect(JSON.parse(result.stdout)).toMatchObject({ tables: expect.any(Array) as unknown });
     } finally {
+      await removeDir(dataDir);
+    }
+  });
+
+  it('a sync action past its deadline exits right after its sentence, though its request still hangs', async () => {
+    const { control } = emulator;
+    control.addFault({ kind: 'hold', method: 'GET', path: '/v2/storage/tokens/verify' });
+    const dataDir = await makeDataDir(platformConfig([{ name: 'orders' }]));
+    try {
+      const run = startCliProcess(['action', 'testConnection', '--data', dataDir], {
+        env: { ...env(), KBC_TABLE_SYNC_ACTION_DEADLINE_MS: '500' },
+        timeoutMs: 30_000,
+      });
+      let sentenceAtMs: number | undefined;
+      run.child.stderr?.on('data', () => (sentenceAtMs ??= performance.now()));
+      const result = await run.done;
+      const exitedAfterMs = performance.now() - (sentenceAtMs ?? Number.NaN);
+      expect({ code: result.code, stdout: result.stdout }).toEqual({ code: 1, stdout: '' });
+      expect(result.stderr).toMatch(/did not answer verifyToken\(\)\.\n$/);
+      // Keboola gives a sync action 30 s in all; the held socket used to keep the process for
+      // the 2 s exit grace after the 25 s deadline.
+      expect(exitedAfterMs).toBeLessThan(1_000);
+    } finally {
+      control.releaseHolds();
+      control.clearFaults();
       await removeDir(dataDir);
     }
   });

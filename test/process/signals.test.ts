@@ -182,7 +182,7 @@ describe('a second signal', () => {
 describe('a signal after the outcome is decided', () => {
   it('keeps the exit code: a sync action past its deadline, signalled while its request still hangs, exits 1', async () => {
     // tokens/verify answers only after 4 s; the action's deadline ends main() after 0.3 s, and the
-    // hanging request keeps the process open (up to 2 s) after that.
+    // signal comes while the process drains its output and exits, the request still hanging.
     emulator.control.addFault({ kind: 'latency', ms: 4_000, path: 'tokens/verify', count: 1 });
     const dataDir = await makeDataDir(platformConfig(emulator.url, [{ name: 'second' }]));
     try {
