@@ -40,5 +40,9 @@ COPY package.json component.json ./
 COPY --from=build /app/dist ./dist
 RUN install -d -m 0777 /data
 USER 1000:1000
+# Exec form: node is PID 1, and the kernel drops a signal to PID 1 that has no handler. The job's
+# first module installs SIGTERM/SIGINT handlers (src/early-signals.ts), so only a stop in the few
+# tens of milliseconds while Node itself starts is lost; `docker run --init` closes that gap too
+# (docs/faults.md, Interrupted runs).
 ENTRYPOINT ["node", "--max-semi-space-size=1", "--no-concurrent-array-buffer-sweeping", "--optimize-for-size", "/app/dist/main.js"]
 CMD []

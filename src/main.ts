@@ -4,12 +4,13 @@
  * config, builds the logger, the Storage clients and the writer, runs the action and maps the
  * outcome to the exit code: 0 success, 1 user error, 2 anything else (docs/architecture.md, Errors).
  */
+// First: from here on SIGTERM and SIGINT have a handler (early-signals.ts says why).
+import { isEntryPoint, takeEarlySignal } from './early-signals.js';
 import { randomBytes } from 'node:crypto';
-import { existsSync, realpathSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { Writable } from 'node:stream';
-import { pathToFileURL } from 'node:url';
 import { describeStall, RetryNotes, trackCalls, withDeadline } from './actions/deadline.js';
 import {
   SYNC_ACTIONS,
@@ -164,6 +165,8 @@ async function execute(
   record: RunRecord,
   session: Session,
 ): Promise<Ending> {
+  // Stopped before any work: a signal while the job was still loading (bootstrap).
+  if (io.signal.aborted) throw new InterruptedError(interruptedMessage(io.signal));
   const cli = parseCli(io.argv);
   if (cli.command === 'help') {
     io.stdout.write(`${cli.text}\n`);
@@ -187,6 +190,8 @@ async function execute(
   const { action, config } = await readConfig(cli, dataDir, limits, io.env, masker);
   // The action may come from config.json: a flag it would not read is refused, not ignored.
   checkFlagsOfAction(cli, action);
+  // A signal that came while Node loaded the job is delivered by now: still before any work.
+  if (io.signal.aborted) throw new InterruptedError(interruptedMessage(io.signal));
   const { logger, structured, progressView } = startLogging(
     io,
     masker,
@@ -819,6 +824,10 @@ async function bootstrap(): Promise<void> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  // A signal while the modules were evaluated stops the run before any work (the recording
+  // handlers go only now that these are in place, so no signal finds none).
+  const early = takeEarlySignal();
+  if (early !== undefined) onSignal(early);
   // A reader that goes away (`… | head -1`) must not crash the run half-way: what it would have
   // read is dropped, the run finishes, and the exit code still tells the outcome.
   for (const stream of [process.stdout, process.stderr]) {
@@ -857,7 +866,5 @@ function drained(stream: NodeJS.WritableStream): Promise<void> {
   return new Promise((resolve) => stream.write('', () => resolve()));
 }
 
-// Run only as the entry point (the npm bin is a symlink, so compare real paths), not when imported.
-if (process.argv[1] && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href) {
-  void bootstrap();
-}
+// Run only as the entry point, not when imported.
+if (isEntryPoint) void bootstrap();

@@ -1,7 +1,7 @@
 /**
  * The `process` rule of eslint.config.js (docs/architecture.md, Pipeline): only src/main.ts, the
- * composition root, touches `process`; lint fails on any other job module that reads the global
- * or imports it. Only those rules run here, without type information, so the probe is fast.
+ * composition root, touches `process`, and src/early-signals.ts, which it imports first; lint
+ * fails on any other job module that reads the global or imports it. Only those rules run here, without type information, so the probe is fast.
  */
 import { join } from 'node:path';
 import { ESLint } from 'eslint';
@@ -52,5 +52,17 @@ describe('only src/main.ts touches process', () => {
   it('src/main.ts may', async () => {
     const source = "import { pid } from 'node:process';\nexport const all = [pid, process.pid];\n";
     expect(await ruleIds('src/main.ts', source)).toEqual([]);
+  });
+
+  it('src/early-signals.ts may read the global: it installs the first signal handlers', async () => {
+    const source = "process.on('SIGTERM', () => undefined);\nexport const pid = process.pid;\n";
+    expect(await ruleIds('src/early-signals.ts', source)).toEqual([]);
+    // Not an import of node:process, and only main.ts may import it (its layer, LAYERS).
+    expect(
+      await ruleIds('src/early-signals.ts', "import { pid } from 'node:process';\n"),
+    ).toContain('no-restricted-imports');
+    expect(
+      await ruleIds('src/run.ts', "import { takeEarlySignal } from './early-signals.js';\n"),
+    ).toContain('no-restricted-imports');
   });
 });
