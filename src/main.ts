@@ -409,6 +409,7 @@ async function runTables(
     tuning: tuningFrom(io.env, config.destination !== undefined),
     progressView,
     record,
+    configRowId: io.env.KBC_CONFIGROWID,
   }).finally(() => lock.release());
 }
 

@@ -70,6 +70,8 @@ export interface RunDeps {
   readonly limits?: Limits | undefined;
   /** Filled as the run goes, so its result can be reported whatever the outcome (summary file). */
   readonly record?: RunRecord | undefined;
+  /** The configuration row Keboola's runner runs (`KBC_CONFIGROWID`), for {@link rowAppendWarning}. */
+  readonly configRowId?: string | undefined;
 }
 
 /** What the run got to before it ended: read after `runSync` returns or throws. */
@@ -206,7 +208,10 @@ async function planRun(
   // copies nothing, not an error, so a row switched off or an empty bucket does not fail the job.
   if (plans.length === 0) deps.logger.warn('No enabled table matched: nothing to copy.');
   for (const plan of plans) {
-    for (const warning of loadWarnings(plan)) deps.logger.warn(`"${plan.sourceId}": ${warning}`);
+    const warnings = [...loadWarnings(plan), rowAppendWarning(plan, deps)].filter(
+      (warning) => warning !== undefined,
+    );
+    for (const warning of warnings) deps.logger.warn(`"${plan.sourceId}": ${warning}`);
   }
   const skipped = deps.config.tables.length - plans.length;
   deps.logger.info(
@@ -592,6 +597,26 @@ function isInterruption(error: unknown): boolean {
     current = current.cause;
   }
   return false;
+}
+
+/**
+ * A `lastRun` append without a primary key in a configuration row, platform mode: the runner runs
+ * a configuration's rows one after another in one job, starts each row's loads right after it, and
+ * saves the rows' states only when every row and load succeeded (docs/standalone.md, Scaling
+ * out). So when a later row fails, this row's rows are loaded but its watermark stays, and the next
+ * run appends the same window again. The job cannot see whether `runtime.parallelism` (each row its
+ * own job) is set, so the sentence says when it applies. Standalone mode keeps its watermarks in
+ * the destination (docs/sync-record.md), which no other row affects.
+ */
+function rowAppendWarning(
+  plan: TablePlan,
+  deps: Pick<RunDeps, 'config' | 'configRowId'>,
+): string | undefined {
+  if (deps.configRowId === undefined || deps.configRowId === '' || deps.config.destination) {
+    return undefined;
+  }
+  if (plan.mode !== 'append' || plan.changedSince?.kind !== 'lastRun') return undefined;
+  return "Appended without a primary key in a configuration row: when the configuration runs its rows in one job (no runtime.parallelism), Keboola saves this row's watermark only if every row succeeds, so after another row fails the next run appends this window again. Set runtime.parallelism on the configuration, or a primary key.";
 }
 
 /** The run's final sentence names the table; an exit-2 error keeps its class and cause. */

@@ -16,6 +16,7 @@ import {
   destRows,
   expectNoLeaks,
   exportStarts,
+  platformConfig,
   readOutState,
   runJob,
   standaloneConfig,
@@ -215,6 +216,40 @@ describe('configuration rows', () => {
       { id: '3', v: 'c' },
     ]);
     await expectNoLeaks(control, a2, dirA);
+  });
+});
+
+describe('an append in a configuration row (platform mode)', () => {
+  const ROW_WARNING = 'Appended without a primary key in a configuration row';
+
+  it.each([
+    ['a lastRun append in a row warns', { KBC_CONFIGROWID: 'row-a' }, {}, true],
+    ['not outside a row', {}, {}, false],
+    [
+      'not with a primary key (an upsert)',
+      { KBC_CONFIGROWID: 'row-a' },
+      { primaryKey: ['id'] },
+      false,
+    ],
+  ])('%s', async (_name, env, item, warned) => {
+    const { control, url } = emulator;
+    control.setClock(T0_MS + 10_800_000);
+    const dataDir = await makeDataDir(
+      platformConfig(url, [
+        { name: 'orders', incremental: true, changedSince: 'lastRun', ...item },
+      ]),
+    );
+    const result = await runJob(url, dataDir, [], env);
+    expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: '' });
+    const warnings = logLines(result.stdout)
+      .map((line) => String(line.msg))
+      .filter((msg) => msg.includes(ROW_WARNING));
+    expect(warnings.length).toBe(warned ? 1 : 0);
+    if (warned) {
+      expect(warnings[0]).toBe(
+        `"in.c-sales.orders": ${ROW_WARNING}: when the configuration runs its rows in one job (no runtime.parallelism), Keboola saves this row's watermark only if every row succeeds, so after another row fails the next run appends this window again. Set runtime.parallelism on the configuration, or a primary key.`,
+      );
+    }
   });
 });
 
