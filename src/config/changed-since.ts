@@ -1,8 +1,10 @@
 /**
  * `changedSince` (docs/configuration.md, changedSince): parse every form an ex-storage user may have
- * configured, and resolve it to unix seconds at the moment the export starts. ex-storage handed
- * the value to PHP's `strtotime` in a UTC container; the job reads the same forms the same way,
- * against the Storage server's clock. Pure: the clock is passed in.
+ * configured, and resolve it to unix seconds at the moment the export starts. ex-storage passed
+ * the value unchanged to the table export, and the Storage server read it (unix seconds or a PHP
+ * `strtotime` form); the export now documents unix seconds only, so the job reads those forms
+ * itself, as `strtotime` does in UTC, against the Storage server's clock. Pure: the clock is
+ * passed in.
  *
  * Accepted forms:
  * - unix seconds: a number, a numeric string (`1740787200`) or `@1740787200`;
