@@ -21,7 +21,16 @@ const UNIT_SECONDS = { d: 86_400, h: 3_600, m: 60, s: 1 } as const;
 const DAY_MS = 86_400_000;
 
 /**
- * `--expires-in`: `90d`, `12h`, `30m`, `45s` or plain seconds; at least 1 second (the API minimum).
+ * The longest `--expires-in`, 100 years: the API turns it into an `expires` date, and a larger
+ * value only reaches dates no one can wait for (the emulator's dates end at year 275 760, so
+ * `99999999999d` failed there as an internal error); for a token that never expires, leave the
+ * flag out (docs/tokens.md).
+ */
+const MAX_EXPIRES_IN_SECONDS = 36_500 * UNIT_SECONDS.d;
+
+/**
+ * `--expires-in`: `90d`, `12h`, `30m`, `45s` or plain seconds; at least 1 second (the API
+ * minimum), at most {@link MAX_EXPIRES_IN_SECONDS}.
  * @throws UserError naming the flag and the accepted forms
  */
 export function parseExpiresIn(text: string): number {
@@ -32,6 +41,11 @@ export function parseExpiresIn(text: string): number {
   if (!Number.isSafeInteger(seconds) || seconds < 1) {
     throw new UserError(
       `--expires-in ${JSON.stringify(hideTokenShapes(text).slice(0, 20))} is not a duration: use 90d, 12h, 30m or a number of seconds (at least 1).`,
+    );
+  }
+  if (seconds > MAX_EXPIRES_IN_SECONDS) {
+    throw new UserError(
+      `--expires-in is longer than 36500d (100 years), the longest it takes: for a token that never expires, leave --expires-in out.`,
     );
   }
   return seconds;

@@ -48,6 +48,15 @@ describe('parseExpiresIn', () => {
   it.each(['0', '0d', '-1d', '1w', 'soon', '', '1.5h'])('refuses %j with one sentence', (text) => {
     expect(() => parseExpiresIn(text)).toThrow(/--expires-in .* is not a duration: use 90d, 12h/);
   });
+
+  it('takes 100 years and refuses longer, naming the flag and the way to a token that never expires', () => {
+    expect(parseExpiresIn('36500d')).toBe(36_500 * 86_400);
+    for (const text of ['36501d', '99999999999d', String(36_500 * 86_400 + 1)]) {
+      expect(() => parseExpiresIn(text)).toThrow(
+        /^--expires-in is longer than 36500d \(100 years\), the longest it takes: .*leave --expires-in out\.$/,
+      );
+    }
+  });
 });
 
 describe('checkCreatorToken', () => {
