@@ -528,7 +528,7 @@ async function requireBucket(
 function explainMasterRejected(error: unknown, url: string): unknown {
   if (!(error instanceof StorageApiError) || error.details.status !== 401) return error;
   return new UserError(
-    `KBC_MASTER_TOKEN is invalid, expired or revoked at ${url} (tokens/verify answered 401): set a valid master token of the project, or check --region/--url if it belongs to another stack.`,
+    `KBC_MASTER_TOKEN is unknown, expired or revoked at ${url} (tokens/verify answered 401): set a valid master token of the project, or check --region/--url if it belongs to another stack.`,
   );
 }
 

@@ -581,9 +581,16 @@ describe('token inspect', () => {
     );
     expect(master.code).toBe(1);
     expect(master.stderr.trim()).toBe(
-      `KBC_MASTER_TOKEN is invalid, expired or revoked at ${emulator.url} (tokens/verify answered 401): set a valid master token of the project, or check --region/--url if it belongs to another stack.`,
+      `KBC_MASTER_TOKEN is unknown, expired or revoked at ${emulator.url} (tokens/verify answered 401): set a valid master token of the project, or check --region/--url if it belongs to another stack.`,
     );
     await expectSecretsOnlyWherePromised(master);
+    // A placeholder master token that is an ordinary word is masked, and the sentence keeps its words.
+    const placeholder = await token(
+      ['create', '--bucket', 'in.c-sales', '--url', emulator.url],
+      'invalid',
+    );
+    expect(placeholder.code).toBe(1);
+    expect(placeholder.stderr).not.toContain('[hidden]');
   });
 });
 
