@@ -132,6 +132,9 @@ function parseUnixSeconds(seconds: number, text: string): ChangedSinceResult {
       `${text} is not a valid unix timestamp; for a relative window write an expression such as "-1 day"`,
     );
   }
+  if (seconds >= MAX_UNIX_SECONDS * 1000) {
+    return fail(`${text} is too large to be a unix timestamp; give unix seconds`);
+  }
   if (seconds >= MAX_UNIX_SECONDS) {
     return fail(
       `${text} looks like milliseconds; give unix seconds (${Math.floor(seconds / 1000)})`,

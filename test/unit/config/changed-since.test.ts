@@ -183,6 +183,12 @@ describe('parseChangedSince + resolveChangedSince', () => {
     ['an object', { days: 1 }, 'must be a string or a number, not an object'],
     ['a negative number', -86_400, 'not a valid unix timestamp; for a relative window'],
     ['milliseconds', 1_740_787_200_000, 'looks like milliseconds; give unix seconds (1740787200)'],
+    [
+      'a number beyond milliseconds',
+      1e308,
+      '1e+308 is too large to be a unix timestamp; give unix',
+    ],
+    ['digits beyond milliseconds', '999999999999999', 'is too large to be a unix timestamp'],
     ['the future', '+1 day', '"+1 day" lies in the future'],
     ['an unsigned amount (strtotime: future)', '1 day', 'lies in the future'],
     ['too far back', '-200 years', 'reaches more than 100 years back'],
