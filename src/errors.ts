@@ -39,6 +39,14 @@ function countOf(problems: readonly string[]): number {
  */
 export class ServiceError extends Error {
   override name = 'ServiceError';
+
+  /**
+   * True when the service could not be reached at all once the retries gave up (connections
+   * refused, reset or timed out): an outage ({@link isOutage}), not a fault of the job.
+   */
+  get unreachable(): boolean {
+    return false;
+  }
 }
 
 /**
@@ -160,9 +168,11 @@ export function exitCodeFor(error: unknown, context?: ExitContext): 1 | 2 {
 
 /**
  * A 5xx that the retries did not outlast: of the Storage API (503 maintenance included) or of an
- * object store ({@link ServiceRequestError}). The service's fault, not a bug of the job.
+ * object store ({@link ServiceRequestError}); or a service that stayed unreachable
+ * ({@link ServiceError.unreachable}). The service's fault, not a bug of the job.
  */
-export function isOutage(error: unknown): error is StorageApiError | ServiceRequestError {
+export function isOutage(error: unknown): error is StorageApiError | ServiceError {
+  if (error instanceof ServiceError && error.unreachable) return true;
   const status =
     error instanceof StorageApiError
       ? error.details.status

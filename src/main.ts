@@ -38,7 +38,6 @@ import {
   isOutage,
   messageOf,
   type ExitContext,
-  type ServiceRequestError,
 } from './errors.js';
 import { errorCode } from './fs-errors.js';
 import {
@@ -74,6 +73,7 @@ import { measurePeakRssBytes } from './progress/memory.js';
 import { TtyProgressView } from './progress/progress-bar.js';
 import { interruptedMessage, runSync, type RunRecord, type RunReport } from './run.js';
 import { SecretMasker } from './secrets.js';
+import { StorageNetworkError } from './storage/http.js';
 import { createStorageClient } from './storage/storage-client.js';
 import type { StorageClient } from './storage/types.js';
 import { formatSummaryTable, summarize } from './summary.js';
@@ -706,13 +706,15 @@ function exitContextOf(env: NodeJS.ProcessEnv): ExitContext {
  * An outage told to the user under the runner (exit 1): which service is unavailable, what it
  * answered, and that the job should run again later. Hosts, paths and buckets only, no query.
  */
-function outageSentence(error: StorageApiError | ServiceRequestError): string {
+function outageSentence(error: StorageApiError | ServiceError): string {
   const service =
     error instanceof StorageApiError
       ? `The Storage API${error.details.host === undefined ? '' : ` at ${error.details.host}`}`
       : error instanceof ObjectStoreError
         ? `The ${error.details.provider} file storage (bucket ${error.details.bucket})`
-        : 'A file storage';
+        : error instanceof StorageNetworkError
+          ? 'The Storage API'
+          : 'A file storage';
   return `${service} is unavailable: ${error.message}; run the job again later.`;
 }
 

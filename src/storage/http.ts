@@ -122,6 +122,11 @@ export class StorageNetworkError extends ServiceError {
   get retryFacts(): AttemptFacts {
     return { networkCode: this.details.code };
   }
+
+  /** Every network failure but a stop the run asked for: the retries are behind it. */
+  override get unreachable(): boolean {
+    return this.details.code !== ABORTED_CODE;
+  }
 }
 
 /** A Storage API answer was larger than the cap: never read further, never retried. */

@@ -241,6 +241,25 @@ describe('exit codes by where a failure is understood', () => {
       );
     });
 
+    it('the Storage API dropping every connection after the token check names the request', async () => {
+      const result = await runUnderRunner(
+        [
+          {
+            method: 'GET',
+            path: '/v2/storage/buckets/in.c-sales/tables',
+            kind: 'reset',
+            afterBytes: 0,
+            count: 1_000,
+          },
+        ],
+        platform(),
+      );
+      expect(result.code, result.stderr).toBe(1);
+      expect(result.stderr.trim()).toMatch(
+        /^The Storage API is unavailable: Storage API GET \/v2\/storage\/buckets\/in\.c-sales\/tables failed: \S+ \(.*\); run the job again later\.$/,
+      );
+    });
+
     it('a 400 no call site recognised stays exit 2', async () => {
       const result = await runUnderRunner(
         [answer('GET', '/v2/storage/buckets/in.c-sales/tables', 400, 'Bad.', 'some.code')],
