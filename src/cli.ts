@@ -179,7 +179,7 @@ export function parseCli(argv: readonly string[]): CliArgs {
     checkFlagsOfAction(result, result.name);
   }
   if (result.command === 'action' && result.name === '') {
-    throw new UserError(`Name the sync action: one of ${SYNC_ACTIONS.join(', ')}.`);
+    throw new UserError(`Name the sync action: one of ${SYNC_ACTIONS.join(', ')}. ${USAGE_HINT}`);
   }
   return result;
 }

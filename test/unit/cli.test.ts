@@ -86,6 +86,12 @@ describe('parseCli', () => {
     },
   );
 
+  it('a bare action names the actions and ends with the usage hint', () => {
+    expect(() => parseCli(['action'])).toThrow(
+      /^Name the sync action: one of list, .*\. Run "kbc-table-sync --help" for usage\.$/,
+    );
+  });
+
   it('returns help text', () => {
     const parsed = parseCli(['--help']);
     expect(parsed.command).toBe('help');
