@@ -74,6 +74,11 @@ export function checkTableRef(
   return checkNamePart(parts[2] ?? '', 'table name');
 }
 
+/** `orders` for `orders` and for `in.c-sales.orders` (a full id must lie in the token's bucket). */
+export function shortTableName(tableNameOrId: string): string {
+  return tableNameOrId.split('.').at(-1) ?? tableNameOrId;
+}
+
 /**
  * The table a destination names: a full id as written; a short name inside `bucket` when the
  * bucket is known (standalone mode's `destination.bucket`, or the default bucket of platform

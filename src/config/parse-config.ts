@@ -24,6 +24,7 @@ import {
   checkBucketId,
   checkTableRef,
   destinationTableId,
+  shortTableName,
   tableIdKey,
   type NameCheck,
 } from './names.js';
@@ -614,22 +615,17 @@ function checkDistinctDestinations(
   const first = new Map<string, { index: number; target: string }>();
   tables.forEach((table, index) => {
     if (isPattern(table.name)) return;
-    const target = destinationTableId(table.destination ?? shortName(table.name), bucket);
+    const target = destinationTableId(table.destination ?? shortTableName(table.name), bucket);
     const earlier = first.get(tableIdKey(target));
     if (earlier === undefined) {
       first.set(tableIdKey(target), { index, target });
       return;
     }
-    const sameSource = shortName(tables[earlier.index]!.name) === shortName(table.name);
+    const sameSource = shortTableName(tables[earlier.index]!.name) === shortTableName(table.name);
     const spelled = earlier.target === target ? '' : ` (as ${problems.quote(earlier.target)})`;
     const what = sameSource
       ? `repeats tables[${earlier.index}]${spelled} (same table, same destination ${problems.quote(target)}); remove one of them`
       : `copies into ${problems.quote(target)} like tables[${earlier.index}]${spelled}; give one of them another "destination"`;
     problems.add([...path, index], what);
   });
-}
-
-/** `orders` for `orders` and for `in.c-sales.orders` (a full id must lie in the token's bucket). */
-function shortName(tableNameOrId: string): string {
-  return tableNameOrId.split('.').at(-1) ?? tableNameOrId;
 }

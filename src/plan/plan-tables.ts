@@ -9,7 +9,13 @@ import { StorageApiError, UserError } from '../errors.js';
 import type { TableDetail } from '../storage/types.js';
 import { inShard, type Shard } from './shard.js';
 import { isPattern, matchesGlob } from '../config/glob.js';
-import { checkNamePart, destinationTableId, MAX_NAME_LENGTH, tableIdKey } from '../config/names.js';
+import {
+  checkNamePart,
+  destinationTableId,
+  MAX_NAME_LENGTH,
+  shortTableName,
+  tableIdKey,
+} from '../config/names.js';
 import { hideSecrets, holdsSecret, looksLikeToken } from '../secrets.js';
 import { escapeForDisplay } from '../text/escape.js';
 import { nearestName } from '../text/nearest.js';
@@ -169,8 +175,9 @@ export function expandPatterns(
   bucketTables: readonly TableDetail[],
   secrets: readonly string[] = [],
 ): { tables: TableEntry[]; warnings: string[] } {
-  const bare = (name: string) => name.split('.').pop() ?? name;
-  const explicit = new Set(tables.filter((t) => !isPattern(t.name)).map((t) => bare(t.name)));
+  const explicit = new Set(
+    tables.filter((t) => !isPattern(t.name)).map((t) => shortTableName(t.name)),
+  );
   const taken = new Set<string>();
   const names = bucketTables.map((t) => t.name).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   const out: TableEntry[] = [];
@@ -185,7 +192,7 @@ export function expandPatterns(
     const matches = names.filter(
       (name) =>
         inBucket === bucketId &&
-        matchesGlob(bare(pattern), name) &&
+        matchesGlob(shortTableName(pattern), name) &&
         !explicit.has(name) &&
         !taken.has(name) &&
         !exclude.some((excluded) => matchesGlob(excluded, name)),
@@ -411,7 +418,7 @@ function isSelected(entry: TableEntry, buckets: Buckets, only: readonly string[]
  */
 function matchesAny(entry: TableEntry, buckets: Buckets, names: readonly string[]): boolean {
   const { table } = entry;
-  const bare = bareName(table.name);
+  const bare = shortTableName(table.name);
   const sourceId = `${buckets.source}.${bare}`;
   const destination = entryDestination(entry);
   const destinationId = destinationTableId(destination, buckets.output);
@@ -428,14 +435,9 @@ function matchesAny(entry: TableEntry, buckets: Buckets, names: readonly string[
   );
 }
 
-/** `orders` for `orders` and for `in.c-sales.orders`. */
-function bareName(tableNameOrId: string): string {
-  return tableNameOrId.split('.').pop() ?? tableNameOrId;
-}
-
 /** The destination as configured, else the source table's name (a pattern's match included). */
 function entryDestination(entry: TableEntry): string {
-  return entry.table.destination ?? bareName(entry.table.name);
+  return entry.table.destination ?? shortTableName(entry.table.name);
 }
 
 function checkSelectionNames(
@@ -497,7 +499,7 @@ function checkWatermarksUnshared(
   const bySource = new Map<string, number[]>();
   tables.forEach((table, index) => {
     if (!table.enabled) return;
-    const sourceId = `${bucketId}.${table.name.split('.').pop() ?? table.name}`;
+    const sourceId = `${bucketId}.${shortTableName(table.name)}`;
     bySource.set(sourceId, [...(bySource.get(sourceId) ?? []), index]);
   });
   for (const [sourceId, indexes] of bySource) {
