@@ -149,6 +149,10 @@ export function parseCli(argv: readonly string[]): CliArgs {
       if (error) throw new UserError(`${asSentence(error.message)} ${USAGE_HINT}`);
       throw new UserError(usageFailure(message, argv, chosen));
     });
+  // yargs renders and caches a command's help text on every parse, wrapping each line to the
+  // terminal: about a tenth of the job's start-up CPU (docs/performance.md, Start-up). Without
+  // --help that text is never shown, so it is rendered unwrapped, which costs almost nothing.
+  if (!argv.some(asksForHelp)) parser.wrap(null);
   function chosenAs<T>(command: string, y: Argv<T>): Argv<T> {
     chosen = command;
     return y;
@@ -182,6 +186,11 @@ export function parseCli(argv: readonly string[]): CliArgs {
     throw new UserError(`Name the sync action: one of ${SYNC_ACTIONS.join(', ')}. ${USAGE_HINT}`);
   }
   return result;
+}
+
+/** An argument that may make yargs show help (`-h` among combined short flags too). */
+function asksForHelp(arg: string): boolean {
+  return arg.startsWith('--help') || (/^-[^-]/.test(arg) && arg.includes('h'));
 }
 
 /**

@@ -98,6 +98,16 @@ describe('parseCli', () => {
     expect(parsed.command === 'help' && parsed.text).toContain('--full-refresh');
   });
 
+  it('wraps help to the terminal however --help is asked for, though other runs skip the wrapping', () => {
+    for (const argv of [['--help'], ['run', '--help'], ['run', '-h'], ['token', 'create', '-h']]) {
+      const parsed = parseCli(argv);
+      const lines = parsed.command === 'help' ? parsed.text.split('\n') : [];
+      expect(lines.length, argv.join(' ')).toBeGreaterThan(5);
+      // The longest option description is longer than 80 characters: unwrapped it would show.
+      expect(Math.max(...lines.map((line) => line.length)), argv.join(' ')).toBeLessThanOrEqual(80);
+    }
+  });
+
   it('token --help lists the token commands instead of asking for one', () => {
     for (const flag of ['--help', '-h']) {
       const parsed = parseCli(['token', flag]);
