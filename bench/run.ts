@@ -8,8 +8,9 @@
  *
  * `--sizes` are GiB of uncompressed CSV. Cases per size: (a) platform job, (b) standalone job,
  * (c) official clients (sequential download + gunzip + concatenate), (d) raw copy with
- * `curl --parallel`; once: (e) many small tables against one table with the same rows, and (f) a
- * scheduled run of `lastRun` tables of which a few changed, skipping against exporting all.
+ * `curl --parallel`; once: (e) many small tables against one table with the same rows; and (f) a
+ * scheduled run of `lastRun` tables of which a few changed, skipping against exporting all, in
+ * `--repeat` pairs.
  * `--tls`: the emulator (Storage and object store) speaks HTTPS with the repository's test
  * certificate, which every case trusts, as the real stacks and clouds do.
  */
@@ -671,6 +672,8 @@ async function benchScheduled(emulator: EmulatorHandle, options: Options) {
         Object.fromEntries(COLUMNS.map((c) => [c, c === 'id' ? '1' : 'changed'])),
       ]);
     }
+    const unchanged = (r: Awaited<ReturnType<typeof runJob>>) =>
+      r.summaries.filter((s) => s.status === 'unchanged').length;
     const runFrom = async (env: NodeJS.ProcessEnv) => {
       const dir = await mkdtemp(join(tmpdir(), 'kts-bench-sched-'));
       dirs.push(dir);
@@ -678,28 +681,45 @@ async function benchScheduled(emulator: EmulatorHandle, options: Options) {
       await writeFile(join(dir, 'in', 'state.json'), state);
       return runJob(emulator, names, { parallelism, lastRunDir: dir, env });
     };
-    const skipping = await runFrom({});
-    const exportingAll = await runFrom({ KBC_TABLE_SYNC_SKIP_UNCHANGED: '0' });
-    const unchanged = (r: typeof skipping) =>
-      r.summaries.filter((s) => s.status === 'unchanged').length;
-    const result = {
+    // `--repeat` pairs, each from the same saved state: the host's spread moves single runs.
+    const pairs = [];
+    for (let repetition = 1; repetition <= options.repeat; repetition++) {
+      const skipping = await runFrom({});
+      const exportingAll = await runFrom({ KBC_TABLE_SYNC_SKIP_UNCHANGED: '0' });
+      const speedup = round(exportingAll.measured.seconds / skipping.measured.seconds, 1);
+      log(
+        `  (f) ${repetition}/${options.repeat}: skipping ${round(skipping.measured.seconds)} s (${unchanged(skipping)} unchanged), exporting all ${round(exportingAll.measured.seconds)} s: ${speedup}× (load ${round(loadavg()[0] ?? 0)})`,
+      );
+      pairs.push({ skipping, exportingAll, speedup });
+    }
+    const median = (values: number[]) => {
+      const sorted = [...values].sort((x, y) => x - y);
+      return sorted[Math.floor(sorted.length / 2)] ?? 0;
+    };
+    const skippingSeconds = pairs.map((p) => round(p.skipping.measured.seconds));
+    const exportingAllSeconds = pairs.map((p) => round(p.exportingAll.measured.seconds));
+    const speedups = pairs.map((p) => p.speedup);
+    return {
       tables: n,
       changedTables: changed,
       rowsPerTable: options.smallRows,
       parallelism,
       firstSyncSeconds: round(sync.measured.seconds),
-      skippingSeconds: round(skipping.measured.seconds),
-      skippingUnchangedTables: unchanged(skipping),
-      skippingPeakRssMB: mb(skipping.measured.peakRssBytes),
-      exportingAllSeconds: round(exportingAll.measured.seconds),
-      exportingAllUnchangedTables: unchanged(exportingAll),
-      exportingAllPeakRssMB: mb(exportingAll.measured.peakRssBytes),
-      speedup: round(exportingAll.measured.seconds / skipping.measured.seconds, 1),
+      // Medians over the repetitions; every repetition's figure in the `…Runs` lists.
+      skippingSeconds: median(skippingSeconds),
+      skippingUnchangedTables: Math.min(...pairs.map((p) => unchanged(p.skipping))),
+      skippingPeakRssMB: Math.max(...pairs.map((p) => mb(p.skipping.measured.peakRssBytes))),
+      exportingAllSeconds: median(exportingAllSeconds),
+      exportingAllUnchangedTables: Math.max(...pairs.map((p) => unchanged(p.exportingAll))),
+      exportingAllPeakRssMB: Math.max(
+        ...pairs.map((p) => mb(p.exportingAll.measured.peakRssBytes)),
+      ),
+      speedup: median(speedups),
+      speedupRange: [Math.min(...speedups), Math.max(...speedups)],
+      skippingSecondsRuns: skippingSeconds,
+      exportingAllSecondsRuns: exportingAllSeconds,
+      speedupRuns: speedups,
     };
-    log(
-      `  (f) skipping ${result.skippingSeconds} s (${result.skippingUnchangedTables} unchanged), exporting all ${result.exportingAllSeconds} s: ${result.speedup}×`,
-    );
-    return result;
   } finally {
     for (const dir of dirs) await rm(dir, { recursive: true, force: true });
   }
@@ -782,7 +802,7 @@ async function main(): Promise<void> {
       options.scheduledTables > 0 ? await benchScheduled(emulator, options) : undefined;
     if (scheduled) {
       process.stdout.write(
-        `\n(f) scheduled run, ${scheduled.tables} lastRun tables, ${scheduled.changedTables} changed: skipping ${scheduled.skippingSeconds} s (${scheduled.skippingUnchangedTables} unchanged, peak RSS ${scheduled.skippingPeakRssMB} MB), exporting all ${scheduled.exportingAllSeconds} s: ${scheduled.speedup}× faster\n`,
+        `\n(f) scheduled run, ${scheduled.tables} lastRun tables, ${scheduled.changedTables} changed, median of ${scheduled.speedupRuns.length}: skipping ${scheduled.skippingSeconds} s (${scheduled.skippingUnchangedTables} unchanged, peak RSS ${scheduled.skippingPeakRssMB} MB), exporting all ${scheduled.exportingAllSeconds} s: ${scheduled.speedup}× faster (range ${scheduled.speedupRange.join(' to ')}×)\n`,
       );
     }
     const result = {
