@@ -73,6 +73,12 @@ export interface TokenState {
   readonly role: MasterRole | undefined;
   readonly canManageBuckets: boolean;
   readonly canReadAllFileUploads: boolean;
+  /** Components the token may use (`componentAccess`); empty for none. */
+  readonly componentAccess: readonly string[];
+  readonly canCreateJobs: boolean;
+  /** Undefined: the flag is left out of the token's views, as stacks that predate it do. */
+  readonly canManageDevBranches: boolean | undefined;
+  readonly canReadAllProjectEvents: boolean | undefined;
   readonly bucketPermissions: Readonly<Record<string, 'read' | 'write'>>;
   expiresMs: number | null;
   readonly isDisabled: boolean;

@@ -65,6 +65,12 @@ const seedToken = z.object({
   role: z.enum(['admin', 'share', 'guest', 'readOnly']).optional(),
   canManageBuckets: z.boolean().optional(),
   canReadAllFileUploads: z.boolean().optional(),
+  /** Components the token may use; verify shows the list only when it is not empty. */
+  componentAccess: z.array(z.string()).optional(),
+  canCreateJobs: z.boolean().optional(),
+  /** Shown by verify only when set, as stacks from before these flags omit them. */
+  canManageDevBranches: z.boolean().optional(),
+  canReadAllProjectEvents: z.boolean().optional(),
   expires: z.string().nullable().optional(),
   isDisabled: z.boolean().optional(),
 });

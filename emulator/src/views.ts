@@ -110,13 +110,17 @@ export function managedTokenView(
     canReadAllFileUploads: token.isMasterToken || token.canReadAllFileUploads,
     canPurgeTrash: fullMaster,
     canManageProtectedDefaultBranch: false,
-    canCreateJobs: fullMaster,
+    canCreateJobs: fullMaster || token.canCreateJobs,
+    ...optionalFlag('canManageDevBranches', token.canManageDevBranches),
+    ...optionalFlag('canReadAllProjectEvents', token.canReadAllProjectEvents),
     expires: token.expiresMs === null ? null : formatPhpTimestamp(token.expiresMs),
     isExpired: token.expiresMs !== null && token.expiresMs <= nowMs,
     isDisabled: token.isDisabled,
     isBYODB: false,
     dailyCapacity: 0,
     bucketPermissions: phpMap(permissions),
+    // The real API leaves an empty list out (reference: token create, default options).
+    ...(token.componentAccess.length > 0 && { componentAccess: [...token.componentAccess] }),
     creatorToken: { id: token.creator.id, description: token.creator.description },
     organization: { id: '1' },
     owner: { id: project.id, name: project.name },
@@ -132,6 +136,11 @@ export function managedTokenView(
     };
   }
   return view;
+}
+
+/** A flag newer than some stacks: present only when the token's state sets it. */
+function optionalFlag(name: string, value: boolean | undefined): Record<string, boolean> {
+  return value === undefined ? {} : { [name]: value };
 }
 
 /** One event of `GET tokens/{id}/events`. */

@@ -155,6 +155,39 @@ describe('emulator token endpoints', () => {
     });
   });
 
+  it('verify, detail and list: componentAccess and the newer flags as the token has them; an empty list and unset newer flags left out', async () => {
+    const wide = emulator.control.createToken(101, {
+      bucketPermissions: { 'in.c-sales': 'read' },
+      componentAccess: ['keboola.ex-db-mysql'],
+      canCreateJobs: true,
+      canManageDevBranches: true,
+      canReadAllProjectEvents: false,
+    });
+    const granted = {
+      componentAccess: ['keboola.ex-db-mysql'],
+      canCreateJobs: true,
+      canManageDevBranches: true,
+      canReadAllProjectEvents: false,
+    };
+    expect((await call(wide, 'GET', '/tokens/verify')).body).toMatchObject(granted);
+    expect((await call(wide, 'GET', `/tokens/${idOf(wide)}`)).body).toMatchObject(granted);
+    expect((await call(wide, 'GET', '/tokens')).body).toMatchObject([granted]);
+
+    const plain = (await call(T.read, 'GET', '/tokens/verify')).body as Record<string, unknown>;
+    expect(plain.canCreateJobs).toBe(false);
+    for (const absent of ['componentAccess', 'canManageDevBranches', 'canReadAllProjectEvents']) {
+      expect(plain).not.toHaveProperty(absent);
+    }
+  });
+
+  it('refuses a seed token whose componentAccess is not a list of component ids', () => {
+    expect(() =>
+      emulator.control.createToken(101, {
+        componentAccess: 'keboola.ex-db-mysql' as unknown as string[],
+      }),
+    ).toThrow(/componentAccess/);
+  });
+
   it('refresh: itself (old string 401 at once, same id), others only with canManageTokens', async () => {
     const own = emulator.control.createToken(101, { bucketPermissions: { 'in.c-sales': 'read' } });
     const refreshed = await call(own, 'POST', `/tokens/${idOf(own)}/refresh`);
