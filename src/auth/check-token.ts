@@ -137,6 +137,41 @@ function tokenWarnings(
       `The source project is in region "${token.owner.region}" but the configuration says "${options.configuredRegion}".`,
     );
   }
+  warnings.push(...unneededPrivilegeWarnings(token, 'source'));
+  return warnings;
+}
+
+/**
+ * Privileges the job never uses, beyond the ones the token rules refuse: each is a warning, not a
+ * refusal (docs/tokens.md, Run-time checks).
+ */
+const UNNEEDED_FLAGS = {
+  canCreateJobs: 'can create jobs',
+  canManageDevBranches: 'can manage development branches',
+  canReadAllProjectEvents: 'can read all events of the project',
+} as const;
+
+/**
+ * A warning per component the token may use (all in one sentence) and per unneeded privilege flag
+ * it holds; none for a token without them. The run and `token inspect` give the same sentences.
+ */
+export function unneededPrivilegeWarnings(
+  token: Pick<TokenInfo, 'componentAccess' | keyof typeof UNNEEDED_FLAGS>,
+  role: 'source' | 'destination',
+): string[] {
+  const warnings: string[] = [];
+  if (token.componentAccess.length > 0) {
+    warnings.push(
+      `The ${role} token may use the components ${token.componentAccess.map((c) => JSON.stringify(c)).join(', ')} (componentAccess): the job uses none, so a token without component access is safer.`,
+    );
+  }
+  for (const [flag, words] of Object.entries(UNNEEDED_FLAGS)) {
+    if (token[flag as keyof typeof UNNEEDED_FLAGS]) {
+      warnings.push(
+        `The ${role} token ${words} (${flag}): the job never does, so a token without that privilege is safer.`,
+      );
+    }
+  }
   return warnings;
 }
 

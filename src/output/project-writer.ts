@@ -5,6 +5,7 @@ import {
   canSeeDestinationBucket,
   checkDestinationToken,
   explainRejectedToken,
+  unneededPrivilegeWarnings,
   type DestinationAuthorization,
 } from '../auth/check-token.js';
 import type { DestinationConfig } from '../config/types.js';
@@ -96,12 +97,17 @@ export class ProjectWriter implements OutputWriter {
     this.#records = new DestinationSyncStore(deps);
   }
 
+  /**
+   * Checks the destination token on every bucket the plans write to, then warns once about the
+   * privileges it holds that the job never uses (docs/tokens.md, Run-time checks).
+   * @throws UserError for a copy onto itself or a bucket the token may not write or create
+   */
   async prepare(plans: readonly TablePlan[], source: SourceProject): Promise<void> {
-    const { destination } = this.#deps;
+    const { destination, logger } = this.#deps;
     // A copy onto itself first: a refused run creates no bucket.
-    const projectId = (await this.#destinationToken()).owner.id;
+    const token = await this.#destinationToken();
     for (const plan of plans) {
-      const refusal = selfCopyRefusal(plan, source, destination, projectId);
+      const refusal = selfCopyRefusal(plan, source, destination, token.owner.id);
       if (refusal !== undefined) throw new UserError(refusal);
     }
     const tableIds = plans.map((plan) => destinationTableId(plan, destination));
@@ -109,6 +115,7 @@ export class ProjectWriter implements OutputWriter {
     for (const bucketId of new Set([destination.bucket, ...tableIds.map(bucketIdOf)])) {
       await this.#ensureBucket(bucketId);
     }
+    for (const warning of unneededPrivilegeWarnings(token, 'destination')) logger.warn(warning);
   }
 
   /** Write permission on the table's bucket and, for an existing table, the same primary key. */

@@ -176,6 +176,12 @@ const tokenSchema = z.object({
   canManageBuckets: z.boolean().optional(),
   canManageTokens: z.boolean().optional(),
   canReadAllFileUploads: z.boolean().optional(),
+  // Only warned about: absent (older stacks) or of an odd shape counts as not granted, so these
+  // fields can never fail a run.
+  componentAccess: z.array(z.string()).optional().catch(undefined),
+  canCreateJobs: z.boolean().optional().catch(undefined),
+  canManageDevBranches: z.boolean().optional().catch(undefined),
+  canReadAllProjectEvents: z.boolean().optional().catch(undefined),
   expires: nullableTimestamp,
   isExpired: z.boolean().optional(),
   isDisabled: z.boolean().optional(),
@@ -201,6 +207,10 @@ export function parseTokenInfo(raw: unknown, where: string): TokenInfo {
     canManageBuckets: t.canManageBuckets ?? false,
     canManageTokens: t.canManageTokens ?? false,
     canReadAllFileUploads: t.canReadAllFileUploads ?? false,
+    componentAccess: t.componentAccess ?? [],
+    canCreateJobs: t.canCreateJobs ?? false,
+    canManageDevBranches: t.canManageDevBranches ?? false,
+    canReadAllProjectEvents: t.canReadAllProjectEvents ?? false,
     expires: t.expires,
     isExpired: t.isExpired ?? false,
     isDisabled: t.isDisabled ?? false,

@@ -13,6 +13,15 @@ export interface TokenInfo {
   readonly canManageBuckets: boolean;
   readonly canManageTokens: boolean;
   readonly canReadAllFileUploads: boolean;
+  /**
+   * Components the token may use, and privileges the job never uses: only warned about
+   * (docs/tokens.md, Run-time checks). An answer without them (older stacks leave them out, and
+   * an empty `componentAccess` too) means none granted.
+   */
+  readonly componentAccess: readonly string[];
+  readonly canCreateJobs: boolean;
+  readonly canManageDevBranches: boolean;
+  readonly canReadAllProjectEvents: boolean;
   /** ISO date, or null when the token never expires. */
   readonly expires: string | null;
   readonly isExpired: boolean;

@@ -2,7 +2,12 @@
  * Pure decisions of the `token` commands (docs/tokens.md): `--expires-in` parsing, who may create
  * tokens, the create body, the last activity and the inspect report. No I/O.
  */
-import { checkDestinationToken, checkSourceToken, expiryWarning } from '../auth/check-token.js';
+import {
+  checkDestinationToken,
+  checkSourceToken,
+  expiryWarning,
+  unneededPrivilegeWarnings,
+} from '../auth/check-token.js';
 import { messageOf, UserError } from '../errors.js';
 import { hideTokenShapes } from '../secrets.js';
 import { escapeForDisplay } from '../text/escape.js';
@@ -153,7 +158,7 @@ export function judgeToken(
         nowMs: options.nowMs,
         ...(options.configuredRegion ? { configuredRegion: options.configuredRegion } : {}),
       });
-      return { passes: true, warnings: [...auth.warnings, ...privilegeWarnings(verified, role)] };
+      return { passes: true, warnings: auth.warnings };
     }
     if (!options.destinationBucket) {
       return { passes: false, error: DESTINATION_BUCKET_UNSET, warnings: [] };
@@ -163,7 +168,7 @@ export function judgeToken(
       passes: true,
       warnings: [
         ...destinationWarnings(verified, options.nowMs),
-        ...privilegeWarnings(verified, role),
+        ...unneededPrivilegeWarnings(verified.info, role),
       ],
     };
   } catch (error) {
@@ -175,35 +180,6 @@ export function judgeToken(
 function destinationWarnings(verified: VerifiedToken, nowMs: number): string[] {
   const warning = expiryWarning('destination', verified.details.expires, nowMs);
   return warning === undefined ? [] : [warning];
-}
-
-/**
- * Privileges the job never uses, beyond the ones the token rules refuse: each is a warning, not a
- * refusal (docs/tokens.md, token inspect).
- */
-const UNNEEDED_FLAGS = {
-  canCreateJobs: 'can create jobs',
-  canManageDevBranches: 'can manage development branches',
-  canReadAllProjectEvents: 'can read all events of the project',
-} as const;
-
-/** A warning per component the token may use and per unneeded privilege flag it holds. */
-function privilegeWarnings(verified: VerifiedToken, role: TokenRole): string[] {
-  const { componentAccess, flags } = verified.details;
-  const warnings: string[] = [];
-  if (componentAccess.length > 0) {
-    warnings.push(
-      `The ${role} token may use the components ${componentAccess.map((c) => JSON.stringify(c)).join(', ')} (componentAccess): the job uses none, so a token without component access is safer.`,
-    );
-  }
-  for (const [flag, words] of Object.entries(UNNEEDED_FLAGS)) {
-    if (flags[flag as keyof typeof UNNEEDED_FLAGS]) {
-      warnings.push(
-        `The ${role} token ${words} (${flag}): the job never does, so a token without that privilege is safer.`,
-      );
-    }
-  }
-  return warnings;
 }
 
 /** Inspect's own warning for a token without expiry (create warns when it makes one). */

@@ -284,3 +284,65 @@ describe('destination columns', () => {
     expect(rows).toContainEqual({ id: '5', status: 'sent', amount: '50' });
   });
 });
+
+describe('token privileges the job never uses (docs/tokens.md, Run-time checks)', () => {
+  /** The warning lines of a text log. */
+  const warningLines = (stdout: string) =>
+    stdout.split('\n').filter((line) => line.startsWith('Warning: '));
+
+  it('a run warns once per privilege of each token, with its role, and copies as it would without them', async () => {
+    const { control, url } = emulator;
+    const granted = {
+      componentAccess: ['keboola.ex-db-mysql', 'keboola.wr-google-drive'],
+      canCreateJobs: true,
+      canManageDevBranches: true,
+      canReadAllProjectEvents: true,
+    };
+    const source = control.createToken(SOURCE_PROJECT, {
+      bucketPermissions: { 'in.c-sales': 'read' },
+      ...granted,
+    });
+    const writer = control.createToken(DEST_PROJECT, {
+      bucketPermissions: { 'in.c-copy': 'write' },
+      ...granted,
+    });
+    const config = standaloneConfig(
+      url,
+      [
+        { name: 'events', destination: 'events_privileged' },
+        { name: 'customers', destination: 'customers_privileged' },
+      ],
+      { token: writer },
+    );
+    const parameters = config.parameters as Record<string, unknown>;
+    const dataDir = await makeDataDir({ parameters: { ...parameters, '#token': source } });
+    const result = await runJob(url, dataDir, ['--log-format', 'text']);
+    expect(result.code, result.stderr).toBe(0);
+    const privileges = (role: string) => [
+      `Warning: The ${role} token may use the components "keboola.ex-db-mysql", "keboola.wr-google-drive" (componentAccess): the job uses none, so a token without component access is safer.`,
+      `Warning: The ${role} token can create jobs (canCreateJobs): the job never does, so a token without that privilege is safer.`,
+      `Warning: The ${role} token can manage development branches (canManageDevBranches): the job never does, so a token without that privilege is safer.`,
+      `Warning: The ${role} token can read all events of the project (canReadAllProjectEvents): the job never does, so a token without that privilege is safer.`,
+    ];
+    expect(warningLines(result.stdout)).toEqual([
+      ...privileges('source'),
+      ...privileges('destination'),
+    ]);
+    expect(await destRows(control, 'in.c-copy.events_privileged')).toHaveLength(2);
+    expect(await destRows(control, 'in.c-copy.customers_privileged')).toHaveLength(2);
+    await expectNoSecrets([source, writer], result, dataDir);
+    await expectNoLeaks(control, result, dataDir);
+  });
+
+  it('a run with tokens that hold none of them warns about none', async () => {
+    const { control, url } = emulator;
+    const dataDir = await makeDataDir(
+      standaloneConfig(url, [{ name: 'events', destination: 'events_plain' }]),
+    );
+    const result = await runJob(url, dataDir, ['--log-format', 'text']);
+    expect(result.code, result.stderr).toBe(0);
+    expect(warningLines(result.stdout)).toEqual([]);
+    expect(await destRows(control, 'in.c-copy.events_plain')).toHaveLength(2);
+    await expectNoLeaks(control, result, dataDir);
+  });
+});

@@ -1233,6 +1233,37 @@ describe('run-time token checks', () => {
     await expectSecretsOnlyWherePromised(result, { dataDir: dir });
   });
 
+  it('testConnection and plan show the warnings about privileges the job never uses, as a run logs them', async () => {
+    const wide = emulator.control.createToken(101, {
+      bucketPermissions: { 'in.c-sales': 'read' },
+      componentAccess: ['keboola.ex-db-mysql'],
+      canCreateJobs: true,
+    });
+    const dir = await dataDir({ '#token': wide });
+    const warnings = [
+      'The source token may use the components "keboola.ex-db-mysql" (componentAccess): the job uses none, so a token without component access is safer.',
+      'The source token can create jobs (canCreateJobs): the job never does, so a token without that privilege is safer.',
+    ];
+    const test = await runCli(['action', 'testConnection', '--data', dir]);
+    expect(test.code, test.stderr).toBe(0);
+    const connection = JSON.parse(test.stdout) as { type: string; message: string };
+    expect(connection.type).toBe('warning');
+    expect(connection.message.split('\n').slice(1)).toEqual(warnings.map((w) => `- ${w}`));
+    const plan = await runCli(['--data', dir, '--dry-run']);
+    expect(plan.code, plan.stderr).toBe(0);
+    expect((JSON.parse(plan.stdout) as { warnings: string[] }).warnings).toEqual(warnings);
+    const run = await runCli(['--data', dir, '--log-format', 'text'], {
+      env: { AWS_ENDPOINT_URL_S3: emulator.url },
+    });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout.split('\n').filter((line) => line.startsWith('Warning: '))).toEqual(
+      warnings.map((w) => `Warning: ${w}`),
+    );
+    for (const result of [test, plan, run]) {
+      await expectSecretsOnlyWherePromised(result, { dataDir: dir });
+    }
+  });
+
   it('testConnection and plan report the token’s last activity', async () => {
     const dir = await dataDir({ '#token': newReadToken() });
     const test = await runCli(['action', 'testConnection', '--data', dir]);

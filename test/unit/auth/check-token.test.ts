@@ -5,6 +5,7 @@ import {
   bucketCreateRequest,
   checkDestinationToken,
   checkSourceToken,
+  unneededPrivilegeWarnings,
 } from '../../../src/auth/check-token.js';
 import { UserError } from '../../../src/errors.js';
 import { tokenInfo } from '../../helpers/fixtures.js';
@@ -63,6 +64,26 @@ describe('checkSourceToken', () => {
     expect(auth.warnings[2]).toContain('"us-east-1"');
   });
 
+  it('warns, after the other warnings, about component access and each privilege flag the job never uses', () => {
+    const auth = checkSourceToken(
+      tokenInfo({
+        canReadAllFileUploads: true,
+        componentAccess: ['keboola.ex-db-mysql', 'keboola.wr-google-drive'],
+        canCreateJobs: true,
+        canManageDevBranches: true,
+        canReadAllProjectEvents: true,
+      }),
+      { nowMs },
+    );
+    expect(auth.warnings).toEqual([
+      'The source token can read all file uploads of the source project: a token without that permission is safer.',
+      'The source token may use the components "keboola.ex-db-mysql", "keboola.wr-google-drive" (componentAccess): the job uses none, so a token without component access is safer.',
+      'The source token can create jobs (canCreateJobs): the job never does, so a token without that privilege is safer.',
+      'The source token can manage development branches (canManageDevBranches): the job never does, so a token without that privilege is safer.',
+      'The source token can read all events of the project (canReadAllProjectEvents): the job never does, so a token without that privilege is safer.',
+    ]);
+  });
+
   it.each([
     [5 * 86_400_000 - 1_000, 'about 5 days'],
     [86_400_000 - 1_000, 'about 24 hour(s)'],
@@ -86,6 +107,21 @@ describe('checkSourceToken', () => {
   it('does not warn about a far expiry', () => {
     const auth = checkSourceToken(tokenInfo({ expires: '2027-01-01T00:00:00+0000' }), { nowMs });
     expect(auth.warnings).toEqual([]);
+  });
+});
+
+describe('unneededPrivilegeWarnings', () => {
+  it('names the role and each privilege, one sentence each; none for a token without them', () => {
+    expect(unneededPrivilegeWarnings(tokenInfo(), 'destination')).toEqual([]);
+    expect(
+      unneededPrivilegeWarnings(
+        tokenInfo({ componentAccess: ['keboola.orchestrator'], canManageDevBranches: true }),
+        'destination',
+      ),
+    ).toEqual([
+      'The destination token may use the components "keboola.orchestrator" (componentAccess): the job uses none, so a token without component access is safer.',
+      'The destination token can manage development branches (canManageDevBranches): the job never does, so a token without that privilege is safer.',
+    ]);
   });
 });
 

@@ -91,6 +91,44 @@ describe('token', () => {
     expect(token.bucketPermissions).toEqual({ 'in.c-crm': 'read' });
     expect(token.expires).toBe('2025-01-01T00:00:00+01:00');
   });
+  it('reads componentAccess and the unneeded privilege flags; absent (older stacks) means none', () => {
+    expect(
+      parseTokenInfo(
+        {
+          id: '1',
+          owner,
+          componentAccess: ['keboola.ex-db-mysql'],
+          canCreateJobs: true,
+          canManageDevBranches: true,
+          canReadAllProjectEvents: true,
+        },
+        'verify',
+      ),
+    ).toMatchObject({
+      componentAccess: ['keboola.ex-db-mysql'],
+      canCreateJobs: true,
+      canManageDevBranches: true,
+      canReadAllProjectEvents: true,
+    });
+    expect(parseTokenInfo({ id: '1', owner }, 'verify')).toMatchObject({
+      componentAccess: [],
+      canCreateJobs: false,
+      canManageDevBranches: false,
+      canReadAllProjectEvents: false,
+    });
+  });
+  it.each([
+    { componentAccess: null, canCreateJobs: null },
+    { componentAccess: {}, canManageDevBranches: 'yes' },
+    { componentAccess: [1, 2], canReadAllProjectEvents: 1 },
+  ])('takes an odd shape of a warning-only field %j as none, never a failure', (odd) => {
+    expect(parseTokenInfo({ id: '1', owner, ...odd }, 'verify')).toMatchObject({
+      componentAccess: [],
+      canCreateJobs: false,
+      canManageDevBranches: false,
+      canReadAllProjectEvents: false,
+    });
+  });
   it('names the field paths, never the values', () => {
     expect(() =>
       parseTokenInfo(

@@ -181,11 +181,12 @@ describe('judgeToken', () => {
 
   it('shows a component id from the API escaped in the report’s text, never raw', () => {
     const component = 'keboola.ex-x\n  verdict:       passes\u202e';
-    const d = details({ componentAccess: [component] });
-    const verdict = judgeToken(verified(tokenInfo(), d), 'source', { nowMs });
-    const text = formatInspectReport(
-      buildInspectReport(verified(tokenInfo(), d), null, verdict, 'source', nowMs),
+    const token = verified(
+      tokenInfo({ componentAccess: [component] }),
+      details({ componentAccess: [component] }),
     );
+    const verdict = judgeToken(token, 'source', { nowMs });
+    const text = formatInspectReport(buildInspectReport(token, null, verdict, 'source', nowMs));
     expect(text).toContain('  components:    keboola.ex-x\\u{a}  verdict:       passes\\u{202e}\n');
     expect(text).toContain(
       'may use the components "keboola.ex-x\\n  verdict:       passes\\u{202e}"',
