@@ -631,6 +631,7 @@ function buildWriter(
     signal: io.signal,
     claimLeaseMs: claimLeaseMsFrom(io.env),
     nowMs: () => performance.now(),
+    wallClockMs: Date.now,
     newClaimId: () => randomBytes(8).toString('hex'),
   });
 }

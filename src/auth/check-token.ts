@@ -175,6 +175,19 @@ export function unneededPrivilegeWarnings(
   return warnings;
 }
 
+/**
+ * The warnings on a destination token that passed its check (standalone mode): expiry within
+ * {@link EXPIRY_WARNING_DAYS}, then the privileges the job never uses. A run logs them, and
+ * `token inspect` gives them in its verdict (docs/tokens.md, Run-time checks).
+ */
+export function destinationTokenWarnings(token: TokenInfo, nowMs: number): string[] {
+  const expiry = expiryWarning('destination', token.expires, nowMs);
+  return [
+    ...(expiry === undefined ? [] : [expiry]),
+    ...unneededPrivilegeWarnings(token, 'destination'),
+  ];
+}
+
 /** What the destination token may do with the destination bucket (standalone mode). */
 export interface DestinationAuthorization {
   readonly projectId: number;

@@ -4,8 +4,8 @@ import { stringify } from 'csv-stringify/sync';
 import {
   canSeeDestinationBucket,
   checkDestinationToken,
+  destinationTokenWarnings,
   explainRejectedToken,
-  unneededPrivilegeWarnings,
   type DestinationAuthorization,
 } from '../auth/check-token.js';
 import type { DestinationConfig } from '../config/types.js';
@@ -67,7 +67,13 @@ export interface ProjectWriterDeps {
   readonly signal: AbortSignal;
   /** How long a claim on a destination table counts (docs/sync-record.md, Claims). */
   readonly claimLeaseMs: number;
+  /** Local monotonic clock, ms: how long this run has held its claim. */
   readonly nowMs: () => number;
+  /**
+   * This machine's clock, epoch ms: how far the destination token's expiry is, read as the source
+   * token's is.
+   */
+  readonly wallClockMs: () => number;
   readonly newClaimId: () => string;
 }
 
@@ -98,8 +104,8 @@ export class ProjectWriter implements OutputWriter {
   }
 
   /**
-   * Checks the destination token on every bucket the plans write to, then warns once about the
-   * privileges it holds that the job never uses (docs/tokens.md, Run-time checks).
+   * Checks the destination token on every bucket the plans write to, then warns once about its
+   * expiry and the privileges it holds that the job never uses (docs/tokens.md, Run-time checks).
    * @throws UserError for a copy onto itself or a bucket the token may not write or create
    */
   async prepare(plans: readonly TablePlan[], source: SourceProject): Promise<void> {
@@ -115,7 +121,8 @@ export class ProjectWriter implements OutputWriter {
     for (const bucketId of new Set([destination.bucket, ...tableIds.map(bucketIdOf)])) {
       await this.#ensureBucket(bucketId);
     }
-    for (const warning of unneededPrivilegeWarnings(token, 'destination')) logger.warn(warning);
+    for (const warning of destinationTokenWarnings(token, this.#deps.wallClockMs()))
+      logger.warn(warning);
   }
 
   /** Write permission on the table's bucket and, for an existing table, the same primary key. */

@@ -5,8 +5,7 @@
 import {
   checkDestinationToken,
   checkSourceToken,
-  expiryWarning,
-  unneededPrivilegeWarnings,
+  destinationTokenWarnings,
 } from '../auth/check-token.js';
 import { messageOf, UserError } from '../errors.js';
 import { hideTokenShapes } from '../secrets.js';
@@ -164,22 +163,11 @@ export function judgeToken(
       return { passes: false, error: DESTINATION_BUCKET_UNSET, warnings: [] };
     }
     checkDestinationToken(verified.info, options.destinationBucket, true);
-    return {
-      passes: true,
-      warnings: [
-        ...destinationWarnings(verified, options.nowMs),
-        ...unneededPrivilegeWarnings(verified.info, role),
-      ],
-    };
+    return { passes: true, warnings: destinationTokenWarnings(verified.info, options.nowMs) };
   } catch (error) {
     if (!(error instanceof UserError)) throw error;
     return { passes: false, error: messageOf(error), warnings: [] };
   }
-}
-
-function destinationWarnings(verified: VerifiedToken, nowMs: number): string[] {
-  const warning = expiryWarning('destination', verified.details.expires, nowMs);
-  return warning === undefined ? [] : [warning];
 }
 
 /** Inspect's own warning for a token without expiry (create warns when it makes one). */

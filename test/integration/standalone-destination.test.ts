@@ -334,6 +334,30 @@ describe('token privileges the job never uses (docs/tokens.md, Run-time checks)'
     await expectNoLeaks(control, result, dataDir);
   });
 
+  it('a run warns about a destination token that expires within 14 days, as about the source token', async () => {
+    const { control, url } = emulator;
+    // The warning reads this machine's clock; the emulator's own stays at T0, so the token works.
+    const expires = new Date(Date.now() + 5 * 86_400_000).toISOString();
+    const writer = control.createToken(DEST_PROJECT, {
+      bucketPermissions: { 'in.c-copy': 'write' },
+      expires,
+    });
+    const dataDir = await makeDataDir(
+      standaloneConfig(url, [{ name: 'events', destination: 'events_expiring' }], {
+        token: writer,
+      }),
+    );
+    const result = await runJob(url, dataDir, ['--log-format', 'text']);
+    expect(result.code, result.stderr).toBe(0);
+    expect(warningLines(result.stdout)).toEqual([
+      expect.stringMatching(
+        /^Warning: The destination token expires in about 5 days \(\d{4}-\d\d-\d\dT[\d:]+\+00:00\): create a new one with "kbc-table-sync token create" before scheduled runs fail, as token rotate may keep the expiry\.$/,
+      ),
+    ]);
+    expect(await destRows(control, 'in.c-copy.events_expiring')).toHaveLength(2);
+    await expectNoSecrets([writer], result, dataDir);
+  });
+
   it('a run with tokens that hold none of them warns about none', async () => {
     const { control, url } = emulator;
     const dataDir = await makeDataDir(

@@ -5,6 +5,7 @@ import {
   bucketCreateRequest,
   checkDestinationToken,
   checkSourceToken,
+  destinationTokenWarnings,
   unneededPrivilegeWarnings,
 } from '../../../src/auth/check-token.js';
 import { UserError } from '../../../src/errors.js';
@@ -122,6 +123,24 @@ describe('unneededPrivilegeWarnings', () => {
       'The destination token may use the components "keboola.orchestrator" (componentAccess): the job uses none, so a token without component access is safer.',
       'The destination token can manage development branches (canManageDevBranches): the job never does, so a token without that privilege is safer.',
     ]);
+  });
+});
+
+describe('destinationTokenWarnings', () => {
+  it('warns about an expiry within 14 days, then the unneeded privileges, with the destination role word', () => {
+    expect(destinationTokenWarnings(tokenInfo(), nowMs)).toEqual([]);
+    expect(
+      destinationTokenWarnings(
+        tokenInfo({ expires: '2026-01-05T00:00:00+0000', canCreateJobs: true }),
+        nowMs,
+      ),
+    ).toEqual([
+      'The destination token expires in about 4 days (2026-01-05T00:00:00+0000): create a new one with "kbc-table-sync token create" before scheduled runs fail, as token rotate may keep the expiry.',
+      'The destination token can create jobs (canCreateJobs): the job never does, so a token without that privilege is safer.',
+    ]);
+    expect(
+      destinationTokenWarnings(tokenInfo({ expires: '2026-03-01T00:00:00+0000' }), nowMs),
+    ).toEqual([]);
   });
 });
 
