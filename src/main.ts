@@ -332,7 +332,10 @@ async function answerSyncAction(
       skipUnchanged: tuningFrom(io.env, config.destination !== undefined).skipUnchanged,
       ...(destination && { destination: destination.client }),
       lastActivity: (tokenId) =>
-        readLastActivity(buildTokenApi(config.source, 'source', io, masker, logger), tokenId),
+        readLastActivity(
+          buildTokenApi(config.source, 'source', io, masker, logger, limits),
+          tokenId,
+        ),
     }),
     deadlineMs,
     () => {
@@ -553,6 +556,7 @@ function buildTokenApi(
   io: Io,
   masker: SecretMasker,
   logger: Logger,
+  limits: Limits,
 ): TokenApi {
   return createTokenApi({
     url: endpoint.url,
@@ -560,6 +564,9 @@ function buildTokenApi(
     ...(role && { tokenKey: tokenKeyOf(role) }),
     masker,
     logger,
+    requestTimeoutMs: limits.requestTimeoutMs,
+    firstContactTimeoutMs: limits.firstContactTimeoutMs,
+    maxAnswerBytes: limits.maxAnswerBytes,
     // A stop aborts a token request too: `token rotate` then says what became of the token
     // (docs/tokens.md, token rotate) within the grace time of the signal.
     signal: io.signal,
@@ -584,12 +591,14 @@ async function runToken(
     target: { kind: 'text' },
     out: io.stderr,
   });
+  // The request timeout and the other limits of a run hold for the token requests too.
+  const limits = checkedLimits(io.env);
   return runTokenCommand(cli, {
     env: io.env,
     masker,
-    openTokenApi: (url, token) => buildTokenApi({ url, token }, undefined, io, masker, logger),
-    openStorage: (url, token) =>
-      buildClient({ url, token }, undefined, io, masker, logger, checkedLimits(io.env)),
+    openTokenApi: (url, token) =>
+      buildTokenApi({ url, token }, undefined, io, masker, logger, limits),
+    openStorage: (url, token) => buildClient({ url, token }, undefined, io, masker, logger, limits),
     resolveDataDir: (cliData) => resolveDataDir({ cliData, env: io.env, exists: existsSync }),
     readConfig: loadRawConfig,
     prepareConfigWrite,

@@ -1054,6 +1054,34 @@ describe('token create --write-config and the data folder', () => {
   });
 });
 
+describe('token commands and the limits of a run', () => {
+  it('a create request that gets no answer ends at KBC_TABLE_SYNC_REQUEST_TIMEOUT_S, as every request does', async () => {
+    // Held once handled: a request held before would be handled when the holds are released
+    // after the test, and could take the next test's fault.
+    emulator.control.addFault({
+      kind: 'hold',
+      afterHandling: true,
+      method: 'POST',
+      path: '/\\/v2\\/storage\\/tokens$/',
+    });
+    const startedMs = Date.now();
+    const result = await runCli(
+      ['token', 'create', '--bucket', 'in.c-sales', '--url', emulator.url, '--expires-in', '1d'],
+      {
+        env: { KBC_MASTER_TOKEN: MASTERS.admin, KBC_TABLE_SYNC_REQUEST_TIMEOUT_S: '1' },
+        timeoutMs: 30_000,
+      },
+    );
+    expect(Date.now() - startedMs).toBeLessThan(10_000);
+    expect(result.code).toBe(2);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toMatch(
+      /Storage API POST \/v2\/storage\/tokens did not finish within 1 s \(KBC_TABLE_SYNC_REQUEST_TIMEOUT_S\)/,
+    );
+    await expectSecretsOnlyWherePromised(result);
+  });
+});
+
 describe('token create when a check of its own fails', () => {
   /** Retries within milliseconds, so an outage that outlasts them ends the command at once. */
   const fastRetries = { KBC_TABLE_SYNC_RETRY_BASE_MS: '1', KBC_TABLE_SYNC_RETRY_MAX_MS: '2' };
