@@ -92,6 +92,12 @@ export interface Io {
   readonly stderr: NodeJS.WritableStream;
   /** Aborted on SIGTERM/SIGINT, with the signal's name as the reason. */
   readonly signal: AbortSignal;
+  /**
+   * Runs `work` with the forced exit after a stop signal put off until it settles (the process's
+   * own handling: {@link bootstrap}); a later signal still ends the process at once, after
+   * writing `ifCutShort` to stderr. Absent inside a test's process: `work` simply runs.
+   */
+  readonly deferStop?: <T>(work: () => Promise<T>, ifCutShort: string) => Promise<T>;
 }
 
 /** How the run ended: the exit code and, unless it succeeded, its one sentence for stderr. */
@@ -593,6 +599,8 @@ async function runToken(
   });
   // The request timeout and the other limits of a run hold for the token requests too.
   const limits = checkedLimits(io.env);
+  // One line each: descriptions and names from the API are shown escaped, never raw.
+  const shown = (line: string) => escapeForDisplay(masker.mask(line));
   return runTokenCommand(cli, {
     env: io.env,
     masker,
@@ -607,10 +615,11 @@ async function runToken(
     isFolder: async (path) => (await stat(path).catch(() => undefined))?.isDirectory() === true,
     printSecret: (token) => io.stdout.write(`${token}\n`),
     out: (text) => io.stdout.write(masker.mask(text)),
-    // One line each: descriptions and names from the API are shown escaped, never raw.
-    say: (line) => io.stderr.write(`${escapeForDisplay(masker.mask(line))}\n`),
+    say: (line) => io.stderr.write(`${shown(line)}\n`),
     nowMs: Date.now,
     signal: io.signal,
+    deferStop: (work, ifCutShort) =>
+      io.deferStop ? io.deferStop(work, shown(ifCutShort)) : work(),
   });
 }
 
@@ -816,31 +825,7 @@ const SIGNAL_GRACE_MS = 1_500;
 
 /** Process bootstrap: signals abort the run; the exit code is set, never forced, so logs drain. */
 async function bootstrap(): Promise<void> {
-  const abort = new AbortController();
-  const repeatMs = repeatSignalMsFrom(process.env);
-  let firstSignalMs: number | undefined;
-  // main() logs the signal (above the progress bar) and ends with it in its final sentence.
-  const onSignal = (signal: NodeJS.Signals) => {
-    const nowMs = performance.now();
-    if (firstSignalMs !== undefined) {
-      if (nowMs - firstSignalMs >= repeatMs) process.exit(130);
-      return;
-    }
-    firstSignalMs = nowMs;
-    abort.abort(signal);
-    // Every request, wait and slice listens to the signal; should anything still hold the run,
-    // stop anyway. Finished tables are complete, and the work folder is removed by the next run.
-    setTimeout(() => {
-      process.stderr.write('Stopped: the run did not wind down within 1.5 s of the signal.\n');
-      process.exit(2);
-    }, SIGNAL_GRACE_MS).unref();
-  };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
-  // A signal while the modules were evaluated stops the run before any work (the recording
-  // handlers go only now that these are in place, so no signal finds none).
-  const early = takeEarlySignal();
-  if (early !== undefined) onSignal(early);
+  const stop = handleStopSignals(repeatSignalMsFrom(process.env));
   // A reader that goes away (`… | head -1`) must not crash the run half-way: what it would have
   // read is dropped, the run finishes, and the exit code still tells the outcome.
   for (const stream of [process.stdout, process.stderr]) {
@@ -853,13 +838,13 @@ async function bootstrap(): Promise<void> {
     env: process.env,
     stdout: process.stdout,
     stderr: process.stderr,
-    signal: abort.signal,
+    signal: stop.signal,
+    deferStop: stop.deferStop,
   });
   // The outcome is decided and its exit code set: a signal from now on (a stop that comes while a
   // hanging request keeps the process open) must not turn it into a kill (exit 143), so the
   // signals stay handled, and ignored, until the process exits.
-  process.off('SIGTERM', onSignal);
-  process.off('SIGINT', onSignal);
+  stop.uninstall();
   const ignoreSignal = () => undefined;
   process.on('SIGTERM', ignoreSignal);
   process.on('SIGINT', ignoreSignal);
@@ -873,6 +858,74 @@ async function bootstrap(): Promise<void> {
 }
 
 const EXIT_GRACE_MS = 2_000;
+
+/**
+ * The process's handlers of SIGTERM and SIGINT, installed at once (the recording handlers of
+ * early-signals.ts go only now, so no signal finds none; one they recorded is handled as if it
+ * came now). The first signal aborts `signal`, and the process is forced to end
+ * {@link SIGNAL_GRACE_MS} later should anything still hold it, or that long after the last section
+ * run by `deferStop` has settled. A later signal, `repeatMs` after the first or more, ends
+ * the process at once with 130, writing the `ifCutShort` sentence of every such section still
+ * running (docs/faults.md, Interrupted runs).
+ */
+function handleStopSignals(repeatMs: number): {
+  readonly signal: AbortSignal;
+  readonly deferStop: <T>(work: () => Promise<T>, ifCutShort: string) => Promise<T>;
+  /** Removes the handlers: the outcome is decided. */
+  uninstall(): void;
+} {
+  const abort = new AbortController();
+  let firstSignalMs: number | undefined;
+  /** The `ifCutShort` sentences of the sections running, one entry per section. */
+  const deferred = new Set<{ readonly ifCutShort: string }>();
+  let forcedExitDue = false;
+  const forceExit = () => {
+    process.stderr.write('Stopped: the run did not wind down within 1.5 s of the signal.\n');
+    process.exit(2);
+  };
+  const afterGrace = (exit: () => void) => setTimeout(exit, SIGNAL_GRACE_MS).unref();
+  const onSignal = (signal: NodeJS.Signals) => {
+    const nowMs = performance.now();
+    if (firstSignalMs !== undefined) {
+      if (nowMs - firstSignalMs < repeatMs) return;
+      for (const { ifCutShort } of deferred) process.stderr.write(`${ifCutShort}\n`);
+      process.exit(130);
+    }
+    firstSignalMs = nowMs;
+    // main() logs the signal (above the progress bar) and ends with it in its final sentence.
+    abort.abort(signal);
+    // Every request, wait and slice listens to the signal; should anything still hold the run,
+    // stop anyway. Finished tables are complete, and the work folder is removed by the next run.
+    afterGrace(() => {
+      if (deferred.size === 0) forceExit();
+      else forcedExitDue = true;
+    });
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  const early = takeEarlySignal();
+  if (early !== undefined) onSignal(early);
+  return {
+    signal: abort.signal,
+    async deferStop(work, ifCutShort) {
+      const section = { ifCutShort };
+      deferred.add(section);
+      try {
+        return await work();
+      } finally {
+        deferred.delete(section);
+        if (deferred.size === 0 && forcedExitDue) {
+          forcedExitDue = false;
+          afterGrace(forceExit);
+        }
+      }
+    },
+    uninstall() {
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+    },
+  };
+}
 
 /** Resolves once what was written to `stream` before has been handed to the system. */
 function drained(stream: NodeJS.WritableStream): Promise<void> {

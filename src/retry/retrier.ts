@@ -38,6 +38,12 @@ export interface RetryContext {
   /** `METHOD /path`, for log lines (no query string). */
   readonly description: string;
   readonly signal?: AbortSignal | undefined;
+  /**
+   * Ends the waits between attempts, and with them the retries, but unlike `signal` neither an
+   * attempt under way nor its answer: for a request whose answer must reach the caller once it was
+   * sent. The loop then throws the last attempt's error.
+   */
+  readonly waitSignal?: AbortSignal | undefined;
 }
 
 export interface RetrierOptions {
@@ -104,7 +110,7 @@ export function createRetrier(options: RetrierOptions): Retrier {
       factor: 1,
       signal: context.signal,
       shouldRetry: async ({ error, attemptNumber }) => {
-        if (context.signal?.aborted) return false;
+        if (context.signal?.aborted || context.waitSignal?.aborted) return false;
         const facts = factsOf(error);
         const retryable = isRetryable(facts, context.kind);
         const waitMs = delayMs(attemptNumber, facts.retryAfterSeconds, random, retryOptions);
@@ -120,11 +126,31 @@ export function createRetrier(options: RetrierOptions): Retrier {
           { attempt: attemptNumber, waitMs },
           options.mask(`${context.description} failed (${error.message}); retrying`),
         );
-        await sleep(waitMs, context.signal);
-        return true;
+        return waitUnlessStopped(sleep, waitMs, context);
       },
     });
   };
+}
+
+/**
+ * The wait before the next attempt: true once it has passed; false when `context.waitSignal` ended
+ * it (no further attempt). An abort by `context.signal` rejects, as the loop's own signal does.
+ */
+async function waitUnlessStopped(
+  sleep: SleepFn,
+  waitMs: number,
+  context: RetryContext,
+): Promise<boolean> {
+  const { signal, waitSignal } = context;
+  const either =
+    signal && waitSignal ? AbortSignal.any([signal, waitSignal]) : (signal ?? waitSignal);
+  try {
+    await sleep(waitMs, either);
+    return true;
+  } catch (error) {
+    if (waitSignal?.aborted && signal?.aborted !== true) return false;
+    throw error;
+  }
 }
 
 /**

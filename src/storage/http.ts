@@ -91,6 +91,14 @@ interface StorageRequest {
    * {@link CLEANUP_AFTER_STOP_TIMEOUT_MS}, so that a stopped run leaves no claim behind.
    */
   readonly cleanup?: boolean;
+  /**
+   * A request whose answer must reach the user once it was sent (`POST tokens`: the server may
+   * act on it, and shows what it minted only once): an attempt under way when the client's stop
+   * signal fires is not aborted but runs to its answer or its own deadline, and that outcome is
+   * the request's. No attempt starts after the signal (the request then rejects with the signal's
+   * reason, as any other request does), and the wait between attempts ends at it.
+   */
+  readonly finishAfterStop?: boolean;
 }
 
 /** Deadline of a clean-up request sent after the stop signal (the process exits 1.5 s after it). */
@@ -209,7 +217,7 @@ export function createStorageHttp(options: StorageHttpOptions): StorageHttp {
     const { timeoutMs } = deadlineOfAttempt;
     const deadline = new AbortController();
     const timer = setTimeout(() => deadline.abort(), timeoutMs);
-    const stop = request.cleanup ? undefined : options.signal;
+    const stop = request.cleanup || request.finishAfterStop ? undefined : options.signal;
     const signals = [deadline.signal, request.signal, stop].filter(
       (signal): signal is AbortSignal => signal !== undefined,
     );
@@ -283,6 +291,15 @@ export function createStorageHttp(options: StorageHttpOptions): StorageHttp {
     request: (request, kind = 'idempotent') => {
       if (request.cleanup && options.signal?.aborted) {
         return send(request, CLEANUP_AFTER_STOP_TIMEOUT_MS);
+      }
+      if (request.finishAfterStop) {
+        options.signal?.throwIfAborted();
+        return withRetry(() => send(request), {
+          kind,
+          description: `${request.method} ${request.path}`,
+          signal: request.signal,
+          waitSignal: options.signal,
+        });
       }
       return withRetry(() => send(request), {
         kind,
@@ -421,7 +438,8 @@ function toNetworkError(
       { ...details, code: 'ETIMEDOUT' },
     );
   }
-  if (request.signal?.aborted || options.signal?.aborted) {
+  // A request that runs on after the stop fails for its own reasons (finishAfterStop).
+  if (request.signal?.aborted || (!request.finishAfterStop && options.signal?.aborted)) {
     return new StorageNetworkError(`Storage API ${request.method} ${request.path} was aborted`, {
       ...details,
       code: ABORTED_CODE,

@@ -20,15 +20,25 @@ export interface TokenApi {
    * `GET tokens/verify`: the job's view ({@link TokenInfo}) and the management fields. With
    * `afterStop`, called only once the stop signal (SIGTERM/SIGINT) has fired, the request still
    * goes out, once, within about 1 s: the check that tells whether a refresh the stop cut short
-   * ended the configured token (docs/tokens.md, token rotate).
+   * ended the configured token (docs/tokens.md, token rotate), or the check of a token created
+   * despite the stop (docs/tokens.md, A stop during token create).
    */
   verify(options?: { readonly afterStop?: boolean }): Promise<VerifiedToken>;
-  /** `POST tokens` (master tokens only). */
+  /**
+   * `POST tokens` (master tokens only). An attempt under way when the stop signal fires is not
+   * aborted: it runs to its answer or its request timeout, and that outcome is returned, since the
+   * server may have created the token and shows its string only once (docs/tokens.md, token
+   * create). No attempt starts after the signal.
+   */
   create(body: TokenCreateBody): Promise<MintedToken>;
   /** `POST tokens/{id}/refresh`: a new string; the old one stops working at once. */
   refresh(tokenId: string): Promise<MintedToken>;
-  /** `DELETE tokens/{id}` (a limited token may delete itself). */
-  remove(tokenId: string): Promise<void>;
+  /**
+   * `DELETE tokens/{id}` (a limited token may delete itself). With `afterStop`, called only once
+   * the stop signal has fired, the request still goes out, once, within about 1 s (as for
+   * {@link verify}): a new token that failed the rules is deleted even after a stop.
+   */
+  remove(tokenId: string, options?: { readonly afterStop?: boolean }): Promise<void>;
   /** `GET tokens/{id}/events`, newest first. */
   events(tokenId: string, limit: number): Promise<TokenEvent[]>;
 }
@@ -112,7 +122,10 @@ export function createTokenApi(options: StorageClientOptions): TokenApi {
       };
     },
     async create(body) {
-      const raw = await http.request({ method: 'POST', path: path(''), body }, 'jobStart');
+      const raw = await http.request(
+        { method: 'POST', path: path(''), body, finishAfterStop: true },
+        'jobStart',
+      );
       return parseMinted(raw, `POST ${path('')}`, options.masker);
     },
     async refresh(tokenId) {
@@ -120,9 +133,13 @@ export function createTokenApi(options: StorageClientOptions): TokenApi {
       const raw = await http.request({ method: 'POST', path: where }, 'jobStart');
       return parseMinted(raw, `POST ${where}`, options.masker);
     },
-    async remove(tokenId) {
+    async remove(tokenId, removeOptions) {
       const where = path(`/${encodeURIComponent(tokenId)}`);
-      await http.request({ method: 'DELETE', path: where });
+      await http.request({
+        method: 'DELETE',
+        path: where,
+        cleanup: removeOptions?.afterStop === true,
+      });
     },
     async events(tokenId, limit) {
       const where = path(`/${encodeURIComponent(tokenId)}/events`);

@@ -22,14 +22,25 @@ import { ConfigMissingError } from '../config/load-raw-config.js';
 import { Problems } from '../config/problems.js';
 import { escapeJsonLine } from '../text/escape.js';
 import { regionForUrl } from '../config/regions.js';
-import { messageOf, StorageApiError, TokenRevokedError, UserError } from '../errors.js';
+import {
+  InterruptedError,
+  messageOf,
+  StorageApiError,
+  TokenRevokedError,
+  UserError,
+} from '../errors.js';
 import { describeFsError } from '../fs-errors.js';
 import { LOCK_DIR_NAME, LockHeldError } from '../lock/data-dir-lock.js';
 import { classifyFailure } from '../retry/retry-policy.js';
 import { hashValues, type SecretMasker } from '../secrets.js';
 import { failureFactsOf, StorageNetworkError } from '../storage/http.js';
 import { timestampMs } from '../storage/parse.js';
-import type { MintedToken, TokenApi, VerifiedToken } from '../storage/token-api.js';
+import type {
+  MintedToken,
+  TokenApi,
+  TokenCreateBody,
+  VerifiedToken,
+} from '../storage/token-api.js';
 import type { StorageClient } from '../storage/types.js';
 import { ConfigFolderError, type ConfigWrite } from './config-file.js';
 import {
@@ -113,6 +124,11 @@ export interface TokenCommandDeps {
   readonly nowMs: () => number;
   /** Aborted on SIGTERM/SIGINT, with the signal's name as the reason; the token API listens too. */
   readonly signal: AbortSignal;
+  /**
+   * Runs `work` to its end even after a stop signal: the process is not forced to exit while it
+   * runs, though a second signal still ends it at once, with `ifCutShort` (masked) on stderr.
+   */
+  readonly deferStop: <T>(work: () => Promise<T>, ifCutShort: string) => Promise<T>;
 }
 
 /** How many of its newest events a token's last activity is taken from. */
@@ -161,17 +177,15 @@ async function createToken(command: CreateCommand, deps: TokenCommandDeps): Prom
   const dir = command.writeConfig;
   if (dir === undefined) {
     const url = createEndpointUrl(command, undefined, request.role);
-    const minted = await mintToken(
-      await openCreator(url, request, deps),
-      url,
-      request,
-      command,
-      deps,
-    );
-    deps.printSecret(minted.token);
+    const creator = await openCreator(url, request, deps);
+    const { minted } = await mintAndDeliver(creator, url, request, command, deps, (created) => {
+      deps.printSecret(created.token);
+      return Promise.resolve(true);
+    });
     deps.say(
       `Created ${describeMinted(minted, request, deps)}. It passes the job's token rules; the token is on stdout.`,
     );
+    endInterruptedIfStopped('is on stdout', deps);
     return 0;
   }
   // The lock creates what is missing of `out/`, the folder included: a folder that is not there
@@ -233,21 +247,30 @@ async function createIntoConfig(
   // Before the token exists: a folder that cannot take the new config.json is refused now.
   const write = await prepareWrite(dir, 'token create --write-config', 'nothing was created', deps);
   try {
-    const minted = await mintToken(creator, url, request, command, deps);
-    const written = await writeTokenOrPrint(
-      write,
-      dir,
-      withToken(config, role, minted.token, { region: command.region, url: command.url }, bucket),
-      role,
-      minted.token,
+    const stack = { region: command.region, url: command.url };
+    const { minted, delivered: written } = await mintAndDeliver(
+      creator,
+      url,
+      request,
+      command,
       deps,
-      'was created',
+      (created) =>
+        writeTokenOrPrint(
+          write,
+          dir,
+          withToken(config, role, created.token, stack, bucket),
+          role,
+          created.token,
+          deps,
+          'was created',
+        ),
     );
     if (!written) return 1;
     deps.say(
       `Created ${describeMinted(minted, request, deps)}. It passes the job's token rules and is in ${dir}/config.json (${tokenKeyOf(role)}).`,
     );
     if (replaced !== undefined) deps.say(replaced);
+    endInterruptedIfStopped(`is in ${dir}/config.json (${tokenKeyOf(role)})`, deps);
     return 0;
   } finally {
     await write.discard();
@@ -273,36 +296,101 @@ async function openCreator(
   return api;
 }
 
-/** Creates the token and holds it to the job's rules; warns when it never expires. */
-async function mintToken(
+/**
+ * Creates the token, holds it to the job's rules (warning when it never expires) and hands it to
+ * `deliver` (stdout, or config.json), returning what that returned. From the moment the create
+ * request goes out until `deliver` has returned, a stop signal does not end the command: the
+ * server may be creating the token, whose string it shows only once (docs/tokens.md, A stop
+ * during token create).
+ * @throws UserError naming the token when it may exist unseen, or the refusal
+ */
+async function mintAndDeliver<T>(
   creator: TokenApi,
   url: string,
   request: CreateRequest,
   command: CreateCommand,
   deps: TokenCommandDeps,
+  deliver: (minted: MintedToken) => Promise<T>,
+): Promise<{ readonly minted: MintedToken; readonly delivered: T }> {
+  const body = buildCreateBody({
+    bucketId: request.bucket,
+    permission: request.permission,
+    expiresInSeconds: request.expiresInSeconds,
+    description: command.description,
+    createdAt: new Date(deps.nowMs()),
+  });
+  const unseen = mayExistUnseen(body.description ?? '', url);
+  return deps.deferStop(async () => {
+    const minted = await postCreate(creator, body, request.bucket, unseen, deps);
+    // A write token is a destination token: it is held to the destination rule, whatever key it goes to.
+    const rule: TokenRole = request.permission === 'write' ? 'destination' : 'source';
+    await verifyOrDelete(minted, deps.openTokenApi(url, minted.token), rule, request.bucket, deps);
+    if (request.expiresInSeconds === undefined) {
+      deps.say(
+        'Warning: without --expires-in the token never expires, so a leaked copy works until it is revoked; next time give --expires-in 90d (or another duration) unless that is what you want.',
+      );
+    }
+    return { minted, delivered: await deliver(minted) };
+  }, `Stopped at once by a second signal while the token was being created: ${unseen}.`);
+}
+
+/**
+ * `POST tokens`. After a stop signal its failure is told by what the server may have done: an
+ * unknown outcome (a 5xx but 501, no answer within the request timeout, a lost answer) may have
+ * left a token nobody saw; a request that never reached the server left none.
+ * @throws UserError (an unseen token, a refusal) or InterruptedError (nothing created)
+ */
+async function postCreate(
+  creator: TokenApi,
+  body: TokenCreateBody,
+  bucketId: string,
+  unseen: string,
+  deps: TokenCommandDeps,
 ): Promise<MintedToken> {
-  const minted = await creator
-    .create(
-      buildCreateBody({
-        bucketId: request.bucket,
-        permission: request.permission,
-        expiresInSeconds: request.expiresInSeconds,
-        description: command.description,
-        createdAt: new Date(deps.nowMs()),
-      }),
-    )
-    .catch((error: unknown) => {
-      throw explainCreateRejected(error, request.bucket);
-    });
-  // A write token is a destination token: it is held to the destination rule, whatever key it goes to.
-  const rule: TokenRole = request.permission === 'write' ? 'destination' : 'source';
-  await verifyOrDelete(minted, deps.openTokenApi(url, minted.token), rule, request.bucket, deps);
-  if (request.expiresInSeconds === undefined) {
-    deps.say(
-      'Warning: without --expires-in the token never expires, so a leaked copy works until it is revoked; next time give --expires-in 90d (or another duration) unless that is what you want.',
-    );
+  try {
+    return await creator.create(body);
+  } catch (error) {
+    if (!deps.signal.aborted || !isStorageFailure(error))
+      throw explainCreateRejected(error, bucketId);
+    const received = `Received ${String(deps.signal.reason)}`;
+    switch (classifyFailure(failureFactsOf(error))) {
+      case 'unknown':
+        throw new UserError(
+          `${received} while the token was being created, and the create request then failed (${messageOf(error)}): ${unseen}.`,
+        );
+      case 'notReached':
+        throw new InterruptedError(
+          `${received} before the create request reached the Storage API (${messageOf(error)}): nothing was created.`,
+        );
+      case 'permanent':
+        throw explainCreateRejected(error, bucketId);
+    }
   }
-  return minted;
+}
+
+/** A Storage API answer or network failure: the retry policy can tell what the server may have done. */
+function isStorageFailure(error: unknown): error is StorageApiError | StorageNetworkError {
+  return error instanceof StorageApiError || error instanceof StorageNetworkError;
+}
+
+/**
+ * The clause for a token whose creation may have happened unseen: named by the description it was
+ * created with (its id was never known), with where to find and revoke it.
+ */
+function mayExistUnseen(description: string, url: string): string {
+  return `a token described "${description}" may have been created, and its string was never shown: find it by that description in the project's API token settings (or in the list from curl -H "X-StorageApi-Token: $KBC_MASTER_TOKEN" ${url}/v2/storage/tokens), revoke it, and create another`;
+}
+
+/**
+ * After a stop that came while the token was being created and delivered: the command ends as
+ * interrupted (exit 2), saying that the token was created before the stop took effect.
+ * @throws InterruptedError when the stop signal has fired
+ */
+function endInterruptedIfStopped(where: string, deps: TokenCommandDeps): void {
+  if (!deps.signal.aborted) return;
+  throw new InterruptedError(
+    `Received ${String(deps.signal.reason)} while the token was being created; it was created before the stop took effect and ${where}.`,
+  );
 }
 
 function describeMinted(
@@ -565,7 +653,7 @@ async function verifyOrDelete(
   const revoke = `revoke it in the project's API token settings (or with ${revokeCommand(api.url, id)}) and create another`;
   let verdict: TokenVerdict;
   try {
-    verdict = judgeToken(await api.verify(), role, {
+    verdict = judgeToken(await verifyEvenAfterStop(api, deps), role, {
       nowMs: deps.nowMs(),
       destinationBucket: bucketId,
     });
@@ -579,7 +667,7 @@ async function verifyOrDelete(
     return;
   }
   try {
-    await api.remove(id);
+    await api.remove(id, deps.signal.aborted ? { afterStop: true } : undefined);
   } catch (error) {
     throw new UserError(
       `The new token ${id} could not be deleted after it failed the job's token rules (${messageOf(error)}), so its string is not shown: ${revoke}; the rules said: ${verdict.error ?? ''}`,
@@ -588,6 +676,20 @@ async function verifyOrDelete(
   throw new UserError(
     `The new token ${id} failed the job's token rules and was deleted again: ${verdict.error ?? ''}`,
   );
+}
+
+/**
+ * `tokens/verify` of a new token, made even after a stop signal: once bounded (about 1 s) when
+ * the signal came before it, and again so when it came during it.
+ */
+async function verifyEvenAfterStop(api: TokenApi, deps: TokenCommandDeps): Promise<VerifiedToken> {
+  if (deps.signal.aborted) return api.verify({ afterStop: true });
+  try {
+    return await api.verify();
+  } catch (error) {
+    if (deps.signal.aborted) return api.verify({ afterStop: true });
+    throw error;
+  }
 }
 
 // ---- inspect ------------------------------------------------------------------------------------
