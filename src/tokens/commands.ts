@@ -335,9 +335,10 @@ async function mintAndDeliver<T>(
 }
 
 /**
- * `POST tokens`. After a stop signal its failure is told by what the server may have done: an
- * unknown outcome (a 5xx but 501, no answer within the request timeout, a lost answer) may have
- * left a token nobody saw; a request that never reached the server left none.
+ * `POST tokens`. A failure is told by what the server may have done: an unknown outcome (a 5xx
+ * but 501, no answer within the request timeout, a lost answer) may have left a token nobody saw,
+ * named by its description; after a stop signal, a request that never reached the server left
+ * none; a refusal is its own error.
  * @throws UserError (an unseen token, a refusal) or InterruptedError (nothing created)
  */
 async function postCreate(
@@ -350,21 +351,21 @@ async function postCreate(
   try {
     return await creator.create(body);
   } catch (error) {
-    if (!deps.signal.aborted || !isStorageFailure(error))
-      throw explainCreateRejected(error, bucketId);
+    if (!isStorageFailure(error)) throw explainCreateRejected(error, bucketId);
+    const outcome = classifyFailure(failureFactsOf(error));
     const received = `Received ${String(deps.signal.reason)}`;
-    switch (classifyFailure(failureFactsOf(error))) {
-      case 'unknown':
-        throw new UserError(
-          `${received} while the token was being created, and the create request then failed (${messageOf(error)}): ${unseen}.`,
-        );
-      case 'notReached':
-        throw new InterruptedError(
-          `${received} before the create request reached the Storage API (${messageOf(error)}): nothing was created.`,
-        );
-      case 'permanent':
-        throw explainCreateRejected(error, bucketId);
+    if (outcome === 'unknown') {
+      const what = deps.signal.aborted
+        ? `${received} while the token was being created, and the create request then failed`
+        : 'The create request failed with an unknown outcome';
+      throw new UserError(`${what} (${messageOf(error)}): ${unseen}.`);
     }
+    if (outcome === 'notReached' && deps.signal.aborted) {
+      throw new InterruptedError(
+        `${received} before the create request reached the Storage API (${messageOf(error)}): nothing was created.`,
+      );
+    }
+    throw explainCreateRejected(error, bucketId);
   }
 }
 

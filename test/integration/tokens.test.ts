@@ -1073,13 +1073,65 @@ describe('token commands and the limits of a run', () => {
       },
     );
     expect(Date.now() - startedMs).toBeLessThan(10_000);
-    expect(result.code).toBe(2);
+    expect(result.code).toBe(1);
     expect(result.stdout).toBe('');
     expect(result.stderr).toMatch(
       /Storage API POST \/v2\/storage\/tokens did not finish within 1 s \(KBC_TABLE_SYNC_REQUEST_TIMEOUT_S\)/,
     );
     await expectSecretsOnlyWherePromised(result);
   });
+});
+
+describe('token create when its create request has an unknown outcome', () => {
+  /** The project's live tokens with this description, as the master token lists them. */
+  async function tokensDescribed(description: string): Promise<unknown[]> {
+    const response = await fetch(`${emulator.url}/v2/storage/tokens`, {
+      headers: { 'X-StorageApi-Token': MASTERS.admin },
+    });
+    const tokens = (await response.json()) as Array<{ description: string }>;
+    return tokens.filter((t) => t.description === description);
+  }
+
+  it.each([
+    ['a 502 after the server created it', { kind: 'status', status: 502, afterHandling: true }, 1],
+    [
+      'an answer lost after the server created it',
+      { kind: 'reset', afterBytes: 0, afterHandling: true },
+      1,
+    ],
+    ['a 504 before the server acted', { kind: 'status', status: 504 }, 0],
+  ] as const satisfies ReadonlyArray<readonly [string, FaultKind, number]>)(
+    '%s: exit 1, one sentence names the token that may exist by its description',
+    async (name, fault, created) => {
+      const description = `unknown outcome: ${name}`;
+      emulator.control.addFault({ ...fault, method: 'POST', path: '/\\/v2\\/storage\\/tokens$/' });
+      const result = await token(
+        [
+          'create',
+          '--bucket',
+          'in.c-sales',
+          '--url',
+          emulator.url,
+          '--expires-in',
+          '1d',
+          '--description',
+          description,
+        ],
+        MASTERS.admin,
+      );
+      expect(result.code).toBe(1);
+      expect(result.stdout).toBe('');
+      expect(result.stderr).toMatch(
+        new RegExp(
+          `^The create request failed with an unknown outcome \\(Storage API POST /v2/storage/tokens .+\\): ${literal(
+            `a token described "${description}" may have been created, and its string was never shown: find it by that description in the project's API token settings (or in the list from curl -H "X-StorageApi-Token: $KBC_MASTER_TOKEN" ${emulator.url}/v2/storage/tokens), revoke it, and create another.`,
+          )}\\n$`,
+        ),
+      );
+      expect(await tokensDescribed(description)).toHaveLength(created);
+      await expectSecretsOnlyWherePromised(result);
+    },
+  );
 });
 
 describe('token create when a check of its own fails', () => {
