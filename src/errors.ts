@@ -51,7 +51,8 @@ export class ServiceError extends Error {
 
 /**
  * A request to a service other than the Storage API (an object store) failed: `status` is the HTTP
- * status of its answer, undefined when no answer came. A 5xx is an outage ({@link isOutage}).
+ * status of its answer, undefined when no answer came. A 5xx is an outage ({@link isOutage}), and
+ * so is an answer that never came or broke off ({@link ServiceError.unreachable}).
  */
 export class ServiceRequestError extends ServiceError {
   override name = 'ServiceRequestError';

@@ -1,5 +1,5 @@
 import { ServiceRequestError } from '../errors.js';
-import type { FailureFacts } from '../retry/retry-policy.js';
+import { ABORTED_CODE, type FailureFacts } from '../retry/retry-policy.js';
 import type { FileProvider } from '../storage/types.js';
 
 /** Where an object-store request went: provider, bucket (or container) and object key. No query. */
@@ -28,6 +28,15 @@ export class ObjectStoreError extends ServiceRequestError {
     readonly retryable: boolean,
   ) {
     super(message, details.status);
+  }
+
+  /**
+   * No answer came, or it broke off, for any reason but a stop the run asked for (connections
+   * refused, reset or timed out, a deadline passed): the retries are behind it.
+   */
+  override get unreachable(): boolean {
+    const code = this.retryFacts.networkCode;
+    return this.details.status === undefined && code !== undefined && code !== ABORTED_CODE;
   }
 }
 

@@ -3,7 +3,7 @@ import { httpRequest, httpsRequest, readCapped, readIntoSharedBuffer } from '../
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { describeNetworkCode, networkCodeOf } from '../retry/retrier.js';
-import { isRetryable } from '../retry/retry-policy.js';
+import { ABORTED_CODE, isRetryable } from '../retry/retry-policy.js';
 import { ServiceError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import {
@@ -38,6 +38,13 @@ export interface ObjectResponse {
   readonly status: number;
   readonly headers: IncomingHttpHeaders;
   readonly body: IncomingMessage;
+  /**
+   * What an error met while reading `body` stands for: the body's own failure (the connection
+   * reset, closed or timed out after the headers) as an {@link ObjectStoreError} that names the
+   * target and host, as for a request that got no answer; any other error (one of the job's own,
+   * a {@link ServiceError}) unchanged.
+   */
+  readonly explainBodyFailure: (error: unknown) => unknown;
 }
 
 /** Sends one request; resolves on response headers. Injectable for tests (`deps.http`). */
@@ -60,7 +67,15 @@ export const sendObjectRequest: ObjectHttp = (request) =>
     );
     req.on('error', (error) => reject(networkError(request, error)));
     req.on('response', (res) =>
-      resolve({ status: res.statusCode ?? 0, headers: res.headers, body: res }),
+      resolve({
+        status: res.statusCode ?? 0,
+        headers: res.headers,
+        body: res,
+        explainBodyFailure: (error) =>
+          error === res.errored && !(error instanceof ServiceError)
+            ? networkError(request, error, 'body')
+            : error,
+      }),
     );
     const body = request.body;
     if (body === undefined) req.end();
@@ -95,19 +110,26 @@ export function withDebugLog(http: ObjectHttp, logger: Logger | undefined): Obje
 }
 
 /**
- * The request got no answer: the message names the host (never the query, which holds the
- * signature) and the cause in words, with the code.
+ * The request got no answer (`phase` request), or its answer broke off after the headers (`phase`
+ * body): the message names the host (never the query, which holds the signature) and the cause in
+ * words, with the code. Retryable unless this job aborted it; a body that broke off always is,
+ * as the slice copy restarts a slice from byte zero whatever broke it.
  */
-function networkError(request: ObjectRequest, error: unknown): ObjectStoreError {
-  const code = request.signal?.aborted ? 'ABORTED' : networkCodeOf(error);
+function networkError(
+  request: ObjectRequest,
+  error: unknown,
+  phase: 'request' | 'body' = 'request',
+): ObjectStoreError {
+  const code = request.signal?.aborted ? ABORTED_CODE : networkCodeOf(error);
   const facts = { networkCode: code };
   const cause = describeNetworkCode(code, OBJECT_SOCKET_TIMEOUT_MS);
-  const failed = cause === code ? `failed: ${code}` : `failed (${code}): ${cause}`;
+  const what = phase === 'body' ? 'failed mid-answer' : 'failed';
+  const failed = cause === code ? `${what}: ${code}` : `${what} (${code}): ${cause}`;
   return new ObjectStoreError(
     `${request.method} ${describeTarget(request.target)} at ${new URL(request.url).host} ${failed}`,
     { ...request.target },
     facts,
-    code !== 'ABORTED' && isRetryable(facts, 'idempotent'),
+    code !== ABORTED_CODE && (phase === 'body' || isRetryable(facts, 'idempotent')),
   );
 }
 

@@ -113,7 +113,11 @@ export async function openSliceSource(
       );
       const target = { provider: location.provider, bucket: location.bucket, key };
       const body = watchProgress(response.body, deps.progressRate ?? DEFAULT_PROGRESS_RATE, target);
-      return { body, contentLength: contentLengthOf(response.headers) };
+      return {
+        body,
+        contentLength: contentLengthOf(response.headers),
+        explainFailure: response.explainBodyFailure,
+      };
     },
   };
 }
@@ -203,7 +207,10 @@ async function fetchManifest(
           );
         }
         const what = `The manifest of file ${file.id}`;
-        return (await readBody(response.body, capBytes, what)).toString('utf8');
+        const manifest = await readBody(response.body, capBytes, what).catch((error: unknown) => {
+          throw response.explainBodyFailure(error);
+        });
+        return manifest.toString('utf8');
       } catch (error) {
         if (!deadline.aborted || deps.signal?.aborted) throw error;
         throw new ObjectStoreError(

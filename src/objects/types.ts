@@ -19,6 +19,12 @@ export interface SliceStream {
   readonly body: Readable;
   /** From the response's Content-Length; undefined when the store did not send one. */
   readonly contentLength: number | undefined;
+  /**
+   * The error a failure while reading `body` stands for: the connection lost after the headers as
+   * an `ObjectStoreError` naming the provider, bucket, key and host (an outage once the slice's
+   * attempts are spent: docs/architecture.md, Errors); any other error unchanged.
+   */
+  readonly explainFailure: (error: unknown) => unknown;
 }
 
 /** Read side of an exported (sliced) file. */

@@ -138,8 +138,10 @@ async function copySliceOnce(
     // The verifier is read by `write`; pipe the response into it and fail both on any error.
     const feeding = pipeline(opened.body, verifier as unknown as Writable).catch(
       (error: unknown) => {
+        // Explained before the abort: a body the attempt's own abort ended is the job's doing.
+        const explained = opened.explainFailure(error);
         attemptAbort.abort();
-        throw error;
+        throw explained;
       },
     );
     try {

@@ -4,11 +4,13 @@
  * and the answer's code. Driven through `runCli` against the emulator with injected faults.
  */
 import { readFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { useEmulator } from '../helpers/emulator.js';
 import { startHttpTestServer } from '../helpers/http-test-server.js';
-import { makeDataDir, removeDir } from '../helpers/run-cli.js';
+import { makeDataDir, removeDir, runCli } from '../helpers/run-cli.js';
 import { expectNoSecrets } from '../helpers/secret-scan.js';
 import {
   expectNoLeaks,
@@ -178,13 +180,17 @@ describe('exit codes by where a failure is understood', () => {
       KBC_CONFIGID: '7',
     };
 
-    async function runUnderRunner(faults: FaultSpec[], config: Record<string, unknown>) {
+    async function runUnderRunner(
+      faults: FaultSpec[],
+      config: Record<string, unknown>,
+      env: Record<string, string> = underRunner,
+    ) {
       const { control, url } = emulator;
       control.clearFaults();
       for (const fault of faults) control.addFault(fault);
       const dataDir = await makeDataDir(config);
       try {
-        const result = await runJob(url, dataDir, [], underRunner);
+        const result = await runJob(url, dataDir, [], env);
         await expectNoLeaks(control, result, dataDir);
         return result;
       } finally {
@@ -258,6 +264,89 @@ describe('exit codes by where a failure is understood', () => {
       expect(result.stderr.trim()).toMatch(
         /^The Storage API is unavailable: Storage API GET \/v2\/storage\/buckets\/in\.c-sales\/tables failed: \S+ \(.*\); run the job again later\.$/,
       );
+    });
+
+    /** Slice attempts restarted at once, each object request's retries spent within 0.2 s. */
+    const fastSlices = {
+      ...underRunner,
+      KBC_TABLE_SYNC_SLICE_RETRY_BASE_MS: '1',
+      KBC_TABLE_SYNC_RETRY_BUDGET_MS: '200',
+    };
+    /** The same variables without the runner's. */
+    const outsideRunner = (env: Record<string, string>) =>
+      Object.fromEntries(
+        Object.entries(env).filter(
+          ([name]) => name !== 'KBC_COMPONENTID' && name !== 'KBC_CONFIGID',
+        ),
+      );
+    const resetEvery = (path: string): FaultSpec => ({
+      method: 'GET',
+      path,
+      kind: 'reset',
+      afterBytes: 0,
+      count: 1_000,
+    });
+
+    it('slices whose object store refuses every connection name the provider and bucket; exit 2 outside the runner', async () => {
+      const port = await closedPort();
+      const env = { ...fastSlices, AWS_ENDPOINT_URL_S3: `http://127.0.0.1:${port}` };
+      const result = await runUnderRunner([], platform(), env);
+      expect(result.code, result.stderr).toBe(1);
+      expect(result.stderr.trim()).toMatch(
+        new RegExp(
+          `^Table "in\\.c-sales\\.orders" failed: The aws file storage \\(bucket [^)]+\\) is unavailable: GET aws \\S+ at 127\\.0\\.0\\.1:${port} failed \\(ECONNREFUSED\\): the connection was refused \\(nothing listens there\\); run the job again later\\.$`,
+        ),
+      );
+      expect(result.stderr).not.toMatch(/[?]|X-Amz/);
+      const outside = await runUnderRunner([], platform(), outsideRunner(env));
+      expect(outside.code, outside.stderr).toBe(2);
+      expect(outside.stderr.trim()).toMatch(
+        /^Table "in\.c-sales\.orders" failed: ObjectStoreError: GET aws \S+ at \S+ failed \(ECONNREFUSED\)/,
+      );
+    });
+
+    it('slices whose connections are reset mid-answer name the provider and bucket; exit 2 without a stack outside the runner', async () => {
+      const result = await runUnderRunner([resetEvery('csv.gz0000_part')], platform(), fastSlices);
+      expect(result.code, result.stderr).toBe(1);
+      expect(result.stderr.trim()).toMatch(
+        new RegExp(
+          `^Table "in\\.c-sales\\.orders" failed: The aws file storage \\(bucket [^)]+\\) is unavailable: GET aws \\S+ at ${host().replace(/\./g, '\\.')} failed mid-answer: ECONNRESET; run the job again later\\.$`,
+        ),
+      );
+      expect(result.stderr).not.toMatch(/[?]|X-Amz/);
+      const outside = await runUnderRunner(
+        [resetEvery('csv.gz0000_part')],
+        platform(),
+        outsideRunner(fastSlices),
+      );
+      expect(outside.code, outside.stderr).toBe(2);
+      expect(outside.stderr.trim()).toMatch(
+        /^Table "in\.c-sales\.orders" failed: ObjectStoreError: GET aws \S+ at \S+ failed mid-answer: ECONNRESET$/,
+      );
+    });
+
+    it('a manifest whose connections are reset mid-answer names the provider and bucket', async () => {
+      const result = await runUnderRunner([resetEvery('manifest')], platform(), fastSlices);
+      expect(result.code, result.stderr).toBe(1);
+      expect(result.stderr.trim()).toMatch(
+        /^Table "in\.c-sales\.orders" failed: The aws file storage \(bucket [^)]+\) is unavailable: GET aws \S+manifest at \S+ failed mid-answer: ECONNRESET; run the job again later\.$/,
+      );
+    });
+
+    it('the run’s own stop while the object store refuses connections stays exit 2', async () => {
+      const port = await closedPort();
+      const dataDir = await makeDataDir(platform());
+      try {
+        const result = await runCli(['--data', dataDir], {
+          env: { ...fastSlices, AWS_ENDPOINT_URL_S3: `http://127.0.0.1:${port}` },
+          killWhen: { pattern: /ECONNREFUSED.*; retrying/, signal: 'SIGTERM' },
+          timeoutMs: 60_000,
+        });
+        expect(result.code, result.stderr).toBe(2);
+        expect(result.stderr.trim()).toMatch(/^Received SIGTERM: the run was interrupted/);
+      } finally {
+        await removeDir(dataDir);
+      }
     });
 
     it('a 400 no call site recognised stays exit 2', async () => {
@@ -350,3 +439,12 @@ describe('exit codes by where a failure is understood', () => {
     );
   });
 });
+
+/** A loopback port nothing listens on (bound, then released). */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}

@@ -68,29 +68,48 @@ describe('exitCodeFor', () => {
     expect(exitCodeFor('a string')).toBe(2);
   });
 
-  it('is 1 under Keboola’s runner for an outage (Storage or object-store 5xx), 2 outside it', () => {
+  it('is 1 under Keboola’s runner for an outage (Storage or object-store 5xx, an object store unreachable), 2 outside it', () => {
     const runner = { underRunner: true };
     const outside = { underRunner: false };
     const storage = apiError('GET', '/v2/storage/tokens/verify', 503);
+    const target = { provider: 'aws', bucket: 'bucket', key: 'key' } as const;
     const objects = new ObjectStoreError(
       'GET aws bucket/key answered 500',
-      { provider: 'aws', bucket: 'bucket', key: 'key', status: 500 },
+      { ...target, status: 500 },
       { status: 500 },
       true,
     );
-    for (const outage of [storage, objects]) {
+    const unanswered = (code: string) =>
+      new ObjectStoreError(
+        `GET aws bucket/key failed: ${code}`,
+        target,
+        { networkCode: code },
+        true,
+      );
+    const outages = [
+      storage,
+      objects,
+      ...['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT'].map(unanswered),
+    ];
+    for (const outage of outages) {
       expect(exitCodeFor(outage, runner)).toBe(1);
       expect(exitCodeFor(outage, outside)).toBe(2);
       expect(exitCodeFor(outage)).toBe(2);
     }
-    // Not outages: a 4xx no call site recognised, a network failure, a bug.
-    const unanswered = new ObjectStoreError(
-      'GET aws bucket/key failed: ECONNRESET',
-      { provider: 'aws', bucket: 'bucket', key: 'key' },
-      { networkCode: 'ECONNRESET' },
-      true,
+    // Not outages: a 4xx no call site recognised, an object request the run's own stop aborted,
+    // an object-store 4xx, a bug.
+    const refused = new ObjectStoreError(
+      'GET aws bucket/key answered 404 NoSuchKey',
+      { ...target, status: 404 },
+      { status: 404 },
+      false,
     );
-    for (const other of [apiError('GET', '/x', 404), unanswered, new TypeError('bug')]) {
+    for (const other of [
+      apiError('GET', '/x', 404),
+      unanswered('ABORTED'),
+      refused,
+      new TypeError('bug'),
+    ]) {
       expect(exitCodeFor(other, runner)).toBe(2);
     }
   });
