@@ -42,8 +42,15 @@ import type {
   VerifiedToken,
 } from '../storage/token-api.js';
 import type { StorageClient } from '../storage/types.js';
-import { ConfigFolderError, type ConfigWrite } from './config-file.js';
 import {
+  ConfigFolderError,
+  ConfigTooDeepError,
+  renderConfig,
+  type ConfigText,
+  type ConfigWrite,
+} from './config-file.js';
+import {
+  deepestNesting,
   destinationBucketConflict,
   readTokenEndpoint,
   tokenKeyOf,
@@ -242,12 +249,17 @@ async function createIntoConfig(
   deps.masker.addHashKeys(config);
   checkConfigTarget(dir, config, role, bucket, deps);
   const url = createEndpointUrl(command, config, role);
+  const stack = { region: command.region, url: command.url };
+  const text = renderOrRefuse(
+    dir,
+    (token) => withToken(config, role, token, stack, bucket),
+    'nothing was created',
+  );
   const creator = await openCreator(url, request, deps);
   const replaced = await describeReplaced(config, role, url, deps);
   // Before the token exists: a folder that cannot take the new config.json is refused now.
   const write = await prepareWrite(dir, 'token create --write-config', 'nothing was created', deps);
   try {
-    const stack = { region: command.region, url: command.url };
     const { minted, delivered: written } = await mintAndDeliver(
       creator,
       url,
@@ -258,7 +270,7 @@ async function createIntoConfig(
         writeTokenOrPrint(
           write,
           dir,
-          withToken(config, role, created.token, stack, bucket),
+          text.withToken(created.token),
           role,
           created.token,
           deps,
@@ -750,6 +762,11 @@ async function rotateLocked(
   deps: TokenCommandDeps,
 ): Promise<number> {
   const { raw, endpoint, role } = await configuredToken(dataDir, command, deps);
+  const text = renderOrRefuse(
+    dataDir,
+    (token) => withToken(raw, role, token),
+    'nothing was refreshed',
+  );
   const api = deps.openTokenApi(endpoint.url, endpoint.token);
   const verified = await verifyConfigured(api, role);
   if (verified.details.isMasterToken) {
@@ -767,7 +784,7 @@ async function rotateLocked(
     const written = await writeTokenOrPrint(
       write,
       dataDir,
-      withToken(raw, role, minted.token),
+      text.withToken(minted.token),
       role,
       minted.token,
       deps,
@@ -1048,21 +1065,46 @@ async function prepareWrite(
 }
 
 /**
- * Puts the document holding the new token into `<dir>/config.json` through the prepared file.
+ * config.json's text for the document `documentFor` builds around the new token, serialised
+ * before the token exists: a document the write could not serialise is refused now.
+ * @throws UserError naming the file and the path to its deepest value when it nests too deep
+ */
+function renderOrRefuse(
+  dataDir: string,
+  documentFor: (token: string) => unknown,
+  nothingDone: string,
+): ConfigText {
+  try {
+    return renderConfig(documentFor);
+  } catch (error) {
+    if (!(error instanceof ConfigTooDeepError)) throw error;
+    const document = documentFor('');
+    const { depth, path } = deepestNesting(document);
+    // Keys are shown as a config problem shows them: one that contains a `#` value is hidden.
+    const under =
+      path.length === 0 ? '' : ` (under ${new Problems(hashValues(document)).formatPath(path)})`;
+    throw new UserError(
+      `${dataDir}/config.json nests arrays and objects ${depth} levels deep${under}, too deep to be written back with the new token, so ${nothingDone}; flatten or remove that value first.`,
+    );
+  }
+}
+
+/**
+ * Puts config.json's text holding the new token into `<dir>/config.json` through the prepared file.
  * When that fails the token is printed on stdout as the only copy, with a sentence saying so, and
  * false is returned (exit 1).
  */
 async function writeTokenOrPrint(
   write: ConfigWrite,
   dataDir: string,
-  document: Record<string, unknown>,
+  text: string,
   role: TokenRole,
   token: string,
   deps: TokenCommandDeps,
   what: string,
 ): Promise<boolean> {
   try {
-    await write.commit(document);
+    await write.commit(text);
     return true;
   } catch (error) {
     deps.printSecret(token);

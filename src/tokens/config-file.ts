@@ -1,13 +1,14 @@
 /**
- * Writes config.json atomically (adapter), in two steps so that a command can learn that the file
- * cannot be replaced before it changes anything (docs/tokens.md): {@link prepareConfigWrite}
- * creates the new file next to the target at once; `commit` fills it with the document and the
- * old file's mode (and owner, where allowed), flushes it to disk, renames it over the target and
- * flushes the folder, so the rename itself survives a crash. A reader sees the old document or the
- * new one, never half of one; on failure the old file is untouched and the new one removed (or
- * emptied, where the folder refuses the removal). A config.json that is a symlink is written
- * through: the file it points at is replaced and the link stays, so no other path to that file
- * keeps an old token.
+ * Writes config.json atomically (adapter), in steps so that a command can learn that the file
+ * cannot be replaced before it changes anything (docs/tokens.md): {@link renderConfig} serialises
+ * the document with a placeholder for the token that does not exist yet;
+ * {@link prepareConfigWrite} creates the new file next to the target at once; `commit` fills it
+ * with that text, the token put in, and the old file's mode (and owner, where allowed), flushes it
+ * to disk, renames it over the target and flushes the folder, so the rename itself survives a
+ * crash. A reader sees the old document or the new one, never half of one; on failure the old
+ * file is untouched and the new one removed (or emptied, where the folder refuses the removal). A
+ * config.json that is a symlink is written through: the file it points at is replaced and the
+ * link stays, so no other path to that file keeps an old token.
  */
 import { randomBytes } from 'node:crypto';
 import * as nodeFs from 'node:fs/promises';
@@ -36,8 +37,8 @@ type ConfigFs = Pick<typeof nodeFs, 'open' | 'realpath' | 'rename' | 'rm' | 'sta
 
 /** A config.json about to be replaced: its new file exists, empty, next to it. */
 export interface ConfigWrite {
-  /** Writes `document` into the new file and renames it over the target; once only. */
-  commit(document: unknown): Promise<void>;
+  /** Writes `text` into the new file and renames it over the target; once only. */
+  commit(text: string): Promise<void>;
   /** Removes the new file unless it was committed; safe to call more than once. */
   discard(): Promise<void>;
 }
@@ -52,6 +53,42 @@ export class ConfigFolderError extends Error {
   ) {
     super(`${folder} does not take a new file (${errorCode(cause) ?? 'error'})`, { cause });
   }
+}
+
+/** config.json's text, serialised before the token it holds exists ({@link renderConfig}). */
+export interface ConfigText {
+  /** The text with `token` where the document had the placeholder: no serialising left to fail. */
+  withToken(token: string): string;
+}
+
+/**
+ * The document could not be serialised: JSON.stringify ran out of stack on arrays and objects
+ * nested thousands of levels deep (JSON.parse, which read them, has no such limit).
+ */
+export class ConfigTooDeepError extends Error {
+  override name = 'ConfigTooDeepError';
+}
+
+/**
+ * Serialises `documentFor(placeholder)` now as config.json's text (indented JSON and a newline),
+ * so that a document that cannot be written is refused before a token is created or refreshed;
+ * the write then only puts the token in place of the placeholder, a random string that no
+ * document holds by chance.
+ * @throws ConfigTooDeepError when JSON.stringify runs out of stack on the document
+ */
+export function renderConfig(documentFor: (token: string) => unknown): ConfigText {
+  const placeholder = `kbc-table-sync-new-token-${randomBytes(12).toString('hex')}`;
+  let text: string;
+  try {
+    text = `${JSON.stringify(documentFor(placeholder), null, 2)}\n`;
+  } catch (error) {
+    if (!(error instanceof RangeError)) throw error;
+    throw new ConfigTooDeepError('config.json is nested too deep to be serialised', {
+      cause: error,
+    });
+  }
+  // The placeholder's hex needs no escaping: its JSON form is its text in quotes.
+  return { withToken: (token) => text.replace(`"${placeholder}"`, () => JSON.stringify(token)) };
 }
 
 /**
@@ -101,12 +138,12 @@ function pendingWrite(
     await handle.close();
   };
   return {
-    async commit(document) {
+    async commit(text) {
       if (settled) throw new Error('config.json was already written or discarded');
       settled = true;
       try {
         try {
-          await handle.writeFile(`${JSON.stringify(document, null, 2)}\n`);
+          await handle.writeFile(text);
           await handle.chmod(mode); // the umask may have narrowed the mode given to open
           if (existing) await handle.chown(existing.uid, existing.gid).catch(() => undefined);
           await handle.sync();

@@ -142,6 +142,16 @@ async function verifyStatus(tokenString: string): Promise<number> {
   return response.status;
 }
 
+/**
+ * config.json text whose `parameters.extra.deep` nests arrays 100,000 levels deep: JSON.parse reads
+ * it, JSON.stringify runs out of stack on it.
+ */
+function deeplyNested(parameters: Record<string, unknown>): string {
+  const deep = `${'['.repeat(100_000)}${']'.repeat(100_000)}`;
+  const head = JSON.stringify({ parameters: { url: emulator.url, ...parameters } }).slice(0, -2);
+  return `${head},"extra":{"deep":${deep}}}}`;
+}
+
 /** `text` as a literal part of a regular expression. */
 function literal(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -698,6 +708,16 @@ describe('token create --write-config refusals, before anything is created', () 
       ['--destination'],
       /config\.json has a "parameters\.destination" that is not an object .*so nothing was created/,
     ],
+    [
+      'a config.json nested deeper than JSON.stringify can write back',
+      async () => {
+        const dir = await dataDir();
+        await writeFile(join(dir, 'config.json'), deeplyNested({ '#token': newReadToken() }));
+        return dir;
+      },
+      [],
+      /^\S+\/config\.json nests arrays and objects 100003 levels deep \(under parameters\.extra\.deep\), too deep to be written back with the new token, so nothing was created; flatten or remove that value first\.$/,
+    ],
   ] as const)('%s', async (_name, makeDir, extra, message) => {
     const dir = await makeDir();
     const before = await readFile(join(dir, 'config.json'), 'utf8').catch(() => undefined);
@@ -727,6 +747,24 @@ describe('token rotate', () => {
       expect(await readdir(missing).catch(() => 'absent')).toBe('absent');
     },
   );
+
+  it('refuses a config.json nested deeper than JSON.stringify can write back, before refreshing', async () => {
+    const old = newReadToken();
+    const dir = await dataDir();
+    await writeFile(join(dir, 'config.json'), deeplyNested({ '#token': old }));
+    const before = await readFile(join(dir, 'config.json'), 'utf8');
+    const issuedBefore = emulator.control.issuedSecrets().length;
+    const result = await token(['rotate', '--data', dir]);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toBe(
+      `${dir}/config.json nests arrays and objects 100003 levels deep (under parameters.extra.deep), too deep to be written back with the new token, so nothing was refreshed; flatten or remove that value first.\n`,
+    );
+    expect(await verifyStatus(old)).toBe(200);
+    expect(emulator.control.issuedSecrets()).toHaveLength(issuedBefore);
+    expect(await readFile(join(dir, 'config.json'), 'utf8')).toBe(before);
+    await expectSecretsOnlyWherePromised(result, { dataDir: dir });
+  });
 
   it('refuses a master token before refreshing it', async () => {
     const dir = await dataDir({ '#token': MASTERS.admin });

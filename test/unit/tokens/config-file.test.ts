@@ -8,7 +8,11 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { prepareConfigWrite } from '../../../src/tokens/config-file.js';
+import {
+  ConfigTooDeepError,
+  prepareConfigWrite,
+  renderConfig,
+} from '../../../src/tokens/config-file.js';
 
 /**
  * node:fs/promises recording `open` (of a file or a folder), each handle's `sync` and `rename`;
@@ -60,7 +64,7 @@ async function writeConfig(
 ): Promise<void> {
   const write = await prepareConfigWrite(dir, recording.fs);
   try {
-    await write.commit(document);
+    await write.commit(`${JSON.stringify(document, null, 2)}\n`);
   } finally {
     await write.discard();
   }
@@ -100,5 +104,24 @@ describe('writing config.json', () => {
     await expect(
       writeConfig(dir, { parameters: { '#token': 'new' } }, recordingFs('EIO')),
     ).rejects.toMatchObject({ code: 'EIO' });
+  });
+});
+
+describe('rendering config.json before the token exists', () => {
+  it('serialises as the write always did, with the token put where the document placed it', () => {
+    const document = (token: string) => ({
+      parameters: { '#token': token, tables: [{ name: 'orders' }] },
+      other: 'kept',
+    });
+    const token = '101-9001-$&$1abc';
+    expect(renderConfig(document).withToken(token)).toBe(
+      `${JSON.stringify(document(token), null, 2)}\n`,
+    );
+  });
+
+  it('refuses a document nested deeper than JSON.stringify can go, before any token exists', () => {
+    const text = `{"parameters":{},"deep":${'['.repeat(100_000)}${']'.repeat(100_000)}}`;
+    const deep = JSON.parse(text) as Record<string, unknown>;
+    expect(() => renderConfig((token) => ({ ...deep, token }))).toThrow(ConfigTooDeepError);
   });
 });
