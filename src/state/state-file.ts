@@ -5,6 +5,7 @@ import * as z from 'zod';
 import { UserError } from '../errors.js';
 import { describeFsError, errorCode } from '../fs-errors.js';
 import { DEFAULT_LIMITS } from '../limits.js';
+import { deepestNesting } from '../text/json-depth.js';
 import type { TableState } from './cursor.js';
 
 /** The job's part of the component state: per source table id. Other keys are carried through. */
@@ -163,10 +164,10 @@ export function parseState(bytes: Uint8Array): JobState {
   } catch (error) {
     throw problem(describeJsonError(text, error));
   }
-  const tooDeep = deepestPathBeyond(raw, MAX_STATE_DEPTH);
-  if (tooDeep !== undefined) {
+  const deepest = deepestNesting(raw, MAX_STATE_DEPTH);
+  if (deepest.depth > MAX_STATE_DEPTH) {
     throw problem(
-      `has an invalid value: ${formatPath(tooDeep)} nests arrays and objects more than ${MAX_STATE_DEPTH} levels deep`,
+      `has an invalid value: ${formatPath(deepest.path)} nests arrays and objects more than ${MAX_STATE_DEPTH} levels deep`,
     );
   }
   const parsed = jobStateSchema.safeParse(raw);
@@ -181,33 +182,6 @@ export function parseState(bytes: Uint8Array): JobState {
  * after the data moved, instead of before (docs/state-file.md, Shape).
  */
 const MAX_STATE_DEPTH = 512;
-
-/** Shown of the path to a value nested too deep: its first keys, enough to find it. */
-const SHOWN_PATH_KEYS = 3;
-
-/**
- * The path (its first {@link SHOWN_PATH_KEYS} keys) to the first array or object nested more
- * than `maxDepth` levels deep, the document itself being level 1; undefined when none is. Walks
- * without recursion, so any depth JSON.parse returns is measured (pure).
- */
-function deepestPathBeyond(value: unknown, maxDepth: number): PropertyKey[] | undefined {
-  const pending: Array<{ node: unknown; depth: number; path: PropertyKey[] }> = [
-    { node: value, depth: 1, path: [] },
-  ];
-  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
-    const { node, depth, path } = next;
-    if (node === null || typeof node !== 'object') continue;
-    if (depth > maxDepth) return path;
-    const entries: Array<[PropertyKey, unknown]> = Array.isArray(node)
-      ? node.map((child, index): [PropertyKey, unknown] => [index, child])
-      : Object.entries(node);
-    for (const [key, child] of entries) {
-      const childPath = path.length < SHOWN_PATH_KEYS ? [...path, key] : path;
-      pending.push({ node: child, depth: depth + 1, path: childPath });
-    }
-  }
-  return undefined;
-}
 
 function describeJsonError(text: string, error: unknown): string {
   if (text.trim() === '') return 'is blank (a torn or truncated write?)';

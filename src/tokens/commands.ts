@@ -21,6 +21,7 @@ import { describeJsonType } from '../config/changed-since.js';
 import { ConfigMissingError } from '../config/load-raw-config.js';
 import { Problems } from '../config/problems.js';
 import { escapeJsonLine } from '../text/escape.js';
+import { deepestNesting } from '../text/json-depth.js';
 import { regionForUrl } from '../config/regions.js';
 import {
   InterruptedError,
@@ -50,7 +51,6 @@ import {
   type ConfigWrite,
 } from './config-file.js';
 import {
-  deepestNesting,
   destinationBucketConflict,
   readTokenEndpoint,
   tokenKeyOf,

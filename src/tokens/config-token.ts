@@ -133,36 +133,3 @@ export function destinationBucketConflict(
   // null counts as missing, as in a form that saved an empty field.
   return bucket === undefined || bucket === null || bucket === bucketId ? undefined : bucket;
 }
-
-/** How many keys of the path to the deepest value are named: enough to find it. */
-const SHOWN_PATH_KEYS = 3;
-
-/** Where a document nests deepest: its depth (the document is level 1) and the path's first keys. */
-export interface DeepestNesting {
-  readonly depth: number;
-  readonly path: readonly (string | number)[];
-}
-
-/**
- * The deepest array or object of a JSON value and the first {@link SHOWN_PATH_KEYS} keys of the
- * path to it. Walks without recursion, so any depth JSON.parse returns is measured.
- */
-export function deepestNesting(value: unknown): DeepestNesting {
-  let deepest: DeepestNesting = { depth: 0, path: [] };
-  const pending: Array<{ node: unknown; depth: number; path: (string | number)[] }> = [
-    { node: value, depth: 1, path: [] },
-  ];
-  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
-    const { node, depth, path } = next;
-    if (node === null || typeof node !== 'object') continue;
-    if (depth > deepest.depth) deepest = { depth, path };
-    const entries: Array<[string | number, unknown]> = Array.isArray(node)
-      ? node.map((child, index): [number, unknown] => [index, child])
-      : Object.entries(node);
-    for (const [key, child] of entries) {
-      const childPath = path.length < SHOWN_PATH_KEYS ? [...path, key] : path;
-      pending.push({ node: child, depth: depth + 1, path: childPath });
-    }
-  }
-  return deepest;
-}
