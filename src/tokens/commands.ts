@@ -266,16 +266,7 @@ async function createIntoConfig(
       request,
       command,
       deps,
-      (created) =>
-        writeTokenOrPrint(
-          write,
-          dir,
-          text.withToken(created.token),
-          role,
-          created.token,
-          deps,
-          'was created',
-        ),
+      (created) => writeTokenOrPrint(write, dir, text, role, created.token, deps, 'was created'),
     );
     if (!written) return 1;
     deps.say(
@@ -784,7 +775,7 @@ async function rotateLocked(
     const written = await writeTokenOrPrint(
       write,
       dataDir,
-      text.withToken(minted.token),
+      text,
       role,
       minted.token,
       deps,
@@ -1090,21 +1081,22 @@ function renderOrRefuse(
 }
 
 /**
- * Puts config.json's text holding the new token into `<dir>/config.json` through the prepared file.
+ * Puts the new token into config.json's text (rendered before the token existed) and that into
+ * `<dir>/config.json` through the prepared file.
  * When that fails the token is printed on stdout as the only copy, with a sentence saying so, and
  * false is returned (exit 1).
  */
 async function writeTokenOrPrint(
   write: ConfigWrite,
   dataDir: string,
-  text: string,
+  text: ConfigText,
   role: TokenRole,
   token: string,
   deps: TokenCommandDeps,
   what: string,
 ): Promise<boolean> {
   try {
-    await write.commit(text);
+    await write.commit(text.withToken(token));
     return true;
   } catch (error) {
     deps.printSecret(token);
