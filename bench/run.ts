@@ -115,6 +115,11 @@ type CasesRun = Partial<Record<'a' | 'b' | 'c' | 'd', CaseResult>>;
 const log = (text: string) => process.stderr.write(`${text}\n`);
 const mb = (bytes: number) => Math.round((bytes / 1e6) * 10) / 10;
 const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits;
+/** The middle value (the upper one of an even count); 0 for none. */
+function medianOf(values: readonly number[]): number {
+  const sorted = [...values].sort((x, y) => x - y);
+  return sorted[Math.floor(sorted.length / 2)] ?? 0;
+}
 
 function ensureCurl(): string {
   try {
@@ -595,8 +600,7 @@ async function medianExportLatency(emulator: EmulatorHandle, probes: number, row
     await client.waitForJob(await client.startExport(`${BUCKET}.${name}`, { columns: COLUMNS }));
     seconds.push((performance.now() - started) / 1000);
   }
-  seconds.sort((x, y) => x - y);
-  return seconds[Math.floor(seconds.length / 2)] ?? 0;
+  return medianOf(seconds);
 }
 
 async function benchSmallTables(emulator: EmulatorHandle, options: Options) {
@@ -692,10 +696,6 @@ async function benchScheduled(emulator: EmulatorHandle, options: Options) {
       );
       pairs.push({ skipping, exportingAll, speedup });
     }
-    const median = (values: number[]) => {
-      const sorted = [...values].sort((x, y) => x - y);
-      return sorted[Math.floor(sorted.length / 2)] ?? 0;
-    };
     const skippingSeconds = pairs.map((p) => round(p.skipping.measured.seconds));
     const exportingAllSeconds = pairs.map((p) => round(p.exportingAll.measured.seconds));
     const speedups = pairs.map((p) => p.speedup);
@@ -706,15 +706,15 @@ async function benchScheduled(emulator: EmulatorHandle, options: Options) {
       parallelism,
       firstSyncSeconds: round(sync.measured.seconds),
       // Medians over the repetitions; every repetition's figure in the `…Runs` lists.
-      skippingSeconds: median(skippingSeconds),
+      skippingSeconds: medianOf(skippingSeconds),
       skippingUnchangedTables: Math.min(...pairs.map((p) => unchanged(p.skipping))),
       skippingPeakRssMB: Math.max(...pairs.map((p) => mb(p.skipping.measured.peakRssBytes))),
-      exportingAllSeconds: median(exportingAllSeconds),
+      exportingAllSeconds: medianOf(exportingAllSeconds),
       exportingAllUnchangedTables: Math.max(...pairs.map((p) => unchanged(p.exportingAll))),
       exportingAllPeakRssMB: Math.max(
         ...pairs.map((p) => mb(p.exportingAll.measured.peakRssBytes)),
       ),
-      speedup: median(speedups),
+      speedup: medianOf(speedups),
       speedupRange: [Math.min(...speedups), Math.max(...speedups)],
       skippingSecondsRuns: skippingSeconds,
       exportingAllSecondsRuns: exportingAllSeconds,
@@ -733,9 +733,9 @@ function printRepetitions(runs: ReadonlyArray<Awaited<ReturnType<typeof benchSiz
       typeof r.targets[key] === 'number' ? [r.targets[key]] : [],
     );
     if (values.length === 0) return [];
-    values.sort((x, y) => x - y);
-    const median = values[Math.floor(values.length / 2)] ?? 0;
-    return [`  ${key}: median ${median}, range ${values[0]} to ${values[values.length - 1]}`];
+    return [
+      `  ${key}: median ${medianOf(values)}, range ${Math.min(...values)} to ${Math.max(...values)}`,
+    ];
   });
   const loads = runs.map((r) => r.loadAverage[0]).join(', ');
   process.stdout.write(
