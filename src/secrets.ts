@@ -100,27 +100,55 @@ export function hideSecrets(text: string, secrets: readonly string[]): string {
   return out;
 }
 
+/**
+ * From this many registered forms on, {@link SecretMasker.mask} first looks up which forms occur in
+ * the text, through an index of their first characters (one lookup per character of the text),
+ * instead of searching the text once per form. A run registers object-store credentials for every
+ * table it exports, about 20 forms each, so a run over 200 tables holds thousands of forms
+ * (docs/performance.md, Masking many secrets).
+ */
+const INDEXED_MASK_MIN_FORMS = 64;
+
 export class SecretMasker {
-  readonly #forms = new Set<string>();
+  /** Each registered form and its registration order (forms are never removed). */
+  readonly #forms = new Map<string, number>();
   /**
-   * The forms, longest first, so a secret that contains another is replaced whole. Kept in that
-   * order when forms are added (once per secret), never sorted in {@link mask} (once per line).
+   * The forms, longest first (in registration order among forms of one length), so a secret that
+   * contains another is replaced whole. Each form is inserted at its place when it is registered:
+   * nothing is sorted in {@link mask} (once per line) or again per secret.
    */
-  #longestFirst: readonly string[] = [];
+  readonly #longestFirst: string[] = [];
+  /** The forms by their first {@link MIN_SECRET_LENGTH} characters (every form has as many). */
+  readonly #byPrefix = new Map<string, string[]>();
+  /** The forms that could newly occur once another form is replaced ({@link overlapsReplacement}). */
+  readonly #overlapping: string[] = [];
+  /** From how many forms on {@link mask} uses the index (tests compare both ways). */
+  readonly #indexFromForms: number;
   static readonly replacement = '[hidden]';
+
+  constructor(options: { readonly indexFromForms?: number } = {}) {
+    this.#indexFromForms = options.indexFromForms ?? INDEXED_MASK_MIN_FORMS;
+  }
 
   /**
    * Registers a secret with every value it stands for ({@link secretValuesOf}): itself, its
    * trimmed form and a token's secret part; each in every form {@link formsOf} lists.
    */
   add(secret: string | undefined | null): void {
-    const before = this.#forms.size;
     for (const value of secretValuesOf(secret)) {
-      for (const form of formsOf(value)) this.#forms.add(form);
+      for (const form of formsOf(value)) this.#register(form);
     }
-    if (this.#forms.size !== before) {
-      this.#longestFirst = [...this.#forms].sort((a, b) => b.length - a.length);
-    }
+  }
+
+  #register(form: string): void {
+    if (this.#forms.has(form)) return;
+    this.#forms.set(form, this.#forms.size);
+    this.#longestFirst.splice(firstShorterIndex(this.#longestFirst, form.length), 0, form);
+    const prefix = form.slice(0, MIN_SECRET_LENGTH);
+    const samePrefix = this.#byPrefix.get(prefix);
+    if (samePrefix) samePrefix.push(form);
+    else this.#byPrefix.set(prefix, [form]);
+    if (overlapsReplacement(form)) this.#overlapping.push(form);
   }
 
   /** Registers every string found under a `#` key anywhere in a JSON value ({@link hashValues}). */
@@ -134,10 +162,26 @@ export class SecretMasker {
    */
   mask(text: string): string {
     let out = hideTokenShapes(text);
-    for (const form of this.#longestFirst) {
+    for (const form of this.#candidatesIn(out)) {
       if (out.includes(form)) out = out.split(form).join(SecretMasker.replacement);
     }
     return out;
+  }
+
+  /**
+   * The forms {@link mask} must try on `text`, longest first. With many forms: those that occur
+   * in it, plus those that could occur only after a replacement. A replacement removes characters
+   * and puts `[hidden]` in their place, so any other occurrence it creates overlaps that text.
+   */
+  #candidatesIn(text: string): readonly string[] {
+    if (this.#forms.size < this.#indexFromForms) return this.#longestFirst;
+    const found = new Set(this.#overlapping);
+    for (let at = 0; at + MIN_SECRET_LENGTH <= text.length; at++) {
+      const samePrefix = this.#byPrefix.get(text.slice(at, at + MIN_SECRET_LENGTH));
+      for (const form of samePrefix ?? []) if (text.startsWith(form, at)) found.add(form);
+    }
+    const order = (form: string) => this.#forms.get(form) ?? 0;
+    return [...found].sort((a, b) => b.length - a.length || order(a) - order(b));
   }
 
   /**
@@ -171,6 +215,32 @@ export class SecretMasker {
   get size(): number {
     return this.#forms.size;
   }
+}
+
+/** The index of the first form shorter than `length` in a list sorted longest first. */
+function firstShorterIndex(longestFirst: readonly string[], length: number): number {
+  let low = 0;
+  let high = longestFirst.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if ((longestFirst[middle]?.length ?? 0) < length) high = middle;
+    else low = middle + 1;
+  }
+  return low;
+}
+
+/**
+ * Whether a form could overlap a `[hidden]` that replaced another form: it contains that text or
+ * lies inside it, or it ends with the text's beginning or starts with its end.
+ */
+function overlapsReplacement(form: string): boolean {
+  const replacement = SecretMasker.replacement;
+  if (form.includes(replacement) || replacement.includes(form)) return true;
+  for (let length = 1; length < replacement.length; length++) {
+    if (form.endsWith(replacement.slice(0, length))) return true;
+    if (form.startsWith(replacement.slice(replacement.length - length))) return true;
+  }
+  return false;
 }
 
 /**

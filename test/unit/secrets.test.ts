@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { hashValues, hideTokenShapes, holdsSecret, SecretMasker } from '../../src/secrets.js';
 
@@ -132,6 +133,65 @@ describe('SecretMasker', () => {
     const everything = secrets.join(' | ');
     const masked = masker.mask(everything);
     expect(masked).toBe(secrets.map(() => '[hidden]').join(' | '));
+  });
+
+  // The index only chooses which forms to try (src/secrets.ts, candidatesIn): it must hide exactly
+  // what trying every form hides, also where secrets overlap, contain one another, or spell part
+  // of `[hidden]`, so that a replacement creates a new occurrence of another form.
+  it('masks the same with the index of forms as by trying every form', () => {
+    const letters = fc.constantFrom(...'ab[]hiden%"\\ '.split(''));
+    const secretArb = fc.string({ unit: letters, minLength: 6, maxLength: 14 });
+    // A piece of the text: which secret, in which shape, cut where.
+    const pieceArb = fc.tuple(fc.nat(), fc.nat({ max: 6 }), fc.nat({ max: 14 }));
+    const shapes = [
+      (secret: string) => secret,
+      (secret: string) => encodeURIComponent(secret),
+      (secret: string) => JSON.stringify(secret).slice(1, -1),
+      // A secret's beginning or end next to another secret: a replacement can complete it.
+      (secret: string, cut: number) => secret.slice(0, cut),
+      (secret: string, cut: number) => secret.slice(cut),
+      () => SecretMasker.replacement,
+      () => ' ',
+    ];
+    fc.assert(
+      fc.property(
+        fc.array(secretArb, { minLength: 1, maxLength: 12 }),
+        fc.array(pieceArb, { maxLength: 16 }),
+        (secrets, pieces) => {
+          const indexed = new SecretMasker({ indexFromForms: 0 });
+          const everyForm = new SecretMasker({ indexFromForms: Number.POSITIVE_INFINITY });
+          for (const secret of secrets) {
+            indexed.add(secret);
+            everyForm.add(secret);
+          }
+          const text = pieces
+            .map(([which, shape, cut]) =>
+              (shapes[shape] ?? String)(secrets[which % secrets.length] ?? '', cut),
+            )
+            .join('');
+          expect(indexed.mask(text)).toBe(everyForm.mask(text));
+        },
+      ),
+      { numRuns: 2000, seed: 20261130 },
+    );
+  });
+
+  it('replaces two overlapping forms of one length in the order they were registered, with or without the index', () => {
+    for (const indexFromForms of [0, Number.POSITIVE_INFINITY]) {
+      const masker = new SecretMasker({ indexFromForms });
+      masker.add('defghi');
+      masker.add('abcdef');
+      expect(masker.mask('abcdefghi')).toBe('abc[hidden]');
+    }
+  });
+
+  it('masks with the index once a run holds many forms, the way the plain loop does', () => {
+    const masker = new SecretMasker();
+    const keys = Array.from({ length: 300 }, (_, i) => `ASIA${String(i).padStart(16, '0')}`);
+    for (const key of keys) masker.add(key);
+    expect(masker.size).toBeGreaterThan(64);
+    const line = `keys ${keys[7]} and ${encodeURIComponent(keys[299] ?? '')}, not ASIA0000`;
+    expect(masker.mask(line)).toBe('keys [hidden] and [hidden], not ASIA0000');
   });
 
   it('registers a value of two characters repeated, and one with spaces inside', () => {
