@@ -93,9 +93,13 @@ type Job = Record<string, unknown> & {
   error?: { code: string; message: string; exceptionId: string };
 };
 
-/** Polls a job until terminal (bounded). */
+/**
+ * Polls a job until terminal, bounded by 1,500 polls of at least 20 ms (30 s and more): a 10 MB
+ * value's import took longer than the 200 polls this allowed before while the whole suite ran on
+ * two busy cores.
+ */
 async function waitForJob(token: string, jobId: number): Promise<Job> {
-  for (let i = 0; i < 200; i += 1) {
+  for (let i = 0; i < 1_500; i += 1) {
     const answer = await api(token, 'GET', `/v2/storage/jobs/${jobId}`);
     expect(answer.status).toBe(200);
     const job = answer.body as unknown as Job;
