@@ -119,7 +119,9 @@ export interface TokenCommandDeps {
    * Takes the run lock of a data folder (docs/locking.md) at once.
    * @throws LockHeldError when a run holds it; an fs error when out/ cannot be written
    */
-  readonly lockDataDir: (dataDir: string) => Promise<{ release(): Promise<void> }>;
+  readonly lockDataDir: (
+    dataDir: string,
+  ) => Promise<{ release(): Promise<void>; readonly lost: AbortSignal }>;
   /** Whether the path is an existing folder. */
   readonly isFolder: (path: string) => Promise<boolean>;
   /** Writes a token string alone on its line to stdout: the one unmasked output. */
@@ -198,8 +200,8 @@ async function createToken(command: CreateCommand, deps: TokenCommandDeps): Prom
   // The lock creates what is missing of `out/`, the folder included: a folder that is not there
   // is refused first, leaving nothing behind.
   await requireFolder(dir, deps);
-  return whileHolding(dir, CREATE_LOCK_REFUSAL, deps, () =>
-    createIntoConfig(dir, command, request, deps),
+  return whileHolding(dir, CREATE_LOCK_REFUSAL, deps, (lockLost) =>
+    createIntoConfig(dir, command, request, deps, lockLost),
   );
 }
 
@@ -242,6 +244,7 @@ async function createIntoConfig(
   command: CreateCommand,
   request: CreateRequest,
   deps: TokenCommandDeps,
+  lockLost: AbortSignal,
 ): Promise<number> {
   const { role, bucket } = request;
   const config = await readConfigIfAny(dir, deps);
@@ -266,7 +269,8 @@ async function createIntoConfig(
       request,
       command,
       deps,
-      (created) => writeTokenOrPrint(write, dir, text, role, created.token, deps, 'was created'),
+      (created) =>
+        writeTokenOrPrint(write, dir, text, role, created.token, deps, 'was created', lockLost),
     );
     if (!written) return 1;
     deps.say(
@@ -742,8 +746,8 @@ async function rotateToken(
   // The lock creates out/ if missing: a folder without config.json (a mistyped --data) must fail
   // on that first, leaving nothing behind.
   await deps.readConfig(dataDir);
-  return whileHolding(dataDir, endsTokenRefusal('token rotate'), deps, () =>
-    rotateLocked(dataDir, command, deps),
+  return whileHolding(dataDir, endsTokenRefusal('token rotate'), deps, (lockLost) =>
+    rotateLocked(dataDir, command, deps, lockLost),
   );
 }
 
@@ -751,6 +755,7 @@ async function rotateLocked(
   dataDir: string,
   command: Extract<TokenCommand, { action: 'rotate' }>,
   deps: TokenCommandDeps,
+  lockLost: AbortSignal,
 ): Promise<number> {
   const { raw, endpoint, role } = await configuredToken(dataDir, command, deps);
   const text = renderOrRefuse(
@@ -780,6 +785,7 @@ async function rotateLocked(
       minted.token,
       deps,
       'was refreshed',
+      lockLost,
     );
     if (!written) return 1;
     const fresh = await deps.openTokenApi(endpoint.url, minted.token).verify();
@@ -983,7 +989,7 @@ async function whileHolding(
   dataDir: string,
   refusal: LockRefusal,
   deps: TokenCommandDeps,
-  work: () => Promise<number>,
+  work: (lockLost: AbortSignal) => Promise<number>,
 ): Promise<number> {
   const lock = await deps.lockDataDir(dataDir).catch((error: unknown) => {
     if (error instanceof LockHeldError) {
@@ -999,7 +1005,7 @@ async function whileHolding(
     );
   });
   try {
-    return await work();
+    return await work(lock.lost);
   } finally {
     await lock.release();
   }
@@ -1082,9 +1088,11 @@ function renderOrRefuse(
 
 /**
  * Puts the new token into config.json's text (rendered before the token existed) and that into
- * `<dir>/config.json` through the prepared file.
- * When that fails the token is printed on stdout as the only copy, with a sentence saying so, and
- * false is returned (exit 1).
+ * `<dir>/config.json` through the prepared file, unless the folder's lock was lost meanwhile:
+ * then another run may be using the folder (docs/locking.md), and a config.json replaced under it
+ * could lose that run's changes or hand it a token it did not start with.
+ * When the token is not written it is printed on stdout as the only copy, with a sentence saying
+ * so, and false is returned (exit 1).
  */
 async function writeTokenOrPrint(
   write: ConfigWrite,
@@ -1094,17 +1102,26 @@ async function writeTokenOrPrint(
   token: string,
   deps: TokenCommandDeps,
   what: string,
+  lockLost: AbortSignal,
 ): Promise<boolean> {
+  const failure = lockLost.aborted
+    ? 'the lock on the data folder was lost, so another run may be using it'
+    : await commitOrFailure(write, text.withToken(token));
+  if (failure === undefined) return true;
+  deps.printSecret(token);
+  deps.say(
+    `The token ${what}, but ${dataDir}/config.json could not be written (${failure}): the new token printed on stdout is the only copy${what === 'was refreshed' ? ' and the old one no longer works' : ''}; put it into ${tokenKeyOf(role)} yourself.`,
+  );
+  return false;
+}
+
+/** Commits the new config.json: undefined, or why it failed (an errno code or the message). */
+async function commitOrFailure(write: ConfigWrite, text: string): Promise<string | undefined> {
   try {
-    await write.commit(text.withToken(token));
-    return true;
+    await write.commit(text);
+    return undefined;
   } catch (error) {
-    deps.printSecret(token);
-    const code = (error as NodeJS.ErrnoException | undefined)?.code ?? messageOf(error);
-    deps.say(
-      `The token ${what}, but ${dataDir}/config.json could not be written (${code}): the new token printed on stdout is the only copy${what === 'was refreshed' ? ' and the old one no longer works' : ''}; put it into ${tokenKeyOf(role)} yourself.`,
-    );
-    return false;
+    return (error as NodeJS.ErrnoException | undefined)?.code ?? messageOf(error);
   }
 }
 
