@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -34,6 +34,19 @@ describe('a folder where a manifest goes', () => {
         `${tablesDir}/customers.csv.manifest is a folder: the job writes the manifest of the table customers.csv to that file; remove or rename the folder.`,
       );
       await expect(checkManifestPaths(tablesDir, ['orders.csv'])).resolves.toBeUndefined();
+    } finally {
+      await rm(tablesDir, { recursive: true, force: true });
+    }
+  });
+
+  it('takes a symbolic link to a folder for the link it is, and a missing out/tables for none', async () => {
+    const tablesDir = await mkdtemp(join(tmpdir(), 'kts-manifest-link-'));
+    try {
+      await mkdir(join(tablesDir, 'elsewhere'));
+      await symlink(join(tablesDir, 'elsewhere'), join(tablesDir, 'orders.csv.manifest'));
+      await expect(checkManifestPaths(tablesDir, ['orders.csv'])).resolves.toBeUndefined();
+      const missing = join(tablesDir, 'missing');
+      await expect(checkManifestPaths(missing, ['orders.csv'])).resolves.toBeUndefined();
     } finally {
       await rm(tablesDir, { recursive: true, force: true });
     }
