@@ -617,6 +617,19 @@ export async function runPlan(
       model.stamp(m.table, rows, Math.floor(emulator.control.nowMs() / 1000));
     }
   };
+  /**
+   * Source changes and clock moves during a step, one at a time. The emulator stamps a change
+   * with its clock and then writes it, so a clock moved in between would let a run's window end
+   * after a row's stamp before the row is there (seed 20261228: the row was lost). That is a
+   * load running during an export with `lagSeconds: 0`, which docs/configuration.md rules out
+   * (the lag is set above the longest load); window-lag.test.ts tests the lag itself.
+   */
+  let sourceOps: Promise<unknown> = Promise.resolve();
+  const oneAtATime = <T>(op: () => T | Promise<T>): Promise<T> => {
+    const next = sourceOps.then(op);
+    sourceOps = next.catch(() => undefined);
+    return next;
+  };
 
   const prepareState = async (folder: string, prep: StatePrep) => {
     const dir = dirs.get(folder) ?? '';
@@ -757,7 +770,7 @@ export async function runPlan(
         new Promise((resolve, reject) => {
           timers.push(
             setTimeout(() => {
-              mutate(change.mutation).then(resolve, reject);
+              oneAtATime(() => mutate(change.mutation)).then(resolve, reject);
             }, change.atMs),
           );
         }),
@@ -767,9 +780,11 @@ export async function runPlan(
     // ending after its stamp could miss it (no job could see such a row; not what is tested).
     if (step.clockDuringMs > 0 && !holdsWrites) {
       pendingChanges.push(
-        sleep(300).then(() => {
-          emulator.control.advanceClock(step.clockDuringMs);
-        }),
+        sleep(300).then(() =>
+          oneAtATime(() => {
+            emulator.control.advanceClock(step.clockDuringMs);
+          }),
+        ),
       );
     }
     // A busy backend lets go after a while, as a real one would.
