@@ -13,6 +13,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { useEmulator } from '../helpers/emulator.js';
 import { listFiles, makeDataDir, startCliProcess, type CliResult } from '../helpers/run-cli.js';
 import { expectNoSecrets } from '../helpers/secret-scan.js';
+import { verifiedTokenId } from '../helpers/token-check.js';
 
 const MASTER = '101-1101-5ea1e5f0c0ffee00000000000000000000001101';
 
@@ -54,13 +55,7 @@ function added(before: readonly ListedToken[], after: readonly ListedToken[]): L
 }
 
 /** The token's id by `tokens/verify`, or the status when it does not work. */
-async function verifiedId(tokenString: string): Promise<string | number> {
-  const response = await fetch(`${emulator.url}/v2/storage/tokens/verify`, {
-    headers: { 'X-StorageApi-Token': tokenString },
-  });
-  if (response.status !== 200) return response.status;
-  return String(((await response.json()) as { id: string | number }).id);
-}
+const verifiedId = (tokenString: string) => verifiedTokenId(emulator.url, tokenString);
 
 /**
  * Starts `token create … --description <description>` with the create request's answer held

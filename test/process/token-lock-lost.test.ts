@@ -14,6 +14,7 @@ import { LOCK_DIR_NAME } from '../../src/lock/data-dir-lock.js';
 import { useEmulator } from '../helpers/emulator.js';
 import { makeDataDir, startCliProcess, type CliResult } from '../helpers/run-cli.js';
 import { expectNoSecrets } from '../helpers/secret-scan.js';
+import { verifiedTokenId } from '../helpers/token-check.js';
 
 const MASTER = '101-1101-5ea1e5f0c0ffee00000000000000000000001101';
 const READ_TOKEN = '101-1001-5ea1e5f0c0ffee00000000000000000000000001';
@@ -43,13 +44,7 @@ afterEach(() => emulator.control.clearFaults());
 const PAST_LOCK_UPDATE_MS = 3_500;
 
 /** The token's id by `tokens/verify`, or the status when it does not work. */
-async function verifiedId(tokenString: string): Promise<string | number> {
-  const response = await fetch(`${emulator.url}/v2/storage/tokens/verify`, {
-    headers: { 'X-StorageApi-Token': tokenString },
-  });
-  if (response.status !== 200) return response.status;
-  return String(((await response.json()) as { id: string | number }).id);
-}
+const verifiedId = (tokenString: string) => verifiedTokenId(emulator.url, tokenString);
 
 /**
  * Runs the command with the answer to `path` (a POST) held after the emulator acted on it,
