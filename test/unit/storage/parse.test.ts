@@ -18,6 +18,7 @@ import {
   jobMatches,
   loadsFile,
 } from '../../../src/storage/job-start.js';
+import { parseTokenDetails } from '../../../src/storage/token-api.js';
 import { exportBody, tableCreateBody } from '../../../src/storage/storage-client.js';
 import type { StorageJob } from '../../../src/storage/types.js';
 
@@ -128,6 +129,24 @@ describe('token', () => {
       canManageDevBranches: false,
       canReadAllProjectEvents: false,
     });
+  });
+  it.each([
+    { componentAccess: null, canCreateJobs: null },
+    { componentAccess: {}, canManageDevBranches: 'yes' },
+    { componentAccess: [1, 2], canReadAllProjectEvents: 1 },
+  ])('token commands read an odd warning-only field %j as none too, as the run does', (odd) => {
+    const details = parseTokenDetails({ id: '1', ...odd }, 'verify');
+    expect(details.componentAccess).toEqual([]);
+    expect(details.flags).toMatchObject({
+      canCreateJobs: false,
+      canManageDevBranches: false,
+      canReadAllProjectEvents: false,
+    });
+  });
+  it('token commands still refuse an odd shape of a privilege the rules judge', () => {
+    expect(() => parseTokenDetails({ id: '1', canManageTokens: 'yes' }, 'verify')).toThrow(
+      StorageResponseError,
+    );
   });
   it('names the field paths, never the values', () => {
     expect(() =>
