@@ -169,6 +169,18 @@ function toMetadataItem(item: z.output<typeof metadataItemSchema>): MetadataItem
   };
 }
 
+/**
+ * The `tokens/verify` fields the job only warns about (docs/tokens.md, Run-time checks), for the
+ * run's check and the token commands alike: absent (older stacks) or of an odd shape counts as not
+ * granted, so these fields can fail neither.
+ */
+export const warningOnlyTokenFields = {
+  componentAccess: z.array(z.string()).optional().catch(undefined),
+  canCreateJobs: z.boolean().optional().catch(undefined),
+  canManageDevBranches: z.boolean().optional().catch(undefined),
+  canReadAllProjectEvents: z.boolean().optional().catch(undefined),
+};
+
 const tokenSchema = z.object({
   id,
   description: z.string().nullable().optional(),
@@ -176,12 +188,7 @@ const tokenSchema = z.object({
   canManageBuckets: z.boolean().optional(),
   canManageTokens: z.boolean().optional(),
   canReadAllFileUploads: z.boolean().optional(),
-  // Only warned about: absent (older stacks) or of an odd shape counts as not granted, so these
-  // fields can never fail a run.
-  componentAccess: z.array(z.string()).optional().catch(undefined),
-  canCreateJobs: z.boolean().optional().catch(undefined),
-  canManageDevBranches: z.boolean().optional().catch(undefined),
-  canReadAllProjectEvents: z.boolean().optional().catch(undefined),
+  ...warningOnlyTokenFields,
   expires: nullableTimestamp,
   isExpired: z.boolean().optional(),
   isDisabled: z.boolean().optional(),

@@ -1,7 +1,12 @@
 import * as z from 'zod';
 import type { SecretMasker } from '../secrets.js';
 import { createStorageHttp } from './http.js';
-import { normalizeTimestamp, parseTokenInfo, StorageResponseError } from './parse.js';
+import {
+  normalizeTimestamp,
+  parseTokenInfo,
+  StorageResponseError,
+  warningOnlyTokenFields,
+} from './parse.js';
 import type { StorageClientOptions } from './storage-client.js';
 import type { TokenInfo } from './types.js';
 
@@ -71,12 +76,6 @@ const TOKEN_FLAGS = [
   'isDisabled',
 ] as const;
 type TokenFlag = (typeof TOKEN_FLAGS)[number];
-/** Privileges the job never uses and only warns about (docs/tokens.md, Run-time checks). */
-const WARNING_ONLY_FLAGS: ReadonlySet<TokenFlag> = new Set([
-  'canCreateJobs',
-  'canManageDevBranches',
-  'canReadAllProjectEvents',
-]);
 
 export interface VerifiedToken {
   readonly info: TokenInfo;
@@ -170,20 +169,12 @@ const detailsSchema = z.object({
   refreshed: optionalText,
   expires: optionalText,
   isMasterToken: z.boolean().optional(),
-  ...Object.fromEntries(
-    TOKEN_FLAGS.map((flag) => [
-      flag,
-      WARNING_ONLY_FLAGS.has(flag)
-        ? z.boolean().optional().catch(undefined)
-        : z.boolean().optional(),
-    ]),
-  ),
+  ...Object.fromEntries(TOKEN_FLAGS.map((flag) => [flag, z.boolean().optional()])),
   bucketPermissions: z
     .union([z.array(z.unknown()).length(0), z.record(z.string(), z.string())])
     .optional(),
-  // Only warned about, as in the run's check (src/storage/parse.ts): an odd shape counts as none
-  // granted, so it can fail neither a run nor a token command.
-  componentAccess: z.array(z.string()).optional().catch(undefined),
+  // After the flags: the warning-only ones among them are read as the run's check reads them.
+  ...warningOnlyTokenFields,
   admin: z.object({ role: z.string().optional() }).nullable().optional(),
 });
 

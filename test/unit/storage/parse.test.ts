@@ -73,6 +73,13 @@ describe("the server's zone from a zone-less time and its answer's Date", () => 
   });
 });
 
+/** Odd shapes of the fields only warned about, which the run and the token commands read as none. */
+const ODD_WARNING_ONLY_FIELDS = [
+  { componentAccess: null, canCreateJobs: null },
+  { componentAccess: {}, canManageDevBranches: 'yes' },
+  { componentAccess: [1, 2], canReadAllProjectEvents: 1 },
+];
+
 describe('token', () => {
   it('accepts [] bucketPermissions, string owner id and a missing token field', () => {
     const token = parseTokenInfo({ id: 67319, bucketPermissions: [], owner }, 'verify');
@@ -118,31 +125,29 @@ describe('token', () => {
       canReadAllProjectEvents: false,
     });
   });
-  it.each([
-    { componentAccess: null, canCreateJobs: null },
-    { componentAccess: {}, canManageDevBranches: 'yes' },
-    { componentAccess: [1, 2], canReadAllProjectEvents: 1 },
-  ])('takes an odd shape of a warning-only field %j as none, never a failure', (odd) => {
-    expect(parseTokenInfo({ id: '1', owner, ...odd }, 'verify')).toMatchObject({
-      componentAccess: [],
-      canCreateJobs: false,
-      canManageDevBranches: false,
-      canReadAllProjectEvents: false,
-    });
-  });
-  it.each([
-    { componentAccess: null, canCreateJobs: null },
-    { componentAccess: {}, canManageDevBranches: 'yes' },
-    { componentAccess: [1, 2], canReadAllProjectEvents: 1 },
-  ])('token commands read an odd warning-only field %j as none too, as the run does', (odd) => {
-    const details = parseTokenDetails({ id: '1', ...odd }, 'verify');
-    expect(details.componentAccess).toEqual([]);
-    expect(details.flags).toMatchObject({
-      canCreateJobs: false,
-      canManageDevBranches: false,
-      canReadAllProjectEvents: false,
-    });
-  });
+  it.each(ODD_WARNING_ONLY_FIELDS)(
+    'takes an odd shape of a warning-only field %j as none, never a failure',
+    (odd) => {
+      expect(parseTokenInfo({ id: '1', owner, ...odd }, 'verify')).toMatchObject({
+        componentAccess: [],
+        canCreateJobs: false,
+        canManageDevBranches: false,
+        canReadAllProjectEvents: false,
+      });
+    },
+  );
+  it.each(ODD_WARNING_ONLY_FIELDS)(
+    'token commands read an odd warning-only field %j as none too, as the run does',
+    (odd) => {
+      const details = parseTokenDetails({ id: '1', ...odd }, 'verify');
+      expect(details.componentAccess).toEqual([]);
+      expect(details.flags).toMatchObject({
+        canCreateJobs: false,
+        canManageDevBranches: false,
+        canReadAllProjectEvents: false,
+      });
+    },
+  );
   it('token commands still refuse an odd shape of a privilege the rules judge', () => {
     expect(() => parseTokenDetails({ id: '1', canManageTokens: 'yes' }, 'verify')).toThrow(
       StorageResponseError,
