@@ -168,7 +168,19 @@ export function tuningFrom(env: Env, standalone: boolean): Tuning {
       overrideFromEnv(env, SLICE_KNOBS.slicesGlobal) ?? slicesDefault(DEFAULT_TUNING.slicesGlobal),
     progressIntervalMs: overrideFromEnv(env, PROGRESS_KNOB) ?? DEFAULT_TUNING.progressIntervalMs,
     skipUnchanged: env[SKIP_UNCHANGED_VARIABLE] !== '0',
+    inflateThreads: threadPoolSize(env.UV_THREADPOOL_SIZE),
   };
+}
+
+/**
+ * libuv's thread pool size, read as libuv reads it: `UV_THREADPOOL_SIZE` as a number (0 or not a
+ * number means 1, at most 1024), else libuv's default of 4. Not a knob of the job: it only
+ * follows what the runtime does with the variable.
+ */
+export function threadPoolSize(value: string | undefined): number {
+  if (value === undefined) return DEFAULT_TUNING.inflateThreads;
+  const threads = Number.parseInt(value, 10);
+  return Math.min(1024, Math.max(1, Number.isFinite(threads) ? threads : 0));
 }
 
 /** The lease of a claim on a destination table (docs/sync-record.md, Claims). */

@@ -43,7 +43,9 @@ import { resumeFrom, startsOverReason, type SourceIdentity } from './state/sync-
 import { decideSkip, skipInputOf } from './state/unchanged.js';
 import type { FileDetail, StorageClient } from './storage/types.js';
 import { DEFAULT_ATTEMPTS_PER_SLICE } from './transfer/copy-slices.js';
+import type { OutputBufferLender } from './transfer/inflate-in-place.js';
 import { TableProgress } from './transfer/progress.js';
+import { createOutputBuffers } from './transfer/verify-gzip.js';
 import type { ProgressView } from './progress/progress-bar.js';
 import { startProgressReporter } from './progress/reporter.js';
 
@@ -89,6 +91,11 @@ export interface Tuning {
    * benchmark's comparison run (`KBC_TABLE_SYNC_SKIP_UNCHANGED=0`).
    */
   readonly skipUnchanged: boolean;
+  /**
+   * libuv's thread pool size (`UV_THREADPOOL_SIZE`): at most that many slices inflate at once, so
+   * as many output buffers are lent to the verifying gunzips (docs/performance.md).
+   */
+  readonly inflateThreads: number;
 }
 
 /**
@@ -105,6 +112,7 @@ export const DEFAULT_TUNING: Tuning = {
   slicesGlobal: 16,
   progressIntervalMs: 5_000,
   skipUnchanged: true,
+  inflateThreads: 4,
 };
 
 /**
@@ -242,6 +250,14 @@ interface TableRun {
   readonly serverSecondsAtSkip: () => Promise<number>;
 }
 
+/** What the slices of all tables of a run share. */
+interface SharedBySlices {
+  /** Slices in flight across tables ({@link Tuning.slicesGlobal}). */
+  readonly globalLimit: ReturnType<typeof pLimit>;
+  /** The verifying gunzips' output buffers (src/transfer/inflate-in-place.ts). */
+  readonly outputBuffers: OutputBufferLender;
+}
+
 async function runTables(
   plans: readonly TablePlan[],
   run: TableRun,
@@ -249,7 +265,10 @@ async function runTables(
 ): Promise<TableOutcome[]> {
   const standalone = deps.config.destination !== undefined;
   const tableLimit = pLimit(deps.config.parallelism);
-  const globalLimit = pLimit(deps.tuning.slicesGlobal);
+  const shared: SharedBySlices = {
+    globalLimit: pLimit(deps.tuning.slicesGlobal),
+    outputBuffers: createOutputBuffers(deps.tuning.inflateThreads),
+  };
   // Platform mode: the first failure stops the rest; standalone: every table runs on its own.
   const firstFailure = new AbortController();
   // The failure that stopped the others: theirs only say they were interrupted.
@@ -277,7 +296,7 @@ async function runTables(
               plan,
               run,
               progress,
-              globalLimit,
+              shared,
               { ...deps, signal },
               (decided) => (window = decided),
             );
@@ -331,7 +350,7 @@ async function syncTable(
   planned: TablePlan,
   run: TableRun,
   progress: TableProgress,
-  globalLimit: ReturnType<typeof pLimit>,
+  shared: SharedBySlices,
   deps: RunDeps,
   onWindow: (window: ExportWindow) => void,
 ): Promise<TableResult> {
@@ -371,7 +390,7 @@ async function syncTable(
   const result = await deps.writer.writeTable(
     plan,
     { file, source },
-    writeOptionsFor(plan, maxRows, progress, globalLimit, deps),
+    writeOptionsFor(plan, maxRows, progress, shared, deps),
     sync,
   );
   progress.rows = result.rows;
@@ -434,13 +453,14 @@ function writeOptionsFor(
   plan: TablePlan,
   maxRows: number | undefined,
   progress: TableProgress,
-  globalLimit: ReturnType<typeof pLimit>,
+  shared: SharedBySlices,
   deps: RunDeps,
 ): Parameters<OutputWriter['writeTable']>[2] {
   const limits = deps.limits ?? DEFAULT_LIMITS;
   return {
     sliceConcurrency: deps.tuning.slicesPerTable,
-    globalLimit,
+    globalLimit: shared.globalLimit,
+    outputBuffers: shared.outputBuffers,
     attemptsPerSlice: DEFAULT_ATTEMPTS_PER_SLICE,
     retryBaseMs: limits.sliceRetryBaseMs,
     signal: deps.signal,

@@ -9,6 +9,7 @@ import { DEFAULT_LIMITS } from '../limits.js';
 import { ObjectStoreError, UploadCredentialsRefusedError } from '../objects/errors.js';
 import type { SliceRef, SliceSource } from '../objects/types.js';
 import type { TableProgress } from './progress.js';
+import type { OutputBufferLender } from './inflate-in-place.js';
 import { GzipVerifier, SliceBombError, type InflateLimit, type SliceTally } from './verify-gzip.js';
 
 /** How one slice is written: the verified byte stream goes to `write`, which resolves when stored. */
@@ -36,6 +37,8 @@ export interface CopyOptions {
   readonly sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
   /** Beyond this inflation a slice is refused as a gzip bomb. */
   readonly inflateLimit?: InflateLimit | undefined;
+  /** The verifying gunzips' output buffers, shared by every table of the run. */
+  readonly outputBuffers?: OutputBufferLender | undefined;
   /**
    * A full export has at most this many records (the source table's `rowsCount`): more is an
    * error thrown before the table is stored; fewer is fine (rows may be deleted meanwhile).
@@ -131,10 +134,14 @@ async function copySliceOnce(
   try {
     const opened = await source.open(slice, attemptAbort.signal);
     let counted = 0;
-    const verifier = new GzipVerifier((bytes) => {
-      counted += bytes;
-      options.progress.bytes += bytes;
-    }, options.inflateLimit);
+    const verifier = new GzipVerifier(
+      (bytes) => {
+        counted += bytes;
+        options.progress.bytes += bytes;
+      },
+      options.inflateLimit,
+      options.outputBuffers,
+    );
     // The verifier is read by `write`; pipe the response into it and fail both on any error.
     const feeding = pipeline(opened.body, verifier as unknown as Writable).catch(
       (error: unknown) => {

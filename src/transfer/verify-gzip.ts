@@ -1,6 +1,5 @@
 import { Transform, type TransformCallback } from 'node:stream';
-import type { Gunzip } from 'node:zlib';
-import { createInPlaceGunzip } from './inflate-in-place.js';
+import { InPlaceGunzip, OutputBufferLender } from './inflate-in-place.js';
 import { CsvRecordCounter } from './csv-records.js';
 import { ServiceError } from '../errors.js';
 
@@ -31,18 +30,20 @@ export interface InflateLimit {
 const DEFAULT_INFLATE_LIMIT: InflateLimit = { maxRatio: 500, floorBytes: 64 * 1024 * 1024 };
 
 /**
- * Output chunk of the verifying gunzip: one buffer per slice in flight, reused for every chunk
- * (src/transfer/inflate-in-place.ts). zlib's default (16 KiB) costs a thread-pool round trip and
- * a JS callback per 16 KiB of CSV (108 MB/s of gzip per core, against 192 at 128 KiB); with the
- * buffer reused, 64, 128 and 256 KiB measured the same within the noise (docs/performance.md).
+ * Output buffer of one verifying gunzip write (src/transfer/inflate-in-place.ts). Every inflate
+ * step that fills its output buffer costs a thread-pool round trip and a JS callback; at 512 KiB
+ * one write of {@link GUNZIP_INPUT_BYTES} of gzip (about 190 KiB of CSV) is one step, where 64 KiB
+ * took three. The buffers are lent per write, so their number follows the thread pool, not the
+ * slices in flight (docs/performance.md, Lent output buffers).
  */
-const GUNZIP_CHUNK_BYTES = 64 * 1024;
+const OUTPUT_BUFFER_BYTES = 512 * 1024;
 
 /**
  * Compressed bytes gathered before one gunzip write. Each write is a thread-pool round trip, and
  * over HTTPS the body arrives in TLS records of at most 16 KiB: verifying 16 KiB pieces one by one
  * cost about a quarter more CPU than gathering them (docs/performance.md). A chunk this large or
- * larger goes to the gunzip as it is, without a copy.
+ * larger goes to the gunzip as it is, without a copy. 128 KiB saved a little more CPU but held
+ * 6 MB more at 16 slices in flight.
  */
 const GUNZIP_INPUT_BYTES = 64 * 1024;
 /**
@@ -53,11 +54,21 @@ const GUNZIP_INPUT_BYTES = 64 * 1024;
 const GATHER_BUFFER_BYTES = 2 * GUNZIP_INPUT_BYTES;
 /** Free gather buffers kept for reuse: as many as slices in flight gather at once, at most this. */
 const GATHER_BUFFERS_KEPT = 64;
+/**
+ * Output buffers for the verifying gunzips of one run: one per thread-pool thread, as at most
+ * that many inflate steps run at once.
+ */
+export function createOutputBuffers(inflateThreads: number): OutputBufferLender {
+  return new OutputBufferLender(OUTPUT_BUFFER_BYTES, inflateThreads);
+}
+
+/** For verifiers given none: libuv's default thread pool of 4. */
+const defaultOutputBuffers = createOutputBuffers(4);
 
 /**
- * Gather buffers shared by all slices. A buffer is taken for one gunzip write and given back by
- * that write's callback, which zlib calls once it has consumed the input (also when the stream
- * was destroyed meanwhile). So a buffer is never written while zlib reads it, and the process
+ * Gather buffers shared by all slices. A buffer is taken for one gunzip write and given back when
+ * that write ended, zlib having consumed the input; a write whose stream was destroyed keeps its
+ * buffer, which is then left to the collector. So a buffer is never written while zlib reads it, and the process
  * holds about one per slice in flight instead of making a fresh 64 to 128 KiB buffer per
  * gathering: over HTTPS, where every chunk is a TLS record of at most 16 KiB, that was one per
  * 64 KiB of gzip (docs/performance.md, Memory).
@@ -81,7 +92,7 @@ const gatherBuffers = {
  * stream errors with {@link BadSliceError}.
  */
 export class GzipVerifier extends Transform {
-  readonly #gunzip: Gunzip;
+  readonly #gunzip: InPlaceGunzip;
   readonly #counter = new CsvRecordCounter();
   #held: Buffer | undefined;
   /** Compressed chunks not yet written to the gunzip (fewer than GUNZIP_INPUT_BYTES). */
@@ -89,29 +100,22 @@ export class GzipVerifier extends Transform {
   #pendingBytes = 0;
   #compressedBytes = 0;
   #uncompressedBytes = 0;
-  #gunzipError: Error | undefined;
-  readonly #gunzipEnded: Promise<void>;
 
   /**
    * @param onBytes told about every compressed chunk as it passes (progress counters).
    * @param inflateLimit beyond it the slice is refused as a gzip bomb ({@link SliceBombError}).
+   * @param outputBuffers lends the gunzip its output buffers, shared by the slices of a run.
    */
   constructor(
     private readonly onBytes?: (bytes: number) => void,
     private readonly inflateLimit: InflateLimit = DEFAULT_INFLATE_LIMIT,
+    outputBuffers: OutputBufferLender = defaultOutputBuffers,
   ) {
     super();
-    this.#gunzip = createInPlaceGunzip(GUNZIP_CHUNK_BYTES, (chunk) => {
+    this.#gunzip = new InPlaceGunzip(outputBuffers, (chunk) => {
       this.#uncompressedBytes += chunk.length;
       this.#counter.feed(chunk);
       if (this.#inflatesTooMuch()) this.#gunzip.destroy(this.#bomb());
-    });
-    this.#gunzipEnded = new Promise((resolve) => {
-      this.#gunzip.once('end', resolve);
-      this.#gunzip.once('error', (error) => {
-        this.#gunzipError = error;
-        resolve();
-      });
     });
   }
 
@@ -120,7 +124,7 @@ export class GzipVerifier extends Transform {
     this.onBytes?.(chunk.length);
     if (this.#held) this.push(this.#held);
     this.#held = chunk;
-    if (this.#gunzipError) {
+    if (this.#gunzip.error) {
       callback(this.#badSlice());
       return;
     }
@@ -130,33 +134,15 @@ export class GzipVerifier extends Transform {
       callback();
       return;
     }
-    const { input, written } = this.#takePending();
-    if (this.#gunzip.write(input, written)) {
-      callback();
-      return;
-    }
-    // Wait for the gunzip to drain, or to fail (a bomb destroys it: no drain will come then).
-    let called = false;
-    const done = () => {
-      if (called) return;
-      called = true;
-      this.#gunzip.off('drain', done);
-      callback(this.#gunzipError ? this.#badSlice() : undefined);
-    };
-    this.#gunzip.once('drain', done);
-    void this.#gunzipEnded.then(() => {
-      if (this.#gunzipError) done();
+    // One write at a time: the next chunk comes once this one is inflated (or the gunzip failed).
+    void this.#writePending().then(() => {
+      callback(this.#gunzip.error ? this.#badSlice() : undefined);
     });
   }
 
   override _flush(callback: TransformCallback): void {
-    if (this.#pendingBytes > 0 && !this.#gunzipError) {
-      const { input, written } = this.#takePending();
-      this.#gunzip.write(input, written);
-    }
-    this.#gunzip.end();
-    void this.#gunzipEnded.then(() => {
-      if (this.#gunzipError || this.#compressedBytes === 0) {
+    void this.#finish().then(() => {
+      if (this.#gunzip.error || this.#compressedBytes === 0) {
         callback(this.#badSlice());
         return;
       }
@@ -179,10 +165,22 @@ export class GzipVerifier extends Transform {
     };
   }
 
+  /** Writes what is pending to the gunzip and waits for it, or for the gunzip's failure. */
+  async #writePending(): Promise<void> {
+    const { input, written } = this.#takePending();
+    await this.#gunzip.write(input);
+    if (!this.#gunzip.destroyed) written?.();
+  }
+
+  /** Writes the rest, ends the gunzip (the trailer's CRC check) and waits for its end. */
+  async #finish(): Promise<void> {
+    if (this.#pendingBytes > 0 && !this.#gunzip.error) await this.#writePending();
+    await this.#gunzip.end();
+  }
+
   /**
    * The pending chunks as one buffer, and none pending: the chunk itself when there is one, else
-   * a copy into a gather buffer ({@link gatherBuffers}), given back by the write's callback.
-   * @returns the input, and the callback to pass with its gunzip write
+   * a copy into a gather buffer ({@link gatherBuffers}), to give back once the write ended.
    */
   #takePending(): { input: Buffer; written?: () => void } {
     const chunks = this.#pending;
@@ -211,8 +209,9 @@ export class GzipVerifier extends Transform {
   }
 
   #badSlice(): Error {
-    if (this.#gunzipError instanceof SliceBombError) return this.#gunzipError;
-    const reason = this.#gunzipError?.message ?? 'the slice is empty, not even a gzip header';
+    const error = this.#gunzip.error;
+    if (error instanceof SliceBombError) return error;
+    const reason = error?.message ?? 'the slice is empty, not even a gzip header';
     return new BadSliceError(`the slice is not a complete gzip stream (${reason})`);
   }
 }

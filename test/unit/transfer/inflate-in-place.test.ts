@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createInPlaceGunzip } from '../../../src/transfer/inflate-in-place.js';
+import { InPlaceGunzip, OutputBufferLender } from '../../../src/transfer/inflate-in-place.js';
 
-const CHUNK_BYTES = 64 * 1024;
+const BUFFER_BYTES = 64 * 1024;
 
 /** About 1 MiB of CSV-like text that compresses, so that many output chunks come out. */
 function csvText(): Buffer {
@@ -12,25 +12,27 @@ function csvText(): Buffer {
   return Buffer.from(`${lines.join('\n')}\n`);
 }
 
-/** Writes `gz` in pieces of `pieceBytes` and collects copies of what `onChunk` saw. */
-async function inflate(gz: Buffer, pieceBytes: number) {
+/** Writes `gz` in pieces of `pieceBytes`, one write at a time, and collects what `onChunk` saw. */
+async function inflate(
+  gz: Buffer,
+  pieceBytes: number,
+  lender = new OutputBufferLender(BUFFER_BYTES, 2),
+) {
   const copies: Buffer[] = [];
   const buffersSeen = new Set<ArrayBufferLike>();
-  const gunzip = createInPlaceGunzip(CHUNK_BYTES, (chunk) => {
+  const gunzip = new InPlaceGunzip(lender, (chunk) => {
     buffersSeen.add(chunk.buffer);
     copies.push(Buffer.from(chunk));
   });
-  const ended = new Promise<void>((resolve, reject) => {
-    gunzip.once('end', resolve);
-    gunzip.once('error', reject);
-  });
-  for (let at = 0; at < gz.length; at += pieceBytes) gunzip.write(gz.subarray(at, at + pieceBytes));
-  gunzip.end();
-  await ended;
+  for (let at = 0; at < gz.length; at += pieceBytes) {
+    await gunzip.write(gz.subarray(at, at + pieceBytes));
+  }
+  await gunzip.end();
+  if (gunzip.error) throw gunzip.error;
   return { out: Buffer.concat(copies), buffersSeen };
 }
 
-describe('createInPlaceGunzip', () => {
+describe('InPlaceGunzip', () => {
   const csv = csvText();
   const gz = gzipSync(csv);
 
@@ -42,24 +44,39 @@ describe('createInPlaceGunzip', () => {
     },
   );
 
-  it('inflates every chunk into one and the same buffer (no fresh buffer per chunk)', async () => {
-    const { buffersSeen } = await inflate(gz, 65_536);
-    expect(csv.length).toBeGreaterThan(8 * CHUNK_BYTES);
+  it('inflates every chunk into a lent buffer (no fresh buffer per chunk)', async () => {
+    const lender = new OutputBufferLender(BUFFER_BYTES, 1);
+    const lent = vi.spyOn(lender, 'borrow');
+    const { buffersSeen } = await inflate(gz, 65_536, lender);
+    expect(csv.length).toBeGreaterThan(8 * BUFFER_BYTES);
     expect(buffersSeen.size).toBe(1);
+    const [buffer] = lent.mock.results.map((result) => result.value as Buffer);
+    expect(buffer?.buffer).toBe([...buffersSeen][0]);
+  });
+
+  it('shares the lent buffers between gunzips, waiting in turn when all are out', async () => {
+    const lender = new OutputBufferLender(BUFFER_BYTES, 1);
+    const [first, second] = await Promise.all([
+      inflate(gz, 4096, lender),
+      inflate(gz, 4096, lender),
+    ]);
+    expect(first.out.equals(csv)).toBe(true);
+    expect(second.out.equals(csv)).toBe(true);
+    expect(new Set([...first.buffersSeen, ...second.buffersSeen]).size).toBe(1);
   });
 
   describe('what Node allocates per output chunk', () => {
     afterEach(() => vi.restoreAllMocks());
 
-    it('allocates no output-sized buffer to replace the kept one', async () => {
+    it('allocates no output-sized buffer besides the lent ones', async () => {
       const allocUnsafe = vi.spyOn(Buffer, 'allocUnsafe');
-      const { out } = await inflate(gz, 65_536);
+      const { out } = await inflate(gz, gz.length);
       expect(out.equals(csv)).toBe(true);
       const sizes = allocUnsafe.mock.calls.map(([size]) => size);
       // Node asked for a replacement after every full output buffer (more than 8 here)...
       expect(sizes.filter((size) => size === 1).length).toBeGreaterThan(8);
-      // ...but only the stream's first output buffer, at its construction, has the output's size.
-      expect(sizes.filter((size) => size === CHUNK_BYTES)).toHaveLength(1);
+      // ...but only the lender made buffers of the output's size: one, as writes go one at a time.
+      expect(sizes.filter((size) => size === BUFFER_BYTES)).toHaveLength(1);
     });
   });
 
@@ -67,5 +84,42 @@ describe('createInPlaceGunzip', () => {
     await expect(inflate(gz.subarray(0, gz.length - 6), 4096)).rejects.toThrow(
       /unexpected end of file/,
     );
+  });
+
+  it('writes off the buffer of a write whose gunzip was destroyed, and lends a new one', async () => {
+    const lender = new OutputBufferLender(BUFFER_BYTES, 1);
+    const writeOff = vi.spyOn(lender, 'writeOff');
+    const gunzip = new InPlaceGunzip(lender, () => gunzip.destroy(new Error('enough')));
+    await gunzip.write(gz);
+    expect(gunzip.error?.message).toBe('enough');
+    expect(writeOff).toHaveBeenCalledTimes(1);
+    // A write after the failure returns at once; the lender still lends to others.
+    await gunzip.write(gz);
+    const { out } = await inflate(gz, 65_536, lender);
+    expect(out.equals(csv)).toBe(true);
+  });
+});
+
+describe('OutputBufferLender', () => {
+  it('makes at most maxBuffers, then lends them in the order they were asked for', async () => {
+    const lender = new OutputBufferLender(16, 2);
+    const a = lender.borrow();
+    const b = lender.borrow();
+    expect(Buffer.isBuffer(a) && Buffer.isBuffer(b)).toBe(true);
+    const order: string[] = [];
+    const inTurn = (name: string) =>
+      Promise.resolve(lender.borrow()).then((buffer) => {
+        order.push(name);
+        return buffer;
+      });
+    const c = inTurn('c');
+    const d = inTurn('d');
+    lender.giveBack(a as Buffer);
+    lender.writeOff();
+    expect(await c).toBe(a);
+    const fresh = await d;
+    expect(fresh).not.toBe(b);
+    expect(fresh).toHaveLength(16);
+    expect(order).toEqual(['c', 'd']);
   });
 });

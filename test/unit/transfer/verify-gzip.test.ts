@@ -4,16 +4,21 @@ import { pipeline } from 'node:stream/promises';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it, vi } from 'vitest';
 import { CsvRecordCounter } from '../../../src/transfer/csv-records.js';
-import { BadSliceError, GzipVerifier } from '../../../src/transfer/verify-gzip.js';
+import {
+  BadSliceError,
+  createOutputBuffers,
+  GzipVerifier,
+  SliceBombError,
+} from '../../../src/transfer/verify-gzip.js';
 
 async function passThrough(
   data: Buffer,
   chunkSize = 7,
+  verifier = new GzipVerifier(),
 ): Promise<{ out: Buffer; verifier: GzipVerifier }> {
   const chunks: Buffer[] = [];
   for (let at = 0; at < data.length; at += chunkSize)
     chunks.push(data.subarray(at, at + chunkSize));
-  const verifier = new GzipVerifier();
   const received: Buffer[] = [];
   await pipeline(
     Readable.from(chunks),
@@ -117,6 +122,26 @@ describe('GzipVerifier', () => {
       } finally {
         vi.restoreAllMocks();
       }
+    });
+
+    it('verifies more slices at once than there are output buffers to lend', async () => {
+      const twoBuffers = createOutputBuffers(2);
+      const slices = await Promise.all(
+        Array.from({ length: 6 }, () =>
+          passThrough(bigGz, 16_384, new GzipVerifier(undefined, undefined, twoBuffers)),
+        ),
+      );
+      for (const { out, verifier } of slices) {
+        expect(out.equals(bigGz)).toBe(true);
+        expect(verifier.tally.rows).toBe(rows);
+      }
+    });
+
+    it('refuses a bomb and goes on lending to the next slices', async () => {
+      const strict = new GzipVerifier(undefined, { maxRatio: 1, floorBytes: 1024 });
+      await expect(passThrough(bigGz, 16_384, strict)).rejects.toBeInstanceOf(SliceBombError);
+      const next = await Promise.all([passThrough(bigGz, 65_536), passThrough(bigGz, 16_384)]);
+      expect(next.map(({ verifier }) => verifier.tally.rows)).toEqual([rows, rows]);
     });
 
     it('still rejects a slice corrupt in the middle', async () => {
