@@ -138,7 +138,8 @@ export class InPlaceGunzip {
   /**
    * Borrows a buffer, runs `start` with it as the output buffer, and waits for the write's own
    * end (the callback `start` was given) or the stream's. The buffer goes back when the write
-   * ended normally, and is written off when the stream was destroyed during it.
+   * ended normally, and is written off when the stream was destroyed during it: Node calls the
+   * destroyed stream's `close` handlers while a thread may still inflate into the buffer.
    */
   async #lending(start: (done: () => void) => unknown): Promise<void> {
     const borrowed = this.lender.borrow();
@@ -155,10 +156,15 @@ export class InPlaceGunzip {
         if (ended) return;
         ended = true;
         this.#gunzip.off('error', done).off('close', done);
-        this.#lent = undefined;
         this.#offsetBytes = 0;
-        if (this.#gunzip.destroyed) this.lender.writeOff();
-        else this.lender.giveBack(buffer);
+        if (this.#gunzip.destroyed) {
+          // Still referenced by #lent: zlib's handle keeps this object alive while a thread
+          // inflates, and the buffer must stay alive as long.
+          this.lender.writeOff();
+        } else {
+          this.#lent = undefined;
+          this.lender.giveBack(buffer);
+        }
         resolve();
       };
       // Removed again by done: a handler kept until the stream ends would keep every write's
