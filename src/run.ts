@@ -43,7 +43,7 @@ import { resumeFrom, startsOverReason, type SourceIdentity } from './state/sync-
 import { decideSkip, skipInputOf } from './state/unchanged.js';
 import type { FileDetail, StorageClient } from './storage/types.js';
 import { DEFAULT_ATTEMPTS_PER_SLICE } from './transfer/copy-slices.js';
-import type { OutputBufferLender } from './transfer/inflate-in-place.js';
+import { DEFAULT_INFLATE_THREADS, type OutputBufferLender } from './transfer/inflate-in-place.js';
 import { TableProgress } from './transfer/progress.js';
 import { createOutputBuffers } from './transfer/verify-gzip.js';
 import type { ProgressView } from './progress/progress-bar.js';
@@ -112,7 +112,7 @@ export const DEFAULT_TUNING: Tuning = {
   slicesGlobal: 16,
   progressIntervalMs: 5_000,
   skipUnchanged: true,
-  inflateThreads: 4,
+  inflateThreads: DEFAULT_INFLATE_THREADS,
 };
 
 /**

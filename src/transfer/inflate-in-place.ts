@@ -51,6 +51,9 @@ export class OutputBufferLender {
   }
 }
 
+/** libuv's thread pool when `UV_THREADPOOL_SIZE` is not set: at most this many inflate at once. */
+export const DEFAULT_INFLATE_THREADS = 4;
+
 /** zlib's smallest output chunk: the gunzip's own buffer, used only without a lent one. */
 const OWN_BUFFER_BYTES = 64;
 /** What a replacement output buffer is allocated with: a slice of Node's small-buffer pool. */
@@ -87,7 +90,7 @@ export class InPlaceGunzip {
   #lent: Buffer | undefined;
   #offsetBytes = 0;
   /** Resolves when the stream ended, failed or closed ({@link error} says whether it failed). */
-  readonly finished: Promise<void>;
+  readonly #finished: Promise<void>;
 
   constructor(
     private readonly lender: OutputBufferLender,
@@ -101,7 +104,7 @@ export class InPlaceGunzip {
       return true;
     };
     this.#gunzip.resume();
-    this.finished = new Promise((resolve) => {
+    this.#finished = new Promise((resolve) => {
       this.#gunzip.once('end', resolve);
       this.#gunzip.once('error', () => resolve());
       this.#gunzip.once('close', resolve);
@@ -119,7 +122,7 @@ export class InPlaceGunzip {
    */
   async end(): Promise<void> {
     await this.#lending((done) => this.#gunzip.end(() => done()));
-    await this.finished;
+    await this.#finished;
   }
 
   destroy(error?: Error): void {

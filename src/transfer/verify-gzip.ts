@@ -1,5 +1,5 @@
 import { Transform, type TransformCallback } from 'node:stream';
-import { InPlaceGunzip, OutputBufferLender } from './inflate-in-place.js';
+import { DEFAULT_INFLATE_THREADS, InPlaceGunzip, OutputBufferLender } from './inflate-in-place.js';
 import { CsvRecordCounter } from './csv-records.js';
 import { ServiceError } from '../errors.js';
 
@@ -62,16 +62,16 @@ export function createOutputBuffers(inflateThreads: number): OutputBufferLender 
   return new OutputBufferLender(OUTPUT_BUFFER_BYTES, inflateThreads);
 }
 
-/** For verifiers given none: libuv's default thread pool of 4. */
-const defaultOutputBuffers = createOutputBuffers(4);
+/** For verifiers given none: libuv's default thread pool. */
+const defaultOutputBuffers = createOutputBuffers(DEFAULT_INFLATE_THREADS);
 
 /**
  * Gather buffers shared by all slices. A buffer is taken for one gunzip write and given back when
  * that write ended, zlib having consumed the input; a write whose stream was destroyed keeps its
- * buffer, which is then left to the collector. So a buffer is never written while zlib reads it, and the process
- * holds about one per slice in flight instead of making a fresh 64 to 128 KiB buffer per
- * gathering: over HTTPS, where every chunk is a TLS record of at most 16 KiB, that was one per
- * 64 KiB of gzip (docs/performance.md, Memory).
+ * buffer, which is then left to the collector. So a buffer is never written while zlib reads it,
+ * and the process holds about one per slice in flight instead of making a fresh 64 to 128 KiB
+ * buffer per gathering: over HTTPS, where every chunk is a TLS record of at most 16 KiB, that was
+ * one per 64 KiB of gzip (docs/performance.md, Memory).
  */
 const gatherBuffers = {
   free: [] as Buffer[],

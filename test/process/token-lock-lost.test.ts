@@ -69,6 +69,27 @@ async function runWithLockLost(
 const notWritten = (dir: string, what: string, tail = '') =>
   `The token ${what}, but ${dir}/config.json could not be written (the lock on the data folder was lost, so another run may be using it): the new token printed on stdout is the only copy${tail}; put it into parameters.#token yourself.`;
 
+/**
+ * Exit 1 with the new token alone on stdout, config.json as it was `before`, and no other secret
+ * anywhere. Returns the printed token.
+ */
+async function expectPrintedOnly(
+  result: Awaited<ReturnType<typeof runWithLockLost>>,
+  dir: string,
+  before: string,
+): Promise<string> {
+  expect({ code: result.code, signal: result.signal }).toEqual({ code: 1, signal: null });
+  const printed = result.stdout.replace(/\n$/, '');
+  expect(result.stdout).toBe(`${printed}\n`);
+  expect(await readFile(join(dir, 'config.json'), 'utf8')).toBe(before);
+  await expectNoSecrets(
+    [MASTER, ...emulator.control.issuedSecrets().filter((s) => s !== printed)],
+    result,
+    dir,
+  );
+  return printed;
+}
+
 describe('a data-folder lock lost while the token is being made', () => {
   it('token create --write-config prints the new token and leaves config.json alone: exit 1', async () => {
     const config = { parameters: { url: emulator.url, tables: [{ name: 'orders' }] } };
@@ -88,18 +109,10 @@ describe('a data-folder lock lost while the token is being made', () => {
       '--write-config',
       dir,
     ]);
-    expect({ code: result.code, signal: result.signal }).toEqual({ code: 1, signal: null });
-    const printed = result.stdout.replace(/\n$/, '');
-    expect(result.stdout).toBe(`${printed}\n`);
+    const printed = await expectPrintedOnly(result, dir, before);
     expect(await verifiedId(printed)).toEqual(expect.any(String));
     expect(result.stderr).toContain('The lock on the data folder was lost');
     expect(result.stderr.trim().split('\n').at(-1)).toBe(notWritten(dir, 'was created'));
-    expect(await readFile(join(dir, 'config.json'), 'utf8')).toBe(before);
-    await expectNoSecrets(
-      [MASTER, ...emulator.control.issuedSecrets().filter((s) => s !== printed)],
-      result,
-      dir,
-    );
   });
 
   it('token rotate prints the refreshed token and leaves config.json alone: exit 1', async () => {
@@ -113,19 +126,11 @@ describe('a data-folder lock lost while the token is being made', () => {
       '--data',
       dir,
     ]);
-    expect({ code: result.code, signal: result.signal }).toEqual({ code: 1, signal: null });
-    const printed = result.stdout.replace(/\n$/, '');
-    expect(result.stdout).toBe(`${printed}\n`);
+    const printed = await expectPrintedOnly(result, dir, before);
     expect(await verifiedId(printed)).toBe('1001');
     expect(await verifiedId(READ_TOKEN)).toBe(401);
     expect(result.stderr.trim().split('\n').at(-1)).toBe(
       notWritten(dir, 'was refreshed', ' and the old one no longer works'),
-    );
-    expect(await readFile(join(dir, 'config.json'), 'utf8')).toBe(before);
-    await expectNoSecrets(
-      [MASTER, ...emulator.control.issuedSecrets().filter((s) => s !== printed)],
-      result,
-      dir,
     );
   });
 });
