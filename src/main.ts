@@ -74,7 +74,7 @@ import { TtyProgressView } from './progress/progress-bar.js';
 import { interruptedMessage, runSync, type RunRecord, type RunReport } from './run.js';
 import { SecretMasker } from './secrets.js';
 import { StorageNetworkError } from './storage/http.js';
-import { createStorageClient } from './storage/storage-client.js';
+import { createStorageClient, type StorageClientOptions } from './storage/storage-client.js';
 import type { StorageClient } from './storage/types.js';
 import { formatSummaryTable, summarize } from './summary.js';
 import { escapeForDisplay } from './text/escape.js';
@@ -207,7 +207,12 @@ async function execute(
     session,
   );
   const sourceRetries = new RetryNotes();
-  const source = buildClient(config.source, 'source', io, masker, logger, limits, sourceRetries);
+  const source = buildClient(
+    config.source,
+    'source',
+    { io, masker, logger, limits },
+    sourceRetries,
+  );
   const selection = selectionOf(cli);
   const prepared: Prepared = {
     io,
@@ -316,10 +321,7 @@ async function answerSyncAction(
           buildClient(
             config.destination,
             'destination',
-            io,
-            masker,
-            logger,
-            limits,
+            { io, masker, logger, limits },
             destinationRetries,
           ),
           destinationRetries,
@@ -339,7 +341,7 @@ async function answerSyncAction(
       ...(destination && { destination: destination.client }),
       lastActivity: (tokenId) =>
         readLastActivity(
-          buildTokenApi(config.source, 'source', io, masker, logger, limits),
+          buildTokenApi(config.source, 'source', { io, masker, logger, limits }),
           tokenId,
         ),
     }),
@@ -525,6 +527,16 @@ function checkRunId(env: NodeJS.ProcessEnv, masker: SecretMasker): void {
   );
 }
 
+type Endpoint = { readonly url: string; readonly token: string };
+
+/** What every Storage client and token API of a process is built with. */
+interface ClientContext {
+  readonly io: Io;
+  readonly masker: SecretMasker;
+  readonly logger: Logger;
+  readonly limits: Limits;
+}
+
 /**
  * The Storage API client of one project. `role` says which config key the token came from, so a
  * token that stops working mid-run is named by its key; undefined for the token commands, whose
@@ -532,39 +544,36 @@ function checkRunId(env: NodeJS.ProcessEnv, masker: SecretMasker): void {
  * attempts its retry loop repeats.
  */
 function buildClient(
-  endpoint: { url: string; token: string },
+  endpoint: Endpoint,
   role: TokenRole | undefined,
-  io: Io,
-  masker: SecretMasker,
-  logger: Logger,
-  limits: Limits,
+  context: ClientContext,
   retries?: RetryNotes,
 ): StorageClient {
   return createStorageClient({
-    url: endpoint.url,
-    token: endpoint.token,
-    ...(role && { tokenKey: tokenKeyOf(role) }),
-    masker,
-    logger,
-    requestTimeoutMs: limits.requestTimeoutMs,
-    firstContactTimeoutMs: limits.firstContactTimeoutMs,
-    maxAnswerBytes: limits.maxAnswerBytes,
-    signal: io.signal,
-    ...(io.env.KBC_RUNID ? { runId: io.env.KBC_RUNID } : {}),
-    ...timingFrom(io.env),
+    ...clientOptions(endpoint, role, context),
     ...(retries && { onRetry: retries.note }),
   });
 }
 
 function buildTokenApi(
-  endpoint: { url: string; token: string },
+  endpoint: Endpoint,
   role: TokenRole | undefined,
-  io: Io,
-  masker: SecretMasker,
-  logger: Logger,
-  limits: Limits,
+  context: ClientContext,
 ): TokenApi {
-  return createTokenApi({
+  return createTokenApi(clientOptions(endpoint, role, context));
+}
+
+/**
+ * What the Storage client and the token API of one token share: the same masking, limits, run id
+ * and timing. A stop aborts a token request too: `token rotate` then says what became of the
+ * token (docs/tokens.md, token rotate) within the grace time of the signal.
+ */
+function clientOptions(
+  endpoint: Endpoint,
+  role: TokenRole | undefined,
+  { io, masker, logger, limits }: ClientContext,
+): StorageClientOptions {
+  return {
     url: endpoint.url,
     token: endpoint.token,
     ...(role && { tokenKey: tokenKeyOf(role) }),
@@ -573,12 +582,10 @@ function buildTokenApi(
     requestTimeoutMs: limits.requestTimeoutMs,
     firstContactTimeoutMs: limits.firstContactTimeoutMs,
     maxAnswerBytes: limits.maxAnswerBytes,
-    // A stop aborts a token request too: `token rotate` then says what became of the token
-    // (docs/tokens.md, token rotate) within the grace time of the signal.
     signal: io.signal,
     ...(io.env.KBC_RUNID ? { runId: io.env.KBC_RUNID } : {}),
     ...timingFrom(io.env),
-  });
+  };
 }
 
 /**
@@ -605,8 +612,9 @@ async function runToken(
     env: io.env,
     masker,
     openTokenApi: (url, token) =>
-      buildTokenApi({ url, token }, undefined, io, masker, logger, limits),
-    openStorage: (url, token) => buildClient({ url, token }, undefined, io, masker, logger, limits),
+      buildTokenApi({ url, token }, undefined, { io, masker, logger, limits }),
+    openStorage: (url, token) =>
+      buildClient({ url, token }, undefined, { io, masker, logger, limits }),
     resolveDataDir: (cliData) => resolveDataDir({ cliData, env: io.env, exists: existsSync }),
     readConfig: loadRawConfig,
     prepareConfigWrite,
@@ -641,7 +649,7 @@ function buildWriter(
   }
   return new ProjectWriter({
     destination: config.destination,
-    client: buildClient(config.destination, 'destination', io, masker, logger, limits),
+    client: buildClient(config.destination, 'destination', { io, masker, logger, limits }),
     readSourceTable: (tableId) => source.getTable(tableId),
     openSliceSink: (prepared, refreshFile) =>
       openSliceSink(prepared, { refreshFile, endpoints, masker, logger, ...timingFrom(io.env) }),

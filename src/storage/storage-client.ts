@@ -1,9 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { ServiceError, StorageApiError, noteNotApplied } from '../errors.js';
-import type { Logger } from '../logger.js';
-import type { SecretMasker } from '../secrets.js';
 import { createFileCalls } from './file-client.js';
-import { anySignal, createStorageHttp, failureFactsOf, realSleep, type SleepFn } from './http.js';
+import {
+  anySignal,
+  createStorageHttp,
+  failureFactsOf,
+  realSleep,
+  type StorageHttpOptions,
+} from './http.js';
 import {
   createJobStarter,
   createsTableNamed,
@@ -21,7 +25,7 @@ import {
   parseTableList,
   parseTokenInfo,
 } from './parse.js';
-import { classifyFailure, type RetryOptions } from '../retry/retry-policy.js';
+import { classifyFailure } from '../retry/retry-policy.js';
 import type {
   BucketDetail,
   ExportParams,
@@ -36,28 +40,13 @@ import type {
   TokenInfo,
 } from './types.js';
 
-export interface StorageClientOptions {
-  /** Storage API base URL (a trailing slash is removed). */
-  readonly url: string;
-  readonly token: string;
-  /** The config key the token came from, named when it stops working mid-run. */
-  readonly tokenKey?: string | undefined;
-  /** Sent as `X-KBC-RunId`; a unique `kts-<random>` is generated when absent. */
-  readonly runId?: string | undefined;
-  readonly masker: SecretMasker;
-  readonly logger?: Logger | undefined;
-  readonly retry?: Partial<RetryOptions> | undefined;
+/**
+ * The HTTP adapter's options (base URL, token, masking, retries, deadlines, signal), plus the job
+ * polling. A base URL with a trailing slash is accepted; a run id `kts-<random>` is generated when
+ * none is given.
+ */
+export interface StorageClientOptions extends StorageHttpOptions {
   readonly poll?: Partial<PollOptions> | undefined;
-  readonly sleep?: SleepFn | undefined;
-  readonly now?: (() => number) | undefined;
-  readonly random?: (() => number) | undefined;
-  readonly requestTimeoutMs?: number | undefined;
-  readonly maxAnswerBytes?: number | undefined;
-  readonly firstContactTimeoutMs?: number | undefined;
-  /** Aborts every request, retry wait and job poll of this client (SIGTERM/SIGINT). */
-  readonly signal?: AbortSignal | undefined;
-  /** Told each failed attempt that will be retried (a sync action names it at its deadline). */
-  readonly onRetry?: ((error: Error) => void) | undefined;
 }
 
 const STORAGE = '/v2/storage';
