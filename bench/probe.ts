@@ -136,11 +136,16 @@ try {
       sliceRows: SLICE_ROWS,
     });
   }
-  const lines = createInterface({ input: process.stdin });
+  // The iterator is taken at once: readline drops the lines it reads before anyone iterates, so
+  // `echo quit | node probe.js …` would otherwise lose its "quit" while the variants run and wait
+  // for ever; a closed stdin also ends the probe.
+  const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
   const queue = ['warm:|', ...variants];
   const more = async function* () {
     yield* queue;
-    for await (const line of lines) if (line.trim()) yield line.trim();
+    for (let next = await lines.next(); !next.done; next = await lines.next()) {
+      if (next.value.trim()) yield next.value.trim();
+    }
   };
   for await (const variant of more()) {
     if (variant === 'quit') break;
