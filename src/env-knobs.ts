@@ -172,15 +172,27 @@ export function tuningFrom(env: Env, standalone: boolean): Tuning {
   };
 }
 
+/** C's `isspace` characters and an optional sign, then decimal digits: what `atoi` reads. */
+const ATOI_PREFIX = /^[ \t\n\v\f\r]*([+-]?\d+)/;
+const LONG_MIN = -(2n ** 63n);
+const LONG_MAX = 2n ** 63n - 1n;
+const MAX_THREADPOOL_SIZE = 1024;
+
 /**
- * libuv's thread pool size, read as libuv reads it: `UV_THREADPOOL_SIZE` as a number (0 or not a
- * number means 1, at most 1024), else libuv's default of 4. Not a knob of the job: it only
- * follows what the runtime does with the variable.
+ * libuv's thread pool size, read as libuv reads it: `atoi(UV_THREADPOOL_SIZE)` (leading whitespace,
+ * a sign and digits; `strtol`'s range, then cut to 32 bits) kept in an unsigned int, where 0 means
+ * 1 and anything above 1024 (a negative number too) means 1024; without the variable, libuv's
+ * default of 4. Not a knob of the job: it only follows what the runtime does with the variable.
  */
 export function threadPoolSize(value: string | undefined): number {
   if (value === undefined) return DEFAULT_TUNING.inflateThreads;
-  const threads = Number.parseInt(value, 10);
-  return Math.min(1024, Math.max(1, Number.isFinite(threads) ? threads : 0));
+  const digits = ATOI_PREFIX.exec(value)?.[1];
+  if (digits === undefined) return 1;
+  const long = BigInt(digits);
+  const clamped = long < LONG_MIN ? LONG_MIN : long > LONG_MAX ? LONG_MAX : long;
+  const threads = Number(BigInt.asUintN(32, clamped));
+  if (threads === 0) return 1;
+  return Math.min(MAX_THREADPOOL_SIZE, threads);
 }
 
 /** The lease of a claim on a destination table (docs/sync-record.md, Claims). */
