@@ -401,7 +401,9 @@ async function syncTable(
     );
   }
   progress.finish(deps.nowMs(), 'done');
-  const finishedAtIso = new Date(await deps.source.serverTimeMs()).toISOString();
+  // Only reported (lastSuccessAt), so no request of its own: one round trip less per table.
+  const finishedMs = deps.source.approxServerTimeMs() ?? (await deps.source.serverTimeMs());
+  const finishedAtIso = new Date(finishedMs).toISOString();
   return {
     plan,
     status: 'success',

@@ -71,6 +71,8 @@ export interface StorageHttpOptions {
   readonly signal?: AbortSignal | undefined;
   readonly sleep?: SleepFn | undefined;
   readonly now?: (() => number) | undefined;
+  /** A monotonic clock in ms (elapsed time only); `performance.now` unless given. */
+  readonly monotonicMs?: (() => number) | undefined;
   readonly random?: (() => number) | undefined;
   /** Told each failed attempt that will be retried (the retry loop's `onRetry`). */
   readonly onRetry?: ((error: Error) => void) | undefined;
@@ -115,6 +117,11 @@ export interface StorageHttp {
   readonly retryOptions: RetryOptions;
   /** The server clock from the `Date` header of the latest answer, in ms; undefined before one. */
   lastServerDateMs(): number | undefined;
+  /**
+   * {@link lastServerDateMs} moved on by the monotonic time elapsed here since that answer
+   * arrived: the server's clock now, without a request, as far as both clocks run at one rate.
+   */
+  serverClockMs(): number | undefined;
 }
 
 /** A Storage API request failed below HTTP (connection refused, reset, timeout, DNS). */
@@ -195,6 +202,9 @@ export function createStorageHttp(options: StorageHttpOptions): StorageHttp {
   let answered = false;
   let firstContactFailures = 0;
   let serverDateMs: number | undefined;
+  /** When the answer that set `serverDateMs` arrived, on the monotonic clock. */
+  let serverDateArrivedMs = 0;
+  const monotonicMs = options.monotonicMs ?? (() => performance.now());
 
   /**
    * The deadline of the next attempt and what set it, for the sentence of a timeout: the
@@ -252,6 +262,7 @@ export function createStorageHttp(options: StorageHttpOptions): StorageHttp {
     const parsedDate = typeof dateHeader === 'string' ? Date.parse(dateHeader) : Number.NaN;
     // The latest answer's, even when it has none: an earlier answer's clock is not this one's.
     serverDateMs = Number.isFinite(parsedDate) ? parsedDate : undefined;
+    serverDateArrivedMs = monotonicMs();
     if (response.status >= 200 && response.status < 300) {
       tokenWorked = true;
       return parseBody(response.text);
@@ -288,6 +299,8 @@ export function createStorageHttp(options: StorageHttpOptions): StorageHttp {
       withRetry(operation, { ...context, signal: anySignal(context.signal, options.signal) }),
     retryOptions,
     lastServerDateMs: () => serverDateMs,
+    serverClockMs: () =>
+      serverDateMs === undefined ? undefined : serverDateMs + (monotonicMs() - serverDateArrivedMs),
     request: (request, kind = 'idempotent') => {
       if (request.cleanup && options.signal?.aborted) {
         return send(request, CLEANUP_AFTER_STOP_TIMEOUT_MS);

@@ -127,6 +127,7 @@ export function createStorageClient(options: StorageClientOptions): StorageClien
       if (serverMs > now() + MAX_SERVER_CLOCK_LEAD_MS) throw implausibleDate(serverMs, now());
       return serverMs;
     },
+    approxServerTimeMs: () => http.serverClockMs(),
     getBucket,
     findBucket: (bucketId) => find(() => getBucket(bucketId), ['storage.buckets.notFound']),
     async createBucket(stage, name) {

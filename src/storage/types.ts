@@ -263,6 +263,13 @@ export interface StorageClient {
    * resolution, so at most a second behind). Watermarks come from here, never the local clock.
    */
   serverTimeMs(): Promise<number>;
+  /**
+   * The Storage server's clock now without a request: the latest answer's `Date` header plus the
+   * time elapsed here since it arrived (this machine's monotonic clock, not its wall clock);
+   * undefined before an answer with one. Only for times that are reported, such as
+   * `lastSuccessAt`; windows and watermarks take {@link serverTimeMs} (docs/state-file.md).
+   */
+  approxServerTimeMs(): number | undefined;
   getBucket(bucketId: string): Promise<BucketDetail>;
   /** Null when the bucket does not exist (404). */
   findBucket(bucketId: string): Promise<BucketDetail | null>;

@@ -109,6 +109,33 @@ describe('platform mode', () => {
     expect(summaries).toHaveLength(3);
   });
 
+  it('asks the server’s time once per exported table, for its window; lastSuccessAt takes the same clock without asking again', async () => {
+    emulator.control.resetStats();
+    const startedMs = Date.now();
+    const { result, dataDir } = await run(
+      config({
+        tables: [
+          { name: 'orders', incremental: true, primaryKey: ['id'], changedSince: 'lastRun' },
+          { name: 'empty', changedSince: 'lastRun' },
+        ],
+      }),
+    );
+    const endedMs = Date.now();
+    expect(result.code, result.stderr).toBe(0);
+    // One for the token check, one per table's window: none when a table finishes.
+    expect(emulator.control.stats().requests['GET /v2/storage/tokens/verify']).toBe(3);
+    const state = JSON.parse(await readFile(join(dataDir, 'out', 'state.json'), 'utf8')) as {
+      tables: Record<string, { lastSuccessAt: string; watermark: number }>;
+    };
+    for (const entry of Object.values(state.tables)) {
+      const finishedMs = Date.parse(entry.lastSuccessAt);
+      // The Date header holds whole seconds: at most one second early.
+      expect(finishedMs).toBeGreaterThanOrEqual(Math.floor(startedMs / 1000) * 1000 - 1000);
+      expect(finishedMs).toBeLessThanOrEqual(endedMs);
+      expect(finishedMs).toBeGreaterThanOrEqual(entry.watermark * 1000);
+    }
+  });
+
   it('debug: true in text lines names each request’s duration (docs/limits.md, Debug logging)', async () => {
     const dataDir = await makeDataDir(config({ debug: true, tables: [{ name: 'customers' }] }));
     dirs.push(dataDir);

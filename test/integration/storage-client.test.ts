@@ -148,6 +148,23 @@ describe('StorageClient against a scripted HTTP server', () => {
     expect(masker.mask(`x ${TOKEN} y`)).toBe('x [hidden] y');
   });
 
+  it('estimates the server’s clock without a request: the latest Date header plus the monotonic time since it arrived', async () => {
+    const dateMs = Date.parse('2026-03-01T10:00:00Z');
+    server.route('GET', '/v2/storage/tokens/verify', {
+      status: 200,
+      body: verifyBody,
+      headers: { Date: new Date(dateMs).toUTCString() },
+    });
+    let monotonicMs = 1_000;
+    const storage = client({ monotonicMs: () => monotonicMs });
+    expect(storage.approxServerTimeMs()).toBeUndefined();
+    await storage.verifyToken();
+    expect(storage.approxServerTimeMs()).toBe(dateMs);
+    monotonicMs += 1_500;
+    expect(storage.approxServerTimeMs()).toBe(dateMs + 1_500);
+    expect(server.count('GET', '/v2/storage/tokens/verify')).toBe(1);
+  });
+
   it('retries 503 maintenance twice honouring Retry-After, then succeeds', async () => {
     server.route('GET', '/v2/storage/tokens/verify', maintenance, maintenance, {
       status: 200,
