@@ -126,10 +126,17 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const server = options.tls
     ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, handler)
     : createServer(handler);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
+    });
+  } catch (error) {
+    // A taken port: the tables and the work folder made above are nobody's to remove later.
+    db.close();
+    if (ownsWorkDir) await rm(workDir, { recursive: true, force: true });
+    throw error;
+  }
   const scheme = options.tls ? 'https' : 'http';
   const url = `${scheme}://127.0.0.1:${(server.address() as AddressInfo).port}`;
   core.baseUrl = url;
