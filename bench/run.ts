@@ -683,7 +683,9 @@ async function benchScheduled(emulator: EmulatorHandle, options: Options) {
       dirs.push(dir);
       await mkdir(join(dir, 'in'), { recursive: true });
       await writeFile(join(dir, 'in', 'state.json'), state);
-      return runJob(emulator, names, { parallelism, lastRunDir: dir, env });
+      const before = serviceCounters(emulator);
+      const result = await runJob(emulator, names, { parallelism, lastRunDir: dir, env });
+      return { ...result, cost: serviceCostSince(emulator, before) };
     };
     // `--repeat` pairs, each from the same saved state: the host's spread moves single runs.
     const pairs = [];
@@ -692,7 +694,7 @@ async function benchScheduled(emulator: EmulatorHandle, options: Options) {
       const exportingAll = await runFrom({ KBC_TABLE_SYNC_SKIP_UNCHANGED: '0' });
       const speedup = round(exportingAll.measured.seconds / skipping.measured.seconds, 1);
       log(
-        `  (f) ${repetition}/${options.repeat}: skipping ${round(skipping.measured.seconds)} s (${unchanged(skipping)} unchanged), exporting all ${round(exportingAll.measured.seconds)} s: ${speedup}× (load ${round(loadavg()[0] ?? 0)})`,
+        `  (f) ${repetition}/${options.repeat}: skipping ${round(skipping.measured.seconds)} s (${unchanged(skipping)} unchanged; ${describeCost(skipping.cost)}), exporting all ${round(exportingAll.measured.seconds)} s (${describeCost(exportingAll.cost)}): ${speedup}× (load ${round(loadavg()[0] ?? 0)})`,
       );
       pairs.push({ skipping, exportingAll, speedup });
     }
@@ -714,6 +716,9 @@ async function benchScheduled(emulator: EmulatorHandle, options: Options) {
       exportingAllPeakRssMB: Math.max(
         ...pairs.map((p) => mb(p.exportingAll.measured.peakRssBytes)),
       ),
+      // The same in every repetition (the runs start from one state): the last pair's.
+      skippingCost: pairs.at(-1)?.skipping.cost,
+      exportingAllCost: pairs.at(-1)?.exportingAll.cost,
       speedup: medianOf(speedups),
       speedupRange: [Math.min(...speedups), Math.max(...speedups)],
       skippingSecondsRuns: skippingSeconds,
@@ -723,6 +728,40 @@ async function benchScheduled(emulator: EmulatorHandle, options: Options) {
   } finally {
     for (const dir of dirs) await rm(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * What one run asked of the service, which the host's speed does not move: Storage API requests,
+ * export jobs started and object-store reads. On the real service each export job costs seconds
+ * to minutes of queue and unload time (docs/performance.md, Skipping unchanged tables).
+ */
+interface ServiceCost {
+  readonly storageRequests: number;
+  readonly exportJobs: number;
+  readonly objectReads: number;
+}
+
+/** Zeroes the emulator's request and job counters; returns the object-store reads so far. */
+function serviceCounters(emulator: EmulatorHandle): number {
+  emulator.control.resetStats();
+  return emulator.control.stats().objectStore.gets;
+}
+
+function serviceCostSince(emulator: EmulatorHandle, objectReadsBefore: number): ServiceCost {
+  const stats = emulator.control.stats();
+  const sum = (counts: Readonly<Record<string, number>>, keep: (key: string) => boolean) =>
+    Object.entries(counts)
+      .filter(([key]) => keep(key))
+      .reduce((total, [, count]) => total + count, 0);
+  return {
+    storageRequests: sum(stats.requests, () => true),
+    exportJobs: sum(stats.jobStarts, (key) => key.startsWith('tableExport ')),
+    objectReads: stats.objectStore.gets - objectReadsBefore,
+  };
+}
+
+function describeCost(cost: ServiceCost): string {
+  return `${cost.exportJobs} export jobs, ${cost.storageRequests} Storage requests, ${cost.objectReads} object reads`;
 }
 
 /** Median and range over the repetitions of one size, for the figures the issue targets. */
@@ -802,7 +841,10 @@ async function main(): Promise<void> {
       options.scheduledTables > 0 ? await benchScheduled(emulator, options) : undefined;
     if (scheduled) {
       process.stdout.write(
-        `\n(f) scheduled run, ${scheduled.tables} lastRun tables, ${scheduled.changedTables} changed, median of ${scheduled.speedupRuns.length}: skipping ${scheduled.skippingSeconds} s (${scheduled.skippingUnchangedTables} unchanged, peak RSS ${scheduled.skippingPeakRssMB} MB), exporting all ${scheduled.exportingAllSeconds} s: ${scheduled.speedup}× faster (range ${scheduled.speedupRange.join(' to ')}×)\n`,
+        `\n(f) scheduled run, ${scheduled.tables} lastRun tables, ${scheduled.changedTables} changed, median of ${scheduled.speedupRuns.length}: skipping ${scheduled.skippingSeconds} s (${scheduled.skippingUnchangedTables} unchanged, peak RSS ${scheduled.skippingPeakRssMB} MB), exporting all ${scheduled.exportingAllSeconds} s: ${scheduled.speedup}× faster (range ${scheduled.speedupRange.join(' to ')}×)\n` +
+          (scheduled.skippingCost && scheduled.exportingAllCost
+            ? `    asked of the service: skipping ${describeCost(scheduled.skippingCost)}; exporting all ${describeCost(scheduled.exportingAllCost)}\n`
+            : ''),
       );
     }
     const result = {
