@@ -127,7 +127,13 @@ export function createStorageClient(options: StorageClientOptions): StorageClien
       if (serverMs > now() + MAX_SERVER_CLOCK_LEAD_MS) throw implausibleDate(serverMs, now());
       return serverMs;
     },
-    approxServerTimeMs: () => http.serverClockMs(),
+    approxServerTimeMs() {
+      const serverMs = http.serverClockMs();
+      // A Date a day or more ahead is refused as serverTimeMs refuses it: the caller asks afresh.
+      return serverMs !== undefined && serverMs <= now() + MAX_SERVER_CLOCK_LEAD_MS
+        ? serverMs
+        : undefined;
+    },
     getBucket,
     findBucket: (bucketId) => find(() => getBucket(bucketId), ['storage.buckets.notFound']),
     async createBucket(stage, name) {

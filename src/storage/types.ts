@@ -266,7 +266,8 @@ export interface StorageClient {
   /**
    * The Storage server's clock now without a request: the latest answer's `Date` header plus the
    * time elapsed here since it arrived (this machine's monotonic clock, not its wall clock);
-   * undefined before an answer with one. Only for times that are reported, such as
+   * undefined before an answer with one, or when that is a day or more ahead of this machine's
+   * clock (see {@link serverTimeMs}). Only for times that are reported, such as
    * `lastSuccessAt`; windows and watermarks take {@link serverTimeMs} (docs/state-file.md).
    */
   approxServerTimeMs(): number | undefined;

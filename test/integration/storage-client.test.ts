@@ -165,6 +165,17 @@ describe('StorageClient against a scripted HTTP server', () => {
     expect(server.count('GET', '/v2/storage/tokens/verify')).toBe(1);
   });
 
+  it('gives no estimate from a Date header a day or more ahead of this machine’s clock', async () => {
+    server.route('GET', '/v2/storage/tokens/verify', {
+      status: 200,
+      body: verifyBody,
+      headers: { Date: new Date(Date.parse('2999-01-01T00:00:00Z')).toUTCString() },
+    });
+    const storage = client();
+    await storage.verifyToken();
+    expect(storage.approxServerTimeMs()).toBeUndefined();
+  });
+
   it('retries 503 maintenance twice honouring Retry-After, then succeeds', async () => {
     server.route('GET', '/v2/storage/tokens/verify', maintenance, maintenance, {
       status: 200,
