@@ -1,9 +1,9 @@
 /**
  * The benchmark's launcher: a small process that starts each measured command and measures it
  * (bench/measure.ts, startLauncher says why). It answers each request on its IPC channel and ends
- * when the channel closes.
+ * when the channel closes, killing a command still running.
  */
-import { measureHere, type LaunchAnswer, type LaunchRequest } from './measure.js';
+import { killMeasured, measureHere, type LaunchAnswer, type LaunchRequest } from './measure.js';
 
 function answer(message: LaunchAnswer): void {
   process.send?.(message);
@@ -16,4 +16,8 @@ process.on('message', (request: LaunchRequest) => {
       answer({ id: request.id, error: error instanceof Error ? error.message : String(error) }),
   );
 });
-process.on('disconnect', () => process.exit(0));
+// The benchmark ended or was stopped: a command still running is of no use to anyone.
+process.on('disconnect', () => {
+  killMeasured();
+  process.exit(0);
+});

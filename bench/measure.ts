@@ -65,6 +65,14 @@ export interface MeasureOptions {
 /** What {@link measureHere} measures: all of {@link Measured} but the host's CPU. */
 export type ChildMeasured = Omit<Measured, 'hostCpuSeconds'>;
 
+/** Commands {@link measureHere} started that have not ended: a stopped benchmark ends them. */
+const running = new Set<ChildProcess>();
+
+/** Kills every measured command still running (bench/on-stop.ts). */
+export function killMeasured(): void {
+  for (const child of running) child.kill('SIGKILL');
+}
+
 /**
  * Runs a command, polling its VmHWM every `pollMs` (the peak only grows, so the last reading before
  * exit is the process's peak, up to what it grew in its last `pollMs`).
@@ -80,6 +88,7 @@ export function measureHere(
     env: options.env ?? process.env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  running.add(child);
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -90,6 +99,7 @@ export function measureHere(
   }, options.pollMs ?? 25);
   return new Promise((resolve, reject) => {
     child.once('error', (error) => {
+      running.delete(child);
       clearInterval(poll);
       reject(error);
     });
@@ -98,6 +108,7 @@ export function measureHere(
       if (child.pid !== undefined) peak = Math.max(peak, peakRssOf(child.pid) ?? 0);
     });
     child.once('close', (code) => {
+      running.delete(child);
       clearInterval(poll);
       resolve({
         code,

@@ -17,10 +17,11 @@ import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startEmulator } from 'keboola-storage-emulator';
 import { COLUMNS, CSV_BYTES_PER_ROW, SLICE_ROWS } from './bench-table.js';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { reapedChildrenCpuSeconds } from './measure.js';
+import { benchFolder } from './on-stop.js';
 
 interface Probe {
   startedIso: string;
@@ -33,6 +34,9 @@ interface Probe {
   stderr: string;
 }
 
+/** The job {@link probe} runs, while it runs: a stopped probe ends it. */
+let runningJob: ChildProcess | undefined;
+
 /** Runs the job and keeps the /proc status fields at its highest VmRSS. */
 function probe(args: string[], env: NodeJS.ProcessEnv): Promise<Probe> {
   const started = performance.now();
@@ -41,6 +45,10 @@ function probe(args: string[], env: NodeJS.ProcessEnv): Promise<Probe> {
   const child = spawn(env.PROBE_NODE ?? process.execPath, args, {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  runningJob = child;
+  child.once('close', () => {
+    if (runningJob === child) runningJob = undefined;
   });
   let stdout = '';
   let stderr = '';
@@ -94,8 +102,10 @@ const tableNames = Array.from({ length: Number(process.env.PROBE_TABLES ?? 1) },
   i === 0 ? 't' : `t${i + 1}`,
 );
 const TLS_DIR = join(ROOT, 'test', 'fixtures', 'tls');
+const folder = await benchFolder(() => runningJob?.kill('SIGKILL'));
 const emulator = await startEmulator({
   port: 0,
+  workDir: folder.emulatorDir,
   quiet: true,
   ...(process.env.PROBE_TLS
     ? {
@@ -187,4 +197,5 @@ try {
   }
 } finally {
   await emulator.close();
+  await folder.remove();
 }

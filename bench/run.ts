@@ -28,7 +28,8 @@ import { createStorageClient } from '../src/storage/storage-client.js';
 import type { FileDetail } from '../src/storage/types.js';
 import { COLUMNS, CSV_BYTES_PER_ROW, SLICE_ROWS } from './bench-table.js';
 import { JOB_ENV, JOB_NODE_FLAGS } from './job-flags.js';
-import { measure, startLauncher, stopLauncher, type Measured } from './measure.js';
+import { benchFolder } from './on-stop.js';
+import { killMeasured, measure, startLauncher, stopLauncher, type Measured } from './measure.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const CLI = join(ROOT, 'dist', 'main.js');
@@ -132,9 +133,10 @@ function ensureCurl(): string {
   }
 }
 
-async function startBenchEmulator(options: Options): Promise<EmulatorHandle> {
+async function startBenchEmulator(options: Options, workDir: string): Promise<EmulatorHandle> {
   return startEmulator({
     port: 0,
+    workDir,
     quiet: true,
     firstByteLatencyMs: options.latencyMs,
     ...(options.tls ? { tls: { cert: readFileSync(TLS_CERT), key: readFileSync(TLS_KEY) } } : {}),
@@ -819,10 +821,17 @@ async function main(): Promise<void> {
   }
   const curl = ensureCurl();
   await startLauncher();
-  const emulator = await startBenchEmulator(options).catch((error: unknown) => {
+  const folder = await benchFolder(() => {
     stopLauncher();
-    throw error;
+    killMeasured();
   });
+  const emulator = await startBenchEmulator(options, folder.emulatorDir).catch(
+    async (error: unknown) => {
+      stopLauncher();
+      await folder.remove();
+      throw error;
+    },
+  );
   const startedAt = new Date().toISOString();
   const loadAtStart = loadavg();
   try {
@@ -876,6 +885,7 @@ async function main(): Promise<void> {
     process.stdout.write(`\nResults written to ${path}\n`);
   } finally {
     await emulator.close();
+    await folder.remove();
     stopLauncher();
   }
 }
