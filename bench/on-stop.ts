@@ -1,9 +1,9 @@
 /**
  * What a benchmark tool owes when it is stopped (Ctrl-C, `kill`). The emulator's work folder holds
  * the generated table's slices (1.5 GB at 1 GiB), and every measured run its own data folder; a
- * process ended by the signal's default action leaves them in the temporary folder for good.
- * Closing the emulator is no way out: a close while DuckDB still generates a table waits for ever
- * (seen with a stop during `generate`). So everything goes into one folder, removed at once.
+ * process ended by the signal's default action leaves them in the temporary folder for good. So
+ * everything goes into one folder, removed at once on a stop. The emulator is not closed first:
+ * the process ends anyway, and a close would wait for the write in progress.
  */
 import { rmSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';

@@ -82,7 +82,7 @@ async function slicePaths(dataDir: string, rows: number): Promise<string[]> {
         `generated ${rows} rows, ${result.suffixes.length} slices, ${mb} MB gzip (${seconds} s)`,
       );
     } finally {
-      db.close();
+      await db.close();
       await rm(join(dir, 'source.duckdb'), { force: true });
     }
     await writeFile(done, '');
@@ -133,7 +133,7 @@ async function runCase(name: string, spec: Case, paths: string[], workDir: strin
     const stats = ((performance.now() - done) / 1000).toFixed(2);
     return { seconds, detail: `stats ${stats} s  ${await fingerprint(db)}` };
   } finally {
-    db.close();
+    await db.close();
     await rm(dbPath, { force: true });
     await rm(`${dbPath}.wal`, { force: true });
   }

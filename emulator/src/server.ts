@@ -109,7 +109,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   try {
     for (const project of seed.projects) await core.addProject(project, baseDir);
   } catch (error) {
-    db.close();
+    await db.close();
     if (ownsWorkDir) await rm(workDir, { recursive: true, force: true });
     throw error;
   }
@@ -133,7 +133,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     });
   } catch (error) {
     // A taken port: the tables and the work folder made above are nobody's to remove later.
-    db.close();
+    await db.close();
     if (ownsWorkDir) await rm(workDir, { recursive: true, force: true });
     throw error;
   }
@@ -152,7 +152,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       server.closeAllConnections();
       await stopped;
       await core.jobs.idle();
-      db.close();
+      await db.close();
       if (ownsWorkDir) await rm(workDir, { recursive: true, force: true });
     },
   };

@@ -68,6 +68,9 @@ export class TableDb {
   readonly #writer: DuckDBConnection;
   #queue: Promise<unknown> = Promise.resolve();
   #stagingSeq = 0;
+  /** The write running on the writer connection, if any. */
+  #running: Promise<unknown> | undefined;
+  #closing = false;
 
   private constructor(instance: DuckDBInstance, writer: DuckDBConnection) {
     this.#instance = instance;
@@ -82,9 +85,18 @@ export class TableDb {
     return new TableDb(instance, writer);
   }
 
-  /** Runs `fn` on the writer connection after every earlier write finished. */
+  /** Runs `fn` on the writer connection after every earlier write finished; none after close. */
   #serialize<T>(fn: (conn: DuckDBConnection) => Promise<T>): Promise<T> {
-    const run = this.#queue.then(() => fn(this.#writer));
+    const run = this.#queue.then(() => {
+      if (this.#closing) throw new Error('The emulator was closed.');
+      const running = fn(this.#writer);
+      this.#running = running;
+      const settled = () => {
+        if (this.#running === running) this.#running = undefined;
+      };
+      running.then(settled, settled);
+      return running;
+    });
     this.#queue = run.catch(() => undefined);
     return run;
   }
@@ -314,7 +326,18 @@ export class TableDb {
     });
   }
 
-  close(): void {
+  /**
+   * Closes the database. A write still running (a large `generate`) is interrupted and waited for
+   * first: DuckDB closed under a running query left the process unable to exit. Writes queued
+   * behind it fail.
+   */
+  async close(): Promise<void> {
+    this.#closing = true;
+    const running = this.#running;
+    if (running) {
+      this.#writer.interrupt();
+      await running.catch(() => undefined);
+    }
     this.#writer.closeSync();
     this.#instance.closeSync();
   }

@@ -31,7 +31,7 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
-  db.close();
+  await db.close();
   await rm(dir, { recursive: true, force: true });
 });
 
