@@ -104,13 +104,17 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       : { bytesPerSecondPerConnection: options.bytesPerSecondPerConnection }),
   });
   const db = await TableDb.open(dbPath);
+  /** Closes the tables and removes the work folder when this start made it. */
+  const release = async () => {
+    await db.close();
+    if (ownsWorkDir) await rm(workDir, { recursive: true, force: true });
+  };
   const core = new EmulatorCore(db, clock, faults, objectStore, logError);
   const control = new EmulatorControl(core, baseDir);
   try {
     for (const project of seed.projects) await core.addProject(project, baseDir);
   } catch (error) {
-    await db.close();
-    if (ownsWorkDir) await rm(workDir, { recursive: true, force: true });
+    await release();
     throw error;
   }
   const handler = (req: IncomingMessage, res: ServerResponse) => {
@@ -133,8 +137,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     });
   } catch (error) {
     // A taken port: the tables and the work folder made above are nobody's to remove later.
-    await db.close();
-    if (ownsWorkDir) await rm(workDir, { recursive: true, force: true });
+    await release();
     throw error;
   }
   const scheme = options.tls ? 'https' : 'http';
@@ -152,8 +155,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       server.closeAllConnections();
       await stopped;
       await core.jobs.idle();
-      await db.close();
-      if (ownsWorkDir) await rm(workDir, { recursive: true, force: true });
+      await release();
     },
   };
 }

@@ -71,6 +71,8 @@ export function createStorageClient(options: StorageClientOptions): StorageClien
   const url = options.url.replace(/\/+$/, '');
   const runId = options.runId ?? `kts-${randomBytes(8).toString('hex')}`;
   const now = options.now ?? Date.now;
+  /** A server clock less than a day ahead of ours (the rest would skip rows until then). */
+  const plausibleServerTime = (serverMs: number) => serverMs <= now() + MAX_SERVER_CLOCK_LEAD_MS;
   const sleep = options.sleep ?? realSleep;
   const poll: PollOptions = { ...DEFAULT_POLL_OPTIONS, ...options.poll };
   const http = createStorageHttp({ ...options, url, runId });
@@ -124,15 +126,13 @@ export function createStorageClient(options: StorageClientOptions): StorageClien
       await get(`${STORAGE}/tokens/verify`);
       const serverMs = http.lastServerDateMs();
       if (serverMs === undefined) throw missingDate();
-      if (serverMs > now() + MAX_SERVER_CLOCK_LEAD_MS) throw implausibleDate(serverMs, now());
+      if (!plausibleServerTime(serverMs)) throw implausibleDate(serverMs, now());
       return serverMs;
     },
     approxServerTimeMs() {
       const serverMs = http.serverClockMs();
-      // A Date a day or more ahead is refused as serverTimeMs refuses it: the caller asks afresh.
-      return serverMs !== undefined && serverMs <= now() + MAX_SERVER_CLOCK_LEAD_MS
-        ? serverMs
-        : undefined;
+      // An implausible one is refused as serverTimeMs refuses it: the caller asks afresh.
+      return serverMs !== undefined && plausibleServerTime(serverMs) ? serverMs : undefined;
     },
     getBucket,
     findBucket: (bucketId) => find(() => getBucket(bucketId), ['storage.buckets.notFound']),
