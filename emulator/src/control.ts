@@ -64,6 +64,15 @@ export class EmulatorControl {
     this.#core.clock.release();
   }
 
+  // ---- jobs ----
+  /**
+   * Storage jobs created from now on last at least `ms` (wall time) from creation to outcome: the
+   * real service's queue and processing time, for benchmarks and poll schedules. 0 = at once.
+   */
+  setJobDurationMs(ms: number): void {
+    this.#core.jobs.durationMs = ms;
+  }
+
   // ---- maintenance & faults ----
   /** Every `/v2/storage` request answers 503 + `Retry-After` while on. */
   setMaintenance(on: boolean, options: { retryAfterSeconds?: number; reason?: string } = {}): void {
@@ -287,6 +296,9 @@ const controlRoutes: readonly Route<ControlHandler>[] = [
   route<ControlHandler>('POST', '/_emulator/clock/set', (c, b) => c.setClock(num(b.ms))),
   route<ControlHandler>('POST', '/_emulator/clock/advance', (c, b) => c.advanceClock(num(b.ms))),
   route<ControlHandler>('POST', '/_emulator/clock/release', (c) => c.releaseClock()),
+  route<ControlHandler>('POST', '/_emulator/jobs/duration', (c, b) =>
+    c.setJobDurationMs(num(b.ms)),
+  ),
   route<ControlHandler>('POST', '/_emulator/maintenance', (c, b) => {
     const options: { retryAfterSeconds?: number; reason?: string } = {};
     if (b.retryAfterSeconds !== undefined) options.retryAfterSeconds = num(b.retryAfterSeconds);

@@ -1,9 +1,11 @@
 /**
  * Storage jobs: created `waiting`, their work runs in the background at once, and each poll
  * (`GET jobs/{id}`) advances them one step: `waiting` → `processing` → `success`/`error` (the
- * terminal step only once the work has finished). Faults `jobStuck` / `jobError` apply per job.
+ * terminal step only once the work has finished, and no sooner than the job duration after the
+ * job's creation). Faults `jobStuck` / `jobError` apply per job.
  */
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { EmulatorClock } from './clock.js';
 import { JobError } from './api-error.js';
 import type { FaultSpec } from './faults.js';
@@ -35,11 +37,29 @@ export class JobRunner {
   readonly #clock: EmulatorClock;
   readonly #running = new Set<Promise<void>>();
   readonly #onWorkError: (error: unknown) => void;
+  #durationMs = 0;
 
   constructor(state: EmulatorState, clock: EmulatorClock, onWorkError: (error: unknown) => void) {
     this.#state = state;
     this.#clock = clock;
     this.#onWorkError = onWorkError;
+  }
+
+  /**
+   * The least time, in milliseconds of this machine's monotonic clock (not the emulator clock,
+   * which tests freeze), from a job's creation to its outcome: the real service's queue and
+   * processing time, which is seconds for the smallest table (docs/storage-api.md, Jobs). Applies
+   * to jobs created from now on; 0 (the default) ends a job as soon as its work is done.
+   */
+  set durationMs(ms: number) {
+    if (!Number.isFinite(ms) || ms < 0) {
+      throw new RangeError(`The job duration must be a number of milliseconds ≥ 0, not ${ms}.`);
+    }
+    this.#durationMs = ms;
+  }
+
+  get durationMs(): number {
+    return this.#durationMs;
   }
 
   /**
@@ -85,12 +105,14 @@ export class JobRunner {
   }
 
   #track(job: JobState, work: () => Promise<unknown>): void {
+    const durationMs = this.#durationMs;
     const run = (async () => {
-      try {
-        job.outcome = { results: await work() };
-      } catch (error) {
-        if (!(error instanceof JobError)) this.#onWorkError(error);
-        job.outcome = failure(error);
+      const [done] = await Promise.allSettled([work(), durationMs > 0 && sleep(durationMs)]);
+      if (done.status === 'fulfilled') {
+        job.outcome = { results: done.value };
+      } else {
+        if (!(done.reason instanceof JobError)) this.#onWorkError(done.reason);
+        job.outcome = failure(done.reason);
       }
     })();
     this.#running.add(run);

@@ -40,6 +40,11 @@ export interface EmulatorOptions {
   readonly firstByteLatencyMs?: number;
   /** Object store: bandwidth cap per connection. */
   readonly bytesPerSecondPerConnection?: number;
+  /**
+   * The least time (wall clock) from a Storage job's creation to its outcome, in ms: the real
+   * service's queue and processing time. Default 0; `control.setJobDurationMs` changes it later.
+   */
+  readonly jobDurationMs?: number;
   /** No error logging to stderr. */
   readonly quiet?: boolean;
   /**
@@ -112,6 +117,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const core = new EmulatorCore(db, clock, faults, objectStore, logError);
   const control = new EmulatorControl(core, baseDir);
   try {
+    if (options.jobDurationMs !== undefined) core.jobs.durationMs = options.jobDurationMs;
     for (const project of seed.projects) await core.addProject(project, baseDir);
   } catch (error) {
     await release();

@@ -757,6 +757,33 @@ describe('jobs', () => {
     });
   });
 
+  it('holds a job for the job duration set over HTTP, then ends it with its results', async () => {
+    const durationMs = 1_500;
+    const set = await fetch(`${emulator.url}/_emulator/jobs/duration`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ ms: durationMs }),
+    });
+    expect(set.status).toBe(200);
+    try {
+      const startedMs = performance.now();
+      const job = await runJob(
+        SOURCE_TOKEN,
+        'POST',
+        '/v2/storage/tables/in.c-sales.returns/export-async',
+        {},
+      );
+      // The export itself takes milliseconds; the job ends no sooner than its duration (a timer
+      // fires at most a millisecond early against performance.now).
+      expect(performance.now() - startedMs).toBeGreaterThanOrEqual(durationMs - 5);
+      expect(job.status).toBe('success');
+      expect(typeof (job.results as { file?: { id?: unknown } }).file?.id).toBe('number');
+    } finally {
+      emulator.control.setJobDurationMs(0);
+    }
+    expect(() => emulator.control.setJobDurationMs(-1)).toThrow(/≥ 0/);
+  });
+
   it('creates the job before an afterHandling status fault (outcome unknown)', async () => {
     emulator.control.resetStats();
     emulator.control.addFault({
