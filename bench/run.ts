@@ -4,13 +4,15 @@
  *
  *   npm run bench -- [--sizes 1,4] [--sweep 2,4,8,16] [--small-tables 200] [--latency-ms 50]
  *                    [--rate-mbps 40] [--cases a,b,c,d] [--repeat 1] [--scheduled-tables 200]
- *                    [--scheduled-changed 10] [--small-standalone] [--tls] [--out bench/results]
+ *                    [--scheduled-changed 10] [--scheduled-job-ms 0] [--small-standalone] [--tls]
+ *                    [--out bench/results]
  *
  * `--sizes` are GiB of uncompressed CSV. Cases per size: (a) platform job, (b) standalone job,
  * (c) official clients (sequential download + gunzip + concatenate), (d) raw copy with
  * `curl --parallel`; once: (e) many small tables against one table with the same rows; and (f) a
  * scheduled run of `lastRun` tables of which a few changed, skipping against exporting all, in
- * `--repeat` pairs.
+ * `--repeat` pairs; `--scheduled-job-ms N` times (f)'s pairs again with every Storage job lasting
+ * at least N ms, as the real service's do.
  * `--tls`: the emulator (Storage and object store) speaks HTTPS with the repository's test
  * certificate, which every case trusts, as the real stacks and clouds do.
  */
@@ -60,6 +62,11 @@ interface Options {
   /** (f) the scheduled run: tables synced once, how many of them then change (0 tables: skip). */
   readonly scheduledTables: number;
   readonly scheduledChanged: number;
+  /**
+   * (f) again with every Storage job lasting at least this long (the emulator's job duration): the
+   * real service's queue and processing time, which the emulator leaves out. 0: not run.
+   */
+  readonly scheduledJobMs: number;
   /** `--small-standalone`: the small-tables case imports into a destination project. */
   readonly smallStandalone: boolean;
   readonly tls: boolean;
@@ -90,6 +97,7 @@ function parseArgs(argv: readonly string[]): Options {
     repeat: Math.max(1, Number(get('repeat') ?? 1)),
     scheduledTables: Number(get('scheduled-tables') ?? 200),
     scheduledChanged: Number(get('scheduled-changed') ?? 10),
+    scheduledJobMs: Number(get('scheduled-job-ms') ?? 0),
     smallStandalone: argv.includes('--small-standalone'),
     tls: argv.includes('--tls'),
   };
@@ -690,16 +698,24 @@ async function benchScheduled(emulator: EmulatorHandle, options: Options) {
       return { ...result, cost: serviceCostSince(emulator, before) };
     };
     // `--repeat` pairs, each from the same saved state: the host's spread moves single runs.
-    const pairs = [];
-    for (let repetition = 1; repetition <= options.repeat; repetition++) {
-      const skipping = await runFrom({});
-      const exportingAll = await runFrom({ KBC_TABLE_SYNC_SKIP_UNCHANGED: '0' });
-      const speedup = round(exportingAll.measured.seconds / skipping.measured.seconds, 1);
-      log(
-        `  (f) ${repetition}/${options.repeat}: skipping ${round(skipping.measured.seconds)} s (${unchanged(skipping)} unchanged; ${describeCost(skipping.cost)}), exporting all ${round(exportingAll.measured.seconds)} s (${describeCost(exportingAll.cost)}): ${speedup}× (load ${round(loadavg()[0] ?? 0)})`,
-      );
-      pairs.push({ skipping, exportingAll, speedup });
-    }
+    const timePairs = async (label: string) => {
+      const pairs = [];
+      for (let repetition = 1; repetition <= options.repeat; repetition++) {
+        const skipping = await runFrom({});
+        const exportingAll = await runFrom({ KBC_TABLE_SYNC_SKIP_UNCHANGED: '0' });
+        const speedup = round(exportingAll.measured.seconds / skipping.measured.seconds, 1);
+        log(
+          `  ${label} ${repetition}/${options.repeat}: skipping ${round(skipping.measured.seconds)} s (${unchanged(skipping)} unchanged; ${describeCost(skipping.cost)}), exporting all ${round(exportingAll.measured.seconds)} s (${describeCost(exportingAll.cost)}): ${speedup}× (load ${round(loadavg()[0] ?? 0)})`,
+        );
+        pairs.push({ skipping, exportingAll, speedup });
+      }
+      return pairs;
+    };
+    const pairs = await timePairs('(f)');
+    const withJobDuration =
+      options.scheduledJobMs > 0
+        ? await timedWithJobDuration(emulator, options, timePairs)
+        : undefined;
     const skippingSeconds = pairs.map((p) => round(p.skipping.measured.seconds));
     const exportingAllSeconds = pairs.map((p) => round(p.exportingAll.measured.seconds));
     const speedups = pairs.map((p) => p.speedup);
@@ -726,9 +742,44 @@ async function benchScheduled(emulator: EmulatorHandle, options: Options) {
       skippingSecondsRuns: skippingSeconds,
       exportingAllSecondsRuns: exportingAllSeconds,
       speedupRuns: speedups,
+      withJobDuration,
     };
   } finally {
     for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** One of (f)'s pairs: the skipping run and the run exporting all, from the same state. */
+interface TimedPair {
+  readonly skipping: { readonly measured: Measured };
+  readonly exportingAll: { readonly measured: Measured };
+  readonly speedup: number;
+}
+
+/**
+ * (f)'s pairs again with every Storage job lasting at least `--scheduled-job-ms` (the emulator's
+ * job duration, reset afterwards): what skipping saves where an export job costs what it costs
+ * on the real service. Medians and ranges as for (f).
+ */
+async function timedWithJobDuration(
+  emulator: EmulatorHandle,
+  options: Options,
+  timePairs: (label: string) => Promise<readonly TimedPair[]>,
+) {
+  const jobMs = options.scheduledJobMs;
+  emulator.control.setJobDurationMs(jobMs);
+  try {
+    const pairs = await timePairs(`(f) with jobs of ${jobMs} ms`);
+    const speedups = pairs.map((p) => p.speedup);
+    return {
+      jobMs,
+      skippingSeconds: medianOf(pairs.map((p) => round(p.skipping.measured.seconds))),
+      exportingAllSeconds: medianOf(pairs.map((p) => round(p.exportingAll.measured.seconds))),
+      speedup: medianOf(speedups),
+      speedupRange: [Math.min(...speedups), Math.max(...speedups)],
+    };
+  } finally {
+    emulator.control.setJobDurationMs(0);
   }
 }
 
@@ -851,6 +902,9 @@ async function main(): Promise<void> {
     if (scheduled) {
       process.stdout.write(
         `\n(f) scheduled run, ${scheduled.tables} lastRun tables, ${scheduled.changedTables} changed, median of ${scheduled.speedupRuns.length}: skipping ${scheduled.skippingSeconds} s (${scheduled.skippingUnchangedTables} unchanged, peak RSS ${scheduled.skippingPeakRssMB} MB), exporting all ${scheduled.exportingAllSeconds} s: ${scheduled.speedup}× faster (range ${scheduled.speedupRange.join(' to ')}×)\n` +
+          (scheduled.withJobDuration
+            ? `    with every Storage job lasting ${scheduled.withJobDuration.jobMs} ms: skipping ${scheduled.withJobDuration.skippingSeconds} s, exporting all ${scheduled.withJobDuration.exportingAllSeconds} s: ${scheduled.withJobDuration.speedup}× (range ${scheduled.withJobDuration.speedupRange.join(' to ')}×)\n`
+            : '') +
           (scheduled.skippingCost && scheduled.exportingAllCost
             ? `    asked of the service: skipping ${describeCost(scheduled.skippingCost)}; exporting all ${describeCost(scheduled.exportingAllCost)}\n`
             : ''),
