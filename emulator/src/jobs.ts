@@ -38,6 +38,8 @@ export class JobRunner {
   readonly #running = new Set<Promise<void>>();
   readonly #onWorkError: (error: unknown) => void;
   #durationMs = 0;
+  /** Aborted by {@link stop}: a job still waiting out its duration ends at once. */
+  readonly #stopping = new AbortController();
 
   constructor(state: EmulatorState, clock: EmulatorClock, onWorkError: (error: unknown) => void) {
     this.#state = state;
@@ -107,7 +109,10 @@ export class JobRunner {
   #track(job: JobState, work: () => Promise<unknown>): void {
     const durationMs = this.#durationMs;
     const run = (async () => {
-      const [done] = await Promise.allSettled([work(), durationMs > 0 && sleep(durationMs)]);
+      const wait =
+        durationMs > 0 && sleep(durationMs, undefined, { signal: this.#stopping.signal });
+      // Only the work's outcome counts: a wait cut short by stop() rejects, and is ignored.
+      const [done] = await Promise.allSettled([work(), wait]);
       if (done.status === 'fulfilled') {
         job.outcome = { results: done.value };
       } else {
@@ -136,6 +141,15 @@ export class JobRunner {
   /** Resolves when every background work started so far has finished. */
   async idle(): Promise<void> {
     while (this.#running.size > 0) await Promise.allSettled([...this.#running]);
+  }
+
+  /**
+   * For closing: ends the waits for job durations at once, then waits for the work still running.
+   * A closed emulator answers no poll, so no client sees a job that ended early.
+   */
+  async stop(): Promise<void> {
+    this.#stopping.abort();
+    await this.idle();
   }
 }
 

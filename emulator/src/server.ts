@@ -160,7 +160,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
       await stopped;
-      await core.jobs.idle();
+      await core.jobs.stop();
       await release();
     },
   };
