@@ -1,8 +1,10 @@
 /**
- * Closing an emulator whose jobs wait out a job duration (docs/storage-api.md, Jobs): the waits
- * end at once, so a close never waits for the duration.
+ * The job duration (docs/storage-api.md, Jobs): closing an emulator whose jobs wait it out ends
+ * the waits at once, and a start with a bad one fails cleanly.
  */
-import { dirname } from 'node:path';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { expect, it } from 'vitest';
 import { DEMO_SEED_FILE, startEmulator } from '../../src/index.js';
 
@@ -39,5 +41,22 @@ it('closes at once while a job waits out its duration', { timeout: 60_000 }, asy
     closed = true;
   } finally {
     if (!closed) await emulator.close();
+  }
+});
+
+it('refuses a negative job duration at start and leaves no work folder behind', async () => {
+  const scratch = await mkdtemp(join(tmpdir(), 'kbc-emulator-start-'));
+  const before = process.env.TMPDIR;
+  // os.tmpdir() reads TMPDIR on every call: the emulator's own work folder goes in here.
+  process.env.TMPDIR = scratch;
+  try {
+    await expect(startEmulator({ jobDurationMs: -1, quiet: true })).rejects.toThrow(
+      'The job duration must be a number of milliseconds ≥ 0, not -1.',
+    );
+    expect(await readdir(scratch)).toEqual([]);
+  } finally {
+    if (before === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = before;
+    await rm(scratch, { recursive: true, force: true });
   }
 });
