@@ -15,6 +15,7 @@ import { join } from 'node:path';
 const SIGNAL_NUMBERS = { SIGINT: 2, SIGTERM: 15 } as const;
 /** `kbc-bench-<pid>-<random>`: the process id says whether its owner still runs. */
 const FOLDER_PREFIX = 'kbc-bench-';
+const FOLDER_PID = new RegExp(`^${FOLDER_PREFIX}(\\d+)-`);
 
 /**
  * The benchmark folders among `names` whose owning process is gone (`isRunning` false): left by a
@@ -26,7 +27,7 @@ export function leftFolders(
   isRunning: (pid: number) => boolean,
 ): string[] {
   return names.filter((name) => {
-    const pid = /^kbc-bench-(\d+)-/.exec(name)?.[1];
+    const pid = FOLDER_PID.exec(name)?.[1];
     return pid !== undefined && !isRunning(Number(pid));
   });
 }

@@ -716,9 +716,7 @@ async function benchScheduled(emulator: EmulatorHandle, options: Options) {
       options.scheduledJobMs > 0
         ? await timedWithJobDuration(emulator, options, timePairs)
         : undefined;
-    const skippingSeconds = pairs.map((p) => round(p.skipping.measured.seconds));
-    const exportingAllSeconds = pairs.map((p) => round(p.exportingAll.measured.seconds));
-    const speedups = pairs.map((p) => p.speedup);
+    const figures = pairFigures(pairs);
     return {
       tables: n,
       changedTables: changed,
@@ -726,10 +724,10 @@ async function benchScheduled(emulator: EmulatorHandle, options: Options) {
       parallelism,
       firstSyncSeconds: round(sync.measured.seconds),
       // Medians over the repetitions; every repetition's figure in the `…Runs` lists.
-      skippingSeconds: medianOf(skippingSeconds),
+      skippingSeconds: figures.skippingSeconds,
       skippingUnchangedTables: Math.min(...pairs.map((p) => unchanged(p.skipping))),
       skippingPeakRssMB: Math.max(...pairs.map((p) => mb(p.skipping.measured.peakRssBytes))),
-      exportingAllSeconds: medianOf(exportingAllSeconds),
+      exportingAllSeconds: figures.exportingAllSeconds,
       exportingAllUnchangedTables: Math.max(...pairs.map((p) => unchanged(p.exportingAll))),
       exportingAllPeakRssMB: Math.max(
         ...pairs.map((p) => mb(p.exportingAll.measured.peakRssBytes)),
@@ -737,11 +735,11 @@ async function benchScheduled(emulator: EmulatorHandle, options: Options) {
       // The same in every repetition (the runs start from one state): the last pair's.
       skippingCost: pairs.at(-1)?.skipping.cost,
       exportingAllCost: pairs.at(-1)?.exportingAll.cost,
-      speedup: medianOf(speedups),
-      speedupRange: [Math.min(...speedups), Math.max(...speedups)],
-      skippingSecondsRuns: skippingSeconds,
-      exportingAllSecondsRuns: exportingAllSeconds,
-      speedupRuns: speedups,
+      speedup: figures.speedup,
+      speedupRange: figures.speedupRange,
+      skippingSecondsRuns: figures.skippingSecondsRuns,
+      exportingAllSecondsRuns: figures.exportingAllSecondsRuns,
+      speedupRuns: figures.speedupRuns,
       withJobDuration,
     };
   } finally {
@@ -754,6 +752,22 @@ interface TimedPair {
   readonly skipping: { readonly measured: Measured };
   readonly exportingAll: { readonly measured: Measured };
   readonly speedup: number;
+}
+
+/** Medians and the range of the speed-ups over (f)'s pairs, and every pair's own figures. */
+function pairFigures(pairs: readonly TimedPair[]) {
+  const skippingSecondsRuns = pairs.map((p) => round(p.skipping.measured.seconds));
+  const exportingAllSecondsRuns = pairs.map((p) => round(p.exportingAll.measured.seconds));
+  const speedupRuns = pairs.map((p) => p.speedup);
+  return {
+    skippingSeconds: medianOf(skippingSecondsRuns),
+    exportingAllSeconds: medianOf(exportingAllSecondsRuns),
+    speedup: medianOf(speedupRuns),
+    speedupRange: [Math.min(...speedupRuns), Math.max(...speedupRuns)],
+    skippingSecondsRuns,
+    exportingAllSecondsRuns,
+    speedupRuns,
+  };
 }
 
 /**
@@ -769,15 +783,9 @@ async function timedWithJobDuration(
   const jobMs = options.scheduledJobMs;
   emulator.control.setJobDurationMs(jobMs);
   try {
-    const pairs = await timePairs(`(f) with jobs of ${jobMs} ms`);
-    const speedups = pairs.map((p) => p.speedup);
-    return {
-      jobMs,
-      skippingSeconds: medianOf(pairs.map((p) => round(p.skipping.measured.seconds))),
-      exportingAllSeconds: medianOf(pairs.map((p) => round(p.exportingAll.measured.seconds))),
-      speedup: medianOf(speedups),
-      speedupRange: [Math.min(...speedups), Math.max(...speedups)],
-    };
+    const figures = pairFigures(await timePairs(`(f) with jobs of ${jobMs} ms`));
+    const { skippingSeconds, exportingAllSeconds, speedup, speedupRange } = figures;
+    return { jobMs, skippingSeconds, exportingAllSeconds, speedup, speedupRange };
   } finally {
     emulator.control.setJobDurationMs(0);
   }

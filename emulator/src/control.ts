@@ -70,7 +70,7 @@ export class EmulatorControl {
    * real service's queue and processing time, for benchmarks and poll schedules. 0 = at once.
    */
   setJobDurationMs(ms: number): void {
-    this.#core.jobs.durationMs = ms;
+    this.#core.jobs.setDurationMs(ms);
   }
 
   // ---- maintenance & faults ----

@@ -53,15 +53,11 @@ export class JobRunner {
    * processing time, which is seconds for the smallest table (docs/storage-api.md, Jobs). Applies
    * to jobs created from now on; 0 (the default) ends a job as soon as its work is done.
    */
-  set durationMs(ms: number) {
+  setDurationMs(ms: number): void {
     if (!Number.isFinite(ms) || ms < 0) {
       throw new RangeError(`The job duration must be a number of milliseconds ≥ 0, not ${ms}.`);
     }
     this.#durationMs = ms;
-  }
-
-  get durationMs(): number {
-    return this.#durationMs;
   }
 
   /**

@@ -117,7 +117,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const core = new EmulatorCore(db, clock, faults, objectStore, logError);
   const control = new EmulatorControl(core, baseDir);
   try {
-    if (options.jobDurationMs !== undefined) core.jobs.durationMs = options.jobDurationMs;
+    if (options.jobDurationMs !== undefined) core.jobs.setDurationMs(options.jobDurationMs);
     for (const project of seed.projects) await core.addProject(project, baseDir);
   } catch (error) {
     await release();
