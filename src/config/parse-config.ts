@@ -503,20 +503,28 @@ function readTableOptions(
   path: Path,
   problems: Problems,
 ): TableOptions | typeof BAD {
-  const flag = (key: string): boolean | typeof BAD =>
-    readFlag(own(object, key), false, [...path, key], problems);
+  const flag = (key: string, into = problems): boolean | typeof BAD =>
+    readFlag(own(object, key), false, [...path, key], into);
   const changedSince = readChangedSince(
     own(object, 'changedSince'),
     [...path, 'changedSince'],
     problems,
   );
-  const incremental = flag('incremental');
+  const fullSync = flag('fullSync');
+  // With fullSync the key comes from the source table and the load is a full one, so
+  // `primaryKey` and `incremental` are ignored (docs/configuration.md): a value that could not be
+  // used, which ex-storage ran as well, is dropped instead of stopping the run.
+  const ignored = fullSync === true;
+  const into = ignored ? new Problems([]) : problems;
+  const incremental = orIgnored(flag('incremental', into), ignored, false);
   const rawPrimaryKey = own(object, 'primaryKey');
-  const primaryKey =
+  const primaryKey = orIgnored(
     rawPrimaryKey === 'source'
       ? 'source'
-      : readNameList(rawPrimaryKey, 'column', [...path, 'primaryKey'], problems);
-  const fullSync = flag('fullSync');
+      : readNameList(rawPrimaryKey, 'column', [...path, 'primaryKey'], into),
+    ignored,
+    [],
+  );
   const extractMetadata = flag('extractMetadata');
   if (changedSince === BAD || primaryKey === BAD) return BAD;
   if (incremental === BAD || fullSync === BAD || extractMetadata === BAD) return BAD;
@@ -527,6 +535,11 @@ function readTableOptions(
     fullSync,
     extractMetadata,
   };
+}
+
+/** `fallback` in place of a value that could not be read but is ignored anyway. */
+function orIgnored<T>(value: T | typeof BAD, ignored: boolean, fallback: T): T | typeof BAD {
+  return value === BAD && ignored ? fallback : value;
 }
 
 function readChangedSince(value: unknown, path: Path, problems: Problems): Read<ChangedSince> {

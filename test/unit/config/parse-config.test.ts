@@ -312,6 +312,26 @@ describe('parseConfig: valid configurations', () => {
     ];
     expect(config(parseConfig(withParams({ tables }))).tables).toHaveLength(3);
   });
+
+  it('ignores primaryKey and incremental under fullSync, even values that could not be used (ex-storage ran them)', () => {
+    const keys = { primaryKey: [''], incremental: null };
+    const row = (fullSync: boolean) => ({
+      ...EX_STORAGE_ROW,
+      parameters: { ...EX_STORAGE_ROW.parameters, fullSync, ...keys },
+    });
+    const { tables } = config(parseConfig(row(true)));
+    expect(tables[0]).toMatchObject({ fullSync: true, primaryKey: [], incremental: false });
+    const item = { name: 'items', fullSync: true, primaryKey: null, incremental: 'yes' };
+    expect(config(parseConfig(withParams({ tables: [item] }))).tables[0]).toMatchObject({
+      primaryKey: [],
+      incremental: false,
+    });
+    // Without fullSync the same values stop the run, each named.
+    expect(problems(parseConfig(row(false)))).toEqual([
+      'parameters.incremental: must be true or false, not null; ex-storage read null as true',
+      'parameters.primaryKey[0]: must be a column name, not an empty string',
+    ]);
+  });
 });
 
 describe('parseConfig: problems', () => {
