@@ -489,7 +489,9 @@ function checkRefreshesSelected(
  * State is keyed by source table id (docs/standalone.md, Incremental windows). A source table configured more than once (to two
  * destinations) would share one entry, so a `lastRun` watermark of one copy would move the window
  * of the other: rows lost or read twice. Such configurations are refused; a second copy belongs in
- * its own configuration row, which has its own state.
+ * its own configuration row, which has its own state. Disabled copies count: `--table` runs them,
+ * and a disabled copy run once rewrote the entry, so the enabled copy's next run took its
+ * destination as moved and appended every row again.
  */
 function checkWatermarksUnshared(
   tables: readonly TableConfig[],
@@ -498,7 +500,6 @@ function checkWatermarksUnshared(
 ): void {
   const bySource = new Map<string, number[]>();
   tables.forEach((table, index) => {
-    if (!table.enabled) return;
     const sourceId = `${bucketId}.${shortTableName(table.name)}`;
     bySource.set(sourceId, [...(bySource.get(sourceId) ?? []), index]);
   });

@@ -4,7 +4,7 @@
  * would leave another without every row copied before it, so a moved destination gets every row
  * (docs/state-file.md, A moved destination).
  */
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { useEmulator } from '../helpers/emulator.js';
@@ -95,6 +95,33 @@ describe('platform mode: a moved destination', () => {
     );
     await carryState(dataDir);
     expect(await run(dataDir, config({}))).not.toContain('has no watermark');
+  });
+
+  it('refuses a second, disabled copy of a lastRun table, also when --table names it, before anything is written', async () => {
+    // Run once, that copy rewrote the shared state entry, and the enabled copy's next run took its
+    // destination as moved and appended every row again (docs/standalone.md).
+    const twice = {
+      parameters: {
+        ...(config({ destination: 'customers_a' }) as { parameters: object }).parameters,
+        tables: [
+          { name: 'customers', changedSince: 'lastRun', incremental: true, destination: 'a' },
+          { name: 'customers', incremental: true, destination: 'b', enabled: false },
+        ],
+      },
+    };
+    const dataDir = await makeDataDir(twice);
+    for (const args of [[], ['--table', 'b']]) {
+      await rm(join(dataDir, 'out'), { recursive: true, force: true });
+      const result = await runCli(['--data', dataDir, ...args], {
+        env: { AWS_ENDPOINT_URL_S3: emulator.url },
+      });
+      expect(result.code, result.stderr).toBe(1);
+      expect(result.stderr).toContain(
+        'The table "in.c-sales.customers" is configured more than once (tables[0] and tables[1]) with changedSince "lastRun"',
+      );
+      expect(await readdir(join(dataDir, 'out', 'tables')).catch(() => [])).toEqual([]);
+      await expect(readFile(join(dataDir, 'out', 'state.json'))).rejects.toThrow(/ENOENT/);
+    }
   });
 
   it('under the runner, a short name and its full id in the default bucket are one destination', async () => {

@@ -282,17 +282,31 @@ describe('planTables: one source table twice', () => {
     );
   });
 
-  it('allows it without lastRun, and when the other copy is disabled', () => {
+  it('allows it without lastRun', () => {
     const twice = [
       tableConfig('orders', { destination: 'a' }),
       tableConfig('orders', { destination: 'b' }),
     ];
     expect(planTables({ tables: twice }, 'in.c-sales', bucket)).toHaveLength(2);
     const disabled = [
-      tableConfig('orders', { changedSince: lastRun, destination: 'a' }),
+      tableConfig('orders', { destination: 'a' }),
       tableConfig('orders', { destination: 'b', enabled: false }),
     ];
     expect(planTables({ tables: disabled }, 'in.c-sales', bucket)).toHaveLength(1);
+  });
+
+  it('refuses it when a copy is disabled, as --table runs disabled copies', () => {
+    for (const lastRunCopy of [0, 1]) {
+      const disabled = [
+        tableConfig('orders', { destination: 'a' }),
+        tableConfig('orders', { destination: 'b', enabled: false }),
+      ].map((table, index) =>
+        index === lastRunCopy ? { ...table, changedSince: lastRun } : table,
+      );
+      expect(() => planTables({ tables: disabled }, 'in.c-sales', bucket)).toThrow(
+        'The table "in.c-sales.orders" is configured more than once (tables[0] and tables[1]) with changedSince "lastRun"',
+      );
+    }
   });
 });
 
