@@ -1,5 +1,6 @@
 import type { ColumnDefinition, MetadataItem, TableDetail } from '../storage/types.js';
 import type { TablePlan } from '../plan/plan-tables.js';
+import { RECORD_PROVIDER } from '../state/sync-record.js';
 
 /** Legacy output-mapping manifest (docs/storage-api-notes.md, The Common Interface); only set fields appear. */
 export interface TableManifest {
@@ -16,8 +17,17 @@ export interface KeyValue {
   readonly value: string;
 }
 
-/** Providers whose metadata belongs to the source project's Storage and is never copied. */
-const SKIPPED_METADATA_PROVIDERS: ReadonlySet<string> = new Set(['storage', 'system']);
+/**
+ * Providers whose metadata is never copied: `storage` and `system` belong to the source project's
+ * Storage; ours is the sync record of a source table that is itself a copy (A to B, then B to C).
+ * Copied, B's record would overwrite C's own after C's commit, and every later run into C would
+ * refuse it as synced from A (docs/sync-record.md).
+ */
+const SKIPPED_METADATA_PROVIDERS: ReadonlySet<string> = new Set([
+  'storage',
+  'system',
+  RECORD_PROVIDER,
+]);
 
 /**
  * The manifest for a sliced, headerless table in out/tables (docs/architecture.md, The two modes): `columns` makes the
@@ -176,7 +186,7 @@ function describedMap(items: readonly KeyValue[]): {
 }
 
 /**
- * Table and column metadata without the `storage`/`system` providers, as key/value pairs; column
+ * Table and column metadata without the skipped providers, as key/value pairs; column
  * metadata only of the copied columns, since the destination table has no others.
  */
 function copyableMetadata(

@@ -303,6 +303,55 @@ describe('destination tables', () => {
     expect(metadataPosts).toBe(6);
   });
 
+  it('never copies the sync record of a source table that is itself a copy onto its destination', async () => {
+    const { control, url } = emulator;
+    // The source table as the destination of an earlier sync from another project: its record.
+    const first = standaloneConfig(url, [
+      { name: 'customers', destination: 'customers_chain_a', extractMetadata: true },
+    ]);
+    expect((await runJob(url, await makeDataDir(first))).code).toBe(0);
+    const recordOf = async (tableId: string) => {
+      const table = (await destApi(`tables/${tableId}`)) as {
+        metadata: Array<{ key: string; value: string; provider: string }>;
+      };
+      const item = table.metadata.find((m) => m.key === 'kbc-table-sync.record');
+      return JSON.parse(item?.value ?? 'null') as { source: { projectId: number } } | null;
+    };
+    const theirs = await recordOf('in.c-copy.customers_chain_a');
+    expect(theirs?.source.projectId).toBe(SOURCE_PROJECT);
+    const sourceWriter = control.createToken(SOURCE_PROJECT, {
+      bucketPermissions: { 'in.c-sales': 'write' },
+    });
+    const posted = await fetch(`${url}/v2/storage/tables/in.c-sales.customers/metadata`, {
+      method: 'POST',
+      headers: { 'X-StorageApi-Token': sourceWriter, 'Content-Type': 'application/json' },
+      body: JSON.stringify({
+        provider: 'kbc-table-sync',
+        metadata: [
+          {
+            key: 'kbc-table-sync.record',
+            value: JSON.stringify({ ...theirs, source: { ...theirs?.source, projectId: 999 } }),
+          },
+        ],
+      }),
+    });
+    expect(posted.ok).toBe(true);
+    // Copied on, that record would replace the destination's own after its commit, and the next
+    // run would refuse the table as synced from project 999.
+    const chain = standaloneConfig(url, [
+      { name: 'customers', destination: 'customers_chain_b', extractMetadata: true },
+    ]);
+    const dataDir = await makeDataDir(chain);
+    for (let run = 1; run <= 2; run++) {
+      const result = await runJob(url, dataDir);
+      expect(result.code, result.stderr).toBe(0);
+      expect((await recordOf('in.c-copy.customers_chain_b'))?.source.projectId).toBe(
+        SOURCE_PROJECT,
+      );
+      await carryState(dataDir);
+    }
+  });
+
   it('copies column metadata of the copied columns only when columns is a subset', async () => {
     const { url } = emulator;
     const dataDir = await makeDataDir(

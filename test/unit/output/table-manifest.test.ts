@@ -11,11 +11,14 @@ const source = tableDetail('orders', {
   metadata: [
     { key: 'KBC.description', value: 'Orders', provider: 'user' },
     { key: 'KBC.createdBy.component.id', value: 'x', provider: 'system' },
+    // The source is itself a copy: its own sync record is never copied on.
+    { key: 'kbc-table-sync.record', value: '{"v":1}', provider: 'kbc-table-sync' },
   ],
   columnMetadata: {
     id: [
       { key: 'KBC.datatype.basetype', value: 'INTEGER', provider: 'keboola.ex-db' },
       { key: 'KBC.datatype.type', value: 'NUMBER', provider: 'storage' },
+      { key: 'kbc-table-sync.note', value: 'x', provider: 'kbc-table-sync' },
     ],
   },
 });
@@ -50,7 +53,7 @@ describe('buildTableManifest', () => {
     });
   });
 
-  it('names a full destination id and copies metadata without storage/system providers', () => {
+  it('names a full destination id and copies metadata without the storage, system and kbc-table-sync providers', () => {
     expect(
       buildTableManifest(plan({ destination: 'out.c-copy.orders', extractMetadata: true })),
     ).toEqual({
