@@ -52,6 +52,7 @@ import {
 } from './env-knobs.js';
 import type { Limits } from './limits.js';
 import { lockDataDir, type ThisProcess } from './lock/data-dir-lock.js';
+import { readProcessTable } from './lock/process-table.js';
 import {
   chooseLogTarget,
   createLogger,
@@ -811,6 +812,7 @@ function thisProcess(): ThisProcess {
     hostname: hostname(),
     startedAtMs: Date.now() - process.uptime() * 1000,
     isAlive: processExists,
+    processTable: readProcessTable(),
   };
 }
 

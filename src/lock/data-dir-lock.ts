@@ -3,9 +3,10 @@
  * runs never share `out/` and a state file. The lock itself is `proper-lockfile`'s: an atomic
  * `mkdir` of `out/.kbc-table-sync.lock`, whose mtime the holder refreshes; a lock not refreshed for
  * {@link STALE_MS} is stale and taken over. Next to it, an owner file records who holds it (pid,
- * host, start time), for the message a second run prints and to take over at once the lock of a
- * process on this host that is gone (a SIGKILL leaves the lock behind). A holder on another host
- * is judged by watching for its next refresh.
+ * host, start time, process table), for the message a second run prints and to take over at once
+ * the lock of a process in this process table that is gone (a SIGKILL leaves the lock behind). A
+ * holder elsewhere (another host, or another container of the same host name) is judged by
+ * watching for its next refresh.
  */
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -29,6 +30,8 @@ export interface LockOwner {
   readonly pid: number;
   readonly hostname: string;
   readonly startedAt: string;
+  /** The holder's process table ({@link ThisProcess.processTable}); absent in older files. */
+  readonly processTable?: string;
 }
 
 /** This process, as the owner check needs it (the composition root describes it). */
@@ -37,19 +40,35 @@ export interface ThisProcess {
   readonly hostname: string;
   /** When this process started (ms since the epoch). */
   readonly startedAtMs: number;
-  /** Whether a process with this pid exists on this host. */
+  /** Whether a process with this pid exists in this process table. */
   readonly isAlive: (pid: number) => boolean;
+  /**
+   * Which process table the pids belong to: the kernel's boot id and this process's pid namespace.
+   * Containers that share a host name (`docker run --network host`, `hostNetwork: true`, a fixed
+   * `--hostname`) each have their own, so a pid seen from one says nothing about the other.
+   * Undefined where it cannot be read: no holder is then judged by its pid.
+   */
+  readonly processTable: string | undefined;
 }
 
 /**
- * Whether the recorded owner is surely gone (pure). Only a process on this host can be judged:
- * its pid does not exist, or it is this process's pid but recorded before this process started
- * (a container restarted with the same hostname and pid 1). Anything else may still run.
+ * Whether the recorded owner is surely gone (pure). Only a process in this process table can be
+ * judged: its pid does not exist, or it is this process's pid but recorded before this process
+ * started (the pid reused). Anything else may still run.
  */
 export function ownerIsGone(owner: LockOwner | undefined, here: ThisProcess): boolean {
-  if (!owner || owner.hostname !== here.hostname) return false;
+  if (!owner || !inThisProcessTable(owner, here)) return false;
   if (owner.pid === here.pid) return Date.parse(owner.startedAt) < here.startedAtMs;
   return !here.isAlive(owner.pid);
+}
+
+/** Whether the owner's pid means a process this one can look up: same host and process table. */
+function inThisProcessTable(owner: LockOwner, here: ThisProcess): boolean {
+  return (
+    owner.hostname === here.hostname &&
+    here.processTable !== undefined &&
+    owner.processTable === here.processTable
+  );
 }
 
 /** Another run holds the data folder. */
@@ -122,7 +141,7 @@ export async function lockDataDir(dataDir: string, options: LockOptions): Promis
       );
       await rm(paths.lock, { recursive: true, force: true });
       releaseLock = await tryLock();
-    } else if (owner?.hostname !== here.hostname) {
+    } else if (!owner || !inThisProcessTable(owner, here)) {
       releaseLock = await watchForeignLock(paths, tryLock);
     }
   }
@@ -131,6 +150,7 @@ export async function lockDataDir(dataDir: string, options: LockOptions): Promis
     pid: here.pid,
     hostname: here.hostname,
     startedAt: new Date().toISOString(),
+    ...(here.processTable === undefined ? {} : { processTable: here.processTable }),
   });
   let released = false;
   return {
@@ -146,7 +166,8 @@ export async function lockDataDir(dataDir: string, options: LockOptions): Promis
 }
 
 /**
- * A lock whose holder cannot be judged from here (another host or container, or no owner file):
+ * A lock whose holder cannot be judged from here (another host, process table or container, or no
+ * owner file):
  * its holder refreshes the mtime every {@link UPDATE_MS}, so a refresh seen within a few seconds
  * proves it alive (undefined: held). A lock never refreshed becomes stale after {@link STALE_MS}
  * and `proper-lockfile` takes it over. Bounded by the stale time plus two refreshes.
@@ -203,7 +224,11 @@ async function readOwner(path: string): Promise<LockOwner | undefined> {
       'startedAt' in raw &&
       typeof raw.startedAt === 'string'
     ) {
-      return { pid: raw.pid, hostname: raw.hostname, startedAt: raw.startedAt };
+      const processTable =
+        'processTable' in raw && typeof raw.processTable === 'string'
+          ? { processTable: raw.processTable }
+          : {};
+      return { pid: raw.pid, hostname: raw.hostname, startedAt: raw.startedAt, ...processTable };
     }
     return undefined;
   } catch {

@@ -5,6 +5,7 @@
 import { hostname } from 'node:os';
 import { errorCode } from '../../src/fs-errors.js';
 import type { ThisProcess } from '../../src/lock/data-dir-lock.js';
+import { readProcessTable } from '../../src/lock/process-table.js';
 
 export function thisTestProcess(): ThisProcess {
   return {
@@ -19,5 +20,6 @@ export function thisTestProcess(): ThisProcess {
         return errorCode(error) === 'EPERM';
       }
     },
+    processTable: readProcessTable(),
   };
 }

@@ -3,14 +3,22 @@
  * of its own on purpose: the lock records and checks process ids, and the first run is stopped
  * with SIGTERM and SIGKILL.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { LOCK_DIR_NAME, LOCK_OWNER_FILE_NAME } from '../../src/lock/data-dir-lock.js';
+import { readProcessTable } from '../../src/lock/process-table.js';
 import { useEmulator } from '../helpers/emulator.js';
-import { exists, listFiles, makeDataDir, removeDir, startCliProcess } from '../helpers/run-cli.js';
+import {
+  CLI,
+  exists,
+  listFiles,
+  makeDataDir,
+  removeDir,
+  startCliProcess,
+} from '../helpers/run-cli.js';
 import {
   DEST_PROJECT,
   T0_MS,
@@ -124,6 +132,7 @@ describe('one run per data folder', () => {
           pid: gone.pid,
           hostname: hostname(),
           startedAt: '2025-01-01T00:00:00.000Z',
+          processTable: readProcessTable(),
         }),
       );
       const result = await runJob(url, dataDir);
@@ -136,6 +145,38 @@ describe('one run per data folder', () => {
       await removeDir(dataDir);
     }
   });
+
+  // Two containers of one host name (`docker run --network host`, `hostNetwork: true`): the job is
+  // pid 1 in each, and neither sees the other's pids. `unshare` (util-linux) gives each run its
+  // own pid namespace; it needs the privilege to make one, which CI's machine has.
+  it.runIf(canUnsharePid())(
+    'runs of one host name in two pid namespaces: the second refuses the live holder instead of taking its lock',
+    async () => {
+      const { control, url } = emulator;
+      control.setClock(T0_MS + 180_000);
+      control.resetStats();
+      const dataDir = await makeDataDir(
+        standaloneConfig(url, [{ name: 'orders', destination: 'orders_ns', incremental: false }]),
+      );
+      try {
+        control.addFault({ kind: 'jobStuck', method: 'POST', path: 'export-async' });
+        const first = startInPidNamespace(url, dataDir);
+        await untilExportStarted(dataDir, () => exportStarts(control)['in.c-sales.orders'] === 1);
+        const second = await startInPidNamespace(url, dataDir).done;
+        expect(second.code, second.stderr).toBe(1);
+        expect(second.stderr).toMatch(
+          /^Another run holds the lock on this data folder \(pid 1 on host \S+, started /,
+        );
+        expect(exportStarts(control)).toEqual({ 'in.c-sales.orders': 1 });
+        // unshare does not pass signals on; --kill-child ends the job with it.
+        first.child.kill('SIGKILL');
+        await first.done;
+      } finally {
+        await removeDir(dataDir);
+      }
+    },
+    90_000,
+  );
 
   it('sync actions take no lock: they run while a run holds the folder', async () => {
     const { url } = emulator;
@@ -150,3 +191,31 @@ describe('one run per data folder', () => {
     }
   });
 });
+
+function canUnsharePid(): boolean {
+  return spawnSync('unshare', ['--pid', '--fork', '--kill-child', 'true']).status === 0;
+}
+
+/** The CLI as pid 1 of a new pid namespace (killed after 60 s at most). */
+function startInPidNamespace(url: string, dataDir: string) {
+  const child = spawn(
+    'unshare',
+    ['--pid', '--fork', '--kill-child', process.execPath, CLI, '--data', dataDir],
+    {
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...jobEnv(url) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    }),
+  );
+  return { child, done };
+}

@@ -13,35 +13,67 @@ import {
 } from '../../../src/lock/data-dir-lock.js';
 import { thisTestProcess } from '../../helpers/this-process.js';
 
+const PROCESS_TABLE = 'boot-1 pid:[4026531836]';
 const here: ThisProcess = {
   pid: 4242,
   hostname: 'host-a',
   startedAtMs: Date.parse('2026-01-01T10:00:00Z'),
   isAlive: (pid) => pid === 4242 || pid === 7,
+  processTable: PROCESS_TABLE,
 };
+/** Recorded by a process of this host and process table. */
+const table = { processTable: PROCESS_TABLE };
 
 describe('ownerIsGone', () => {
   it('judges only owners on this host', () => {
-    const owner = { pid: 99, hostname: 'host-b', startedAt: '2026-01-01T09:00:00Z' };
+    const owner = { pid: 99, hostname: 'host-b', startedAt: '2026-01-01T09:00:00Z', ...table };
     expect(ownerIsGone(owner, here)).toBe(false);
     expect(ownerIsGone(undefined, here)).toBe(false);
   });
 
-  it('a pid that does not exist here is gone; one that exists is not', () => {
+  it('judges only owners of this process table: a container of the same host name has its own pids', () => {
+    // `docker run --network host` twice: one host name, pid 1 in each container.
+    const sameHost = { hostname: 'host-a', startedAt: '2026-01-01T09:00:00Z' };
+    const otherContainer = { ...sameHost, processTable: 'boot-1 pid:[4026532000]' };
+    expect(ownerIsGone({ pid: 99, ...otherContainer }, here)).toBe(false);
+    expect(ownerIsGone({ pid: 4242, ...otherContainer }, here)).toBe(false);
     expect(
-      ownerIsGone({ pid: 99, hostname: 'host-a', startedAt: '2026-01-01T09:00:00Z' }, here),
-    ).toBe(true);
+      ownerIsGone({ pid: 99, ...sameHost, processTable: 'boot-2 pid:[4026531836]' }, here),
+    ).toBe(false);
+    // An owner file of an earlier version, or a process table that cannot be read here.
+    expect(ownerIsGone({ pid: 99, ...sameHost }, here)).toBe(false);
     expect(
-      ownerIsGone({ pid: 7, hostname: 'host-a', startedAt: '2026-01-01T09:00:00Z' }, here),
+      ownerIsGone({ pid: 99, ...sameHost, ...table }, { ...here, processTable: undefined }),
     ).toBe(false);
   });
 
-  it('our own pid recorded before this process started is an earlier incarnation (pid 1 in a container)', () => {
+  it('a pid that does not exist here is gone; one that exists is not', () => {
     expect(
-      ownerIsGone({ pid: 4242, hostname: 'host-a', startedAt: '2026-01-01T09:59:00Z' }, here),
+      ownerIsGone(
+        { pid: 99, hostname: 'host-a', startedAt: '2026-01-01T09:00:00Z', ...table },
+        here,
+      ),
     ).toBe(true);
     expect(
-      ownerIsGone({ pid: 4242, hostname: 'host-a', startedAt: '2026-01-01T10:00:01Z' }, here),
+      ownerIsGone(
+        { pid: 7, hostname: 'host-a', startedAt: '2026-01-01T09:00:00Z', ...table },
+        here,
+      ),
+    ).toBe(false);
+  });
+
+  it('our own pid recorded before this process started is an earlier process of that pid', () => {
+    expect(
+      ownerIsGone(
+        { pid: 4242, hostname: 'host-a', startedAt: '2026-01-01T09:59:00Z', ...table },
+        here,
+      ),
+    ).toBe(true);
+    expect(
+      ownerIsGone(
+        { pid: 4242, hostname: 'host-a', startedAt: '2026-01-01T10:00:01Z', ...table },
+        here,
+      ),
     ).toBe(false);
   });
 });
@@ -77,7 +109,7 @@ describe('lockDataDir', () => {
   it('takes over at once the lock of a process on this host that is gone', async () => {
     dir = await mkdtemp(join(tmpdir(), 'kts-lock-'));
     await mkdir(join(dir, 'out', LOCK_DIR_NAME), { recursive: true });
-    const dead = { pid: 99, hostname: here.hostname, startedAt: '2026-01-01T09:00:00Z' };
+    const dead = { pid: 99, hostname: here.hostname, startedAt: '2026-01-01T09:00:00Z', ...table };
     await writeFile(join(dir, 'out', LOCK_OWNER_FILE_NAME), JSON.stringify(dead));
     const warnings: string[] = [];
     const lock = await lockDataDir(dir, { warn: (m) => warnings.push(m), here });
@@ -91,7 +123,7 @@ describe('lockDataDir', () => {
   it('does not take over the lock of a live process on this host', async () => {
     dir = await mkdtemp(join(tmpdir(), 'kts-lock-'));
     await mkdir(join(dir, 'out', LOCK_DIR_NAME), { recursive: true });
-    const live = { pid: 7, hostname: here.hostname, startedAt: '2026-01-01T09:00:00Z' };
+    const live = { pid: 7, hostname: here.hostname, startedAt: '2026-01-01T09:00:00Z', ...table };
     await writeFile(join(dir, 'out', LOCK_OWNER_FILE_NAME), JSON.stringify(live));
     await expect(lockDataDir(dir, { warn: () => undefined, here })).rejects.toThrow(
       /\(pid 7 on host host-a, started 2026-01-01T09:00:00Z\)/,
