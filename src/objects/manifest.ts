@@ -139,7 +139,8 @@ export function prefixUrl(location: FileLocation): string {
  * The opaque slice name of a manifest entry: its URL minus the file's prefix.
  * S3 `s3://{bucket}/{key}…`, GCS `gs://{bucket}/{key}…`, ABS `azure://{host}/{container}/{name}…`
  * (also `https://`, and emulator-style `http(s)://host/{account}/{container}/{name}…`).
- * @throws ManifestError when the entry lies outside the prefix (the credentials could not read it).
+ * @throws ManifestError when the entry lies outside the prefix (the credentials could not read it),
+ * or has a query, a fragment or a `.` or `..` segment.
  */
 export function sliceNameOf(entryUrl: string, location: FileLocation, fileId: number): string {
   const shown = entryUrl.split(/[?#]/)[0] ?? '';
@@ -159,7 +160,24 @@ export function sliceNameOf(entryUrl: string, location: FileLocation, fileId: nu
       `Manifest entry "${shown}" of file ${fileId} has a query or fragment; an entry names an object, nothing else`,
     );
   }
+  if (hasDotSegment(location.key + name)) {
+    throw new ManifestError(
+      `Manifest entry "${shown}" of file ${fileId} has a "." or ".." path segment, which would read another object than the one it names`,
+    );
+  }
   return name;
+}
+
+/**
+ * Whether a key has a `.` or `..` segment. A request URL resolves them away (as it does their
+ * percent-encoded forms, which the key encoders pass on as dots), so such an entry would read
+ * another object: one outside the file's prefix, or a slice listed again under another name.
+ */
+function hasDotSegment(key: string): boolean {
+  return key.split('/').some((segment) => {
+    const decoded = safeDecode(segment);
+    return decoded === '.' || decoded === '..';
+  });
 }
 
 /**

@@ -267,6 +267,16 @@ describe('answers are checked', () => {
     });
   });
 
+  it('a manifest entry that names a slice again through "..": its rows are not copied twice', async () => {
+    const again = `${SLICE_PATH}/../${SLICE_PATH.split('/').pop() ?? ''}`;
+    stack.route('GET', MANIFEST_PATH, { status: 200, raw: manifestOf(SLICE_PATH, again) });
+    await expectContained(await runJob(), {
+      code: 2,
+      sentence: /has a "\." or "\.\." path segment/,
+      maxWallMs: 20_000,
+    });
+  });
+
   it('a manifest entry with a signed query: refused, the query shown nowhere', async () => {
     const signed = `s3:/${SLICE_PATH}?X-Amz-Signature=EntrySasSig0123456789abcdef`;
     stack.route('GET', MANIFEST_PATH, {

@@ -85,6 +85,20 @@ describe('slice names from manifest entries', () => {
     expect(() => sliceNameOf(url, location, 7)).not.toThrow(/sig0123456789/);
   });
 
+  it.each<[string, FileLocation, string]>([
+    ['a ".." segment leaving the prefix', s3, `s3://kbc-sapi-files/${s3.key}x/../../../other/t.gz`],
+    ['a ".." segment naming a slice again', s3, `s3://kbc-sapi-files/${s3.key}0000.gz/../t.gz`],
+    ['a "." segment', gcs, `gs://kbc-files/${gcs.key}0000/./0001.gz`],
+    ['a percent-encoded ".." segment', s3, `s3://kbc-sapi-files/${s3.key}x/%2E%2e/y.gz`],
+    [
+      'an Azure ".." segment',
+      abs,
+      `azure://kbcfsxyz.blob.core.windows.net/exp-15-files-4516/${abs.key}0.gz/../1.gz`,
+    ],
+  ])('rejects an entry with %s', (_name, location, url) => {
+    expect(() => sliceNameOf(url, location, 7)).toThrow(/has a "\." or "\.\." path segment/);
+  });
+
   it('rejects a slice listed twice', () => {
     const url = `s3://kbc-sapi-files/${s3.key}0000.gz`;
     expect(() => sliceNamesOf([{ url }, { url: `${url}1` }, { url }], s3, 7)).toThrow(
