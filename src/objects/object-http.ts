@@ -133,14 +133,18 @@ function networkError(
   );
 }
 
-/** Reads at most `ERROR_BODY_LIMIT_BYTES` of a response body as text, then drops the rest. */
+/**
+ * Reads at most `ERROR_BODY_LIMIT_BYTES` of a response body as text; the body is destroyed there
+ * (leaving the loop does that), as an endless error body would otherwise be read for ever.
+ */
 async function readSmallBody(body: Readable): Promise<string> {
   const chunks: Buffer[] = [];
   let sizeBytes = 0;
   for await (const chunk of body) {
     const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk));
-    if (sizeBytes < ERROR_BODY_LIMIT_BYTES) chunks.push(buffer);
+    chunks.push(buffer);
     sizeBytes += buffer.length;
+    if (sizeBytes >= ERROR_BODY_LIMIT_BYTES) break;
   }
   return Buffer.concat(chunks).toString('utf8').slice(0, ERROR_BODY_LIMIT_BYTES);
 }

@@ -5,7 +5,12 @@ import { createRetrier, type Retrier, type SleepFn } from '../retry/retrier.js';
 import type { RetryOptions } from '../retry/retry-policy.js';
 import type { FileDetail } from '../storage/types.js';
 import { readAccessFor } from './access.js';
-import { CredentialsExpiredError, describeTarget, ObjectStoreError } from './errors.js';
+import {
+  CredentialsExpiredError,
+  describeTarget,
+  ObjectStoreError,
+  type ObjectTarget,
+} from './errors.js';
 import {
   locationOfFile,
   ManifestError,
@@ -104,14 +109,18 @@ export async function openSliceSource(
       if (key === undefined || slices[slice.index]?.name !== slice.name) {
         throw new Error(`Slice ${slice.index} ("${slice.name}") is not part of file ${file.id}`);
       }
-      const response = await credentials.withRefetch((_current, access) =>
-        retrying(() => access.get(key, signal), {
-          kind: 'idempotent',
-          description: `GET ${location.provider} ${location.bucket}/${key}`,
-          signal,
-        }),
-      );
       const target = { provider: location.provider, bucket: location.bucket, key };
+      const timeoutMs = deps.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+      const response = await credentials.withRefetch((_current, access) =>
+        retrying(
+          () => answeredWithin(timeoutMs, target, signal, (bounded) => access.get(key, bounded)),
+          {
+            kind: 'idempotent',
+            description: `GET ${location.provider} ${location.bucket}/${key}`,
+            signal,
+          },
+        ),
+      );
       const body = watchProgress(response.body, deps.progressRate ?? DEFAULT_PROGRESS_RATE, target);
       return {
         body,
@@ -178,6 +187,39 @@ class CredentialHolder {
       this.#refetching = undefined;
     });
     await this.#refetching;
+  }
+}
+
+/**
+ * A slice GET's answer within `timeoutMs` (KBC_TABLE_SYNC_REQUEST_TIMEOUT_S): its headers, and
+ * for a failure status the error body the store's code is read from. A body that follows a success
+ * has no total deadline (a large slice may take long) but its minimum progress
+ * ({@link watchProgress}); without this, headers trickled a byte at a time, or an endless error
+ * body, held the slice, and the run, for ever. The deadline fails the attempt as a retryable
+ * timeout; an abort of `signal` stays the caller's.
+ */
+async function answeredWithin<T>(
+  timeoutMs: number,
+  target: ObjectTarget,
+  signal: AbortSignal | undefined,
+  send: (bounded: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const deadline = new AbortController();
+  const timer = setTimeout(() => deadline.abort(), timeoutMs);
+  const bounded = signal ? AbortSignal.any([deadline.signal, signal]) : deadline.signal;
+  try {
+    return await send(bounded);
+  } catch (error) {
+    if (!deadline.signal.aborted || signal?.aborted) throw error;
+    throw new ObjectStoreError(
+      `GET ${describeTarget(target)} sent no answer within ${Math.round(timeoutMs / 1000)} s (KBC_TABLE_SYNC_REQUEST_TIMEOUT_S)`,
+      { ...target },
+      { networkCode: 'ETIMEDOUT' },
+      true,
+    );
+  } finally {
+    // Disarmed once answered: the body that follows must not be cut off by it.
+    clearTimeout(timer);
   }
 }
 

@@ -201,6 +201,51 @@ describe('trickling servers meet a total deadline or a minimum rate', () => {
     expect(stack.server.count('GET', MANIFEST_PATH)).toBe(2);
   });
 
+  it('slice headers one byte at a time: the request deadline until the answer, then the retries run out', async () => {
+    stack.route('GET', SLICE_PATH, {
+      status: 200,
+      respond: (res) => {
+        const socket = res.socket;
+        socket?.write('HTTP/1.1 200 OK\r\nX-Slow: ');
+        const timer = setInterval(() => socket?.write('a'), 300);
+        socket?.once('close', () => clearInterval(timer));
+      },
+    });
+    const outcome = await runJob({
+      KBC_TABLE_SYNC_REQUEST_TIMEOUT_S: '1',
+      KBC_TABLE_SYNC_RETRY_BASE_MS: '10',
+      KBC_TABLE_SYNC_RETRY_MAX_MS: '80',
+      KBC_TABLE_SYNC_RETRY_BUDGET_MS: '1800',
+      KBC_TABLE_SYNC_SLICE_RETRY_BASE_MS: '10',
+    });
+    await expectContained(outcome, {
+      code: 2,
+      sentence: /GET aws kbc-files\/exp-1\/t\.csv\.gz0000_part_00\.gz sent no answer within 1 s/,
+      maxWallMs: 45_000,
+    });
+  });
+
+  it('a slice answering 503 with an endless error body: 16 KiB of it are read, then the retries run out', async () => {
+    stack.route('GET', SLICE_PATH, {
+      status: 503,
+      respond: (res) => {
+        res.writeHead(503, { 'Content-Type': 'application/xml' });
+        endless(Buffer.alloc(64 * 1024, 0x20))(res);
+      },
+    });
+    const outcome = await runJob({
+      KBC_TABLE_SYNC_RETRY_BASE_MS: '10',
+      KBC_TABLE_SYNC_RETRY_MAX_MS: '80',
+      KBC_TABLE_SYNC_RETRY_BUDGET_MS: '1800',
+      KBC_TABLE_SYNC_SLICE_RETRY_BASE_MS: '10',
+    });
+    await expectContained(outcome, {
+      code: 2,
+      sentence: /GET aws kbc-files\/exp-1\/t\.csv\.gz0000_part_00\.gz .*503/,
+      maxWallMs: 45_000,
+    });
+  });
+
   it('a valid slice one byte at a time: the minimum progress rate, then the slice retries run out', async () => {
     const slice = gzipSync(Buffer.from(SLICE_CSV));
     stack.route(
