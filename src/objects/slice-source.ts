@@ -223,6 +223,26 @@ async function answeredWithin<T>(
   }
 }
 
+/**
+ * A sliced file's `url` (its signed manifest URL) must be an absolute http(s) URL; anything else
+ * is a broken answer, said in one sentence instead of failing inside the request as an internal
+ * error. The URL itself is never shown: it holds a signature.
+ * @throws ManifestError naming the file
+ */
+function checkManifestUrl(file: FileDetail): void {
+  let protocol: string | undefined;
+  try {
+    protocol = new URL(file.url).protocol;
+  } catch {
+    protocol = undefined;
+  }
+  if (protocol === 'https:' || protocol === 'http:') return;
+  const what = file.url === '' ? 'no "url"' : 'a "url" that is not an http(s) URL';
+  throw new ManifestError(
+    `The Storage API's detail of sliced file ${file.id} has ${what} for its manifest: refusing to guess where its slices are.`,
+  );
+}
+
 /** Plain GET of the signed manifest URL (no Storage token), retried on transient failures. */
 async function fetchManifest(
   file: FileDetail,
@@ -231,6 +251,7 @@ async function fetchManifest(
   retrying: Retrier,
   deps: SliceSourceDeps,
 ): Promise<string> {
+  checkManifestUrl(file);
   const manifestKey = `${location.key}manifest`;
   const target = { provider: location.provider, bucket: location.bucket, key: manifestKey };
   const timeoutMs = deps.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;

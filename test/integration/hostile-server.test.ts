@@ -322,6 +322,24 @@ describe('answers are checked', () => {
     });
   });
 
+  it.each([
+    ['no url', undefined, 'no "url"'],
+    ['a url that is not one', 'not a url', 'a "url" that is not an http\\(s\\) URL'],
+    ['an ftp url', 'ftp://files.example.com/manifest?sig=FtpSig0123456789', 'a "url" that'],
+  ])('a sliced file detail with %s: one sentence naming the file', async (_name, url, says) => {
+    const detail: Record<string, unknown> = { ...fileJson(stack.url, 100) };
+    if (url === undefined) delete detail.url;
+    else detail.url = url;
+    stack.route('GET', `${STORAGE}/files/7`, { status: 200, body: detail });
+    const outcome = await runJob();
+    await expectContained(outcome, {
+      code: 2,
+      sentence: new RegExp(`detail of sliced file 7 has ${says}`),
+      maxWallMs: 20_000,
+    });
+    expect(`${outcome.stdout}${outcome.stderr}`).not.toContain('FtpSig');
+  });
+
   it('a manifest entry with a signed query: refused, the query shown nowhere', async () => {
     const signed = `s3:/${SLICE_PATH}?X-Amz-Signature=EntrySasSig0123456789abcdef`;
     stack.route('GET', MANIFEST_PATH, {
