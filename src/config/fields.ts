@@ -277,9 +277,29 @@ export function readUrl(value: unknown, path: Path, problems: Problems): Read<st
     return BAD;
   }
   const problem = urlProblem(value.trim());
-  if (problem === undefined) return normaliseUrl(new URL(value.trim()));
-  problems.add(path, problem);
-  return BAD;
+  if (problem !== undefined) {
+    problems.add(path, problem);
+    return BAD;
+  }
+  // The stack URL is written where no masker reaches: the state file and the destination tables'
+  // sync records (docs/sync-record.md). A token pasted into its path would end up there.
+  if (problems.holdsSecret(value) || looksLikeToken(safeDecodeUri(value))) {
+    problems.add(
+      path,
+      `is a hidden value: it holds a secret of config.json (a "#" value, or the part of a token after its two ids) or a token, and the stack URL is written into the state file and the destination tables' records; write the stack URL here, such as ${URL_EXAMPLE}, and the token only in "#token"`,
+    );
+    return BAD;
+  }
+  return normaliseUrl(new URL(value.trim()));
+}
+
+/** The text with its percent-escapes undone, or as it is where they are malformed. */
+function safeDecodeUri(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
 }
 
 /** Rule: what is wrong with a Storage API URL, or undefined when it is usable. */

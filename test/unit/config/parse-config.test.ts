@@ -825,6 +825,24 @@ describe('parseConfig: problems', () => {
     expect(text).toContain('parameters.tables[0][a hidden key]: is not a known key');
   });
 
+  it('refuses a url whose path holds the token or a token-shaped value, without showing it', () => {
+    const storageToken = '4242-67319-ca11ab1eca11ab1e00000000000000000000000b';
+    const secretPart = 'ca11ab1eca11ab1e00000000000000000000000b';
+    const other = '7-8-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789ABCD';
+    for (const url of [
+      `http://127.0.0.1:8080/${storageToken}`,
+      `https://connection.keboola.com/x${secretPart}`,
+      `https://connection.keboola.com/${other.replace(/-/g, '%2D')}`,
+    ]) {
+      const parameters = { '#token': storageToken, url, tables: [{ name: 'orders' }] };
+      const text = problems(parseConfig({ parameters }));
+      expect(text).toEqual([
+        `parameters.url: is a hidden value: it holds a secret of config.json (a "#" value, or the part of a token after its two ids) or a token, and the stack URL is written into the state file and the destination tables' records; write the stack URL here, such as https://connection.keboola.com, and the token only in "#token"`,
+      ]);
+      expect(text.join('\n')).not.toContain(secretPart);
+    }
+  });
+
   it("refuses a name that holds a # value or a token's secret part, without showing it", () => {
     const storageToken = '4242-67319-ca11ab1eca11ab1e00000000000000000000000b';
     const secretPart = 'ca11ab1eca11ab1e00000000000000000000000b';
