@@ -211,7 +211,35 @@ function parseMinted(raw: unknown, where: string, masker: SecretMasker): MintedT
     throw new StorageResponseError(`Unexpected Storage API answer to ${where}: token missing`);
   }
   masker.add(token);
-  return { token, details: parseTokenDetails(raw, where) };
+  // The token exists from here on, and its string is shown only in this answer: details of an
+  // odd shape must not turn it into a failure, which would lose the string (a rotate would end
+  // the old one for nothing). What cannot be read is left out.
+  try {
+    return { token, details: parseTokenDetails(raw, where) };
+  } catch {
+    return { token, details: minimalDetails(raw, token) };
+  }
+}
+
+/** The details of a minted token whose answer could not be read whole: its id, nothing granted. */
+function minimalDetails(raw: unknown, token: string): TokenDetails {
+  const rawId = (raw as { id?: unknown }).id;
+  const id = typeof rawId === 'string' || typeof rawId === 'number' ? String(rawId) : undefined;
+  return {
+    id: id ?? token.split('-')[1] ?? '',
+    description: '',
+    created: null,
+    refreshed: null,
+    expires: null,
+    isMasterToken: false,
+    role: undefined,
+    flags: Object.fromEntries(TOKEN_FLAGS.map((flag) => [flag, false])) as Record<
+      TokenFlag,
+      boolean
+    >,
+    bucketPermissions: {},
+    componentAccess: [],
+  };
 }
 
 const eventSchema = z.object({
