@@ -134,6 +134,7 @@ export class EmulatorCore {
       canReadAllFileUploads: spec.canReadAllFileUploads ?? false,
       componentAccess: spec.componentAccess ?? [],
       canCreateJobs: spec.canCreateJobs ?? false,
+      canPurgeTrash: spec.canPurgeTrash ?? false,
       canManageDevBranches: spec.canManageDevBranches,
       canReadAllProjectEvents: spec.canReadAllProjectEvents,
       bucketPermissions: spec.bucketPermissions ?? {},

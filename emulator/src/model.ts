@@ -76,6 +76,7 @@ export interface TokenState {
   /** Components the token may use (`componentAccess`); empty for none. */
   readonly componentAccess: readonly string[];
   readonly canCreateJobs: boolean;
+  readonly canPurgeTrash: boolean;
   /** Undefined: the flag is left out of the token's views, as stacks that predate it do. */
   readonly canManageDevBranches: boolean | undefined;
   readonly canReadAllProjectEvents: boolean | undefined;

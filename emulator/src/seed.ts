@@ -68,6 +68,8 @@ const seedToken = z.object({
   /** Components the token may use; verify shows the list only when it is not empty. */
   componentAccess: z.array(z.string()).optional(),
   canCreateJobs: z.boolean().optional(),
+  /** Permanently delete configurations from the trash (create option of any token). */
+  canPurgeTrash: z.boolean().optional(),
   /** Shown by verify only when set, as stacks from before these flags omit them. */
   canManageDevBranches: z.boolean().optional(),
   canReadAllProjectEvents: z.boolean().optional(),

@@ -108,7 +108,7 @@ export function managedTokenView(
     canManageBuckets: manageAll,
     canManageTokens: canManageTokens(token),
     canReadAllFileUploads: token.isMasterToken || token.canReadAllFileUploads,
-    canPurgeTrash: fullMaster,
+    canPurgeTrash: fullMaster || token.canPurgeTrash,
     canManageProtectedDefaultBranch: false,
     canCreateJobs: fullMaster || token.canCreateJobs,
     ...optionalFlag('canManageDevBranches', token.canManageDevBranches),

@@ -149,6 +149,8 @@ const UNNEEDED_FLAGS = {
   canCreateJobs: 'can create jobs',
   canManageDevBranches: 'can manage development branches',
   canReadAllProjectEvents: 'can read all events of the project',
+  canPurgeTrash: 'can delete configurations from the trash for good',
+  canManageProtectedDefaultBranch: 'can manage the protected default branch',
 } as const;
 
 /**

@@ -231,7 +231,7 @@ const tokenSchema = z
   });
 
 /** The programmatic bearer tokens (`kbc_pat_…` personal, `kbc_at_…` session) are not Storage API tokens. */
-function isBearerToken(token: string): boolean {
+export function isBearerToken(token: string): boolean {
   return /^kbc_(pat|at)_/.test(token);
 }
 

@@ -179,6 +179,8 @@ export const warningOnlyTokenFields = {
   canCreateJobs: z.boolean().optional().catch(undefined),
   canManageDevBranches: z.boolean().optional().catch(undefined),
   canReadAllProjectEvents: z.boolean().optional().catch(undefined),
+  canPurgeTrash: z.boolean().optional().catch(undefined),
+  canManageProtectedDefaultBranch: z.boolean().optional().catch(undefined),
 };
 
 const tokenSchema = z.object({
@@ -218,6 +220,8 @@ export function parseTokenInfo(raw: unknown, where: string): TokenInfo {
     canCreateJobs: t.canCreateJobs ?? false,
     canManageDevBranches: t.canManageDevBranches ?? false,
     canReadAllProjectEvents: t.canReadAllProjectEvents ?? false,
+    canPurgeTrash: t.canPurgeTrash ?? false,
+    canManageProtectedDefaultBranch: t.canManageProtectedDefaultBranch ?? false,
     expires: t.expires,
     isExpired: t.isExpired ?? false,
     isDisabled: t.isDisabled ?? false,

@@ -22,6 +22,8 @@ export interface TokenInfo {
   readonly canCreateJobs: boolean;
   readonly canManageDevBranches: boolean;
   readonly canReadAllProjectEvents: boolean;
+  readonly canPurgeTrash: boolean;
+  readonly canManageProtectedDefaultBranch: boolean;
   /** ISO date, or null when the token never expires. */
   readonly expires: string | null;
   readonly isExpired: boolean;

@@ -13,6 +13,7 @@ import {
   readUrl,
   resolveEndpointUrl,
   isPlainObject,
+  isBearerToken,
   isHeaderText,
   own,
   UNSENDABLE,
@@ -219,6 +220,11 @@ function checkCreateRequest(command: CreateCommand, deps: TokenCommandDeps): Cre
   deps.masker.add(master);
   if (!isHeaderText(master)) {
     throw new UserError(`KBC_MASTER_TOKEN ${UNSENDABLE}: set it again as plain text.`);
+  }
+  if (isBearerToken(master)) {
+    throw new UserError(
+      'KBC_MASTER_TOKEN is a Keboola Connection bearer token (kbc_pat_… or kbc_at_…), but token create needs a Storage API master token of the project: take one from Storage → API Tokens (or the project settings).',
+    );
   }
   const bucket = command.bucket;
   if (!bucket) {

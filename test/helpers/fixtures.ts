@@ -12,6 +12,8 @@ export function tokenInfo(overrides: Partial<TokenInfo> = {}): TokenInfo {
     canReadAllFileUploads: false,
     componentAccess: [],
     canCreateJobs: false,
+    canPurgeTrash: false,
+    canManageProtectedDefaultBranch: false,
     canManageDevBranches: false,
     canReadAllProjectEvents: false,
     expires: null,

@@ -484,6 +484,11 @@ describe('token create', () => {
     ],
     ['a guest master', MASTERS.guest, /^KBC_MASTER_TOKEN belongs to a user with the guest role/],
     ['no KBC_MASTER_TOKEN', undefined, /^Set the environment variable KBC_MASTER_TOKEN/],
+    [
+      'a bearer token',
+      'kbc_pat_9f3c2a71be5d4c0e8a6b',
+      /^KBC_MASTER_TOKEN is a Keboola Connection bearer token \(kbc_pat_… or kbc_at_…\), but token create needs a Storage API master token/,
+    ],
   ])('refuses %s with one sentence and creates nothing', async (_name, master, message) => {
     const issuedBefore = emulator.control.issuedSecrets().length;
     const result = await token(['create', '--bucket', 'in.c-sales', '--url', emulator.url], master);
@@ -1270,7 +1275,7 @@ describe('token create when a check of its own fails', () => {
 });
 
 describe('token inspect and the privileges the job never uses', () => {
-  it('shows componentAccess and warns about it, canCreateJobs, canManageDevBranches, canReadAllProjectEvents and no expiry', async () => {
+  it('shows componentAccess and warns about it, the privilege flags the job never uses and no expiry', async () => {
     const tokenString = newReadToken();
     const dir = await dataDir({ '#token': tokenString });
     const view = await verifyBody(tokenString);
@@ -1280,12 +1285,16 @@ describe('token inspect and the privileges the job never uses', () => {
       canCreateJobs: true,
       canManageDevBranches: true,
       canReadAllProjectEvents: true,
+      canPurgeTrash: true,
+      canManageProtectedDefaultBranch: true,
     };
     const warnings = [
       'The source token may use the components "keboola.ex-db-mysql", "keboola.wr-google-drive" (componentAccess): the job uses none, so a token without component access is safer.',
       'The source token can create jobs (canCreateJobs): the job never does, so a token without that privilege is safer.',
       'The source token can manage development branches (canManageDevBranches): the job never does, so a token without that privilege is safer.',
       'The source token can read all events of the project (canReadAllProjectEvents): the job never does, so a token without that privilege is safer.',
+      'The source token can delete configurations from the trash for good (canPurgeTrash): the job never does, so a token without that privilege is safer.',
+      'The source token can manage the protected default branch (canManageProtectedDefaultBranch): the job never does, so a token without that privilege is safer.',
       'The source token never expires, so a leaked copy works until it is revoked: replace it with one from "kbc-table-sync token create --expires-in 90d" (or another duration).',
     ];
     const verifyAnswers = () =>
@@ -1301,7 +1310,13 @@ describe('token inspect and the privileges the job never uses', () => {
     expect(json.code, json.stderr).toBe(0);
     expect(JSON.parse(json.stdout)).toMatchObject({
       componentAccess: ['keboola.ex-db-mysql', 'keboola.wr-google-drive'],
-      flags: { canCreateJobs: true, canManageDevBranches: true, canReadAllProjectEvents: true },
+      flags: {
+        canPurgeTrash: true,
+        canCreateJobs: true,
+        canManageDevBranches: true,
+        canReadAllProjectEvents: true,
+        canManageProtectedDefaultBranch: true,
+      },
       verdict: { passes: true, warnings },
     });
     verifyAnswers();
@@ -1311,7 +1326,7 @@ describe('token inspect and the privileges the job never uses', () => {
       /\n {2}components: {4}keboola\.ex-db-mysql, keboola\.wr-google-drive\n/,
     );
     expect(text.stdout).toMatch(
-      /flags: +canCreateJobs, canManageDevBranches, canReadAllProjectEvents\n/,
+      /flags: +canPurgeTrash, canCreateJobs, canManageDevBranches, canReadAllProjectEvents, canManageProtectedDefaultBranch\n/,
     );
     expect(text.stdout.split('\n').filter((line) => line.startsWith('  warning:'))).toEqual(
       warnings.map((w) => `  warning:       ${w}`),

@@ -74,6 +74,7 @@ function createToken(ctx: RouteContext): ApiResponse {
         bucketPermissions: parseBucketPermissions(ctx),
         canManageBuckets: flag(ctx.body.canManageBuckets),
         canReadAllFileUploads: flag(ctx.body.canReadAllFileUploads),
+        canPurgeTrash: flag(ctx.body.canPurgeTrash),
       }),
       expires:
         expiresInSeconds === undefined

@@ -73,6 +73,8 @@ describe('checkSourceToken', () => {
         canCreateJobs: true,
         canManageDevBranches: true,
         canReadAllProjectEvents: true,
+        canPurgeTrash: true,
+        canManageProtectedDefaultBranch: true,
       }),
       { nowMs },
     );
@@ -82,6 +84,8 @@ describe('checkSourceToken', () => {
       'The source token can create jobs (canCreateJobs): the job never does, so a token without that privilege is safer.',
       'The source token can manage development branches (canManageDevBranches): the job never does, so a token without that privilege is safer.',
       'The source token can read all events of the project (canReadAllProjectEvents): the job never does, so a token without that privilege is safer.',
+      'The source token can delete configurations from the trash for good (canPurgeTrash): the job never does, so a token without that privilege is safer.',
+      'The source token can manage the protected default branch (canManageProtectedDefaultBranch): the job never does, so a token without that privilege is safer.',
     ]);
   });
 

@@ -78,6 +78,7 @@ const ODD_WARNING_ONLY_FIELDS = [
   { componentAccess: null, canCreateJobs: null },
   { componentAccess: {}, canManageDevBranches: 'yes' },
   { componentAccess: [1, 2], canReadAllProjectEvents: 1 },
+  { canPurgeTrash: null, canManageProtectedDefaultBranch: 'yes' },
 ];
 
 describe('token', () => {
@@ -133,6 +134,8 @@ describe('token', () => {
         canCreateJobs: false,
         canManageDevBranches: false,
         canReadAllProjectEvents: false,
+        canPurgeTrash: false,
+        canManageProtectedDefaultBranch: false,
       });
     },
   );
@@ -145,6 +148,8 @@ describe('token', () => {
         canCreateJobs: false,
         canManageDevBranches: false,
         canReadAllProjectEvents: false,
+        canPurgeTrash: false,
+        canManageProtectedDefaultBranch: false,
       });
     },
   );
