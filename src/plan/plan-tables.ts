@@ -105,7 +105,7 @@ export function planTables(
     tables,
     buckets,
     [...selection.only, ...selection.fullRefresh],
-    config.exclude ?? [],
+    { exclude: config.exclude ?? [], patterns: config.tables.map((t) => t.name).filter(isPattern) },
     problems,
   );
   checkRefreshesSelected(tables, buckets, selection, problems);
@@ -417,22 +417,27 @@ function isSelected(entry: TableEntry, buckets: Buckets, only: readonly string[]
  * also the out/tables file), or the pattern (docs/standalone.md, Per-table reruns).
  */
 function matchesAny(entry: TableEntry, buckets: Buckets, names: readonly string[]): boolean {
+  return names.some((name) => matchKind(entry, buckets, name) !== undefined);
+}
+
+/** How `name` names the item: by its source (name, id or pattern) or by its destination. */
+function matchKind(
+  entry: TableEntry,
+  buckets: Buckets,
+  name: string,
+): 'source' | 'destination' | undefined {
   const { table } = entry;
   const bare = shortTableName(table.name);
-  const sourceId = `${buckets.source}.${bare}`;
+  if ([table.name, bare, `${buckets.source}.${bare}`, entry.pattern].includes(name)) {
+    return 'source';
+  }
   const destination = entryDestination(entry);
-  const destinationId = destinationTableId(destination, buckets.output);
-  const outputFile = `out/tables/${destination}.csv`;
-  return names.some(
-    (n) =>
-      n === table.name ||
-      n === bare ||
-      n === sourceId ||
-      n === table.destination ||
-      n === destinationId ||
-      n === outputFile ||
-      n === entry.pattern,
-  );
+  const destinations = [
+    table.destination,
+    destinationTableId(destination, buckets.output),
+    `out/tables/${destination}.csv`,
+  ];
+  return destinations.includes(name) ? 'destination' : undefined;
 }
 
 /** The destination as configured, else the source table's name (a pattern's match included). */
@@ -444,11 +449,15 @@ function checkSelectionNames(
   tables: readonly TableEntry[],
   buckets: Buckets,
   names: readonly string[],
-  exclude: readonly string[],
+  configured: { readonly exclude: readonly string[]; readonly patterns: readonly string[] },
   problems: string[],
 ): void {
+  const { exclude, patterns } = configured;
   const bucketId = buckets.source;
   for (const name of new Set(names)) {
+    // A pattern that matches nothing now is a warning of its own, as in a run without --table.
+    if (patterns.includes(name)) continue;
+    checkUnambiguous(tables, buckets, name, problems);
     if (!tables.some((t) => matchesAny(t, buckets, [name]))) {
       const bare = name.startsWith(`${bucketId}.`) ? name.slice(bucketId.length + 1) : name;
       const excludedBy = exclude.find((pattern) => matchesGlob(pattern, bare));
@@ -468,19 +477,48 @@ function checkSelectionNames(
   }
 }
 
-/** `--full-refresh NAME` of a table that `--table` leaves out would silently refresh nothing. */
+/**
+ * One name that picks one item by its source and another by its destination (`orders`, when
+ * another item writes into a destination called `orders`) would run, or fully refresh, a table
+ * the user did not mean; the run stops and asks for a name that says which.
+ */
+function checkUnambiguous(
+  tables: readonly TableEntry[],
+  buckets: Buckets,
+  name: string,
+  problems: string[],
+): void {
+  const bySource = tables.filter((t) => matchKind(t, buckets, name) === 'source');
+  const byDestination = tables.filter((t) => matchKind(t, buckets, name) === 'destination');
+  const [source] = bySource;
+  const [destination] = byDestination;
+  if (!source || !destination) return;
+  const sourceId = `${buckets.source}.${shortTableName(source.table.name)}`;
+  const destinationId = destinationTableId(entryDestination(destination), buckets.output);
+  problems.push(
+    `"${name}" names both the source table of ${describeEntry(source)} and the destination of ${describeEntry(destination)}: name the source table id "${sourceId}" or the destination "${destinationId}" instead.`,
+  );
+}
+
+/**
+ * `--full-refresh NAME` of a table this run leaves out (one that `--table` does not select, or a
+ * disabled one without `--table`) would silently refresh nothing.
+ */
 function checkRefreshesSelected(
   tables: readonly TableEntry[],
   buckets: Buckets,
   selection: Selection,
   problems: string[],
 ): void {
-  if (selection.only.length === 0) return;
+  const runs = (entry: TableEntry) =>
+    selection.only.length === 0 ? entry.table.enabled : isSelected(entry, buckets, selection.only);
   for (const name of new Set(selection.fullRefresh)) {
     const named = tables.filter((t) => matchesAny(t, buckets, [name]));
-    if (named.length === 0 || named.some((t) => isSelected(t, buckets, selection.only))) continue;
+    if (named.length === 0 || named.some(runs)) continue;
     problems.push(
-      `--full-refresh "${name}" names a table that --table does not select, so nothing would be refreshed; add --table "${name}" or leave the refresh out.`,
+      selection.only.length === 0
+        ? `--full-refresh "${name}" names a disabled table, so nothing would be refreshed; add --table "${name}" to run it anyway, or enable it.`
+        : `--full-refresh "${name}" names a table that --table does not select, so nothing would be refreshed; add --table "${name}" or leave the refresh out.`,
     );
   }
 }

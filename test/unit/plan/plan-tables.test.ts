@@ -171,6 +171,47 @@ describe('planTables', () => {
     expect(select([], ['customers'])()).toHaveLength(2);
   });
 
+  it('refuses a --full-refresh of a disabled table without --table (it would refresh nothing)', () => {
+    const config = {
+      tables: [tableConfig('orders'), tableConfig('customers', { enabled: false })],
+    };
+    const select = (only: string[], fullRefresh: string[]) => () =>
+      planTables(config, 'in.c-sales', bucket, { only, fullRefresh, fullRefreshAll: false });
+    expect(select([], ['customers'])).toThrow(
+      '--full-refresh "customers" names a disabled table, so nothing would be refreshed; add --table "customers" to run it anyway, or enable it.',
+    );
+    expect(select(['customers'], ['customers'])()).toHaveLength(1);
+  });
+
+  it('refuses a name that picks one item by its source and another by its destination', () => {
+    const config = {
+      tables: [
+        tableConfig('orders', { destination: 'orders_history' }),
+        tableConfig('customers', { destination: 'orders' }),
+      ],
+    };
+    const select = (only: string[], fullRefresh: string[]) => () =>
+      planTables(config, 'in.c-sales', bucket, { only, fullRefresh, fullRefreshAll: false });
+    const ambiguous =
+      '"orders" names both the source table of parameters.tables[0] ("orders") and the destination of parameters.tables[1] ("customers"): name the source table id "in.c-sales.orders" or the destination "orders" instead.';
+    expect(select([], ['orders'])).toThrow(ambiguous);
+    expect(select(['orders'], [])).toThrow(ambiguous);
+    expect(select(['in.c-sales.orders'], ['in.c-sales.orders'])()).toHaveLength(1);
+    // The same source copied twice is one name for both copies, not an ambiguity.
+    const twice = {
+      tables: [
+        tableConfig('orders', { destination: 'a' }),
+        tableConfig('orders', { destination: 'b' }),
+      ],
+    };
+    expect(planTables(twice, 'in.c-sales', bucket, { ...NONE, only: ['orders'] })).toHaveLength(2);
+  });
+
+  it('takes --table of a configured pattern that matches nothing now: no table, no error', () => {
+    const config = { tables: [tableConfig('orders'), tableConfig('archive_*')] };
+    expect(planTables(config, 'in.c-sales', bucket, { ...NONE, only: ['archive_*'] })).toEqual([]);
+  });
+
   it('names the row form’s own keys in a problem found against the source table', () => {
     const row = tableConfig('orders', { primaryKey: ['idd'], configPath: 'parameters' });
     expect(() => planTables({ tables: [row] }, 'in.c-sales', bucket)).toThrow(
