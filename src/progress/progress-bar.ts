@@ -29,19 +29,26 @@ export function renderProgressBar(
 }
 
 /**
- * The run's line: tables done (only those that succeeded), failed, and, once the run is over,
- * those that never finished; the moved megabytes, the rate, the seconds and an ETA when every
- * unfinished table's size is known.
+ * The run's line: tables done (only those that were copied), unchanged (skipped as unchanged),
+ * skipped (held by another run), failed, and, once the run is over, those that never finished;
+ * the moved megabytes, the rate, the seconds and an ETA when every unfinished table's size is
+ * known.
  */
 function runLine(progresses: readonly TableProgress[], nowMs: number, final = false): string {
-  const done = progresses.filter((p) => p.phase === 'done').length;
-  const failed = progresses.filter((p) => p.phase === 'failed').length;
-  const unfinished = progresses.length - done - failed;
+  const count = (phase: TableProgress['phase']) =>
+    progresses.filter((p) => p.phase === phase).length;
+  const done = count('done');
+  const ended = {
+    unchanged: count('unchanged'),
+    skipped: count('skipped'),
+    failed: count('failed'),
+  };
+  const unfinished = progresses.length - done - ended.unchanged - ended.skipped - ended.failed;
   const bytes = progresses.reduce((sum, p) => sum + p.bytes, 0);
   const seconds = spanSeconds(progresses, nowMs);
   const rate = seconds > 0 ? bytes / seconds : 0;
   const parts = [`tables ${done}/${progresses.length} done`];
-  if (failed > 0) parts.push(`${failed} failed`);
+  for (const [word, n] of Object.entries(ended)) if (n > 0) parts.push(`${n} ${word}`);
   if (final && unfinished > 0) parts.push(`${unfinished} not finished`);
   parts.push(
     `${(bytes / 1e6).toFixed(1)} MB`,

@@ -84,6 +84,22 @@ describe('TtyProgressView', () => {
     ).toBe(true);
   });
 
+  it('counts tables skipped as unchanged, or held by another run, as ended, not as not finished', () => {
+    const tty = Object.assign(new PassThrough(), { columns: 100 });
+    let screen = '';
+    tty.on('data', (chunk: Buffer) => (screen += chunk.toString()));
+    const view = new TtyProgressView(tty, (text) => text);
+    const [a, b, c] = ['in.c-s.a', 'in.c-s.b', 'in.c-s.c'].map((name) => table(name));
+    a!.finish(1_500, 'unchanged');
+    b!.finish(1_500, 'unchanged');
+    c!.finish(1_500, 'skipped');
+    view.update([a!, b!, c!], 1_500);
+    view.stop([a!, b!, c!], 2_000);
+    expect(
+      screen.endsWith('tables 0/3 done, 2 unchanged, 1 skipped, 0.0 MB, 0.0 MB/s, 2 s\n'),
+    ).toBe(true);
+  });
+
   it('draws 100 columns wide on a terminal that reports 0 columns (its width unknown)', () => {
     const tty = Object.assign(new PassThrough(), { columns: 0 });
     let screen = '';
