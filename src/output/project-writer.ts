@@ -379,7 +379,14 @@ export class ProjectWriter implements OutputWriter {
       if (!mayStillStart) await records.release(tableId, held);
     }
     const job = await this.#waitImport(started, tableId, pending);
-    checkImport(plan, tableId, job, upload.rows);
+    try {
+      checkImport(plan, tableId, job, upload.rows);
+    } catch (error) {
+      // A job whose results contradict the load is never committed, by this run or, through the
+      // intent it would find, by the next one (which then exports the window again).
+      await records.dropIntentQuietly(tableId, pending);
+      throw error;
+    }
     await records.commitOwn(tableId, pending, job.id);
     return job;
   }
