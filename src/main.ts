@@ -653,7 +653,14 @@ function buildWriter(
     client: buildClient(config.destination, 'destination', { io, masker, logger, limits }),
     readSourceTable: (tableId) => source.getTable(tableId),
     openSliceSink: (prepared, refreshFile) =>
-      openSliceSink(prepared, { refreshFile, endpoints, masker, logger, ...timingFrom(io.env) }),
+      openSliceSink(prepared, {
+        refreshFile,
+        endpoints,
+        masker,
+        logger,
+        requestTimeoutMs: limits.requestTimeoutMs,
+        ...timingFrom(io.env),
+      }),
     logger,
     signal: io.signal,
     claimLeaseMs: claimLeaseMsFrom(io.env),

@@ -1,4 +1,4 @@
-import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import type { ClientRequest, IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { httpRequest, httpsRequest, readCapped, readIntoSharedBuffer } from '../node-http.js';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -30,6 +30,12 @@ export interface ObjectRequest {
   readonly headers: Readonly<Record<string, string>>;
   readonly body?: Readable | Buffer | undefined;
   readonly signal?: AbortSignal | undefined;
+  /**
+   * How long the answer may take once the request (its body included) is sent: its headers, and
+   * for a failure its error body. Unset: only the socket's inactivity timeout, which a server
+   * trickling a byte at a time never meets.
+   */
+  readonly answerTimeoutMs?: number | undefined;
   /** What the request is about, for error messages. */
   readonly target: ObjectTarget;
 }
@@ -65,8 +71,13 @@ export const sendObjectRequest: ObjectHttp = (request) =>
     req.on('timeout', () =>
       req.destroy(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })),
     );
+    const answer = answerDeadline(req, request.answerTimeoutMs);
     req.on('error', (error) => reject(networkError(request, error)));
-    req.on('response', (res) =>
+    req.on('response', (res) => {
+      // A success's body is the caller's to time (a slice may take long); a failure's error body
+      // stays within the deadline.
+      if (isSuccess(res.statusCode ?? 0)) answer.disarm();
+      else res.once('close', answer.disarm);
       resolve({
         status: res.statusCode ?? 0,
         headers: res.headers,
@@ -75,13 +86,36 @@ export const sendObjectRequest: ObjectHttp = (request) =>
           error === res.errored && !(error instanceof ServiceError)
             ? networkError(request, error, 'body')
             : error,
-      }),
-    );
+      });
+    });
     const body = request.body;
     if (body === undefined) req.end();
     else if (Buffer.isBuffer(body)) req.end(body);
     else pipeline(body, req).catch((error: unknown) => req.destroy(error as Error));
   });
+
+/** The answer deadline of {@link ObjectRequest.answerTimeoutMs} passed. */
+class AnswerTimeoutError extends Error {
+  readonly code = 'ETIMEDOUT';
+}
+
+/**
+ * Destroys `req` as timed out when `timeoutMs` pass after it was sent whole (`finish`: the body
+ * handed to the socket) without being disarmed; a request that closed disarms it.
+ */
+function answerDeadline(
+  req: ClientRequest,
+  timeoutMs: number | undefined,
+): { readonly disarm: () => void } {
+  let timer: NodeJS.Timeout | undefined;
+  const disarm = () => clearTimeout(timer);
+  if (timeoutMs === undefined) return { disarm };
+  req.once('finish', () => {
+    timer = setTimeout(() => req.destroy(new AnswerTimeoutError()), timeoutMs);
+  });
+  req.once('close', disarm);
+  return { disarm };
+}
 
 /**
  * `debug: true`: one line per object-store request, as for the Storage API: method, provider,
@@ -122,7 +156,11 @@ function networkError(
 ): ObjectStoreError {
   const code = request.signal?.aborted ? ABORTED_CODE : networkCodeOf(error);
   const facts = { networkCode: code };
-  const cause = describeNetworkCode(code, OBJECT_SOCKET_TIMEOUT_MS);
+  const answerTimeoutMs = error instanceof AnswerTimeoutError ? request.answerTimeoutMs : undefined;
+  const cause =
+    answerTimeoutMs === undefined
+      ? describeNetworkCode(code, OBJECT_SOCKET_TIMEOUT_MS)
+      : `${describeNetworkCode(code, answerTimeoutMs)} (KBC_TABLE_SYNC_REQUEST_TIMEOUT_S)`;
   const what = phase === 'body' ? 'failed mid-answer' : 'failed';
   const failed = cause === code ? `${what}: ${code}` : `${what} (${code}): ${cause}`;
   return new ObjectStoreError(

@@ -25,7 +25,15 @@ export interface SliceSinkDeps {
   readonly sleep?: SleepFn | undefined;
   readonly now?: (() => number) | undefined;
   readonly logger?: Logger | undefined;
+  /**
+   * How long an upload's answer may take once its body is sent (KBC_TABLE_SYNC_REQUEST_TIMEOUT_S;
+   * default 120 s): a store that took the body and then trickles or withholds its answer would
+   * otherwise hold the run.
+   */
+  readonly requestTimeoutMs?: number | undefined;
 }
+
+const DEFAULT_ANSWER_TIMEOUT_MS = 120_000;
 
 /**
  * Opens the write side of a sliced upload into a prepared file: `put` streams one slice to
@@ -42,7 +50,9 @@ export interface SliceSinkDeps {
  * imported. `finish` sends a buffer and retries on its own.
  */
 export function openSliceSink(prepared: PreparedFile, deps: SliceSinkDeps): SliceSink {
-  const http = withDebugLog(deps.http ?? sendObjectRequest, deps.logger);
+  const transport = deps.http ?? sendObjectRequest;
+  const answerTimeoutMs = deps.requestTimeoutMs ?? DEFAULT_ANSWER_TIMEOUT_MS;
+  const http = withDebugLog((request) => transport({ ...request, answerTimeoutMs }), deps.logger);
   const now = deps.now ?? Date.now;
   const retrying = createRetrier({ ...deps, mask: (text) => deps.masker.mask(text) });
   const location = locationOfPrepared(prepared);
