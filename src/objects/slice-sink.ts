@@ -116,28 +116,47 @@ export function openSliceSink(prepared: PreparedFile, deps: SliceSinkDeps): Slic
       }
       await send(location.key + name, body, contentLength, signal);
     },
+    async putBytes(name, bytes, signal) {
+      await sendRetrying(
+        location.key + name,
+        bytes,
+        `PUT ${location.provider} ${location.bucket}/${location.key}${name}`,
+        signal,
+      );
+    },
     async finish(names, signal) {
       const body = manifestBody(location, names);
       const key = manifestKey(location);
-      await retrying(
-        async (attempt) => {
-          try {
-            await send(key, body, body.length, signal);
-          } catch (error) {
-            // A GCS token refreshed by `send` makes the next attempt succeed; one extra try only.
-            if (error instanceof CredentialsExpiredError && attempt === 1) {
-              await send(key, body, body.length, signal);
-              return;
-            }
-            throw error;
-          }
-        },
-        {
-          kind: 'idempotent',
-          description: `PUT manifest ${location.provider} ${location.bucket}/${key}`,
-          signal,
-        },
+      await sendRetrying(
+        key,
+        body,
+        `PUT manifest ${location.provider} ${location.bucket}/${key}`,
+        signal,
       );
     },
   };
+
+  /** Sends bytes held in memory, retried as an idempotent request. */
+  async function sendRetrying(
+    key: string,
+    body: Buffer,
+    description: string,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
+    await retrying(
+      async (attempt) => {
+        try {
+          await send(key, body, body.length, signal);
+        } catch (error) {
+          // A GCS token refreshed by `send` makes the next attempt succeed; one extra try only.
+          if (error instanceof CredentialsExpiredError && attempt === 1) {
+            await send(key, body, body.length, signal);
+            return;
+          }
+          throw error;
+        }
+      },
+      { kind: 'idempotent', description, signal },
+    );
+  }
 }

@@ -43,6 +43,11 @@ export interface SliceSource {
 export interface SliceSink {
   /** Stores one slice under the file's key + `name`. Resolves when the store acknowledged it. */
   put(name: string, body: Readable, contentLength: number, signal?: AbortSignal): Promise<void>;
+  /**
+   * Stores a small object held in memory (a header file, an empty slice) under key + `name`,
+   * retried like the manifest: unlike a slice stream, the bytes can be sent again.
+   */
+  putBytes(name: string, bytes: Buffer, signal?: AbortSignal): Promise<void>;
   /** Writes the manifest last, listing the slices in the given order, in the provider's URL scheme. */
   finish(names: readonly string[], signal?: AbortSignal): Promise<void>;
 }

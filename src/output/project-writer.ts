@@ -1,4 +1,3 @@
-import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { stringify } from 'csv-stringify/sync';
 import {
@@ -237,7 +236,7 @@ export class ProjectWriter implements OutputWriter {
     if (names.length === 0) {
       // An empty export still imports as a file: one empty gzip slice.
       const empty = gzipSync('');
-      await sink.put(uploadSliceName(0), Readable.from([empty]), empty.length, copy.signal);
+      await sink.putBytes(uploadSliceName(0), empty, copy.signal);
       names.push(uploadSliceName(0));
     }
     await sink.finish(names, copy.signal);
@@ -327,7 +326,7 @@ export class ProjectWriter implements OutputWriter {
       tags: [UPLOAD_TAG],
     });
     const sink = this.#deps.openSliceSink(prepared, () => client.refreshFile(prepared.id));
-    await sink.put('', Readable.from([header]), header.length, this.#deps.signal);
+    await sink.putBytes('', header, this.#deps.signal);
     return prepared.id;
   }
 

@@ -10,6 +10,7 @@ import type { SummaryFileDocument } from '../../src/summary-file.js';
 import { useEmulator } from '../helpers/emulator.js';
 import { logLines, makeDataDir } from '../helpers/run-cli.js';
 import {
+  DEST_PROJECT,
   T0_MS,
   destRows,
   expectNoLeaks,
@@ -105,5 +106,20 @@ describe('standalone failure isolation', () => {
     expect(document.tables[1]?.error).toContain('Emulated import failure.');
     expect(document.tables[0]?.error).toBeNull();
     await expectNoLeaks(control, result, dataDir);
+  });
+
+  it('retries a 503 on the header file of a table it creates, as it retries a slice', async () => {
+    const { control, url } = emulator;
+    control.setClock(T0_MS + 600_000);
+    const dataDir = await makeDataDir(
+      standaloneConfig(url, [{ name: 'events', destination: 'events_header_retried' }]),
+    );
+    control.addFault({ method: 'PUT', path: '/header\\.csv$/', kind: 'status', status: 503 });
+    const result = await runJob(url, dataDir);
+    expect(result.code, result.stderr).toBe(0);
+    expect(control.pendingFaults()).toEqual([]);
+    expect(await destRows(control, 'in.c-copy.events_header_retried', DEST_PROJECT)).toHaveLength(
+      2,
+    );
   });
 });
