@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import * as z from 'zod';
 import { UserError } from '../errors.js';
@@ -118,10 +118,23 @@ export async function readState(
     bytes = await readFile(file);
   } catch (error) {
     if (error instanceof StateFileError) throw error;
-    if (errorCode(error) === 'ENOENT') return { tables: {} };
+    if (errorCode(error) === 'ENOENT' && !(await isLink(file))) return { tables: {} };
     throw new StateFileError(`${STATE_FILE_NAME} cannot be read: ${describeReadError(error)}.`);
   }
   return parseState(bytes);
+}
+
+/**
+ * Whether the path itself is a symbolic link. A link whose target is missing (a volume that was not
+ * mounted) reads as a missing file, but it is not a first run: taken as an empty state, every table
+ * would be copied in full again, doubling append tables.
+ */
+async function isLink(path: string): Promise<boolean> {
+  try {
+    return (await lstat(path)).isSymbolicLink();
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -231,6 +244,10 @@ function describeReadError(error: unknown): string {
       return 'permission denied';
     case 'ENOTDIR':
       return 'in/ is not a directory';
+    case 'ENOENT':
+      return 'it is a symbolic link to a file that does not exist (a volume not mounted?); mount it, or remove the link for a first run';
+    case 'ELOOP':
+      return 'it is a symbolic link that loops';
     default:
       return error instanceof Error ? error.message : String(error);
   }

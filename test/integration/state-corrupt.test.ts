@@ -110,6 +110,18 @@ const variants: ReadonlyArray<{
     sentence: /^in\/state\.json is not a regular file \(a device or pipe\)\.$/,
   },
   {
+    // A volume that was not mounted: not a first run, which would copy every table in full again.
+    name: 'a link to a file that does not exist',
+    write: (path) => symlink('/mnt/kts-not-mounted/state.json', path),
+    sentence:
+      /^in\/state\.json cannot be read: it is a symbolic link to a file that does not exist \(a volume not mounted\?\); mount it, or remove the link for a first run\.$/,
+  },
+  {
+    name: 'a link to itself',
+    write: (path) => symlink(path, path),
+    sentence: /^in\/state\.json cannot be read: it is a symbolic link that loops\.$/,
+  },
+  {
     name: 'larger than the cap',
     write: (path) => writeFile(path, Buffer.alloc(DEFAULT_LIMITS.maxStateBytes + 1, 0x20)),
     sentence:
