@@ -36,6 +36,13 @@ export async function checkDataFolder(
   if (!options.tables) return { tablesDir: tables, workDir: join(out, options.workDirName) };
   await ensureFolder(tables, realData);
   const realTables = await realpath(tables);
+  // The work folder goes next to out/tables: with out/tables the data folder itself (a link to
+  // `..`), it would be made, and removed, outside the data folder.
+  if (realTables === realData || realTables === (await realpath(out))) {
+    throw new EnvironmentError(
+      `${tables} is a symlink to ${realTables === realData ? 'the data folder itself' : 'out/'}: the tables need a folder of their own; make out/tables a real folder.`,
+    );
+  }
   await probeWritable(realTables);
   // The work folder must share out/tables' filesystem so tables move in with a rename: next to
   // it normally, inside it when out/tables is a mount point of its own.

@@ -11,7 +11,7 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
@@ -170,6 +170,27 @@ describe('environment faults: one sentence naming the path, before the export', 
     expect(await listFiles(outside)).toEqual([]);
     expect(exportsStarted()).toBe(0);
   });
+
+  it.each([
+    ['..', 'the data folder itself'],
+    ['.', 'out/'],
+  ])(
+    '`out/tables` a symlink to %s: refused before any request, nothing made outside',
+    async (target, says) => {
+      const dir = await dataDir();
+      await mkdir(join(dir, 'out'));
+      await symlink(target, join(dir, 'out', 'tables'));
+      await expectUserSentence(
+        await run(dir),
+        new RegExp(
+          `${dir}/out/tables is a symlink to ${says.replace('/', '\\/')}: the tables need a folder of their own`,
+        ),
+      );
+      // Its work folder would have been made next to the data folder.
+      expect(await readdir(dirname(dir))).not.toContain('.kbc-table-sync-tmp');
+      expect(stack.server.requests).toHaveLength(0);
+    },
+  );
 
   it('leftovers of a killed run are removed, and the run says so', async () => {
     const dir = await dataDir();
