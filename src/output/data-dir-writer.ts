@@ -11,7 +11,7 @@ import { explainMissingTable, type TablePlan } from '../plan/plan-tables.js';
 import type { TableDetail } from '../storage/types.js';
 import { copySlices, type CopyOptions } from '../transfer/copy-slices.js';
 import type { ExportedTable, OutputWriter, TableWriteResult } from './output-writer.js';
-import { describeFsError, EnvironmentError } from '../fs-errors.js';
+import { describeFsError, EnvironmentError, errorCode } from '../fs-errors.js';
 import { checkDataFolder, checkManifestPaths, removeTableLeftovers } from './data-dir-check.js';
 import { LEGACY_MANIFESTS, type ManifestChoice } from './manifest-format.js';
 import {
@@ -109,7 +109,10 @@ export class DataDirWriter implements OutputWriter {
     const tallies = await copySlices(exported.source, writeSliceTo(workTable), copy);
     if (exported.source.slices.length === 0) {
       // An empty export: one empty gzip slice keeps the sliced folder loadable by every runner.
-      await writeFile(join(workTable, sliceFileName(0)), gzipSync(''));
+      const emptySlice = join(workTable, sliceFileName(0));
+      await writeFile(emptySlice, gzipSync('')).catch((error: unknown) => {
+        throw describeFsError(error, `The slice ${emptySlice} cannot be written`) ?? error;
+      });
     }
     const manifestPath = `${workTable}.manifest`;
     // Metadata values are copied from the source as they are; a secret or a token among them is
@@ -144,19 +147,28 @@ export class DataDirWriter implements OutputWriter {
   }
 
   /**
-   * Replaces an earlier output of the same name. The manifest moves in first and the folder last,
-   * so a kill in between leaves a manifest without a folder (removed by the next run), never a
-   * folder without its manifest that the output mapping could pick up.
+   * Replaces an earlier output of the same name. The earlier folder leaves at once (a rename into
+   * the work folder, removed there afterwards), the manifest moves in next and the folder last, so a
+   * kill at any point leaves a manifest without a folder (removed by the next run), never a folder
+   * without its manifest, nor a half-removed folder beside one, that the output mapping could pick
+   * up. Removing the earlier folder in place took long enough for a kill to land in the middle.
    */
   async #moveIn(fileName: string, workTable: string, manifestPath: string): Promise<void> {
     const target = join(this.#tablesDir, fileName);
+    const replaced = join(this.#workDir, `.replaced-${fileName}`);
     const tableContext = `The table ${target} cannot be moved into place`;
-    await withFsContext(tableContext, () => rm(target, { recursive: true, force: true }));
+    await withFsContext(tableContext, async () => {
+      await rm(replaced, { recursive: true, force: true });
+      await rename(target, replaced).catch((error: unknown) => {
+        if (errorCode(error) !== 'ENOENT') throw error;
+      });
+    });
     await withFsContext(`The manifest ${target}.manifest cannot be replaced`, async () => {
       await rm(`${target}.manifest`, { force: true });
       await rename(manifestPath, `${target}.manifest`);
     });
     await withFsContext(tableContext, () => rename(workTable, target));
+    await rm(replaced, { recursive: true, force: true });
   }
 }
 

@@ -9,6 +9,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { watch } from 'node:fs';
 import { mkdir, mkdtemp, readdir, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -23,7 +24,7 @@ import {
   type HostileStack,
 } from '../helpers/hostile-stack.js';
 import { runJobProcess, type JobProcessResult } from '../helpers/job-process.js';
-import { listFiles, makeDataDir, removeDir } from '../helpers/run-cli.js';
+import { listFiles, makeDataDir, removeDir, startCliProcess } from '../helpers/run-cli.js';
 import { expectNoSecrets } from '../helpers/secret-scan.js';
 
 const PEAK_RSS_LIMIT_BYTES = 200_000_000;
@@ -191,6 +192,43 @@ describe('environment faults: one sentence naming the path, before the export', 
       expect(stack.server.requests).toHaveLength(0);
     },
   );
+
+  it('a SIGKILL while an earlier output of the table is replaced leaves no half-removed folder beside its manifest', async () => {
+    const dir = await dataDir();
+    const tables = join(dir, 'out', 'tables');
+    const old = join(tables, 't.csv');
+    await mkdir(old, { recursive: true });
+    // Enough slices that removing them in place takes long enough for the kill to land in it.
+    const oldSlices = 20_000;
+    for (let start = 0; start < oldSlices; start += 1_000) {
+      const names = Array.from(
+        { length: 1_000 },
+        (_, i) => `part-${String(start + i).padStart(5, '0')}.csv.gz`,
+      );
+      await Promise.all(names.map((name) => writeFile(join(old, name), '')));
+    }
+    await writeFile(join(tables, 't.csv.manifest'), '{"columns":["id","name"],"primary_key":[]}');
+    const child = startCliProcess(['--data', dir], { env: stack.env, timeoutMs: 60_000 });
+    // The first change to the earlier folder, or to anything in it, is the moment to kill.
+    const watcher = watch(old, () => child.kill('SIGKILL'));
+    try {
+      await child.done;
+    } finally {
+      watcher.close();
+    }
+    for (const name of await readdir(tables)) {
+      if (name.endsWith('.manifest')) continue;
+      // Every folder has its manifest and is whole: the earlier output, or the new one.
+      expect(await readdir(tables)).toContain(`${name}.manifest`);
+      expect([oldSlices, 1]).toContain((await readdir(join(tables, name))).length);
+    }
+    const rerun = await run(dir);
+    expect(rerun.code, rerun.stderr).toBe(0);
+    expect(await listFiles(join(dir, 'out', 'tables'))).toEqual([
+      't.csv.manifest',
+      't.csv/part-00000.csv.gz',
+    ]);
+  }, 90_000);
 
   it('leftovers of a killed run are removed, and the run says so', async () => {
     const dir = await dataDir();
