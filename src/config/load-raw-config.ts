@@ -111,7 +111,7 @@ async function readConfigText(file: string, dataDir: string, readText: ReadText)
       }
       throw new ConfigMissingError(`No config.json in ${dataDir}: ${how}`);
     }
-    if (code === 'EACCES' || code === 'EPERM' || code === 'EISDIR') {
+    if (code === 'EACCES' || code === 'EPERM' || code === 'EISDIR' || code === 'ELOOP') {
       throw new UserError(`Cannot read ${file} (${code}): make it a readable file`);
     }
     throw error;

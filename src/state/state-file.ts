@@ -264,9 +264,12 @@ export async function writeState(dataDir: string, state: JobState): Promise<stri
   const leftovers = (await readdir(dirname(path))).filter((name) =>
     name.startsWith('state.json.tmp-'),
   );
-  for (const name of leftovers) await rm(join(dirname(path), name), { force: true });
   const temp = `${path}.tmp-${randomBytes(6).toString('hex')}`;
   try {
+    // A leftover is whatever a killed run left under that name; a folder there is removed too, as
+    // the write would otherwise fail after the tables were written.
+    for (const name of leftovers)
+      await rm(join(dirname(path), name), { recursive: true, force: true });
     await writeFile(temp, `${JSON.stringify(state, null, 2)}\n`);
     await rename(temp, path);
   } catch (error) {

@@ -70,12 +70,15 @@ describe('loadRawConfig', () => {
     }
   });
 
-  it.each(['EACCES', 'EISDIR'])('turns %s into a user error naming the file', async (code) => {
-    const read = (): Promise<string> => Promise.reject(errnoError(code));
-    await expect(loadRawConfig('/d', read)).rejects.toThrow(
-      new UserError(`Cannot read /d/config.json (${code}): make it a readable file`),
-    );
-  });
+  it.each(['EACCES', 'EISDIR', 'ELOOP'])(
+    'turns %s into a user error naming the file',
+    async (code) => {
+      const read = (): Promise<string> => Promise.reject(errnoError(code));
+      await expect(loadRawConfig('/d', read)).rejects.toThrow(
+        new UserError(`Cannot read /d/config.json (${code}): make it a readable file`),
+      );
+    },
+  );
 
   it('lets other read errors through', async () => {
     const read = (): Promise<string> => Promise.reject(errnoError('EIO'));

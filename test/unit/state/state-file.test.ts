@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -8,6 +8,7 @@ import {
   parseState,
   readState,
   StateFileError,
+  writeState,
 } from '../../../src/state/state-file.js';
 
 const utf8 = (text: string) => new TextEncoder().encode(text);
@@ -125,6 +126,13 @@ describe('readState', () => {
   let dir: string | undefined;
   afterEach(async () => {
     if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('writeState removes a leftover temp name that is a folder, and says so', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'kts-state-'));
+    await mkdir(join(dir, 'out', 'state.json.tmp-4242', 'x'), { recursive: true });
+    await expect(writeState(dir, { tables: {} })).resolves.toEqual(['state.json.tmp-4242']);
+    expect(await readdir(join(dir, 'out'))).toEqual(['state.json']);
   });
 
   it('treats a missing file as an empty state', async () => {
