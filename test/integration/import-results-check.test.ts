@@ -4,10 +4,9 @@
  * settling the intent as a success and skipping the table as unchanged. A proxy in front of the
  * destination's Storage API takes one row off every successful import job's `totalRowsCount`.
  */
-import { createServer, request as httpRequest, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { useEmulator } from '../helpers/emulator.js';
+import { startRewritingProxy } from '../helpers/rewriting-proxy.js';
 import { makeDataDir } from '../helpers/run-cli.js';
 import {
   T0_MS,
@@ -38,51 +37,14 @@ function oneRowShort(body: string): string {
   }
 }
 
-async function startRowCountProxy(
-  target: string,
-): Promise<{ url: string; close: () => Promise<void> }> {
-  const upstream = new URL(target);
-  const server: Server = createServer((req, res) => {
-    const headers = { ...req.headers, host: upstream.host };
-    delete headers['accept-encoding'];
-    const options = {
-      host: upstream.hostname,
-      port: upstream.port,
-      method: req.method,
-      path: req.url,
-      headers,
-    };
-    const forward = httpRequest(options, (answer) => {
-      const chunks: Buffer[] = [];
-      answer.on('data', (chunk: Buffer) => chunks.push(chunk));
-      answer.on('end', () => {
-        const raw = Buffer.concat(chunks).toString('utf8');
-        const body = req.method === 'GET' && JOB_PATH.test(req.url ?? '') ? oneRowShort(raw) : raw;
-        const out = { ...answer.headers, 'content-length': String(Buffer.byteLength(body)) };
-        delete out['transfer-encoding'];
-        res.writeHead(answer.statusCode ?? 502, out);
-        res.end(body);
-      });
-    });
-    forward.on('error', () => res.destroy());
-    req.pipe(forward);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    close: async () => {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-}
-
 describe('an import job whose results contradict the load', () => {
   it('fails the run, and the next run exports the window again instead of committing that job', async () => {
     const { control, url } = emulator;
     control.setClock(T0_MS);
-    const proxy = await startRowCountProxy(url);
+    const proxy = await startRewritingProxy(url, {
+      rewrite: (req, body) =>
+        req.method === 'GET' && JOB_PATH.test(req.url ?? '') ? oneRowShort(body) : body,
+    });
     try {
       const config = standaloneConfig(url, [
         { name: 'events', destination: 'events_counted', changedSince: 'lastRun' },

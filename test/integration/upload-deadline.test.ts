@@ -4,10 +4,11 @@
  * request timeout, the slice is retried, and the run ends with exit 2 naming the store. A proxy in
  * front of the emulator's S3 takes the slice PUTs over.
  */
-import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { useEmulator } from '../helpers/emulator.js';
+import { startRewritingProxy } from '../helpers/rewriting-proxy.js';
 import { makeDataDir } from '../helpers/run-cli.js';
 import { T0_MS, runJob, standaloneConfig, standaloneSeed } from '../helpers/standalone.js';
 
@@ -34,41 +35,6 @@ function withheldAnswer(head: string, drip: string) {
   };
 }
 
-async function startProxy(
-  target: string,
-  takeOver: (req: IncomingMessage, socket: Socket) => boolean,
-): Promise<{ url: string; slicePuts: () => number; close: () => Promise<void> }> {
-  const upstream = new URL(target);
-  let slicePuts = 0;
-  const server: Server = createServer((req, res) => {
-    if (req.method === 'PUT' && SLICE_PUT.test(req.url?.split('?')[0] ?? '')) slicePuts += 1;
-    if (takeOver(req, req.socket)) return;
-    const options = {
-      host: upstream.hostname,
-      port: upstream.port,
-      method: req.method,
-      path: req.url,
-      headers: req.headers,
-    };
-    const forward = httpRequest(options, (answer) => {
-      res.writeHead(answer.statusCode ?? 502, answer.headers);
-      answer.pipe(res);
-    });
-    forward.on('error', () => res.destroy());
-    req.pipe(forward);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    slicePuts: () => slicePuts,
-    close: async () => {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-}
-
 describe('a destination store that withholds its answer to a slice upload', () => {
   it.each([
     [
@@ -88,7 +54,15 @@ describe('a destination store that withholds its answer to a slice upload', () =
     async (_name, head, drip, says) => {
       const { control, url } = emulator;
       control.setClock(T0_MS);
-      const proxy = await startProxy(url, withheldAnswer(head, drip));
+      let slicePuts = 0;
+      const withhold = withheldAnswer(head, drip);
+      const proxy = await startRewritingProxy(url, {
+        keepHost: true,
+        takeOver: (req, socket) => {
+          if (req.method === 'PUT' && SLICE_PUT.test(req.url?.split('?')[0] ?? '')) slicePuts += 1;
+          return withhold(req, socket);
+        },
+      });
       try {
         const dataDir = await makeDataDir(
           standaloneConfig(url, [{ name: 'events', destination: 'events_withheld' }]),
@@ -101,7 +75,7 @@ describe('a destination store that withholds its answer to a slice upload', () =
         expect(result.code, result.stderr).toBe(2);
         expect(result.stderr).toMatch(/PUT aws \S+events_withheld\S+/);
         expect(result.stderr).toMatch(says);
-        expect(proxy.slicePuts()).toBeGreaterThan(1);
+        expect(slicePuts).toBeGreaterThan(1);
       } finally {
         await proxy.close();
       }

@@ -8,11 +8,10 @@
  * first page and dropped the intent as never started: the window was imported twice (docs/
  * sync-record.md, Settling a pending intent). The runs that need a time zone are real processes.
  */
-import { request as httpRequest, createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { appendSeed, appendTables, exactlyOnce } from '../helpers/append-tables.js';
 import { useEmulator } from '../helpers/emulator.js';
+import { startRewritingProxy, type RewritingProxy } from '../helpers/rewriting-proxy.js';
 import { makeDataDir, removeDir, runCli, startCliProcess } from '../helpers/run-cli.js';
 import { WRITER_TOKEN } from '../helpers/standalone.js';
 
@@ -23,64 +22,20 @@ const WEST = { TZ: 'America/Los_Angeles' };
 
 const emulator = useEmulator(appendSeed([TABLE], T0_MS / 1000));
 
-/** Storage API requests pass through; metadata timestamps `…T…+0000` leave as `… …`. */
-interface ZonelessProxy {
-  readonly url: string;
-  /** Timestamps rewritten so far. */
-  rewritten: number;
-  close(): Promise<void>;
-}
-
 const ZONED_METADATA_TIMESTAMP = /"timestamp":"(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})\+0000"/g;
 
-async function startZonelessProxy(target: string): Promise<ZonelessProxy> {
-  const upstream = new URL(target);
-  const proxy: ZonelessProxy = { url: '', rewritten: 0, close: () => Promise.resolve() };
-  const server: Server = createServer((req, res) => {
-    const headers = { ...req.headers, host: upstream.host };
-    delete headers['accept-encoding'];
-    const forward = httpRequest(
-      {
-        host: upstream.hostname,
-        port: upstream.port,
-        method: req.method,
-        path: req.url,
-        headers,
-      },
-      (answer) => {
-        const chunks: Buffer[] = [];
-        answer.on('data', (chunk: Buffer) => chunks.push(chunk));
-        answer.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          const body = text.replace(ZONED_METADATA_TIMESTAMP, (_all, day: string, time: string) => {
-            proxy.rewritten += 1;
-            return `"timestamp":"${day} ${time}"`;
-          });
-          const out = { ...answer.headers };
-          delete out['transfer-encoding'];
-          out['content-length'] = String(Buffer.byteLength(body));
-          res.writeHead(answer.statusCode ?? 502, out);
-          res.end(body);
-        });
-      },
-    );
-    forward.on('error', () => res.destroy());
-    req.pipe(forward);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return Object.assign(proxy, {
-    url: `http://127.0.0.1:${port}`,
-    close: async () => {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  });
-}
-
-let proxy: ZonelessProxy;
+/** Metadata timestamps rewritten so far by the proxy. */
+let rewritten = 0;
+/** Storage API requests pass through; metadata timestamps `…T…+0000` leave as `… …`. */
+let proxy: RewritingProxy;
 beforeAll(async () => {
-  proxy = await startZonelessProxy(emulator.url);
+  proxy = await startRewritingProxy(emulator.url, {
+    rewrite: (_req, text) =>
+      text.replace(ZONED_METADATA_TIMESTAMP, (_all, day: string, time: string) => {
+        rewritten += 1;
+        return `"timestamp":"${day} ${time}"`;
+      }),
+  });
 });
 afterAll(async () => {
   await proxy.close();
@@ -121,7 +76,7 @@ describe('metadata timestamps without a time zone', () => {
     try {
       const first = await runCli(['--data', dir], { env: runEnv({}), timeoutMs: 60_000 });
       expect({ code: first.code, stderr: first.stderr }).toMatchObject({ code: 0 });
-      expect(proxy.rewritten, 'the proxy rewrote metadata timestamps').toBeGreaterThan(0);
+      expect(rewritten, 'the proxy rewrote metadata timestamps').toBeGreaterThan(0);
 
       // A run is killed once its import job was accepted (its claim and intent stay).
       control.setClock(T0_MS + 10_000);
