@@ -146,6 +146,14 @@ describe('unbounded answers are capped', () => {
   });
 });
 
+/** Short request retries and a short budget, and short waits between a slice's attempts. */
+const SHORT_SLICE_RETRIES = {
+  KBC_TABLE_SYNC_RETRY_BASE_MS: '10',
+  KBC_TABLE_SYNC_RETRY_MAX_MS: '80',
+  KBC_TABLE_SYNC_RETRY_BUDGET_MS: '1800',
+  KBC_TABLE_SYNC_SLICE_RETRY_BASE_MS: '10',
+};
+
 describe('trickling servers meet a total deadline or a minimum rate', () => {
   it('tokens/verify one byte at a time: the first contact deadline', async () => {
     stack.route(
@@ -211,13 +219,7 @@ describe('trickling servers meet a total deadline or a minimum rate', () => {
         socket?.once('close', () => clearInterval(timer));
       },
     });
-    const outcome = await runJob({
-      KBC_TABLE_SYNC_REQUEST_TIMEOUT_S: '1',
-      KBC_TABLE_SYNC_RETRY_BASE_MS: '10',
-      KBC_TABLE_SYNC_RETRY_MAX_MS: '80',
-      KBC_TABLE_SYNC_RETRY_BUDGET_MS: '1800',
-      KBC_TABLE_SYNC_SLICE_RETRY_BASE_MS: '10',
-    });
+    const outcome = await runJob({ ...SHORT_SLICE_RETRIES, KBC_TABLE_SYNC_REQUEST_TIMEOUT_S: '1' });
     await expectContained(outcome, {
       code: 2,
       sentence: /GET aws kbc-files\/exp-1\/t\.csv\.gz0000_part_00\.gz sent no answer within 1 s/,
@@ -233,12 +235,7 @@ describe('trickling servers meet a total deadline or a minimum rate', () => {
         endless(Buffer.alloc(64 * 1024, 0x20))(res);
       },
     });
-    const outcome = await runJob({
-      KBC_TABLE_SYNC_RETRY_BASE_MS: '10',
-      KBC_TABLE_SYNC_RETRY_MAX_MS: '80',
-      KBC_TABLE_SYNC_RETRY_BUDGET_MS: '1800',
-      KBC_TABLE_SYNC_SLICE_RETRY_BASE_MS: '10',
-    });
+    const outcome = await runJob(SHORT_SLICE_RETRIES);
     await expectContained(outcome, {
       code: 2,
       sentence: /GET aws kbc-files\/exp-1\/t\.csv\.gz0000_part_00\.gz .*503/,
