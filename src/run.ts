@@ -18,6 +18,7 @@ import type { Logger } from './logger.js';
 import type { SliceSource } from './objects/types.js';
 import type { OutputWriter, SyncContext, TableWriteResult } from './output/output-writer.js';
 import {
+  configuredTableCount,
   destinationLabel,
   destinationOfRecord,
   explainMissingTable,
@@ -221,9 +222,13 @@ async function planRun(
     );
     for (const warning of warnings) deps.logger.warn(`"${plan.sourceId}": ${warning}`);
   }
-  const skipped = deps.config.tables.length - plans.length;
+  // Counted over the tables the items stand for (patterns expanded), not over the items.
+  const skipped = configuredTableCount(deps.config, auth.bucketId, bucketTables) - plans.length;
+  const why = deps.selection.shard
+    ? 'not selected, disabled or in other shards'
+    : 'not selected or disabled';
   deps.logger.info(
-    `Copying ${plans.length} table(s)${shardNote(deps.selection)}${skipped > 0 ? `, ${skipped} not selected or disabled` : ''}.`,
+    `Copying ${plans.length} table(s)${shardNote(deps.selection)}${skipped > 0 ? `, ${skipped} ${why}` : ''}.`,
   );
   const lagSeconds = deps.config.lagSeconds;
   const lagged = (plan: TablePlan) =>

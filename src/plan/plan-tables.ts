@@ -153,6 +153,20 @@ export function configTokens(config: Partial<Pick<Config, 'source' | 'destinatio
   );
 }
 
+/**
+ * How many tables the configuration stands for in the bucket, its patterns expanded (pure): what
+ * a run's "not selected or disabled" count is taken from.
+ */
+export function configuredTableCount(
+  config: Pick<Config, 'tables'> & Partial<Pick<Config, 'exclude' | 'source' | 'destination'>>,
+  bucketId: string,
+  bucketTables: readonly TableDetail[],
+): number {
+  const { tables } = config;
+  return expandPatterns(tables, config.exclude ?? [], bucketId, bucketTables, configTokens(config))
+    .tables.length;
+}
+
 /** A configured table item, or one table a pattern item expanded to. */
 export interface TableEntry {
   readonly table: TableConfig;

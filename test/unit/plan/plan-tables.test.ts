@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { destinationOfRecord, planTables } from '../../../src/plan/plan-tables.js';
+import {
+  configuredTableCount,
+  destinationOfRecord,
+  planTables,
+} from '../../../src/plan/plan-tables.js';
 import { tableConfig, tableDetail } from '../../helpers/fixtures.js';
 
 const NONE = { only: [], fullRefresh: [], fullRefreshAll: false };
@@ -205,6 +209,11 @@ describe('planTables', () => {
       ],
     };
     expect(planTables(twice, 'in.c-sales', bucket, { ...NONE, only: ['orders'] })).toHaveLength(2);
+  });
+
+  it('counts the tables the items stand for, patterns expanded', () => {
+    const config = { tables: [tableConfig('orders'), tableConfig('*'), tableConfig('nothing_*')] };
+    expect(configuredTableCount(config, 'in.c-sales', bucket)).toBe(bucket.length);
   });
 
   it('takes --table of a configured pattern that matches nothing now: no table, no error', () => {
