@@ -324,6 +324,13 @@ export class DestinationSyncStore {
       );
       return job;
     }
+    if (job.status === 'success' && reportsMoreRowsThanLoaded(pending, job)) {
+      logger.warn(
+        `"${tableId}": the pending import of run "${pending.runId}" (job ${job.id}) reports more rows than the full load of ${pending.rows} it was to make: dropping it; the window is exported again.`,
+      );
+      await this.#write(tableId, section.held, dropIntentItems());
+      return undefined;
+    }
     if (job.status === 'success') {
       logger.info(
         `"${tableId}": the pending import of run "${pending.runId}" (job ${job.id}) succeeded: its window is now the watermark.`,
@@ -536,4 +543,14 @@ function describeClaim(claim: Claim): string {
   const when =
     claim.written === undefined ? 'at an unknown time' : `at ${describeStorageTime(claim.written)}`;
   return `metadata "${claim.key}", written ${when}`;
+}
+
+/**
+ * Whether a successful import job contradicts its intent: a full load that reports more rows than
+ * it loaded. The run that made the job checks its results in full and drops the intent when they
+ * contradict the load; this check covers an intent that run could not drop (docs/standalone.md).
+ */
+function reportsMoreRowsThanLoaded(pending: PendingImport, job: StorageJob): boolean {
+  const total = job.results?.totalRowsCount;
+  return pending.mode === 'full' && typeof total === 'number' && total > pending.rows;
 }

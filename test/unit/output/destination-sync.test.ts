@@ -287,6 +287,35 @@ function importJobOf(id: number, createdMs: number, intent: PendingImport): Stor
 const zonelessAtPlusTwo = (ms: number) =>
   new Date(ms + 2 * 3_600_000).toISOString().slice(0, 19).replace('T', ' ');
 
+describe('DestinationSyncStore: settling an intent whose job contradicts it', () => {
+  it('drops the intent of a full load whose job reports more rows than it loaded, instead of promoting it', async () => {
+    const table = new FakeTable();
+    const full: PendingImport = { ...pending, mode: 'full', rows: 3 };
+    const writtenMs = table.serverMs;
+    table.put(PENDING_KEY, JSON.stringify(full), writtenMs);
+    table.jobs = [{ ...importJobOf(7, writtenMs + 1_000, full), results: { totalRowsCount: 4 } }];
+    table.serverMs = writtenMs + 60_000;
+    await storeOver(table).open(TABLE, source);
+    expect(
+      table.items.find((m) => m.key === RECORD_KEY),
+      'not promoted',
+    ).toBeUndefined();
+    expect(table.items.find((m) => m.key === PENDING_KEY)?.value).toBe('none');
+  });
+
+  it('promotes the intent of a full load whose job reports the rows it loaded', async () => {
+    const table = new FakeTable();
+    const full: PendingImport = { ...pending, mode: 'full', rows: 3 };
+    const writtenMs = table.serverMs;
+    table.put(PENDING_KEY, JSON.stringify(full), writtenMs);
+    table.jobs = [{ ...importJobOf(7, writtenMs + 1_000, full), results: { totalRowsCount: 3 } }];
+    table.serverMs = writtenMs + 60_000;
+    await storeOver(table).open(TABLE, source);
+    const record = table.items.find((m) => m.key === RECORD_KEY);
+    expect(JSON.parse(record?.value ?? '{}')).toMatchObject({ importJobId: 7 });
+  });
+});
+
 describe("DestinationSyncStore: the intent's job when metadata timestamps have no time zone", () => {
   it('finds the import job behind a page of newer jobs instead of dropping the intent (window imported once)', async () => {
     const table = new FakeTable();
