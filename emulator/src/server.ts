@@ -157,6 +157,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     close: async () => {
       if (closed) return;
       closed = true;
+      // A held request or write would otherwise hold close() for ever (its job never ends).
+      faults.clear();
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
       await stopped;

@@ -148,10 +148,20 @@ function getJob(ctx: RouteContext) {
   return json(200, jobView(job, ctx.core.baseUrl));
 }
 
+/**
+ * `GET jobs?limit&offset&storage_job_status&excluded_storage_job_status`: the project's jobs, newest
+ * first; each status filter takes one status or a comma-separated list.
+ */
 function listJobs(ctx: RouteContext) {
   const { limit, offset } = parsePaging(ctx.query, 100);
+  const statusList = (name: string) =>
+    (ctx.query.get(name) ?? '').split(',').filter((status) => status !== '');
+  const only = statusList('storage_job_status');
+  const excluded = statusList('excluded_storage_job_status');
   const jobs = [...ctx.core.state.jobs.values()]
     .filter((job) => job.projectId === ctx.project.id)
+    .filter((job) => only.length === 0 || only.includes(job.status))
+    .filter((job) => !excluded.includes(job.status))
     .sort((a, b) => b.id - a.id)
     .slice(offset, offset + limit);
   return json(

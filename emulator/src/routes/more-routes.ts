@@ -234,8 +234,8 @@ function deleteTableMetadata(ctx: RouteContext): ApiResponse {
 }
 
 /**
- * `GET files?tags[]=…&limit&offset&runId`: files the token may read, newest first; every given
- * tag must be on the file.
+ * `GET files?tags[]=…&limit&offset&runId`: files the token may read, newest first; a file with any
+ * one of the given tags is listed (OR, as in Storage).
  */
 function listFiles(ctx: RouteContext) {
   const { limit, offset } = parsePaging(ctx.query, 100);
@@ -243,7 +243,8 @@ function listFiles(ctx: RouteContext) {
   const runId = ctx.query.get('runId');
   const files = [...ctx.core.state.files.values()]
     .filter((file) => file.projectId === ctx.project.id && canReadFile(ctx.token, file))
-    .filter((file) => tags.every((tag) => file.tags.includes(tag)))
+    // Tags match with OR, as in Storage: a file with any one of them is listed.
+    .filter((file) => tags.length === 0 || tags.some((tag) => file.tags.includes(tag)))
     .filter((file) => runId === null || file.runId === runId)
     .sort((a, b) => b.id - a.id)
     .slice(offset, offset + limit);

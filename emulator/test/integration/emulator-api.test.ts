@@ -722,6 +722,19 @@ describe('jobs', () => {
     expect(stats.requests['POST /v2/storage/tables/{tableId}/export-async']).toBe(2);
     expect(stats.requests['GET /v2/storage/jobs']).toBe(1);
     await waitForJob(SOURCE_TOKEN, (second.body as unknown as Job).id);
+    await waitForJob(SOURCE_TOKEN, (first.body as unknown as Job).id);
+    // The status filters: one status or a comma-separated list, to keep or to leave out.
+    const ours = [first, second].map((answer) => (answer.body as unknown as Job).id);
+    const listed = async (query: string) =>
+      (
+        (await api(SOURCE_TOKEN, 'GET', `/v2/storage/jobs?limit=100&${query}`))
+          .body as unknown as Job[]
+      )
+        .map((j) => j.id)
+        .filter((id) => ours.includes(id));
+    expect(await listed('storage_job_status=waiting,processing')).toEqual([]);
+    expect(await listed('storage_job_status=success')).toEqual([...ours].reverse());
+    expect(await listed('excluded_storage_job_status=success,error')).toEqual([]);
   });
 
   it('applies jobError and jobStuck faults', async () => {

@@ -44,6 +44,43 @@ it('closes at once while a job waits out its duration', { timeout: 60_000 }, asy
   }
 });
 
+it('closes at once while a holdWrites fault holds a job, and removes its work folder', async () => {
+  const scratch = await mkdtemp(join(tmpdir(), 'kbc-emulator-held-'));
+  const before = process.env.TMPDIR;
+  process.env.TMPDIR = scratch;
+  const master = `1-10-${'a'.repeat(40)}`;
+  try {
+    const emulator = await startEmulator({
+      seed: {
+        projects: [
+          {
+            id: 1,
+            name: 'P',
+            buckets: [{ id: 'in.c-a', tables: [{ name: 't', columns: ['id'], rows: [['1']] }] }],
+            tokens: [{ token: master, isMasterToken: true, description: 'master' }],
+          },
+        ],
+      },
+      quiet: true,
+    });
+    // The delete's job begins, then waits at its first write until the hold is released.
+    emulator.control.addFault({ kind: 'holdWrites', path: '/tables/in.c-a.t' });
+    const answer = await fetch(`${emulator.url}/v2/storage/tables/in.c-a.t?async=1`, {
+      method: 'DELETE',
+      headers: { 'X-StorageApi-Token': master },
+    });
+    expect(answer.status).toBe(202);
+    await answer.arrayBuffer();
+    // Bounded by the test's timeout: a close that waited for the held job never returned.
+    await emulator.close();
+    expect(await readdir(scratch)).toEqual([]);
+  } finally {
+    if (before === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = before;
+    await rm(scratch, { recursive: true, force: true });
+  }
+}, 30_000);
+
 it('refuses a negative job duration at start and leaves no work folder behind', async () => {
   const scratch = await mkdtemp(join(tmpdir(), 'kbc-emulator-start-'));
   const before = process.env.TMPDIR;
