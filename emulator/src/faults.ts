@@ -82,6 +82,23 @@ interface ActiveFault {
   skipLeft: number;
 }
 
+/** Every fault kind (FaultKind's `kind`), for checking specs that come in over HTTP. */
+const FAULT_KINDS: ReadonlySet<string> = new Set([
+  'status',
+  'latency',
+  'reset',
+  'truncateGzip',
+  'corruptGzip',
+  'contentLengthMismatch',
+  'jobStuck',
+  'jobError',
+  'revokeToken',
+  'expireToken',
+  'expireCredentials',
+  'hold',
+  'holdWrites',
+] satisfies FaultKind['kind'][]);
+
 export class FaultRegistry {
   readonly #faults: ActiveFault[] = [];
   #injected = 0;
@@ -90,7 +107,22 @@ export class FaultRegistry {
   /** Release callbacks of the requests a `hold` fault is holding. */
   readonly #holds = new Set<() => void>();
 
+  /**
+   * @throws RangeError for a spec without a known `kind` or a string `path` (a control request
+   * answers 400 with it): such a fault would fail every later request when matched.
+   */
   add(spec: FaultSpec): void {
+    const raw = spec as unknown as Record<string, unknown> | null;
+    if (typeof raw?.kind !== 'string' || !FAULT_KINDS.has(raw.kind)) {
+      throw new RangeError(
+        `A fault needs "kind", one of ${[...FAULT_KINDS].join(', ')}; got ${JSON.stringify(raw?.kind)}.`,
+      );
+    }
+    if (typeof raw.path !== 'string') {
+      throw new RangeError(
+        'A fault needs "path": text the request path contains, or a regex source wrapped in /…/.',
+      );
+    }
     this.#faults.push({ spec, remaining: spec.count ?? 1, skipLeft: spec.skip ?? 0 });
   }
 

@@ -770,6 +770,22 @@ describe('jobs', () => {
     });
   });
 
+  it('refuses a fault without a path or a known kind over HTTP, and keeps answering', async () => {
+    const add = (fault: object) =>
+      fetch(`${emulator.url}/_emulator/faults`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(fault),
+      });
+    const noPath = await add({ kind: 'status', status: 503, count: 1 });
+    expect(noPath.status).toBe(400);
+    expect(await noPath.text()).toContain('A fault needs \\"path\\"');
+    const noKind = await add({ kind: 'explode', path: 'tokens/verify' });
+    expect(noKind.status).toBe(400);
+    expect(emulator.control.pendingFaults()).toEqual([]);
+    expect((await api(SOURCE_TOKEN, 'GET', '/v2/storage/tokens/verify')).status).toBe(200);
+  });
+
   it('holds a job for the job duration set over HTTP, then ends it with its results', async () => {
     const durationMs = 1_500;
     const set = await fetch(`${emulator.url}/_emulator/jobs/duration`, {
