@@ -6,6 +6,7 @@
  */
 import * as z from 'zod';
 import { looksLikeToken } from '../secrets.js';
+import { safeDecodeUri } from '../text/uri.js';
 import { describeJsonType } from './changed-since.js';
 import type { Path, Problems } from './problems.js';
 import { regionChoices, regionForUrl, resolveRegion } from './regions.js';
@@ -291,15 +292,6 @@ export function readUrl(value: unknown, path: Path, problems: Problems): Read<st
     return BAD;
   }
   return normaliseUrl(new URL(value.trim()));
-}
-
-/** The text with its percent-escapes undone, or as it is where they are malformed. */
-function safeDecodeUri(text: string): string {
-  try {
-    return decodeURIComponent(text);
-  } catch {
-    return text;
-  }
 }
 
 /** Rule: what is wrong with a Storage API URL, or undefined when it is usable. */

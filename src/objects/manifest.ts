@@ -2,6 +2,7 @@ import * as z from 'zod';
 import { ServiceError } from '../errors.js';
 import type { FileDetail, FileProvider, ManifestEntry, PreparedFile } from '../storage/types.js';
 import { parseSasConnectionString } from './azure.js';
+import { safeDecodeUri } from '../text/uri.js';
 
 /**
  * Sliced-file manifests (docs/storage-api-notes.md, Sliced files and their manifests): `{"entries":[{"url":"s3://bucket/key…","mandatory":true}]}`
@@ -175,7 +176,7 @@ export function sliceNameOf(entryUrl: string, location: FileLocation, fileId: nu
  */
 function hasDotSegment(key: string): boolean {
   return key.split('/').some((segment) => {
-    const decoded = safeDecode(segment);
+    const decoded = safeDecodeUri(segment);
     return decoded === '.' || decoded === '..';
   });
 }
@@ -210,20 +211,12 @@ function azureSliceName(entryUrl: string, location: FileLocation): string | unde
   if (!match?.[1]) return undefined;
   const path = match[1].split('?')[0] ?? '';
   const direct = `/${location.bucket}/${location.key}`;
-  for (const candidate of [path, safeDecode(path)]) {
+  for (const candidate of [path, safeDecodeUri(path)]) {
     if (candidate.startsWith(direct)) return candidate.slice(direct.length);
     const accountStyle = /^\/[^/]+(\/.*)$/.exec(candidate)?.[1];
     if (accountStyle?.startsWith(direct)) return accountStyle.slice(direct.length);
   }
   return undefined;
-}
-
-function safeDecode(text: string): string {
-  try {
-    return decodeURIComponent(text);
-  } catch {
-    return text;
-  }
 }
 
 /** The manifest entry URL of an uploaded slice, in the provider's scheme. */

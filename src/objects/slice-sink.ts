@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { DEFAULT_LIMITS } from '../limits.js';
 import type { Logger } from '../logger.js';
 import type { SecretMasker } from '../secrets.js';
 import { registerFileSecrets } from '../storage/file-secrets.js';
@@ -33,8 +34,6 @@ export interface SliceSinkDeps {
   readonly requestTimeoutMs?: number | undefined;
 }
 
-const DEFAULT_ANSWER_TIMEOUT_MS = 120_000;
-
 /**
  * Opens the write side of a sliced upload into a prepared file: `put` streams one slice to
  * `key + name`, `finish` writes the manifest LAST at `key + "manifest"` with entries in the
@@ -51,7 +50,7 @@ const DEFAULT_ANSWER_TIMEOUT_MS = 120_000;
  */
 export function openSliceSink(prepared: PreparedFile, deps: SliceSinkDeps): SliceSink {
   const transport = deps.http ?? sendObjectRequest;
-  const answerTimeoutMs = deps.requestTimeoutMs ?? DEFAULT_ANSWER_TIMEOUT_MS;
+  const answerTimeoutMs = deps.requestTimeoutMs ?? DEFAULT_LIMITS.requestTimeoutMs;
   const http = withDebugLog((request) => transport({ ...request, answerTimeoutMs }), deps.logger);
   const now = deps.now ?? Date.now;
   const retrying = createRetrier({ ...deps, mask: (text) => deps.masker.mask(text) });

@@ -1,3 +1,4 @@
+import { DEFAULT_LIMITS } from '../limits.js';
 import type { Logger } from '../logger.js';
 import type { SecretMasker } from '../secrets.js';
 import { registerFileSecrets } from '../storage/file-secrets.js';
@@ -55,7 +56,6 @@ export interface SliceSourceDeps {
 }
 
 const DEFAULT_MANIFEST_CAP_BYTES = 16 * 1024 * 1024;
-const DEFAULT_REQUEST_TIMEOUT_MS = 120_000;
 const DEFAULT_PROGRESS_RATE: ProgressRate = { minBytes: 16 * 1024, windowMs: 60_000 };
 
 /**
@@ -110,7 +110,7 @@ export async function openSliceSource(
         throw new Error(`Slice ${slice.index} ("${slice.name}") is not part of file ${file.id}`);
       }
       const target = { provider: location.provider, bucket: location.bucket, key };
-      const timeoutMs = deps.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+      const timeoutMs = deps.requestTimeoutMs ?? DEFAULT_LIMITS.requestTimeoutMs;
       const response = await credentials.withRefetch((_current, access) =>
         retrying(
           () => answeredWithin(timeoutMs, target, signal, (bounded) => access.get(key, bounded)),
@@ -254,7 +254,7 @@ async function fetchManifest(
   checkManifestUrl(file);
   const manifestKey = `${location.key}manifest`;
   const target = { provider: location.provider, bucket: location.bucket, key: manifestKey };
-  const timeoutMs = deps.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  const timeoutMs = deps.requestTimeoutMs ?? DEFAULT_LIMITS.requestTimeoutMs;
   const capBytes = deps.maxManifestBytes ?? DEFAULT_MANIFEST_CAP_BYTES;
   return retrying(
     async () => {

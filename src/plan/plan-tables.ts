@@ -502,10 +502,8 @@ function checkUnambiguous(
   name: string,
   problems: string[],
 ): void {
-  const bySource = tables.filter((t) => matchKind(t, buckets, name) === 'source');
-  const byDestination = tables.filter((t) => matchKind(t, buckets, name) === 'destination');
-  const [source] = bySource;
-  const [destination] = byDestination;
+  const source = tables.find((t) => matchKind(t, buckets, name) === 'source');
+  const destination = tables.find((t) => matchKind(t, buckets, name) === 'destination');
   if (!source || !destination) return;
   const sourceId = `${buckets.source}.${shortTableName(source.table.name)}`;
   const destinationId = destinationTableId(entryDestination(destination), buckets.output);
