@@ -30,6 +30,9 @@ const result = await build({
   format: 'esm',
   target: 'node20.19',
   define: { KBC_TABLE_SYNC_VERSION: JSON.stringify(version) },
+  // jsonc-parser's `main` is a UMD build that requires its parts at run time, which a bundle
+  // cannot resolve ("Cannot find module './impl/format'"); its ES module build bundles whole.
+  alias: { 'jsonc-parser': 'jsonc-parser/lib/esm/main.js' },
   // CommonJS dependencies call `require`; an ES module has none, so give it Node's.
   banner: {
     js: "import { createRequire as kbcCreateRequire } from 'node:module'; const require = kbcCreateRequire(import.meta.url);",

@@ -21,7 +21,12 @@ import {
 import { runSyncAction } from './actions/sync-actions.js';
 import { checkFlagsOfAction, parseCli, type CliArgs } from './cli.js';
 import { resolveChangedSince } from './config/changed-since.js';
-import { checkConfigSize, loadRawConfig, resolveDataDir } from './config/load-raw-config.js';
+import {
+  checkConfigSize,
+  loadConfigFile,
+  loadRawConfig,
+  resolveDataDir,
+} from './config/load-raw-config.js';
 import { isHeaderText, UNSENDABLE } from './config/fields.js';
 import { configForAction, parseConfig, runnerDefaultBucket } from './config/parse-config.js';
 import type { Config } from './config/types.js';
@@ -617,7 +622,7 @@ async function runToken(
     openStorage: (url, token) =>
       buildClient({ url, token }, undefined, { io, masker, logger, limits }),
     resolveDataDir: (cliData) => resolveDataDir({ cliData, env: io.env, exists: existsSync }),
-    readConfig: loadRawConfig,
+    readConfig: loadConfigFile,
     prepareConfigWrite,
     lockDataDir: (dataDir) =>
       lockDataDir(dataDir, { warn: (line) => logger.warn(line), here: thisProcess() }),

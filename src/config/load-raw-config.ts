@@ -74,9 +74,23 @@ export async function loadRawConfig(
   dataDir: string,
   readText: ReadText = readUtf8,
 ): Promise<unknown> {
+  return (await loadConfigFile(dataDir, readText)).document;
+}
+
+/** config.json as read: its text, for a command that writes it back edited, and its parse. */
+export interface ConfigFile {
+  readonly text: string;
+  readonly document: unknown;
+}
+
+/** {@link loadRawConfig}, keeping the text as well. */
+export async function loadConfigFile(
+  dataDir: string,
+  readText: ReadText = readUtf8,
+): Promise<ConfigFile> {
   const file = join(dataDir, 'config.json');
   const text = await readConfigText(file, dataDir, readText);
-  return parseConfigText(text, file);
+  return { text, document: parseConfigText(text, file) };
 }
 
 /**

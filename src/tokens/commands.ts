@@ -19,7 +19,7 @@ import {
   UNSENDABLE,
 } from '../config/fields.js';
 import { describeJsonType } from '../config/changed-since.js';
-import { ConfigMissingError } from '../config/load-raw-config.js';
+import { ConfigMissingError, type ConfigFile } from '../config/load-raw-config.js';
 import { Problems } from '../config/problems.js';
 import { escapeJsonLine } from '../text/escape.js';
 import { deepestNesting } from '../text/json-depth.js';
@@ -109,7 +109,7 @@ export interface TokenCommandDeps {
   /** The data folder for `--data` (the same rule as a run). */
   readonly resolveDataDir: (cliData: string | undefined) => string;
   /** Parsed `<dir>/config.json`. @throws UserError naming the file */
-  readonly readConfig: (dataDir: string) => Promise<unknown>;
+  readonly readConfig: (dataDir: string) => Promise<ConfigFile>;
   /**
    * The new file for an atomic write of `<dir>/config.json`, created at once, so a folder that
    * does not take one is known before anything is created or refreshed.
@@ -253,7 +253,8 @@ async function createIntoConfig(
   lockLost: AbortSignal,
 ): Promise<number> {
   const { role, bucket } = request;
-  const config = await readConfigIfAny(dir, deps);
+  const file = await readConfigIfAny(dir, deps);
+  const config = file?.document;
   // Every `#` value of the config that receives the token is a secret before anything quotes it.
   deps.masker.addHashKeys(config);
   checkConfigTarget(dir, config, role, bucket, deps);
@@ -263,6 +264,7 @@ async function createIntoConfig(
     dir,
     (token) => withToken(config, role, token, stack, bucket),
     'nothing was created',
+    file?.text,
   );
   const creator = await openCreator(url, request, deps);
   const replaced = await describeReplaced(config, role, url, deps);
@@ -526,7 +528,10 @@ function checkConfigTarget(
   );
 }
 
-async function readConfigIfAny(dir: string, deps: TokenCommandDeps): Promise<unknown> {
+async function readConfigIfAny(
+  dir: string,
+  deps: TokenCommandDeps,
+): Promise<ConfigFile | undefined> {
   try {
     return await deps.readConfig(dir);
   } catch (error) {
@@ -763,11 +768,12 @@ async function rotateLocked(
   deps: TokenCommandDeps,
   lockLost: AbortSignal,
 ): Promise<number> {
-  const { raw, endpoint, role } = await configuredToken(dataDir, command, deps);
+  const { raw, text: configText, endpoint, role } = await configuredToken(dataDir, command, deps);
   const text = renderOrRefuse(
     dataDir,
     (token) => withToken(raw, role, token),
     'nothing was refreshed',
+    configText,
   );
   const api = deps.openTokenApi(endpoint.url, endpoint.token);
   const verified = await verifyConfigured(api, role);
@@ -955,13 +961,13 @@ async function configuredToken(
   dataDir: string,
   command: { readonly destination: boolean },
   deps: TokenCommandDeps,
-): Promise<{ raw: unknown; endpoint: TokenEndpoint; role: TokenRole }> {
-  const raw = await deps.readConfig(dataDir);
+): Promise<{ raw: unknown; text: string; endpoint: TokenEndpoint; role: TokenRole }> {
+  const { document: raw, text } = await deps.readConfig(dataDir);
   deps.masker.addHashKeys(raw);
   const role: TokenRole = command.destination ? 'destination' : 'source';
   const endpoint = readTokenEndpoint(raw, role);
   deps.masker.add(endpoint.token);
-  return { raw, endpoint, role };
+  return { raw, text, endpoint, role };
 }
 
 /** How a command that needs the data folder's lock refuses it while another holds it. */
@@ -1076,9 +1082,10 @@ function renderOrRefuse(
   dataDir: string,
   documentFor: (token: string) => unknown,
   nothingDone: string,
+  existingText?: string,
 ): ConfigText {
   try {
-    return renderConfig(documentFor);
+    return renderConfig(documentFor, existingText);
   } catch (error) {
     if (!(error instanceof ConfigTooDeepError)) throw error;
     const document = documentFor('');

@@ -15,6 +15,7 @@ import * as nodeFs from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { errorCode } from '../fs-errors.js';
+import { editConfigText } from './config-edit.js';
 
 /** Mode of a config.json that did not exist: it holds secrets, so only its owner reads it. */
 const NEW_FILE_MODE = 0o600;
@@ -70,17 +71,23 @@ export class ConfigTooDeepError extends Error {
 }
 
 /**
- * Serialises `documentFor(placeholder)` now as config.json's text (indented JSON and a newline),
- * so that a document that cannot be written is refused before a token is created or refreshed;
- * the write then only puts the token in place of the placeholder, a random string that no
- * document holds by chance.
+ * Renders `documentFor(placeholder)` now as config.json's text, so that a document that cannot be
+ * written is refused before a token is created or refreshed; the write then only puts the token
+ * in place of the placeholder, a random string that no document holds by chance. With the
+ * file's current text, that text is edited in place ({@link editConfigText}); without it, or when
+ * it cannot be edited faithfully, the document is serialised (indented JSON and a newline).
  * @throws ConfigTooDeepError when JSON.stringify runs out of stack on the document
  */
-export function renderConfig(documentFor: (token: string) => unknown): ConfigText {
+export function renderConfig(
+  documentFor: (token: string) => unknown,
+  existingText?: string,
+): ConfigText {
   const placeholder = `kbc-table-sync-new-token-${randomBytes(12).toString('hex')}`;
+  const document = documentFor(placeholder);
+  const edited = existingText === undefined ? undefined : editConfigText(existingText, document);
   let text: string;
   try {
-    text = `${JSON.stringify(documentFor(placeholder), null, 2)}\n`;
+    text = edited ?? `${JSON.stringify(document, null, 2)}\n`;
   } catch (error) {
     if (!(error instanceof RangeError)) throw error;
     throw new ConfigTooDeepError('config.json is nested too deep to be serialised', {

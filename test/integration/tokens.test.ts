@@ -807,6 +807,21 @@ describe('token rotate', () => {
     await expectSecretsOnlyWherePromised(run, { dataDir: dir });
   });
 
+  it('changes only the token in config.json’s text: numbers JSON.parse cannot hold and the layout stay', async () => {
+    const old = newReadToken();
+    const dir = await dataDir();
+    const text = `{\n    "parameters": {"url": ${JSON.stringify(emulator.url)}, "#token": ${JSON.stringify(old)},\n        "tables": [{"name": "orders"}], "note": {"id": 12345678901234567891, "limit": 1e400, "rate": 1.50}}\n}\n`;
+    await writeFile(join(dir, 'config.json'), text);
+    const result = await token(['rotate', '--data', dir]);
+    expect(result.code, result.stderr).toBe(0);
+    const rotated = String((await configOf(dir)).parameters['#token']);
+    expect(await readFile(join(dir, 'config.json'), 'utf8')).toBe(
+      text.replace(JSON.stringify(old), JSON.stringify(rotated)),
+    );
+    expect(await verifyStatus(rotated)).toBe(200);
+    await expectSecretsOnlyWherePromised(result, { dataDir: dir });
+  });
+
   it('refuses a folder that does not take a new config.json before refreshing: the old token keeps working', async () => {
     const old = newReadToken();
     const dir = await dataDir({ '#token': old });
