@@ -41,6 +41,7 @@ import { checkStateSource, readState, writeState, type JobState } from './state/
 import { StateMirror } from './state/state-mirror.js';
 import { entryForDestination } from './state/destination-move.js';
 import { resumeFrom, startsOverReason, type SourceIdentity } from './state/sync-record.js';
+import { checkIncarnation, createdSecondsOf } from './state/source-recreated.js';
 import { decideSkip, skipInputOf } from './state/unchanged.js';
 import type { FileDetail, StorageClient } from './storage/types.js';
 import { DEFAULT_ATTEMPTS_PER_SLICE } from './transfer/copy-slices.js';
@@ -360,12 +361,16 @@ async function syncTable(
   onWindow: (window: ExportWindow) => void,
 ): Promise<TableResult> {
   progress.start(deps.nowMs());
+  const created = createdSecondsOf(planned);
   const identity: SourceIdentity = {
     stack: run.source.stack,
     projectId: run.source.auth.projectId,
     tableId: planned.sourceId,
+    ...(created !== undefined && { tableCreated: created }),
   };
-  const { previous, revision } = await resumeTable(planned, identity, run, deps);
+  const resumed = await resumeTable(planned, identity, run, deps);
+  const { revision } = resumed;
+  const previous = goOnFrom(planned, resumed.previous, deps);
   // After resuming: in standalone mode the watermark is the destination's sync record.
   const unchanged = await skipUnchangedTable(planned, previous, run, progress, deps);
   if (unchanged) return unchanged;
@@ -421,8 +426,26 @@ async function syncTable(
       mode: plan.mode,
       rows: result.rows,
       destination: destinationOfRecord(plan, deps.config),
+      sourceCreated: createdSecondsOf(plan),
     }),
   };
+}
+
+/**
+ * The entry a table goes on from, once checked against its source table as it is now
+ * (checkIncarnation): a source table created again, or one that lost the key its copy was
+ * upserted by, does not go on from it; warnings are logged.
+ * @throws UserError when the table cannot be copied without landing rows twice
+ */
+function goOnFrom(
+  plan: TablePlan,
+  previous: TableState | undefined,
+  deps: RunDeps,
+): TableState | undefined {
+  const checked = checkIncarnation(plan, previous);
+  if ('refusal' in checked) throw new UserError(checked.refusal);
+  for (const warning of checked.warnings) deps.logger.warn(warning);
+  return checked.previous;
 }
 
 /**
@@ -547,7 +570,11 @@ function stateEntryFor(
  */
 async function fullExportRowCap(plan: TablePlan, deps: RunDeps): Promise<number | undefined> {
   const rowsBefore = plan.source.rowsCount;
-  const rowsAfter = (await deps.source.getTable(plan.sourceId)).rowsCount;
+  const rowsAfter = (
+    await deps.source.getTable(plan.sourceId).catch((error: unknown) => {
+      throw explainMissingTable(error, plan.sourceId);
+    })
+  ).rowsCount;
   if (rowsBefore === null || rowsAfter === null) return undefined;
   return Math.max(rowsBefore, rowsAfter);
 }

@@ -19,6 +19,7 @@ import {
 import { destinationTableId } from '../output/project-writer.js';
 import { exportWindow, refreshAfterOpenEndedLoad, type TableState } from '../state/cursor.js';
 import { entryForDestination } from '../state/destination-move.js';
+import { checkIncarnation } from '../state/source-recreated.js';
 import { checkStateSource, readState } from '../state/state-file.js';
 import { latestMs } from '../storage/parse.js';
 import type { StorageClient, TableDetail } from '../storage/types.js';
@@ -215,13 +216,16 @@ async function planDocument(
     ],
     tokenLastActivity: await tokenLastActivity(deps, tokenId),
     tables: await mapInOrder(plans, async (plan) => {
-      const resume = await resumeOf(
-        deps,
+      const resume = checkedResume(
         plan,
-        state.tables[plan.sourceId],
-        Object.keys(state.tables).length > 0,
-        auth.projectId,
-        accessOf,
+        await resumeOf(
+          deps,
+          plan,
+          state.tables[plan.sourceId],
+          Object.keys(state.tables).length > 0,
+          auth.projectId,
+          accessOf,
+        ),
       );
       const { previous } = resume;
       const decision =
@@ -263,6 +267,31 @@ async function planDocument(
         ],
       };
     }),
+  };
+}
+
+/**
+ * A resume checked against the source table as it is now, as a run checks it (checkIncarnation):
+ * a table the run would refuse says why, one it would copy in full says that.
+ */
+function checkedResume<R extends { previous: TableState | undefined; warnings: string[] }>(
+  plan: TablePlan,
+  resume: R,
+): R | (R & { refusal: true }) {
+  if ('refusal' in resume) return resume;
+  const checked = checkIncarnation(plan, resume.previous);
+  if ('refusal' in checked) {
+    return {
+      ...resume,
+      previous: undefined,
+      refusal: true,
+      warnings: [...resume.warnings, `A run would fail this table: ${checked.refusal}`],
+    };
+  }
+  return {
+    ...resume,
+    previous: checked.previous,
+    warnings: [...resume.warnings, ...checked.warnings],
   };
 }
 

@@ -613,8 +613,14 @@ export function checkExistingTable(plan: TablePlan, existing: TableDetail): void
   checkPrimaryKey(plan, existing);
   const missing = existing.columns.filter((c) => !plan.columns.includes(c));
   if (missing.length > 0) {
+    // Only columns the source still has can be added to `columns`; others were dropped there.
+    const inSource = missing.filter((c) => plan.source.columns.includes(c));
+    const fix =
+      inSource.length === missing.length
+        ? "add them to the table's columns, or drop them from the destination table"
+        : `${missing.length === 1 ? 'it is' : 'some are'} no longer in the source table: drop ${missing.length === 1 ? 'it' : 'them'} from the destination table, or copy into another one`;
     throw new UserError(
-      `The destination table "${existing.id}" has the columns ${missing.map((c) => `"${c}"`).join(', ')} that the export of "${plan.sourceId}" does not contain (it exports ${plan.columns.join(', ')}): add them to the table's columns, or drop them from the destination table.`,
+      `The destination table "${existing.id}" has the columns ${missing.map((c) => `"${c}"`).join(', ')} that the export of "${plan.sourceId}" does not contain (it exports ${plan.columns.join(', ')}): ${fix}.`,
     );
   }
   // An import adds the file's new columns to an untyped table only; a typed one refuses the
@@ -631,11 +637,18 @@ export function checkExistingTable(plan: TablePlan, existing: TableDetail): void
 function checkPrimaryKey(plan: TablePlan, existing: TableDetail): void {
   const configured = [...plan.primaryKey].sort().join(',');
   const actual = [...existing.primaryKey].sort().join(',');
-  if (configured !== actual) {
+  if (configured === actual) return;
+  const has = `The destination table "${existing.id}" has the primary key [${existing.primaryKey.join(', ')}]`;
+  // A key taken from the source changed there, which no configured primaryKey mends.
+  if (plan.keyFrom === 'source' || plan.keyFrom === 'fullSync') {
+    const setting = plan.keyFrom === 'source' ? 'primaryKey "source"' : 'fullSync';
     throw new UserError(
-      `The destination table "${existing.id}" has the primary key [${existing.primaryKey.join(', ')}] but the configuration asks for [${plan.primaryKey.join(', ')}]: change the configured primaryKey or the destination table's key.`,
+      `${has} but the source table "${plan.sourceId}" now has [${plan.primaryKey.join(', ')}] (${setting} takes its key): give the source table its key again, or drop the destination table to copy it anew with the new key.`,
     );
   }
+  throw new UserError(
+    `${has} but the configuration asks for [${plan.primaryKey.join(', ')}]: change the configured primaryKey or the destination table's key.`,
+  );
 }
 
 /**

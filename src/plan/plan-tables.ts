@@ -40,6 +40,12 @@ export interface TablePlan {
   /** Export columns, in output order. */
   readonly columns: readonly string[];
   readonly primaryKey: readonly string[];
+  /**
+   * Where the key comes from: the configured `primaryKey` (absent: the same), or the source
+   * table's own (`primaryKey: "source"`, `fullSync`), which changes when the source's does
+   * (src/state/source-recreated.ts).
+   */
+  readonly keyFrom?: 'configured' | 'source' | 'fullSync';
   readonly incremental: boolean;
   readonly mode: LoadMode;
   /**
@@ -345,6 +351,7 @@ function planTable(
     source,
     columns,
     primaryKey,
+    keyFrom: table.fullSync ? 'fullSync' : table.primaryKey === 'source' ? 'source' : 'configured',
     incremental,
     mode: loadMode(incremental, primaryKey),
     configuredMode: loadMode(table.incremental && !table.fullSync, primaryKey),
@@ -599,15 +606,28 @@ function describeEntry(entry: TableEntry): string {
 }
 
 /**
- * A 404 on the export of a planned table: the table the user named was in the bucket when the
- * run was planned and is gone now (deleted or renamed meanwhile), which the user fixes (exit 1).
+ * A planned table, or one of its columns, gone during the run: the table the user named was in
+ * the bucket when the run was planned, and a 404 on it (deleted or renamed meanwhile), or the
+ * export's `storage.tables.validation.columnNotExists` (a column dropped meanwhile), is something
+ * the user fixes (exit 1), not a fault of the job. Any other error is returned as it is.
  */
 export function explainMissingTable(error: unknown, sourceId: string): unknown {
-  if (!(error instanceof StorageApiError) || error.details.status !== 404) return error;
-  return new UserError(
-    `The table "${sourceId}" was not found in the source project when its export started (deleted or renamed during the run?): check the table name and run again.`,
-  );
+  if (!(error instanceof StorageApiError)) return error;
+  if (error.details.status === 404) {
+    return new UserError(
+      `The table "${sourceId}" was not found in the source project during its export (deleted or renamed during the run?): check the table name and run again.`,
+    );
+  }
+  if (error.details.code === COLUMN_NOT_EXISTS) {
+    return new UserError(
+      `The export of "${sourceId}" was refused because a column it names is no longer in the table (changed during the run?): check the table's columns and its configured columns, and run again.`,
+    );
+  }
+  return error;
 }
+
+/** The Storage API's code for an export that names a column the table lacks. */
+const COLUMN_NOT_EXISTS = 'storage.tables.validation.columnNotExists';
 
 /**
  * Where a planned table lands, for the plan document, the progress lines and the summary: the

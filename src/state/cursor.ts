@@ -24,6 +24,12 @@ export interface TableState {
    * Absent in entries of older versions.
    */
   readonly destination?: string;
+  /**
+   * When the source table the watermark was made from was created (unix seconds, its `created`):
+   * a table created again since does not go on from it (docs/state-file.md, A re-created source
+   * table). Absent in entries of older versions and when the answer had no readable `created`.
+   */
+  readonly sourceCreated?: number;
 }
 
 /** The export window in unix seconds: `[since, until)`, either bound optional. */
@@ -193,6 +199,8 @@ export function nextTableState(
     readonly mode: string;
     readonly rows: number;
     readonly destination: string;
+    /** The source table's `created` in unix seconds, when readable. */
+    readonly sourceCreated?: number | undefined;
   },
 ): TableState {
   const { window } = result;
@@ -214,5 +222,6 @@ export function nextTableState(
     rows: result.rows,
     ...(replacedOpenEnded(result.mode, window) ? { openEnded: true as const } : {}),
     ...(destination !== undefined ? { destination } : {}),
+    ...(result.sourceCreated !== undefined ? { sourceCreated: result.sourceCreated } : {}),
   };
 }

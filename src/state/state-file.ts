@@ -41,14 +41,15 @@ export class StateFileError extends UserError {
  */
 const MAX_WATERMARK_SECONDS = 253_402_300_799;
 
-const watermarkSchema = z
+const unixSecondsSchema = z
   .number({ error: 'must be a number of unix seconds' })
   .int({ error: 'must be a whole number of unix seconds' })
-  .nonnegative({ error: 'must not be negative (unix seconds)' })
-  .refine((value) => value <= MAX_WATERMARK_SECONDS, {
-    error: (issue) =>
-      `is ${String(issue.input)}, which looks like milliseconds: watermarks are unix seconds`,
-  });
+  .nonnegative({ error: 'must not be negative (unix seconds)' });
+
+const watermarkSchema = unixSecondsSchema.refine((value) => value <= MAX_WATERMARK_SECONDS, {
+  error: (issue) =>
+    `is ${String(issue.input)}, which looks like milliseconds: watermarks are unix seconds`,
+});
 
 /** One table's entry. Known fields are checked; unknown ones are carried through untouched. */
 const tableStateSchema = z.looseObject(
@@ -65,6 +66,7 @@ const tableStateSchema = z.looseObject(
     openEnded: z.literal(true, { error: 'must be true or absent' }).optional(),
     // After the others, as nextTableState writes it: a carried entry keeps its key order.
     destination: z.string({ error: 'must be a string' }).optional(),
+    sourceCreated: unixSecondsSchema.optional(),
   },
   { error: 'must be an object' },
 );

@@ -52,9 +52,14 @@ export interface SourceProject {
   readonly projectId: number;
 }
 
-/** Which source table feeds a destination table: stack URL, project id, table id. */
+/**
+ * Which source table feeds a destination table: stack URL, project id, table id; and when that
+ * table was created (unix seconds), which tells a table dropped and created again under the same
+ * id (docs/sync-record.md). Records of older versions have no `tableCreated`.
+ */
 export interface SourceIdentity extends SourceProject {
   readonly tableId: string;
+  readonly tableCreated?: number | undefined;
 }
 
 /** What the destination table says about its sync. */
@@ -104,6 +109,7 @@ const identitySchema = z.object({
   stack: z.string().min(1),
   projectId: z.number().int().nonnegative(),
   tableId: z.string().min(1),
+  tableCreated: z.number().int().nonnegative().optional(),
 });
 const seconds = z.number().int().nonnegative();
 /** The committed record. `watermark` (unix seconds, server clock) is absent unless `lastRun`. */
@@ -306,6 +312,7 @@ export function stateFromRecord(record: SyncRecord): TableState {
     mode: record.mode,
     ...(record.rows !== undefined && { rows: record.rows }),
     ...(record.openEnded && { openEnded: true as const }),
+    ...(record.source.tableCreated !== undefined && { sourceCreated: record.source.tableCreated }),
   };
 }
 

@@ -321,6 +321,11 @@ const tableSchema = z.object({
     .optional(),
   lastImportDate: nullableTimestamp,
   lastChangeDate: nullableTimestamp,
+  // Only compared, never required: an answer without a readable one reads as unknown.
+  created: z
+    .unknown()
+    .optional()
+    .transform((v) => (typeof v === 'string' ? v : null)),
   metadata: z.array(metadataItemSchema).optional(),
   columnMetadata: phpMap(z.array(metadataItemSchema)).optional(),
   bucket: z.object({ id: z.string() }).optional(),
@@ -348,6 +353,7 @@ function toTable(t: z.output<typeof tableSchema>, bucketIdHint?: string): TableD
     }),
     lastImportDate: t.lastImportDate,
     lastChangeDate: t.lastChangeDate,
+    created: t.created,
     metadata: (t.metadata ?? []).map(toMetadataItem),
     columnMetadata,
     bucketId: t.bucket?.id ?? bucketIdHint ?? bucketIdOf(t.id),

@@ -76,6 +76,12 @@ export interface TableDetail {
   readonly definition?: TableDefinition;
   readonly lastImportDate: string | null;
   readonly lastChangeDate: string | null;
+  /**
+   * When the table was created, as the API wrote it; a table dropped and created again under the
+   * same id has a new one (docs/state-file.md, A re-created source table). Absent or null when
+   * the answer has none.
+   */
+  readonly created?: string | null;
   readonly metadata: readonly MetadataItem[];
   /** Column name → items; `[]` from the API becomes `{}`. */
   readonly columnMetadata: Readonly<Record<string, readonly MetadataItem[]>>;

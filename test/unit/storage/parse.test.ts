@@ -7,6 +7,7 @@ import {
   parseJob,
   parseStorageTime,
   parseTable,
+  parseTableList,
   parseTokenInfo,
   serverZoneOffsetMs,
   StorageResponseError,
@@ -195,6 +196,15 @@ describe('table', () => {
       expect(table.definition?.columns[0]).toEqual({ name: 'id' });
     },
   );
+
+  it('reads created as the text sent, and as null when missing or not text: never a failure', () => {
+    const base = { id: 'in.c-a.t', name: 't', bucket: { id: 'in.c-a' } };
+    const created = '2023-06-23T20:41:07+0200';
+    expect(parseTable({ ...base, created }, 'table').created).toBe(created);
+    expect(parseTable(base, 'table').created).toBeNull();
+    expect(parseTable({ ...base, created: 1_700_000_000 }, 'table').created).toBeNull();
+    expect(parseTableList([base], 'list', 'in.c-a')[0]?.created).toBeNull();
+  });
 
   it('parses a typed definition and metadata', () => {
     const table = parseTable(
