@@ -390,14 +390,23 @@ const REPEATABLE = new Set(['table', 'full-refresh']);
  * @returns the sentence naming the flag, or undefined when there is none of these
  */
 function rawFlagProblem(argv: readonly string[]): string | undefined {
+  // A switch given on and off (`--dry-run --no-dry-run`): yargs keeps the last, silently.
+  const switchedTo = new Map<string, boolean>();
   for (const [index, arg] of argv.entries()) {
     if (arg === '--') return afterDoubleDash(argv.slice(index + 1));
-    const match = /^--(?:no-)?([^=]+)(?:=(.*))?$/s.exec(arg);
-    if (!match?.[1]) continue;
-    const name = match[1].replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`);
-    const value = match[2];
+    const match = /^--(no-)?([^=]+)(?:=(.*))?$/s.exec(arg);
+    if (!match?.[2]) continue;
+    const name = match[2].replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`);
+    const value = match[3];
     if (SWITCHES.has(name) && value !== undefined && value !== 'true' && value !== 'false') {
       return `--${name} is a switch: give it without a value, or leave it out.`;
+    }
+    if (SWITCHES.has(name)) {
+      const on = (value ?? 'true') === 'true' && match[1] === undefined;
+      if (switchedTo.get(name) === !on) {
+        return `--${name} is given both on and off: give it once, or leave it out.`;
+      }
+      switchedTo.set(name, on);
     }
     const next = argv[index + 1];
     const missing = value === undefined ? next === undefined || next.startsWith('-') : value === '';

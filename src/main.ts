@@ -290,7 +290,7 @@ async function readConfig(
   masker.addHashKeys(raw);
   const action = chooseAction(cli, raw, masker);
   const parsed = parseOrThrow(raw, action);
-  const defaultBucket = parsed.defaultBucket ?? runnerDefaultBucket(env);
+  const defaultBucket = parsed.defaultBucket ?? runnerDefaultBucket(env, raw);
   const config = defaultBucket === undefined ? parsed : { ...parsed, defaultBucket };
   masker.add(config.source.token);
   masker.add(config.destination?.token);
@@ -848,11 +848,26 @@ const SIGNAL_GRACE_MS = 1_500;
 /** Process bootstrap: signals abort the run; the exit code is set, never forced, so logs drain. */
 async function bootstrap(): Promise<void> {
   const stop = handleStopSignals(repeatSignalMsFrom(process.env));
-  // A reader that goes away (`… | head -1`) must not crash the run half-way: what it would have
-  // read is dropped, the run finishes, and the exit code still tells the outcome.
-  for (const stream of [process.stdout, process.stderr]) {
+  // A reader that goes away (`… | head -1`), or a log file on a full disk (ENOSPC), must not
+  // crash the run half-way and leave its work folder in out/: what could not be written is
+  // dropped, the run finishes and cleans up, and the exit code still tells the outcome. A failure
+  // other than a reader gone is said once on the other stream, which may still work.
+  const said = new Set<string>();
+  for (const [stream, name, other] of [
+    [process.stdout, 'stdout', process.stderr],
+    [process.stderr, 'stderr', process.stdout],
+  ] as const) {
     stream.on('error', (error: NodeJS.ErrnoException) => {
-      if (error.code !== 'EPIPE' && error.code !== 'ERR_STREAM_DESTROYED') throw error;
+      const code = error.code ?? 'error';
+      if (code === 'EPIPE' || code === 'ERR_STREAM_DESTROYED' || said.has(name)) return;
+      said.add(name);
+      try {
+        other.write(
+          `Writing to ${name} failed (${code}): what the run wrote there since is lost.\n`,
+        );
+      } catch {
+        // Nowhere left to say it; the exit code still tells the outcome.
+      }
     });
   }
   process.exitCode = await main({

@@ -293,10 +293,14 @@ export function checkDestinationToken(
   return identity;
 }
 
+/** `431 Request Header Fields Too Large`: a token header no server takes. */
+export const HEADER_TOO_LARGE = 431;
+
 /**
  * A 401 or 403 from `tokens/verify` at the start of a run means the configured token is unknown,
  * revoked, expired or refused by the stack, and a 404 or 405 that the URL is not a Storage API:
- * something the user fixes (exit 1), not an outage. Other errors are returned as they are (and
+ * something the user fixes (exit 1), not an outage, and so is a 431 (a token too long for any
+ * request header: the wrong value pasted). Other errors are returned as they are (and
  * exit 2 by the error policy).
  * @param url the stack asked, named in a 401/403 sentence: a token of another stack is the usual
  *   cause (never the token itself)
@@ -316,6 +320,12 @@ export function explainRejectedToken(
       `The ${role} URL does not answer as a Keboola Storage API (tokens/verify answered ${status}): check ${keys}.`,
     );
   }
+  const key = role === 'source' ? '"#token"' : '"destination.#token"';
+  if (status === HEADER_TOO_LARGE) {
+    return new UserError(
+      `The ${role} Storage API token is too long to be sent (tokens/verify answered ${status}, request header too large): set the token itself in ${key}, a string like 123-45678-abc…, nothing else.`,
+    );
+  }
   if (status !== 401 && status !== 403) return error;
   // Storage answers an expired token like an unknown or revoked one (storage.tokenInvalid); the
   // older storage.tokenExpired is still told apart should a stack send it. The words avoid those
@@ -327,7 +337,6 @@ export function explainRejectedToken(
       : code === 'storage.tokenExpired'
         ? 'has expired'
         : 'is unknown, expired or revoked';
-  const key = role === 'source' ? '"#token"' : '"destination.#token"';
   if (url === undefined) {
     return new UserError(
       `The ${role} Storage API token ${reason} (tokens/verify answered ${status}): set a valid token in ${key}.`,

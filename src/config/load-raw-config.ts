@@ -17,12 +17,23 @@ export interface DataDirInputs {
 /**
  * The data folder: `--data`, else `KBC_DATADIR`, else `/data` when it exists, else `./data`.
  * Trailing slashes are removed (`/data/` → `/data`; `/` stays `/`).
+ * @throws UserError naming the flag or variable when the path holds a control character
  */
 export function resolveDataDir({ cliData, env, exists }: DataDirInputs): string {
+  const fromCli = nonEmpty(cliData);
   const chosen =
-    nonEmpty(cliData) ?? nonEmpty(env['KBC_DATADIR']) ?? (exists('/data/') ? '/data/' : './data');
+    fromCli ?? nonEmpty(env['KBC_DATADIR']) ?? (exists('/data/') ? '/data/' : './data');
+  // The folder is named in messages and logs: a line break in it would forge a line of its own.
+  if (CONTROL_CHARACTER.test(chosen)) {
+    throw new UserError(
+      `The data folder given by ${fromCli === undefined ? 'KBC_DATADIR' : '--data'} holds a line break or another control character: give the folder's path without it.`,
+    );
+  }
   return withoutTrailingSlash(chosen);
 }
+
+// eslint-disable-next-line no-control-regex -- control characters are what it finds
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
 
 function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value.trim() === '' ? undefined : value;

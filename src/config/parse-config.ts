@@ -29,7 +29,8 @@ import {
   type NameCheck,
 } from './names.js';
 import { type Path, Problems } from './problems.js';
-import { hashValues } from '../secrets.js';
+import { hashValues, looksLikeToken } from '../secrets.js';
+import { UserError } from '../errors.js';
 import {
   DATA_TYPE_SUPPORTS,
   type ChangedSince,
@@ -216,13 +217,28 @@ function readParametersObject(value: unknown, problems: Problems): Params | type
  * id>` from `KBC_COMPONENTID` and `KBC_CONFIGID` (docs/output-manifests.md). Undefined outside
  * the runner (pure).
  */
-export function runnerDefaultBucket(env: {
-  readonly KBC_COMPONENTID?: string | undefined;
-  readonly KBC_CONFIGID?: string | undefined;
-}): string | undefined {
+export function runnerDefaultBucket(
+  env: {
+    readonly KBC_COMPONENTID?: string | undefined;
+    readonly KBC_CONFIGID?: string | undefined;
+  },
+  raw?: unknown,
+): string | undefined {
   const component = env.KBC_COMPONENTID;
   const configId = env.KBC_CONFIGID;
   if (!component || !configId) return undefined;
+  // The bucket goes unmasked into table ids, manifests and state keys, as a configured one does.
+  const problems = new Problems(hashValues(raw));
+  for (const [name, value] of [
+    ['KBC_COMPONENTID', component],
+    ['KBC_CONFIGID', configId],
+  ] as const) {
+    if (problems.holdsSecret(value) || looksLikeToken(value)) {
+      throw new UserError(
+        `${name} holds a secret of config.json (a "#" value, or the part of a token after its two ids) or looks like a token, and it names the default bucket, which ends up in table ids, manifests and state keys: set it to the component or configuration id.`,
+      );
+    }
+  }
   return `in.c-${component.replace(/[^A-Za-z0-9-]/g, '-')}-${configId}`;
 }
 

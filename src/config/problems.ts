@@ -12,7 +12,7 @@ export type Path = readonly (string | number)[];
 const PLAIN_KEY = /^[#A-Za-z_$][\w$#-]*$/;
 const MAX_SHOWN_LENGTH = 60;
 /** Problems kept word for word; the rest are only counted, so any config gives bounded output. */
-const MAX_PROBLEMS_SHOWN = 50;
+export const MAX_PROBLEMS_SHOWN = 50;
 
 export class Problems {
   readonly #lines: string[] = [];

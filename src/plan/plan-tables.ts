@@ -9,6 +9,7 @@ import { StorageApiError, UserError } from '../errors.js';
 import type { TableDetail } from '../storage/types.js';
 import { inShard, type Shard } from './shard.js';
 import { isPattern, matchesGlob } from '../config/glob.js';
+import { MAX_PROBLEMS_SHOWN } from '../config/problems.js';
 import {
   checkNamePart,
   destinationTableId,
@@ -129,10 +130,20 @@ export function planTables(
     bucketId,
     problems,
   );
-  if (problems.length > 0) throw new UserError(problems.join(' '));
+  if (problems.length > 0) throw new UserError(shownProblems(problems).join(' '));
   // Every shard checks every table above, so a bad configuration fails all shards alike.
   const { shard } = selection;
   return shard ? plans.filter((plan) => inShard(plan.sourceId, shard)) : plans;
+}
+
+/**
+ * The first {@link MAX_PROBLEMS_SHOWN} problems, then `and N more problems.`: a config of
+ * thousands of missing tables would otherwise print megabytes as its one sentence.
+ */
+function shownProblems(problems: readonly string[]): readonly string[] {
+  if (problems.length <= MAX_PROBLEMS_SHOWN) return problems;
+  const more = problems.length - MAX_PROBLEMS_SHOWN;
+  return [...problems.slice(0, MAX_PROBLEMS_SHOWN), `and ${more} more problems.`];
 }
 
 /** The source bucket (the token's) and the bucket short destination names go into, when known. */

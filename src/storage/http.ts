@@ -337,7 +337,7 @@ function unreachable(
   timeoutMs: number,
 ): StackUnreachableError {
   return new StackUnreachableError(
-    `Cannot reach the Storage API at ${url}: ${describeNetworkCode(code, timeoutMs)}; check "url" or "region" (in the configuration, or the --url or --region flag).`,
+    `Cannot reach the Storage API at ${url}: ${describeNetworkCode(code, timeoutMs)}; check "url" or "region" in the configuration (or --url or --region of token create).`,
     { cause },
   );
 }

@@ -6,7 +6,7 @@
  * process only where the command promises (stdout alone on its line, or config.json); everything
  * else the commands print passes through the masker.
  */
-import { describeTimeLeft, explainRejectedToken } from '../auth/check-token.js';
+import { describeTimeLeft, explainRejectedToken, HEADER_TOO_LARGE } from '../auth/check-token.js';
 import {
   BAD,
   readRegion,
@@ -633,7 +633,13 @@ async function requireBucket(
 }
 
 function explainMasterRejected(error: unknown, url: string): unknown {
-  if (!(error instanceof StorageApiError) || error.details.status !== 401) return error;
+  if (!(error instanceof StorageApiError)) return error;
+  if (error.details.status === HEADER_TOO_LARGE) {
+    return new UserError(
+      `KBC_MASTER_TOKEN is too long to be sent (tokens/verify answered ${HEADER_TOO_LARGE}, request header too large): set it to the master token itself, nothing else.`,
+    );
+  }
+  if (error.details.status !== 401) return error;
   return new UserError(
     `KBC_MASTER_TOKEN is unknown, expired or revoked at ${url} (tokens/verify answered 401): set a valid master token of the project, or check --region/--url if it belongs to another stack.`,
   );

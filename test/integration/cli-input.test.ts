@@ -146,6 +146,16 @@ describe('a switch given a value', () => {
     );
   });
 
+  it.each([
+    [['--dry-run', '--no-dry-run'], '--dry-run'],
+    [['--dryRun', '--dry-run=false'], '--dry-run'],
+    [['--no-full-refresh-all', '--full-refresh-all=true'], '--full-refresh-all'],
+  ])('%j, on and off, is exit 1 naming %s: never the last one silently', async (args, flag) => {
+    expect(expectUserError(await runCli([...args, '--table', 'customers']))).toMatch(
+      new RegExp(`^${flag} is given both on and off: give it once, or leave it out\\.`),
+    );
+  });
+
   it('true and false are still values a switch takes', async () => {
     const dataDir = await makeDataDir({});
     for (const args of [['--dry-run=true'], ['--dry-run=false'], ['--dry-run', '--dry-run']]) {

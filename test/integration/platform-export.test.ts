@@ -331,6 +331,11 @@ describe('platform mode', () => {
         /expired/,
       ],
       [
+        'a token too long for any request header (431)',
+        () => config({ '#token': 'h'.repeat(17_000), tables: [{ name: 'orders' }] }),
+        /^The source Storage API token is too long to be sent \(tokens\/verify answered 431, request header too large\): set the token itself in "#token"/,
+      ],
+      [
         'a missing table',
         () => config({ tables: [{ name: 'orders' }, { name: 'nope' }] }),
         /The table "nope" was not found in the bucket "in\.c-sales"/,

@@ -515,6 +515,17 @@ describe('token create', () => {
     await expectSecretsOnlyWherePromised(result);
   });
 
+  it('a KBC_MASTER_TOKEN too long for any request header (431) is one sentence, exit 1', async () => {
+    const result = await token(
+      ['create', '--bucket', 'in.c-sales', '--url', emulator.url],
+      'h'.repeat(20_000),
+    );
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(
+      'KBC_MASTER_TOKEN is too long to be sent (tokens/verify answered 431, request header too large): set it to the master token itself, nothing else.\n',
+    );
+  });
+
   it('never takes the master token from argv', async () => {
     const result = await runCli([
       'token',

@@ -5,6 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { useEmulator } from '../helpers/emulator.js';
@@ -69,6 +70,35 @@ describe('the built CLI as a process', () => {
       expect(await listFiles(join(dataDir, 'out', 'tables'))).toContain('orders.csv.manifest');
       expect(Object.keys((await readOutState(dataDir)).tables)).toEqual(['in.c-sales.orders']);
     } finally {
+      await removeDir(dataDir);
+    }
+  });
+
+  it('a log on a full disk (stdout to /dev/full) does not stop the run: said once on stderr, exit 0', async () => {
+    const dataDir = await makeDataDir(platformConfig([{ name: 'orders' }]));
+    const full = await open('/dev/full', 'w');
+    try {
+      const child = spawn(process.execPath, [CLI, '--data', dataDir], {
+        env: { PATH: process.env.PATH, ...env() },
+        stdio: ['ignore', full.fd, 'pipe'],
+      });
+      let stderr = '';
+      child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+      const [code] = (await once(child, 'close')) as [number | null];
+      clearTimeout(timer);
+      expect({ code, stderr }).toEqual({
+        code: 0,
+        stderr: 'Writing to stdout failed (ENOSPC): what the run wrote there since is lost.\n',
+      });
+      expect((await listFiles(join(dataDir, 'out'))).sort()).toEqual([
+        'state.json',
+        'tables/orders.csv.manifest',
+        'tables/orders.csv/part-00000.csv.gz',
+        'tables/orders.csv/part-00001.csv.gz',
+      ]);
+    } finally {
+      await full.close();
       await removeDir(dataDir);
     }
   });

@@ -39,6 +39,16 @@ describe('resolveDataDir', () => {
   ])('%s', (_name, inputs, expected) => {
     expect(resolveDataDir(inputs)).toBe(expected);
   });
+
+  it('refuses a path with a line break, naming where it came from and not the path', () => {
+    const forged = '/nonexistent\nError: forged line';
+    expect(() => resolveDataDir({ cliData: forged, env: {}, exists: none })).toThrow(
+      /^The data folder given by --data holds a line break or another control character: give the folder's path without it\.$/,
+    );
+    expect(() => resolveDataDir({ env: { KBC_DATADIR: '/d\r/x' }, exists: none })).toThrow(
+      /^The data folder given by KBC_DATADIR holds a line break/,
+    );
+  });
 });
 
 describe('loadRawConfig', () => {

@@ -971,4 +971,27 @@ describe('runnerDefaultBucket', () => {
     expect(runnerDefaultBucket({ KBC_CONFIGID: '12' })).toBeUndefined();
     expect(runnerDefaultBucket({ KBC_COMPONENTID: 'a.b', KBC_CONFIGID: '' })).toBeUndefined();
   });
+
+  it('refuses an id that holds a secret of config.json or looks like a token, naming the variable', () => {
+    const token = '101-1001-5ea1e5f0c0ffee00000000000000000000000001';
+    const raw = {
+      parameters: { '#token': token },
+      image_parameters: { '#password': 'Hunter2Secret' },
+    };
+    const cases = [
+      [{ KBC_COMPONENTID: token, KBC_CONFIGID: '1' }, 'KBC_COMPONENTID'],
+      [{ KBC_COMPONENTID: 'a.b', KBC_CONFIGID: 'Hunter2Secret' }, 'KBC_CONFIGID'],
+    ] as const;
+    for (const [env, name] of cases) {
+      let message = '';
+      try {
+        runnerDefaultBucket(env, raw);
+      } catch (error) {
+        message = (error as Error).message;
+      }
+      expect(message).toMatch(new RegExp(`^${name} holds a secret of config\\.json`));
+      expect(message).not.toContain('Hunter2Secret');
+      expect(message).not.toContain('5ea1e5f0');
+    }
+  });
 });

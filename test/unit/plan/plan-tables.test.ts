@@ -132,6 +132,19 @@ describe('planTables', () => {
     ).toThrow('No configured table is named "in.c-other.orders"');
   });
 
+  it('shows the first 50 problems and counts the rest, however many tables are missing', () => {
+    const tables = Array.from({ length: 60_000 }, (_, i) => tableConfig(`t${i}`));
+    let message = '';
+    try {
+      planTables({ tables }, 'in.c-sales', bucket);
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toMatch(/^The table "t0" was not found in the bucket "in\.c-sales"/);
+    expect(message).toMatch(/The table "t49" was not found[^]*and 59950 more problems\.$/);
+    expect(message).not.toContain('"t50"');
+  });
+
   it('suggests the near name of a missing table or a mistyped --table', () => {
     expect(() => planTables({ tables: [tableConfig('ordres')] }, 'in.c-sales', bucket)).toThrow(
       'The table "ordres" was not found in the bucket "in.c-sales" (did you mean "orders"?).',
