@@ -141,6 +141,9 @@ export class ProjectWriter implements OutputWriter {
     await this.#ensureBucket(bucketIdOf(tableId));
     const { table, sync } = await this.#records.open(tableId, source);
     if (table) checkExistingTable(plan, table);
+    const emptyColumns =
+      table && sync.record?.watermark !== undefined ? newColumnsWarning(plan, table) : undefined;
+    if (emptyColumns) this.#deps.logger.warn(emptyColumns);
     return {
       ...destinationTableFound(table, sync),
       ...(sync.record && { committed: stateFromRecord(sync.record) }),
@@ -632,6 +635,23 @@ export function checkExistingTable(plan: TablePlan, existing: TableDetail): void
       `The typed destination table "${existing.id}" has no columns ${extra.map((c) => `"${c}"`).join(', ')}, which the export of "${plan.sourceId}" contains, and an import adds no columns to a typed table: add them to the destination table, or leave them out with the table's "columns".`,
     );
   }
+}
+
+/**
+ * The columns a window from a watermark adds to an untyped destination table that holds rows
+ * already (`columns` widened, or a column added at the source): the import adds them empty to
+ * every row, and a row keeps them empty until it changes at the source (an append: for good).
+ * Undefined when nothing is added, the table is typed (refused above) or empty, or the load
+ * replaces the table anyway (docs/standalone.md).
+ */
+export function newColumnsWarning(plan: TablePlan, existing: TableDetail): string | undefined {
+  if (existing.isTyped || plan.mode === 'full' || plan.changedSince?.kind !== 'lastRun') {
+    return undefined;
+  }
+  const rows = existing.rowsCount ?? 0;
+  const added = plan.columns.filter((c) => !existing.columns.includes(c));
+  if (rows === 0 || added.length === 0) return undefined;
+  return `The destination table "${existing.id}" gets the new column(s) ${added.map((c) => `"${c}"`).join(', ')}: its ${rows} row(s) copied before keep them empty until they change at the source; run "${plan.sourceId}" with --full-refresh to fill them.`;
 }
 
 function checkPrimaryKey(plan: TablePlan, existing: TableDetail): void {

@@ -4,7 +4,7 @@
  * upserted by, a table or column gone while the run exports it. No row is lost or landed twice,
  * and what cannot be copied safely is one sentence naming the table (exit 1).
  */
-import { rm } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { useEmulator } from '../helpers/emulator.js';
 import { readSlicedTable } from '../helpers/output.js';
@@ -265,6 +265,31 @@ describe('a column dropped in the source (standalone)', () => {
     expect(second.code).toBe(1);
     expect(second.stderr).toMatch(
       /that the export of "in\.c-sales\.events" does not contain \(it exports [^)]+\): (it is|some are) no longer in the source table: drop (it|them) from the destination table, or copy into another one\./,
+    );
+  });
+});
+
+describe('columns widened between lastRun runs (standalone)', () => {
+  it('warns that the rows copied before keep the new column empty, naming --full-refresh', async () => {
+    const { control } = emulator;
+    const item: TableItem = { ...UPSERT, destination: 'orders_widened' };
+    const dir = await makeDataDir(
+      standaloneConfig(emulator.url, [{ ...item, columns: ['id', 'status'] }]),
+    );
+    expect((await runJob(emulator.url, dir)).code).toBe(0);
+    control.setClock(T0_MS + 3_600_000);
+    await control.upsertRows(SOURCE_PROJECT, 'in.c-sales.orders', [
+      { id: '1', status: 'paid', amount: '11' },
+    ]);
+    control.setClock(T0_MS + 3_700_000);
+    await writeFile(
+      join(dir, 'config.json'),
+      JSON.stringify(standaloneConfig(emulator.url, [item])),
+    );
+    const second = await runJob(emulator.url, dir);
+    expect(second.code, second.stderr).toBe(0);
+    expect(warnings(second)).toContain(
+      'The destination table "in.c-copy.orders_widened" gets the new column(s) "amount": its 5 row(s) copied before keep them empty until they change at the source; run "in.c-sales.orders" with --full-refresh to fill them.',
     );
   });
 });
