@@ -5,7 +5,7 @@
  */
 import { JobError, missingColumnsMessage } from './api-error.js';
 import type { EmulatorCore } from './core.js';
-import { readCsvHeader, sanitizeColumnName } from './csv-format.js';
+import { readCsvHeader, sanitizeColumnName, sharedLineEnding } from './csv-format.js';
 import { locationFromEntryUrl } from './file-locations.js';
 import type { FileState, TableState } from './model.js';
 import { scalarText } from './params.js';
@@ -68,8 +68,9 @@ export async function resolveLoadSource(
   options: ImportOptions,
   tableColumns: readonly string[],
 ): Promise<LoadSource> {
-  if (options.columns) return { paths, fileColumns: options.columns, header: false };
-  if (options.withoutHeaders) return { paths, fileColumns: tableColumns, header: false };
+  const newLine = await sharedLineEnding(paths);
+  if (options.columns) return { paths, fileColumns: options.columns, header: false, newLine };
+  if (options.withoutHeaders) return { paths, fileColumns: tableColumns, header: false, newLine };
   const header = paths[0] ? (await readCsvHeader(paths[0])).map(sanitizeColumnName) : [];
   if (file.isSliced) {
     const missing = tableColumns.filter((c) => !header.includes(c));
@@ -79,7 +80,7 @@ export async function resolveLoadSource(
       { missingColumns: missing, expectedColumns: tableColumns },
     );
   }
-  return { paths, fileColumns: header, header: true };
+  return { paths, fileColumns: header, header: true, newLine };
 }
 
 function checkDuplicateColumns(columns: readonly string[]): void {

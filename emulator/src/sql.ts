@@ -142,12 +142,18 @@ export function readCsvSql(
   paths: readonly string[],
   columns: readonly string[],
   header: boolean,
+  newLine?: '\n' | '\r\n' | '\r',
 ): string {
   const files = `[${paths.map(quoteLiteral).join(', ')}]`;
+  // DuckDB reads the escapes of this option's literal: a backslash and a letter per character.
+  const ending =
+    newLine === undefined
+      ? ''
+      : `new_line='${newLine.replaceAll('\r', '\\r').replaceAll('\n', '\\n')}', `;
   const types = columns.map((c) => `${quoteLiteral(physicalColumnName(c))}: 'VARCHAR'`).join(', ');
   return (
     `read_csv(${files}, header=${header}, delim=',', quote='"', escape='"', ` +
-    `columns={${types}}, auto_detect=false, null_padding=false, strict_mode=true, ` +
+    `columns={${types}}, auto_detect=false, null_padding=false, strict_mode=true, ${ending}` +
     `max_line_size=${CSV_MAX_LINE_BYTES})`
   );
 }

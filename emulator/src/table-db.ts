@@ -4,7 +4,10 @@
  * one after another, as in Storage); exports stream from their own connection, chunk by chunk, so
  * no table is ever held in memory.
  */
+import { createRequire } from 'node:module';
+import { TextDecoder } from 'node:util';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import type { LineEnding } from './csv-format.js';
 import {
   TIMESTAMP_COLUMN,
   createTableSql,
@@ -23,6 +26,17 @@ import {
   statsSql,
   type ChangeWindow,
 } from './sql.js';
+
+/**
+ * `@duckdb/node-api` decodes every VARCHAR with a default `TextDecoder`, which drops a leading
+ * U+FEFF of a value: `"\uFEFFbom"` was exported and read back as `"bom"` (found by an audit). The
+ * decoder is a module export that each read looks up, so one that keeps the mark replaces it. A
+ * version of the package without it fails here, at start, and the BOM test in CI with it.
+ */
+const dataAccessors = createRequire(import.meta.url)(
+  '@duckdb/node-api/lib/vectors/dataAccessors.js',
+) as { textDecoder: TextDecoder };
+dataAccessors.textDecoder = new TextDecoder('utf-8', { ignoreBOM: true });
 
 export interface TableStats {
   readonly rowsCount: number;
@@ -47,6 +61,8 @@ export interface LoadSource {
   readonly fileColumns: readonly string[];
   /** The first line of each file is a header to skip. */
   readonly header: boolean;
+  /** How every file's records end, when known ({@link sharedLineEnding}); else DuckDB guesses. */
+  readonly newLine?: LineEnding | undefined;
 }
 
 /**
@@ -351,7 +367,7 @@ function stagingSql(staging: string, source: LoadSource): string {
     const empty = source.fileColumns.map((c) => `CAST(NULL AS VARCHAR) AS ${quoteColumn(c)}`);
     return `CREATE TEMP TABLE ${staging} AS SELECT CAST(0 AS BIGINT) AS __rn, ${empty.join(', ')} WHERE false`;
   }
-  const read = readCsvSql(source.paths, source.fileColumns, source.header);
+  const read = readCsvSql(source.paths, source.fileColumns, source.header, source.newLine);
   return `CREATE TEMP TABLE ${staging} AS SELECT row_number() OVER () AS __rn, ${list.join(', ')} FROM ${read}`;
 }
 
@@ -384,7 +400,7 @@ async function insertDirect(
   if (mode === 'upsert' && dedupe && !(await isEmpty(conn, table))) return undefined;
   if (mode === 'full') await conn.run(`DELETE FROM ${table}`);
   if (source.paths.length > 0) {
-    const read = readCsvSql(source.paths, source.fileColumns, source.header);
+    const read = readCsvSql(source.paths, source.fileColumns, source.header, source.newLine);
     await conn.run(insertCsvSql(table, tableColumns, read, ts));
   }
   // With `dedupe` the table now holds only the file's rows, in file order.
