@@ -104,6 +104,12 @@ export interface Io {
    * writing `ifCutShort` to stderr. Absent inside a test's process: `work` simply runs.
    */
   readonly deferStop?: <T>(work: () => Promise<T>, ifCutShort: string) => Promise<T>;
+  /**
+   * Set once the command's result goes to stdout (a sync action's document, help, a token
+   * command's output), rather than only the run's log: losing stdout then fails the command
+   * ({@link bootstrap}).
+   */
+  stdoutIsProduct?: boolean;
 }
 
 /** How the run ended: the exit code and, unless it succeeded, its one sentence for stderr. */
@@ -180,6 +186,7 @@ async function execute(
   // Stopped before any work: a signal while the job was still loading (bootstrap).
   if (io.signal.aborted) throw new InterruptedError(interruptedMessage(io.signal));
   const cli = parseCli(io.argv);
+  if (cli.command !== 'run') io.stdoutIsProduct = true;
   if (cli.command === 'help') {
     io.stdout.write(`${cli.text}\n`);
     return { code: 0 };
@@ -200,6 +207,7 @@ async function execute(
   const dataDir = resolveDataDir({ cliData: cli.data, env: io.env, exists: existsSync });
   const limits = checkedLimits(io.env);
   const { action, config } = await readConfig(cli, dataDir, limits, io.env, masker);
+  if (action !== 'run') io.stdoutIsProduct = true;
   // The action may come from config.json: a flag it would not read is refused, not ignored.
   checkFlagsOfAction(cli, action);
   // A signal that came while Node loaded the job is delivered by now: still before any work.
@@ -851,7 +859,8 @@ async function bootstrap(): Promise<void> {
   // A reader that goes away (`… | head -1`), or a log file on a full disk (ENOSPC), must not
   // crash the run half-way and leave its work folder in out/: what could not be written is
   // dropped, the run finishes and cleans up, and the exit code still tells the outcome. A failure
-  // other than a reader gone is said once on the other stream, which may still work.
+  // other than a reader gone is said once on the other stream, which may still work; when stdout
+  // carried the command's result (a document, a new token), that result is lost: exit 1.
   const said = new Set<string>();
   for (const [stream, name, other] of [
     [process.stdout, 'stdout', process.stderr],
@@ -862,22 +871,24 @@ async function bootstrap(): Promise<void> {
       if (code === 'EPIPE' || code === 'ERR_STREAM_DESTROYED' || said.has(name)) return;
       said.add(name);
       try {
-        other.write(
-          `Writing to ${name} failed (${code}): what the run wrote there since is lost.\n`,
-        );
+        other.write(`Writing to ${name} failed (${code}): what was written there since is lost.\n`);
       } catch {
         // Nowhere left to say it; the exit code still tells the outcome.
       }
     });
   }
-  process.exitCode = await main({
+  const io: Io = {
     argv: process.argv.slice(2),
     env: process.env,
     stdout: process.stdout,
     stderr: process.stderr,
     signal: stop.signal,
     deferStop: stop.deferStop,
-  });
+  };
+  const code = await main(io);
+  // Failures of synchronous writes (a file) are reported on the next tick: let them arrive.
+  await new Promise((resolve) => setImmediate(resolve));
+  process.exitCode = said.has('stdout') && io.stdoutIsProduct === true && code === 0 ? 1 : code;
   // The outcome is decided and its exit code set: a signal from now on (a stop that comes while a
   // hanging request keeps the process open) must not turn it into a kill (exit 143), so the
   // signals stay handled, and ignored, until the process exits.

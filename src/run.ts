@@ -376,6 +376,10 @@ async function syncTable(
   if (unchanged) return unchanged;
   const refresh = refreshAfterOpenEndedLoad(planned, previous);
   if (refresh) deps.logger.warn(openEndedRefreshWarning(planned.sourceId, previous));
+  // Only a window that starts at the watermark leaves the rows copied before as they are.
+  if (resumed.newColumnsWarning && previous?.watermark !== undefined && !refresh) {
+    deps.logger.warn(resumed.newColumnsWarning);
+  }
   const plan = refresh ?? planned;
   progress.phase = 'export job';
   const window = exportWindow({
@@ -532,7 +536,7 @@ async function resumeTable(
   source: SourceIdentity,
   run: TableRun,
   deps: RunDeps,
-): Promise<{ previous: TableState | undefined; revision?: string }> {
+): Promise<{ previous: TableState | undefined; revision?: string; newColumnsWarning?: string }> {
   const fromState = run.previous.tables[plan.sourceId];
   if (!deps.writer.resume) {
     await deps.writer.checkTable?.(plan);
@@ -540,6 +544,7 @@ async function resumeTable(
   }
   const point = await deps.writer.resume(plan, source);
   const resumed = resumeFrom(point, point.committed, fromState);
+  const { newColumnsWarning } = point;
   if (resumed.ignoresStateWatermark) {
     deps.logger.warn(
       `The destination table of "${plan.sourceId}" ${startsOverReason(resumed.startsOver)}: copying it in full (the watermark in in/state.json is ignored).`,
@@ -547,7 +552,11 @@ async function resumeTable(
   }
   const previous =
     resumed.from === 'state' ? stateEntryFor(plan, fromState, false, deps) : resumed.previous;
-  return { previous, revision: point.revision };
+  return {
+    previous,
+    revision: point.revision,
+    ...(newColumnsWarning !== undefined && { newColumnsWarning }),
+  };
 }
 
 /** The in/state.json entry, unless made for another destination; logs why (entryForDestination). */

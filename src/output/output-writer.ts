@@ -27,6 +27,11 @@ export interface ResumePoint {
   readonly committed?: TableState;
   /** Compared just before the import, to notice another run on the same table. */
   readonly revision: string;
+  /**
+   * What a window from the watermark would leave empty in the rows the destination holds: the
+   * columns the export adds to it ({@link newColumnsWarning}'s sentence), when any.
+   */
+  readonly newColumnsWarning?: string;
 }
 
 /** What the writer needs to record the sync at the destination (standalone mode). */

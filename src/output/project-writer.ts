@@ -141,13 +141,12 @@ export class ProjectWriter implements OutputWriter {
     await this.#ensureBucket(bucketIdOf(tableId));
     const { table, sync } = await this.#records.open(tableId, source);
     if (table) checkExistingTable(plan, table);
-    const emptyColumns =
-      table && sync.record?.watermark !== undefined ? newColumnsWarning(plan, table) : undefined;
-    if (emptyColumns) this.#deps.logger.warn(emptyColumns);
+    const emptyColumns = table ? newColumnsWarning(plan, table) : undefined;
     return {
       ...destinationTableFound(table, sync),
       ...(sync.record && { committed: stateFromRecord(sync.record) }),
       revision: sync.revision,
+      ...(emptyColumns !== undefined && { newColumnsWarning: emptyColumns }),
     };
   }
 
@@ -651,7 +650,9 @@ export function newColumnsWarning(plan: TablePlan, existing: TableDetail): strin
   const rows = existing.rowsCount ?? 0;
   const added = plan.columns.filter((c) => !existing.columns.includes(c));
   if (rows === 0 || added.length === 0) return undefined;
-  return `The destination table "${existing.id}" gets the new column(s) ${added.map((c) => `"${c}"`).join(', ')}: its ${rows} row(s) copied before keep them empty until they change at the source; run "${plan.sourceId}" with --full-refresh to fill them.`;
+  // An upsert rewrites a row when it changes at the source; an append never rewrites one.
+  const until = plan.mode === 'append' ? 'for good' : 'until they change at the source';
+  return `The destination table "${existing.id}" gets the new column(s) ${added.map((c) => `"${c}"`).join(', ')}: its ${rows} row(s) copied before keep them empty ${until}; run "${plan.sourceId}" with --full-refresh to fill them.`;
 }
 
 function checkPrimaryKey(plan: TablePlan, existing: TableDetail): void {

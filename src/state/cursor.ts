@@ -208,11 +208,13 @@ export function nextTableState(
   // The destination the watermark was made for: a window that made none and copied only part of
   // the table (a fixed changedSince) changes neither. One without a start copied every row, so the
   // destination it went to holds them all: the watermark is as good for it.
-  const keepsOldDestination =
-    window.nextWatermark === undefined &&
-    window.since !== undefined &&
-    previous?.watermark !== undefined;
-  const destination = keepsOldDestination ? previous.destination : result.destination;
+  const keepsOldDestination = keepsOldWatermark(window, previous?.watermark);
+  const destination = keepsOldDestination ? previous?.destination : result.destination;
+  // The same for the source table the watermark was made from; an answer without a readable
+  // `created` keeps the one known, so that a later re-creation is still noticed.
+  const sourceCreated = keepsOldDestination
+    ? previous?.sourceCreated
+    : (result.sourceCreated ?? previous?.sourceCreated);
   return {
     ...(watermark !== undefined
       ? { watermark, watermarkIso: new Date(watermark * 1000).toISOString() }
@@ -222,6 +224,22 @@ export function nextTableState(
     rows: result.rows,
     ...(replacedOpenEnded(result.mode, window) ? { openEnded: true as const } : {}),
     ...(destination !== undefined ? { destination } : {}),
-    ...(result.sourceCreated !== undefined ? { sourceCreated: result.sourceCreated } : {}),
+    ...(sourceCreated !== undefined ? { sourceCreated } : {}),
   };
+}
+
+/**
+ * Whether a written window leaves the old watermark describing the destination: it made none and
+ * copied only part of the table (a fixed `changedSince` after a `lastRun` watermark). A window
+ * without a start copied every row, so what it read is as good as the watermark.
+ */
+export function keepsOldWatermark(
+  window: { readonly since?: number | undefined; readonly nextWatermark?: number | undefined },
+  previousWatermark: number | undefined,
+): boolean {
+  return (
+    window.nextWatermark === undefined &&
+    window.since !== undefined &&
+    previousWatermark !== undefined
+  );
 }

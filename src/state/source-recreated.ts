@@ -31,9 +31,17 @@ export type IncarnationCheck =
   | { readonly previous: TableState | undefined; readonly warnings: readonly string[] }
   | { readonly refusal: string };
 
-/** The source table's `created` in unix seconds; undefined when missing or unreadable. */
-export function createdSecondsOf(table: IncarnationTable): number | undefined {
-  return parseStorageTimestampSeconds(table.source.created);
+/** The latest instant a state file or record takes (9999-12-31T23:59:59Z, as for watermarks). */
+const MAX_SECONDS = 253_402_300_799;
+
+/**
+ * The source table's `created` in unix seconds; undefined when missing, unreadable, or outside
+ * what the state file and the sync record take (before 1970: a negative number would make the
+ * job write what it cannot read back).
+ */
+export function createdSecondsOf(table: Pick<IncarnationTable, 'source'>): number | undefined {
+  const seconds = parseStorageTimestampSeconds(table.source.created);
+  return seconds !== undefined && seconds >= 0 && seconds <= MAX_SECONDS ? seconds : undefined;
 }
 
 /**

@@ -11,6 +11,7 @@ import type { MetadataItem, StorageJob } from '../storage/types.js';
 import { sourceFileIdOf } from '../storage/job-start.js';
 import {
   advancedWatermark,
+  keepsOldWatermark,
   replacedOpenEnded,
   type ExportWindow,
   type TableState,
@@ -352,8 +353,13 @@ export function promote(
   importJobId: number,
 ): SyncRecord {
   const watermark = advancedWatermark(previous?.watermark, pending.nextWatermark, pending.since);
+  // The source table the watermark describes (nextTableState does the same for in/state.json).
+  const { tableCreated: created, ...source } = pending.source;
+  const tableCreated = keepsOldWatermark(pending, previous?.watermark)
+    ? previous?.source.tableCreated
+    : (created ?? previous?.source.tableCreated);
   return {
-    source: pending.source,
+    source: { ...source, ...(tableCreated !== undefined && { tableCreated }) },
     ...(watermark !== undefined && { watermark }),
     mode: pending.mode,
     runId: pending.runId,

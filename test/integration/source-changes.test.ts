@@ -293,3 +293,44 @@ describe('columns widened between lastRun runs (standalone)', () => {
     );
   });
 });
+
+describe('a run with a fixed changedSince between a re-creation and the next lastRun run', () => {
+  it('standalone: keeps the old table’s creation with the old watermark, so the lastRun run copies every row', async () => {
+    const item: TableItem = { ...UPSERT, destination: 'orders_fixed_between' };
+    const dir = await makeDataDir(standaloneConfig(emulator.url, [item]));
+    expect((await runJob(emulator.url, dir)).code).toBe(0);
+    await recreateOrders();
+    const fixed = { ...item, changedSince: '-10 minutes' };
+    await writeFile(
+      join(dir, 'config.json'),
+      JSON.stringify(standaloneConfig(emulator.url, [fixed])),
+    );
+    expect((await runJob(emulator.url, dir)).code).toBe(0);
+    await writeFile(
+      join(dir, 'config.json'),
+      JSON.stringify(standaloneConfig(emulator.url, [item])),
+    );
+    const back = await runJob(emulator.url, dir);
+    expect(back.code, back.stderr).toBe(0);
+    expect(warnings(back)).toMatch(RECREATED);
+    const rows = await destRows(emulator.control, 'in.c-copy.orders_fixed_between');
+    expect(rows.map((row) => row.id)).toEqual(['1', '2', '3', '4', '5', '6', '7']);
+  });
+
+  it('standalone: widened columns on a table created again warn only that every row is copied', async () => {
+    const item: TableItem = { ...UPSERT, destination: 'orders_widened_again' };
+    const dir = await makeDataDir(
+      standaloneConfig(emulator.url, [{ ...item, columns: ['id', 'status'] }]),
+    );
+    expect((await runJob(emulator.url, dir)).code).toBe(0);
+    await recreateOrders();
+    await writeFile(
+      join(dir, 'config.json'),
+      JSON.stringify(standaloneConfig(emulator.url, [item])),
+    );
+    const second = await runJob(emulator.url, dir);
+    expect(second.code, second.stderr).toBe(0);
+    expect(warnings(second)).toMatch(RECREATED);
+    expect(warnings(second)).not.toMatch(/gets the new column/);
+  });
+});

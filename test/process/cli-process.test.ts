@@ -89,7 +89,7 @@ describe('the built CLI as a process', () => {
       clearTimeout(timer);
       expect({ code, stderr }).toEqual({
         code: 0,
-        stderr: 'Writing to stdout failed (ENOSPC): what the run wrote there since is lost.\n',
+        stderr: 'Writing to stdout failed (ENOSPC): what was written there since is lost.\n',
       });
       expect((await listFiles(join(dataDir, 'out'))).sort()).toEqual([
         'state.json',
@@ -97,6 +97,29 @@ describe('the built CLI as a process', () => {
         'tables/orders.csv/part-00000.csv.gz',
         'tables/orders.csv/part-00001.csv.gz',
       ]);
+    } finally {
+      await full.close();
+      await removeDir(dataDir);
+    }
+  });
+
+  it('a sync action whose document cannot be written (stdout to /dev/full) exits 1', async () => {
+    const dataDir = await makeDataDir(platformConfig([{ name: 'orders' }]));
+    const full = await open('/dev/full', 'w');
+    try {
+      const child = spawn(process.execPath, [CLI, 'action', 'list', '--data', dataDir], {
+        env: { PATH: process.env.PATH, ...env() },
+        stdio: ['ignore', full.fd, 'pipe'],
+      });
+      let stderr = '';
+      child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+      const [code] = (await once(child, 'close')) as [number | null];
+      clearTimeout(timer);
+      expect({ code, stderr }).toEqual({
+        code: 1,
+        stderr: 'Writing to stdout failed (ENOSPC): what was written there since is lost.\n',
+      });
     } finally {
       await full.close();
       await removeDir(dataDir);

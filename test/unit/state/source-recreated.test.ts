@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { checkIncarnation, type IncarnationTable } from '../../../src/state/source-recreated.js';
+import { nextTableState } from '../../../src/state/cursor.js';
+import {
+  checkIncarnation,
+  createdSecondsOf,
+  type IncarnationTable,
+} from '../../../src/state/source-recreated.js';
+import { promote } from '../../../src/state/sync-record.js';
 
 const TABLE: IncarnationTable = {
   sourceId: 'in.c-a.t',
@@ -72,5 +78,65 @@ describe('checkIncarnation', () => {
       warnings: [],
     });
     expect(checkIncarnation(lost, { ...ENTRY, mode: 'append' })).toMatchObject({ warnings: [] });
+  });
+});
+
+describe('the creation recorded with a watermark', () => {
+  const result = {
+    finishedAtIso: '2025-03-01T00:00:00.000Z',
+    mode: 'upsert',
+    rows: 1,
+    destination: 'out/tables/orders.csv',
+  };
+  const previous = { watermark: 1_000_000, mode: 'upsert', sourceCreated: 500_000 };
+
+  it('stays with the watermark a fixed window keeps, and moves with a new one', () => {
+    const kept = nextTableState(previous, {
+      ...result,
+      window: { since: 1_900_000 },
+      sourceCreated: 1_800_000,
+    });
+    expect(kept).toMatchObject({ watermark: 1_000_000, sourceCreated: 500_000 });
+    const moved = nextTableState(previous, {
+      ...result,
+      window: { since: 1_000_000, until: 2_000_000, nextWatermark: 2_000_000 },
+      sourceCreated: 1_800_000,
+    });
+    expect(moved).toMatchObject({ watermark: 2_000_000, sourceCreated: 1_800_000 });
+  });
+
+  it('is kept when an answer has no readable created, so a later re-creation is still seen', () => {
+    const next = nextTableState(previous, {
+      ...result,
+      window: { since: 1_000_000, until: 2_000_000, nextWatermark: 2_000_000 },
+    });
+    expect(next).toMatchObject({ watermark: 2_000_000, sourceCreated: 500_000 });
+  });
+
+  it('is the same rule in the sync record (promote)', () => {
+    const source = { stack: 'https://s', projectId: 1, tableId: 'in.c-a.t' };
+    const record = {
+      source: { ...source, tableCreated: 500_000 },
+      watermark: 1_000_000,
+      mode: 'upsert',
+      runId: 'r1',
+    };
+    const pending = {
+      source: { ...source, tableCreated: 1_800_000 },
+      fileId: 1,
+      runId: 'r2',
+      mode: 'upsert',
+      rows: 1,
+    };
+    expect(promote(record, { ...pending, since: 1_900_000 }, 9).source.tableCreated).toBe(500_000);
+    const moved = { ...pending, since: 1_000_000, until: 2_000_000, nextWatermark: 2_000_000 };
+    expect(promote(record, moved, 9).source.tableCreated).toBe(1_800_000);
+    const unreadable = { ...moved, source };
+    expect(promote(record, unreadable, 9).source.tableCreated).toBe(500_000);
+  });
+
+  it('is never a time the state file or the record cannot take back (before 1970)', () => {
+    expect(createdSecondsOf({ source: { created: '1969-12-31T23:59:59+0000' } })).toBeUndefined();
+    expect(createdSecondsOf({ source: { created: '1970-01-01T00:00:00+0000' } })).toBe(0);
   });
 });
