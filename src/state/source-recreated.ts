@@ -61,7 +61,7 @@ export function checkIncarnation(
     table.keyFrom === 'source' && previous.mode === 'upsert' && table.configuredMode === 'append';
   if (keyLost) {
     return {
-      refusal: `The source table "${table.sourceId}" no longer has a primary key, and its copy was upserted by that key until now (primaryKey "source"): appending from now on would copy each changed row again, so nothing was copied; give the table its primary key again, or set primaryKey in the configuration and run it with --full-refresh "${table.sourceId}".`,
+      refusal: `The source table "${table.sourceId}" no longer has a primary key, and its copy was upserted by that key until now (primaryKey "source"): appending from now on would copy each changed row again, so nothing was copied; give the table its primary key again, or set primaryKey in the configuration and run it with --full-refresh "${table.sourceId}" (in Keboola, where a run takes no flags: with "incremental": false once).`,
     };
   }
   const now = createdSecondsOf(table);
@@ -70,7 +70,7 @@ export function checkIncarnation(
   const what = `The source table "${table.sourceId}" was created again since its last run (created ${isoOf(now)}, the one copied before ${isoOf(was)})`;
   if (table.configuredMode === 'append') {
     return {
-      refusal: `${what}: its rows cannot be told apart from the rows appended before, so nothing was copied; run it with --full-refresh "${table.sourceId}" to replace the destination with a full copy.`,
+      refusal: `${what}: its rows cannot be told apart from the rows appended before, so nothing was copied; run it with --full-refresh "${table.sourceId}" to replace the destination with a full copy (in Keboola, where a run takes no flags: with "incremental": false once).`,
     };
   }
   return {

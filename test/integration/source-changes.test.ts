@@ -334,3 +334,31 @@ describe('a run with a fixed changedSince between a re-creation and the next las
     expect(warnings(second)).not.toMatch(/gets the new column/);
   });
 });
+
+describe('the Keboola way out of the append refusal, where a run takes no flags', () => {
+  it('one run with "incremental": false replaces the copy, and the append runs go on after it', async () => {
+    const dir = await makeDataDir(platformConfig(emulator.url, [APPEND]));
+    expect((await runJob(emulator.url, dir)).code).toBe(0);
+    await carryState(dir);
+    await rm(join(dir, 'out', 'tables'), { recursive: true });
+    await recreateOrders([]);
+    expect((await runJob(emulator.url, dir)).code).toBe(1);
+    const once = { ...APPEND, incremental: false };
+    await writeFile(join(dir, 'config.json'), JSON.stringify(platformConfig(emulator.url, [once])));
+    const replaced = await runJob(emulator.url, dir);
+    expect(replaced.code, replaced.stderr).toBe(0);
+    expect(warnings(replaced)).toMatch(RECREATED);
+    const written = await readSlicedTable(dir, 'orders.csv');
+    expect(written.manifest.incremental).toBe(false);
+    expect(written.rows).toHaveLength(8);
+    await carryState(dir);
+    await rm(join(dir, 'out', 'tables'), { recursive: true });
+    await writeFile(
+      join(dir, 'config.json'),
+      JSON.stringify(platformConfig(emulator.url, [APPEND])),
+    );
+    const back = await runJob(emulator.url, dir);
+    expect(back.code, back.stderr).toBe(0);
+    expect(warnings(back)).not.toMatch(RECREATED);
+  });
+});
