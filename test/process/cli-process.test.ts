@@ -74,11 +74,11 @@ describe('the built CLI as a process', () => {
     }
   });
 
-  it('a log on a full disk (stdout to /dev/full) does not stop the run: said once on stderr, exit 0', async () => {
-    const dataDir = await makeDataDir(platformConfig([{ name: 'orders' }]));
+  /** The CLI with stdout on /dev/full (every write fails with ENOSPC): its exit code and stderr. */
+  async function withStdoutOnFullDisk(args: readonly string[]) {
     const full = await open('/dev/full', 'w');
     try {
-      const child = spawn(process.execPath, [CLI, '--data', dataDir], {
+      const child = spawn(process.execPath, [CLI, ...args], {
         env: { PATH: process.env.PATH, ...env() },
         stdio: ['ignore', full.fd, 'pipe'],
       });
@@ -87,10 +87,17 @@ describe('the built CLI as a process', () => {
       const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
       const [code] = (await once(child, 'close')) as [number | null];
       clearTimeout(timer);
-      expect({ code, stderr }).toEqual({
-        code: 0,
-        stderr: 'Writing to stdout failed (ENOSPC): what was written there since is lost.\n',
-      });
+      return { code, stderr };
+    } finally {
+      await full.close();
+    }
+  }
+  const LOST = 'Writing to stdout failed (ENOSPC): what was written there since is lost.\n';
+
+  it('a log on a full disk (stdout to /dev/full) does not stop the run: said once on stderr, exit 0', async () => {
+    const dataDir = await makeDataDir(platformConfig([{ name: 'orders' }]));
+    try {
+      expect(await withStdoutOnFullDisk(['--data', dataDir])).toEqual({ code: 0, stderr: LOST });
       expect((await listFiles(join(dataDir, 'out'))).sort()).toEqual([
         'state.json',
         'tables/orders.csv.manifest',
@@ -98,30 +105,16 @@ describe('the built CLI as a process', () => {
         'tables/orders.csv/part-00001.csv.gz',
       ]);
     } finally {
-      await full.close();
       await removeDir(dataDir);
     }
   });
 
   it('a sync action whose document cannot be written (stdout to /dev/full) exits 1', async () => {
     const dataDir = await makeDataDir(platformConfig([{ name: 'orders' }]));
-    const full = await open('/dev/full', 'w');
     try {
-      const child = spawn(process.execPath, [CLI, 'action', 'list', '--data', dataDir], {
-        env: { PATH: process.env.PATH, ...env() },
-        stdio: ['ignore', full.fd, 'pipe'],
-      });
-      let stderr = '';
-      child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-      const [code] = (await once(child, 'close')) as [number | null];
-      clearTimeout(timer);
-      expect({ code, stderr }).toEqual({
-        code: 1,
-        stderr: 'Writing to stdout failed (ENOSPC): what was written there since is lost.\n',
-      });
+      const result = await withStdoutOnFullDisk(['action', 'list', '--data', dataDir]);
+      expect(result).toEqual({ code: 1, stderr: LOST });
     } finally {
-      await full.close();
       await removeDir(dataDir);
     }
   });
