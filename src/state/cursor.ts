@@ -32,6 +32,13 @@ export interface TableState {
   readonly sourceCreated?: number;
 }
 
+/**
+ * The latest instant the state file and the sync record take: 9999-12-31T23:59:59Z in unix
+ * seconds. A larger number is not a date in seconds; from 1e11 up it is most likely milliseconds
+ * (1.7e12 is the year 2023 in ms).
+ */
+export const MAX_UNIX_SECONDS = 253_402_300_799;
+
 /** The export window in unix seconds: `[since, until)`, either bound optional. */
 export interface ExportWindow {
   readonly since?: number;

@@ -12,7 +12,7 @@
  * again.
  */
 import type { ChangedSince, LoadMode } from '../config/types.js';
-import type { TableState } from './cursor.js';
+import { MAX_UNIX_SECONDS, type TableState } from './cursor.js';
 import { parseStorageTimestampSeconds } from './unchanged.js';
 
 /** What the check reads of a planned table. */
@@ -31,9 +31,6 @@ export type IncarnationCheck =
   | { readonly previous: TableState | undefined; readonly warnings: readonly string[] }
   | { readonly refusal: string };
 
-/** The latest instant a state file or record takes (9999-12-31T23:59:59Z, as for watermarks). */
-const MAX_SECONDS = 253_402_300_799;
-
 /**
  * The source table's `created` in unix seconds; undefined when missing, unreadable, or outside
  * what the state file and the sync record take (before 1970: a negative number would make the
@@ -41,7 +38,7 @@ const MAX_SECONDS = 253_402_300_799;
  */
 export function createdSecondsOf(table: Pick<IncarnationTable, 'source'>): number | undefined {
   const seconds = parseStorageTimestampSeconds(table.source.created);
-  return seconds !== undefined && seconds >= 0 && seconds <= MAX_SECONDS ? seconds : undefined;
+  return seconds !== undefined && seconds >= 0 && seconds <= MAX_UNIX_SECONDS ? seconds : undefined;
 }
 
 /**

@@ -6,7 +6,7 @@ import { UserError } from '../errors.js';
 import { describeFsError, errorCode } from '../fs-errors.js';
 import { DEFAULT_LIMITS } from '../limits.js';
 import { deepestNesting } from '../text/json-depth.js';
-import type { TableState } from './cursor.js';
+import { MAX_UNIX_SECONDS, type TableState } from './cursor.js';
 
 /** The job's part of the component state: per source table id. Other keys are carried through. */
 export interface JobState {
@@ -35,18 +35,12 @@ export class StateFileError extends UserError {
   override name = 'StateFileError';
 }
 
-/**
- * The largest watermark accepted: 9999-12-31T23:59:59Z in unix seconds. A larger number is not a
- * date in seconds; from 1e11 up it is most likely milliseconds (1.7e12 is the year 2023 in ms).
- */
-const MAX_WATERMARK_SECONDS = 253_402_300_799;
-
 const unixSecondsSchema = z
   .number({ error: 'must be a number of unix seconds' })
   .int({ error: 'must be a whole number of unix seconds' })
   .nonnegative({ error: 'must not be negative (unix seconds)' });
 
-const watermarkSchema = unixSecondsSchema.refine((value) => value <= MAX_WATERMARK_SECONDS, {
+const watermarkSchema = unixSecondsSchema.refine((value) => value <= MAX_UNIX_SECONDS, {
   error: (issue) =>
     `is ${String(issue.input)}, which looks like milliseconds: watermarks are unix seconds`,
 });

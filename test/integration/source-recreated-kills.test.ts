@@ -70,6 +70,36 @@ async function recreate(primaryKey: string[]): Promise<void> {
   control.setClock(at + 200_000);
 }
 
+/** Rows added to the source table a minute after the last run, a minute before the next. */
+async function addSourceRows(ids: readonly string[]): Promise<void> {
+  const { control } = emulator;
+  control.advanceClock(60_000);
+  await control.insertRows(
+    SOURCE_PROJECT,
+    SRC,
+    ids.map((id) => ({ id, status: 'n', amount: id })),
+  );
+  control.advanceClock(60_000);
+}
+
+/** The `lastRun` item copying `orders` into `dest`: an upsert by id with a key, else an append. */
+function item(dest: string, primaryKey?: string[]): TableItem {
+  return {
+    name: 'orders',
+    destination: dest,
+    incremental: true,
+    changedSince: 'lastRun',
+    ...(primaryKey ? { primaryKey } : {}),
+  };
+}
+
+/** A data folder for `table`, after its first run (exit 0). */
+async function syncedOnce(table: TableItem): Promise<string> {
+  const dir = await makeDataDir(standaloneConfig(emulator.url, [table]));
+  expect((await run(dir)).code).toBe(0);
+  return dir;
+}
+
 const run = (dir: string, args: string[] = []) => runJob(emulator.url, dir, args, ENV);
 
 const WHILE_IMPORT: FaultSpec = {
@@ -92,8 +122,8 @@ const AFTER_IMPORT_BEFORE_RECORD: FaultSpec = {
   skip: 2,
 };
 
-/** SIGKILL the CLI when `fault` applies; then the server's jobs settle and claims lapse. */
-async function killAt(dir: string, fault: FaultSpec, args: string[] = []): Promise<CliResult> {
+/** The built CLI on `dir`, held by `fault` (labelled `crash`): resolves once the hold applies. */
+async function heldAt(dir: string, fault: FaultSpec, args: string[] = []) {
   const { control } = emulator;
   const applied = control.whenFaultApplied('crash');
   control.addFault({ ...fault, label: 'crash' });
@@ -105,13 +135,30 @@ async function killAt(dir: string, fault: FaultSpec, args: string[] = []): Promi
     throw new Error(`ended before the kill point (${r.code}): ${r.stderr.slice(0, 400)}`);
   });
   await Promise.race([applied, ended]);
+  return child;
+}
+
+/**
+ * SIGKILLs `child`; then the server's jobs settle and, unless `lapse` is false, the clock passes
+ * the killed run's claim lease.
+ */
+async function killAndSettle(
+  child: Awaited<ReturnType<typeof heldAt>>,
+  lapse = true,
+): Promise<CliResult> {
+  const { control } = emulator;
   child.kill('SIGKILL');
   const result = await child.done;
   control.clearFaults();
   control.releaseHolds();
   await control.waitForJobs();
-  control.advanceClock(20_000);
+  if (lapse) control.advanceClock(20_000);
   return result;
+}
+
+/** SIGKILL the CLI when `fault` applies; then the server's jobs settle and claims lapse. */
+async function killAt(dir: string, fault: FaultSpec, args: string[] = []): Promise<CliResult> {
+  return killAndSettle(await heldAt(dir, fault, args));
 }
 
 async function compare(dest: string) {
@@ -122,8 +169,18 @@ async function compare(dest: string) {
 }
 const EXACT = { lost: 0, duplicated: 0, unexpected: 0 };
 
-async function setConfig(dir: string, item: TableItem) {
-  await writeFile(join(dir, 'config.json'), JSON.stringify(standaloneConfig(emulator.url, [item])));
+/** A run on `dir` exits 0 and leaves `dest` holding each source row exactly once. */
+async function expectExactRun(dir: string, dest: string, args: string[] = []): Promise<void> {
+  const result = await run(dir, args);
+  expect(result.code, result.stderr).toBe(0);
+  expect(await compare(dest)).toMatchObject(EXACT);
+}
+
+async function setConfig(dir: string, table: TableItem) {
+  await writeFile(
+    join(dir, 'config.json'),
+    JSON.stringify(standaloneConfig(emulator.url, [table])),
+  );
 }
 
 describe('standalone upsert', () => {
@@ -134,21 +191,11 @@ describe('standalone upsert', () => {
   ] as const) {
     it(`killed ${name} of the run after a re-creation, rerun exact`, async () => {
       const dest = `up_${name.replace(/\W+/g, '_')}`;
-      const item: TableItem = {
-        name: 'orders',
-        destination: dest,
-        incremental: true,
-        primaryKey: ['id'],
-        changedSince: 'lastRun',
-      };
-      const dir = await makeDataDir(standaloneConfig(emulator.url, [item]));
-      expect((await run(dir)).code).toBe(0);
+      const dir = await syncedOnce(item(dest, ['id']));
       await recreate(['id']);
       await killAt(dir, fault);
       await rm(join(dir, 'in', 'state.json'), { force: true });
-      const rerun = await run(dir);
-      expect(rerun.code, rerun.stderr).toBe(0);
-      expect(await compare(dest)).toMatchObject(EXACT);
+      await expectExactRun(dir, dest);
     });
   }
 });
@@ -156,20 +203,8 @@ describe('standalone upsert', () => {
 describe('standalone append', () => {
   it('old-incarnation import killed, re-creation, refusal; --full-refresh killed; rerun; more rows', async () => {
     const dest = 'ap_refresh';
-    const item: TableItem = {
-      name: 'orders',
-      destination: dest,
-      incremental: true,
-      changedSince: 'lastRun',
-    };
-    const dir = await makeDataDir(standaloneConfig(emulator.url, [item]));
-    expect((await run(dir)).code).toBe(0);
-    emulator.control.advanceClock(60_000);
-    await emulator.control.insertRows(SOURCE_PROJECT, SRC, [
-      { id: '6', status: 'n', amount: '6' },
-      { id: '7', status: 'n', amount: '7' },
-    ]);
-    emulator.control.advanceClock(60_000);
+    const dir = await syncedOnce(item(dest));
+    await addSourceRows(['6', '7']);
     await killAt(dir, WHILE_IMPORT);
     expect(await compare(dest)).toMatchObject(EXACT);
     await recreate([]);
@@ -177,42 +212,24 @@ describe('standalone append', () => {
     expect(refused.code, refused.stderr).toBe(1);
     expect(refused.stderr).toMatch(/created again/);
     await killAt(dir, WHILE_IMPORT, ['--full-refresh', SRC]);
-    const rerun = await run(dir);
-    expect(rerun.code, rerun.stderr).toBe(0);
-    expect(await compare(dest)).toMatchObject(EXACT);
-    emulator.control.advanceClock(60_000);
-    await emulator.control.insertRows(SOURCE_PROJECT, SRC, [{ id: '8', status: 'n', amount: '8' }]);
-    emulator.control.advanceClock(60_000);
-    const more = await run(dir);
-    expect(more.code, more.stderr).toBe(0);
-    expect(await compare(dest)).toMatchObject(EXACT);
+    await expectExactRun(dir, dest);
+    await addSourceRows(['8']);
+    await expectExactRun(dir, dest);
   });
 
   it('"incremental": false escape killed after the import, then append config back', async () => {
     const dest = 'ap_escape';
-    const item: TableItem = {
-      name: 'orders',
-      destination: dest,
-      incremental: true,
-      changedSince: 'lastRun',
-    };
-    const dir = await makeDataDir(standaloneConfig(emulator.url, [item]));
-    expect((await run(dir)).code).toBe(0);
+    const append = item(dest);
+    const dir = await syncedOnce(append);
     await recreate([]);
     expect((await run(dir)).code).toBe(1);
-    await setConfig(dir, { ...item, incremental: false });
+    await setConfig(dir, { ...append, incremental: false });
     await killAt(dir, AFTER_IMPORT_BEFORE_RECORD);
-    await setConfig(dir, item);
+    await setConfig(dir, append);
     await rm(join(dir, 'in', 'state.json'), { force: true });
-    const back = await run(dir);
-    expect(back.code, back.stderr).toBe(0);
-    expect(await compare(dest)).toMatchObject(EXACT);
-    emulator.control.advanceClock(60_000);
-    await emulator.control.insertRows(SOURCE_PROJECT, SRC, [{ id: '9', status: 'n', amount: '9' }]);
-    emulator.control.advanceClock(60_000);
-    const more = await run(dir);
-    expect(more.code, more.stderr).toBe(0);
-    expect(await compare(dest)).toMatchObject(EXACT);
+    await expectExactRun(dir, dest);
+    await addSourceRows(['9']);
+    await expectExactRun(dir, dest);
   });
 });
 
@@ -222,15 +239,7 @@ describe('re-creation between the table list and the export', () => {
     { timeout: 40_000 },
     async (mode) => {
       const dest = `race_${mode}`;
-      const item: TableItem = {
-        name: 'orders',
-        destination: dest,
-        incremental: true,
-        changedSince: 'lastRun',
-        ...(mode === 'upsert' ? { primaryKey: ['id'] } : {}),
-      };
-      const dir = await makeDataDir(standaloneConfig(emulator.url, [item]));
-      expect((await run(dir)).code).toBe(0);
+      const dir = await syncedOnce(item(dest, mode === 'upsert' ? ['id'] : undefined));
       const { control } = emulator;
       control.advanceClock(60_000);
       await control.insertRows(SOURCE_PROJECT, SRC, [{ id: '9', status: 'old', amount: '9' }]);
@@ -249,12 +258,10 @@ describe('re-creation between the table list and the export', () => {
       control.clearFaults();
       control.releaseHolds();
       await racing;
-      const next = await run(dir);
       if (mode === 'upsert') {
-        expect(next.code, next.stderr).toBe(0);
-        expect(await compare(dest)).toMatchObject(EXACT);
+        await expectExactRun(dir, dest);
       } else {
-        expect(next.code).toBe(1);
+        expect((await run(dir)).code).toBe(1);
       }
     },
   );
@@ -263,16 +270,9 @@ describe('re-creation between the table list and the export', () => {
 describe('overlap: an old-incarnation run holds claim and intent when the re-creation lands', () => {
   it('upsert: the other run leaves the table, and after the lease every row is copied once', async () => {
     const dest = 'overlap_up';
-    const item: TableItem = {
-      name: 'orders',
-      destination: dest,
-      incremental: true,
-      primaryKey: ['id'],
-      changedSince: 'lastRun',
-    };
-    const dir = await makeDataDir(standaloneConfig(emulator.url, [item]));
-    const dirB = await makeDataDir(standaloneConfig(emulator.url, [item]));
-    expect((await run(dir)).code).toBe(0);
+    const upsert = item(dest, ['id']);
+    const dir = await syncedOnce(upsert);
+    const dirB = await makeDataDir(standaloneConfig(emulator.url, [upsert]));
     emulator.control.advanceClock(60_000);
     await emulator.control.upsertRows(
       SOURCE_PROJECT,
@@ -281,68 +281,30 @@ describe('overlap: an old-incarnation run holds claim and intent when the re-cre
       { primaryKey: ['id'] },
     );
     emulator.control.advanceClock(60_000);
-    const { control } = emulator;
-    const applied = control.whenFaultApplied('crash');
-    control.addFault({
-      kind: 'hold',
-      method: 'POST',
-      path: '/import-async',
-      label: 'crash',
-    });
-    const child = startCliProcess(['--data', dir], {
-      env: { ...ENV, AWS_ENDPOINT_URL_S3: emulator.url, KBC_TABLE_SYNC_POLL_INITIAL_MS: '20' },
-      timeoutMs: 60_000,
-    });
-    await applied;
+    const child = await heldAt(dir, { kind: 'hold', method: 'POST', path: '/import-async' });
     await recreate(['id']);
     // The other run's claim holds the table: this run leaves it for later, exit 0.
     const b = await run(dirB);
     expect(b.code, b.stderr).toBe(0);
-    child.kill('SIGKILL');
-    await child.done;
-    control.clearFaults();
-    control.releaseHolds();
-    await control.waitForJobs();
-    control.advanceClock(20_000);
+    await killAndSettle(child);
     const c = await run(dirB);
     expect(c.code, c.stderr).toBe(0);
-    const c2 = await run(dir);
-    expect(c2.code, c2.stderr).toBe(0);
-    expect(await compare(dest)).toMatchObject(EXACT);
+    await expectExactRun(dir, dest);
   });
 });
 
 describe('more kills', () => {
   it('escape killed after the intent; append back within the lease, then after it', async () => {
-    const dest = 'ap_escape_intent';
-    const item: TableItem = {
-      name: 'orders',
-      destination: dest,
-      incremental: true,
-      changedSince: 'lastRun',
-    };
-    const dir = await makeDataDir(standaloneConfig(emulator.url, [item]));
-    expect((await run(dir)).code).toBe(0);
+    const append = item('ap_escape_intent');
+    const dir = await syncedOnce(append);
     await recreate([]);
-    await setConfig(dir, { ...item, incremental: false });
-    const { control } = emulator;
-    const applied = control.whenFaultApplied('crash');
-    control.addFault({ ...AFTER_INTENT, label: 'crash' });
-    const child = startCliProcess(['--data', dir], {
-      env: { ...ENV, AWS_ENDPOINT_URL_S3: emulator.url, KBC_TABLE_SYNC_POLL_INITIAL_MS: '20' },
-      timeoutMs: 60_000,
-    });
-    await applied;
-    child.kill('SIGKILL');
-    await child.done;
-    control.clearFaults();
-    control.releaseHolds();
-    await control.waitForJobs();
-    await setConfig(dir, item);
+    await setConfig(dir, { ...append, incremental: false });
+    await killAndSettle(await heldAt(dir, AFTER_INTENT), false);
+    await setConfig(dir, append);
     // Within the killed run's lease its intent is left alone: skipped, exit 0.
     const within = await run(dir);
     expect(within.code, within.stderr).toBe(0);
-    control.advanceClock(20_000);
+    emulator.control.advanceClock(20_000);
     const after = await run(dir);
     expect(after.code).toBe(1);
     expect(after.stderr).toMatch(/created again/);
@@ -350,24 +312,11 @@ describe('more kills', () => {
 
   it('old-incarnation append killed after the import before the record, re-creation, refresh', async () => {
     const dest = 'ap_old_pending';
-    const item: TableItem = {
-      name: 'orders',
-      destination: dest,
-      incremental: true,
-      changedSince: 'lastRun',
-    };
-    const dir = await makeDataDir(standaloneConfig(emulator.url, [item]));
-    expect((await run(dir)).code).toBe(0);
-    emulator.control.advanceClock(60_000);
-    await emulator.control.insertRows(SOURCE_PROJECT, SRC, [{ id: '6', status: 'n', amount: '6' }]);
-    emulator.control.advanceClock(60_000);
+    const dir = await syncedOnce(item(dest));
+    await addSourceRows(['6']);
     await killAt(dir, AFTER_IMPORT_BEFORE_RECORD);
     await recreate([]);
-    const refresh = await run(dir, ['--full-refresh', SRC]);
-    expect(refresh.code, refresh.stderr).toBe(0);
-    expect(await compare(dest)).toMatchObject(EXACT);
-    const next = await run(dir);
-    expect(next.code, next.stderr).toBe(0);
-    expect(await compare(dest)).toMatchObject(EXACT);
+    await expectExactRun(dir, dest, ['--full-refresh', SRC]);
+    await expectExactRun(dir, dest);
   });
 });
